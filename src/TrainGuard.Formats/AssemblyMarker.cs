@@ -1,0 +1,4 @@
+namespace TrainGuard.Formats;
+internal static class AssemblyMarker
+{
+}

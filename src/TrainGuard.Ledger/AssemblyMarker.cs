@@ -1,0 +1,4 @@
+namespace TrainGuard.Ledger;
+internal static class AssemblyMarker
+{
+}

@@ -1,0 +1,29 @@
+namespace TrainGuard.Pickle;
+
+/// <summary>Bounds on one pickle analysis. Exceeding any gives a <see cref="Parsing.MalformedInputException"/> with <c>LimitExceeded</c>.</summary>
+public sealed record PickleLimits
+{
+    public static PickleLimits Default { get; } = new();
+
+    /// <summary>Largest pickle analysed (bytes).</summary>
+    public long MaxBytes { get; init; } = 2L * 1024 * 1024 * 1024;
+
+    public int MaxMemoEntries { get; init; } = 50_000_000;
+
+    public int MaxStackDepth { get; init; } = 10_000_000;
+
+    /// <summary>Open MARKs at once.</summary>
+    public int MaxMarkDepth { get; init; } = 100_000;
+
+    /// <summary>Pickles inside pickles.</summary>
+    public int MaxNestingDepth { get; init; } = 8;
+
+    /// <summary>Pickles one after another in one buffer.</summary>
+    public int MaxPickles { get; init; } = 1_000;
+
+    /// <summary>Longest single string/bytes value kept for rendering and nested analysis.</summary>
+    public int MaxValueBytes { get; init; } = 64 * 1024 * 1024;
+
+    /// <summary>Wall-clock bound on one analysis.</summary>
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(60);
+}

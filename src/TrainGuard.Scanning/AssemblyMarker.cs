@@ -1,0 +1,4 @@
+namespace TrainGuard.Scanning;
+internal static class AssemblyMarker
+{
+}
