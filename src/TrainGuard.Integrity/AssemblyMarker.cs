@@ -1,0 +1,5 @@
+namespace TrainGuard.Integrity;
+
+internal static class AssemblyMarker
+{
+}
