@@ -1,4 +1,0 @@
-namespace TrainGuard.Ledger;
-internal static class AssemblyMarker
-{
-}

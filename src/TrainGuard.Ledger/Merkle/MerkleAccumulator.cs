@@ -1,0 +1,54 @@
+namespace TrainGuard.Ledger.Merkle;
+
+/// <summary>
+/// Streams leaf hashes in order and yields the root at the current size at any point, keeping only the
+/// O(log n) roots of the perfect subtrees that make up the prefix (a "compact range" starting at 0).
+/// Used to re-derive tree heads from a full scan without holding the tree in memory.
+/// </summary>
+public sealed class MerkleAccumulator
+{
+    private readonly List<byte[]> _peaks = new(64);
+
+    /// <summary>Number of leaves added so far.</summary>
+    public long Size { get; private set; }
+
+    /// <summary>Adds the next leaf hash.</summary>
+    public void Add(ReadOnlySpan<byte> leafHash)
+    {
+        if (leafHash.Length != MerkleHash.Size)
+        {
+            throw new ArgumentException("a leaf hash is 32 bytes", nameof(leafHash));
+        }
+
+        var node = leafHash.ToArray();
+
+        // Each set trailing bit of the old size is a perfect subtree that the new leaf completes.
+        for (var size = Size; (size & 1) == 1; size >>= 1)
+        {
+            var left = _peaks[^1];
+            _peaks.RemoveAt(_peaks.Count - 1);
+            MerkleHash.HashChildren(left, node, node);
+        }
+
+        _peaks.Add(node);
+        Size++;
+    }
+
+    /// <summary>The Merkle Tree Hash of all leaves added so far.</summary>
+    public byte[] Root()
+    {
+        if (_peaks.Count == 0)
+        {
+            return MerkleHash.EmptyRootCopy();
+        }
+
+        // Peaks are ordered largest (leftmost) first; the tree folds them from the right.
+        var root = (byte[])_peaks[^1].Clone();
+        for (var i = _peaks.Count - 2; i >= 0; i--)
+        {
+            MerkleHash.HashChildren(_peaks[i], root, root);
+        }
+
+        return root;
+    }
+}
