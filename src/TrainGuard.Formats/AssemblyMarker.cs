@@ -1,4 +1,0 @@
-namespace TrainGuard.Formats;
-internal static class AssemblyMarker
-{
-}
