@@ -192,6 +192,29 @@ public sealed record NpyHeader
         };
     }
 
+    /// <summary>
+    /// Checks that a file of <paramref name="totalLength"/> bytes holds all the data the header promises (non-object
+    /// dtypes); more bytes than promised is also refused, since they would be hidden from numpy.
+    /// </summary>
+    public void CheckDataLength(long totalLength)
+    {
+        if (DataByteLength is not { } expected)
+        {
+            return;
+        }
+
+        var actual = totalLength - DataOffset;
+        if (actual < expected)
+        {
+            FormatErrors.ThrowTruncated($"npy data of {expected:N0} bytes (only {Math.Max(0, actual):N0} present)", Math.Max(DataOffset, totalLength));
+        }
+
+        if (actual > expected)
+        {
+            FormatErrors.Throw($"{actual - expected:N0} bytes after the npy data that numpy never reads", DataOffset + expected);
+        }
+    }
+
     /// <summary>Fuzz target: only <see cref="Parsing.MalformedInputException"/> may escape.</summary>
     public static void Fuzz(ReadOnlySpan<byte> data)
     {
@@ -200,7 +223,8 @@ public sealed record NpyHeader
             _ = GetDataOffset(data);
         }
 
-        _ = Parse(data, 64 * 1024);
+        var header = Parse(data, 64 * 1024);
+        header.CheckDataLength(data.Length);
     }
 
     private static (int Major, int Minor, int LengthSize) ReadVersion(ReadOnlySpan<byte> data)
