@@ -1,0 +1,458 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using TrainGuard.Findings;
+using TrainGuard.Pickle;
+
+namespace TrainGuard.Scanning.Policy;
+
+/// <summary>
+/// Turns a symbolic <see cref="PickleAnalysis"/> into findings, default deny:
+/// <list type="bullet">
+/// <item>every import is checked: on the profile's allowlist (or <c>--allow</c>) it passes; a known-dangerous
+/// global gets that rule's finding; anything else is <see cref="RuleIds.UnknownGlobal"/>;</item>
+/// <item>a call that involves a dangerous global (as its callable or anywhere in its arguments) is reported on the
+/// call, e.g. <c>os.system('echo pwned') would run via REDUCE at offset 0x1a</c>; the import it used is then not
+/// reported again, while an import that is never called still gets its own finding;</item>
+/// <item>a call whose callable cannot be resolved statically is <see cref="RuleIds.DynamicCall"/> (built from
+/// non-allowlisted globals) or <see cref="RuleIds.ComputedCall"/> (built from allowlisted ones);</item>
+/// <item>nested pickles are <see cref="RuleIds.NestedPickle"/> and their own analyses are evaluated as the member
+/// <c>&lt;member&gt;!/pickle@0x&lt;offset&gt;</c> (offsets inside it relative to the nested bytes);</item>
+/// <item>data after STOP is <see cref="RuleIds.TrailingData"/>; a parse error becomes the format rule
+/// <see cref="RuleCatalog.ClassifyError"/> picks, and everything found before it is still reported.</item>
+/// </list>
+/// Names are compared after <see cref="GlobalName.Normalize(string)"/> (<c>__builtin__</c> is <c>builtins</c>).
+/// Thread-safe: one instance can evaluate many analyses in parallel.
+/// </summary>
+public sealed partial class PicklePolicy
+{
+    /// <summary>Nested pickles deeper than this are not evaluated (a limit finding is reported instead).</summary>
+    public const int MaxNestingDepth = 16;
+
+    private const string GetattrName = "builtins.getattr";
+
+    private readonly RuleCatalog _catalog;
+    private readonly PolicyOptions _options;
+    private readonly Allowlist _allowlist;
+    private readonly GlobalPattern[] _extra;
+    private readonly HashSet<string> _extraExact;
+
+    public PicklePolicy(RuleCatalog catalog, PolicyOptions options)
+    {
+        options.Validate();
+        _catalog = catalog;
+        _options = options;
+        _allowlist = catalog.GetAllowlist(options.Profile);
+        _extra = options.ExtraAllowed.Select(e => PolicyOptions.ParseAllowEntry(e, "--allow", line: null)).ToArray();
+        _extraExact = _extra.Where(p => p.Kind == GlobalPatternKind.Exact).Select(p => GlobalName.Normalize(p.Text)).ToHashSet(StringComparer.Ordinal);
+    }
+
+    public PolicyOptions Options => _options;
+
+    /// <summary>
+    /// Evaluates one analysis. <paramref name="baseOffset"/> is where the analysed buffer starts inside
+    /// <paramref name="member"/> (or the file), so reported offsets point at real bytes.
+    /// </summary>
+    public IReadOnlyList<Finding> Evaluate(PickleAnalysis analysis, string file, string? member, long baseOffset = 0)
+    {
+        var findings = new List<Finding>();
+        Evaluate(analysis, file, member, baseOffset, depth: 0, findings);
+        return findings;
+    }
+
+    /// <summary>How this policy judges one <c>module.name</c> (useful for explanations and tests).</summary>
+    public GlobalJudgement Judge(string fullName)
+    {
+        var name = GlobalName.Normalize(fullName);
+        var danger = _catalog.MatchGlobalPattern(name);
+        if (danger is { } d)
+        {
+            return _extraExact.Contains(name)
+                ? new GlobalJudgement(name, GlobalStatus.AllowedDangerous, d.Rule, d.Pattern.Text, name)
+                : new GlobalJudgement(name, GlobalStatus.Dangerous, d.Rule, d.Pattern.Text, _extra.FirstOrDefault(p => p.Matches(name))?.Text);
+        }
+
+        if (_allowlist.Allows(name))
+        {
+            return new GlobalJudgement(name, GlobalStatus.Allowed, null, null, null);
+        }
+
+        var extra = _extra.FirstOrDefault(p => p.AllowsName(name));
+        return extra is not null
+            ? new GlobalJudgement(name, GlobalStatus.Allowed, null, null, extra.Text)
+            : new GlobalJudgement(name, GlobalStatus.Unknown, _catalog.Get(RuleIds.UnknownGlobal), null, null);
+    }
+
+    private void Evaluate(PickleAnalysis analysis, string file, string? member, long baseOffset, int depth, List<Finding> output)
+    {
+        var run = new Run(this, file, member, baseOffset);
+        foreach (var call in analysis.Calls)
+        {
+            run.EvaluateCall(call);
+        }
+
+        run.EvaluateImports(analysis.Globals);
+
+        var nestedWork = new List<(NestedPickle Nested, string Member)>();
+        foreach (var nested in analysis.Nested)
+        {
+            var at = baseOffset + nested.Offset;
+            var nestedMember = NestedMemberName(member, at);
+            run.Add(
+                _catalog.Get(RuleIds.NestedPickle),
+                $"a nested pickle would be loaded via {nested.Via} at offset 0x{at:x}; its contents are reported as member '{nestedMember}'",
+                at,
+                Evidence(("via", nested.Via), ("nested_member", nestedMember), ("nested_imports", nested.Analysis.Globals.Count.ToString(CultureInfo.InvariantCulture))));
+            nestedWork.Add((nested, nestedMember));
+        }
+
+        if (analysis.TrailingDataOffset is { } trailing)
+        {
+            var at = baseOffset + trailing;
+            run.Add(
+                _catalog.Get(RuleIds.TrailingData),
+                $"data follows the last STOP at offset 0x{at:x}: pickle never reads it, so it can carry a payload for another loader",
+                at,
+                Evidence(("end_offset", Hex(baseOffset + analysis.EndOffset))));
+        }
+
+        if (analysis.Error is { } error)
+        {
+            var rule = _catalog.ClassifyError(error);
+            var errorMember = error.Member ?? member;
+            long? at = error.Offset is { } o ? (error.Member is null ? baseOffset + o : o) : null;
+            run.Add(rule, $"pickle analysis stopped: {error.Message}", at, null, errorMember);
+        }
+        else if (analysis.PickleCount == 0)
+        {
+            run.Add(_catalog.Get(RuleIds.Malformed), "no complete pickle (no STOP opcode was reached): the data was not fully analysed", baseOffset + analysis.EndOffset, null);
+        }
+
+        output.AddRange(run.Finish());
+
+        foreach (var (nested, nestedMember) in nestedWork)
+        {
+            if (depth + 1 >= MaxNestingDepth)
+            {
+                output.Add(_catalog.Get(RuleIds.LimitExceeded).CreateFinding(
+                    $"nested pickles deeper than {MaxNestingDepth} levels are not evaluated",
+                    new Location(file, nestedMember, 0)));
+                continue;
+            }
+
+            Evaluate(nested.Analysis, file, nestedMember, 0, depth + 1, output);
+        }
+    }
+
+    /// <summary>The member name nested-pickle findings are reported under: <c>&lt;member&gt;!/pickle@0x&lt;offset&gt;</c>.</summary>
+    public static string NestedMemberName(string? member, long offset) =>
+        member is null ? $"pickle@0x{offset:x}" : $"{member}!/pickle@0x{offset:x}";
+
+    private static string Hex(long value) => $"0x{value:x}";
+
+    private static Dictionary<string, string> Evidence(params (string Key, string? Value)[] items)
+    {
+        var evidence = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (key, value) in items)
+        {
+            if (value is not null)
+            {
+                evidence[key] = TextSanitizer.Escape(value, 300);
+            }
+        }
+
+        return evidence;
+    }
+
+    [GeneratedRegex("""^\s*(?:builtins\.)?getattr\(\s*(?<target>[A-Za-z_][A-Za-z0-9_.]*)\s*,\s*(?<q>['"])(?<attr>[A-Za-z][A-Za-z0-9_]*)\k<q>\s*\)\s*$""", RegexOptions.CultureInvariant, matchTimeoutMilliseconds: 1000)]
+    private static partial Regex GetattrCallPattern();
+
+    /// <summary>The state of evaluating one (non-nested) analysis.</summary>
+    private sealed class Run(PicklePolicy policy, string file, string? member, long baseOffset)
+    {
+        private readonly List<(long Order, Finding Finding)> _findings = [];
+        private readonly Dictionary<string, GlobalJudgement> _judgements = new(StringComparer.Ordinal);
+        private readonly HashSet<PickleGlobal> _reported = [];
+        private readonly HashSet<PickleGlobal> _benignUse = [];
+        private readonly HashSet<string> _unknownReported = new(StringComparer.Ordinal);
+        private readonly Dictionary<string, (int Count, Dictionary<string, string> LastEvidence)> _perGlobal = new(StringComparer.Ordinal);
+
+        public void Add(Rule rule, string message, long? offset, Dictionary<string, string>? evidence, string? overrideMember = null, string? global = null, string? call = null) =>
+            _findings.Add((offset ?? long.MaxValue, rule.CreateFinding(message, new Location(file, overrideMember ?? member, offset), evidence, global, call)));
+
+        public IEnumerable<Finding> Finish()
+        {
+            foreach (var (_, (count, evidence)) in _perGlobal)
+            {
+                if (count > policy._options.MaxCallFindingsPerGlobal)
+                {
+                    evidence["more_calls"] = (count - policy._options.MaxCallFindingsPerGlobal).ToString(CultureInfo.InvariantCulture);
+                }
+            }
+
+            return _findings.OrderBy(f => f.Order).Select(f => f.Finding);
+        }
+
+        public void EvaluateCall(PickleCall call)
+        {
+            if (IsBenignGetattr(call))
+            {
+                _benignUse.UnionWith(call.Globals);
+                return;
+            }
+
+            var at = baseOffset + call.Offset;
+            var resolved = call.ResolvedGlobal is { Length: > 0 } r ? Judge(r) : (GlobalJudgement?)null;
+
+            // Everything the call is built from that is known to be dangerous.
+            var dangerous = new List<(GlobalJudgement Judgement, PickleGlobal? Import)>();
+            if (resolved is { Status: GlobalStatus.Dangerous } rd)
+            {
+                dangerous.Add((rd, call.Globals.FirstOrDefault(g => Judge(g.FullName).Name == rd.Name)));
+            }
+
+            foreach (var g in call.Globals)
+            {
+                var j = Judge(g.FullName);
+                if (j.Status == GlobalStatus.Dangerous && !dangerous.Any(d => d.Judgement.Name == j.Name))
+                {
+                    dangerous.Add((j, g));
+                }
+            }
+
+            if (dangerous.Count > 0)
+            {
+                ReportDangerousCall(call, at, resolved, dangerous);
+                return;
+            }
+
+            if (resolved is null)
+            {
+                ReportUnresolvedCall(call, at);
+                return;
+            }
+
+            if (resolved.Value.Status == GlobalStatus.Unknown && _unknownReported.Add(resolved.Value.Name))
+            {
+                var imports = call.Globals.Where(g => Judge(g.FullName).Name == resolved.Value.Name).ToArray();
+                _reported.UnionWith(imports);
+                Add(
+                    resolved.Value.Rule!,
+                    $"{call.Rendered} would run via {call.Opcode} at offset 0x{at:x}; {resolved.Value.Name} is not on the '{policy._options.Profile.ToName()}' allowlist",
+                    at,
+                    Evidence(("opcode", call.Opcode), ("import_offset", imports.Length > 0 ? Hex(baseOffset + imports[0].Offset) : null), ("profile", policy._options.Profile.ToName())),
+                    global: resolved.Value.Name,
+                    call: call.Rendered);
+            }
+        }
+
+        public void EvaluateImports(IReadOnlyList<PickleGlobal> globals)
+        {
+            foreach (var group in globals.GroupBy(g => Judge(g.FullName).Name, StringComparer.Ordinal))
+            {
+                var judgement = Judge(group.Key);
+                var first = group.First();
+                var at = baseOffset + first.Offset;
+                switch (judgement.Status)
+                {
+                    case GlobalStatus.Allowed:
+                        break;
+                    case GlobalStatus.AllowedDangerous:
+                        Add(
+                            policy._catalog.Get(RuleIds.AllowedDangerousGlobal),
+                            $"{judgement.Name} is known to be dangerous ({judgement.Rule!.Id} {judgement.Rule.Name}) and is allowed only because the policy names it exactly; imported via {first.Opcode} at offset 0x{at:x}",
+                            at,
+                            Evidence(("opcode", first.Opcode), ("import_offset", Hex(at)), ("dangerous_rule", judgement.Rule.Id)),
+                            global: judgement.Name);
+                        break;
+                    case GlobalStatus.Dangerous:
+                        ReportUncalled(group, judgement, benignAllowed: judgement.Name == GetattrName);
+                        break;
+                    case GlobalStatus.Unknown:
+                        if (!_unknownReported.Contains(judgement.Name))
+                        {
+                            ReportUncalled(group, judgement, benignAllowed: false);
+                        }
+
+                        break;
+                }
+            }
+        }
+
+        private void ReportUncalled(IEnumerable<PickleGlobal> imports, GlobalJudgement judgement, bool benignAllowed)
+        {
+            var unreported = imports.Where(g => !_reported.Contains(g) && !(benignAllowed && _benignUse.Contains(g))).ToArray();
+            if (unreported.Length == 0)
+            {
+                return;
+            }
+
+            var first = unreported[0];
+            var at = baseOffset + first.Offset;
+            var message = judgement.Status == GlobalStatus.Unknown
+                ? $"{judgement.Name} is not on the '{policy._options.Profile.ToName()}' allowlist (imported via {first.Opcode} at offset 0x{at:x})"
+                : $"{judgement.Name} is imported via {first.Opcode} at offset 0x{at:x} ({judgement.Rule!.Name}); importing it is enough: a load hands the callable to whatever follows";
+            Add(
+                judgement.Rule!,
+                message,
+                at,
+                Evidence(
+                    ("opcode", first.Opcode),
+                    ("import_offset", Hex(at)),
+                    ("occurrences", unreported.Length > 1 ? unreported.Length.ToString(CultureInfo.InvariantCulture) : null),
+                    ("pattern", judgement.Pattern),
+                    ("allow_ignored", judgement.IgnoredAllowEntry is { } ignored ? $"'{ignored}' does not cover dangerous globals; name it exactly to allow it" : null),
+                    ("profile", judgement.Status == GlobalStatus.Unknown ? policy._options.Profile.ToName() : null)),
+                global: judgement.Name);
+            _reported.UnionWith(unreported);
+        }
+
+        private void ReportDangerousCall(PickleCall call, long at, GlobalJudgement? resolved, List<(GlobalJudgement Judgement, PickleGlobal? Import)> dangerous)
+        {
+            var primary = resolved is { Status: GlobalStatus.Dangerous } rd
+                ? dangerous.First(d => d.Judgement.Name == rd.Name)
+                : dangerous.OrderByDescending(d => d.Judgement.Rule!.Severity).First();
+            foreach (var d in dangerous)
+            {
+                if (d.Import is not null)
+                {
+                    _reported.Add(d.Import);
+                }
+            }
+
+            foreach (var g in call.Globals)
+            {
+                if (dangerous.Any(d => d.Judgement.Name == Judge(g.FullName).Name))
+                {
+                    _reported.Add(g);
+                }
+            }
+
+            var name = primary.Judgement.Name;
+            var count = _perGlobal.TryGetValue(name, out var seen) ? seen.Count + 1 : 1;
+            if (count > policy._options.MaxCallFindingsPerGlobal)
+            {
+                _perGlobal[name] = (count, seen.LastEvidence);
+                return;
+            }
+
+            var importAt = (primary.Import ?? dangerous.FirstOrDefault(d => d.Import is not null).Import) is { } import ? Hex(baseOffset + import.Offset) : null;
+            var message = resolved is { Status: GlobalStatus.Dangerous }
+                ? $"{call.Rendered} would run via {call.Opcode} at offset 0x{at:x}"
+                : $"{call.Rendered} would run via {call.Opcode} at offset 0x{at:x}, built from {name}";
+            var evidence = Evidence(
+                ("opcode", call.Opcode),
+                ("import_offset", importAt),
+                ("callable", call.Callable),
+                ("dynamic", call.ResolvedGlobal is null ? "true" : null),
+                ("involved", dangerous.Count > 1 ? string.Join(", ", dangerous.Select(d => d.Judgement.Name)) : null),
+                ("pattern", primary.Judgement.Pattern),
+                ("allow_ignored", primary.Judgement.IgnoredAllowEntry is { } ignored ? $"'{ignored}' does not cover dangerous globals; name it exactly to allow it" : null));
+            _perGlobal[name] = (count, evidence);
+            Add(primary.Judgement.Rule!, message, at, evidence, global: name, call: call.Rendered);
+        }
+
+        private void ReportUnresolvedCall(PickleCall call, long at)
+        {
+            if (string.Equals(call.Opcode, "BUILD", StringComparison.Ordinal))
+            {
+                // BUILD sets state on an object made earlier; unknown classes are reported at their import.
+                return;
+            }
+
+            var notAllowed = call.Globals.Where(g => Judge(g.FullName).Status is GlobalStatus.Unknown or GlobalStatus.Dangerous).ToArray();
+            var evidence = Evidence(("opcode", call.Opcode), ("callable", call.Callable));
+            if (notAllowed.Length > 0)
+            {
+                _reported.UnionWith(notAllowed);
+                var names = string.Join(", ", notAllowed.Select(g => Judge(g.FullName).Name).Distinct(StringComparer.Ordinal));
+                evidence["import_offset"] = Hex(baseOffset + notAllowed[0].Offset);
+                Add(
+                    policy._catalog.Get(RuleIds.DynamicCall),
+                    $"{call.Rendered} would run via {call.Opcode} at offset 0x{at:x}: the callable is computed at load time from {names}, which is not allowlisted",
+                    at,
+                    evidence,
+                    global: Judge(notAllowed[0].FullName).Name,
+                    call: call.Rendered);
+            }
+            else
+            {
+                Add(
+                    policy._catalog.Get(RuleIds.ComputedCall),
+                    $"{call.Rendered} would run via {call.Opcode} at offset 0x{at:x}: the callable is a value computed at load time, which ordinary pickles never call",
+                    at,
+                    evidence,
+                    call: call.Rendered);
+            }
+        }
+
+        /// <summary><c>getattr(&lt;allowed enum class&gt;, 'MEMBER')</c>: how Python 3.11+ pickles enum members.</summary>
+        private bool IsBenignGetattr(PickleCall call)
+        {
+            if (call.ResolvedGlobal is null || GlobalName.Normalize(call.ResolvedGlobal) != GetattrName)
+            {
+                return false;
+            }
+
+            var match = GetattrCallPattern().Match(call.Rendered);
+            if (!match.Success)
+            {
+                return false;
+            }
+
+            var target = GlobalName.Normalize(match.Groups["target"].Value);
+            if (!policy._allowlist.GetattrTargets.Contains(target))
+            {
+                return false;
+            }
+
+            var sawTarget = false;
+            foreach (var g in call.Globals)
+            {
+                var name = GlobalName.Normalize(g.FullName);
+                if (name == target)
+                {
+                    sawTarget = true;
+                }
+                else if (name != GetattrName)
+                {
+                    return false;
+                }
+            }
+
+            return sawTarget;
+        }
+
+        private GlobalJudgement Judge(string fullName)
+        {
+            if (!_judgements.TryGetValue(fullName, out var judgement))
+            {
+                judgement = policy.Judge(fullName);
+                _judgements[fullName] = judgement;
+            }
+
+            return judgement;
+        }
+    }
+}
+
+/// <summary>How a policy classifies one global.</summary>
+public enum GlobalStatus
+{
+    /// <summary>On the profile's allowlist or allowed by the operator.</summary>
+    Allowed,
+
+    /// <summary>Matches a dangerous-global rule.</summary>
+    Dangerous,
+
+    /// <summary>Matches a dangerous-global rule but the operator allowed it by its exact name.</summary>
+    AllowedDangerous,
+
+    /// <summary>Neither: default deny reports it as <see cref="RuleIds.UnknownGlobal"/>.</summary>
+    Unknown,
+}
+
+/// <param name="Name">The normalised <c>module.name</c>.</param>
+/// <param name="Rule">The matching dangerous rule, or the unknown-global rule; null when allowed.</param>
+/// <param name="Pattern">The rule pattern that matched, for dangerous globals.</param>
+/// <param name="IgnoredAllowEntry">For dangerous globals: an operator allow entry that matched but does not count (a wildcard); for allowed ones: the entry that allowed it.</param>
+public readonly record struct GlobalJudgement(string Name, GlobalStatus Status, Rule? Rule, string? Pattern, string? IgnoredAllowEntry);

@@ -1,0 +1,325 @@
+using System.Reflection;
+using System.Text.RegularExpressions;
+using TrainGuard.Findings;
+using TrainGuard.Parsing;
+using YamlDotNet.Core;
+using YamlDotNet.Serialization;
+using YamlDotNet.Serialization.NamingConventions;
+
+namespace TrainGuard.Scanning.Policy;
+
+/// <summary>
+/// The rule catalogue and the per-profile allowlists, loaded once from the YAML files embedded from
+/// <c>src/TrainGuard.Scanning/Rules</c>. Immutable after construction; <see cref="Default"/> is built lazily.
+/// </summary>
+public sealed class RuleCatalog
+{
+    private const string ResourcePrefix = "TrainGuard.Scanning.Rules.";
+    private const string AllowlistPrefix = ResourcePrefix + "allowlists.";
+
+    private static readonly Lazy<RuleCatalog> LazyDefault = new(LoadEmbedded, LazyThreadSafetyMode.ExecutionAndPublication);
+
+    private readonly Dictionary<string, Rule> _byId;
+    private readonly Rule[] _globalRules;
+    private readonly Rule[] _formatRulesByPriority;
+    private readonly Dictionary<PolicyProfile, Allowlist> _allowlists;
+
+    private RuleCatalog(IReadOnlyList<Rule> rules, IReadOnlyList<Allowlist> allowlists)
+    {
+        All = rules;
+        _byId = rules.ToDictionary(r => r.Id, StringComparer.Ordinal);
+        _globalRules = rules.Where(r => r.Kind == RuleKind.Global).ToArray();
+        _formatRulesByPriority = rules.Where(r => r.Kind == RuleKind.Format && r.Id != RuleIds.Malformed)
+            .OrderBy(r => r.Priority).ThenBy(r => r.Id, StringComparer.Ordinal).ToArray();
+        Descriptors = rules.Select(r => r.ToDescriptor()).ToArray();
+        _allowlists = allowlists.ToDictionary(a => a.Profile);
+        _allowlists[PolicyProfile.Default] = Allowlist.Union(PolicyProfile.Default, ProfileNames.Concrete.Select(p => _allowlists[p]).ToArray());
+    }
+
+    /// <summary>The catalogue embedded in this assembly.</summary>
+    public static RuleCatalog Default => LazyDefault.Value;
+
+    /// <summary>Every rule, in id order.</summary>
+    public IReadOnlyList<Rule> All { get; }
+
+    /// <summary>Every rule as reports (SARIF <c>tool.driver.rules</c>) describe it.</summary>
+    public IReadOnlyList<RuleDescriptor> Descriptors { get; }
+
+    /// <summary>The rule with this id; an unknown id is a programming error.</summary>
+    public Rule Get(string id) =>
+        _byId.TryGetValue(id, out var rule) ? rule : throw new KeyNotFoundException($"no rule with id '{id}' in the catalogue");
+
+    public bool TryGet(string id, out Rule rule) => _byId.TryGetValue(id, out rule!);
+
+    /// <summary>The allowlist of a profile (<see cref="PolicyProfile.Default"/> is the union of the others).</summary>
+    public Allowlist GetAllowlist(PolicyProfile profile) => _allowlists[profile];
+
+    /// <summary>
+    /// The dangerous-global rule that matches a <c>module.name</c>, or null when none does. When several
+    /// patterns match, the most specific wins (exact name, then <c>*.segment</c>, then the longest prefix),
+    /// then the higher severity: <c>os.remove</c> is file-system tampering although <c>os.*</c> also matches.
+    /// </summary>
+    public Rule? MatchGlobal(string fullName) => MatchGlobalPattern(GlobalName.Normalize(fullName))?.Rule;
+
+    internal (Rule Rule, GlobalPattern Pattern)? MatchGlobalPattern(string normalizedFullName)
+    {
+        (Rule Rule, GlobalPattern Pattern)? best = null;
+        foreach (var rule in _globalRules)
+        {
+            var pattern = rule.BestGlobalMatch(normalizedFullName);
+            if (pattern is null)
+            {
+                continue;
+            }
+
+            if (best is not { } b
+                || pattern.Specificity > b.Pattern.Specificity
+                || (pattern.Specificity == b.Pattern.Specificity && rule.Severity > b.Rule.Severity))
+            {
+                best = (rule, pattern);
+            }
+        }
+
+        return best;
+    }
+
+    /// <summary>
+    /// The format rule a parser error belongs to: limit errors are <see cref="RuleIds.LimitExceeded"/>; otherwise
+    /// the first format rule (by priority) whose message patterns match; otherwise <see cref="RuleIds.Malformed"/>.
+    /// </summary>
+    public Rule ClassifyError(MalformedInputException error) => ClassifyMessage(error.Message, error.LimitExceeded);
+
+    /// <inheritdoc cref="ClassifyError"/>
+    public Rule ClassifyMessage(string message, bool limitExceeded = false)
+    {
+        if (limitExceeded)
+        {
+            return Get(RuleIds.LimitExceeded);
+        }
+
+        foreach (var rule in _formatRulesByPriority)
+        {
+            if (rule.MatchesMessage(message))
+            {
+                return rule;
+            }
+        }
+
+        return Get(RuleIds.Malformed);
+    }
+
+    /// <summary>Loads the catalogue embedded in this assembly (use <see cref="Default"/> unless you need a fresh copy).</summary>
+    public static RuleCatalog LoadEmbedded()
+    {
+        var assembly = typeof(RuleCatalog).Assembly;
+        var names = assembly.GetManifestResourceNames().Where(n => n.EndsWith(".yaml", StringComparison.Ordinal)).Order(StringComparer.Ordinal).ToArray();
+        var ruleFiles = names.Where(n => n.StartsWith(ResourcePrefix, StringComparison.Ordinal) && !n.StartsWith(AllowlistPrefix, StringComparison.Ordinal))
+            .Select(n => (n, ReadResource(assembly, n))).ToArray();
+        var allowlistFiles = names.Where(n => n.StartsWith(AllowlistPrefix, StringComparison.Ordinal))
+            .Select(n => (n, ReadResource(assembly, n))).ToArray();
+        return FromYaml(ruleFiles, allowlistFiles);
+    }
+
+    /// <summary>
+    /// Builds a catalogue from rule and allowlist YAML documents (name, text). Throws
+    /// <see cref="InvalidDataException"/> naming the document and rule when the data is inconsistent.
+    /// </summary>
+    public static RuleCatalog FromYaml(IEnumerable<(string Name, string Yaml)> ruleFiles, IEnumerable<(string Name, string Yaml)> allowlistFiles)
+    {
+        var deserializer = new DeserializerBuilder()
+            .WithNamingConvention(UnderscoredNamingConvention.Instance)
+            .Build();
+
+        var rules = new List<Rule>();
+        foreach (var (name, yaml) in ruleFiles)
+        {
+            var file = Deserialize<RuleFileDocument>(deserializer, name, yaml);
+            foreach (var doc in file.Rules ?? [])
+            {
+                rules.Add(BuildRule(name, doc));
+            }
+        }
+
+        var duplicate = rules.GroupBy(r => r.Id, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
+        if (duplicate is not null)
+        {
+            throw new InvalidDataException($"rule id {duplicate.Key} is defined more than once");
+        }
+
+        var allowlists = new List<Allowlist>();
+        foreach (var (name, yaml) in allowlistFiles)
+        {
+            allowlists.Add(BuildAllowlist(name, Deserialize<AllowlistDocument>(deserializer, name, yaml)));
+        }
+
+        foreach (var profile in ProfileNames.Concrete)
+        {
+            if (allowlists.Count(a => a.Profile == profile) != 1)
+            {
+                throw new InvalidDataException($"expected exactly one allowlist for profile '{profile.ToName()}'");
+            }
+        }
+
+        foreach (var id in typeof(RuleIds).GetFields(BindingFlags.Public | BindingFlags.Static).Select(f => (string)f.GetRawConstantValue()!))
+        {
+            if (!rules.Any(r => r.Id == id))
+            {
+                throw new InvalidDataException($"rule {id} (RuleIds) has no definition in the rule files");
+            }
+        }
+
+        return new RuleCatalog(rules.OrderBy(r => r.Id, StringComparer.Ordinal).ToArray(), allowlists);
+    }
+
+    private static string ReadResource(Assembly assembly, string name)
+    {
+        using var stream = assembly.GetManifestResourceStream(name) ?? throw new InvalidDataException($"embedded resource {name} is missing");
+        using var reader = new StreamReader(stream);
+        return reader.ReadToEnd();
+    }
+
+    private static T Deserialize<T>(IDeserializer deserializer, string name, string yaml)
+    {
+        try
+        {
+            return deserializer.Deserialize<T>(yaml) ?? throw new InvalidDataException($"{name}: empty document");
+        }
+        catch (YamlException ex)
+        {
+            throw new InvalidDataException($"{name}:{ex.Start.Line}: {ex.Message}", ex);
+        }
+    }
+
+    private static Rule BuildRule(string file, RuleDocument doc)
+    {
+        var where = $"{file}: rule {doc.Id ?? "(no id)"}";
+        if (string.IsNullOrWhiteSpace(doc.Id) || !Regex.IsMatch(doc.Id, "^TG-[A-Z]{3}-[0-9]{3}$", RegexOptions.None, TimeSpan.FromSeconds(1)))
+        {
+            throw new InvalidDataException($"{where}: id must look like TG-PKL-001");
+        }
+
+        var kind = doc.Kind switch
+        {
+            "global" => RuleKind.Global,
+            "pickle" => RuleKind.Pickle,
+            "format" => RuleKind.Format,
+            _ => throw new InvalidDataException($"{where}: kind must be global, pickle or format"),
+        };
+        if (doc.Severity is null || !SeverityExtensions.TryParse(doc.Severity, out var severity))
+        {
+            throw new InvalidDataException($"{where}: severity must be info, low, medium, high or critical");
+        }
+
+        var verdict = doc.Verdict switch
+        {
+            "malicious" => Verdict.Malicious,
+            "suspicious" => Verdict.Suspicious,
+            "error" => Verdict.Error,
+            "clean" => Verdict.Clean,
+            _ => throw new InvalidDataException($"{where}: verdict must be malicious, suspicious, error or clean"),
+        };
+        var patterns = doc.Patterns ?? [];
+        foreach (var pattern in patterns)
+        {
+            if (kind == RuleKind.Global && GlobalPattern.TryParse(pattern, out var problem) is null)
+            {
+                throw new InvalidDataException($"{where}: bad pattern {problem}");
+            }
+
+            if (kind == RuleKind.Format)
+            {
+                try
+                {
+                    _ = new Regex(pattern, RegexOptions.None, TimeSpan.FromSeconds(1));
+                }
+                catch (ArgumentException ex)
+                {
+                    throw new InvalidDataException($"{where}: bad regex '{pattern}': {ex.Message}", ex);
+                }
+            }
+        }
+
+        if (kind == RuleKind.Global && patterns.Count == 0)
+        {
+            throw new InvalidDataException($"{where}: a global rule needs patterns");
+        }
+
+        return new Rule(
+            doc.Id,
+            Required(doc.Name, where, "name"),
+            kind,
+            severity,
+            verdict,
+            Required(doc.Why, where, "why").Trim(),
+            Required(doc.Guidance, where, "guidance").Trim(),
+            patterns.ToArray(),
+            (doc.MustMatch ?? []).ToArray(),
+            (doc.MustNotMatch ?? []).ToArray(),
+            doc.Priority);
+    }
+
+    private static Allowlist BuildAllowlist(string file, AllowlistDocument doc)
+    {
+        if (!ProfileNames.TryParse(doc.Profile, out var profile) || profile == PolicyProfile.Default)
+        {
+            throw new InvalidDataException($"{file}: profile must be one of {string.Join(", ", ProfileNames.Concrete.Select(p => p.ToName()))}");
+        }
+
+        var patterns = new List<GlobalPattern>();
+        foreach (var entry in doc.Allow ?? [])
+        {
+            var pattern = GlobalPattern.TryParse(entry, out var problem) ?? throw new InvalidDataException($"{file}: bad allow entry {problem}");
+            if (pattern.Kind is not (GlobalPatternKind.Exact or GlobalPatternKind.Module))
+            {
+                throw new InvalidDataException($"{file}: allow entry '{entry}' must be module.name or module.*");
+            }
+
+            patterns.Add(pattern);
+        }
+
+        var targets = (doc.GetattrTargets ?? []).Select(GlobalName.Normalize).ToArray();
+        var list = new Allowlist(profile, Required(doc.Description, file, "description"), Required(doc.Source, file, "source"), patterns, targets);
+        foreach (var target in targets)
+        {
+            if (!list.Allows(target))
+            {
+                throw new InvalidDataException($"{file}: getattr target '{target}' must itself be allowed");
+            }
+        }
+
+        return list;
+    }
+
+    private static string Required(string? value, string where, string field) =>
+        string.IsNullOrWhiteSpace(value) ? throw new InvalidDataException($"{where}: '{field}' is required") : value;
+
+    // YAML shapes. Public setters because YamlDotNet fills them; not part of the API.
+    private sealed class RuleFileDocument
+    {
+        public List<RuleDocument>? Rules { get; set; }
+    }
+
+    private sealed class RuleDocument
+    {
+        public string? Id { get; set; }
+        public string? Name { get; set; }
+        public string? Kind { get; set; }
+        public string? Severity { get; set; }
+        public string? Verdict { get; set; }
+        public string? Why { get; set; }
+        public string? Guidance { get; set; }
+        public int Priority { get; set; }
+        public List<string>? Patterns { get; set; }
+        public List<string>? MustMatch { get; set; }
+        public List<string>? MustNotMatch { get; set; }
+    }
+
+    private sealed class AllowlistDocument
+    {
+        public string? Profile { get; set; }
+        public string? Description { get; set; }
+        public string? Source { get; set; }
+        public List<string>? Allow { get; set; }
+        public List<string>? GetattrTargets { get; set; }
+    }
+}

@@ -1,0 +1,276 @@
+using System.Reflection;
+using TrainGuard.Findings;
+using TrainGuard.Pickle;
+using TrainGuard.Scanning.Policy;
+
+namespace TrainGuard.Scanning.Tests.Policy;
+
+public class RuleCatalogTests
+{
+    private static readonly RuleCatalog Catalog = RuleCatalog.Default;
+
+    [Fact]
+    public void Every_rule_matches_its_samples_and_has_why_guidance_and_a_page()
+    {
+        var failures = new List<string>();
+        foreach (var rule in Catalog.All)
+        {
+            if (rule.MustMatch.Count == 0)
+            {
+                failures.Add($"{rule.Id}: no must_match samples");
+            }
+
+            if (rule.MustNotMatch.Count == 0)
+            {
+                failures.Add($"{rule.Id}: no must_not_match samples");
+            }
+
+            if (string.IsNullOrWhiteSpace(rule.Why) || rule.Why.Contains('\n', StringComparison.Ordinal))
+            {
+                failures.Add($"{rule.Id}: why must be one non-empty line");
+            }
+
+            if (string.IsNullOrWhiteSpace(rule.Guidance))
+            {
+                failures.Add($"{rule.Id}: guidance is empty");
+            }
+
+            if (string.IsNullOrWhiteSpace(rule.Name))
+            {
+                failures.Add($"{rule.Id}: name is empty");
+            }
+
+            var page = Path.Combine(RepoPaths.Root, rule.HelpPath);
+            if (!File.Exists(page))
+            {
+                failures.Add($"{rule.Id}: no guidance page at {rule.HelpPath}");
+            }
+            else if (!File.ReadAllText(page).Contains(rule.Id, StringComparison.Ordinal))
+            {
+                failures.Add($"{rule.Id}: {rule.HelpPath} does not mention its id");
+            }
+
+            foreach (var sample in rule.MustMatch)
+            {
+                if (Check(rule, sample) is { } problem)
+                {
+                    failures.Add($"{rule.Id}: must_match '{sample}': {problem}");
+                }
+            }
+
+            foreach (var sample in rule.MustNotMatch)
+            {
+                if (CheckNot(rule, sample) is { } problem)
+                {
+                    failures.Add($"{rule.Id}: must_not_match '{sample}': {problem}");
+                }
+            }
+        }
+
+        Assert.True(failures.Count == 0, string.Join(Environment.NewLine, failures));
+    }
+
+    [Fact]
+    public void Every_RuleIds_constant_has_a_rule_and_every_rule_a_constant()
+    {
+        var constants = typeof(RuleIds).GetFields(BindingFlags.Public | BindingFlags.Static)
+            .Select(f => (string)f.GetRawConstantValue()!).Order(StringComparer.Ordinal).ToArray();
+        Assert.Equal(constants, Catalog.All.Select(r => r.Id).Order(StringComparer.Ordinal).ToArray());
+    }
+
+    [Fact]
+    public void Descriptors_describe_every_rule_with_its_help_page()
+    {
+        Assert.Equal(Catalog.All.Count, Catalog.Descriptors.Count);
+        foreach (var descriptor in Catalog.Descriptors)
+        {
+            var rule = Catalog.Get(descriptor.Id);
+            Assert.Equal(rule.Severity, descriptor.Severity);
+            Assert.Equal(rule.Why, descriptor.Why);
+            Assert.Equal($"docs/rules/{rule.Id}.md", descriptor.HelpPath);
+        }
+    }
+
+    [Fact]
+    public void Rules_index_page_lists_every_rule()
+    {
+        var index = File.ReadAllText(Path.Combine(RepoPaths.Root, "docs", "rules", "README.md"));
+        foreach (var rule in Catalog.All)
+        {
+            Assert.Contains($"[{rule.Id}]({rule.Id}.md)", index, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public void No_builtin_allowlist_entry_matches_a_dangerous_rule()
+    {
+        foreach (var profile in ProfileNames.Concrete)
+        {
+            foreach (var pattern in Catalog.GetAllowlist(profile).Patterns)
+            {
+                var probe = pattern.Kind == GlobalPatternKind.Module ? pattern.Text[..^1] + "SomeName" : pattern.Text;
+                var rule = Catalog.MatchGlobal(probe);
+                Assert.True(rule is null, $"{profile.ToName()} allows '{pattern.Text}' but {rule?.Id} calls it dangerous");
+            }
+        }
+    }
+
+    [Fact]
+    public void Default_profile_is_the_union_of_the_others()
+    {
+        var union = Catalog.GetAllowlist(PolicyProfile.Default);
+        foreach (var profile in ProfileNames.Concrete)
+        {
+            foreach (var pattern in Catalog.GetAllowlist(profile).Patterns.Where(p => p.Kind == GlobalPatternKind.Exact))
+            {
+                Assert.True(union.Allows(pattern.Text), $"default lacks {pattern.Text} from {profile.ToName()}");
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData("os.remove", RuleIds.FileSystemTampering)]
+    [InlineData("os.getcwd", RuleIds.SystemModule)]
+    [InlineData("os.execvpe", RuleIds.ProcessExecution)]
+    [InlineData("__builtin__.eval", RuleIds.CodeExecution)]
+    [InlineData("cPickle.loads", RuleIds.NestedDeserialization)]
+    [InlineData("asyncio.create_subprocess_shell", RuleIds.ProcessExecution)]
+    [InlineData("asyncio.sleep", RuleIds.Sabotage)]
+    [InlineData("sys.path.insert", RuleIds.EnvironmentTampering)]
+    [InlineData("torch.jit.load", RuleIds.NestedDeserialization)]
+    [InlineData("torch.jit.script", RuleIds.RuntimeManipulation)]
+    public void Most_specific_pattern_decides_the_rule(string global, string expected) =>
+        Assert.Equal(expected, Catalog.MatchGlobal(global)?.Id);
+
+    [Theory]
+    [InlineData("pickle memo exceeds the limit of 10", false, RuleIds.LimitExceeded)]
+    [InlineData("anything at all", true, RuleIds.LimitExceeded)]
+    [InlineData("unexpected opcode 0xff", false, RuleIds.Malformed)]
+    [InlineData("local header of 'a/data.pkl' disagrees with the central directory", false, RuleIds.ZipHeaderMismatch)]
+    public void Parser_errors_are_classified_into_format_rules(string message, bool limit, string expected) =>
+        Assert.Equal(expected, Catalog.ClassifyError(new Parsing.MalformedInputException(message, 0, limitExceeded: limit)).Id);
+
+    [Fact]
+    public void Catalogue_rejects_a_duplicate_rule_id()
+    {
+        const string Rule = """
+            rules:
+              - id: TG-PKL-001
+                name: a
+                kind: global
+                severity: high
+                verdict: malicious
+                why: w
+                guidance: g
+                patterns: [os.system]
+            """;
+        var ex = Assert.Throws<InvalidDataException>(() => RuleCatalog.FromYaml([("a.yaml", Rule), ("b.yaml", Rule)], []));
+        Assert.Contains("TG-PKL-001", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Catalogue_rejects_a_bad_pattern_naming_file_and_rule()
+    {
+        const string Rule = """
+            rules:
+              - id: TG-PKL-001
+                name: a
+                kind: global
+                severity: high
+                verdict: malicious
+                why: w
+                guidance: g
+                patterns: ["os.*sys"]
+            """;
+        var ex = Assert.Throws<InvalidDataException>(() => RuleCatalog.FromYaml([("bad.yaml", Rule)], []));
+        Assert.Contains("bad.yaml", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("TG-PKL-001", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Default_catalogue_is_one_shared_instance_and_a_fresh_load_is_equivalent()
+    {
+        Assert.Same(RuleCatalog.Default, RuleCatalog.Default);
+        var fresh = RuleCatalog.LoadEmbedded();
+        Assert.NotSame(RuleCatalog.Default, fresh);
+        Assert.Equal(RuleCatalog.Default.All.Select(r => r.Id), fresh.All.Select(r => r.Id));
+    }
+
+    private static string? Check(Rule rule, string sample)
+    {
+        switch (rule.Kind)
+        {
+            case RuleKind.Global:
+            {
+                var matched = Catalog.MatchGlobal(sample);
+                if (matched?.Id != rule.Id)
+                {
+                    return $"classified as {matched?.Id ?? "no rule"}";
+                }
+
+                var findings = EvaluateImport(sample, new PolicyOptions());
+                return findings.Any(f => f.RuleId == rule.Id && f.Verdict == rule.Verdict && f.Severity == rule.Severity)
+                    ? null
+                    : $"policy gave [{Describe(findings)}]";
+            }
+
+            case RuleKind.Pickle:
+            {
+                var findings = EvaluateScript(sample);
+                return findings.Any(f => f.RuleId == rule.Id && f.Verdict == rule.Verdict)
+                    ? null
+                    : $"policy gave [{Describe(findings)}]";
+            }
+
+            default:
+            {
+                var classified = Catalog.ClassifyMessage(sample);
+                return classified.Id == rule.Id ? null : $"classified as {classified.Id}";
+            }
+        }
+    }
+
+    private static string? CheckNot(Rule rule, string sample)
+    {
+        switch (rule.Kind)
+        {
+            case RuleKind.Global:
+            {
+                var matched = Catalog.MatchGlobal(sample);
+                if (matched?.Id == rule.Id)
+                {
+                    return "classified as this rule";
+                }
+
+                var findings = EvaluateImport(sample, new PolicyOptions());
+                return findings.Any(f => f.RuleId == rule.Id) ? $"policy gave [{Describe(findings)}]" : null;
+            }
+
+            case RuleKind.Pickle:
+            {
+                var findings = EvaluateScript(sample);
+                return findings.Any(f => f.RuleId == rule.Id) ? $"policy gave [{Describe(findings)}]" : null;
+            }
+
+            default:
+                return Catalog.ClassifyMessage(sample).Id == rule.Id ? "classified as this rule" : null;
+        }
+    }
+
+    private static IReadOnlyList<Finding> EvaluateImport(string global, PolicyOptions options)
+    {
+        var script = AnalysisScript.Parse($"import {global}");
+        return new PicklePolicy(Catalog, options).Evaluate(script.Analysis, "sample.pkl", null);
+    }
+
+    private static IReadOnlyList<Finding> EvaluateScript(string sample)
+    {
+        var script = AnalysisScript.Parse(sample);
+        return new PicklePolicy(Catalog, script.Options).Evaluate(script.Analysis, "sample.pkl", null);
+    }
+
+    private static string Describe(IEnumerable<Finding> findings) =>
+        string.Join("; ", findings.Select(f => $"{f.RuleId} {f.Verdict.ToWireName()}: {f.Message}"));
+
+    internal static PickleAnalysis Empty() => new() { PickleCount = 1 };
+}
