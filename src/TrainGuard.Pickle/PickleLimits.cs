@@ -24,6 +24,12 @@ public sealed record PickleLimits
     /// <summary>Longest single string/bytes value kept for rendering and nested analysis.</summary>
     public int MaxValueBytes { get; init; } = 64 * 1024 * 1024;
 
+    /// <summary>Containers and objects (lists, dicts, tuples, sets, call results) tracked at once.</summary>
+    public int MaxObjects { get; init; } = 25_000_000;
+
+    /// <summary>Imports, calls and persistent ids recorded (each costs a record and its rendering).</summary>
+    public int MaxRecords { get; init; } = 2_000_000;
+
     /// <summary>Wall-clock bound on one analysis.</summary>
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(60);
 }

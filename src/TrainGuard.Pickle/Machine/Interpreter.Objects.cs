@@ -1,0 +1,627 @@
+using System.Buffers.Binary;
+using System.Globalization;
+using System.Text;
+using System.Text.Unicode;
+using TrainGuard.Parsing;
+
+namespace TrainGuard.Pickle.Machine;
+
+/// <summary>Imports, calls, persistent loads, and what can be resolved statically about them.</summary>
+internal sealed partial class Interpreter
+{
+    private const int MaxNameBytes = 4096;
+
+    /// <summary>Functions that unpickle their first argument (bytes, or a file over bytes).</summary>
+    private static readonly HashSet<string> LoadFunctions = new(StringComparer.Ordinal)
+    {
+        "pickle.loads", "_pickle.loads", "pickle._loads", "cPickle.loads",
+        "pickle.load", "_pickle.load", "pickle._load", "cPickle.load",
+        "dill.loads", "dill._dill.loads", "dill.load", "dill._dill.load",
+        "cloudpickle.loads", "cloudpickle.load",
+        "numpy.loads", "numpy.core.numeric.loads", "numpy.ma.loads",
+        "joblib.load", "joblib.numpy_pickle.load",
+        "torch.load", "torch.serialization.load",
+        "pandas.read_pickle",
+    };
+
+    private static readonly HashSet<string> UnpicklerClasses = new(StringComparer.Ordinal)
+    {
+        "pickle.Unpickler", "_pickle.Unpickler", "pickle._Unpickler", "dill.Unpickler", "dill._dill.Unpickler",
+        "joblib.numpy_pickle.NumpyUnpickler",
+    };
+
+    private Dictionary<int, string>? _names;
+    private HashSet<int>? _nestedSeen;
+
+    // ---------------------------------------------------------------- imports
+
+    private (string Module, string Name, int Next) ReadNameLines(ReadOnlySpan<byte> data, int pos, byte code, int op)
+    {
+        var end1 = Line(data, pos, code, op);
+        var end2 = Line(data, end1 + 1, code, op);
+        var module = DecodeNameLine(data[pos..end1], code, op);
+        var name = DecodeNameLine(data[(end1 + 1)..end2], code, op);
+        return (module, name, end2 + 1);
+    }
+
+    private static string DecodeNameLine(ReadOnlySpan<byte> line, byte code, int op)
+    {
+        if (!Utf8.IsValid(line))
+        {
+            Fail($"{Op.Name(code)} names must be valid UTF-8", op);
+        }
+
+        return line.Length > MaxNameBytes
+            ? TextCodecs.DecodeUtf8SurrogatePass(line[..MaxNameBytes]) + "…"
+            : Encoding.UTF8.GetString(line);
+    }
+
+    private ulong NewGlobal(string module, string name, byte code, int op, bool mapped)
+    {
+        if (mapped && _proto < 3)
+        {
+            (module, name) = PythonNames.Map(module, name);
+        }
+
+        CountRecord(op);
+        _a.Globals.Add(new PickleGlobal(module, name, op, Op.Name(code)));
+        return V.Make(ValKind.Global, _store.NewNode(op, _a.Globals.Count - 1));
+    }
+
+    private string StackGlobalPart(ReadOnlySpan<byte> data, ulong v, string what, int op)
+    {
+        var kind = V.Kind(v);
+        if (kind == ValKind.Str)
+        {
+            return DecodeName(data, V.Offset(v));
+        }
+
+        // A value only known at load time could be a str (os.name is 'posix'): record it as dynamic,
+        // which no allowlist matches.
+        if (V.IsObject(kind) || kind == ValKind.Opaque)
+        {
+            return $"<dynamic: {Render(data, v, 160)}>";
+        }
+
+        Fail($"STACK_GLOBAL requires str {what}, got {Describe(kind)}", op);
+        return string.Empty;
+    }
+
+    private void PushExtension(int extCode, byte code, int op)
+    {
+        if (extCode <= 0)
+        {
+            Fail("EXT specifies code <= 0", op);
+        }
+
+        Push(NewGlobal("copyreg.extension", extCode.ToString(CultureInfo.InvariantCulture), code, op, mapped: false));
+    }
+
+    private ulong NewPersistentLoad(ReadOnlySpan<byte> data, ulong pid, int op)
+    {
+        CountRecord(op);
+        var rendered = Render(data, pid, 300);
+        _a.PersistentIds.Add(new PicklePersistentId(op, rendered, PersistentParts(data, pid)));
+        var id = _store.NewNode(op, _a.PersistentIds.Count - 1);
+        _store[id].C0 = pid;
+        return V.Make(ValKind.PersistentLoad, id);
+    }
+
+    private string[] PersistentParts(ReadOnlySpan<byte> data, ulong pid)
+    {
+        if (V.Kind(pid) != ValKind.Tuple)
+        {
+            return [PlainText(data, pid)];
+        }
+
+        Span<ulong> kids = stackalloc ulong[ObjectStore.MaxKept];
+        var n = _store.CopyKept(V.Node(pid), kids);
+        var parts = new string[n];
+        for (var i = 0; i < n; i++)
+        {
+            parts[i] = PlainText(data, kids[i]);
+        }
+
+        return parts;
+    }
+
+    /// <summary>A value as a bare word: strings without quotes, globals as dotted names.</summary>
+    private string PlainText(ReadOnlySpan<byte> data, ulong v) => V.Kind(v) switch
+    {
+        ValKind.Str => Findings.TextSanitizer.Escape(DecodeStr(data, V.Offset(v), 200)),
+        ValKind.Global => GlobalOf(v).FullName,
+        _ => Render(data, v, 200),
+    };
+
+    // ---------------------------------------------------------------- calls
+
+    private ulong MakeCall(ReadOnlySpan<byte> data, ulong callable, ulong args, ulong kwargs, byte code, int op)
+    {
+        CountRecord(op);
+        var info = new CallInfo { Callable = callable, Args = args, Kwargs = kwargs, Opcode = code, Offset = op };
+        var path = StaticPath(callable, out var isModule);
+        info.Resolved = isModule ? null : path;
+        if (code != Op.Reduce)
+        {
+            info.ClassPath = info.Resolved;
+        }
+        else if (info.Resolved is "copyreg._reconstructor" or "copyreg.__newobj__" or "copyreg.__newobj_ex__")
+        {
+            info.ClassPath = StaticPath(Arg(args, 0), out var m) is { } cls && !m ? cls : null;
+        }
+
+        var id = _store.NewNode(op, _calls.Count);
+        _calls.Add(info);
+        info.Globals = CollectGlobals(callable, args, kwargs);
+        Evaluate(data, info);
+        var callableText = Render(data, callable, 200);
+        info.Rendered = RenderCall(data, info);
+        _a.Calls.Add(new PickleCall(callableText, info.Resolved, info.Rendered, Op.Name(code), op, info.Globals));
+        return V.Make(ValKind.Call, id);
+    }
+
+    private CallInfo? CallOf(ulong v) => V.Kind(v) == ValKind.Call ? _calls[_store[V.Node(v)].Block] : null;
+
+    private PickleGlobal GlobalOf(ulong v) => _a.Globals[_store[V.Node(v)].Block];
+
+    /// <summary>The dotted name a value statically is: a global, a module from an import call, an attribute of either.</summary>
+    private string? StaticPath(ulong v, out bool isModule)
+    {
+        isModule = false;
+        switch (V.Kind(v))
+        {
+            case ValKind.Global:
+                return GlobalOf(v).FullName;
+            case ValKind.Call:
+                var info = CallOf(v)!;
+                if (info.Sem == Semantic.Module)
+                {
+                    isModule = true;
+                    return info.SemText;
+                }
+
+                return info.Sem == Semantic.Attribute ? info.SemText : null;
+            default:
+                return null;
+        }
+    }
+
+    /// <summary>Static evaluation of the calls that matter to a scanner: dynamic imports, getattr, nested loads.</summary>
+    private void Evaluate(ReadOnlySpan<byte> data, CallInfo info)
+    {
+        var args = info.Args;
+        if (CallOf(info.Callable) is { } inner)
+        {
+            switch (inner.Sem)
+            {
+                case Semantic.AttrGetter when StaticPath(Arg(args, 0), out _) is { } target:
+                    info.Sem = Semantic.Attribute;
+                    info.SemText = target + "." + inner.SemText;
+                    return;
+                case Semantic.UnpicklerLoad:
+                    AnalyzeNested(data, inner.SemValue, "pickle.Unpickler.load");
+                    return;
+            }
+        }
+
+        var resolved = info.Resolved;
+        if (resolved is null)
+        {
+            return;
+        }
+
+        switch (resolved)
+        {
+            case "importlib.import_module":
+                if (StrArg(data, args, 0) is { Length: > 0 } module && module[0] != '.')
+                {
+                    info.Sem = Semantic.Module;
+                    info.SemText = module;
+                }
+
+                break;
+            case "builtins.__import__" or "importlib.__import__":
+                if (StrArg(data, args, 0) is { Length: > 0 } imported)
+                {
+                    var fromList = Arg(args, 3);
+                    var full = fromList != 0 && IsNonEmpty(fromList);
+                    info.Sem = Semantic.Module;
+                    info.SemText = full ? imported : imported.Split('.')[0];
+                }
+
+                break;
+            case "builtins.getattr":
+                {
+                    var target = Arg(args, 0);
+                    var attribute = StrArg(data, args, 1);
+                    if (attribute is null)
+                    {
+                        break;
+                    }
+
+                    if (CallOf(target) is { Sem: Semantic.Unpickler } unpickler && attribute == "load")
+                    {
+                        info.Sem = Semantic.UnpicklerLoad;
+                        info.SemValue = unpickler.SemValue;
+                    }
+                    else if (StaticPath(target, out _) is { } basePath)
+                    {
+                        info.Sem = Semantic.Attribute;
+                        info.SemText = basePath + "." + attribute;
+                    }
+
+                    break;
+                }
+
+            case "operator.getitem" or "_operator.getitem":
+                if (StaticPath(Arg(args, 0), out _) == "sys.modules" && StrArg(data, args, 1) is { Length: > 0 } key)
+                {
+                    info.Sem = Semantic.Module;
+                    info.SemText = key;
+                }
+
+                break;
+            case "operator.attrgetter" or "_operator.attrgetter":
+                if (ArgCount(args) == 1 && StrArg(data, args, 0) is { Length: > 0 } attr)
+                {
+                    info.Sem = Semantic.AttrGetter;
+                    info.SemText = attr;
+                }
+
+                break;
+            case "_codecs.encode" or "codecs.encode":
+                if (V.Kind(Arg(args, 0)) == ValKind.Str)
+                {
+                    info.Sem = Semantic.EncodedBytes;
+                    info.SemValue = Arg(args, 0);
+                    info.SemText = ArgCount(args) > 1 ? StrArg(data, args, 1) ?? "?" : "utf-8";
+                }
+
+                break;
+            case "builtins.bytes" or "builtins.bytearray" or "io.BytesIO" or "_io.BytesIO":
+                if (Arg(args, 0) is var wrapped && wrapped != 0)
+                {
+                    info.Sem = Semantic.BytesWrapper;
+                    info.SemValue = wrapped;
+                }
+
+                break;
+            default:
+                if (UnpicklerClasses.Contains(resolved))
+                {
+                    info.Sem = Semantic.Unpickler;
+                    info.SemValue = Arg(args, 0);
+                }
+                else if (LoadFunctions.Contains(resolved))
+                {
+                    AnalyzeNested(data, Arg(args, 0), resolved);
+                }
+
+                break;
+        }
+    }
+
+    private bool IsNonEmpty(ulong v)
+    {
+        var kind = V.Kind(v);
+        if (V.IsContainer(kind))
+        {
+            return _store[V.Node(v)].Count > 0;
+        }
+
+        return kind is not (ValKind.None or ValKind.Empty);
+    }
+
+    private ulong Arg(ulong args, int index)
+    {
+        if (V.Kind(args) != ValKind.Tuple)
+        {
+            return 0;
+        }
+
+        var id = V.Node(args);
+        ref var n = ref _store[id];
+        if (index >= n.Kept)
+        {
+            return 0;
+        }
+
+        if (index < ObjectStore.InlineChildren)
+        {
+            return index == 0 ? n.C0 : n.C1;
+        }
+
+        Span<ulong> kids = stackalloc ulong[ObjectStore.MaxKept];
+        _store.CopyKept(id, kids);
+        return kids[index];
+    }
+
+    private int ArgCount(ulong args) => V.Kind(args) == ValKind.Tuple ? _store[V.Node(args)].Count : -1;
+
+    private string? StrArg(ReadOnlySpan<byte> data, ulong args, int index)
+    {
+        var v = Arg(args, index);
+        return V.Kind(v) == ValKind.Str ? DecodeName(data, V.Offset(v)) : null;
+    }
+
+    /// <summary>Every import the given values are built from (deduplicated, bounded).</summary>
+    private PickleGlobal[] CollectGlobals(ulong a, ulong b, ulong c)
+    {
+        List<PickleGlobal>? acc = null;
+        var budget = 4096;
+        Collect(a, ref acc, ref budget, 0);
+        Collect(b, ref acc, ref budget, 0);
+        Collect(c, ref acc, ref budget, 0);
+        return acc is null ? [] : [.. acc];
+    }
+
+    private void Collect(ulong v, ref List<PickleGlobal>? acc, ref int budget, int depth)
+    {
+        if (v == 0 || budget-- <= 0 || depth > 32)
+        {
+            return;
+        }
+
+        var kind = V.Kind(v);
+        switch (kind)
+        {
+            case ValKind.Global:
+                AddGlobal(GlobalOf(v), ref acc);
+                return;
+            case ValKind.Call:
+                foreach (var g in CallOf(v)!.Globals)
+                {
+                    AddGlobal(g, ref acc);
+                }
+
+                return;
+            case ValKind.PersistentLoad:
+                Collect(_store[V.Node(v)].C0, ref acc, ref budget, depth + 1);
+                return;
+        }
+
+        if (!V.IsContainer(kind) || !_store[V.Node(v)].Interesting)
+        {
+            return;
+        }
+
+        var id = V.Node(v);
+        Span<ulong> kids = stackalloc ulong[ObjectStore.MaxKept];
+        var n = _store.CopyKept(id, kids);
+        for (var i = 0; i < n; i++)
+        {
+            if (_store.IsInteresting(kids[i]))
+            {
+                Collect(kids[i], ref acc, ref budget, depth + 1);
+            }
+        }
+
+        if (_store.Extras(id) is { } extras)
+        {
+            foreach (var e in extras)
+            {
+                Collect(e, ref acc, ref budget, depth + 1);
+            }
+        }
+    }
+
+    private static void AddGlobal(PickleGlobal g, ref List<PickleGlobal>? acc)
+    {
+        acc ??= [];
+        if (acc.Count < 64 && !acc.Contains(g))
+        {
+            acc.Add(g);
+        }
+    }
+
+    // ---------------------------------------------------------------- BUILD
+
+    private int Build(ReadOnlySpan<byte> data, int op, int pos)
+    {
+        NeedStack(2, Op.Build, op);
+        var state = _stack[--_sp];
+        var inst = _stack[_sp - 1];
+        CountRecord(op);
+        var target = CallOf(inst);
+        if (target is not null && target.State == 0)
+        {
+            target.State = state;
+        }
+
+        var callable = Render(data, inst, 160) + ".__setstate__";
+        var resolved = target?.ClassPath is { } cls ? cls + ".__setstate__" : null;
+        var globals = CollectGlobals(inst, state, 0);
+        var rendered = callable + "(" + Render(data, state, 240) + ")";
+        _a.Calls.Add(new PickleCall(callable, resolved, rendered, "BUILD", op, globals));
+
+        if (target?.ClassPath is { } path && JoblibArrays.IsArrayWrapper(path))
+        {
+            pos = JoblibArray(data, target, state, op, pos);
+            _stack[_sp - 1] = V.Make(ValKind.Opaque, 0);
+        }
+
+        return pos;
+    }
+
+    // ---------------------------------------------------------------- nested pickles
+
+    private void AnalyzeNested(ReadOnlySpan<byte> data, ulong v, string via)
+    {
+        if (!TryGetBytes(data, v, 0, out var bytes))
+        {
+            return;
+        }
+
+        if (!(_nestedSeen ??= []).Add(bytes.Origin))
+        {
+            return;
+        }
+
+        var span = bytes.Array is { } array ? array : data.Slice(bytes.Start, bytes.Length);
+        PickleAnalysis sub;
+        if (span.Length > _limits.MaxValueBytes)
+        {
+            sub = Failed(new MalformedInputException($"the bytes passed to {via} ({span.Length:N0}) exceed the limit of {_limits.MaxValueBytes:N0} for values analysed", 0, limitExceeded: true));
+        }
+        else if (_depth + 1 > _limits.MaxNestingDepth)
+        {
+            sub = Failed(new MalformedInputException($"pickle nesting depth exceeds the limit of {_limits.MaxNestingDepth}", 0, limitExceeded: true));
+        }
+        else if (span.StartsWith("PK\x03\x04"u8))
+        {
+            sub = Failed(new MalformedInputException($"the bytes passed to {via} are a zip archive (a torch zip checkpoint), not a bare pickle; they are not analysed here", 0));
+        }
+        else
+        {
+            sub = PickleMachine.AnalyzeCore(span, null, _limits, _ct, _depth + 1, _deadline);
+        }
+
+        _a.Nested.Add(new NestedPickle(bytes.Origin, via, sub));
+    }
+
+    private static PickleAnalysis Failed(MalformedInputException error) => new() { Error = error };
+
+    private readonly record struct BytesRef(int Start, int Length, byte[]? Array, int Origin);
+
+    /// <summary>The bytes a value stands for, when static analysis knows them.</summary>
+    private bool TryGetBytes(ReadOnlySpan<byte> data, ulong v, int depth, out BytesRef result)
+    {
+        result = default;
+        var kind = V.Kind(v);
+        switch (kind)
+        {
+            case ValKind.Bytes or ValKind.ByteArray or ValKind.Str:
+                {
+                    var off = V.Offset(v);
+                    if (TryPayload(data, off, out var start, out var length))
+                    {
+                        result = new BytesRef(start, length, null, off);
+                        return true;
+                    }
+
+                    var decoded = DecodeStr(data, off, _limits.MaxValueBytes);
+                    var array = data[off] == Op.String ? Encoding.Latin1.GetBytes(decoded) : Encoding.UTF8.GetBytes(decoded);
+                    result = new BytesRef(0, array.Length, array, off);
+                    return true;
+                }
+
+            case ValKind.Call when depth < 4:
+                {
+                    var info = CallOf(v)!;
+                    if (info.Sem == Semantic.BytesWrapper)
+                    {
+                        return TryGetBytes(data, info.SemValue, depth + 1, out result);
+                    }
+
+                    if (info.Sem != Semantic.EncodedBytes)
+                    {
+                        return false;
+                    }
+
+                    var off = V.Offset(info.SemValue);
+                    var text = DecodeStr(data, off, _limits.MaxValueBytes);
+                    var encoding = (info.SemText ?? "utf-8").ToLowerInvariant().Replace('_', '-');
+                    byte[] bytes;
+                    if (encoding is "latin1" or "latin-1" or "iso-8859-1" or "iso8859-1" or "l1")
+                    {
+                        foreach (var ch in text)
+                        {
+                            if (ch > 0xff)
+                            {
+                                return false;
+                            }
+                        }
+
+                        bytes = Encoding.Latin1.GetBytes(text);
+                    }
+                    else if (encoding is "utf-8" or "utf8")
+                    {
+                        bytes = Encoding.UTF8.GetBytes(text);
+                    }
+                    else
+                    {
+                        return false;
+                    }
+
+                    result = new BytesRef(0, bytes.Length, bytes, off);
+                    return true;
+                }
+
+            default:
+                return false;
+        }
+    }
+
+    // ---------------------------------------------------------------- strings, lazily
+
+    /// <summary>Where the raw payload of a binary string/bytes opcode is (validated when it was pushed).</summary>
+    private static bool TryPayload(ReadOnlySpan<byte> data, int off, out int start, out int length)
+    {
+        switch (data[off])
+        {
+            case Op.ShortBinUnicode or Op.ShortBinString or Op.ShortBinBytes:
+                start = off + 2;
+                length = data[off + 1];
+                return true;
+            case Op.BinUnicode or Op.BinBytes or Op.BinString:
+                start = off + 5;
+                length = (int)BinaryPrimitives.ReadUInt32LittleEndian(data.Slice(off + 1, 4));
+                return true;
+            case Op.BinUnicode8 or Op.BinBytes8 or Op.ByteArray8:
+                start = off + 9;
+                length = (int)BinaryPrimitives.ReadUInt64LittleEndian(data.Slice(off + 1, 8));
+                return true;
+            default:
+                start = 0;
+                length = 0;
+                return false;
+        }
+    }
+
+    /// <summary>Decodes the string pushed by the opcode at <paramref name="off"/>, at most about <paramref name="maxBytes"/> of it.</summary>
+    private static string DecodeStr(ReadOnlySpan<byte> data, int off, int maxBytes)
+    {
+        var code = data[off];
+        if (TryPayload(data, off, out var start, out var length))
+        {
+            var slice = data.Slice(start, Math.Min(length, maxBytes));
+            return code is Op.ShortBinString or Op.BinString ? TextCodecs.DecodeLatin1(slice) : TextCodecs.DecodeUtf8SurrogatePass(slice);
+        }
+
+        var end = data[(off + 1)..].IndexOf((byte)'\n') + off + 1;
+        var line = data[(off + 1)..end];
+        switch (code)
+        {
+            case Op.String:
+                {
+                    var body = line[1..^1];
+                    var bytes = TextCodecs.EscapeDecode(body.Length > maxBytes + 8 ? body[..(maxBytes + 8)] : body, out _)
+                        ?? TextCodecs.EscapeDecode(body, out _) ?? [];
+                    return TextCodecs.DecodeLatin1(bytes.AsSpan(0, Math.Min(bytes.Length, maxBytes)));
+                }
+
+            case Op.Unicode:
+                {
+                    var text = TextCodecs.RawUnicodeEscapeDecode(line.Length > maxBytes + 16 ? line[..(maxBytes + 16)] : line, out _)
+                        ?? TextCodecs.RawUnicodeEscapeDecode(line, out _) ?? string.Empty;
+                    return text.Length > maxBytes ? text[..maxBytes] : text;
+                }
+
+            default:
+                return TextCodecs.DecodeLatin1(line.Length > maxBytes ? line[..maxBytes] : line);
+        }
+    }
+
+    /// <summary>A string used as a name (module, attribute): decoded once per opcode, bounded.</summary>
+    private string DecodeName(ReadOnlySpan<byte> data, int off)
+    {
+        _names ??= [];
+        if (!_names.TryGetValue(off, out var name))
+        {
+            name = DecodeStr(data, off, MaxNameBytes);
+            _names[off] = name;
+        }
+
+        return name;
+    }
+}

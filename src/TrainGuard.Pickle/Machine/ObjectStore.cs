@@ -1,0 +1,357 @@
+using System.Runtime.CompilerServices;
+using TrainGuard.Parsing;
+
+namespace TrainGuard.Pickle.Machine;
+
+/// <summary>All containers and objects of one analysis, with bounded per-container children.</summary>
+internal sealed class ObjectStore
+{
+    public const int InlineChildren = 2;
+    public const int BlockChildren = 14;
+    public const int MaxKept = InlineChildren + BlockChildren;
+    public const int RingBlocks = 1 << 14;
+    public const int MaxExtras = 256;
+
+    private readonly PagedArray<Node> _nodes = new();
+    private readonly int _maxObjects;
+    private ulong[]? _ring;
+    private int[]? _ringOwner;
+    private int _ringNext;
+    private Dictionary<int, List<ulong>>? _extras;
+
+    public ObjectStore(int maxObjects)
+    {
+        _maxObjects = maxObjects;
+        _nodes.Add(new Node { Block = -1 }); // node 0: the shared empty tuple
+    }
+
+    public int Count => _nodes.Count;
+
+    public ref Node this[int id]
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => ref _nodes[id];
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public int NewNode(int offset, int side = -1)
+    {
+        if (_nodes.Count >= _maxObjects)
+        {
+            MalformedInputException.ThrowLimit("number of containers and objects", _maxObjects, offset);
+        }
+
+        return _nodes.Add(new Node { Block = side });
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool IsInteresting(ulong v)
+    {
+        var kind = V.Kind(v);
+        return V.IsObject(kind) || (V.IsContainer(kind) && _nodes[V.Node(v)].Interesting);
+    }
+
+    /// <summary>Appends a child: kept for rendering while there is room, always remembered when it is an import or call.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public void AddChild(int id, ulong v)
+    {
+        ref var n = ref _nodes[id];
+        var meta = n.Meta;
+        if ((meta >> Node.CountShift) < Node.MaxCount)
+        {
+            meta += 1u << Node.CountShift;
+        }
+
+        var interesting = IsInteresting(v);
+        if (interesting)
+        {
+            meta |= Node.FlagInteresting;
+        }
+
+        var kept = (int)(meta & Node.KeptMask);
+        if ((meta & Node.FlagTruncated) == 0 && kept < MaxKept)
+        {
+            if (kept == 0)
+            {
+                n.C0 = v;
+            }
+            else if (kept == 1)
+            {
+                n.C1 = v;
+            }
+            else
+            {
+                if (kept == InlineChildren)
+                {
+                    n.Meta = meta;
+                    n.Block = AllocateBlock(id);
+                    meta = n.Meta;
+                }
+
+                _ring![(n.Block * BlockChildren) + kept - InlineChildren] = v;
+            }
+
+            n.Meta = meta + 1;
+            return;
+        }
+
+        n.Meta = meta | Node.FlagTruncated;
+        if (interesting)
+        {
+            AddExtra(id, v);
+        }
+    }
+
+    /// <summary>Copies the kept children (in order) into <paramref name="dest"/> (at least <see cref="MaxKept"/> long).</summary>
+    public int CopyKept(int id, Span<ulong> dest)
+    {
+        ref var n = ref _nodes[id];
+        var kept = n.Kept;
+        if (kept > 0)
+        {
+            dest[0] = n.C0;
+        }
+
+        if (kept > 1)
+        {
+            dest[1] = n.C1;
+        }
+
+        for (var i = InlineChildren; i < kept; i++)
+        {
+            dest[i] = _ring![(n.Block * BlockChildren) + i - InlineChildren];
+        }
+
+        return kept;
+    }
+
+    /// <summary>True when every child is kept (nothing elided, nothing recycled).</summary>
+    public bool IsComplete(int id) => !_nodes[id].Truncated;
+
+    public List<ulong>? Extras(int id) =>
+        (_nodes[id].Meta & Node.FlagExtras) != 0 && _extras is not null && _extras.TryGetValue(id, out var list) ? list : null;
+
+    private void AddExtra(int id, ulong v)
+    {
+        _extras ??= [];
+        if (!_extras.TryGetValue(id, out var list))
+        {
+            list = [];
+            _extras[id] = list;
+            _nodes[id].Meta |= Node.FlagExtras;
+        }
+
+        if (list.Count < MaxExtras && !list.Contains(v))
+        {
+            list.Add(v);
+        }
+    }
+
+    private int AllocateBlock(int owner)
+    {
+        _ring ??= new ulong[RingBlocks * BlockChildren];
+        _ringOwner ??= new int[RingBlocks];
+        var block = _ringNext;
+        _ringNext = (block + 1) & (RingBlocks - 1);
+        var previous = _ringOwner[block] - 1;
+        if (previous > 0)
+        {
+            Evict(previous, block);
+        }
+
+        _ringOwner[block] = owner + 1;
+        return block;
+    }
+
+    /// <summary>Gives a block to a newer container; the old owner keeps its inline children and its imports/calls.</summary>
+    private void Evict(int id, int block)
+    {
+        ref var n = ref _nodes[id];
+        if (n.Block != block)
+        {
+            return;
+        }
+
+        var kept = n.Kept;
+        for (var i = InlineChildren; i < kept; i++)
+        {
+            var v = _ring![(block * BlockChildren) + i - InlineChildren];
+            if (IsInteresting(v))
+            {
+                AddExtra(id, v);
+            }
+        }
+
+        ref var again = ref _nodes[id];
+        again.Block = -1;
+        again.Meta = (again.Meta & ~Node.KeptMask) | InlineChildren | Node.FlagTruncated;
+    }
+}
+
+/// <summary>The memo: dense pages for the usual 0..n indices, a dictionary for sparse hostile ones.</summary>
+internal sealed class Memo
+{
+    private const int Shift = 13;
+    private const int PageSize = 1 << Shift;
+    private const int Mask = PageSize - 1;
+
+    private readonly int _maxEntries;
+    private ulong[]?[] _pages = new ulong[]?[16];
+    private Dictionary<long, ulong>? _sparse;
+
+    public Memo(int maxEntries) => _maxEntries = maxEntries;
+
+    /// <summary>Distinct indices set: what MEMOIZE uses as its next index.</summary>
+    public int Count { get; private set; }
+
+    public void Clear()
+    {
+        foreach (var page in _pages)
+        {
+            if (page is not null)
+            {
+                Array.Clear(page);
+            }
+        }
+
+        _sparse?.Clear();
+        Count = 0;
+    }
+
+    /// <summary>The value at <paramref name="index"/>, or 0 (<see cref="ValKind.Empty"/>) when missing.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public ulong Get(long index)
+    {
+        var page = index >> Shift;
+        if ((ulong)page < (ulong)_pages.Length && _pages[page] is { } p)
+        {
+            return p[index & Mask];
+        }
+
+        return GetSparse(index);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Put(long index, ulong value, int offset)
+    {
+        var page = index >> Shift;
+        if ((ulong)page < (ulong)_pages.Length && _pages[page] is { } p)
+        {
+            ref var slot = ref p[index & Mask];
+            if (slot == 0)
+            {
+                Added(offset);
+            }
+
+            slot = value;
+            return;
+        }
+
+        PutSlow(index, value, offset);
+    }
+
+    private ulong GetSparse(long index) => _sparse is not null && _sparse.TryGetValue(index, out var v) ? v : 0;
+
+    private void Added(int offset)
+    {
+        if (Count >= _maxEntries)
+        {
+            MalformedInputException.ThrowLimit("number of memo entries", _maxEntries, offset);
+        }
+
+        Count++;
+    }
+
+    private void PutSlow(long index, ulong value, int offset)
+    {
+        var page = index >> Shift;
+
+        // A page is only allocated while the memo is dense enough to need it: a hostile index cannot make
+        // us allocate memory the pickle did not pay for in opcodes.
+        if (page <= ((2L * Count) >> Shift) + 1)
+        {
+            if (page >= _pages.Length)
+            {
+                Array.Resize(ref _pages, (int)Math.Max(page + 1, _pages.Length * 2L));
+            }
+
+            var p = new ulong[PageSize];
+            _pages[page] = p;
+            if (_sparse is { Count: > 0 })
+            {
+                var low = page << Shift;
+                foreach (var (k, v) in _sparse.Where(e => e.Key >= low && e.Key < low + PageSize).ToList())
+                {
+                    p[k & Mask] = v;
+                    _sparse.Remove(k);
+                }
+            }
+
+            Put(index, value, offset);
+            return;
+        }
+
+        _sparse ??= [];
+        if (!_sparse.ContainsKey(index))
+        {
+            Added(offset);
+        }
+
+        _sparse[index] = value;
+    }
+}
+
+/// <summary>What static analysis knows about a call's result.</summary>
+internal enum Semantic : byte
+{
+    Unknown,
+
+    /// <summary>A module object (<c>importlib.import_module('os')</c>); <see cref="CallInfo.SemText"/> is its name.</summary>
+    Module,
+
+    /// <summary>An attribute resolved statically (<c>getattr(module, 'system')</c>); SemText is the dotted path.</summary>
+    Attribute,
+
+    /// <summary><c>operator.attrgetter(name)</c>; SemText is the attribute name.</summary>
+    AttrGetter,
+
+    /// <summary>Bytes computed from a string (<c>_codecs.encode(s, 'latin1')</c>); SemValue is the string.</summary>
+    EncodedBytes,
+
+    /// <summary>A bytes-like or file-like wrapper (<c>io.BytesIO(b)</c>, <c>bytes(b)</c>); SemValue is the bytes.</summary>
+    BytesWrapper,
+
+    /// <summary>An unpickler on bytes (<c>pickle.Unpickler(io.BytesIO(b))</c>); SemValue is the bytes.</summary>
+    Unpickler,
+
+    /// <summary>The bound <c>load</c> of such an unpickler; SemValue is the bytes.</summary>
+    UnpicklerLoad,
+}
+
+/// <summary>Side record of a call node.</summary>
+internal sealed class CallInfo
+{
+    public ulong Callable;
+    public ulong Args;
+    public ulong Kwargs;
+    public byte Opcode;
+    public int Offset;
+
+    /// <summary>What the callable statically is (<c>os.system</c>), when known.</summary>
+    public string? Resolved;
+
+    /// <summary>The class of the object built, when the call constructs one of a known class.</summary>
+    public string? ClassPath;
+
+    public Semantic Sem;
+    public string? SemText;
+    public ulong SemValue;
+
+    /// <summary>The state given by a later BUILD, if any.</summary>
+    public ulong State;
+
+    public PickleGlobal[] Globals = [];
+
+    /// <summary>Rendering of the call expression, computed once.</summary>
+    public string? Rendered;
+}

@@ -1,0 +1,153 @@
+using System.Runtime.CompilerServices;
+
+namespace TrainGuard.Pickle.Machine;
+
+/// <summary>What a symbolic value is. Stored in the top 5 bits of a <see cref="V"/> word.</summary>
+internal enum ValKind : byte
+{
+    /// <summary>No value: an empty memo slot. Never on the stack.</summary>
+    Empty = 0,
+    None,
+    Bool,
+    /// <summary>An int small enough to live in the word (59-bit two's complement).</summary>
+    Int,
+    /// <summary>A larger int; payload is the offset of the opcode that pushed it (re-read lazily).</summary>
+    BigInt,
+    /// <summary>Payload is the opcode offset (FLOAT or BINFLOAT).</summary>
+    Float,
+    /// <summary>Payload is the opcode offset of any string opcode (decoded lazily).</summary>
+    Str,
+    Bytes,
+    ByteArray,
+    Tuple,
+    List,
+    Dict,
+    Set,
+    FrozenSet,
+    Global,
+    /// <summary>The result of a call (REDUCE, NEWOBJ, NEWOBJ_EX, INST, OBJ).</summary>
+    Call,
+    PersistentLoad,
+    /// <summary>An out-of-band buffer (NEXT_BUFFER); payload is its ordinal.</summary>
+    Buffer,
+    /// <summary>A value only the loader knows (a joblib array read from the stream).</summary>
+    Opaque,
+}
+
+/// <summary>
+/// A symbolic value packed in one 64-bit word: kind in the top 5 bits, payload below. Scalars read from the
+/// input keep only the offset of the opcode that pushed them; containers and objects keep a node id.
+/// </summary>
+internal static class V
+{
+    public const int KindShift = 59;
+    public const ulong PayloadMask = (1UL << KindShift) - 1;
+    public const long MaxSmallInt = (1L << 58) - 1;
+    public const long MinSmallInt = -(1L << 58);
+
+    public static readonly ulong None = Make(ValKind.None, 0);
+    public static readonly ulong True = Make(ValKind.Bool, 1);
+    public static readonly ulong False = Make(ValKind.Bool, 0);
+
+    /// <summary>The shared empty tuple (node 0).</summary>
+    public static readonly ulong EmptyTuple = Make(ValKind.Tuple, 0);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ulong Make(ValKind kind, long payload) => ((ulong)kind << KindShift) | ((ulong)payload & PayloadMask);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ulong Int(long value) => ((ulong)ValKind.Int << KindShift) | ((ulong)value & PayloadMask);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ValKind Kind(ulong v) => (ValKind)(v >> KindShift);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int Node(ulong v) => (int)(v & PayloadMask);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int Offset(ulong v) => (int)(v & PayloadMask);
+
+    /// <summary>The small int's value, sign-extended from 59 bits.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static long IntValue(ulong v) => (long)(v << 5) >> 5;
+
+    public static bool IsContainer(ValKind k) => k is ValKind.Tuple or ValKind.List or ValKind.Dict or ValKind.Set or ValKind.FrozenSet;
+
+    /// <summary>Values a policy cares about wherever they end up: imports, call results, persistent loads, buffers.</summary>
+    public static bool IsObject(ValKind k) => k is ValKind.Global or ValKind.Call or ValKind.PersistentLoad or ValKind.Buffer;
+}
+
+/// <summary>
+/// A container or object. Containers keep their first two children inline and up to
+/// <see cref="ObjectStore.BlockChildren"/> more in a recycled block, so memory stays bounded however many
+/// containers a pickle builds, while every import or call reachable from a container is always kept.
+/// </summary>
+internal struct Node
+{
+    public ulong C0;
+    public ulong C1;
+
+    /// <summary>Containers: ring block or -1. Objects: index of the side record.</summary>
+    public int Block;
+
+    /// <summary>Bits 0-4 kept children, 5-7 flags, 8-31 child count (saturating).</summary>
+    public uint Meta;
+
+    public const uint KeptMask = 0x1f;
+    public const uint FlagInteresting = 1u << 5;
+    public const uint FlagTruncated = 1u << 6;
+    public const uint FlagExtras = 1u << 7;
+    public const int CountShift = 8;
+    public const uint MaxCount = (1u << 24) - 1;
+
+    public readonly int Kept => (int)(Meta & KeptMask);
+
+    public readonly int Count => (int)(Meta >> CountShift);
+
+    public readonly bool Interesting => (Meta & FlagInteresting) != 0;
+
+    public readonly bool Truncated => (Meta & FlagTruncated) != 0;
+}
+
+/// <summary>An array grown in fixed pages: no large copies, no doubling peaks.</summary>
+internal sealed class PagedArray<T>
+    where T : struct
+{
+    private const int Shift = 13;
+    private const int PageSize = 1 << Shift;
+    private const int Mask = PageSize - 1;
+    private T[][] _pages = new T[16][];
+
+    public int Count { get; private set; }
+
+    public ref T this[int index]
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => ref _pages[index >> Shift][index & Mask];
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public int Add(in T value)
+    {
+        var index = Count;
+        var page = index >> Shift;
+        if ((index & Mask) == 0)
+        {
+            AddPage(page);
+        }
+
+        _pages[page][index & Mask] = value;
+        Count = index + 1;
+        return index;
+    }
+
+    private void AddPage(int page)
+    {
+        if (page == _pages.Length)
+        {
+            Array.Resize(ref _pages, _pages.Length * 2);
+        }
+
+        _pages[page] = new T[PageSize];
+    }
+}

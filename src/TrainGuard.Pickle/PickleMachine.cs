@@ -1,0 +1,137 @@
+using System.Diagnostics;
+using TrainGuard.Parsing;
+using TrainGuard.Pickle.Machine;
+
+namespace TrainGuard.Pickle;
+
+/// <summary>
+/// The symbolic pickle machine: reads pickles (protocols 0-5) and records what a load would import and call,
+/// without importing, constructing or calling anything. Bad input never throws: it ends the analysis with
+/// <see cref="PickleAnalysis.Error"/> set, keeping everything found before it.
+/// </summary>
+public static class PickleMachine
+{
+    /// <summary>
+    /// Analyses pickles one after another until the data ends (legacy torch files hold several; payloads hide
+    /// after the first STOP). Bytes after the last STOP that are not a further complete pickle set
+    /// <see cref="PickleAnalysis.TrailingDataOffset"/>; what they would have done before failing is still recorded.
+    /// </summary>
+    public static PickleAnalysis Analyze(ReadOnlySpan<byte> data, PickleLimits? limits = null, CancellationToken ct = default)
+    {
+        limits ??= PickleLimits.Default;
+        return AnalyzeCore(data, null, limits, ct, 0, Deadline(limits));
+    }
+
+    /// <summary>
+    /// Analyses exactly <paramref name="maxPickles"/> pickles from the start of <paramref name="data"/> and
+    /// reports where they end (<see cref="PickleAnalysis.EndOffset"/>): for formats where other bytes follow.
+    /// Fewer complete pickles is an error.
+    /// </summary>
+    public static PickleAnalysis Analyze(ReadOnlySpan<byte> data, int maxPickles, PickleLimits? limits, CancellationToken ct)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxPickles);
+        limits ??= PickleLimits.Default;
+        return AnalyzeCore(data, maxPickles, limits, ct, 0, Deadline(limits));
+    }
+
+    /// <summary>Fuzz target: analyses arbitrary bytes; never throws.</summary>
+    public static void Fuzz(ReadOnlySpan<byte> data)
+    {
+        try
+        {
+            var analysis = Analyze(data, new PickleLimits { Timeout = TimeSpan.FromSeconds(10), MaxObjects = 1_000_000, MaxRecords = 100_000 });
+            GC.KeepAlive(analysis);
+        }
+        catch (Exception)
+        {
+            // Analyze records every problem in PickleAnalysis.Error; the fuzz tests check the internal-error marker there.
+        }
+    }
+
+    /// <summary>Prefix of <see cref="PickleAnalysis.Error"/> messages for failures of the machine itself (bugs), never for bad input.</summary>
+    public const string InternalErrorPrefix = "internal error in the pickle machine";
+
+    private static long Deadline(PickleLimits limits)
+    {
+        var ticks = limits.Timeout.TotalSeconds * Stopwatch.Frequency;
+        return ticks >= long.MaxValue / 2 ? long.MaxValue : Stopwatch.GetTimestamp() + (long)ticks;
+    }
+
+    internal static PickleAnalysis AnalyzeCore(ReadOnlySpan<byte> data, int? exactPickles, PickleLimits limits, CancellationToken ct, int depth, long deadline)
+    {
+        var analysis = new PickleAnalysis();
+        if (data.Length > limits.MaxBytes)
+        {
+            analysis.Error = new MalformedInputException(
+                $"pickle size {data.Length:N0} exceeds the limit of {limits.MaxBytes:N0}; raise it with the matching --max-* option if the file is trusted to be this large",
+                0,
+                limitExceeded: true);
+            return analysis;
+        }
+
+        if (data.IsEmpty)
+        {
+            analysis.Error = new MalformedInputException("empty input: a pickle has at least one opcode and STOP", 0);
+            return analysis;
+        }
+
+        var machine = new Interpreter(analysis, limits, depth, deadline, ct);
+        var pos = 0;
+        try
+        {
+            while (true)
+            {
+                try
+                {
+                    pos = machine.RunPickle(data, pos);
+                }
+                catch (MalformedInputException ex) when (exactPickles is null && analysis.PickleCount > 0 && !ex.LimitExceeded)
+                {
+                    // Not a further complete pickle: trailing data, not an error. What it did is kept.
+                    analysis.TrailingDataOffset = analysis.EndOffset;
+                    break;
+                }
+
+                analysis.PickleCount++;
+                analysis.EndOffset = pos;
+                if (exactPickles is { } wanted)
+                {
+                    if (analysis.PickleCount == wanted)
+                    {
+                        break;
+                    }
+
+                    continue;
+                }
+
+                if (pos >= data.Length)
+                {
+                    break;
+                }
+
+                if (analysis.PickleCount >= limits.MaxPickles)
+                {
+                    MalformedInputException.ThrowLimit("number of pickles one after another", limits.MaxPickles, pos);
+                }
+            }
+        }
+        catch (MalformedInputException ex)
+        {
+            analysis.Error = ex;
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            throw;
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            analysis.Error = new MalformedInputException(
+                $"{InternalErrorPrefix} ({ex.GetType().Name}) at opcode offset {machine.CurrentOpcode}; the input is not reported clean",
+                machine.CurrentOpcode,
+                inner: ex);
+        }
+
+        analysis.OpcodeCount = machine.OpcodeCount;
+        return analysis;
+    }
+}
