@@ -97,10 +97,14 @@ public static class SafetensorsReader
 
     private static long CheckHeaderLength(ulong declared, long length, SafetensorsLimits limits)
     {
-        var max = Math.Min(limits.MaxHeaderBytes, SafetensorsLimits.SpecMaxHeaderBytes);
-        if (declared > (ulong)max)
+        if (declared > SafetensorsLimits.SpecMaxHeaderBytes)
         {
-            FormatErrors.Throw($"header length {declared:N0} is larger than the allowed {max:N0} bytes (HeaderTooLarge)", 0);
+            FormatErrors.Throw($"header length {declared:N0} is larger than the format's {SafetensorsLimits.SpecMaxHeaderBytes:N0} bytes (HeaderTooLarge)", 0);
+        }
+
+        if (declared > (ulong)limits.MaxHeaderBytes)
+        {
+            FormatErrors.ThrowLimit($"header length {declared:N0}", limits.MaxHeaderBytes, 0);
         }
 
         if ((long)declared > length - LengthPrefixSize)

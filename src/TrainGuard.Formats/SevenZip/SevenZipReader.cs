@@ -138,6 +138,11 @@ public sealed class SevenZipReader : IDisposable
             FormatErrors.ThrowLimit($"member size {entry.Size:N0}", maxBytes, 0, entry.Name);
         }
 
+        if (entry.Size > Limits.RatioCheckFloorBytes && entry.Size / Math.Max(1, Length) > Limits.MaxCompressionRatio)
+        {
+            FormatErrors.ThrowLimit($"declared member size {entry.Size:N0} against an archive of {Length:N0} bytes (ratio)", Limits.MaxCompressionRatio, 0, entry.Name);
+        }
+
         using var stream = OpenEntry(entry);
         var buffer = new byte[entry.Size];
         var read = stream.ReadAtLeast(buffer, buffer.Length, throwOnEndOfStream: false);

@@ -236,6 +236,17 @@ public sealed class ZipReader : IDisposable
             FormatErrors.ThrowLimit($"member size {entry.UncompressedSize:N0}", maxBytes, entry.LocalHeaderOffset, entry.Name);
         }
 
+        // Never allocate on the strength of a declared size alone: it must be reachable from bytes present in the file.
+        if (entry.IsStored && entry.UncompressedSize != entry.CompressedSize)
+        {
+            FormatErrors.Throw($"stored member declares {entry.UncompressedSize:N0} bytes but holds {entry.CompressedSize:N0}", entry.LocalHeaderOffset, entry.Name);
+        }
+
+        if (entry.UncompressedSize > Limits.RatioCheckFloorBytes && entry.UncompressedSize / Math.Max(1, entry.CompressedSize) > Limits.MaxCompressionRatio)
+        {
+            FormatErrors.ThrowLimit($"declared compression ratio (over {entry.UncompressedSize / Math.Max(1, entry.CompressedSize):N0}:1)", Limits.MaxCompressionRatio, entry.LocalHeaderOffset, entry.Name);
+        }
+
         var size = (int)entry.UncompressedSize;
         var buffer = new byte[size];
         using var stream = OpenEntry(entry);

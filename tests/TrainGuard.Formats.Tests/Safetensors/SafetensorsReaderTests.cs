@@ -87,6 +87,14 @@ public class SafetensorsReaderTests
     }
 
     [Fact]
+    public void Configured_header_limit_below_the_format_ceiling_is_a_limit_not_a_format_error()
+    {
+        var ex = Assert.Throws<MalformedInputException>(() => SafetensorsReader.Validate(Fixture.Bytes("safetensors/valid.safetensors"), new SafetensorsLimits { MaxHeaderBytes = 16 }));
+
+        Assert.True(ex.LimitExceeded);
+    }
+
+    [Fact]
     public void Tensor_count_limit_applies()
     {
         var ex = Assert.Throws<MalformedInputException>(() => SafetensorsReader.Validate(Fixture.Bytes("safetensors/valid.safetensors"), new SafetensorsLimits { MaxTensors = 2 }));

@@ -236,8 +236,9 @@ public class ZipReaderTests
         var builder = new ZipBuilder();
         builder.Add("bomb.bin", new byte[8 * 1024 * 1024], ZipReader.MethodDeflate);
         using var zip = Open(builder.Build(), new ZipLimits { MaxCompressionRatio = 100 });
+        using var stream = zip.OpenEntry(zip.Entries[0]);
 
-        var ex = Assert.Throws<MalformedInputException>(() => zip.ReadEntry(zip.Entries[0], int.MaxValue));
+        var ex = Assert.Throws<MalformedInputException>(() => stream.CopyTo(Stream.Null));
         Assert.True(ex.LimitExceeded);
         Assert.Equal("bomb.bin", ex.Member);
         Assert.Contains("ratio", ex.Message, StringComparison.Ordinal);
@@ -283,6 +284,20 @@ public class ZipReaderTests
         var ex = Assert.Throws<MalformedInputException>(() => stream.CopyTo(Stream.Null));
         Assert.False(ex.LimitExceeded);
         Assert.Contains("declared size", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ReadEntry_refuses_a_declared_size_unreachable_from_the_compressed_bytes_before_allocating()
+    {
+        var builder = new ZipBuilder();
+        var item = builder.Add("liar.bin", new byte[100], ZipReader.MethodDeflate);
+        item.CentralUncompressedSize = 1L << 30;
+        item.LocalUncompressedSize = 1L << 30;
+        using var zip = Open(builder.Build());
+
+        var ex = Assert.Throws<MalformedInputException>(() => zip.ReadEntry(zip.Entries[0], int.MaxValue));
+        Assert.True(ex.LimitExceeded);
+        Assert.Contains("declared compression ratio", ex.Message, StringComparison.Ordinal);
     }
 
     [Fact]
