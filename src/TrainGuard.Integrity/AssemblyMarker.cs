@@ -1,5 +1,0 @@
-namespace TrainGuard.Integrity;
-
-internal static class AssemblyMarker
-{
-}

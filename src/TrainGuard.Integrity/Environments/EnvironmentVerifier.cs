@@ -1,0 +1,763 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.IO.Enumeration;
+using TrainGuard.Findings;
+using TrainGuard.Integrity.Hashing;
+using TrainGuard.Parsing;
+
+namespace TrainGuard.Integrity.Environments;
+
+/// <summary>What <c>env verify</c> checks. Defaults: the located environment, every package, dpkg on, no interpreter run.</summary>
+public sealed record EnvVerifyOptions
+{
+    /// <summary>Site directories (<c>--site DIR</c>, repeatable). Empty: locate the environment.</summary>
+    public IReadOnlyList<string> Sites { get; init; } = [];
+
+    /// <summary>The environment's interpreter (<c>--python PATH</c>). Giving it also enables the recompilation check.</summary>
+    public string? PythonPath { get; init; }
+
+    /// <summary>Ask the interpreter for its site directories (isolated: <c>-I -S -B</c>) instead of reading the layout from disk.</summary>
+    public bool UseInterpreter { get; init; }
+
+    /// <summary>Compare each .pyc with a compilation of its source by the interpreter. Null: on when <see cref="PythonPath"/> is given.</summary>
+    public bool? RecompileByteCode { get; init; }
+
+    /// <summary>Only these distributions or Debian packages (e.g. <c>torch</c>, <c>python3-torch</c>, <c>libtorch1.13</c>). Empty: all.</summary>
+    public IReadOnlyList<string> Packages { get; init; } = [];
+
+    public bool IncludeUserSite { get; init; } = true;
+
+    public bool UseDpkg { get; init; } = true;
+
+    public string DpkgInfoDirectory { get; init; } = DpkgMd5Sums.DefaultInfoDirectory;
+
+    public string DpkgStatusPath { get; init; } = "/var/lib/dpkg/status";
+
+    public int MaxDegreeOfParallelism { get; init; } = System.Environment.ProcessorCount;
+
+    public TimeSpan RecompileTimeout { get; init; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>Environment variables for locating (tests); defaults to the process environment.</summary>
+    public IReadOnlyDictionary<string, string>? Environment { get; init; }
+}
+
+/// <summary>Progress of a verification, for a terminal progress bar.</summary>
+public sealed record EnvProgress(string Stage, int FilesDone, int FilesTotal, long BytesDone);
+
+/// <summary>
+/// <c>trainguard env verify</c>: every installed file against its RECORD hash or dpkg MD5, files no record
+/// lists, byte-code that does not match its source, and startup hooks (.pth import lines,
+/// sitecustomize/usercustomize, .start files). Never imports or runs anything from the environment.
+/// </summary>
+public static class EnvironmentVerifier
+{
+    public const string Command = "env verify";
+
+    public static async Task<Report> VerifyAsync(EnvVerifyOptions options, IProgress<EnvProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        var started = DateTimeOffset.UtcNow;
+        var clock = Stopwatch.StartNew();
+        progress?.Report(new EnvProgress("locate", 0, 0, 0));
+        var located = EnvironmentLocator.Locate(new EnvLocateOptions
+        {
+            Sites = options.Sites,
+            PythonPath = options.PythonPath,
+            UseInterpreter = options.UseInterpreter,
+            IncludeUserSite = options.IncludeUserSite,
+            Environment = options.Environment,
+        });
+
+        var state = BuildState(located, options);
+        cancellationToken.ThrowIfCancellationRequested();
+
+        // 1. Every recorded file against its digest, in parallel, biggest first.
+        var verified = new ConcurrentDictionary<string, byte>(StringComparer.Ordinal);
+        HashAll(state, options, verified, progress, cancellationToken);
+
+        // 2. Files nobody lists, byte-code, hooks.
+        progress?.Report(new EnvProgress("bytecode", 0, 0, 0));
+        var candidates = CheckWalkedFiles(state, verified, cancellationToken);
+        if (state.Filter.Count == 0 || state.Selected.Any(d => d.Kind == DistributionKind.Wheel))
+        {
+            CheckHooks(state, located, options, verified);
+        }
+
+        // 3. Optional: recompile with the environment's own interpreter in isolated mode.
+        var recompile = options.RecompileByteCode ?? options.PythonPath is not null;
+        if (recompile && located.Interpreter is { } interpreter && candidates.Count > 0)
+        {
+            progress?.Report(new EnvProgress("recompile", 0, candidates.Count, 0));
+            await RecompileAsync(state, interpreter, candidates, options.RecompileTimeout, cancellationToken);
+        }
+
+        return BuildReport(state, started, clock.Elapsed);
+    }
+
+    /// <summary>The distributions and ownership maps one verification works on.</summary>
+    internal sealed class State
+    {
+        public required LocatedEnvironment Located { get; init; }
+
+        public required List<InstalledDistribution> All { get; init; }
+
+        public required List<InstalledDistribution> Selected { get; init; }
+
+        public required HashSet<string> Filter { get; init; }
+
+        public required DpkgIndex Dpkg { get; init; }
+
+        public Dictionary<string, InstalledDistribution> Owner { get; } = new(StringComparer.Ordinal);
+
+        public Dictionary<string, InstalledDistribution> TopLevelOwner { get; } = new(StringComparer.Ordinal);
+
+        public Dictionary<string, InstalledDistribution> Unowned { get; } = new(StringComparer.Ordinal);
+
+        public bool IsSelected(InstalledDistribution d) => Selected.Contains(d);
+
+        public InstalledDistribution UnownedFor(string site)
+        {
+            lock (Unowned)
+            {
+                if (!Unowned.TryGetValue(site, out var d))
+                {
+                    d = new InstalledDistribution { Name = $"(no package) {site}", Kind = DistributionKind.Unowned, MetadataPath = site, SitePath = site };
+                    Unowned[site] = d;
+                }
+
+                return d;
+            }
+        }
+
+        /// <summary>Who a path belongs to: its owner, the owner of its top-level folder, or the site's "(no package)" item.</summary>
+        public InstalledDistribution Attribute(string path, string site)
+        {
+            if (Owner.TryGetValue(path, out var owner))
+            {
+                return owner;
+            }
+
+            var top = TopLevel(path, site);
+            if (top is not null && TopLevelOwner.TryGetValue(top, out var folderOwner))
+            {
+                return folderOwner;
+            }
+
+            return UnownedFor(site);
+        }
+
+        public bool Reports(InstalledDistribution d) => d.Kind == DistributionKind.Unowned ? Filter.Count == 0 : IsSelected(d);
+    }
+
+    internal static State BuildState(LocatedEnvironment located, EnvVerifyOptions options)
+    {
+        var filter = options.Packages.Select(Inventory.NormalizeName).ToHashSet(StringComparer.Ordinal);
+        var sitePaths = located.Sites.Select(s => s.Path).ToList();
+        var dpkg = options.UseDpkg
+            ? DpkgIndex.Load(options.DpkgInfoDirectory, sitePaths, options.Packages.ToHashSet(StringComparer.Ordinal), scanAllForPrefixes: true)
+            : DpkgIndex.Empty;
+        var all = new List<InstalledDistribution>(dpkg.Packages.Values);
+        foreach (var site in located.Sites)
+        {
+            all.AddRange(Inventory.ReadSite(site, dpkg.Owns));
+        }
+
+        var selected = all.Where(d => filter.Count == 0 || filter.Contains(Inventory.NormalizeName(d.Name)) || filter.Contains(Inventory.NormalizeName(d.Name.Split(':')[0]))).ToList();
+        if (filter.Count > 0)
+        {
+            // A Debian package named explicitly but owning no site file is still checked (debsums-style).
+            selected = selected.Where(d => d.Kind != DistributionKind.Debian || d.Files.Count > 0).ToList();
+        }
+
+        var state = new State { Located = located, All = all, Selected = selected, Filter = filter, Dpkg = dpkg };
+        var isDirectory = new Dictionary<string, bool>(StringComparer.Ordinal);
+        foreach (var distribution in all)
+        {
+            foreach (var path in distribution.ListedPaths)
+            {
+                state.Owner.TryAdd(path, distribution);
+                foreach (var site in sitePaths)
+                {
+                    if (TopLevel(path, site) is not { } top || state.TopLevelOwner.ContainsKey(top))
+                    {
+                        continue;
+                    }
+
+                    if (!isDirectory.TryGetValue(top, out var exists))
+                    {
+                        exists = Directory.Exists(top);
+                        isDirectory[top] = exists;
+                    }
+
+                    if (exists)
+                    {
+                        state.TopLevelOwner[top] = distribution;
+                    }
+                }
+            }
+        }
+
+        return state;
+    }
+
+    /// <summary>The top-level folder of a site that contains <paramref name="path"/>; null for files directly in the site.</summary>
+    internal static string? TopLevel(string path, string site)
+    {
+        if (!path.StartsWith(site, StringComparison.Ordinal) || path.Length <= site.Length + 1 || path[site.Length] != '/')
+        {
+            return null;
+        }
+
+        var slash = path.IndexOf('/', site.Length + 1);
+        return slash < 0 ? null : path[..slash];
+    }
+
+    private static void HashAll(State state, EnvVerifyOptions options, ConcurrentDictionary<string, byte> verified, IProgress<EnvProgress>? progress, CancellationToken cancellationToken)
+    {
+        var work = new List<(InstalledDistribution Dist, OwnedFile File, long Size)>();
+        foreach (var distribution in state.Selected)
+        {
+            foreach (var file in distribution.Files)
+            {
+                if (file.Digest is null)
+                {
+                    ReportUnhashed(distribution, file);
+                    continue;
+                }
+
+                work.Add((distribution, file, file.Size ?? 0));
+            }
+        }
+
+        // Biggest first so the two cores finish together; dpkg does not record sizes, so a stat fills them in.
+        for (var i = 0; i < work.Count; i++)
+        {
+            if (work[i].File.Size is null && PathImportance.IsCodeName(Path.GetFileName(work[i].File.FullPath)))
+            {
+                try
+                {
+                    work[i] = work[i] with { Size = new FileInfo(work[i].File.FullPath).Length };
+                }
+                catch (IOException)
+                {
+                }
+            }
+        }
+
+        work.Sort((a, b) => b.Size.CompareTo(a.Size));
+        var done = 0;
+        long bytes = 0;
+        progress?.Report(new EnvProgress("hash", 0, work.Count, 0));
+        Parallel.ForEach(
+            System.Collections.Concurrent.Partitioner.Create(work, loadBalance: true),
+            new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, options.MaxDegreeOfParallelism), CancellationToken = cancellationToken },
+            item =>
+            {
+                var size = CheckOne(item.Dist, item.File, verified);
+                var n = Interlocked.Increment(ref done);
+                var b = Interlocked.Add(ref bytes, size);
+                if (progress is not null && (n & 1023) == 0)
+                {
+                    progress.Report(new EnvProgress("hash", n, work.Count, b));
+                }
+            });
+        progress?.Report(new EnvProgress("hash", work.Count, work.Count, bytes));
+    }
+
+    private static void ReportUnhashed(InstalledDistribution distribution, OwnedFile file)
+    {
+        var name = Path.GetFileName(file.FullPath);
+        if (name is "RECORD" or "RECORD.jws" or "RECORD.p7s" || name.EndsWith(".pyc", StringComparison.Ordinal))
+        {
+            return;
+        }
+
+        var role = PathImportance.Classify(file.FullPath);
+        if (role is FileRole.Code or FileRole.CriticalCode)
+        {
+            distribution.Add(EnvRules.Unverifiable.Create(role == FileRole.CriticalCode ? Severity.Medium : Severity.Low,
+                $"{file.ListedAs} of {distribution.DisplayName} has no hash in RECORD: edits to it cannot be detected",
+                new Location(file.FullPath, Line: file.Line), new Dictionary<string, string> { ["record"] = file.Source }));
+        }
+    }
+
+    private static long CheckOne(InstalledDistribution distribution, OwnedFile file, ConcurrentDictionary<string, byte> verified)
+    {
+        var algorithm = file.Algorithm ?? DigestAlgorithm.Sha256;
+        FileDigest actual;
+        try
+        {
+            actual = FileHasher.Compute(file.FullPath, algorithm);
+        }
+        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
+        {
+            var role = PathImportance.Classify(file.FullPath);
+            distribution.Add(EnvRules.FileMissing.Create(PathImportance.MissingSeverity(role),
+                $"{file.ListedAs} of {distribution.DisplayName} is missing",
+                new Location(file.FullPath), new Dictionary<string, string> { ["package"] = distribution.DisplayName, ["record"] = $"{file.Source}:{file.Line}" }));
+            return 0;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            distribution.Add(EnvRules.Unreadable.Create(Severity.High, $"{file.ListedAs} of {distribution.DisplayName} cannot be read: {ex.Message}", new Location(file.FullPath)) with { Verdict = Verdict.Error });
+            return 0;
+        }
+
+        if (actual.Digest.AsSpan().SequenceEqual(file.Digest) && (file.Size is null || file.Size == actual.Size))
+        {
+            verified.TryAdd(file.FullPath, 0);
+            return actual.Size;
+        }
+
+        var changedRole = PathImportance.Classify(file.FullPath);
+        var what = file.Size is { } expectedSize && expectedSize != actual.Size
+            ? $"size {expectedSize:N0} → {actual.Size:N0} bytes"
+            : $"same size ({actual.Size:N0} bytes), different content";
+        var evidence = new Dictionary<string, string>
+        {
+            ["package"] = distribution.DisplayName,
+            ["algorithm"] = algorithm.WireName(),
+            ["expected"] = Convert.ToHexStringLower(file.Digest!),
+            ["actual"] = actual.Hex,
+            ["actual_size"] = actual.Size.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["record"] = $"{file.Source}:{file.Line}",
+        };
+        if (file.Size is { } size)
+        {
+            evidence["expected_size"] = size.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        try
+        {
+            evidence["modified"] = File.GetLastWriteTimeUtc(file.FullPath).ToString("O");
+        }
+        catch (IOException)
+        {
+        }
+
+        var recordKind = distribution.Kind == DistributionKind.Debian ? "dpkg md5sums" : "RECORD";
+        distribution.Add(EnvRules.FileChanged.Create(PathImportance.ChangedSeverity(changedRole),
+            $"{file.ListedAs} of {distribution.DisplayName} changed: {algorithm.WireName()} differs from {recordKind}; {what}",
+            new Location(file.FullPath), evidence));
+        return actual.Size;
+    }
+
+    private readonly record struct Walked(string Path, long Length);
+
+    private static List<(RecompileRequest Request, InstalledDistribution Owner, string Tag)> CheckWalkedFiles(State state, ConcurrentDictionary<string, byte> verified, CancellationToken cancellationToken)
+    {
+        var pycs = new List<(string Pyc, string Site)>();
+        foreach (var site in state.Located.Sites)
+        {
+            foreach (var top in TopLevelEntriesToWalk(state, site.Path))
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                foreach (var file in Walk(top))
+                {
+                    var name = Path.GetFileName(file.Path);
+                    if (name.EndsWith(".pyc", StringComparison.Ordinal) || name.EndsWith(".pyo", StringComparison.Ordinal))
+                    {
+                        pycs.Add((file.Path, site.Path));
+                        continue;
+                    }
+
+                    if (state.Owner.ContainsKey(file.Path) || TopLevel(file.Path, site.Path) is null)
+                    {
+                        continue; // owned, or a file directly in the site (hooks are checked separately)
+                    }
+
+                    var owner = state.Attribute(file.Path, site.Path);
+                    if (!state.Reports(owner))
+                    {
+                        continue;
+                    }
+
+                    var role = PathImportance.Classify(file.Path);
+                    var severity = PathImportance.UnlistedSeverity(role);
+                    var message = owner.Kind == DistributionKind.Unowned
+                        ? $"{Relative(file.Path, site.Path)} belongs to no installed package"
+                        : $"{Relative(file.Path, site.Path)} is inside {owner.DisplayName}'s folders but its {(owner.Kind == DistributionKind.Debian ? "md5sums" : "RECORD")} does not list it";
+                    owner.Add(EnvRules.UnlistedFile.Create(severity, message, new Location(file.Path), new Dictionary<string, string>
+                    {
+                        ["size"] = file.Length.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                        ["modified"] = SafeMtime(file.Path),
+                    }));
+                }
+            }
+        }
+
+        var candidates = new ConcurrentBag<(RecompileRequest, InstalledDistribution, string)>();
+        Parallel.ForEach(pycs, new ParallelOptions { CancellationToken = cancellationToken }, item =>
+        {
+            if (CheckPyc(state, item.Pyc, item.Site, verified) is { } candidate)
+            {
+                candidates.Add(candidate);
+            }
+        });
+        return candidates.ToList();
+    }
+
+    private static IEnumerable<string> TopLevelEntriesToWalk(State state, string site)
+    {
+        if (state.Filter.Count == 0)
+        {
+            return Directory.EnumerateDirectories(site).Where(d => (File.GetAttributes(d) & FileAttributes.ReparsePoint) == 0).Order(StringComparer.Ordinal);
+        }
+
+        return state.TopLevelOwner.Where(kv => state.IsSelected(kv.Value) && TopLevel(kv.Key + "/x", site) == kv.Key).Select(kv => kv.Key).Order(StringComparer.Ordinal);
+    }
+
+    private static IEnumerable<Walked> Walk(string directory)
+    {
+        var options = new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = 0, IgnoreInaccessible = true };
+        return new FileSystemEnumerable<Walked>(directory, (ref FileSystemEntry e) => new Walked(e.ToFullPath(), e.Length), options)
+        {
+            ShouldIncludePredicate = (ref FileSystemEntry e) => !e.IsDirectory,
+            ShouldRecursePredicate = (ref FileSystemEntry e) => (e.Attributes & FileAttributes.ReparsePoint) == 0,
+        };
+    }
+
+    private static (RecompileRequest, InstalledDistribution, string)? CheckPyc(State state, string pyc, string site, ConcurrentDictionary<string, byte> verified)
+    {
+        var directory = Path.GetDirectoryName(pyc)!;
+        var name = Path.GetFileName(pyc);
+        var inCache = Path.GetFileName(directory) == "__pycache__";
+        if (!inCache)
+        {
+            // Legacy location: imported as the module itself when no source sits next to it.
+            var source = Path.ChangeExtension(pyc, ".py");
+            var owner = state.Attribute(File.Exists(source) ? source : pyc, site);
+            if (!state.Reports(owner) || File.Exists(source))
+            {
+                return null;
+            }
+
+            var vouched = verified.ContainsKey(pyc);
+            var pycRole = PathImportance.Classify(pyc);
+            owner.Add(EnvRules.SourcelessPyc.Create(vouched ? Severity.Info : pycRole == FileRole.CriticalCode ? Severity.Critical : Severity.High,
+                vouched
+                    ? $"{Relative(pyc, site)} is a sourceless .pyc listed with a matching hash by {owner.DisplayName}"
+                    : $"{Relative(pyc, site)} is a sourceless .pyc that Python imports as module '{Path.GetFileNameWithoutExtension(pyc)}'; nobody can read what it does",
+                new Location(pyc), new Dictionary<string, string> { ["modified"] = SafeMtime(pyc) }));
+            return null;
+        }
+
+        // __pycache__/<stem>.<tag>[.opt-N].pyc
+        var parts = name.Split('.');
+        if (parts.Length < 3)
+        {
+            return null;
+        }
+
+        var optimize = 0;
+        var tagIndex = parts.Length - 2;
+        if (parts[^2].StartsWith("opt-", StringComparison.Ordinal) && parts.Length >= 4)
+        {
+            optimize = parts[^2] is "opt-1" ? 1 : parts[^2] is "opt-2" ? 2 : 0;
+            tagIndex = parts.Length - 3;
+        }
+
+        var tag = parts[tagIndex];
+        var stem = string.Join('.', parts[..tagIndex]);
+        var sourcePath = Path.Combine(Path.GetDirectoryName(directory)!, stem + ".py");
+        var sourceOwner = state.Attribute(File.Exists(sourcePath) ? sourcePath : pyc, site);
+        if (!state.Reports(sourceOwner))
+        {
+            return null;
+        }
+
+        if (!File.Exists(sourcePath))
+        {
+            sourceOwner.Add(EnvRules.SourcelessPyc.Create(Severity.Low,
+                $"{Relative(pyc, site)} is an orphan: its source {stem}.py is gone (Python ignores it)", new Location(pyc)));
+            return null;
+        }
+
+        Span<byte> header = stackalloc byte[PycHeader.Size];
+        PycHeader parsed;
+        try
+        {
+            using (var handle = File.OpenHandle(pyc))
+            {
+                var read = RandomAccess.Read(handle, header, 0);
+                parsed = PycHeader.Parse(header[..read]);
+            }
+        }
+        catch (MalformedInputException ex)
+        {
+            sourceOwner.Add(EnvRules.PycStale.Create(Severity.Low, $"{Relative(pyc, site)} has no valid .pyc header: {ex.Message}", new Location(pyc, Offset: ex.Offset)));
+            return null;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            sourceOwner.Add(EnvRules.Unreadable.Create(Severity.High, $"{Relative(pyc, site)} cannot be read: {ex.Message}", new Location(pyc)) with { Verdict = Verdict.Error });
+            return null;
+        }
+
+        if (tag.StartsWith("cpython-3", StringComparison.Ordinal) && int.TryParse(tag["cpython-3".Length..], out var minor)
+            && PycHeader.MinorVersionForMagic(parsed.Magic) is { } magicMinor && magicMinor != minor)
+        {
+            sourceOwner.Add(EnvRules.PycStale.Create(Severity.Low, $"{Relative(pyc, site)} has magic {parsed.Magic} of Python 3.{magicMinor}, not of its tag {tag} (Python rejects it)", new Location(pyc, Offset: 0)));
+            return null;
+        }
+
+        var role = PathImportance.Classify(sourcePath);
+        if (parsed.Invalidation == PycInvalidation.Timestamp)
+        {
+            var info = new FileInfo(sourcePath);
+            var mtime = (uint)(new DateTimeOffset(info.LastWriteTimeUtc).ToUnixTimeSeconds() & 0xFFFFFFFF);
+            var size = (uint)(info.Length & 0xFFFFFFFF);
+            if (mtime != parsed.SourceMtime || size != parsed.SourceSize)
+            {
+                sourceOwner.Add(EnvRules.PycStale.Create(Severity.Low,
+                    $"{Relative(pyc, site)} was compiled from another version of {stem}.py (header mtime/size {parsed.SourceMtime}/{parsed.SourceSize}, source {mtime}/{size}); Python recompiles it",
+                    new Location(pyc, Offset: 8)));
+                return null;
+            }
+        }
+        else
+        {
+            byte[] source;
+            try
+            {
+                source = File.ReadAllBytes(sourcePath);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                return null;
+            }
+
+            if (PycHeader.ComputeSourceHash(parsed.RawMagic, source) != parsed.SourceHash)
+            {
+                var unchecked_ = parsed.Invalidation == PycInvalidation.UncheckedHash;
+                sourceOwner.Add(EnvRules.PycStale.Create(unchecked_ ? (role == FileRole.CriticalCode ? Severity.Critical : Severity.High) : Severity.Low,
+                    unchecked_
+                        ? $"{Relative(pyc, site)} is an unchecked-hash .pyc whose hash does not match {stem}.py: Python runs the .pyc without looking at the source"
+                        : $"{Relative(pyc, site)} was compiled from another version of {stem}.py (source hash differs); Python recompiles it",
+                    new Location(pyc, Offset: 8)));
+                return null;
+            }
+        }
+
+        return (new RecompileRequest(pyc, sourcePath, optimize), sourceOwner, tag);
+    }
+
+    private static void CheckHooks(State state, LocatedEnvironment located, EnvVerifyOptions options, ConcurrentDictionary<string, byte> verified)
+    {
+        var places = located.Sites.Select(s => (Dir: s.Path, IsSite: true)).Concat(located.StdlibDirectories.Select(d => (Dir: d, IsSite: false)));
+        foreach (var (dir, isSite) in places)
+        {
+            if (!Directory.Exists(dir))
+            {
+                continue;
+            }
+
+            foreach (var path in Directory.EnumerateFileSystemEntries(dir).Order(StringComparer.Ordinal))
+            {
+                var name = Path.GetFileName(path);
+                var isPth = isSite && StartupHooks.IsPthFileName(name);
+                var isStart = isSite && StartupHooks.IsStartFileName(name);
+                var isCustomize = StartupHooks.IsCustomizeModuleName(name);
+                if (!isPth && !isStart && !isCustomize)
+                {
+                    continue;
+                }
+
+                var owner = state.Owner.TryGetValue(path, out var o) ? o : state.UnownedFor(dir);
+                if (!state.Reports(owner) && owner.Kind != DistributionKind.Unowned)
+                {
+                    continue;
+                }
+
+                if (owner.Kind == DistributionKind.Unowned && state.Filter.Count > 0)
+                {
+                    continue;
+                }
+
+                byte[] content;
+                try
+                {
+                    var target = Directory.Exists(path) ? Path.Combine(path, "__init__.py") : path;
+                    content = File.Exists(target) ? ReadCapped(target, StartupHooks.MaxHookFileSize) : [];
+                }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+                {
+                    owner.Add(EnvRules.Unreadable.Create(Severity.High, $"startup hook {path} cannot be read: {ex.Message}", new Location(path)) with { Verdict = Verdict.Error });
+                    continue;
+                }
+
+                var vouched = verified.ContainsKey(path) || VouchedByConffile(path, content, options);
+                var by = vouched ? (owner.Kind == DistributionKind.Unowned ? "dpkg" : owner.DisplayName) : null;
+                if (isPth)
+                {
+                    var lines = StartupHooks.ExecutableLines(content);
+                    if (lines.Count == 0)
+                    {
+                        continue;
+                    }
+
+                    var allowed = StartupHooks.MatchAllowlist(name, lines);
+                    var severity = vouched && allowed is not null ? Severity.Info : vouched ? Severity.Medium : Severity.Critical;
+                    var code = string.Join("\n", lines.Select(l => l.Code));
+                    owner.Add(EnvRules.PthHook.Create(severity,
+                        $"{name} runs code at every Python start{(by is null ? " and no package vouches for it" : $" (installed by {by}{(allowed is null ? string.Empty : $": {allowed}")})")}: {Findings.TextSanitizer.Escape(lines[0].Code, 160)}",
+                        new Location(path, Line: lines[0].Line),
+                        new Dictionary<string, string> { ["code"] = Findings.TextSanitizer.Escape(code, 2000), ["lines"] = string.Join(",", lines.Select(l => l.Line)) }));
+                }
+                else if (isStart)
+                {
+                    var entries = StartupHooks.StartEntryPoints(content);
+                    if (entries.Count == 0)
+                    {
+                        continue;
+                    }
+
+                    owner.Add(EnvRules.StartFile.Create(vouched ? Severity.Medium : Severity.Critical,
+                        $"{name} calls {string.Join(", ", entries.Select(e => e.Code)).Truncate(160)} at every Python 3.15+ start{(by is null ? "; no package vouches for it" : $" (installed by {by})")}",
+                        new Location(path, Line: entries[0].Line),
+                        new Dictionary<string, string> { ["code"] = Findings.TextSanitizer.Escape(string.Join("\n", entries.Select(e => e.Code)), 2000) }));
+                }
+                else
+                {
+                    owner.Add(EnvRules.CustomizeModule.Create(vouched ? Severity.Low : Severity.Critical,
+                        $"{name} is imported at every Python start{(by is null ? " and no package vouches for it" : $" (installed by {by})")}",
+                        new Location(path),
+                        new Dictionary<string, string> { ["code"] = Findings.TextSanitizer.Escape(StartupHooks.Excerpt(content), 2000) }));
+                }
+            }
+        }
+    }
+
+    private static bool VouchedByConffile(string path, byte[] content, EnvVerifyOptions options)
+    {
+        if (!options.UseDpkg)
+        {
+            return false;
+        }
+
+        try
+        {
+            var target = new FileInfo(path).ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? path;
+            var md5 = DpkgIndex.ConffileMd5(options.DpkgStatusPath, target);
+            return md5 is not null && FileHasher.HashOneShot(DigestAlgorithm.Md5, content).AsSpan().SequenceEqual(md5);
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
+
+    private static async Task RecompileAsync(State state, string interpreter, List<(RecompileRequest Request, InstalledDistribution Owner, string Tag)> candidates, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        string? tag;
+        try
+        {
+            tag = await ByteCodeRecompiler.CacheTagAsync(interpreter, cancellationToken);
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or System.ComponentModel.Win32Exception or IOException)
+        {
+            return;
+        }
+
+        var matching = candidates.Where(c => c.Tag == tag).ToList();
+        var byPyc = matching.ToDictionary(c => c.Request.PycPath, StringComparer.Ordinal);
+        var results = await ByteCodeRecompiler.CompareAsync(interpreter, matching.Select(c => c.Request).ToList(), timeout, cancellationToken);
+        foreach (var result in results)
+        {
+            if (!byPyc.TryGetValue(result.PycPath, out var candidate))
+            {
+                continue;
+            }
+
+            var site = state.Located.Sites.FirstOrDefault(s => result.PycPath.StartsWith(s.Path, StringComparison.Ordinal))?.Path ?? "/";
+            if (result.Outcome == RecompileOutcome.Mismatch)
+            {
+                candidate.Owner.Add(EnvRules.PycCodeMismatch.Create(Severity.Critical,
+                    $"{Relative(result.PycPath, site)} has a header matching {Path.GetFileName(candidate.Request.SourcePath)} but different code: Python runs the .pyc, not the source",
+                    new Location(result.PycPath, Offset: PycHeader.Size),
+                    new Dictionary<string, string> { ["source"] = candidate.Request.SourcePath, ["difference"] = Findings.TextSanitizer.Escape(result.Detail, 600), ["modified"] = SafeMtime(result.PycPath) }));
+            }
+            else if (result.Outcome == RecompileOutcome.Error)
+            {
+                candidate.Owner.Add(EnvRules.PycCodeMismatch.Create(Severity.Info,
+                    $"{Relative(result.PycPath, site)} could not be compared with its source: {result.Detail}", new Location(result.PycPath)));
+            }
+        }
+    }
+
+    private static Report BuildReport(State state, DateTimeOffset started, TimeSpan elapsed)
+    {
+        var items = new List<AnalyzedItem>();
+        foreach (var distribution in state.Selected.Concat(state.Unowned.Values.Where(u => u.Findings.Count > 0)))
+        {
+            var findings = distribution.Findings
+                .OrderByDescending(f => f.Severity)
+                .ThenBy(f => f.Location.File, StringComparer.Ordinal)
+                .ToList();
+            var verdict = findings.Aggregate(Verdict.Clean, (v, f) => v.Combine(f.Verdict));
+            items.Add(new AnalyzedItem
+            {
+                Path = distribution.DisplayName,
+                Format = distribution.Kind switch
+                {
+                    DistributionKind.Wheel => "wheel",
+                    DistributionKind.Debian => "dpkg",
+                    DistributionKind.Unverifiable => "no-record",
+                    _ => "unowned",
+                },
+                Verdict = verdict,
+                Findings = findings,
+                Members = [distribution.MetadataPath],
+            });
+        }
+
+        items = items
+            .OrderByDescending(i => i.Findings.Count == 0 ? -1 : (int)i.Findings.Max(f => f.Severity))
+            .ThenBy(i => i.Path, StringComparer.Ordinal)
+            .ToList();
+        return new Report
+        {
+            Command = Command,
+            ItemsName = "packages",
+            Items = items,
+            Rules = EnvRules.Descriptors,
+            StartedAt = started,
+            Elapsed = elapsed,
+        };
+    }
+
+    internal static string Relative(string path, string site) =>
+        path.StartsWith(site + "/", StringComparison.Ordinal) ? path[(site.Length + 1)..] : path;
+
+    private static string SafeMtime(string path)
+    {
+        try
+        {
+            return File.GetLastWriteTimeUtc(path).ToString("O");
+        }
+        catch (IOException)
+        {
+            return string.Empty;
+        }
+    }
+
+    private static byte[] ReadCapped(string path, int max)
+    {
+        using var stream = File.OpenRead(path);
+        var buffer = new byte[Math.Min(max, Math.Max(0, stream.Length))];
+        var filled = 0;
+        while (filled < buffer.Length)
+        {
+            var read = stream.Read(buffer, filled, buffer.Length - filled);
+            if (read == 0)
+            {
+                break;
+            }
+
+            filled += read;
+        }
+
+        return buffer[..filled];
+    }
+
+    private static string Truncate(this string text, int max) => text.Length <= max ? text : text[..max] + "…";
+}

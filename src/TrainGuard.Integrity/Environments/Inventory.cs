@@ -1,0 +1,338 @@
+using TrainGuard.Findings;
+using TrainGuard.Integrity.Hashing;
+using TrainGuard.Parsing;
+
+namespace TrainGuard.Integrity.Environments;
+
+/// <summary>Where a distribution's file list comes from.</summary>
+public enum DistributionKind
+{
+    /// <summary>A <c>*.dist-info</c> with a RECORD (pip, uv, conda's pip layer...).</summary>
+    Wheel,
+
+    /// <summary>A Debian package with <c>/var/lib/dpkg/info/&lt;pkg&gt;.md5sums</c>.</summary>
+    Debian,
+
+    /// <summary>Metadata without a RECORD and no dpkg owner: nothing to verify against.</summary>
+    Unverifiable,
+
+    /// <summary>Files and hooks that belong to no package.</summary>
+    Unowned,
+}
+
+/// <summary>A file a distribution says it installed, and the digest it recorded (null when it recorded none).</summary>
+public sealed record OwnedFile(string FullPath, string ListedAs, DigestAlgorithm? Algorithm, byte[]? Digest, long? Size, string Source, int Line);
+
+/// <summary>One installed distribution (wheel or Debian package) and its recorded files.</summary>
+public sealed class InstalledDistribution
+{
+    public required string Name { get; init; }
+
+    public string? Version { get; init; }
+
+    public required DistributionKind Kind { get; init; }
+
+    /// <summary>The dist-info folder, the md5sums file, or the egg-info path.</summary>
+    public required string MetadataPath { get; init; }
+
+    public string? SitePath { get; init; }
+
+    public List<OwnedFile> Files { get; } = [];
+
+    /// <summary>Paths listed without a digest (directories and symlinks from dpkg .list, unhashed RECORD lines).</summary>
+    public HashSet<string> ListedPaths { get; } = new(StringComparer.Ordinal);
+
+    internal List<Finding> Findings { get; } = [];
+
+    public string DisplayName => Kind switch
+    {
+        DistributionKind.Debian => $"{Name} (dpkg)",
+        DistributionKind.Unowned => Name,
+        _ => Version is null ? Name : $"{Name} {Version}",
+    };
+
+    internal void Add(Finding finding)
+    {
+        lock (Findings)
+        {
+            Findings.Add(finding);
+        }
+    }
+}
+
+/// <summary>Builds the list of installed distributions of a set of site directories: RECORD files and dpkg md5sums.</summary>
+public static class Inventory
+{
+    /// <summary>Reads every <c>*.dist-info/RECORD</c> and <c>*.egg-info</c> of a site directory.</summary>
+    internal static List<InstalledDistribution> ReadSite(SiteDirectory site, Func<string, bool> ownedByDpkg)
+    {
+        var result = new List<InstalledDistribution>();
+        var envRoot = EnvironmentRoot(site.Path);
+        foreach (var entry in Directory.EnumerateFileSystemEntries(site.Path).Order(StringComparer.Ordinal))
+        {
+            var name = Path.GetFileName(entry);
+            if (name.EndsWith(".dist-info", StringComparison.Ordinal) && Directory.Exists(entry))
+            {
+                var (dist, version) = SplitNameVersion(name[..^".dist-info".Length]);
+                var record = Path.Combine(entry, "RECORD");
+                if (!File.Exists(record))
+                {
+                    if (ownedByDpkg(entry) || ownedByDpkg(Path.Combine(entry, "METADATA")))
+                    {
+                        continue;
+                    }
+
+                    var unverifiable = new InstalledDistribution { Name = dist, Version = version, Kind = DistributionKind.Unverifiable, MetadataPath = entry, SitePath = site.Path };
+                    unverifiable.Add(EnvRules.Unverifiable.Create(Severity.Medium, $"{dist} {version} has no RECORD: none of its files can be verified", new Location(entry)));
+                    result.Add(unverifiable);
+                    continue;
+                }
+
+                var distribution = new InstalledDistribution { Name = dist, Version = version, Kind = DistributionKind.Wheel, MetadataPath = entry, SitePath = site.Path };
+                LoadRecord(distribution, record, site.Path, envRoot);
+                result.Add(distribution);
+            }
+            else if (name.EndsWith(".egg-info", StringComparison.Ordinal) || name.EndsWith(".egg", StringComparison.Ordinal))
+            {
+                var probe = Directory.Exists(entry) ? Path.Combine(entry, "PKG-INFO") : entry;
+                if (ownedByDpkg(probe) || ownedByDpkg(entry))
+                {
+                    continue;
+                }
+
+                var (dist, version) = SplitNameVersion(name[..name.LastIndexOf('.')]);
+                var unverifiable = new InstalledDistribution { Name = dist, Version = version, Kind = DistributionKind.Unverifiable, MetadataPath = entry, SitePath = site.Path };
+                unverifiable.Add(EnvRules.Unverifiable.Create(Severity.Medium, $"{dist} {version} is an egg-info install without RECORD and no dpkg package owns it: its files cannot be verified", new Location(entry)));
+                result.Add(unverifiable);
+            }
+        }
+
+        return result;
+    }
+
+    internal static void LoadRecord(InstalledDistribution distribution, string recordPath, string sitePath, string envRoot)
+    {
+        RecordFile record;
+        try
+        {
+            var bytes = File.ReadAllBytes(recordPath);
+            record = RecordFile.Parse(bytes);
+        }
+        catch (MalformedInputException ex)
+        {
+            distribution.Add(EnvRules.RecordMalformed.Create(Severity.High, $"RECORD of {distribution.DisplayName} cannot be read: {ex.Message}", new Location(recordPath, Offset: ex.Offset)));
+            return;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            distribution.Add(EnvRules.Unreadable.Create(Severity.High, $"RECORD of {distribution.DisplayName} cannot be read: {ex.Message}", new Location(recordPath)) with { Verdict = Verdict.Error });
+            return;
+        }
+
+        foreach (var problem in record.Problems)
+        {
+            distribution.Add(EnvRules.RecordMalformed.Create(Severity.Medium,
+                $"RECORD line {problem.Line} of {distribution.DisplayName} is malformed: {problem.Reason}",
+                new Location(recordPath, Line: problem.Line),
+                new Dictionary<string, string> { ["line"] = Findings.TextSanitizer.Escape(problem.RawLine, 300) }));
+        }
+
+        foreach (var entry in record.Entries)
+        {
+            var full = Path.GetFullPath(Path.Combine(sitePath, entry.Path));
+            if (!IsUnder(full, envRoot))
+            {
+                distribution.Add(EnvRules.RecordMalformed.Create(Severity.High,
+                    $"RECORD line {entry.Line} of {distribution.DisplayName} points outside the environment: {entry.Path}",
+                    new Location(recordPath, Line: entry.Line)));
+                continue;
+            }
+
+            distribution.ListedPaths.Add(full);
+            distribution.Files.Add(new OwnedFile(full, entry.Path, entry.Algorithm, entry.Digest, entry.Size, recordPath, entry.Line));
+        }
+    }
+
+    /// <summary>The environment prefix a site directory belongs to: <c>&lt;prefix&gt;/lib/pythonX.Y/site-packages</c> → prefix.</summary>
+    internal static string EnvironmentRoot(string sitePath)
+    {
+        var root = sitePath;
+        for (var i = 0; i < 3; i++)
+        {
+            root = Path.GetDirectoryName(root) ?? root;
+        }
+
+        return root;
+    }
+
+    internal static bool IsUnder(string path, string root) =>
+        root == "/" || path == root || path.StartsWith(root.EndsWith('/') ? root : root + "/", StringComparison.Ordinal);
+
+    /// <summary>Splits <c>torch-2.1.0</c> into name and version (names in dist-info folders never contain '-').</summary>
+    internal static (string Name, string? Version) SplitNameVersion(string stem)
+    {
+        var dash = stem.IndexOf('-', StringComparison.Ordinal);
+        if (dash <= 0)
+        {
+            return (stem, null);
+        }
+
+        var version = stem[(dash + 1)..];
+        var pyTag = version.IndexOf("-py", StringComparison.Ordinal);
+        return (stem[..dash], pyTag > 0 ? version[..pyTag] : version);
+    }
+
+    /// <summary>The normalised project name (PEP 503) for matching package filters.</summary>
+    public static string NormalizeName(string name) =>
+        System.Text.RegularExpressions.Regex.Replace(name, "[-_.]+", "-").ToLowerInvariant();
+}
+
+/// <summary>The dpkg database: which Debian package owns which file, with the MD5 it recorded.</summary>
+internal sealed class DpkgIndex
+{
+    private readonly Dictionary<string, (string Package, DpkgFileEntry Entry)> _byPath = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _listed = new(StringComparer.Ordinal);
+    private readonly string _infoDirectory;
+
+    private DpkgIndex(string infoDirectory)
+    {
+        _infoDirectory = infoDirectory;
+    }
+
+    public Dictionary<string, InstalledDistribution> Packages { get; } = new(StringComparer.Ordinal);
+
+    public static DpkgIndex Empty { get; } = new(string.Empty);
+
+    public bool Owns(string path) => _byPath.ContainsKey(path) || _listed.Contains(path);
+
+    public bool TryGet(string path, out string package, out DpkgFileEntry entry)
+    {
+        if (_byPath.TryGetValue(path, out var found))
+        {
+            (package, entry) = found;
+            return true;
+        }
+
+        package = string.Empty;
+        entry = null!;
+        return false;
+    }
+
+    /// <summary>
+    /// Loads the md5sums of every package that owns a file under one of <paramref name="prefixes"/>, plus the
+    /// packages named in <paramref name="explicitPackages"/> (all their files, as <c>debsums pkg</c> does).
+    /// </summary>
+    public static DpkgIndex Load(string infoDirectory, IReadOnlyList<string> prefixes, IReadOnlySet<string> explicitPackages, bool scanAllForPrefixes)
+    {
+        var index = new DpkgIndex(infoDirectory);
+        if (!Directory.Exists(infoDirectory))
+        {
+            return index;
+        }
+
+        var needles = prefixes.Select(p => System.Text.Encoding.UTF8.GetBytes("  " + p.TrimStart('/').TrimEnd('/') + "/")).ToList();
+        foreach (var file in Directory.EnumerateFiles(infoDirectory, "*.md5sums"))
+        {
+            var package = DpkgMd5Sums.PackageFromFileName(file);
+            var isExplicit = explicitPackages.Contains(package) || explicitPackages.Contains(package.Split(':')[0]);
+            if (!isExplicit && !scanAllForPrefixes)
+            {
+                continue;
+            }
+
+            byte[] bytes;
+            try
+            {
+                bytes = File.ReadAllBytes(file);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                continue;
+            }
+
+            if (!isExplicit && !needles.Any(n => bytes.AsSpan().IndexOf(n) >= 0))
+            {
+                continue;
+            }
+
+            var distribution = new InstalledDistribution { Name = package, Kind = DistributionKind.Debian, MetadataPath = file };
+            DpkgMd5Sums parsed;
+            try
+            {
+                parsed = DpkgMd5Sums.Parse(package, bytes);
+            }
+            catch (MalformedInputException ex)
+            {
+                distribution.Add(EnvRules.RecordMalformed.Create(Severity.High, $"md5sums of {package} cannot be read: {ex.Message}", new Location(file)));
+                index.Packages[package] = distribution;
+                continue;
+            }
+
+            foreach (var problem in parsed.Problems)
+            {
+                distribution.Add(EnvRules.RecordMalformed.Create(Severity.Medium, $"md5sums line {problem.Line} of {package} is malformed: {problem.Reason}", new Location(file, Line: problem.Line)));
+            }
+
+            foreach (var entry in parsed.Entries)
+            {
+                index._byPath.TryAdd(entry.Path, (package, entry));
+                distribution.ListedPaths.Add(entry.Path);
+                distribution.Files.Add(new OwnedFile(entry.Path, entry.Path, DigestAlgorithm.Md5, entry.Md5, null, file, entry.Line));
+            }
+
+            index.Packages[package] = distribution;
+            index.LoadList(package, distribution);
+        }
+
+        return index;
+    }
+
+    /// <summary>Adds directories and symlinks from <c>&lt;pkg&gt;.list</c>: owned, but without an MD5.</summary>
+    private void LoadList(string package, InstalledDistribution distribution)
+    {
+        var list = Path.Combine(_infoDirectory, package + ".list");
+        if (!File.Exists(list))
+        {
+            return;
+        }
+
+        foreach (var line in File.ReadLines(list))
+        {
+            if (line.Length > 1 && line[0] == '/')
+            {
+                _listed.Add(line);
+                distribution.ListedPaths.Add(line);
+            }
+        }
+    }
+
+    /// <summary>The MD5 dpkg recorded for a conffile (from <c>/var/lib/dpkg/status</c>), used for /etc/pythonX.Y/sitecustomize.py.</summary>
+    public static byte[]? ConffileMd5(string statusPath, string path)
+    {
+        if (!File.Exists(statusPath))
+        {
+            return null;
+        }
+
+        foreach (var line in File.ReadLines(statusPath))
+        {
+            if (line.Length > path.Length + 2 && line[0] == ' ' && line.AsSpan(1).StartsWith(path, StringComparison.Ordinal) && line[path.Length + 1] == ' ')
+            {
+                var rest = line[(path.Length + 2)..].Split(' ')[0];
+                if (rest.Length == 32)
+                {
+                    try
+                    {
+                        return Convert.FromHexString(rest);
+                    }
+                    catch (FormatException)
+                    {
+                        return null;
+                    }
+                }
+            }
+        }
+
+        return null;
+    }
+}

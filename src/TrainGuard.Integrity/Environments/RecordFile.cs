@@ -1,0 +1,272 @@
+using System.Buffers.Text;
+using System.Text;
+using TrainGuard.Integrity.Hashing;
+using TrainGuard.Parsing;
+
+namespace TrainGuard.Integrity.Environments;
+
+/// <summary>One well-formed line of a <c>*.dist-info/RECORD</c>: <c>path,algo=urlsafe-b64-nopad,size</c>.</summary>
+public sealed record RecordEntry(string Path, DigestAlgorithm? Algorithm, byte[]? Digest, long? Size, int Line);
+
+/// <summary>A RECORD line that could not be used, with the reason in words.</summary>
+public sealed record RecordProblem(int Line, string Reason, string RawLine);
+
+/// <summary>The parsed RECORD: good entries plus every malformed line (a malformed line is a finding, not a crash).</summary>
+public sealed record RecordFile(IReadOnlyList<RecordEntry> Entries, IReadOnlyList<RecordProblem> Problems)
+{
+    /// <summary>RECORD files above this size are refused (torch's RECORD is about 2 MB).</summary>
+    public const int MaxSize = 64 << 20;
+
+    public const int MaxLines = 2_000_000;
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    public static RecordFile Parse(ReadOnlySpan<byte> data)
+    {
+        if (data.Length > MaxSize)
+        {
+            MalformedInputException.ThrowLimit("RECORD size", MaxSize, 0);
+        }
+
+        var entries = new List<RecordEntry>();
+        var problems = new List<RecordProblem>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var text = DecodeUtf8(data, problems);
+        var lineNumber = 0;
+        var position = 0;
+        while (position < text.Length)
+        {
+            var end = text.IndexOf('\n', position);
+            if (end < 0)
+            {
+                end = text.Length;
+            }
+
+            var line = text.AsSpan(position, end - position).TrimEnd('\r');
+            position = end + 1;
+            lineNumber++;
+            if (lineNumber > MaxLines)
+            {
+                MalformedInputException.ThrowLimit("RECORD line count", MaxLines, position);
+            }
+
+            if (line.IsWhiteSpace())
+            {
+                continue;
+            }
+
+            if (TryParseLine(line, lineNumber, out var entry, out var reason))
+            {
+                if (!seen.Add(entry.Path))
+                {
+                    problems.Add(new RecordProblem(lineNumber, $"duplicate entry for '{entry.Path}'", line.ToString()));
+                    continue;
+                }
+
+                entries.Add(entry);
+            }
+            else
+            {
+                problems.Add(new RecordProblem(lineNumber, reason, line.ToString()));
+            }
+        }
+
+        return new RecordFile(entries, problems);
+    }
+
+    /// <summary>Parses one CSV line (Python <c>csv</c> dialect: optional double quotes, doubled quotes inside).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    public static bool TryParseLine(ReadOnlySpan<char> line, int lineNumber, out RecordEntry entry, out string reason)
+    {
+        entry = null!;
+        if (!TrySplitCsv(line, out var fields, out reason))
+        {
+            return false;
+        }
+
+        if (fields.Count != 3)
+        {
+            reason = $"expected 3 comma-separated fields (path,hash,size), found {fields.Count}";
+            return false;
+        }
+
+        var path = fields[0];
+        if (path.Length == 0)
+        {
+            reason = "empty path";
+            return false;
+        }
+
+        if (path.Contains('\0', StringComparison.Ordinal))
+        {
+            reason = "path contains a NUL character";
+            return false;
+        }
+
+        if (path.StartsWith('/') || path.Contains('\\', StringComparison.Ordinal))
+        {
+            reason = "path must be relative and use '/' separators";
+            return false;
+        }
+
+        DigestAlgorithm? algorithm = null;
+        byte[]? digest = null;
+        var hash = fields[1];
+        if (hash.Length > 0)
+        {
+            var equals = hash.IndexOf('=', StringComparison.Ordinal);
+            if (equals <= 0)
+            {
+                reason = "hash is not of the form <algorithm>=<urlsafe-base64>";
+                return false;
+            }
+
+            algorithm = hash[..equals] switch
+            {
+                "sha256" => DigestAlgorithm.Sha256,
+                "sha384" => DigestAlgorithm.Sha384,
+                "sha512" => DigestAlgorithm.Sha512,
+                _ => null,
+            };
+            if (algorithm is null)
+            {
+                reason = $"hash algorithm '{hash[..equals]}' is not allowed (sha256 or stronger required)";
+                return false;
+            }
+
+            digest = DecodeUrlSafeBase64(hash.AsSpan(equals + 1));
+            if (digest is null || digest.Length != algorithm.Value.DigestLength())
+            {
+                reason = $"{algorithm.Value.WireName()} digest is not {algorithm.Value.DigestLength()} bytes of urlsafe base64 without padding";
+                return false;
+            }
+        }
+
+        long? size = null;
+        if (fields[2].Length > 0)
+        {
+            if (!long.TryParse(fields[2], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var parsed))
+            {
+                reason = $"size '{fields[2]}' is not a non-negative integer";
+                return false;
+            }
+
+            size = parsed;
+        }
+
+        if (digest is not null && size is null)
+        {
+            reason = "hash given without a size";
+            return false;
+        }
+
+        entry = new RecordEntry(path, algorithm, digest, size, lineNumber);
+        reason = string.Empty;
+        return true;
+    }
+
+    /// <summary>Fuzz target: must never throw anything but <see cref="MalformedInputException"/>.</summary>
+    public static void Fuzz(ReadOnlySpan<byte> data) => Parse(data);
+
+    internal static byte[]? DecodeUrlSafeBase64(ReadOnlySpan<char> text)
+    {
+        if (text.Length is 0 or > 200)
+        {
+            return null;
+        }
+
+        Span<byte> buffer = stackalloc byte[160];
+        var status = Base64Url.DecodeFromChars(text, buffer, out var consumed, out var written);
+        if (status != System.Buffers.OperationStatus.Done || consumed != text.Length || text.Contains('='))
+        {
+            return null;
+        }
+
+        return buffer[..written].ToArray();
+    }
+
+    private static string DecodeUtf8(ReadOnlySpan<byte> data, List<RecordProblem> problems)
+    {
+        try
+        {
+            return new UTF8Encoding(false, throwOnInvalidBytes: true).GetString(data);
+        }
+        catch (DecoderFallbackException)
+        {
+            problems.Add(new RecordProblem(0, "RECORD is not valid UTF-8", string.Empty));
+            return Encoding.UTF8.GetString(data);
+        }
+    }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    private static bool TrySplitCsv(ReadOnlySpan<char> line, out List<string> fields, out string reason)
+    {
+        fields = [];
+        reason = string.Empty;
+        var current = new StringBuilder();
+        var i = 0;
+        while (true)
+        {
+            current.Clear();
+            if (i < line.Length && line[i] == '"')
+            {
+                i++;
+                while (true)
+                {
+                    if (i >= line.Length)
+                    {
+                        reason = "unterminated quoted field";
+                        return false;
+                    }
+
+                    if (line[i] == '"')
+                    {
+                        if (i + 1 < line.Length && line[i + 1] == '"')
+                        {
+                            current.Append('"');
+                            i += 2;
+                            continue;
+                        }
+
+                        i++;
+                        break;
+                    }
+
+                    current.Append(line[i++]);
+                }
+
+                if (i < line.Length && line[i] != ',')
+                {
+                    reason = "text after a closing quote";
+                    return false;
+                }
+            }
+            else
+            {
+                while (i < line.Length && line[i] != ',')
+                {
+                    if (line[i] == '"')
+                    {
+                        reason = "quote inside an unquoted field";
+                        return false;
+                    }
+
+                    current.Append(line[i++]);
+                }
+            }
+
+            fields.Add(current.ToString());
+            if (fields.Count > 16)
+            {
+                reason = "too many fields";
+                return false;
+            }
+
+            if (i >= line.Length)
+            {
+                return true;
+            }
+
+            i++; // the comma
+        }
+    }
+}
