@@ -164,7 +164,7 @@ public sealed class ZipReader : IDisposable
         exact = false;
         otherCandidates = 0;
         var fallback = -1;
-        var chosen = -1;
+        var later = 0;
         for (var p = tail.Length - EndRecordSize; p >= 0; p--)
         {
             if (tail[p] != 0x50 || BinaryPrimitives.ReadUInt32LittleEndian(tail[p..]) != EndSignature)
@@ -174,29 +174,22 @@ public sealed class ZipReader : IDisposable
 
             var commentLength = BinaryPrimitives.ReadUInt16LittleEndian(tail[(p + 20)..]);
             var end = p + EndRecordSize + commentLength;
-            if (end == tail.Length && chosen < 0)
+            if (end == tail.Length)
             {
-                chosen = p;
+                // Signatures after this one (inside its comment) are what a last-signature reader would pick instead.
                 exact = true;
+                otherCandidates = later;
+                return p;
             }
-            else if (end <= tail.Length)
+
+            if (end <= tail.Length)
             {
-                otherCandidates++;
+                later++;
                 if (fallback < 0)
                 {
                     fallback = p;
                 }
             }
-        }
-
-        if (chosen >= 0)
-        {
-            return chosen;
-        }
-
-        if (fallback >= 0)
-        {
-            otherCandidates--;
         }
 
         return fallback;

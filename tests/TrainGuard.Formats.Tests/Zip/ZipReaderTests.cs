@@ -384,6 +384,46 @@ public class ZipReaderTests
     }
 
     [Fact]
+    public void Stored_zip_inside_a_zip_is_not_mistaken_for_the_outer_end_record()
+    {
+        var inner = new ZipBuilder();
+        inner.Add("inner/data.pkl", "x");
+        var outer = new ZipBuilder();
+        outer.Add("nested.zip", inner.Build());
+        using var zip = Open(outer.Build());
+
+        Assert.Empty(zip.Issues);
+        Assert.Equal("nested.zip", Assert.Single(zip.Entries).Name);
+    }
+
+    [Fact]
+    public void Second_end_record_signature_inside_the_comment_is_reported()
+    {
+        var fake = new byte[22];
+        "PK\x05\x06"u8.CopyTo(fake);
+        var builder = new ZipBuilder { Comment = System.Text.Encoding.Latin1.GetString(fake) + "tail" };
+        builder.Add("a", "x");
+        using var zip = Open(builder.Build());
+
+        Assert.Equal("a", Assert.Single(zip.Entries).Name);
+        Assert.Contains(zip.Issues, i => i.Kind == ZipIssueKind.TrailingData);
+    }
+
+    [Fact]
+    public void Fake_empty_end_record_at_the_very_end_leaves_the_real_entries_reported_as_hidden()
+    {
+        var fake = new byte[22];
+        "PK\x05\x06"u8.CopyTo(fake);
+        var builder = new ZipBuilder { Comment = System.Text.Encoding.Latin1.GetString(fake) };
+        builder.Add("archive/data.pkl", "x");
+        using var zip = Open(builder.Build());
+
+        Assert.Empty(zip.Entries);
+        Assert.Contains(zip.Issues, i => i.Kind == ZipIssueKind.HiddenLocalEntry && i.EntryName == "archive/data.pkl");
+        Assert.Equal("archive/data.pkl", Assert.Single(zip.HiddenEntries).Name);
+    }
+
+    [Fact]
     public void Archive_comment_is_read()
     {
         var builder = new ZipBuilder { Comment = "made by a test" };
