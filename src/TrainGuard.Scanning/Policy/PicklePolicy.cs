@@ -29,6 +29,7 @@ public sealed partial class PicklePolicy
     public const int MaxNestingDepth = 16;
 
     private const string GetattrName = "builtins.getattr";
+    private const string SetStateSuffix = ".__setstate__";
 
     private readonly RuleCatalog _catalog;
     private readonly PolicyOptions _options;
@@ -63,12 +64,13 @@ public sealed partial class PicklePolicy
     public GlobalJudgement Judge(string fullName)
     {
         var name = GlobalName.Normalize(fullName);
-        var danger = _catalog.MatchGlobalPattern(name);
+        var danger = _catalog.MatchDangerous(name);
         if (danger is { } d)
         {
+            var pattern = d.ViaSuffix is null ? d.Pattern.Text : $"{d.Pattern.Text} (as {d.ViaSuffix}, reached through an attribute path)";
             return _extraExact.Contains(name)
-                ? new GlobalJudgement(name, GlobalStatus.AllowedDangerous, d.Rule, d.Pattern.Text, name)
-                : new GlobalJudgement(name, GlobalStatus.Dangerous, d.Rule, d.Pattern.Text, _extra.FirstOrDefault(p => p.Matches(name))?.Text);
+                ? new GlobalJudgement(name, GlobalStatus.AllowedDangerous, d.Rule, pattern, name)
+                : new GlobalJudgement(name, GlobalStatus.Dangerous, d.Rule, pattern, _extra.FirstOrDefault(p => p.Matches(name))?.Text);
         }
 
         if (_allowlist.Allows(name))
@@ -85,6 +87,7 @@ public sealed partial class PicklePolicy
     private void Evaluate(PickleAnalysis analysis, string file, string? member, long baseOffset, int depth, List<Finding> output)
     {
         var run = new Run(this, file, member, baseOffset);
+        run.FindBenignGetattr(analysis.Calls);
         foreach (var call in analysis.Calls)
         {
             run.EvaluateCall(call);
@@ -97,12 +100,17 @@ public sealed partial class PicklePolicy
         {
             var at = baseOffset + nested.Offset;
             var nestedMember = NestedMemberName(member, at);
+            nestedWork.Add((nested, nestedMember));
+            if (IsFormatInherent(nested))
+            {
+                continue;
+            }
+
             run.Add(
                 _catalog.Get(RuleIds.NestedPickle),
                 $"a nested pickle would be loaded via {nested.Via} at offset 0x{at:x}; its contents are reported as member '{nestedMember}'",
                 at,
                 Evidence(("via", nested.Via), ("nested_member", nestedMember), ("nested_imports", nested.Analysis.Globals.Count.ToString(CultureInfo.InvariantCulture))));
-            nestedWork.Add((nested, nestedMember));
         }
 
         if (analysis.TrailingDataOffset is { } trailing)
@@ -143,6 +151,14 @@ public sealed partial class PicklePolicy
         }
     }
 
+    /// <summary>
+    /// Nested pickles that are part of their container's format rather than a load a pickle asks for: joblib
+    /// stores numpy object arrays as inline pickles. Their contents are evaluated like any other nested pickle,
+    /// but their presence alone is not <see cref="RuleIds.NestedPickle"/>.
+    /// </summary>
+    public static bool IsFormatInherent(NestedPickle nested) =>
+        nested.Via.StartsWith("joblib", StringComparison.OrdinalIgnoreCase);
+
     /// <summary>The member name nested-pickle findings are reported under: <c>&lt;member&gt;!/pickle@0x&lt;offset&gt;</c>.</summary>
     public static string NestedMemberName(string? member, long offset) =>
         member is null ? $"pickle@0x{offset:x}" : $"{member}!/pickle@0x{offset:x}";
@@ -173,6 +189,7 @@ public sealed partial class PicklePolicy
         private readonly Dictionary<string, GlobalJudgement> _judgements = new(StringComparer.Ordinal);
         private readonly HashSet<PickleGlobal> _reported = [];
         private readonly HashSet<PickleGlobal> _benignUse = [];
+        private readonly HashSet<PickleCall> _benignCalls = new(ReferenceEqualityComparer.Instance);
         private readonly HashSet<string> _unknownReported = new(StringComparer.Ordinal);
         private readonly Dictionary<string, (int Count, Dictionary<string, string> LastEvidence)> _perGlobal = new(StringComparer.Ordinal);
 
@@ -192,16 +209,35 @@ public sealed partial class PicklePolicy
             return _findings.OrderBy(f => f.Order).Select(f => f.Finding);
         }
 
+        /// <summary>Marks the getattr imports used only for enum members, so calls that merely carry the result are not blamed.</summary>
+        public void FindBenignGetattr(IEnumerable<PickleCall> calls)
+        {
+            foreach (var call in calls)
+            {
+                if (IsBenignGetattr(call))
+                {
+                    _benignCalls.Add(call);
+                    _benignUse.UnionWith(call.Globals);
+                }
+            }
+        }
+
         public void EvaluateCall(PickleCall call)
         {
-            if (IsBenignGetattr(call))
+            if (_benignCalls.Contains(call))
             {
-                _benignUse.UnionWith(call.Globals);
                 return;
             }
 
             var at = baseOffset + call.Offset;
-            var resolved = call.ResolvedGlobal is { Length: > 0 } r ? Judge(r) : (GlobalJudgement?)null;
+            var resolvedName = call.ResolvedGlobal;
+            if (resolvedName is not null && string.Equals(call.Opcode, "BUILD", StringComparison.Ordinal) && resolvedName.EndsWith(SetStateSuffix, StringComparison.Ordinal))
+            {
+                // BUILD runs the class's __setstate__ (or fills __dict__): judge the class itself.
+                resolvedName = resolvedName[..^SetStateSuffix.Length];
+            }
+
+            var resolved = resolvedName is { Length: > 0 } r ? Judge(r) : (GlobalJudgement?)null;
 
             // Everything the call is built from that is known to be dangerous.
             var dangerous = new List<(GlobalJudgement Judgement, PickleGlobal? Import)>();
@@ -213,6 +249,12 @@ public sealed partial class PicklePolicy
             foreach (var g in call.Globals)
             {
                 var j = Judge(g.FullName);
+                if (_benignUse.Contains(g) && j.Name == GetattrName)
+                {
+                    // The argument holds an enum member fetched by an allowed getattr call.
+                    continue;
+                }
+
                 if (j.Status == GlobalStatus.Dangerous && !dangerous.Any(d => d.Judgement.Name == j.Name))
                 {
                     dangerous.Add((j, g));

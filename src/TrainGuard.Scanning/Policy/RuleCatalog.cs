@@ -24,9 +24,13 @@ public sealed class RuleCatalog
     private readonly Rule[] _formatRulesByPriority;
     private readonly Dictionary<PolicyProfile, Allowlist> _allowlists;
 
-    private RuleCatalog(IReadOnlyList<Rule> rules, IReadOnlyList<Allowlist> allowlists)
+    private readonly HashSet<string> _attributePathModules;
+
+    private RuleCatalog(IReadOnlyList<Rule> rules, IReadOnlyList<Allowlist> allowlists, IReadOnlyList<string> attributePathModules)
     {
         All = rules;
+        AttributePathModules = attributePathModules;
+        _attributePathModules = attributePathModules.ToHashSet(StringComparer.Ordinal);
         _byId = rules.ToDictionary(r => r.Id, StringComparer.Ordinal);
         _globalRules = rules.Where(r => r.Kind == RuleKind.Global).ToArray();
         _formatRulesByPriority = rules.Where(r => r.Kind == RuleKind.Format && r.Id != RuleIds.Malformed)
@@ -41,6 +45,12 @@ public sealed class RuleCatalog
 
     /// <summary>Every rule, in id order.</summary>
     public IReadOnlyList<Rule> All { get; }
+
+    /// <summary>
+    /// Modules whose dangerous names are also recognised when reached through another module's attribute
+    /// (<c>posixpath.os.system</c> is <c>os.system</c>); see <see cref="MatchGlobal"/>.
+    /// </summary>
+    public IReadOnlyList<string> AttributePathModules { get; }
 
     /// <summary>Every rule as reports (SARIF <c>tool.driver.rules</c>) describe it.</summary>
     public IReadOnlyList<RuleDescriptor> Descriptors { get; }
@@ -58,8 +68,41 @@ public sealed class RuleCatalog
     /// The dangerous-global rule that matches a <c>module.name</c>, or null when none does. When several
     /// patterns match, the most specific wins (exact name, then <c>*.segment</c>, then the longest prefix),
     /// then the higher severity: <c>os.remove</c> is file-system tampering although <c>os.*</c> also matches.
+    /// A name no rule matches directly and no built-in profile allows is also tried from each segment that
+    /// names one of the <see cref="AttributePathModules"/>: <c>torch.serialization.os.system</c> is process execution.
     /// </summary>
-    public Rule? MatchGlobal(string fullName) => MatchGlobalPattern(GlobalName.Normalize(fullName))?.Rule;
+    public Rule? MatchGlobal(string fullName) => MatchDangerous(GlobalName.Normalize(fullName))?.Rule;
+
+    /// <summary><see cref="MatchGlobal"/> with the pattern that matched and, for attribute paths, the suffix that did.</summary>
+    internal (Rule Rule, GlobalPattern Pattern, string? ViaSuffix)? MatchDangerous(string normalizedFullName)
+    {
+        if (MatchGlobalPattern(normalizedFullName) is { } direct)
+        {
+            return (direct.Rule, direct.Pattern, null);
+        }
+
+        if (_allowlists[PolicyProfile.Default].Allows(normalizedFullName))
+        {
+            return null;
+        }
+
+        var segments = normalizedFullName.Split('.');
+        for (var i = 1; i < segments.Length - 1; i++)
+        {
+            if (!_attributePathModules.Contains(segments[i]))
+            {
+                continue;
+            }
+
+            var suffix = GlobalName.Normalize(string.Join('.', segments[i..]));
+            if (MatchGlobalPattern(suffix) is { } reached)
+            {
+                return (reached.Rule, reached.Pattern, suffix);
+            }
+        }
+
+        return null;
+    }
 
     internal (Rule Rule, GlobalPattern Pattern)? MatchGlobalPattern(string normalizedFullName)
     {
@@ -131,9 +174,20 @@ public sealed class RuleCatalog
             .Build();
 
         var rules = new List<Rule>();
+        var attributePathModules = new List<string>();
         foreach (var (name, yaml) in ruleFiles)
         {
             var file = Deserialize<RuleFileDocument>(deserializer, name, yaml);
+            foreach (var module in file.AttributePathModules ?? [])
+            {
+                if (!GlobalName.IsIdentifier(module))
+                {
+                    throw new InvalidDataException($"{name}: attribute_path_modules entry '{module}' must be one identifier");
+                }
+
+                attributePathModules.Add(module);
+            }
+
             foreach (var doc in file.Rules ?? [])
             {
                 rules.Add(BuildRule(name, doc));
@@ -168,7 +222,7 @@ public sealed class RuleCatalog
             }
         }
 
-        return new RuleCatalog(rules.OrderBy(r => r.Id, StringComparer.Ordinal).ToArray(), allowlists);
+        return new RuleCatalog(rules.OrderBy(r => r.Id, StringComparer.Ordinal).ToArray(), allowlists, attributePathModules.Distinct(StringComparer.Ordinal).ToArray());
     }
 
     private static string ReadResource(Assembly assembly, string name)
@@ -297,6 +351,8 @@ public sealed class RuleCatalog
     private sealed class RuleFileDocument
     {
         public List<RuleDocument>? Rules { get; set; }
+
+        public List<string>? AttributePathModules { get; set; }
     }
 
     private sealed class RuleDocument

@@ -172,6 +172,60 @@ public class AllowlistTests
         Assert.Contains(strict, f => f.RuleId == RuleIds.DynamicAccess && f.Verdict == Verdict.Malicious);
     }
 
+    [Fact]
+    public void Build_whose_state_holds_enum_members_is_not_blamed_on_getattr()
+    {
+        // What the pickle machine reports for torch.save(TrainingArguments(...)) on Python 3.11+.
+        var analysis = new PickleAnalysis { PickleCount = 1, EndOffset = 0x700 };
+        var args = Add(analysis, "transformers.training_args", "TrainingArguments", 0x10);
+        var getattr = Add(analysis, "builtins", "getattr", 0x40);
+        var strategy = Add(analysis, "transformers.trainer_utils", "IntervalStrategy", 0x60);
+        analysis.Calls.Add(new PickleCall("transformers.training_args.TrainingArguments", "transformers.training_args.TrainingArguments", "transformers.training_args.TrainingArguments()", "NEWOBJ", 0x20, [args]));
+        analysis.Calls.Add(new PickleCall("getattr", "builtins.getattr", "getattr(transformers.trainer_utils.IntervalStrategy, 'NO')", "REDUCE", 0x80, [getattr, strategy]));
+        analysis.Calls.Add(new PickleCall(
+            "transformers.training_args.TrainingArguments().__setstate__",
+            "transformers.training_args.TrainingArguments.__setstate__",
+            "transformers.training_args.TrainingArguments().__setstate__({'eval_strategy': getattr(transformers.trainer_utils.IntervalStrategy, 'NO'), …})",
+            "BUILD",
+            0x669,
+            [args, getattr, strategy]));
+
+        Assert.Empty(new PicklePolicy(Catalog, new PolicyOptions()).Evaluate(analysis, "training_args.bin", "training_args/data.pkl"));
+    }
+
+    [Fact]
+    public void Joblib_arrays_are_clean_and_an_inline_object_array_is_judged_by_its_contents()
+    {
+        var analysis = AnalysisScript.Parse("call joblib.numpy_pickle.NumpyArrayWrapper(); build joblib.numpy_pickle.NumpyArrayWrapper; nested joblib inline { call builtins.set([1]) }").Analysis;
+        Assert.Empty(new PicklePolicy(Catalog, new PolicyOptions()).Evaluate(analysis, "model.joblib", null));
+
+        var hostile = AnalysisScript.Parse("call joblib.numpy_pickle.NumpyArrayWrapper(); nested joblib inline { call os.system('id') }").Analysis;
+        var finding = Assert.Single(new PicklePolicy(Catalog, new PolicyOptions()).Evaluate(hostile, "model.joblib", null));
+        Assert.Equal(RuleIds.ProcessExecution, finding.RuleId);
+        Assert.Equal("pickle@0x30", finding.Location.Member);
+    }
+
+    [Theory]
+    [InlineData("posixpath.os.system", RuleIds.ProcessExecution)]
+    [InlineData("torch.serialization.os.system", RuleIds.ProcessExecution)]
+    [InlineData("numpy.testing._private.utils.builtins.eval", RuleIds.CodeExecution)]
+    [InlineData("mypkg.helpers.subprocess.Popen", RuleIds.ProcessExecution)]
+    public void Dangerous_name_reached_through_another_module_is_still_dangerous(string global, string rule)
+    {
+        var policy = new PicklePolicy(Catalog, new PolicyOptions { ExtraAllowed = ["posixpath.*", "mypkg.helpers.*"] });
+        var judgement = policy.Judge(global);
+        Assert.Equal(GlobalStatus.Dangerous, judgement.Status);
+        Assert.Equal(rule, judgement.Rule!.Id);
+        Assert.Contains("attribute path", judgement.Pattern, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("numpy.random._pickle.__randomstate_ctor", ProfileNames.TorchWeights)]
+    [InlineData("scipy.signal._ltisys.TransferFunction", ProfileNames.Default)]
+    [InlineData("mylib.code.Encoder", ProfileNames.Default)]
+    public void Module_names_that_merely_look_dangerous_stay_unknown(string global, string profile) =>
+        Assert.Equal(GlobalStatus.Unknown, new PicklePolicy(Catalog, new PolicyOptions { Profile = ProfileNames.Parse(profile) }).Judge(global).Status);
+
     [Theory]
     [InlineData("getattr transformers.trainer_utils.IntervalStrategy __class__")]
     [InlineData("getattr transformers.trainer_utils.IntervalStrategy _missing_")]

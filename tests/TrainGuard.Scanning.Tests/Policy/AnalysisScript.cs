@@ -75,7 +75,7 @@ internal sealed class AnalysisScript
             case "build":
             {
                 var global = Import(rest, reuse: true);
-                Analysis.Calls.Add(new PickleCall($"{rest}().__setstate__", null, $"{rest}().__setstate__({{...}})", "BUILD", Next(), [global]));
+                Analysis.Calls.Add(new PickleCall($"{rest}().__setstate__", $"{rest}.__setstate__", $"{rest}().__setstate__({{...}})", "BUILD", Next(), [global]));
                 break;
             }
 
