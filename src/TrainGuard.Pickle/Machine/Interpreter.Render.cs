@@ -282,7 +282,11 @@ internal sealed partial class Interpreter
                 case '\r': sb.Append("\\r"); break;
                 case '\t': sb.Append("\\t"); break;
                 default:
-                    if (char.IsControl(ch) || ch is '\u2028' or '\u2029' or '\u202e' or '\u202d' or '\u2066' or '\u2067' or '\u2068' or '\u2069' or '\u200e' or '\u200f' || char.IsSurrogate(ch))
+                    if (char.IsHighSurrogate(ch) && i + 1 < shown && char.IsLowSurrogate(text[i + 1]))
+                    {
+                        sb.Append(ch).Append(text[++i]);
+                    }
+                    else if (char.IsControl(ch) || ch is '\u2028' or '\u2029' or '\u202e' or '\u202d' or '\u2066' or '\u2067' or '\u2068' or '\u2069' or '\u200e' or '\u200f' || char.IsSurrogate(ch))
                     {
                         sb.Append(ch <= 0xff ? $"\\x{(int)ch:x2}" : $"\\u{(int)ch:x4}");
                     }

@@ -1,7 +1,0 @@
-namespace TrainGuard.Pickle.Tests;
-
-public class PlaceholderTests
-{
-    [Fact]
-    public void Assembly_loads() => Assert.NotNull(typeof(PlaceholderTests).Assembly);
-}
