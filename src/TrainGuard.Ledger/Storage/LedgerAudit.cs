@@ -1,0 +1,218 @@
+using TrainGuard.Ledger.Checkpoints;
+using TrainGuard.Ledger.Merkle;
+using TrainGuard.Parsing;
+
+namespace TrainGuard.Ledger.Storage;
+
+/// <summary>
+/// Re-derives the whole ledger from what is stored and compares it with every signed checkpoint handed out:
+/// recomputes each leaf hash from its entry, rebuilds the tree from those leaves (streaming, O(log n) memory)
+/// and checks the root at each checkpoint's size against the root in the checkpoint's signed note.
+/// </summary>
+public static class LedgerAudit
+{
+    /// <summary>Most individual findings of one kind listed in a report (counts stay exact).</summary>
+    public const int MaxListedFindings = 10_000;
+
+    /// <summary>Audits <paramref name="store"/>; with <paramref name="logKeys"/>, checkpoint signatures are verified too.</summary>
+    public static async Task<LedgerAuditReport> RunAsync(ILedgerStore store, IEnumerable<NoteVerifier>? logKeys = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        var keys = logKeys?.ToList();
+        var storedSize = await store.SizeAsync(cancellationToken);
+        var checkpoints = (await store.GetCheckpointsAsync(cancellationToken))
+            .Select(c => Inspect(c, keys))
+            .OrderBy(c => c.Claimed?.Size ?? long.MaxValue)
+            .ToList();
+
+        var changed = new List<long>();
+        var missing = new List<LedgerGap>();
+        var unexpected = new List<long>();
+        long changedCount = 0, rowCount = 0;
+        var accumulator = new MerkleAccumulator();
+        var broken = false;
+        var next = 0L;
+        var pending = 0;
+        var leaf = new byte[MerkleHash.Size];
+
+        // Size-0 checkpoints are checked against the empty root before any entry.
+        pending = Settle(checkpoints, pending, accumulator);
+        await foreach (var row in store.ScanAsync(cancellationToken))
+        {
+            rowCount++;
+            if (row.Index >= storedSize)
+            {
+                Add(unexpected, row.Index);
+            }
+
+            if (row.Index > next)
+            {
+                if (missing.Count < MaxListedFindings)
+                {
+                    missing.Add(new LedgerGap(next, row.Index - 1));
+                }
+
+                broken = true;
+            }
+
+            next = row.Index + 1;
+            MerkleHash.HashLeaf(row.Entry, leaf);
+            if (!MerkleHash.FixedTimeEquals(leaf, row.LeafHash))
+            {
+                changedCount++;
+                Add(changed, row.Index);
+            }
+
+            if (!broken)
+            {
+                accumulator.Add(leaf);
+                pending = Settle(checkpoints, pending, accumulator);
+            }
+        }
+
+        if (next < storedSize)
+        {
+            missing.Add(new LedgerGap(next, storedSize - 1));
+        }
+
+        // Checkpoints beyond what could be rebuilt cannot be reproduced from the store.
+        for (; pending < checkpoints.Count; pending++)
+        {
+            var c = checkpoints[pending];
+            if (c.Status == CheckpointAuditStatus.Matches)
+            {
+                checkpoints[pending] = c with { Status = CheckpointAuditStatus.EntriesMissing };
+            }
+        }
+
+        // Localise rewrites that also fixed the leaf hash: between the last matching and first failing size.
+        var results = new List<CheckpointAudit>(checkpoints.Count);
+        long lastGoodSize = 0;
+        foreach (var c in checkpoints)
+        {
+            var result = c.Status == CheckpointAuditStatus.Matches
+                ? c
+                : c with { SuspectFromIndex = lastGoodSize };
+            if (c.Status == CheckpointAuditStatus.Matches && c.Claimed is not null)
+            {
+                lastGoodSize = c.Claimed.Size;
+            }
+
+            results.Add(result);
+        }
+
+        return new LedgerAuditReport(
+            storedSize,
+            rowCount,
+            changed,
+            changedCount,
+            missing,
+            unexpected,
+            [.. results.OrderBy(c => c.Stored.Id)]);
+
+        static void Add(List<long> list, long index)
+        {
+            if (list.Count < MaxListedFindings)
+            {
+                list.Add(index);
+            }
+        }
+    }
+
+    private static int Settle(List<CheckpointAudit> checkpoints, int pending, MerkleAccumulator accumulator)
+    {
+        byte[]? root = null;
+        while (pending < checkpoints.Count && checkpoints[pending].Claimed is { } claimed && claimed.Size == accumulator.Size)
+        {
+            root ??= accumulator.Root();
+            var c = checkpoints[pending];
+            if (c.Status == CheckpointAuditStatus.Matches && !MerkleHash.FixedTimeEquals(root, claimed.RootHash))
+            {
+                checkpoints[pending] = c with { Status = CheckpointAuditStatus.RootMismatch };
+            }
+
+            pending++;
+        }
+
+        return pending;
+    }
+
+    private static CheckpointAudit Inspect(StoredCheckpoint stored, List<NoteVerifier>? keys)
+    {
+        SignedNote note;
+        Checkpoint claimed;
+        try
+        {
+            note = SignedNote.Parse(stored.Note);
+            claimed = Checkpoint.Parse(note.Text);
+        }
+        catch (MalformedInputException e)
+        {
+            return new CheckpointAudit(stored, null, CheckpointAuditStatus.NoteMalformed, e.Message, null);
+        }
+
+        if (keys is not null)
+        {
+            var verification = note.Verify(keys);
+            if (!verification.IsVerified)
+            {
+                return new CheckpointAudit(stored, claimed, CheckpointAuditStatus.SignatureInvalid, verification.Problem, null);
+            }
+        }
+
+        if (claimed.Size != stored.TreeSize || !claimed.RootHash.SequenceEqual(stored.RootHash))
+        {
+            return new CheckpointAudit(stored, claimed, CheckpointAuditStatus.StoredColumnsAltered, "the stored size or root differs from the signed note", null);
+        }
+
+        return new CheckpointAudit(stored, claimed, CheckpointAuditStatus.Matches, null, null);
+    }
+}
+
+/// <summary>What an audit found.</summary>
+public sealed record LedgerAuditReport(
+    long StoredTreeSize,
+    long StoredRowCount,
+    IReadOnlyList<long> ChangedEntries,
+    long ChangedEntryCount,
+    IReadOnlyList<LedgerGap> MissingEntries,
+    IReadOnlyList<long> UnexpectedEntries,
+    IReadOnlyList<CheckpointAudit> Checkpoints)
+{
+    /// <summary>True when every row is present and unaltered and every checkpoint is reproduced.</summary>
+    public bool IsIntact =>
+        ChangedEntryCount == 0 && MissingEntries.Count == 0 && UnexpectedEntries.Count == 0 &&
+        Checkpoints.All(c => c.Status == CheckpointAuditStatus.Matches);
+}
+
+/// <summary>Indices <c>[First, Last]</c> absent from the store.</summary>
+public sealed record LedgerGap(long First, long Last);
+
+/// <summary>How one stored checkpoint fared.</summary>
+public enum CheckpointAuditStatus
+{
+    /// <summary>The root rebuilt from the stored entries at the checkpoint's size is the signed root.</summary>
+    Matches,
+
+    /// <summary>The rebuilt root differs: entries below the checkpoint's size were changed.</summary>
+    RootMismatch,
+
+    /// <summary>Entries below the checkpoint's size are missing, so its root cannot be reproduced.</summary>
+    EntriesMissing,
+
+    /// <summary>The stored signed note is not a well-formed checkpoint.</summary>
+    NoteMalformed,
+
+    /// <summary>The note is not validly signed by the given log keys.</summary>
+    SignatureInvalid,
+
+    /// <summary>The row's size or root column disagrees with its own signed note.</summary>
+    StoredColumnsAltered,
+}
+
+/// <summary>
+/// One checkpoint's audit: <see cref="Claimed"/> is what its signed note says; for a failure,
+/// <see cref="SuspectFromIndex"/> is the size of the last checkpoint that still matched, so the change lies in
+/// <c>[SuspectFromIndex, Claimed.Size)</c>.
+/// </summary>
+public sealed record CheckpointAudit(StoredCheckpoint Stored, Checkpoint? Claimed, CheckpointAuditStatus Status, string? Problem, long? SuspectFromIndex);

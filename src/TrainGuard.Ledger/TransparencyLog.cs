@@ -1,0 +1,174 @@
+using TrainGuard.Ledger.Checkpoints;
+using TrainGuard.Ledger.Merkle;
+using TrainGuard.Ledger.Storage;
+using TrainGuard.Ledger.Tiles;
+using TrainGuard.Parsing;
+
+namespace TrainGuard.Ledger;
+
+/// <summary>
+/// The tamper-evident log as a server uses it: a durable <see cref="ILedgerStore"/>, the tree's nodes held in
+/// memory for microsecond proofs, and the log's Ed25519 key for signing checkpoints. Opening rebuilds the
+/// tree from the stored leaf hashes and refuses to continue (fail closed) if it no longer reproduces the
+/// latest checkpoint the log signed. Appends are serialised; reads may run concurrently.
+/// </summary>
+public sealed class TransparencyLog
+{
+    private const int LoadPage = 1 << 16;
+
+    private readonly ILedgerStore _store;
+    private readonly NoteSigner _signer;
+    private readonly MerkleLevels _levels;
+    private readonly SemaphoreSlim _appendGate = new(1, 1);
+
+    private TransparencyLog(ILedgerStore store, string origin, NoteSigner signer, MerkleLevels levels)
+    {
+        _store = store;
+        Origin = origin;
+        _signer = signer;
+        _levels = levels;
+        Tree = new MerkleTree(levels);
+    }
+
+    /// <summary>The checkpoint origin line of this log.</summary>
+    public string Origin { get; }
+
+    /// <summary>Leaves currently in the in-memory tree.</summary>
+    public long Size => _levels.Size;
+
+    /// <summary>Tree math (roots, proofs) over the in-memory nodes.</summary>
+    public MerkleTree Tree { get; }
+
+    /// <summary>The complete-node hashes, e.g. for <see cref="TileReader.ReadHashTile"/>.</summary>
+    public IMerkleNodeSource Nodes => _levels;
+
+    /// <summary>The underlying store.</summary>
+    public ILedgerStore Store => _store;
+
+    /// <summary>The verifier key clients and witnesses should pin.</summary>
+    public NoteVerifier Verifier => _signer.Verifier;
+
+    /// <summary>Loads the tree from <paramref name="store"/> and checks it against the latest signed checkpoint.</summary>
+    public static async Task<TransparencyLog> OpenAsync(ILedgerStore store, string origin, NoteSigner signer, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(signer);
+        ArgumentException.ThrowIfNullOrEmpty(origin);
+        var log = new TransparencyLog(store, origin, signer, new MerkleLevels());
+        await log.SyncAsync(cancellationToken);
+
+        var latest = await store.GetLatestCheckpointAsync(cancellationToken);
+        if (latest is not null)
+        {
+            log.CheckAgainst(latest);
+        }
+
+        return log;
+    }
+
+    /// <summary>Appends entries durably, then adds their leaves to the in-memory tree.</summary>
+    public async Task<AppendResult> AppendAsync(IReadOnlyList<LedgerAppend> entries, CancellationToken cancellationToken = default)
+    {
+        await _appendGate.WaitAsync(cancellationToken);
+        try
+        {
+            var result = await _store.AppendBatchAsync(entries, cancellationToken);
+            await SyncCoreAsync(cancellationToken);
+            return result;
+        }
+        finally
+        {
+            _appendGate.Release();
+        }
+    }
+
+    /// <summary>Loads leaves appended to the store by another process (e.g. a former sequencer).</summary>
+    public async Task SyncAsync(CancellationToken cancellationToken = default)
+    {
+        await _appendGate.WaitAsync(cancellationToken);
+        try
+        {
+            await SyncCoreAsync(cancellationToken);
+        }
+        finally
+        {
+            _appendGate.Release();
+        }
+    }
+
+    /// <summary>Signs a checkpoint for the current size, records it in the store and returns the signed note.</summary>
+    public async Task<string> PublishCheckpointAsync(CancellationToken cancellationToken = default)
+    {
+        await _appendGate.WaitAsync(cancellationToken);
+        try
+        {
+            var size = _levels.Size;
+            var root = Tree.RootHash(size);
+            var note = new Checkpoint(Origin, size, root).Sign(_signer);
+            await _store.SaveCheckpointAsync(size, root, note, cancellationToken);
+            return note;
+        }
+        finally
+        {
+            _appendGate.Release();
+        }
+    }
+
+    /// <summary>RFC 9162 inclusion proof for leaf <paramref name="index"/> in the tree of <paramref name="treeSize"/> leaves.</summary>
+    public byte[][] InclusionProof(long index, long treeSize) => Tree.InclusionProof(index, treeSize);
+
+    /// <summary>RFC 9162 consistency proof between two tree sizes.</summary>
+    public byte[][] ConsistencyProof(long size1, long size2) => Tree.ConsistencyProof(size1, size2);
+
+    /// <summary>A tlog-tiles hash tile for <paramref name="treeSize"/>.</summary>
+    public byte[] ReadHashTile(TileAddress address, long treeSize) => TileReader.ReadHashTile(_levels, address, treeSize);
+
+    /// <summary>A tlog-tiles entry bundle for <paramref name="treeSize"/>.</summary>
+    public Task<byte[]> ReadEntryBundleAsync(TileAddress address, long treeSize, CancellationToken cancellationToken = default) =>
+        TileReader.ReadEntryBundleAsync(_store, address, treeSize, cancellationToken);
+
+    private async Task SyncCoreAsync(CancellationToken cancellationToken)
+    {
+        var storedSize = await _store.SizeAsync(cancellationToken);
+        while (_levels.Size < storedSize)
+        {
+            var count = (int)Math.Min(LoadPage, storedSize - _levels.Size);
+            var hashes = await _store.GetLeafHashesAsync(_levels.Size, count, cancellationToken);
+            var buffer = new byte[hashes.Count * MerkleHash.Size];
+            for (var i = 0; i < hashes.Count; i++)
+            {
+                if (hashes[i].Length != MerkleHash.Size)
+                {
+                    throw new LedgerIntegrityException($"stored leaf hash {_levels.Size + i} is {hashes[i].Length} bytes");
+                }
+
+                hashes[i].CopyTo(buffer, i * MerkleHash.Size);
+            }
+
+            _levels.AppendLeafHashes(buffer);
+        }
+    }
+
+    private void CheckAgainst(StoredCheckpoint latest)
+    {
+        Checkpoint claimed;
+        try
+        {
+            claimed = Checkpoint.Parse(SignedNote.Parse(latest.Note).Text);
+        }
+        catch (MalformedInputException e)
+        {
+            throw new LedgerIntegrityException($"the latest stored checkpoint ({latest.Id}) is not a well-formed signed checkpoint", e);
+        }
+
+        if (claimed.Size > _levels.Size)
+        {
+            throw new LedgerIntegrityException($"the latest checkpoint covers {claimed.Size} leaves but the store holds only {_levels.Size}: the log was truncated");
+        }
+
+        if (!MerkleHash.FixedTimeEquals(Tree.RootHash(claimed.Size), claimed.RootHash))
+        {
+            throw new LedgerIntegrityException($"the stored leaves no longer reproduce the checkpoint at size {claimed.Size}: history was rewritten; run the ledger audit");
+        }
+    }
+}
