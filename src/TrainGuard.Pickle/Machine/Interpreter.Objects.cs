@@ -434,7 +434,8 @@ internal sealed partial class Interpreter
         var rendered = callable + "(" + Render(data, state, 240) + ")";
         _a.Calls.Add(new PickleCall(callable, resolved, rendered, "BUILD", op, globals));
 
-        if (target?.ClassPath is { } path && JoblibArrays.IsArrayWrapper(path))
+        // joblib's loader replaces any wrapper instance after BUILD, however it was constructed.
+        if (target is not null && (target.ClassPath ?? target.Resolved) is { } path && JoblibArrays.IsArrayWrapper(path))
         {
             pos = JoblibArray(data, target, state, op, pos);
             _stack[_sp - 1] = V.Make(ValKind.Opaque, 0);
