@@ -55,6 +55,7 @@ public static class EnvironmentLocator
     /// <summary>Prints the interpreter's paths as JSON. Runs with -I -S -B: site is imported explicitly, so site.main() and .pth files never run.</summary>
     internal const string ProbeScript =
         "import sys, sysconfig, json, site\n" +
+        "site.venv(None)\n" +
         "p = sysconfig.get_paths()\n" +
         "print(json.dumps({'prefix': sys.prefix, 'base_prefix': sys.base_prefix, 'purelib': p.get('purelib'), 'platlib': p.get('platlib'), 'stdlib': p.get('stdlib'), " +
         "'platstdlib': p.get('platstdlib'), 'site_packages': site.getsitepackages(), 'user_site': site.getusersitepackages(), 'cache_tag': sys.implementation.cache_tag, " +

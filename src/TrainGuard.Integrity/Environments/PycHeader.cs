@@ -74,11 +74,20 @@ public sealed record PycHeader(ushort Magic, PycInvalidation Invalidation, uint 
         _ => null,
     };
 
-    /// <summary>CPython's <c>_imp.source_hash(key, source)</c>: SipHash-2-4 with k0 = key, k1 = 0.</summary>
-    public static ulong ComputeSourceHash(uint key, ReadOnlySpan<byte> source) => SipHash24(key, 0, source);
+    /// <summary>
+    /// CPython's <c>_imp.source_hash(key, source)</c> with k0 = key, k1 = 0: SipHash-1-3 from Python 3.11
+    /// (when CPython switched its keyed hash), SipHash-2-4 before.
+    /// </summary>
+    public static ulong ComputeSourceHash(uint key, ReadOnlySpan<byte> source)
+    {
+        var minor = MinorVersionForMagic((ushort)(key & 0xFFFF));
+        return minor is null or >= 11 ? SipHash(key, 0, source, 1, 3) : SipHash(key, 0, source, 2, 4);
+    }
+
+    internal static ulong SipHash24(ulong k0, ulong k1, ReadOnlySpan<byte> data) => SipHash(k0, k1, data, 2, 4);
 
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    internal static ulong SipHash24(ulong k0, ulong k1, ReadOnlySpan<byte> data)
+    internal static ulong SipHash(ulong k0, ulong k1, ReadOnlySpan<byte> data, int compressionRounds, int finalizationRounds)
     {
         var v0 = 0x736f6d6570736575UL ^ k0;
         var v1 = 0x646f72616e646f6dUL ^ k1;
@@ -89,8 +98,11 @@ public sealed record PycHeader(ushort Magic, PycInvalidation Invalidation, uint 
         {
             var m = BinaryPrimitives.ReadUInt64LittleEndian(data.Slice(i * 8, 8));
             v3 ^= m;
-            Round(ref v0, ref v1, ref v2, ref v3);
-            Round(ref v0, ref v1, ref v2, ref v3);
+            for (var r = 0; r < compressionRounds; r++)
+            {
+                Round(ref v0, ref v1, ref v2, ref v3);
+            }
+
             v0 ^= m;
         }
 
@@ -102,11 +114,14 @@ public sealed record PycHeader(ushort Magic, PycInvalidation Invalidation, uint 
         }
 
         v3 ^= last;
-        Round(ref v0, ref v1, ref v2, ref v3);
-        Round(ref v0, ref v1, ref v2, ref v3);
+        for (var r = 0; r < compressionRounds; r++)
+        {
+            Round(ref v0, ref v1, ref v2, ref v3);
+        }
+
         v0 ^= last;
         v2 ^= 0xff;
-        for (var i = 0; i < 4; i++)
+        for (var i = 0; i < finalizationRounds; i++)
         {
             Round(ref v0, ref v1, ref v2, ref v3);
         }

@@ -48,10 +48,10 @@ public static class ModelSigning
     /// <paramref name="privateKeyPath"/> and returns the bundle JSON. <paramref name="ignorePaths"/> are relative to
     /// the root; .git, .gitattributes, .github, .gitignore and <paramref name="signaturePath"/> (when inside the root) are always ignored.
     /// </summary>
-    public static Task<string> SignAsync(string root, string privateKeyPath, IEnumerable<string>? ignorePaths = null, string? signaturePath = null, CancellationToken cancellationToken = default)
+    public static async Task<string> SignAsync(string root, string privateKeyPath, IEnumerable<string>? ignorePaths = null, string? signaturePath = null, CancellationToken cancellationToken = default)
     {
         using var key = SigningKeys.LoadPrivateKeyFile(privateKeyPath);
-        return SignAsync(root, key, ignorePaths, signaturePath, cancellationToken);
+        return await SignAsync(root, key, ignorePaths, signaturePath, cancellationToken);
     }
 
     public static Task<string> SignAsync(string root, ECDsa privateKey, IEnumerable<string>? ignorePaths = null, string? signaturePath = null, CancellationToken cancellationToken = default)
@@ -72,10 +72,10 @@ public static class ModelSigning
     /// then re-hashes <paramref name="root"/> (honouring the bundle's ignore_paths, the defaults and <paramref name="ignorePaths"/>)
     /// and lists changed, added and deleted files. A bad signature is a result, not an exception; unreadable key files throw.
     /// </summary>
-    public static Task<ModelVerificationResult> VerifyAsync(string root, string bundlePath, string publicKeyPath, IEnumerable<string>? ignorePaths = null, CancellationToken cancellationToken = default)
+    public static async Task<ModelVerificationResult> VerifyAsync(string root, string bundlePath, string publicKeyPath, IEnumerable<string>? ignorePaths = null, CancellationToken cancellationToken = default)
     {
         using var key = SigningKeys.LoadPublicKeyFile(publicKeyPath);
-        return VerifyAsync(root, bundlePath, key, ignorePaths, cancellationToken);
+        return await VerifyAsync(root, bundlePath, key, ignorePaths, cancellationToken);
     }
 
     public static async Task<ModelVerificationResult> VerifyAsync(string root, string bundlePath, ECDsa publicKey, IEnumerable<string>? ignorePaths = null, CancellationToken cancellationToken = default)

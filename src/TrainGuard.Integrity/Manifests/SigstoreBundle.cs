@@ -162,7 +162,10 @@ public static class SigstoreBundle
         var hash = SigningKeys.HashFor(publicKey);
         if (!publicKey.VerifyData(Pae(payload), signature, hash, DSASignatureFormat.Rfc3279DerSequence))
         {
-            if (!publicKey.VerifyData(PaeCompat(payload), signature, hash, DSASignatureFormat.Rfc3279DerSequence))
+            // model_signing v0.2 signed its buggy PAE with SHA-256 whatever the curve.
+            var compat = PaeCompat(payload);
+            if (!publicKey.VerifyData(compat, signature, hash, DSASignatureFormat.Rfc3279DerSequence)
+                && !publicKey.VerifyData(compat, signature, HashAlgorithmName.SHA256, DSASignatureFormat.Rfc3279DerSequence))
             {
                 throw new CryptographicException("the signature does not verify with the given public key");
             }
