@@ -1,6 +1,88 @@
+using System.CommandLine;
+using TrainGuard.Cli.Commands;
+using TrainGuard.Findings;
+
 namespace TrainGuard.Cli;
 
 public static class Program
 {
-    public static int Main(string[] args) => args.Length >= 0 ? 0 : 1;
+    public const string Description = """
+        TrainGuard defends shared GPU training clusters against sabotage from inside: poisoned checkpoints,
+        edited PyTorch, sabotaged optimizers, killed jobs and backdoors. It never executes what it inspects.
+        """;
+
+    public static async Task<int> Main(string[] args)
+    {
+        using var cancel = new CancellationTokenSource();
+        Console.CancelKeyPress += (_, e) =>
+        {
+            e.Cancel = true;
+            cancel.Cancel();
+        };
+
+        return await RunAsync(args, Console.Out, Console.Error, cancel.Token);
+    }
+
+    /// <summary>Runs the CLI with the given streams (tests call this in-process).</summary>
+    public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken = default)
+    {
+        var root = BuildRoot(stdout, stderr);
+        var parse = root.Parse(args);
+        if (parse.Errors.Count > 0)
+        {
+            foreach (var error in parse.Errors)
+            {
+                await stderr.WriteLineAsync($"trainguard: {error.Message}");
+            }
+
+            await stderr.WriteLineAsync($"Run 'trainguard {string.Join(' ', args.TakeWhile(a => !a.StartsWith('-')).Take(2))} --help' for usage.".Replace("  ", " ", StringComparison.Ordinal));
+            return ExitCodes.Error;
+        }
+
+        var config = new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false };
+        try
+        {
+            return await parse.InvokeAsync(config, cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            await stderr.WriteLineAsync("trainguard: cancelled");
+            return ExitCodes.Error;
+        }
+        catch (CliException ex)
+        {
+            await stderr.WriteLineAsync($"trainguard: {ex.Message}");
+            return ExitCodes.Error;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            await stderr.WriteLineAsync($"trainguard: {ex.Message}");
+            return ExitCodes.Error;
+        }
+    }
+
+    public static RootCommand BuildRoot(TextWriter stdout, TextWriter stderr)
+    {
+        var root = new RootCommand(Description + "\n" + ExitCodes.HelpText);
+        root.Subcommands.Add(ScanCommand.Create(stdout, stderr));
+        return root;
+    }
+}
+
+/// <summary>A usage or configuration problem the CLI reports as one line and exit code 2.</summary>
+public sealed class CliException : Exception
+{
+    public CliException()
+    {
+    }
+
+    public CliException(string message)
+        : base(message)
+    {
+    }
+
+    public CliException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
 }

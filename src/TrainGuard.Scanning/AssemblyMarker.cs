@@ -1,4 +1,0 @@
-namespace TrainGuard.Scanning;
-internal static class AssemblyMarker
-{
-}

@@ -1,0 +1,293 @@
+using TrainGuard.Findings;
+using TrainGuard.Formats.Detection;
+using TrainGuard.Formats.SevenZip;
+using TrainGuard.Formats.Tar;
+using TrainGuard.Formats.Zip;
+using TrainGuard.Parsing;
+using TrainGuard.Scanning.Policy;
+
+namespace TrainGuard.Scanning.Scanner;
+
+public sealed partial class ArtifactScanner
+{
+    /// <summary>
+    /// A zip (torch checkpoint, npz, or any zip): structural findings from the reader, then every member
+    /// detected by content. Tensor storages are only peeked at (their first bytes), never read whole.
+    /// </summary>
+    private void AnalyzeZip(FileScan scan, ContentSource source, string? member, int depth, CancellationToken ct)
+    {
+        using var zip = ZipReader.Open(source.Stream(), _options.Zip);
+        var entries = zip.Entries;
+        if (member is null)
+        {
+            scan.Format = ZipFlavour(entries);
+        }
+
+        foreach (var discrepancy in zip.Discrepancies)
+        {
+            scan.AddRule(
+                RuleIds.ZipHeaderMismatch,
+                $"zip local and central headers disagree on the {discrepancy.Field} of '{TextSanitizer.Escape(discrepancy.EntryName)}': central says {TextSanitizer.Escape(discrepancy.CentralValue)}, local says {TextSanitizer.Escape(discrepancy.LocalValue)}",
+                JoinMember(member, discrepancy.EntryName),
+                discrepancy.Offset,
+                new Dictionary<string, string> { ["field"] = discrepancy.Field, ["central"] = discrepancy.CentralValue, ["local"] = discrepancy.LocalValue });
+        }
+
+        foreach (var issue in zip.Issues)
+        {
+            var rule = issue.Kind switch
+            {
+                ZipIssueKind.Encrypted or ZipIssueKind.UnsupportedMethod => RuleIds.UnsupportedMember,
+                ZipIssueKind.PrefixData or ZipIssueKind.TrailingData or ZipIssueKind.DataBeforeEndRecord => RuleIds.TrailingData,
+                _ => RuleIds.ZipHiddenEntries,
+            };
+            scan.AddRule(rule, issue.Message, issue.EntryName is null ? member : JoinMember(member, issue.EntryName), issue.Offset,
+                new Dictionary<string, string> { ["zip_issue"] = issue.Kind.ToString() });
+        }
+
+        var sawTorchScript = false;
+        foreach (var entry in entries.Concat(zip.HiddenEntries))
+        {
+            ct.ThrowIfCancellationRequested();
+            if (entry.IsDirectory)
+            {
+                continue;
+            }
+
+            var name = JoinMember(member, entry.Name);
+            scan.AddMember(name);
+            if (!sawTorchScript && IsTorchScriptCode(entry.Name))
+            {
+                sawTorchScript = true;
+                scan.AddRule(RuleIds.TorchScriptCode, $"TorchScript code in the archive ('{TextSanitizer.Escape(entry.Name)}'): torch.jit.load compiles and runs it", name);
+            }
+
+            if (entry.IsEncrypted || !entry.IsSupportedMethod)
+            {
+                continue; // reported through zip.Issues
+            }
+
+            try
+            {
+                AnalyzeArchiveMember(scan, name, entry.UncompressedSize, depth,
+                    count => zip.ReadHead(entry, count),
+                    max => zip.ReadEntry(entry, max),
+                    isTensorData: IsTorchStorageMember(entry.Name), ct);
+            }
+            catch (MalformedInputException ex)
+            {
+                scan.AddError(ex, name);
+            }
+        }
+    }
+
+    private void AnalyzeTar(FileScan scan, ContentSource source, string? member, int depth, CancellationToken ct)
+    {
+        using var tar = TarReader.Open(source.Stream(), new TarLimits { MaxEntryBytes = _options.Zip.MaxEntryBytes });
+        var legacyTorch = tar.Entries.Any(e => e.Name == "pickle") && tar.Entries.Any(e => e.Name == "storages");
+        if (member is null)
+        {
+            scan.Format = "tar";
+        }
+
+        foreach (var issue in tar.Issues.Where(i => i.Kind != TarIssueKind.Link))
+        {
+            scan.AddRule(issue.Kind == TarIssueKind.TrailingData ? RuleIds.TrailingData : RuleIds.ZipHiddenEntries, issue.Message,
+                issue.EntryName is null ? member : JoinMember(member, issue.EntryName), issue.Offset);
+        }
+
+        foreach (var entry in tar.Entries)
+        {
+            ct.ThrowIfCancellationRequested();
+            if (!entry.IsRegularFile)
+            {
+                continue;
+            }
+
+            var name = JoinMember(member, entry.Name);
+            scan.AddMember(name);
+            try
+            {
+                if (legacyTorch && entry.Name is "storages" or "tensors")
+                {
+                    var bytes = tar.ReadEntry(entry, checked((int)Math.Min(_options.Pickle.MaxBytes, int.MaxValue)));
+                    AnalyzeLegacyTarSection(scan, bytes, name, entry.Name == "storages", ct);
+                    continue;
+                }
+
+                AnalyzeArchiveMember(scan, name, entry.Size, depth,
+                    count => tar.ReadHead(entry, count),
+                    max => tar.ReadEntry(entry, max),
+                    isTensorData: false, ct);
+            }
+            catch (MalformedInputException ex)
+            {
+                scan.AddError(ex, name);
+            }
+        }
+    }
+
+    private void AnalyzeSevenZip(FileScan scan, ContentSource source, string? member, int depth, CancellationToken ct)
+    {
+        using var archive = SevenZipReader.Open(source.Stream(), _options.Zip);
+        foreach (var entry in archive.Entries)
+        {
+            ct.ThrowIfCancellationRequested();
+            if (entry.IsDirectory)
+            {
+                continue;
+            }
+
+            var name = JoinMember(member, entry.Name);
+            scan.AddMember(name);
+            try
+            {
+                AnalyzeArchiveMember(scan, name, entry.Size, depth,
+                    count => archive.ReadHead(entry, count),
+                    max => archive.ReadEntry(entry, max),
+                    isTensorData: false, ct);
+            }
+            catch (MalformedInputException ex)
+            {
+                scan.AddError(ex, name);
+            }
+        }
+    }
+
+    /// <summary>One archive member: detect by its first bytes, read it whole only when it needs analysing.</summary>
+    private void AnalyzeArchiveMember(FileScan scan, string name, long size, int depth, Func<int, byte[]> readHead, Func<int, byte[]> readAll, bool isTensorData, CancellationToken ct)
+    {
+        var head = readHead(FormatDetector.HeadSize);
+        var format = FormatDetector.Detect(head, size);
+        switch (format)
+        {
+            case DetectedFormat.Empty or DetectedFormat.Unknown:
+                return;
+            case DetectedFormat.Pickle or DetectedFormat.TorchLegacy or DetectedFormat.Npy or DetectedFormat.Safetensors:
+                break;
+            case DetectedFormat.Zip or DetectedFormat.Tar or DetectedFormat.SevenZip:
+                if (depth + 1 > _options.MaxArchiveDepth)
+                {
+                    scan.AddRule(RuleIds.LimitExceeded, $"archive nested deeper than {_options.MaxArchiveDepth} levels is not analysed (raise --max-archive-depth if expected)", name, 0);
+                    return;
+                }
+
+                break;
+            default:
+                break;
+        }
+
+        var maxBytes = (int)Math.Min(int.MaxValue, format is DetectedFormat.Pickle or DetectedFormat.TorchLegacy or DetectedFormat.Npy ? _options.Pickle.MaxBytes : _options.Zip.MaxEntryBytes);
+        if (isTensorData && format == DetectedFormat.Pickle)
+        {
+            // A tensor's bytes can start like a pickle by chance; torch never unpickles storages, so only a
+            // member that really parses as a pickle with imports is reported.
+            var bytes = readAll(maxBytes);
+            var probe = Pickle.PickleMachine.Analyze(bytes, _options.Pickle, ct);
+            if (probe.Error is null || probe.Globals.Count > 0)
+            {
+                scan.AddRange(_policy.Evaluate(probe, scan.Path, name, 0));
+            }
+
+            return;
+        }
+
+        using var content = ContentSource.FromBytes(readAll(maxBytes));
+        Analyze(scan, content, head, format, name, depth + 1, ct);
+    }
+
+    /// <summary>
+    /// The legacy torch tar's <c>storages</c> and <c>tensors</c> members: pickles (each of which torch
+    /// unpickles) interleaved with raw data whose length the previous pickle and a binary header give.
+    /// </summary>
+    private void AnalyzeLegacyTarSection(FileScan scan, byte[] data, string name, bool storages, CancellationToken ct)
+    {
+        var offset = 0L;
+        var first = true;
+        while (offset < data.Length)
+        {
+            ct.ThrowIfCancellationRequested();
+            var slice = data.AsSpan(checked((int)offset));
+            var analysis = Pickle.PickleMachine.Analyze(slice, 1, _options.Pickle, ct);
+            scan.AddRange(_policy.Evaluate(analysis, scan.Path, name, offset));
+            if (analysis.Error is not null || analysis.PickleCount == 0)
+            {
+                return;
+            }
+
+            offset += analysis.EndOffset;
+            if (first)
+            {
+                first = false; // the count of records
+                continue;
+            }
+
+            var rest = data.AsSpan(checked((int)offset));
+            if (storages)
+            {
+                var storageType = analysis.Globals.LastOrDefault(g => g.Name.EndsWith("Storage", StringComparison.Ordinal));
+                if (storageType is null)
+                {
+                    continue; // the trailing storage-views list
+                }
+
+                if (rest.Length < 8)
+                {
+                    MalformedInputException.ThrowTruncated("storage size field", offset);
+                }
+
+                var count = System.Buffers.Binary.BinaryPrimitives.ReadInt64LittleEndian(rest);
+                var bytes = count < 0 ? -1 : checked(count * StorageElementSize(storageType.Name));
+                if (bytes < 0 || bytes > rest.Length - 8)
+                {
+                    MalformedInputException.Throw($"storage declares {count:N0} elements, more than the {rest.Length - 8:N0} bytes left", offset);
+                }
+
+                offset += 8 + bytes;
+            }
+            else
+            {
+                if (rest.Length < 8)
+                {
+                    MalformedInputException.ThrowTruncated("tensor header", offset);
+                }
+
+                var ndim = System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(rest);
+                if (ndim < 0 || ndim > 64)
+                {
+                    MalformedInputException.Throw($"tensor header declares {ndim} dimensions", offset);
+                }
+
+                var headerBytes = 8 + (16L * ndim) + 8;
+                if (headerBytes > rest.Length)
+                {
+                    MalformedInputException.ThrowTruncated("tensor sizes and strides", offset);
+                }
+
+                offset += headerBytes;
+            }
+        }
+    }
+
+    private static string ZipFlavour(IReadOnlyList<ZipEntry> entries)
+    {
+        if (entries.Any(e => e.Name == "data.pkl" || e.Name.EndsWith("/data.pkl", StringComparison.Ordinal)))
+        {
+            return "torch-zip";
+        }
+
+        var files = entries.Where(e => !e.IsDirectory).ToList();
+        return files.Count > 0 && files.All(e => e.Name.EndsWith(".npy", StringComparison.Ordinal)) ? "npz" : "zip";
+    }
+
+    /// <summary><c>&lt;root&gt;/data/&lt;key&gt;</c> in a torch zip: raw tensor bytes.</summary>
+    private static bool IsTorchStorageMember(string name)
+    {
+        var slash = name.IndexOf("/data/", StringComparison.Ordinal);
+        return slash >= 0 && name.IndexOf('/', slash + "/data/".Length) < 0;
+    }
+
+    private static bool IsTorchScriptCode(string name) =>
+        (name.Contains("/code/", StringComparison.Ordinal) || name.StartsWith("code/", StringComparison.Ordinal))
+        && name.EndsWith(".py", StringComparison.Ordinal);
+}

@@ -1,0 +1,102 @@
+using System.IO.MemoryMappedFiles;
+using TrainGuard.Parsing;
+
+namespace TrainGuard.Scanning.Scanner;
+
+/// <summary>
+/// The bytes being analysed: a file on disk (memory-mapped only when a parser needs them all at once,
+/// so a multi-GB checkpoint is never read into memory) or an archive member already in memory.
+/// </summary>
+internal sealed class ContentSource : IDisposable
+{
+    private readonly string? _path;
+    private readonly byte[]? _bytes;
+    private MemoryMappedFile? _map;
+    private MemoryMappedViewAccessor? _view;
+    private FileStream? _stream;
+    private unsafe byte* _pointer;
+
+    private ContentSource(string? path, byte[]? bytes, long length)
+    {
+        _path = path;
+        _bytes = bytes;
+        Length = length;
+    }
+
+    public long Length { get; }
+
+    public static ContentSource FromFile(string path, long length) => new(path, null, length);
+
+    public static ContentSource FromBytes(byte[] bytes) => new(null, bytes, bytes.Length);
+
+    /// <summary>The first bytes, for content detection.</summary>
+    public byte[] ReadHead(int count)
+    {
+        var size = (int)Math.Min(count, Length);
+        if (_bytes is not null)
+        {
+            return _bytes.AsSpan(0, size).ToArray();
+        }
+
+        var head = new byte[size];
+        var stream = Stream();
+        stream.Position = 0;
+        stream.ReadExactly(head);
+        return head;
+    }
+
+    /// <summary>A seekable read-only stream over the content, positioned at its start (owned by this source: do not dispose).</summary>
+    public Stream Stream()
+    {
+        if (_bytes is not null)
+        {
+            return new MemoryStream(_bytes, writable: false);
+        }
+
+        _stream ??= new FileStream(_path!, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1 << 16, FileOptions.RandomAccess);
+        _stream.Position = 0;
+        return _stream;
+    }
+
+    /// <summary>All bytes as one span (memory-mapped for files).</summary>
+    public unsafe ReadOnlySpan<byte> Span(long maxBytes)
+    {
+        if (Length > maxBytes || Length > int.MaxValue)
+        {
+            MalformedInputException.ThrowLimit("pickle size", Math.Min(maxBytes, int.MaxValue), 0);
+        }
+
+        if (_bytes is not null)
+        {
+            return _bytes;
+        }
+
+        if (Length == 0)
+        {
+            return [];
+        }
+
+        if (_view is null)
+        {
+            _map = MemoryMappedFile.CreateFromFile((FileStream)Stream(), null, 0, MemoryMappedFileAccess.Read, HandleInheritability.None, leaveOpen: true);
+            _view = _map.CreateViewAccessor(0, Length, MemoryMappedFileAccess.Read);
+            byte* pointer = null;
+            _view.SafeMemoryMappedViewHandle.AcquirePointer(ref pointer);
+            _pointer = pointer + _view.PointerOffset;
+        }
+
+        return new ReadOnlySpan<byte>(_pointer, (int)Length);
+    }
+
+    public unsafe void Dispose()
+    {
+        if (_view is not null)
+        {
+            _view.SafeMemoryMappedViewHandle.ReleasePointer();
+            _view.Dispose();
+        }
+
+        _map?.Dispose();
+        _stream?.Dispose();
+    }
+}

@@ -1,0 +1,75 @@
+using TrainGuard.Findings;
+using TrainGuard.Parsing;
+using TrainGuard.Scanning.Policy;
+
+namespace TrainGuard.Scanning.Scanner;
+
+/// <summary>The findings and facts gathered while scanning one file (and everything inside it).</summary>
+internal sealed class FileScan(string path, RuleCatalog rules)
+{
+    private readonly List<Finding> _findings = [];
+    private readonly List<string> _members = [];
+
+    public string Path { get; } = path;
+
+    /// <summary>Detected format of the file itself (<c>unknown</c> until detected).</summary>
+    public string Format { get; set; } = "unknown";
+
+    /// <summary>What the file is when no finding says otherwise: clean for an analysed model format, skipped for anything else.</summary>
+    public Verdict Baseline { get; set; } = Verdict.Skipped;
+
+    public IReadOnlyList<Finding> Findings => _findings;
+
+    public void AddMember(string member)
+    {
+        if (_members.Count < 10_000)
+        {
+            _members.Add(member);
+        }
+    }
+
+    public void Add(Finding finding) => _findings.Add(finding);
+
+    public void AddRange(IEnumerable<Finding> findings) => _findings.AddRange(findings);
+
+    /// <summary>Adds a finding for a catalogue rule, taking severity, verdict, why and guidance from the rule.</summary>
+    public void AddRule(string ruleId, string message, string? member = null, long? offset = null, IReadOnlyDictionary<string, string>? evidence = null)
+    {
+        var rule = rules.Get(ruleId);
+        _findings.Add(new Finding
+        {
+            RuleId = rule.Id,
+            Severity = rule.Severity,
+            Verdict = rule.Verdict,
+            Message = message,
+            Location = new Location(Path, member, offset),
+            Why = rule.Why,
+            Guidance = rule.Guidance,
+            Evidence = evidence,
+        });
+    }
+
+    /// <summary>Turns a parser error into the matching finding: malformed input or a limit exceeded.</summary>
+    public void AddError(MalformedInputException error, string? member)
+    {
+        var rule = error.LimitExceeded ? RuleIds.LimitExceeded : RuleIds.Malformed;
+        var where = error.Member ?? member;
+        AddRule(rule, error.Message, where, error.Offset);
+    }
+
+    public AnalyzedItem ToItem(long? size, string? sha256, TimeSpan elapsed)
+    {
+        var verdict = _findings.Aggregate(Baseline, (acc, f) => acc.Combine(f.Verdict));
+        return new AnalyzedItem
+        {
+            Path = Path,
+            Format = Format,
+            Verdict = verdict,
+            Findings = _findings.ToList(),
+            Size = size,
+            Sha256 = sha256,
+            Members = _members.Count > 0 ? _members.ToList() : null,
+            Elapsed = elapsed,
+        };
+    }
+}

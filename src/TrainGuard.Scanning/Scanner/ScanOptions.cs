@@ -1,0 +1,42 @@
+using TrainGuard.Formats.Zip;
+using TrainGuard.Pickle;
+using TrainGuard.Scanning.Policy;
+
+namespace TrainGuard.Scanning.Scanner;
+
+/// <summary>Everything that shapes one scan: what to follow, how hard to work, and the bounds on hostile input.</summary>
+public sealed record ScanOptions
+{
+    public PolicyOptions Policy { get; init; } = new();
+
+    public PickleLimits Pickle { get; init; } = PickleLimits.Default;
+
+    public ZipLimits Zip { get; init; } = new();
+
+    /// <summary>Follow symbolic links to files and folders (off: a checkpoint folder can link anywhere).</summary>
+    public bool FollowSymlinks { get; init; }
+
+    /// <summary>Files scanned at once.</summary>
+    public int Parallelism { get; init; } = Environment.ProcessorCount;
+
+    /// <summary>Archives inside archives (zip in zip...).</summary>
+    public int MaxArchiveDepth { get; init; } = 4;
+
+    /// <summary>Compute each file's SHA-256 (reads tensor bytes too: off by default).</summary>
+    public bool Hash { get; init; }
+
+    /// <summary>Wall-clock bound per file.</summary>
+    public TimeSpan PerFileTimeout { get; init; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>Files with these extensions are expected to be model files: unrecognised content is an error, not "skipped".</summary>
+    public IReadOnlySet<string> ModelExtensions { get; init; } = DefaultModelExtensions;
+
+    public static IReadOnlySet<string> DefaultModelExtensions { get; } = new HashSet<string>(StringComparer.OrdinalIgnoreCase)
+    {
+        ".pt", ".pth", ".bin", ".ckpt", ".pkl", ".pickle", ".joblib", ".npy", ".npz", ".safetensors",
+        ".model", ".sav", ".dill", ".tar", ".zip", ".7z", ".mar", ".pt2", ".gz", ".xz", ".bz2", ".zst",
+    };
+}
+
+/// <summary>Progress of a running scan, for a progress bar.</summary>
+public readonly record struct ScanProgress(int FilesDone, int FilesTotal, string? Current);

@@ -1,7 +1,0 @@
-namespace TrainGuard.Scanning.Tests;
-
-public class PlaceholderTests
-{
-    [Fact]
-    public void Assembly_loads() => Assert.NotNull(typeof(PlaceholderTests).Assembly);
-}

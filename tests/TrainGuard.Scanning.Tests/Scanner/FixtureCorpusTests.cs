@@ -1,0 +1,67 @@
+using System.Text.Json;
+using TrainGuard.Findings;
+using TrainGuard.Scanning.Scanner;
+
+namespace TrainGuard.Scanning.Tests.Scanner;
+
+/// <summary>
+/// One theory over <c>tests/fixtures/expected.json</c>: every fixture (benign files written by real
+/// PyTorch/numpy, crafted payloads for every evasion, hostile and broken files) gets its expected verdict,
+/// and every dangerous global the manifest names is named by a finding.
+/// </summary>
+public class FixtureCorpusTests
+{
+    private static readonly ArtifactScanner Scanner = new(new ScanOptions { Parallelism = 1 });
+
+    public static TheoryData<string> Fixtures()
+    {
+        var data = new TheoryData<string>();
+        foreach (var property in Manifest().RootElement.EnumerateObject())
+        {
+            data.Add(property.Name);
+        }
+
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Fixtures))]
+    public void Fixture_gets_its_expected_verdict_and_names_its_dangerous_globals(string relativePath)
+    {
+        var expected = Manifest().RootElement.GetProperty(relativePath);
+        var path = Path.Combine(TestPaths.Fixtures, relativePath);
+        var item = Scanner.Scan(new ScanTarget(path, relativePath, InCheckpointFolder: IsInCheckpointFolder(relativePath)));
+        var describe = Describe(item);
+
+        Assert.True(expected.GetProperty("verdict").GetString() == item.Verdict.ToWireName(), $"{relativePath}: expected {expected.GetProperty("verdict").GetString()}, got {describe}");
+        if (expected.TryGetProperty("globals", out var globals))
+        {
+            foreach (var global in globals.EnumerateArray().Select(g => g.GetString()!))
+            {
+                Assert.True(
+                    item.Findings.Any(f => f.Global == global || (f.Call?.Contains(global, StringComparison.Ordinal) ?? false) || f.Message.Contains(global, StringComparison.Ordinal)),
+                    $"{relativePath}: no finding names {global}; got {describe}");
+            }
+        }
+    }
+
+    [Fact]
+    public void Manifest_covers_every_fixture_file()
+    {
+        var listed = Manifest().RootElement.EnumerateObject().Select(p => p.Name.Replace('\\', '/')).ToHashSet(StringComparer.Ordinal);
+        var onDisk = Directory.EnumerateFiles(TestPaths.Fixtures, "*", SearchOption.AllDirectories)
+            .Select(f => Path.GetRelativePath(TestPaths.Fixtures, f).Replace('\\', '/'))
+            .Where(f => f.Contains('/', StringComparison.Ordinal) && !f.StartsWith("_", StringComparison.Ordinal))
+            .ToList();
+        var missing = onDisk.Where(f => !listed.Contains(f)).ToList();
+        Assert.True(missing.Count == 0, "fixtures without an expected verdict: " + string.Join(", ", missing));
+    }
+
+    private static bool IsInCheckpointFolder(string relativePath) =>
+        relativePath.Split('/').SkipLast(1).Any(ScanTargets.IsCheckpointFolder);
+
+    private static string Describe(AnalyzedItem item) =>
+        $"{item.Verdict.ToWireName()} ({item.Format}): " + string.Join(" | ", item.Findings.Select(f => $"{f.RuleId} {f.Message} [{f.Location}]"));
+
+    private static JsonDocument Manifest() => JsonDocument.Parse(File.ReadAllText(Path.Combine(TestPaths.Fixtures, "expected.json")));
+}
