@@ -38,6 +38,14 @@ public sealed class ParserTests
     }
 
     [Fact]
+    public void Record_accepts_hex_digests_written_by_debian_tooling()
+    {
+        var record = RecordFile.Parse(Encoding.UTF8.GetBytes("pkg/METADATA,sha256=e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855,0\n"));
+        Assert.Empty(record.Problems);
+        Assert.Equal(Convert.FromBase64String("47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="), record.Entries[0].Digest);
+    }
+
+    [Fact]
     public void Record_reports_a_duplicate_path()
     {
         var record = RecordFile.Parse(Encoding.UTF8.GetBytes($"a.py,sha256={EmptySha256},0\na.py,sha256={EmptySha256},0\n"));

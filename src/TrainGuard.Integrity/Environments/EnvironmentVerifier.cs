@@ -153,7 +153,7 @@ public static class EnvironmentVerifier
         var filter = options.Packages.Select(Inventory.NormalizeName).ToHashSet(StringComparer.Ordinal);
         var sitePaths = located.Sites.Select(s => s.Path).ToList();
         var dpkg = options.UseDpkg
-            ? DpkgIndex.Load(options.DpkgInfoDirectory, sitePaths, options.Packages.ToHashSet(StringComparer.Ordinal), scanAllForPrefixes: true)
+            ? DpkgIndex.Load(options.DpkgInfoDirectory, sitePaths, options.Packages.ToHashSet(StringComparer.Ordinal), scanAllForPrefixes: filter.Count == 0)
             : DpkgIndex.Empty;
         var all = new List<InstalledDistribution>(dpkg.Packages.Values);
         foreach (var site in located.Sites)

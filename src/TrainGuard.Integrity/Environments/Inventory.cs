@@ -75,12 +75,13 @@ public static class Inventory
             {
                 var (dist, version) = SplitNameVersion(name[..^".dist-info".Length]);
                 var record = Path.Combine(entry, "RECORD");
+                if (ownedByDpkg(entry) || ownedByDpkg(record) || ownedByDpkg(Path.Combine(entry, "METADATA")))
+                {
+                    continue; // a Debian package: dpkg's md5sums are authoritative (Debian strips binaries after RECORD was written)
+                }
+
                 if (!File.Exists(record))
                 {
-                    if (ownedByDpkg(entry) || ownedByDpkg(Path.Combine(entry, "METADATA")))
-                    {
-                        continue;
-                    }
 
                     var unverifiable = new InstalledDistribution { Name = dist, Version = version, Kind = DistributionKind.Unverifiable, MetadataPath = entry, SitePath = site.Path };
                     unverifiable.Add(EnvRules.Unverifiable.Create(Severity.Medium, $"{dist} {version} has no RECORD: none of its files can be verified", new Location(entry)));

@@ -136,6 +136,12 @@ public sealed record RecordFile(IReadOnlyList<RecordEntry> Entries, IReadOnlyLis
             digest = DecodeUrlSafeBase64(hash.AsSpan(equals + 1));
             if (digest is null || digest.Length != algorithm.Value.DigestLength())
             {
+                // Some tools (Debian's dh-python, old flit) write hex digests; accept them when the length is exact.
+                digest = DecodeHex(hash.AsSpan(equals + 1), algorithm.Value.DigestLength());
+            }
+
+            if (digest is null || digest.Length != algorithm.Value.DigestLength())
+            {
                 reason = $"{algorithm.Value.WireName()} digest is not {algorithm.Value.DigestLength()} bytes of urlsafe base64 without padding";
                 return false;
             }
@@ -182,6 +188,17 @@ public sealed record RecordFile(IReadOnlyList<RecordEntry> Entries, IReadOnlyLis
         }
 
         return buffer[..written].ToArray();
+    }
+
+    private static byte[]? DecodeHex(ReadOnlySpan<char> text, int length)
+    {
+        if (text.Length != length * 2)
+        {
+            return null;
+        }
+
+        var bytes = new byte[length];
+        return Convert.FromHexString(text, bytes, out _, out var written) == System.Buffers.OperationStatus.Done && written == length ? bytes : null;
     }
 
     private static string DecodeUtf8(ReadOnlySpan<byte> data, List<RecordProblem> problems)
