@@ -82,6 +82,11 @@ public sealed partial class ArtifactScanner
         try
         {
             var info = new FileInfo(target.FullPath);
+            if (info.LinkTarget is not null)
+            {
+                info = info.ResolveLinkTarget(returnFinalTarget: true) as FileInfo ?? info;
+            }
+
             size = info.Length;
             using var source = ContentSource.FromFile(target.FullPath, info.Length);
             var extension = Path.GetExtension(target.FullPath);
@@ -116,7 +121,8 @@ public sealed partial class ArtifactScanner
 
     private void AnalyzeTopLevel(FileScan scan, ContentSource source, string fileName, bool expectModel, CancellationToken ct)
     {
-        var head = source.ReadHead(FormatDetector.HeadSize);
+        // Size 0 is also what FIFOs, sockets and devices report: never open those (a FIFO blocks forever).
+        var head = source.Length == 0 ? [] : source.ReadHead(FormatDetector.HeadSize);
         var format = FormatDetector.Detect(head, source.Length);
         if (format == DetectedFormat.Empty || (format == DetectedFormat.Unknown && !LooksLikeZlib(head)))
         {
