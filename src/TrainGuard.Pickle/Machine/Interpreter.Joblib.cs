@@ -132,8 +132,9 @@ internal sealed partial class Interpreter
 
         if (kind == ValKind.Tuple && _store[V.Node(state)].Count == 2)
         {
-            var id = V.Node(state);
-            return new[] { _store[id].C0, _store[id].C1 }.Where(v => V.Kind(v) == ValKind.Dict).ToArray();
+            var kids = new ulong[ObjectStore.MaxKept];
+            var n = _store.CopyKept(V.Node(state), kids);
+            return kids.Take(n).Where(v => V.Kind(v) == ValKind.Dict).ToArray();
         }
 
         return [];

@@ -30,6 +30,9 @@ internal sealed partial class Interpreter
         "joblib.numpy_pickle.NumpyUnpickler",
     };
 
+    private readonly List<string> _globalPaths = [];
+    private readonly List<string> _globalRendered = [];
+    private readonly List<PickleGlobal[]> _globalArrays = [];
     private Dictionary<int, string>? _names;
     private HashSet<int>? _nestedSeen;
 
@@ -64,7 +67,12 @@ internal sealed partial class Interpreter
         }
 
         CountRecord(op);
-        _a.Globals.Add(new PickleGlobal(module, name, op, Op.Name(code)));
+        var g = new PickleGlobal(module, name, op, Op.Name(code));
+        _a.Globals.Add(g);
+        var path = g.FullName;
+        _globalPaths.Add(path);
+        _globalRendered.Add(module == "builtins" ? Findings.TextSanitizer.Escape(name, 200) : Findings.TextSanitizer.Escape(path, 400));
+        _globalArrays.Add([g]);
         return V.Make(ValKind.Global, _store.NewNode(op, _a.Globals.Count - 1));
     }
 
@@ -129,7 +137,7 @@ internal sealed partial class Interpreter
     private string PlainText(ReadOnlySpan<byte> data, ulong v) => V.Kind(v) switch
     {
         ValKind.Str => Findings.TextSanitizer.Escape(DecodeStr(data, V.Offset(v), 200)),
-        ValKind.Global => GlobalOf(v).FullName,
+        ValKind.Global => _globalPaths[_store[V.Node(v)].Block],
         _ => Render(data, v, 200),
     };
 
@@ -171,7 +179,7 @@ internal sealed partial class Interpreter
         switch (V.Kind(v))
         {
             case ValKind.Global:
-                return GlobalOf(v).FullName;
+                return _globalPaths[_store[V.Node(v)].Block];
             case ValKind.Call:
                 var info = CallOf(v)!;
                 if (info.Sem == Semantic.Module)
@@ -326,9 +334,9 @@ internal sealed partial class Interpreter
             return 0;
         }
 
-        if (index < ObjectStore.InlineChildren)
+        if (index == 0)
         {
-            return index == 0 ? n.C0 : n.C1;
+            return n.C0;
         }
 
         Span<ulong> kids = stackalloc ulong[ObjectStore.MaxKept];
@@ -347,6 +355,17 @@ internal sealed partial class Interpreter
     /// <summary>Every import the given values are built from (deduplicated, bounded).</summary>
     private PickleGlobal[] CollectGlobals(ulong a, ulong b, ulong c)
     {
+        // The usual case: a global called with plain arguments shares one array per global.
+        if (V.Kind(a) == ValKind.Global && !_store.IsInteresting(b) && !_store.IsInteresting(c))
+        {
+            return _globalArrays[_store[V.Node(a)].Block];
+        }
+
+        if (V.Kind(a) == ValKind.Call && !_store.IsInteresting(b) && !_store.IsInteresting(c))
+        {
+            return CallOf(a)!.Globals;
+        }
+
         List<PickleGlobal>? acc = null;
         var budget = 4096;
         Collect(a, ref acc, ref budget, 0);

@@ -12,16 +12,42 @@ internal sealed partial class Interpreter
     private const int MaxStringChars = 80;
     private const int MaxRenderDepth = 4;
 
+    private StringBuilder? _spareBuilder;
+
     private string Render(ReadOnlySpan<byte> data, ulong v, int max)
     {
-        var sb = new StringBuilder();
+        if (V.Kind(v) == ValKind.Global)
+        {
+            return _globalRendered[_store[V.Node(v)].Block];
+        }
+
+        var sb = RentBuilder();
         RenderInto(data, sb, v, 0, max);
-        return sb.ToString();
+        return ReturnBuilder(sb);
+    }
+
+    private StringBuilder RentBuilder()
+    {
+        var sb = _spareBuilder ?? new StringBuilder(256);
+        _spareBuilder = null;
+        sb.Clear();
+        return sb;
+    }
+
+    private string ReturnBuilder(StringBuilder sb)
+    {
+        var s = sb.ToString();
+        if (sb.Capacity <= 4096)
+        {
+            _spareBuilder = sb;
+        }
+
+        return s;
     }
 
     private string RenderCall(ReadOnlySpan<byte> data, CallInfo info)
     {
-        var sb = new StringBuilder();
+        var sb = RentBuilder();
         RenderInto(data, sb, info.Callable, 1, 160);
         sb.Append('(');
         const int max = 400;
@@ -56,7 +82,7 @@ internal sealed partial class Interpreter
         }
 
         sb.Append(')');
-        return sb.ToString();
+        return ReturnBuilder(sb);
     }
 
     private void RenderKeywords(ReadOnlySpan<byte> data, StringBuilder sb, int id, int max)
@@ -150,16 +176,8 @@ internal sealed partial class Interpreter
                 RenderContainer(data, sb, v, "frozenset({", "})", depth, max);
                 return;
             case ValKind.Global:
-                {
-                    var g = GlobalOf(v);
-                    if (g.Module != "builtins")
-                    {
-                        sb.Append(Findings.TextSanitizer.Escape(g.Module, 200)).Append('.');
-                    }
-
-                    sb.Append(Findings.TextSanitizer.Escape(g.Name, 200));
-                    return;
-                }
+                sb.Append(_globalRendered[_store[V.Node(v)].Block]);
+                return;
 
             case ValKind.Call:
                 {
@@ -267,6 +285,33 @@ internal sealed partial class Interpreter
 
     private static void AppendStr(ReadOnlySpan<byte> data, StringBuilder sb, int off)
     {
+        // Fast path: short printable ASCII needs neither decoding nor escaping.
+        if (TryPayload(data, off, out var rawStart, out var rawLength) && rawLength <= MaxStringChars)
+        {
+            var raw = data.Slice(rawStart, rawLength);
+            var plain = true;
+            foreach (var b in raw)
+            {
+                if (b is < 0x20 or >= 0x7f or (byte)'\\' or (byte)'\'')
+                {
+                    plain = false;
+                    break;
+                }
+            }
+
+            if (plain)
+            {
+                Span<char> chars = stackalloc char[MaxStringChars];
+                for (var i = 0; i < raw.Length; i++)
+                {
+                    chars[i] = (char)raw[i];
+                }
+
+                sb.Append('\'').Append(chars[..raw.Length]).Append('\'');
+                return;
+            }
+        }
+
         var text = DecodeStr(data, off, (MaxStringChars * 4) + 4);
         var cut = text.Length > MaxStringChars || (TryPayload(data, off, out _, out var length) && length > (MaxStringChars * 4) + 4);
         sb.Append('\'');

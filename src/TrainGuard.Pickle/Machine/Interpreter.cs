@@ -753,6 +753,7 @@ internal sealed partial class Interpreter
 
     // ---------------------------------------------------------------- values
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private ulong NewContainer(ValKind kind, int from, int to, int op)
     {
         if (kind == ValKind.Tuple && from == to)
@@ -761,26 +762,18 @@ internal sealed partial class Interpreter
         }
 
         var id = _store.NewNode(op);
-        for (var i = from; i < to; i++)
-        {
-            _store.AddChild(id, _stack[i]);
-        }
-
+        _store.AddChildren(id, _stack.AsSpan(from, to - from));
         return V.Make(kind, id);
     }
 
     /// <summary>APPEND(S), SETITEM(S), ADDITEMS into the container at <paramref name="target"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void AddRange(ulong target, int from, int to, ValKind expected, byte code, int op)
     {
         var kind = V.Kind(target);
         if (kind == expected)
         {
-            var id = V.Node(target);
-            for (var i = from; i < to; i++)
-            {
-                _store.AddChild(id, _stack[i]);
-            }
-
+            _store.AddChildren(V.Node(target), _stack.AsSpan(from, to - from));
             return;
         }
 
@@ -881,7 +874,17 @@ internal sealed partial class Interpreter
         return pos + i;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void CheckUtf8(ReadOnlySpan<byte> s, byte code, int op)
+    {
+        if (!System.Text.Ascii.IsValid(s))
+        {
+            CheckUtf8Slow(s, code, op);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void CheckUtf8Slow(ReadOnlySpan<byte> s, byte code, int op)
     {
         if (!TextCodecs.IsValidUtf8SurrogatePass(s))
         {

@@ -6,8 +6,8 @@ namespace TrainGuard.Pickle.Machine;
 /// <summary>All containers and objects of one analysis, with bounded per-container children.</summary>
 internal sealed class ObjectStore
 {
-    public const int InlineChildren = 2;
-    public const int BlockChildren = 14;
+    public const int InlineChildren = 1;
+    public const int BlockChildren = 15;
     public const int MaxKept = InlineChildren + BlockChildren;
     public const int RingBlocks = 1 << 14;
     public const int MaxExtras = 256;
@@ -51,6 +51,43 @@ internal sealed class ObjectStore
         return V.IsObject(kind) || (V.IsContainer(kind) && _nodes[V.Node(v)].Interesting);
     }
 
+    /// <summary>Appends children; once nothing more is kept, only counts them and looks for imports and calls.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public void AddChildren(int id, ReadOnlySpan<ulong> children)
+    {
+        var i = 0;
+        for (; i < children.Length; i++)
+        {
+            ref var n = ref _nodes[id];
+            if ((n.Meta & Node.FlagTruncated) != 0 || (n.Meta & Node.KeptMask) >= MaxKept)
+            {
+                break;
+            }
+
+            AddChild(id, children[i]);
+        }
+
+        if (i == children.Length)
+        {
+            return;
+        }
+
+        // Nothing more is kept: count in one go, remember only imports and calls.
+        ref var node = ref _nodes[id];
+        var count = (long)(node.Meta >> Node.CountShift) + (children.Length - i);
+        var meta = (node.Meta & ((1u << Node.CountShift) - 1)) | Node.FlagTruncated | ((uint)Math.Min(count, Node.MaxCount) << Node.CountShift);
+        node.Meta = meta;
+        for (; i < children.Length; i++)
+        {
+            var v = children[i];
+            if (V.Kind(v) >= ValKind.Tuple && IsInteresting(v))
+            {
+                _nodes[id].Meta |= Node.FlagInteresting;
+                AddExtra(id, v);
+            }
+        }
+    }
+
     /// <summary>Appends a child: kept for rendering while there is room, always remembered when it is an import or call.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void AddChild(int id, ulong v)
@@ -74,10 +111,6 @@ internal sealed class ObjectStore
             if (kept == 0)
             {
                 n.C0 = v;
-            }
-            else if (kept == 1)
-            {
-                n.C1 = v;
             }
             else
             {
@@ -112,11 +145,6 @@ internal sealed class ObjectStore
             dest[0] = n.C0;
         }
 
-        if (kept > 1)
-        {
-            dest[1] = n.C1;
-        }
-
         for (var i = InlineChildren; i < kept; i++)
         {
             dest[i] = _ring![(n.Block * BlockChildren) + i - InlineChildren];
@@ -147,12 +175,26 @@ internal sealed class ObjectStore
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private int AllocateBlock(int owner)
     {
-        _ring ??= new ulong[RingBlocks * BlockChildren];
-        _ringOwner ??= new int[RingBlocks];
+        _ring ??= new ulong[16 * BlockChildren];
+        _ringOwner ??= new int[16];
         var block = _ringNext;
-        _ringNext = (block + 1) & (RingBlocks - 1);
+        if (block == _ringOwner.Length)
+        {
+            if (block < RingBlocks)
+            {
+                Array.Resize(ref _ring, block * 2 * BlockChildren);
+                Array.Resize(ref _ringOwner, block * 2);
+            }
+            else
+            {
+                block = 0;
+            }
+        }
+
+        _ringNext = block + 1;
         var previous = _ringOwner[block] - 1;
         if (previous > 0)
         {
@@ -163,7 +205,7 @@ internal sealed class ObjectStore
         return block;
     }
 
-    /// <summary>Gives a block to a newer container; the old owner keeps its inline children and its imports/calls.</summary>
+    /// <summary>Gives a block to a newer container; the old owner keeps its inline child and its imports/calls.</summary>
     private void Evict(int id, int block)
     {
         ref var n = ref _nodes[id];
@@ -225,7 +267,8 @@ internal sealed class Memo
         var page = index >> Shift;
         if ((ulong)page < (ulong)_pages.Length && _pages[page] is { } p)
         {
-            return p[index & Mask];
+            var i = (int)(index & Mask);
+            return i < p.Length ? p[i] : 0;
         }
 
         return GetSparse(index);
@@ -235,7 +278,7 @@ internal sealed class Memo
     public void Put(long index, ulong value, int offset)
     {
         var page = index >> Shift;
-        if ((ulong)page < (ulong)_pages.Length && _pages[page] is { } p)
+        if ((ulong)page < (ulong)_pages.Length && _pages[page] is { } p && (index & Mask) < p.Length)
         {
             ref var slot = ref p[index & Mask];
             if (slot == 0)
@@ -268,6 +311,22 @@ internal sealed class Memo
 
         // A page is only allocated while the memo is dense enough to need it: a hostile index cannot make
         // us allocate memory the pickle did not pay for in opcodes.
+        if (page == 0)
+        {
+            // Page 0 starts small and grows: small pickles stay cheap.
+            var size = Math.Max(64, _pages[0]?.Length ?? 0);
+            while (size <= index)
+            {
+                size *= 2;
+            }
+
+            var grown = _pages[0];
+            Array.Resize(ref grown, Math.Min(size, PageSize));
+            _pages[0] = grown;
+            Put(index, value, offset);
+            return;
+        }
+
         if (page <= ((2L * Count) >> Shift) + 1)
         {
             if (page >= _pages.Length)

@@ -11,6 +11,7 @@ internal static class TextCodecs
     private static readonly Encoding Latin1 = Encoding.Latin1;
 
     /// <summary>UTF-8 as CPython's pickle writes it (<c>surrogatepass</c>: encoded lone surrogates allowed).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public static bool IsValidUtf8SurrogatePass(ReadOnlySpan<byte> s)
     {
         if (Utf8.IsValid(s))

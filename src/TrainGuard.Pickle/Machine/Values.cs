@@ -78,14 +78,13 @@ internal static class V
 }
 
 /// <summary>
-/// A container or object. Containers keep their first two children inline and up to
+/// A container or object (16 bytes). Containers keep their first child inline and up to
 /// <see cref="ObjectStore.BlockChildren"/> more in a recycled block, so memory stays bounded however many
 /// containers a pickle builds, while every import or call reachable from a container is always kept.
 /// </summary>
 internal struct Node
 {
     public ulong C0;
-    public ulong C1;
 
     /// <summary>Containers: ring block or -1. Objects: index of the side record.</summary>
     public int Block;
@@ -117,6 +116,7 @@ internal sealed class PagedArray<T>
     private const int PageSize = 1 << Shift;
     private const int Mask = PageSize - 1;
     private T[][] _pages = new T[16][];
+    private int _filled;
 
     public int Count { get; private set; }
 
@@ -131,23 +131,33 @@ internal sealed class PagedArray<T>
     {
         var index = Count;
         var page = index >> Shift;
-        if ((index & Mask) == 0)
+        var slot = index & Mask;
+        if (page >= _filled || slot >= _pages[page].Length)
         {
-            AddPage(page);
+            AddPage(page, slot);
         }
 
-        _pages[page][index & Mask] = value;
+        _pages[page][slot] = value;
         Count = index + 1;
         return index;
     }
 
-    private void AddPage(int page)
+    /// <summary>Page 0 starts small and doubles up to a full page, so small pickles stay cheap.</summary>
+    private void AddPage(int page, int slot)
     {
+        if (page == 0 && _filled == 1)
+        {
+            Array.Resize(ref _pages[0], Math.Min(_pages[0].Length * 2, PageSize));
+            return;
+        }
+
         if (page == _pages.Length)
         {
             Array.Resize(ref _pages, _pages.Length * 2);
         }
 
-        _pages[page] = new T[PageSize];
+        _pages[page] = new T[page == 0 ? 64 : PageSize];
+        _filled = page + 1;
+        _ = slot;
     }
 }
