@@ -111,7 +111,7 @@ internal sealed partial class Interpreter
         var rendered = Render(data, pid, 300);
         _a.PersistentIds.Add(new PicklePersistentId(op, rendered, PersistentParts(data, pid)));
         var id = _store.NewNode(op, _a.PersistentIds.Count - 1);
-        _store[id].C0 = pid;
+        _store.SetC0(id, pid);
         return V.Make(ValKind.PersistentLoad, id);
     }
 
@@ -336,7 +336,7 @@ internal sealed partial class Interpreter
 
         if (index == 0)
         {
-            return n.C0;
+            return _store.GetC0(id);
         }
 
         Span<ulong> kids = stackalloc ulong[ObjectStore.MaxKept];
@@ -395,7 +395,7 @@ internal sealed partial class Interpreter
 
                 return;
             case ValKind.PersistentLoad:
-                Collect(_store[V.Node(v)].C0, ref acc, ref budget, depth + 1);
+                Collect(_store.GetC0(V.Node(v)), ref acc, ref budget, depth + 1);
                 return;
         }
 

@@ -188,7 +188,7 @@ internal sealed partial class Interpreter
 
             case ValKind.PersistentLoad:
                 sb.Append("persistent_load(");
-                RenderInto(data, sb, _store[V.Node(v)].C0, depth + 1, max);
+                RenderInto(data, sb, _store.GetC0(V.Node(v)), depth + 1, max);
                 sb.Append(')');
                 return;
             case ValKind.Buffer:

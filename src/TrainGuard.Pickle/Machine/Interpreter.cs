@@ -27,6 +27,7 @@ internal sealed partial class Interpreter
     private int _sp;
     private int[] _marks = new int[16];
     private int _markCount;
+    private int _fence;
     private int _proto;
     private int _buffers;
     private long _nextCheck = BudgetInterval;
@@ -48,7 +49,8 @@ internal sealed partial class Interpreter
 
     public long OpcodeCount { get; private set; }
 
-    private int Fence => _markCount > 0 ? _marks[_markCount - 1] : 0;
+    /// <summary>Stack index of the last MARK (0 without one): nothing below it can be popped.</summary>
+    private int Fence => _fence;
 
     /// <summary>Runs one pickle from <paramref name="start"/> to its STOP; returns the offset just past STOP.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -56,6 +58,7 @@ internal sealed partial class Interpreter
     {
         _sp = 0;
         _markCount = 0;
+        _fence = 0;
         _proto = 0;
         _buffers = 0;
         _memo.Clear();
@@ -290,6 +293,7 @@ internal sealed partial class Interpreter
                 else if (_markCount > 0)
                 {
                     _markCount--;
+                    _fence = _markCount > 0 ? _marks[_markCount - 1] : 0;
                 }
                 else
                 {
@@ -712,6 +716,7 @@ internal sealed partial class Interpreter
         }
 
         _marks[_markCount++] = _sp;
+        _fence = _sp;
     }
 
     private int PopMark(byte code, int op)
@@ -721,7 +726,9 @@ internal sealed partial class Interpreter
             Fail($"{Op.Name(code)} without a preceding MARK (could not find MARK)", op);
         }
 
-        return _marks[--_markCount];
+        var mark = _marks[--_markCount];
+        _fence = _markCount > 0 ? _marks[_markCount - 1] : 0;
+        return mark;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

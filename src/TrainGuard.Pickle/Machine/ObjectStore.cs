@@ -16,8 +16,10 @@ internal sealed class ObjectStore
     private readonly int _maxObjects;
     private ulong[]? _ring;
     private int[]? _ringOwner;
+    private bool[]? _ringInteresting;
     private int _ringNext;
     private Dictionary<int, List<ulong>>? _extras;
+    private Dictionary<int, ulong>? _wideC0;
 
     public ObjectStore(int maxObjects)
     {
@@ -110,7 +112,7 @@ internal sealed class ObjectStore
         {
             if (kept == 0)
             {
-                n.C0 = v;
+                SetC0(ref n, id, v);
             }
             else
             {
@@ -122,6 +124,10 @@ internal sealed class ObjectStore
                 }
 
                 _ring![(n.Block * BlockChildren) + kept - InlineChildren] = v;
+                if (interesting)
+                {
+                    _ringInteresting![n.Block] = true;
+                }
             }
 
             n.Meta = meta + 1;
@@ -135,6 +141,26 @@ internal sealed class ObjectStore
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public ulong GetC0(int id)
+    {
+        var p = _nodes[id].C0;
+        return p != Packed.Wide ? Packed.Unpack(p) : _wideC0![id];
+    }
+
+    public void SetC0(int id, ulong v) => SetC0(ref _nodes[id], id, v);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void SetC0(ref Node n, int id, ulong v)
+    {
+        var p = Packed.Pack(v);
+        n.C0 = p;
+        if (p == Packed.Wide)
+        {
+            (_wideC0 ??= [])[id] = v;
+        }
+    }
+
     /// <summary>Copies the kept children (in order) into <paramref name="dest"/> (at least <see cref="MaxKept"/> long).</summary>
     public int CopyKept(int id, Span<ulong> dest)
     {
@@ -142,7 +168,7 @@ internal sealed class ObjectStore
         var kept = n.Kept;
         if (kept > 0)
         {
-            dest[0] = n.C0;
+            dest[0] = GetC0(id);
         }
 
         for (var i = InlineChildren; i < kept; i++)
@@ -180,6 +206,7 @@ internal sealed class ObjectStore
     {
         _ring ??= new ulong[16 * BlockChildren];
         _ringOwner ??= new int[16];
+        _ringInteresting ??= new bool[16];
         var block = _ringNext;
         if (block == _ringOwner.Length)
         {
@@ -187,6 +214,7 @@ internal sealed class ObjectStore
             {
                 Array.Resize(ref _ring, block * 2 * BlockChildren);
                 Array.Resize(ref _ringOwner, block * 2);
+                Array.Resize(ref _ringInteresting, block * 2);
             }
             else
             {
@@ -202,6 +230,7 @@ internal sealed class ObjectStore
         }
 
         _ringOwner[block] = owner + 1;
+        _ringInteresting[block] = false;
         return block;
     }
 
@@ -215,7 +244,7 @@ internal sealed class ObjectStore
         }
 
         var kept = n.Kept;
-        for (var i = InlineChildren; i < kept; i++)
+        for (var i = InlineChildren; i < kept && _ringInteresting![block]; i++)
         {
             var v = _ring![(block * BlockChildren) + i - InlineChildren];
             if (IsInteresting(v))
@@ -233,12 +262,14 @@ internal sealed class ObjectStore
 /// <summary>The memo: dense pages for the usual 0..n indices, a dictionary for sparse hostile ones.</summary>
 internal sealed class Memo
 {
-    private const int Shift = 13;
+    // 128 KiB pages: on the large object heap, never copied by the GC.
+    private const int Shift = 15;
     private const int PageSize = 1 << Shift;
     private const int Mask = PageSize - 1;
 
     private readonly int _maxEntries;
-    private ulong[]?[] _pages = new ulong[]?[16];
+    private uint[]?[] _pages = new uint[]?[16];
+    private Dictionary<long, ulong>? _wide;
     private Dictionary<long, ulong>? _sparse;
 
     public Memo(int maxEntries) => _maxEntries = maxEntries;
@@ -257,6 +288,7 @@ internal sealed class Memo
         }
 
         _sparse?.Clear();
+        _wide?.Clear();
         Count = 0;
     }
 
@@ -268,7 +300,13 @@ internal sealed class Memo
         if ((ulong)page < (ulong)_pages.Length && _pages[page] is { } p)
         {
             var i = (int)(index & Mask);
-            return i < p.Length ? p[i] : 0;
+            if (i < p.Length)
+            {
+                var packed = p[i];
+                return packed == Packed.Wide ? _wide![index] : Packed.Unpack(packed);
+            }
+
+            return 0;
         }
 
         return GetSparse(index);
@@ -286,7 +324,12 @@ internal sealed class Memo
                 Added(offset);
             }
 
-            slot = value;
+            slot = Packed.Pack(value);
+            if (slot == Packed.Wide)
+            {
+                (_wide ??= [])[index] = value;
+            }
+
             return;
         }
 
@@ -334,14 +377,19 @@ internal sealed class Memo
                 Array.Resize(ref _pages, (int)Math.Max(page + 1, _pages.Length * 2L));
             }
 
-            var p = new ulong[PageSize];
+            var p = new uint[PageSize];
             _pages[page] = p;
             if (_sparse is { Count: > 0 })
             {
                 var low = page << Shift;
                 foreach (var (k, v) in _sparse.Where(e => e.Key >= low && e.Key < low + PageSize).ToList())
                 {
-                    p[k & Mask] = v;
+                    p[k & Mask] = Packed.Pack(v);
+                    if (p[k & Mask] == Packed.Wide)
+                    {
+                        (_wide ??= [])[k] = v;
+                    }
+
                     _sparse.Remove(k);
                 }
             }

@@ -78,13 +78,35 @@ internal static class V
 }
 
 /// <summary>
-/// A container or object (16 bytes). Containers keep their first child inline and up to
+/// A value in 32 bits, for the memo and inline children: 5-bit kind, 27-bit payload. Values that do not fit
+/// (offsets past 128 MiB, negative or large ints) are kept in a side table, marked <see cref="Wide"/>.
+/// </summary>
+internal static class Packed
+{
+    public const uint Wide = uint.MaxValue;
+    private const int PayloadBits = 27;
+    private const uint PayloadMask = (1u << PayloadBits) - 1;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static uint Pack(ulong v)
+    {
+        var payload = v & V.PayloadMask;
+        return payload > PayloadMask ? Wide : (uint)((v >> V.KindShift) << PayloadBits) | (uint)payload;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ulong Unpack(uint p) => ((ulong)(p >> PayloadBits) << V.KindShift) | (p & PayloadMask);
+}
+
+/// <summary>
+/// A container or object (12 bytes). Containers keep their first child inline and up to
 /// <see cref="ObjectStore.BlockChildren"/> more in a recycled block, so memory stays bounded however many
 /// containers a pickle builds, while every import or call reachable from a container is always kept.
 /// </summary>
 internal struct Node
 {
-    public ulong C0;
+    /// <summary>First child (containers) or the persistent id (persistent loads), packed.</summary>
+    public uint C0;
 
     /// <summary>Containers: ring block or -1. Objects: index of the side record.</summary>
     public int Block;
@@ -156,7 +178,7 @@ internal sealed class PagedArray<T>
             Array.Resize(ref _pages, _pages.Length * 2);
         }
 
-        _pages[page] = new T[page == 0 ? 64 : PageSize];
+        _pages[page] = page == 0 ? new T[64] : GC.AllocateUninitializedArray<T>(PageSize);
         _filled = page + 1;
         _ = slot;
     }
