@@ -124,7 +124,7 @@ public static class ScanCommand
             var targets = parse.GetValue(paths)!;
             var showProgress = !parse.GetValue(noProgress) && ProgressDisplay.CanShow(stderr);
             var report = showProgress
-                ? await ProgressDisplay.RunAsync(stderr, progress => scanner.ScanAsync(targets, progress, ct))
+                ? await ProgressDisplay.RunAsync<ScanProgress, TrainGuard.Findings.Report>(stderr, progress => scanner.ScanAsync(targets, progress, ct), p => (p.FilesDone, p.FilesTotal, $"scanning {p.FilesDone}/{p.FilesTotal}"))
                 : await scanner.ScanAsync(targets, null, ct);
             return output.Write(parse, report, stdout, stderr, parse.GetValue(quiet));
         });

@@ -1,5 +1,4 @@
 using Spectre.Console;
-using TrainGuard.Scanning.Scanner;
 
 namespace TrainGuard.Cli.Output;
 
@@ -9,7 +8,8 @@ public static class ProgressDisplay
     public static bool CanShow(TextWriter stderr) =>
         ReferenceEquals(stderr, Console.Error) && !Console.IsErrorRedirected && Environment.GetEnvironmentVariable("CI") is null;
 
-    public static async Task<T> RunAsync<T>(TextWriter stderr, Func<IProgress<ScanProgress>, Task<T>> work)
+    /// <summary>Runs <paramref name="work"/> with a progress bar fed by <paramref name="describe"/> (done, total, label).</summary>
+    public static async Task<T> RunAsync<TProgress, T>(TextWriter stderr, Func<IProgress<TProgress>, Task<T>> work, Func<TProgress, (double Done, double Total, string Label)> describe)
     {
         var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(stderr) });
         T result = default!;
@@ -18,12 +18,13 @@ public static class ProgressDisplay
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
             .StartAsync(async context =>
             {
-                var task = context.AddTask("scanning", maxValue: 1);
-                var progress = new Progress<ScanProgress>(p =>
+                var task = context.AddTask("starting", maxValue: 1);
+                var progress = new Progress<TProgress>(p =>
                 {
-                    task.MaxValue = Math.Max(1, p.FilesTotal);
-                    task.Value = p.FilesDone;
-                    task.Description = $"scanning {p.FilesDone}/{p.FilesTotal}";
+                    var (done, total, label) = describe(p);
+                    task.MaxValue = Math.Max(1, total);
+                    task.Value = Math.Min(done, task.MaxValue);
+                    task.Description = TrainGuard.Findings.TextSanitizer.Escape(label, 60);
                 });
                 result = await work(progress);
                 task.Value = task.MaxValue;

@@ -20,7 +20,7 @@ public sealed class TextReportWriter : IReportWriter
             output.WriteLine($"{Label(item.Verdict),-10} {TextSanitizer.Escape(item.Path, 400)} ({item.Format})");
             foreach (var finding in item.Findings.OrderByDescending(f => f.Severity))
             {
-                WriteFinding(finding, output);
+                WriteFinding(item, finding, output);
             }
         }
 
@@ -30,9 +30,12 @@ public sealed class TextReportWriter : IReportWriter
         output.WriteLine($"{report.Items.Count} {(report.Items.Count == 1 ? "item" : "items")} {report.ItemsName switch { "files" => "scanned", _ => "checked" }}: {string.Join(", ", parts)} ({report.Elapsed.TotalSeconds:0.00}s)");
     }
 
-    private static void WriteFinding(Finding finding, TextWriter output)
+    private static void WriteFinding(AnalyzedItem item, Finding finding, TextWriter output)
     {
-        var where = finding.Location.Member is { } member ? $"member {TextSanitizer.Escape(member, 200)}" : "file";
+        var file = finding.Location.File == item.Path ? null : TextSanitizer.Escape(finding.Location.File, 300);
+        var where = finding.Location.Member is { } member
+            ? $"{(file is null ? string.Empty : file + ", ")}member {TextSanitizer.Escape(member, 200)}"
+            : file ?? "the file itself";
         if (finding.Location.Offset is { } offset)
         {
             where += $" at offset 0x{offset:x}";
