@@ -226,6 +226,26 @@ public class HostileInputTests
     }
 
     [Fact]
+    public void Imports_inside_an_old_container_survive_the_recycling_of_its_children()
+    {
+        var b = PickleBuilder.Create(4).Global("t", "f")
+            .EmptyList().Memoize().Mark().Int(1).Global("os", "system").Int(2).Appends().Pop();
+        for (var i = 0; i < 40_000; i++)
+        {
+            b.Int(i).Int(i).Tuple2().Pop();
+        }
+
+        var data = b.BinGet(0).Int(3).Append().Tuple1().Reduce().Stop().ToArray();
+
+        var a = PickleMachine.Analyze(data);
+
+        Assert.Null(a.Error);
+        var call = Assert.Single(a.Calls);
+        Assert.Contains(call.Globals, g => g.FullName == "os.system");
+        Assert.Equal("t.f([1, …])", call.Rendered);
+    }
+
+    [Fact]
     public void Too_many_pickles_back_to_back_is_a_limit_error()
     {
         var one = PickleBuilder.Create(2).None().Stop().ToArray();

@@ -328,20 +328,13 @@ internal sealed partial class Interpreter
         }
 
         var id = V.Node(args);
-        ref var n = ref _store[id];
-        if (index >= n.Kept)
-        {
-            return 0;
-        }
-
         if (index == 0)
         {
-            return _store.GetC0(id);
+            return _store[id].Kept > 0 ? _store.GetC0(id) : 0;
         }
 
         Span<ulong> kids = stackalloc ulong[ObjectStore.MaxKept];
-        _store.CopyKept(id, kids);
-        return kids[index];
+        return index < _store.CopyKept(id, kids) ? kids[index] : 0;
     }
 
     private int ArgCount(ulong args) => V.Kind(args) == ValKind.Tuple ? _store[V.Node(args)].Count : -1;

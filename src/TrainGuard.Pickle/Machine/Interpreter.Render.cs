@@ -114,7 +114,7 @@ internal sealed partial class Interpreter
             RenderInto(data, sb, kids[i + 1], 2, max);
         }
 
-        if (_store[id].Count * 1L > n || _store[id].Truncated)
+        if (_store[id].Count * 1L > n || _store.IsTruncated(id))
         {
             sb.Append(n > 0 ? ", …" : "…");
         }
@@ -221,7 +221,7 @@ internal sealed partial class Interpreter
         var kind = V.Kind(v);
         var id = V.Node(v);
         var count = _store[id].Count;
-        if (count == 0 && !_store[id].Truncated)
+        if (count == 0 && !_store.IsTruncated(id))
         {
             sb.Append(kind switch { ValKind.Set => "set()", ValKind.FrozenSet => "frozenset()", _ => open + close });
             return;
@@ -251,7 +251,7 @@ internal sealed partial class Interpreter
         var n = _store.CopyKept(id, kids);
         var step = pairs ? 2 : 1;
         var shown = 0;
-        var elided = _store[id].Truncated || _store[id].Count > n;
+        var elided = _store.IsTruncated(id) || _store[id].Count > n;
         for (var i = 0; i + step - 1 < n; i += step)
         {
             if (shown == MaxElements || sb.Length >= max)

@@ -122,6 +122,18 @@ internal sealed class ObjectStore
                     n.Block = AllocateBlock(id);
                     meta = n.Meta;
                 }
+                else if (_ringOwner![n.Block] != id + 1)
+                {
+                    // The block went to a newer container: from now on only imports and calls are kept.
+                    n.Block = -1;
+                    n.Meta = (meta & ~Node.KeptMask) | InlineChildren | Node.FlagTruncated;
+                    if (interesting)
+                    {
+                        AddExtra(id, v);
+                    }
+
+                    return;
+                }
 
                 _ring![(n.Block * BlockChildren) + kept - InlineChildren] = v;
                 if (interesting)
@@ -166,6 +178,11 @@ internal sealed class ObjectStore
     {
         ref var n = ref _nodes[id];
         var kept = n.Kept;
+        if (kept > InlineChildren && !BlockValid(id, n))
+        {
+            kept = InlineChildren;
+        }
+
         if (kept > 0)
         {
             dest[0] = GetC0(id);
@@ -180,7 +197,16 @@ internal sealed class ObjectStore
     }
 
     /// <summary>True when every child is kept (nothing elided, nothing recycled).</summary>
-    public bool IsComplete(int id) => !_nodes[id].Truncated;
+    public bool IsComplete(int id) => !IsTruncated(id);
+
+    /// <summary>True when children were elided or their block was recycled.</summary>
+    public bool IsTruncated(int id)
+    {
+        ref var n = ref _nodes[id];
+        return n.Truncated || (n.Kept > InlineChildren && !BlockValid(id, n));
+    }
+
+    private bool BlockValid(int id, in Node n) => n.Block >= 0 && _ringOwner is not null && _ringOwner[n.Block] == id + 1;
 
     public List<ulong>? Extras(int id) =>
         (_nodes[id].Meta & Node.FlagExtras) != 0 && _extras is not null && _extras.TryGetValue(id, out var list) ? list : null;
@@ -223,8 +249,10 @@ internal sealed class ObjectStore
         }
 
         _ringNext = block + 1;
+        // The previous owner finds out lazily (its block no longer names it as owner); only a block holding
+        // imports or calls is emptied now, so they are never lost.
         var previous = _ringOwner[block] - 1;
-        if (previous > 0)
+        if (previous > 0 && _ringInteresting[block])
         {
             Evict(previous, block);
         }
@@ -244,7 +272,7 @@ internal sealed class ObjectStore
         }
 
         var kept = n.Kept;
-        for (var i = InlineChildren; i < kept && _ringInteresting![block]; i++)
+        for (var i = InlineChildren; i < kept; i++)
         {
             var v = _ring![(block * BlockChildren) + i - InlineChildren];
             if (IsInteresting(v))
