@@ -258,6 +258,28 @@ public class HostileInputTests
     }
 
     [Fact]
+    public void Analysis_past_its_time_limit_stops_with_a_limit_error()
+    {
+        var data = PickleBuilder.Create(4).Raw([.. Enumerable.Repeat((byte)'N', 300_000)]).Stop().ToArray();
+
+        var a = PickleMachine.Analyze(data, new PickleLimits { Timeout = TimeSpan.Zero });
+
+        Assert.NotNull(a.Error);
+        Assert.True(a.Error.LimitExceeded);
+        Assert.Contains("analysis time", a.Error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Cancellation_is_not_swallowed_as_bad_input()
+    {
+        var data = PickleBuilder.Create(4).Raw([.. Enumerable.Repeat((byte)'N', 300_000)]).Stop().ToArray();
+        using var cts = new CancellationTokenSource();
+        cts.Cancel();
+
+        Assert.ThrowsAny<OperationCanceledException>(() => PickleMachine.Analyze(data, null, cts.Token));
+    }
+
+    [Fact]
     public void Input_over_the_size_limit_is_refused()
     {
         var a = PickleMachine.Analyze(new byte[100], new PickleLimits { MaxBytes = 10 });

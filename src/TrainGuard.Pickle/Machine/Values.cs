@@ -156,7 +156,7 @@ internal sealed class PagedArray<T>
         var slot = index & Mask;
         if (page >= _filled || slot >= _pages[page].Length)
         {
-            AddPage(page, slot);
+            AddPage(page);
         }
 
         _pages[page][slot] = value;
@@ -165,7 +165,7 @@ internal sealed class PagedArray<T>
     }
 
     /// <summary>Page 0 starts small and doubles up to a full page, so small pickles stay cheap.</summary>
-    private void AddPage(int page, int slot)
+    private void AddPage(int page)
     {
         if (page == 0 && _filled == 1)
         {
@@ -180,6 +180,5 @@ internal sealed class PagedArray<T>
 
         _pages[page] = page == 0 ? new T[64] : GC.AllocateUninitializedArray<T>(PageSize);
         _filled = page + 1;
-        _ = slot;
     }
 }
