@@ -34,6 +34,7 @@ internal sealed partial class Interpreter
     private readonly List<string> _globalRendered = [];
     private readonly List<PickleGlobal[]> _globalArrays = [];
     private Dictionary<int, string>? _names;
+    private Dictionary<int, string>? _plain;
     private HashSet<int>? _nestedSeen;
 
     // ---------------------------------------------------------------- imports
@@ -136,10 +137,23 @@ internal sealed partial class Interpreter
     /// <summary>A value as a bare word: strings without quotes, globals as dotted names.</summary>
     private string PlainText(ReadOnlySpan<byte> data, ulong v) => V.Kind(v) switch
     {
-        ValKind.Str => Findings.TextSanitizer.Escape(DecodeStr(data, V.Offset(v), 200)),
+        ValKind.Str => PlainString(data, V.Offset(v)),
         ValKind.Global => _globalPaths[_store[V.Node(v)].Block],
         _ => Render(data, v, 200),
     };
+
+    /// <summary>A string as a bare word, sanitized; memoized strings (torch's 'storage', 'cpu') are rendered once.</summary>
+    private string PlainString(ReadOnlySpan<byte> data, int off)
+    {
+        _plain ??= [];
+        if (!_plain.TryGetValue(off, out var text))
+        {
+            text = Findings.TextSanitizer.Escape(DecodeStr(data, off, 200));
+            _plain[off] = text;
+        }
+
+        return text;
+    }
 
     // ---------------------------------------------------------------- calls
 
