@@ -65,6 +65,8 @@ public static class Program
     {
         var root = new RootCommand(Description + "\n" + ExitCodes.HelpText);
         root.Subcommands.Add(ScanCommand.Create(stdout, stderr));
+        root.Subcommands.Add(ServerCommand.Create(stdout, stderr));
+        root.Subcommands.Add(LedgerCommand.Create(stdout, stderr));
         root.Subcommands.Add(EnvCommand.Create(stdout, stderr));
         root.Subcommands.Add(KeysCommand.Create(stdout, stderr));
         return root;

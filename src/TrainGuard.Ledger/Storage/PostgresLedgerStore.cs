@@ -57,6 +57,15 @@ public sealed class PostgresLedgerStore : ILedgerStore
     /// <summary>True while this instance holds the sequencer lock.</summary>
     public bool IsSequencer => _sequencer is not null;
 
+    /// <summary>The pooled data source the store reads through (owned by the store).</summary>
+    public NpgsqlDataSource DataSource => _dataSource;
+
+    /// <summary>
+    /// Optional work done inside every append transaction, after the new rows are copied and before the tree
+    /// size moves (e.g. a query index over the entries). Throwing rolls the whole batch back. Set before appending.
+    /// </summary>
+    public PostgresAppendHook? AppendHook { get; set; }
+
     /// <summary>Connects, creates the tables if needed, and returns the store. The data source is owned by the store.</summary>
     public static async Task<PostgresLedgerStore> OpenAsync(string connectionString, CancellationToken cancellationToken = default)
     {
@@ -257,6 +266,11 @@ public sealed class PostgresLedgerStore : ILedgerStore
             await import.CompleteAsync(cancellationToken);
         }
 
+        if (AppendHook is { } hook)
+        {
+            await hook(connection, transaction, entries, plan.ToResult(), cancellationToken);
+        }
+
         await using (var head = new NpgsqlCommand("UPDATE ledger_head SET tree_size = @size WHERE id = 1", connection, transaction))
         {
             head.Parameters.AddWithValue("size", plan.NewTreeSize);
@@ -424,3 +438,6 @@ public sealed class PostgresLedgerStore : ILedgerStore
         return BinaryPrimitives.ReadInt64BigEndian(digest);
     }
 }
+
+/// <summary>Work run inside a PostgreSQL append transaction (see <see cref="PostgresLedgerStore.AppendHook"/>).</summary>
+public delegate Task PostgresAppendHook(NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyList<LedgerAppend> entries, AppendResult result, CancellationToken cancellationToken);

@@ -46,6 +46,12 @@ public sealed class SqliteLedgerStore : ILedgerStore
     /// <summary>Path of the database file.</summary>
     public string? Path { get; private init; }
 
+    /// <summary>
+    /// Optional work done inside every append transaction, after the new rows are inserted and before the tree
+    /// size moves (e.g. a query index over the entries). Throwing rolls the whole batch back. Set before appending.
+    /// </summary>
+    public SqliteAppendHook? AppendHook { get; set; }
+
     /// <summary>Opens (creating if needed) the ledger database at <paramref name="path"/>.</summary>
     public static async Task<SqliteLedgerStore> OpenAsync(string path, CancellationToken cancellationToken = default)
     {
@@ -120,6 +126,11 @@ public sealed class SqliteLedgerStore : ILedgerStore
                     key.Value = (object?)entries[i].IdempotencyKey ?? DBNull.Value;
                     await insert.ExecuteNonQueryAsync(cancellationToken);
                 }
+            }
+
+            if (AppendHook is { } hook)
+            {
+                await hook(_writer, transaction, entries, plan.ToResult(), cancellationToken);
             }
 
             using (var head = _writer.CreateCommand())
@@ -349,3 +360,6 @@ public sealed class SqliteLedgerStore : ILedgerStore
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 }
+
+/// <summary>Work run inside a SQLite append transaction (see <see cref="SqliteLedgerStore.AppendHook"/>).</summary>
+public delegate Task SqliteAppendHook(SqliteConnection connection, SqliteTransaction transaction, IReadOnlyList<LedgerAppend> entries, AppendResult result, CancellationToken cancellationToken);

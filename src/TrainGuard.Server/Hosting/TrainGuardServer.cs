@@ -1,0 +1,215 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Console;
+using TrainGuard.Ledger;
+using TrainGuard.Ledger.Checkpoints;
+using TrainGuard.Server.Auth;
+using TrainGuard.Server.Http;
+using TrainGuard.Server.Ledger;
+using TrainGuard.Server.Storage;
+
+namespace TrainGuard.Server.Hosting;
+
+/// <summary>
+/// One running server: Kestrel on the configured addresses in front of the ledger, its event index and tokens.
+/// Start it with <see cref="StartAsync"/> (the CLI and tests do so in-process); stop it by disposing.
+/// </summary>
+public sealed class TrainGuardServer : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private readonly NoteSigner _signer;
+    private readonly ServerState _state;
+    private bool _disposed;
+
+    private TrainGuardServer(WebApplication app, NoteSigner signer, ServerState state, IReadOnlyList<string> urls)
+    {
+        _app = app;
+        _signer = signer;
+        _state = state;
+        Urls = urls;
+    }
+
+    /// <summary>The addresses actually listened on (port 0 resolved).</summary>
+    public IReadOnlyList<string> Urls { get; }
+
+    /// <summary>The first listening address, e.g. <c>http://127.0.0.1:8470/</c>.</summary>
+    public Uri BaseAddress => new(Urls[0].TrimEnd('/') + "/");
+
+    public IServerStore Store => _state.Store;
+
+    public TransparencyLog Log => _state.Log;
+
+    public CheckpointPublisher Checkpoints => _state.Checkpoints;
+
+    /// <summary>The verifier key clients and witnesses pin (<c>trainguard server key show</c>).</summary>
+    public string VerifierKey => _state.Log.Verifier.VerifierKey;
+
+    /// <summary>Opens the store (refusing a ledger that no longer matches its latest checkpoint), then starts listening.</summary>
+    public static async Task<TrainGuardServer> StartAsync(ServerOptions options, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.Urls.Count == 0)
+        {
+            throw new ArgumentException("at least one listening address is needed", nameof(options));
+        }
+
+        var signer = LogSigningKey.LoadOrCreate(options.DataDirectory, options.Origin);
+        IServerStore? store = null;
+        CheckpointPublisher? publisher = null;
+        WebApplication? app = null;
+        try
+        {
+            store = await ServerStores.OpenAsync(options.Database ?? ServerStores.DefaultSpec(options.DataDirectory), cancellationToken);
+            var log = await TransparencyLog.OpenAsync(store.Ledger, signer.Name, signer, cancellationToken);
+            publisher = new CheckpointPublisher(log, options.CheckpointInterval);
+            await publisher.InitializeAsync(cancellationToken);
+
+            app = Build(options);
+            var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("TrainGuard.Server");
+            var state = new ServerState(store, log, publisher, new TokenAuthenticator(store, options.TokenCacheTime), new ServerMetrics(), options, logger, TimeProvider.System);
+            Configure(app, state);
+            await app.StartAsync(cancellationToken);
+            var urls = app.Urls.ToList();
+            logger.LogInformation("TrainGuard server listening on {Urls}; store {Store}; log {Origin} at size {TreeSize}; verifier key {VerifierKey}", string.Join(", ", urls), store.Description, log.Origin, log.Size, log.Verifier.VerifierKey);
+            return new TrainGuardServer(app, signer, state, urls);
+        }
+        catch
+        {
+            if (app is not null)
+            {
+                await app.DisposeAsync();
+            }
+
+            publisher?.Dispose();
+            if (store is not null)
+            {
+                await store.DisposeAsync();
+            }
+
+            signer.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Waits until <paramref name="cancellationToken"/> is cancelled or the host is asked to stop.</summary>
+    public async Task WaitForShutdownAsync(CancellationToken cancellationToken)
+    {
+        var stopping = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var a = cancellationToken.Register(() => stopping.TrySetResult());
+        using var b = _app.Lifetime.ApplicationStopping.Register(() => stopping.TrySetResult());
+        await stopping.Task;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        try
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            await _app.StopAsync(timeout.Token);
+        }
+        finally
+        {
+            await _app.DisposeAsync();
+            _state.Checkpoints.Dispose();
+            await _state.Store.DisposeAsync();
+            _signer.Dispose();
+        }
+    }
+
+    private static WebApplication Build(ServerOptions options)
+    {
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
+        {
+            Args = [],
+            ContentRootPath = AppContext.BaseDirectory,
+            ApplicationName = "TrainGuard.Server",
+        });
+        builder.WebHost.UseUrls([.. options.Urls]);
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            kestrel.Limits.MaxRequestBodySize = options.Batch.MaxBytes + 1;
+        });
+        builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
+
+        builder.Logging.ClearProviders();
+        builder.Logging.SetMinimumLevel(options.LogLevel);
+        builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
+        if (options.LogFormat == LogFormat.Json)
+        {
+            builder.Logging.AddJsonConsole(o =>
+            {
+                o.UseUtcTimestamp = true;
+                o.TimestampFormat = "yyyy-MM-dd'T'HH:mm:ss.fff'Z'";
+                o.JsonWriterOptions = new JsonWriterOptions { Indented = false };
+            });
+        }
+        else
+        {
+            builder.Logging.AddSimpleConsole(o =>
+            {
+                o.SingleLine = true;
+                o.UseUtcTimestamp = true;
+                o.TimestampFormat = "yyyy-MM-dd'T'HH:mm:ss.fff'Z' ";
+            });
+        }
+
+        // Logs go to standard error; standard output stays for what the CLI prints.
+        builder.Services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+        return builder.Build();
+    }
+
+    private static void Configure(WebApplication app, ServerState state)
+    {
+        app.Use(async (context, next) =>
+        {
+            var started = Stopwatch.GetTimestamp();
+            try
+            {
+                await next(context);
+            }
+            catch (Exception ex) when (!context.Response.HasStarted && !context.RequestAborted.IsCancellationRequested)
+            {
+                state.Logger.LogError(ex, "request {Method} {Path} failed", context.Request.Method, context.Request.Path.Value);
+                await HttpJson.ProblemAsync(context, StatusCodes.Status500InternalServerError, "internal", "Internal error", "the server could not complete the request; see its log");
+            }
+            finally
+            {
+                var elapsed = Stopwatch.GetElapsedTime(started);
+                var route = (context.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText ?? "unmatched";
+                state.Metrics.Request(context.Request.Method, route, context.Response.StatusCode, elapsed);
+                var level = route is "/healthz" or "/readyz" or "/metrics" ? LogLevel.Debug : LogLevel.Information;
+                if (state.Logger.IsEnabled(level))
+                {
+                    state.Logger.Log(level, "{Method} {Route} {Path} {Status} {ElapsedMs:F2} ms", context.Request.Method, route, context.Request.Path.Value, context.Response.StatusCode, elapsed.TotalMilliseconds);
+                }
+            }
+        });
+
+        RequestDelegate Handle(Func<HttpContext, ServerState, Task> handler) => context => handler(context, state);
+
+        app.MapPost("/api/v1/events", Authorization.Require(state, Role.Agent, Handle(EventEndpoints.AppendAsync)));
+        app.MapGet("/api/v1/events", Authorization.Require(state, Role.Reader, Handle(EventEndpoints.QueryAsync)));
+        app.MapGet("/api/v1/events/{id}", Authorization.Require(state, Role.Reader, Handle(EventEndpoints.GetAsync)));
+        app.MapGet("/api/v1/proof/consistency", Handle(LogEndpoints.ConsistencyAsync));
+        app.MapGet("/api/v1/log", Handle(LogEndpoints.InfoAsync));
+        app.MapGet("/checkpoint", Handle(LogEndpoints.CheckpointAsync));
+        app.MapGet("/tile/{**path}", Handle(LogEndpoints.TileAsync));
+        app.MapGet("/healthz", (RequestDelegate)OpsEndpoints.HealthAsync);
+        app.MapGet("/readyz", Handle(OpsEndpoints.ReadyAsync));
+        app.MapGet("/metrics", Handle(OpsEndpoints.MetricsAsync));
+    }
+}

@@ -1,0 +1,298 @@
+using System.Buffers;
+using System.Globalization;
+using System.Text.Json;
+using Microsoft.AspNetCore.Http;
+using TrainGuard.Ledger.Merkle;
+using TrainGuard.Ledger.Storage;
+using TrainGuard.Parsing;
+using TrainGuard.Server.Events;
+using TrainGuard.Server.Storage;
+
+namespace TrainGuard.Server.Http;
+
+/// <summary><c>POST /api/v1/events</c> (append a batch) and the event queries.</summary>
+internal static class EventEndpoints
+{
+    public static async Task AppendAsync(HttpContext context, ServerState state)
+    {
+        var request = context.Request;
+        if (request.ContentType is { } type && !type.StartsWith("application/json", StringComparison.OrdinalIgnoreCase))
+        {
+            state.Metrics.BatchRejected();
+            await HttpJson.ProblemAsync(context, StatusCodes.Status415UnsupportedMediaType, "unsupported-media-type", "JSON expected", $"send the batch as application/json, not {type}");
+            return;
+        }
+
+        var limits = state.Options.Batch;
+        if (request.ContentLength is long declared && declared > limits.MaxBytes)
+        {
+            await TooLargeAsync(context, state, $"the batch is {declared:N0} bytes; at most {limits.MaxBytes:N0} are accepted");
+            return;
+        }
+
+        byte[] buffer;
+        int length;
+        try
+        {
+            (buffer, length) = await ReadBodyAsync(request, limits.MaxBytes, context.RequestAborted);
+        }
+        catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            await TooLargeAsync(context, state, $"the batch is over {limits.MaxBytes:N0} bytes");
+            return;
+        }
+
+        if (length < 0)
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            await TooLargeAsync(context, state, $"the batch is over {limits.MaxBytes:N0} bytes");
+            return;
+        }
+
+        EventBatch? batch;
+        IReadOnlyList<EventProblem> problems;
+        int badCount;
+        try
+        {
+            batch = EventBatchParser.Parse(buffer.AsSpan(0, length), limits, state.Time.GetUtcNow(), out problems, out badCount);
+        }
+        catch (MalformedInputException ex) when (ex.LimitExceeded)
+        {
+            await TooLargeAsync(context, state, ex.Message);
+            return;
+        }
+        catch (MalformedInputException ex)
+        {
+            state.Metrics.BatchRejected();
+            await HttpJson.ProblemAsync(context, StatusCodes.Status400BadRequest, "malformed-batch", "Malformed batch", ex.Message);
+            return;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+
+        if (batch is null)
+        {
+            state.Metrics.BatchRejected();
+            var first = problems[0];
+            var detail = $"{badCount} of the batch's events are invalid; nothing was stored. First: event {first.Index}" +
+                         (first.Field is null ? string.Empty : $", field {first.Field}") + $": {first.Message}";
+            await HttpJson.ProblemAsync(context, StatusCodes.Status400BadRequest, "invalid-events", "Invalid events", detail, problems);
+            return;
+        }
+
+        AppendResult result;
+        try
+        {
+            // Not cancelled by the client going away: once started, the batch commits or fails as a whole.
+            result = batch.Entries.Count == 0
+                ? new AppendResult(state.Log.Size, [], [], 0, state.Log.Size)
+                : await state.Log.AppendAsync(batch.Entries, CancellationToken.None);
+        }
+        catch (EventConflictException ex)
+        {
+            state.Metrics.BatchRejected();
+            await HttpJson.ProblemAsync(
+                context,
+                StatusCodes.Status409Conflict,
+                "event-conflict",
+                "Event id reused with different content",
+                ex.Message + "; nothing of the batch was stored",
+                [new EventProblem(ex.BatchIndex, "id", $"already stored at leaf {ex.ExistingIndex} with different content")]);
+            return;
+        }
+
+        var checkpoint = await state.Checkpoints.EnsureAsync(result.TreeSize, CancellationToken.None);
+        var duplicates = result.Duplicates.Count(d => d);
+        state.Metrics.BatchAccepted(result.AppendedCount, duplicates);
+        await HttpJson.WriteAsync(context, StatusCodes.Status200OK, w =>
+        {
+            w.WriteStartObject();
+            w.WriteNumber("appended", result.AppendedCount);
+            w.WriteNumber("duplicates", duplicates);
+            w.WriteNumber("tree_size", checkpoint.Size);
+            w.WriteString("checkpoint", checkpoint.Note);
+            w.WriteStartArray("results");
+            for (var i = 0; i < batch.Ids.Count; i++)
+            {
+                w.WriteStartObject();
+                w.WriteString("id", batch.Ids[i]);
+                w.WriteNumber("index", result.Indices[i]);
+                w.WriteBoolean("duplicate", result.Duplicates[i]);
+                w.WriteEndObject();
+            }
+
+            w.WriteEndArray();
+            w.WriteEndObject();
+        });
+    }
+
+    public static async Task GetAsync(HttpContext context, ServerState state)
+    {
+        var text = context.Request.RouteValues["id"] as string ?? string.Empty;
+        if (text.Length != 36 || !Guid.TryParseExact(text, "D", out var guid))
+        {
+            await HttpJson.ProblemAsync(context, StatusCodes.Status400BadRequest, "bad-id", "Bad event id", "an event id is a UUID in 8-4-4-4-12 hex form");
+            return;
+        }
+
+        var id = guid.ToString("D");
+        var ct = context.RequestAborted;
+        var index = await state.Store.Ledger.FindByIdempotencyKeyAsync(id, ct);
+        var entry = index is { } i ? await state.Store.Ledger.GetEntryAsync(i, ct) : null;
+        if (index is null || entry is null)
+        {
+            await HttpJson.ProblemAsync(context, StatusCodes.Status404NotFound, "not-found", "No such event", $"no event with id {id} is stored");
+            return;
+        }
+
+        var checkpoint = await state.Checkpoints.EnsureAsync(index.Value + 1, ct);
+        var proof = state.Log.InclusionProof(index.Value, checkpoint.Size);
+        await HttpJson.WriteAsync(context, StatusCodes.Status200OK, w =>
+        {
+            w.WriteStartObject();
+            w.WriteString("id", id);
+            w.WriteNumber("index", index.Value);
+            w.WriteBase64String("leaf_hash", MerkleHash.HashLeaf(entry));
+            w.WritePropertyName("event");
+            w.WriteRawValue(entry, skipInputValidation: true);
+            w.WriteNumber("tree_size", checkpoint.Size);
+            w.WriteString("checkpoint", checkpoint.Note);
+            HttpJson.WriteProof(w, "inclusion_proof", proof);
+            w.WriteEndObject();
+        });
+    }
+
+    public static async Task QueryAsync(HttpContext context, ServerState state)
+    {
+        var q = context.Request.Query;
+        EventQuery query;
+        try
+        {
+            query = new EventQuery
+            {
+                FromMicros = Time(q["from"], "from"),
+                ToMicros = Time(q["to"], "to"),
+                Host = Text(q["host"]),
+                User = Text(q["user"]),
+                Action = Text(q["action"]),
+                After = Number(q["after"], "after", 0, long.MaxValue),
+                Descending = Text(q["order"]) switch
+                {
+                    null or "asc" => false,
+                    "desc" => true,
+                    _ => throw new FormatException("order: asc or desc"),
+                },
+                Limit = (int)(Number(q["limit"], "limit", 1, EventQuery.MaxLimit) ?? EventQuery.DefaultLimit),
+            };
+        }
+        catch (FormatException ex)
+        {
+            await HttpJson.ProblemAsync(context, StatusCodes.Status400BadRequest, "bad-query", "Bad query", ex.Message);
+            return;
+        }
+
+        var events = await state.Store.QueryAsync(query, context.RequestAborted);
+        await HttpJson.WriteAsync(context, StatusCodes.Status200OK, w =>
+        {
+            w.WriteStartObject();
+            w.WriteStartArray("events");
+            foreach (var e in events)
+            {
+                w.WriteStartObject();
+                w.WriteNumber("index", e.Index);
+                w.WritePropertyName("event");
+                w.WriteRawValue(e.Entry, skipInputValidation: true);
+                w.WriteEndObject();
+            }
+
+            w.WriteEndArray();
+            if (events.Count == query.Limit)
+            {
+                w.WriteString("next", events[^1].Index.ToString(CultureInfo.InvariantCulture));
+            }
+            else
+            {
+                w.WriteNull("next");
+            }
+
+            w.WriteEndObject();
+        });
+
+        static string? Text(string? value) => string.IsNullOrEmpty(value) ? null : value;
+
+        static long? Time(string? value, string name)
+        {
+            if (string.IsNullOrEmpty(value))
+            {
+                return null;
+            }
+
+            return Rfc3339.TryParse(value, out var time)
+                ? Rfc3339.ToUnixMicroseconds(time)
+                : throw new FormatException($"{name}: not an RFC 3339 date-time (e.g. 2026-11-23T10:00:00Z)");
+        }
+
+        static long? Number(string? value, string name, long min, long max)
+        {
+            if (string.IsNullOrEmpty(value))
+            {
+                return null;
+            }
+
+            return long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n >= min && n <= max
+                ? n
+                : throw new FormatException($"{name}: a whole number from {min} to {max}");
+        }
+    }
+
+    private static async Task TooLargeAsync(HttpContext context, ServerState state, string detail)
+    {
+        state.Metrics.BatchRejected();
+        await HttpJson.ProblemAsync(context, StatusCodes.Status413PayloadTooLarge, "batch-too-large", "Batch too large", detail + "; split it into smaller batches");
+    }
+
+    /// <summary>Reads the body into a pooled buffer; length -1 when it is longer than <paramref name="max"/>.</summary>
+    private static async Task<(byte[] Buffer, int Length)> ReadBodyAsync(HttpRequest request, long max, CancellationToken cancellationToken)
+    {
+        var size = (int)Math.Min(request.ContentLength ?? 64 * 1024, max) + 1;
+        var buffer = ArrayPool<byte>.Shared.Rent(Math.Max(size, 4096));
+        var length = 0;
+        try
+        {
+            while (true)
+            {
+                if (length == buffer.Length)
+                {
+                    if (length > max)
+                    {
+                        return (buffer, -1);
+                    }
+
+                    var larger = ArrayPool<byte>.Shared.Rent((int)Math.Min((long)buffer.Length * 2, max + 1));
+                    buffer.AsSpan(0, length).CopyTo(larger);
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = larger;
+                }
+
+                var read = await request.Body.ReadAsync(buffer.AsMemory(length), cancellationToken);
+                if (read == 0)
+                {
+                    return (buffer, length > max ? -1 : length);
+                }
+
+                length += read;
+                if (length > max)
+                {
+                    return (buffer, -1);
+                }
+            }
+        }
+        catch
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            throw;
+        }
+    }
+}

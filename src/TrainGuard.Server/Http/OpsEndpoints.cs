@@ -1,0 +1,46 @@
+using System.Text;
+using Microsoft.AspNetCore.Http;
+
+namespace TrainGuard.Server.Http;
+
+/// <summary>Liveness, readiness (the store answers) and Prometheus metrics.</summary>
+internal static class OpsEndpoints
+{
+    public static Task HealthAsync(HttpContext context) => PlainAsync(context, StatusCodes.Status200OK, "ok\n");
+
+    public static async Task ReadyAsync(HttpContext context, ServerState state)
+    {
+        try
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
+            timeout.CancelAfter(TimeSpan.FromSeconds(5));
+            var size = await state.Store.Ledger.SizeAsync(timeout.Token);
+            await HttpJson.WriteAsync(context, StatusCodes.Status200OK, w =>
+            {
+                w.WriteStartObject();
+                w.WriteString("status", "ready");
+                w.WriteNumber("tree_size", size);
+                w.WriteEndObject();
+            });
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !context.RequestAborted.IsCancellationRequested)
+        {
+            await HttpJson.ProblemAsync(context, StatusCodes.Status503ServiceUnavailable, "not-ready", "Store unavailable", $"the store did not answer: {ex.GetType().Name}");
+        }
+    }
+
+    public static Task MetricsAsync(HttpContext context, ServerState state)
+    {
+        var text = state.Metrics.Render(state.Log.Size, state.Checkpoints.Latest.Size, state.Checkpoints.PublishedCount);
+        return PlainAsync(context, StatusCodes.Status200OK, text, "text/plain; version=0.0.4; charset=utf-8");
+    }
+
+    private static async Task PlainAsync(HttpContext context, int status, string text, string contentType = "text/plain; charset=utf-8")
+    {
+        var bytes = Encoding.UTF8.GetBytes(text);
+        context.Response.StatusCode = status;
+        context.Response.ContentType = contentType;
+        context.Response.ContentLength = bytes.Length;
+        await context.Response.Body.WriteAsync(bytes, context.RequestAborted);
+    }
+}

@@ -1,0 +1,19 @@
+using Microsoft.Extensions.Logging;
+using TrainGuard.Ledger;
+using TrainGuard.Server.Auth;
+using TrainGuard.Server.Hosting;
+using TrainGuard.Server.Ledger;
+using TrainGuard.Server.Storage;
+
+namespace TrainGuard.Server.Http;
+
+/// <summary>What the request handlers share: the store, the log, the checkpoint publisher, tokens, metrics, limits.</summary>
+internal sealed record ServerState(
+    IServerStore Store,
+    TransparencyLog Log,
+    CheckpointPublisher Checkpoints,
+    TokenAuthenticator Tokens,
+    ServerMetrics Metrics,
+    ServerOptions Options,
+    ILogger Logger,
+    TimeProvider Time);

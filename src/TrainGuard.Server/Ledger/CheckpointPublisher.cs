@@ -1,0 +1,108 @@
+using TrainGuard.Ledger;
+using TrainGuard.Ledger.Checkpoints;
+
+namespace TrainGuard.Server.Ledger;
+
+/// <summary>A signed checkpoint the server handed out (it is stored before it is served).</summary>
+public sealed record PublishedCheckpoint(long Size, byte[] RootHash, string Note);
+
+/// <summary>
+/// Publishes signed checkpoints: after each batch, or at most once per <c>interval</c> when one is set (callers
+/// waiting for a checkpoint that covers their batch share the next one). Every checkpoint is recorded in the
+/// store before anyone sees it.
+/// </summary>
+public sealed class CheckpointPublisher : IDisposable
+{
+    private readonly TransparencyLog _log;
+    private readonly TimeSpan _interval;
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly TimeProvider _time;
+    private PublishedCheckpoint? _latest;
+    private long _lastPublished;
+    private long _published;
+
+    public CheckpointPublisher(TransparencyLog log, TimeSpan interval, TimeProvider? time = null)
+    {
+        _log = log;
+        _interval = interval;
+        _time = time ?? TimeProvider.System;
+    }
+
+    /// <summary>The latest checkpoint handed out.</summary>
+    public PublishedCheckpoint Latest => Volatile.Read(ref _latest) ?? throw new InvalidOperationException("the publisher is not initialised");
+
+    /// <summary>Checkpoints published by this process.</summary>
+    public long PublishedCount => Interlocked.Read(ref _published);
+
+    /// <summary>Loads the latest stored checkpoint, publishing a new one when the log has grown beyond it.</summary>
+    public async Task InitializeAsync(CancellationToken cancellationToken = default)
+    {
+        var stored = await _log.Store.GetLatestCheckpointAsync(cancellationToken);
+        if (stored is not null && stored.TreeSize == _log.Size)
+        {
+            Volatile.Write(ref _latest, new PublishedCheckpoint(stored.TreeSize, stored.RootHash, stored.Note));
+            return;
+        }
+
+        await PublishAsync(cancellationToken);
+    }
+
+    /// <summary>A checkpoint covering at least <paramref name="size"/> leaves, publishing one when needed.</summary>
+    public async Task<PublishedCheckpoint> EnsureAsync(long size, CancellationToken cancellationToken = default)
+    {
+        if (Volatile.Read(ref _latest) is { } current && current.Size >= size)
+        {
+            return current;
+        }
+
+        await _gate.WaitAsync(cancellationToken);
+        try
+        {
+            if (Volatile.Read(ref _latest) is { } latest && latest.Size >= size)
+            {
+                return latest;
+            }
+
+            if (_interval > TimeSpan.Zero)
+            {
+                var wait = _interval - _time.GetElapsedTime(Interlocked.Read(ref _lastPublished));
+                if (wait > TimeSpan.Zero)
+                {
+                    await Task.Delay(wait, _time, cancellationToken);
+                }
+            }
+
+            return await PublishCoreAsync(cancellationToken);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    public void Dispose() => _gate.Dispose();
+
+    private async Task PublishAsync(CancellationToken cancellationToken)
+    {
+        await _gate.WaitAsync(cancellationToken);
+        try
+        {
+            await PublishCoreAsync(cancellationToken);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    private async Task<PublishedCheckpoint> PublishCoreAsync(CancellationToken cancellationToken)
+    {
+        var note = await _log.PublishCheckpointAsync(cancellationToken);
+        var checkpoint = Checkpoint.Parse(SignedNote.Parse(note).Text);
+        var published = new PublishedCheckpoint(checkpoint.Size, checkpoint.RootHash.ToArray(), note);
+        Volatile.Write(ref _latest, published);
+        Interlocked.Exchange(ref _lastPublished, _time.GetTimestamp());
+        Interlocked.Increment(ref _published);
+        return published;
+    }
+}

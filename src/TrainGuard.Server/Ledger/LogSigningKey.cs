@@ -1,0 +1,71 @@
+using System.Text;
+using TrainGuard.Ledger.Checkpoints;
+using TrainGuard.Parsing;
+
+namespace TrainGuard.Server.Ledger;
+
+/// <summary>
+/// The log's Ed25519 checkpoint-signing key, kept in the data directory as a signed-note signer key string
+/// (file mode 0600), created on first use. Its key name is the log's origin.
+/// </summary>
+public static class LogSigningKey
+{
+    public const string FileName = "log-signing.key";
+
+    /// <summary>The origin used when none is given: <c>&lt;host name&gt;/trainguard</c>.</summary>
+    public static string DefaultOrigin()
+    {
+        var host = new string([.. Environment.MachineName.ToLowerInvariant().Where(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '.')]);
+        return (host.Length == 0 ? "localhost" : host) + "/trainguard";
+    }
+
+    public static string PathIn(string dataDirectory) => Path.Combine(dataDirectory, FileName);
+
+    /// <summary>Loads the key in <paramref name="dataDirectory"/>, creating it for <paramref name="origin"/> (or the default) when absent.</summary>
+    /// <exception cref="InvalidOperationException">The stored key is unreadable or was made for another origin.</exception>
+    public static NoteSigner LoadOrCreate(string dataDirectory, string? origin = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(dataDirectory);
+        var path = PathIn(dataDirectory);
+        if (!File.Exists(path))
+        {
+            Directory.CreateDirectory(dataDirectory);
+            using var generated = NoteSigner.Generate(origin ?? DefaultOrigin());
+            try
+            {
+                var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
+                if (!OperatingSystem.IsWindows())
+                {
+                    options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+                }
+
+                using var stream = new FileStream(path, options);
+                stream.Write(Encoding.UTF8.GetBytes(generated.SignerKey + "\n"));
+                stream.Flush(flushToDisk: true);
+            }
+            catch (IOException) when (File.Exists(path))
+            {
+                // Another process created it first: use theirs.
+            }
+        }
+
+        NoteSigner signer;
+        try
+        {
+            signer = NoteSigner.Parse(File.ReadAllText(path).Trim());
+        }
+        catch (MalformedInputException ex)
+        {
+            throw new InvalidOperationException($"{path} is not a signer key: {ex.Message}", ex);
+        }
+
+        if (origin is not null && !string.Equals(origin, signer.Name, StringComparison.Ordinal))
+        {
+            var name = signer.Name;
+            signer.Dispose();
+            throw new InvalidOperationException($"{path} signs for origin '{name}', not '{origin}': drop --origin or use another data directory");
+        }
+
+        return signer;
+    }
+}

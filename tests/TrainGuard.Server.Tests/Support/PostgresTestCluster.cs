@@ -1,0 +1,65 @@
+using System.Diagnostics;
+using Npgsql;
+
+namespace TrainGuard.Server.Tests.Support;
+
+/// <summary>
+/// PostgreSQL for the integration tests: TRAINGUARD_TEST_PG when set, else the private cluster of
+/// scripts/pg-test-cluster.sh when PostgreSQL 15 is installed. When it is installed the PostgreSQL cases run
+/// and a cluster that fails to start fails them (they are never silently skipped).
+/// </summary>
+public static class PostgresTestCluster
+{
+    public const string EnvironmentVariable = "TRAINGUARD_TEST_PG";
+    private const string InitDb = "/usr/lib/postgresql/15/bin/initdb";
+
+    private static readonly Lazy<Task<string>> Connection = new(StartAsync);
+
+    public static bool IsAvailable =>
+        !string.IsNullOrEmpty(Environment.GetEnvironmentVariable(EnvironmentVariable)) || File.Exists(InitDb);
+
+    /// <summary>A connection string whose search path is a fresh schema.</summary>
+    public static async Task<string> CreateSchemaAsync()
+    {
+        var baseConnection = await Connection.Value;
+        var schema = "s_" + Guid.NewGuid().ToString("N");
+        await using (var dataSource = NpgsqlDataSource.Create(baseConnection))
+        await using (var command = dataSource.CreateCommand($"CREATE SCHEMA {schema}"))
+        {
+            await command.ExecuteNonQueryAsync();
+        }
+
+        return new NpgsqlConnectionStringBuilder(baseConnection) { SearchPath = schema }.ToString();
+    }
+
+    private static async Task<string> StartAsync()
+    {
+        var configured = Environment.GetEnvironmentVariable(EnvironmentVariable);
+        if (!string.IsNullOrEmpty(configured))
+        {
+            return configured;
+        }
+
+        await RunScriptAsync("start");
+        var env = await RunScriptAsync("env");
+        const string prefix = EnvironmentVariable + "=";
+        var line = env.Split('\n').FirstOrDefault(l => l.StartsWith(prefix, StringComparison.Ordinal))
+            ?? throw new InvalidOperationException($"pg-test-cluster.sh env printed no {EnvironmentVariable}: {env}");
+        return line[prefix.Length..].Trim();
+    }
+
+    private static async Task<string> RunScriptAsync(string verb)
+    {
+        var start = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        start.ArgumentList.Add(Path.Combine(TestPaths.RepositoryRoot, "scripts", "pg-test-cluster.sh"));
+        start.ArgumentList.Add(verb);
+        using var process = Process.Start(start) ?? throw new InvalidOperationException("could not start bash");
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        await process.WaitForExitAsync(timeout.Token);
+        return process.ExitCode == 0
+            ? await stdout
+            : throw new InvalidOperationException($"scripts/pg-test-cluster.sh {verb} failed ({process.ExitCode}): {await stderr}");
+    }
+}
