@@ -1,0 +1,211 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+
+namespace TrainGuard.Agent.Tests.Support;
+
+/// <summary>
+/// A stand-in for <c>POST /api/v1/events</c> on 127.0.0.1: assigns a leaf index per new id, answers a
+/// re-sent id with its first index (idempotent), records every id it receives (duplicates too), and
+/// can be stopped, started again on the same port, slowed down or told to fail.
+/// </summary>
+public sealed class FakeEventServer : IDisposable
+{
+    private readonly object gate = new();
+    private readonly Dictionary<string, long> index = new(StringComparer.Ordinal);
+    private readonly List<string> received = [];
+    private HttpListener? listener;
+    private Task? loop;
+
+    public FakeEventServer()
+    {
+        using var probe = new TcpListener(IPAddress.Loopback, 0);
+        probe.Start();
+        Port = ((IPEndPoint)probe.LocalEndpoint).Port;
+        probe.Stop();
+    }
+
+    public int Port { get; }
+
+    public Uri Url => new($"http://127.0.0.1:{Port}/");
+
+    /// <summary>When set, requests get this status and nothing is recorded.</summary>
+    public int? FailWith { get; set; }
+
+    /// <summary>Delay between recording a batch and answering (a client killed meanwhile re-sends it).</summary>
+    public TimeSpan ResponseDelay { get; set; }
+
+    public string? ExpectedToken { get; set; }
+
+    public ConcurrentQueue<string> Authorizations { get; } = new();
+
+    public int Requests { get; private set; }
+
+    /// <summary>Ids received more than once (each repetition counted).</summary>
+    public int Duplicates { get; private set; }
+
+    /// <summary>Duplicates of ids that the server had never received before: must stay 0 (impossible by construction; asserted anyway).</summary>
+    public int DuplicatesOfUnknownIds { get; private set; }
+
+    public int DistinctCount
+    {
+        get
+        {
+            lock (gate)
+            {
+                return index.Count;
+            }
+        }
+    }
+
+    public IReadOnlyList<string> ReceivedIds
+    {
+        get
+        {
+            lock (gate)
+            {
+                return received.ToList();
+            }
+        }
+    }
+
+    public IReadOnlyDictionary<string, long> Index
+    {
+        get
+        {
+            lock (gate)
+            {
+                return new Dictionary<string, long>(index, StringComparer.Ordinal);
+            }
+        }
+    }
+
+    public List<JsonElement> Events { get; } = [];
+
+    public void Start()
+    {
+        var l = new HttpListener();
+        l.Prefixes.Add(Url.ToString());
+        l.Start();
+        listener = l;
+        loop = Task.Run(() => Serve(l));
+    }
+
+    public void Stop()
+    {
+        var l = listener;
+        listener = null;
+        if (l is null)
+        {
+            return;
+        }
+
+        l.Abort();
+        try
+        {
+            loop?.Wait(TimeSpan.FromSeconds(5));
+        }
+        catch (AggregateException)
+        {
+            // Listener torn down.
+        }
+    }
+
+    public void Dispose() => Stop();
+
+    private async Task Serve(HttpListener l)
+    {
+        while (l.IsListening)
+        {
+            HttpListenerContext context;
+            try
+            {
+                context = await l.GetContextAsync();
+            }
+            catch (Exception ex) when (ex is HttpListenerException or ObjectDisposedException or InvalidOperationException)
+            {
+                return;
+            }
+
+            _ = Task.Run(() => Handle(context));
+        }
+    }
+
+    private async Task Handle(HttpListenerContext context)
+    {
+        try
+        {
+            Requests++;
+            Authorizations.Enqueue(context.Request.Headers["Authorization"] ?? string.Empty);
+            using var reader = new StreamReader(context.Request.InputStream, Encoding.UTF8);
+            var body = await reader.ReadToEndAsync();
+            if (FailWith is { } status)
+            {
+                await Respond(context, status, "{\"error\":\"failing on purpose\"}");
+                return;
+            }
+
+            if (ExpectedToken is not null && context.Request.Headers["Authorization"] != "Bearer " + ExpectedToken)
+            {
+                await Respond(context, 401, "{\"error\":\"bad token\"}");
+                return;
+            }
+
+            if (context.Request.Url?.AbsolutePath != "/api/v1/events" || context.Request.HttpMethod != "POST")
+            {
+                await Respond(context, 404, "{}");
+                return;
+            }
+
+            using var doc = JsonDocument.Parse(body);
+            var results = new StringBuilder("{\"results\":[");
+            var first = true;
+            foreach (var e in doc.RootElement.GetProperty("events").EnumerateArray())
+            {
+                var id = e.GetProperty("id").GetString()!;
+                long leaf;
+                lock (gate)
+                {
+                    received.Add(id);
+                    if (index.TryGetValue(id, out leaf))
+                    {
+                        Duplicates++;
+                    }
+                    else
+                    {
+                        leaf = index.Count;
+                        index[id] = leaf;
+                        Events.Add(e.Clone());
+                    }
+                }
+
+                results.Append(first ? string.Empty : ",").Append("{\"id\":\"").Append(id).Append("\",\"index\":").Append(leaf).Append('}');
+                first = false;
+            }
+
+            results.Append("]}");
+            if (ResponseDelay > TimeSpan.Zero)
+            {
+                await Task.Delay(ResponseDelay);
+            }
+
+            await Respond(context, 200, results.ToString());
+        }
+        catch (Exception ex) when (ex is HttpListenerException or ObjectDisposedException or IOException or InvalidOperationException or JsonException)
+        {
+            // Client gone or listener stopped mid-request.
+        }
+    }
+
+    private static async Task Respond(HttpListenerContext context, int status, string json)
+    {
+        context.Response.StatusCode = status;
+        context.Response.ContentType = "application/json";
+        var bytes = Encoding.UTF8.GetBytes(json);
+        context.Response.ContentLength64 = bytes.Length;
+        await context.Response.OutputStream.WriteAsync(bytes);
+        context.Response.Close();
+    }
+}
