@@ -32,7 +32,7 @@ public static class LedgerCommand
 
     private static Command Verify(TextWriter stdout, TextWriter stderr)
     {
-        var server = new Option<Uri>("--server") { Description = "Base URL of the TrainGuard server (or any tlog-tiles log serving the consistency endpoint).", Required = true };
+        var server = new Option<string>("--server") { Description = "Base URL of the TrainGuard server (or any tlog-tiles log serving the consistency endpoint).", Required = true };
         var checkpoint = new Option<FileInfo>("--checkpoint") { Description = "File holding an older signed checkpoint of this log.", Required = true };
         var key = new Option<string>("--key") { Description = "The log's verifier key (name+keyid+base64), or a file holding it.", Required = true };
         var save = new Option<FileInfo?>("--save") { Description = "When the check passes, write the server's new checkpoint here (e.g. the --checkpoint file)." };
@@ -53,12 +53,17 @@ public static class LedgerCommand
                 throw new CliException($"--checkpoint: {file.FullName} does not exist");
             }
 
+            if (!Uri.TryCreate(parse.GetValue(server), UriKind.Absolute, out var serverUri) || serverUri.Scheme is not ("http" or "https"))
+            {
+                throw new CliException($"--server: '{parse.GetValue(server)}' is not an http(s) URL");
+            }
+
             var verifier = ParseKey(parse.GetValue(key)!);
             using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(Math.Max(1, parse.GetValue(timeout))) };
             ConsistencyOutcome outcome;
             try
             {
-                outcome = await LogConsistencyCheck.RunAsync(http, parse.GetValue(server)!, await File.ReadAllTextAsync(file.FullName, ct), verifier, ct);
+                outcome = await LogConsistencyCheck.RunAsync(http, serverUri, await File.ReadAllTextAsync(file.FullName, ct), verifier, ct);
             }
             catch (HttpRequestException ex)
             {

@@ -66,7 +66,19 @@ public static class EventBatchParser
         var entries = new LedgerAppend[array.Count];
         for (var i = 0; i < array.Count; i++)
         {
-            var problem = Validate(i, array[i], ingestedText, out var id, out var entry);
+            EventProblem? problem;
+            string? id;
+            byte[]? entry;
+            try
+            {
+                problem = Validate(i, array[i], ingestedText, out id, out entry);
+            }
+            catch (Exception ex) when (ex is InvalidOperationException or ArgumentException or FormatException)
+            {
+                // e.g. a string escape that is not valid UTF-16 (a lone surrogate).
+                (problem, id, entry) = (new EventProblem(i, null, $"the event holds a value that cannot be read: {ex.Message}"), null, null);
+            }
+
             if (problem is not null)
             {
                 badCount++;
@@ -159,7 +171,7 @@ public static class EventBatchParser
         {
             return StripIngested(a).AsSpan().SequenceEqual(StripIngested(b));
         }
-        catch (Exception ex) when (ex is JsonException or MalformedInputException)
+        catch (Exception ex) when (ex is JsonException or MalformedInputException or InvalidOperationException or ArgumentException)
         {
             return false;
         }

@@ -73,7 +73,7 @@ public sealed record EventIndexRow(long Index, long TimestampMicros, string? Hos
                 }
             }
         }
-        catch (JsonException)
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException)
         {
             return null;
         }

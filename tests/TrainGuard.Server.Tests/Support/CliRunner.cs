@@ -1,0 +1,13 @@
+namespace TrainGuard.Server.Tests.Support;
+
+/// <summary>Runs the trainguard CLI in-process.</summary>
+public static class CliRunner
+{
+    public static async Task<(int Exit, string Stdout, string Stderr)> RunAsync(params string[] args)
+    {
+        using var stdout = new StringWriter();
+        using var stderr = new StringWriter();
+        var exit = await TrainGuard.Cli.Program.RunAsync(args, stdout, stderr);
+        return (exit, stdout.ToString(), stderr.ToString());
+    }
+}
