@@ -69,6 +69,7 @@ public static class Program
         root.Subcommands.Add(LedgerCommand.Create(stdout, stderr));
         root.Subcommands.Add(EnvCommand.Create(stdout, stderr));
         root.Subcommands.Add(KeysCommand.Create(stdout, stderr));
+        root.Subcommands.Add(AgentCommand.Create(stdout, stderr));
         return root;
     }
 }

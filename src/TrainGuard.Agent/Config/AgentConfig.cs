@@ -1,0 +1,248 @@
+using System.Globalization;
+using YamlDotNet.Core;
+using YamlDotNet.RepresentationModel;
+
+namespace TrainGuard.Agent.Config;
+
+/// <summary>A configuration problem, with <c>file:line:column</c> when it comes from the YAML file.</summary>
+public sealed class AgentConfigException : Exception
+{
+    public AgentConfigException()
+    {
+    }
+
+    public AgentConfigException(string message)
+        : base(message)
+    {
+    }
+
+    public AgentConfigException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
+}
+
+/// <summary>The agent's configuration (<c>/etc/trainguard/agent.yaml</c>; see <c>packaging/agent.yaml</c>).</summary>
+public sealed record AgentConfig
+{
+    public const string DefaultPath = "/etc/trainguard/agent.yaml";
+
+    /// <summary>Where it was read from (null: defaults).</summary>
+    public string? SourcePath { get; init; }
+
+    /// <summary>The server's base URL; null runs the agent without shipping (events stay in the spool).</summary>
+    public Uri? ServerUrl { get; init; }
+
+    public string? TokenFile { get; init; }
+
+    public int BatchSize { get; init; } = 500;
+
+    public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    public TimeSpan BackoffBase { get; init; } = TimeSpan.FromSeconds(1);
+
+    public TimeSpan BackoffMax { get; init; } = TimeSpan.FromMinutes(5);
+
+    public string HostName { get; init; } = Environment.MachineName;
+
+    public string SpoolDirectory { get; init; } = "/var/lib/trainguard/spool";
+
+    public string StateDirectory { get; init; } = "/var/lib/trainguard/state";
+
+    public TimeSpan SnapshotInterval { get; init; } = TimeSpan.FromSeconds(60);
+
+    public TimeSpan HeartbeatInterval { get; init; } = TimeSpan.FromSeconds(60);
+
+    public TimeSpan CheckpointInterval { get; init; } = TimeSpan.FromSeconds(30);
+
+    public TimeSpan EnvInterval { get; init; } = TimeSpan.FromHours(6);
+
+    /// <summary>How often the audit and auth logs are checked for new lines.</summary>
+    public TimeSpan LogPollInterval { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>The audit log followed across rotation; null: no audit collection (unless <see cref="AuditStdin"/>).</summary>
+    public string? AuditLog { get; init; } = "/var/log/audit/audit.log";
+
+    /// <summary>Read audit records on stdin (the agent runs as an audisp plugin).</summary>
+    public bool AuditStdin { get; init; }
+
+    /// <summary>sshd's log (auth.log / secure); null: not followed.</summary>
+    public string? AuthLog { get; init; } = "/var/log/auth.log";
+
+    /// <summary>Root the snapshots read under (<c>/</c>; tests use a fixture folder).</summary>
+    public string SnapshotRoot { get; init; } = "/";
+
+    public IReadOnlyList<string> CheckpointFolders { get; init; } = [];
+
+    /// <summary>Also compute each scanned checkpoint file's SHA-256.</summary>
+    public bool CheckpointHash { get; init; } = true;
+
+    /// <summary>A file is scanned once it has not changed for this long (it may still be being written).</summary>
+    public TimeSpan CheckpointSettle { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>site-packages folders verified by <c>env verify</c> on <see cref="EnvInterval"/>; empty: no environment checks.</summary>
+    public IReadOnlyList<string> EnvSites { get; init; } = [];
+
+    /// <summary>Reads <paramref name="path"/>; a missing file is an error naming it.</summary>
+    public static AgentConfig Load(string path)
+    {
+        if (!File.Exists(path))
+        {
+            throw new AgentConfigException($"{path}: configuration file not found (see packaging/agent.yaml for an example)");
+        }
+
+        return Parse(File.ReadAllText(path), path);
+    }
+
+    /// <summary>Parses YAML text; every error names <c>source:line:column</c>.</summary>
+    public static AgentConfig Parse(string yaml, string source = "agent.yaml")
+    {
+        var stream = new YamlStream();
+        try
+        {
+            stream.Load(new StringReader(yaml));
+        }
+        catch (YamlException ex)
+        {
+            throw new AgentConfigException($"{source}:{ex.Start.Line}:{ex.Start.Column}: not valid YAML: {ex.InnerException?.Message ?? ex.Message}", ex);
+        }
+
+        var config = new AgentConfig { SourcePath = source };
+        if (stream.Documents.Count == 0 || stream.Documents[0].RootNode is YamlScalarNode { Value: null or "" })
+        {
+            return config;
+        }
+
+        var reader = new Reader(source);
+        var root = reader.Mapping(stream.Documents[0].RootNode, "the document");
+        foreach (var (keyNode, value) in root.Children)
+        {
+            var key = reader.Key(keyNode);
+            config = key switch
+            {
+                "server" => reader.Section(value, key, config, (c, k, v) => k switch
+                {
+                    "url" => c with { ServerUrl = reader.Url(v, "server.url") },
+                    "token_file" => c with { TokenFile = reader.String(v, "server.token_file") },
+                    "batch_size" => c with { BatchSize = reader.Int(v, "server.batch_size", 1, 10_000) },
+                    "timeout_seconds" => c with { RequestTimeout = reader.Seconds(v, "server.timeout_seconds", 1) },
+                    "backoff_max_seconds" => c with { BackoffMax = reader.Seconds(v, "server.backoff_max_seconds", 1) },
+                    _ => throw reader.Unknown(k, v, "url, token_file, batch_size, timeout_seconds, backoff_max_seconds"),
+                }),
+                "host_name" => config with { HostName = reader.String(value, key) },
+                "spool_dir" => config with { SpoolDirectory = reader.String(value, key) },
+                "state_dir" => config with { StateDirectory = reader.String(value, key) },
+                "snapshot_root" => config with { SnapshotRoot = reader.String(value, key) },
+                "auth_log" => config with { AuthLog = reader.NullableString(value, key) },
+                "intervals" => reader.Section(value, key, config, (c, k, v) => k switch
+                {
+                    "snapshot_seconds" => c with { SnapshotInterval = reader.Seconds(v, "intervals." + k, 1) },
+                    "heartbeat_seconds" => c with { HeartbeatInterval = reader.Seconds(v, "intervals." + k, 1) },
+                    "checkpoints_seconds" => c with { CheckpointInterval = reader.Seconds(v, "intervals." + k, 1) },
+                    "env_seconds" => c with { EnvInterval = reader.Seconds(v, "intervals." + k, 60) },
+                    "log_poll_seconds" => c with { LogPollInterval = reader.Seconds(v, "intervals." + k, 0.1) },
+                    _ => throw reader.Unknown(k, v, "snapshot_seconds, heartbeat_seconds, checkpoints_seconds, env_seconds, log_poll_seconds"),
+                }),
+                "audit" => reader.Section(value, key, config, (c, k, v) => k switch
+                {
+                    "log" => c with { AuditLog = reader.NullableString(v, "audit.log") },
+                    "stdin" => c with { AuditStdin = reader.Bool(v, "audit.stdin") },
+                    _ => throw reader.Unknown(k, v, "log, stdin"),
+                }),
+                "checkpoints" => reader.Section(value, key, config, (c, k, v) => k switch
+                {
+                    "folders" => c with { CheckpointFolders = reader.Strings(v, "checkpoints.folders") },
+                    "hash" => c with { CheckpointHash = reader.Bool(v, "checkpoints.hash") },
+                    "settle_seconds" => c with { CheckpointSettle = reader.Seconds(v, "checkpoints.settle_seconds", 0) },
+                    _ => throw reader.Unknown(k, v, "folders, hash, settle_seconds"),
+                }),
+                "env" => reader.Section(value, key, config, (c, k, v) => k switch
+                {
+                    "sites" => c with { EnvSites = reader.Strings(v, "env.sites") },
+                    _ => throw reader.Unknown(k, v, "sites"),
+                }),
+                _ => throw reader.Unknown(key, value, "server, host_name, spool_dir, state_dir, snapshot_root, intervals, audit, auth_log, checkpoints, env"),
+            };
+        }
+
+        return config;
+    }
+
+    /// <summary>Reads the bearer token (first line of <see cref="TokenFile"/>), or null when no token file is configured.</summary>
+    public string? ReadToken()
+    {
+        if (TokenFile is null)
+        {
+            return null;
+        }
+
+        try
+        {
+            var token = File.ReadLines(TokenFile).FirstOrDefault()?.Trim();
+            return string.IsNullOrEmpty(token) ? throw new AgentConfigException($"{TokenFile}: token file is empty") : token;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new AgentConfigException($"{TokenFile}: cannot read the token file ({ex.Message})", ex);
+        }
+    }
+
+    private sealed class Reader(string source)
+    {
+        public YamlMappingNode Mapping(YamlNode node, string what) =>
+            node as YamlMappingNode ?? throw Error(node, $"{what} must be a mapping of keys to values");
+
+        public string Key(YamlNode node) => node is YamlScalarNode { Value: { } v } ? v : throw Error(node, "keys must be plain strings");
+
+        public AgentConfig Section(YamlNode node, string name, AgentConfig config, Func<AgentConfig, string, YamlNode, AgentConfig> apply)
+        {
+            foreach (var (k, v) in Mapping(node, $"'{name}'").Children)
+            {
+                config = apply(config, Key(k), v);
+            }
+
+            return config;
+        }
+
+        public string String(YamlNode node, string name) =>
+            node is YamlScalarNode { Value: { Length: > 0 } v } ? v : throw Error(node, $"'{name}' must be a non-empty string");
+
+        public string? NullableString(YamlNode node, string name) =>
+            node is YamlScalarNode { Value: null or "" or "~" or "null" } s && s.Style == YamlDotNet.Core.ScalarStyle.Plain ? null : String(node, name);
+
+        public bool Bool(YamlNode node, string name) => node is YamlScalarNode { Value: { } v } && bool.TryParse(v, out var b)
+            ? b
+            : throw Error(node, $"'{name}' must be true or false");
+
+        public int Int(YamlNode node, string name, int min, int max) =>
+            node is YamlScalarNode { Value: { } v } && int.TryParse(v, NumberStyles.Integer, CultureInfo.InvariantCulture, out var i) && i >= min && i <= max
+                ? i
+                : throw Error(node, $"'{name}' must be a whole number from {min} to {max}");
+
+        public TimeSpan Seconds(YamlNode node, string name, double min) =>
+            node is YamlScalarNode { Value: { } v } && double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) && d >= min && d <= 7 * 24 * 3600
+                ? TimeSpan.FromSeconds(d)
+                : throw Error(node, $"'{name}' must be a number of seconds from {min} to 604800");
+
+        public Uri Url(YamlNode node, string name)
+        {
+            var text = String(node, name);
+            return Uri.TryCreate(text, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https"
+                ? uri
+                : throw Error(node, $"'{name}' must be an http:// or https:// URL, got '{Findings.TextSanitizer.Escape(text, 100)}'");
+        }
+
+        public IReadOnlyList<string> Strings(YamlNode node, string name) => node switch
+        {
+            YamlSequenceNode seq => seq.Children.Select(c => String(c, name + "[]")).ToList(),
+            YamlScalarNode { Value: null or "" } => [],
+            _ => throw Error(node, $"'{name}' must be a list of strings"),
+        };
+
+        public AgentConfigException Unknown(string key, YamlNode value, string allowed) =>
+            Error(value, $"unknown key '{Findings.TextSanitizer.Escape(key, 60)}' (expected one of: {allowed})");
+
+        public AgentConfigException Error(YamlNode node, string message) =>
+            new($"{source}:{node.Start.Line}:{node.Start.Column}: {message}");
+    }
+}

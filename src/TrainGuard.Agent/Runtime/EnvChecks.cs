@@ -1,0 +1,78 @@
+using System.Text;
+using System.Text.Json;
+using TrainGuard.Agent.Common;
+using TrainGuard.Events;
+using TrainGuard.Integrity.Environments;
+
+namespace TrainGuard.Agent.Runtime;
+
+/// <summary>
+/// Scheduled <c>env verify</c> over the configured site-packages folders: each finding becomes an
+/// <c>env-finding</c> event, once (findings already reported by an earlier run are remembered in the
+/// state folder and not repeated while they persist).
+/// </summary>
+public sealed class EnvChecks(IReadOnlyList<string> sites, string? statePath)
+{
+    public const string Module = "env";
+
+    private HashSet<string> reported = Load(statePath);
+
+    public async Task<List<EventRecord>> RunAsync(DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var events = new List<EventRecord>();
+        if (sites.Count == 0)
+        {
+            return events;
+        }
+
+        var report = await EnvironmentVerifier.VerifyAsync(new EnvVerifyOptions { Sites = sites, MaxDegreeOfParallelism = 1 }, null, cancellationToken);
+        var current = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var item in report.Items)
+        {
+            foreach (var finding in item.Findings)
+            {
+                var key = $"{finding.RuleId}|{finding.Location.File}|{finding.Location.Member}|{finding.Message}";
+                current.Add(key);
+                if (reported.Contains(key))
+                {
+                    continue;
+                }
+
+                var e = finding.ToEvent(now, EventActions.EnvFinding, Module);
+                e.Id = UuidV7.FromKey(now, Encoding.UTF8.GetBytes("env|" + key + "|" + now.ToUnixTimeMilliseconds()));
+                e.Set(EventFields.Category, ["package", "file"]).Set(EventFields.Type, ["info"]);
+                var parts = item.Path.Split(' ', 2);
+                e.Set("package.name", parts[0]);
+                if (parts.Length > 1)
+                {
+                    e.Set("package.version", parts[1]);
+                }
+
+                e.Set("package.type", item.Format);
+                events.Add(e);
+            }
+        }
+
+        reported = current;
+        if (statePath is not null)
+        {
+            DurableFile.WriteAllText(statePath, JsonSerializer.Serialize(current.Order(StringComparer.Ordinal)));
+        }
+
+        return events;
+    }
+
+    private static HashSet<string> Load(string? path)
+    {
+        try
+        {
+            return path is not null && File.Exists(path) && JsonSerializer.Deserialize<List<string>>(File.ReadAllText(path)) is { } list
+                ? new HashSet<string>(list, StringComparer.Ordinal)
+                : new HashSet<string>(StringComparer.Ordinal);
+        }
+        catch (JsonException)
+        {
+            return new HashSet<string>(StringComparer.Ordinal);
+        }
+    }
+}
