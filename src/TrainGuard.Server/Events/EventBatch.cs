@@ -159,6 +159,20 @@ public static class EventBatchParser
         return null;
     }
 
+    /// <summary>Fuzz target: parsing a batch and deriving index rows never throws anything but <see cref="MalformedInputException"/>.</summary>
+    public static void Fuzz(ReadOnlySpan<byte> data)
+    {
+        var batch = Parse(data, new BatchLimits { MaxEvents = 1000 }, DateTimeOffset.UnixEpoch, out _, out _);
+        _ = EventIndexRow.FromEntry(0, data);
+        if (batch is not null)
+        {
+            foreach (var entry in batch.Entries)
+            {
+                _ = EventIndexRow.FromEntry(0, entry.Entry) ?? throw new InvalidOperationException("a validated event has no index row");
+            }
+        }
+    }
+
     /// <summary>True when two stored events are the same apart from <c>event.ingested</c> (the idempotency check).</summary>
     public static bool SameContent(ReadOnlySpan<byte> a, ReadOnlySpan<byte> b)
     {

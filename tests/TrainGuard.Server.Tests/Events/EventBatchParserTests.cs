@@ -1,0 +1,110 @@
+using System.Text;
+using TrainGuard.Parsing;
+using TrainGuard.Server.Events;
+using TrainGuard.Server.Tests.Support;
+
+namespace TrainGuard.Server.Tests.Events;
+
+public sealed class EventBatchParserTests
+{
+    private const string Alphabet = "{}[]\":,\\0e.-aZ\u00ff ";
+
+    [Theory]
+    [InlineData("2026-11-23T10:12:04Z")]
+    [InlineData("2026-11-23T10:12:04.551Z")]
+    [InlineData("2026-11-23t10:12:04.123456789z")]
+    [InlineData("2026-11-23T10:12:04+05:30")]
+    [InlineData("2024-02-29T23:59:59.1-00:00")]
+    public void Rfc3339_accepts_date_times(string text) => Assert.True(Rfc3339.TryParse(text, out _));
+
+    [Theory]
+    [InlineData("2026-11-23")]
+    [InlineData("2026-11-23T10:12:04")]
+    [InlineData("2026-11-23T10:12Z")]
+    [InlineData("2026-13-01T00:00:00Z")]
+    [InlineData("2025-02-29T00:00:00Z")]
+    [InlineData("2026-11-23T24:00:00Z")]
+    [InlineData("2026-11-23T10:12:04.Z")]
+    [InlineData("2026-11-23T10:12:04.1234567890Z")]
+    [InlineData("2026-11-23T10:12:04+0530")]
+    [InlineData("0000-01-01T00:00:00Z")]
+    [InlineData("١٢٣٤-11-23T10:12:04Z")]
+    public void Rfc3339_refuses_anything_else(string text) => Assert.False(Rfc3339.TryParse(text, out _));
+
+    [Fact]
+    public void Offsets_are_normalised_to_the_same_instant_for_the_time_index()
+    {
+        Assert.True(Rfc3339.TryParse("2026-11-23T11:00:00+01:00", out var a));
+        Assert.True(Rfc3339.TryParse("2026-11-23T10:00:00Z", out var b));
+        Assert.Equal(Rfc3339.ToUnixMicroseconds(b), Rfc3339.ToUnixMicroseconds(a));
+    }
+
+    [Fact]
+    public void Uppercase_ids_are_stored_in_lowercase_so_the_idempotency_key_is_unique()
+    {
+        var e = ServerHarness.Event(1, id: "0190F5A0-0000-7000-8000-00000000000A");
+        var batch = EventBatchParser.Parse(Encoding.UTF8.GetBytes(ServerHarness.Batch([e])), new BatchLimits(), DateTimeOffset.UnixEpoch, out _, out _);
+        Assert.NotNull(batch);
+        Assert.Equal("0190f5a0-0000-7000-8000-00000000000a", batch.Ids[0]);
+        Assert.Contains("\"id\":\"0190f5a0-0000-7000-8000-00000000000a\"", Encoding.UTF8.GetString(batch.Entries[0].Entry), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Index_row_is_derived_from_the_committed_bytes()
+    {
+        var e = ServerHarness.Event(6);
+        var batch = EventBatchParser.Parse(Encoding.UTF8.GetBytes(ServerHarness.Batch([e])), new BatchLimits(), DateTimeOffset.UnixEpoch, out _, out _)!;
+        var row = EventIndexRow.FromEntry(9, batch.Entries[0].Entry);
+        Assert.Equal(new EventIndexRow(9, Rfc3339.ToUnixMicroseconds(new DateTimeOffset(2026, 11, 23, 10, 0, 6, TimeSpan.Zero)), "gpu-node-2", "alice", "process-signal"), row);
+    }
+
+    [Fact]
+    public void Same_content_ignores_only_event_ingested()
+    {
+        var a = Encoding.UTF8.GetBytes("{\"event\":{\"action\":\"x\",\"ingested\":\"2026-01-01T00:00:00.000Z\"},\"id\":\"1\"}");
+        var b = Encoding.UTF8.GetBytes("{\"event\":{\"action\":\"x\",\"ingested\":\"2027-01-01T00:00:00.000Z\"},\"id\":\"1\"}");
+        var c = Encoding.UTF8.GetBytes("{\"event\":{\"action\":\"y\",\"ingested\":\"2026-01-01T00:00:00.000Z\"},\"id\":\"1\"}");
+        Assert.True(EventBatchParser.SameContent(a, b));
+        Assert.False(EventBatchParser.SameContent(a, c));
+    }
+
+    [Fact]
+    public void Fuzzing_the_batch_parser_only_ever_raises_malformed_input()
+    {
+        var random = new Random(20261123);
+        var seeds = new[]
+        {
+            Encoding.UTF8.GetBytes(ServerHarness.Batch(Enumerable.Range(0, 3).Select(i => ServerHarness.Event(i)))),
+            Encoding.UTF8.GetBytes("[{\"id\":\"0190f5a0-0000-7000-8000-000000000001\",\"@timestamp\":\"2026-11-23T10:00:00Z\",\"event\":{\"action\":\"a\"},\"n\":[1e308,-0.0,\"\\u00e9\"]}]"),
+        };
+        for (var i = 0; i < 4000; i++)
+        {
+            byte[] input;
+            if (i % 4 == 0)
+            {
+                input = new byte[random.Next(64)];
+                random.NextBytes(input);
+            }
+            else
+            {
+                input = (byte[])seeds[i % seeds.Length].Clone();
+                for (var m = random.Next(1, 6); m > 0; m--)
+                {
+                    input[random.Next(input.Length)] = (byte)Alphabet[random.Next(Alphabet.Length)];
+                }
+            }
+
+            try
+            {
+                EventBatchParser.Fuzz(input);
+            }
+            catch (MalformedInputException)
+            {
+            }
+            catch (Exception ex)
+            {
+                Assert.Fail($"{ex.GetType().Name}: {ex.Message} for input {Convert.ToHexString(input)}");
+            }
+        }
+    }
+}
