@@ -141,7 +141,7 @@ public sealed class TrainGuardServer : IAsyncDisposable
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
-            kestrel.Limits.MaxRequestBodySize = options.Batch.MaxBytes + 1;
+            kestrel.Limits.MaxRequestBodySize = EventEndpoints.DrainLimit(options.Batch.MaxBytes) + 1;
         });
         builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
 

@@ -249,8 +249,42 @@ internal static class EventEndpoints
 
     private static async Task TooLargeAsync(HttpContext context, ServerState state, string detail)
     {
+        // Read (and drop) what the client is still sending, up to a bound, so it can read the answer
+        // instead of seeing the connection reset under its upload.
+        await DrainAsync(context.Request, DrainLimit(state.Options.Batch.MaxBytes), context.RequestAborted);
         state.Metrics.BatchRejected();
+        context.Response.Headers.Connection = "close";
         await HttpJson.ProblemAsync(context, StatusCodes.Status413PayloadTooLarge, "batch-too-large", "Batch too large", detail + "; split it into smaller batches");
+    }
+
+    /// <summary>How much of an oversize body is read and dropped before answering 413 (Kestrel's own limit is this plus one).</summary>
+    internal static long DrainLimit(long maxBytes) => Math.Min(int.MaxValue - 1L, (2 * maxBytes) + (1 << 20));
+
+    private static async Task DrainAsync(HttpRequest request, long limit, CancellationToken cancellationToken)
+    {
+        if (request.ContentLength > limit)
+        {
+            return;
+        }
+
+        var scratch = ArrayPool<byte>.Shared.Rent(64 * 1024);
+        try
+        {
+            long total = 0;
+            int read;
+            while (total <= limit && (read = await request.Body.ReadAsync(scratch, cancellationToken)) > 0)
+            {
+                total += read;
+            }
+        }
+        catch (Exception ex) when (ex is BadHttpRequestException or IOException or OperationCanceledException)
+        {
+            // The client went away or sent more than Kestrel allows: answer anyway.
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(scratch);
+        }
     }
 
     /// <summary>Reads the body into a pooled buffer; length -1 when it is longer than <paramref name="max"/>.</summary>
