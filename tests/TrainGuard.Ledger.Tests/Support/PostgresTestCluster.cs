@@ -19,8 +19,6 @@ public static class PostgresTestCluster
     public static bool IsAvailable =>
         !string.IsNullOrEmpty(Environment.GetEnvironmentVariable(EnvironmentVariable)) || File.Exists(InitDb);
 
-    /// <summary>True when this process started the cluster (so it also stops it).</summary>
-    public static bool StartedHere { get; private set; }
 
     /// <summary>The base connection string (starting the cluster on first use if needed).</summary>
     public static Task<string> ConnectionStringAsync() => Connection.Value;
@@ -39,14 +37,6 @@ public static class PostgresTestCluster
         return new NpgsqlConnectionStringBuilder(baseConnection) { SearchPath = schema }.ToString();
     }
 
-    public static async Task StopIfStartedHereAsync()
-    {
-        if (StartedHere)
-        {
-            await RunScriptAsync("stop");
-        }
-    }
-
     private static async Task<string> StartAsync()
     {
         var configured = Environment.GetEnvironmentVariable(EnvironmentVariable);
@@ -56,7 +46,6 @@ public static class PostgresTestCluster
         }
 
         await RunScriptAsync("start");
-        StartedHere = true;
         var env = await RunScriptAsync("env");
         const string prefix = EnvironmentVariable + "=";
         var line = env.Split('\n').FirstOrDefault(l => l.StartsWith(prefix, StringComparison.Ordinal))
@@ -96,10 +85,14 @@ public sealed class PostgresFactAttribute : FactAttribute
     }
 }
 
-/// <summary>Stops the private cluster after the PostgreSQL tests if they started it.</summary>
+/// <summary>
+/// Leaves the private cluster running after the PostgreSQL tests: other test assemblies (the server's) use the
+/// same cluster at the same time, so stopping it here would pull it from under them. `.ci/run` stops it at the end;
+/// locally `scripts/pg-test-cluster.sh stop` does.
+/// </summary>
 public sealed class PostgresClusterFixture : IAsyncLifetime
 {
     public Task InitializeAsync() => Task.CompletedTask;
 
-    public Task DisposeAsync() => PostgresTestCluster.StopIfStartedHereAsync();
+    public Task DisposeAsync() => Task.CompletedTask;
 }
