@@ -1,7 +1,20 @@
+using TrainGuard.Agent.Config;
+using TrainGuard.Agent.Runtime;
+
 namespace TrainGuard.Agent.Tests.Runtime;
 
-/// <summary>Placeholder until the agent host exists.</summary>
+/// <summary><c>agent-run CONFIG</c>: the agent host exactly as <c>trainguard agent run</c> starts it, until killed or stdin closes.</summary>
 public static class AgentRunChild
 {
-    public static Task<int> RunAsync(string[] args) => Task.FromResult(args.Length == 0 ? 2 : 0);
+    public static async Task<int> RunAsync(string[] args)
+    {
+        if (args.Length != 1)
+        {
+            return 2;
+        }
+
+        using var stop = new CancellationTokenSource();
+        using var host = new AgentHost(AgentConfig.Load(args[0]), Console.Error);
+        return await host.RunAsync(stop.Token);
+    }
 }

@@ -19,7 +19,6 @@ public static class PostgresTestCluster
     public static bool IsAvailable =>
         !string.IsNullOrEmpty(Environment.GetEnvironmentVariable(EnvironmentVariable)) || File.Exists(InitDb);
 
-
     /// <summary>The base connection string (starting the cluster on first use if needed).</summary>
     public static Task<string> ConnectionStringAsync() => Connection.Value;
 
