@@ -124,6 +124,12 @@ public sealed partial class ArtifactScanner
         // Size 0 is also what FIFOs, sockets and devices report: never open those (a FIFO blocks forever).
         var head = source.Length == 0 ? [] : source.ReadHead(FormatDetector.HeadSize);
         var format = FormatDetector.Detect(head, source.Length);
+        if (format == DetectedFormat.Unknown && !LooksLikeZlib(head))
+        {
+            // A zip with data in front of it (self-extracting style): zip readers find it from its end record.
+            format = FormatDetector.Detect(source.Stream());
+        }
+
         if (format == DetectedFormat.Empty || (format == DetectedFormat.Unknown && !LooksLikeZlib(head)))
         {
             if (fileName.EndsWith(".json", StringComparison.OrdinalIgnoreCase) && format == DetectedFormat.Unknown)

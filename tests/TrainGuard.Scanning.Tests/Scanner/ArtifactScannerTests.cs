@@ -140,4 +140,16 @@ public sealed class ArtifactScannerTests : IDisposable
         var report = await new ArtifactScanner().ScanAsync([_dir], cancellationToken: timeout.Token);
         Assert.Equal(Verdict.Error, Assert.Single(report.Items).Verdict);
     }
+
+    [Fact]
+    public async Task A_zip_behind_a_prefix_is_still_opened_and_its_payload_found()
+    {
+        var zip = await File.ReadAllBytesAsync(Path.Combine(TestPaths.Demo, "runs", "poisoned", "checkpoint-20", "rng_state.pth"));
+        var path = Path.Combine(_dir, "notes.txt");
+        await File.WriteAllBytesAsync(path, [.. "this is just a text file\n"u8.ToArray(), .. zip]);
+        var report = await new ArtifactScanner().ScanAsync([path]);
+        var item = Assert.Single(report.Items);
+        Assert.Equal(Verdict.Malicious, item.Verdict);
+        Assert.Contains(item.Findings, f => f.Global == "os.system");
+    }
 }
