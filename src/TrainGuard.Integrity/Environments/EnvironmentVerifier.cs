@@ -71,7 +71,7 @@ public static class EnvironmentVerifier
         cancellationToken.ThrowIfCancellationRequested();
 
         // 1. Every recorded file against its digest, in parallel, biggest first.
-        var verified = new ConcurrentDictionary<string, byte>(StringComparer.Ordinal);
+        var verified = new ConcurrentDictionary<string, byte>(System.Environment.ProcessorCount, state.Selected.Sum(d => d.Files.Count), StringComparer.Ordinal);
         HashAll(state, options, verified, progress, cancellationToken);
 
         // 2. Files nobody lists, byte-code, hooks.
@@ -169,7 +169,10 @@ public static class EnvironmentVerifier
         }
 
         var state = new State { Located = located, All = all, Selected = selected, Filter = filter, Dpkg = dpkg };
+        state.Owner.EnsureCapacity(all.Sum(d => d.ListedPaths.Count));
         var isDirectory = new Dictionary<string, bool>(StringComparer.Ordinal);
+        var isDirectoryBySpan = isDirectory.GetAlternateLookup<ReadOnlySpan<char>>();
+        var topLevelOwnerBySpan = state.TopLevelOwner.GetAlternateLookup<ReadOnlySpan<char>>();
         foreach (var distribution in all)
         {
             foreach (var path in distribution.ListedPaths)
@@ -177,20 +180,22 @@ public static class EnvironmentVerifier
                 state.Owner.TryAdd(path, distribution);
                 foreach (var site in sitePaths)
                 {
-                    if (TopLevel(path, site) is not { } top || state.TopLevelOwner.ContainsKey(top))
+                    var top = TopLevelSpan(path, site);
+                    if (top.IsEmpty || topLevelOwnerBySpan.ContainsKey(top))
                     {
                         continue;
                     }
 
-                    if (!isDirectory.TryGetValue(top, out var exists))
+                    if (!isDirectoryBySpan.TryGetValue(top, out var exists))
                     {
-                        exists = Directory.Exists(top);
-                        isDirectory[top] = exists;
+                        var topPath = top.ToString();
+                        exists = Directory.Exists(topPath);
+                        isDirectory[topPath] = exists;
                     }
 
                     if (exists)
                     {
-                        state.TopLevelOwner[top] = distribution;
+                        topLevelOwnerBySpan[top] = distribution;
                     }
                 }
             }
@@ -202,13 +207,20 @@ public static class EnvironmentVerifier
     /// <summary>The top-level folder of a site that contains <paramref name="path"/>; null for files directly in the site.</summary>
     internal static string? TopLevel(string path, string site)
     {
+        var top = TopLevelSpan(path, site);
+        return top.IsEmpty ? null : top.ToString();
+    }
+
+    /// <summary><see cref="TopLevel"/> without allocating: empty when there is none.</summary>
+    internal static ReadOnlySpan<char> TopLevelSpan(string path, string site)
+    {
         if (!path.StartsWith(site, StringComparison.Ordinal) || path.Length <= site.Length + 1 || path[site.Length] != '/')
         {
-            return null;
+            return default;
         }
 
         var slash = path.IndexOf('/', site.Length + 1);
-        return slash < 0 ? null : path[..slash];
+        return slash < 0 ? default : path.AsSpan(0, slash);
     }
 
     private static void HashAll(State state, EnvVerifyOptions options, ConcurrentDictionary<string, byte> verified, IProgress<EnvProgress>? progress, CancellationToken cancellationToken)
@@ -243,7 +255,15 @@ public static class EnvironmentVerifier
             }
         }
 
-        work.Sort((a, b) => b.Size.CompareTo(a.Size));
+        var order = new long[work.Count];
+        for (var i = 0; i < order.Length; i++)
+        {
+            order[i] = -work[i].Size;
+        }
+
+        var sorted = work.ToArray();
+        Array.Sort(order, sorted);
+        work = [.. sorted];
         var done = 0;
         long bytes = 0;
         progress?.Report(new EnvProgress("hash", 0, work.Count, 0));
@@ -343,27 +363,46 @@ public static class EnvironmentVerifier
 
     private readonly record struct Walked(string Path, long Length);
 
+    /// <summary>The lstat size the enumeration would have reported (0 when the entry is gone), only for files that are reported.</summary>
+    private static long LengthOrZero(string path)
+    {
+        try
+        {
+            return new FileInfo(path).Length;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return 0;
+        }
+    }
+
     private static List<(RecompileRequest Request, InstalledDistribution Owner, string Tag)> CheckWalkedFiles(State state, ConcurrentDictionary<string, byte> verified, CancellationToken cancellationToken)
     {
         var pycs = new List<(string Pyc, string Site)>();
         foreach (var site in state.Located.Sites)
         {
-            foreach (var top in TopLevelEntriesToWalk(state, site.Path))
+            // Enumerating is the cost (one getdents per folder, one string per file): do it for all top-level
+            // folders on every core, then look at the files sequentially in the same order as before.
+            var tops = TopLevelEntriesToWalk(state, site.Path).ToList();
+            var walked = new List<string>[tops.Count];
+            OrderedParallel.For(tops.Count, i => walked[i] = Walk(tops[i]).ToList(), cancellationToken);
+            foreach (var files in walked)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                foreach (var file in Walk(top))
+                foreach (var path in files)
                 {
-                    var name = Path.GetFileName(file.Path);
-                    if (name.EndsWith(".pyc", StringComparison.Ordinal) || name.EndsWith(".pyo", StringComparison.Ordinal))
+                    if (path.EndsWith(".pyc", StringComparison.Ordinal) || path.EndsWith(".pyo", StringComparison.Ordinal))
                     {
-                        pycs.Add((file.Path, site.Path));
+                        pycs.Add((path, site.Path));
                         continue;
                     }
 
-                    if (state.Owner.ContainsKey(file.Path) || TopLevel(file.Path, site.Path) is null)
+                    if (state.Owner.ContainsKey(path) || TopLevelSpan(path, site.Path).IsEmpty)
                     {
                         continue; // owned, or a file directly in the site (hooks are checked separately)
                     }
+
+                    var file = new Walked(path, LengthOrZero(path));
 
                     var owner = state.Attribute(file.Path, site.Path);
                     if (!state.Reports(owner))
@@ -406,10 +445,10 @@ public static class EnvironmentVerifier
         return state.TopLevelOwner.Where(kv => state.IsSelected(kv.Value) && TopLevel(kv.Key + "/x", site) == kv.Key).Select(kv => kv.Key).Order(StringComparer.Ordinal);
     }
 
-    private static IEnumerable<Walked> Walk(string directory)
+    private static IEnumerable<string> Walk(string directory)
     {
         var options = new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = 0, IgnoreInaccessible = true };
-        return new FileSystemEnumerable<Walked>(directory, (ref FileSystemEntry e) => new Walked(e.ToFullPath(), e.Length), options)
+        return new FileSystemEnumerable<string>(directory, (ref FileSystemEntry e) => e.ToFullPath(), options)
         {
             ShouldIncludePredicate = (ref FileSystemEntry e) => !e.IsDirectory,
             ShouldRecursePredicate = (ref FileSystemEntry e) => (e.Attributes & FileAttributes.ReparsePoint) == 0,

@@ -67,6 +67,7 @@ public static class Inventory
     internal static List<InstalledDistribution> ReadSite(SiteDirectory site, Func<string, bool> ownedByDpkg)
     {
         var result = new List<InstalledDistribution>();
+        var records = new List<(InstalledDistribution Distribution, string Record)>();
         var envRoot = EnvironmentRoot(site.Path);
         foreach (var entry in Directory.EnumerateFileSystemEntries(site.Path).Order(StringComparer.Ordinal))
         {
@@ -90,7 +91,7 @@ public static class Inventory
                 }
 
                 var distribution = new InstalledDistribution { Name = dist, Version = version, Kind = DistributionKind.Wheel, MetadataPath = entry, SitePath = site.Path };
-                LoadRecord(distribution, record, site.Path, envRoot);
+                records.Add((distribution, record));
                 result.Add(distribution);
             }
             else if (name.EndsWith(".egg-info", StringComparison.Ordinal) || name.EndsWith(".egg", StringComparison.Ordinal))
@@ -108,6 +109,8 @@ public static class Inventory
             }
         }
 
+        // Each RECORD fills only its own distribution, so they are read and parsed in parallel; the list keeps directory order.
+        OrderedParallel.For(records.Count, i => LoadRecord(records[i].Distribution, records[i].Record, site.Path, envRoot));
         return result;
     }
 
@@ -138,10 +141,15 @@ public static class Inventory
                 new Dictionary<string, string> { ["line"] = Findings.TextSanitizer.Escape(problem.RawLine, 300) }));
         }
 
+        var siteIsCanonical = sitePath.Length > 1 && sitePath[^1] != '/' && Path.GetFullPath(sitePath) == sitePath;
+        var rootPrefix = envRoot.EndsWith('/') ? envRoot : envRoot + "/";
+        distribution.Files.Capacity = record.Entries.Count;
+        distribution.ListedPaths.EnsureCapacity(record.Entries.Count);
         foreach (var entry in record.Entries)
         {
-            var full = Path.GetFullPath(Path.Combine(sitePath, entry.Path));
-            if (!IsUnder(full, envRoot))
+            // Path.GetFullPath(Path.Combine(site, p)) is the identity concatenation when p has no '.', '..' or empty segment.
+            var full = siteIsCanonical && IsPlainRelative(entry.Path) ? string.Concat(sitePath, "/", entry.Path) : Path.GetFullPath(Path.Combine(sitePath, entry.Path));
+            if (!(envRoot == "/" || full == envRoot || full.StartsWith(rootPrefix, StringComparison.Ordinal)))
             {
                 distribution.Add(EnvRules.RecordMalformed.Create(Severity.High,
                     $"RECORD line {entry.Line} of {distribution.DisplayName} points outside the environment: {entry.Path}",
@@ -164,6 +172,34 @@ public static class Inventory
         }
 
         return root;
+    }
+
+    /// <summary>True for a relative path whose segments are all non-empty and none is <c>.</c> or <c>..</c> (so normalising it changes nothing).</summary>
+    internal static bool IsPlainRelative(string path)
+    {
+        if (path.Length == 0 || path[0] == '/')
+        {
+            return false;
+        }
+
+        var segmentStart = 0;
+        for (var i = 0; i <= path.Length; i++)
+        {
+            if (i < path.Length && path[i] != '/')
+            {
+                continue;
+            }
+
+            var length = i - segmentStart;
+            if (length == 0 || (length <= 2 && path[segmentStart] == '.' && (length == 1 || path[segmentStart + 1] == '.')))
+            {
+                return false;
+            }
+
+            segmentStart = i + 1;
+        }
+
+        return true;
     }
 
     internal static bool IsUnder(string path, string root) =>
@@ -232,26 +268,41 @@ internal sealed class DpkgIndex
         }
 
         var needles = prefixes.Select(p => System.Text.Encoding.UTF8.GetBytes("  " + p.TrimStart('/').TrimEnd('/') + "/")).ToList();
+        var candidates = new List<(string File, string Package, bool IsExplicit)>();
         foreach (var file in Directory.EnumerateFiles(infoDirectory, "*.md5sums"))
         {
             var package = DpkgMd5Sums.PackageFromFileName(file);
             var isExplicit = explicitPackages.Contains(package) || explicitPackages.Contains(package.Split(':')[0]);
-            if (!isExplicit && !scanAllForPrefixes)
+            if (isExplicit || scanAllForPrefixes)
             {
-                continue;
+                candidates.Add((file, package, isExplicit));
             }
+        }
 
+        // Reading and searching a thousand md5sums files is independent per file: both cores, then the same sequential pass.
+        var contents = new byte[]?[candidates.Count];
+        OrderedParallel.For(candidates.Count, i =>
+        {
             byte[] bytes;
             try
             {
-                bytes = File.ReadAllBytes(file);
+                bytes = File.ReadAllBytes(candidates[i].File);
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
-                continue;
+                return;
             }
 
-            if (!isExplicit && !needles.Any(n => bytes.AsSpan().IndexOf(n) >= 0))
+            if (candidates[i].IsExplicit || needles.Any(n => bytes.AsSpan().IndexOf(n) >= 0))
+            {
+                contents[i] = bytes;
+            }
+        });
+
+        for (var i = 0; i < candidates.Count; i++)
+        {
+            var (file, package, _) = candidates[i];
+            if (contents[i] is not { } bytes)
             {
                 continue;
             }

@@ -78,31 +78,61 @@ public sealed record RecordFile(IReadOnlyList<RecordEntry> Entries, IReadOnlyLis
     public static bool TryParseLine(ReadOnlySpan<char> line, int lineNumber, out RecordEntry entry, out string reason)
     {
         entry = null!;
-        if (!TrySplitCsv(line, out var fields, out reason))
+        if (line.Contains('"'))
         {
+            // Quoted fields: the general CSV splitter.
+            if (!TrySplitCsv(line, out var fields, out reason))
+            {
+                return false;
+            }
+
+            if (fields.Count != 3)
+            {
+                reason = $"expected 3 comma-separated fields (path,hash,size), found {fields.Count}";
+                return false;
+            }
+
+            return TryParseFields(fields[0], fields[1], fields[2], lineNumber, out entry, out reason);
+        }
+
+        // The common case (no quotes): fields are the comma-separated spans, exactly what the splitter yields.
+        var count = line.Count(',') + 1;
+        if (count > MaxFields)
+        {
+            reason = "too many fields";
             return false;
         }
 
-        if (fields.Count != 3)
+        if (count != 3)
         {
-            reason = $"expected 3 comma-separated fields (path,hash,size), found {fields.Count}";
+            reason = $"expected 3 comma-separated fields (path,hash,size), found {count}";
             return false;
         }
 
-        var path = fields[0];
+        var first = line.IndexOf(',');
+        var rest = line[(first + 1)..];
+        var second = rest.IndexOf(',');
+        return TryParseFields(line[..first], rest[..second], rest[(second + 1)..], lineNumber, out entry, out reason);
+    }
+
+    private const int MaxFields = 16;
+
+    private static bool TryParseFields(ReadOnlySpan<char> path, ReadOnlySpan<char> hash, ReadOnlySpan<char> sizeText, int lineNumber, out RecordEntry entry, out string reason)
+    {
+        entry = null!;
         if (path.Length == 0)
         {
             reason = "empty path";
             return false;
         }
 
-        if (path.Contains('\0', StringComparison.Ordinal))
+        if (path.Contains('\0'))
         {
             reason = "path contains a NUL character";
             return false;
         }
 
-        if (path.StartsWith('/') || path.Contains('\\', StringComparison.Ordinal))
+        if (path.StartsWith('/') || path.Contains('\\'))
         {
             reason = "path must be relative and use '/' separators";
             return false;
@@ -110,10 +140,9 @@ public sealed record RecordFile(IReadOnlyList<RecordEntry> Entries, IReadOnlyLis
 
         DigestAlgorithm? algorithm = null;
         byte[]? digest = null;
-        var hash = fields[1];
         if (hash.Length > 0)
         {
-            var equals = hash.IndexOf('=', StringComparison.Ordinal);
+            var equals = hash.IndexOf('=');
             if (equals <= 0)
             {
                 reason = "hash is not of the form <algorithm>=<urlsafe-base64>";
@@ -133,11 +162,11 @@ public sealed record RecordFile(IReadOnlyList<RecordEntry> Entries, IReadOnlyLis
                 return false;
             }
 
-            digest = DecodeUrlSafeBase64(hash.AsSpan(equals + 1));
+            digest = DecodeUrlSafeBase64(hash[(equals + 1)..]);
             if (digest is null || digest.Length != algorithm.Value.DigestLength())
             {
                 // Some tools (Debian's dh-python, old flit) write hex digests; accept them when the length is exact.
-                digest = DecodeHex(hash.AsSpan(equals + 1), algorithm.Value.DigestLength());
+                digest = DecodeHex(hash[(equals + 1)..], algorithm.Value.DigestLength());
             }
 
             if (digest is null || digest.Length != algorithm.Value.DigestLength())
@@ -148,11 +177,11 @@ public sealed record RecordFile(IReadOnlyList<RecordEntry> Entries, IReadOnlyLis
         }
 
         long? size = null;
-        if (fields[2].Length > 0)
+        if (sizeText.Length > 0)
         {
-            if (!long.TryParse(fields[2], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var parsed))
+            if (!long.TryParse(sizeText, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var parsed))
             {
-                reason = $"size '{fields[2]}' is not a non-negative integer";
+                reason = $"size '{sizeText}' is not a non-negative integer";
                 return false;
             }
 
@@ -165,7 +194,7 @@ public sealed record RecordFile(IReadOnlyList<RecordEntry> Entries, IReadOnlyLis
             return false;
         }
 
-        entry = new RecordEntry(path, algorithm, digest, size, lineNumber);
+        entry = new RecordEntry(path.ToString(), algorithm, digest, size, lineNumber);
         reason = string.Empty;
         return true;
     }
@@ -272,7 +301,7 @@ public sealed record RecordFile(IReadOnlyList<RecordEntry> Entries, IReadOnlyLis
             }
 
             fields.Add(current.ToString());
-            if (fields.Count > 16)
+            if (fields.Count > MaxFields)
             {
                 reason = "too many fields";
                 return false;

@@ -47,11 +47,19 @@ public static class FileHasher
     /// <summary>Hashes a file (following symlinks). Throws <see cref="IOException"/> or <see cref="UnauthorizedAccessException"/> when it cannot be read.</summary>
     public static FileDigest Compute(string path, DigestAlgorithm algorithm)
     {
-        using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.SequentialScan);
-        var length = RandomAccess.GetLength(handle);
         var buffer = ArrayPool<byte>.Shared.Rent(ChunkSize);
         try
         {
+            // Linux fast path: open/pread/close and nothing else (SafeFileHandle adds fstat, flock, unlock and
+            // fadvise per file, which is most of the cost for a site-packages of small files). Any failure
+            // falls back to the managed path, which reproduces the exact exception.
+            if (NativeFile.TryCompute(path, algorithm, buffer) is { } fast)
+            {
+                return fast;
+            }
+
+            using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.SequentialScan);
+            var length = RandomAccess.GetLength(handle);
             if (length < ChunkSize)
             {
                 // Common case: one read, one-shot hash. A file that grew since fstat falls through to streaming.
@@ -83,15 +91,17 @@ public static class FileHasher
 #pragma warning restore CA5351
     };
 
+    internal static IncrementalHash CreateIncremental(DigestAlgorithm algorithm) => IncrementalHash.CreateHash(algorithm switch
+    {
+        DigestAlgorithm.Sha256 => HashAlgorithmName.SHA256,
+        DigestAlgorithm.Sha384 => HashAlgorithmName.SHA384,
+        DigestAlgorithm.Sha512 => HashAlgorithmName.SHA512,
+        _ => HashAlgorithmName.MD5,
+    });
+
     private static FileDigest Stream(Microsoft.Win32.SafeHandles.SafeFileHandle handle, DigestAlgorithm algorithm, byte[] buffer, int alreadyRead)
     {
-        using var hash = IncrementalHash.CreateHash(algorithm switch
-        {
-            DigestAlgorithm.Sha256 => HashAlgorithmName.SHA256,
-            DigestAlgorithm.Sha384 => HashAlgorithmName.SHA384,
-            DigestAlgorithm.Sha512 => HashAlgorithmName.SHA512,
-            _ => HashAlgorithmName.MD5,
-        });
+        using var hash = CreateIncremental(algorithm);
         long total = alreadyRead;
         if (alreadyRead > 0)
         {
