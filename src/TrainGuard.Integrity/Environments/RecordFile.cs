@@ -80,19 +80,7 @@ public sealed record RecordFile(IReadOnlyList<RecordEntry> Entries, IReadOnlyLis
         entry = null!;
         if (line.Contains('"'))
         {
-            // Quoted fields: the general CSV splitter.
-            if (!TrySplitCsv(line, out var fields, out reason))
-            {
-                return false;
-            }
-
-            if (fields.Count != 3)
-            {
-                reason = $"expected 3 comma-separated fields (path,hash,size), found {fields.Count}";
-                return false;
-            }
-
-            return TryParseFields(fields[0], fields[1], fields[2], lineNumber, out entry, out reason);
+            return TryParseLineWithCsvSplitter(line, lineNumber, out entry, out reason);
         }
 
         // The common case (no quotes): fields are the comma-separated spans, exactly what the splitter yields.
@@ -113,6 +101,24 @@ public sealed record RecordFile(IReadOnlyList<RecordEntry> Entries, IReadOnlyLis
         var rest = line[(first + 1)..];
         var second = rest.IndexOf(',');
         return TryParseFields(line[..first], rest[..second], rest[(second + 1)..], lineNumber, out entry, out reason);
+    }
+
+    /// <summary>The general path (quoted fields allowed); for quote-free lines it gives what the fast path gives.</summary>
+    internal static bool TryParseLineWithCsvSplitter(ReadOnlySpan<char> line, int lineNumber, out RecordEntry entry, out string reason)
+    {
+        entry = null!;
+        if (!TrySplitCsv(line, out var fields, out reason))
+        {
+            return false;
+        }
+
+        if (fields.Count != 3)
+        {
+            reason = $"expected 3 comma-separated fields (path,hash,size), found {fields.Count}";
+            return false;
+        }
+
+        return TryParseFields(fields[0], fields[1], fields[2], lineNumber, out entry, out reason);
     }
 
     private const int MaxFields = 16;
