@@ -23,6 +23,8 @@ public sealed class LogFollower : IDisposable
     private long offset;
     private long lineNumber;
     private byte[] partial = [];
+    private readonly byte[] buffer = new byte[ChunkBytes];
+    private readonly byte[] headBuffer = new byte[FingerprintBytes];
 
     public LogFollower(string path, string? statePath = null, int maxLineLength = LineReader.DefaultMaxLineLength)
     {
@@ -114,9 +116,13 @@ public sealed class LogFollower : IDisposable
             fingerprint = [];
         }
 
+        if (stream.Length == offset)
+        {
+            return 0;
+        }
+
         stream.Position = offset;
         long delivered = 0;
-        var buffer = new byte[ChunkBytes];
         int read;
         while ((read = stream.Read(buffer)) > 0)
         {
@@ -168,8 +174,14 @@ public sealed class LogFollower : IDisposable
         try
         {
             using var current = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1);
-            var head = ReadHead(current, fingerprint.Length);
-            return !head.AsSpan().SequenceEqual(fingerprint);
+            var total = 0;
+            int read;
+            while (total < fingerprint.Length && (read = current.Read(headBuffer, total, fingerprint.Length - total)) > 0)
+            {
+                total += read;
+            }
+
+            return total != fingerprint.Length || !headBuffer.AsSpan(0, total).SequenceEqual(fingerprint);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
@@ -218,7 +230,8 @@ public sealed class LogFollower : IDisposable
         }
     }
 
-    private string? savedState;
+    private long savedPosition = -1;
+    private int savedFingerprintLength = -1;
 
     private void SaveState()
     {
@@ -227,11 +240,14 @@ public sealed class LogFollower : IDisposable
             return;
         }
 
-        var text = JsonSerializer.Serialize(new State(path, offset - partial.Length, lineNumber, Convert.ToHexString(fingerprint)));
-        if (text != savedState)
+        var position = offset - partial.Length;
+        if (position == savedPosition && fingerprint.Length == savedFingerprintLength)
         {
-            DurableFile.WriteAllText(StatePath, text);
-            savedState = text;
+            return;
         }
+
+        DurableFile.WriteAllText(StatePath, JsonSerializer.Serialize(new State(path, position, lineNumber, Convert.ToHexString(fingerprint))));
+        savedPosition = position;
+        savedFingerprintLength = fingerprint.Length;
     }
 }

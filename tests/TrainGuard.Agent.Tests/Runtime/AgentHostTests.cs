@@ -1,0 +1,200 @@
+using System.Diagnostics;
+using TrainGuard.Agent.Config;
+using TrainGuard.Agent.Runtime;
+using TrainGuard.Agent.Snapshots;
+using TrainGuard.Agent.Spool;
+using TrainGuard.Agent.Tests.Snapshots;
+using TrainGuard.Agent.Tests.Support;
+using TrainGuard.Events;
+
+namespace TrainGuard.Agent.Tests.Runtime;
+
+/// <summary>The agent host tests run alone (no other test class in parallel), so the idle child's CPU time is its own.</summary>
+[CollectionDefinition(nameof(AgentHostCollection), DisableParallelization = true)]
+public sealed class AgentHostCollection
+{
+}
+
+[Collection(nameof(AgentHostCollection))]
+public sealed class AgentHostTests
+{
+    private static AgentConfig Config(NodeFixture node, TempDir dir, FakeEventServer? server, string auditLog) => new()
+    {
+        ServerUrl = server?.Url,
+        TokenFile = dir.Write("token", "host-test-token\n"),
+        HostName = "node-under-test",
+        SpoolDirectory = dir.Combine("spool"),
+        StateDirectory = dir.Combine("state"),
+        SnapshotRoot = node.Root,
+        SnapshotInterval = TimeSpan.FromMilliseconds(300),
+        HeartbeatInterval = TimeSpan.FromMilliseconds(500),
+        LogPollInterval = TimeSpan.FromMilliseconds(100),
+        BackoffBase = TimeSpan.FromMilliseconds(50),
+        BackoffMax = TimeSpan.FromMilliseconds(200),
+        AuditLog = auditLog,
+        AuthLog = null,
+    };
+
+    [Fact]
+    public async Task The_running_agent_ships_audit_snapshot_and_heartbeat_events_and_reports_a_planted_key()
+    {
+        using var node = new NodeFixture();
+        using var dir = new TempDir();
+        using var server = new FakeEventServer { ExpectedToken = "host-test-token" };
+        server.Start();
+        var auditLog = dir.Combine("audit.log");
+        File.Copy(Samples.SshSessionAudit, auditLog);
+        using var host = new AgentHost(Config(node, dir, server, auditLog), TextWriter.Null);
+        using var stop = new CancellationTokenSource();
+        var run = host.RunAsync(stop.Token);
+
+        bool Has(Func<EventRecord, bool> match) => server.Events.ToList().Select(e => EventRecord.Parse(e.GetRawText())).Any(match);
+        await WaitFor(() => Has(e => e.Action == EventActions.AgentHeartbeat) && Has(e => e.Action == EventActions.FileChanged) && Has(e => e.GetBoolean("trainguard.snapshot.baseline") == true), "heartbeat, audit and baseline events");
+
+        node.Append("home/alice/.ssh/authorized_keys", AuthorizedKeysParserTests.Rsa + " planted\n");
+        await WaitFor(() => Has(e => e.Action == EventActions.SshKeyAdded && e.GetString(EventFields.Kind) == EventKinds.Event), "the planted key");
+
+        await stop.CancelAsync();
+        Assert.Equal(0, await run);
+
+        var events = server.Events.ToList().Select(e => EventRecord.Parse(e.GetRawText())).ToList();
+        Assert.All(events, e =>
+        {
+            Assert.NotNull(e.GetString(EventFields.AgentId));
+            Assert.NotNull(e.GetString(EventFields.AgentVersion));
+        });
+        var planted = Assert.Single(events, e => e.Action == EventActions.SshKeyAdded && e.GetString(EventFields.Kind) == EventKinds.Event);
+        Assert.Equal(AuthorizedKeysParserTests.RsaFingerprint, planted.GetString("trainguard.ssh.key_fingerprint"));
+        Assert.Equal("node-under-test", planted.GetString(EventFields.HostName));
+        var heartbeat = events.First(e => e.Action == EventActions.AgentHeartbeat);
+        Assert.True(heartbeat.Has("trainguard.agent.spool.pending"));
+        Assert.True(heartbeat.GetInt64("trainguard.agent.rss_bytes") > 0);
+        Assert.True(EventSpool.Verify(dir.Combine("spool")).Clean);
+    }
+
+    [Fact]
+    public async Task Once_prints_a_baseline_then_only_changes_on_the_next_pass()
+    {
+        using var node = new NodeFixture();
+        using var dir = new TempDir();
+        var config = Config(node, dir, null, dir.Combine("none.log"));
+        var first = new StringWriter();
+        using (var host = new AgentHost(config, TextWriter.Null))
+        {
+            await host.RunOnceAsync(first, CancellationToken.None);
+        }
+
+        Assert.Contains("\"baseline\":true", first.ToString(), StringComparison.Ordinal);
+        node.Write("etc/ld.so.preload", "/tmp/libx.so\n");
+        var second = new StringWriter();
+        using (var host = new AgentHost(config, TextWriter.Null))
+        {
+            var events = await host.RunOnceAsync(second, CancellationToken.None);
+            var e = Assert.Single(events);
+            Assert.Equal(EventActions.PersistenceChanged, e.Action);
+            Assert.Equal("/etc/ld.so.preload", e.GetString("file.path"));
+        }
+
+        Assert.Single(second.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries));
+    }
+
+    [Fact]
+    public async Task Idle_agent_stays_under_1_percent_cpu_and_80_mb_rss()
+    {
+        // TG_AGENT_IDLE_SECONDS=30 for the benchmark run reported in docs/agent.md; shorter in the regular suite.
+        var benchmark = int.TryParse(Environment.GetEnvironmentVariable("TG_AGENT_IDLE_SECONDS"), out var s);
+        var seconds = benchmark ? s : 10;
+        using var node = new NodeFixture();
+        using var dir = new TempDir();
+        using var server = new FakeEventServer();
+        server.Start();
+        dir.Write("audit.log", string.Empty);
+        var config = dir.Write("agent.yaml", $"""
+            server:
+              url: {server.Url}
+              token_file: {dir.Write("token", "t\n")}
+            host_name: idle-node
+            spool_dir: {dir.Combine("spool")}
+            state_dir: {dir.Combine("state")}
+            snapshot_root: {node.Root}
+            audit:
+              log: {dir.Combine("audit.log")}
+            auth_log: ~
+            """);
+        var info = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
+        foreach (var (name, value) in IdleEnvironment)
+        {
+            info.Environment[name] = value;
+        }
+
+        info.ArgumentList.Add(typeof(ChildProgram).Assembly.Location);
+        info.ArgumentList.Add("agent-run");
+        info.ArgumentList.Add(config);
+        using var child = Process.Start(info)!;
+        try
+        {
+            await Task.Delay(TimeSpan.FromSeconds(15));
+            if (child.HasExited)
+            {
+                Assert.Fail("the agent exited: " + await child.StandardError.ReadToEndAsync());
+            }
+
+            var (cpu0, _) = Sample(child.Id);
+            var clock = Stopwatch.StartNew();
+            long maxRss = 0;
+            while (clock.Elapsed < TimeSpan.FromSeconds(seconds))
+            {
+                await Task.Delay(500);
+                maxRss = Math.Max(maxRss, Sample(child.Id).RssBytes);
+            }
+
+            var (cpu1, _) = Sample(child.Id);
+            var cpuPercent = (cpu1 - cpu0).TotalMilliseconds / clock.Elapsed.TotalMilliseconds * 100;
+            var line = $"idle agent over {clock.Elapsed.TotalSeconds:0.0} s: CPU {cpuPercent:0.00} %, peak RSS {maxRss / (1024.0 * 1024):0.0} MB";
+            Console.WriteLine(line);
+            File.WriteAllText(Path.Combine(Path.GetTempPath(), "trainguard-agent-idle.txt"), line + "\n");
+            // The target (<1 % CPU) is asserted in benchmark mode (TG_AGENT_IDLE_SECONDS=30, as reported in
+            // docs/agent.md); the short regular run of the Debug test assembly only guards against regressions.
+            Assert.True(cpuPercent < (benchmark ? 1.0 : 3.0), line);
+            Assert.True(maxRss < 80L * 1024 * 1024, line);
+            Assert.True(server.DistinctCount > 0, "the baseline and a heartbeat reached the server");
+        }
+        finally
+        {
+            child.Kill(entireProcessTree: true);
+            await child.WaitForExitAsync();
+        }
+    }
+
+    /// <summary>The runtime settings of packaging/trainguard-agent.service (Environment= lines), read from the unit itself.</summary>
+    private static IEnumerable<(string, string)> IdleEnvironment =>
+        File.ReadLines(Path.Combine(Samples.RepoRoot, "packaging", "trainguard-agent.service"))
+            .Where(l => l.StartsWith("Environment=DOTNET_", StringComparison.Ordinal))
+            .Select(l => l["Environment=".Length..].Split('=', 2))
+            .Select(p => (p[0], p[1]));
+
+    /// <summary>User+system CPU time and resident set size of a process, from /proc.</summary>
+    private static (TimeSpan Cpu, long RssBytes) Sample(int pid)
+    {
+        var stat = File.ReadAllText($"/proc/{pid}/stat");
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        var ticks = long.Parse(fields[11], System.Globalization.CultureInfo.InvariantCulture) + long.Parse(fields[12], System.Globalization.CultureInfo.InvariantCulture);
+        var rssLine = File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith("VmRSS:", StringComparison.Ordinal));
+        var rssKb = long.Parse(rssLine.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture);
+        return (TimeSpan.FromMilliseconds(ticks * 10.0), rssKb * 1024);
+    }
+
+    private static async Task WaitFor(Func<bool> condition, string what)
+    {
+        var clock = Stopwatch.StartNew();
+        while (!condition())
+        {
+            if (clock.Elapsed > TimeSpan.FromSeconds(30))
+            {
+                Assert.Fail($"timed out waiting for {what}");
+            }
+
+            await Task.Delay(50);
+        }
+    }
+}
