@@ -146,5 +146,44 @@ public sealed class FastPathTests
         Assert.Equal(50, ran.Sum());
     }
 
+    [Fact]
+    public void Package_names_normalise_as_the_pep503_regex_does()
+    {
+        const string Alphabet = "aZ9-_.é ";
+        var random = new Random(503);
+        for (var n = 0; n < 5_000; n++)
+        {
+            var name = new string(Enumerable.Range(0, random.Next(0, 12)).Select(_ => Alphabet[random.Next(Alphabet.Length)]).ToArray());
+            var expected = System.Text.RegularExpressions.Regex.Replace(name, "[-_.]+", "-").ToLowerInvariant();
+            Assert.Equal(expected, Inventory.NormalizeName(name));
+        }
+
+        Assert.Equal("python3-torch", Inventory.NormalizeName("Python3__Torch"));
+    }
+
+    [Fact]
+    public void Reading_a_pyc_header_natively_gives_the_bytes_a_managed_read_gives()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"tg-pyc-{Guid.NewGuid():N}.pyc");
+        File.WriteAllBytes(path, [0xcb, 0x0d, 0x0d, 0x0a, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9]);
+        try
+        {
+            Span<byte> native = stackalloc byte[PycHeader.Size];
+            var read = NativeFile.TryReadAt(path, native, 0);
+            Assert.True(read == PycHeader.Size || read == -1);
+            if (read > 0)
+            {
+                Assert.Equal(File.ReadAllBytes(path)[..PycHeader.Size], native.ToArray());
+            }
+
+            Assert.Equal(-1, NativeFile.TryReadAt(path + ".missing", native, 0));
+            Assert.Equal(-1, NativeFile.TryReadAt(Path.GetTempPath(), native, 0));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
     private static string Escape(string text) => string.Concat(text.Select(c => c < 32 || c > 126 ? $"\\u{(int)c:x4}" : c.ToString()));
 }

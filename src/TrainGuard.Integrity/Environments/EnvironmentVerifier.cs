@@ -464,8 +464,9 @@ public static class EnvironmentVerifier
         {
             // Legacy location: imported as the module itself when no source sits next to it.
             var source = Path.ChangeExtension(pyc, ".py");
-            var owner = state.Attribute(File.Exists(source) ? source : pyc, site);
-            if (!state.Reports(owner) || File.Exists(source))
+            var legacySourceExists = File.Exists(source);
+            var owner = state.Attribute(legacySourceExists ? source : pyc, site);
+            if (!state.Reports(owner) || legacySourceExists)
             {
                 return null;
             }
@@ -498,13 +499,14 @@ public static class EnvironmentVerifier
         var tag = parts[tagIndex];
         var stem = string.Join('.', parts[..tagIndex]);
         var sourcePath = Path.Combine(Path.GetDirectoryName(directory)!, stem + ".py");
-        var sourceOwner = state.Attribute(File.Exists(sourcePath) ? sourcePath : pyc, site);
+        var sourceExists = File.Exists(sourcePath);
+        var sourceOwner = state.Attribute(sourceExists ? sourcePath : pyc, site);
         if (!state.Reports(sourceOwner))
         {
             return null;
         }
 
-        if (!File.Exists(sourcePath))
+        if (!sourceExists)
         {
             sourceOwner.Add(EnvRules.SourcelessPyc.Create(Severity.Low,
                 $"{Relative(pyc, site)} is an orphan: its source {stem}.py is gone (Python ignores it)", new Location(pyc)));
@@ -515,11 +517,14 @@ public static class EnvironmentVerifier
         PycHeader parsed;
         try
         {
-            using (var handle = File.OpenHandle(pyc))
+            var read = NativeFile.TryReadAt(pyc, header, 0);
+            if (read < 0)
             {
-                var read = RandomAccess.Read(handle, header, 0);
-                parsed = PycHeader.Parse(header[..read]);
+                using var handle = File.OpenHandle(pyc);
+                read = RandomAccess.Read(handle, header, 0);
             }
+
+            parsed = PycHeader.Parse(header[..read]);
         }
         catch (MalformedInputException ex)
         {

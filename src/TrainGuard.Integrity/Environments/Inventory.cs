@@ -220,8 +220,30 @@ public static class Inventory
     }
 
     /// <summary>The normalised project name (PEP 503) for matching package filters.</summary>
-    public static string NormalizeName(string name) =>
-        System.Text.RegularExpressions.Regex.Replace(name, "[-_.]+", "-").ToLowerInvariant();
+    public static string NormalizeName(string name)
+    {
+        // Regex.Replace(name, "[-_.]+", "-").ToLowerInvariant(), without building a regex at start-up.
+        var builder = new System.Text.StringBuilder(name.Length);
+        var inRun = false;
+        foreach (var c in name)
+        {
+            if (c is '-' or '_' or '.')
+            {
+                if (!inRun)
+                {
+                    builder.Append('-');
+                    inRun = true;
+                }
+
+                continue;
+            }
+
+            builder.Append(c);
+            inRun = false;
+        }
+
+        return builder.ToString().ToLowerInvariant();
+    }
 }
 
 /// <summary>The dpkg database: which Debian package owns which file, with the MD5 it recorded.</summary>

@@ -81,6 +81,41 @@ internal static partial class NativeFile
         }
     }
 
+    /// <summary>One <c>pread</c> at <paramref name="offset"/>, as <c>RandomAccess.Read</c> on a fresh handle; -1 when the managed path must run instead.</summary>
+    public static int TryReadAt(string path, Span<byte> buffer, long offset)
+    {
+        if (!Supported || s_unavailable || path.Contains('\0', StringComparison.Ordinal))
+        {
+            return -1;
+        }
+
+        int fd;
+        try
+        {
+            fd = Open(path, OpenReadOnlyCloseOnExec);
+        }
+        catch (Exception ex) when (ex is DllNotFoundException or EntryPointNotFoundException)
+        {
+            s_unavailable = true;
+            return -1;
+        }
+
+        if (fd < 0)
+        {
+            return -1;
+        }
+
+        try
+        {
+            var read = PRead(fd, buffer, buffer.Length, offset);
+            return read < 0 ? -1 : (int)read;
+        }
+        finally
+        {
+            _ = Close(fd);
+        }
+    }
+
     /// <summary>Reads until the span is full or pread returns 0; -1 on an error.</summary>
     private static int ReadFully(int fd, Span<byte> buffer, long offset)
     {
