@@ -72,11 +72,15 @@ public static class EnvironmentVerifier
 
         // 1. Every recorded file against its digest, in parallel, biggest first.
         var verified = new ConcurrentDictionary<string, byte>(System.Environment.ProcessorCount, state.Selected.Sum(d => d.Files.Count), StringComparer.Ordinal);
+        // The folder walk only reads the ownership maps, so it runs while the hashes are computed (a core is
+        // often idle at the end of hashing, waiting for one big file); its results are used after hashing, as before.
+        var walking = Task.Run(() => WalkSites(state, cancellationToken), cancellationToken);
         HashAll(state, options, verified, progress, cancellationToken);
+        var walked = await walking;
 
         // 2. Files nobody lists, byte-code, hooks.
         progress?.Report(new EnvProgress("bytecode", 0, 0, 0));
-        var candidates = CheckWalkedFiles(state, verified, cancellationToken);
+        var candidates = CheckWalkedFiles(state, walked, verified, cancellationToken);
         if (state.Filter.Count == 0 || state.Selected.Any(d => d.Kind == DistributionKind.Wheel))
         {
             CheckHooks(state, located, options, verified);
@@ -376,17 +380,31 @@ public static class EnvironmentVerifier
         }
     }
 
-    private static List<(RecompileRequest Request, InstalledDistribution Owner, string Tag)> CheckWalkedFiles(State state, ConcurrentDictionary<string, byte> verified, CancellationToken cancellationToken)
+    /// <summary>
+    /// The files under each site's top-level folders, per site and folder in walking order. Enumerating is the
+    /// cost (one getdents per folder, one string per file), so folders are enumerated on every core.
+    /// </summary>
+    private static List<List<string>[]> WalkSites(State state, CancellationToken cancellationToken)
     {
-        var pycs = new List<(string Pyc, string Site)>();
+        var result = new List<List<string>[]>();
         foreach (var site in state.Located.Sites)
         {
-            // Enumerating is the cost (one getdents per folder, one string per file): do it for all top-level
-            // folders on every core, then look at the files sequentially in the same order as before.
             var tops = TopLevelEntriesToWalk(state, site.Path).ToList();
             var walked = new List<string>[tops.Count];
             OrderedParallel.For(tops.Count, i => walked[i] = Walk(tops[i]).ToList(), cancellationToken);
-            foreach (var files in walked)
+            result.Add(walked);
+        }
+
+        return result;
+    }
+
+    private static List<(RecompileRequest Request, InstalledDistribution Owner, string Tag)> CheckWalkedFiles(State state, List<List<string>[]> walkedSites, ConcurrentDictionary<string, byte> verified, CancellationToken cancellationToken)
+    {
+        var pycs = new List<(string Pyc, string Site)>();
+        for (var s = 0; s < state.Located.Sites.Count; s++)
+        {
+            var site = state.Located.Sites[s];
+            foreach (var files in walkedSites[s])
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 foreach (var path in files)
