@@ -39,12 +39,16 @@ public sealed class AgentHost : IDisposable
     private int snapshotProblems;
     private string agentId = string.Empty;
 
-    public AgentHost(AgentConfig config, TextWriter log, HttpMessageHandler? handler = null)
+    public AgentHost(AgentConfig config, TextWriter log, HttpMessageHandler? handler = null, Func<Stream>? openStdin = null)
     {
         this.config = config;
         this.log = TextWriter.Synchronized(log);
         this.handler = handler;
+        this.openStdin = openStdin ?? Console.OpenStandardInput;
     }
+
+    /// <summary>Where audit records come from in audisp-plugin mode (<c>audit.stdin: true</c>): standard input unless a test says otherwise.</summary>
+    private readonly Func<Stream> openStdin;
 
     /// <summary>Runs until cancelled; returns the exit code (0, or 2 when the agent cannot start).</summary>
     public async Task<int> RunAsync(CancellationToken cancellationToken)
@@ -210,7 +214,7 @@ public sealed class AgentHost : IDisposable
 
     private void ReadAuditStdin(CancellationToken cancellationToken)
     {
-        using var stdin = Console.OpenStandardInput();
+        using var stdin = openStdin();
         var reader = new LineReader();
         reader.Read(stdin, (line, n, terminated) =>
         {

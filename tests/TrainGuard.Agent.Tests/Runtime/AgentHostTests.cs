@@ -73,6 +73,26 @@ public sealed class AgentHostTests
     }
 
     [Fact]
+    public async Task As_an_audisp_plugin_the_agent_reads_audit_records_from_stdin_and_ships_them()
+    {
+        using var node = new NodeFixture();
+        using var dir = new TempDir();
+        using var server = new FakeEventServer { ExpectedToken = "host-test-token" };
+        server.Start();
+        var config = Config(node, dir, server, auditLog: dir.Combine("unused-audit.log")) with { AuditStdin = true };
+        var records = await File.ReadAllBytesAsync(Samples.SshSessionAudit);
+        using var host = new AgentHost(config, TextWriter.Null, openStdin: () => new MemoryStream(records, writable: false));
+        using var stop = new CancellationTokenSource();
+        var run = host.RunAsync(stop.Token);
+
+        bool Has(Func<EventRecord, bool> match) => server.Events.ToList().Select(e => EventRecord.Parse(e.GetRawText())).Any(match);
+        await WaitFor(() => Has(e => e.Action == EventActions.FileChanged) && Has(e => e.Action == EventActions.LoginUidChanged), "audit events read from stdin");
+        await stop.CancelAsync();
+        Assert.Equal(0, await run);
+        Assert.False(File.Exists(dir.Combine("unused-audit.log")), "stdin mode must not read the audit log file");
+    }
+
+    [Fact]
     public async Task Once_prints_a_baseline_then_only_changes_on_the_next_pass()
     {
         using var node = new NodeFixture();
