@@ -185,5 +185,38 @@ public sealed class FastPathTests
         }
     }
 
+    [Theory]
+    [InlineData(0)]
+    [InlineData(100)]
+    [InlineData(64 << 10)]
+    [InlineData((64 << 10) + 1)]
+    [InlineData(300_000)]
+    public void Reading_a_whole_file_into_a_pooled_buffer_gives_its_bytes(int size)
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"tg-read-{Guid.NewGuid():N}");
+        var data = new byte[size];
+        new Random(size).NextBytes(data);
+        File.WriteAllBytes(path, data);
+        try
+        {
+            if (NativeFile.TryReadAllPooled(path, 1 << 30, out var rented, out var length))
+            {
+                Assert.Equal(data, rented.AsSpan(0, length).ToArray());
+                System.Buffers.ArrayPool<byte>.Shared.Return(rented);
+            }
+
+            if (size > 64 << 10)
+            {
+                Assert.False(NativeFile.TryReadAllPooled(path, 64 << 10, out _, out _)); // larger than allowed: the managed path reads it
+            }
+
+            Assert.False(NativeFile.TryReadAllPooled(path + ".missing", 1 << 30, out _, out _));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
     private static string Escape(string text) => string.Concat(text.Select(c => c < 32 || c > 126 ? $"\\u{(int)c:x4}" : c.ToString()));
 }

@@ -305,6 +305,25 @@ internal sealed class DpkgIndex
         var contents = new byte[]?[candidates.Count];
         OrderedParallel.For(candidates.Count, i =>
         {
+            // Most files do not mention the site: read them into a pooled buffer and copy only the ones that do.
+            if (NativeFile.TryReadAllPooled(candidates[i].File, 1 << 30, out var rented, out var length))
+            {
+                try
+                {
+                    var span = rented.AsSpan(0, length);
+                    if (candidates[i].IsExplicit || ContainsAny(span, needles))
+                    {
+                        contents[i] = span.ToArray();
+                    }
+                }
+                finally
+                {
+                    System.Buffers.ArrayPool<byte>.Shared.Return(rented);
+                }
+
+                return;
+            }
+
             byte[] bytes;
             try
             {
@@ -359,6 +378,19 @@ internal sealed class DpkgIndex
         }
 
         return index;
+    }
+
+    private static bool ContainsAny(ReadOnlySpan<byte> data, List<byte[]> needles)
+    {
+        foreach (var needle in needles)
+        {
+            if (data.IndexOf(needle) >= 0)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>Adds directories and symlinks from <c>&lt;pkg&gt;.list</c>: owned, but without an MD5.</summary>

@@ -116,6 +116,81 @@ internal static partial class NativeFile
         }
     }
 
+    /// <summary>
+    /// Reads a whole file (up to <paramref name="maxLength"/> bytes) into a buffer rented from the shared pool, which the
+    /// caller returns. False when the managed path must run instead (error, other system, or a larger file).
+    /// </summary>
+    public static bool TryReadAllPooled(string path, int maxLength, out byte[] rented, out int length)
+    {
+        rented = [];
+        length = 0;
+        if (!Supported || s_unavailable || path.Contains('\0', StringComparison.Ordinal))
+        {
+            return false;
+        }
+
+        int fd;
+        try
+        {
+            fd = Open(path, OpenReadOnlyCloseOnExec);
+        }
+        catch (Exception ex) when (ex is DllNotFoundException or EntryPointNotFoundException)
+        {
+            s_unavailable = true;
+            return false;
+        }
+
+        if (fd < 0)
+        {
+            return false;
+        }
+
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(64 << 10);
+        try
+        {
+            var filled = 0;
+            while (true)
+            {
+                if (filled == buffer.Length)
+                {
+                    if (buffer.Length >= maxLength)
+                    {
+                        System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+                        buffer = [];
+                        return false;
+                    }
+
+                    var bigger = System.Buffers.ArrayPool<byte>.Shared.Rent(Math.Min(maxLength, buffer.Length * 2));
+                    buffer.AsSpan(0, filled).CopyTo(bigger);
+                    System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = bigger;
+                }
+
+                var read = PRead(fd, buffer.AsSpan(filled), buffer.Length - filled, filled);
+                if (read < 0)
+                {
+                    System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = [];
+                    return false;
+                }
+
+                if (read == 0)
+                {
+                    rented = buffer;
+                    length = filled;
+                    buffer = [];
+                    return true;
+                }
+
+                filled += (int)read;
+            }
+        }
+        finally
+        {
+            _ = Close(fd);
+        }
+    }
+
     /// <summary>Reads until the span is full or pread returns 0; -1 on an error.</summary>
     private static int ReadFully(int fd, Span<byte> buffer, long offset)
     {
