@@ -5,7 +5,7 @@ using TrainGuard.Ledger.Tests.Support;
 namespace TrainGuard.Ledger.Tests.Storage;
 
 /// <summary>The same contract against PostgreSQL (TRAINGUARD_TEST_PG, or a private cluster started on demand).</summary>
-public sealed class PostgresLedgerStoreTests : LedgerStoreContract, IClassFixture<PostgresClusterFixture>
+public sealed class PostgresLedgerStoreTests : LedgerStoreContract
 {
     private string _target = string.Empty;
 

@@ -1,12 +1,14 @@
 using System.Diagnostics;
 using Npgsql;
 
-namespace TrainGuard.Server.Tests.Support;
+namespace TrainGuard.Tests.Shared;
 
 /// <summary>
 /// PostgreSQL for the integration tests: TRAINGUARD_TEST_PG when set, else the private cluster of
 /// scripts/pg-test-cluster.sh when PostgreSQL 15 is installed. When it is installed the PostgreSQL cases run
-/// and a cluster that fails to start fails them (they are never silently skipped).
+/// and a cluster that fails to start fails them (they are never silently skipped). The cluster is shared by test
+/// assemblies running in parallel, so none of them stops it: <c>.ci/run</c> does, or <c>pg-test-cluster.sh stop</c>.
+/// One source file, compiled into each test project that needs it.
 /// </summary>
 public static class PostgresTestCluster
 {
@@ -51,7 +53,7 @@ public static class PostgresTestCluster
     private static async Task<string> RunScriptAsync(string verb)
     {
         var start = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        start.ArgumentList.Add(Path.Combine(TestPaths.RepositoryRoot, "scripts", "pg-test-cluster.sh"));
+        start.ArgumentList.Add(Path.Combine(RepositoryRoot(), "scripts", "pg-test-cluster.sh"));
         start.ArgumentList.Add(verb);
         using var process = Process.Start(start) ?? throw new InvalidOperationException("could not start bash");
         var stdout = process.StandardOutput.ReadToEndAsync();
@@ -61,5 +63,30 @@ public static class PostgresTestCluster
         return process.ExitCode == 0
             ? await stdout
             : throw new InvalidOperationException($"scripts/pg-test-cluster.sh {verb} failed ({process.ExitCode}): {await stderr}");
+    }
+
+    private static string RepositoryRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "TrainGuard.slnx")))
+            {
+                return dir.FullName;
+            }
+        }
+
+        throw new DirectoryNotFoundException("TrainGuard.slnx not found above " + AppContext.BaseDirectory);
+    }
+}
+
+/// <summary>A fact that runs wherever PostgreSQL is configured or installed, and is skipped only where it is neither.</summary>
+public sealed class PostgresFactAttribute : FactAttribute
+{
+    public PostgresFactAttribute()
+    {
+        if (!PostgresTestCluster.IsAvailable)
+        {
+            Skip = $"PostgreSQL not available: set {PostgresTestCluster.EnvironmentVariable} or install postgresql-15";
+        }
     }
 }
