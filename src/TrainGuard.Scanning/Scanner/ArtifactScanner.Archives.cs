@@ -67,17 +67,10 @@ public sealed partial class ArtifactScanner
                 continue; // reported through zip.Issues
             }
 
-            try
-            {
-                AnalyzeArchiveMember(scan, name, entry.UncompressedSize, depth,
-                    count => zip.ReadHead(entry, count),
-                    max => zip.ReadEntry(entry, max),
-                    isTensorData: IsTorchStorageMember(entry.Name), ct);
-            }
-            catch (MalformedInputException ex)
-            {
-                scan.AddError(ex, name);
-            }
+            AnalyzeArchiveMember(scan, name, entry.UncompressedSize, depth,
+                count => zip.ReadHead(entry, count),
+                max => zip.ReadEntry(entry, max),
+                isTensorData: IsTorchStorageMember(entry.Name), ct);
         }
     }
 
@@ -106,24 +99,25 @@ public sealed partial class ArtifactScanner
 
             var name = JoinMember(member, entry.Name);
             scan.AddMember(name);
-            try
+            if (legacyTorch && entry.Name is "storages" or "tensors")
             {
-                if (legacyTorch && entry.Name is "storages" or "tensors")
+                try
                 {
                     var bytes = tar.ReadEntry(entry, checked((int)Math.Min(_options.Pickle.MaxBytes, int.MaxValue)));
                     AnalyzeLegacyTarSection(scan, bytes, name, entry.Name == "storages", ct);
-                    continue;
+                }
+                catch (MalformedInputException ex)
+                {
+                    scan.AddError(ex, name);
                 }
 
-                AnalyzeArchiveMember(scan, name, entry.Size, depth,
-                    count => tar.ReadHead(entry, count),
-                    max => tar.ReadEntry(entry, max),
-                    isTensorData: false, ct);
+                continue;
             }
-            catch (MalformedInputException ex)
-            {
-                scan.AddError(ex, name);
-            }
+
+            AnalyzeArchiveMember(scan, name, entry.Size, depth,
+                count => tar.ReadHead(entry, count),
+                max => tar.ReadEntry(entry, max),
+                isTensorData: false, ct);
         }
     }
 
@@ -140,22 +134,30 @@ public sealed partial class ArtifactScanner
 
             var name = JoinMember(member, entry.Name);
             scan.AddMember(name);
-            try
-            {
-                AnalyzeArchiveMember(scan, name, entry.Size, depth,
-                    count => archive.ReadHead(entry, count),
-                    max => archive.ReadEntry(entry, max),
-                    isTensorData: false, ct);
-            }
-            catch (MalformedInputException ex)
-            {
-                scan.AddError(ex, name);
-            }
+            AnalyzeArchiveMember(scan, name, entry.Size, depth,
+                count => archive.ReadHead(entry, count),
+                max => archive.ReadEntry(entry, max),
+                isTensorData: false, ct);
         }
     }
 
-    /// <summary>One archive member: detect by its first bytes, read it whole only when it needs analysing.</summary>
+    /// <summary>
+    /// One archive member: detect by its first bytes, read it whole only when it needs analysing. A malformed
+    /// member becomes its own error finding and the archive's other members are still scanned.
+    /// </summary>
     private void AnalyzeArchiveMember(FileScan scan, string name, long size, int depth, Func<int, byte[]> readHead, Func<int, byte[]> readAll, bool isTensorData, CancellationToken ct)
+    {
+        try
+        {
+            AnalyzeArchiveMemberContent(scan, name, size, depth, readHead, readAll, isTensorData, ct);
+        }
+        catch (MalformedInputException ex)
+        {
+            scan.AddError(ex, name);
+        }
+    }
+
+    private void AnalyzeArchiveMemberContent(FileScan scan, string name, long size, int depth, Func<int, byte[]> readHead, Func<int, byte[]> readAll, bool isTensorData, CancellationToken ct)
     {
         var head = readHead(FormatDetector.HeadSize);
         var format = FormatDetector.Detect(head, size);
