@@ -68,6 +68,7 @@ public static class Program
         root.Subcommands.Add(ServerCommand.Create(stdout, stderr));
         root.Subcommands.Add(LedgerCommand.Create(stdout, stderr));
         root.Subcommands.Add(EnvCommand.Create(stdout, stderr));
+        root.Subcommands.Add(CkptCommand.Create(stdout, stderr));
         root.Subcommands.Add(KeysCommand.Create(stdout, stderr));
         root.Subcommands.Add(AgentCommand.Create(stdout, stderr));
         return root;
