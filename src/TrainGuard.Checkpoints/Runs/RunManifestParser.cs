@@ -1,0 +1,301 @@
+using System.Globalization;
+using System.Numerics;
+using TrainGuard.Findings;
+using TrainGuard.Parsing;
+using YamlDotNet.Core;
+using YamlDotNet.RepresentationModel;
+
+namespace TrainGuard.Checkpoints.Runs;
+
+/// <summary>
+/// Reads a run manifest (YAML). Strict on purpose: an unknown key, a wrong type or a duplicate is an
+/// error naming the file, the line and the field (<c>run.yaml:9: optimizer.lr: expected a number, got 'fast'</c>),
+/// because a typo must never silently switch a check off.
+/// </summary>
+public static class RunManifestParser
+{
+    /// <summary>Largest manifest read (a manifest is a few hundred bytes).</summary>
+    public const int MaxBytes = 1024 * 1024;
+
+    /// <summary>Schedules <c>scheduler.schedule</c> accepts (Hugging Face <c>get_scheduler</c> names).</summary>
+    public static IReadOnlyList<string> Schedules { get; } = ["linear", "cosine", "constant", "constant_with_warmup"];
+
+    private static readonly string[] TopKeys = ["version", "name", "seed", "world_size", "max_steps", "optimizer", "scheduler", "files"];
+    private static readonly string[] OptimizerKeys = ["name", "lr", "betas", "eps", "weight_decay", "amsgrad", "maximize", "momentum", "dampening", "nesterov", "foreach", "fused", "capturable", "differentiable"];
+    private static readonly string[] SchedulerKeys = ["name", "schedule", "warmup_steps"];
+
+    /// <exception cref="MalformedInputException">The file is too large or the manifest is invalid.</exception>
+    public static RunManifest Load(string path)
+    {
+        var info = new FileInfo(path);
+        if (info.Length > MaxBytes)
+        {
+            MalformedInputException.ThrowLimit($"{path}: run manifest size", MaxBytes, 0);
+        }
+
+        return Parse(File.ReadAllText(path), path);
+    }
+
+    /// <summary>Parses manifest text; <paramref name="source"/> names it in errors.</summary>
+    /// <exception cref="MalformedInputException">Invalid YAML or an invalid manifest.</exception>
+    public static RunManifest Parse(string yaml, string source)
+    {
+        var stream = new YamlStream();
+        try
+        {
+            stream.Load(new StringReader(yaml));
+        }
+        catch (YamlException ex)
+        {
+            throw Error(source, ex.Start, null, $"not valid YAML: {ex.InnerException?.Message ?? ex.Message}");
+        }
+
+        if (stream.Documents.Count != 1)
+        {
+            throw new MalformedInputException($"{Escape(source)}: expected one YAML document, found {stream.Documents.Count}", 0);
+        }
+
+        if (stream.Documents[0].RootNode is not YamlMappingNode root)
+        {
+            throw Error(source, stream.Documents[0].RootNode.Start, null, "expected a mapping (version, seed, optimizer, ...)");
+        }
+
+        var reader = new Reader(source);
+        var top = reader.Mapping(root, null, TopKeys);
+        if (!top.TryGetValue("version", out var versionNode))
+        {
+            throw Error(source, root.Start, "version", $"required; write 'version: {RunManifest.CurrentVersion}'");
+        }
+
+        var version = reader.Int(versionNode, "version", 1, int.MaxValue);
+        if (version != RunManifest.CurrentVersion)
+        {
+            throw Error(source, versionNode.Start, "version", $"version {version} is not understood; this TrainGuard reads version {RunManifest.CurrentVersion}");
+        }
+
+        OptimizerSpec? optimizer = null;
+        if (top.TryGetValue("optimizer", out var optimizerNode))
+        {
+            var o = reader.Mapping(optimizerNode, "optimizer", OptimizerKeys);
+            optimizer = new OptimizerSpec
+            {
+                Name = reader.OptionalString(o, "optimizer", "name"),
+                Lr = reader.OptionalNumber(o, "optimizer", "lr"),
+                Betas = o.TryGetValue("betas", out var betas) ? reader.NumberList(betas, "optimizer.betas", 2) : null,
+                Eps = reader.OptionalNumber(o, "optimizer", "eps"),
+                WeightDecay = reader.OptionalNumber(o, "optimizer", "weight_decay"),
+                Amsgrad = reader.OptionalBool(o, "optimizer", "amsgrad"),
+                Maximize = reader.OptionalBool(o, "optimizer", "maximize"),
+                Momentum = reader.OptionalNumber(o, "optimizer", "momentum"),
+                Dampening = reader.OptionalNumber(o, "optimizer", "dampening"),
+                Nesterov = reader.OptionalBool(o, "optimizer", "nesterov"),
+                Foreach = reader.OptionalBool(o, "optimizer", "foreach"),
+                Fused = reader.OptionalBool(o, "optimizer", "fused"),
+                Capturable = reader.OptionalBool(o, "optimizer", "capturable"),
+                Differentiable = reader.OptionalBool(o, "optimizer", "differentiable"),
+            };
+        }
+
+        SchedulerSpec? scheduler = null;
+        if (top.TryGetValue("scheduler", out var schedulerNode))
+        {
+            var s = reader.Mapping(schedulerNode, "scheduler", SchedulerKeys);
+            var schedule = reader.OptionalString(s, "scheduler", "schedule");
+            if (schedule is not null && !Schedules.Contains(schedule))
+            {
+                throw Error(source, s["schedule"].Start, "scheduler.schedule", $"'{schedule}' is not one of: {string.Join(", ", Schedules)}");
+            }
+
+            scheduler = new SchedulerSpec
+            {
+                Name = reader.OptionalString(s, "scheduler", "name"),
+                Schedule = schedule,
+                WarmupSteps = s.TryGetValue("warmup_steps", out var warmup) ? reader.Int(warmup, "scheduler.warmup_steps", 0, long.MaxValue) : null,
+            };
+        }
+
+        return new RunManifest
+        {
+            Source = source,
+            Version = (int)version,
+            Name = reader.OptionalString(top, null, "name"),
+            Seed = top.TryGetValue("seed", out var seed) ? reader.BigInt(seed, "seed") : null,
+            WorldSize = top.TryGetValue("world_size", out var world) ? (int)reader.Int(world, "world_size", 1, 1_000_000) : null,
+            MaxSteps = top.TryGetValue("max_steps", out var maxSteps) ? reader.Int(maxSteps, "max_steps", 0, long.MaxValue) : null,
+            Optimizer = optimizer,
+            Scheduler = scheduler,
+            Files = top.TryGetValue("files", out var files) ? reader.FileList(files) : [],
+            Lines = reader.Lines,
+        };
+    }
+
+    private static string Escape(string text) => TextSanitizer.Escape(text, 300);
+
+    private static MalformedInputException Error(string source, Mark mark, string? field, string problem)
+    {
+        var where = field is null ? string.Empty : field + ": ";
+        var line = mark.Line > 0 ? $":{mark.Line}" : string.Empty;
+        return new MalformedInputException($"{Escape(source)}{line}: {where}{TextSanitizer.Escape(problem, 300)}", mark.Index);
+    }
+
+    private sealed class Reader(string source)
+    {
+        public Dictionary<string, int> Lines { get; } = new(StringComparer.Ordinal);
+
+        public Dictionary<string, YamlNode> Mapping(YamlNode node, string? parent, string[] allowed)
+        {
+            if (node is not YamlMappingNode mapping)
+            {
+                throw Error(source, node.Start, parent, $"expected a mapping with keys {string.Join(", ", allowed)}, got {Describe(node)}");
+            }
+
+            var result = new Dictionary<string, YamlNode>(StringComparer.Ordinal);
+            foreach (var (keyNode, valueNode) in mapping.Children)
+            {
+                if (keyNode is not YamlScalarNode { Value: { } key })
+                {
+                    throw Error(source, keyNode.Start, parent, "keys must be plain names");
+                }
+
+                var path = parent is null ? key : parent + "." + key;
+                if (!allowed.Contains(key))
+                {
+                    throw Error(source, keyNode.Start, path, $"unknown key; {(parent is null ? "a run manifest" : "'" + parent + "'")} has: {string.Join(", ", allowed)}");
+                }
+
+                if (!result.TryAdd(key, valueNode))
+                {
+                    throw Error(source, keyNode.Start, path, "given twice");
+                }
+
+                Lines[path] = (int)Math.Min(int.MaxValue, keyNode.Start.Line);
+            }
+
+            return result;
+        }
+
+        public string? OptionalString(Dictionary<string, YamlNode> map, string? parent, string key)
+        {
+            if (!map.TryGetValue(key, out var node))
+            {
+                return null;
+            }
+
+            if (node is not YamlScalarNode { Value: { Length: > 0 } value } || IsNull(node))
+            {
+                throw Error(source, node.Start, Path(parent, key), $"expected a name, got {Describe(node)}");
+            }
+
+            return value;
+        }
+
+        public double? OptionalNumber(Dictionary<string, YamlNode> map, string parent, string key) =>
+            map.TryGetValue(key, out var node) ? Number(node, Path(parent, key)) : null;
+
+        public bool? OptionalBool(Dictionary<string, YamlNode> map, string parent, string key)
+        {
+            if (!map.TryGetValue(key, out var node))
+            {
+                return null;
+            }
+
+            if (node is YamlScalarNode { Style: ScalarStyle.Plain, Value: { } value })
+            {
+                switch (value)
+                {
+                    case "true" or "True" or "TRUE":
+                        return true;
+                    case "false" or "False" or "FALSE":
+                        return false;
+                }
+            }
+
+            throw Error(source, node.Start, Path(parent, key), $"expected true or false, got {Describe(node)}");
+        }
+
+        public double Number(YamlNode node, string field)
+        {
+            if (node is YamlScalarNode { Style: ScalarStyle.Plain, Value: { } text }
+                && !text.Contains('_', StringComparison.Ordinal)
+                && double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value)
+                && double.IsFinite(value))
+            {
+                return value;
+            }
+
+            throw Error(source, node.Start, field, $"expected a number, got {Describe(node)}");
+        }
+
+        public long Int(YamlNode node, string field, long min, long max)
+        {
+            var value = BigInt(node, field);
+            if (value < min || value > max)
+            {
+                throw Error(source, node.Start, field, max == long.MaxValue ? $"must be at least {min}, got {value}" : $"must be between {min} and {max}, got {value}");
+            }
+
+            return (long)value;
+        }
+
+        public BigInteger BigInt(YamlNode node, string field)
+        {
+            if (node is YamlScalarNode { Style: ScalarStyle.Plain, Value: { Length: > 0 and <= 700 } text }
+                && BigInteger.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var value))
+            {
+                return value;
+            }
+
+            throw Error(source, node.Start, field, $"expected an integer, got {Describe(node)}");
+        }
+
+        public IReadOnlyList<double> NumberList(YamlNode node, string field, int count)
+        {
+            if (node is not YamlSequenceNode sequence || sequence.Children.Count != count)
+            {
+                throw Error(source, node.Start, field, $"expected a list of {count} numbers, got {Describe(node)}");
+            }
+
+            return sequence.Children.Select(child => Number(child, field)).ToList();
+        }
+
+        public IReadOnlyList<string> FileList(YamlNode node)
+        {
+            if (node is not YamlSequenceNode sequence)
+            {
+                throw Error(source, node.Start, "files", $"expected a list of file names, got {Describe(node)}");
+            }
+
+            var files = new List<string>();
+            foreach (var child in sequence.Children)
+            {
+                if (child is not YamlScalarNode { Value: { Length: > 0 } name } || IsNull(child))
+                {
+                    throw Error(source, child.Start, "files", $"expected a file name, got {Describe(child)}");
+                }
+
+                if (name.Contains('/', StringComparison.Ordinal) || name.Contains('\\', StringComparison.Ordinal) || name is "." or "..")
+                {
+                    throw Error(source, child.Start, "files", $"'{name}' must be a plain file name inside the checkpoint folder");
+                }
+
+                files.Add(name);
+            }
+
+            return files;
+        }
+
+        private static string Path(string? parent, string key) => parent is null ? key : parent + "." + key;
+
+        private static bool IsNull(YamlNode node) => node is YamlScalarNode { Style: ScalarStyle.Plain, Value: null or "" or "~" or "null" or "Null" or "NULL" };
+
+        private static string Describe(YamlNode node) => node switch
+        {
+            YamlMappingNode => "a mapping",
+            YamlSequenceNode s => $"a list of {s.Children.Count}",
+            YamlScalarNode scalar when IsNull(scalar) => "nothing (null)",
+            YamlScalarNode { Style: ScalarStyle.SingleQuoted or ScalarStyle.DoubleQuoted } scalar => $"the quoted text '{TextSanitizer.Escape(scalar.Value, 60)}'",
+            YamlScalarNode scalar => $"'{TextSanitizer.Escape(scalar.Value, 60)}'",
+            _ => "an unsupported YAML node",
+        };
+    }
+}
