@@ -112,6 +112,30 @@ public sealed partial class TorchCheckpoint : IDisposable
     /// <summary>Walks a sub-tree (default: the root) and yields its leaves: tensors and the non-tensor values, each with its path.</summary>
     public IEnumerable<TorchTreeEntry> Walk(PyValue? subtree = null) => TorchTreeWalker.Walk(subtree ?? Root, this);
 
+    /// <summary>Fuzz target: any bytes either open (and every small tensor copies) or fail with <see cref="MalformedInputException"/>.</summary>
+    public static void Fuzz(ReadOnlySpan<byte> data)
+    {
+        try
+        {
+            var options = TorchReadOptions.Default with
+            {
+                MaxWalkVisits = 100_000,
+                Pickle = PickleObjectLimits.Default with { MaxNodes = 100_000, MaxValueBytes = 1 << 20, MaxTotalValueBytes = 4 << 20 },
+            };
+            using var checkpoint = Open(new MemoryStream(data.ToArray()), options);
+            foreach (var t in checkpoint.Tensors.Take(16))
+            {
+                if (t.ByteSize < 1 << 20)
+                {
+                    checkpoint.ReadTensorBytes(t);
+                }
+            }
+        }
+        catch (MalformedInputException)
+        {
+        }
+    }
+
     public void Dispose()
     {
         _zip?.Dispose();
