@@ -60,7 +60,7 @@ public sealed class RngStateTests
     public void Torch_cpu_state_names_its_seed_and_position_and_rewinds_to_its_seeding(int index)
     {
         var vector = RngVectors.Torch.ElementAt(index);
-        var state = TorchCpuGeneratorState.Parse(Convert.FromBase64String(vector.GetProperty("state_b64").GetString()!));
+        var state = TorchCpuGeneratorState.Parse(System.Convert.FromBase64String(vector.GetProperty("state_b64").GetString()!));
         var seed = RngVectors.Seed(vector);
         Assert.Equal(vector.GetProperty("initial_seed").GetUInt64(), state.InitialSeed);
         Assert.Equal((ulong)(long)seed, state.InitialSeed);
@@ -85,7 +85,7 @@ public sealed class RngStateTests
     public void Torch_state_right_after_seeding_has_left_one_and_next_zero()
     {
         var vector = RngVectors.Torch.First(v => v.GetProperty("seed").GetInt64() == 42 && v.GetProperty("draws").GetInt32() == 0);
-        var state = TorchCpuGeneratorState.Parse(Convert.FromBase64String(vector.GetProperty("state_b64").GetString()!));
+        var state = TorchCpuGeneratorState.Parse(System.Convert.FromBase64String(vector.GetProperty("state_b64").GetString()!));
         Assert.Equal((1, 0L), (state.Left, state.Next));
         Assert.Equal(Mt19937.InitGenrand(42), state.Words);
     }
@@ -209,7 +209,7 @@ public sealed class RngStateTests
     [Fact]
     public void Torch_state_word_wider_than_32_bits_is_malformed_at_its_offset()
     {
-        var bytes = Convert.FromBase64String(RngVectors.Torch.First().GetProperty("state_b64").GetString()!);
+        var bytes = System.Convert.FromBase64String(RngVectors.Torch.First().GetProperty("state_b64").GetString()!);
         BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan(24 + (8 * 10)), 1UL << 40);
         var error = Assert.Throws<MalformedInputException>(() => TorchCpuGeneratorState.Parse(bytes));
         Assert.Equal(24 + 80, error.Offset);
@@ -236,7 +236,7 @@ public sealed class RngStateTests
     public void Fuzzing_the_torch_state_parser_throws_only_malformed_input()
     {
         var random = new Random(1234);
-        var seedBytes = Convert.FromBase64String(RngVectors.Torch.First().GetProperty("state_b64").GetString()!);
+        var seedBytes = System.Convert.FromBase64String(RngVectors.Torch.First().GetProperty("state_b64").GetString()!);
         for (var round = 0; round < 300; round++)
         {
             var data = round % 3 == 0 ? new byte[random.Next(0, 6000)] : (byte[])seedBytes.Clone();
@@ -258,7 +258,7 @@ public sealed class RngStateTests
             }
             catch (Exception ex)
             {
-                Assert.Fail($"{ex.GetType().Name} for input {Convert.ToHexString(data.AsSpan(0, Math.Min(64, data.Length)))}...: {ex.Message}");
+                Assert.Fail($"{ex.GetType().Name} for input {System.Convert.ToHexString(data.AsSpan(0, Math.Min(64, data.Length)))}...: {ex.Message}");
             }
         }
     }
