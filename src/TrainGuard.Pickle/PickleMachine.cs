@@ -16,10 +16,19 @@ public static class PickleMachine
     /// after the first STOP). Bytes after the last STOP that are not a further complete pickle set
     /// <see cref="PickleAnalysis.TrailingDataOffset"/>; what they would have done before failing is still recorded.
     /// </summary>
-    public static PickleAnalysis Analyze(ReadOnlySpan<byte> data, PickleLimits? limits = null, CancellationToken ct = default)
+    /// <param name="data">The pickle bytes.</param>
+    /// <param name="limits">Bounds on the analysis (<see cref="PickleLimits.Default"/> when null).</param>
+    /// <param name="ct">Cancels the analysis.</param>
+    /// <param name="consumed">
+    /// Called now and then with an offset the opcode loop has read past (see <see cref="ConsumedInterval"/>),
+    /// so a caller holding a large memory-mapped input can let the OS drop pages it no longer needs resident.
+    /// Bytes before it may still be read again (strings and floats are decoded lazily, when a call is rendered),
+    /// so they must stay readable: advise, never unmap.
+    /// </param>
+    public static PickleAnalysis Analyze(ReadOnlySpan<byte> data, PickleLimits? limits = null, CancellationToken ct = default, Action<long>? consumed = null)
     {
         limits ??= PickleLimits.Default;
-        return AnalyzeCore(data, null, limits, ct, 0, Deadline(limits));
+        return AnalyzeCore(data, null, limits, ct, 0, Deadline(limits), consumed);
     }
 
     /// <summary>
@@ -27,12 +36,15 @@ public static class PickleMachine
     /// reports where they end (<see cref="PickleAnalysis.EndOffset"/>): for formats where other bytes follow.
     /// Fewer complete pickles is an error.
     /// </summary>
-    public static PickleAnalysis Analyze(ReadOnlySpan<byte> data, int maxPickles, PickleLimits? limits, CancellationToken ct)
+    public static PickleAnalysis Analyze(ReadOnlySpan<byte> data, int maxPickles, PickleLimits? limits, CancellationToken ct, Action<long>? consumed = null)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxPickles);
         limits ??= PickleLimits.Default;
-        return AnalyzeCore(data, maxPickles, limits, ct, 0, Deadline(limits));
+        return AnalyzeCore(data, maxPickles, limits, ct, 0, Deadline(limits), consumed);
     }
+
+    /// <summary>About how many opcodes run between two calls of the <c>consumed</c> callback.</summary>
+    public const int ConsumedInterval = Interpreter.BudgetInterval;
 
     /// <summary>Fuzz target: analyses arbitrary bytes; never throws.</summary>
     public static void Fuzz(ReadOnlySpan<byte> data)
@@ -57,7 +69,7 @@ public static class PickleMachine
         return ticks >= long.MaxValue / 2 ? long.MaxValue : Stopwatch.GetTimestamp() + (long)ticks;
     }
 
-    internal static PickleAnalysis AnalyzeCore(ReadOnlySpan<byte> data, int? exactPickles, PickleLimits limits, CancellationToken ct, int depth, long deadline)
+    internal static PickleAnalysis AnalyzeCore(ReadOnlySpan<byte> data, int? exactPickles, PickleLimits limits, CancellationToken ct, int depth, long deadline, Action<long>? consumed = null)
     {
         var analysis = new PickleAnalysis();
         if (data.Length > limits.MaxBytes)
@@ -75,7 +87,7 @@ public static class PickleMachine
             return analysis;
         }
 
-        var machine = new Interpreter(analysis, limits, depth, deadline, ct);
+        var machine = new Interpreter(analysis, limits, depth, deadline, ct, consumed);
         var pos = 0;
         try
         {

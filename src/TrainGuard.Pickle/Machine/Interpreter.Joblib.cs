@@ -130,7 +130,7 @@ internal sealed partial class Interpreter
             return [state];
         }
 
-        if (kind == ValKind.Tuple && _store[V.Node(state)].Count == 2)
+        if (kind == ValKind.Tuple && _store.ChildCount(V.Node(state)) == 2)
         {
             var kids = new ulong[ObjectStore.MaxKept];
             var n = _store.CopyKept(V.Node(state), kids);
@@ -151,7 +151,7 @@ internal sealed partial class Interpreter
         var id = V.Node(shape);
         Span<ulong> kids = stackalloc ulong[ObjectStore.MaxKept];
         var n = _store.CopyKept(id, kids);
-        if (!_store.IsComplete(id) || n != _store[id].Count)
+        if (!_store.IsComplete(id) || n != _store.ChildCount(id))
         {
             FailJoblib("its shape has too many dimensions", op);
         }

@@ -138,7 +138,7 @@ internal sealed partial class Interpreter
     private string PlainText(ReadOnlySpan<byte> data, ulong v) => V.Kind(v) switch
     {
         ValKind.Str => PlainString(data, V.Offset(v)),
-        ValKind.Global => _globalPaths[_store[V.Node(v)].Block],
+        ValKind.Global => _globalPaths[_store.Side(V.Node(v))],
         _ => Render(data, v, 200),
     };
 
@@ -182,9 +182,9 @@ internal sealed partial class Interpreter
         return V.Make(ValKind.Call, id);
     }
 
-    private CallInfo? CallOf(ulong v) => V.Kind(v) == ValKind.Call ? _calls[_store[V.Node(v)].Block] : null;
+    private CallInfo? CallOf(ulong v) => V.Kind(v) == ValKind.Call ? _calls[_store.Side(V.Node(v))] : null;
 
-    private PickleGlobal GlobalOf(ulong v) => _a.Globals[_store[V.Node(v)].Block];
+    private PickleGlobal GlobalOf(ulong v) => _a.Globals[_store.Side(V.Node(v))];
 
     /// <summary>The dotted name a value statically is: a global, a module from an import call, an attribute of either.</summary>
     private string? StaticPath(ulong v, out bool isModule)
@@ -193,7 +193,7 @@ internal sealed partial class Interpreter
         switch (V.Kind(v))
         {
             case ValKind.Global:
-                return _globalPaths[_store[V.Node(v)].Block];
+                return _globalPaths[_store.Side(V.Node(v))];
             case ValKind.Call:
                 var info = CallOf(v)!;
                 if (info.Sem == Semantic.Module)
@@ -328,7 +328,7 @@ internal sealed partial class Interpreter
         var kind = V.Kind(v);
         if (V.IsContainer(kind))
         {
-            return _store[V.Node(v)].Count > 0;
+            return _store.ChildCount(V.Node(v)) > 0;
         }
 
         return kind is not (ValKind.None or ValKind.Empty);
@@ -351,7 +351,7 @@ internal sealed partial class Interpreter
         return index < _store.CopyKept(id, kids) ? kids[index] : 0;
     }
 
-    private int ArgCount(ulong args) => V.Kind(args) == ValKind.Tuple ? _store[V.Node(args)].Count : -1;
+    private int ArgCount(ulong args) => V.Kind(args) == ValKind.Tuple ? _store.ChildCount(V.Node(args)) : -1;
 
     private string? StrArg(ReadOnlySpan<byte> data, ulong args, int index)
     {
@@ -365,7 +365,7 @@ internal sealed partial class Interpreter
         // The usual case: a global called with plain arguments shares one array per global.
         if (V.Kind(a) == ValKind.Global && !_store.IsInteresting(b) && !_store.IsInteresting(c))
         {
-            return _globalArrays[_store[V.Node(a)].Block];
+            return _globalArrays[_store.Side(V.Node(a))];
         }
 
         if (V.Kind(a) == ValKind.Call && !_store.IsInteresting(b) && !_store.IsInteresting(c))

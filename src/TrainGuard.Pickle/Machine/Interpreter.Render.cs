@@ -18,7 +18,7 @@ internal sealed partial class Interpreter
     {
         if (V.Kind(v) == ValKind.Global)
         {
-            return _globalRendered[_store[V.Node(v)].Block];
+            return _globalRendered[_store.Side(V.Node(v))];
         }
 
         var sb = RentBuilder();
@@ -114,7 +114,7 @@ internal sealed partial class Interpreter
             RenderInto(data, sb, kids[i + 1], 2, max);
         }
 
-        if (_store[id].Count * 1L > n || _store.IsTruncated(id))
+        if (_store.ChildCount(id) * 1L > n || _store.IsTruncated(id))
         {
             sb.Append(n > 0 ? ", …" : "…");
         }
@@ -176,7 +176,7 @@ internal sealed partial class Interpreter
                 RenderContainer(data, sb, v, "frozenset({", "})", depth, max);
                 return;
             case ValKind.Global:
-                sb.Append(_globalRendered[_store[V.Node(v)].Block]);
+                sb.Append(_globalRendered[_store.Side(V.Node(v))]);
                 return;
 
             case ValKind.Call:
@@ -220,7 +220,7 @@ internal sealed partial class Interpreter
     {
         var kind = V.Kind(v);
         var id = V.Node(v);
-        var count = _store[id].Count;
+        var count = _store.ChildCount(id);
         if (count == 0 && !_store.IsTruncated(id))
         {
             sb.Append(kind switch { ValKind.Set => "set()", ValKind.FrozenSet => "frozenset()", _ => open + close });
@@ -251,7 +251,7 @@ internal sealed partial class Interpreter
         var n = _store.CopyKept(id, kids);
         var step = pairs ? 2 : 1;
         var shown = 0;
-        var elided = _store.IsTruncated(id) || _store[id].Count > n;
+        var elided = _store.IsTruncated(id) || _store.ChildCount(id) > n;
         for (var i = 0; i + step - 1 < n; i += step)
         {
             if (shown == MaxElements || sb.Length >= max)

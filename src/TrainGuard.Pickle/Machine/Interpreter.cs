@@ -13,11 +13,13 @@ namespace TrainGuard.Pickle.Machine;
 /// </summary>
 internal sealed partial class Interpreter
 {
-    private const int BudgetInterval = 1 << 16;
+    /// <summary>Opcodes between two checks of the deadline and cancellation (and calls of the consumed callback).</summary>
+    internal const int BudgetInterval = 1 << 16;
 
     private readonly PickleAnalysis _a;
     private readonly PickleLimits _limits;
     private readonly CancellationToken _ct;
+    private readonly Action<long>? _consumed;
     private readonly long _deadline;
     private readonly int _depth;
     private readonly ObjectStore _store;
@@ -33,8 +35,9 @@ internal sealed partial class Interpreter
     private long _nextCheck = BudgetInterval;
     private int _records;
 
-    public Interpreter(PickleAnalysis analysis, PickleLimits limits, int depth, long deadline, CancellationToken ct)
+    public Interpreter(PickleAnalysis analysis, PickleLimits limits, int depth, long deadline, CancellationToken ct, Action<long>? consumed = null)
     {
+        _consumed = consumed;
         _a = analysis;
         _limits = limits;
         _depth = depth;
@@ -906,6 +909,7 @@ internal sealed partial class Interpreter
     {
         _nextCheck = OpcodeCount + BudgetInterval;
         _ct.ThrowIfCancellationRequested();
+        _consumed?.Invoke(op);
         if (Stopwatch.GetTimestamp() > _deadline)
         {
             MalformedInputException.ThrowLimit("analysis time (seconds)", (long)_limits.Timeout.TotalSeconds, op);

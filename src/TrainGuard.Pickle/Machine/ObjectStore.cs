@@ -3,7 +3,12 @@ using TrainGuard.Parsing;
 
 namespace TrainGuard.Pickle.Machine;
 
-/// <summary>All containers and objects of one analysis, with bounded per-container children.</summary>
+/// <summary>
+/// All containers and objects of one analysis, 8 bytes each, with bounded per-container children: a container
+/// keeps its first child inline and up to <see cref="BlockChildren"/> more in a block of a recycled ring, so
+/// memory stays bounded however many containers a pickle builds, while every import or call reachable from a
+/// container is always kept (moved to its extras when its block goes to a newer container).
+/// </summary>
 internal sealed class ObjectStore
 {
     public const int InlineChildren = 1;
@@ -16,6 +21,7 @@ internal sealed class ObjectStore
     private readonly int _maxObjects;
     private ulong[]? _ring;
     private int[]? _ringOwner;
+    private uint[]? _ringCount;
     private bool[]? _ringInteresting;
     private int _ringNext;
     private Dictionary<int, List<ulong>>? _extras;
@@ -24,7 +30,7 @@ internal sealed class ObjectStore
     public ObjectStore(int maxObjects)
     {
         _maxObjects = maxObjects;
-        _nodes.Add(new Node { Block = -1 }); // node 0: the shared empty tuple
+        _nodes.Add(default); // node 0: the shared empty tuple
     }
 
     public int Count => _nodes.Count;
@@ -35,6 +41,7 @@ internal sealed class ObjectStore
         get => ref _nodes[id];
     }
 
+    /// <summary>A new container (<paramref name="side"/> -1) or object whose side record is at index <paramref name="side"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public int NewNode(int offset, int side = -1)
     {
@@ -43,7 +50,18 @@ internal sealed class ObjectStore
             MalformedInputException.ThrowLimit("number of containers and objects", _maxObjects, offset);
         }
 
-        return _nodes.Add(new Node { Block = side });
+        return _nodes.Add(new Node { Meta = side < 0 ? 0 : (uint)side });
+    }
+
+    /// <summary>Index of an object's side record (imports: the global; calls: the call info).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public int Side(int id) => (int)_nodes[id].Meta;
+
+    /// <summary>How many children a container was given (saturating at <see cref="Node.MaxCount"/>).</summary>
+    public int ChildCount(int id)
+    {
+        var meta = _nodes[id].Meta;
+        return (int)((meta & Node.FlagBlock) != 0 ? _ringCount![meta >> Node.HighShift] : meta >> Node.HighShift);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -76,9 +94,8 @@ internal sealed class ObjectStore
 
         // Nothing more is kept: count in one go, remember only imports and calls.
         ref var node = ref _nodes[id];
-        var count = (long)(node.Meta >> Node.CountShift) + (children.Length - i);
-        var meta = (node.Meta & ((1u << Node.CountShift) - 1)) | Node.FlagTruncated | ((uint)Math.Min(count, Node.MaxCount) << Node.CountShift);
-        node.Meta = meta;
+        node.Meta |= Node.FlagTruncated;
+        AddCount(ref node, children.Length - i);
         for (; i < children.Length; i++)
         {
             var v = children[i];
@@ -95,12 +112,8 @@ internal sealed class ObjectStore
     public void AddChild(int id, ulong v)
     {
         ref var n = ref _nodes[id];
+        AddCount(ref n, 1);
         var meta = n.Meta;
-        if ((meta >> Node.CountShift) < Node.MaxCount)
-        {
-            meta += 1u << Node.CountShift;
-        }
-
         var interesting = IsInteresting(v);
         if (interesting)
         {
@@ -118,27 +131,20 @@ internal sealed class ObjectStore
             {
                 if (kept == InlineChildren)
                 {
-                    n.Meta = meta;
-                    n.Block = AllocateBlock(id);
-                    meta = n.Meta;
-                }
-                else if (_ringOwner![n.Block] != id + 1)
-                {
-                    // The block went to a newer container: from now on only imports and calls are kept.
-                    n.Block = -1;
-                    n.Meta = (meta & ~Node.KeptMask) | InlineChildren | Node.FlagTruncated;
-                    if (interesting)
-                    {
-                        AddExtra(id, v);
-                    }
-
-                    return;
+                    // The second child: take the oldest block of the ring (its owner keeps its first child,
+                    // its count and its imports and calls). The count moves to the block while it is ours.
+                    var block = AllocateBlock();
+                    _ringCount![block] = meta >> Node.HighShift;
+                    _ringOwner![block] = id + 1;
+                    _ringInteresting![block] = false;
+                    meta = (meta & Node.LowMask) | Node.FlagBlock | ((uint)block << Node.HighShift);
                 }
 
-                _ring![(n.Block * BlockChildren) + kept - InlineChildren] = v;
+                var b = (int)(meta >> Node.HighShift);
+                _ring![(b * BlockChildren) + kept - InlineChildren] = v;
                 if (interesting)
                 {
-                    _ringInteresting![n.Block] = true;
+                    _ringInteresting![b] = true;
                 }
             }
 
@@ -150,6 +156,22 @@ internal sealed class ObjectStore
         if (interesting)
         {
             AddExtra(id, v);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void AddCount(ref Node n, long added)
+    {
+        var meta = n.Meta;
+        if ((meta & Node.FlagBlock) != 0)
+        {
+            ref var count = ref _ringCount![meta >> Node.HighShift];
+            count = (uint)Math.Min(count + added, Node.MaxCount);
+        }
+        else
+        {
+            var count = (uint)Math.Min((meta >> Node.HighShift) + added, Node.MaxCount);
+            n.Meta = (meta & Node.LowMask) | (count << Node.HighShift);
         }
     }
 
@@ -176,21 +198,17 @@ internal sealed class ObjectStore
     /// <summary>Copies the kept children (in order) into <paramref name="dest"/> (at least <see cref="MaxKept"/> long).</summary>
     public int CopyKept(int id, Span<ulong> dest)
     {
-        ref var n = ref _nodes[id];
-        var kept = n.Kept;
-        if (kept > InlineChildren && !BlockValid(id, n))
-        {
-            kept = InlineChildren;
-        }
-
+        var meta = _nodes[id].Meta;
+        var kept = (int)(meta & Node.KeptMask);
         if (kept > 0)
         {
             dest[0] = GetC0(id);
         }
 
+        var block = (int)(meta >> Node.HighShift);
         for (var i = InlineChildren; i < kept; i++)
         {
-            dest[i] = _ring![(n.Block * BlockChildren) + i - InlineChildren];
+            dest[i] = _ring![(block * BlockChildren) + i - InlineChildren];
         }
 
         return kept;
@@ -200,13 +218,7 @@ internal sealed class ObjectStore
     public bool IsComplete(int id) => !IsTruncated(id);
 
     /// <summary>True when children were elided or their block was recycled.</summary>
-    public bool IsTruncated(int id)
-    {
-        ref var n = ref _nodes[id];
-        return n.Truncated || (n.Kept > InlineChildren && !BlockValid(id, n));
-    }
-
-    private bool BlockValid(int id, in Node n) => n.Block >= 0 && _ringOwner is not null && _ringOwner[n.Block] == id + 1;
+    public bool IsTruncated(int id) => _nodes[id].Truncated;
 
     public List<ulong>? Extras(int id) =>
         (_nodes[id].Meta & Node.FlagExtras) != 0 && _extras is not null && _extras.TryGetValue(id, out var list) ? list : null;
@@ -227,11 +239,13 @@ internal sealed class ObjectStore
         }
     }
 
+    /// <summary>The next block of the ring, taken back from its previous owner when the ring is full.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private int AllocateBlock(int owner)
+    private int AllocateBlock()
     {
         _ring ??= new ulong[16 * BlockChildren];
         _ringOwner ??= new int[16];
+        _ringCount ??= new uint[16];
         _ringInteresting ??= new bool[16];
         var block = _ringNext;
         if (block == _ringOwner.Length)
@@ -240,6 +254,7 @@ internal sealed class ObjectStore
             {
                 Array.Resize(ref _ring, block * 2 * BlockChildren);
                 Array.Resize(ref _ringOwner, block * 2);
+                Array.Resize(ref _ringCount, block * 2);
                 Array.Resize(ref _ringInteresting, block * 2);
             }
             else
@@ -249,41 +264,33 @@ internal sealed class ObjectStore
         }
 
         _ringNext = block + 1;
-        // The previous owner finds out lazily (its block no longer names it as owner); only a block holding
-        // imports or calls is emptied now, so they are never lost.
         var previous = _ringOwner[block] - 1;
-        if (previous > 0 && _ringInteresting[block])
+        if (previous >= 0)
         {
             Evict(previous, block);
         }
 
-        _ringOwner[block] = owner + 1;
-        _ringInteresting[block] = false;
         return block;
     }
 
-    /// <summary>Gives a block to a newer container; the old owner keeps its inline child and its imports/calls.</summary>
+    /// <summary>Gives a block to a newer container; the old owner keeps its inline child, its count and its imports/calls.</summary>
     private void Evict(int id, int block)
     {
-        ref var n = ref _nodes[id];
-        if (n.Block != block)
+        var kept = _nodes[id].Kept;
+        if (_ringInteresting![block])
         {
-            return;
-        }
-
-        var kept = n.Kept;
-        for (var i = InlineChildren; i < kept; i++)
-        {
-            var v = _ring![(block * BlockChildren) + i - InlineChildren];
-            if (IsInteresting(v))
+            for (var i = InlineChildren; i < kept; i++)
             {
-                AddExtra(id, v);
+                var v = _ring![(block * BlockChildren) + i - InlineChildren];
+                if (IsInteresting(v))
+                {
+                    AddExtra(id, v);
+                }
             }
         }
 
-        ref var again = ref _nodes[id];
-        again.Block = -1;
-        again.Meta = (again.Meta & ~Node.KeptMask) | InlineChildren | Node.FlagTruncated;
+        ref var n = ref _nodes[id];
+        n.Meta = (n.Meta & (Node.FlagInteresting | Node.FlagExtras)) | Node.FlagTruncated | InlineChildren | (_ringCount![block] << Node.HighShift);
     }
 }
 

@@ -99,31 +99,31 @@ internal static class Packed
 }
 
 /// <summary>
-/// A container or object (12 bytes). Containers keep their first child inline and up to
-/// <see cref="ObjectStore.BlockChildren"/> more in a recycled block, so memory stays bounded however many
-/// containers a pickle builds, while every import or call reachable from a container is always kept.
+/// A container or object (8 bytes). Containers keep their first child inline and up to
+/// <see cref="ObjectStore.BlockChildren"/> more in a recycled block (see <see cref="ObjectStore"/>).
 /// </summary>
 internal struct Node
 {
     /// <summary>First child (containers) or the persistent id (persistent loads), packed.</summary>
     public uint C0;
 
-    /// <summary>Containers: ring block or -1. Objects: index of the side record.</summary>
-    public int Block;
-
-    /// <summary>Bits 0-4 kept children, 5-7 flags, 8-31 child count (saturating).</summary>
+    /// <summary>
+    /// Containers: bits 0-4 kept children, 5-8 flags, 9-31 the child count (saturating) or, while the container
+    /// owns a ring block (<see cref="FlagBlock"/>), the block (its count is then kept with the block).
+    /// Objects: the index of their side record.
+    /// </summary>
     public uint Meta;
 
     public const uint KeptMask = 0x1f;
     public const uint FlagInteresting = 1u << 5;
     public const uint FlagTruncated = 1u << 6;
     public const uint FlagExtras = 1u << 7;
-    public const int CountShift = 8;
-    public const uint MaxCount = (1u << 24) - 1;
+    public const uint FlagBlock = 1u << 8;
+    public const int HighShift = 9;
+    public const uint LowMask = (1u << HighShift) - 1;
+    public const uint MaxCount = (1u << (32 - HighShift)) - 1;
 
     public readonly int Kept => (int)(Meta & KeptMask);
-
-    public readonly int Count => (int)(Meta >> CountShift);
 
     public readonly bool Interesting => (Meta & FlagInteresting) != 0;
 
@@ -134,7 +134,8 @@ internal struct Node
 internal sealed class PagedArray<T>
     where T : struct
 {
-    private const int Shift = 13;
+    // 128 KiB pages of 8-byte nodes: on the large object heap, never copied by the GC.
+    private const int Shift = 14;
     private const int PageSize = 1 << Shift;
     private const int Mask = PageSize - 1;
     private T[][] _pages = new T[16][];

@@ -27,10 +27,10 @@ public sealed partial class ArtifactScanner
         switch (format)
         {
             case DetectedFormat.Pickle:
-                AnalyzePickle(scan, source.Span(_options.Pickle.MaxBytes), member, baseOffset: 0, ct);
+                AnalyzePickle(scan, source.Span(_options.Pickle.MaxBytes), member, baseOffset: 0, ct, source);
                 break;
             case DetectedFormat.TorchLegacy:
-                AnalyzeLegacyTorch(scan, source.Span(_options.Pickle.MaxBytes), member, ct);
+                AnalyzeLegacyTorch(scan, source, member, ct);
                 break;
             case DetectedFormat.Zip:
                 AnalyzeZip(scan, source, member, depth, ct);
@@ -148,9 +148,9 @@ public sealed partial class ArtifactScanner
         _ => "unknown",
     };
 
-    private PickleAnalysis AnalyzePickle(FileScan scan, ReadOnlySpan<byte> data, string? member, long baseOffset, CancellationToken ct)
+    private PickleAnalysis AnalyzePickle(FileScan scan, ReadOnlySpan<byte> data, string? member, long baseOffset, CancellationToken ct, ContentSource? source = null)
     {
-        var analysis = PickleMachine.Analyze(data, _options.Pickle, ct);
+        var analysis = PickleMachine.Analyze(data, _options.Pickle, ct, Releaser(source, baseOffset));
         ct.ThrowIfCancellationRequested();
         scan.AddRange(_policy.Evaluate(analysis, scan.Path, member, baseOffset));
         if (member is null && scan.Format == "pickle" && analysis.Globals.Any(g => g.Module.StartsWith("joblib", StringComparison.Ordinal)))
@@ -160,6 +160,10 @@ public sealed partial class ArtifactScanner
 
         return analysis;
     }
+
+    /// <summary>The pickle machine's progress callback: lets a memory-mapped file drop the pages already read.</summary>
+    private static Action<long>? Releaser(ContentSource? source, long baseOffset) =>
+        source is null ? null : consumed => source.ReleaseBefore(baseOffset + consumed);
 
     private void AnalyzeNpy(FileScan scan, ContentSource source, byte[] head, string? member, CancellationToken ct)
     {
@@ -174,7 +178,7 @@ public sealed partial class ArtifactScanner
         {
             // numpy.save of an object array writes a pickle right after the header: np.load(allow_pickle=True) runs it.
             var all = source.Span(_options.Pickle.MaxBytes);
-            AnalyzePickle(scan, all[checked((int)header.DataOffset)..], member, header.DataOffset, ct);
+            AnalyzePickle(scan, all[checked((int)header.DataOffset)..], member, header.DataOffset, ct, source);
             return;
         }
 
@@ -211,10 +215,11 @@ public sealed partial class ArtifactScanner
     /// the storage keys) followed by each storage as a u64 LE element count and raw bytes, in sorted key order.
     /// Anything that does not fit that layout is reported, never skipped.
     /// </summary>
-    private void AnalyzeLegacyTorch(FileScan scan, ReadOnlySpan<byte> data, string? member, CancellationToken ct)
+    private void AnalyzeLegacyTorch(FileScan scan, ContentSource source, string? member, CancellationToken ct)
     {
         const int LegacyPickleCount = 5;
-        var analysis = PickleMachine.Analyze(data, LegacyPickleCount, _options.Pickle, ct);
+        var data = source.Span(_options.Pickle.MaxBytes);
+        var analysis = PickleMachine.Analyze(data, LegacyPickleCount, _options.Pickle, ct, Releaser(source, 0));
         ct.ThrowIfCancellationRequested();
         scan.AddRange(_policy.Evaluate(analysis, scan.Path, member, 0));
         if (analysis.Error is not null)

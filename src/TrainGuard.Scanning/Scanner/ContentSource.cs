@@ -1,4 +1,5 @@
 using System.IO.MemoryMappedFiles;
+using System.Runtime.InteropServices;
 using TrainGuard.Parsing;
 
 namespace TrainGuard.Scanning.Scanner;
@@ -7,14 +8,21 @@ namespace TrainGuard.Scanning.Scanner;
 /// The bytes being analysed: a file on disk (memory-mapped only when a parser needs them all at once,
 /// so a multi-GB checkpoint is never read into memory) or an archive member already in memory.
 /// </summary>
-internal sealed class ContentSource : IDisposable
+internal sealed partial class ContentSource : IDisposable
 {
+    /// <summary>Pages released at once: fewer system calls, and the most recent bytes stay mapped for lazy re-reads.</summary>
+    private const long ReleaseStep = 4L * 1024 * 1024;
+
+    private const int MadvSequential = 2;
+    private const int MadvDontNeed = 4;
+
     private readonly string? _path;
     private readonly byte[]? _bytes;
     private MemoryMappedFile? _map;
     private MemoryMappedViewAccessor? _view;
     private FileStream? _stream;
     private unsafe byte* _pointer;
+    private long _released;
 
     private ContentSource(string? path, byte[]? bytes, long length)
     {
@@ -83,10 +91,46 @@ internal sealed class ContentSource : IDisposable
             byte* pointer = null;
             _view.SafeMemoryMappedViewHandle.AcquirePointer(ref pointer);
             _pointer = pointer + _view.PointerOffset;
+            if (OperatingSystem.IsLinux() && _view.PointerOffset == 0)
+            {
+                // The pickle machine reads front to back: read ahead aggressively. Only a hint; failure is harmless.
+                _ = Madvise((nint)_pointer, (nuint)Length, MadvSequential);
+            }
         }
 
         return new ReadOnlySpan<byte>(_pointer, (int)Length);
     }
+
+    /// <summary>
+    /// Lets the OS drop the mapped pages before <paramref name="offset"/> from this process's memory (Linux), for a
+    /// reader that goes front to back (<see cref="Pickle.PickleMachine"/>'s <c>consumed</c> callback): the file's
+    /// pages would otherwise all count in the resident set, 51 MB for a 51 MB pickle. The bytes stay mapped and
+    /// readable: touching them again reads them back from the page cache. No-op for in-memory content.
+    /// </summary>
+    public unsafe void ReleaseBefore(long offset)
+    {
+        if (_pointer is null || !OperatingSystem.IsLinux() || _view!.PointerOffset != 0)
+        {
+            return;
+        }
+
+        // Keep the last step resident: calls are rendered from arguments read just before them.
+        var end = Math.Min(offset, Length) - ReleaseStep;
+        if (end - _released < ReleaseStep)
+        {
+            return;
+        }
+
+        long page = Environment.SystemPageSize;
+        end &= ~(page - 1);
+        if (Madvise((nint)(_pointer + _released), (nuint)(end - _released), MadvDontNeed) == 0)
+        {
+            _released = end;
+        }
+    }
+
+    [LibraryImport("libc", EntryPoint = "madvise")]
+    private static partial int Madvise(nint address, nuint length, int advice);
 
     public unsafe void Dispose()
     {
