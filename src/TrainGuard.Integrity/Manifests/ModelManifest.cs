@@ -70,6 +70,9 @@ public sealed class PathComponentComparer : IComparer<string>
         Encoding.UTF8.GetBytes(a).AsSpan().SequenceCompareTo(Encoding.UTF8.GetBytes(b));
 }
 
+/// <summary>Hashing progress: files and bytes hashed so far, of the totals, and the file just finished.</summary>
+public readonly record struct ModelHashProgress(int FilesDone, int FilesTotal, long BytesDone, long BytesTotal, string LastFile);
+
 /// <summary>Serializes a model folder (or one file) into a manifest: every regular file hashed with SHA-256, in parallel.</summary>
 public static class ModelSerializer
 {
@@ -80,7 +83,11 @@ public static class ModelSerializer
     /// Hashes every regular file under <paramref name="root"/> except <paramref name="ignorePaths"/> (relative to the
     /// root; a folder ignores everything in it). Symlinks are an error unless <paramref name="allowSymlinks"/>, then followed.
     /// </summary>
-    public static ModelManifest Serialize(string root, IReadOnlyCollection<string> ignorePaths, bool allowSymlinks, CancellationToken cancellationToken = default)
+    public static ModelManifest Serialize(string root, IReadOnlyCollection<string> ignorePaths, bool allowSymlinks, CancellationToken cancellationToken = default) =>
+        Serialize(root, ignorePaths, allowSymlinks, null, cancellationToken);
+
+    /// <summary>As above, reporting progress after each file is hashed (files and bytes done of the totals).</summary>
+    public static ModelManifest Serialize(string root, IReadOnlyCollection<string> ignorePaths, bool allowSymlinks, IProgress<ModelHashProgress>? progress, CancellationToken cancellationToken = default)
     {
         root = Path.GetFullPath(root);
         var modelName = Path.GetFileName(root.TrimEnd('/'));
@@ -90,6 +97,7 @@ public static class ModelSerializer
         {
             CheckSymlink(root, allowSymlinks);
             var single = FileHasher.Compute(root, DigestAlgorithm.Sha256);
+            progress?.Report(new ModelHashProgress(1, 1, single.Size, single.Size, modelName));
             return ModelManifest.Create(modelName, [new ManifestEntry(".", "sha256", single.Digest)], serialization);
         }
 
@@ -106,10 +114,26 @@ public static class ModelSerializer
         }
 
         var entries = new ManifestEntry[files.Count];
+        long totalBytes = 0, bytesDone = 0;
+        var filesDone = 0;
+        if (progress is not null)
+        {
+            foreach (var (full, _) in files)
+            {
+                totalBytes += new FileInfo(full).Length;
+            }
+        }
+
         Parallel.For(0, files.Count, new ParallelOptions { CancellationToken = cancellationToken }, i =>
         {
             var digest = FileHasher.Compute(files[i].Full, DigestAlgorithm.Sha256);
             entries[i] = new ManifestEntry(files[i].Relative, "sha256", digest.Digest);
+            if (progress is not null)
+            {
+                var done = Interlocked.Increment(ref filesDone);
+                var bytes = Interlocked.Add(ref bytesDone, digest.Size);
+                progress.Report(new ModelHashProgress(done, files.Count, bytes, Math.Max(bytes, totalBytes), files[i].Relative));
+            }
         });
         return ModelManifest.Create(modelName, entries, serialization);
     }

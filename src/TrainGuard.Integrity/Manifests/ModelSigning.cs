@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using System.Text.Json.Nodes;
 using TrainGuard.Integrity.Keys;
 using TrainGuard.Parsing;
@@ -27,6 +28,9 @@ public sealed record ModelVerificationResult
 
     public IReadOnlyList<string> Notes { get; init; } = [];
 
+    /// <summary>Who signed, as verified (<c>key &lt;hint&gt;</c> or <c>certificate &lt;subject&gt;</c>); null when the signature did not verify.</summary>
+    public string? Signer { get; init; }
+
     /// <summary>The model could not be hashed as the signature describes (e.g. a symlink where none are allowed).</summary>
     public string? Error { get; init; }
 
@@ -35,6 +39,21 @@ public sealed record ModelVerificationResult
 
     /// <summary>True when the signature verified and every file matches: the only result that means "safe to load".</summary>
     public bool Succeeded => SignatureValid && Error is null && Changed.Count == 0 && Added.Count == 0 && Deleted.Count == 0;
+}
+
+/// <summary>How to verify a model signature: with a public key, or with a certificate chain to trusted certificates.</summary>
+public sealed record ModelVerifyOptions
+{
+    /// <summary>The signer's public key (the "elliptic key" method). Ignored when <see cref="TrustedCertificates"/> is set.</summary>
+    public ECDsa? PublicKey { get; init; }
+
+    /// <summary>Trusted CA certificates (the "certificate" method): the bundle's signing certificate must chain to one.</summary>
+    public X509Certificate2Collection? TrustedCertificates { get; init; }
+
+    /// <summary>Extra paths to ignore, relative to the model root (besides the bundle's own ignore_paths and the defaults).</summary>
+    public IEnumerable<string>? IgnorePaths { get; init; }
+
+    public IProgress<ModelHashProgress>? Progress { get; init; }
 }
 
 /// <summary>
@@ -60,6 +79,16 @@ public static class ModelSigning
         return Task.Run(() => SigstoreBundle.Sign(ModelSerializer.Serialize(root, ignores, allowSymlinks: false, cancellationToken), privateKey), cancellationToken);
     }
 
+    /// <summary>
+    /// Hashes <paramref name="root"/> into the manifest <see cref="SignAsync(string, ECDsa, IEnumerable{string}?, string?, CancellationToken)"/>
+    /// would sign (same ignores), reporting progress; sign it with <see cref="SignManifest"/>.
+    /// </summary>
+    public static Task<ModelManifest> CreateManifestAsync(string root, IEnumerable<string>? ignorePaths, string? signaturePath, IProgress<ModelHashProgress>? progress, CancellationToken cancellationToken = default)
+    {
+        var ignores = EffectiveIgnores(root, ignorePaths, signaturePath);
+        return Task.Run(() => ModelSerializer.Serialize(root, ignores, allowSymlinks: false, progress, cancellationToken), cancellationToken);
+    }
+
     /// <summary>Signs and writes the bundle to <paramref name="signaturePath"/> (model_signing's <c>model.sig</c>).</summary>
     public static async Task WriteSignatureAsync(string root, string privateKeyPath, string signaturePath, IEnumerable<string>? ignorePaths = null, CancellationToken cancellationToken = default)
     {
@@ -78,13 +107,25 @@ public static class ModelSigning
         return await VerifyAsync(root, bundlePath, key, ignorePaths, cancellationToken);
     }
 
-    public static async Task<ModelVerificationResult> VerifyAsync(string root, string bundlePath, ECDsa publicKey, IEnumerable<string>? ignorePaths = null, CancellationToken cancellationToken = default)
+    public static Task<ModelVerificationResult> VerifyAsync(string root, string bundlePath, ECDsa publicKey, IEnumerable<string>? ignorePaths = null, CancellationToken cancellationToken = default) =>
+        VerifyAsync(root, bundlePath, new ModelVerifyOptions { PublicKey = publicKey, IgnorePaths = ignorePaths }, cancellationToken);
+
+    /// <summary>Verifies with a key or a certificate chain (<paramref name="options"/>), reporting hashing progress.</summary>
+    public static async Task<ModelVerificationResult> VerifyAsync(string root, string bundlePath, ModelVerifyOptions options, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.PublicKey is null && options.TrustedCertificates is null)
+        {
+            throw new ArgumentException("give a public key or trusted certificates", nameof(options));
+        }
+
         var bundleBytes = await File.ReadAllBytesAsync(bundlePath, cancellationToken);
         VerifiedBundle verified;
         try
         {
-            verified = SigstoreBundle.Verify(bundleBytes, publicKey);
+            verified = options.TrustedCertificates is { } trusted
+                ? SigstoreBundle.VerifyWithCertificates(bundleBytes, trusted)
+                : SigstoreBundle.Verify(bundleBytes, options.PublicKey!);
         }
         catch (Exception ex) when (ex is CryptographicException or MalformedInputException)
         {
@@ -92,15 +133,15 @@ public static class ModelSigning
         }
 
         var expected = verified.Manifest;
-        var ignores = EffectiveIgnores(root, (ignorePaths ?? []).Concat(expected.Serialization.IgnorePaths ?? []), bundlePath);
+        var ignores = EffectiveIgnores(root, (options.IgnorePaths ?? []).Concat(expected.Serialization.IgnorePaths ?? []), bundlePath);
         ModelManifest actual;
         try
         {
-            actual = await Task.Run(() => ModelSerializer.Serialize(root, ignores, expected.Serialization.AllowSymlinks, cancellationToken), cancellationToken);
+            actual = await Task.Run(() => ModelSerializer.Serialize(root, ignores, expected.Serialization.AllowSymlinks, options.Progress, cancellationToken), cancellationToken);
         }
         catch (InvalidDataException ex)
         {
-            return new ModelVerificationResult { SignatureValid = true, ModelName = expected.ModelName, Manifest = expected, Error = ex.Message, Notes = verified.Notes };
+            return new ModelVerificationResult { SignatureValid = true, ModelName = expected.ModelName, Manifest = expected, Error = ex.Message, Notes = verified.Notes, Signer = verified.Signer };
         }
 
         var (changed, added, deleted) = Compare(expected, actual);
@@ -113,6 +154,7 @@ public static class ModelSigning
             Added = added,
             Deleted = deleted,
             Notes = verified.Notes,
+            Signer = verified.Signer,
         };
     }
 

@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
@@ -9,7 +10,11 @@ using TrainGuard.Parsing;
 namespace TrainGuard.Integrity.Manifests;
 
 /// <summary>A bundle whose signature verified: the manifest it signs, and anything to tell the user.</summary>
-public sealed record VerifiedBundle(ModelManifest Manifest, JsonObject Predicate, IReadOnlyList<string> Notes);
+public sealed record VerifiedBundle(ModelManifest Manifest, JsonObject Predicate, IReadOnlyList<string> Notes)
+{
+    /// <summary>Who signed, as verified: <c>key &lt;hint&gt;</c>, or <c>certificate &lt;subject&gt;</c> when a chain was checked.</summary>
+    public string? Signer { get; init; }
+}
 
 /// <summary>
 /// Sigstore bundle v0.3 (JSON) holding a DSSE envelope over an in-toto statement with the model-signing v1.0
@@ -97,9 +102,10 @@ public static class SigstoreBundle
     /// </summary>
     public static VerifiedBundle Verify(ReadOnlySpan<byte> bundleJson, ECDsa publicKey)
     {
+        ArgumentNullException.ThrowIfNull(publicKey);
         try
         {
-            return VerifyCore(bundleJson, publicKey);
+            return VerifyCore(bundleJson, publicKey, null);
         }
         catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or FormatException or JsonException)
         {
@@ -107,7 +113,28 @@ public static class SigstoreBundle
         }
     }
 
-    private static VerifiedBundle VerifyCore(ReadOnlySpan<byte> bundleJson, ECDsa publicKey)
+    /// <summary>
+    /// Verifies a bundle signed with a certificate (model_signing's "certificate" method): the bundle's signing
+    /// certificate must chain, through the bundle's other certificates or <paramref name="trustedCertificates"/>, to one
+    /// of <paramref name="trustedCertificates"/> (a custom trust root; the system store is never used), at the time of
+    /// signing (the first transparency-log entry's integrated time, else the signing certificate's notBefore, as
+    /// model_signing does); its key usage must allow digital signatures and its extended key usage, when present, code
+    /// signing. The DSSE signature is then checked with the certificate's key. Throws like <see cref="Verify(ReadOnlySpan{byte}, ECDsa)"/>.
+    /// </summary>
+    public static VerifiedBundle VerifyWithCertificates(ReadOnlySpan<byte> bundleJson, X509Certificate2Collection trustedCertificates)
+    {
+        ArgumentNullException.ThrowIfNull(trustedCertificates);
+        try
+        {
+            return VerifyCore(bundleJson, null, trustedCertificates);
+        }
+        catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or FormatException or JsonException)
+        {
+            throw new MalformedInputException($"the signature bundle is malformed: {ex.Message}", 0, inner: ex);
+        }
+    }
+
+    private static VerifiedBundle VerifyCore(ReadOnlySpan<byte> bundleJson, ECDsa? givenKey, X509Certificate2Collection? trusted)
     {
         if (bundleJson.Length > MaxBundleSize)
         {
@@ -133,15 +160,27 @@ public static class SigstoreBundle
         }
 
         var material = bundle["verificationMaterial"] as JsonObject;
-        if (material?["publicKey"] is JsonObject keyMaterial && keyMaterial["hint"]?.GetValueKind() == JsonValueKind.String
-            && keyMaterial["hint"]!.GetValue<string>() is { Length: > 0 } hint && hint != SigningKeys.Hint(publicKey))
+        ECDsa publicKey;
+        var signer = string.Empty;
+        using var certificateKey = trusted is null ? null : VerifyCertificateChain(material, trusted, notes, out signer);
+        if (certificateKey is not null)
         {
-            throw new CryptographicException("key mismatch: the bundle's public key hint does not match the given public key");
+            publicKey = certificateKey;
         }
-
-        if (material?["x509CertificateChain"] is not null || material?["certificate"] is not null)
+        else
         {
-            notes.Add("the bundle carries a certificate chain; only the signature was checked against the given public key");
+            publicKey = givenKey!;
+            signer = $"key {SigningKeys.Hint(publicKey)}";
+            if (material?["publicKey"] is JsonObject keyMaterial && keyMaterial["hint"]?.GetValueKind() == JsonValueKind.String
+                && keyMaterial["hint"]!.GetValue<string>() is { Length: > 0 } hint && hint != SigningKeys.Hint(publicKey))
+            {
+                throw new CryptographicException("key mismatch: the bundle's public key hint does not match the given public key");
+            }
+
+            if (material?["x509CertificateChain"] is not null || material?["certificate"] is not null)
+            {
+                notes.Add("the bundle carries a certificate chain; only the signature was checked against the given public key");
+            }
         }
 
         var envelope = bundle["dsseEnvelope"] as JsonObject ?? MalformedInputException.Throw<JsonObject>("the bundle has no dsseEnvelope", 0);
@@ -174,7 +213,110 @@ public static class SigstoreBundle
         }
 
         var (manifest, predicate) = ParseStatement(payload);
-        return new VerifiedBundle(manifest, predicate, notes);
+        return new VerifiedBundle(manifest, predicate, notes) { Signer = signer };
+    }
+
+    /// <summary>Largest number of certificates read from a bundle's chain.</summary>
+    public const int MaxChainCertificates = 16;
+
+    private static ECDsa VerifyCertificateChain(JsonObject? material, X509Certificate2Collection trusted, List<string> notes, out string signer)
+    {
+        var raw = new List<byte[]>();
+        if (material?["x509CertificateChain"]?["certificates"] is JsonArray chainArray)
+        {
+            foreach (var node in chainArray)
+            {
+                raw.Add(DecodeBase64(GetString(node as JsonObject, "rawBytes"), "certificate"));
+                if (raw.Count > MaxChainCertificates)
+                {
+                    MalformedInputException.ThrowLimit("certificates in the bundle's chain", MaxChainCertificates, 0);
+                }
+            }
+        }
+        else if (material?["certificate"] is JsonObject single)
+        {
+            raw.Add(DecodeBase64(GetString(single, "rawBytes"), "certificate"));
+        }
+
+        if (raw.Count == 0)
+        {
+            throw new CryptographicException("the bundle carries no signing certificate (it was signed with a key: verify it with the public key instead)");
+        }
+
+        var certificates = new List<X509Certificate2>();
+        try
+        {
+            foreach (var bytes in raw)
+            {
+                certificates.Add(X509CertificateLoader.LoadCertificate(bytes));
+            }
+
+            var leaf = certificates[0];
+            var (signingTime, timeSource) = SigningTime(material, leaf);
+            using var chain = new X509Chain();
+            chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+            chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+            chain.ChainPolicy.VerificationTime = signingTime.UtcDateTime;
+            chain.ChainPolicy.VerificationTimeIgnored = false;
+            chain.ChainPolicy.CustomTrustStore.AddRange(trusted);
+            chain.ChainPolicy.ExtraStore.AddRange(certificates.Skip(1).ToArray());
+            if (!chain.Build(leaf))
+            {
+                var problems = chain.ChainStatus.Select(s => s.StatusInformation.Trim()).Where(s => s.Length > 0).Distinct(StringComparer.Ordinal);
+                throw new CryptographicException($"the signing certificate '{leaf.Subject}' does not chain to the given trusted certificates at {signingTime:yyyy-MM-dd HH:mm:ss}Z ({timeSource}): {string.Join("; ", problems)}");
+            }
+
+            foreach (var extension in leaf.Extensions)
+            {
+                if (extension is X509KeyUsageExtension usage && (usage.KeyUsages & X509KeyUsageFlags.DigitalSignature) == 0)
+                {
+                    throw new CryptographicException($"the signing certificate '{leaf.Subject}' does not allow digital signatures (key usage {usage.KeyUsages})");
+                }
+
+                if (extension is X509EnhancedKeyUsageExtension eku && eku.EnhancedKeyUsages.Count > 0
+                    && !eku.EnhancedKeyUsages.Cast<Oid>().Any(o => o.Value is CodeSigningOid or AnyExtendedKeyUsageOid))
+                {
+                    throw new CryptographicException($"the signing certificate '{leaf.Subject}' is not for code signing (extended key usage)");
+                }
+            }
+
+            var key = leaf.GetECDsaPublicKey() ?? throw new CryptographicException($"the signing certificate '{leaf.Subject}' does not hold an ECDSA key");
+            var path = string.Join(" -> ", chain.ChainElements.Select(e => e.Certificate.Subject));
+            notes.Add($"certificate chain verified at the signing time {signingTime:yyyy-MM-dd HH:mm:ss}Z ({timeSource}): {path}");
+            signer = $"certificate {leaf.Subject} (serial {leaf.SerialNumber})";
+            return key;
+        }
+        finally
+        {
+            foreach (var certificate in certificates)
+            {
+                certificate.Dispose();
+            }
+        }
+    }
+
+    private const string CodeSigningOid = "1.3.6.1.5.5.7.3.3";
+    private const string AnyExtendedKeyUsageOid = "2.5.29.37.0";
+
+    private static (DateTimeOffset Time, string Source) SigningTime(JsonObject? material, X509Certificate2 leaf)
+    {
+        if (material?["tlogEntries"] is JsonArray { Count: > 0 } entries && entries[0]?["integratedTime"] is JsonValue value)
+        {
+            var seconds = value.GetValueKind() switch
+            {
+                JsonValueKind.String when long.TryParse(value.GetValue<string>(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var s) => s,
+                JsonValueKind.Number when value.TryGetValue<long>(out var n) => n,
+                _ => -1,
+            };
+            if (seconds is >= 0 and <= 253402300799)
+            {
+                return (DateTimeOffset.FromUnixTimeSeconds(seconds), "the transparency log's integrated time");
+            }
+
+            MalformedInputException.Throw("tlogEntries[0].integratedTime is not a time in seconds", 0);
+        }
+
+        return (new DateTimeOffset(leaf.NotBefore.ToUniversalTime(), TimeSpan.Zero), "the signing certificate's notBefore, as model_signing uses");
     }
 
     /// <summary>DSSE v1 pre-authentication encoding: <c>DSSEv1 SP len(type) SP type SP len(body) SP body</c>.</summary>
