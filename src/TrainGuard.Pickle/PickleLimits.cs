@@ -24,7 +24,7 @@ public sealed record PickleLimits
     /// <summary>Longest single string/bytes value kept for rendering and nested analysis.</summary>
     public int MaxValueBytes { get; init; } = 64 * 1024 * 1024;
 
-    /// <summary>Containers and objects (lists, dicts, tuples, sets, call results) tracked at once.</summary>
+    /// <summary>Containers (lists, dicts, tuples, sets) built by one pickle; only the most recent ones and those holding imports or calls are kept in memory.</summary>
     public int MaxObjects { get; init; } = 25_000_000;
 
     /// <summary>Imports, calls and persistent ids recorded (each costs a record and its rendering).</summary>

@@ -182,7 +182,7 @@ public class HostileInputTests
     {
         var data = Enumerable.Repeat((byte)']', 50_000).ToArray();
 
-        var a = AssertError(data, "containers and objects", new PickleLimits { MaxObjects = 10_000 });
+        var a = AssertError(data, "number of containers", new PickleLimits { MaxObjects = 10_000 });
 
         Assert.True(a.Error!.LimitExceeded);
     }

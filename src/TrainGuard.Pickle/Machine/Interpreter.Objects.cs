@@ -33,6 +33,9 @@ internal sealed partial class Interpreter
     private readonly List<string> _globalPaths = [];
     private readonly List<string> _globalRendered = [];
     private readonly List<PickleGlobal[]> _globalArrays = [];
+
+    /// <summary>The persistent id of each persistent load (a persistent-load value carries its index here).</summary>
+    private readonly List<ulong> _persistentIds = [];
     private Dictionary<int, string>? _names;
     private Dictionary<int, string>? _plain;
     private HashSet<int>? _nestedSeen;
@@ -74,7 +77,7 @@ internal sealed partial class Interpreter
         _globalPaths.Add(path);
         _globalRendered.Add(module == "builtins" ? Findings.TextSanitizer.Escape(name, 200) : Findings.TextSanitizer.Escape(path, 400));
         _globalArrays.Add([g]);
-        return V.Make(ValKind.Global, _store.NewNode(op, _a.Globals.Count - 1));
+        return V.Make(ValKind.Global, _a.Globals.Count - 1);
     }
 
     private string StackGlobalPart(ReadOnlySpan<byte> data, ulong v, string what, int op)
@@ -111,9 +114,8 @@ internal sealed partial class Interpreter
         CountRecord(op);
         var rendered = Render(data, pid, 300);
         _a.PersistentIds.Add(new PicklePersistentId(op, rendered, PersistentParts(data, pid)));
-        var id = _store.NewNode(op, _a.PersistentIds.Count - 1);
-        _store.SetC0(id, pid);
-        return V.Make(ValKind.PersistentLoad, id);
+        _persistentIds.Add(pid);
+        return V.Make(ValKind.PersistentLoad, _persistentIds.Count - 1);
     }
 
     private string[] PersistentParts(ReadOnlySpan<byte> data, ulong pid)
@@ -138,7 +140,7 @@ internal sealed partial class Interpreter
     private string PlainText(ReadOnlySpan<byte> data, ulong v) => V.Kind(v) switch
     {
         ValKind.Str => PlainString(data, V.Offset(v)),
-        ValKind.Global => _globalPaths[_store.Side(V.Node(v))],
+        ValKind.Global => _globalPaths[V.Node(v)],
         _ => Render(data, v, 200),
     };
 
@@ -172,7 +174,7 @@ internal sealed partial class Interpreter
             info.ClassPath = StaticPath(Arg(args, 0), out var m) is { } cls && !m ? cls : null;
         }
 
-        var id = _store.NewNode(op, _calls.Count);
+        var id = _calls.Count;
         _calls.Add(info);
         info.Globals = CollectGlobals(callable, args, kwargs);
         Evaluate(data, info);
@@ -182,9 +184,9 @@ internal sealed partial class Interpreter
         return V.Make(ValKind.Call, id);
     }
 
-    private CallInfo? CallOf(ulong v) => V.Kind(v) == ValKind.Call ? _calls[_store.Side(V.Node(v))] : null;
+    private CallInfo? CallOf(ulong v) => V.Kind(v) == ValKind.Call ? _calls[V.Node(v)] : null;
 
-    private PickleGlobal GlobalOf(ulong v) => _a.Globals[_store.Side(V.Node(v))];
+    private PickleGlobal GlobalOf(ulong v) => _a.Globals[V.Node(v)];
 
     /// <summary>The dotted name a value statically is: a global, a module from an import call, an attribute of either.</summary>
     private string? StaticPath(ulong v, out bool isModule)
@@ -193,7 +195,7 @@ internal sealed partial class Interpreter
         switch (V.Kind(v))
         {
             case ValKind.Global:
-                return _globalPaths[_store.Side(V.Node(v))];
+                return _globalPaths[V.Node(v)];
             case ValKind.Call:
                 var info = CallOf(v)!;
                 if (info.Sem == Semantic.Module)
@@ -344,7 +346,7 @@ internal sealed partial class Interpreter
         var id = V.Node(args);
         if (index == 0)
         {
-            return _store[id].Kept > 0 ? _store.GetC0(id) : 0;
+            return _store.Kept(id) > 0 ? _store.GetC0(id) : 0;
         }
 
         Span<ulong> kids = stackalloc ulong[ObjectStore.MaxKept];
@@ -365,7 +367,7 @@ internal sealed partial class Interpreter
         // The usual case: a global called with plain arguments shares one array per global.
         if (V.Kind(a) == ValKind.Global && !_store.IsInteresting(b) && !_store.IsInteresting(c))
         {
-            return _globalArrays[_store.Side(V.Node(a))];
+            return _globalArrays[V.Node(a)];
         }
 
         if (V.Kind(a) == ValKind.Call && !_store.IsInteresting(b) && !_store.IsInteresting(c))
@@ -402,11 +404,11 @@ internal sealed partial class Interpreter
 
                 return;
             case ValKind.PersistentLoad:
-                Collect(_store.GetC0(V.Node(v)), ref acc, ref budget, depth + 1);
+                Collect(_persistentIds[V.Node(v)], ref acc, ref budget, depth + 1);
                 return;
         }
 
-        if (!V.IsContainer(kind) || !_store[V.Node(v)].Interesting)
+        if (!V.IsContainer(kind) || !_store.IsInteresting(v))
         {
             return;
         }

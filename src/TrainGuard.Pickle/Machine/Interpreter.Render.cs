@@ -18,7 +18,7 @@ internal sealed partial class Interpreter
     {
         if (V.Kind(v) == ValKind.Global)
         {
-            return _globalRendered[_store.Side(V.Node(v))];
+            return _globalRendered[V.Node(v)];
         }
 
         var sb = RentBuilder();
@@ -176,7 +176,7 @@ internal sealed partial class Interpreter
                 RenderContainer(data, sb, v, "frozenset({", "})", depth, max);
                 return;
             case ValKind.Global:
-                sb.Append(_globalRendered[_store.Side(V.Node(v))]);
+                sb.Append(_globalRendered[V.Node(v)]);
                 return;
 
             case ValKind.Call:
@@ -188,7 +188,7 @@ internal sealed partial class Interpreter
 
             case ValKind.PersistentLoad:
                 sb.Append("persistent_load(");
-                RenderInto(data, sb, _store.GetC0(V.Node(v)), depth + 1, max);
+                RenderInto(data, sb, _persistentIds[V.Node(v)], depth + 1, max);
                 sb.Append(')');
                 return;
             case ValKind.Buffer:

@@ -1,13 +1,20 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using TrainGuard.Parsing;
 
 namespace TrainGuard.Pickle.Machine;
 
 /// <summary>
-/// All containers and objects of one analysis, 8 bytes each, with bounded per-container children: a container
-/// keeps its first child inline and up to <see cref="BlockChildren"/> more in a block of a recycled ring, so
-/// memory stays bounded however many containers a pickle builds, while every import or call reachable from a
-/// container is always kept (moved to its extras when its block goes to a newer container).
+/// The containers of one analysis (8 bytes each), with memory bounded whatever the pickle builds:
+/// <list type="bullet">
+/// <item>a container keeps its first child inline and up to <see cref="BlockChildren"/> more in a block of a
+/// recycled ring, so only the most recent containers keep all their children;</item>
+/// <item>only the last <see cref="WindowNodes"/> containers are kept at all; an older one is forgotten unless it
+/// holds an import or call (then it survives, with its first child, count and imports and calls), so a
+/// 50 MB pickle of millions of plain dicts costs a few MB here. A forgotten container renders as
+/// <c>[…]</c> and has unknown children: nothing it held was an import or a call, so nothing a policy judges is lost.</item>
+/// </list>
+/// Imports, calls and persistent loads are not stored here: their values carry the index of their record.
 /// </summary>
 internal sealed class ObjectStore
 {
@@ -17,8 +24,17 @@ internal sealed class ObjectStore
     public const int RingBlocks = 1 << 14;
     public const int MaxExtras = 256;
 
-    private readonly PagedArray<Node> _nodes = new();
+    /// <summary>Containers kept whatever they hold (a power of two): the most recent ones.</summary>
+    public const int WindowNodes = 1 << 18;
+
+    /// <summary>What an evicted container that held nothing interesting looks like: children unknown.</summary>
+    private const uint ForgottenMeta = Node.FlagTruncated | (Node.MaxCount << Node.HighShift);
+
     private readonly int _maxObjects;
+    private Node[] _window = new Node[64];
+    private int _count = 1; // node 0: the shared empty tuple
+    private Dictionary<int, Node>? _survivors;
+    private Node _scratch;
     private ulong[]? _ring;
     private int[]? _ringOwner;
     private uint[]? _ringCount;
@@ -27,58 +43,125 @@ internal sealed class ObjectStore
     private Dictionary<int, List<ulong>>? _extras;
     private Dictionary<int, ulong>? _wideC0;
 
-    public ObjectStore(int maxObjects)
-    {
-        _maxObjects = maxObjects;
-        _nodes.Add(default); // node 0: the shared empty tuple
-    }
+    public ObjectStore(int maxObjects) => _maxObjects = maxObjects;
 
-    public int Count => _nodes.Count;
+    /// <summary>Containers created so far.</summary>
+    public int Count => _count;
 
-    public ref Node this[int id]
-    {
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        get => ref _nodes[id];
-    }
-
-    /// <summary>A new container (<paramref name="side"/> -1) or object whose side record is at index <paramref name="side"/>.</summary>
+    /// <summary>A new, empty container.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public int NewNode(int offset, int side = -1)
+    public int NewNode(int offset)
     {
-        if (_nodes.Count >= _maxObjects)
+        var id = _count;
+        if (id >= _maxObjects)
         {
-            MalformedInputException.ThrowLimit("number of containers and objects", _maxObjects, offset);
+            MalformedInputException.ThrowLimit("number of containers", _maxObjects, offset);
         }
 
-        return _nodes.Add(new Node { Meta = side < 0 ? 0 : (uint)side });
+        if (id >= _window.Length)
+        {
+            MakeRoom(id);
+        }
+
+        _window[id & (_window.Length - 1)] = default;
+        _count = id + 1;
+        return id;
     }
 
-    /// <summary>Index of an object's side record (imports: the global; calls: the call info).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public int Side(int id) => (int)_nodes[id].Meta;
+    private bool InWindow(int id) => (uint)(_count - 1 - id) < (uint)_window.Length && id != 0;
 
-    /// <summary>How many children a container was given (saturating at <see cref="Node.MaxCount"/>).</summary>
+    /// <summary>The node of a container: in the window, a survivor, or a scratch copy for the empty tuple and forgotten ones.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ref Node At(int id)
+    {
+        if (InWindow(id))
+        {
+            return ref _window[id & (_window.Length - 1)];
+        }
+
+        return ref Evicted(id);
+    }
+
+    private ref Node Evicted(int id)
+    {
+        if (id != 0 && _survivors is not null)
+        {
+            ref var survivor = ref CollectionsMarshal.GetValueRefOrNullRef(_survivors, id);
+            if (!Unsafe.IsNullRef(ref survivor))
+            {
+                return ref survivor;
+            }
+        }
+
+        _scratch = new Node { Meta = id == 0 ? 0 : ForgottenMeta };
+        return ref _scratch;
+    }
+
+    /// <summary>Grows the window while it is small; once full, evicts the oldest container to reuse its slot.</summary>
+    private void MakeRoom(int id)
+    {
+        if (_window.Length < WindowNodes)
+        {
+            Array.Resize(ref _window, _window.Length * 2);
+            return;
+        }
+
+        var old = id - _window.Length;
+        if (old == 0)
+        {
+            return;
+        }
+
+        ref var n = ref _window[old & (_window.Length - 1)];
+        if ((n.Meta & Node.FlagBlock) != 0)
+        {
+            var block = (int)(n.Meta >> Node.HighShift);
+            Evict(old, block);
+            _ringOwner![block] = 0;
+        }
+
+        if (n.Interesting)
+        {
+            (_survivors ??= [])[old] = n;
+        }
+        else if (n.C0 == Packed.Wide)
+        {
+            _wideC0!.Remove(old);
+        }
+    }
+
+    /// <summary>How many children a container was given (saturating at <see cref="Node.MaxCount"/>; that too when forgotten).</summary>
     public int ChildCount(int id)
     {
-        var meta = _nodes[id].Meta;
+        var meta = At(id).Meta;
         return (int)((meta & Node.FlagBlock) != 0 ? _ringCount![meta >> Node.HighShift] : meta >> Node.HighShift);
     }
+
+    /// <summary>Children kept for rendering (the first ones, in order).</summary>
+    public int Kept(int id) => At(id).Kept;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool IsInteresting(ulong v)
     {
         var kind = V.Kind(v);
-        return V.IsObject(kind) || (V.IsContainer(kind) && _nodes[V.Node(v)].Interesting);
+        return V.IsObject(kind) || (V.IsContainer(kind) && At(V.Node(v)).Interesting);
     }
 
     /// <summary>Appends children; once nothing more is kept, only counts them and looks for imports and calls.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void AddChildren(int id, ReadOnlySpan<ulong> children)
     {
+        if (!InWindow(id))
+        {
+            AddToEvicted(id, children);
+            return;
+        }
+
         var i = 0;
         for (; i < children.Length; i++)
         {
-            ref var n = ref _nodes[id];
+            ref var n = ref _window[id & (_window.Length - 1)];
             if ((n.Meta & Node.FlagTruncated) != 0 || (n.Meta & Node.KeptMask) >= MaxKept)
             {
                 break;
@@ -93,7 +176,7 @@ internal sealed class ObjectStore
         }
 
         // Nothing more is kept: count in one go, remember only imports and calls.
-        ref var node = ref _nodes[id];
+        ref var node = ref _window[id & (_window.Length - 1)];
         node.Meta |= Node.FlagTruncated;
         AddCount(ref node, children.Length - i);
         for (; i < children.Length; i++)
@@ -101,17 +184,45 @@ internal sealed class ObjectStore
             var v = children[i];
             if (V.Kind(v) >= ValKind.Tuple && IsInteresting(v))
             {
-                _nodes[id].Meta |= Node.FlagInteresting;
+                _window[id & (_window.Length - 1)].Meta |= Node.FlagInteresting;
                 AddExtra(id, v);
             }
         }
     }
 
-    /// <summary>Appends a child: kept for rendering while there is room, always remembered when it is an import or call.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public void AddChild(int id, ulong v)
+    /// <summary>Children added to a container that left the window: counted, and its imports and calls remembered.</summary>
+    private void AddToEvicted(int id, ReadOnlySpan<ulong> children)
     {
-        ref var n = ref _nodes[id];
+        foreach (var v in children)
+        {
+            var interesting = V.Kind(v) >= ValKind.Tuple && IsInteresting(v);
+            ref var n = ref At(id);
+            if (Unsafe.AreSame(ref n, ref _scratch))
+            {
+                if (!interesting || id == 0)
+                {
+                    continue;
+                }
+
+                (_survivors ??= [])[id] = new Node { Meta = ForgottenMeta };
+                n = ref At(id);
+            }
+
+            n.Meta |= Node.FlagTruncated;
+            AddCount(ref n, 1);
+            if (interesting)
+            {
+                n.Meta |= Node.FlagInteresting;
+                AddExtra(id, v);
+            }
+        }
+    }
+
+    /// <summary>Appends a child to a container in the window: kept for rendering while there is room, always remembered when it is an import or call.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void AddChild(int id, ulong v)
+    {
+        ref var n = ref _window[id & (_window.Length - 1)];
         AddCount(ref n, 1);
         var meta = n.Meta;
         var interesting = IsInteresting(v);
@@ -175,14 +286,13 @@ internal sealed class ObjectStore
         }
     }
 
+    /// <summary>The first child (only meaningful when <see cref="Kept"/> is at least 1).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ulong GetC0(int id)
     {
-        var p = _nodes[id].C0;
+        var p = At(id).C0;
         return p != Packed.Wide ? Packed.Unpack(p) : _wideC0![id];
     }
-
-    public void SetC0(int id, ulong v) => SetC0(ref _nodes[id], id, v);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void SetC0(ref Node n, int id, ulong v)
@@ -198,7 +308,7 @@ internal sealed class ObjectStore
     /// <summary>Copies the kept children (in order) into <paramref name="dest"/> (at least <see cref="MaxKept"/> long).</summary>
     public int CopyKept(int id, Span<ulong> dest)
     {
-        var meta = _nodes[id].Meta;
+        var meta = At(id).Meta;
         var kept = (int)(meta & Node.KeptMask);
         if (kept > 0)
         {
@@ -214,14 +324,14 @@ internal sealed class ObjectStore
         return kept;
     }
 
-    /// <summary>True when every child is kept (nothing elided, nothing recycled).</summary>
+    /// <summary>True when every child is kept (nothing elided, recycled or forgotten).</summary>
     public bool IsComplete(int id) => !IsTruncated(id);
 
-    /// <summary>True when children were elided or their block was recycled.</summary>
-    public bool IsTruncated(int id) => _nodes[id].Truncated;
+    /// <summary>True when children were elided, their block was recycled, or the container was forgotten.</summary>
+    public bool IsTruncated(int id) => At(id).Truncated;
 
     public List<ulong>? Extras(int id) =>
-        (_nodes[id].Meta & Node.FlagExtras) != 0 && _extras is not null && _extras.TryGetValue(id, out var list) ? list : null;
+        (At(id).Meta & Node.FlagExtras) != 0 && _extras is not null && _extras.TryGetValue(id, out var list) ? list : null;
 
     private void AddExtra(int id, ulong v)
     {
@@ -230,7 +340,7 @@ internal sealed class ObjectStore
         {
             list = [];
             _extras[id] = list;
-            _nodes[id].Meta |= Node.FlagExtras;
+            At(id).Meta |= Node.FlagExtras;
         }
 
         if (list.Count < MaxExtras && !list.Contains(v))
@@ -273,10 +383,10 @@ internal sealed class ObjectStore
         return block;
     }
 
-    /// <summary>Gives a block to a newer container; the old owner keeps its inline child, its count and its imports/calls.</summary>
+    /// <summary>Takes a block from its owner (in the window); the owner keeps its inline child, its count and its imports/calls.</summary>
     private void Evict(int id, int block)
     {
-        var kept = _nodes[id].Kept;
+        var kept = _window[id & (_window.Length - 1)].Kept;
         if (_ringInteresting![block])
         {
             for (var i = InlineChildren; i < kept; i++)
@@ -289,7 +399,7 @@ internal sealed class ObjectStore
             }
         }
 
-        ref var n = ref _nodes[id];
+        ref var n = ref _window[id & (_window.Length - 1)];
         n.Meta = (n.Meta & (Node.FlagInteresting | Node.FlagExtras)) | Node.FlagTruncated | InlineChildren | (_ringCount![block] << Node.HighShift);
     }
 }
@@ -470,7 +580,7 @@ internal enum Semantic : byte
     UnpicklerLoad,
 }
 
-/// <summary>Side record of a call node.</summary>
+/// <summary>The record of a call (a call value carries its index).</summary>
 internal sealed class CallInfo
 {
     public ulong Callable;

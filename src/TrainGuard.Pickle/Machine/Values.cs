@@ -36,7 +36,8 @@ internal enum ValKind : byte
 
 /// <summary>
 /// A symbolic value packed in one 64-bit word: kind in the top 5 bits, payload below. Scalars read from the
-/// input keep only the offset of the opcode that pushed them; containers and objects keep a node id.
+/// input keep only the offset of the opcode that pushed them; containers keep a node id (<see cref="ObjectStore"/>);
+/// imports, calls and persistent loads keep the index of their record.
 /// </summary>
 internal static class V
 {
@@ -99,18 +100,17 @@ internal static class Packed
 }
 
 /// <summary>
-/// A container or object (8 bytes). Containers keep their first child inline and up to
+/// A container (8 bytes). Containers keep their first child inline and up to
 /// <see cref="ObjectStore.BlockChildren"/> more in a recycled block (see <see cref="ObjectStore"/>).
 /// </summary>
 internal struct Node
 {
-    /// <summary>First child (containers) or the persistent id (persistent loads), packed.</summary>
+    /// <summary>First child, packed.</summary>
     public uint C0;
 
     /// <summary>
-    /// Containers: bits 0-4 kept children, 5-8 flags, 9-31 the child count (saturating) or, while the container
-    /// owns a ring block (<see cref="FlagBlock"/>), the block (its count is then kept with the block).
-    /// Objects: the index of their side record.
+    /// Bits 0-4 kept children, 5-8 flags, 9-31 the child count (saturating) or, while the container owns a
+    /// ring block (<see cref="FlagBlock"/>), the block (its count is then kept with the block).
     /// </summary>
     public uint Meta;
 
@@ -128,58 +128,4 @@ internal struct Node
     public readonly bool Interesting => (Meta & FlagInteresting) != 0;
 
     public readonly bool Truncated => (Meta & FlagTruncated) != 0;
-}
-
-/// <summary>An array grown in fixed pages: no large copies, no doubling peaks.</summary>
-internal sealed class PagedArray<T>
-    where T : struct
-{
-    // 128 KiB pages of 8-byte nodes: on the large object heap, never copied by the GC.
-    private const int Shift = 14;
-    private const int PageSize = 1 << Shift;
-    private const int Mask = PageSize - 1;
-    private T[][] _pages = new T[16][];
-    private int _filled;
-
-    public int Count { get; private set; }
-
-    public ref T this[int index]
-    {
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        get => ref _pages[index >> Shift][index & Mask];
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public int Add(in T value)
-    {
-        var index = Count;
-        var page = index >> Shift;
-        var slot = index & Mask;
-        if (page >= _filled || slot >= _pages[page].Length)
-        {
-            AddPage(page);
-        }
-
-        _pages[page][slot] = value;
-        Count = index + 1;
-        return index;
-    }
-
-    /// <summary>Page 0 starts small and doubles up to a full page, so small pickles stay cheap.</summary>
-    private void AddPage(int page)
-    {
-        if (page == 0 && _filled == 1)
-        {
-            Array.Resize(ref _pages[0], Math.Min(_pages[0].Length * 2, PageSize));
-            return;
-        }
-
-        if (page == _pages.Length)
-        {
-            Array.Resize(ref _pages, _pages.Length * 2);
-        }
-
-        _pages[page] = page == 0 ? new T[64] : GC.AllocateUninitializedArray<T>(PageSize);
-        _filled = page + 1;
-    }
 }

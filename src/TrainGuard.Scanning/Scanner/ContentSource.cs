@@ -11,7 +11,7 @@ namespace TrainGuard.Scanning.Scanner;
 internal sealed partial class ContentSource : IDisposable
 {
     /// <summary>Pages released at once: fewer system calls, and the most recent bytes stay mapped for lazy re-reads.</summary>
-    private const long ReleaseStep = 4L * 1024 * 1024;
+    private const long ReleaseStep = 1L * 1024 * 1024;
 
     private const int MadvSequential = 2;
     private const int MadvDontNeed = 4;
