@@ -64,7 +64,7 @@ public sealed class TrainerStateTests
             }
             catch (Exception ex)
             {
-                Assert.Fail($"{ex.GetType().Name} for input {Convert.ToHexString(data)}: {ex.Message}");
+                Assert.Fail($"{ex.GetType().Name} for input {System.Convert.ToHexString(data)}: {ex.Message}");
             }
         }
     }
