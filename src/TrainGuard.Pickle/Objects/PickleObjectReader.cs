@@ -34,6 +34,7 @@ public sealed class PickleObjectReader
     private long _items;
     private long _valueBytes;
     private int _buffers;
+    private int _op;
 
     private PickleObjectReader(PickleObjectLimits limits)
     {
@@ -128,6 +129,7 @@ public sealed class PickleObjectReader
             }
 
             var op = pos;
+            _op = op;
             var code = data[pos++];
             switch (code)
             {
@@ -957,7 +959,7 @@ public sealed class PickleObjectReader
     {
         if (_stack.Count >= _limits.MaxStack)
         {
-            MalformedInputException.ThrowLimit("stack depth", _limits.MaxStack, -1);
+            MalformedInputException.ThrowLimit("stack depth", _limits.MaxStack, _op);
         }
 
         _stack.Add(v);
