@@ -1,3 +1,4 @@
+using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using TrainGuard.Events;
@@ -33,130 +34,266 @@ public static class EventBatchParser
     public const int MaxListedProblems = 100;
 
     /// <summary>Parses <paramref name="body"/>; on failure returns null and the problems.</summary>
-    /// <exception cref="MalformedInputException">The body is not JSON, or not an array / events object.</exception>
+    /// <exception cref="MalformedInputException">The body is not JSON, repeats a member name, or is not an array / events object.</exception>
+    /// <remarks>
+    /// One pass over the body with <see cref="Utf8JsonReader"/>: each event is loaded into a reused
+    /// <see cref="CanonicalJsonDocument"/>, checked, given <c>event.ingested</c> and written as RFC 8785 canonical JSON,
+    /// without building a <c>JsonNode</c> tree. Every value of the body is read in full (also after a bad event or
+    /// past <see cref="BatchLimits.MaxEvents"/>), so malformed JSON and duplicate member names anywhere refuse the batch.
+    /// </remarks>
     public static EventBatch? Parse(ReadOnlySpan<byte> body, BatchLimits limits, DateTimeOffset ingested, out IReadOnlyList<EventProblem> problems, out int badCount)
     {
-        JsonNode? root;
+        ArgumentNullException.ThrowIfNull(limits);
+        var batch = new BatchBuilder(limits, Encoding.UTF8.GetBytes(EventRecord.FormatTimestamp(ingested)));
+        var reader = new Utf8JsonReader(body, new JsonReaderOptions { MaxDepth = CanonicalJson.MaxDepth });
+        var found = false;
         try
         {
-            // Duplicate member names are refused: canonical JSON (RFC 8785, I-JSON) has no meaning for them.
-            root = JsonNode.Parse(body, documentOptions: new JsonDocumentOptions { MaxDepth = CanonicalJson.MaxDepth, AllowDuplicateProperties = false });
+            reader.Read();
+            if (reader.TokenType == JsonTokenType.StartArray)
+            {
+                batch.ReadEvents(ref reader);
+                found = true;
+            }
+            else if (reader.TokenType == JsonTokenType.StartObject)
+            {
+                found = ReadEnvelope(ref reader, batch);
+            }
+            else
+            {
+                batch.Document.Load(ref reader);
+            }
+
+            if (reader.Read())
+            {
+                throw new MalformedInputException("the body holds more than one JSON value", reader.TokenStartIndex);
+            }
         }
         catch (JsonException ex)
         {
             throw new MalformedInputException($"the body is not valid JSON (line {(ex.LineNumber ?? 0) + 1}, byte {ex.BytePositionInLine ?? 0}): {ex.Message}", ex.BytePositionInLine ?? 0);
         }
 
-        var array = root switch
+        if (!found)
         {
-            JsonArray a => a,
-            JsonObject o when o["events"] is JsonArray a => a,
-            _ => throw new MalformedInputException("the body must be a JSON array of events or an object {\"events\": [...]}", 0),
-        };
-
-        if (array.Count > limits.MaxEvents)
-        {
-            throw new MalformedInputException($"the batch holds {array.Count:N0} events; at most {limits.MaxEvents:N0} are accepted per batch", 0, limitExceeded: true);
+            throw new MalformedInputException("the body must be a JSON array of events or an object {\"events\": [...]}", 0);
         }
 
-        var list = new List<EventProblem>();
-        badCount = 0;
-        var ingestedText = EventRecord.FormatTimestamp(ingested);
-        var ids = new string[array.Count];
-        var entries = new LedgerAppend[array.Count];
-        for (var i = 0; i < array.Count; i++)
+        if (batch.Count > limits.MaxEvents)
         {
-            EventProblem? problem;
-            string? id;
-            byte[]? entry;
-            try
-            {
-                problem = Validate(i, array[i], ingestedText, out id, out entry);
-            }
-            catch (Exception ex) when (ex is InvalidOperationException or ArgumentException or FormatException)
-            {
-                // e.g. a string escape that is not valid UTF-16 (a lone surrogate).
-                (problem, id, entry) = (new EventProblem(i, null, $"the event holds a value that cannot be read: {ex.Message}"), null, null);
-            }
-
-            if (problem is not null)
-            {
-                badCount++;
-                if (list.Count < MaxListedProblems)
-                {
-                    list.Add(problem);
-                }
-
-                continue;
-            }
-
-            ids[i] = id!;
-            entries[i] = new LedgerAppend(entry!, id);
+            throw new MalformedInputException($"the batch holds {batch.Count:N0} events; at most {limits.MaxEvents:N0} are accepted per batch", 0, limitExceeded: true);
         }
 
-        problems = list;
-        return badCount == 0 ? new EventBatch(ids, entries) : null;
+        problems = batch.Problems;
+        badCount = batch.BadCount;
+        return badCount == 0 ? new EventBatch(batch.Ids, batch.Entries) : null;
     }
 
-    private static EventProblem? Validate(int index, JsonNode? node, string ingested, out string? id, out byte[]? entry)
+    /// <summary>Reads <c>{"events": [...], ...}</c>; true when it has an <c>events</c> array. Other members are read (and checked) but ignored.</summary>
+    private static bool ReadEnvelope(ref Utf8JsonReader reader, BatchBuilder batch)
     {
-        id = null;
-        entry = null;
-        if (node is not JsonObject obj)
+        var found = false;
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
-            return new EventProblem(index, null, "an event must be a JSON object");
+            string name;
+            try
+            {
+                name = reader.GetString() ?? string.Empty;
+            }
+            catch (InvalidOperationException ex)
+            {
+                throw new MalformedInputException($"a member name of the body cannot be read: {ex.Message}", reader.TokenStartIndex);
+            }
+
+            if (!names.Add(name))
+            {
+                throw new MalformedInputException($"the body repeats the member name \"{name}\"", reader.TokenStartIndex);
+            }
+
+            reader.Read();
+            if (name == "events" && reader.TokenType == JsonTokenType.StartArray)
+            {
+                batch.ReadEvents(ref reader);
+                found = true;
+            }
+            else
+            {
+                // Checked for syntax and duplicate names like the rest; an "events" that is not an array leaves found false.
+                batch.Document.Load(ref reader);
+            }
         }
 
-        var record = EventRecord.FromObject(obj);
-        if (record.Get(EventFields.Id) is not JsonValue idValue || idValue.GetValueKind() != JsonValueKind.String)
+        return found;
+    }
+
+    /// <summary>Accumulates the entries and problems of one batch.</summary>
+    private sealed class BatchBuilder(BatchLimits limits, byte[] ingested)
+    {
+        public CanonicalJsonDocument Document { get; } = new();
+
+        public List<string> Ids { get; } = [];
+
+        public List<LedgerAppend> Entries { get; } = [];
+
+        public List<EventProblem> Problems { get; } = [];
+
+        public int BadCount { get; private set; }
+
+        public int Count { get; private set; }
+
+        /// <summary>Reads the events of the array the reader is on, leaving it on the array's end.</summary>
+        public void ReadEvents(ref Utf8JsonReader reader)
         {
-            return new EventProblem(index, EventFields.Id, "missing: every event needs a string id (a UUID)");
+            while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+            {
+                var index = Count++;
+                Document.Load(ref reader);
+                if (Count > limits.MaxEvents)
+                {
+                    // Still read to the end: malformed JSON anywhere is reported as such, not as too large.
+                    continue;
+                }
+
+                if (Validate(index, out var id, out var entry) is { } problem)
+                {
+                    BadCount++;
+                    if (Problems.Count < MaxListedProblems)
+                    {
+                        Problems.Add(problem);
+                    }
+
+                    continue;
+                }
+
+                if (BadCount == 0)
+                {
+                    Ids.Add(id!);
+                    Entries.Add(new LedgerAppend(entry!, id));
+                }
+            }
         }
 
-        var idText = idValue.GetValue<string>();
-        if (idText.Length != 36 || !Guid.TryParseExact(idText, "D", out var guid))
+        private EventProblem? Validate(int index, out string? id, out byte[]? entry)
         {
-            return new EventProblem(index, EventFields.Id, "not a UUID in 8-4-4-4-12 hex form");
+            id = null;
+            entry = null;
+            var document = Document;
+            const int root = CanonicalJsonDocument.Root;
+            if (document.Kind(root) != JsonTokenType.StartObject)
+            {
+                return new EventProblem(index, null, "an event must be a JSON object");
+            }
+
+            var idNode = document.FindMember(root, "id"u8);
+            if (idNode == CanonicalJsonDocument.None || document.Kind(idNode) != JsonTokenType.String)
+            {
+                return new EventProblem(index, EventFields.Id, "missing: every event needs a string id (a UUID)");
+            }
+
+            if (!document.TryGetUtf8(idNode, out var idText))
+            {
+                return Unreadable(index);
+            }
+
+            if (!TryParseUuid(idText, out var guid))
+            {
+                return new EventProblem(index, EventFields.Id, "not a UUID in 8-4-4-4-12 hex form");
+            }
+
+            var tsNode = document.FindMember(root, "@timestamp"u8);
+            if (tsNode == CanonicalJsonDocument.None || document.Kind(tsNode) != JsonTokenType.String)
+            {
+                return new EventProblem(index, EventFields.Timestamp, "missing: every event needs an RFC 3339 @timestamp string");
+            }
+
+            if (!document.TryGetUtf8(tsNode, out var tsText))
+            {
+                return Unreadable(index);
+            }
+
+            if (!TryParseTimestamp(tsText))
+            {
+                return new EventProblem(index, EventFields.Timestamp, "not an RFC 3339 date-time (e.g. 2026-11-23T10:12:04.551Z)");
+            }
+
+            var eventNode = document.FindMember(root, "event"u8);
+            var actionNode = document.FindMember(eventNode, "action"u8);
+            if (actionNode == CanonicalJsonDocument.None || document.Kind(actionNode) != JsonTokenType.String)
+            {
+                return new EventProblem(index, EventFields.Action, "missing: every event needs a non-empty event.action string");
+            }
+
+            if (!document.TryGetUtf8(actionNode, out var action))
+            {
+                return Unreadable(index);
+            }
+
+            if (action.IsEmpty)
+            {
+                return new EventProblem(index, EventFields.Action, "missing: every event needs a non-empty event.action string");
+            }
+
+            Span<byte> lower = stackalloc byte[36];
+            if (!guid.TryFormat(lower, out _, "D"))
+            {
+                return new EventProblem(index, EventFields.Id, "not a UUID in 8-4-4-4-12 hex form");
+            }
+
+            if (!idText.SequenceEqual(lower))
+            {
+                document.SetString(root, "id"u8, lower);
+            }
+
+            document.SetString(eventNode, "ingested"u8, ingested);
+            ReadOnlySpan<byte> canonical;
+            try
+            {
+                canonical = document.Write();
+            }
+            catch (MalformedInputException ex)
+            {
+                return new EventProblem(index, null, ex.Message);
+            }
+
+            if (canonical.Length > LedgerLimits.MaxEntryBytes)
+            {
+                return new EventProblem(index, null, $"the event is {canonical.Length:N0} bytes as canonical JSON; at most {LedgerLimits.MaxEntryBytes:N0} are accepted");
+            }
+
+            id = Encoding.ASCII.GetString(lower);
+            entry = canonical.ToArray();
+            return null;
         }
 
-        if (record.Get(EventFields.Timestamp) is not JsonValue tsValue || tsValue.GetValueKind() != JsonValueKind.String)
+        private static EventProblem Unreadable(int index) =>
+            new(index, null, "the event holds a value that cannot be read: a string that is not valid UTF-8 or holds a lone surrogate escape");
+
+        private static bool TryParseUuid(ReadOnlySpan<byte> utf8, out Guid guid)
         {
-            return new EventProblem(index, EventFields.Timestamp, "missing: every event needs an RFC 3339 @timestamp string");
+            guid = default;
+            if (utf8.Length != 36 || !Ascii.IsValid(utf8))
+            {
+                return false;
+            }
+
+            Span<char> chars = stackalloc char[36];
+            Ascii.ToUtf16(utf8, chars, out _);
+            return Guid.TryParseExact(chars, "D", out guid);
         }
 
-        if (!Rfc3339.TryParse(tsValue.GetValue<string>(), out _))
+        private static bool TryParseTimestamp(ReadOnlySpan<byte> utf8)
         {
-            return new EventProblem(index, EventFields.Timestamp, "not an RFC 3339 date-time (e.g. 2026-11-23T10:12:04.551Z)");
-        }
+            // RFC 3339 date-times are ASCII and at most 35 characters (Rfc3339.TryParse refuses anything longer).
+            if (utf8.Length > 35 || !Ascii.IsValid(utf8))
+            {
+                return false;
+            }
 
-        var eventNode = obj["event"];
-        if (eventNode is not JsonObject || record.GetString(EventFields.Action) is not { Length: > 0 })
-        {
-            return new EventProblem(index, EventFields.Action, "missing: every event needs a non-empty event.action string");
+            Span<char> chars = stackalloc char[35];
+            Ascii.ToUtf16(utf8, chars, out var written);
+            return Rfc3339.TryParse(chars[..written], out _);
         }
-
-        id = guid.ToString("D");
-        if (!string.Equals(id, idText, StringComparison.Ordinal))
-        {
-            record.Set(EventFields.Id, id);
-        }
-
-        record.Set(EventFields.Ingested, ingested);
-        try
-        {
-            entry = record.ToCanonicalJson();
-        }
-        catch (MalformedInputException ex)
-        {
-            return new EventProblem(index, null, ex.Message);
-        }
-
-        if (entry.Length > LedgerLimits.MaxEntryBytes)
-        {
-            return new EventProblem(index, null, $"the event is {entry.Length:N0} bytes as canonical JSON; at most {LedgerLimits.MaxEntryBytes:N0} are accepted");
-        }
-
-        return null;
     }
 
     /// <summary>Fuzz target: parsing a batch and deriving index rows never throws anything but <see cref="MalformedInputException"/>.</summary>

@@ -1,0 +1,144 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using TrainGuard.Events;
+using TrainGuard.Ledger.Storage;
+using TrainGuard.Parsing;
+using TrainGuard.Server.Events;
+
+namespace TrainGuard.Server.Tests.Events;
+
+/// <summary>
+/// The batch parser as it was before the reader-based one: <c>JsonNode</c> trees and <see cref="CanonicalJson.Serialize"/>.
+/// Kept as the reference the differential tests compare <see cref="EventBatchParser"/> against.
+/// </summary>
+internal static class ReferenceEventBatchParser
+{
+    public const int MaxListedProblems = EventBatchParser.MaxListedProblems;
+
+    /// <summary>Parses <paramref name="body"/>; on failure returns null and the problems.</summary>
+    /// <exception cref="MalformedInputException">The body is not JSON, or not an array / events object.</exception>
+    public static EventBatch? Parse(ReadOnlySpan<byte> body, BatchLimits limits, DateTimeOffset ingested, out IReadOnlyList<EventProblem> problems, out int badCount)
+    {
+        JsonNode? root;
+        try
+        {
+            // Duplicate member names are refused: canonical JSON (RFC 8785, I-JSON) has no meaning for them.
+            root = JsonNode.Parse(body, documentOptions: new JsonDocumentOptions { MaxDepth = CanonicalJson.MaxDepth, AllowDuplicateProperties = false });
+        }
+        catch (JsonException ex)
+        {
+            throw new MalformedInputException($"the body is not valid JSON (line {(ex.LineNumber ?? 0) + 1}, byte {ex.BytePositionInLine ?? 0}): {ex.Message}", ex.BytePositionInLine ?? 0);
+        }
+
+        var array = root switch
+        {
+            JsonArray a => a,
+            JsonObject o when o["events"] is JsonArray a => a,
+            _ => throw new MalformedInputException("the body must be a JSON array of events or an object {\"events\": [...]}", 0),
+        };
+
+        if (array.Count > limits.MaxEvents)
+        {
+            throw new MalformedInputException($"the batch holds {array.Count:N0} events; at most {limits.MaxEvents:N0} are accepted per batch", 0, limitExceeded: true);
+        }
+
+        var list = new List<EventProblem>();
+        badCount = 0;
+        var ingestedText = EventRecord.FormatTimestamp(ingested);
+        var ids = new string[array.Count];
+        var entries = new LedgerAppend[array.Count];
+        for (var i = 0; i < array.Count; i++)
+        {
+            EventProblem? problem;
+            string? id;
+            byte[]? entry;
+            try
+            {
+                problem = Validate(i, array[i], ingestedText, out id, out entry);
+            }
+            catch (Exception ex) when (ex is InvalidOperationException or ArgumentException or FormatException)
+            {
+                // e.g. a string escape that is not valid UTF-16 (a lone surrogate).
+                (problem, id, entry) = (new EventProblem(i, null, $"the event holds a value that cannot be read: {ex.Message}"), null, null);
+            }
+
+            if (problem is not null)
+            {
+                badCount++;
+                if (list.Count < MaxListedProblems)
+                {
+                    list.Add(problem);
+                }
+
+                continue;
+            }
+
+            ids[i] = id!;
+            entries[i] = new LedgerAppend(entry!, id);
+        }
+
+        problems = list;
+        return badCount == 0 ? new EventBatch(ids, entries) : null;
+    }
+
+    private static EventProblem? Validate(int index, JsonNode? node, string ingested, out string? id, out byte[]? entry)
+    {
+        id = null;
+        entry = null;
+        if (node is not JsonObject obj)
+        {
+            return new EventProblem(index, null, "an event must be a JSON object");
+        }
+
+        var record = EventRecord.FromObject(obj);
+        if (record.Get(EventFields.Id) is not JsonValue idValue || idValue.GetValueKind() != JsonValueKind.String)
+        {
+            return new EventProblem(index, EventFields.Id, "missing: every event needs a string id (a UUID)");
+        }
+
+        var idText = idValue.GetValue<string>();
+        if (idText.Length != 36 || !Guid.TryParseExact(idText, "D", out var guid))
+        {
+            return new EventProblem(index, EventFields.Id, "not a UUID in 8-4-4-4-12 hex form");
+        }
+
+        if (record.Get(EventFields.Timestamp) is not JsonValue tsValue || tsValue.GetValueKind() != JsonValueKind.String)
+        {
+            return new EventProblem(index, EventFields.Timestamp, "missing: every event needs an RFC 3339 @timestamp string");
+        }
+
+        if (!Rfc3339.TryParse(tsValue.GetValue<string>(), out _))
+        {
+            return new EventProblem(index, EventFields.Timestamp, "not an RFC 3339 date-time (e.g. 2026-11-23T10:12:04.551Z)");
+        }
+
+        var eventNode = obj["event"];
+        if (eventNode is not JsonObject || record.GetString(EventFields.Action) is not { Length: > 0 })
+        {
+            return new EventProblem(index, EventFields.Action, "missing: every event needs a non-empty event.action string");
+        }
+
+        id = guid.ToString("D");
+        if (!string.Equals(id, idText, StringComparison.Ordinal))
+        {
+            record.Set(EventFields.Id, id);
+        }
+
+        record.Set(EventFields.Ingested, ingested);
+        try
+        {
+            entry = record.ToCanonicalJson();
+        }
+        catch (MalformedInputException ex)
+        {
+            return new EventProblem(index, null, ex.Message);
+        }
+
+        if (entry.Length > LedgerLimits.MaxEntryBytes)
+        {
+            return new EventProblem(index, null, $"the event is {entry.Length:N0} bytes as canonical JSON; at most {LedgerLimits.MaxEntryBytes:N0} are accepted");
+        }
+
+        return null;
+    }
+}
