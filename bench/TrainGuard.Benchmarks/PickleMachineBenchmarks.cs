@@ -17,18 +17,27 @@ public class PickleMachineBenchmarks
 {
     private byte[] _manySmallObjects = [];
     private byte[] _torchLike = [];
+    private byte[] _smallDicts = [];
 
     [GlobalSetup]
     public void Setup()
     {
         _manySmallObjects = PickleCorpus.ManySmallObjects(PickleCorpus.ItemsFor51MB);
         _torchLike = PickleCorpus.TorchStateDict(20_000);
+        _smallDicts = PickleCorpus.SmallDicts(PickleCorpus.DictsFor51MB);
     }
 
     [Benchmark(Baseline = true, Description = "Analyze: 51 MB pickle of ~1M small objects")]
     public long ManySmallObjects()
     {
         var analysis = PickleMachine.Analyze(_manySmallObjects);
+        return analysis.Error is null ? analysis.OpcodeCount : -1;
+    }
+
+    [Benchmark(Description = "Analyze: 51 MB pickle of 2.3M small dicts")]
+    public long SmallDicts()
+    {
+        var analysis = PickleMachine.Analyze(_smallDicts);
         return analysis.Error is null ? analysis.OpcodeCount : -1;
     }
 
@@ -45,6 +54,9 @@ public static class PickleCorpus
 {
     /// <summary>Item count that makes <see cref="ManySmallObjects"/> about 51 MB.</summary>
     public const int ItemsFor51MB = 1_280_000;
+
+    /// <summary>Item count that makes <see cref="SmallDicts"/> about 51 MB (about 20M opcodes).</summary>
+    public const int DictsFor51MB = 2_300_000;
 
     private const int FrameTarget = 64 * 1024;
 
@@ -100,6 +112,34 @@ public static class PickleCorpus
                     break;
             }
 
+            w.MaybeEndFrame();
+        }
+
+        w.Byte((byte)'e').Byte((byte)'.');
+        return w.Finish();
+    }
+
+    /// <summary>
+    /// <c>pickle.dumps([{'a': i, 'b': str(i)} for i in range(items)], protocol=4)</c>, opcode by opcode as CPython
+    /// writes it: every dict and every string memoized, the keys fetched from the memo after their first use.
+    /// </summary>
+    public static byte[] SmallDicts(int items)
+    {
+        var w = new Writer();
+        w.Byte(0x80).Byte(4);
+        w.Byte((byte)']').Memoize().Byte((byte)'(');
+        var keyMemo = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (var i = 0; i < items; i++)
+        {
+            if (i > 0 && i % 1000 == 0)
+            {
+                w.Byte((byte)'e').Byte((byte)'('); // APPENDS, MARK
+            }
+
+            w.Byte((byte)'}').Memoize().Byte((byte)'(');
+            w.Key("a", keyMemo).Int(i);
+            w.Key("b", keyMemo).Str(i.ToString(System.Globalization.CultureInfo.InvariantCulture)).Memoize();
+            w.Byte((byte)'u'); // SETITEMS
             w.MaybeEndFrame();
         }
 
