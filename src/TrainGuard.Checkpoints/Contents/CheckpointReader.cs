@@ -65,6 +65,25 @@ public static class CheckpointReader
         return builder.Build(path, isFolder: false, null);
     }
 
+    /// <summary>
+    /// Fuzz target: a torch checkpoint (zip or legacy bytes) read for optimizer, scheduler and RNG roles as a
+    /// checkpoint file would be. Never throws anything but <see cref="MalformedInputException"/>.
+    /// </summary>
+    public static void Fuzz(ReadOnlySpan<byte> data)
+    {
+        try
+        {
+            using var stream = new MemoryStream(data.ToArray(), writable: false);
+            using var checkpoint = TorchCheckpoint.Open(stream, TorchReadOptions.Default);
+            var builder = new Builder(new CheckpointReadOptions { ScanFirst = false, MaxRngTwists = 4 }, CancellationToken.None);
+            builder.ReadTorch(checkpoint, "fuzz.pt", "fuzz.pt", out _);
+            _ = Runs.RunChecker.Check(builder.Build("fuzz.pt", isFolder: false, null), null);
+        }
+        catch (MalformedInputException)
+        {
+        }
+    }
+
     /// <summary>The N of <c>checkpoint-N</c>, or null.</summary>
     public static long? FolderStepOf(string name)
     {
@@ -193,7 +212,7 @@ public static class CheckpointReader
                 case DetectedFormat.Zip or DetectedFormat.TorchLegacy or DetectedFormat.Tar or DetectedFormat.Pickle:
                     using (var checkpoint = TorchCheckpoint.Open(file.FullName, options.Torch))
                     {
-                        var roles = ReadTorch(checkpoint, file, name, out var summary);
+                        var roles = ReadTorch(checkpoint, file.FullName, name, out var summary);
                         return info with { Format = FormatName(checkpoint.Format), Roles = roles, Interpreted = true, Summary = summary };
                     }
 
@@ -216,11 +235,11 @@ public static class CheckpointReader
             _ => "pickle",
         };
 
-        private List<string> ReadTorch(TorchCheckpoint checkpoint, FileInfo file, string name, out JsonNode? summary)
+        public List<string> ReadTorch(TorchCheckpoint checkpoint, string fullPath, string name, out JsonNode? summary)
         {
             var roles = new List<string>();
             var claimed = new List<string>();
-            Find(checkpoint.Root, string.Empty, 0, checkpoint, file, name, roles, claimed);
+            Find(checkpoint.Root, string.Empty, 0, checkpoint, fullPath, name, roles, claimed);
             foreach (var tensor in checkpoint.Tensors)
             {
                 ct.ThrowIfCancellationRequested();
@@ -255,7 +274,7 @@ public static class CheckpointReader
         }
 
         /// <summary>Finds optimizer, scheduler and RNG dicts at the root or a few levels down (a combined checkpoint: <c>{'model': ..., 'optimizer': ...}</c>).</summary>
-        private void Find(PyValue value, string path, int depth, TorchCheckpoint checkpoint, FileInfo file, string name, List<string> roles, List<string> claimed)
+        private void Find(PyValue value, string path, int depth, TorchCheckpoint checkpoint, string fullPath, string name, List<string> roles, List<string> claimed)
         {
             if (depth > MaxRoleSearchDepth || checkpoint.TensorOf(value) is not null || value.AsDict() is not { } dict)
             {
@@ -284,7 +303,7 @@ public static class CheckpointReader
                 Rng.Add(rng);
                 foreach (var problem in rng.Problems)
                 {
-                    Problems.Add(CheckpointRules.Unreadable.Create($"{name}: RNG state {problem}", new Location(file.FullName, checkpoint.PickleMember), verdict: Verdict.Error));
+                    Problems.Add(CheckpointRules.Unreadable.Create($"{name}: RNG state {problem}", new Location(fullPath, checkpoint.PickleMember), verdict: Verdict.Error));
                 }
 
                 roles.Add("rng");
@@ -296,7 +315,7 @@ public static class CheckpointReader
             {
                 if (key.AsString() is { } k)
                 {
-                    Find(child, path.Length == 0 ? k : path + "." + k, depth + 1, checkpoint, file, name, roles, claimed);
+                    Find(child, path.Length == 0 ? k : path + "." + k, depth + 1, checkpoint, fullPath, name, roles, claimed);
                 }
             }
         }

@@ -36,7 +36,7 @@ public sealed record SeedAssessment(SeedVerdict Verdict, SeedOrigin Origin, stri
 /// </summary>
 public static class SeedFinder
 {
-    /// <summary>Default bound: 100,000 twists, 62.4 million 32-bit draws (about 0.3 s per generator).</summary>
+    /// <summary>Default bound: 100,000 twists, 62.4 million 32-bit draws (about 1 s per generator whose seeding is not found).</summary>
     public const long DefaultMaxTwists = 100_000;
 
     /// <summary>Longest Python seed key recovered, in 32-bit words (seeds up to 2^2048).</summary>

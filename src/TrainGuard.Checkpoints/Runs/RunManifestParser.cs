@@ -49,6 +49,11 @@ public static class RunManifestParser
         {
             throw Error(source, ex.Start, null, $"not valid YAML: {ex.InnerException?.Message ?? ex.Message}");
         }
+        catch (Exception ex) when (ex is InvalidOperationException or ArgumentException or FormatException)
+        {
+            // YamlDotNet's scanner throws these on some malformed input instead of a YamlException.
+            throw new MalformedInputException($"{Escape(source)}: not valid YAML ({ex.GetType().Name}: {TextSanitizer.Escape(ex.Message, 200)})", 0);
+        }
 
         if (stream.Documents.Count != 1)
         {
@@ -127,6 +132,18 @@ public static class RunManifestParser
             Files = top.TryGetValue("files", out var files) ? reader.FileList(files) : [],
             Lines = reader.Lines,
         };
+    }
+
+    /// <summary>Fuzz target: never throws anything but <see cref="MalformedInputException"/>.</summary>
+    public static void Fuzz(ReadOnlySpan<byte> data)
+    {
+        try
+        {
+            _ = Parse(System.Text.Encoding.UTF8.GetString(data), "fuzz.yaml");
+        }
+        catch (MalformedInputException)
+        {
+        }
     }
 
     private static string Escape(string text) => TextSanitizer.Escape(text, 300);
