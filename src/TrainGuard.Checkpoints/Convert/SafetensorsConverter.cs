@@ -179,7 +179,10 @@ public static class SafetensorsConverter
         if (skipped.Count > 0 && !options.SkipNonTensors)
         {
             var list = string.Join(", ", skipped.Take(5).Select(s => s.Path.Length == 0 ? "(root)" : s.Path)) + (skipped.Count > 5 ? $" and {skipped.Count - 5} more" : string.Empty);
-            return Refuse(ConvertOutcome.NonTensorValues, $"refused: {skipped.Count} value(s) are not tensors ({list}); safetensors holds tensors only: use --skip-non-tensors to leave them out", scan) with { Skipped = skipped, StateDictKey = stateDictKey };
+            var what = stateDictKey is null
+                ? $"{skipped.Count} value(s) are not tensors ({list}); safetensors holds tensors only"
+                : $"the state_dict is under '{stateDictKey}'; {skipped.Count} value(s) outside it or not tensors would be left out ({list})";
+            return Refuse(ConvertOutcome.NonTensorValues, $"refused: {what}: use --skip-non-tensors to leave them out", scan) with { Skipped = skipped, StateDictKey = stateDictKey };
         }
 
         if (tensors.Count == 0)
