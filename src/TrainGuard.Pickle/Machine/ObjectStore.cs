@@ -148,7 +148,10 @@ internal sealed class ObjectStore
         return V.IsObject(kind) || (V.IsContainer(kind) && At(V.Node(v)).Interesting);
     }
 
-    /// <summary>Appends children; once nothing more is kept, only counts them and looks for imports and calls.</summary>
+    /// <summary>
+    /// Appends children: kept for rendering while there is room (the first inline, the next ones in a ring block),
+    /// then only counted, except imports and calls (and containers holding them), which are always remembered.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void AddChildren(int id, ReadOnlySpan<ulong> children)
     {
@@ -158,27 +161,58 @@ internal sealed class ObjectStore
             return;
         }
 
+        ref var n = ref _window[id & (_window.Length - 1)];
+        AddCount(ref n, children.Length);
+        var meta = n.Meta;
         var i = 0;
-        for (; i < children.Length; i++)
+        if ((meta & Node.FlagTruncated) == 0)
         {
-            ref var n = ref _window[id & (_window.Length - 1)];
-            if ((n.Meta & Node.FlagTruncated) != 0 || (n.Meta & Node.KeptMask) >= MaxKept)
+            var kept = (int)(meta & Node.KeptMask);
+            for (; i < children.Length && kept < MaxKept; i++, kept++)
             {
-                break;
+                var v = children[i];
+                var interesting = V.Kind(v) >= ValKind.Tuple && IsInteresting(v);
+                if (interesting)
+                {
+                    meta |= Node.FlagInteresting;
+                }
+
+                if (kept == 0)
+                {
+                    SetC0(ref n, id, v);
+                    continue;
+                }
+
+                if (kept == InlineChildren)
+                {
+                    // The second child: take the oldest block of the ring (its owner keeps its first child,
+                    // its count and its imports and calls). The count moves to the block while it is ours.
+                    var block = AllocateBlock();
+                    _ringCount![block] = meta >> Node.HighShift;
+                    _ringOwner![block] = id + 1;
+                    _ringInteresting![block] = false;
+                    meta = (meta & Node.LowMask) | Node.FlagBlock | ((uint)block << Node.HighShift);
+                }
+
+                var b = (int)(meta >> Node.HighShift);
+                _ring![(b * BlockChildren) + kept - InlineChildren] = v;
+                if (interesting)
+                {
+                    _ringInteresting![b] = true;
+                }
             }
 
-            AddChild(id, children[i]);
+            meta = (meta & ~Node.KeptMask) | (uint)kept;
         }
 
         if (i == children.Length)
         {
+            n.Meta = meta;
             return;
         }
 
-        // Nothing more is kept: count in one go, remember only imports and calls.
-        ref var node = ref _window[id & (_window.Length - 1)];
-        node.Meta |= Node.FlagTruncated;
-        AddCount(ref node, children.Length - i);
+        // Nothing more is kept: remember only imports and calls.
+        n.Meta = meta | Node.FlagTruncated;
         for (; i < children.Length; i++)
         {
             var v = children[i];
@@ -215,58 +249,6 @@ internal sealed class ObjectStore
                 n.Meta |= Node.FlagInteresting;
                 AddExtra(id, v);
             }
-        }
-    }
-
-    /// <summary>Appends a child to a container in the window: kept for rendering while there is room, always remembered when it is an import or call.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void AddChild(int id, ulong v)
-    {
-        ref var n = ref _window[id & (_window.Length - 1)];
-        AddCount(ref n, 1);
-        var meta = n.Meta;
-        var interesting = IsInteresting(v);
-        if (interesting)
-        {
-            meta |= Node.FlagInteresting;
-        }
-
-        var kept = (int)(meta & Node.KeptMask);
-        if ((meta & Node.FlagTruncated) == 0 && kept < MaxKept)
-        {
-            if (kept == 0)
-            {
-                SetC0(ref n, id, v);
-            }
-            else
-            {
-                if (kept == InlineChildren)
-                {
-                    // The second child: take the oldest block of the ring (its owner keeps its first child,
-                    // its count and its imports and calls). The count moves to the block while it is ours.
-                    var block = AllocateBlock();
-                    _ringCount![block] = meta >> Node.HighShift;
-                    _ringOwner![block] = id + 1;
-                    _ringInteresting![block] = false;
-                    meta = (meta & Node.LowMask) | Node.FlagBlock | ((uint)block << Node.HighShift);
-                }
-
-                var b = (int)(meta >> Node.HighShift);
-                _ring![(b * BlockChildren) + kept - InlineChildren] = v;
-                if (interesting)
-                {
-                    _ringInteresting![b] = true;
-                }
-            }
-
-            n.Meta = meta + 1;
-            return;
-        }
-
-        n.Meta = meta | Node.FlagTruncated;
-        if (interesting)
-        {
-            AddExtra(id, v);
         }
     }
 
