@@ -188,7 +188,7 @@ public sealed partial class ArtifactScanner
             var probe = Pickle.PickleMachine.Analyze(bytes, _options.Pickle, ct);
             if (probe.Error is null || probe.Globals.Count > 0)
             {
-                scan.AddRange(_policy.Evaluate(probe, scan.Path, name, 0));
+                scan.AddRange(Policy.Evaluate(probe, scan.Path, name, 0));
             }
 
             return;
@@ -211,7 +211,7 @@ public sealed partial class ArtifactScanner
             ct.ThrowIfCancellationRequested();
             var slice = data.AsSpan(checked((int)offset));
             var analysis = Pickle.PickleMachine.Analyze(slice, 1, _options.Pickle, ct);
-            scan.AddRange(_policy.Evaluate(analysis, scan.Path, name, offset));
+            scan.AddRange(Policy.Evaluate(analysis, scan.Path, name, offset));
             if (analysis.Error is not null || analysis.PickleCount == 0)
             {
                 return;

@@ -152,7 +152,7 @@ public sealed partial class ArtifactScanner
     {
         var analysis = PickleMachine.Analyze(data, _options.Pickle, ct, Releaser(source, baseOffset));
         ct.ThrowIfCancellationRequested();
-        scan.AddRange(_policy.Evaluate(analysis, scan.Path, member, baseOffset));
+        scan.AddRange(Policy.Evaluate(analysis, scan.Path, member, baseOffset));
         if (member is null && scan.Format == "pickle" && analysis.Globals.Any(g => g.Module.StartsWith("joblib", StringComparison.Ordinal)))
         {
             scan.Format = "joblib";
@@ -221,7 +221,7 @@ public sealed partial class ArtifactScanner
         var data = source.Span(_options.Pickle.MaxBytes);
         var analysis = PickleMachine.Analyze(data, LegacyPickleCount, _options.Pickle, ct, Releaser(source, 0));
         ct.ThrowIfCancellationRequested();
-        scan.AddRange(_policy.Evaluate(analysis, scan.Path, member, 0));
+        scan.AddRange(Policy.Evaluate(analysis, scan.Path, member, 0));
         if (analysis.Error is not null)
         {
             return;

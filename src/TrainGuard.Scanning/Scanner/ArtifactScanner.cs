@@ -15,17 +15,50 @@ namespace TrainGuard.Scanning.Scanner;
 public sealed partial class ArtifactScanner
 {
     private readonly ScanOptions _options;
-    private readonly RuleCatalog _rules;
-    private readonly PicklePolicy _policy;
+    private readonly Lazy<(RuleCatalog Rules, PicklePolicy Policy)> _catalog;
 
+    /// <summary>
+    /// A scanner with the given options and rules (the embedded catalogue when null). Bad policy options throw
+    /// <see cref="PolicyConfigException"/> here. The embedded catalogue takes ~0.2 s to load the first time: that
+    /// happens on a background thread while the first file is read and its pickles analysed, so a one-file
+    /// <c>trainguard scan</c> does not pay for both one after the other.
+    /// </summary>
     public ArtifactScanner(ScanOptions? options = null, RuleCatalog? rules = null)
     {
         _options = options ?? new ScanOptions();
-        _rules = rules ?? RuleCatalog.Default;
-        _policy = new PicklePolicy(_rules, _options.Policy);
+        _options.Policy.Validate();
+        var policyOptions = _options.Policy;
+        _catalog = new Lazy<(RuleCatalog, PicklePolicy)>(
+            () =>
+            {
+                var catalog = rules ?? RuleCatalog.Default;
+                return (catalog, new PicklePolicy(catalog, policyOptions));
+            },
+            LazyThreadSafetyMode.ExecutionAndPublication);
+        if (rules is null)
+        {
+            var loader = new Thread(() => LoadQuietly(_catalog)) { IsBackground = true, Name = "trainguard rule catalogue" };
+            loader.Start();
+        }
     }
 
-    public IReadOnlyList<RuleDescriptor> Rules => _rules.Descriptors;
+    public IReadOnlyList<RuleDescriptor> Rules => _catalog.Value.Rules.Descriptors;
+
+    /// <summary>The policy (waits for the catalogue the first time).</summary>
+    private PicklePolicy Policy => _catalog.Value.Policy;
+
+    /// <summary>Loads the catalogue ahead of need; a failure is cached by the <see cref="Lazy{T}"/> and thrown to whoever needs it.</summary>
+    private static void LoadQuietly(Lazy<(RuleCatalog, PicklePolicy)> catalog)
+    {
+        try
+        {
+            _ = catalog.Value;
+        }
+        catch (Exception)
+        {
+            // Rethrown by the Lazy to the scan that needs the catalogue.
+        }
+    }
 
     /// <summary>Scans every file under <paramref name="paths"/> in parallel and returns one report, items sorted by path.</summary>
     public async Task<Report> ScanAsync(IReadOnlyList<string> paths, IProgress<ScanProgress>? progress = null, CancellationToken cancellationToken = default)
@@ -49,7 +82,7 @@ public sealed partial class ArtifactScanner
         {
             Command = "scan",
             Items = results,
-            Rules = _rules.Descriptors,
+            Rules = Rules,
             StartedAt = started,
             Elapsed = clock.Elapsed,
         };
@@ -59,7 +92,7 @@ public sealed partial class ArtifactScanner
     public AnalyzedItem Scan(ScanTarget target, CancellationToken cancellationToken = default)
     {
         var clock = Stopwatch.StartNew();
-        var scan = new FileScan(target.DisplayPath, _rules);
+        var scan = new FileScan(target.DisplayPath, () => _catalog.Value.Rules);
         if (target.Problem is not null)
         {
             if (target.ProblemIsError)

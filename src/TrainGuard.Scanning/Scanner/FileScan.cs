@@ -5,7 +5,9 @@ using TrainGuard.Scanning.Policy;
 namespace TrainGuard.Scanning.Scanner;
 
 /// <summary>The findings and facts gathered while scanning one file (and everything inside it).</summary>
-internal sealed class FileScan(string path, RuleCatalog rules)
+/// <param name="path">The file as reported.</param>
+/// <param name="rules">The rule catalogue, asked for only when a finding is added (it may still be loading).</param>
+internal sealed class FileScan(string path, Func<RuleCatalog> rules)
 {
     private readonly List<Finding> _findings = [];
     private readonly List<string> _members = [];
@@ -35,7 +37,7 @@ internal sealed class FileScan(string path, RuleCatalog rules)
     /// <summary>Adds a finding for a catalogue rule, taking severity, verdict, why and guidance from the rule.</summary>
     public void AddRule(string ruleId, string message, string? member = null, long? offset = null, IReadOnlyDictionary<string, string>? evidence = null)
     {
-        var rule = rules.Get(ruleId);
+        var rule = rules().Get(ruleId);
         _findings.Add(new Finding
         {
             RuleId = rule.Id,
