@@ -67,20 +67,17 @@ public sealed class TransparencyLog
     }
 
     /// <summary>Appends entries durably, then adds their leaves to the in-memory tree.</summary>
-    public async Task<AppendResult> AppendAsync(IReadOnlyList<LedgerAppend> entries, CancellationToken cancellationToken = default)
-    {
-        await _appendGate.WaitAsync(cancellationToken);
-        try
-        {
-            var result = await _store.AppendBatchAsync(entries, cancellationToken);
-            await SyncCoreAsync(cancellationToken);
-            return result;
-        }
-        finally
-        {
-            _appendGate.Release();
-        }
-    }
+    public Task<AppendResult> AppendAsync(IReadOnlyList<LedgerAppend> entries, CancellationToken cancellationToken = default) =>
+        AppendCoreAsync(entries, withCheckpoint: false, cancellationToken);
+
+    /// <summary>
+    /// Appends entries durably together with a signed checkpoint for the new tree, stored in the same transaction
+    /// (<see cref="AppendResult.Checkpoint"/>; null when nothing new was appended or another writer appended since
+    /// the tree was synced, in which case publish one with <see cref="PublishCheckpointAsync"/>). One commit covers
+    /// the batch and the checkpoint that proves it, and no later batch has to wait for it.
+    /// </summary>
+    public Task<AppendResult> AppendWithCheckpointAsync(IReadOnlyList<LedgerAppend> entries, CancellationToken cancellationToken = default) =>
+        AppendCoreAsync(entries, withCheckpoint: true, cancellationToken);
 
     /// <summary>Loads leaves appended to the store by another process (e.g. a former sequencer).</summary>
     public async Task SyncAsync(CancellationToken cancellationToken = default)
@@ -126,6 +123,57 @@ public sealed class TransparencyLog
     /// <summary>A tlog-tiles entry bundle for <paramref name="treeSize"/>.</summary>
     public Task<byte[]> ReadEntryBundleAsync(TileAddress address, long treeSize, CancellationToken cancellationToken = default) =>
         TileReader.ReadEntryBundleAsync(_store, address, treeSize, cancellationToken);
+
+    /// <summary>
+    /// The signed checkpoint of the in-memory tree of <paramref name="synced"/> leaves extended by the leaves an append
+    /// is writing (the tree itself only grows once they are committed); null when there is nothing new or the append
+    /// does not directly extend the in-memory tree.
+    /// </summary>
+    private CheckpointDraft? SignExtended(long synced, AppendResult appended)
+    {
+        if (appended.AppendedCount == 0 || appended.FirstIndex != synced || appended.LeafHashes.Length != appended.AppendedCount * MerkleHash.Size)
+        {
+            return null;
+        }
+
+        var accumulator = MerkleAccumulator.FromNodes(_levels, synced);
+        var hashes = appended.LeafHashes.Span;
+        for (var i = 0; i < appended.AppendedCount; i++)
+        {
+            accumulator.Add(hashes.Slice(i * MerkleHash.Size, MerkleHash.Size));
+        }
+
+        var root = accumulator.Root();
+        return new CheckpointDraft(appended.TreeSize, root, new Checkpoint(Origin, appended.TreeSize, root).Sign(_signer));
+    }
+
+    private async Task<AppendResult> AppendCoreAsync(IReadOnlyList<LedgerAppend> entries, bool withCheckpoint, CancellationToken cancellationToken)
+    {
+        await _appendGate.WaitAsync(cancellationToken);
+        try
+        {
+            var synced = _levels.Size;
+            var result = withCheckpoint
+                ? await _store.AppendBatchAsync(entries, appended => SignExtended(synced, appended), cancellationToken)
+                : await _store.AppendBatchAsync(entries, cancellationToken);
+            if (result.FirstIndex == synced && result.TreeSize == result.FirstIndex + result.AppendedCount &&
+                result.LeafHashes.Length == result.AppendedCount * MerkleHash.Size)
+            {
+                // Nothing was appended by anyone else since the tree was last synced: add the hashes just stored.
+                _levels.AppendLeafHashes(result.LeafHashes.Span);
+            }
+            else
+            {
+                await SyncCoreAsync(cancellationToken);
+            }
+
+            return result;
+        }
+        finally
+        {
+            _appendGate.Release();
+        }
+    }
 
     private async Task SyncCoreAsync(CancellationToken cancellationToken)
     {

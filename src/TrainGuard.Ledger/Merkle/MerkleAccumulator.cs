@@ -9,6 +9,33 @@ public sealed class MerkleAccumulator
 {
     private readonly List<byte[]> _peaks = new(64);
 
+    /// <summary>
+    /// An accumulator holding the first <paramref name="size"/> leaves of <paramref name="nodes"/>: its peaks are the
+    /// complete nodes that make up that prefix (one per set bit of the size), so leaves added next extend that tree.
+    /// </summary>
+    public static MerkleAccumulator FromNodes(IMerkleNodeSource nodes, long size)
+    {
+        ArgumentNullException.ThrowIfNull(nodes);
+        ArgumentOutOfRangeException.ThrowIfNegative(size);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(size, nodes.Size);
+        var accumulator = new MerkleAccumulator { Size = size };
+        long start = 0;
+        for (var level = 62; level >= 0; level--)
+        {
+            if (((size >> level) & 1) == 0)
+            {
+                continue;
+            }
+
+            var peak = new byte[MerkleHash.Size];
+            nodes.CopyNode(level, start >> level, peak);
+            accumulator._peaks.Add(peak);
+            start += 1L << level;
+        }
+
+        return accumulator;
+    }
+
     /// <summary>Number of leaves added so far.</summary>
     public long Size { get; private set; }
 

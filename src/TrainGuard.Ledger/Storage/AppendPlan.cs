@@ -1,3 +1,5 @@
+using TrainGuard.Ledger.Merkle;
+
 namespace TrainGuard.Ledger.Storage;
 
 /// <summary>
@@ -12,6 +14,7 @@ internal sealed class AppendPlan
         Indices = indices;
         Duplicates = duplicates;
         AppendedCount = appended;
+        LeafHashes = new byte[checked(appended * MerkleHash.Size)];
     }
 
     public long FirstIndex { get; }
@@ -21,6 +24,12 @@ internal sealed class AppendPlan
     public bool[] Duplicates { get; }
 
     public int AppendedCount { get; }
+
+    /// <summary>The leaf hashes of the appended entries, in index order, filled in by the store as it writes them.</summary>
+    public byte[] LeafHashes { get; }
+
+    /// <summary>Where the store writes the leaf hash of the <paramref name="appended"/>-th new entry.</summary>
+    public Span<byte> LeafHash(int appended) => LeafHashes.AsSpan(appended * MerkleHash.Size, MerkleHash.Size);
 
     public long NewTreeSize => checked(FirstIndex + AppendedCount);
 
@@ -52,7 +61,7 @@ internal sealed class AppendPlan
         return new AppendPlan(treeSize, indices, duplicates, checked((int)(next - treeSize)));
     }
 
-    public AppendResult ToResult() => new(FirstIndex, Indices, Duplicates, AppendedCount, NewTreeSize);
+    public AppendResult ToResult() => new(FirstIndex, Indices, Duplicates, AppendedCount, NewTreeSize) { LeafHashes = LeafHashes };
 
     public static IReadOnlyList<string> DistinctKeys(IReadOnlyList<LedgerAppend> entries) =>
         [.. entries.Select(e => e.IdempotencyKey).OfType<string>().Distinct(StringComparer.Ordinal)];

@@ -16,6 +16,14 @@ public interface ILedgerStore : IAsyncDisposable
     /// </summary>
     Task<AppendResult> AppendBatchAsync(IReadOnlyList<LedgerAppend> entries, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Appends like <see cref="AppendBatchAsync(IReadOnlyList{LedgerAppend}, CancellationToken)"/> and, in the same
+    /// transaction, stores the checkpoint <paramref name="checkpoint"/> returns for the new tree (called after the rows
+    /// are written, with the result; null stores none). The checkpoint is then durable exactly when the batch is, and
+    /// is returned in <see cref="AppendResult.Checkpoint"/>.
+    /// </summary>
+    Task<AppendResult> AppendBatchAsync(IReadOnlyList<LedgerAppend> entries, Func<AppendResult, CheckpointDraft?>? checkpoint, CancellationToken cancellationToken = default);
+
     /// <summary>The committed tree size.</summary>
     Task<long> SizeAsync(CancellationToken cancellationToken = default);
 
@@ -44,14 +52,30 @@ public interface ILedgerStore : IAsyncDisposable
     IAsyncEnumerable<StoredEntry> ScanAsync(CancellationToken cancellationToken = default);
 }
 
-/// <summary>One entry to append, with an optional idempotency key (e.g. an event id).</summary>
-public sealed record LedgerAppend(byte[] Entry, string? IdempotencyKey = null);
+/// <summary>
+/// One entry to append, with an optional idempotency key (e.g. an event id). Callers may pass a derived record that
+/// carries data already derived from the entry for their append hooks (the store only reads these two members).
+/// </summary>
+public record LedgerAppend(byte[] Entry, string? IdempotencyKey = null);
 
 /// <summary>
 /// Outcome of an append: <see cref="Indices"/>[i] is the ledger index of input i (existing for duplicates);
 /// <see cref="FirstIndex"/> is the first newly appended index (equal to <see cref="TreeSize"/> when nothing was new).
 /// </summary>
-public sealed record AppendResult(long FirstIndex, long[] Indices, bool[] Duplicates, int AppendedCount, long TreeSize);
+public sealed record AppendResult(long FirstIndex, long[] Indices, bool[] Duplicates, int AppendedCount, long TreeSize)
+{
+    /// <summary>
+    /// The stored leaf hashes of the appended entries (32 bytes each, index order from <see cref="FirstIndex"/>), so the
+    /// in-memory tree can grow without reading them back; empty when the store did not report them.
+    /// </summary>
+    public ReadOnlyMemory<byte> LeafHashes { get; init; }
+
+    /// <summary>The checkpoint stored in the append's transaction, if one was asked for.</summary>
+    public StoredCheckpoint? Checkpoint { get; init; }
+}
+
+/// <summary>A signed checkpoint to store with an append: its tree size must be the append's new tree size.</summary>
+public sealed record CheckpointDraft(long TreeSize, byte[] RootHash, string Note);
 
 /// <summary>A signed checkpoint as stored.</summary>
 public sealed record StoredCheckpoint(long Id, long TreeSize, byte[] RootHash, string Note, DateTimeOffset CreatedAt);

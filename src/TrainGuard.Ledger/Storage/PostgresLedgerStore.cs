@@ -110,7 +110,11 @@ public sealed class PostgresLedgerStore : ILedgerStore
     }
 
     /// <inheritdoc />
-    public async Task<AppendResult> AppendBatchAsync(IReadOnlyList<LedgerAppend> entries, CancellationToken cancellationToken = default)
+    public Task<AppendResult> AppendBatchAsync(IReadOnlyList<LedgerAppend> entries, CancellationToken cancellationToken = default) =>
+        AppendBatchAsync(entries, checkpoint: null, cancellationToken);
+
+    /// <inheritdoc />
+    public async Task<AppendResult> AppendBatchAsync(IReadOnlyList<LedgerAppend> entries, Func<AppendResult, CheckpointDraft?>? checkpoint, CancellationToken cancellationToken = default)
     {
         LedgerLimits.CheckBatch(entries, e => e.Entry, e => e.IdempotencyKey);
         await _writeGate.WaitAsync(cancellationToken);
@@ -119,7 +123,7 @@ public sealed class PostgresLedgerStore : ILedgerStore
             var connection = await AcquireSequencerAsync(cancellationToken);
             try
             {
-                return await AppendCoreAsync(connection, entries, cancellationToken);
+                return await AppendCoreAsync(connection, entries, checkpoint, cancellationToken);
             }
             catch (Exception e) when (e is NpgsqlException or IOException or TimeoutException || connection.FullState.HasFlag(System.Data.ConnectionState.Broken))
             {
@@ -229,7 +233,7 @@ public sealed class PostgresLedgerStore : ILedgerStore
         _writeGate.Dispose();
     }
 
-    private async Task<AppendResult> AppendCoreAsync(NpgsqlConnection connection, IReadOnlyList<LedgerAppend> entries, CancellationToken cancellationToken)
+    private async Task<AppendResult> AppendCoreAsync(NpgsqlConnection connection, IReadOnlyList<LedgerAppend> entries, Func<AppendResult, CheckpointDraft?>? checkpoint, CancellationToken cancellationToken)
     {
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         var treeSize = await ReadTreeSizeAsync(connection, transaction, forUpdate: true, cancellationToken);
@@ -240,6 +244,7 @@ public sealed class PostgresLedgerStore : ILedgerStore
         {
             await using var import = await connection.BeginBinaryImportAsync(
                 "COPY ledger_entry (idx, entry, leaf_hash, idem_key) FROM STDIN (FORMAT BINARY)", cancellationToken);
+            var appended = 0;
             for (var i = 0; i < entries.Count; i++)
             {
                 cancellationToken.ThrowIfCancellationRequested();
@@ -252,7 +257,9 @@ public sealed class PostgresLedgerStore : ILedgerStore
                 await import.StartRowAsync(cancellationToken);
                 await import.WriteAsync(plan.Indices[i], NpgsqlDbType.Bigint, cancellationToken);
                 await import.WriteAsync(data, NpgsqlDbType.Bytea, cancellationToken);
-                await import.WriteAsync(MerkleHash.HashLeaf(data), NpgsqlDbType.Bytea, cancellationToken);
+                var leafHash = MerkleHash.HashLeaf(data);
+                leafHash.CopyTo(plan.LeafHash(appended++));
+                await import.WriteAsync(leafHash, NpgsqlDbType.Bytea, cancellationToken);
                 if (entries[i].IdempotencyKey is { } key)
                 {
                     await import.WriteAsync(key, NpgsqlDbType.Text, cancellationToken);
@@ -277,9 +284,28 @@ public sealed class PostgresLedgerStore : ILedgerStore
             await head.ExecuteNonQueryAsync(cancellationToken);
         }
 
+        StoredCheckpoint? stored = null;
+        if (checkpoint?.Invoke(plan.ToResult()) is { } draft)
+        {
+            LedgerLimits.CheckCheckpoint(draft.TreeSize, draft.RootHash, draft.Note);
+            if (draft.TreeSize != plan.NewTreeSize)
+            {
+                throw new ArgumentException($"a checkpoint stored with an append covers its new tree size {plan.NewTreeSize}, not {draft.TreeSize}", nameof(checkpoint));
+            }
+
+            await using var insert = new NpgsqlCommand(
+                "INSERT INTO ledger_checkpoint (tree_size, root_hash, note) VALUES (@size, @root, @note) RETURNING id, created_at", connection, transaction);
+            insert.Parameters.AddWithValue("size", draft.TreeSize);
+            insert.Parameters.AddWithValue("root", draft.RootHash);
+            insert.Parameters.AddWithValue("note", draft.Note);
+            await using var reader = await insert.ExecuteReaderAsync(cancellationToken);
+            await reader.ReadAsync(cancellationToken);
+            stored = new StoredCheckpoint(reader.GetInt64(0), draft.TreeSize, draft.RootHash, draft.Note, reader.GetFieldValue<DateTimeOffset>(1));
+        }
+
         cancellationToken.ThrowIfCancellationRequested();
         await transaction.CommitAsync(cancellationToken);
-        return plan.ToResult();
+        return plan.ToResult() with { Checkpoint = stored };
     }
 
     private async Task<NpgsqlConnection> AcquireSequencerAsync(CancellationToken cancellationToken)

@@ -1,6 +1,7 @@
 using System.Data;
 using System.Runtime.CompilerServices;
 using Microsoft.Data.Sqlite;
+using SQLitePCL;
 using TrainGuard.Ledger.Merkle;
 
 namespace TrainGuard.Ledger.Storage;
@@ -36,6 +37,7 @@ public sealed class SqliteLedgerStore : ILedgerStore
     private readonly string _connectionString;
     private readonly SqliteConnection _writer;
     private readonly SemaphoreSlim _writeGate = new(1, 1);
+    private WriterStatements? _statements;
 
     private SqliteLedgerStore(string connectionString, SqliteConnection writer)
     {
@@ -89,43 +91,44 @@ public sealed class SqliteLedgerStore : ILedgerStore
     }
 
     /// <inheritdoc />
-    public async Task<AppendResult> AppendBatchAsync(IReadOnlyList<LedgerAppend> entries, CancellationToken cancellationToken = default)
+    public Task<AppendResult> AppendBatchAsync(IReadOnlyList<LedgerAppend> entries, CancellationToken cancellationToken = default) =>
+        AppendBatchAsync(entries, checkpoint: null, cancellationToken);
+
+    /// <inheritdoc />
+    public async Task<AppendResult> AppendBatchAsync(IReadOnlyList<LedgerAppend> entries, Func<AppendResult, CheckpointDraft?>? checkpoint, CancellationToken cancellationToken = default)
     {
         LedgerLimits.CheckBatch(entries, e => e.Entry, e => e.IdempotencyKey);
+
+        // Hashed before taking the write gate: appends are serialised, hashing need not be.
+        var leafHashes = new byte[checked(entries.Count * MerkleHash.Size)];
+        for (var i = 0; i < entries.Count; i++)
+        {
+            MerkleHash.HashLeaf(entries[i].Entry, leafHashes.AsSpan(i * MerkleHash.Size, MerkleHash.Size));
+        }
+
         await _writeGate.WaitAsync(cancellationToken);
         try
         {
             using var transaction = _writer.BeginTransaction(IsolationLevel.Serializable, deferred: false);
             var treeSize = await ReadTreeSizeAsync(_writer, transaction, cancellationToken);
-            var existing = await FindKeysAsync(transaction, AppendPlan.DistinctKeys(entries), cancellationToken);
+            var statements = _statements ??= new WriterStatements(_writer);
+            var existing = FindKeys(statements, AppendPlan.DistinctKeys(entries));
             var plan = AppendPlan.Create(entries, treeSize, existing);
 
-            using (var insert = _writer.CreateCommand())
+            // Row by row through statements prepared once per store: SQLite's own per-row cost, without
+            // Microsoft.Data.Sqlite's per-execution parameter binding by name and reader objects.
+            var appended = 0;
+            for (var i = 0; i < entries.Count; i++)
             {
-                insert.Transaction = transaction;
-                insert.CommandText = "INSERT INTO ledger_entry (idx, entry, leaf_hash, idem_key) VALUES ($idx, $entry, $leaf, $key)";
-                var idx = insert.Parameters.Add("$idx", SqliteType.Integer);
-                var entry = insert.Parameters.Add("$entry", SqliteType.Blob);
-                var leaf = insert.Parameters.Add("$leaf", SqliteType.Blob);
-                var key = insert.Parameters.Add("$key", SqliteType.Text);
-                insert.Prepare();
-                var leafHash = new byte[MerkleHash.Size];
-                for (var i = 0; i < entries.Count; i++)
+                cancellationToken.ThrowIfCancellationRequested();
+                if (plan.Duplicates[i])
                 {
-                    cancellationToken.ThrowIfCancellationRequested();
-                    if (plan.Duplicates[i])
-                    {
-                        continue;
-                    }
-
-                    var data = entries[i].Entry;
-                    MerkleHash.HashLeaf(data, leafHash);
-                    idx.Value = plan.Indices[i];
-                    entry.Value = data;
-                    leaf.Value = leafHash;
-                    key.Value = (object?)entries[i].IdempotencyKey ?? DBNull.Value;
-                    await insert.ExecuteNonQueryAsync(cancellationToken);
+                    continue;
                 }
+
+                var leafHash = plan.LeafHash(appended++);
+                leafHashes.AsSpan(i * MerkleHash.Size, MerkleHash.Size).CopyTo(leafHash);
+                statements.InsertEntry(plan.Indices[i], entries[i].Entry, leafHash, entries[i].IdempotencyKey);
             }
 
             if (AppendHook is { } hook)
@@ -141,9 +144,23 @@ public sealed class SqliteLedgerStore : ILedgerStore
                 await head.ExecuteNonQueryAsync(cancellationToken);
             }
 
+            StoredCheckpoint? stored = null;
+            if (checkpoint?.Invoke(plan.ToResult()) is { } draft)
+            {
+                LedgerLimits.CheckCheckpoint(draft.TreeSize, draft.RootHash, draft.Note);
+                if (draft.TreeSize != plan.NewTreeSize)
+                {
+                    throw new ArgumentException($"a checkpoint stored with an append covers its new tree size {plan.NewTreeSize}, not {draft.TreeSize}", nameof(checkpoint));
+                }
+
+                var createdAt = DateTimeOffset.UtcNow;
+                var id = await InsertCheckpointAsync(transaction, draft.TreeSize, draft.RootHash, draft.Note, createdAt, cancellationToken);
+                stored = new StoredCheckpoint(id, draft.TreeSize, draft.RootHash, draft.Note, createdAt);
+            }
+
             cancellationToken.ThrowIfCancellationRequested();
             transaction.Commit();
-            return plan.ToResult();
+            return plan.ToResult() with { Checkpoint = stored };
         }
         finally
         {
@@ -201,14 +218,7 @@ public sealed class SqliteLedgerStore : ILedgerStore
                 throw new ArgumentOutOfRangeException(nameof(treeSize), $"checkpoint size {treeSize} is beyond the stored tree size {size}");
             }
 
-            using var command = _writer.CreateCommand();
-            command.Transaction = transaction;
-            command.CommandText = "INSERT INTO ledger_checkpoint (tree_size, root_hash, note, created_at) VALUES ($size, $root, $note, $at) RETURNING id";
-            command.Parameters.AddWithValue("$size", treeSize);
-            command.Parameters.AddWithValue("$root", rootHash.ToArray());
-            command.Parameters.AddWithValue("$note", signedNote);
-            command.Parameters.AddWithValue("$at", DateTimeOffset.UtcNow.ToString("O"));
-            var id = (long)(await command.ExecuteScalarAsync(cancellationToken))!;
+            var id = await InsertCheckpointAsync(transaction, treeSize, rootHash, signedNote, DateTimeOffset.UtcNow, cancellationToken);
             transaction.Commit();
             return id;
         }
@@ -241,27 +251,29 @@ public sealed class SqliteLedgerStore : ILedgerStore
 
     public async ValueTask DisposeAsync()
     {
+        _statements?.Dispose();
         await _writer.DisposeAsync();
         _writeGate.Dispose();
     }
 
-    private async Task<Dictionary<string, long>> FindKeysAsync(SqliteTransaction transaction, IReadOnlyList<string> keys, CancellationToken cancellationToken)
+    private async Task<long> InsertCheckpointAsync(SqliteTransaction transaction, long treeSize, ReadOnlyMemory<byte> rootHash, string signedNote, DateTimeOffset createdAt, CancellationToken cancellationToken)
     {
-        var found = new Dictionary<string, long>(StringComparer.Ordinal);
-        if (keys.Count == 0)
-        {
-            return found;
-        }
-
         using var command = _writer.CreateCommand();
         command.Transaction = transaction;
-        command.CommandText = "SELECT idx FROM ledger_entry WHERE idem_key = $key";
-        var parameter = command.Parameters.Add("$key", SqliteType.Text);
-        command.Prepare();
+        command.CommandText = "INSERT INTO ledger_checkpoint (tree_size, root_hash, note, created_at) VALUES ($size, $root, $note, $at) RETURNING id";
+        command.Parameters.AddWithValue("$size", treeSize);
+        command.Parameters.AddWithValue("$root", rootHash.ToArray());
+        command.Parameters.AddWithValue("$note", signedNote);
+        command.Parameters.AddWithValue("$at", createdAt.ToString("O"));
+        return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
+    }
+
+    private static Dictionary<string, long> FindKeys(WriterStatements statements, IReadOnlyList<string> keys)
+    {
+        var found = new Dictionary<string, long>(StringComparer.Ordinal);
         foreach (var key in keys)
         {
-            parameter.Value = key;
-            if (await command.ExecuteScalarAsync(cancellationToken) is long index)
+            if (statements.FindKey(key) is { } index)
             {
                 found[key] = index;
             }
@@ -358,6 +370,142 @@ public sealed class SqliteLedgerStore : ILedgerStore
         using var command = connection.CreateCommand();
         command.CommandText = sql;
         await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+}
+
+/// <summary>
+/// Statements prepared once on a connection and run through SQLite's own API (bind by position, step, reset):
+/// the hot per-row statements of an append. Not thread-safe; owned by whoever holds the connection's write gate.
+/// </summary>
+public sealed class SqlitePreparedStatement : IDisposable
+{
+    private readonly sqlite3 _db;
+    private readonly sqlite3_stmt _statement;
+
+    public SqlitePreparedStatement(SqliteConnection connection, string sql)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        _db = connection.Handle ?? throw new InvalidOperationException("the connection is not open");
+        var rc = raw.sqlite3_prepare_v2(_db, sql, out _statement);
+        if (rc != raw.SQLITE_OK)
+        {
+            SqliteException.ThrowExceptionForRC(rc, _db);
+        }
+    }
+
+    /// <summary>The connection handle the statement was prepared on.</summary>
+    public sqlite3 Database => _db;
+
+    public void Bind(int index, long value) => Check(raw.sqlite3_bind_int64(_statement, index, value));
+
+    /// <summary>Binds a blob (an empty one as a zero-length blob, not NULL).</summary>
+    public void Bind(int index, ReadOnlySpan<byte> blob) =>
+        Check(blob.IsEmpty ? raw.sqlite3_bind_zeroblob(_statement, index, 0) : raw.sqlite3_bind_blob(_statement, index, blob));
+
+    /// <summary>Binds text (null binds SQL NULL).</summary>
+    public void Bind(int index, string? text) => Check(text is null ? raw.sqlite3_bind_null(_statement, index) : raw.sqlite3_bind_text(_statement, index, text));
+
+    /// <summary>Runs a statement that returns no rows, then resets it.</summary>
+    public void Execute()
+    {
+        var rc = raw.sqlite3_step(_statement);
+        raw.sqlite3_reset(_statement);
+        if (rc != raw.SQLITE_DONE)
+        {
+            SqliteException.ThrowExceptionForRC(rc, _db);
+        }
+    }
+
+    /// <summary>Runs a query and returns column 0 of its first row as an integer (null when there is no row), then resets it.</summary>
+    public long? ExecuteInt64()
+    {
+        try
+        {
+            var rc = raw.sqlite3_step(_statement);
+            if (rc == raw.SQLITE_ROW)
+            {
+                return raw.sqlite3_column_type(_statement, 0) == raw.SQLITE_INTEGER ? raw.sqlite3_column_int64(_statement, 0) : null;
+            }
+
+            if (rc != raw.SQLITE_DONE)
+            {
+                SqliteException.ThrowExceptionForRC(rc, _db);
+            }
+
+            return null;
+        }
+        finally
+        {
+            raw.sqlite3_reset(_statement);
+        }
+    }
+
+    /// <summary>Runs a query and copies column 0 of its first row as a blob (null when there is no row), then resets it.</summary>
+    public byte[]? ExecuteBlob()
+    {
+        try
+        {
+            var rc = raw.sqlite3_step(_statement);
+            if (rc == raw.SQLITE_ROW)
+            {
+                return raw.sqlite3_column_blob(_statement, 0).ToArray();
+            }
+
+            if (rc != raw.SQLITE_DONE)
+            {
+                SqliteException.ThrowExceptionForRC(rc, _db);
+            }
+
+            return null;
+        }
+        finally
+        {
+            raw.sqlite3_reset(_statement);
+        }
+    }
+
+    public void Dispose() => _statement.Dispose();
+
+    private void Check(int rc)
+    {
+        if (rc != raw.SQLITE_OK)
+        {
+            SqliteException.ThrowExceptionForRC(rc, _db);
+        }
+    }
+}
+
+/// <summary>The writer connection's prepared append statements.</summary>
+internal sealed class WriterStatements : IDisposable
+{
+    private readonly SqlitePreparedStatement _insert;
+    private readonly SqlitePreparedStatement _findKey;
+
+    public WriterStatements(SqliteConnection writer)
+    {
+        _insert = new SqlitePreparedStatement(writer, "INSERT INTO ledger_entry (idx, entry, leaf_hash, idem_key) VALUES (?1, ?2, ?3, ?4)");
+        _findKey = new SqlitePreparedStatement(writer, "SELECT idx FROM ledger_entry WHERE idem_key = ?1");
+    }
+
+    public void InsertEntry(long index, ReadOnlySpan<byte> entry, ReadOnlySpan<byte> leafHash, string? key)
+    {
+        _insert.Bind(1, index);
+        _insert.Bind(2, entry);
+        _insert.Bind(3, leafHash);
+        _insert.Bind(4, key);
+        _insert.Execute();
+    }
+
+    public long? FindKey(string key)
+    {
+        _findKey.Bind(1, key);
+        return _findKey.ExecuteInt64();
+    }
+
+    public void Dispose()
+    {
+        _insert.Dispose();
+        _findKey.Dispose();
     }
 }
 

@@ -24,6 +24,13 @@ public sealed record EventProblem(int Index, string? Field, string Message);
 public sealed record EventBatch(IReadOnlyList<string> Ids, IReadOnlyList<LedgerAppend> Entries);
 
 /// <summary>
+/// A validated event to append: its canonical JSON, its id (the idempotency key) and its query-index columns as
+/// <see cref="EventIndexRow.FromEntry"/> would derive them from the entry (<see cref="EventIndexRow.Index"/> is set
+/// when the ledger index is known), so the append transaction does not parse the entry again.
+/// </summary>
+public sealed record EventAppend(byte[] Entry, string Id, EventIndexRow Row) : LedgerAppend(Entry, Id);
+
+/// <summary>
 /// Parses and validates a batch of events: a JSON array of event objects, or <c>{"events": [...]}</c>. Every event
 /// must be an object with a UUID <c>id</c>, an RFC 3339 <c>@timestamp</c> and a non-empty <c>event.action</c>; the
 /// server sets <c>event.ingested</c>. The whole batch is refused when any event is bad.
@@ -155,7 +162,7 @@ public static class EventBatchParser
                     continue;
                 }
 
-                if (Validate(index, out var id, out var entry) is { } problem)
+                if (Validate(index, out var id, out var entry, out var row) is { } problem)
                 {
                     BadCount++;
                     if (Problems.Count < MaxListedProblems)
@@ -169,15 +176,16 @@ public static class EventBatchParser
                 if (BadCount == 0)
                 {
                     Ids.Add(id!);
-                    Entries.Add(new LedgerAppend(entry!, id));
+                    Entries.Add(new EventAppend(entry!, id!, row!));
                 }
             }
         }
 
-        private EventProblem? Validate(int index, out string? id, out byte[]? entry)
+        private EventProblem? Validate(int index, out string? id, out byte[]? entry, out EventIndexRow? row)
         {
             id = null;
             entry = null;
+            row = null;
             var document = Document;
             const int root = CanonicalJsonDocument.Root;
             if (document.Kind(root) != JsonTokenType.StartObject)
@@ -212,7 +220,7 @@ public static class EventBatchParser
                 return Unreadable(index);
             }
 
-            if (!TryParseTimestamp(tsText))
+            if (!TryParseTimestamp(tsText, out var timestamp))
             {
                 return new EventProblem(index, EventFields.Timestamp, "not an RFC 3339 date-time (e.g. 2026-11-23T10:12:04.551Z)");
             }
@@ -263,7 +271,17 @@ public static class EventBatchParser
 
             id = Encoding.ASCII.GetString(lower);
             entry = canonical.ToArray();
+            row = new EventIndexRow(0, Rfc3339.ToUnixMicroseconds(timestamp), NameOf("host"u8), NameOf("user"u8), Encoding.UTF8.GetString(action));
             return null;
+
+            // host.name / user.name when the member is an object holding a string name (EventIndexRow.FromEntry's rule).
+            string? NameOf(ReadOnlySpan<byte> member)
+            {
+                var name = document.FindMember(document.FindMember(root, member), "name"u8);
+                return name != CanonicalJsonDocument.None && document.Kind(name) == JsonTokenType.String && document.TryGetUtf8(name, out var utf8)
+                    ? Encoding.UTF8.GetString(utf8)
+                    : null;
+            }
         }
 
         private static EventProblem Unreadable(int index) =>
@@ -282,9 +300,10 @@ public static class EventBatchParser
             return Guid.TryParseExact(chars, "D", out guid);
         }
 
-        private static bool TryParseTimestamp(ReadOnlySpan<byte> utf8)
+        private static bool TryParseTimestamp(ReadOnlySpan<byte> utf8, out DateTimeOffset value)
         {
             // RFC 3339 date-times are ASCII and at most 35 characters (Rfc3339.TryParse refuses anything longer).
+            value = default;
             if (utf8.Length > 35 || !Ascii.IsValid(utf8))
             {
                 return false;
@@ -292,7 +311,7 @@ public static class EventBatchParser
 
             Span<char> chars = stackalloc char[35];
             Ascii.ToUtf16(utf8, chars, out var written);
-            return Rfc3339.TryParse(chars[..written], out _);
+            return Rfc3339.TryParse(chars[..written], out value);
         }
     }
 

@@ -6,6 +6,7 @@ using TrainGuard.Ledger.Merkle;
 using TrainGuard.Ledger.Storage;
 using TrainGuard.Parsing;
 using TrainGuard.Server.Events;
+using TrainGuard.Server.Ledger;
 using TrainGuard.Server.Storage;
 
 namespace TrainGuard.Server.Http;
@@ -83,12 +84,13 @@ internal static class EventEndpoints
         }
 
         AppendResult result;
+        PublishedCheckpoint checkpoint;
         try
         {
             // Not cancelled by the client going away: once started, the batch commits or fails as a whole.
-            result = batch.Entries.Count == 0
-                ? new AppendResult(state.Log.Size, [], [], 0, state.Log.Size)
-                : await state.Log.AppendAsync(batch.Entries, CancellationToken.None);
+            (result, checkpoint) = batch.Entries.Count == 0
+                ? (new AppendResult(state.Log.Size, [], [], 0, state.Log.Size), await state.Checkpoints.EnsureAsync(state.Log.Size, CancellationToken.None))
+                : await state.Checkpoints.AppendAsync(batch.Entries, CancellationToken.None);
         }
         catch (EventConflictException ex)
         {
@@ -103,7 +105,6 @@ internal static class EventEndpoints
             return;
         }
 
-        var checkpoint = await state.Checkpoints.EnsureAsync(result.TreeSize, CancellationToken.None);
         var duplicates = result.Duplicates.Count(d => d);
         state.Metrics.BatchAccepted(result.AppendedCount, duplicates);
         await HttpJson.WriteAsync(context, StatusCodes.Status200OK, w =>

@@ -1,5 +1,6 @@
 using TrainGuard.Ledger;
 using TrainGuard.Ledger.Checkpoints;
+using TrainGuard.Ledger.Storage;
 
 namespace TrainGuard.Server.Ledger;
 
@@ -47,6 +48,28 @@ public sealed class CheckpointPublisher : IDisposable
         await PublishAsync(cancellationToken);
     }
 
+    /// <summary>
+    /// Appends a batch and returns a stored checkpoint that covers it. Without an interval the checkpoint is signed and
+    /// stored in the batch's own transaction (one commit; no batch waits for another's checkpoint); with one, batches
+    /// share the next periodic checkpoint.
+    /// </summary>
+    public async Task<(AppendResult Result, PublishedCheckpoint Checkpoint)> AppendAsync(IReadOnlyList<LedgerAppend> entries, CancellationToken cancellationToken = default)
+    {
+        if (_interval > TimeSpan.Zero)
+        {
+            var appended = await _log.AppendAsync(entries, cancellationToken);
+            return (appended, await EnsureAsync(appended.TreeSize, cancellationToken));
+        }
+
+        var result = await _log.AppendWithCheckpointAsync(entries, cancellationToken);
+        if (result.Checkpoint is { } stored)
+        {
+            Offer(new PublishedCheckpoint(stored.TreeSize, stored.RootHash, stored.Note));
+        }
+
+        return (result, await EnsureAsync(result.TreeSize, cancellationToken));
+    }
+
     /// <summary>A checkpoint covering at least <paramref name="size"/> leaves, publishing one when needed.</summary>
     public async Task<PublishedCheckpoint> EnsureAsync(long size, CancellationToken cancellationToken = default)
     {
@@ -92,6 +115,26 @@ public sealed class CheckpointPublisher : IDisposable
         finally
         {
             _gate.Release();
+        }
+    }
+
+    /// <summary>Makes a checkpoint stored by an append the latest, unless a larger one already is.</summary>
+    private void Offer(PublishedCheckpoint checkpoint)
+    {
+        while (true)
+        {
+            var current = Volatile.Read(ref _latest);
+            if (current is not null && current.Size >= checkpoint.Size)
+            {
+                return;
+            }
+
+            if (ReferenceEquals(Interlocked.CompareExchange(ref _latest, checkpoint, current), current))
+            {
+                Interlocked.Exchange(ref _lastPublished, _time.GetTimestamp());
+                Interlocked.Increment(ref _published);
+                return;
+            }
         }
     }
 

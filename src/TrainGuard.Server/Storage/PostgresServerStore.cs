@@ -180,7 +180,9 @@ public sealed class PostgresServerStore : IServerStore
                 continue;
             }
 
-            if (EventIndexRow.FromEntry(result.Indices[i], entries[i].Entry) is { } row)
+            // Validated events carry their index columns; anything else is read from its committed bytes.
+            var row = entries[i] is EventAppend parsed ? parsed.Row with { Index = result.Indices[i] } : EventIndexRow.FromEntry(result.Indices[i], entries[i].Entry);
+            if (row is not null)
             {
                 rows.Add(row);
             }

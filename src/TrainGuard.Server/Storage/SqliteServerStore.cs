@@ -33,6 +33,7 @@ public sealed class SqliteServerStore : IServerStore
 
     private readonly SqliteLedgerStore _ledger;
     private readonly string _connectionString;
+    private IndexStatements? _indexStatements;
 
     private SqliteServerStore(SqliteLedgerStore ledger, string path)
     {
@@ -164,29 +165,29 @@ public sealed class SqliteServerStore : IServerStore
         return result;
     }
 
-    public ValueTask DisposeAsync() => _ledger.DisposeAsync();
-
-    private async Task OnAppendAsync(SqliteConnection connection, SqliteTransaction transaction, IReadOnlyList<LedgerAppend> entries, AppendResult result, CancellationToken cancellationToken)
+    public ValueTask DisposeAsync()
     {
-        using var insert = connection.CreateCommand();
-        insert.Transaction = transaction;
-        insert.CommandText = "INSERT INTO event_index (idx, ts, host, user_name, action) VALUES ($idx, $ts, $host, $user, $action)";
-        var idx = insert.Parameters.Add("$idx", SqliteType.Integer);
-        var ts = insert.Parameters.Add("$ts", SqliteType.Integer);
-        var host = insert.Parameters.Add("$host", SqliteType.Text);
-        var user = insert.Parameters.Add("$user", SqliteType.Text);
-        var action = insert.Parameters.Add("$action", SqliteType.Text);
-        insert.Prepare();
-        using var existing = connection.CreateCommand();
-        existing.Transaction = transaction;
-        existing.CommandText = "SELECT entry FROM ledger_entry WHERE idx = $idx";
-        var existingIdx = existing.Parameters.Add("$idx", SqliteType.Integer);
+        _indexStatements?.Dispose();
+        return _ledger.DisposeAsync();
+    }
+
+    private Task OnAppendAsync(SqliteConnection connection, SqliteTransaction transaction, IReadOnlyList<LedgerAppend> entries, AppendResult result, CancellationToken cancellationToken)
+    {
+        // Runs under the ledger's write gate on its writer connection: the statements are prepared once for it.
+        var statements = _indexStatements;
+        if (statements is null || statements.Insert.Database != connection.Handle)
+        {
+            statements?.Dispose();
+            statements = _indexStatements = new IndexStatements(connection);
+        }
+
         for (var i = 0; i < entries.Count; i++)
         {
+            cancellationToken.ThrowIfCancellationRequested();
             if (result.Duplicates[i])
             {
-                existingIdx.Value = result.Indices[i];
-                var stored = await existing.ExecuteScalarAsync(cancellationToken) as byte[];
+                statements.Existing.Bind(1, result.Indices[i]);
+                var stored = statements.Existing.ExecuteBlob();
                 if (stored is null || !EventBatchParser.SameContent(stored, entries[i].Entry))
                 {
                     throw new EventConflictException(i, entries[i].IdempotencyKey ?? string.Empty, result.Indices[i]);
@@ -195,17 +196,36 @@ public sealed class SqliteServerStore : IServerStore
                 continue;
             }
 
-            if (EventIndexRow.FromEntry(result.Indices[i], entries[i].Entry) is not { } row)
+            // Validated events carry their index columns; anything else is read from its committed bytes.
+            var row = entries[i] is EventAppend parsed ? parsed.Row : EventIndexRow.FromEntry(result.Indices[i], entries[i].Entry);
+            if (row is null)
             {
                 continue;
             }
 
-            idx.Value = row.Index;
-            ts.Value = row.TimestampMicros;
-            host.Value = (object?)row.Host ?? DBNull.Value;
-            user.Value = (object?)row.User ?? DBNull.Value;
-            action.Value = row.Action;
-            await insert.ExecuteNonQueryAsync(cancellationToken);
+            var insert = statements.Insert;
+            insert.Bind(1, result.Indices[i]);
+            insert.Bind(2, row.TimestampMicros);
+            insert.Bind(3, row.Host);
+            insert.Bind(4, row.User);
+            insert.Bind(5, row.Action);
+            insert.Execute();
+        }
+
+        return Task.CompletedTask;
+    }
+
+    /// <summary>The event index statements prepared on the ledger's writer connection.</summary>
+    private sealed class IndexStatements(SqliteConnection connection) : IDisposable
+    {
+        public SqlitePreparedStatement Insert { get; } = new(connection, "INSERT INTO event_index (idx, ts, host, user_name, action) VALUES (?1, ?2, ?3, ?4, ?5)");
+
+        public SqlitePreparedStatement Existing { get; } = new(connection, "SELECT entry FROM ledger_entry WHERE idx = ?1");
+
+        public void Dispose()
+        {
+            Insert.Dispose();
+            Existing.Dispose();
         }
     }
 

@@ -174,6 +174,25 @@ public class MerkleTreeTests
     }
 
     [Fact]
+    public void Accumulator_seeded_from_a_tree_prefix_extends_it_to_the_root_of_every_larger_size()
+    {
+        var (levels, leaves) = Shared.Value;
+        var tree = new MerkleTree(levels);
+        foreach (var start in new[] { 0, 1, 2, 3, 7, 8, 100, 255, 256, 299 })
+        {
+            var accumulator = MerkleAccumulator.FromNodes(levels, start);
+            Assert.Equal(tree.RootHash(start), accumulator.Root());
+            for (var i = start; i < MaxSize; i++)
+            {
+                accumulator.Add(leaves[i]);
+                Assert.Equal(tree.RootHash(i + 1), accumulator.Root());
+            }
+        }
+
+        Assert.Throws<ArgumentOutOfRangeException>(() => MerkleAccumulator.FromNodes(levels, MaxSize + 1));
+    }
+
+    [Fact]
     public void Bulk_append_builds_the_same_nodes_as_single_appends()
     {
         var (levels, leaves) = Shared.Value;

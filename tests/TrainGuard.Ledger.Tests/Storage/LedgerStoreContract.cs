@@ -243,6 +243,42 @@ public abstract class LedgerStoreContract : IAsyncLifetime
         Assert.Equal(30, opened.Checkpoint.Size);
     }
 
+    protected async Task An_append_with_a_checkpoint_stores_the_signed_checkpoint_of_the_new_tree_in_the_same_commit()
+    {
+        var store = await OpenAsync();
+        var log = await TransparencyLog.OpenAsync(store, Origin, Signer);
+        await log.AppendAsync([.. Enumerable.Range(0, 7).Select(i => new LedgerAppend(Entry($"event {i}"), $"evt-{i}"))]);
+        for (var batch = 1; batch <= 3; batch++)
+        {
+            var result = await log.AppendWithCheckpointAsync([.. Enumerable.Range(batch * 10, 10 + batch).Select(i => new LedgerAppend(Entry($"event {i}"), $"evt-{i}"))]);
+            Assert.NotNull(result.Checkpoint);
+            Assert.Equal(result.TreeSize, result.Checkpoint.TreeSize);
+            Assert.Equal(log.Tree.RootHash(result.TreeSize), result.Checkpoint.RootHash);
+            var opened = Checkpoint.OpenSigned(Encoding.UTF8.GetBytes(result.Checkpoint.Note), [Signer.Verifier], Origin);
+            Assert.True(opened.IsTrusted);
+            Assert.Equal(result.TreeSize, opened.Checkpoint.Size);
+            Assert.Equal(result.Checkpoint.Note, (await store.GetLatestCheckpointAsync())!.Note);
+        }
+
+        // Nothing new (all duplicates): no checkpoint; the latest still covers every index.
+        var again = await log.AppendWithCheckpointAsync([new LedgerAppend(Entry("event 10"), "evt-10")]);
+        Assert.Null(again.Checkpoint);
+        Assert.Equal([7L], again.Indices);
+
+        // A checkpoint whose size is not the new tree size is refused, and with it the batch.
+        await Assert.ThrowsAsync<ArgumentException>(() => store.AppendBatchAsync(
+            [new LedgerAppend(Entry("x"), "evt-x")],
+            r => new CheckpointDraft(r.TreeSize - 1, new byte[32], "note"),
+            CancellationToken.None));
+        Assert.Equal(log.Size, await store.SizeAsync());
+        Assert.Null(await store.FindByIdempotencyKeyAsync("evt-x"));
+
+        var audit = await LedgerAudit.RunAsync(store, [Signer.Verifier]);
+        Assert.True(audit.IsIntact);
+        var reopened = await TransparencyLog.OpenAsync(store, Origin, Signer);
+        Assert.Equal(log.Tree.RootHash(log.Size), reopened.Tree.RootHash(reopened.Size));
+    }
+
     private async Task<(ILedgerStore Store, List<string> Notes)> LedgerWithCheckpointsAsync()
     {
         var store = await OpenAsync();

@@ -55,6 +55,10 @@ public sealed class PostgresLedgerStoreTests : LedgerStoreContract
     public Task Published_checkpoints_are_signed_and_stored_in_postgres() => Published_checkpoints_are_signed_and_stored();
 
     [PostgresFact]
+    public Task An_append_with_a_checkpoint_stores_the_signed_checkpoint_of_the_new_tree_in_the_same_commit_in_postgres() =>
+        An_append_with_a_checkpoint_stores_the_signed_checkpoint_of_the_new_tree_in_the_same_commit();
+
+    [PostgresFact]
     public async Task Only_one_store_holds_the_sequencer_lock_at_a_time()
     {
         var first = (PostgresLedgerStore)await OpenAsync();

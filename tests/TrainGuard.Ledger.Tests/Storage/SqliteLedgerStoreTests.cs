@@ -57,6 +57,10 @@ public sealed class SqliteLedgerStoreTests : LedgerStoreContract
     public Task Published_checkpoints_are_signed_and_stored_in_sqlite() => Published_checkpoints_are_signed_and_stored();
 
     [Fact]
+    public Task An_append_with_a_checkpoint_stores_the_signed_checkpoint_of_the_new_tree_in_the_same_commit_in_sqlite() =>
+        An_append_with_a_checkpoint_stores_the_signed_checkpoint_of_the_new_tree_in_the_same_commit();
+
+    [Fact]
     public async Task Database_runs_in_wal_mode()
     {
         _ = await OpenAsync();

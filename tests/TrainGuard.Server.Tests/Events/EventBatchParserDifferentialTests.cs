@@ -145,6 +145,12 @@ public sealed class EventBatchParserDifferentialTests
                 return new Result(Outcome.Problems, $"{badCount} bad: " + string.Join("; ", problems.Select(p => $"{p.Index}/{p.Field}")), null, string.Join("; ", problems.Select(p => p.Message)));
             }
 
+            foreach (var entry in batch.Entries.OfType<EventAppend>())
+            {
+                // The index columns carried with a validated event are the ones an audit derives from its bytes.
+                Assert.Equal(EventIndexRow.FromEntry(7, entry.Entry), entry.Row with { Index = 7 });
+            }
+
             var entries = string.Join("\n", batch.Entries.Select((e, i) => $"{batch.Ids[i]} {e.IdempotencyKey} {Encoding.UTF8.GetString(e.Entry)}"));
             return new Result(Outcome.Accepted, entries, null, null);
         }
