@@ -51,11 +51,40 @@ public class FixtureCorpusTests
         var listed = Manifest().RootElement.EnumerateObject().Select(p => p.Name.Replace('\\', '/')).ToHashSet(StringComparer.Ordinal);
         var onDisk = Directory.EnumerateFiles(TestPaths.Fixtures, "*", SearchOption.AllDirectories)
             .Select(f => Path.GetRelativePath(TestPaths.Fixtures, f).Replace('\\', '/'))
-            .Where(f => f.Contains('/', StringComparison.Ordinal) && !f.StartsWith("_", StringComparison.Ordinal))
+            .Where(f => f.Contains('/', StringComparison.Ordinal) && !f.StartsWith("_", StringComparison.Ordinal) && !f.StartsWith(CheckpointFixtures + "/", StringComparison.Ordinal))
             .ToList();
         var missing = onDisk.Where(f => !listed.Contains(f)).ToList();
         Assert.True(missing.Count == 0, "fixtures without an expected verdict: " + string.Join(", ", missing));
     }
+
+    /// <summary>The real-PyTorch checkpoint fixtures of <c>ckpt</c> (tests/fixtures/ckpt/make_ckpt.py): tampering with values is not code, so every copy scans clean.</summary>
+    public static TheoryData<string> CheckpointFolders()
+    {
+        var data = new TheoryData<string>();
+        foreach (var dir in Directory.EnumerateDirectories(Path.Combine(TestPaths.Fixtures, CheckpointFixtures), "*", SearchOption.AllDirectories)
+            .Where(d => ScanTargets.IsCheckpointFolder(Path.GetFileName(d)) || Path.GetFileName(d) is "legacy" or "tensors"))
+        {
+            data.Add(Path.GetRelativePath(TestPaths.Fixtures, dir).Replace('\\', '/'));
+        }
+
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(CheckpointFolders))]
+    public void Real_pytorch_checkpoint_fixture_folder_scans_clean_file_by_file(string relativeFolder)
+    {
+        var folder = Path.Combine(TestPaths.Fixtures, relativeFolder);
+        var files = Directory.GetFiles(folder);
+        Assert.NotEmpty(files);
+        foreach (var file in files)
+        {
+            var item = Scanner.Scan(new ScanTarget(file, Path.GetRelativePath(TestPaths.Fixtures, file), InCheckpointFolder: ScanTargets.IsCheckpointFolder(Path.GetFileName(folder))));
+            Assert.True(item.Verdict == Verdict.Clean, $"{relativeFolder}/{Path.GetFileName(file)}: {Describe(item)}");
+        }
+    }
+
+    private const string CheckpointFixtures = "ckpt";
 
     private static bool IsInCheckpointFolder(string relativePath) =>
         relativePath.Split('/').SkipLast(1).Any(ScanTargets.IsCheckpointFolder);
