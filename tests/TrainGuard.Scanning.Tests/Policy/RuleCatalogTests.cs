@@ -168,6 +168,30 @@ public class RuleCatalogTests
         Assert.Contains("TG-PKL-001", ex.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("    severty: high", "unknown field 'severty'")]
+    [InlineData("    priority: first", "priority must be an integer")]
+    [InlineData("    must_match: os.system", "'must_match' must be a list")]
+    [InlineData("    name: b", "Duplicate key name")]
+    public void Catalogue_rejects_a_malformed_rule_field_naming_file_and_line(string extra, string expected)
+    {
+        const string Rule = """
+            rules:
+              - id: TG-PKL-001
+                name: a
+                kind: global
+                severity: high
+                verdict: malicious
+                why: w
+                guidance: g
+                patterns: [os.system]
+
+            """;
+        var ex = Assert.Throws<InvalidDataException>(() => RuleCatalog.FromYaml([("bad.yaml", Rule + extra + "\n")], []));
+        Assert.Contains(expected, ex.Message, StringComparison.Ordinal);
+        Assert.StartsWith("bad.yaml:10:", ex.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Catalogue_rejects_a_bad_pattern_naming_file_and_rule()
     {
