@@ -22,7 +22,7 @@ namespace TrainGuard.Benchmarks;
 public class ServerBenchmarks
 {
     private const int InFlight = 2;
-    private const int EventsPerInvoke = 8000;
+    private const int EventsPerInvoke = 24_000;
     private const int PathBatchSize = 1000;
 
     private string _directory = string.Empty;
