@@ -175,11 +175,22 @@ public sealed class CkptSignCommandTests
             File.Copy(Path.Combine(Fixtures, "tampered", "lr", "checkpoint-6", "optimizer.pt"), Path.Combine(folder, "optimizer.pt"), overwrite: true);
             File.Delete(Path.Combine(folder, "rng_state.pth"));
 
-            var (code, stdout, _) = await CliRunner.RunAsync("ckpt", "verify", folder, "--sig", Path.Combine(temp, "ckpt.sig"), "--key", pub, "--format", "sarif");
+            var events = Path.Combine(temp, "events.jsonl");
+            var (code, stdout, _) = await CliRunner.RunAsync("ckpt", "verify", folder, "--sig", Path.Combine(temp, "ckpt.sig"), "--key", pub, "--format", "sarif", "--events", events);
 
             Assert.Equal(1, code);
             var results = JsonNode.Parse(stdout)!["runs"]![0]!["results"]!.AsArray();
             Assert.Equal(["TG-CKP-001", "TG-CKP-003"], results.Select(r => (string)r!["ruleId"]!).Order().ToArray());
+
+            var verified = Events.EventRecord.Parse(Assert.Single(File.ReadAllLines(events)));
+            Assert.Equal("checkpoint-verified", verified.Action);
+            Assert.Equal("failure", verified.GetString("event.outcome"));
+            Assert.Equal("malicious", verified.GetString("trainguard.ckpt.verdict"));
+            Assert.Matches("^[0-9a-f]{64}$", verified.GetString("trainguard.ckpt.manifest_digest") ?? string.Empty);
+            Assert.Equal(["TG-CKP-001", "TG-CKP-003"], verified.GetStrings("trainguard.ckpt.rules"));
+            Assert.EndsWith("optimizer.pt", Assert.Single(verified.GetStrings("trainguard.ckpt.changed")), StringComparison.Ordinal);
+            Assert.EndsWith("rng_state.pth", Assert.Single(verified.GetStrings("trainguard.ckpt.deleted")), StringComparison.Ordinal);
+            Assert.Empty(verified.GetStrings("trainguard.ckpt.added"));
         }
         finally
         {

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using TrainGuard.Events;
 using TrainGuard.Findings;
 using TrainGuard.Integrity.Keys;
 using TrainGuard.Integrity.Manifests;
@@ -160,7 +161,7 @@ public static class CheckpointSigning
             signatureMembers.Add($"signature verified: signed by {result.Signer}; {manifest.Resources.Count} file(s) in the manifest of '{manifest.ModelName}'");
             signatureMembers.AddRange(result.Notes);
             var digest = CheckpointLedger.ManifestDigest(manifest);
-            signatureMembers.Add($"manifest digest {digest}, ledger event id {CheckpointLedger.EventIdFor(digest)}");
+            signatureMembers.Add($"{ManifestDigestNote}{digest}, ledger event id {CheckpointLedger.EventIdFor(digest)}");
             if (options.Ledger is { } ledger)
             {
                 await CheckLedgerAsync(ledger, digest, signaturePath, signatureFindings, signatureMembers, cancellationToken);
@@ -185,6 +186,38 @@ public static class CheckpointSigning
             StartedAt = started,
             Elapsed = clock.Elapsed,
         };
+    }
+
+    /// <summary>How the verify report's signature item names the manifest digest (read back by <see cref="VerifiedEvent"/>).</summary>
+    private const string ManifestDigestNote = "manifest digest ";
+
+    /// <summary>
+    /// A <c>checkpoint-verified</c> event (docs/events.md) summarising a verify report: the checkpoint, the manifest
+    /// digest when the signature verified, the rules that fired and the changed, added and deleted files.
+    /// </summary>
+    public static EventRecord VerifiedEvent(string checkpointPath, Report report, DateTimeOffset timestamp)
+    {
+        ArgumentNullException.ThrowIfNull(report);
+        var findings = report.Items.SelectMany(i => i.Findings.Select(f => (i.Path, Finding: f))).ToList();
+        var worst = report.Items.Aggregate(Verdict.Clean, (v, i) => v.Combine(i.Verdict));
+        var e = new EventRecord(timestamp, EventActions.CheckpointVerified, EventKinds.State);
+        e.Set(EventFields.Category, ["file"]).Set(EventFields.Type, ["info"]);
+        e.Set(EventFields.Module, "ckpt").Set(EventFields.Dataset, "ckpt");
+        e.Set("file.path", System.IO.Path.GetFullPath(checkpointPath));
+        e.Set(EventFields.Outcome, worst == Verdict.Clean ? EventOutcomes.Success : EventOutcomes.Failure);
+        e.Set("trainguard.ckpt.verdict", worst.ToWireName());
+        var digest = report.Items.FirstOrDefault()?.Members?.FirstOrDefault(m => m.StartsWith(ManifestDigestNote, StringComparison.Ordinal)) is { } note
+            ? note[ManifestDigestNote.Length..].Split(',')[0]
+            : null;
+        e.Set("trainguard.ckpt.manifest_digest", digest);
+        e.Set("trainguard.ckpt.rules", findings.Select(f => f.Finding.RuleId).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal));
+        e.Set("trainguard.ckpt.changed", FilesFor(CkptSignRules.FileChanged));
+        e.Set("trainguard.ckpt.added", FilesFor(CkptSignRules.FileAdded));
+        e.Set("trainguard.ckpt.deleted", FilesFor(CkptSignRules.FileDeleted));
+        return e;
+
+        IEnumerable<string> FilesFor(CkptSignRule rule) =>
+            findings.Where(f => f.Finding.RuleId == rule.Descriptor.Id).Select(f => f.Path);
     }
 
     private static async Task CheckLedgerAsync(LedgerConnection ledger, string digest, string signaturePath, List<Finding> findings, List<string> members, CancellationToken cancellationToken)

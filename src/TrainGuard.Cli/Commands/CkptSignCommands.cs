@@ -165,6 +165,7 @@ internal static class CkptSignCommands
         var ledger = new LedgerOptions();
         var ledgerKey = new Option<string?>("--ledger-key") { Description = "The log's verifier key (name+keyid+base64, from 'trainguard server key show'), or a file holding it. Without it the key the server announces is used, which only proves the server is self-consistent." };
         var noProgress = new Option<bool>("--no-progress") { Description = "Never show a progress bar." };
+        var events = new Option<FileInfo?>("--events") { Description = "Append a 'checkpoint-verified' event (one JSON line, docs/events.md) to FILE: the manifest digest, the rules that fired, the changed, added and deleted files." };
         var output = new ReportOutput();
         var command = new Command("verify", """
             Verify a checkpoint against its signature before loading it: the signature (with --key, or with --cert-chain for
@@ -180,13 +181,14 @@ internal static class CkptSignCommands
               TRAINGUARD_LEDGER_TOKEN=tgt_... trainguard ckpt verify checkpoint-500 --key keys/trainguard.pub \
                   --ledger http://ledger:8470 --ledger-key "$(cat log.vkey)"          needs a reader or admin token
               trainguard ckpt verify checkpoint-500 --key k.pub --format sarif -o verify.sarif
+              trainguard ckpt verify checkpoint-500 --key k.pub --events /var/log/trainguard/ckpt.jsonl
 
             Exit codes: 0 verified (and recorded), 1 findings (changed, added or deleted files; manifest not or
             differently recorded), 2 error (bad signature, untrusted certificate, unreadable checkpoint, ledger
             unreachable or its proof invalid, bad usage).
             """);
         command.Arguments.Add(path);
-        foreach (var option in new Option[] { sig, key, chain, ignore, ledgerKey, noProgress })
+        foreach (var option in new Option[] { sig, key, chain, ignore, ledgerKey, noProgress, events })
         {
             command.Options.Add(option);
         }
@@ -228,6 +230,16 @@ internal static class CkptSignCommands
                 var report = !parse.GetValue(noProgress) && ProgressDisplay.CanShow(stderr)
                     ? await ProgressDisplay.RunAsync<ModelHashProgress, Report>(stderr, p => CheckpointSigning.VerifyAsync(options with { Progress = p }, ct), Describe)
                     : await CheckpointSigning.VerifyAsync(options, ct);
+                if (parse.GetValue(events) is { } eventsFile)
+                {
+                    if (eventsFile.Directory is { Exists: false } directory)
+                    {
+                        throw new CliException($"--events: folder {directory.FullName} does not exist");
+                    }
+
+                    await File.AppendAllTextAsync(eventsFile.FullName, CheckpointSigning.VerifiedEvent(root, report, DateTimeOffset.UtcNow).ToJsonLine() + "\n", ct);
+                }
+
                 var code = output.Write(parse, report, stdout, stderr);
                 if (ReportOutput.ParseFormat(parse.GetValue(output.Format)) == OutputFormat.Text && parse.GetValue(output.OutputFile) is null)
                 {
