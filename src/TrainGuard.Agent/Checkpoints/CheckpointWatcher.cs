@@ -46,7 +46,7 @@ public sealed class CheckpointWatcher
     public CheckpointWatcher(CheckpointWatchOptions options, ArtifactScanner? scanner = null)
     {
         this.options = options;
-        this.scanner = scanner ?? new ArtifactScanner(new ScanOptions { Hash = options.Hash, Parallelism = 1 });
+        this.scanner = scanner ?? new ArtifactScanner(new ScanOptions { Hash = options.Hash, Parallelism = 1, MapFiles = false });
         known = Load(options.StatePath);
     }
 

@@ -121,7 +121,7 @@ public sealed partial class ArtifactScanner
             }
 
             size = info.Length;
-            using var source = ContentSource.FromFile(target.FullPath, info.Length);
+            using var source = ContentSource.FromFile(target.FullPath, info.Length, _options.MapFiles);
             var extension = Path.GetExtension(target.FullPath);
             var expectModel = target.InCheckpointFolder || _options.ModelExtensions.Contains(extension);
             AnalyzeTopLevel(scan, source, Path.GetFileName(target.FullPath), expectModel, timeout.Token);

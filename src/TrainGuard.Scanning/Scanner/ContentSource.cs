@@ -17,25 +17,28 @@ internal sealed partial class ContentSource : IDisposable
     private const int MadvDontNeed = 4;
 
     private readonly string? _path;
-    private readonly byte[]? _bytes;
+    private readonly bool _mapFile;
+    private byte[]? _bytes;
     private MemoryMappedFile? _map;
     private MemoryMappedViewAccessor? _view;
     private FileStream? _stream;
     private unsafe byte* _pointer;
     private long _released;
 
-    private ContentSource(string? path, byte[]? bytes, long length)
+    private ContentSource(string? path, byte[]? bytes, long length, bool mapFile)
     {
         _path = path;
         _bytes = bytes;
         Length = length;
+        _mapFile = mapFile;
     }
 
     public long Length { get; }
 
-    public static ContentSource FromFile(string path, long length) => new(path, null, length);
+    /// <param name="mapFile">Memory-map the file for <see cref="Span"/>; otherwise it is read into memory (<see cref="ScanOptions.MapFiles"/>).</param>
+    public static ContentSource FromFile(string path, long length, bool mapFile = true) => new(path, null, length, mapFile);
 
-    public static ContentSource FromBytes(byte[] bytes) => new(null, bytes, bytes.Length);
+    public static ContentSource FromBytes(byte[] bytes) => new(null, bytes, bytes.Length, mapFile: false);
 
     /// <summary>The first bytes, for content detection.</summary>
     public byte[] ReadHead(int count)
@@ -84,6 +87,12 @@ internal sealed partial class ContentSource : IDisposable
             return [];
         }
 
+        if (!_mapFile)
+        {
+            _bytes = ReadAll();
+            return _bytes;
+        }
+
         if (_view is null)
         {
             _map = MemoryMappedFile.CreateFromFile((FileStream)Stream(), null, 0, MemoryMappedFileAccess.Read, HandleInheritability.None, leaveOpen: true);
@@ -99,6 +108,26 @@ internal sealed partial class ContentSource : IDisposable
         }
 
         return new ReadOnlySpan<byte>(_pointer, (int)Length);
+    }
+
+    /// <summary>Reads the whole file into memory; a file that shrinks meanwhile is malformed input, not a crash.</summary>
+    private byte[] ReadAll()
+    {
+        var buffer = GC.AllocateUninitializedArray<byte>((int)Length);
+        var handle = ((FileStream)Stream()).SafeFileHandle;
+        var done = 0;
+        while (done < buffer.Length)
+        {
+            var read = RandomAccess.Read(handle, buffer.AsSpan(done), done);
+            if (read == 0)
+            {
+                MalformedInputException.Throw($"the file shrank from {Length:N0} to {done:N0} bytes while it was read (is it still being written?); scan it again when it is complete", done);
+            }
+
+            done += read;
+        }
+
+        return buffer;
     }
 
     /// <summary>

@@ -25,6 +25,14 @@ public sealed record ScanOptions
     /// <summary>Compute each file's SHA-256 (reads tensor bytes too: off by default).</summary>
     public bool Hash { get; init; }
 
+    /// <summary>
+    /// Memory-map whole-file pickles (fast, and already-read pages leave the resident set). A mapped file that another
+    /// process truncates during the scan makes the kernel kill this process (SIGBUS), so long-running services that scan
+    /// files other accounts can write (the agent's checkpoint watcher) turn this off: such files are then read into
+    /// memory, and a file that shrinks while it is read is an error, never a crash.
+    /// </summary>
+    public bool MapFiles { get; init; } = true;
+
     /// <summary>Wall-clock bound per file.</summary>
     public TimeSpan PerFileTimeout { get; init; } = TimeSpan.FromMinutes(2);
 

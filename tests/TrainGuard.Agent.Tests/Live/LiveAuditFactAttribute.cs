@@ -4,7 +4,8 @@ namespace TrainGuard.Agent.Tests.Live;
 
 /// <summary>
 /// A fact that runs only where the machine allows live auditing: root, and <c>auditctl -s</c> succeeds
-/// (auditd installed, the kernel's audit netlink reachable, not a container without CAP_AUDIT_CONTROL).
+/// (auditd installed, the kernel's audit netlink reachable, not a container without CAP_AUDIT_CONTROL), with the
+/// auditd daemon running so records reach audit.log.
 /// Otherwise it is skipped with the failing command and its output as the reason.
 /// </summary>
 public sealed class LiveAuditFactAttribute : FactAttribute
@@ -32,7 +33,14 @@ public sealed class LiveAuditFactAttribute : FactAttribute
         }
 
         var (code, output) = Run("auditctl", "-s");
-        return code == 0 ? null : $"this machine does not allow live auditing: 'auditctl -s' failed ({output})";
+        if (code != 0)
+        {
+            return $"this machine does not allow live auditing: 'auditctl -s' failed ({output})";
+        }
+
+        // The kernel accepts rules, but without the daemon nothing reaches audit.log (.ci/run starts auditd).
+        var pid = output.Split('\n').Select(l => l.Trim()).FirstOrDefault(l => l.StartsWith("pid ", StringComparison.Ordinal));
+        return pid is "pid 0" ? "auditd is not running ('auditctl -s' shows pid 0), so no record reaches audit.log: start auditd (bash .ci/run does)" : null;
     }
 
     public static (int Code, string Output) Run(string file, params string[] args)
