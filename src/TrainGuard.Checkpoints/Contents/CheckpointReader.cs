@@ -276,6 +276,12 @@ public static class CheckpointReader
         /// <summary>Finds optimizer, scheduler and RNG dicts at the root or a few levels down (a combined checkpoint: <c>{'model': ..., 'optimizer': ...}</c>).</summary>
         private void Find(PyValue value, string path, int depth, TorchCheckpoint checkpoint, string fullPath, string name, List<string> roles, List<string> claimed)
         {
+            if (depth > 0 && depth <= MaxRoleSearchDepth && RngReader.LooksLikeTorchState(value, checkpoint, path))
+            {
+                AddRng(RngReader.ReadTorchState(value, checkpoint, name, path, options.MaxRngTwists, ct), checkpoint, fullPath, name, roles, claimed, path);
+                return;
+            }
+
             if (depth > MaxRoleSearchDepth || checkpoint.TensorOf(value) is not null || value.AsDict() is not { } dict)
             {
                 return;
@@ -299,15 +305,7 @@ public static class CheckpointReader
 
             if (RngReader.Looks(dict))
             {
-                var rng = RngReader.Read(dict, checkpoint, name, CheckpointContents.RankOf(name), path, options.MaxRngTwists, ct);
-                Rng.Add(rng);
-                foreach (var problem in rng.Problems)
-                {
-                    Problems.Add(CheckpointRules.Unreadable.Create($"{name}: RNG state {problem}", new Location(fullPath, checkpoint.PickleMember), verdict: Verdict.Error));
-                }
-
-                roles.Add("rng");
-                claimed.Add(path);
+                AddRng(RngReader.Read(dict, checkpoint, name, CheckpointContents.RankOf(name), path, options.MaxRngTwists, ct), checkpoint, fullPath, name, roles, claimed, path);
                 return;
             }
 
@@ -318,6 +316,18 @@ public static class CheckpointReader
                     Find(child, path.Length == 0 ? k : path + "." + k, depth + 1, checkpoint, fullPath, name, roles, claimed);
                 }
             }
+        }
+
+        private void AddRng(RngFileContents rng, TorchCheckpoint checkpoint, string fullPath, string name, List<string> roles, List<string> claimed, string path)
+        {
+            Rng.Add(rng);
+            foreach (var problem in rng.Problems)
+            {
+                Problems.Add(CheckpointRules.Unreadable.Create($"{name}: RNG state {problem}", new Location(fullPath, checkpoint.PickleMember), verdict: Verdict.Error));
+            }
+
+            roles.Add("rng");
+            claimed.Add(path);
         }
 
         private string Hash(TorchCheckpoint checkpoint, TensorRef tensor)

@@ -57,6 +57,35 @@ internal static class RngReader
         return (keys.Contains("python") ? 1 : 0) + (keys.Contains("numpy") ? 1 : 0) + (keys.Contains("cpu") ? 1 : 0) >= 2;
     }
 
+    /// <summary>
+    /// True for a bare <c>torch.get_rng_state()</c> tensor kept under a key that says so (<c>rng</c>, <c>rng_state</c>,
+    /// <c>torch_rng_state</c>...) in a single-file checkpoint: uint8, exactly one generator state long.
+    /// </summary>
+    public static bool LooksLikeTorchState(PyValue value, TorchCheckpoint checkpoint, string treePath) =>
+        treePath.Split('.')[^1].Contains("rng", StringComparison.OrdinalIgnoreCase)
+        && checkpoint.TensorOf(value) is { } tensor
+        && tensor.Dtype.Name == "uint8"
+        && tensor.ByteSize == TorchCpuGeneratorState.Size;
+
+    /// <summary>Reads a bare torch CPU generator state tensor found at <paramref name="treePath"/> (see <see cref="LooksLikeTorchState"/>).</summary>
+    public static RngFileContents ReadTorchState(PyValue value, TorchCheckpoint checkpoint, string file, string treePath, long maxTwists, CancellationToken ct)
+    {
+        var generators = new List<RngGenerator>();
+        var problems = new List<string>();
+        try
+        {
+            var cpu = TorchCpuGeneratorState.Parse(TensorBytes(value, checkpoint, treePath, TorchCpuGeneratorState.Size));
+            generators.Add(new RngGenerator("cpu", RngKind.TorchCpu, cpu.Words, cpu.Position,
+                SeedFinder.Find(cpu.Words, RngKind.TorchCpu, maxTwists, ct), cpu.InitialSeed, cpu.PositionConsistent, cpu.NormalIsValid || cpu.NextFloatNormalIsValid));
+        }
+        catch (MalformedInputException ex)
+        {
+            problems.Add($"{treePath}: {ex.Message}");
+        }
+
+        return new RngFileContents { File = file, TreePath = treePath, Generators = generators, Problems = problems };
+    }
+
     public static RngFileContents Read(PyDict dict, TorchCheckpoint checkpoint, string file, int? rank, string treePath, long maxTwists, CancellationToken ct)
     {
         var generators = new List<RngGenerator>();

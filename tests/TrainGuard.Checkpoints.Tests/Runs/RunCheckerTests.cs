@@ -87,6 +87,27 @@ public sealed class RunCheckerTests
     }
 
     [Fact]
+    public void A_bare_torch_generator_state_in_a_single_file_checkpoint_is_traced_to_its_seed()
+    {
+        var contents = CheckpointReader.Read(Path.Combine(CkptFixtures.Root, "single", "checkpoint.pt"));
+        var rng = Assert.Single(contents.Rng);
+        Assert.Equal("torch_rng_state", rng.TreePath);
+        var cpu = Assert.Single(rng.Generators);
+        Assert.True(cpu.Origin.Found);
+        Assert.Equal(42, (long)cpu.Origin.Seed);
+        Assert.Empty(contents.Problems);
+        Assert.DoesNotContain(Check(Path.Combine(CkptFixtures.Root, "single", "checkpoint.pt")), f => f.RuleId == "TG-CKP-024");
+    }
+
+    [Fact]
+    public void A_bare_torch_generator_state_from_another_seed_is_reported()
+    {
+        var finding = Assert.Single(Check(Path.Combine(CkptFixtures.Root, "single", "checkpoint-seed7-rng.pt")), f => f.RuleId == "TG-CKP-024");
+        Assert.Contains("is seed 7's stream after", finding.Message, StringComparison.Ordinal);
+        Assert.Contains("torch_rng_state", finding.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Scheduler_step_disagreeing_is_one_finding_naming_the_odd_file()
     {
         var findings = Check(CkptFixtures.Variant("scheduler-step"));

@@ -62,7 +62,7 @@ public class FixtureCorpusTests
     {
         var data = new TheoryData<string>();
         foreach (var dir in Directory.EnumerateDirectories(Path.Combine(TestPaths.Fixtures, CheckpointFixtures), "*", SearchOption.AllDirectories)
-            .Where(d => ScanTargets.IsCheckpointFolder(Path.GetFileName(d)) || Path.GetFileName(d) is "legacy" or "tensors"))
+            .Where(d => ScanTargets.IsCheckpointFolder(Path.GetFileName(d)) || Path.GetFileName(d) is "legacy" or "tensors" or "single"))
         {
             data.Add(Path.GetRelativePath(TestPaths.Fixtures, dir).Replace('\\', '/'));
         }
