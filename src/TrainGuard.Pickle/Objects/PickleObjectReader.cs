@@ -268,34 +268,16 @@ public sealed class PickleObjectReader
 
                 // ---- strings and bytes
                 case Op.ShortBinUnicode:
-                    {
-                        Need(data, pos, 1, code, op);
-                        int n = data[pos];
-                        pos += 1;
-                        Push(Str(Slice(data, pos, n, code, op), code, op));
-                        pos += n;
-                        break;
-                    }
+                    Push(Str(Counted(data, ref pos, 1, code, op), code, op));
+                    break;
 
                 case Op.BinUnicode:
-                    {
-                        Need(data, pos, 4, code, op);
-                        var n = Length(BinaryPrimitives.ReadUInt32LittleEndian(data.Slice(pos, 4)), data, pos + 4, code, op);
-                        pos += 4;
-                        Push(Str(Slice(data, pos, n, code, op), code, op));
-                        pos += n;
-                        break;
-                    }
+                    Push(Str(Counted(data, ref pos, 4, code, op), code, op));
+                    break;
 
                 case Op.BinUnicode8:
-                    {
-                        Need(data, pos, 8, code, op);
-                        var n = Length(BinaryPrimitives.ReadUInt64LittleEndian(data.Slice(pos, 8)), data, pos + 8, code, op);
-                        pos += 8;
-                        Push(Str(Slice(data, pos, n, code, op), code, op));
-                        pos += n;
-                        break;
-                    }
+                    Push(Str(Counted(data, ref pos, 8, code, op), code, op));
+                    break;
 
                 case Op.Unicode:
                     {
@@ -349,45 +331,21 @@ public sealed class PickleObjectReader
                     }
 
                 case Op.ShortBinString:
-                    {
-                        Need(data, pos, 1, code, op);
-                        int n = data[pos];
-                        pos += 1;
-                        Push(ByteString(Slice(data, pos, n, code, op).ToArray(), op));
-                        pos += n;
-                        break;
-                    }
+                    Push(ByteString(Counted(data, ref pos, 1, code, op).ToArray(), op));
+                    break;
 
                 case Op.ShortBinBytes:
-                    {
-                        Need(data, pos, 1, code, op);
-                        int n = data[pos];
-                        pos += 1;
-                        Push(Count(new PyBytes(Slice(data, pos, n, code, op).ToArray(), false, op), op));
-                        pos += n;
-                        break;
-                    }
+                    Push(Count(new PyBytes(Counted(data, ref pos, 1, code, op).ToArray(), false, op), op));
+                    break;
 
                 case Op.BinBytes:
-                    {
-                        Need(data, pos, 4, code, op);
-                        var n = Length(BinaryPrimitives.ReadUInt32LittleEndian(data.Slice(pos, 4)), data, pos + 4, code, op);
-                        pos += 4;
-                        Push(Count(new PyBytes(Slice(data, pos, n, code, op).ToArray(), false, op), op));
-                        pos += n;
-                        break;
-                    }
+                    Push(Count(new PyBytes(Counted(data, ref pos, 4, code, op).ToArray(), false, op), op));
+                    break;
 
                 case Op.BinBytes8:
                 case Op.ByteArray8:
-                    {
-                        Need(data, pos, 8, code, op);
-                        var n = Length(BinaryPrimitives.ReadUInt64LittleEndian(data.Slice(pos, 8)), data, pos + 8, code, op);
-                        pos += 8;
-                        Push(Count(new PyBytes(Slice(data, pos, n, code, op).ToArray(), code == Op.ByteArray8, op), op));
-                        pos += n;
-                        break;
-                    }
+                    Push(Count(new PyBytes(Counted(data, ref pos, 8, code, op).ToArray(), code == Op.ByteArray8, op), op));
+                    break;
 
                 // ---- containers
                 case Op.EmptyTuple:
@@ -1059,6 +1017,26 @@ public sealed class PickleObjectReader
         CheckValueSize(n, code, op);
         Need(data, pos, n, code, op);
         return data.Slice(pos, n);
+    }
+
+    /// <summary>
+    /// The payload of an opcode whose argument is a little-endian byte count (<paramref name="width"/> 1, 4 or 8 bytes)
+    /// followed by that many bytes; <paramref name="pos"/> moves past both.
+    /// </summary>
+    private ReadOnlySpan<byte> Counted(ReadOnlySpan<byte> data, ref int pos, int width, byte code, int op)
+    {
+        Need(data, pos, width, code, op);
+        var declared = width switch
+        {
+            1 => data[pos],
+            4 => BinaryPrimitives.ReadUInt32LittleEndian(data.Slice(pos, 4)),
+            _ => BinaryPrimitives.ReadUInt64LittleEndian(data.Slice(pos, 8)),
+        };
+        var n = Length(declared, data, pos + width, code, op);
+        pos += width;
+        var payload = Slice(data, pos, n, code, op);
+        pos += n;
+        return payload;
     }
 
     /// <summary>A declared length as an int, checked against the limit before the data (so a huge claim is a limit error, not an allocation).</summary>
