@@ -419,18 +419,6 @@ public sealed class PickleObjectReader
                     }
 
                 case Op.Appends:
-                    {
-                        var mark = PopMark(code, op);
-                        if (mark - 1 < _fence || mark < 1)
-                        {
-                            Underflow(code, op, 1);
-                        }
-
-                        var items = PopTo(mark);
-                        Append(_stack[^1], items, code, op);
-                        break;
-                    }
-
                 case Op.AddItems:
                     {
                         var mark = PopMark(code, op);
