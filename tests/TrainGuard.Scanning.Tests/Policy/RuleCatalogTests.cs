@@ -150,21 +150,23 @@ public class RuleCatalogTests
     public void Parser_errors_are_classified_into_format_rules(string message, bool limit, string expected) =>
         Assert.Equal(expected, Catalog.ClassifyError(new Parsing.MalformedInputException(message, 0, limitExceeded: limit)).Id);
 
+    /// <summary>One valid global rule, nine lines: fields appended after it start on line 10.</summary>
+    private const string MinimalRule = """
+        rules:
+          - id: TG-PKL-001
+            name: a
+            kind: global
+            severity: high
+            verdict: malicious
+            why: w
+            guidance: g
+            patterns: [os.system]
+        """;
+
     [Fact]
     public void Catalogue_rejects_a_duplicate_rule_id()
     {
-        const string Rule = """
-            rules:
-              - id: TG-PKL-001
-                name: a
-                kind: global
-                severity: high
-                verdict: malicious
-                why: w
-                guidance: g
-                patterns: [os.system]
-            """;
-        var ex = Assert.Throws<InvalidDataException>(() => RuleCatalog.FromYaml([("a.yaml", Rule), ("b.yaml", Rule)], []));
+        var ex = Assert.Throws<InvalidDataException>(() => RuleCatalog.FromYaml([("a.yaml", MinimalRule), ("b.yaml", MinimalRule)], []));
         Assert.Contains("TG-PKL-001", ex.Message, StringComparison.Ordinal);
     }
 
@@ -175,19 +177,7 @@ public class RuleCatalogTests
     [InlineData("    name: b", "Duplicate key name")]
     public void Catalogue_rejects_a_malformed_rule_field_naming_file_and_line(string extra, string expected)
     {
-        const string Rule = """
-            rules:
-              - id: TG-PKL-001
-                name: a
-                kind: global
-                severity: high
-                verdict: malicious
-                why: w
-                guidance: g
-                patterns: [os.system]
-
-            """;
-        var ex = Assert.Throws<InvalidDataException>(() => RuleCatalog.FromYaml([("bad.yaml", Rule + extra + "\n")], []));
+        var ex = Assert.Throws<InvalidDataException>(() => RuleCatalog.FromYaml([("bad.yaml", MinimalRule + "\n" + extra + "\n")], []));
         Assert.Contains(expected, ex.Message, StringComparison.Ordinal);
         Assert.StartsWith("bad.yaml:10:", ex.Message, StringComparison.Ordinal);
     }
