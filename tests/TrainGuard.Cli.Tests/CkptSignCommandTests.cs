@@ -19,7 +19,7 @@ public sealed class CkptSignCommandTests
 {
     private static string Fixtures => CliRunner.Repo("tests", "fixtures", "ckpt");
 
-    private static string Vectors => Path.GetFullPath(Path.Combine(CliRunner.Root, "..", "shared", "vectors", "model-signing"));
+    private static string Vectors => CliRunner.Repo("tests", "fixtures", "vectors", "model-signing");
 
     [Fact]
     public async Task Sign_records_the_manifest_and_verify_proves_it_was_recorded()

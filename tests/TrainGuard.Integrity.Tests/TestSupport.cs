@@ -2,15 +2,15 @@ using System.Diagnostics;
 
 namespace TrainGuard.Integrity.Tests;
 
-/// <summary>Paths and processes the tests need: the repository root, shared vectors, temp folders, the Debian python.</summary>
+/// <summary>Paths and processes the tests need: the repository root, public vectors, temp folders, the Debian python.</summary>
 internal static class TestSupport
 {
     public const string SystemPython = "/usr/bin/python3";
 
     public static string RepoRoot { get; } = FindRepoRoot();
 
-    /// <summary>Shared vectors live beside the clone (<c>../shared</c>); they are never copied into the repository.</summary>
-    public static string ModelSigningVectors => Path.GetFullPath(Path.Combine(RepoRoot, "..", "shared", "vectors", "model-signing"));
+    /// <summary>The sigstore/model-transparency vectors (<c>tests/fixtures/vectors/model-signing</c>, sources in its PROVENANCE.md).</summary>
+    public static string ModelSigningVectors => Path.Combine(RepoRoot, "tests", "fixtures", "vectors", "model-signing");
 
     public static string NewTempDirectory(string prefix)
     {

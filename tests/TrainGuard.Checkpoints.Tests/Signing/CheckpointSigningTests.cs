@@ -9,7 +9,7 @@ using static TrainGuard.Checkpoints.Tests.Signing.SigningTestSupport;
 
 namespace TrainGuard.Checkpoints.Tests.Signing;
 
-/// <summary><c>ckpt sign/verify</c> over the real-PyTorch fixtures and the shared model-signing vectors.</summary>
+/// <summary><c>ckpt sign/verify</c> over the real-PyTorch fixtures and the public model-signing vectors.</summary>
 public sealed class CheckpointSigningTests
 {
     [Fact]

@@ -4,7 +4,7 @@ using System.Text.Json.Nodes;
 
 namespace TrainGuard.Checkpoints.Tests.Signing;
 
-/// <summary>Paths of the repository's checkpoint fixtures and the shared model-signing vectors, temp folders and keys.</summary>
+/// <summary>Paths of the repository's checkpoint fixtures and the public model-signing vectors, temp folders and keys.</summary>
 internal static class SigningTestSupport
 {
     public static string RepoRoot { get; } = FindRoot();
@@ -13,8 +13,8 @@ internal static class SigningTestSupport
 
     public static string Genuine => Path.Combine(Fixtures, "checkpoint-6");
 
-    /// <summary>Shared vectors live beside the clone (<c>../shared</c>); never copied into the repository.</summary>
-    public static string Vectors => Path.GetFullPath(Path.Combine(RepoRoot, "..", "shared", "vectors", "model-signing"));
+    /// <summary>The sigstore/model-transparency vectors (<c>tests/fixtures/vectors/model-signing</c>, sources in its PROVENANCE.md).</summary>
+    public static string Vectors => Path.Combine(RepoRoot, "tests", "fixtures", "vectors", "model-signing");
 
     public static string VectorKeys => Path.Combine(Vectors, "keys", "certificate");
 

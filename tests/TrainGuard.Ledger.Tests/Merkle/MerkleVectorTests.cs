@@ -5,7 +5,7 @@ using TrainGuard.Ledger.Tests.Support;
 namespace TrainGuard.Ledger.Tests.Merkle;
 
 /// <summary>
-/// The transparency-dev/merkle proof vectors (../shared/vectors/merkle): every vector marked <c>wantErr</c>
+/// The transparency-dev/merkle proof vectors (tests/fixtures/vectors/merkle): every vector marked <c>wantErr</c>
 /// must be rejected, every other one accepted. One theory per directory; the case is the file's relative path.
 /// </summary>
 public class MerkleVectorTests

@@ -1,21 +1,21 @@
 namespace TrainGuard.Ledger.Tests.Support;
 
-/// <summary>Locates the repository root (the folder holding TrainGuard.slnx) and the shared test vectors beside it.</summary>
+/// <summary>Locates the repository root (the folder holding TrainGuard.slnx) and the public test vectors in it.</summary>
 public static class TestPaths
 {
     private static readonly Lazy<string> Root = new(FindRepositoryRoot);
 
     public static string RepositoryRoot => Root.Value;
 
-    /// <summary><c>../shared/vectors</c> relative to the repository root; never copied into the repository.</summary>
+    /// <summary><c>tests/fixtures/vectors</c>: public vectors copied into the repository (sources in its PROVENANCE.md).</summary>
     public static string Vectors
     {
         get
         {
-            var path = Path.GetFullPath(Path.Combine(RepositoryRoot, "..", "shared", "vectors"));
+            var path = Path.Combine(RepositoryRoot, "tests", "fixtures", "vectors");
             if (!Directory.Exists(path))
             {
-                throw new DirectoryNotFoundException($"test vectors not found at {path}: check out the shared vectors beside the repository");
+                throw new DirectoryNotFoundException($"{path} is missing: the clone lacks tests/fixtures/vectors");
             }
 
             return path;
