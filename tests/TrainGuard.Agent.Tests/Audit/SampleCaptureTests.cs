@@ -3,7 +3,7 @@ using TrainGuard.Events;
 
 namespace TrainGuard.Agent.Tests.Audit;
 
-/// <summary>Events derived from the real captures in ../shared/samples/audit.</summary>
+/// <summary>Events derived from the real captures in tests/fixtures/audit.</summary>
 public sealed class SampleCaptureTests
 {
     [Fact]

@@ -6,12 +6,15 @@ using TrainGuard.Events;
 
 namespace TrainGuard.Agent.Tests.Support;
 
-/// <summary>The shared real captures, read in place from ../shared/samples (never copied into the repo).</summary>
+/// <summary>The real audit and sshd captures of <c>tests/fixtures/audit</c> (provenance in its README.md).</summary>
 public static class Samples
 {
     public static string RepoRoot { get; } = FindRepoRoot();
 
-    public static string AuditDirectory => Path.GetFullPath(Path.Combine(RepoRoot, "..", "shared", "samples", "audit"));
+    public static string AuditDirectory => Path.Combine(RepoRoot, "tests", "fixtures", "audit");
+
+    /// <summary>The insider incident recorded by <c>scripts/capture-audit.sh</c>.</summary>
+    public static string InsiderIncident => Path.Combine(AuditDirectory, "insider-incident");
 
     public static string EnrichedAudit => Path.Combine(AuditDirectory, "sample-audit-enriched.log");
 
