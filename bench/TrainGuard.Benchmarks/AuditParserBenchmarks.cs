@@ -8,7 +8,7 @@ namespace TrainGuard.Benchmarks;
 /// <summary>
 /// Audit collector targets: at least 300,000 records per second per core for the record parser.
 /// Figures are per record (OperationsPerInvoke), so records/s = 1e9 / mean ns. The corpus is the
-/// real captures from ../shared/samples/audit when present (found by walking up to
+/// real captures of tests/fixtures/audit when present (found by walking up to
 /// TrainGuard.slnx), else built-in lines of the same shapes; it is repeated to 10,000 records.
 /// </summary>
 [MemoryDiagnoser]
@@ -97,7 +97,7 @@ public class AuditParserBenchmarks
         {
             if (File.Exists(Path.Combine(dir.FullName, "TrainGuard.slnx")))
             {
-                var samples = Path.GetFullPath(Path.Combine(dir.FullName, "..", "shared", "samples", "audit"));
+                var samples = Path.Combine(dir.FullName, "tests", "fixtures", "audit");
                 return Directory.Exists(samples) ? samples : null;
             }
         }
