@@ -6,7 +6,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 echo "==> building trainguard"
-dotnet build src/TrainGuard.Cli -c Release --nologo -v quiet -o out/trainguard >/dev/null
+build_log=$(mktemp)
+trap 'rm -f "$build_log"' EXIT
+status=0
+dotnet build src/TrainGuard.Cli -c Release --nologo -v quiet -o out/trainguard >"$build_log" 2>&1 || status=$?
+if [ "$status" -ne 0 ]; then
+  # Say why: each distinct error line (file(line,col): error CODE: message), else the whole build output.
+  echo "==> the build failed (exit $status):" >&2
+  errors=$(grep -E '(^|: )error [A-Z]+[0-9]*' "$build_log" | sed 's/ \[[^]]*\.csproj\]$//' | sort -u || true)
+  if [ -n "$errors" ]; then echo "$errors" >&2; else cat "$build_log" >&2; fi
+  exit "$status"
+fi
 tg=out/trainguard/trainguard
 
 echo "==> trainguard scan samples/demo/runs"

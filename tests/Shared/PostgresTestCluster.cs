@@ -4,10 +4,12 @@ using Npgsql;
 namespace TrainGuard.Tests.Shared;
 
 /// <summary>
-/// PostgreSQL for the integration tests: TRAINGUARD_TEST_PG when set, else the private cluster of
+/// PostgreSQL for the integration tests: TRAINGUARD_TEST_PG when set (<c>.ci/run</c> and <c>scripts/test.sh</c>
+/// start one cluster for every assembly and stop it at the end), else the private cluster of
 /// scripts/pg-test-cluster.sh when PostgreSQL 15 is installed. When it is installed the PostgreSQL cases run
-/// and a cluster that fails to start fails them (they are never silently skipped). The cluster is shared by test
-/// assemblies running in parallel, so none of them stops it: <c>.ci/run</c> does, or <c>pg-test-cluster.sh stop</c>.
+/// and a cluster that fails to start fails them (they are never silently skipped). Test assemblies running in
+/// parallel share that cluster: each one acquires it with its process id and releases it when the process exits,
+/// and the script stops the cluster with the last release, unless it was running before the first acquire.
 /// One source file, compiled into each test project that needs it.
 /// </summary>
 public static class PostgresTestCluster
@@ -42,7 +44,9 @@ public static class PostgresTestCluster
             return configured;
         }
 
-        await RunScriptAsync("start");
+        var pid = Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        await RunScriptAsync("acquire", pid);
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => Release(pid);
         var env = await RunScriptAsync("env");
         const string prefix = EnvironmentVariable + "=";
         var line = env.Split('\n').FirstOrDefault(l => l.StartsWith(prefix, StringComparison.Ordinal))
@@ -50,11 +54,28 @@ public static class PostgresTestCluster
         return line[prefix.Length..].Trim();
     }
 
-    private static async Task<string> RunScriptAsync(string verb)
+    /// <summary>At process exit: a release that fails leaves the cluster running, which the next release prunes; never throws.</summary>
+    private static void Release(string pid)
+    {
+        try
+        {
+            RunScriptAsync("release", pid).GetAwaiter().GetResult();
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or OperationCanceledException or System.ComponentModel.Win32Exception)
+        {
+            Console.Error.WriteLine(ex.Message);
+        }
+    }
+
+    private static async Task<string> RunScriptAsync(params string[] arguments)
     {
         var start = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         start.ArgumentList.Add(Path.Combine(RepositoryRoot(), "scripts", "pg-test-cluster.sh"));
-        start.ArgumentList.Add(verb);
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
         using var process = Process.Start(start) ?? throw new InvalidOperationException("could not start bash");
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
@@ -62,7 +83,7 @@ public static class PostgresTestCluster
         await process.WaitForExitAsync(timeout.Token);
         return process.ExitCode == 0
             ? await stdout
-            : throw new InvalidOperationException($"scripts/pg-test-cluster.sh {verb} failed ({process.ExitCode}): {await stderr}");
+            : throw new InvalidOperationException($"scripts/pg-test-cluster.sh {string.Join(' ', arguments)} failed ({process.ExitCode}): {await stderr}");
     }
 
     private static string RepositoryRoot()
