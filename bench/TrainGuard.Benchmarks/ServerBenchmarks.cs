@@ -59,7 +59,7 @@ public class ServerBenchmarks
     public async Task AppendPathWithoutHttpInBatchesOf1000()
     {
         var batch = EventBatchParser.Parse(_events.Body(PathBatchSize), new BatchLimits(), DateTimeOffset.UtcNow, out _, out _)!;
-        await _server.Checkpoints.AppendAsync(batch.Entries);
+        await _server.TreeHeads.AppendAsync(batch.Entries);
     }
 
     /// <summary>Validation and RFC 8785 canonicalisation alone (the CPU part of an append), for attribution.</summary>

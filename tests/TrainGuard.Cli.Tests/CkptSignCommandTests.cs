@@ -5,7 +5,7 @@ using Microsoft.Extensions.Logging;
 using TrainGuard.Checkpoints.Signing;
 using TrainGuard.Findings;
 using TrainGuard.Integrity.Keys;
-using TrainGuard.Ledger.Checkpoints;
+using TrainGuard.Ledger.Notes;
 using TrainGuard.Server.Auth;
 using TrainGuard.Server.Hosting;
 

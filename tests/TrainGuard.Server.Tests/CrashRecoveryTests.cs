@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json.Nodes;
-using TrainGuard.Ledger.Checkpoints;
+using TrainGuard.Ledger.Notes;
 using TrainGuard.Ledger.Merkle;
 using TrainGuard.Server.Tests.Support;
 
@@ -101,9 +101,9 @@ public sealed class CrashRecoveryTests
     {
         using var http = new HttpClient { BaseAddress = server, Timeout = TimeSpan.FromSeconds(60) };
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
-        var current = Checkpoint.OpenSigned(Encoding.UTF8.GetBytes(await http.GetStringAsync("checkpoint")), [verifier]);
+        var current = TreeHead.OpenSigned(Encoding.UTF8.GetBytes(await http.GetStringAsync("checkpoint")), [verifier]);
         Assert.True(current.Verification.IsVerified);
-        var size = current.Checkpoint.Size;
+        var size = current.TreeHead.Size;
 
         // Every acknowledged event is stored at the index it was acknowledged with.
         var stored = new Dictionary<string, long>(StringComparer.Ordinal);
@@ -130,25 +130,25 @@ public sealed class CrashRecoveryTests
         // Every checkpoint handed out is signed and a prefix of the current tree.
         foreach (var note in checkpoints.Distinct())
         {
-            var old = Checkpoint.OpenSigned(Encoding.UTF8.GetBytes(note), [verifier]);
+            var old = TreeHead.OpenSigned(Encoding.UTF8.GetBytes(note), [verifier]);
             Assert.True(old.Verification.IsVerified);
-            Assert.True(old.Checkpoint.Size <= size, $"a checkpoint of size {old.Checkpoint.Size} was handed out but the tree has {size} leaves");
-            if (old.Checkpoint.Size == 0)
+            Assert.True(old.TreeHead.Size <= size, $"a checkpoint of size {old.TreeHead.Size} was handed out but the tree has {size} leaves");
+            if (old.TreeHead.Size == 0)
             {
                 continue;
             }
 
-            if (old.Checkpoint.Size == size)
+            if (old.TreeHead.Size == size)
             {
-                Assert.Equal(old.Checkpoint.RootHash.ToArray(), current.Checkpoint.RootHash.ToArray());
+                Assert.Equal(old.TreeHead.RootHash.ToArray(), current.TreeHead.RootHash.ToArray());
                 continue;
             }
 
-            var proof = JsonNode.Parse(await http.GetStringAsync($"api/v1/proof/consistency?from={old.Checkpoint.Size}&to={size}"))!["proof"]!
+            var proof = JsonNode.Parse(await http.GetStringAsync($"api/v1/proof/consistency?from={old.TreeHead.Size}&to={size}"))!["proof"]!
                 .AsArray().Select(p => Convert.FromBase64String((string)p!)).ToList();
             Assert.True(
-                MerkleTree.VerifyConsistency((ulong)old.Checkpoint.Size, (ulong)size, proof, old.Checkpoint.RootHash, current.Checkpoint.RootHash),
-                $"the tree of size {size} does not extend the checkpoint of size {old.Checkpoint.Size}");
+                MerkleTree.VerifyConsistency((ulong)old.TreeHead.Size, (ulong)size, proof, old.TreeHead.RootHash, current.TreeHead.RootHash),
+                $"the tree of size {size} does not extend the checkpoint of size {old.TreeHead.Size}");
         }
     }
 }

@@ -2,7 +2,7 @@ using System.Net;
 using System.Text;
 using System.Text.Json.Nodes;
 using TrainGuard.Events;
-using TrainGuard.Ledger.Checkpoints;
+using TrainGuard.Ledger.Notes;
 using TrainGuard.Ledger.Merkle;
 using TrainGuard.Server.Tests.Support;
 
@@ -26,10 +26,10 @@ public sealed class EventApiTests
         Assert.Equal(events.Select(e => (string)e["id"]!), results.Select(r => (string)r!["id"]!));
         Assert.Equal(Enumerable.Range(0, 10).Select(i => (long)i), results.Select(r => (long)r!["index"]!));
         var note = (string)response["checkpoint"]!;
-        var checkpoint = Checkpoint.OpenSigned(Encoding.UTF8.GetBytes(note), [NoteVerifier.Parse(h.Server.VerifierKey)], "test.trainguard/ledger");
+        var checkpoint = TreeHead.OpenSigned(Encoding.UTF8.GetBytes(note), [NoteVerifier.Parse(h.Server.VerifierKey)], "test.trainguard/ledger");
         Assert.True(checkpoint.IsTrusted);
-        Assert.Equal(10, checkpoint.Checkpoint.Size);
-        var stored = await h.Server.Store.Ledger.GetCheckpointsAsync();
+        Assert.Equal(10, checkpoint.TreeHead.Size);
+        var stored = await h.Server.Store.Ledger.GetTreeHeadsAsync();
         Assert.Contains(stored, c => c.Note == note);
     }
 
@@ -127,12 +127,12 @@ public sealed class EventApiTests
         var got = await h.GetJsonAsync($"api/v1/events/{events[11]["id"]}");
 
         Assert.Equal(11, (long)got["index"]!);
-        var checkpoint = Checkpoint.OpenSigned(Encoding.UTF8.GetBytes((string)got["checkpoint"]!), [NoteVerifier.Parse(h.Server.VerifierKey)]);
+        var checkpoint = TreeHead.OpenSigned(Encoding.UTF8.GetBytes((string)got["checkpoint"]!), [NoteVerifier.Parse(h.Server.VerifierKey)]);
         Assert.True(checkpoint.Verification.IsVerified);
-        Assert.Equal(37, checkpoint.Checkpoint.Size);
+        Assert.Equal(37, checkpoint.TreeHead.Size);
         var proof = got["inclusion_proof"]!.AsArray().Select(p => Convert.FromBase64String((string)p!)).ToList();
         var leaf = MerkleHash.HashLeaf(CanonicalJson.Serialize(got["event"]));
-        Assert.True(MerkleTree.VerifyInclusion(leaf, 11, 37, proof, checkpoint.Checkpoint.RootHash));
+        Assert.True(MerkleTree.VerifyInclusion(leaf, 11, 37, proof, checkpoint.TreeHead.RootHash));
 
         using var missing = await h.GetAsync($"api/v1/events/{Guid.NewGuid()}", h.ReaderToken);
         Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
@@ -147,10 +147,10 @@ public sealed class EventApiTests
         await h.RestartAsync();
         await h.PostEventsOkAsync(Enumerable.Range(10, 5).Select(i => ServerHarness.Event(i)));
 
-        var old = Checkpoint.Parse(SignedNote.Parse((string)first["checkpoint"]!).Text);
+        var old = TreeHead.Parse(SignedNote.Parse((string)first["checkpoint"]!).Text);
         var proof = await h.GetJsonAsync("api/v1/proof/consistency?from=10&to=15", token: null);
         var now = await h.GetJsonAsync("api/v1/log", token: null);
-        var current = Checkpoint.Parse(SignedNote.Parse((string)now["checkpoint"]!).Text);
+        var current = TreeHead.Parse(SignedNote.Parse((string)now["checkpoint"]!).Text);
         Assert.Equal(15, current.Size);
         Assert.True(MerkleTree.VerifyConsistency(10, 15, [.. proof["proof"]!.AsArray().Select(p => Convert.FromBase64String((string)p!))], old.RootHash, current.RootHash));
         var query = await h.GetJsonAsync("api/v1/events?limit=1000");

@@ -122,7 +122,7 @@ public sealed class LedgerCommandTests
         await using var h = await StartWithEventsAsync(Backends.Sqlite, 3);
         var file = Path.Combine(h.Directory, "old.checkpoint");
         await File.WriteAllTextAsync(file, await h.Http.GetStringAsync("checkpoint"));
-        using var other = TrainGuard.Ledger.Checkpoints.NoteSigner.Generate("test.trainguard/ledger");
+        using var other = TrainGuard.Ledger.Notes.NoteSigner.Generate("test.trainguard/ledger");
 
         var (wrongKey, _, stderr) = await CliRunner.RunAsync("ledger", "verify", "--server", h.Server.BaseAddress.ToString(), "--checkpoint", file, "--key", other.VerifierKey);
         Assert.Equal(2, wrongKey);

@@ -1,6 +1,6 @@
 using System.Net;
 using System.Text;
-using TrainGuard.Ledger.Checkpoints;
+using TrainGuard.Ledger.Notes;
 using TrainGuard.Ledger.Merkle;
 using TrainGuard.Ledger.Tiles;
 using TrainGuard.Server.Tests.Support;
@@ -18,9 +18,9 @@ public sealed class LogEndpointTests
         await h.PostEventsOkAsync(Enumerable.Range(0, 300).Select(i => ServerHarness.Event(i)));
 
         var note = await h.Http.GetStringAsync("checkpoint");
-        var checkpoint = Checkpoint.OpenSigned(Encoding.UTF8.GetBytes(note), [NoteVerifier.Parse(h.Server.VerifierKey)], "test.trainguard/ledger");
+        var checkpoint = TreeHead.OpenSigned(Encoding.UTF8.GetBytes(note), [NoteVerifier.Parse(h.Server.VerifierKey)], "test.trainguard/ledger");
         Assert.True(checkpoint.IsTrusted);
-        Assert.Equal(300, checkpoint.Checkpoint.Size);
+        Assert.Equal(300, checkpoint.TreeHead.Size);
 
         // Level-0 tiles: one full (256 leaves) and one partial (44); entry bundles alike.
         var leaves = new List<byte[]>();
@@ -51,7 +51,7 @@ public sealed class LogEndpointTests
 
         var levels = new MerkleLevels();
         levels.AppendLeafHashes([.. leaves.SelectMany(l => l)]);
-        Assert.Equal(checkpoint.Checkpoint.RootHash.ToArray(), new MerkleTree(levels).RootHash(300));
+        Assert.Equal(checkpoint.TreeHead.RootHash.ToArray(), new MerkleTree(levels).RootHash(300));
 
         using var beyond = await h.Http.GetAsync("tile/0/001");
         Assert.Equal(HttpStatusCode.NotFound, beyond.StatusCode);
@@ -77,16 +77,16 @@ public sealed class LogEndpointTests
     [Fact]
     public async Task Checkpoints_are_coalesced_when_an_interval_is_set_and_every_one_served_is_stored()
     {
-        await using var h = await ServerHarness.StartAsync(Backends.Sqlite, o => o with { CheckpointInterval = TimeSpan.FromMilliseconds(200) });
+        await using var h = await ServerHarness.StartAsync(Backends.Sqlite, o => o with { TreeHeadInterval = TimeSpan.FromMilliseconds(200) });
         var posts = Enumerable.Range(0, 8).Select(b => h.PostEventsOkAsync(Enumerable.Range(b * 10, 10).Select(i => ServerHarness.Event(i)))).ToList();
         var answers = await Task.WhenAll(posts);
 
-        var stored = (await h.Server.Store.Ledger.GetCheckpointsAsync()).Select(c => c.Note).ToHashSet();
+        var stored = (await h.Server.Store.Ledger.GetTreeHeadsAsync()).Select(c => c.Note).ToHashSet();
         foreach (var answer in answers)
         {
             var note = (string)answer["checkpoint"]!;
             Assert.Contains(note, stored);
-            var size = Checkpoint.Parse(SignedNote.Parse(note).Text).Size;
+            var size = TreeHead.Parse(SignedNote.Parse(note).Text).Size;
             Assert.True(answer["results"]!.AsArray().All(r => (long)r!["index"]! < size));
         }
 

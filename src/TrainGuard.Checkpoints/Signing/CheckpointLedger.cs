@@ -6,7 +6,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using TrainGuard.Events;
 using TrainGuard.Integrity.Manifests;
-using TrainGuard.Ledger.Checkpoints;
+using TrainGuard.Ledger.Notes;
 using TrainGuard.Ledger.Merkle;
 using TrainGuard.Parsing;
 
@@ -228,7 +228,7 @@ public static class CheckpointLedger
         var leaf = MerkleHash.HashLeaf(entry);
         var proof = root.GetProperty("inclusion_proof").EnumerateArray().Select(p => p.GetBytesFromBase64()).ToList();
         var note = root.GetProperty("checkpoint").GetString() ?? string.Empty;
-        var signed = Checkpoint.OpenSigned(Encoding.UTF8.GetBytes(note), [key]);
+        var signed = TreeHead.OpenSigned(Encoding.UTF8.GetBytes(note), [key]);
         string? problem = null;
         if (!signed.Verification.IsVerified)
         {
@@ -238,9 +238,9 @@ public static class CheckpointLedger
         {
             problem = "the server's leaf hash is not SHA-256(0x00 || the event it returned)";
         }
-        else if (index < 0 || !MerkleTree.VerifyInclusion(leaf, (ulong)index, (ulong)signed.Checkpoint.Size, proof, signed.Checkpoint.RootHash))
+        else if (index < 0 || !MerkleTree.VerifyInclusion(leaf, (ulong)index, (ulong)signed.TreeHead.Size, proof, signed.TreeHead.RootHash))
         {
-            problem = $"the inclusion proof of leaf {index} does not verify against the signed checkpoint of size {signed.Checkpoint.Size}";
+            problem = $"the inclusion proof of leaf {index} does not verify against the signed checkpoint of size {signed.TreeHead.Size}";
         }
 
         var recorded = EventRecord.FromObject(JsonNode.Parse(entry)!.AsObject());
@@ -254,7 +254,7 @@ public static class CheckpointLedger
             HostName = recorded.GetString(EventFields.HostName),
             Timestamp = recorded.GetString(EventFields.Timestamp),
             ModelName = recorded.GetString("trainguard.ckpt.model_name"),
-            TreeSize = signed.Checkpoint.Size,
+            TreeSize = signed.TreeHead.Size,
             ProofProblem = problem,
             KeySource = keySource,
             EventJson = Encoding.UTF8.GetString(entry),

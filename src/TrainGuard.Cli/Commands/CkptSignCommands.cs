@@ -10,7 +10,7 @@ using TrainGuard.Cli.Output;
 using TrainGuard.Findings;
 using TrainGuard.Integrity.Keys;
 using TrainGuard.Integrity.Manifests;
-using TrainGuard.Ledger.Checkpoints;
+using TrainGuard.Ledger.Notes;
 using TrainGuard.Output;
 using TrainGuard.Parsing;
 

@@ -1,9 +1,10 @@
 using System.CommandLine;
 using TrainGuard.Cli.Output;
 using TrainGuard.Findings;
-using TrainGuard.Ledger.Checkpoints;
+using TrainGuard.Ledger.Notes;
 using TrainGuard.Parsing;
-using TrainGuard.Server.Ledger;
+using TrainGuard.Ledger.Verification;
+using TrainGuard.Server.Storage;
 
 namespace TrainGuard.Cli.Commands;
 
@@ -78,7 +79,7 @@ public static class LedgerCommand
                 throw new CliException(ex.Message, ex);
             }
 
-            if (outcome.NewCheckpoint is { } note && parse.GetValue(save) is { } target)
+            if (outcome.NewTreeHead is { } note && parse.GetValue(save) is { } target)
             {
                 var temp = target.FullName + ".tmp";
                 await File.WriteAllTextAsync(temp, note, ct);
@@ -107,7 +108,7 @@ public static class LedgerCommand
         {
             var keys = parse.GetValue(key) is { } k ? new[] { ParseKey(k) } : null;
             await using var store = await ServerCommand.OpenStoreAsync(parse.GetValue(db), parse.GetValue(data), ct);
-            var report = await LedgerAuditor.AuditAsync(store, keys, ct);
+            var report = await ServerStoreAudit.AuditAsync(store, keys, ct);
             return output.Write(parse, report, stdout, stderr);
         });
         return command;

@@ -82,7 +82,7 @@ public static class ServerCommand
                 Urls = parse.GetValue(urls)!,
                 Origin = parse.GetValue(origin),
                 Batch = new BatchLimits { MaxEvents = parse.GetValue(maxEvents), MaxBytes = parse.GetValue(maxBytes) },
-                CheckpointInterval = TimeSpan.FromMilliseconds(parse.GetValue(interval)),
+                TreeHeadInterval = TimeSpan.FromMilliseconds(parse.GetValue(interval)),
                 LogFormat = parse.GetValue(logFormat) == "text" ? LogFormat.Text : LogFormat.Json,
                 LogLevel = Enum.Parse<LogLevel>(parse.GetValue(logLevel)!, ignoreCase: true),
             };

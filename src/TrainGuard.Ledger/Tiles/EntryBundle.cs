@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using TrainGuard.Ledger.Storage;
 using TrainGuard.Parsing;
 
 namespace TrainGuard.Ledger.Tiles;
@@ -7,6 +6,9 @@ namespace TrainGuard.Ledger.Tiles;
 /// <summary>C2SP tlog-tiles entry bundles: each entry prefixed with its length as a big-endian u16.</summary>
 public static class EntryBundle
 {
+    /// <summary>Largest entry: each is prefixed with its length as a big-endian u16.</summary>
+    public const int MaxEntryBytes = ushort.MaxValue;
+
     private const int LengthPrefixSize = sizeof(ushort);
 
     /// <summary>Concatenates length-prefixed entries.</summary>
@@ -16,7 +18,7 @@ public static class EntryBundle
         var total = 0L;
         foreach (var entry in entries)
         {
-            if (entry.Length > LedgerLimits.MaxEntryBytes)
+            if (entry.Length > MaxEntryBytes)
             {
                 throw new ArgumentException("an entry bundle holds entries of at most 65,535 bytes", nameof(entries));
             }

@@ -1,11 +1,10 @@
 using TrainGuard.Ledger.Merkle;
-using TrainGuard.Ledger.Storage;
 
 namespace TrainGuard.Ledger.Tiles;
 
 /// <summary>
-/// Builds C2SP tlog-tiles resources from the ledger: hash tiles from the stored tree nodes, entry bundles
-/// from the store. A tile exists for a tree size when all of its hashes (or entries) lie below that size.
+/// Builds C2SP tlog-tiles resources: hash tiles from the tree nodes, and the leaf range of each entry bundle
+/// (the storage reads the entries). A tile exists for a tree size when all of its hashes (or entries) lie below that size.
 /// </summary>
 public static class TileReader
 {
@@ -67,7 +66,7 @@ public static class TileReader
         ArgumentNullException.ThrowIfNull(nodes);
         if (address.IsEntryBundle)
         {
-            throw new ArgumentException("use ReadEntryBundleAsync for entry bundles", nameof(address));
+            throw new ArgumentException("use EntryBundleRange for entry bundles", nameof(address));
         }
 
         CheckExists(address, treeSize, nodes.Size);
@@ -82,18 +81,20 @@ public static class TileReader
         return tile;
     }
 
-    /// <summary>The entry bundle (length-prefixed entries) of an entry tile.</summary>
-    public static async Task<byte[]> ReadEntryBundleAsync(ILedgerStore store, TileAddress address, long treeSize, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// The leaf range <c>[Start, Start + Count)</c> whose entries make up the entry bundle <paramref name="address"/>
+    /// (encode them with <see cref="EntryBundle.Encode"/>), after checking the bundle exists at <paramref name="treeSize"/>
+    /// and that size is within the <paramref name="available"/> leaves.
+    /// </summary>
+    public static (long Start, int Count) EntryBundleRange(TileAddress address, long treeSize, long available)
     {
-        ArgumentNullException.ThrowIfNull(store);
         if (!address.IsEntryBundle)
         {
             throw new ArgumentException("use ReadHashTile for hash tiles", nameof(address));
         }
 
-        CheckExists(address, treeSize, await store.SizeAsync(cancellationToken));
-        var entries = await store.GetEntriesAsync(address.Index * TileAddress.FullWidth, address.Width, cancellationToken);
-        return EntryBundle.Encode(entries);
+        CheckExists(address, treeSize, available);
+        return (address.Index * TileAddress.FullWidth, address.Width);
     }
 
     private static void CheckExists(TileAddress address, long treeSize, long available)

@@ -33,7 +33,7 @@ public sealed record ServerOptions
     public BatchLimits Batch { get; init; } = new();
 
     /// <summary>Zero: a checkpoint after every batch; otherwise at most one per interval (batches wait for it).</summary>
-    public TimeSpan CheckpointInterval { get; init; } = TimeSpan.Zero;
+    public TimeSpan TreeHeadInterval { get; init; } = TimeSpan.Zero;
 
     public LogFormat LogFormat { get; init; } = LogFormat.Json;
 

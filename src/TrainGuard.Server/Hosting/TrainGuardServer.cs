@@ -8,8 +8,8 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
-using TrainGuard.Ledger;
-using TrainGuard.Ledger.Checkpoints;
+using TrainGuard.Ledger.Storage;
+using TrainGuard.Ledger.Notes;
 using TrainGuard.Server.Auth;
 using TrainGuard.Server.Http;
 using TrainGuard.Server.Ledger;
@@ -46,7 +46,7 @@ public sealed class TrainGuardServer : IAsyncDisposable
 
     public TransparencyLog Log => _state.Log;
 
-    public CheckpointPublisher Checkpoints => _state.Checkpoints;
+    public TreeHeadPublisher TreeHeads => _state.TreeHeads;
 
     /// <summary>The verifier key clients and witnesses pin (<c>trainguard server key show</c>).</summary>
     public string VerifierKey => _state.Log.Verifier.VerifierKey;
@@ -62,13 +62,13 @@ public sealed class TrainGuardServer : IAsyncDisposable
 
         var signer = LogSigningKey.LoadOrCreate(options.DataDirectory, options.Origin);
         IServerStore? store = null;
-        CheckpointPublisher? publisher = null;
+        TreeHeadPublisher? publisher = null;
         WebApplication? app = null;
         try
         {
             store = await ServerStores.OpenAsync(options.Database ?? ServerStores.DefaultSpec(options.DataDirectory), cancellationToken);
             var log = await TransparencyLog.OpenAsync(store.Ledger, signer.Name, signer, cancellationToken);
-            publisher = new CheckpointPublisher(log, options.CheckpointInterval);
+            publisher = new TreeHeadPublisher(log, options.TreeHeadInterval);
             await publisher.InitializeAsync(cancellationToken);
 
             app = Build(options);
@@ -123,7 +123,7 @@ public sealed class TrainGuardServer : IAsyncDisposable
         finally
         {
             await _app.DisposeAsync();
-            _state.Checkpoints.Dispose();
+            _state.TreeHeads.Dispose();
             await _state.Store.DisposeAsync();
             _signer.Dispose();
         }

@@ -84,13 +84,13 @@ internal static class EventEndpoints
         }
 
         AppendResult result;
-        PublishedCheckpoint checkpoint;
+        PublishedTreeHead checkpoint;
         try
         {
             // Not cancelled by the client going away: once started, the batch commits or fails as a whole.
             (result, checkpoint) = batch.Entries.Count == 0
-                ? (new AppendResult(state.Log.Size, [], [], 0, state.Log.Size), await state.Checkpoints.EnsureAsync(state.Log.Size, CancellationToken.None))
-                : await state.Checkpoints.AppendAsync(batch.Entries, CancellationToken.None);
+                ? (new AppendResult(state.Log.Size, [], [], 0, state.Log.Size), await state.TreeHeads.EnsureAsync(state.Log.Size, CancellationToken.None))
+                : await state.TreeHeads.AppendAsync(batch.Entries, CancellationToken.None);
         }
         catch (EventConflictException ex)
         {
@@ -148,7 +148,7 @@ internal static class EventEndpoints
             return;
         }
 
-        var checkpoint = await state.Checkpoints.EnsureAsync(index.Value + 1, ct);
+        var checkpoint = await state.TreeHeads.EnsureAsync(index.Value + 1, ct);
         var proof = state.Log.InclusionProof(index.Value, checkpoint.Size);
         await HttpJson.WriteAsync(context, StatusCodes.Status200OK, w =>
         {

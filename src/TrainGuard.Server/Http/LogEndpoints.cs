@@ -16,7 +16,7 @@ internal static class LogEndpoints
 
     public static async Task CheckpointAsync(HttpContext context, ServerState state)
     {
-        var note = Encoding.UTF8.GetBytes(state.Checkpoints.Latest.Note);
+        var note = Encoding.UTF8.GetBytes(state.TreeHeads.Latest.Note);
         context.Response.ContentType = "text/plain; charset=utf-8";
         context.Response.Headers.CacheControl = "no-store";
         context.Response.ContentLength = note.Length;
@@ -37,7 +37,7 @@ internal static class LogEndpoints
             return;
         }
 
-        var size = state.Checkpoints.Latest.Size;
+        var size = state.TreeHeads.Latest.Size;
         if (!TileReader.Exists(address, size))
         {
             await HttpJson.ProblemAsync(context, StatusCodes.Status404NotFound, "no-such-tile", "No such tile", $"{address.ToPath()} does not exist in the published tree of size {size}");
@@ -75,7 +75,7 @@ internal static class LogEndpoints
 
     public static Task InfoAsync(HttpContext context, ServerState state)
     {
-        var latest = state.Checkpoints.Latest;
+        var latest = state.TreeHeads.Latest;
         return HttpJson.WriteAsync(context, StatusCodes.Status200OK, w =>
         {
             w.WriteStartObject();

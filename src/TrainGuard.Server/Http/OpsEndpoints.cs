@@ -31,7 +31,7 @@ internal static class OpsEndpoints
 
     public static Task MetricsAsync(HttpContext context, ServerState state)
     {
-        var text = state.Metrics.Render(state.Log.Size, state.Checkpoints.Latest.Size, state.Checkpoints.PublishedCount);
+        var text = state.Metrics.Render(state.Log.Size, state.TreeHeads.Latest.Size, state.TreeHeads.PublishedCount);
         return PlainAsync(context, StatusCodes.Status200OK, text, "text/plain; version=0.0.4; charset=utf-8");
     }
 

@@ -1,5 +1,5 @@
 using Microsoft.Extensions.Logging;
-using TrainGuard.Ledger;
+using TrainGuard.Ledger.Storage;
 using TrainGuard.Server.Auth;
 using TrainGuard.Server.Hosting;
 using TrainGuard.Server.Ledger;
@@ -11,7 +11,7 @@ namespace TrainGuard.Server.Http;
 internal sealed record ServerState(
     IServerStore Store,
     TransparencyLog Log,
-    CheckpointPublisher Checkpoints,
+    TreeHeadPublisher TreeHeads,
     TokenAuthenticator Tokens,
     ServerMetrics Metrics,
     ServerOptions Options,

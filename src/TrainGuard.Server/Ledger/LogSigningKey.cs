@@ -1,5 +1,5 @@
 using System.Text;
-using TrainGuard.Ledger.Checkpoints;
+using TrainGuard.Ledger.Notes;
 using TrainGuard.Parsing;
 
 namespace TrainGuard.Server.Ledger;

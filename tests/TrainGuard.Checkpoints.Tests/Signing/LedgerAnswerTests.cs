@@ -4,7 +4,7 @@ using System.Text.Json.Nodes;
 using TrainGuard.Checkpoints.Signing;
 using TrainGuard.Events;
 using TrainGuard.Integrity.Manifests;
-using TrainGuard.Ledger.Checkpoints;
+using TrainGuard.Ledger.Notes;
 using TrainGuard.Ledger.Merkle;
 
 namespace TrainGuard.Checkpoints.Tests.Signing;
@@ -24,7 +24,7 @@ public sealed class LedgerAnswerTests
         var record = CheckpointLedger.SignedEvent(Manifest, "/c/checkpoint-6", "/c/checkpoint-6/model.sig", "hint", 32, new DateTimeOffset(2026, 1, 2, 3, 4, 5, TimeSpan.Zero), "alice", "node-1");
         var entry = record.ToCanonicalJson();
         var leaf = MerkleHash.HashLeaf(entry);
-        var note = new Checkpoint("stub.trainguard/ledger", 1, leaf).Sign(signer);
+        var note = new TreeHead("stub.trainguard/ledger", 1, leaf).Sign(signer);
         var body = $"{{\"id\":\"{record.Id}\",\"index\":0,\"leaf_hash\":\"{Convert.ToBase64String(leaf)}\",\"event\":{Encoding.UTF8.GetString(entry)},\"tree_size\":1,\"checkpoint\":{JsonValue.Create(note).ToJsonString()},\"inclusion_proof\":[]}}";
         return (body, signer, record.Id);
     }

@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using System.Text;
 using TrainGuard.Parsing;
 
-namespace TrainGuard.Ledger.Checkpoints;
+namespace TrainGuard.Ledger.Notes;
 
 /// <summary>
 /// A C2SP signed note: UTF-8 text ending in a newline, a blank line, then one or more lines

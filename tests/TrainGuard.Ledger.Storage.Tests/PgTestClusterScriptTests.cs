@@ -3,7 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using TrainGuard.Ledger.Tests.Support;
 
-namespace TrainGuard.Ledger.Tests.Storage;
+namespace TrainGuard.Ledger.Storage.Tests;
 
 /// <summary>
 /// <c>scripts/pg-test-cluster.sh acquire/release</c>: the cluster a test run starts is stopped when the last process

@@ -1,4 +1,5 @@
 using TrainGuard.Ledger.Merkle;
+using TrainGuard.Ledger.Tiles;
 
 namespace TrainGuard.Ledger.Storage;
 
@@ -6,7 +7,7 @@ namespace TrainGuard.Ledger.Storage;
 public static class LedgerLimits
 {
     /// <summary>Largest entry: C2SP tlog-tiles entry bundles prefix each entry with a big-endian u16 length.</summary>
-    public const int MaxEntryBytes = ushort.MaxValue;
+    public const int MaxEntryBytes = EntryBundle.MaxEntryBytes;
 
     /// <summary>Most entries in one append.</summary>
     public const int MaxBatchEntries = 100_000;
@@ -18,7 +19,7 @@ public static class LedgerLimits
     public const int MaxReadCount = 1 << 20;
 
     /// <summary>Largest signed note stored with a checkpoint.</summary>
-    public const int MaxCheckpointNoteLength = 1 << 20;
+    public const int MaxTreeHeadNoteLength = 1 << 20;
 
     internal static void CheckBatch<T>(IReadOnlyList<T> entries, Func<T, byte[]> entry, Func<T, string?> key)
     {
@@ -51,7 +52,7 @@ public static class LedgerLimits
         ArgumentOutOfRangeException.ThrowIfGreaterThan(count, MaxReadCount);
     }
 
-    internal static void CheckCheckpoint(long treeSize, ReadOnlyMemory<byte> rootHash, string signedNote)
+    internal static void CheckTreeHead(long treeSize, ReadOnlyMemory<byte> rootHash, string signedNote)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(treeSize);
         ArgumentNullException.ThrowIfNull(signedNote);
@@ -60,7 +61,7 @@ public static class LedgerLimits
             throw new ArgumentException("a root hash is 32 bytes", nameof(rootHash));
         }
 
-        if (signedNote.Length > MaxCheckpointNoteLength)
+        if (signedNote.Length > MaxTreeHeadNoteLength)
         {
             throw new ArgumentException("signed note too large", nameof(signedNote));
         }

@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 
-namespace TrainGuard.Ledger.Checkpoints;
+namespace TrainGuard.Ledger.Notes;
 
 /// <summary>Shared rules of the C2SP signed-note format: key names, key IDs, strict base64.</summary>
 internal static class NoteEncoding

@@ -1,8 +1,7 @@
 using Npgsql;
-using TrainGuard.Ledger.Storage;
-using TrainGuard.Ledger.Tests.Support;
+using TrainGuard.Ledger.Storage.Tests.Support;
 
-namespace TrainGuard.Ledger.Tests.Storage;
+namespace TrainGuard.Ledger.Storage.Tests;
 
 /// <summary>The same contract against PostgreSQL (TRAINGUARD_TEST_PG, or a private cluster started on demand).</summary>
 public sealed class PostgresLedgerStoreTests : LedgerStoreContract

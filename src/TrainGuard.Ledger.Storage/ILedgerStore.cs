@@ -20,9 +20,9 @@ public interface ILedgerStore : IAsyncDisposable
     /// Appends like <see cref="AppendBatchAsync(IReadOnlyList{LedgerAppend}, CancellationToken)"/> and, in the same
     /// transaction, stores the checkpoint <paramref name="checkpoint"/> returns for the new tree (called after the rows
     /// are written, with the result; null stores none). The checkpoint is then durable exactly when the batch is, and
-    /// is returned in <see cref="AppendResult.Checkpoint"/>.
+    /// is returned in <see cref="AppendResult.TreeHead"/>.
     /// </summary>
-    Task<AppendResult> AppendBatchAsync(IReadOnlyList<LedgerAppend> entries, Func<AppendResult, CheckpointDraft?>? checkpoint, CancellationToken cancellationToken = default);
+    Task<AppendResult> AppendBatchAsync(IReadOnlyList<LedgerAppend> entries, Func<AppendResult, TreeHeadDraft?>? checkpoint, CancellationToken cancellationToken = default);
 
     /// <summary>The committed tree size.</summary>
     Task<long> SizeAsync(CancellationToken cancellationToken = default);
@@ -40,13 +40,13 @@ public interface ILedgerStore : IAsyncDisposable
     Task<long?> FindByIdempotencyKeyAsync(string idempotencyKey, CancellationToken cancellationToken = default);
 
     /// <summary>Records a signed checkpoint that was handed out; returns its id.</summary>
-    Task<long> SaveCheckpointAsync(long treeSize, ReadOnlyMemory<byte> rootHash, string signedNote, CancellationToken cancellationToken = default);
+    Task<long> SaveTreeHeadAsync(long treeSize, ReadOnlyMemory<byte> rootHash, string signedNote, CancellationToken cancellationToken = default);
 
     /// <summary>Every stored checkpoint, oldest first.</summary>
-    Task<IReadOnlyList<StoredCheckpoint>> GetCheckpointsAsync(CancellationToken cancellationToken = default);
+    Task<IReadOnlyList<StoredTreeHead>> GetTreeHeadsAsync(CancellationToken cancellationToken = default);
 
     /// <summary>The most recent stored checkpoint, if any.</summary>
-    Task<StoredCheckpoint?> GetLatestCheckpointAsync(CancellationToken cancellationToken = default);
+    Task<StoredTreeHead?> GetLatestTreeHeadAsync(CancellationToken cancellationToken = default);
 
     /// <summary>Every stored entry row as it is on disk, in index order (for audits; no integrity checks).</summary>
     IAsyncEnumerable<StoredEntry> ScanAsync(CancellationToken cancellationToken = default);
@@ -71,14 +71,14 @@ public sealed record AppendResult(long FirstIndex, long[] Indices, bool[] Duplic
     public ReadOnlyMemory<byte> LeafHashes { get; init; }
 
     /// <summary>The checkpoint stored in the append's transaction, if one was asked for.</summary>
-    public StoredCheckpoint? Checkpoint { get; init; }
+    public StoredTreeHead? TreeHead { get; init; }
 }
 
 /// <summary>A signed checkpoint to store with an append: its tree size must be the append's new tree size.</summary>
-public sealed record CheckpointDraft(long TreeSize, byte[] RootHash, string Note);
+public sealed record TreeHeadDraft(long TreeSize, byte[] RootHash, string Note);
 
 /// <summary>A signed checkpoint as stored.</summary>
-public sealed record StoredCheckpoint(long Id, long TreeSize, byte[] RootHash, string Note, DateTimeOffset CreatedAt);
+public sealed record StoredTreeHead(long Id, long TreeSize, byte[] RootHash, string Note, DateTimeOffset CreatedAt);
 
 /// <summary>A stored entry row as read back, without any verification.</summary>
 public sealed record StoredEntry(long Index, byte[] Entry, byte[] LeafHash);

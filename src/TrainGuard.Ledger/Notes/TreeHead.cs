@@ -3,20 +3,20 @@ using System.Text;
 using TrainGuard.Ledger.Merkle;
 using TrainGuard.Parsing;
 
-namespace TrainGuard.Ledger.Checkpoints;
+namespace TrainGuard.Ledger.Notes;
 
 /// <summary>
 /// A C2SP <c>tlog-checkpoint</c> note text: the log's origin line, the tree size in decimal (no leading
 /// zeroes), the base64 root hash, then optional non-empty extension lines; every line ends in a newline.
 /// </summary>
-public sealed class Checkpoint
+public sealed class TreeHead
 {
     /// <summary>Largest checkpoint text accepted.</summary>
     public const int MaxTextBytes = 64 * 1024;
 
     private readonly byte[] _rootHash;
 
-    public Checkpoint(string origin, long size, ReadOnlySpan<byte> rootHash, IReadOnlyList<string>? extensions = null)
+    public TreeHead(string origin, long size, ReadOnlySpan<byte> rootHash, IReadOnlyList<string>? extensions = null)
     {
         ArgumentNullException.ThrowIfNull(origin);
         if (origin.Length == 0 || origin.Contains('\n', StringComparison.Ordinal))
@@ -74,14 +74,14 @@ public sealed class Checkpoint
     public string Sign(params NoteSigner[] signers) => SignedNote.Sign(ToNoteText(), signers);
 
     /// <summary>Parses checkpoint note text; malformed input throws <see cref="MalformedInputException"/>.</summary>
-    public static Checkpoint Parse(string noteText)
+    public static TreeHead Parse(string noteText)
     {
         ArgumentNullException.ThrowIfNull(noteText);
         return Parse(Encoding.UTF8.GetBytes(noteText));
     }
 
     /// <summary>Parses checkpoint note text; malformed input throws <see cref="MalformedInputException"/>.</summary>
-    public static Checkpoint Parse(ReadOnlySpan<byte> noteText)
+    public static TreeHead Parse(ReadOnlySpan<byte> noteText)
     {
         if (noteText.Length > MaxTextBytes)
         {
@@ -119,25 +119,25 @@ public sealed class Checkpoint
             MalformedInputException.Throw("checkpoint: the root hash line must be the base64 of 32 bytes", lines[2].Offset);
         }
 
-        return new Checkpoint(lines[0].Text, size, root, [.. lines.Skip(3).Select(l => l.Text)]);
+        return new TreeHead(lines[0].Text, size, root, [.. lines.Skip(3).Select(l => l.Text)]);
     }
 
     /// <summary>
     /// Parses a signed checkpoint note and checks it against the log's keys (and origin, when given).
     /// Malformed notes throw <see cref="MalformedInputException"/>; signature problems are reported in the result.
     /// </summary>
-    public static SignedCheckpoint OpenSigned(ReadOnlySpan<byte> signedNote, IEnumerable<NoteVerifier> logKeys, string? expectedOrigin = null)
+    public static SignedTreeHead OpenSigned(ReadOnlySpan<byte> signedNote, IEnumerable<NoteVerifier> logKeys, string? expectedOrigin = null)
     {
         var note = SignedNote.Parse(signedNote);
         var checkpoint = Parse(note.Text);
         var originMatches = expectedOrigin is null || string.Equals(checkpoint.Origin, expectedOrigin, StringComparison.Ordinal);
-        return new SignedCheckpoint(checkpoint, note.Verify(logKeys), originMatches);
+        return new SignedTreeHead(checkpoint, note.Verify(logKeys), originMatches);
     }
 
     /// <summary>Fuzz target: must never throw anything but <see cref="MalformedInputException"/>.</summary>
     public static void Fuzz(ReadOnlySpan<byte> data)
     {
-        Checkpoint checkpoint;
+        TreeHead checkpoint;
         try
         {
             checkpoint = Parse(data);
@@ -204,7 +204,7 @@ public sealed class Checkpoint
 }
 
 /// <summary>A parsed signed checkpoint with the outcome of its signature check.</summary>
-public sealed record SignedCheckpoint(Checkpoint Checkpoint, NoteVerification Verification, bool OriginMatches)
+public sealed record SignedTreeHead(TreeHead TreeHead, NoteVerification Verification, bool OriginMatches)
 {
     /// <summary>True when a known log key signed it and the origin is the expected one.</summary>
     public bool IsTrusted => Verification.IsVerified && OriginMatches;

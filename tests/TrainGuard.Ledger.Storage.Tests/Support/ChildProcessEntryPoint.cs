@@ -1,8 +1,7 @@
 using System.Diagnostics;
 using System.Text;
-using TrainGuard.Ledger.Storage;
 
-namespace TrainGuard.Ledger.Tests.Support;
+namespace TrainGuard.Ledger.Storage.Tests.Support;
 
 /// <summary>
 /// The test assembly's own entry point (the test host never calls it). The crash tests start this assembly

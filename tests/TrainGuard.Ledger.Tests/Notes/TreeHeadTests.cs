@@ -1,9 +1,9 @@
 using System.Text;
-using TrainGuard.Ledger.Checkpoints;
+using TrainGuard.Ledger.Notes;
 using TrainGuard.Ledger.Tests.Support;
 using TrainGuard.Parsing;
 
-namespace TrainGuard.Ledger.Tests.Checkpoints;
+namespace TrainGuard.Ledger.Tests.TreeHeads;
 
 public class CheckpointTests
 {
@@ -16,7 +16,7 @@ public class CheckpointTests
     public void Specification_example_parses_into_origin_size_and_root()
     {
         var note = SignedNote.Parse(SpecExample);
-        var checkpoint = Checkpoint.Parse(note.Text);
+        var checkpoint = TreeHead.Parse(note.Text);
 
         Assert.Equal("example.com/behind-the-sofa", checkpoint.Origin);
         Assert.Equal(20852163, checkpoint.Size);
@@ -30,22 +30,22 @@ public class CheckpointTests
     {
         using var log = NoteSigner.Generate("trainguard.example/ledger");
         using var other = NoteSigner.Generate("trainguard.example/ledger");
-        var checkpoint = new Checkpoint("trainguard.example/ledger", 42, new byte[32], ["extension line"]);
+        var checkpoint = new TreeHead("trainguard.example/ledger", 42, new byte[32], ["extension line"]);
         var signed = Encoding.UTF8.GetBytes(checkpoint.Sign(log));
 
-        var opened = Checkpoint.OpenSigned(signed, [log.Verifier], "trainguard.example/ledger");
+        var opened = TreeHead.OpenSigned(signed, [log.Verifier], "trainguard.example/ledger");
         Assert.True(opened.IsTrusted);
-        Assert.Equal(42, opened.Checkpoint.Size);
-        Assert.Equal(["extension line"], opened.Checkpoint.Extensions);
+        Assert.Equal(42, opened.TreeHead.Size);
+        Assert.Equal(["extension line"], opened.TreeHead.Extensions);
 
-        Assert.False(Checkpoint.OpenSigned(signed, [other.Verifier], "trainguard.example/ledger").IsTrusted);
-        Assert.False(Checkpoint.OpenSigned(signed, [log.Verifier], "another.example/log").IsTrusted);
+        Assert.False(TreeHead.OpenSigned(signed, [other.Verifier], "trainguard.example/ledger").IsTrusted);
+        Assert.False(TreeHead.OpenSigned(signed, [log.Verifier], "another.example/log").IsTrusted);
     }
 
     [Fact]
     public void Empty_tree_checkpoint_has_size_zero()
     {
-        var checkpoint = Checkpoint.Parse("log\n0\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n");
+        var checkpoint = TreeHead.Parse("log\n0\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n");
         Assert.Equal(0, checkpoint.Size);
     }
 
@@ -69,7 +69,7 @@ public class CheckpointTests
     [MemberData(nameof(MalformedCheckpoints))]
     public void Malformed_checkpoint_text_is_rejected(string description, string text)
     {
-        var e = Assert.Throws<MalformedInputException>(() => Checkpoint.Parse(text));
+        var e = Assert.Throws<MalformedInputException>(() => TreeHead.Parse(text));
         Assert.NotNull(e.Offset);
         Assert.False(string.IsNullOrEmpty(description));
     }
@@ -77,7 +77,7 @@ public class CheckpointTests
     [Fact]
     public void Checkpoint_parser_survives_random_and_mutated_input()
     {
-        FuzzHarness.Run(Checkpoint.Fuzz, [
+        FuzzHarness.Run(TreeHead.Fuzz, [
             Encoding.UTF8.GetBytes("example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n"),
             Encoding.UTF8.GetBytes("log\n0\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\next one\next two\n"),
         ]);

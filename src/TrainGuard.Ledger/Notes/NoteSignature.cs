@@ -1,4 +1,4 @@
-namespace TrainGuard.Ledger.Checkpoints;
+namespace TrainGuard.Ledger.Notes;
 
 /// <summary>One signature line of a note: the key name, the 32-bit key ID, and the signature bytes.</summary>
 public sealed class NoteSignature

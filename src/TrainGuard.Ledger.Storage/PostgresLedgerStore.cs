@@ -114,7 +114,7 @@ public sealed class PostgresLedgerStore : ILedgerStore
         AppendBatchAsync(entries, checkpoint: null, cancellationToken);
 
     /// <inheritdoc />
-    public async Task<AppendResult> AppendBatchAsync(IReadOnlyList<LedgerAppend> entries, Func<AppendResult, CheckpointDraft?>? checkpoint, CancellationToken cancellationToken = default)
+    public async Task<AppendResult> AppendBatchAsync(IReadOnlyList<LedgerAppend> entries, Func<AppendResult, TreeHeadDraft?>? checkpoint, CancellationToken cancellationToken = default)
     {
         LedgerLimits.CheckBatch(entries, e => e.Entry, e => e.IdempotencyKey);
         await _writeGate.WaitAsync(cancellationToken);
@@ -186,9 +186,9 @@ public sealed class PostgresLedgerStore : ILedgerStore
     }
 
     /// <inheritdoc />
-    public async Task<long> SaveCheckpointAsync(long treeSize, ReadOnlyMemory<byte> rootHash, string signedNote, CancellationToken cancellationToken = default)
+    public async Task<long> SaveTreeHeadAsync(long treeSize, ReadOnlyMemory<byte> rootHash, string signedNote, CancellationToken cancellationToken = default)
     {
-        LedgerLimits.CheckCheckpoint(treeSize, rootHash, signedNote);
+        LedgerLimits.CheckTreeHead(treeSize, rootHash, signedNote);
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         var size = await ReadTreeSizeAsync(connection, transaction, forUpdate: false, cancellationToken);
@@ -208,12 +208,12 @@ public sealed class PostgresLedgerStore : ILedgerStore
     }
 
     /// <inheritdoc />
-    public async Task<IReadOnlyList<StoredCheckpoint>> GetCheckpointsAsync(CancellationToken cancellationToken = default) =>
-        await ReadCheckpointsAsync("SELECT id, tree_size, root_hash, note, created_at FROM ledger_checkpoint ORDER BY id", cancellationToken);
+    public async Task<IReadOnlyList<StoredTreeHead>> GetTreeHeadsAsync(CancellationToken cancellationToken = default) =>
+        await ReadTreeHeadsAsync("SELECT id, tree_size, root_hash, note, created_at FROM ledger_checkpoint ORDER BY id", cancellationToken);
 
     /// <inheritdoc />
-    public async Task<StoredCheckpoint?> GetLatestCheckpointAsync(CancellationToken cancellationToken = default) =>
-        (await ReadCheckpointsAsync("SELECT id, tree_size, root_hash, note, created_at FROM ledger_checkpoint ORDER BY id DESC LIMIT 1", cancellationToken)).FirstOrDefault();
+    public async Task<StoredTreeHead?> GetLatestTreeHeadAsync(CancellationToken cancellationToken = default) =>
+        (await ReadTreeHeadsAsync("SELECT id, tree_size, root_hash, note, created_at FROM ledger_checkpoint ORDER BY id DESC LIMIT 1", cancellationToken)).FirstOrDefault();
 
     /// <inheritdoc />
     public async IAsyncEnumerable<StoredEntry> ScanAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
@@ -233,7 +233,7 @@ public sealed class PostgresLedgerStore : ILedgerStore
         _writeGate.Dispose();
     }
 
-    private async Task<AppendResult> AppendCoreAsync(NpgsqlConnection connection, IReadOnlyList<LedgerAppend> entries, Func<AppendResult, CheckpointDraft?>? checkpoint, CancellationToken cancellationToken)
+    private async Task<AppendResult> AppendCoreAsync(NpgsqlConnection connection, IReadOnlyList<LedgerAppend> entries, Func<AppendResult, TreeHeadDraft?>? checkpoint, CancellationToken cancellationToken)
     {
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         var treeSize = await ReadTreeSizeAsync(connection, transaction, forUpdate: true, cancellationToken);
@@ -284,10 +284,10 @@ public sealed class PostgresLedgerStore : ILedgerStore
             await head.ExecuteNonQueryAsync(cancellationToken);
         }
 
-        StoredCheckpoint? stored = null;
+        StoredTreeHead? stored = null;
         if (checkpoint?.Invoke(plan.ToResult()) is { } draft)
         {
-            LedgerLimits.CheckCheckpoint(draft.TreeSize, draft.RootHash, draft.Note);
+            LedgerLimits.CheckTreeHead(draft.TreeSize, draft.RootHash, draft.Note);
             if (draft.TreeSize != plan.NewTreeSize)
             {
                 throw new ArgumentException($"a checkpoint stored with an append covers its new tree size {plan.NewTreeSize}, not {draft.TreeSize}", nameof(checkpoint));
@@ -300,12 +300,12 @@ public sealed class PostgresLedgerStore : ILedgerStore
             insert.Parameters.AddWithValue("note", draft.Note);
             await using var reader = await insert.ExecuteReaderAsync(cancellationToken);
             await reader.ReadAsync(cancellationToken);
-            stored = new StoredCheckpoint(reader.GetInt64(0), draft.TreeSize, draft.RootHash, draft.Note, reader.GetFieldValue<DateTimeOffset>(1));
+            stored = new StoredTreeHead(reader.GetInt64(0), draft.TreeSize, draft.RootHash, draft.Note, reader.GetFieldValue<DateTimeOffset>(1));
         }
 
         cancellationToken.ThrowIfCancellationRequested();
         await transaction.CommitAsync(cancellationToken);
-        return plan.ToResult() with { Checkpoint = stored };
+        return plan.ToResult() with { TreeHead = stored };
     }
 
     private async Task<NpgsqlConnection> AcquireSequencerAsync(CancellationToken cancellationToken)
@@ -429,14 +429,14 @@ public sealed class PostgresLedgerStore : ILedgerStore
         return result;
     }
 
-    private async Task<IReadOnlyList<StoredCheckpoint>> ReadCheckpointsAsync(string sql, CancellationToken cancellationToken)
+    private async Task<IReadOnlyList<StoredTreeHead>> ReadTreeHeadsAsync(string sql, CancellationToken cancellationToken)
     {
         await using var command = _dataSource.CreateCommand(sql);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        var result = new List<StoredCheckpoint>();
+        var result = new List<StoredTreeHead>();
         while (await reader.ReadAsync(cancellationToken))
         {
-            result.Add(new StoredCheckpoint(
+            result.Add(new StoredTreeHead(
                 reader.GetInt64(0),
                 reader.GetInt64(1),
                 (byte[])reader.GetValue(2),

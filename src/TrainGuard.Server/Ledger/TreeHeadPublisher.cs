@@ -1,28 +1,27 @@
-using TrainGuard.Ledger;
-using TrainGuard.Ledger.Checkpoints;
 using TrainGuard.Ledger.Storage;
+using TrainGuard.Ledger.Notes;
 
 namespace TrainGuard.Server.Ledger;
 
 /// <summary>A signed checkpoint the server handed out (it is stored before it is served).</summary>
-public sealed record PublishedCheckpoint(long Size, byte[] RootHash, string Note);
+public sealed record PublishedTreeHead(long Size, byte[] RootHash, string Note);
 
 /// <summary>
 /// Publishes signed checkpoints: after each batch, or at most once per <c>interval</c> when one is set (callers
 /// waiting for a checkpoint that covers their batch share the next one). Every checkpoint is recorded in the
 /// store before anyone sees it.
 /// </summary>
-public sealed class CheckpointPublisher : IDisposable
+public sealed class TreeHeadPublisher : IDisposable
 {
     private readonly TransparencyLog _log;
     private readonly TimeSpan _interval;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly TimeProvider _time;
-    private PublishedCheckpoint? _latest;
+    private PublishedTreeHead? _latest;
     private long _lastPublished;
     private long _published;
 
-    public CheckpointPublisher(TransparencyLog log, TimeSpan interval, TimeProvider? time = null)
+    public TreeHeadPublisher(TransparencyLog log, TimeSpan interval, TimeProvider? time = null)
     {
         _log = log;
         _interval = interval;
@@ -30,7 +29,7 @@ public sealed class CheckpointPublisher : IDisposable
     }
 
     /// <summary>The latest checkpoint handed out.</summary>
-    public PublishedCheckpoint Latest => Volatile.Read(ref _latest) ?? throw new InvalidOperationException("the publisher is not initialised");
+    public PublishedTreeHead Latest => Volatile.Read(ref _latest) ?? throw new InvalidOperationException("the publisher is not initialised");
 
     /// <summary>Checkpoints published by this process.</summary>
     public long PublishedCount => Interlocked.Read(ref _published);
@@ -38,10 +37,10 @@ public sealed class CheckpointPublisher : IDisposable
     /// <summary>Loads the latest stored checkpoint, publishing a new one when the log has grown beyond it.</summary>
     public async Task InitializeAsync(CancellationToken cancellationToken = default)
     {
-        var stored = await _log.Store.GetLatestCheckpointAsync(cancellationToken);
+        var stored = await _log.Store.GetLatestTreeHeadAsync(cancellationToken);
         if (stored is not null && stored.TreeSize == _log.Size)
         {
-            Volatile.Write(ref _latest, new PublishedCheckpoint(stored.TreeSize, stored.RootHash, stored.Note));
+            Volatile.Write(ref _latest, new PublishedTreeHead(stored.TreeSize, stored.RootHash, stored.Note));
             return;
         }
 
@@ -53,7 +52,7 @@ public sealed class CheckpointPublisher : IDisposable
     /// stored in the batch's own transaction (one commit; no batch waits for another's checkpoint); with one, batches
     /// share the next periodic checkpoint.
     /// </summary>
-    public async Task<(AppendResult Result, PublishedCheckpoint Checkpoint)> AppendAsync(IReadOnlyList<LedgerAppend> entries, CancellationToken cancellationToken = default)
+    public async Task<(AppendResult Result, PublishedTreeHead TreeHead)> AppendAsync(IReadOnlyList<LedgerAppend> entries, CancellationToken cancellationToken = default)
     {
         if (_interval > TimeSpan.Zero)
         {
@@ -61,17 +60,17 @@ public sealed class CheckpointPublisher : IDisposable
             return (appended, await EnsureAsync(appended.TreeSize, cancellationToken));
         }
 
-        var result = await _log.AppendWithCheckpointAsync(entries, cancellationToken);
-        if (result.Checkpoint is { } stored)
+        var result = await _log.AppendWithTreeHeadAsync(entries, cancellationToken);
+        if (result.TreeHead is { } stored)
         {
-            Offer(new PublishedCheckpoint(stored.TreeSize, stored.RootHash, stored.Note));
+            Offer(new PublishedTreeHead(stored.TreeSize, stored.RootHash, stored.Note));
         }
 
         return (result, await EnsureAsync(result.TreeSize, cancellationToken));
     }
 
     /// <summary>A checkpoint covering at least <paramref name="size"/> leaves, publishing one when needed.</summary>
-    public async Task<PublishedCheckpoint> EnsureAsync(long size, CancellationToken cancellationToken = default)
+    public async Task<PublishedTreeHead> EnsureAsync(long size, CancellationToken cancellationToken = default)
     {
         if (Volatile.Read(ref _latest) is { } current && current.Size >= size)
         {
@@ -119,7 +118,7 @@ public sealed class CheckpointPublisher : IDisposable
     }
 
     /// <summary>Makes a checkpoint stored by an append the latest, unless a larger one already is.</summary>
-    private void Offer(PublishedCheckpoint checkpoint)
+    private void Offer(PublishedTreeHead checkpoint)
     {
         while (true)
         {
@@ -138,11 +137,11 @@ public sealed class CheckpointPublisher : IDisposable
         }
     }
 
-    private async Task<PublishedCheckpoint> PublishCoreAsync(CancellationToken cancellationToken)
+    private async Task<PublishedTreeHead> PublishCoreAsync(CancellationToken cancellationToken)
     {
-        var note = await _log.PublishCheckpointAsync(cancellationToken);
-        var checkpoint = Checkpoint.Parse(SignedNote.Parse(note).Text);
-        var published = new PublishedCheckpoint(checkpoint.Size, checkpoint.RootHash.ToArray(), note);
+        var note = await _log.PublishTreeHeadAsync(cancellationToken);
+        var checkpoint = TreeHead.Parse(SignedNote.Parse(note).Text);
+        var published = new PublishedTreeHead(checkpoint.Size, checkpoint.RootHash.ToArray(), note);
         Volatile.Write(ref _latest, published);
         Interlocked.Exchange(ref _lastPublished, _time.GetTimestamp());
         Interlocked.Increment(ref _published);

@@ -1,10 +1,9 @@
 using System.Text;
-using TrainGuard.Ledger.Checkpoints;
+using TrainGuard.Ledger.Notes;
 using TrainGuard.Ledger.Merkle;
-using TrainGuard.Ledger.Storage;
-using TrainGuard.Ledger.Tests.Support;
+using TrainGuard.Ledger.Storage.Tests.Support;
 
-namespace TrainGuard.Ledger.Tests.Storage;
+namespace TrainGuard.Ledger.Storage.Tests;
 
 /// <summary>
 /// Behaviour every <see cref="ILedgerStore"/> must have; each backend's test class runs every check here.
@@ -159,7 +158,7 @@ public abstract class LedgerStoreContract : IAsyncLifetime
         var (store, _) = await LedgerWithCheckpointsAsync();
         var audit = await LedgerAudit.RunAsync(store, [Signer.Verifier]);
         Assert.True(audit.IsIntact, Describe(audit));
-        Assert.Equal(4, audit.Checkpoints.Count);
+        Assert.Equal(4, audit.TreeHeads.Count);
     }
 
     protected async Task Audit_reports_an_edited_entry_and_every_checkpoint_it_breaks()
@@ -171,8 +170,8 @@ public abstract class LedgerStoreContract : IAsyncLifetime
 
         Assert.Equal([15L], audit.ChangedEntries);
         Assert.Equal(
-            [CheckpointAuditStatus.Matches, CheckpointAuditStatus.Matches, CheckpointAuditStatus.RootMismatch, CheckpointAuditStatus.RootMismatch],
-            audit.Checkpoints.Select(c => c.Status));
+            [TreeHeadAuditStatus.Matches, TreeHeadAuditStatus.Matches, TreeHeadAuditStatus.RootMismatch, TreeHeadAuditStatus.RootMismatch],
+            audit.TreeHeads.Select(c => c.Status));
         Assert.False(audit.IsIntact);
     }
 
@@ -185,7 +184,7 @@ public abstract class LedgerStoreContract : IAsyncLifetime
         var audit = await LedgerAudit.RunAsync(store);
 
         Assert.Empty(audit.ChangedEntries);
-        var broken = audit.Checkpoints.Where(c => c.Status != CheckpointAuditStatus.Matches).ToList();
+        var broken = audit.TreeHeads.Where(c => c.Status != TreeHeadAuditStatus.Matches).ToList();
         Assert.Equal([20L, 30L], broken.Select(c => c.Claimed!.Size));
         Assert.All(broken, c => Assert.Equal(10, c.SuspectFromIndex));
         await Assert.ThrowsAsync<LedgerIntegrityException>(() => TransparencyLog.OpenAsync(store, Origin, Signer));
@@ -199,8 +198,8 @@ public abstract class LedgerStoreContract : IAsyncLifetime
         var audit = await LedgerAudit.RunAsync(store);
 
         Assert.Equal([new LedgerGap(7, 7)], audit.MissingEntries);
-        Assert.Equal(CheckpointAuditStatus.Matches, audit.Checkpoints[0].Status);
-        Assert.All(audit.Checkpoints.Skip(1), c => Assert.Equal(CheckpointAuditStatus.EntriesMissing, c.Status));
+        Assert.Equal(TreeHeadAuditStatus.Matches, audit.TreeHeads[0].Status);
+        Assert.All(audit.TreeHeads.Skip(1), c => Assert.Equal(TreeHeadAuditStatus.EntriesMissing, c.Status));
         await Assert.ThrowsAsync<LedgerIntegrityException>(() => TransparencyLog.OpenAsync(store, Origin, Signer));
     }
 
@@ -213,7 +212,7 @@ public abstract class LedgerStoreContract : IAsyncLifetime
         var audit = await LedgerAudit.RunAsync(store);
 
         Assert.Empty(audit.MissingEntries);
-        Assert.Equal(CheckpointAuditStatus.EntriesMissing, audit.Checkpoints.Single(c => c.Claimed!.Size == 30).Status);
+        Assert.Equal(TreeHeadAuditStatus.EntriesMissing, audit.TreeHeads.Single(c => c.Claimed!.Size == 30).Status);
         var e = await Assert.ThrowsAsync<LedgerIntegrityException>(() => TransparencyLog.OpenAsync(store, Origin, Signer));
         Assert.Contains("truncated", e.Message, StringComparison.Ordinal);
     }
@@ -225,22 +224,22 @@ public abstract class LedgerStoreContract : IAsyncLifetime
         await ExecuteSqlAsync("UPDATE ledger_checkpoint SET tree_size = 11 WHERE tree_size = 10");
 
         var audit = await LedgerAudit.RunAsync(store, [stranger.Verifier]);
-        Assert.All(audit.Checkpoints, c => Assert.Equal(CheckpointAuditStatus.SignatureInvalid, c.Status));
+        Assert.All(audit.TreeHeads, c => Assert.Equal(TreeHeadAuditStatus.SignatureInvalid, c.Status));
 
         audit = await LedgerAudit.RunAsync(store, [Signer.Verifier]);
-        Assert.Equal(CheckpointAuditStatus.StoredColumnsAltered, audit.Checkpoints[1].Status);
+        Assert.Equal(TreeHeadAuditStatus.StoredColumnsAltered, audit.TreeHeads[1].Status);
     }
 
     protected async Task Published_checkpoints_are_signed_and_stored()
     {
         var (store, notes) = await LedgerWithCheckpointsAsync();
-        var stored = await store.GetCheckpointsAsync();
+        var stored = await store.GetTreeHeadsAsync();
         Assert.Equal(notes, stored.Select(c => c.Note));
         Assert.Equal([0L, 10, 20, 30], stored.Select(c => c.TreeSize));
-        var latest = await store.GetLatestCheckpointAsync();
-        var opened = Checkpoint.OpenSigned(Encoding.UTF8.GetBytes(latest!.Note), [Signer.Verifier], Origin);
+        var latest = await store.GetLatestTreeHeadAsync();
+        var opened = TreeHead.OpenSigned(Encoding.UTF8.GetBytes(latest!.Note), [Signer.Verifier], Origin);
         Assert.True(opened.IsTrusted);
-        Assert.Equal(30, opened.Checkpoint.Size);
+        Assert.Equal(30, opened.TreeHead.Size);
     }
 
     protected async Task An_append_with_a_checkpoint_stores_the_signed_checkpoint_of_the_new_tree_in_the_same_commit()
@@ -250,25 +249,25 @@ public abstract class LedgerStoreContract : IAsyncLifetime
         await log.AppendAsync([.. Enumerable.Range(0, 7).Select(i => new LedgerAppend(Entry($"event {i}"), $"evt-{i}"))]);
         for (var batch = 1; batch <= 3; batch++)
         {
-            var result = await log.AppendWithCheckpointAsync([.. Enumerable.Range(batch * 10, 10 + batch).Select(i => new LedgerAppend(Entry($"event {i}"), $"evt-{i}"))]);
-            Assert.NotNull(result.Checkpoint);
-            Assert.Equal(result.TreeSize, result.Checkpoint.TreeSize);
-            Assert.Equal(log.Tree.RootHash(result.TreeSize), result.Checkpoint.RootHash);
-            var opened = Checkpoint.OpenSigned(Encoding.UTF8.GetBytes(result.Checkpoint.Note), [Signer.Verifier], Origin);
+            var result = await log.AppendWithTreeHeadAsync([.. Enumerable.Range(batch * 10, 10 + batch).Select(i => new LedgerAppend(Entry($"event {i}"), $"evt-{i}"))]);
+            Assert.NotNull(result.TreeHead);
+            Assert.Equal(result.TreeSize, result.TreeHead.TreeSize);
+            Assert.Equal(log.Tree.RootHash(result.TreeSize), result.TreeHead.RootHash);
+            var opened = TreeHead.OpenSigned(Encoding.UTF8.GetBytes(result.TreeHead.Note), [Signer.Verifier], Origin);
             Assert.True(opened.IsTrusted);
-            Assert.Equal(result.TreeSize, opened.Checkpoint.Size);
-            Assert.Equal(result.Checkpoint.Note, (await store.GetLatestCheckpointAsync())!.Note);
+            Assert.Equal(result.TreeSize, opened.TreeHead.Size);
+            Assert.Equal(result.TreeHead.Note, (await store.GetLatestTreeHeadAsync())!.Note);
         }
 
         // Nothing new (all duplicates): no checkpoint; the latest still covers every index.
-        var again = await log.AppendWithCheckpointAsync([new LedgerAppend(Entry("event 10"), "evt-10")]);
-        Assert.Null(again.Checkpoint);
+        var again = await log.AppendWithTreeHeadAsync([new LedgerAppend(Entry("event 10"), "evt-10")]);
+        Assert.Null(again.TreeHead);
         Assert.Equal([7L], again.Indices);
 
         // A checkpoint whose size is not the new tree size is refused, and with it the batch.
         await Assert.ThrowsAsync<ArgumentException>(() => store.AppendBatchAsync(
             [new LedgerAppend(Entry("x"), "evt-x")],
-            r => new CheckpointDraft(r.TreeSize - 1, new byte[32], "note"),
+            r => new TreeHeadDraft(r.TreeSize - 1, new byte[32], "note"),
             CancellationToken.None));
         Assert.Equal(log.Size, await store.SizeAsync());
         Assert.Null(await store.FindByIdempotencyKeyAsync("evt-x"));
@@ -283,11 +282,11 @@ public abstract class LedgerStoreContract : IAsyncLifetime
     {
         var store = await OpenAsync();
         var log = await TransparencyLog.OpenAsync(store, Origin, Signer);
-        var notes = new List<string> { await log.PublishCheckpointAsync() };
+        var notes = new List<string> { await log.PublishTreeHeadAsync() };
         for (var batch = 0; batch < 3; batch++)
         {
             await log.AppendAsync([.. Enumerable.Range(batch * 10, 10).Select(i => new LedgerAppend(Entry($"event {i}"), $"evt-{i}"))]);
-            notes.Add(await log.PublishCheckpointAsync());
+            notes.Add(await log.PublishTreeHeadAsync());
         }
 
         return (store, notes);
@@ -308,5 +307,5 @@ public abstract class LedgerStoreContract : IAsyncLifetime
 
     private static string Describe(LedgerAuditReport audit) =>
         $"changed [{string.Join(',', audit.ChangedEntries)}] missing [{string.Join(',', audit.MissingEntries)}] " +
-        $"unexpected [{string.Join(',', audit.UnexpectedEntries)}] checkpoints [{string.Join(',', audit.Checkpoints.Select(c => c.Status))}]";
+        $"unexpected [{string.Join(',', audit.UnexpectedEntries)}] checkpoints [{string.Join(',', audit.TreeHeads.Select(c => c.Status))}]";
 }

@@ -3,14 +3,14 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using TrainGuard.Findings;
-using TrainGuard.Ledger.Checkpoints;
+using TrainGuard.Ledger.Notes;
 using TrainGuard.Ledger.Merkle;
 using TrainGuard.Parsing;
 
-namespace TrainGuard.Server.Ledger;
+namespace TrainGuard.Ledger.Verification;
 
 /// <summary>The outcome of <see cref="LogConsistencyCheck.RunAsync"/>: a report, and the new checkpoint when it verified.</summary>
-public sealed record ConsistencyOutcome(Report Report, string? NewCheckpoint);
+public sealed record ConsistencyOutcome(Report Report, string? NewTreeHead);
 
 /// <summary>
 /// <c>trainguard ledger verify</c>: proves that a log only grew since an older signed checkpoint. Fetches the
@@ -24,7 +24,7 @@ public static class LogConsistencyCheck
 
     /// <exception cref="HttpRequestException">The server could not be reached or answered with an error.</exception>
     /// <exception cref="MalformedInputException">The old checkpoint, or something the server sent, is malformed.</exception>
-    public static async Task<ConsistencyOutcome> RunAsync(HttpClient http, Uri server, string oldCheckpoint, NoteVerifier key, CancellationToken cancellationToken = default)
+    public static async Task<ConsistencyOutcome> RunAsync(HttpClient http, Uri server, string oldTreeHead, NoteVerifier key, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(http);
         ArgumentNullException.ThrowIfNull(server);
@@ -34,7 +34,7 @@ public static class LogConsistencyCheck
         var where = server.ToString();
         var findings = new List<Finding>();
 
-        var old = Checkpoint.OpenSigned(Encoding.UTF8.GetBytes(oldCheckpoint), [key]);
+        var old = TreeHead.OpenSigned(Encoding.UTF8.GetBytes(oldTreeHead), [key]);
         if (!old.Verification.IsVerified)
         {
             throw new MalformedInputException($"the old checkpoint is not signed by {key.Name}+{key.KeyId:x8}: {old.Verification.Problem}", 0);
@@ -42,22 +42,22 @@ public static class LogConsistencyCheck
 
         var baseUri = new Uri(server.ToString().TrimEnd('/') + "/");
         var newNote = await GetTextAsync(http, new Uri(baseUri, "checkpoint"), cancellationToken);
-        var current = Checkpoint.OpenSigned(Encoding.UTF8.GetBytes(newNote), [key], old.Checkpoint.Origin);
+        var current = TreeHead.OpenSigned(Encoding.UTF8.GetBytes(newNote), [key], old.TreeHead.Origin);
         string? verified = null;
         if (!current.IsTrusted)
         {
-            var why = current.Verification.IsVerified ? $"its origin is '{current.Checkpoint.Origin}', not '{old.Checkpoint.Origin}'" : current.Verification.Problem;
-            findings.Add(LedgerAuditor.Make(LedgerRules.CheckpointInvalid, $"the server's checkpoint is not trusted: {why}", where, "checkpoint") with { Verdict = Verdict.Error });
+            var why = current.Verification.IsVerified ? $"its origin is '{current.TreeHead.Origin}', not '{old.TreeHead.Origin}'" : current.Verification.Problem;
+            findings.Add(LedgerFindings.Make(LedgerRules.CheckpointInvalid, $"the server's checkpoint is not trusted: {why}", where, "checkpoint") with { Verdict = Verdict.Error });
         }
-        else if (current.Checkpoint.Size < old.Checkpoint.Size)
+        else if (current.TreeHead.Size < old.TreeHead.Size)
         {
-            findings.Add(Rewritten($"the log shrank from {old.Checkpoint.Size} to {current.Checkpoint.Size} leaves"));
+            findings.Add(Rewritten($"the log shrank from {old.TreeHead.Size} to {current.TreeHead.Size} leaves"));
         }
-        else if (old.Checkpoint.Size == 0 || current.Checkpoint.Size == old.Checkpoint.Size)
+        else if (old.TreeHead.Size == 0 || current.TreeHead.Size == old.TreeHead.Size)
         {
-            if (old.Checkpoint.Size != 0 && !MerkleHash.FixedTimeEquals(old.Checkpoint.RootHash, current.Checkpoint.RootHash))
+            if (old.TreeHead.Size != 0 && !MerkleHash.FixedTimeEquals(old.TreeHead.RootHash, current.TreeHead.RootHash))
             {
-                findings.Add(Rewritten($"two signed checkpoints of size {old.Checkpoint.Size} have different roots (a fork)"));
+                findings.Add(Rewritten($"two signed checkpoints of size {old.TreeHead.Size} have different roots (a fork)"));
             }
             else
             {
@@ -66,14 +66,14 @@ public static class LogConsistencyCheck
         }
         else
         {
-            var proof = await GetProofAsync(http, new Uri(baseUri, $"api/v1/proof/consistency?from={old.Checkpoint.Size}&to={current.Checkpoint.Size}"), cancellationToken);
-            if (MerkleTree.VerifyConsistency((ulong)old.Checkpoint.Size, (ulong)current.Checkpoint.Size, proof, old.Checkpoint.RootHash, current.Checkpoint.RootHash))
+            var proof = await GetProofAsync(http, new Uri(baseUri, $"api/v1/proof/consistency?from={old.TreeHead.Size}&to={current.TreeHead.Size}"), cancellationToken);
+            if (MerkleTree.VerifyConsistency((ulong)old.TreeHead.Size, (ulong)current.TreeHead.Size, proof, old.TreeHead.RootHash, current.TreeHead.RootHash))
             {
                 verified = newNote;
             }
             else
             {
-                findings.Add(Rewritten($"the consistency proof from size {old.Checkpoint.Size} to {current.Checkpoint.Size} does not verify: the tree at {current.Checkpoint.Size} does not extend the old one"));
+                findings.Add(Rewritten($"the consistency proof from size {old.TreeHead.Size} to {current.TreeHead.Size} does not verify: the tree at {current.TreeHead.Size} does not extend the old one"));
             }
         }
 
@@ -84,14 +84,14 @@ public static class LogConsistencyCheck
             Format = "tlog",
             Verdict = verdict,
             Findings = findings,
-            Size = current.Checkpoint.Size,
+            Size = current.TreeHead.Size,
             Elapsed = clock.Elapsed,
         };
         var report = new Report { Command = "ledger verify", Items = [item], ItemsName = "logs", Rules = LedgerRules.All, StartedAt = started, Elapsed = clock.Elapsed };
         return new ConsistencyOutcome(report, verified);
 
-        Finding Rewritten(string message) => LedgerAuditor.Make(LedgerRules.HistoryRewritten, message, where, "checkpoint",
-            ("old_size", old.Checkpoint.Size), ("new_size", current.Checkpoint.Size));
+        Finding Rewritten(string message) => LedgerFindings.Make(LedgerRules.HistoryRewritten, message, where, "checkpoint",
+            ("old_size", old.TreeHead.Size), ("new_size", current.TreeHead.Size));
     }
 
     private static async Task<string> GetTextAsync(HttpClient http, Uri uri, CancellationToken cancellationToken)

@@ -1,4 +1,4 @@
-namespace TrainGuard.Ledger.Checkpoints;
+namespace TrainGuard.Ledger.Notes;
 
 /// <summary>Outcome of checking a note's signatures against a set of known keys.</summary>
 public enum NoteVerificationStatus

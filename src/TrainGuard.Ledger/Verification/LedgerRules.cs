@@ -1,6 +1,6 @@
 using TrainGuard.Findings;
 
-namespace TrainGuard.Server.Ledger;
+namespace TrainGuard.Ledger.Verification;
 
 /// <summary>The TG-LED rules reported by <c>ledger verify</c> and <c>ledger audit</c> (pages in docs/rules/).</summary>
 public static class LedgerRules

@@ -2,7 +2,7 @@ using System.Text;
 using NSec.Cryptography;
 using TrainGuard.Parsing;
 
-namespace TrainGuard.Ledger.Checkpoints;
+namespace TrainGuard.Ledger.Notes;
 
 /// <summary>
 /// An Ed25519 signed-note signer. Its key string is <c>PRIVATE+KEY+&lt;name&gt;+&lt;hex key ID&gt;+&lt;base64(0x01 || seed)&gt;</c>

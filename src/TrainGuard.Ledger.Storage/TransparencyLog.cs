@@ -1,10 +1,9 @@
-using TrainGuard.Ledger.Checkpoints;
+using TrainGuard.Ledger.Notes;
 using TrainGuard.Ledger.Merkle;
-using TrainGuard.Ledger.Storage;
 using TrainGuard.Ledger.Tiles;
 using TrainGuard.Parsing;
 
-namespace TrainGuard.Ledger;
+namespace TrainGuard.Ledger.Storage;
 
 /// <summary>
 /// The tamper-evident log as a server uses it: a durable <see cref="ILedgerStore"/>, the tree's nodes held in
@@ -57,7 +56,7 @@ public sealed class TransparencyLog
         var log = new TransparencyLog(store, origin, signer, new MerkleLevels());
         await log.SyncAsync(cancellationToken);
 
-        var latest = await store.GetLatestCheckpointAsync(cancellationToken);
+        var latest = await store.GetLatestTreeHeadAsync(cancellationToken);
         if (latest is not null)
         {
             log.CheckAgainst(latest);
@@ -68,16 +67,16 @@ public sealed class TransparencyLog
 
     /// <summary>Appends entries durably, then adds their leaves to the in-memory tree.</summary>
     public Task<AppendResult> AppendAsync(IReadOnlyList<LedgerAppend> entries, CancellationToken cancellationToken = default) =>
-        AppendCoreAsync(entries, withCheckpoint: false, cancellationToken);
+        AppendCoreAsync(entries, withTreeHead: false, cancellationToken);
 
     /// <summary>
     /// Appends entries durably together with a signed checkpoint for the new tree, stored in the same transaction
-    /// (<see cref="AppendResult.Checkpoint"/>; null when nothing new was appended or another writer appended since
-    /// the tree was synced, in which case publish one with <see cref="PublishCheckpointAsync"/>). One commit covers
+    /// (<see cref="AppendResult.TreeHead"/>; null when nothing new was appended or another writer appended since
+    /// the tree was synced, in which case publish one with <see cref="PublishTreeHeadAsync"/>). One commit covers
     /// the batch and the checkpoint that proves it, and no later batch has to wait for it.
     /// </summary>
-    public Task<AppendResult> AppendWithCheckpointAsync(IReadOnlyList<LedgerAppend> entries, CancellationToken cancellationToken = default) =>
-        AppendCoreAsync(entries, withCheckpoint: true, cancellationToken);
+    public Task<AppendResult> AppendWithTreeHeadAsync(IReadOnlyList<LedgerAppend> entries, CancellationToken cancellationToken = default) =>
+        AppendCoreAsync(entries, withTreeHead: true, cancellationToken);
 
     /// <summary>Loads leaves appended to the store by another process (e.g. a former sequencer).</summary>
     public async Task SyncAsync(CancellationToken cancellationToken = default)
@@ -94,15 +93,15 @@ public sealed class TransparencyLog
     }
 
     /// <summary>Signs a checkpoint for the current size, records it in the store and returns the signed note.</summary>
-    public async Task<string> PublishCheckpointAsync(CancellationToken cancellationToken = default)
+    public async Task<string> PublishTreeHeadAsync(CancellationToken cancellationToken = default)
     {
         await _appendGate.WaitAsync(cancellationToken);
         try
         {
             var size = _levels.Size;
             var root = Tree.RootHash(size);
-            var note = new Checkpoint(Origin, size, root).Sign(_signer);
-            await _store.SaveCheckpointAsync(size, root, note, cancellationToken);
+            var note = new TreeHead(Origin, size, root).Sign(_signer);
+            await _store.SaveTreeHeadAsync(size, root, note, cancellationToken);
             return note;
         }
         finally
@@ -121,15 +120,18 @@ public sealed class TransparencyLog
     public byte[] ReadHashTile(TileAddress address, long treeSize) => TileReader.ReadHashTile(_levels, address, treeSize);
 
     /// <summary>A tlog-tiles entry bundle for <paramref name="treeSize"/>.</summary>
-    public Task<byte[]> ReadEntryBundleAsync(TileAddress address, long treeSize, CancellationToken cancellationToken = default) =>
-        TileReader.ReadEntryBundleAsync(_store, address, treeSize, cancellationToken);
+    public async Task<byte[]> ReadEntryBundleAsync(TileAddress address, long treeSize, CancellationToken cancellationToken = default)
+    {
+        var (start, count) = TileReader.EntryBundleRange(address, treeSize, await _store.SizeAsync(cancellationToken));
+        return EntryBundle.Encode(await _store.GetEntriesAsync(start, count, cancellationToken));
+    }
 
     /// <summary>
     /// The signed checkpoint of the in-memory tree of <paramref name="synced"/> leaves extended by the leaves an append
     /// is writing (the tree itself only grows once they are committed); null when there is nothing new or the append
     /// does not directly extend the in-memory tree.
     /// </summary>
-    private CheckpointDraft? SignExtended(long synced, AppendResult appended)
+    private TreeHeadDraft? SignExtended(long synced, AppendResult appended)
     {
         if (appended.AppendedCount == 0 || appended.FirstIndex != synced || appended.LeafHashes.Length != appended.AppendedCount * MerkleHash.Size)
         {
@@ -144,16 +146,16 @@ public sealed class TransparencyLog
         }
 
         var root = accumulator.Root();
-        return new CheckpointDraft(appended.TreeSize, root, new Checkpoint(Origin, appended.TreeSize, root).Sign(_signer));
+        return new TreeHeadDraft(appended.TreeSize, root, new TreeHead(Origin, appended.TreeSize, root).Sign(_signer));
     }
 
-    private async Task<AppendResult> AppendCoreAsync(IReadOnlyList<LedgerAppend> entries, bool withCheckpoint, CancellationToken cancellationToken)
+    private async Task<AppendResult> AppendCoreAsync(IReadOnlyList<LedgerAppend> entries, bool withTreeHead, CancellationToken cancellationToken)
     {
         await _appendGate.WaitAsync(cancellationToken);
         try
         {
             var synced = _levels.Size;
-            var result = withCheckpoint
+            var result = withTreeHead
                 ? await _store.AppendBatchAsync(entries, appended => SignExtended(synced, appended), cancellationToken)
                 : await _store.AppendBatchAsync(entries, cancellationToken);
             if (result.FirstIndex == synced && result.TreeSize == result.FirstIndex + result.AppendedCount &&
@@ -197,12 +199,12 @@ public sealed class TransparencyLog
         }
     }
 
-    private void CheckAgainst(StoredCheckpoint latest)
+    private void CheckAgainst(StoredTreeHead latest)
     {
-        Checkpoint claimed;
+        TreeHead claimed;
         try
         {
-            claimed = Checkpoint.Parse(SignedNote.Parse(latest.Note).Text);
+            claimed = TreeHead.Parse(SignedNote.Parse(latest.Note).Text);
         }
         catch (MalformedInputException e)
         {

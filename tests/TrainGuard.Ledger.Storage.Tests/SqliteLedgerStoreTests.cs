@@ -1,6 +1,6 @@
 using Microsoft.Data.Sqlite;
 
-namespace TrainGuard.Ledger.Tests.Storage;
+namespace TrainGuard.Ledger.Storage.Tests;
 
 public sealed class SqliteLedgerStoreTests : LedgerStoreContract
 {

@@ -95,7 +95,7 @@ public sealed class SqliteLedgerStore : ILedgerStore
         AppendBatchAsync(entries, checkpoint: null, cancellationToken);
 
     /// <inheritdoc />
-    public async Task<AppendResult> AppendBatchAsync(IReadOnlyList<LedgerAppend> entries, Func<AppendResult, CheckpointDraft?>? checkpoint, CancellationToken cancellationToken = default)
+    public async Task<AppendResult> AppendBatchAsync(IReadOnlyList<LedgerAppend> entries, Func<AppendResult, TreeHeadDraft?>? checkpoint, CancellationToken cancellationToken = default)
     {
         LedgerLimits.CheckBatch(entries, e => e.Entry, e => e.IdempotencyKey);
 
@@ -144,23 +144,23 @@ public sealed class SqliteLedgerStore : ILedgerStore
                 await head.ExecuteNonQueryAsync(cancellationToken);
             }
 
-            StoredCheckpoint? stored = null;
+            StoredTreeHead? stored = null;
             if (checkpoint?.Invoke(plan.ToResult()) is { } draft)
             {
-                LedgerLimits.CheckCheckpoint(draft.TreeSize, draft.RootHash, draft.Note);
+                LedgerLimits.CheckTreeHead(draft.TreeSize, draft.RootHash, draft.Note);
                 if (draft.TreeSize != plan.NewTreeSize)
                 {
                     throw new ArgumentException($"a checkpoint stored with an append covers its new tree size {plan.NewTreeSize}, not {draft.TreeSize}", nameof(checkpoint));
                 }
 
                 var createdAt = DateTimeOffset.UtcNow;
-                var id = await InsertCheckpointAsync(transaction, draft.TreeSize, draft.RootHash, draft.Note, createdAt, cancellationToken);
-                stored = new StoredCheckpoint(id, draft.TreeSize, draft.RootHash, draft.Note, createdAt);
+                var id = await InsertTreeHeadAsync(transaction, draft.TreeSize, draft.RootHash, draft.Note, createdAt, cancellationToken);
+                stored = new StoredTreeHead(id, draft.TreeSize, draft.RootHash, draft.Note, createdAt);
             }
 
             cancellationToken.ThrowIfCancellationRequested();
             transaction.Commit();
-            return plan.ToResult() with { Checkpoint = stored };
+            return plan.ToResult() with { TreeHead = stored };
         }
         finally
         {
@@ -205,9 +205,9 @@ public sealed class SqliteLedgerStore : ILedgerStore
     }
 
     /// <inheritdoc />
-    public async Task<long> SaveCheckpointAsync(long treeSize, ReadOnlyMemory<byte> rootHash, string signedNote, CancellationToken cancellationToken = default)
+    public async Task<long> SaveTreeHeadAsync(long treeSize, ReadOnlyMemory<byte> rootHash, string signedNote, CancellationToken cancellationToken = default)
     {
-        LedgerLimits.CheckCheckpoint(treeSize, rootHash, signedNote);
+        LedgerLimits.CheckTreeHead(treeSize, rootHash, signedNote);
         await _writeGate.WaitAsync(cancellationToken);
         try
         {
@@ -218,7 +218,7 @@ public sealed class SqliteLedgerStore : ILedgerStore
                 throw new ArgumentOutOfRangeException(nameof(treeSize), $"checkpoint size {treeSize} is beyond the stored tree size {size}");
             }
 
-            var id = await InsertCheckpointAsync(transaction, treeSize, rootHash, signedNote, DateTimeOffset.UtcNow, cancellationToken);
+            var id = await InsertTreeHeadAsync(transaction, treeSize, rootHash, signedNote, DateTimeOffset.UtcNow, cancellationToken);
             transaction.Commit();
             return id;
         }
@@ -229,12 +229,12 @@ public sealed class SqliteLedgerStore : ILedgerStore
     }
 
     /// <inheritdoc />
-    public async Task<IReadOnlyList<StoredCheckpoint>> GetCheckpointsAsync(CancellationToken cancellationToken = default) =>
-        await ReadCheckpointsAsync("SELECT id, tree_size, root_hash, note, created_at FROM ledger_checkpoint ORDER BY id", cancellationToken);
+    public async Task<IReadOnlyList<StoredTreeHead>> GetTreeHeadsAsync(CancellationToken cancellationToken = default) =>
+        await ReadTreeHeadsAsync("SELECT id, tree_size, root_hash, note, created_at FROM ledger_checkpoint ORDER BY id", cancellationToken);
 
     /// <inheritdoc />
-    public async Task<StoredCheckpoint?> GetLatestCheckpointAsync(CancellationToken cancellationToken = default) =>
-        (await ReadCheckpointsAsync("SELECT id, tree_size, root_hash, note, created_at FROM ledger_checkpoint ORDER BY id DESC LIMIT 1", cancellationToken)).FirstOrDefault();
+    public async Task<StoredTreeHead?> GetLatestTreeHeadAsync(CancellationToken cancellationToken = default) =>
+        (await ReadTreeHeadsAsync("SELECT id, tree_size, root_hash, note, created_at FROM ledger_checkpoint ORDER BY id DESC LIMIT 1", cancellationToken)).FirstOrDefault();
 
     /// <inheritdoc />
     public async IAsyncEnumerable<StoredEntry> ScanAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
@@ -256,7 +256,7 @@ public sealed class SqliteLedgerStore : ILedgerStore
         _writeGate.Dispose();
     }
 
-    private async Task<long> InsertCheckpointAsync(SqliteTransaction transaction, long treeSize, ReadOnlyMemory<byte> rootHash, string signedNote, DateTimeOffset createdAt, CancellationToken cancellationToken)
+    private async Task<long> InsertTreeHeadAsync(SqliteTransaction transaction, long treeSize, ReadOnlyMemory<byte> rootHash, string signedNote, DateTimeOffset createdAt, CancellationToken cancellationToken)
     {
         using var command = _writer.CreateCommand();
         command.Transaction = transaction;
@@ -320,16 +320,16 @@ public sealed class SqliteLedgerStore : ILedgerStore
         return result;
     }
 
-    private async Task<IReadOnlyList<StoredCheckpoint>> ReadCheckpointsAsync(string sql, CancellationToken cancellationToken)
+    private async Task<IReadOnlyList<StoredTreeHead>> ReadTreeHeadsAsync(string sql, CancellationToken cancellationToken)
     {
         await using var connection = await OpenReaderAsync(cancellationToken);
         using var command = connection.CreateCommand();
         command.CommandText = sql;
-        var result = new List<StoredCheckpoint>();
+        var result = new List<StoredTreeHead>();
         using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
-            result.Add(new StoredCheckpoint(
+            result.Add(new StoredTreeHead(
                 reader.GetInt64(0),
                 reader.GetInt64(1),
                 (byte[])reader.GetValue(2),

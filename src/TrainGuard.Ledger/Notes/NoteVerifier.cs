@@ -1,7 +1,7 @@
 using NSec.Cryptography;
 using TrainGuard.Parsing;
 
-namespace TrainGuard.Ledger.Checkpoints;
+namespace TrainGuard.Ledger.Notes;
 
 /// <summary>
 /// An Ed25519 signed-note verifier key, written <c>&lt;name&gt;+&lt;hex key ID&gt;+&lt;base64(0x01 || public key)&gt;</c>

@@ -1,4 +1,4 @@
-using TrainGuard.Ledger.Checkpoints;
+using TrainGuard.Ledger.Notes;
 using TrainGuard.Ledger.Merkle;
 using TrainGuard.Parsing;
 
@@ -20,7 +20,7 @@ public static class LedgerAudit
         ArgumentNullException.ThrowIfNull(store);
         var keys = logKeys?.ToList();
         var storedSize = await store.SizeAsync(cancellationToken);
-        var checkpoints = (await store.GetCheckpointsAsync(cancellationToken))
+        var checkpoints = (await store.GetTreeHeadsAsync(cancellationToken))
             .Select(c => Inspect(c, keys))
             .OrderBy(c => c.Claimed?.Size ?? long.MaxValue)
             .ToList();
@@ -79,21 +79,21 @@ public static class LedgerAudit
         for (; pending < checkpoints.Count; pending++)
         {
             var c = checkpoints[pending];
-            if (c.Status == CheckpointAuditStatus.Matches)
+            if (c.Status == TreeHeadAuditStatus.Matches)
             {
-                checkpoints[pending] = c with { Status = CheckpointAuditStatus.EntriesMissing };
+                checkpoints[pending] = c with { Status = TreeHeadAuditStatus.EntriesMissing };
             }
         }
 
         // Localise rewrites that also fixed the leaf hash: between the last matching and first failing size.
-        var results = new List<CheckpointAudit>(checkpoints.Count);
+        var results = new List<TreeHeadAudit>(checkpoints.Count);
         long lastGoodSize = 0;
         foreach (var c in checkpoints)
         {
-            var result = c.Status == CheckpointAuditStatus.Matches
+            var result = c.Status == TreeHeadAuditStatus.Matches
                 ? c
                 : c with { SuspectFromIndex = lastGoodSize };
-            if (c.Status == CheckpointAuditStatus.Matches && c.Claimed is not null)
+            if (c.Status == TreeHeadAuditStatus.Matches && c.Claimed is not null)
             {
                 lastGoodSize = c.Claimed.Size;
             }
@@ -119,16 +119,16 @@ public static class LedgerAudit
         }
     }
 
-    private static int Settle(List<CheckpointAudit> checkpoints, int pending, MerkleAccumulator accumulator)
+    private static int Settle(List<TreeHeadAudit> checkpoints, int pending, MerkleAccumulator accumulator)
     {
         byte[]? root = null;
         while (pending < checkpoints.Count && checkpoints[pending].Claimed is { } claimed && claimed.Size == accumulator.Size)
         {
             root ??= accumulator.Root();
             var c = checkpoints[pending];
-            if (c.Status == CheckpointAuditStatus.Matches && !MerkleHash.FixedTimeEquals(root, claimed.RootHash))
+            if (c.Status == TreeHeadAuditStatus.Matches && !MerkleHash.FixedTimeEquals(root, claimed.RootHash))
             {
-                checkpoints[pending] = c with { Status = CheckpointAuditStatus.RootMismatch };
+                checkpoints[pending] = c with { Status = TreeHeadAuditStatus.RootMismatch };
             }
 
             pending++;
@@ -137,18 +137,18 @@ public static class LedgerAudit
         return pending;
     }
 
-    private static CheckpointAudit Inspect(StoredCheckpoint stored, List<NoteVerifier>? keys)
+    private static TreeHeadAudit Inspect(StoredTreeHead stored, List<NoteVerifier>? keys)
     {
         SignedNote note;
-        Checkpoint claimed;
+        TreeHead claimed;
         try
         {
             note = SignedNote.Parse(stored.Note);
-            claimed = Checkpoint.Parse(note.Text);
+            claimed = TreeHead.Parse(note.Text);
         }
         catch (MalformedInputException e)
         {
-            return new CheckpointAudit(stored, null, CheckpointAuditStatus.NoteMalformed, e.Message, null);
+            return new TreeHeadAudit(stored, null, TreeHeadAuditStatus.NoteMalformed, e.Message, null);
         }
 
         if (keys is not null)
@@ -156,16 +156,16 @@ public static class LedgerAudit
             var verification = note.Verify(keys);
             if (!verification.IsVerified)
             {
-                return new CheckpointAudit(stored, claimed, CheckpointAuditStatus.SignatureInvalid, verification.Problem, null);
+                return new TreeHeadAudit(stored, claimed, TreeHeadAuditStatus.SignatureInvalid, verification.Problem, null);
             }
         }
 
         if (claimed.Size != stored.TreeSize || !claimed.RootHash.SequenceEqual(stored.RootHash))
         {
-            return new CheckpointAudit(stored, claimed, CheckpointAuditStatus.StoredColumnsAltered, "the stored size or root differs from the signed note", null);
+            return new TreeHeadAudit(stored, claimed, TreeHeadAuditStatus.StoredColumnsAltered, "the stored size or root differs from the signed note", null);
         }
 
-        return new CheckpointAudit(stored, claimed, CheckpointAuditStatus.Matches, null, null);
+        return new TreeHeadAudit(stored, claimed, TreeHeadAuditStatus.Matches, null, null);
     }
 }
 
@@ -177,19 +177,19 @@ public sealed record LedgerAuditReport(
     long ChangedEntryCount,
     IReadOnlyList<LedgerGap> MissingEntries,
     IReadOnlyList<long> UnexpectedEntries,
-    IReadOnlyList<CheckpointAudit> Checkpoints)
+    IReadOnlyList<TreeHeadAudit> TreeHeads)
 {
     /// <summary>True when every row is present and unaltered and every checkpoint is reproduced.</summary>
     public bool IsIntact =>
         ChangedEntryCount == 0 && MissingEntries.Count == 0 && UnexpectedEntries.Count == 0 &&
-        Checkpoints.All(c => c.Status == CheckpointAuditStatus.Matches);
+        TreeHeads.All(c => c.Status == TreeHeadAuditStatus.Matches);
 }
 
 /// <summary>Indices <c>[First, Last]</c> absent from the store.</summary>
 public sealed record LedgerGap(long First, long Last);
 
 /// <summary>How one stored checkpoint fared.</summary>
-public enum CheckpointAuditStatus
+public enum TreeHeadAuditStatus
 {
     /// <summary>The root rebuilt from the stored entries at the checkpoint's size is the signed root.</summary>
     Matches,
@@ -215,4 +215,4 @@ public enum CheckpointAuditStatus
 /// <see cref="SuspectFromIndex"/> is the size of the last checkpoint that still matched, so the change lies in
 /// <c>[SuspectFromIndex, Claimed.Size)</c>.
 /// </summary>
-public sealed record CheckpointAudit(StoredCheckpoint Stored, Checkpoint? Claimed, CheckpointAuditStatus Status, string? Problem, long? SuspectFromIndex);
+public sealed record TreeHeadAudit(StoredTreeHead Stored, TreeHead? Claimed, TreeHeadAuditStatus Status, string? Problem, long? SuspectFromIndex);

@@ -1,9 +1,9 @@
 using System.Text;
-using TrainGuard.Ledger.Checkpoints;
+using TrainGuard.Ledger.Notes;
 using TrainGuard.Ledger.Tests.Support;
 using TrainGuard.Parsing;
 
-namespace TrainGuard.Ledger.Tests.Checkpoints;
+namespace TrainGuard.Ledger.Tests.TreeHeads;
 
 /// <summary>
 /// Signed notes, checked against the public vectors of golang.org/x/mod/sumdb/note (note_test.go):

@@ -1,0 +1,107 @@
+using System.Diagnostics;
+using System.Globalization;
+using TrainGuard.Findings;
+using TrainGuard.Ledger.Notes;
+using TrainGuard.Ledger.Verification;
+
+namespace TrainGuard.Ledger.Storage;
+
+/// <summary>
+/// <c>trainguard ledger audit</c>: runs <see cref="LedgerAudit"/> over the store (every leaf recomputed from its
+/// entry, the tree rebuilt, every signed tree head reproduced) plus the caller's own checks of what it keeps beside
+/// the ledger (the server's event index); the result is a <see cref="Report"/> with TG-LED findings.
+/// </summary>
+public static class LedgerAuditor
+{
+    /// <summary>
+    /// Audits <paramref name="store"/>, described as <paramref name="where"/> in findings; <paramref name="moreChecks"/>
+    /// gets the committed tree size and returns findings of its own.
+    /// </summary>
+    public static async Task<Report> AuditAsync(
+        ILedgerStore store,
+        string where,
+        IEnumerable<NoteVerifier>? logKeys,
+        Func<long, CancellationToken, Task<IReadOnlyList<Finding>>>? moreChecks = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(where);
+        var started = DateTimeOffset.UtcNow;
+        var clock = Stopwatch.StartNew();
+        var audit = await LedgerAudit.RunAsync(store, logKeys, cancellationToken);
+        var findings = new List<Finding>();
+
+        foreach (var index in audit.ChangedEntries)
+        {
+            findings.Add(LedgerFindings.Make(LedgerRules.EntryChanged, $"ledger entry {index} does not hash to its stored leaf hash: the row was edited", where, $"ledger_entry idx={index}", ("index", index)));
+        }
+
+        if (audit.ChangedEntryCount > audit.ChangedEntries.Count)
+        {
+            findings.Add(LedgerFindings.Make(LedgerRules.EntryChanged, $"{audit.ChangedEntryCount - audit.ChangedEntries.Count} more changed entries not listed", where, null));
+        }
+
+        foreach (var gap in audit.MissingEntries)
+        {
+            var what = gap.First == gap.Last ? $"ledger entry {gap.First} is" : $"ledger entries {gap.First}..{gap.Last} are";
+            findings.Add(LedgerFindings.Make(LedgerRules.EntriesMissing, $"{what} missing from the store (tree size {audit.StoredTreeSize})", where, $"ledger_entry idx={gap.First}", ("first", gap.First), ("last", gap.Last)));
+        }
+
+        foreach (var index in audit.UnexpectedEntries)
+        {
+            findings.Add(LedgerFindings.Make(LedgerRules.UnexpectedEntries, $"ledger row {index} lies beyond the committed tree size {audit.StoredTreeSize}", where, $"ledger_entry idx={index}", ("index", index)));
+        }
+
+        foreach (var c in audit.TreeHeads)
+        {
+            var size = c.Claimed?.Size ?? c.Stored.TreeSize;
+            switch (c.Status)
+            {
+                case TreeHeadAuditStatus.Matches:
+                    break;
+                case TreeHeadAuditStatus.RootMismatch:
+                    findings.Add(LedgerFindings.Make(LedgerRules.CheckpointNotReproduced, $"the stored entries no longer rebuild signed checkpoint {c.Stored.Id} (size {size}); the change lies in entries {c.SuspectFromIndex}..{size - 1}", where, $"ledger_checkpoint id={c.Stored.Id}", ("checkpoint_id", c.Stored.Id), ("size", size), ("suspect_from", c.SuspectFromIndex ?? 0)));
+                    break;
+                case TreeHeadAuditStatus.EntriesMissing:
+                    findings.Add(LedgerFindings.Make(LedgerRules.CheckpointNotReproduced, $"signed checkpoint {c.Stored.Id} (size {size}) cannot be rebuilt: entries below it are missing", where, $"ledger_checkpoint id={c.Stored.Id}", ("checkpoint_id", c.Stored.Id), ("size", size)));
+                    break;
+                default:
+                    findings.Add(LedgerFindings.Make(LedgerRules.CheckpointInvalid, $"checkpoint {c.Stored.Id}: {Describe(c.Status)}{(c.Problem is null ? string.Empty : ": " + c.Problem)}", where, $"ledger_checkpoint id={c.Stored.Id}", ("checkpoint_id", c.Stored.Id)));
+                    break;
+            }
+        }
+
+        if (moreChecks is not null)
+        {
+            findings.AddRange(await moreChecks(audit.StoredTreeSize, cancellationToken));
+        }
+
+        var verdict = findings.Count == 0 ? Verdict.Clean : findings.Any(f => f.Verdict == Verdict.Malicious) ? Verdict.Malicious : Verdict.Suspicious;
+        var item = new AnalyzedItem
+        {
+            Path = where,
+            Format = "ledger",
+            Verdict = verdict,
+            Findings = findings,
+            Size = audit.StoredTreeSize,
+            Elapsed = clock.Elapsed,
+        };
+        return new Report
+        {
+            Command = "ledger audit",
+            Items = [item],
+            ItemsName = "ledgers",
+            Rules = LedgerRules.All,
+            StartedAt = started,
+            Elapsed = clock.Elapsed,
+        };
+    }
+
+    private static string Describe(TreeHeadAuditStatus status) => status switch
+    {
+        TreeHeadAuditStatus.NoteMalformed => "the stored signed note is malformed",
+        TreeHeadAuditStatus.SignatureInvalid => "the note is not validly signed by the log key",
+        TreeHeadAuditStatus.StoredColumnsAltered => "the stored size or root differs from the signed note",
+        _ => status.ToString(),
+    };
+}
