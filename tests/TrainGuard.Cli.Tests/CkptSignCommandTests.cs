@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
 using TrainGuard.Checkpoints.Signing;
+using TrainGuard.Ledger.Client;
 using TrainGuard.Findings;
 using TrainGuard.Integrity.Keys;
 using TrainGuard.Ledger.Notes;
@@ -149,13 +150,14 @@ public sealed class CkptSignCommandTests
         await using var env = await LedgerEnvironment.StartAsync();
         Assert.Equal(0, (await CliRunner.RunAsync("ckpt", "sign", env.Checkpoint, "--key", env.PrivateKey, "--ledger", env.Url, "--ledger-token", env.AgentToken, "--format", "json")).Code);
         using var key = SigningKeys.LoadPublicKeyFile(env.PublicKey);
-        using var http = new HttpClient(new RewritingHandler("\"user\":{\"name\":", "\"user\":{\"name\":\"x\",\"nick\":") { InnerHandler = new HttpClientHandler() });
+        using var handler = new RewritingHandler("\"user\":{\"name\":", "\"user\":{\"name\":\"x\",\"nick\":") { InnerHandler = new HttpClientHandler() };
+        using var api = new TrainGuardApiClient(env.Server.BaseAddress, env.ReaderToken, handler: handler);
 
         var report = await CheckpointSigning.VerifyAsync(new CkptVerifyOptions
         {
             Path = env.Checkpoint,
             PublicKey = key,
-            Ledger = new LedgerConnection(http, env.Server.BaseAddress, env.ReaderToken),
+            Ledger = new LedgerConnection(api),
         });
 
         var finding = Assert.Single(report.Items.SelectMany(i => i.Findings));

@@ -1,10 +1,11 @@
 using System.Net;
-using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
 using TrainGuard.Agent.Common;
 using TrainGuard.Agent.Spool;
 using TrainGuard.Findings;
+using TrainGuard.Ledger.Client;
+using TrainGuard.Parsing;
 
 namespace TrainGuard.Agent.Shipping;
 
@@ -80,9 +81,8 @@ public sealed class EventShipper : IDisposable
 {
     private readonly EventSpool spool;
     private readonly ShipperOptions options;
-    private readonly HttpClient client;
+    private readonly TrainGuardApiClient client;
     private readonly Action<string> log;
-    private readonly Uri endpoint;
     private readonly SemaphoreSlim nudge = new(0, 1);
     private readonly Random jitter = new();
 
@@ -91,10 +91,7 @@ public sealed class EventShipper : IDisposable
         this.spool = spool;
         this.options = options;
         this.log = log ?? (_ => { });
-        client = handler is null ? new HttpClient() : new HttpClient(handler, disposeHandler: false);
-        client.Timeout = options.RequestTimeout;
-        var baseUrl = options.ServerUrl.ToString().TrimEnd('/');
-        endpoint = new Uri(baseUrl + "/api/v1/events");
+        client = new TrainGuardApiClient(options.ServerUrl, options.Token, options.RequestTimeout, handler);
     }
 
     public ShipperStats Stats { get; } = new();
@@ -172,71 +169,48 @@ public sealed class EventShipper : IDisposable
             return ShipOutcome.Idle;
         }
 
-        var body = new StringBuilder(batch.Sum(r => r.EventJson.Length) + 32);
-        body.Append("{\"events\":[");
-        for (var i = 0; i < batch.Count; i++)
-        {
-            if (i > 0)
-            {
-                body.Append(',');
-            }
-
-            body.Append(batch[i].EventJson);
-        }
-
-        body.Append("]}");
-        using var request = new HttpRequestMessage(HttpMethod.Post, endpoint)
-        {
-            Content = new StringContent(body.ToString(), Encoding.UTF8, "application/json"),
-        };
-        if (!string.IsNullOrEmpty(options.Token))
-        {
-            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", options.Token);
-        }
-
-        HttpResponseMessage response;
-        string text;
+        EventBatchResult answer;
         try
         {
-            response = await client.SendAsync(request, cancellationToken);
-            text = await response.Content.ReadAsStringAsync(cancellationToken);
+            answer = await client.PostEventsAsync([.. batch.Select(r => r.EventJson)], cancellationToken);
         }
-        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or IOException && !cancellationToken.IsCancellationRequested)
+        catch (TrainGuardApiException ex) when (ex.IsUnreachable)
         {
-            return Fail($"cannot reach {endpoint}: {ex.Message}");
+            return Fail(ex.Message);
         }
-
-        using (response)
+        catch (TrainGuardApiException ex) when (ex.IsClientError && ex.StatusCode is not (HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden or HttpStatusCode.RequestTimeout or HttpStatusCode.TooManyRequests))
         {
-            var status = (int)response.StatusCode;
-            if (response.IsSuccessStatusCode)
-            {
-                var missing = CheckResults(text, batch);
-                if (missing is not null)
-                {
-                    return Fail($"server answered {status} but {missing}; batch kept for retry");
-                }
-
-                spool.Acknowledge(batch[^1].Seq);
-                Stats.Batches++;
-                Stats.EventsSent += batch.Count;
-                Stats.LastShippedId = batch[^1].EventId;
-                Stats.LastSuccess = DateTimeOffset.UtcNow;
-                Stats.ConsecutiveFailures = 0;
-                return ShipOutcome.Sent;
-            }
-
-            if (status is >= 400 and < 500 && response.StatusCode is not (HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden or HttpStatusCode.RequestTimeout or HttpStatusCode.TooManyRequests))
-            {
-                DeadLetter(batch, status, text);
-                spool.Acknowledge(batch[^1].Seq);
-                Stats.EventsRejected += batch.Count;
-                log($"server rejected a batch of {batch.Count} events (seq {batch[0].Seq}..{batch[^1].Seq}) with {status}: {TextSanitizer.Escape(text, 300)}; kept in {Path.Combine(spool.Directory, SpoolFormat.DeadLetterFile)}");
-                return ShipOutcome.Rejected;
-            }
-
-            return Fail($"server answered {status}: {TextSanitizer.Escape(text, 300)}");
+            var status = (int)ex.StatusCode!.Value;
+            var text = ex.ResponseText ?? string.Empty;
+            DeadLetter(batch, status, text);
+            spool.Acknowledge(batch[^1].Seq);
+            Stats.EventsRejected += batch.Count;
+            log($"server rejected a batch of {batch.Count} events (seq {batch[0].Seq}..{batch[^1].Seq}) with {status}: {TextSanitizer.Escape(text, 300)}; kept in {Path.Combine(spool.Directory, SpoolFormat.DeadLetterFile)}");
+            return ShipOutcome.Rejected;
         }
+        catch (TrainGuardApiException ex)
+        {
+            return Fail($"server answered {(int)ex.StatusCode!.Value}: {TextSanitizer.Escape(ex.ResponseText ?? string.Empty, 300)}");
+        }
+        catch (MalformedInputException ex)
+        {
+            return Fail($"server accepted the batch but its answer is malformed ({ex.Message}); batch kept for retry");
+        }
+
+        var ids = answer.Results.Select(r => r.Id).ToHashSet(StringComparer.Ordinal);
+        var absent = batch.Count(r => !ids.Contains(r.EventId));
+        if (absent > 0)
+        {
+            return Fail($"server accepted the batch but {absent} of {batch.Count} event ids are missing from the results; batch kept for retry");
+        }
+
+        spool.Acknowledge(batch[^1].Seq);
+        Stats.Batches++;
+        Stats.EventsSent += batch.Count;
+        Stats.LastShippedId = batch[^1].EventId;
+        Stats.LastSuccess = DateTimeOffset.UtcNow;
+        Stats.ConsecutiveFailures = 0;
+        return ShipOutcome.Sent;
     }
 
     public void Dispose()
@@ -256,35 +230,6 @@ public sealed class EventShipper : IDisposable
         }
 
         return ShipOutcome.RetryLater;
-    }
-
-    /// <summary>Null when the response names every id of the batch; otherwise what is wrong.</summary>
-    private static string? CheckResults(string text, IReadOnlyList<SpoolRecord> batch)
-    {
-        try
-        {
-            using var doc = JsonDocument.Parse(text);
-            if (!doc.RootElement.TryGetProperty("results", out var results) || results.ValueKind != JsonValueKind.Array)
-            {
-                return "the response has no results array";
-            }
-
-            var ids = new HashSet<string>(StringComparer.Ordinal);
-            foreach (var item in results.EnumerateArray())
-            {
-                if (item.ValueKind == JsonValueKind.Object && item.TryGetProperty("id", out var id) && id.ValueKind == JsonValueKind.String)
-                {
-                    ids.Add(id.GetString()!);
-                }
-            }
-
-            var absent = batch.Count(r => !ids.Contains(r.EventId));
-            return absent == 0 ? null : $"{absent} of {batch.Count} event ids are missing from the results";
-        }
-        catch (JsonException ex)
-        {
-            return $"the response is not JSON ({ex.Message})";
-        }
     }
 
     private void DeadLetter(IReadOnlyList<SpoolRecord> batch, int status, string reason)

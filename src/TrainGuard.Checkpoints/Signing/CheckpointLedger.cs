@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Http.Headers;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
@@ -7,18 +6,19 @@ using System.Text.Json.Nodes;
 using TrainGuard.Events;
 using TrainGuard.Integrity.Manifests;
 using TrainGuard.Ledger.Notes;
-using TrainGuard.Ledger.Merkle;
+using TrainGuard.Ledger.Client;
 using TrainGuard.Parsing;
 
 namespace TrainGuard.Checkpoints.Signing;
 
-/// <summary>Where the ledger is and how to talk to it. The caller owns <see cref="Http"/> (and its timeout).</summary>
-public sealed record LedgerConnection(HttpClient Http, Uri Server, string? Token)
+/// <summary>The ledger's server, through its API client (the caller owns <see cref="Api"/>), and the log key to pin.</summary>
+public sealed record LedgerConnection(TrainGuardApiClient Api)
 {
+    /// <summary>The server's base URL.</summary>
+    public Uri Server => Api.BaseUrl;
+
     /// <summary>The log's verifier key (<c>name+keyid+base64</c>); when null, the key <c>GET /api/v1/log</c> announces is used.</summary>
     public NoteVerifier? PinnedKey { get; init; }
-
-    internal Uri Resolve(string relative) => new(new Uri(Server.ToString().TrimEnd('/') + "/"), relative);
 }
 
 /// <summary>A checkpoint-signed event as the ledger holds it, with what its proof established.</summary>
@@ -70,9 +70,6 @@ public static class CheckpointLedger
 
     /// <summary>Prefix hashed with the digest into the event id; versioned so a future scheme gets other ids.</summary>
     public const string EventIdPrefix = "trainguard ckpt checkpoint-signed v1\n";
-
-    /// <summary>Largest ledger answer read.</summary>
-    public const int MaxResponseBytes = 1 << 20;
 
     /// <summary>
     /// The manifest digest recorded in the ledger: SHA-256 (lowercase hex) of the RFC 8785 canonical JSON of the
@@ -135,28 +132,26 @@ public static class CheckpointLedger
     /// other content (409: the same manifest signed earlier) is fetched and its digest compared; a differing digest
     /// is reported as a warning in the result, never silently accepted.
     /// </summary>
-    /// <exception cref="HttpRequestException">Unreachable, refused (401/403) or an unexpected answer.</exception>
+    /// <exception cref="TrainGuardApiException">Unreachable, refused (401/403) or an error answer.</exception>
+    /// <exception cref="MalformedInputException">An answer that is not what a TrainGuard server sends.</exception>
     public static async Task<LedgerRecordResult> RecordAsync(LedgerConnection ledger, EventRecord signedEvent, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(ledger);
         ArgumentNullException.ThrowIfNull(signedEvent);
         var digest = signedEvent.GetString(DigestField) ?? throw new ArgumentException("not a checkpoint-signed event", nameof(signedEvent));
-        using var request = new HttpRequestMessage(HttpMethod.Post, ledger.Resolve("api/v1/events"))
+        EventBatchResult answer;
+        try
         {
-            Content = new ByteArrayContent(Encoding.UTF8.GetBytes(new JsonObject { ["events"] = new JsonArray(signedEvent.Root.DeepClone()) }.ToJsonString())),
-        };
-        request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
-        Authorize(request, ledger.Token);
-        using var response = await ledger.Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
-        var body = await ReadBodyAsync(response, cancellationToken);
-        if (response.StatusCode == HttpStatusCode.Conflict)
+            answer = await ledger.Api.PostEventsAsync([signedEvent.Root.ToJsonString()], cancellationToken);
+        }
+        catch (TrainGuardApiException ex) when (ex.StatusCode == HttpStatusCode.Conflict)
         {
             LedgerRecord? existing;
             try
             {
                 existing = await FetchAsync(ledger, signedEvent.Id, cancellationToken);
             }
-            catch (HttpRequestException ex) when (ex.StatusCode is HttpStatusCode.Forbidden or HttpStatusCode.Unauthorized)
+            catch (TrainGuardApiException refused) when (refused.StatusCode is HttpStatusCode.Forbidden or HttpStatusCode.Unauthorized)
             {
                 return new LedgerRecordResult(signedEvent.Id, -1, true, null,
                     "the ledger already holds an event with this manifest's id, but this token may not read it (an agent token): its digest was not compared; verify with a reader token");
@@ -164,7 +159,7 @@ public static class CheckpointLedger
 
             if (existing is null)
             {
-                throw new HttpRequestException($"the ledger answered 409 Conflict for event {signedEvent.Id} but then has no such event");
+                throw new TrainGuardApiException($"the ledger answered 409 Conflict for event {signedEvent.Id} but then has no such event", ex, HttpStatusCode.Conflict);
             }
 
             var warning = existing.RecordedDigest == digest
@@ -173,172 +168,74 @@ public static class CheckpointLedger
             return new LedgerRecordResult(signedEvent.Id, existing.Index, true, existing, warning);
         }
 
-        EnsureSuccess(response, body, "POST api/v1/events");
-        try
+        if (answer.Results.Count != 1)
         {
-            using var document = JsonDocument.Parse(body);
-            var result = document.RootElement.GetProperty("results")[0];
-            return new LedgerRecordResult(signedEvent.Id, result.GetProperty("index").GetInt64(), result.GetProperty("duplicate").GetBoolean(), null, null);
+            MalformedInputException.Throw($"POST api/v1/events: the ledger answered {answer.Results.Count} results for one event", 0);
         }
-        catch (Exception ex) when (ex is JsonException or KeyNotFoundException or InvalidOperationException or IndexOutOfRangeException or FormatException)
-        {
-            throw new HttpRequestException($"the ledger's answer to POST api/v1/events is not what a TrainGuard server sends: {ex.Message}", ex);
-        }
+
+        return new LedgerRecordResult(signedEvent.Id, answer.Results[0].Index, answer.Results[0].Duplicate, null, null);
     }
 
     /// <summary>
     /// Fetches the event with <paramref name="eventId"/> (<c>GET /api/v1/events/{id}</c>, a reader or admin token) and
-    /// checks its inclusion proof against the returned signed checkpoint, whose signature is checked with the pinned
+    /// checks its inclusion proof against the returned signed tree head, whose signature is checked with the pinned
     /// key or, without one, the key <c>GET /api/v1/log</c> announces. Null when the ledger has no such event.
     /// </summary>
-    /// <exception cref="HttpRequestException">Unreachable, refused, or an answer that is not a TrainGuard ledger's.</exception>
+    /// <exception cref="TrainGuardApiException">Unreachable, refused or an error answer.</exception>
+    /// <exception cref="MalformedInputException">An answer that is not what a TrainGuard server sends.</exception>
     public static async Task<LedgerRecord?> FetchAsync(LedgerConnection ledger, string eventId, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(ledger);
-        using var request = new HttpRequestMessage(HttpMethod.Get, ledger.Resolve($"api/v1/events/{Uri.EscapeDataString(eventId)}"));
-        Authorize(request, ledger.Token);
-        using var response = await ledger.Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
-        var body = await ReadBodyAsync(response, cancellationToken);
-        if (response.StatusCode == HttpStatusCode.NotFound)
+        var proven = await ledger.Api.GetEventAsync(eventId, cancellationToken);
+        if (proven is null)
         {
             return null;
         }
 
-        EnsureSuccess(response, body, $"GET api/v1/events/{eventId}");
         var (key, keySource) = ledger.PinnedKey is { } pinned
-            ? (pinned, $"log checkpoint signature checked with the pinned key {pinned.Name}+{pinned.KeyId:x8} (--ledger-key)")
+            ? (pinned, $"log tree head signature checked with the pinned key {pinned.Name}+{pinned.KeyId:x8}")
             : await AnnouncedKeyAsync(ledger, cancellationToken);
+        var inclusion = proven.Verify(key);
+        EventRecord recorded;
         try
         {
-            return Check(body, eventId, key, keySource);
+            recorded = EventRecord.FromObject(JsonNode.Parse(proven.Entry, documentOptions: new JsonDocumentOptions { MaxDepth = CanonicalJson.MaxDepth })!.AsObject());
         }
-        catch (Exception ex) when (ex is JsonException or KeyNotFoundException or InvalidOperationException or FormatException or MalformedInputException)
+        catch (Exception ex) when (ex is JsonException or KeyNotFoundException or InvalidOperationException or FormatException or NullReferenceException)
         {
-            throw new HttpRequestException($"the ledger's answer for event {eventId} is not what a TrainGuard server sends: {ex.Message}", ex);
-        }
-    }
-
-    private static LedgerRecord Check(byte[] body, string eventId, NoteVerifier key, string keySource)
-    {
-        using var document = JsonDocument.Parse(body, new JsonDocumentOptions { MaxDepth = CanonicalJson.MaxDepth });
-        var root = document.RootElement;
-        var index = root.GetProperty("index").GetInt64();
-        var eventElement = root.GetProperty("event");
-        var entry = Encoding.UTF8.GetBytes(eventElement.GetRawText());
-        var leaf = MerkleHash.HashLeaf(entry);
-        var proof = root.GetProperty("inclusion_proof").EnumerateArray().Select(p => p.GetBytesFromBase64()).ToList();
-        var note = root.GetProperty("checkpoint").GetString() ?? string.Empty;
-        var signed = TreeHead.OpenSigned(Encoding.UTF8.GetBytes(note), [key]);
-        string? problem = null;
-        if (!signed.Verification.IsVerified)
-        {
-            problem = $"the log checkpoint is not signed by {key.Name}+{key.KeyId:x8}: {signed.Verification.Problem}";
-        }
-        else if (root.TryGetProperty("leaf_hash", out var leafHash) && !leafHash.GetBytesFromBase64().AsSpan().SequenceEqual(leaf))
-        {
-            problem = "the server's leaf hash is not SHA-256(0x00 || the event it returned)";
-        }
-        else if (index < 0 || !MerkleTree.VerifyInclusion(leaf, (ulong)index, (ulong)signed.TreeHead.Size, proof, signed.TreeHead.RootHash))
-        {
-            problem = $"the inclusion proof of leaf {index} does not verify against the signed checkpoint of size {signed.TreeHead.Size}";
+            return MalformedInputException.Throw<LedgerRecord>($"GET api/v1/events/{eventId}: the ledger's event is not an event object: {ex.Message}", 0);
         }
 
-        var recorded = EventRecord.FromObject(JsonNode.Parse(entry)!.AsObject());
         return new LedgerRecord
         {
             EventId = recorded.Id.Length > 0 ? recorded.Id : eventId,
-            Index = index,
+            Index = proven.Index,
             RecordedDigest = recorded.GetString(DigestField),
             Action = recorded.Action,
             UserName = recorded.GetString("user.name"),
             HostName = recorded.GetString(EventFields.HostName),
             Timestamp = recorded.GetString(EventFields.Timestamp),
             ModelName = recorded.GetString("trainguard.ckpt.model_name"),
-            TreeSize = signed.TreeHead.Size,
-            ProofProblem = problem,
+            TreeSize = inclusion.TreeHead.TreeHead.Size,
+            ProofProblem = inclusion.Problem,
             KeySource = keySource,
-            EventJson = Encoding.UTF8.GetString(entry),
+            EventJson = Encoding.UTF8.GetString(proven.Entry),
         };
     }
 
     private static async Task<(NoteVerifier Key, string Source)> AnnouncedKeyAsync(LedgerConnection ledger, CancellationToken cancellationToken)
     {
-        using var response = await ledger.Http.GetAsync(ledger.Resolve("api/v1/log"), HttpCompletionOption.ResponseHeadersRead, cancellationToken);
-        var body = await ReadBodyAsync(response, cancellationToken);
-        EnsureSuccess(response, body, "GET api/v1/log");
+        var info = await ledger.Api.GetLogInfoAsync(cancellationToken);
+        NoteVerifier key;
         try
         {
-            using var document = JsonDocument.Parse(body);
-            var key = NoteVerifier.Parse(document.RootElement.GetProperty("verifier_key").GetString() ?? string.Empty);
-            return (key, $"log checkpoint signature checked with the key the server announces ({key.Name}+{key.KeyId:x8}, GET /api/v1/log); pin it with --ledger-key");
+            key = NoteVerifier.Parse(info.VerifierKey);
         }
-        catch (Exception ex) when (ex is JsonException or KeyNotFoundException or InvalidOperationException or MalformedInputException)
+        catch (MalformedInputException ex)
         {
-            throw new HttpRequestException($"the ledger's GET api/v1/log answer has no usable verifier_key: {ex.Message}", ex);
-        }
-    }
-
-    private static void Authorize(HttpRequestMessage request, string? token)
-    {
-        if (!string.IsNullOrEmpty(token))
-        {
-            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
-        }
-    }
-
-    private static async Task<byte[]> ReadBodyAsync(HttpResponseMessage response, CancellationToken cancellationToken)
-    {
-        if (response.Content.Headers.ContentLength > MaxResponseBytes)
-        {
-            throw new HttpRequestException($"the ledger answered {response.Content.Headers.ContentLength:N0} bytes; at most {MaxResponseBytes:N0} are read");
+            return MalformedInputException.Throw<(NoteVerifier, string)>($"GET api/v1/log: the ledger's verifier_key is unusable: {ex.Message}", ex.Offset ?? 0);
         }
 
-        await using var stream = await response.Content.ReadAsStreamAsync(cancellationToken);
-        using var buffer = new MemoryStream();
-        var chunk = new byte[81920];
-        int read;
-        while ((read = await stream.ReadAsync(chunk, cancellationToken)) > 0)
-        {
-            if (buffer.Length + read > MaxResponseBytes)
-            {
-                throw new HttpRequestException($"the ledger answered more than {MaxResponseBytes:N0} bytes");
-            }
-
-            buffer.Write(chunk, 0, read);
-        }
-
-        return buffer.ToArray();
-    }
-
-    private static void EnsureSuccess(HttpResponseMessage response, byte[] body, string what)
-    {
-        if (response.IsSuccessStatusCode)
-        {
-            return;
-        }
-
-        var detail = ProblemDetail(body);
-        var hint = response.StatusCode switch
-        {
-            HttpStatusCode.Unauthorized => " (no or unknown token: pass --ledger-token or set TRAINGUARD_LEDGER_TOKEN)",
-            HttpStatusCode.Forbidden => " (the token's role may not do this: signing needs an agent or admin token, verifying a reader or admin token)",
-            _ => string.Empty,
-        };
-        throw new HttpRequestException($"{what} answered {(int)response.StatusCode} {response.ReasonPhrase}{hint}{(detail is null ? string.Empty : ": " + detail)}", null, response.StatusCode);
-    }
-
-    private static string? ProblemDetail(byte[] body)
-    {
-        try
-        {
-            using var document = JsonDocument.Parse(body);
-            return document.RootElement.ValueKind == JsonValueKind.Object && document.RootElement.TryGetProperty("detail", out var detail) && detail.ValueKind == JsonValueKind.String
-                ? TrainGuard.Findings.TextSanitizer.Escape(detail.GetString() ?? string.Empty, 300)
-                : null;
-        }
-        catch (JsonException)
-        {
-            return null;
-        }
+        return (key, $"log tree head signature checked with the key the server announces ({key.Name}+{key.KeyId:x8}, GET /api/v1/log); pin the log's key to prove more than the server's self-consistency");
     }
 }

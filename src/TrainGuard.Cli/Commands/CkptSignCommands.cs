@@ -10,6 +10,7 @@ using TrainGuard.Cli.Output;
 using TrainGuard.Findings;
 using TrainGuard.Integrity.Keys;
 using TrainGuard.Integrity.Manifests;
+using TrainGuard.Ledger.Client;
 using TrainGuard.Ledger.Notes;
 using TrainGuard.Output;
 using TrainGuard.Parsing;
@@ -38,10 +39,9 @@ internal static class CkptSignCommands
             command.Options.Add(Timeout);
         }
 
-        /// <summary>Null when --ledger was not given. The caller disposes <paramref name="http"/>.</summary>
-        public LedgerConnection? Connect(ParseResult parse, out HttpClient? http, NoteVerifier? pinnedKey = null)
+        /// <summary>Null when --ledger was not given. The caller disposes the connection's <see cref="LedgerConnection.Api"/>.</summary>
+        public LedgerConnection? Connect(ParseResult parse, NoteVerifier? pinnedKey = null)
         {
-            http = null;
             if (parse.GetValue(Url) is not { } url)
             {
                 return null;
@@ -53,8 +53,8 @@ internal static class CkptSignCommands
             }
 
             var token = parse.GetValue(Token) ?? Environment.GetEnvironmentVariable(TokenVariable);
-            http = new HttpClient { Timeout = TimeSpan.FromSeconds(Math.Max(1, parse.GetValue(Timeout))) };
-            return new LedgerConnection(http, uri, string.IsNullOrWhiteSpace(token) ? null : token.Trim()) { PinnedKey = pinnedKey };
+            var api = new TrainGuardApiClient(uri, token, TimeSpan.FromSeconds(Math.Max(1, parse.GetValue(Timeout))));
+            return new LedgerConnection(api) { PinnedKey = pinnedKey };
         }
     }
 
@@ -111,8 +111,8 @@ internal static class CkptSignCommands
                 throw new CliException($"--output: folder {folder} does not exist");
             }
 
-            var connection = ledger.Connect(parse, out var http);
-            using var _ = http;
+            var connection = ledger.Connect(parse);
+            using var _ = connection?.Api;
             var options = new CkptSignOptions
             {
                 Path = root,
@@ -132,7 +132,7 @@ internal static class CkptSignCommands
             {
                 throw new CliException($"{root}: {ex.Message}", ex);
             }
-            catch (Exception ex) when (connection is not null && (ex is HttpRequestException || (ex is TaskCanceledException && !ct.IsCancellationRequested)))
+            catch (Exception ex) when (connection is not null && (ex is HttpRequestException or MalformedInputException || (ex is TaskCanceledException && !ct.IsCancellationRequested)))
             {
                 var why = ex is TaskCanceledException ? "no answer before --timeout" : ex.Message;
                 throw new CliException($"--ledger {connection.Server}: {why}. The signature was written to {signaturePath} but NOT recorded in the ledger; run the same command again when the ledger is reachable.", ex);
@@ -216,8 +216,8 @@ internal static class CkptSignCommands
             try
             {
                 var pinned = parse.GetValue(ledgerKey) is { } k ? ParseLogKey(k) : null;
-                var connection = ledger.Connect(parse, out var http, pinned);
-                using var _ = http;
+                var connection = ledger.Connect(parse, pinned);
+                using var _ = connection?.Api;
                 var options = new CkptVerifyOptions
                 {
                     Path = root,

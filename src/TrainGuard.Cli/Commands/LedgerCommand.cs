@@ -1,6 +1,7 @@
 using System.CommandLine;
 using TrainGuard.Cli.Output;
 using TrainGuard.Findings;
+using TrainGuard.Ledger.Client;
 using TrainGuard.Ledger.Notes;
 using TrainGuard.Parsing;
 using TrainGuard.Ledger.Verification;
@@ -60,19 +61,15 @@ public static class LedgerCommand
             }
 
             var verifier = ParseKey(parse.GetValue(key)!);
-            using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(Math.Max(1, parse.GetValue(timeout))) };
+            using var client = new TrainGuardApiClient(serverUri, timeout: TimeSpan.FromSeconds(Math.Max(1, parse.GetValue(timeout))));
             ConsistencyOutcome outcome;
             try
             {
-                outcome = await LogConsistencyCheck.RunAsync(http, serverUri, await File.ReadAllTextAsync(file.FullName, ct), verifier, ct);
+                outcome = await LogConsistencyCheck.RunAsync(client, await File.ReadAllTextAsync(file.FullName, ct), verifier, ct);
             }
-            catch (HttpRequestException ex)
+            catch (TrainGuardApiException ex)
             {
                 throw new CliException($"--server: {ex.Message}", ex);
-            }
-            catch (TaskCanceledException ex) when (!ct.IsCancellationRequested)
-            {
-                throw new CliException("--server: no answer before --timeout", ex);
             }
             catch (MalformedInputException ex)
             {

@@ -1,47 +1,42 @@
 using System.Diagnostics;
-using System.Net.Http.Json;
 using System.Text;
-using System.Text.Json;
 using TrainGuard.Findings;
+using TrainGuard.Ledger.Client;
 using TrainGuard.Ledger.Notes;
 using TrainGuard.Ledger.Merkle;
 using TrainGuard.Parsing;
 
 namespace TrainGuard.Ledger.Verification;
 
-/// <summary>The outcome of <see cref="LogConsistencyCheck.RunAsync"/>: a report, and the new checkpoint when it verified.</summary>
+/// <summary>The outcome of <see cref="LogConsistencyCheck.RunAsync"/>: a report, and the server's new signed tree head when it verified.</summary>
 public sealed record ConsistencyOutcome(Report Report, string? NewTreeHead);
 
 /// <summary>
-/// <c>trainguard ledger verify</c>: proves that a log only grew since an older signed checkpoint. Fetches the
-/// server's <c>/checkpoint</c>, checks its signature and origin against the pinned key, fetches an RFC 9162
+/// <c>trainguard ledger verify</c>: proves that a log only grew since an older signed tree head. Fetches the
+/// server's latest one (<c>/checkpoint</c>, a C2SP checkpoint), checks its signature and origin against the pinned key, fetches an RFC 9162
 /// consistency proof from <c>/api/v1/proof/consistency</c> and verifies it locally.
 /// </summary>
 public static class LogConsistencyCheck
 {
-    /// <summary>Largest response read from the server.</summary>
-    public const int MaxResponseBytes = 1 << 20;
-
-    /// <exception cref="HttpRequestException">The server could not be reached or answered with an error.</exception>
-    /// <exception cref="MalformedInputException">The old checkpoint, or something the server sent, is malformed.</exception>
-    public static async Task<ConsistencyOutcome> RunAsync(HttpClient http, Uri server, string oldTreeHead, NoteVerifier key, CancellationToken cancellationToken = default)
+    /// <exception cref="TrainGuardApiException">The server could not be reached or answered with an error.</exception>
+    /// <exception cref="MalformedInputException">The old tree head, or something the server sent, is malformed.</exception>
+    public static async Task<ConsistencyOutcome> RunAsync(TrainGuardApiClient server, string oldTreeHead, NoteVerifier key, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(http);
         ArgumentNullException.ThrowIfNull(server);
+        ArgumentNullException.ThrowIfNull(oldTreeHead);
         ArgumentNullException.ThrowIfNull(key);
         var started = DateTimeOffset.UtcNow;
         var clock = Stopwatch.StartNew();
-        var where = server.ToString();
+        var where = server.BaseUrl.ToString();
         var findings = new List<Finding>();
 
         var old = TreeHead.OpenSigned(Encoding.UTF8.GetBytes(oldTreeHead), [key]);
         if (!old.Verification.IsVerified)
         {
-            throw new MalformedInputException($"the old checkpoint is not signed by {key.Name}+{key.KeyId:x8}: {old.Verification.Problem}", 0);
+            MalformedInputException.Throw($"the old tree head (checkpoint) is not signed by {key.Name}+{key.KeyId:x8}: {old.Verification.Problem}", 0);
         }
 
-        var baseUri = new Uri(server.ToString().TrimEnd('/') + "/");
-        var newNote = await GetTextAsync(http, new Uri(baseUri, "checkpoint"), cancellationToken);
+        var newNote = await server.GetTreeHeadAsync(cancellationToken);
         var current = TreeHead.OpenSigned(Encoding.UTF8.GetBytes(newNote), [key], old.TreeHead.Origin);
         string? verified = null;
         if (!current.IsTrusted)
@@ -66,7 +61,7 @@ public static class LogConsistencyCheck
         }
         else
         {
-            var proof = await GetProofAsync(http, new Uri(baseUri, $"api/v1/proof/consistency?from={old.TreeHead.Size}&to={current.TreeHead.Size}"), cancellationToken);
+            var proof = await server.GetConsistencyProofAsync(old.TreeHead.Size, current.TreeHead.Size, cancellationToken);
             if (MerkleTree.VerifyConsistency((ulong)old.TreeHead.Size, (ulong)current.TreeHead.Size, proof, old.TreeHead.RootHash, current.TreeHead.RootHash))
             {
                 verified = newNote;
@@ -92,42 +87,5 @@ public static class LogConsistencyCheck
 
         Finding Rewritten(string message) => LedgerFindings.Make(LedgerRules.HistoryRewritten, message, where, "checkpoint",
             ("old_size", old.TreeHead.Size), ("new_size", current.TreeHead.Size));
-    }
-
-    private static async Task<string> GetTextAsync(HttpClient http, Uri uri, CancellationToken cancellationToken)
-    {
-        using var response = await http.GetAsync(uri, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
-        response.EnsureSuccessStatusCode();
-        if (response.Content.Headers.ContentLength > MaxResponseBytes)
-        {
-            throw new MalformedInputException($"{uri} answered {response.Content.Headers.ContentLength:N0} bytes; at most {MaxResponseBytes:N0} are read", 0, limitExceeded: true);
-        }
-
-        var bytes = await response.Content.ReadAsByteArrayAsync(cancellationToken);
-        return bytes.Length <= MaxResponseBytes
-            ? Encoding.UTF8.GetString(bytes)
-            : throw new MalformedInputException($"{uri} answered more than {MaxResponseBytes:N0} bytes", MaxResponseBytes, limitExceeded: true);
-    }
-
-    private static async Task<byte[][]> GetProofAsync(HttpClient http, Uri uri, CancellationToken cancellationToken)
-    {
-        var text = await GetTextAsync(http, uri, cancellationToken);
-        try
-        {
-            using var document = JsonDocument.Parse(text);
-            var proof = document.RootElement.GetProperty("proof");
-            var result = new byte[proof.GetArrayLength()][];
-            var i = 0;
-            foreach (var element in proof.EnumerateArray())
-            {
-                result[i++] = element.GetBytesFromBase64();
-            }
-
-            return result;
-        }
-        catch (Exception ex) when (ex is JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
-        {
-            throw new MalformedInputException($"{uri} did not answer a consistency proof: {ex.Message}", 0);
-        }
     }
 }

@@ -160,32 +160,46 @@ public sealed class FakeEventServer : IDisposable
             }
 
             using var doc = JsonDocument.Parse(body);
+            // The members of the real server's answer (docs/server.md); the tree head is not a signed note here.
             var results = new StringBuilder("{\"results\":[");
             var first = true;
+            int appended = 0, duplicates = 0;
             foreach (var e in doc.RootElement.GetProperty("events").EnumerateArray())
             {
                 var id = e.GetProperty("id").GetString()!;
                 long leaf;
+                bool duplicate;
                 lock (gate)
                 {
                     received.Add(id);
-                    if (index.TryGetValue(id, out leaf))
+                    duplicate = index.TryGetValue(id, out leaf);
+                    if (duplicate)
                     {
                         Duplicates++;
+                        duplicates++;
                     }
                     else
                     {
                         leaf = index.Count;
                         index[id] = leaf;
+                        appended++;
                         Events.Add(e.Clone());
                     }
                 }
 
-                results.Append(first ? string.Empty : ",").Append("{\"id\":\"").Append(id).Append("\",\"index\":").Append(leaf).Append('}');
+                results.Append(first ? string.Empty : ",").Append("{\"id\":\"").Append(id).Append("\",\"index\":").Append(leaf)
+                    .Append(",\"duplicate\":").Append(duplicate ? "true" : "false").Append('}');
                 first = false;
             }
 
-            results.Append("]}");
+            int size;
+            lock (gate)
+            {
+                size = index.Count;
+            }
+
+            results.Append("],\"appended\":").Append(appended).Append(",\"duplicates\":").Append(duplicates)
+                .Append(",\"tree_size\":").Append(size).Append(",\"checkpoint\":\"fake\\n\"}");
             if (ResponseDelay > TimeSpan.Zero)
             {
                 await Task.Delay(ResponseDelay);

@@ -3,6 +3,7 @@ using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Text.Json.Nodes;
 using TrainGuard.Checkpoints.Signing;
+using TrainGuard.Ledger.Client;
 using TrainGuard.Findings;
 using TrainGuard.Integrity.Keys;
 using static TrainGuard.Checkpoints.Tests.Signing.SigningTestSupport;
@@ -348,10 +349,10 @@ public sealed class CheckpointSigningTests
         {
             var folder = CopyFolder(Genuine, temp, "checkpoint-6");
             using var key = NewKey();
-            using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
-            var ledger = new LedgerConnection(http, new Uri("http://127.0.0.1:1/"), "tgt_none");
+            using var api = new TrainGuardApiClient(new Uri("http://127.0.0.1:1/"), "tgt_none", TimeSpan.FromSeconds(10));
+            var ledger = new LedgerConnection(api);
 
-            await Assert.ThrowsAsync<HttpRequestException>(() => CheckpointSigning.SignAsync(new CkptSignOptions { Path = folder, PrivateKey = key, Ledger = ledger }));
+            await Assert.ThrowsAsync<TrainGuardApiException>(() => CheckpointSigning.SignAsync(new CkptSignOptions { Path = folder, PrivateKey = key, Ledger = ledger }));
 
             Assert.True(File.Exists(Path.Combine(folder, "model.sig")));
             var report = await CheckpointSigning.VerifyAsync(new CkptVerifyOptions { Path = folder, PublicKey = key, Ledger = ledger });

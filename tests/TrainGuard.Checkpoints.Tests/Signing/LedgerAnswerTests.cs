@@ -4,15 +4,18 @@ using System.Text.Json.Nodes;
 using TrainGuard.Checkpoints.Signing;
 using TrainGuard.Events;
 using TrainGuard.Integrity.Manifests;
+using TrainGuard.Ledger.Client;
 using TrainGuard.Ledger.Notes;
 using TrainGuard.Ledger.Merkle;
+using TrainGuard.Parsing;
 
 namespace TrainGuard.Checkpoints.Tests.Signing;
 
 /// <summary>
 /// The ledger's answers as <see cref="CheckpointLedger.FetchAsync"/> reads them, from a stub server built with the real
 /// ledger primitives: a proven record is accepted, and hostile or mangled answers never escape as anything but a
-/// ledger problem (HttpRequestException) or an unproven record.
+/// ledger problem (MalformedInputException, the one error for an answer that is not a TrainGuard server's) or an
+/// unproven record.
 /// </summary>
 public sealed class LedgerAnswerTests
 {
@@ -33,8 +36,9 @@ public sealed class LedgerAnswerTests
     public async Task A_proven_record_is_read_with_who_recorded_it()
     {
         var (body, signer, id) = ProvenAnswer();
-        using var http = new HttpClient(new StubHandler(_ => body));
-        var ledger = new LedgerConnection(http, new Uri("http://stub/"), "t") { PinnedKey = signer.Verifier };
+        using var handler = new StubHandler(_ => body);
+        using var api = new TrainGuardApiClient(new Uri("http://stub/"), "t", handler: handler);
+        var ledger = new LedgerConnection(api) { PinnedKey = signer.Verifier };
 
         var record = await CheckpointLedger.FetchAsync(ledger, id);
 
@@ -68,8 +72,9 @@ public sealed class LedgerAnswerTests
             }
 
             var text = Encoding.UTF8.GetString(mutated);
-            using var http = new HttpClient(new StubHandler(_ => text));
-            var ledger = new LedgerConnection(http, new Uri("http://stub/"), "t") { PinnedKey = signer.Verifier };
+            using var handler = new StubHandler(_ => text);
+            using var api = new TrainGuardApiClient(new Uri("http://stub/"), "t", handler: handler);
+            var ledger = new LedgerConnection(api) { PinnedKey = signer.Verifier };
             try
             {
                 var record = await CheckpointLedger.FetchAsync(ledger, id);
@@ -77,8 +82,9 @@ public sealed class LedgerAnswerTests
                 Assert.True(record is null || record.ProofProblem is not null || record.EventJson == original,
                     $"accepted a mangled event: {Convert.ToHexString(mutated)}");
             }
-            catch (HttpRequestException)
+            catch (MalformedInputException)
             {
+                // A mangled answer is malformed input, named as the ledger's answer.
             }
             catch (Exception ex)
             {
@@ -94,8 +100,9 @@ public sealed class LedgerAnswerTests
     {
         var (body, signer, id) = ProvenAnswer();
         var forged = body.Replace("\"alice\"", "\"bob\"", StringComparison.Ordinal);
-        using var http = new HttpClient(new StubHandler(_ => forged));
-        var ledger = new LedgerConnection(http, new Uri("http://stub/"), "t") { PinnedKey = signer.Verifier };
+        using var handler = new StubHandler(_ => forged);
+        using var api = new TrainGuardApiClient(new Uri("http://stub/"), "t", handler: handler);
+        var ledger = new LedgerConnection(api) { PinnedKey = signer.Verifier };
 
         var record = await CheckpointLedger.FetchAsync(ledger, id);
 
