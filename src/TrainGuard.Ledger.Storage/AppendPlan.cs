@@ -4,9 +4,9 @@ namespace TrainGuard.Ledger.Storage;
 
 /// <summary>
 /// Decides, inside the append transaction, which inputs become new rows and which are duplicates of an
-/// idempotency key already stored or repeated earlier in the batch.
+/// idempotency key already stored or repeated earlier in the batch, and holds the leaf hashes of the new rows.
 /// </summary>
-internal sealed class AppendPlan
+public sealed class AppendPlan
 {
     private AppendPlan(long firstIndex, long[] indices, bool[] duplicates, int appended)
     {
@@ -25,16 +25,23 @@ internal sealed class AppendPlan
 
     public int AppendedCount { get; }
 
-    /// <summary>The leaf hashes of the appended entries, in index order, filled in by the store as it writes them.</summary>
+    /// <summary>The leaf hashes of the appended entries, in index order.</summary>
     public byte[] LeafHashes { get; }
 
-    /// <summary>Where the store writes the leaf hash of the <paramref name="appended"/>-th new entry.</summary>
-    public Span<byte> LeafHash(int appended) => LeafHashes.AsSpan(appended * MerkleHash.Size, MerkleHash.Size);
+    /// <summary>The leaf hash of the <paramref name="appended"/>-th new entry.</summary>
+    public ArraySegment<byte> LeafHash(int appended) => new(LeafHashes, appended * MerkleHash.Size, MerkleHash.Size);
 
     public long NewTreeSize => checked(FirstIndex + AppendedCount);
 
-    public static AppendPlan Create(IReadOnlyList<LedgerAppend> entries, long treeSize, IReadOnlyDictionary<string, long> existingKeys)
+    /// <summary>Plans an append at <paramref name="treeSize"/>; <paramref name="leafHashes"/> holds the leaf hash of every input, in input order.</summary>
+    public static AppendPlan Create(IReadOnlyList<LedgerAppend> entries, long treeSize, IReadOnlyDictionary<string, long> existingKeys, ReadOnlySpan<byte> leafHashes)
     {
+        ArgumentNullException.ThrowIfNull(entries);
+        if (leafHashes.Length != entries.Count * MerkleHash.Size)
+        {
+            throw new ArgumentException("one 32-byte leaf hash per entry", nameof(leafHashes));
+        }
+
         var indices = new long[entries.Count];
         var duplicates = new bool[entries.Count];
         var batchKeys = new Dictionary<string, long>(StringComparer.Ordinal);
@@ -58,7 +65,30 @@ internal sealed class AppendPlan
             next = checked(next + 1);
         }
 
-        return new AppendPlan(treeSize, indices, duplicates, checked((int)(next - treeSize)));
+        var plan = new AppendPlan(treeSize, indices, duplicates, checked((int)(next - treeSize)));
+        var appended = 0;
+        for (var i = 0; i < entries.Count; i++)
+        {
+            if (!duplicates[i])
+            {
+                leafHashes.Slice(i * MerkleHash.Size, MerkleHash.Size).CopyTo(plan.LeafHash(appended++));
+            }
+        }
+
+        return plan;
+    }
+
+    /// <summary>The rows to write, in index order: each new entry with its index, leaf hash and idempotency key.</summary>
+    public IEnumerable<AppendRow> NewRows(IReadOnlyList<LedgerAppend> entries)
+    {
+        var appended = 0;
+        for (var i = 0; i < entries.Count; i++)
+        {
+            if (!Duplicates[i])
+            {
+                yield return new AppendRow(Indices[i], entries[i].Entry, LeafHash(appended++), entries[i].IdempotencyKey);
+            }
+        }
     }
 
     public AppendResult ToResult() => new(FirstIndex, Indices, Duplicates, AppendedCount, NewTreeSize) { LeafHashes = LeafHashes };
@@ -66,3 +96,6 @@ internal sealed class AppendPlan
     public static IReadOnlyList<string> DistinctKeys(IReadOnlyList<LedgerAppend> entries) =>
         [.. entries.Select(e => e.IdempotencyKey).OfType<string>().Distinct(StringComparer.Ordinal)];
 }
+
+/// <summary>One row an append writes.</summary>
+public readonly record struct AppendRow(long Index, byte[] Entry, ArraySegment<byte> LeafHash, string? IdempotencyKey);

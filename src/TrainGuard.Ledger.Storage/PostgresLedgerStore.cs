@@ -1,10 +1,9 @@
 using System.Buffers.Binary;
-using System.Runtime.CompilerServices;
+using System.Data.Common;
 using System.Security.Cryptography;
 using System.Text;
 using Npgsql;
 using NpgsqlTypes;
-using TrainGuard.Ledger.Merkle;
 
 namespace TrainGuard.Ledger.Storage;
 
@@ -13,9 +12,9 @@ namespace TrainGuard.Ledger.Storage;
 /// pooled data source and can run on any replica; appends go through one <em>sequencer</em> connection that
 /// holds a session-level <c>pg_advisory_lock</c> for this ledger, so only one process appends at a time
 /// (others wait up to <see cref="SequencerTimeout"/>). Each batch is one transaction that locks the head
-/// row, bulk-copies the rows and advances the tree size.
+/// row, bulk-copies the rows (binary COPY), advances the tree size and stores the signed tree head.
 /// </summary>
-public sealed class PostgresLedgerStore : ILedgerStore
+public sealed class PostgresLedgerStore : SqlLedgerStore
 {
     private const string Schema = """
         CREATE TABLE IF NOT EXISTS ledger_entry (
@@ -43,6 +42,7 @@ public sealed class PostgresLedgerStore : ILedgerStore
     private NpgsqlConnection? _sequencer;
 
     private PostgresLedgerStore(NpgsqlDataSource dataSource, long lockKey)
+        : base(SqlDialect.Postgres)
     {
         _dataSource = dataSource;
         SequencerLockKey = lockKey;
@@ -60,12 +60,6 @@ public sealed class PostgresLedgerStore : ILedgerStore
     /// <summary>The pooled data source the store reads through (owned by the store).</summary>
     public NpgsqlDataSource DataSource => _dataSource;
 
-    /// <summary>
-    /// Optional work done inside every append transaction, after the new rows are copied and before the tree
-    /// size moves (e.g. a query index over the entries). Throwing rolls the whole batch back. Set before appending.
-    /// </summary>
-    public PostgresAppendHook? AppendHook { get; set; }
-
     /// <summary>Connects, creates the tables if needed, and returns the store. The data source is owned by the store.</summary>
     public static async Task<PostgresLedgerStore> OpenAsync(string connectionString, CancellationToken cancellationToken = default)
     {
@@ -73,26 +67,15 @@ public sealed class PostgresLedgerStore : ILedgerStore
         var dataSource = NpgsqlDataSource.Create(connectionString);
         try
         {
-            await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-            var lockKey = await DeriveLockKeyAsync(connection, cancellationToken);
-            await using (var transaction = await connection.BeginTransactionAsync(cancellationToken))
+            long lockKey;
+            await using (var connection = await dataSource.OpenConnectionAsync(cancellationToken))
             {
-                // Serialise concurrent schema creation (CREATE TABLE IF NOT EXISTS races in PostgreSQL).
-                await using (var guard = new NpgsqlCommand("SELECT pg_advisory_xact_lock(@key)", connection, transaction))
-                {
-                    guard.Parameters.AddWithValue("key", lockKey ^ 0x5c5c5c5c);
-                    await guard.ExecuteNonQueryAsync(cancellationToken);
-                }
-
-                await using (var create = new NpgsqlCommand(Schema, connection, transaction))
-                {
-                    await create.ExecuteNonQueryAsync(cancellationToken);
-                }
-
-                await transaction.CommitAsync(cancellationToken);
+                lockKey = await DeriveLockKeyAsync(connection, cancellationToken);
             }
 
-            return new PostgresLedgerStore(dataSource, lockKey);
+            var store = new PostgresLedgerStore(dataSource, lockKey);
+            await store.CreateTablesAsync(Schema, lockKey ^ 0x5c5c5c5c, cancellationToken);
+            return store;
         }
         catch
         {
@@ -101,41 +84,27 @@ public sealed class PostgresLedgerStore : ILedgerStore
         }
     }
 
-    /// <inheritdoc />
-    public async Task<long> AppendBatchAsync(IReadOnlyList<byte[]> entries, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Runs the <c>CREATE ... IF NOT EXISTS</c> statements of <paramref name="schema"/> in one transaction that first takes
+    /// the advisory lock <paramref name="guardKey"/>: concurrent schema creation races in PostgreSQL, so it is serialised.
+    /// </summary>
+    public async Task CreateTablesAsync(string schema, long guardKey, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(entries);
-        var result = await AppendBatchAsync([.. entries.Select(e => new LedgerAppend(e))], cancellationToken);
-        return result.FirstIndex;
-    }
-
-    /// <inheritdoc />
-    public Task<AppendResult> AppendBatchAsync(IReadOnlyList<LedgerAppend> entries, CancellationToken cancellationToken = default) =>
-        AppendBatchAsync(entries, checkpoint: null, cancellationToken);
-
-    /// <inheritdoc />
-    public async Task<AppendResult> AppendBatchAsync(IReadOnlyList<LedgerAppend> entries, Func<AppendResult, TreeHeadDraft?>? checkpoint, CancellationToken cancellationToken = default)
-    {
-        LedgerLimits.CheckBatch(entries, e => e.Entry, e => e.IdempotencyKey);
-        await _writeGate.WaitAsync(cancellationToken);
-        try
+        ArgumentException.ThrowIfNullOrEmpty(schema);
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await using (var guard = new NpgsqlCommand("SELECT pg_advisory_xact_lock(@key)", connection, transaction))
         {
-            var connection = await AcquireSequencerAsync(cancellationToken);
-            try
-            {
-                return await AppendCoreAsync(connection, entries, checkpoint, cancellationToken);
-            }
-            catch (Exception e) when (e is NpgsqlException or IOException or TimeoutException || connection.FullState.HasFlag(System.Data.ConnectionState.Broken))
-            {
-                // The sequencer session may be gone, and the advisory lock with it: reacquire next time.
-                await ReleaseSequencerAsync();
-                throw;
-            }
+            guard.Parameters.AddWithValue("key", guardKey);
+            await guard.ExecuteNonQueryAsync(cancellationToken);
         }
-        finally
+
+        await using (var create = new NpgsqlCommand(schema, connection, transaction))
         {
-            _writeGate.Release();
+            await create.ExecuteNonQueryAsync(cancellationToken);
         }
+
+        await transaction.CommitAsync(cancellationToken);
     }
 
     /// <summary>Takes the sequencer lock now (appends take it on first use) and keeps it until disposal.</summary>
@@ -153,159 +122,103 @@ public sealed class PostgresLedgerStore : ILedgerStore
     }
 
     /// <inheritdoc />
-    public async Task<long> SizeAsync(CancellationToken cancellationToken = default)
-    {
-        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
-        return await ReadTreeSizeAsync(connection, null, forUpdate: false, cancellationToken);
-    }
+    public override async Task<DbConnection> OpenConnectionAsync(CancellationToken cancellationToken = default) =>
+        await _dataSource.OpenConnectionAsync(cancellationToken);
 
-    /// <inheritdoc />
-    public async Task<byte[]?> GetEntryAsync(long index, CancellationToken cancellationToken = default)
-    {
-        await using var command = _dataSource.CreateCommand(
-            "SELECT e.entry FROM ledger_entry e JOIN ledger_head h ON h.id = 1 WHERE e.idx = @idx AND e.idx < h.tree_size");
-        command.Parameters.AddWithValue("idx", index);
-        return await command.ExecuteScalarAsync(cancellationToken) as byte[];
-    }
-
-    /// <inheritdoc />
-    public Task<IReadOnlyList<byte[]>> GetEntriesAsync(long start, int count, CancellationToken cancellationToken = default) =>
-        ReadRangeAsync("entry", start, count, cancellationToken);
-
-    /// <inheritdoc />
-    public Task<IReadOnlyList<byte[]>> GetLeafHashesAsync(long start, int count, CancellationToken cancellationToken = default) =>
-        ReadRangeAsync("leaf_hash", start, count, cancellationToken);
-
-    /// <inheritdoc />
-    public async Task<long?> FindByIdempotencyKeyAsync(string idempotencyKey, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(idempotencyKey);
-        await using var command = _dataSource.CreateCommand("SELECT idx FROM ledger_entry WHERE idem_key = @key");
-        command.Parameters.AddWithValue("key", idempotencyKey);
-        return await command.ExecuteScalarAsync(cancellationToken) is long index ? index : null;
-    }
-
-    /// <inheritdoc />
-    public async Task<long> SaveTreeHeadAsync(long treeSize, ReadOnlyMemory<byte> rootHash, string signedNote, CancellationToken cancellationToken = default)
-    {
-        LedgerLimits.CheckTreeHead(treeSize, rootHash, signedNote);
-        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        var size = await ReadTreeSizeAsync(connection, transaction, forUpdate: false, cancellationToken);
-        if (treeSize > size)
-        {
-            throw new ArgumentOutOfRangeException(nameof(treeSize), $"checkpoint size {treeSize} is beyond the stored tree size {size}");
-        }
-
-        await using var command = new NpgsqlCommand(
-            "INSERT INTO ledger_checkpoint (tree_size, root_hash, note) VALUES (@size, @root, @note) RETURNING id", connection, transaction);
-        command.Parameters.AddWithValue("size", treeSize);
-        command.Parameters.AddWithValue("root", rootHash.ToArray());
-        command.Parameters.AddWithValue("note", signedNote);
-        var id = (long)(await command.ExecuteScalarAsync(cancellationToken))!;
-        await transaction.CommitAsync(cancellationToken);
-        return id;
-    }
-
-    /// <inheritdoc />
-    public async Task<IReadOnlyList<StoredTreeHead>> GetTreeHeadsAsync(CancellationToken cancellationToken = default) =>
-        await ReadTreeHeadsAsync("SELECT id, tree_size, root_hash, note, created_at FROM ledger_checkpoint ORDER BY id", cancellationToken);
-
-    /// <inheritdoc />
-    public async Task<StoredTreeHead?> GetLatestTreeHeadAsync(CancellationToken cancellationToken = default) =>
-        (await ReadTreeHeadsAsync("SELECT id, tree_size, root_hash, note, created_at FROM ledger_checkpoint ORDER BY id DESC LIMIT 1", cancellationToken)).FirstOrDefault();
-
-    /// <inheritdoc />
-    public async IAsyncEnumerable<StoredEntry> ScanAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
-    {
-        await using var command = _dataSource.CreateCommand("SELECT idx, entry, leaf_hash FROM ledger_entry ORDER BY idx");
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            yield return new StoredEntry(reader.GetInt64(0), (byte[])reader.GetValue(1), (byte[])reader.GetValue(2));
-        }
-    }
-
-    public async ValueTask DisposeAsync()
+    public override async ValueTask DisposeAsync()
     {
         await ReleaseSequencerAsync();
         await _dataSource.DisposeAsync();
         _writeGate.Dispose();
     }
 
-    private async Task<AppendResult> AppendCoreAsync(NpgsqlConnection connection, IReadOnlyList<LedgerAppend> entries, Func<AppendResult, TreeHeadDraft?>? checkpoint, CancellationToken cancellationToken)
+    /// <inheritdoc />
+    protected override async Task<AppendResult> AppendAsync(IReadOnlyList<LedgerAppend> entries, byte[] leafHashes, Func<AppendResult, TreeHeadDraft?>? treeHead, CancellationToken cancellationToken)
     {
+        await _writeGate.WaitAsync(cancellationToken);
+        try
+        {
+            var connection = await AcquireSequencerAsync(cancellationToken);
+            try
+            {
+                await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+                return await AppendInTransactionAsync(connection, transaction, entries, leafHashes, treeHead, cancellationToken);
+            }
+            catch (Exception e) when (e is NpgsqlException or IOException or TimeoutException || connection.FullState.HasFlag(System.Data.ConnectionState.Broken))
+            {
+                // The sequencer session may be gone, and the advisory lock with it: reacquire next time.
+                await ReleaseSequencerAsync();
+                throw;
+            }
+        }
+        finally
+        {
+            _writeGate.Release();
+        }
+    }
+
+    /// <inheritdoc />
+    protected override async Task<T> InWriteTransactionAsync<T>(Func<DbConnection, DbTransaction, Task<T>> work, CancellationToken cancellationToken)
+    {
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        var treeSize = await ReadTreeSizeAsync(connection, transaction, forUpdate: true, cancellationToken);
-        var existing = await FindKeysAsync(connection, transaction, AppendPlan.DistinctKeys(entries), cancellationToken);
-        var plan = AppendPlan.Create(entries, treeSize, existing);
+        return await work(connection, transaction);
+    }
 
-        if (plan.AppendedCount > 0)
+    /// <inheritdoc />
+    protected override async Task<DbTransaction> BeginSnapshotAsync(DbConnection connection, CancellationToken cancellationToken) =>
+        await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken);
+
+    /// <inheritdoc />
+    protected override async Task<Dictionary<string, long>> FindKeysAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<string> keys, CancellationToken cancellationToken)
+    {
+        var found = new Dictionary<string, long>(StringComparer.Ordinal);
+        if (keys.Count == 0)
         {
-            await using var import = await connection.BeginBinaryImportAsync(
-                "COPY ledger_entry (idx, entry, leaf_hash, idem_key) FROM STDIN (FORMAT BINARY)", cancellationToken);
-            var appended = 0;
-            for (var i = 0; i < entries.Count; i++)
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-                if (plan.Duplicates[i])
-                {
-                    continue;
-                }
-
-                var data = entries[i].Entry;
-                await import.StartRowAsync(cancellationToken);
-                await import.WriteAsync(plan.Indices[i], NpgsqlDbType.Bigint, cancellationToken);
-                await import.WriteAsync(data, NpgsqlDbType.Bytea, cancellationToken);
-                var leafHash = MerkleHash.HashLeaf(data);
-                leafHash.CopyTo(plan.LeafHash(appended++));
-                await import.WriteAsync(leafHash, NpgsqlDbType.Bytea, cancellationToken);
-                if (entries[i].IdempotencyKey is { } key)
-                {
-                    await import.WriteAsync(key, NpgsqlDbType.Text, cancellationToken);
-                }
-                else
-                {
-                    await import.WriteNullAsync(cancellationToken);
-                }
-            }
-
-            await import.CompleteAsync(cancellationToken);
+            return found;
         }
 
-        if (AppendHook is { } hook)
+        await using var command = new NpgsqlCommand("SELECT idem_key, idx FROM ledger_entry WHERE idem_key = ANY(@keys)", (NpgsqlConnection)connection, (NpgsqlTransaction)transaction);
+        command.Parameters.AddWithValue("keys", keys.ToArray());
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
         {
-            await hook(connection, transaction, entries, plan.ToResult(), cancellationToken);
+            found[reader.GetString(0)] = reader.GetInt64(1);
         }
 
-        await using (var head = new NpgsqlCommand("UPDATE ledger_head SET tree_size = @size WHERE id = 1", connection, transaction))
+        return found;
+    }
+
+    /// <inheritdoc />
+    protected override async Task InsertEntriesAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<LedgerAppend> entries, AppendPlan plan, CancellationToken cancellationToken)
+    {
+        await using var import = await ((NpgsqlConnection)connection).BeginBinaryImportAsync(
+            "COPY ledger_entry (idx, entry, leaf_hash, idem_key) FROM STDIN (FORMAT BINARY)", cancellationToken);
+        foreach (var row in plan.NewRows(entries))
         {
-            head.Parameters.AddWithValue("size", plan.NewTreeSize);
-            await head.ExecuteNonQueryAsync(cancellationToken);
+            cancellationToken.ThrowIfCancellationRequested();
+            await import.StartRowAsync(cancellationToken);
+            await import.WriteAsync(row.Index, NpgsqlDbType.Bigint, cancellationToken);
+            await import.WriteAsync(row.Entry, NpgsqlDbType.Bytea, cancellationToken);
+            await import.WriteAsync(row.LeafHash, NpgsqlDbType.Bytea, cancellationToken);
+            await WriteTextOrNullAsync(import, row.IdempotencyKey, cancellationToken);
         }
 
-        StoredTreeHead? stored = null;
-        if (checkpoint?.Invoke(plan.ToResult()) is { } draft)
+        await import.CompleteAsync(cancellationToken);
+    }
+
+    /// <summary>Writes a text column of a binary COPY row, or NULL.</summary>
+    public static async Task WriteTextOrNullAsync(NpgsqlBinaryImporter import, string? value, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(import);
+        if (value is null)
         {
-            LedgerLimits.CheckTreeHead(draft.TreeSize, draft.RootHash, draft.Note);
-            if (draft.TreeSize != plan.NewTreeSize)
-            {
-                throw new ArgumentException($"a checkpoint stored with an append covers its new tree size {plan.NewTreeSize}, not {draft.TreeSize}", nameof(checkpoint));
-            }
-
-            await using var insert = new NpgsqlCommand(
-                "INSERT INTO ledger_checkpoint (tree_size, root_hash, note) VALUES (@size, @root, @note) RETURNING id, created_at", connection, transaction);
-            insert.Parameters.AddWithValue("size", draft.TreeSize);
-            insert.Parameters.AddWithValue("root", draft.RootHash);
-            insert.Parameters.AddWithValue("note", draft.Note);
-            await using var reader = await insert.ExecuteReaderAsync(cancellationToken);
-            await reader.ReadAsync(cancellationToken);
-            stored = new StoredTreeHead(reader.GetInt64(0), draft.TreeSize, draft.RootHash, draft.Note, reader.GetFieldValue<DateTimeOffset>(1));
+            await import.WriteNullAsync(cancellationToken);
         }
-
-        cancellationToken.ThrowIfCancellationRequested();
-        await transaction.CommitAsync(cancellationToken);
-        return plan.ToResult() with { TreeHead = stored };
+        else
+        {
+            await import.WriteAsync(value, NpgsqlDbType.Text, cancellationToken);
+        }
     }
 
     private async Task<NpgsqlConnection> AcquireSequencerAsync(CancellationToken cancellationToken)
@@ -371,91 +284,6 @@ public sealed class PostgresLedgerStore : ILedgerStore
         }
     }
 
-    private static async Task<Dictionary<string, long>> FindKeysAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyList<string> keys, CancellationToken cancellationToken)
-    {
-        var found = new Dictionary<string, long>(StringComparer.Ordinal);
-        if (keys.Count == 0)
-        {
-            return found;
-        }
-
-        await using var command = new NpgsqlCommand("SELECT idem_key, idx FROM ledger_entry WHERE idem_key = ANY(@keys)", connection, transaction);
-        command.Parameters.AddWithValue("keys", keys.ToArray());
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            found[reader.GetString(0)] = reader.GetInt64(1);
-        }
-
-        return found;
-    }
-
-    private async Task<IReadOnlyList<byte[]>> ReadRangeAsync(string column, long start, int count, CancellationToken cancellationToken)
-    {
-        LedgerLimits.CheckRange(start, count);
-        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken);
-        var size = await ReadTreeSizeAsync(connection, transaction, forUpdate: false, cancellationToken);
-        var end = checked(start + count);
-        if (end > size)
-        {
-            throw new ArgumentOutOfRangeException(nameof(count), $"range [{start}, {end}) is beyond the tree size {size}");
-        }
-
-        await using var command = new NpgsqlCommand(
-            $"SELECT idx, {column} FROM ledger_entry WHERE idx >= @start AND idx < @end ORDER BY idx", connection, transaction);
-        command.Parameters.AddWithValue("start", start);
-        command.Parameters.AddWithValue("end", end);
-        var result = new List<byte[]>(count);
-        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
-        {
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                if (reader.GetInt64(0) != start + result.Count)
-                {
-                    throw new LedgerIntegrityException($"ledger entry {start + result.Count} is missing from the store (tree size {size})");
-                }
-
-                result.Add((byte[])reader.GetValue(1));
-            }
-        }
-
-        if (result.Count != count)
-        {
-            throw new LedgerIntegrityException($"ledger entry {start + result.Count} is missing from the store (tree size {size})");
-        }
-
-        await transaction.CommitAsync(cancellationToken);
-        return result;
-    }
-
-    private async Task<IReadOnlyList<StoredTreeHead>> ReadTreeHeadsAsync(string sql, CancellationToken cancellationToken)
-    {
-        await using var command = _dataSource.CreateCommand(sql);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        var result = new List<StoredTreeHead>();
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            result.Add(new StoredTreeHead(
-                reader.GetInt64(0),
-                reader.GetInt64(1),
-                (byte[])reader.GetValue(2),
-                reader.GetString(3),
-                reader.GetFieldValue<DateTimeOffset>(4)));
-        }
-
-        return result;
-    }
-
-    private static async Task<long> ReadTreeSizeAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, bool forUpdate, CancellationToken cancellationToken)
-    {
-        var sql = forUpdate ? "SELECT tree_size FROM ledger_head WHERE id = 1 FOR UPDATE" : "SELECT tree_size FROM ledger_head WHERE id = 1";
-        await using var command = new NpgsqlCommand(sql, connection, transaction);
-        return await command.ExecuteScalarAsync(cancellationToken) is long size
-            ? size
-            : throw new LedgerIntegrityException("the ledger head row is missing");
-    }
-
     private static async Task<long> DeriveLockKeyAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
     {
         await using var command = new NpgsqlCommand("SELECT current_database() || '.' || current_schema()", connection);
@@ -464,6 +292,3 @@ public sealed class PostgresLedgerStore : ILedgerStore
         return BinaryPrimitives.ReadInt64BigEndian(digest);
     }
 }
-
-/// <summary>Work run inside a PostgreSQL append transaction (see <see cref="PostgresLedgerStore.AppendHook"/>).</summary>
-public delegate Task PostgresAppendHook(NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyList<LedgerAppend> entries, AppendResult result, CancellationToken cancellationToken);
