@@ -2,7 +2,7 @@ namespace TrainGuard.Ledger.Storage;
 
 /// <summary>
 /// Durable, append-only storage for ledger entries, their RFC 9162 leaf hashes, the tree size and the signed
-/// checkpoints handed out. An append is atomic: the entries, their leaf hashes and the new tree size commit
+/// tree heads handed out. An append is atomic: the entries, their leaf hashes and the new tree size commit
 /// together or not at all, so the stored size never claims leaves that are not stored.
 /// </summary>
 public interface ILedgerStore : IAsyncDisposable
@@ -18,11 +18,11 @@ public interface ILedgerStore : IAsyncDisposable
 
     /// <summary>
     /// Appends like <see cref="AppendBatchAsync(IReadOnlyList{LedgerAppend}, CancellationToken)"/> and, in the same
-    /// transaction, stores the checkpoint <paramref name="checkpoint"/> returns for the new tree (called after the rows
-    /// are written, with the result; null stores none). The checkpoint is then durable exactly when the batch is, and
+    /// transaction, stores the tree head <paramref name="tree head"/> returns for the new tree (called after the rows
+    /// are written, with the result; null stores none). The tree head is then durable exactly when the batch is, and
     /// is returned in <see cref="AppendResult.TreeHead"/>.
     /// </summary>
-    Task<AppendResult> AppendBatchAsync(IReadOnlyList<LedgerAppend> entries, Func<AppendResult, TreeHeadDraft?>? checkpoint, CancellationToken cancellationToken = default);
+    Task<AppendResult> AppendBatchAsync(IReadOnlyList<LedgerAppend> entries, Func<AppendResult, TreeHeadDraft?>? treeHead, CancellationToken cancellationToken = default);
 
     /// <summary>The committed tree size.</summary>
     Task<long> SizeAsync(CancellationToken cancellationToken = default);
@@ -39,13 +39,13 @@ public interface ILedgerStore : IAsyncDisposable
     /// <summary>The index of the entry stored under an idempotency key, if any.</summary>
     Task<long?> FindByIdempotencyKeyAsync(string idempotencyKey, CancellationToken cancellationToken = default);
 
-    /// <summary>Records a signed checkpoint that was handed out; returns its id.</summary>
+    /// <summary>Records a signed tree head that was handed out; returns its id.</summary>
     Task<long> SaveTreeHeadAsync(long treeSize, ReadOnlyMemory<byte> rootHash, string signedNote, CancellationToken cancellationToken = default);
 
-    /// <summary>Every stored checkpoint, oldest first.</summary>
+    /// <summary>Every stored tree head, oldest first.</summary>
     Task<IReadOnlyList<StoredTreeHead>> GetTreeHeadsAsync(CancellationToken cancellationToken = default);
 
-    /// <summary>The most recent stored checkpoint, if any.</summary>
+    /// <summary>The most recent stored tree head, if any.</summary>
     Task<StoredTreeHead?> GetLatestTreeHeadAsync(CancellationToken cancellationToken = default);
 
     /// <summary>Every stored entry row as it is on disk, in index order (for audits; no integrity checks).</summary>
@@ -70,33 +70,15 @@ public sealed record AppendResult(long FirstIndex, long[] Indices, bool[] Duplic
     /// </summary>
     public ReadOnlyMemory<byte> LeafHashes { get; init; }
 
-    /// <summary>The checkpoint stored in the append's transaction, if one was asked for.</summary>
+    /// <summary>The tree head stored in the append's transaction, if one was asked for.</summary>
     public StoredTreeHead? TreeHead { get; init; }
 }
 
-/// <summary>A signed checkpoint to store with an append: its tree size must be the append's new tree size.</summary>
+/// <summary>A signed tree head to store with an append: its tree size must be the append's new tree size.</summary>
 public sealed record TreeHeadDraft(long TreeSize, byte[] RootHash, string Note);
 
-/// <summary>A signed checkpoint as stored.</summary>
+/// <summary>A signed tree head as stored.</summary>
 public sealed record StoredTreeHead(long Id, long TreeSize, byte[] RootHash, string Note, DateTimeOffset CreatedAt);
 
 /// <summary>A stored entry row as read back, without any verification.</summary>
 public sealed record StoredEntry(long Index, byte[] Entry, byte[] LeafHash);
-
-/// <summary>Thrown when stored ledger data is inconsistent (a missing row, a head beyond the stored leaves): evidence of tampering or corruption.</summary>
-public sealed class LedgerIntegrityException : Exception
-{
-    public LedgerIntegrityException()
-    {
-    }
-
-    public LedgerIntegrityException(string message)
-        : base(message)
-    {
-    }
-
-    public LedgerIntegrityException(string message, Exception innerException)
-        : base(message, innerException)
-    {
-    }
-}

@@ -5,16 +5,16 @@ using TrainGuard.Parsing;
 namespace TrainGuard.Ledger.Storage;
 
 /// <summary>
-/// Re-derives the whole ledger from what is stored and compares it with every signed checkpoint handed out:
+/// Re-derives the whole ledger from what is stored and compares it with every signed tree head handed out:
 /// recomputes each leaf hash from its entry, rebuilds the tree from those leaves (streaming, O(log n) memory)
-/// and checks the root at each checkpoint's size against the root in the checkpoint's signed note.
+/// and checks the root at each tree head's size against the root in the tree head's signed note.
 /// </summary>
 public static class LedgerAudit
 {
     /// <summary>Most individual findings of one kind listed in a report (counts stay exact).</summary>
     public const int MaxListedFindings = 10_000;
 
-    /// <summary>Audits <paramref name="store"/>; with <paramref name="logKeys"/>, checkpoint signatures are verified too.</summary>
+    /// <summary>Audits <paramref name="store"/>; with <paramref name="logKeys"/>, tree head signatures are verified too.</summary>
     public static async Task<LedgerAuditReport> RunAsync(ILedgerStore store, IEnumerable<NoteVerifier>? logKeys = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(store);
@@ -35,7 +35,7 @@ public static class LedgerAudit
         var pending = 0;
         var leaf = new byte[MerkleHash.Size];
 
-        // Size-0 checkpoints are checked against the empty root before any entry.
+        // Size-0 tree heads are checked against the empty root before any entry.
         pending = Settle(checkpoints, pending, accumulator);
         await foreach (var row in store.ScanAsync(cancellationToken))
         {
@@ -75,7 +75,7 @@ public static class LedgerAudit
             missing.Add(new LedgerGap(next, storedSize - 1));
         }
 
-        // Checkpoints beyond what could be rebuilt cannot be reproduced from the store.
+        // Tree heads beyond what could be rebuilt cannot be reproduced from the store.
         for (; pending < checkpoints.Count; pending++)
         {
             var c = checkpoints[pending];
@@ -179,7 +179,7 @@ public sealed record LedgerAuditReport(
     IReadOnlyList<long> UnexpectedEntries,
     IReadOnlyList<TreeHeadAudit> TreeHeads)
 {
-    /// <summary>True when every row is present and unaltered and every checkpoint is reproduced.</summary>
+    /// <summary>True when every row is present and unaltered and every tree head is reproduced.</summary>
     public bool IsIntact =>
         ChangedEntryCount == 0 && MissingEntries.Count == 0 && UnexpectedEntries.Count == 0 &&
         TreeHeads.All(c => c.Status == TreeHeadAuditStatus.Matches);
@@ -188,19 +188,19 @@ public sealed record LedgerAuditReport(
 /// <summary>Indices <c>[First, Last]</c> absent from the store.</summary>
 public sealed record LedgerGap(long First, long Last);
 
-/// <summary>How one stored checkpoint fared.</summary>
+/// <summary>How one stored tree head fared.</summary>
 public enum TreeHeadAuditStatus
 {
-    /// <summary>The root rebuilt from the stored entries at the checkpoint's size is the signed root.</summary>
+    /// <summary>The root rebuilt from the stored entries at the tree head's size is the signed root.</summary>
     Matches,
 
-    /// <summary>The rebuilt root differs: entries below the checkpoint's size were changed.</summary>
+    /// <summary>The rebuilt root differs: entries below the tree head's size were changed.</summary>
     RootMismatch,
 
-    /// <summary>Entries below the checkpoint's size are missing, so its root cannot be reproduced.</summary>
+    /// <summary>Entries below the tree head's size are missing, so its root cannot be reproduced.</summary>
     EntriesMissing,
 
-    /// <summary>The stored signed note is not a well-formed checkpoint.</summary>
+    /// <summary>The stored signed note is not a well-formed tree head.</summary>
     NoteMalformed,
 
     /// <summary>The note is not validly signed by the given log keys.</summary>
@@ -211,8 +211,8 @@ public enum TreeHeadAuditStatus
 }
 
 /// <summary>
-/// One checkpoint's audit: <see cref="Claimed"/> is what its signed note says; for a failure,
-/// <see cref="SuspectFromIndex"/> is the size of the last checkpoint that still matched, so the change lies in
+/// One tree head's audit: <see cref="Claimed"/> is what its signed note says; for a failure,
+/// <see cref="SuspectFromIndex"/> is the size of the last tree head that still matched, so the change lies in
 /// <c>[SuspectFromIndex, Claimed.Size)</c>.
 /// </summary>
 public sealed record TreeHeadAudit(StoredTreeHead Stored, TreeHead? Claimed, TreeHeadAuditStatus Status, string? Problem, long? SuspectFromIndex);

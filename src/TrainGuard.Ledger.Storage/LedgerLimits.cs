@@ -18,7 +18,7 @@ public static class LedgerLimits
     /// <summary>Most rows returned by one range read.</summary>
     public const int MaxReadCount = 1 << 20;
 
-    /// <summary>Largest signed note stored with a checkpoint.</summary>
+    /// <summary>Largest signed note stored with a tree head.</summary>
     public const int MaxTreeHeadNoteLength = 1 << 20;
 
     internal static void CheckBatch<T>(IReadOnlyList<T> entries, Func<T, byte[]> entry, Func<T, string?> key)

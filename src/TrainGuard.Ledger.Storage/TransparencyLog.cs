@@ -7,9 +7,9 @@ namespace TrainGuard.Ledger.Storage;
 
 /// <summary>
 /// The tamper-evident log as a server uses it: a durable <see cref="ILedgerStore"/>, the tree's nodes held in
-/// memory for microsecond proofs, and the log's Ed25519 key for signing checkpoints. Opening rebuilds the
+/// memory for microsecond proofs, and the log's Ed25519 key for signing tree heads. Opening rebuilds the
 /// tree from the stored leaf hashes and refuses to continue (fail closed) if it no longer reproduces the
-/// latest checkpoint the log signed. Appends are serialised; reads may run concurrently.
+/// latest tree head the log signed. Appends are serialised; reads may run concurrently.
 /// </summary>
 public sealed class TransparencyLog
 {
@@ -29,7 +29,7 @@ public sealed class TransparencyLog
         Tree = new MerkleTree(levels);
     }
 
-    /// <summary>The checkpoint origin line of this log.</summary>
+    /// <summary>The tree head origin line of this log.</summary>
     public string Origin { get; }
 
     /// <summary>Leaves currently in the in-memory tree.</summary>
@@ -47,7 +47,7 @@ public sealed class TransparencyLog
     /// <summary>The verifier key clients and witnesses should pin.</summary>
     public NoteVerifier Verifier => _signer.Verifier;
 
-    /// <summary>Loads the tree from <paramref name="store"/> and checks it against the latest signed checkpoint.</summary>
+    /// <summary>Loads the tree from <paramref name="store"/> and checks it against the latest signed tree head.</summary>
     public static async Task<TransparencyLog> OpenAsync(ILedgerStore store, string origin, NoteSigner signer, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(store);
@@ -70,10 +70,10 @@ public sealed class TransparencyLog
         AppendCoreAsync(entries, withTreeHead: false, cancellationToken);
 
     /// <summary>
-    /// Appends entries durably together with a signed checkpoint for the new tree, stored in the same transaction
+    /// Appends entries durably together with a signed tree head for the new tree, stored in the same transaction
     /// (<see cref="AppendResult.TreeHead"/>; null when nothing new was appended or another writer appended since
     /// the tree was synced, in which case publish one with <see cref="PublishTreeHeadAsync"/>). One commit covers
-    /// the batch and the checkpoint that proves it, and no later batch has to wait for it.
+    /// the batch and the tree head that proves it, and no later batch has to wait for it.
     /// </summary>
     public Task<AppendResult> AppendWithTreeHeadAsync(IReadOnlyList<LedgerAppend> entries, CancellationToken cancellationToken = default) =>
         AppendCoreAsync(entries, withTreeHead: true, cancellationToken);
@@ -92,7 +92,7 @@ public sealed class TransparencyLog
         }
     }
 
-    /// <summary>Signs a checkpoint for the current size, records it in the store and returns the signed note.</summary>
+    /// <summary>Signs a tree head for the current size, records it in the store and returns the signed note.</summary>
     public async Task<string> PublishTreeHeadAsync(CancellationToken cancellationToken = default)
     {
         await _appendGate.WaitAsync(cancellationToken);
@@ -127,7 +127,7 @@ public sealed class TransparencyLog
     }
 
     /// <summary>
-    /// The signed checkpoint of the in-memory tree of <paramref name="synced"/> leaves extended by the leaves an append
+    /// The signed tree head of the in-memory tree of <paramref name="synced"/> leaves extended by the leaves an append
     /// is writing (the tree itself only grows once they are committed); null when there is nothing new or the append
     /// does not directly extend the in-memory tree.
     /// </summary>

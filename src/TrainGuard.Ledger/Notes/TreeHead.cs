@@ -6,12 +6,14 @@ using TrainGuard.Parsing;
 namespace TrainGuard.Ledger.Notes;
 
 /// <summary>
-/// A C2SP <c>tlog-checkpoint</c> note text: the log's origin line, the tree size in decimal (no leading
-/// zeroes), the base64 root hash, then optional non-empty extension lines; every line ends in a newline.
+/// A tree head in the C2SP <c>tlog-checkpoint</c> note text format (C2SP calls it a checkpoint; TrainGuard says
+/// tree head, keeping "checkpoint" for training checkpoints): the log's origin line, the tree size in decimal (no
+/// leading zeroes), the base64 root hash, then optional non-empty extension lines; every line ends in a newline.
+/// Signed as a C2SP signed note it is the log's signed tree head.
 /// </summary>
 public sealed class TreeHead
 {
-    /// <summary>Largest checkpoint text accepted.</summary>
+    /// <summary>Largest tree head text accepted.</summary>
     public const int MaxTextBytes = 64 * 1024;
 
     private readonly byte[] _rootHash;
@@ -43,7 +45,7 @@ public sealed class TreeHead
         SignedNote.CheckText(ToNoteText());
     }
 
-    /// <summary>The log identity that issued the checkpoint (by convention a schema-less URL).</summary>
+    /// <summary>The log identity that issued the tree head (by convention a schema-less URL).</summary>
     public string Origin { get; }
 
     /// <summary>Number of leaves in the tree.</summary>
@@ -70,17 +72,17 @@ public sealed class TreeHead
         return builder.ToString();
     }
 
-    /// <summary>Signs the checkpoint text and returns the signed note.</summary>
+    /// <summary>Signs the tree head text and returns the signed note.</summary>
     public string Sign(params NoteSigner[] signers) => SignedNote.Sign(ToNoteText(), signers);
 
-    /// <summary>Parses checkpoint note text; malformed input throws <see cref="MalformedInputException"/>.</summary>
+    /// <summary>Parses tree head (C2SP checkpoint) note text; malformed input throws <see cref="MalformedInputException"/>.</summary>
     public static TreeHead Parse(string noteText)
     {
         ArgumentNullException.ThrowIfNull(noteText);
         return Parse(Encoding.UTF8.GetBytes(noteText));
     }
 
-    /// <summary>Parses checkpoint note text; malformed input throws <see cref="MalformedInputException"/>.</summary>
+    /// <summary>Parses tree head (C2SP checkpoint) note text; malformed input throws <see cref="MalformedInputException"/>.</summary>
     public static TreeHead Parse(ReadOnlySpan<byte> noteText)
     {
         if (noteText.Length > MaxTextBytes)
@@ -123,7 +125,7 @@ public sealed class TreeHead
     }
 
     /// <summary>
-    /// Parses a signed checkpoint note and checks it against the log's keys (and origin, when given).
+    /// Parses a signed tree head note and checks it against the log's keys (and origin, when given).
     /// Malformed notes throw <see cref="MalformedInputException"/>; signature problems are reported in the result.
     /// </summary>
     public static SignedTreeHead OpenSigned(ReadOnlySpan<byte> signedNote, IEnumerable<NoteVerifier> logKeys, string? expectedOrigin = null)
@@ -203,7 +205,7 @@ public sealed class TreeHead
     }
 }
 
-/// <summary>A parsed signed checkpoint with the outcome of its signature check.</summary>
+/// <summary>A parsed signed tree head with the outcome of its signature check.</summary>
 public sealed record SignedTreeHead(TreeHead TreeHead, NoteVerification Verification, bool OriginMatches)
 {
     /// <summary>True when a known log key signed it and the origin is the expected one.</summary>

@@ -31,7 +31,7 @@ public sealed class ServerMetrics
         _requests.AddOrUpdate((method, route, status), 1, (_, n) => n + 1);
     }
 
-    /// <summary>The exposition text; <paramref name="treeSize"/> and <paramref name="checkpoints"/> are read at scrape time.</summary>
+    /// <summary>The exposition text; <paramref name="treeSize"/> and <paramref name="tree heads"/> are read at scrape time.</summary>
     public string Render(long treeSize, long checkpointSize, long checkpoints)
     {
         var text = new StringBuilder(4096);

@@ -27,12 +27,12 @@ public sealed record ServerOptions
     /// <summary>Addresses to listen on; port 0 picks a free port (see <see cref="TrainGuardServer.Urls"/>).</summary>
     public IReadOnlyList<string> Urls { get; init; } = [DefaultUrl];
 
-    /// <summary>Checkpoint origin for a new signing key; null for <c>&lt;host&gt;/trainguard</c>.</summary>
+    /// <summary>Tree head origin for a new signing key; null for <c>&lt;host&gt;/trainguard</c>.</summary>
     public string? Origin { get; init; }
 
     public BatchLimits Batch { get; init; } = new();
 
-    /// <summary>Zero: a checkpoint after every batch; otherwise at most one per interval (batches wait for it).</summary>
+    /// <summary>Zero: a tree head after every batch; otherwise at most one per interval (batches wait for it).</summary>
     public TimeSpan TreeHeadInterval { get; init; } = TimeSpan.Zero;
 
     public LogFormat LogFormat { get; init; } = LogFormat.Json;

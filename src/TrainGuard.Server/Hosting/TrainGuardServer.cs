@@ -51,7 +51,7 @@ public sealed class TrainGuardServer : IAsyncDisposable
     /// <summary>The verifier key clients and witnesses pin (<c>trainguard server key show</c>).</summary>
     public string VerifierKey => _state.Log.Verifier.VerifierKey;
 
-    /// <summary>Opens the store (refusing a ledger that no longer matches its latest checkpoint), then starts listening.</summary>
+    /// <summary>Opens the store (refusing a ledger that no longer matches its latest tree head), then starts listening.</summary>
     public static async Task<TrainGuardServer> StartAsync(ServerOptions options, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);

@@ -7,7 +7,7 @@ using TrainGuard.Server.Storage;
 
 namespace TrainGuard.Server.Http;
 
-/// <summary>What the request handlers share: the store, the log, the checkpoint publisher, tokens, metrics, limits.</summary>
+/// <summary>What the request handlers share: the store, the log, the tree head publisher, tokens, metrics, limits.</summary>
 internal sealed record ServerState(
     IServerStore Store,
     TransparencyLog Log,

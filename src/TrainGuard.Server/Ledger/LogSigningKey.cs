@@ -5,7 +5,7 @@ using TrainGuard.Parsing;
 namespace TrainGuard.Server.Ledger;
 
 /// <summary>
-/// The log's Ed25519 checkpoint-signing key, kept in the data directory as a signed-note signer key string
+/// The log's Ed25519 tree head-signing key, kept in the data directory as a signed-note signer key string
 /// (file mode 0600), created on first use. Its key name is the log's origin.
 /// </summary>
 public static class LogSigningKey

@@ -3,12 +3,12 @@ using TrainGuard.Ledger.Notes;
 
 namespace TrainGuard.Server.Ledger;
 
-/// <summary>A signed checkpoint the server handed out (it is stored before it is served).</summary>
+/// <summary>A signed tree head the server handed out (it is stored before it is served).</summary>
 public sealed record PublishedTreeHead(long Size, byte[] RootHash, string Note);
 
 /// <summary>
-/// Publishes signed checkpoints: after each batch, or at most once per <c>interval</c> when one is set (callers
-/// waiting for a checkpoint that covers their batch share the next one). Every checkpoint is recorded in the
+/// Publishes signed tree heads: after each batch, or at most once per <c>interval</c> when one is set (callers
+/// waiting for a tree head that covers their batch share the next one). Every tree head is recorded in the
 /// store before anyone sees it.
 /// </summary>
 public sealed class TreeHeadPublisher : IDisposable
@@ -28,13 +28,13 @@ public sealed class TreeHeadPublisher : IDisposable
         _time = time ?? TimeProvider.System;
     }
 
-    /// <summary>The latest checkpoint handed out.</summary>
+    /// <summary>The latest tree head handed out.</summary>
     public PublishedTreeHead Latest => Volatile.Read(ref _latest) ?? throw new InvalidOperationException("the publisher is not initialised");
 
-    /// <summary>Checkpoints published by this process.</summary>
+    /// <summary>Tree heads published by this process.</summary>
     public long PublishedCount => Interlocked.Read(ref _published);
 
-    /// <summary>Loads the latest stored checkpoint, publishing a new one when the log has grown beyond it.</summary>
+    /// <summary>Loads the latest stored tree head, publishing a new one when the log has grown beyond it.</summary>
     public async Task InitializeAsync(CancellationToken cancellationToken = default)
     {
         var stored = await _log.Store.GetLatestTreeHeadAsync(cancellationToken);
@@ -48,9 +48,9 @@ public sealed class TreeHeadPublisher : IDisposable
     }
 
     /// <summary>
-    /// Appends a batch and returns a stored checkpoint that covers it. Without an interval the checkpoint is signed and
-    /// stored in the batch's own transaction (one commit; no batch waits for another's checkpoint); with one, batches
-    /// share the next periodic checkpoint.
+    /// Appends a batch and returns a stored tree head that covers it. Without an interval the tree head is signed and
+    /// stored in the batch's own transaction (one commit; no batch waits for another's tree head); with one, batches
+    /// share the next periodic tree head.
     /// </summary>
     public async Task<(AppendResult Result, PublishedTreeHead TreeHead)> AppendAsync(IReadOnlyList<LedgerAppend> entries, CancellationToken cancellationToken = default)
     {
@@ -69,7 +69,7 @@ public sealed class TreeHeadPublisher : IDisposable
         return (result, await EnsureAsync(result.TreeSize, cancellationToken));
     }
 
-    /// <summary>A checkpoint covering at least <paramref name="size"/> leaves, publishing one when needed.</summary>
+    /// <summary>A tree head covering at least <paramref name="size"/> leaves, publishing one when needed.</summary>
     public async Task<PublishedTreeHead> EnsureAsync(long size, CancellationToken cancellationToken = default)
     {
         if (Volatile.Read(ref _latest) is { } current && current.Size >= size)
@@ -117,7 +117,7 @@ public sealed class TreeHeadPublisher : IDisposable
         }
     }
 
-    /// <summary>Makes a checkpoint stored by an append the latest, unless a larger one already is.</summary>
+    /// <summary>Makes a tree head stored by an append the latest, unless a larger one already is.</summary>
     private void Offer(PublishedTreeHead checkpoint)
     {
         while (true)
