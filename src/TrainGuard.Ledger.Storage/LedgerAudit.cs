@@ -1,5 +1,5 @@
-using TrainGuard.Ledger.Notes;
 using TrainGuard.Ledger.Merkle;
+using TrainGuard.Ledger.Notes;
 using TrainGuard.Parsing;
 
 namespace TrainGuard.Ledger.Storage;

@@ -1,6 +1,6 @@
 using System.Text;
-using TrainGuard.Ledger.Notes;
 using TrainGuard.Ledger.Merkle;
+using TrainGuard.Ledger.Notes;
 using TrainGuard.Ledger.Storage.Tests.Support;
 
 namespace TrainGuard.Ledger.Storage.Tests;

@@ -2,8 +2,8 @@ using System.Collections.Concurrent;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json.Nodes;
-using TrainGuard.Ledger.Notes;
 using TrainGuard.Ledger.Merkle;
+using TrainGuard.Ledger.Notes;
 using TrainGuard.Server.Tests.Support;
 
 namespace TrainGuard.Server.Tests;

@@ -2,8 +2,8 @@ using System.Net;
 using System.Text;
 using System.Text.Json.Nodes;
 using TrainGuard.Events;
-using TrainGuard.Ledger.Notes;
 using TrainGuard.Ledger.Merkle;
+using TrainGuard.Ledger.Notes;
 using TrainGuard.Server.Tests.Support;
 
 namespace TrainGuard.Server.Tests;

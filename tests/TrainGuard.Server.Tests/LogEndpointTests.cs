@@ -1,7 +1,7 @@
 using System.Net;
 using System.Text;
-using TrainGuard.Ledger.Notes;
 using TrainGuard.Ledger.Merkle;
+using TrainGuard.Ledger.Notes;
 using TrainGuard.Ledger.Tiles;
 using TrainGuard.Server.Tests.Support;
 

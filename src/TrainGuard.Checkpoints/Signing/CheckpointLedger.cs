@@ -5,8 +5,8 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using TrainGuard.Events;
 using TrainGuard.Integrity.Manifests;
-using TrainGuard.Ledger.Notes;
 using TrainGuard.Ledger.Client;
+using TrainGuard.Ledger.Notes;
 using TrainGuard.Parsing;
 
 namespace TrainGuard.Checkpoints.Signing;

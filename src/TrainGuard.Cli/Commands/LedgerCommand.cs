@@ -3,8 +3,8 @@ using TrainGuard.Cli.Output;
 using TrainGuard.Findings;
 using TrainGuard.Ledger.Client;
 using TrainGuard.Ledger.Notes;
-using TrainGuard.Parsing;
 using TrainGuard.Ledger.Verification;
+using TrainGuard.Parsing;
 using TrainGuard.Server.Storage;
 
 namespace TrainGuard.Cli.Commands;

@@ -2,8 +2,8 @@ using System.Diagnostics;
 using System.Text;
 using TrainGuard.Findings;
 using TrainGuard.Ledger.Client;
-using TrainGuard.Ledger.Notes;
 using TrainGuard.Ledger.Merkle;
+using TrainGuard.Ledger.Notes;
 using TrainGuard.Parsing;
 
 namespace TrainGuard.Ledger.Verification;

@@ -1,5 +1,5 @@
-using TrainGuard.Ledger.Storage;
 using TrainGuard.Ledger.Notes;
+using TrainGuard.Ledger.Storage;
 
 namespace TrainGuard.Server.Ledger;
 

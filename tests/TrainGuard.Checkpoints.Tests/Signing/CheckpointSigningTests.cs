@@ -3,9 +3,9 @@ using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Text.Json.Nodes;
 using TrainGuard.Checkpoints.Signing;
-using TrainGuard.Ledger.Client;
 using TrainGuard.Findings;
 using TrainGuard.Integrity.Keys;
+using TrainGuard.Ledger.Client;
 using static TrainGuard.Checkpoints.Tests.Signing.SigningTestSupport;
 
 namespace TrainGuard.Checkpoints.Tests.Signing;

@@ -5,8 +5,8 @@ using TrainGuard.Checkpoints.Signing;
 using TrainGuard.Events;
 using TrainGuard.Integrity.Manifests;
 using TrainGuard.Ledger.Client;
-using TrainGuard.Ledger.Notes;
 using TrainGuard.Ledger.Merkle;
+using TrainGuard.Ledger.Notes;
 using TrainGuard.Parsing;
 
 namespace TrainGuard.Checkpoints.Tests.Signing;

@@ -1,6 +1,6 @@
 using System.Text;
-using TrainGuard.Ledger.Notes;
 using TrainGuard.Ledger.Merkle;
+using TrainGuard.Ledger.Notes;
 using TrainGuard.Ledger.Tests.Support;
 using TrainGuard.Ledger.Tiles;
 using TrainGuard.Parsing;
