@@ -79,12 +79,12 @@ public sealed class EventRecord
         }
         catch (JsonException ex)
         {
-            throw new MalformedInputException($"event is not valid JSON: {ex.Message}", ex.BytePositionInLine ?? 0);
+            throw MalformedInputException.Create(InputErrorKind.Syntax, $"event is not valid JSON: {ex.Message}", ex.BytePositionInLine ?? 0);
         }
 
         return node is JsonObject obj
             ? new EventRecord(obj)
-            : throw new MalformedInputException("event JSON must be an object", 0);
+            : throw MalformedInputException.Create(InputErrorKind.Syntax, "event JSON must be an object", 0);
     }
 
     /// <summary>Wraps an existing object (the record shares it; no copy).</summary>

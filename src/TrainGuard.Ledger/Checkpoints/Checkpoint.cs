@@ -90,7 +90,7 @@ public sealed class Checkpoint
 
         if (noteText.IsEmpty || noteText[^1] != (byte)'\n')
         {
-            MalformedInputException.Throw("checkpoint: the text must end with a newline", noteText.Length);
+            MalformedInputException.Throw(InputErrorKind.Syntax, "checkpoint: the text must end with a newline", noteText.Length);
         }
 
         var lines = new List<(int Offset, string Text)>();
@@ -101,7 +101,7 @@ public sealed class Checkpoint
             var line = noteText.Slice(position, length);
             if (line.IsEmpty)
             {
-                MalformedInputException.Throw("checkpoint: lines must not be empty", position);
+                MalformedInputException.Throw(InputErrorKind.Syntax, "checkpoint: lines must not be empty", position);
             }
 
             lines.Add((position, DecodeLine(line, position)));
@@ -110,13 +110,13 @@ public sealed class Checkpoint
 
         if (lines.Count < 3)
         {
-            MalformedInputException.Throw("checkpoint: needs an origin, a tree size and a root hash line", noteText.Length);
+            MalformedInputException.Throw(InputErrorKind.Syntax, "checkpoint: needs an origin, a tree size and a root hash line", noteText.Length);
         }
 
         var size = ParseSize(lines[1].Text, lines[1].Offset);
         if (!NoteEncoding.TryDecodeBase64(lines[2].Text, out var root) || root.Length != MerkleHash.Size)
         {
-            MalformedInputException.Throw("checkpoint: the root hash line must be the base64 of 32 bytes", lines[2].Offset);
+            MalformedInputException.Throw(InputErrorKind.Syntax, "checkpoint: the root hash line must be the base64 of 32 bytes", lines[2].Offset);
         }
 
         return new Checkpoint(lines[0].Text, size, root, [.. lines.Skip(3).Select(l => l.Text)]);
@@ -162,12 +162,12 @@ public sealed class Checkpoint
             var status = Rune.DecodeFromUtf8(line[consumedTotal..], out var rune, out var consumed);
             if (status != System.Buffers.OperationStatus.Done)
             {
-                MalformedInputException.Throw("checkpoint: not valid UTF-8", offset + consumedTotal);
+                MalformedInputException.Throw(InputErrorKind.Syntax, "checkpoint: not valid UTF-8", offset + consumedTotal);
             }
 
             if (rune.Value < 0x20)
             {
-                MalformedInputException.Throw($"checkpoint: control character 0x{rune.Value:x2}", offset + consumedTotal);
+                MalformedInputException.Throw(InputErrorKind.Syntax, $"checkpoint: control character 0x{rune.Value:x2}", offset + consumedTotal);
             }
 
             consumedTotal += consumed;
@@ -180,7 +180,7 @@ public sealed class Checkpoint
     {
         if (text.Length > 1 && text[0] == '0')
         {
-            MalformedInputException.Throw("checkpoint: the tree size must not have leading zeroes", offset);
+            MalformedInputException.Throw(InputErrorKind.Syntax, "checkpoint: the tree size must not have leading zeroes", offset);
         }
 
         long size = 0;
@@ -188,7 +188,7 @@ public sealed class Checkpoint
         {
             if (ch is < '0' or > '9')
             {
-                MalformedInputException.Throw("checkpoint: the tree size must be a decimal number", offset);
+                MalformedInputException.Throw(InputErrorKind.Syntax, "checkpoint: the tree size must be a decimal number", offset);
             }
 
             if (size > (long.MaxValue - (ch - '0')) / 10)

@@ -37,7 +37,7 @@ public static class LogConsistencyCheck
         var old = Checkpoint.OpenSigned(Encoding.UTF8.GetBytes(oldCheckpoint), [key]);
         if (!old.Verification.IsVerified)
         {
-            throw new MalformedInputException($"the old checkpoint is not signed by {key.Name}+{key.KeyId:x8}: {old.Verification.Problem}", 0);
+            throw MalformedInputException.Create(InputErrorKind.Corrupt, $"the old checkpoint is not signed by {key.Name}+{key.KeyId:x8}: {old.Verification.Problem}", 0);
         }
 
         var baseUri = new Uri(server.ToString().TrimEnd('/') + "/");
@@ -100,13 +100,13 @@ public static class LogConsistencyCheck
         response.EnsureSuccessStatusCode();
         if (response.Content.Headers.ContentLength > MaxResponseBytes)
         {
-            throw new MalformedInputException($"{uri} answered {response.Content.Headers.ContentLength:N0} bytes; at most {MaxResponseBytes:N0} are read", 0, limitExceeded: true);
+            throw MalformedInputException.Create(InputErrorKind.OverLimit, $"{uri} answered {response.Content.Headers.ContentLength:N0} bytes; at most {MaxResponseBytes:N0} are read", 0);
         }
 
         var bytes = await response.Content.ReadAsByteArrayAsync(cancellationToken);
         return bytes.Length <= MaxResponseBytes
             ? Encoding.UTF8.GetString(bytes)
-            : throw new MalformedInputException($"{uri} answered more than {MaxResponseBytes:N0} bytes", MaxResponseBytes, limitExceeded: true);
+            : throw MalformedInputException.Create(InputErrorKind.OverLimit, $"{uri} answered more than {MaxResponseBytes:N0} bytes", MaxResponseBytes);
     }
 
     private static async Task<byte[][]> GetProofAsync(HttpClient http, Uri uri, CancellationToken cancellationToken)
@@ -127,7 +127,7 @@ public static class LogConsistencyCheck
         }
         catch (Exception ex) when (ex is JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
         {
-            throw new MalformedInputException($"{uri} did not answer a consistency proof: {ex.Message}", 0);
+            throw MalformedInputException.Create(InputErrorKind.Syntax, $"{uri} did not answer a consistency proof: {ex.Message}", 0);
         }
     }
 }
