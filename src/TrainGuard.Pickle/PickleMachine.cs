@@ -55,7 +55,11 @@ public static class PickleMachine
     public static void Fuzz(ReadOnlySpan<byte> data) =>
         ThrowIfInternal(Analyze(data, new PickleLimits { Timeout = TimeSpan.FromSeconds(10), MaxObjects = 1_000_000, MaxRecords = 100_000 }));
 
-    private static void ThrowIfInternal(PickleAnalysis analysis)
+    /// <summary>
+    /// Throws the original exception of an <see cref="InputErrorKind.Internal"/> error in <paramref name="analysis"/>
+    /// or any nested analysis; does nothing for malformed input. For fuzz targets built on the machine.
+    /// </summary>
+    public static void ThrowIfInternal(PickleAnalysis analysis)
     {
         if (analysis.Error is { Kind: InputErrorKind.Internal } error)
         {

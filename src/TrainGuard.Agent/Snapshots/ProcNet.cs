@@ -78,5 +78,24 @@ public static class ProcNet
         return (ip.ToString(), port);
     }
 
+    /// <summary>Fuzz target: every line of a <c>/proc/net</c> file, as TCP and UDP, IPv4 and IPv6; throws nothing but <see cref="MalformedInputException"/>.</summary>
+    public static void Fuzz(ReadOnlySpan<byte> data)
+    {
+        foreach (var line in System.Text.Encoding.ASCII.GetString(data).Split('\n'))
+        {
+            foreach (var (transport, v6) in new[] { ("tcp", false), ("tcp", true), ("udp", false), ("udp", true) })
+            {
+                try
+                {
+                    _ = TryParseListening(line, transport, v6);
+                }
+                catch (MalformedInputException)
+                {
+                    // The allowed outcome for a bad line; the next line is still tried, as the snapshot reader does.
+                }
+            }
+        }
+    }
+
     private static bool IsZeroEndpoint(string text) => text.All(c => c is '0' or ':');
 }

@@ -133,4 +133,19 @@ public sealed record TorchCudaGeneratorState(ulong Seed, long PhiloxOffset)
 
         return new TorchCudaGeneratorState(BinaryPrimitives.ReadUInt64LittleEndian(bytes), BinaryPrimitives.ReadInt64LittleEndian(bytes[8..]));
     }
+
+    /// <summary>
+    /// Fuzz target: the input as one state and, like the <c>cuda</c> list of an rng file, as consecutive
+    /// 16-byte states; throws nothing but <see cref="MalformedInputException"/>.
+    /// </summary>
+    public static void Fuzz(ReadOnlySpan<byte> data)
+    {
+        for (var at = 0; at + Size <= data.Length; at += Size)
+        {
+            var state = Parse(data.Slice(at, Size));
+            _ = $"seed {state.Seed}, philox offset {state.PhiloxOffset}";
+        }
+
+        _ = Parse(data);
+    }
 }

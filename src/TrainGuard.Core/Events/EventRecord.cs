@@ -87,6 +87,22 @@ public sealed class EventRecord
             : throw MalformedInputException.Create(InputErrorKind.Syntax, "event JSON must be an object", 0);
     }
 
+    /// <summary>
+    /// Fuzz target: reads one event line as a spool or export reader does and uses it as the shipper and the
+    /// ledger do (id, time, action, the JSON line, canonical JSON); throws nothing but <see cref="MalformedInputException"/>.
+    /// </summary>
+    public static void Fuzz(ReadOnlySpan<byte> data)
+    {
+        var record = Parse(System.Text.Encoding.UTF8.GetString(data));
+        _ = record.Id;
+        _ = record.Timestamp;
+        _ = record.Action;
+        _ = record.GetStrings(EventFields.Category);
+        _ = record.GetInt64(EventFields.Severity);
+        _ = Parse(record.ToJsonLine());
+        _ = record.ToCanonicalJson();
+    }
+
     /// <summary>Wraps an existing object (the record shares it; no copy).</summary>
     public static EventRecord FromObject(JsonObject obj) => new(obj);
 

@@ -115,7 +115,7 @@ public static class EventBatchParser
 
             if (!names.Add(name))
             {
-                throw MalformedInputException.Create(InputErrorKind.Corrupt, $"the body repeats the member name \"{name}\"", reader.TokenStartIndex);
+                throw MalformedInputException.Create(InputErrorKind.Corrupt, $"the body repeats the member name \"{name}\"", reader.TokenStartIndex, field: name);
             }
 
             reader.Read();
