@@ -75,7 +75,8 @@ public sealed class EventRecord
         JsonNode? node;
         try
         {
-            node = JsonNode.Parse(json, documentOptions: new JsonDocumentOptions { MaxDepth = CanonicalJson.MaxDepth });
+            // A repeated member name is refused: readers disagree on which value wins (and JsonObject throws on it later).
+            node = JsonNode.Parse(json, documentOptions: new JsonDocumentOptions { MaxDepth = CanonicalJson.MaxDepth, AllowDuplicateProperties = false });
         }
         catch (JsonException ex)
         {
