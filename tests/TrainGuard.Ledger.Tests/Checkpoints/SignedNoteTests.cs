@@ -237,7 +237,7 @@ public class SignedNoteTests
     /// Fuzz target for the key and verification side of signed notes: the first line is a verifier key (or a
     /// signer key, whose verifier is used), the rest a note opened against it.
     /// </summary>
-    public static void FuzzKeysAndVerification(ReadOnlySpan<byte> data)
+    internal static void FuzzKeysAndVerification(ReadOnlySpan<byte> data)
     {
         var newline = data.IndexOf((byte)'\n');
         var key = Encoding.UTF8.GetString(newline < 0 ? data : data[..newline]);
