@@ -236,6 +236,8 @@ public class RuleCatalogTests
         var ex = Assert.Throws<MalformedInputException>(() => RuleCatalog.FromYaml([("bad.yaml", MinimalRule + "\n" + extra + "\n")], []));
         Assert.Contains(expected, ex.Message, StringComparison.Ordinal);
         Assert.StartsWith("bad.yaml:10:", ex.Message, StringComparison.Ordinal);
+        Assert.Equal(InputErrorKind.Config, ex.Kind);
+        Assert.Equal(("bad.yaml", 10), (ex.Origin, ex.Line));
     }
 
     [Fact]
