@@ -1,3 +1,4 @@
+using TrainGuard.Parsing;
 namespace TrainGuard.Formats;
 
 /// <summary>Positioned reads on a seekable stream that report truncation as malformed input.</summary>
@@ -8,7 +9,7 @@ internal static class StreamReads
     {
         if (offset < 0 || offset > stream.Length || buffer.Length > stream.Length - offset)
         {
-            FormatErrors.ThrowTruncated(what, offset, member);
+            MalformedInputException.ThrowTruncated(what, offset, member);
         }
 
         int read;
@@ -20,7 +21,7 @@ internal static class StreamReads
 
         if (read < buffer.Length)
         {
-            FormatErrors.ThrowTruncated(what, offset + read, member);
+            MalformedInputException.ThrowTruncated(what, offset + read, member);
         }
     }
 

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.ExceptionServices;
 using TrainGuard.Parsing;
 using TrainGuard.Pickle.Machine;
 
@@ -46,17 +47,34 @@ public static class PickleMachine
     /// <summary>About how many opcodes run between two calls of the <c>consumed</c> callback.</summary>
     public const int ConsumedInterval = Interpreter.BudgetInterval;
 
-    /// <summary>Fuzz target: analyses arbitrary bytes; never throws.</summary>
-    public static void Fuzz(ReadOnlySpan<byte> data)
+    /// <summary>
+    /// Fuzz target: analyses arbitrary bytes. Bad input ends the analysis with <see cref="PickleAnalysis.Error"/>
+    /// set; a failure of the machine itself (an <see cref="InputErrorKind.Internal"/> error, here or in a nested
+    /// pickle) is thrown again as the original exception, so a fuzzer driving this target sees the bug.
+    /// </summary>
+    public static void Fuzz(ReadOnlySpan<byte> data) =>
+        ThrowIfInternal(Analyze(data, new PickleLimits { Timeout = TimeSpan.FromSeconds(10), MaxObjects = 1_000_000, MaxRecords = 100_000 }));
+
+    /// <summary>
+    /// Throws the original exception of an <see cref="InputErrorKind.Internal"/> error in <paramref name="analysis"/>
+    /// or any nested analysis; does nothing for malformed input. For fuzz targets built on the machine.
+    /// </summary>
+    public static void ThrowIfInternal(PickleAnalysis analysis)
     {
-        try
+        if (analysis.Error is { Kind: InputErrorKind.Internal } error)
         {
-            var analysis = Analyze(data, new PickleLimits { Timeout = TimeSpan.FromSeconds(10), MaxObjects = 1_000_000, MaxRecords = 100_000 });
-            GC.KeepAlive(analysis);
+            Exception bug = error;
+            while (bug is MalformedInputException { InnerException: { } inner })
+            {
+                bug = inner;
+            }
+
+            ExceptionDispatchInfo.Throw(bug is MalformedInputException ? new InvalidOperationException(error.Message, error) : bug);
         }
-        catch (Exception)
+
+        foreach (var nested in analysis.Nested)
         {
-            // Analyze records every problem in PickleAnalysis.Error; the fuzz tests check the internal-error marker there.
+            ThrowIfInternal(nested.Analysis);
         }
     }
 
@@ -74,16 +92,16 @@ public static class PickleMachine
         var analysis = new PickleAnalysis();
         if (data.Length > limits.MaxBytes)
         {
-            analysis.Error = new MalformedInputException(
-                $"pickle size {data.Length:N0} exceeds the limit of {limits.MaxBytes:N0}; raise it with the matching --max-* option if the file is trusted to be this large",
-                0,
-                limitExceeded: true);
+            analysis.Error = MalformedInputException.Create(
+                InputErrorKind.OverLimit,
+                MalformedInputException.LimitMessage($"pickle size {data.Length:N0}", limits.MaxBytes),
+                0);
             return analysis;
         }
 
         if (data.IsEmpty)
         {
-            analysis.Error = new MalformedInputException("empty input: a pickle has at least one opcode and STOP", 0);
+            analysis.Error = MalformedInputException.Create(InputErrorKind.Truncated, "empty input: a pickle has at least one opcode and STOP", 0);
             return analysis;
         }
 
@@ -137,7 +155,8 @@ public static class PickleMachine
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
-            analysis.Error = new MalformedInputException(
+            analysis.Error = MalformedInputException.Create(
+                InputErrorKind.Internal,
                 $"{InternalErrorPrefix} ({ex.GetType().Name}) at opcode offset {machine.CurrentOpcode}; the input is not reported clean",
                 machine.CurrentOpcode,
                 inner: ex);

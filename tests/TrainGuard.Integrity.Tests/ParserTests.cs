@@ -100,18 +100,19 @@ public sealed class ParserTests
         }
     }
 
-    public static TheoryData<string> FuzzTargets => new() { "record", "md5sums", "pyc", "statement" };
+    public static TheoryData<string> FuzzTargets => new() { "record", "md5sums", "pyc", "statement", "startup-hooks" };
 
     [Theory]
     [MemberData(nameof(FuzzTargets))]
     public void Fuzz_targets_throw_only_malformed_input_on_random_and_mutated_inputs(string target)
     {
-        Action<byte[]> fuzz = target switch
+        FuzzHarness.Target fuzz = target switch
         {
-            "record" => d => RecordFile.Fuzz(d),
-            "md5sums" => d => DpkgMd5Sums.Fuzz(d),
-            "pyc" => d => PycHeader.Fuzz(d),
-            _ => d => SigstoreBundle.Fuzz(d),
+            "record" => RecordFile.Fuzz,
+            "md5sums" => DpkgMd5Sums.Fuzz,
+            "pyc" => PycHeader.Fuzz,
+            "startup-hooks" => StartupHooks.Fuzz,
+            _ => SigstoreBundle.Fuzz,
         };
         byte[][] seeds =
         [
@@ -119,41 +120,11 @@ public sealed class ParserTests
             Encoding.UTF8.GetBytes("d41d8cd98f00b204e9800998ecf8427e  usr/lib/x.py\nd41d8cd98f00b204e9800998ecf8427e *usr/lib/y.py\n"),
             [0xa7, 0x0d, 0x0d, 0x0a, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 0xe3],
             Encoding.UTF8.GetBytes("{\"_type\":\"https://in-toto.io/Statement/v1\",\"subject\":[{\"name\":\"m\",\"digest\":{\"sha256\":\"" + new string('0', 64) + "\"}}],\"predicateType\":\"https://model_signing/signature/v1.0\",\"predicate\":{\"serialization\":{\"method\":\"files\",\"hash_type\":\"sha256\",\"allow_symlinks\":false},\"resources\":[{\"name\":\"a\",\"algorithm\":\"sha256\",\"digest\":\"" + new string('1', 64) + "\"}]}}"),
+            Encoding.UTF8.GetBytes("distutils-precedence.pth\nimport os; var = 'SETUPTOOLS_USE_DISTUTILS'; enabled = os.environ.get(var, 'local') == 'local'; enabled and __import__('_distutils_hack').add_shim(); \n"),
+            Encoding.UTF8.GetBytes("__editable__.pkg-1.0.pth\n\uFEFF# comment\n/opt/src\nimport __editable___pkg_1_0_finder; __editable___pkg_1_0_finder.install('/opt/src')\r\nimport\tos;os.system('id')\n"),
+            Encoding.UTF8.GetBytes("pkg.start\n# entry points\npkg.mod:main\n\n  other:run  \n"),
+            Encoding.UTF8.GetBytes("sitecustomize.py\nimport os\nos.environ['X'] = '1'\n"),
         ];
-        var random = new Random(20240611);
-        for (var i = 0; i < 3000; i++)
-        {
-            byte[] input;
-            if (i % 3 == 0)
-            {
-                input = new byte[random.Next(0, 64)];
-                random.NextBytes(input);
-            }
-            else
-            {
-                input = (byte[])seeds[random.Next(seeds.Length)].Clone();
-                for (var m = random.Next(1, 6); m > 0 && input.Length > 0; m--)
-                {
-                    input[random.Next(input.Length)] = (byte)random.Next(256);
-                }
-
-                if (random.Next(4) == 0)
-                {
-                    input = input[..random.Next(input.Length + 1)];
-                }
-            }
-
-            try
-            {
-                fuzz(input);
-            }
-            catch (MalformedInputException)
-            {
-            }
-            catch (Exception ex)
-            {
-                Assert.Fail($"{target} threw {ex.GetType().Name} ({ex.Message}) on input {Convert.ToHexString(input)}");
-            }
-        }
+        FuzzHarness.Run(fuzz, seeds, 3000, 20240611, ",\"\n\r =;:#()'.\t"u8.ToArray(), maxLength: 64);
     }
 }

@@ -45,13 +45,13 @@ public class FuzzTests
             }
         }
 
-        PickleMachine.Fuzz(input);
+        FuzzHarness.Check(PickleMachine.Fuzz, input);
     }
 
     [Fact]
     public void Random_opcode_soup_never_escapes()
     {
-        foreach (var input in FuzzInputs.OpcodeSoup(20240611, 10_000))
+        foreach (var input in FuzzHarness.Inputs([], 10_000, 20240611, FuzzInputs.Opcodes, FuzzInputs.SoupLength))
         {
             Check(input);
         }
@@ -60,9 +60,21 @@ public class FuzzTests
     [Fact]
     public void Mutated_real_pickles_never_escape()
     {
-        foreach (var input in FuzzInputs.Mutations(Seeds().ToArray(), 7, 10_000))
+        foreach (var input in FuzzHarness.Inputs(Seeds().ToArray(), 10_000, 7, FuzzInputs.Opcodes))
         {
             Check(input);
         }
+    }
+
+    [Fact]
+    public void Fuzz_target_rethrows_an_internal_error_of_the_machine_instead_of_swallowing_it()
+    {
+        // No input is known to break the machine, so the failure is simulated: an Internal error must come back
+        // out as the original exception, while a malformed-input error stays inside the analysis.
+        var bug = new IndexOutOfRangeException("simulated bug");
+        var analysis = new PickleAnalysis { Error = Parsing.MalformedInputException.Create(Parsing.InputErrorKind.Internal, "internal error", 0, inner: bug) };
+        var thrown = Assert.Throws<IndexOutOfRangeException>(() => PickleMachine.ThrowIfInternal(analysis));
+        Assert.Same(bug, thrown);
+        PickleMachine.ThrowIfInternal(new PickleAnalysis { Error = Parsing.MalformedInputException.Create(Parsing.InputErrorKind.Truncated, "truncated", 0) });
     }
 }

@@ -85,6 +85,23 @@ public sealed class PasswdFile : IAccountNames
     public static PasswdFile Load(string passwdPath = "/etc/passwd", string? groupPath = "/etc/group") =>
         Parse(File.ReadAllText(passwdPath), groupPath is not null && File.Exists(groupPath) ? File.ReadAllText(groupPath) : null);
 
+    /// <summary>
+    /// Fuzz target: passwd text, then (after a NUL byte, when there is one) group text; parsing and every lookup
+    /// throw nothing (bad lines are skipped and counted).
+    /// </summary>
+    public static void Fuzz(ReadOnlySpan<byte> data)
+    {
+        var nul = data.IndexOf((byte)0);
+        var passwd = System.Text.Encoding.UTF8.GetString(nul < 0 ? data : data[..nul]);
+        var group = nul < 0 ? null : System.Text.Encoding.UTF8.GetString(data[(nul + 1)..]);
+        var file = Parse(passwd, group);
+        foreach (var entry in file.Entries)
+        {
+            _ = file.UserName(entry.Uid);
+            _ = file.GroupName(entry.Gid);
+        }
+    }
+
     public string? UserName(long uid) => users.GetValueOrDefault(uid);
 
     public string? GroupName(long gid) => groups.GetValueOrDefault(gid);

@@ -1,26 +1,9 @@
 using System.Globalization;
+using TrainGuard.Parsing;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
 namespace TrainGuard.Agent.Config;
-
-/// <summary>A configuration problem, with <c>file:line:column</c> when it comes from the YAML file.</summary>
-public sealed class AgentConfigException : Exception
-{
-    public AgentConfigException()
-    {
-    }
-
-    public AgentConfigException(string message)
-        : base(message)
-    {
-    }
-
-    public AgentConfigException(string message, Exception innerException)
-        : base(message, innerException)
-    {
-    }
-}
 
 /// <summary>The agent's configuration (<c>/etc/trainguard/agent.yaml</c>; see <c>packaging/agent.yaml</c>).</summary>
 public sealed record AgentConfig
@@ -88,7 +71,7 @@ public sealed record AgentConfig
     {
         if (!File.Exists(path))
         {
-            throw new AgentConfigException($"{path}: configuration file not found (see packaging/agent.yaml for an example)");
+            MalformedInputException.ThrowAt(InputErrorKind.Config, "configuration file not found (see packaging/agent.yaml for an example)", path, line: null);
         }
 
         return Parse(File.ReadAllText(path), path);
@@ -104,7 +87,7 @@ public sealed record AgentConfig
         }
         catch (YamlException ex)
         {
-            throw new AgentConfigException($"{source}:{ex.Start.Line}:{ex.Start.Column}: not valid YAML: {ex.InnerException?.Message ?? ex.Message}", ex);
+            throw MalformedInputException.CreateAt(InputErrorKind.Config, $"not valid YAML: {ex.InnerException?.Message ?? ex.Message}", source, (int)ex.Start.Line, (int)ex.Start.Column, inner: ex);
         }
 
         var config = new AgentConfig { SourcePath = source };
@@ -179,11 +162,11 @@ public sealed record AgentConfig
         try
         {
             var token = File.ReadLines(TokenFile).FirstOrDefault()?.Trim();
-            return string.IsNullOrEmpty(token) ? throw new AgentConfigException($"{TokenFile}: token file is empty") : token;
+            return string.IsNullOrEmpty(token) ? throw MalformedInputException.CreateAt(InputErrorKind.Config, "token file is empty", TokenFile, line: null) : token;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            throw new AgentConfigException($"{TokenFile}: cannot read the token file ({ex.Message})", ex);
+            throw MalformedInputException.CreateAt(InputErrorKind.Config, $"cannot read the token file ({ex.Message})", TokenFile, line: null, inner: ex);
         }
     }
 
@@ -239,10 +222,10 @@ public sealed record AgentConfig
             _ => throw Error(node, $"'{name}' must be a list of strings"),
         };
 
-        public AgentConfigException Unknown(string key, YamlNode value, string allowed) =>
+        public MalformedInputException Unknown(string key, YamlNode value, string allowed) =>
             Error(value, $"unknown key '{Findings.TextSanitizer.Escape(key, 60)}' (expected one of: {allowed})");
 
-        public AgentConfigException Error(YamlNode node, string message) =>
-            new($"{source}:{node.Start.Line}:{node.Start.Column}: {message}");
+        public MalformedInputException Error(YamlNode node, string message) =>
+            MalformedInputException.CreateAt(InputErrorKind.Config, message, source, (int)node.Start.Line, (int)node.Start.Column);
     }
 }

@@ -98,7 +98,7 @@ public static class AuthorizedKeysParser
             first = NextToken(line, ref pos);
             if (!KeyTypes.Contains(first))
             {
-                MalformedInputException.Throw($"line {lineNumber}: unknown key type '{Trunc(first)}'", pos);
+                MalformedInputException.Throw(InputErrorKind.Syntax, $"line {lineNumber}: unknown key type '{Trunc(first)}'", pos);
             }
         }
 
@@ -107,20 +107,20 @@ public static class AuthorizedKeysParser
         var base64 = NextToken(line, ref pos);
         if (base64.Length == 0)
         {
-            MalformedInputException.Throw($"line {lineNumber}: key type {first} without a key", pos);
+            MalformedInputException.Throw(InputErrorKind.Syntax, $"line {lineNumber}: key type {first} without a key", pos);
         }
 
         var blob = new byte[base64.Length / 4 * 3 + 3];
         if (!Convert.TryFromBase64String(base64, blob, out var written))
         {
-            MalformedInputException.Throw($"line {lineNumber}: key data is not valid base64", blobStart);
+            MalformedInputException.Throw(InputErrorKind.Syntax, $"line {lineNumber}: key data is not valid base64", blobStart);
         }
 
         var key = blob.AsSpan(0, written);
         var embedded = ReadEmbeddedType(key, lineNumber, blobStart);
         if (embedded != first)
         {
-            MalformedInputException.Throw($"line {lineNumber}: key type {first} does not match the key data ({Trunc(embedded)})", blobStart);
+            MalformedInputException.Throw(InputErrorKind.Corrupt, $"line {lineNumber}: key type {first} does not match the key data ({Trunc(embedded)})", blobStart);
         }
 
         SkipSpace(line, ref pos);
@@ -144,13 +144,13 @@ public static class AuthorizedKeysParser
     {
         if (blob.Length < 4)
         {
-            MalformedInputException.Throw($"line {lineNumber}: key data shorter than its type field", offset);
+            MalformedInputException.Throw(InputErrorKind.Syntax, $"line {lineNumber}: key data shorter than its type field", offset);
         }
 
         var length = BinaryPrimitives.ReadUInt32BigEndian(blob);
         if (length == 0 || length > 64 || length > (uint)(blob.Length - 4))
         {
-            MalformedInputException.Throw($"line {lineNumber}: key data declares a type name of {length} bytes ({blob.Length - 4} remain)", offset);
+            MalformedInputException.Throw(InputErrorKind.Syntax, $"line {lineNumber}: key data declares a type name of {length} bytes ({blob.Length - 4} remain)", offset);
         }
 
         var name = blob.Slice(4, checked((int)length));
@@ -158,7 +158,7 @@ public static class AuthorizedKeysParser
         {
             if (b is < 0x21 or > 0x7e)
             {
-                MalformedInputException.Throw($"line {lineNumber}: key data type name is not printable ASCII", offset);
+                MalformedInputException.Throw(InputErrorKind.Syntax, $"line {lineNumber}: key data type name is not printable ASCII", offset);
             }
         }
 
@@ -179,7 +179,7 @@ public static class AuthorizedKeysParser
             var name = line[nameStart..pos];
             if (name.Length == 0 || !name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '@' or '.'))
             {
-                MalformedInputException.Throw($"bad option name '{Trunc(name)}'", nameStart);
+                MalformedInputException.Throw(InputErrorKind.Syntax, $"bad option name '{Trunc(name)}'", nameStart);
             }
 
             string? value = null;
@@ -188,7 +188,7 @@ public static class AuthorizedKeysParser
                 pos++;
                 if (pos >= line.Length || line[pos] != '"')
                 {
-                    MalformedInputException.Throw($"option {name} value must be in double quotes", pos);
+                    MalformedInputException.Throw(InputErrorKind.Syntax, $"option {name} value must be in double quotes", pos);
                 }
 
                 pos++;
@@ -215,7 +215,7 @@ public static class AuthorizedKeysParser
 
                 if (!closed)
                 {
-                    MalformedInputException.Throw($"option {name} has an unterminated quoted value", pos);
+                    MalformedInputException.Throw(InputErrorKind.Syntax, $"option {name} has an unterminated quoted value", pos);
                 }
 
                 value = sb.ToString();
@@ -235,7 +235,7 @@ public static class AuthorizedKeysParser
 
             if (pos < line.Length && line[pos] is not (' ' or '\t'))
             {
-                MalformedInputException.Throw($"unexpected character '{Trunc(line[pos].ToString())}' after option {name}", pos);
+                MalformedInputException.Throw(InputErrorKind.Syntax, $"unexpected character '{Trunc(line[pos].ToString())}' after option {name}", pos);
             }
         }
 

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using TrainGuard.Agent.Common;
+using TrainGuard.Parsing;
 
 namespace TrainGuard.Agent.Snapshots;
 
@@ -58,11 +59,75 @@ public sealed record NodeSnapshot
 
         try
         {
-            return JsonSerializer.Deserialize<NodeSnapshot>(File.ReadAllText(path), Json);
+            return Parse(File.ReadAllText(path));
         }
-        catch (JsonException)
+        catch (MalformedInputException)
         {
             return null;
+        }
+    }
+
+    /// <summary>
+    /// Reads snapshot JSON. The state file lives on the node it describes, so it is checked like any other
+    /// input: every list and name present, no persistence file listed twice (the diff keys files by path).
+    /// </summary>
+    /// <exception cref="MalformedInputException">Not JSON, or not a snapshot <see cref="SnapshotDiff"/> can compare.</exception>
+    public static NodeSnapshot Parse(string json)
+    {
+        NodeSnapshot? snapshot;
+        try
+        {
+            snapshot = JsonSerializer.Deserialize<NodeSnapshot>(json, Json);
+        }
+        catch (JsonException ex)
+        {
+            throw MalformedInputException.Create(InputErrorKind.Syntax, $"snapshot is not valid JSON: {ex.Message}", ex.BytePositionInLine, field: ex.Path, inner: ex);
+        }
+
+        if (snapshot is null)
+        {
+            return MalformedInputException.Throw<NodeSnapshot>(InputErrorKind.Syntax, "snapshot is JSON null, not an object");
+        }
+
+        Check(snapshot.Accounts, "accounts", a => a.Name is not null && a.Home is not null && a.Shell is not null, a => null);
+        Check(snapshot.SshKeys, "ssh_keys", k => k.Account is not null && k.Path is not null && k.Type is not null && k.Fingerprint is not null && k.Options is not null, k => null);
+        Check(snapshot.Sockets, "sockets", s => s.Transport is not null && s.Address is not null, s => null);
+        Check(snapshot.Persistence, "persistence", f => f.Path is not null && f.Kind is not null && f.Sha256 is not null && (f.Lines is null || !f.Lines.Contains(null!)), f => f.Path);
+        Check(snapshot.Problems, "problems", p => true, p => null);
+        return snapshot;
+    }
+
+    /// <summary>Fuzz target: parsing a snapshot and diffing it throws nothing but <see cref="MalformedInputException"/>.</summary>
+    public static void Fuzz(ReadOnlySpan<byte> data)
+    {
+        var snapshot = Parse(System.Text.Encoding.UTF8.GetString(data));
+        _ = SnapshotDiff.Diff(null, snapshot);
+        _ = SnapshotDiff.Diff(new NodeSnapshot { TakenAt = snapshot.TakenAt }, snapshot);
+        _ = SnapshotDiff.Diff(snapshot, new NodeSnapshot { TakenAt = snapshot.TakenAt });
+        _ = Parse(snapshot.ToJson());
+    }
+
+    /// <summary>Every item present and complete; <paramref name="key"/> (null: any) is unique.</summary>
+    private static void Check<T>(IReadOnlyList<T>? items, string field, Func<T, bool> complete, Func<T, string?> key)
+    {
+        if (items is null)
+        {
+            MalformedInputException.Throw(InputErrorKind.Syntax, $"snapshot field '{field}' is null, not a list", field: field);
+        }
+
+        var keys = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < items.Count; i++)
+        {
+            var item = items[i];
+            if (item is null || !complete(item))
+            {
+                MalformedInputException.Throw(InputErrorKind.Syntax, $"snapshot {field}[{i}] is null or lacks a required field", field: field);
+            }
+
+            if (key(item) is { } k && !keys.Add(k))
+            {
+                MalformedInputException.Throw(InputErrorKind.Corrupt, $"snapshot {field}[{i}] repeats '{k}'", field: field);
+            }
         }
     }
 

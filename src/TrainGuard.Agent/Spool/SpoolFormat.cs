@@ -57,13 +57,13 @@ public static class SpoolFormat
                 || !root.TryGetProperty("prev", out var prevElement) || prevElement.ValueKind != JsonValueKind.String
                 || !root.TryGetProperty("event", out var eventElement) || eventElement.ValueKind != JsonValueKind.Object)
             {
-                throw new MalformedInputException("not a spool record: expected {\"seq\":N,\"prev\":\"...\",\"event\":{...}}", 0);
+                throw MalformedInputException.Create(InputErrorKind.Syntax, "not a spool record: expected {\"seq\":N,\"prev\":\"...\",\"event\":{...}}", 0);
             }
 
             var prev = prevElement.GetString() ?? string.Empty;
             if (prev.Length != 64 || !prev.All(char.IsAsciiHexDigitLower))
             {
-                throw new MalformedInputException("spool record 'prev' is not 64 lowercase hex digits", 0);
+                throw MalformedInputException.Create(InputErrorKind.Syntax, "spool record 'prev' is not 64 lowercase hex digits", 0);
             }
 
             var id = eventElement.TryGetProperty("id", out var idElement) && idElement.ValueKind == JsonValueKind.String ? idElement.GetString() : null;
@@ -71,11 +71,11 @@ public static class SpoolFormat
         }
         catch (JsonException ex)
         {
-            throw new MalformedInputException($"spool record is not valid JSON: {ex.Message}", ex.BytePositionInLine ?? 0);
+            throw MalformedInputException.Create(InputErrorKind.Syntax, $"spool record is not valid JSON: {ex.Message}", ex.BytePositionInLine ?? 0);
         }
         catch (InvalidOperationException ex)
         {
-            throw new MalformedInputException($"spool record is not valid UTF-8 JSON: {ex.Message}", 0);
+            throw MalformedInputException.Create(InputErrorKind.Syntax, $"spool record is not valid UTF-8 JSON: {ex.Message}", 0);
         }
     }
 

@@ -95,7 +95,7 @@ internal static class SpoolScanner
                 {
                     if (rel < 0)
                     {
-                        throw new MalformedInputException("no line feed", 0);
+                        throw MalformedInputException.Create(InputErrorKind.Truncated, "no line feed", 0);
                     }
 
                     record = SpoolFormat.ParseRecord(line);

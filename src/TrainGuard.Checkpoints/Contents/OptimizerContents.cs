@@ -89,7 +89,7 @@ internal static class OptimizerReader
         {
             if (groupValue.AsDict() is not { } group)
             {
-                MalformedInputException.Throw($"optimizer param_groups[{index}] is not a dict: {PyRender.ToText(groupValue, 2, 4, 100)}", groupValue.Offset);
+                MalformedInputException.Throw(InputErrorKind.Syntax, $"optimizer param_groups[{index}] is not a dict: {PyRender.ToText(groupValue, 2, 4, 100)}", groupValue.Offset);
                 continue;
             }
 

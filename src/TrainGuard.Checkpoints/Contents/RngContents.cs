@@ -146,22 +146,22 @@ internal static class RngReader
     {
         if (value.AsSequence() is not { Count: 3 } parts || parts[1].AsSequence() is not { } ints)
         {
-            return MalformedInputException.Throw<PythonRandomState>("Python random state is not (version, (624 words, index), gauss_next)", value.Offset);
+            return MalformedInputException.Throw<PythonRandomState>(InputErrorKind.Syntax, "Python random state is not (version, (624 words, index), gauss_next)", value.Offset);
         }
 
         var version = parts[0].AsInt64() ?? -1;
         var words = new List<BigInteger>(ints.Count);
         foreach (var item in ints.Take(Mt19937.N + 2))
         {
-            words.Add(item.AsBigInteger() ?? MalformedInputException.Throw<BigInteger>("Python random state holds a value that is not an integer", item.Offset));
+            words.Add(item.AsBigInteger() ?? MalformedInputException.Throw<BigInteger>(InputErrorKind.Syntax, "Python random state holds a value that is not an integer", item.Offset));
         }
 
         if (ints.Count != Mt19937.N + 1)
         {
-            MalformedInputException.Throw($"Python random state must hold {Mt19937.N + 1} integers, not {ints.Count}", parts[1].Offset);
+            MalformedInputException.Throw(InputErrorKind.Syntax, $"Python random state must hold {Mt19937.N + 1} integers, not {ints.Count}", parts[1].Offset);
         }
 
-        var gauss = parts[2].IsNone ? (double?)null : parts[2].AsDouble() ?? MalformedInputException.Throw<double>("Python random state gauss_next is neither None nor a float", parts[2].Offset);
+        var gauss = parts[2].IsNone ? (double?)null : parts[2].AsDouble() ?? MalformedInputException.Throw<double>(InputErrorKind.Syntax, "Python random state gauss_next is neither None nor a float", parts[2].Offset);
         return PythonRandomState.FromParts(version, words, gauss);
     }
 
@@ -170,14 +170,14 @@ internal static class RngReader
     {
         if (value.AsSequence() is not { Count: 5 } parts)
         {
-            return MalformedInputException.Throw<NumpyRandomState>("numpy random state is not ('MT19937', key, pos, has_gauss, cached_gaussian)", value.Offset);
+            return MalformedInputException.Throw<NumpyRandomState>(InputErrorKind.Syntax, "numpy random state is not ('MT19937', key, pos, has_gauss, cached_gaussian)", value.Offset);
         }
 
-        var name = parts[0].AsString() ?? MalformedInputException.Throw<string>("numpy random state: the algorithm name is not a string", parts[0].Offset);
+        var name = parts[0].AsString() ?? MalformedInputException.Throw<string>(InputErrorKind.Syntax, "numpy random state: the algorithm name is not a string", parts[0].Offset);
         var (bytes, order) = NumpyArrayBytes(parts[1]);
-        var pos = parts[2].AsInt64() ?? MalformedInputException.Throw<long>("numpy random state: pos is not an integer", parts[2].Offset);
-        var hasGauss = parts[3].AsInt64() ?? (parts[3].AsBool() is { } b ? (b ? 1 : 0) : MalformedInputException.Throw<long>("numpy random state: has_gauss is not an integer", parts[3].Offset));
-        var gauss = parts[4].AsDouble() ?? MalformedInputException.Throw<double>("numpy random state: cached_gaussian is not a float", parts[4].Offset);
+        var pos = parts[2].AsInt64() ?? MalformedInputException.Throw<long>(InputErrorKind.Syntax, "numpy random state: pos is not an integer", parts[2].Offset);
+        var hasGauss = parts[3].AsInt64() ?? (parts[3].AsBool() is { } b ? (b ? 1 : 0) : MalformedInputException.Throw<long>(InputErrorKind.Syntax, "numpy random state: has_gauss is not an integer", parts[3].Offset));
+        var gauss = parts[4].AsDouble() ?? MalformedInputException.Throw<double>(InputErrorKind.Syntax, "numpy random state: cached_gaussian is not a float", parts[4].Offset);
         return NumpyRandomState.FromParts(name, bytes, order, pos, hasGauss, gauss);
     }
 
@@ -187,7 +187,7 @@ internal static class RngReader
         if (value is not PyObject { CallableName: "numpy.core.multiarray._reconstruct" or "numpy._core.multiarray._reconstruct" } array
             || array.State?.AsSequence() is not { Count: 5 } state)
         {
-            return MalformedInputException.Throw<(byte[], char)>($"numpy random state key is not a pickled numpy array: {PyRender.ToText(value, 2, 4, 120)}", value.Offset);
+            return MalformedInputException.Throw<(byte[], char)>(InputErrorKind.Syntax, $"numpy random state key is not a pickled numpy array: {PyRender.ToText(value, 2, 4, 120)}", value.Offset);
         }
 
         var order = '<';
@@ -196,7 +196,7 @@ internal static class RngReader
             var code = dtype.Arguments.Count > 0 ? dtype.Arguments[0].AsString() : null;
             if (code is not ("u4" or "uint32"))
             {
-                MalformedInputException.Throw($"numpy random state key has dtype '{code}', not uint32", dtype.Offset);
+                MalformedInputException.Throw(InputErrorKind.Syntax, $"numpy random state key has dtype '{code}', not uint32", dtype.Offset);
             }
 
             if (dtype.State?.AsSequence() is { Count: >= 2 } dtypeState && dtypeState[1].AsString() is { Length: 1 } o)
@@ -206,10 +206,10 @@ internal static class RngReader
         }
         else
         {
-            MalformedInputException.Throw("numpy random state key has no numpy.dtype", state[2].Offset);
+            MalformedInputException.Throw(InputErrorKind.Syntax, "numpy random state key has no numpy.dtype", state[2].Offset);
         }
 
-        var bytes = state[4].AsBytes() ?? MalformedInputException.Throw<byte[]>("numpy random state key data is not raw bytes", state[4].Offset);
+        var bytes = state[4].AsBytes() ?? MalformedInputException.Throw<byte[]>(InputErrorKind.Syntax, "numpy random state key data is not raw bytes", state[4].Offset);
         return (bytes, order);
     }
 
@@ -217,12 +217,12 @@ internal static class RngReader
     {
         if (checkpoint.TensorOf(value) is not { } tensor)
         {
-            return MalformedInputException.Throw<byte[]>($"'{what}' is not a tensor: {PyRender.ToText(value, 2, 4, 120)}", value.Offset);
+            return MalformedInputException.Throw<byte[]>(InputErrorKind.Syntax, $"'{what}' is not a tensor: {PyRender.ToText(value, 2, 4, 120)}", value.Offset);
         }
 
         if (tensor.ByteSize != expected)
         {
-            MalformedInputException.Throw($"'{what}' tensor is {tensor.ByteSize} bytes ({tensor.Dtype.Name}[{string.Join(", ", tensor.Shape)}]); a generator state is {expected}", value.Offset);
+            MalformedInputException.Throw(InputErrorKind.Syntax, $"'{what}' tensor is {tensor.ByteSize} bytes ({tensor.Dtype.Name}[{string.Join(", ", tensor.Shape)}]); a generator state is {expected}", value.Offset);
         }
 
         return checkpoint.ReadTensorBytes(tensor, expected);

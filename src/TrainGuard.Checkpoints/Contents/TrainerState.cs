@@ -71,7 +71,8 @@ public sealed record TrainerState
         }
         catch (JsonException ex)
         {
-            throw new MalformedInputException(
+            throw MalformedInputException.Create(
+                InputErrorKind.Syntax,
                 $"trainer_state.json is not valid JSON (line {(ex.LineNumber ?? 0) + 1}, byte {(ex.BytePositionInLine ?? 0) + 1} of the line): {ex.Message}",
                 LineStart(json, ex.LineNumber ?? 0) + (ex.BytePositionInLine ?? 0));
         }
@@ -81,7 +82,7 @@ public sealed record TrainerState
             var root = document.RootElement;
             if (root.ValueKind != JsonValueKind.Object)
             {
-                MalformedInputException.Throw($"trainer_state.json must hold a JSON object, not {root.ValueKind.ToString().ToLowerInvariant()}", 0);
+                MalformedInputException.Throw(InputErrorKind.Syntax, $"trainer_state.json must hold a JSON object, not {root.ValueKind.ToString().ToLowerInvariant()}", 0);
             }
 
             var history = new List<TrainerLogEntry>();
@@ -89,7 +90,7 @@ public sealed record TrainerState
             {
                 if (log.ValueKind != JsonValueKind.Array)
                 {
-                    MalformedInputException.Throw("trainer_state.json: 'log_history' must be a list", 0);
+                    MalformedInputException.Throw(InputErrorKind.Syntax, "trainer_state.json: 'log_history' must be a list", 0);
                 }
 
                 var index = 0;
@@ -102,7 +103,7 @@ public sealed record TrainerState
 
                     if (entry.ValueKind != JsonValueKind.Object)
                     {
-                        MalformedInputException.Throw($"trainer_state.json: log_history[{index}] must be an object", 0);
+                        MalformedInputException.Throw(InputErrorKind.Syntax, $"trainer_state.json: log_history[{index}] must be an object", 0);
                     }
 
                     var at = $"log_history[{index}]";
@@ -163,7 +164,7 @@ public sealed record TrainerState
             }
         }
 
-        return MalformedInputException.Throw<long?>($"trainer_state.json: '{Field(parent, name)}' must be an integer, not {Describe(value)}", 0);
+        return MalformedInputException.Throw<long?>(InputErrorKind.Syntax, $"trainer_state.json: '{Field(parent, name)}' must be an integer, not {Describe(value)}", 0);
     }
 
     private static double? Number(JsonElement obj, string name, string? parent)
@@ -184,7 +185,7 @@ public sealed record TrainerState
             return value.GetString() switch { "NaN" => double.NaN, "Infinity" => double.PositiveInfinity, _ => double.NegativeInfinity };
         }
 
-        return MalformedInputException.Throw<double?>($"trainer_state.json: '{Field(parent, name)}' must be a number, not {Describe(value)}", 0);
+        return MalformedInputException.Throw<double?>(InputErrorKind.Syntax, $"trainer_state.json: '{Field(parent, name)}' must be a number, not {Describe(value)}", 0);
     }
 
     /// <summary>A copy with bare <c>NaN</c>/<c>Infinity</c>/<c>-Infinity</c> outside strings quoted; null when there are none.</summary>

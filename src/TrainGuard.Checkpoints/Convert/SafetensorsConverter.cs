@@ -232,7 +232,7 @@ public static class SafetensorsConverter
                     checkpoint.CopyTensorTo(t, stream, cancellationToken);
                     if (stream.Position - before != w.End - w.Begin)
                     {
-                        throw new MalformedInputException($"tensor '{t.Path}' produced {stream.Position - before:N0} bytes, expected {w.End - w.Begin:N0}", null, t.Storage.Member);
+                        throw MalformedInputException.Create(InputErrorKind.Corrupt, $"tensor '{t.Path}' produced {stream.Position - before:N0} bytes, expected {w.End - w.Begin:N0}", null, t.Storage.Member);
                     }
                 }
 

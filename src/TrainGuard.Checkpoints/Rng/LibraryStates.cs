@@ -40,17 +40,17 @@ public sealed record NumpyRandomState
     {
         if (algorithm != "MT19937")
         {
-            MalformedInputException.Throw($"numpy random state names algorithm '{algorithm}', not 'MT19937'", 0);
+            MalformedInputException.Throw(InputErrorKind.Syntax, $"numpy random state names algorithm '{algorithm}', not 'MT19937'", 0);
         }
 
         if (keyBytes.Length != Mt19937.N * 4)
         {
-            MalformedInputException.Throw($"numpy MT19937 key must be {Mt19937.N} uint32 words ({Mt19937.N * 4} bytes), not {keyBytes.Length} bytes", 0);
+            MalformedInputException.Throw(InputErrorKind.Syntax, $"numpy MT19937 key must be {Mt19937.N} uint32 words ({Mt19937.N * 4} bytes), not {keyBytes.Length} bytes", 0);
         }
 
         if (position is < 0 or > Mt19937.N)
         {
-            MalformedInputException.Throw($"numpy MT19937 position is {position}, outside 0..{Mt19937.N}", 0);
+            MalformedInputException.Throw(InputErrorKind.Syntax, $"numpy MT19937 position is {position}, outside 0..{Mt19937.N}", 0);
         }
 
         var bigEndian = byteOrder == '>';
@@ -82,12 +82,12 @@ public sealed record PythonRandomState
     {
         if (version != 3)
         {
-            MalformedInputException.Throw($"Python random state version is {version}; only version 3 (Python 3) is understood", 0);
+            MalformedInputException.Throw(InputErrorKind.Syntax, $"Python random state version is {version}; only version 3 (Python 3) is understood", 0);
         }
 
         if (internalState.Count != Mt19937.N + 1)
         {
-            MalformedInputException.Throw($"Python random state must hold {Mt19937.N + 1} integers (624 words and the index), not {internalState.Count}", 0);
+            MalformedInputException.Throw(InputErrorKind.Syntax, $"Python random state must hold {Mt19937.N + 1} integers (624 words and the index), not {internalState.Count}", 0);
         }
 
         var words = new uint[Mt19937.N];
@@ -96,7 +96,7 @@ public sealed record PythonRandomState
             var value = internalState[i];
             if (value.Sign < 0 || value > uint.MaxValue)
             {
-                MalformedInputException.Throw($"Python random state word {i} ({value}) is not a 32-bit unsigned integer", 0);
+                MalformedInputException.Throw(InputErrorKind.Syntax, $"Python random state word {i} ({value}) is not a 32-bit unsigned integer", 0);
             }
 
             words[i] = (uint)value;
@@ -105,7 +105,7 @@ public sealed record PythonRandomState
         var index = internalState[Mt19937.N];
         if (index.Sign < 0 || index > Mt19937.N)
         {
-            MalformedInputException.Throw($"Python random state index is {index}, outside 0..{Mt19937.N}", 0);
+            MalformedInputException.Throw(InputErrorKind.Syntax, $"Python random state index is {index}, outside 0..{Mt19937.N}", 0);
         }
 
         return new PythonRandomState { Version = 3, Words = words, Position = (int)index, GaussNext = gaussNext };

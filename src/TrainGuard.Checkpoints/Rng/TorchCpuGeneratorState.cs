@@ -60,19 +60,19 @@ public sealed record TorchCpuGeneratorState
     {
         if (bytes.Length != Size)
         {
-            MalformedInputException.Throw($"torch CPU generator state must be {Size} bytes (torch.get_rng_state()), not {bytes.Length}", 0);
+            MalformedInputException.Throw(InputErrorKind.Syntax, $"torch CPU generator state must be {Size} bytes (torch.get_rng_state()), not {bytes.Length}", 0);
         }
 
         var left = BinaryPrimitives.ReadInt32LittleEndian(bytes[LeftOffset..]);
         var next = BinaryPrimitives.ReadUInt64LittleEndian(bytes[NextOffset..]);
         if (left is < 1 or > Mt19937.N)
         {
-            MalformedInputException.Throw($"torch CPU generator state: 'left' is {left}, outside 1..{Mt19937.N}", LeftOffset);
+            MalformedInputException.Throw(InputErrorKind.Syntax, $"torch CPU generator state: 'left' is {left}, outside 1..{Mt19937.N}", LeftOffset);
         }
 
         if (next > Mt19937.N)
         {
-            MalformedInputException.Throw($"torch CPU generator state: 'next' is {next}, outside 0..{Mt19937.N}", NextOffset);
+            MalformedInputException.Throw(InputErrorKind.Syntax, $"torch CPU generator state: 'next' is {next}, outside 0..{Mt19937.N}", NextOffset);
         }
 
         var words = new uint[Mt19937.N];
@@ -82,7 +82,7 @@ public sealed record TorchCpuGeneratorState
             var word = BinaryPrimitives.ReadUInt64LittleEndian(bytes[offset..]);
             if (word > uint.MaxValue)
             {
-                MalformedInputException.Throw($"torch CPU generator state: word {i} is 0x{word:x}, wider than 32 bits", offset);
+                MalformedInputException.Throw(InputErrorKind.Syntax, $"torch CPU generator state: word {i} is 0x{word:x}, wider than 32 bits", offset);
             }
 
             words[i] = (uint)word;
@@ -128,9 +128,24 @@ public sealed record TorchCudaGeneratorState(ulong Seed, long PhiloxOffset)
     {
         if (bytes.Length != Size)
         {
-            MalformedInputException.Throw($"torch CUDA generator state must be {Size} bytes (seed, philox offset), not {bytes.Length}", 0);
+            MalformedInputException.Throw(InputErrorKind.Syntax, $"torch CUDA generator state must be {Size} bytes (seed, philox offset), not {bytes.Length}", 0);
         }
 
         return new TorchCudaGeneratorState(BinaryPrimitives.ReadUInt64LittleEndian(bytes), BinaryPrimitives.ReadInt64LittleEndian(bytes[8..]));
+    }
+
+    /// <summary>
+    /// Fuzz target: the input as one state and, like the <c>cuda</c> list of an rng file, as consecutive
+    /// 16-byte states; throws nothing but <see cref="MalformedInputException"/>.
+    /// </summary>
+    public static void Fuzz(ReadOnlySpan<byte> data)
+    {
+        for (var at = 0; at + Size <= data.Length; at += Size)
+        {
+            var state = Parse(data.Slice(at, Size));
+            _ = $"seed {state.Seed}, philox offset {state.PhiloxOffset}";
+        }
+
+        _ = Parse(data);
     }
 }

@@ -52,12 +52,12 @@ public static class RunManifestParser
         catch (Exception ex) when (ex is InvalidOperationException or ArgumentException or FormatException)
         {
             // YamlDotNet's scanner throws these on some malformed input instead of a YamlException.
-            throw new MalformedInputException($"{Escape(source)}: not valid YAML ({ex.GetType().Name}: {TextSanitizer.Escape(ex.Message, 200)})", 0);
+            throw MalformedInputException.CreateAt(InputErrorKind.Config, $"not valid YAML ({ex.GetType().Name}: {ex.Message})", source, line: null, offset: 0);
         }
 
         if (stream.Documents.Count != 1)
         {
-            throw new MalformedInputException($"{Escape(source)}: expected one YAML document, found {stream.Documents.Count}", 0);
+            throw MalformedInputException.CreateAt(InputErrorKind.Config, $"expected one YAML document, found {stream.Documents.Count}", source, line: null, offset: 0);
         }
 
         if (stream.Documents[0].RootNode is not YamlMappingNode root)
@@ -146,14 +146,14 @@ public static class RunManifestParser
         }
     }
 
-    private static string Escape(string text) => TextSanitizer.Escape(text, 300);
-
-    private static MalformedInputException Error(string source, Mark mark, string? field, string problem)
-    {
-        var where = field is null ? string.Empty : field + ": ";
-        var line = mark.Line > 0 ? $":{mark.Line}" : string.Empty;
-        return new MalformedInputException($"{Escape(source)}{line}: {where}{TextSanitizer.Escape(problem, 300)}", mark.Index);
-    }
+    private static MalformedInputException Error(string source, Mark mark, string? field, string problem) =>
+        MalformedInputException.CreateAt(
+            InputErrorKind.Config,
+            field is null ? problem : $"{field}: {problem}",
+            source,
+            mark.Line > 0 ? (int)mark.Line : null,
+            offset: mark.Index,
+            field: field);
 
     private sealed class Reader(string source)
     {

@@ -1,4 +1,5 @@
 using TrainGuard.Pickle.Objects;
+using TrainGuard.Parsing;
 
 namespace TrainGuard.Checkpoints.Torch;
 
@@ -40,7 +41,7 @@ internal static class TensorResolver
                     {
                         if (args.Count < 2 || args[0] is not PyObject { Callable: PyGlobal dataFunc } data)
                         {
-                            TorchErrors.Throw($"tensor '{path}': {g.Name} needs (data, requires_grad, ...) but has {PyRender.ToText(node.Args)}", node.Offset, member);
+                            MalformedInputException.Throw(InputErrorKind.Syntax, $"tensor '{path}': {g.Name} needs (data, requires_grad, ...) but has {PyRender.ToText(node.Args)}", node.Offset, member);
                             return null;
                         }
 
@@ -69,17 +70,17 @@ internal static class TensorResolver
         var what = path.Length == 0 ? "the root tensor" : $"tensor '{path}'";
         if (shape.Length > checkpoint.Options.MaxRank)
         {
-            TorchErrors.ThrowLimit($"{what}: rank {shape.Length}", checkpoint.Options.MaxRank, offset, member);
+            MalformedInputException.ThrowLimit($"{what}: rank {shape.Length}", checkpoint.Options.MaxRank, offset, member);
         }
 
         if (shape.Length != stride.Length)
         {
-            TorchErrors.Throw($"{what}: size has {shape.Length} dimensions but stride has {stride.Length}", offset, member);
+            MalformedInputException.Throw(InputErrorKind.Syntax, $"{what}: size has {shape.Length} dimensions but stride has {stride.Length}", offset, member);
         }
 
         if (storageOffset < 0)
         {
-            TorchErrors.Throw($"{what}: storage_offset {storageOffset:N0} is negative", offset, member);
+            MalformedInputException.Throw(InputErrorKind.Syntax, $"{what}: storage_offset {storageOffset:N0} is negative", offset, member);
         }
 
         long numel = 1;
@@ -90,12 +91,12 @@ internal static class TensorResolver
             {
                 if (shape[d] < 0)
                 {
-                    TorchErrors.Throw($"{what}: size[{d}] is {shape[d]:N0} (negative)", offset, member);
+                    MalformedInputException.Throw(InputErrorKind.Syntax, $"{what}: size[{d}] is {shape[d]:N0} (negative)", offset, member);
                 }
 
                 if (stride[d] < 0)
                 {
-                    TorchErrors.Throw($"{what}: stride[{d}] is {stride[d]:N0} (negative strides do not exist in torch)", offset, member);
+                    MalformedInputException.Throw(InputErrorKind.Syntax, $"{what}: stride[{d}] is {stride[d]:N0} (negative strides do not exist in torch)", offset, member);
                 }
 
                 numel = checked(numel * shape[d]);
@@ -113,17 +114,17 @@ internal static class TensorResolver
         }
         catch (OverflowException)
         {
-            TorchErrors.Throw($"{what}: size [{string.Join(", ", shape)}] with stride [{string.Join(", ", stride)}] at offset {storageOffset:N0} overflows", offset, member);
+            MalformedInputException.Throw(InputErrorKind.Syntax, $"{what}: size [{string.Join(", ", shape)}] with stride [{string.Join(", ", stride)}] at offset {storageOffset:N0} overflows", offset, member);
         }
 
         if (numel > 0 && last >= slice.Count)
         {
-            TorchErrors.Throw($"{what}: elements up to index {last:N0} (offset {storageOffset:N0}, size [{string.Join(", ", shape)}], stride [{string.Join(", ", stride)}]) lie beyond storage '{slice.Storage.Key}' of {slice.Count:N0} elements", offset, member);
+            MalformedInputException.Throw(InputErrorKind.Corrupt, $"{what}: elements up to index {last:N0} (offset {storageOffset:N0}, size [{string.Join(", ", shape)}], stride [{string.Join(", ", stride)}]) lie beyond storage '{slice.Storage.Key}' of {slice.Count:N0} elements", offset, member);
         }
 
         if (numel == 0 && storageOffset > slice.Count)
         {
-            TorchErrors.Throw($"{what}: storage_offset {storageOffset:N0} lies beyond storage '{slice.Storage.Key}' of {slice.Count:N0} elements", offset, member);
+            MalformedInputException.Throw(InputErrorKind.Corrupt, $"{what}: storage_offset {storageOffset:N0} lies beyond storage '{slice.Storage.Key}' of {slice.Count:N0} elements", offset, member);
         }
 
         return new TensorRef
@@ -177,26 +178,26 @@ internal static class TensorResolver
         var what = path.Length == 0 ? "the root tensor" : $"tensor '{path}'";
         if (args.Count < 4)
         {
-            TorchErrors.Throw($"{what}: {name} needs (storage, storage_offset, size, stride, ...) but has {args.Count} arguments", o.Offset, member);
+            MalformedInputException.Throw(InputErrorKind.Syntax, $"{what}: {name} needs (storage, storage_offset, size, stride, ...) but has {args.Count} arguments", o.Offset, member);
         }
 
         if (args[0] is not PyPersistentRef r || checkpoint.StorageOf(r) is not { } slice)
         {
-            TorchErrors.Throw($"{what}: the storage argument {PyRender.ToText(args[0])} is not a storage of this checkpoint", o.Offset, member);
+            MalformedInputException.Throw(InputErrorKind.Syntax, $"{what}: the storage argument {PyRender.ToText(args[0])} is not a storage of this checkpoint", o.Offset, member);
             return null!;
         }
 
-        var storageOffset = args[1].AsInt64() ?? TorchErrors.Throw<long>($"{what}: storage_offset {PyRender.ToText(args[1])} is not an int", o.Offset, member);
+        var storageOffset = args[1].AsInt64() ?? MalformedInputException.Throw<long>(InputErrorKind.Syntax, $"{what}: storage_offset {PyRender.ToText(args[1])} is not an int", o.Offset, member);
         var shape = Longs(args[2], what, "size", o.Offset, member);
         var stride = Longs(args[3], what, "stride", o.Offset, member);
         var requiresGrad = args.Count > 4 && args[4].AsBool() == true;
         if (name == "_rebuild_tensor_v3" && args.Count > 6 && args[6] is PyGlobal dtypeGlobal)
         {
             var dtype = TorchDtype.FromGlobal(dtypeGlobal.Module, dtypeGlobal.Name)
-                ?? TorchErrors.Throw<TorchDtype>($"{what}: dtype {dtypeGlobal.FullName} is not a known torch dtype", o.Offset, member);
+                ?? MalformedInputException.Throw<TorchDtype>(InputErrorKind.Syntax, $"{what}: dtype {dtypeGlobal.FullName} is not a known torch dtype", o.Offset, member);
             if (dtype != slice.Storage.Dtype)
             {
-                TorchErrors.Throw($"{what}: dtype {dtype.Name} over a {slice.Storage.Dtype.Name} storage is not supported", o.Offset, member);
+                MalformedInputException.Throw(InputErrorKind.Unsupported, $"{what}: dtype {dtype.Name} over a {slice.Storage.Dtype.Name} storage is not supported", o.Offset, member);
             }
         }
 
@@ -214,18 +215,18 @@ internal static class TensorResolver
 
         if (items is null)
         {
-            TorchErrors.Throw($"{what}: {field} {PyRender.ToText(v)} is not a tuple of ints", offset, member);
+            MalformedInputException.Throw(InputErrorKind.Syntax, $"{what}: {field} {PyRender.ToText(v)} is not a tuple of ints", offset, member);
         }
 
         if (items.Count > 1024)
         {
-            TorchErrors.ThrowLimit($"{what}: {field} length", 1024, offset, member);
+            MalformedInputException.ThrowLimit($"{what}: {field} length", 1024, offset, member);
         }
 
         var result = new long[items.Count];
         for (var i = 0; i < items.Count; i++)
         {
-            result[i] = items[i].AsInt64() ?? TorchErrors.Throw<long>($"{what}: {field}[{i}] is {PyRender.ToText(items[i])}, not an int that fits in 64 bits", offset, member);
+            result[i] = items[i].AsInt64() ?? MalformedInputException.Throw<long>(InputErrorKind.Syntax, $"{what}: {field}[{i}] is {PyRender.ToText(items[i])}, not an int that fits in 64 bits", offset, member);
         }
 
         return result;

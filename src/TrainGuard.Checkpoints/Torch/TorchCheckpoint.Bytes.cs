@@ -24,7 +24,7 @@ public sealed partial class TorchCheckpoint
 
         if (storage.FileOffset is not { } offset)
         {
-            TorchErrors.Throw($"storage '{storage.Key}' has no bytes in this file", null, storage.Member);
+            MalformedInputException.Throw(InputErrorKind.Syntax, $"storage '{storage.Key}' has no bytes in this file", null, storage.Member);
             return null!;
         }
 
@@ -147,7 +147,7 @@ public sealed partial class TorchCheckpoint
         ArgumentNullException.ThrowIfNull(tensor);
         if (tensor.ByteSize > maxBytes)
         {
-            TorchErrors.ThrowLimit($"tensor '{tensor.Path}' size ({tensor.ByteSize:N0} bytes)", maxBytes, null, tensor.Storage.Member);
+            MalformedInputException.ThrowLimit($"tensor '{tensor.Path}' size ({tensor.ByteSize:N0} bytes)", maxBytes, null, tensor.Storage.Member);
         }
 
         using var ms = new MemoryStream((int)tensor.ByteSize);
@@ -181,7 +181,7 @@ public sealed partial class TorchCheckpoint
         {
             if (byteOffset < 0 || byteOffset > storage.ByteLength - into.Length)
             {
-                TorchErrors.Throw($"read of {into.Length:N0} bytes at {byteOffset:N0} lies outside storage '{storage.Key}' ({storage.ByteLength:N0} bytes)", byteOffset, storage.Member);
+                MalformedInputException.Throw(InputErrorKind.Corrupt, $"read of {into.Length:N0} bytes at {byteOffset:N0} lies outside storage '{storage.Key}' ({storage.ByteLength:N0} bytes)", byteOffset, storage.Member);
             }
 
             if (storage.FileOffset is { } fileOffset)
@@ -195,7 +195,7 @@ public sealed partial class TorchCheckpoint
                     }
                     catch (EndOfStreamException)
                     {
-                        TorchErrors.Throw($"truncated: storage '{storage.Key}' runs past the end of the file", fileOffset + byteOffset, storage.Member);
+                        MalformedInputException.Throw(InputErrorKind.Truncated, $"truncated: storage '{storage.Key}' runs past the end of the file", fileOffset + byteOffset, storage.Member);
                     }
                 }
 
@@ -216,7 +216,7 @@ public sealed partial class TorchCheckpoint
 
         if (storage.ByteLength > MaxMaterializedStorage)
         {
-            TorchErrors.ThrowLimit($"compressed storage '{storage.Key}' read for a strided copy ({storage.ByteLength:N0} bytes)", MaxMaterializedStorage, null, storage.Member);
+            MalformedInputException.ThrowLimit($"compressed storage '{storage.Key}' read for a strided copy ({storage.ByteLength:N0} bytes)", MaxMaterializedStorage, null, storage.Member);
         }
 
         var bytes = new byte[storage.ByteLength];
@@ -228,7 +228,7 @@ public sealed partial class TorchCheckpoint
             }
             catch (EndOfStreamException)
             {
-                TorchErrors.Throw($"truncated: storage '{storage.Key}' holds fewer bytes than declared", null, storage.Member);
+                MalformedInputException.Throw(InputErrorKind.Truncated, $"truncated: storage '{storage.Key}' holds fewer bytes than declared", null, storage.Member);
             }
         }
 
@@ -269,7 +269,7 @@ public sealed partial class TorchCheckpoint
             var read = inner.ReadAtLeast(buffer[..n], n, throwOnEndOfStream: false);
             if (read < n)
             {
-                throw new MalformedInputException($"truncated: a storage runs past the end of the file", start + _position + read);
+                throw MalformedInputException.Create(InputErrorKind.Truncated, $"truncated: a storage runs past the end of the file", start + _position + read);
             }
 
             _position += read;

@@ -169,7 +169,7 @@ public sealed partial class TorchCheckpoint : IDisposable
                 _pickle = ReadPickle(_stream, "pickle");
                 break;
             default:
-                TorchErrors.Throw($"not a torch checkpoint: the content is {format} (expected a torch zip, a legacy torch file or tar, or a pickle)", 0, null);
+                MalformedInputException.Throw(InputErrorKind.Syntax, $"not a torch checkpoint: the content is {format} (expected a torch zip, a legacy torch file or tar, or a pickle)", 0, null);
                 break;
         }
 
@@ -184,7 +184,7 @@ public sealed partial class TorchCheckpoint : IDisposable
         }
         catch (MalformedInputException e)
         {
-            throw TorchErrors.InMember(e, member);
+            throw e.WithMember(member);
         }
     }
 
@@ -196,7 +196,7 @@ public sealed partial class TorchCheckpoint : IDisposable
         }
         catch (MalformedInputException e)
         {
-            throw TorchErrors.InMember(e, member);
+            throw e.WithMember(member);
         }
     }
 
@@ -209,12 +209,12 @@ public sealed partial class TorchCheckpoint : IDisposable
         var candidates = _zip.Entries.Where(e => e.Name.EndsWith("/data.pkl", StringComparison.Ordinal) && e.Name.IndexOf('/', StringComparison.Ordinal) == e.Name.Length - "/data.pkl".Length).ToList();
         if (candidates.Count == 0)
         {
-            TorchErrors.Throw("a zip without <root>/data.pkl is not a torch checkpoint", 0, null);
+            MalformedInputException.Throw(InputErrorKind.Syntax, "a zip without <root>/data.pkl is not a torch checkpoint", 0, null);
         }
 
         if (candidates.Count > 1)
         {
-            TorchErrors.Throw($"the zip has {candidates.Count} data.pkl members ({string.Join(", ", candidates.Select(c => c.Name))}); torch reads one, so which one is ambiguous", candidates[1].LocalHeaderOffset, candidates[1].Name);
+            MalformedInputException.Throw(InputErrorKind.Syntax, $"the zip has {candidates.Count} data.pkl members ({string.Join(", ", candidates.Select(c => c.Name))}); torch reads one, so which one is ambiguous", candidates[1].LocalHeaderOffset, candidates[1].Name);
         }
 
         var pkl = candidates[0];
@@ -225,7 +225,7 @@ public sealed partial class TorchCheckpoint : IDisposable
         {
             if (!byName.TryAdd(e.Name, e))
             {
-                TorchErrors.Throw("the zip names this member twice; torch would read one copy and a scanner another", e.LocalHeaderOffset, e.Name);
+                MalformedInputException.Throw(InputErrorKind.Corrupt, "the zip names this member twice; torch would read one copy and a scanner another", e.LocalHeaderOffset, e.Name);
             }
         }
 
@@ -236,13 +236,13 @@ public sealed partial class TorchCheckpoint : IDisposable
             {
                 "little" => false,
                 "big" => true,
-                _ => TorchErrors.Throw<bool>($"byteorder is '{text}', not 'little' or 'big'", order.LocalHeaderOffset, order.Name),
+                _ => MalformedInputException.Throw<bool>(InputErrorKind.Syntax, $"byteorder is '{text}', not 'little' or 'big'", order.LocalHeaderOffset, order.Name),
             };
         }
 
         if (pkl.UncompressedSize > Options.Pickle.MaxPickleBytes)
         {
-            TorchErrors.ThrowLimit($"data.pkl size ({pkl.UncompressedSize:N0} bytes)", Options.Pickle.MaxPickleBytes, pkl.LocalHeaderOffset, pkl.Name);
+            MalformedInputException.ThrowLimit($"data.pkl size ({pkl.UncompressedSize:N0} bytes)", Options.Pickle.MaxPickleBytes, pkl.LocalHeaderOffset, pkl.Name);
         }
 
         byte[] bytes;
@@ -252,7 +252,7 @@ public sealed partial class TorchCheckpoint : IDisposable
         }
         catch (MalformedInputException e)
         {
-            throw TorchErrors.InMember(e, pkl.Name);
+            throw e.WithMember(pkl.Name);
         }
 
         _pickle = ReadPickle(bytes, pkl.Name);
@@ -263,13 +263,13 @@ public sealed partial class TorchCheckpoint : IDisposable
             {
                 if (_storages.Count >= Options.MaxStorages)
                 {
-                    TorchErrors.ThrowLimit("number of storages", Options.MaxStorages, r.Offset, PickleMember);
+                    MalformedInputException.ThrowLimit("number of storages", Options.MaxStorages, r.Offset, PickleMember);
                 }
 
                 var member = ArchiveRoot + "/data/" + id.Key;
                 if (!byName.TryGetValue(member, out var entry))
                 {
-                    TorchErrors.Throw($"storage '{id.Key}' ({id.Dtype.Name}, {id.ElementCount:N0} elements) has no member {member}", r.Offset, PickleMember);
+                    MalformedInputException.Throw(InputErrorKind.Syntax, $"storage '{id.Key}' ({id.Dtype.Name}, {id.ElementCount:N0} elements) has no member {member}", r.Offset, PickleMember);
                 }
 
                 storage = new TorchStorage(id.Key, id.Dtype, id.ElementCount, id.Location, member)
@@ -279,12 +279,12 @@ public sealed partial class TorchCheckpoint : IDisposable
                 };
                 if (entry.UncompressedSize != storage.ByteLength)
                 {
-                    TorchErrors.Throw($"storage '{id.Key}' declares {id.ElementCount:N0} {id.Dtype.Name} elements ({storage.ByteLength:N0} bytes) but its member holds {entry.UncompressedSize:N0} bytes", entry.LocalHeaderOffset, member);
+                    MalformedInputException.Throw(InputErrorKind.Corrupt, $"storage '{id.Key}' declares {id.ElementCount:N0} {id.Dtype.Name} elements ({storage.ByteLength:N0} bytes) but its member holds {entry.UncompressedSize:N0} bytes", entry.LocalHeaderOffset, member);
                 }
 
                 if (entry.IsStored && entry.CompressedSize != entry.UncompressedSize)
                 {
-                    TorchErrors.Throw($"stored member declares {entry.UncompressedSize:N0} bytes but holds {entry.CompressedSize:N0}", entry.LocalHeaderOffset, member);
+                    MalformedInputException.Throw(InputErrorKind.Corrupt, $"stored member declares {entry.UncompressedSize:N0} bytes but holds {entry.CompressedSize:N0}", entry.LocalHeaderOffset, member);
                 }
 
                 _storages.Add(id.Key, storage);
@@ -302,7 +302,7 @@ public sealed partial class TorchCheckpoint : IDisposable
     {
         if (storage.Dtype != id.Dtype || storage.ElementCount != id.ElementCount)
         {
-            TorchErrors.Throw($"storage '{id.Key}' is referenced as {id.Dtype.Name} x {id.ElementCount:N0} here but as {storage.Dtype.Name} x {storage.ElementCount:N0} before", r.Offset, PickleMember);
+            MalformedInputException.Throw(InputErrorKind.Corrupt, $"storage '{id.Key}' is referenced as {id.Dtype.Name} x {id.ElementCount:N0} here but as {storage.Dtype.Name} x {storage.ElementCount:N0} before", r.Offset, PickleMember);
         }
     }
 
@@ -315,14 +315,14 @@ public sealed partial class TorchCheckpoint : IDisposable
         var magic = ReadPickle(_stream, "magic number pickle").Root;
         if (magic.AsBigInteger() != LegacyMagic)
         {
-            TorchErrors.Throw($"the first pickle is {PyRender.ToText(magic)}, not torch's magic number 0x{LegacyMagic0:x}fc6c", 0, "magic number pickle");
+            MalformedInputException.Throw(InputErrorKind.Syntax, $"the first pickle is {PyRender.ToText(magic)}, not torch's magic number 0x{LegacyMagic0:x}fc6c", 0, "magic number pickle");
         }
 
         var protocolStart = _stream.Position;
         var protocol = ReadPickle(_stream, "protocol version pickle").Root;
         if (protocol.AsInt64() != 1001)
         {
-            TorchErrors.Throw($"legacy protocol version is {PyRender.ToText(protocol)}, not 1001", protocolStart, "protocol version pickle");
+            MalformedInputException.Throw(InputErrorKind.Syntax, $"legacy protocol version is {PyRender.ToText(protocol)}, not 1001", protocolStart, "protocol version pickle");
         }
 
         var sysInfoStart = _stream.Position;
@@ -330,7 +330,7 @@ public sealed partial class TorchCheckpoint : IDisposable
         IsBigEndian = sysInfo.Get("little_endian")?.AsBool() is false;
         if (sysInfo.AsDict() is null)
         {
-            TorchErrors.Throw("sys_info is not a dict", sysInfoStart, "sys_info pickle");
+            MalformedInputException.Throw(InputErrorKind.Syntax, "sys_info is not a dict", sysInfoStart, "sys_info pickle");
         }
 
         var objectStart = _stream.Position;
@@ -338,7 +338,7 @@ public sealed partial class TorchCheckpoint : IDisposable
         PickleMember = $"object pickle at {objectStart:N0}";
         var keysStart = _stream.Position;
         var keys = ReadPickle(_stream, "storage keys pickle").Root.AsSequence()
-            ?? TorchErrors.Throw<IReadOnlyList<PyValue>>("the storage keys pickle is not a list", keysStart, "storage keys pickle");
+            ?? MalformedInputException.Throw<IReadOnlyList<PyValue>>(InputErrorKind.Syntax, "the storage keys pickle is not a list", keysStart, "storage keys pickle");
 
         // Root storages from the object pickle's persistent ids ('storage', type, key, location, numel, view_metadata).
         var views = new List<(PyPersistentRef Ref, StorageId Id)>();
@@ -354,7 +354,7 @@ public sealed partial class TorchCheckpoint : IDisposable
             {
                 if (_storages.Count >= Options.MaxStorages)
                 {
-                    TorchErrors.ThrowLimit("number of storages", Options.MaxStorages, r.Offset, PickleMember);
+                    MalformedInputException.ThrowLimit("number of storages", Options.MaxStorages, r.Offset, PickleMember);
                 }
 
                 storage = new TorchStorage(id.Key, id.Dtype, id.ElementCount, id.Location, $"legacy storage '{id.Key}'");
@@ -375,20 +375,20 @@ public sealed partial class TorchCheckpoint : IDisposable
         Span<byte> header = stackalloc byte[8];
         foreach (var keyValue in keys)
         {
-            var key = keyValue.AsString() ?? TorchErrors.Throw<string>($"a storage key is {PyRender.ToText(keyValue)}, not a str", keysStart, "storage keys pickle");
+            var key = keyValue.AsString() ?? MalformedInputException.Throw<string>(InputErrorKind.Syntax, $"a storage key is {PyRender.ToText(keyValue)}, not a str", keysStart, "storage keys pickle");
             if (!seen.Add(key))
             {
-                TorchErrors.Throw($"storage '{key}' is listed twice", keysStart, "storage keys pickle");
+                MalformedInputException.Throw(InputErrorKind.Corrupt, $"storage '{key}' is listed twice", keysStart, "storage keys pickle");
             }
 
             if (!_storages.TryGetValue(key, out var storage))
             {
-                TorchErrors.Throw($"storage '{key}' is listed but no tensor in the object pickle uses it (torch asserts on this)", keysStart, "storage keys pickle");
+                MalformedInputException.Throw(InputErrorKind.Syntax, $"storage '{key}' is listed but no tensor in the object pickle uses it (torch asserts on this)", keysStart, "storage keys pickle");
             }
 
             if (length - position < 8)
             {
-                TorchErrors.Throw($"truncated: the element count of storage '{key}' runs past the end of the file", position, storage.Member);
+                MalformedInputException.Throw(InputErrorKind.Truncated, $"truncated: the element count of storage '{key}' runs past the end of the file", position, storage.Member);
             }
 
             _stream.Position = position;
@@ -396,13 +396,13 @@ public sealed partial class TorchCheckpoint : IDisposable
             var count = IsBigEndian ? BinaryPrimitives.ReadInt64BigEndian(header) : BinaryPrimitives.ReadInt64LittleEndian(header);
             if (count != storage.ElementCount)
             {
-                TorchErrors.Throw($"storage '{key}' holds {count:N0} elements but the object pickle declares {storage.ElementCount:N0}", position, storage.Member);
+                MalformedInputException.Throw(InputErrorKind.Corrupt, $"storage '{key}' holds {count:N0} elements but the object pickle declares {storage.ElementCount:N0}", position, storage.Member);
             }
 
             position += 8;
             if (length - position < storage.ByteLength)
             {
-                TorchErrors.Throw($"truncated: storage '{key}' ({storage.ByteLength:N0} bytes) runs past the end of the file", position, storage.Member);
+                MalformedInputException.Throw(InputErrorKind.Truncated, $"truncated: storage '{key}' ({storage.ByteLength:N0} bytes) runs past the end of the file", position, storage.Member);
             }
 
             storage.FileOffset = position;
@@ -413,7 +413,7 @@ public sealed partial class TorchCheckpoint : IDisposable
         {
             if (s.FileOffset is null)
             {
-                TorchErrors.Throw($"storage '{s.Key}' is used by the object pickle but missing from the storage keys list", keysStart, "storage keys pickle");
+                MalformedInputException.Throw(InputErrorKind.Syntax, $"storage '{s.Key}' is used by the object pickle but missing from the storage keys list", keysStart, "storage keys pickle");
             }
         }
 
@@ -424,7 +424,7 @@ public sealed partial class TorchCheckpoint : IDisposable
             {
                 if (view.Offset < 0 || view.Count < 0 || view.Offset > storage.ElementCount - view.Count)
                 {
-                    TorchErrors.Throw($"storage view '{view.Key}' [{view.Offset:N0}, +{view.Count:N0}) lies outside storage '{id.Key}' of {storage.ElementCount:N0} elements", r.Offset, PickleMember);
+                    MalformedInputException.Throw(InputErrorKind.Corrupt, $"storage view '{view.Key}' [{view.Offset:N0}, +{view.Count:N0}) lies outside storage '{id.Key}' of {storage.ElementCount:N0} elements", r.Offset, PickleMember);
                 }
 
                 _storageRefs[r] = new StorageSlice(storage, view.Offset, view.Count);
@@ -446,7 +446,7 @@ public sealed partial class TorchCheckpoint : IDisposable
         _tar = TarReader.Open(_stream, Options.Tar, leaveOpen: true);
         TarEntry Member(string name) =>
             _tar.Entries.SingleOrDefault(e => e.Name == name && e.IsRegularFile)
-            ?? TorchErrors.Throw<TarEntry>($"a legacy torch tar needs a '{name}' member", 0, null);
+            ?? MalformedInputException.Throw<TarEntry>(InputErrorKind.Syntax, $"a legacy torch tar needs a '{name}' member", 0, null);
 
         var storagesEntry = Member("storages");
         var tensorsEntry = Member("tensors");
@@ -462,10 +462,10 @@ public sealed partial class TorchCheckpoint : IDisposable
         var byKey = new Dictionary<string, StorageSlice>(StringComparer.Ordinal);
         using (var s = _tar.OpenEntry(storagesEntry))
         {
-            var count = ReadPickle(s, "storages").Root.AsInt64() ?? TorchErrors.Throw<long>("the storage count is not an int", storagesEntry.DataOffset, "storages");
+            var count = ReadPickle(s, "storages").Root.AsInt64() ?? MalformedInputException.Throw<long>(InputErrorKind.Syntax, "the storage count is not an int", storagesEntry.DataOffset, "storages");
             if (count < 0 || count > Options.MaxStorages)
             {
-                TorchErrors.ThrowLimit($"number of storages ({count:N0})", Options.MaxStorages, storagesEntry.DataOffset, "storages");
+                MalformedInputException.ThrowLimit($"number of storages ({count:N0})", Options.MaxStorages, storagesEntry.DataOffset, "storages");
             }
 
             Span<byte> header = stackalloc byte[8];
@@ -475,27 +475,27 @@ public sealed partial class TorchCheckpoint : IDisposable
                 var args = ReadPickle(s, "storages").Root.AsSequence();
                 if (args is not { Count: 3 } || args[2] is not PyGlobal type || TorchDtype.FromGlobal(type.Module, type.Name) is not { } dtype)
                 {
-                    TorchErrors.Throw($"storage record {i} is not (key, location, storage type)", storagesEntry.DataOffset + at, "storages");
+                    MalformedInputException.Throw(InputErrorKind.Syntax, $"storage record {i} is not (key, location, storage type)", storagesEntry.DataOffset + at, "storages");
                     return;
                 }
 
                 var key = KeyText(args[0]);
                 if (s.Length - s.Position < 8)
                 {
-                    TorchErrors.Throw($"truncated: storage '{key}' has no element count", storagesEntry.DataOffset + s.Position, "storages");
+                    MalformedInputException.Throw(InputErrorKind.Truncated, $"truncated: storage '{key}' has no element count", storagesEntry.DataOffset + s.Position, "storages");
                 }
 
                 s.ReadExactly(header);
                 var n = IsBigEndian ? BinaryPrimitives.ReadInt64BigEndian(header) : BinaryPrimitives.ReadInt64LittleEndian(header);
                 if (n < 0 || n > (s.Length - s.Position) / dtype.ElementSize)
                 {
-                    TorchErrors.Throw($"storage '{key}' declares {n:N0} elements, more than the member holds", storagesEntry.DataOffset + s.Position - 8, "storages");
+                    MalformedInputException.Throw(InputErrorKind.Truncated, $"storage '{key}' declares {n:N0} elements, more than the member holds", storagesEntry.DataOffset + s.Position - 8, "storages");
                 }
 
                 var storage = new TorchStorage(key, dtype, n, args[1].AsString() ?? "cpu", "storages") { FileOffset = storagesEntry.DataOffset + s.Position };
                 if (!_storages.TryAdd(key, storage))
                 {
-                    TorchErrors.Throw($"storage '{key}' is defined twice", storagesEntry.DataOffset + at, "storages");
+                    MalformedInputException.Throw(InputErrorKind.Corrupt, $"storage '{key}' is defined twice", storagesEntry.DataOffset + at, "storages");
                 }
 
                 byKey[key] = new StorageSlice(storage, 0, n);
@@ -509,7 +509,7 @@ public sealed partial class TorchCheckpoint : IDisposable
                 if (v.AsSequence() is not { Count: 4 } f || f[2].AsInt64() is not { } offset || f[3].AsInt64() is not { } numel
                     || !byKey.TryGetValue(KeyText(f[1]), out var root) || offset < 0 || numel < 0 || offset > root.Count - numel)
                 {
-                    TorchErrors.Throw($"storage view {PyRender.ToText(v)} does not lie inside a known storage", storagesEntry.DataOffset + viewsAt, "storages");
+                    MalformedInputException.Throw(InputErrorKind.Syntax, $"storage view {PyRender.ToText(v)} does not lie inside a known storage", storagesEntry.DataOffset + viewsAt, "storages");
                     return;
                 }
 
@@ -521,10 +521,10 @@ public sealed partial class TorchCheckpoint : IDisposable
         var tensorsByKey = new Dictionary<string, TensorRef>(StringComparer.Ordinal);
         using (var s = _tar.OpenEntry(tensorsEntry))
         {
-            var count = ReadPickle(s, "tensors").Root.AsInt64() ?? TorchErrors.Throw<long>("the tensor count is not an int", tensorsEntry.DataOffset, "tensors");
+            var count = ReadPickle(s, "tensors").Root.AsInt64() ?? MalformedInputException.Throw<long>(InputErrorKind.Syntax, "the tensor count is not an int", tensorsEntry.DataOffset, "tensors");
             if (count < 0 || count > Options.MaxStorages)
             {
-                TorchErrors.ThrowLimit($"number of tensors ({count:N0})", Options.MaxStorages, tensorsEntry.DataOffset, "tensors");
+                MalformedInputException.ThrowLimit($"number of tensors ({count:N0})", Options.MaxStorages, tensorsEntry.DataOffset, "tensors");
             }
 
             Span<byte> b8 = stackalloc byte[8];
@@ -534,27 +534,27 @@ public sealed partial class TorchCheckpoint : IDisposable
                 var args = ReadPickle(s, "tensors").Root.AsSequence();
                 if (args is not { Count: 3 } || !byKey.TryGetValue(KeyText(args[1]), out var slice))
                 {
-                    TorchErrors.Throw($"tensor record {i} is not (key, known storage key, type)", at, "tensors");
+                    MalformedInputException.Throw(InputErrorKind.Syntax, $"tensor record {i} is not (key, known storage key, type)", at, "tensors");
                     return;
                 }
 
                 var key = KeyText(args[0]);
                 if (s.Length - s.Position < 8)
                 {
-                    TorchErrors.Throw($"truncated: tensor '{key}' has no dimensions", at, "tensors");
+                    MalformedInputException.Throw(InputErrorKind.Truncated, $"truncated: tensor '{key}' has no dimensions", at, "tensors");
                 }
 
                 s.ReadExactly(b8);
                 var ndim = BinaryPrimitives.ReadInt32LittleEndian(b8);
                 if (ndim < 0 || ndim > Options.MaxRank)
                 {
-                    TorchErrors.Throw($"tensor '{key}' has {ndim} dimensions (at most {Options.MaxRank})", at, "tensors");
+                    MalformedInputException.Throw(InputErrorKind.Syntax, $"tensor '{key}' has {ndim} dimensions (at most {Options.MaxRank})", at, "tensors");
                 }
 
                 var need = checked((16L * ndim) + 8);
                 if (s.Length - s.Position < need)
                 {
-                    TorchErrors.Throw($"truncated: tensor '{key}' sizes and strides run past the member", at, "tensors");
+                    MalformedInputException.Throw(InputErrorKind.Truncated, $"truncated: tensor '{key}' sizes and strides run past the member", at, "tensors");
                 }
 
                 var sizes = new long[ndim];
@@ -596,7 +596,7 @@ public sealed partial class TorchCheckpoint : IDisposable
             }
             else if (!IsModuleId(r))
             {
-                TorchErrors.Throw($"persistent id {PyRender.ToText(r.Id)} names no tensor or storage of the tar", r.Offset, "pickle");
+                MalformedInputException.Throw(InputErrorKind.Syntax, $"persistent id {PyRender.ToText(r.Id)} names no tensor or storage of the tar", r.Offset, "pickle");
             }
         }
     }
@@ -623,12 +623,12 @@ internal sealed record StorageId(string Key, TorchDtype Dtype, long ElementCount
         var items = r.Id.AsSequence();
         if (items is null || items.Count < 5 || items[0].AsString() != "storage")
         {
-            TorchErrors.Throw($"persistent id {PyRender.ToText(r.Id)} is not ('storage', type, key, location, numel)", r.Offset, member);
+            MalformedInputException.Throw(InputErrorKind.Syntax, $"persistent id {PyRender.ToText(r.Id)} is not ('storage', type, key, location, numel)", r.Offset, member);
         }
 
         if (items.Count > (legacy ? 6 : 5))
         {
-            TorchErrors.Throw($"persistent id {PyRender.ToText(r.Id)} has {items.Count} fields", r.Offset, member);
+            MalformedInputException.Throw(InputErrorKind.Syntax, $"persistent id {PyRender.ToText(r.Id)} has {items.Count} fields", r.Offset, member);
         }
 
         var dtype = items[1] switch
@@ -636,19 +636,19 @@ internal sealed record StorageId(string Key, TorchDtype Dtype, long ElementCount
             PyGlobal g => TorchDtype.FromGlobal(g.Module, g.Name),
             PyStr s => TorchDtype.FromName(s.Value),
             _ => null,
-        } ?? TorchErrors.Throw<TorchDtype>($"storage type {PyRender.ToText(items[1])} is not a known torch storage or dtype", r.Offset, member);
+        } ?? MalformedInputException.Throw<TorchDtype>(InputErrorKind.Syntax, $"storage type {PyRender.ToText(items[1])} is not a known torch storage or dtype", r.Offset, member);
         var key = items[2].AsString() ?? items[2].AsInt64()?.ToString(System.Globalization.CultureInfo.InvariantCulture)
-            ?? TorchErrors.Throw<string>($"storage key {PyRender.ToText(items[2])} is not a str", r.Offset, member);
+            ?? MalformedInputException.Throw<string>(InputErrorKind.Syntax, $"storage key {PyRender.ToText(items[2])} is not a str", r.Offset, member);
         if (key.Length == 0 || key.Length > 256 || key.Contains('/', StringComparison.Ordinal) || key.Contains('\\', StringComparison.Ordinal) || key is "." or "..")
         {
-            TorchErrors.Throw($"storage key '{key}' is not a plain member name", r.Offset, member);
+            MalformedInputException.Throw(InputErrorKind.Syntax, $"storage key '{key}' is not a plain member name", r.Offset, member);
         }
 
-        var location = items[3].AsString() ?? TorchErrors.Throw<string>($"storage location {PyRender.ToText(items[3])} is not a str", r.Offset, member);
-        var numel = items[4].AsInt64() ?? TorchErrors.Throw<long>($"storage '{key}' element count {PyRender.ToText(items[4])} is not an int", r.Offset, member);
+        var location = items[3].AsString() ?? MalformedInputException.Throw<string>(InputErrorKind.Syntax, $"storage location {PyRender.ToText(items[3])} is not a str", r.Offset, member);
+        var numel = items[4].AsInt64() ?? MalformedInputException.Throw<long>(InputErrorKind.Syntax, $"storage '{key}' element count {PyRender.ToText(items[4])} is not an int", r.Offset, member);
         if (numel < 0 || numel > long.MaxValue / dtype.ElementSize)
         {
-            TorchErrors.Throw($"storage '{key}' element count {numel:N0} is negative or overflows", r.Offset, member);
+            MalformedInputException.Throw(InputErrorKind.Syntax, $"storage '{key}' element count {numel:N0} is negative or overflows", r.Offset, member);
         }
 
         (string, long, long)? view = null;
@@ -657,7 +657,7 @@ internal sealed record StorageId(string Key, TorchDtype Dtype, long ElementCount
             var v = items[5].AsSequence();
             if (v is not { Count: 3 } || v[1].AsInt64() is not { } offset || v[2].AsInt64() is not { } size)
             {
-                TorchErrors.Throw($"storage '{key}' view metadata {PyRender.ToText(items[5])} is not (key, offset, size)", r.Offset, member);
+                MalformedInputException.Throw(InputErrorKind.Syntax, $"storage '{key}' view metadata {PyRender.ToText(items[5])} is not (key, offset, size)", r.Offset, member);
                 return null!;
             }
 

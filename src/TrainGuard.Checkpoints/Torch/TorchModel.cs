@@ -1,8 +1,5 @@
-using System.Diagnostics.CodeAnalysis;
-using TrainGuard.Findings;
 using TrainGuard.Formats.Tar;
 using TrainGuard.Formats.Zip;
-using TrainGuard.Parsing;
 using TrainGuard.Pickle.Objects;
 
 namespace TrainGuard.Checkpoints.Torch;
@@ -121,28 +118,4 @@ public sealed record TensorRef
     public required PyValue Node { get; init; }
 
     public override string ToString() => $"{Path} {Dtype.Name}[{string.Join(", ", Shape)}]";
-}
-
-/// <summary>Throw helpers naming the member and escaping the message.</summary>
-internal static class TorchErrors
-{
-    [DoesNotReturn]
-    public static void Throw(string message, long? offset, string? member) =>
-        throw new MalformedInputException(TextSanitizer.Escape(message, 400), offset, member is null ? null : TextSanitizer.Escape(member, 200));
-
-    [DoesNotReturn]
-    public static T Throw<T>(string message, long? offset, string? member) =>
-        throw new MalformedInputException(TextSanitizer.Escape(message, 400), offset, member is null ? null : TextSanitizer.Escape(member, 200));
-
-    [DoesNotReturn]
-    public static void ThrowLimit(string what, long limit, long? offset, string? member) =>
-        throw new MalformedInputException(
-            TextSanitizer.Escape($"{what} exceeds the limit of {limit:N0}", 400),
-            offset,
-            member is null ? null : TextSanitizer.Escape(member, 200),
-            limitExceeded: true);
-
-    /// <summary>Adds the member to a reader error that has none.</summary>
-    public static MalformedInputException InMember(MalformedInputException e, string member) =>
-        e.Member is null ? e.WithMember(TextSanitizer.Escape(member, 200)) : e;
 }

@@ -1,5 +1,6 @@
 using System.Globalization;
 using TrainGuard.Pickle.Objects;
+using TrainGuard.Parsing;
 
 namespace TrainGuard.Checkpoints.Torch;
 
@@ -27,12 +28,12 @@ internal static class TorchTreeWalker
     {
         if (++s.Visits > s.Checkpoint.Options.MaxWalkVisits)
         {
-            TorchErrors.ThrowLimit("values visited while walking the object tree (shared sub-trees count once per path)", s.Checkpoint.Options.MaxWalkVisits, value.Offset, s.Checkpoint.PickleMember);
+            MalformedInputException.ThrowLimit("values visited while walking the object tree (shared sub-trees count once per path)", s.Checkpoint.Options.MaxWalkVisits, value.Offset, s.Checkpoint.PickleMember);
         }
 
         if (depth > s.Checkpoint.Options.MaxWalkDepth)
         {
-            TorchErrors.ThrowLimit("nesting depth of the object tree", s.Checkpoint.Options.MaxWalkDepth, value.Offset, s.Checkpoint.PickleMember);
+            MalformedInputException.ThrowLimit("nesting depth of the object tree", s.Checkpoint.Options.MaxWalkDepth, value.Offset, s.Checkpoint.PickleMember);
         }
 
         switch (value)

@@ -8,6 +8,7 @@ using TrainGuard.Agent.Runtime;
 using TrainGuard.Agent.Spool;
 using TrainGuard.Events;
 using TrainGuard.Findings;
+using TrainGuard.Parsing;
 
 namespace TrainGuard.Cli.Commands;
 
@@ -90,7 +91,7 @@ public static class AgentCommand
 
             return AgentConfig.Load(path ?? AgentConfig.DefaultPath);
         }
-        catch (AgentConfigException ex)
+        catch (MalformedInputException ex)
         {
             throw new CliException(ex.Message, ex);
         }
@@ -115,7 +116,7 @@ public static class AgentCommand
             {
                 return await host.RunAsync(stop.Token);
             }
-            catch (AgentConfigException ex)
+            catch (MalformedInputException ex)
             {
                 throw new CliException(ex.Message, ex);
             }

@@ -128,7 +128,7 @@ internal static class CkptSignCommands
                     ? await ProgressDisplay.RunAsync<ModelHashProgress, CkptSignResult>(stderr, p => CheckpointSigning.SignAsync(options with { Progress = p }, ct), Describe)
                     : await CheckpointSigning.SignAsync(options, ct);
             }
-            catch (InvalidDataException ex)
+            catch (MalformedInputException ex)
             {
                 throw new CliException($"{root}: {ex.Message}", ex);
             }

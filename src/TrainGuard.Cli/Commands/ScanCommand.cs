@@ -2,6 +2,7 @@ using System.CommandLine;
 using TrainGuard.Cli.Output;
 using TrainGuard.Findings;
 using TrainGuard.Formats.Zip;
+using TrainGuard.Parsing;
 using TrainGuard.Pickle;
 using TrainGuard.Scanning.Policy;
 using TrainGuard.Scanning.Scanner;
@@ -116,7 +117,7 @@ public static class ScanCommand
             {
                 scanner = new ArtifactScanner(options);
             }
-            catch (PolicyConfigException ex)
+            catch (MalformedInputException ex)
             {
                 throw new CliException(ex.Message, ex);
             }
@@ -157,7 +158,7 @@ public static class ScanCommand
             {
                 options = PolicyOptions.LoadConfig(config.FullName);
             }
-            catch (PolicyConfigException ex)
+            catch (MalformedInputException ex)
             {
                 throw new CliException(ex.Message, ex);
             }
@@ -169,7 +170,7 @@ public static class ScanCommand
             {
                 options = options with { Profile = ProfileNames.Parse(profile) };
             }
-            catch (PolicyConfigException ex)
+            catch (MalformedInputException ex)
             {
                 throw new CliException(ex.Message, ex);
             }

@@ -40,7 +40,7 @@ public static class CanonicalJson
         }
         catch (JsonException ex)
         {
-            throw new MalformedInputException($"not valid JSON: {ex.Message}", ex.BytePositionInLine);
+            throw MalformedInputException.Create(InputErrorKind.Syntax, $"not valid JSON: {ex.Message}", ex.BytePositionInLine);
         }
 
         return Serialize(node);
@@ -51,7 +51,7 @@ public static class CanonicalJson
     {
         if (!double.IsFinite(value))
         {
-            throw new MalformedInputException($"canonical JSON cannot represent the number {value.ToString(CultureInfo.InvariantCulture)}", offset: null);
+            throw MalformedInputException.Create(InputErrorKind.Unsupported, $"canonical JSON cannot represent the number {value.ToString(CultureInfo.InvariantCulture)}", offset: null);
         }
 
         if (value == 0)
@@ -136,7 +136,7 @@ public static class CanonicalJson
     {
         if (depth > MaxDepth)
         {
-            throw new MalformedInputException($"JSON nesting exceeds the limit of {MaxDepth}", offset: null, limitExceeded: true);
+            throw MalformedInputException.Create(InputErrorKind.OverLimit, $"JSON nesting exceeds the limit of {MaxDepth}", offset: null);
         }
 
         switch (node)
@@ -165,7 +165,7 @@ public static class CanonicalJson
                 WriteValue(value, output);
                 break;
             default:
-                throw new MalformedInputException($"unsupported JSON node {node.GetType().Name}", offset: null);
+                throw MalformedInputException.Create(InputErrorKind.Unsupported, $"unsupported JSON node {node.GetType().Name}", offset: null);
         }
     }
 
@@ -219,7 +219,7 @@ public static class CanonicalJson
                 var text = value.ToJsonString();
                 if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var number))
                 {
-                    throw new MalformedInputException($"unreadable JSON number {text}", offset: null);
+                    throw MalformedInputException.Create(InputErrorKind.Syntax, $"unreadable JSON number {text}", offset: null);
                 }
 
                 WriteAscii(output, FormatNumber(number));
@@ -234,7 +234,7 @@ public static class CanonicalJson
                 WriteAscii(output, "null");
                 break;
             default:
-                throw new MalformedInputException("canonical JSON cannot represent this value (NaN, infinity or an unsupported CLR type)", offset: null);
+                throw MalformedInputException.Create(InputErrorKind.Unsupported, "canonical JSON cannot represent this value (NaN, infinity or an unsupported CLR type)", offset: null);
         }
     }
 
@@ -278,7 +278,7 @@ public static class CanonicalJson
             }
             else if (char.IsSurrogate(c))
             {
-                throw new MalformedInputException($"lone surrogate U+{(int)c:X4} at character {i} cannot be encoded as UTF-8", offset: i);
+                throw MalformedInputException.Create(InputErrorKind.Syntax, $"lone surrogate U+{(int)c:X4} at character {i} cannot be encoded as UTF-8", offset: i);
             }
             else
             {

@@ -51,18 +51,18 @@ public sealed class CanonicalJsonDocument
         {
             if (!reader.Read())
             {
-                throw new MalformedInputException("not valid JSON: no value", 0);
+                throw MalformedInputException.Create(InputErrorKind.Syntax, "not valid JSON: no value", 0);
             }
 
             document.Load(ref reader);
             if (reader.Read())
             {
-                throw new MalformedInputException("not valid JSON: more than one value", reader.TokenStartIndex);
+                throw MalformedInputException.Create(InputErrorKind.Syntax, "not valid JSON: more than one value", reader.TokenStartIndex);
             }
         }
         catch (JsonException ex)
         {
-            throw new MalformedInputException($"not valid JSON: {ex.Message}", ex.BytePositionInLine);
+            throw MalformedInputException.Create(InputErrorKind.Syntax, $"not valid JSON: {ex.Message}", ex.BytePositionInLine);
         }
 
         return document.Write().ToArray();
@@ -129,7 +129,7 @@ public sealed class CanonicalJsonDocument
 
             if (!reader.Read())
             {
-                throw new MalformedInputException("the JSON value is truncated", reader.BytesConsumed);
+                throw MalformedInputException.Create(InputErrorKind.Truncated, "the JSON value is truncated", reader.BytesConsumed);
             }
         }
     }
@@ -389,8 +389,9 @@ public sealed class CanonicalJsonDocument
             if (NameOf(members[i - 1]).SequenceEqual(NameOf(members[i])))
             {
                 var name = Encoding.UTF8.GetString(NameOf(members[i]));
-                throw new MalformedInputException(
-                    Findings.TextSanitizer.Escape($"the object ending at byte {position} repeats the member name \"{name}\"; canonical JSON (RFC 8785) has no meaning for duplicate names", 400),
+                throw MalformedInputException.Create(
+                    InputErrorKind.Corrupt,
+                    $"the object ending at byte {position} repeats the member name \"{name}\"; canonical JSON (RFC 8785) has no meaning for duplicate names",
                     position);
             }
         }
@@ -525,7 +526,7 @@ public sealed class CanonicalJsonDocument
 
     [DoesNotReturn]
     private void ThrowUnreadable(int node) =>
-        throw new MalformedInputException($"the string at byte {_nodes[node].Position} cannot be read: it is not valid UTF-8 or holds a lone surrogate escape", _nodes[node].Position);
+        throw MalformedInputException.Create(InputErrorKind.Syntax, $"the string at byte {_nodes[node].Position} cannot be read: it is not valid UTF-8 or holds a lone surrogate escape", _nodes[node].Position);
 
     /// <summary>Writes a string; <paramref name="mayNeedEscaping"/> is false for raw JSON string bytes that had no escapes (already canonical).</summary>
     private void WriteString(ReadOnlySpan<byte> utf8, bool mayNeedEscaping)
@@ -581,7 +582,7 @@ public sealed class CanonicalJsonDocument
 
         if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value))
         {
-            throw new MalformedInputException($"unreadable JSON number {Encoding.UTF8.GetString(text)}", offset: null);
+            throw MalformedInputException.Create(InputErrorKind.Syntax, $"unreadable JSON number {Encoding.UTF8.GetString(text)}", offset: null);
         }
 
         var formatted = CanonicalJson.FormatNumber(value);

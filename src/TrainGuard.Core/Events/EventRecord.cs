@@ -75,16 +75,33 @@ public sealed class EventRecord
         JsonNode? node;
         try
         {
-            node = JsonNode.Parse(json, documentOptions: new JsonDocumentOptions { MaxDepth = CanonicalJson.MaxDepth });
+            // A repeated member name is refused: readers disagree on which value wins (and JsonObject throws on it later).
+            node = JsonNode.Parse(json, documentOptions: new JsonDocumentOptions { MaxDepth = CanonicalJson.MaxDepth, AllowDuplicateProperties = false });
         }
         catch (JsonException ex)
         {
-            throw new MalformedInputException($"event is not valid JSON: {ex.Message}", ex.BytePositionInLine ?? 0);
+            throw MalformedInputException.Create(InputErrorKind.Syntax, $"event is not valid JSON: {ex.Message}", ex.BytePositionInLine ?? 0);
         }
 
         return node is JsonObject obj
             ? new EventRecord(obj)
-            : throw new MalformedInputException("event JSON must be an object", 0);
+            : throw MalformedInputException.Create(InputErrorKind.Syntax, "event JSON must be an object", 0);
+    }
+
+    /// <summary>
+    /// Fuzz target: reads one event line as a spool or export reader does and uses it as the shipper and the
+    /// ledger do (id, time, action, the JSON line, canonical JSON); throws nothing but <see cref="MalformedInputException"/>.
+    /// </summary>
+    public static void Fuzz(ReadOnlySpan<byte> data)
+    {
+        var record = Parse(System.Text.Encoding.UTF8.GetString(data));
+        _ = record.Id;
+        _ = record.Timestamp;
+        _ = record.Action;
+        _ = record.GetStrings(EventFields.Category);
+        _ = record.GetInt64(EventFields.Severity);
+        _ = Parse(record.ToJsonLine());
+        _ = record.ToCanonicalJson();
     }
 
     /// <summary>Wraps an existing object (the record shares it; no copy).</summary>

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Text;
+using TrainGuard.Parsing;
 
 namespace TrainGuard.Formats.Numpy;
 
@@ -64,7 +65,7 @@ public sealed record NpyHeader
         var (_, _, lengthSize) = ReadVersion(prefix);
         if (prefix.Length < PreambleSize + lengthSize)
         {
-            FormatErrors.ThrowTruncated("npy header length", prefix.Length);
+            MalformedInputException.ThrowTruncated("npy header length", prefix.Length);
         }
 
         long length = lengthSize == 2 ? BinaryPrimitives.ReadUInt16LittleEndian(prefix[PreambleSize..]) : BinaryPrimitives.ReadUInt32LittleEndian(prefix[PreambleSize..]);
@@ -79,19 +80,19 @@ public sealed record NpyHeader
         var (major, minor, lengthSize) = ReadVersion(data);
         if (data.Length < PreambleSize + lengthSize)
         {
-            FormatErrors.ThrowTruncated("npy header length", data.Length);
+            MalformedInputException.ThrowTruncated("npy header length", data.Length);
         }
 
         var declared = lengthSize == 2 ? BinaryPrimitives.ReadUInt16LittleEndian(data[PreambleSize..]) : BinaryPrimitives.ReadUInt32LittleEndian(data[PreambleSize..]);
         if (declared > (uint)maxHeaderBytes)
         {
-            FormatErrors.ThrowLimit($"npy header length {declared:N0}", maxHeaderBytes, PreambleSize);
+            MalformedInputException.ThrowLimit($"npy header length {declared:N0}", maxHeaderBytes, PreambleSize);
         }
 
         var headerStart = PreambleSize + lengthSize;
         if (declared > (uint)(data.Length - headerStart))
         {
-            FormatErrors.ThrowTruncated($"npy header of {declared:N0} bytes", data.Length);
+            MalformedInputException.ThrowTruncated($"npy header of {declared:N0} bytes", data.Length);
         }
 
         var raw = data.Slice(headerStart, (int)declared);
@@ -100,7 +101,7 @@ public sealed record NpyHeader
         {
             if (!System.Text.Unicode.Utf8.IsValid(raw))
             {
-                FormatErrors.Throw("npy 3.0 header is not valid UTF-8", headerStart);
+                MalformedInputException.Throw(InputErrorKind.Syntax, "npy 3.0 header is not valid UTF-8", headerStart);
             }
 
             text = Encoding.UTF8.GetString(raw);
@@ -113,7 +114,7 @@ public sealed record NpyHeader
         var literal = PythonLiteral.Parse(text, headerStart);
         if (literal is not PyDict dict)
         {
-            return FormatErrors.Throw<NpyHeader>("npy header is not a dict literal", headerStart);
+            return MalformedInputException.Throw<NpyHeader>(InputErrorKind.Syntax, "npy header is not a dict literal", headerStart);
         }
 
         PyValue? descr = null;
@@ -133,19 +134,19 @@ public sealed record NpyHeader
                     shape = value;
                     break;
                 default:
-                    FormatErrors.Throw($"npy header has an unexpected or repeated key {Render(key)} (only descr, fortran_order, shape)", headerStart);
+                    MalformedInputException.Throw(InputErrorKind.Syntax, $"npy header has an unexpected or repeated key {Render(key)} (only descr, fortran_order, shape)", headerStart);
                     break;
             }
         }
 
         if (descr is null || fortran is null || shape is null)
         {
-            FormatErrors.Throw("npy header lacks one of descr, fortran_order, shape", headerStart);
+            MalformedInputException.Throw(InputErrorKind.Syntax, "npy header lacks one of descr, fortran_order, shape", headerStart);
         }
 
         if (fortran is not PyBool fortranOrder)
         {
-            return FormatErrors.Throw<NpyHeader>("npy fortran_order is not True/False", headerStart);
+            return MalformedInputException.Throw<NpyHeader>(InputErrorKind.Syntax, "npy fortran_order is not True/False", headerStart);
         }
 
         var dims = ReadShape(shape, "shape", headerStart);
@@ -166,7 +167,7 @@ public sealed record NpyHeader
                 (isObject, itemSize) = StructuredDtype(list, fields, headerStart, 0);
                 break;
             default:
-                return FormatErrors.Throw<NpyHeader>($"npy descr {Render(descr)} is neither a dtype string nor a field list", headerStart);
+                return MalformedInputException.Throw<NpyHeader>(InputErrorKind.Syntax, $"npy descr {Render(descr)} is neither a dtype string nor a field list", headerStart);
         }
 
         long? dataLength = null;
@@ -206,12 +207,12 @@ public sealed record NpyHeader
         var actual = totalLength - DataOffset;
         if (actual < expected)
         {
-            FormatErrors.ThrowTruncated($"npy data of {expected:N0} bytes (only {Math.Max(0, actual):N0} present)", Math.Max(DataOffset, totalLength));
+            MalformedInputException.ThrowTruncated($"npy data of {expected:N0} bytes (only {Math.Max(0, actual):N0} present)", Math.Max(DataOffset, totalLength));
         }
 
         if (actual > expected)
         {
-            FormatErrors.Throw($"{actual - expected:N0} bytes after the npy data that numpy never reads", DataOffset + expected);
+            MalformedInputException.Throw(InputErrorKind.Corrupt, $"{actual - expected:N0} bytes after the npy data that numpy never reads", DataOffset + expected);
         }
     }
 
@@ -231,19 +232,19 @@ public sealed record NpyHeader
     {
         if (data.Length < PreambleSize)
         {
-            FormatErrors.ThrowTruncated("npy magic and version", data.Length);
+            MalformedInputException.ThrowTruncated("npy magic and version", data.Length);
         }
 
         if (!data.StartsWith(Magic))
         {
-            FormatErrors.Throw("not an npy file (no \\x93NUMPY magic)", 0);
+            MalformedInputException.Throw(InputErrorKind.Syntax, "not an npy file (no \\x93NUMPY magic)", 0);
         }
 
         int major = data[6];
         int minor = data[7];
         if (major is < 1 or > 3 || minor != 0)
         {
-            FormatErrors.Throw($"unsupported npy format version {major}.{minor}", 6);
+            MalformedInputException.Throw(InputErrorKind.Unsupported, $"unsupported npy format version {major}.{minor}", 6);
         }
 
         return (major, minor, major == 1 ? 2 : 4);
@@ -255,14 +256,14 @@ public sealed record NpyHeader
         {
             PyTuple t => t.Items,
             PyInt i => [i],
-            _ => FormatErrors.Throw<IReadOnlyList<PyValue>>($"npy {what} is not a tuple of integers", offset),
+            _ => MalformedInputException.Throw<IReadOnlyList<PyValue>>(InputErrorKind.Syntax, $"npy {what} is not a tuple of integers", offset),
         };
         var dims = new List<long>(items.Count);
         foreach (var item in items)
         {
             if (item is not PyInt { Value: >= 0 } dim)
             {
-                return FormatErrors.Throw<List<long>>($"npy {what} holds {Render(item)}, not a non-negative integer", offset);
+                return MalformedInputException.Throw<List<long>>(InputErrorKind.Syntax, $"npy {what} holds {Render(item)}, not a non-negative integer", offset);
             }
 
             dims.Add(dim.Value);
@@ -285,7 +286,7 @@ public sealed record NpyHeader
         }
         catch (OverflowException)
         {
-            return FormatErrors.Throw<long>("npy shape × itemsize overflows", offset);
+            return MalformedInputException.Throw<long>(InputErrorKind.Syntax, "npy shape × itemsize overflows", offset);
         }
     }
 
@@ -300,7 +301,7 @@ public sealed record NpyHeader
 
         if (text.IsEmpty)
         {
-            FormatErrors.Throw($"npy dtype '{descr}' is empty", offset);
+            MalformedInputException.Throw(InputErrorKind.Syntax, $"npy dtype '{descr}' is empty", offset);
         }
 
         var kind = text[0];
@@ -310,7 +311,7 @@ public sealed record NpyHeader
         {
             if (kind is not ('M' or 'm') || !rest.EndsWith("]"))
             {
-                FormatErrors.Throw($"npy dtype '{descr}' is not understood", offset);
+                MalformedInputException.Throw(InputErrorKind.Syntax, $"npy dtype '{descr}' is not understood", offset);
             }
 
             rest = rest[..bracket];
@@ -319,7 +320,7 @@ public sealed record NpyHeader
         long count = 0;
         if (!rest.IsEmpty && (!long.TryParse(rest, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out count) || count < 0))
         {
-            FormatErrors.Throw($"npy dtype '{descr}' has a bad size", offset);
+            MalformedInputException.Throw(InputErrorKind.Syntax, $"npy dtype '{descr}' has a bad size", offset);
         }
 
         switch (kind)
@@ -335,12 +336,12 @@ public sealed record NpyHeader
             case 'U' when !rest.IsEmpty:
                 if (count > long.MaxValue / 4)
                 {
-                    FormatErrors.Throw($"npy dtype '{descr}' is too large", offset);
+                    MalformedInputException.Throw(InputErrorKind.Syntax, $"npy dtype '{descr}' is too large", offset);
                 }
 
                 return (false, count * 4);
             default:
-                return FormatErrors.Throw<(bool, long)>($"npy dtype '{descr}' is not understood", offset);
+                return MalformedInputException.Throw<(bool, long)>(InputErrorKind.Syntax, $"npy dtype '{descr}' is not understood", offset);
         }
     }
 
@@ -348,7 +349,7 @@ public sealed record NpyHeader
     {
         if (depth > PythonLiteral.MaxDepth)
         {
-            FormatErrors.Throw("npy structured dtype nests too deeply", offset);
+            MalformedInputException.Throw(InputErrorKind.Syntax, "npy structured dtype nests too deeply", offset);
         }
 
         var anyObject = false;
@@ -357,14 +358,14 @@ public sealed record NpyHeader
         {
             if (item is not PyTuple { Items.Count: 2 or 3 } field)
             {
-                return FormatErrors.Throw<(bool, long)>($"npy structured descr item {Render(item)} is not (name, dtype[, shape])", offset);
+                return MalformedInputException.Throw<(bool, long)>(InputErrorKind.Syntax, $"npy structured descr item {Render(item)} is not (name, dtype[, shape])", offset);
             }
 
             var name = field.Items[0] switch
             {
                 PyStr s => s.Value,
                 PyTuple { Items: [PyStr, PyStr n] } => n.Value,
-                _ => FormatErrors.Throw<string>($"npy structured field name {Render(field.Items[0])} is not a string", offset),
+                _ => MalformedInputException.Throw<string>(InputErrorKind.Syntax, $"npy structured field name {Render(field.Items[0])} is not a string", offset),
             };
             var subShape = field.Items.Count == 3 ? ReadShape(field.Items[2], $"field '{name}' shape", offset) : [];
             bool isObject;
@@ -381,7 +382,7 @@ public sealed record NpyHeader
                     (isObject, itemSize) = StructuredDtype(nested, null, offset, depth + 1);
                     break;
                 default:
-                    return FormatErrors.Throw<(bool, long)>($"npy structured field '{name}' dtype {Render(field.Items[1])} is not understood", offset);
+                    return MalformedInputException.Throw<(bool, long)>(InputErrorKind.Syntax, $"npy structured field '{name}' dtype {Render(field.Items[1])} is not understood", offset);
             }
 
             fields?.Add(new NpyField(name, fieldDescr, subShape, isObject));
@@ -389,7 +390,7 @@ public sealed record NpyHeader
             var fieldSize = CheckedProduct(subShape, itemSize, offset);
             if (fieldSize > long.MaxValue - size)
             {
-                FormatErrors.Throw("npy structured dtype size overflows", offset);
+                MalformedInputException.Throw(InputErrorKind.Syntax, "npy structured dtype size overflows", offset);
             }
 
             size += fieldSize;

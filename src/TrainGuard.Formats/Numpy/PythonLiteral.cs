@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using TrainGuard.Parsing;
 
 namespace TrainGuard.Formats.Numpy;
 
@@ -59,7 +60,7 @@ public static class PythonLiteral
         public readonly bool AtEnd => _pos >= _text.Length;
 
         [System.Diagnostics.CodeAnalysis.DoesNotReturn]
-        public readonly void Fail(string message) => FormatErrors.Throw($"header literal: {message}", _baseOffset + _pos);
+        public readonly void Fail(string message) => MalformedInputException.Throw(InputErrorKind.Syntax, $"header literal: {message}", _baseOffset + _pos);
 
         public void SkipWhitespace()
         {

@@ -59,7 +59,7 @@ public static class SafetensorsReader
         var read = stream.ReadAtLeast(prefix, LengthPrefixSize, throwOnEndOfStream: false);
         if (read < LengthPrefixSize || length < LengthPrefixSize)
         {
-            FormatErrors.ThrowTruncated("the 8-byte header length", Math.Min(read, Math.Max(0, length)));
+            MalformedInputException.ThrowTruncated("the 8-byte header length", Math.Min(read, Math.Max(0, length)));
         }
 
         var headerLength = CheckHeaderLength(BinaryPrimitives.ReadUInt64LittleEndian(prefix), length, limits);
@@ -67,7 +67,7 @@ public static class SafetensorsReader
         var got = stream.ReadAtLeast(header, header.Length, throwOnEndOfStream: false);
         if (got < header.Length)
         {
-            FormatErrors.ThrowTruncated("JSON header", LengthPrefixSize + got);
+            MalformedInputException.ThrowTruncated("JSON header", LengthPrefixSize + got);
         }
 
         return ValidateHeader(header, headerLength, length, limits);
@@ -79,7 +79,7 @@ public static class SafetensorsReader
         ArgumentNullException.ThrowIfNull(limits);
         if (file.Length < LengthPrefixSize)
         {
-            FormatErrors.ThrowTruncated("the 8-byte header length", file.Length);
+            MalformedInputException.ThrowTruncated("the 8-byte header length", file.Length);
         }
 
         var headerLength = CheckHeaderLength(BinaryPrimitives.ReadUInt64LittleEndian(file), file.Length, limits);
@@ -99,22 +99,22 @@ public static class SafetensorsReader
     {
         if (declared > SafetensorsLimits.SpecMaxHeaderBytes)
         {
-            FormatErrors.Throw($"header length {declared:N0} is larger than the format's {SafetensorsLimits.SpecMaxHeaderBytes:N0} bytes (HeaderTooLarge)", 0);
+            MalformedInputException.Throw(InputErrorKind.Syntax, $"header length {declared:N0} is larger than the format's {SafetensorsLimits.SpecMaxHeaderBytes:N0} bytes (HeaderTooLarge)", 0);
         }
 
         if (declared > (ulong)limits.MaxHeaderBytes)
         {
-            FormatErrors.ThrowLimit($"header length {declared:N0}", limits.MaxHeaderBytes, 0);
+            MalformedInputException.ThrowLimit($"header length {declared:N0}", limits.MaxHeaderBytes, 0);
         }
 
         if ((long)declared > length - LengthPrefixSize)
         {
-            FormatErrors.ThrowTruncated($"JSON header of {declared:N0} bytes (file has {length:N0})", 0);
+            MalformedInputException.ThrowTruncated($"JSON header of {declared:N0} bytes (file has {length:N0})", 0);
         }
 
         if (declared < 2)
         {
-            FormatErrors.Throw($"header length {declared} is too small for a JSON object", 0);
+            MalformedInputException.Throw(InputErrorKind.Syntax, $"header length {declared} is too small for a JSON object", 0);
         }
 
         return (long)declared;
@@ -124,12 +124,12 @@ public static class SafetensorsReader
     {
         if (json[0] != (byte)'{')
         {
-            FormatErrors.Throw("header does not start with '{' (InvalidHeaderStart)", LengthPrefixSize);
+            MalformedInputException.Throw(InputErrorKind.Syntax, "header does not start with '{' (InvalidHeaderStart)", LengthPrefixSize);
         }
 
         if (!Utf8.IsValid(json))
         {
-            FormatErrors.Throw("header is not valid UTF-8", LengthPrefixSize + InvalidUtf8Index(json));
+            MalformedInputException.Throw(InputErrorKind.Syntax, "header is not valid UTF-8", LengthPrefixSize + InvalidUtf8Index(json));
         }
 
         var dataLength = length - LengthPrefixSize - headerLength;
@@ -142,11 +142,11 @@ public static class SafetensorsReader
         }
         catch (JsonException ex)
         {
-            FormatErrors.Throw($"header is not valid JSON: {ex.Message}", LengthPrefixSize + reader.BytesConsumed);
+            MalformedInputException.Throw(InputErrorKind.Syntax, $"header is not valid JSON: {ex.Message}", LengthPrefixSize + reader.BytesConsumed);
         }
         catch (InvalidOperationException ex)
         {
-            FormatErrors.Throw($"header is not valid JSON: {ex.Message}", LengthPrefixSize + reader.BytesConsumed);
+            MalformedInputException.Throw(InputErrorKind.Syntax, $"header is not valid JSON: {ex.Message}", LengthPrefixSize + reader.BytesConsumed);
         }
 
         CheckLayout(tensors, dataLength, headerLength);
@@ -157,7 +157,7 @@ public static class SafetensorsReader
     {
         if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
         {
-            FormatErrors.Throw("header is not a JSON object", LengthPrefixSize);
+            MalformedInputException.Throw(InputErrorKind.Syntax, "header is not a JSON object", LengthPrefixSize);
         }
 
         var seen = new HashSet<string>(StringComparer.Ordinal);
@@ -167,7 +167,7 @@ public static class SafetensorsReader
             var name = reader.GetString()!;
             if (!seen.Add(name))
             {
-                FormatErrors.Throw($"duplicate key '{name}' in the header: readers disagree on which entry wins", keyOffset);
+                MalformedInputException.Throw(InputErrorKind.Corrupt, $"duplicate key '{name}' in the header: readers disagree on which entry wins", keyOffset);
             }
 
             reader.Read();
@@ -179,7 +179,7 @@ public static class SafetensorsReader
 
             if (tensors.Count >= limits.MaxTensors)
             {
-                FormatErrors.ThrowLimit("tensor count", limits.MaxTensors, keyOffset);
+                MalformedInputException.ThrowLimit("tensor count", limits.MaxTensors, keyOffset);
             }
 
             tensors.Add(ParseTensor(ref reader, name, keyOffset, limits));
@@ -188,7 +188,7 @@ public static class SafetensorsReader
         // Only whitespace may follow the object; the reader throws on anything else.
         if (reader.Read())
         {
-            FormatErrors.Throw("data after the header's JSON object", LengthPrefixSize + reader.TokenStartIndex);
+            MalformedInputException.Throw(InputErrorKind.Syntax, "data after the header's JSON object", LengthPrefixSize + reader.TokenStartIndex);
         }
     }
 
@@ -201,7 +201,7 @@ public static class SafetensorsReader
 
         if (reader.TokenType != JsonTokenType.StartObject)
         {
-            FormatErrors.Throw("__metadata__ must be an object mapping strings to strings", keyOffset);
+            MalformedInputException.Throw(InputErrorKind.Syntax, "__metadata__ must be an object mapping strings to strings", keyOffset);
         }
 
         while (reader.Read() && reader.TokenType != JsonTokenType.EndObject)
@@ -211,12 +211,12 @@ public static class SafetensorsReader
             reader.Read();
             if (reader.TokenType != JsonTokenType.String)
             {
-                FormatErrors.Throw($"__metadata__ value of '{key}' is a {reader.TokenType}, not a string", offset);
+                MalformedInputException.Throw(InputErrorKind.Syntax, $"__metadata__ value of '{key}' is a {reader.TokenType}, not a string", offset);
             }
 
             if (!metadata.TryAdd(key, reader.GetString()!))
             {
-                FormatErrors.Throw($"duplicate __metadata__ key '{key}'", offset);
+                MalformedInputException.Throw(InputErrorKind.Corrupt, $"duplicate __metadata__ key '{key}'", offset);
             }
         }
     }
@@ -225,7 +225,7 @@ public static class SafetensorsReader
     {
         if (reader.TokenType != JsonTokenType.StartObject)
         {
-            FormatErrors.Throw($"tensor '{name}': entry is a {reader.TokenType}, not an object", keyOffset);
+            MalformedInputException.Throw(InputErrorKind.Syntax, $"tensor '{name}': entry is a {reader.TokenType}, not an object", keyOffset);
         }
 
         string? dtype = null;
@@ -241,13 +241,13 @@ public static class SafetensorsReader
                 case "dtype" when dtype is null:
                     if (reader.TokenType != JsonTokenType.String)
                     {
-                        FormatErrors.Throw($"tensor '{name}': dtype is not a string", fieldOffset);
+                        MalformedInputException.Throw(InputErrorKind.Syntax, $"tensor '{name}': dtype is not a string", fieldOffset);
                     }
 
                     dtype = reader.GetString()!;
                     if (!DtypeBits.ContainsKey(dtype))
                     {
-                        FormatErrors.Throw($"tensor '{name}': unknown dtype '{dtype}'", fieldOffset);
+                        MalformedInputException.Throw(InputErrorKind.Syntax, $"tensor '{name}': unknown dtype '{dtype}'", fieldOffset);
                     }
 
                     break;
@@ -258,16 +258,16 @@ public static class SafetensorsReader
                     var pair = ReadIntegers(ref reader, name, field, fieldOffset, 2);
                     if (pair.Count != 2)
                     {
-                        FormatErrors.Throw($"tensor '{name}': data_offsets must be [begin, end]", fieldOffset);
+                        MalformedInputException.Throw(InputErrorKind.Syntax, $"tensor '{name}': data_offsets must be [begin, end]", fieldOffset);
                     }
 
                     offsets = [pair[0], pair[1]];
                     break;
                 case "dtype" or "shape" or "data_offsets":
-                    FormatErrors.Throw($"tensor '{name}': duplicate field '{field}'", fieldOffset);
+                    MalformedInputException.Throw(InputErrorKind.Corrupt, $"tensor '{name}': duplicate field '{field}'", fieldOffset);
                     break;
                 default:
-                    FormatErrors.Throw($"tensor '{name}': unexpected field '{field}'", fieldOffset);
+                    MalformedInputException.Throw(InputErrorKind.Syntax, $"tensor '{name}': unexpected field '{field}'", fieldOffset);
                     break;
             }
         }
@@ -275,13 +275,13 @@ public static class SafetensorsReader
         if (dtype is null || shape is null || offsets is null)
         {
             var missing = dtype is null ? "dtype" : shape is null ? "shape" : "data_offsets";
-            FormatErrors.Throw($"tensor '{name}': missing field '{missing}'", keyOffset);
+            MalformedInputException.Throw(InputErrorKind.Syntax, $"tensor '{name}': missing field '{missing}'", keyOffset);
         }
 
         var (begin, end) = (offsets[0], offsets[1]);
         if (end < begin)
         {
-            FormatErrors.Throw($"tensor '{name}': data_offsets end {end:N0} is before begin {begin:N0}", keyOffset);
+            MalformedInputException.Throw(InputErrorKind.Syntax, $"tensor '{name}': data_offsets end {end:N0} is before begin {begin:N0}", keyOffset);
         }
 
         var bits = DtypeBits[dtype];
@@ -298,17 +298,17 @@ public static class SafetensorsReader
         }
         catch (OverflowException)
         {
-            return FormatErrors.Throw<SafetensorsTensor>($"tensor '{name}': shape element count overflows", keyOffset);
+            return MalformedInputException.Throw<SafetensorsTensor>(InputErrorKind.Syntax, $"tensor '{name}': shape element count overflows", keyOffset);
         }
 
         if (bitCount % 8 != 0)
         {
-            FormatErrors.Throw($"tensor '{name}': {elements:N0} elements of {dtype} do not fill whole bytes", keyOffset);
+            MalformedInputException.Throw(InputErrorKind.Syntax, $"tensor '{name}': {elements:N0} elements of {dtype} do not fill whole bytes", keyOffset);
         }
 
         if (bitCount / 8 != (ulong)(end - begin))
         {
-            FormatErrors.Throw($"tensor '{name}': data_offsets span {end - begin:N0} bytes but shape [{string.Join(", ", shape)}] of {dtype} needs {bitCount / 8:N0}", keyOffset);
+            MalformedInputException.Throw(InputErrorKind.Syntax, $"tensor '{name}': data_offsets span {end - begin:N0} bytes but shape [{string.Join(", ", shape)}] of {dtype} needs {bitCount / 8:N0}", keyOffset);
         }
 
         return new SafetensorsTensor(name, dtype, shape, begin, end, keyOffset);
@@ -318,7 +318,7 @@ public static class SafetensorsReader
     {
         if (reader.TokenType != JsonTokenType.StartArray)
         {
-            FormatErrors.Throw($"tensor '{name}': {field} is not an array", fieldOffset);
+            MalformedInputException.Throw(InputErrorKind.Syntax, $"tensor '{name}': {field} is not an array", fieldOffset);
         }
 
         var values = new List<long>();
@@ -326,12 +326,12 @@ public static class SafetensorsReader
         {
             if (reader.TokenType != JsonTokenType.Number || !reader.TryGetInt64(out var value) || value < 0)
             {
-                return FormatErrors.Throw<List<long>>($"tensor '{name}': {field} holds a value that is not a non-negative integer", LengthPrefixSize + reader.TokenStartIndex);
+                return MalformedInputException.Throw<List<long>>(InputErrorKind.Syntax, $"tensor '{name}': {field} holds a value that is not a non-negative integer", LengthPrefixSize + reader.TokenStartIndex);
             }
 
             if (values.Count == maxCount)
             {
-                FormatErrors.Throw($"tensor '{name}': {field} has more than {maxCount} values", LengthPrefixSize + reader.TokenStartIndex);
+                MalformedInputException.Throw(InputErrorKind.Syntax, $"tensor '{name}': {field} has more than {maxCount} values", LengthPrefixSize + reader.TokenStartIndex);
             }
 
             values.Add(value);
@@ -347,7 +347,7 @@ public static class SafetensorsReader
         {
             if (tensor.End > dataLength)
             {
-                FormatErrors.Throw($"tensor '{tensor.Name}': data_offsets [{tensor.Begin:N0}, {tensor.End:N0}] run past the data buffer of {dataLength:N0} bytes", tensor.HeaderOffset);
+                MalformedInputException.Throw(InputErrorKind.Truncated, $"tensor '{tensor.Name}': data_offsets [{tensor.Begin:N0}, {tensor.End:N0}] run past the data buffer of {dataLength:N0} bytes", tensor.HeaderOffset);
             }
         }
 
@@ -358,12 +358,12 @@ public static class SafetensorsReader
         {
             if (tensor.Begin < covered)
             {
-                FormatErrors.Throw($"tensor '{tensor.Name}': data_offsets [{tensor.Begin:N0}, {tensor.End:N0}] overlap tensor '{previous!.Name}' (ends at {covered:N0})", tensor.HeaderOffset);
+                MalformedInputException.Throw(InputErrorKind.Corrupt, $"tensor '{tensor.Name}': data_offsets [{tensor.Begin:N0}, {tensor.End:N0}] overlap tensor '{previous!.Name}' (ends at {covered:N0})", tensor.HeaderOffset);
             }
 
             if (tensor.Begin > covered)
             {
-                FormatErrors.Throw($"tensor '{tensor.Name}': gap of {tensor.Begin - covered:N0} unaccounted bytes before its data_offsets begin {tensor.Begin:N0}", dataStart + covered);
+                MalformedInputException.Throw(InputErrorKind.Corrupt, $"tensor '{tensor.Name}': gap of {tensor.Begin - covered:N0} unaccounted bytes before its data_offsets begin {tensor.Begin:N0}", dataStart + covered);
             }
 
             covered = tensor.End;
@@ -372,7 +372,7 @@ public static class SafetensorsReader
 
         if (covered != dataLength)
         {
-            FormatErrors.Throw($"data buffer has {dataLength - covered:N0} bytes after the last tensor that no tensor accounts for (MetadataIncompleteBuffer)", dataStart + covered);
+            MalformedInputException.Throw(InputErrorKind.Corrupt, $"data buffer has {dataLength - covered:N0} bytes after the last tensor that no tensor accounts for (MetadataIncompleteBuffer)", dataStart + covered);
         }
     }
 

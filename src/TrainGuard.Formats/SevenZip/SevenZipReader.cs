@@ -62,7 +62,7 @@ public sealed class SevenZipReader : IDisposable
         }
         catch (Exception ex) when (ex is not MalformedInputException)
         {
-            throw FormatErrors.Wrap(ex, "unreadable 7z archive", 0, null);
+            throw MalformedInputException.Wrap(ex, InputErrorKind.Syntax, "unreadable 7z archive", 0, null);
         }
 
         var reader = new SevenZipReader(seekable, archive, limits, leaveOpen);
@@ -79,7 +79,7 @@ public sealed class SevenZipReader : IDisposable
                 throw;
             }
 
-            throw FormatErrors.Wrap(ex, "unreadable 7z archive", 0, null);
+            throw MalformedInputException.Wrap(ex, InputErrorKind.Syntax, "unreadable 7z archive", 0, null);
         }
     }
 
@@ -89,13 +89,13 @@ public sealed class SevenZipReader : IDisposable
         {
             if (_entries.Count >= Limits.MaxEntries)
             {
-                FormatErrors.ThrowLimit("entry count", Limits.MaxEntries, 0);
+                MalformedInputException.ThrowLimit("entry count", Limits.MaxEntries, 0);
             }
 
             var name = inner.Key ?? string.Empty;
             if (inner.Size < 0 || inner.CompressedSize < 0)
             {
-                FormatErrors.Throw("7z member declares a negative size", 0, name);
+                MalformedInputException.Throw(InputErrorKind.Syntax, "7z member declares a negative size", 0, name);
             }
 
             _entries.Add(new SevenZipEntry(_entries.Count, name, inner.Size, inner.CompressedSize, inner.IsDirectory, inner.IsEncrypted, unchecked((uint)inner.Crc))
@@ -117,7 +117,7 @@ public sealed class SevenZipReader : IDisposable
 
         if (entry.IsEncrypted)
         {
-            FormatErrors.Throw("the member is encrypted; encrypted members cannot be inspected, treat the archive as unsafe", 0, entry.Name);
+            MalformedInputException.Throw(InputErrorKind.Encrypted, "the member is encrypted; encrypted members cannot be inspected, treat the archive as unsafe", 0, entry.Name);
         }
 
         try
@@ -126,7 +126,7 @@ public sealed class SevenZipReader : IDisposable
         }
         catch (Exception ex)
         {
-            throw FormatErrors.Wrap(ex, "unreadable 7z member", 0, entry.Name);
+            throw MalformedInputException.Wrap(ex, InputErrorKind.Syntax, "unreadable 7z member", 0, entry.Name);
         }
     }
 
@@ -135,12 +135,12 @@ public sealed class SevenZipReader : IDisposable
         ArgumentNullException.ThrowIfNull(entry);
         if (entry.Size > maxBytes)
         {
-            FormatErrors.ThrowLimit($"member size {entry.Size:N0}", maxBytes, 0, entry.Name);
+            MalformedInputException.ThrowLimit($"member size {entry.Size:N0}", maxBytes, 0, entry.Name);
         }
 
         if (entry.Size > Limits.RatioCheckFloorBytes && entry.Size / Math.Max(1, Length) > Limits.MaxCompressionRatio)
         {
-            FormatErrors.ThrowLimit($"declared member size {entry.Size:N0} against an archive of {Length:N0} bytes (ratio)", Limits.MaxCompressionRatio, 0, entry.Name);
+            MalformedInputException.ThrowLimit($"declared member size {entry.Size:N0} against an archive of {Length:N0} bytes (ratio)", Limits.MaxCompressionRatio, 0, entry.Name);
         }
 
         using var stream = OpenEntry(entry);
@@ -149,7 +149,7 @@ public sealed class SevenZipReader : IDisposable
         Span<byte> probe = stackalloc byte[1];
         if (read < buffer.Length || stream.Read(probe) != 0)
         {
-            FormatErrors.Throw($"member produced {read:N0} bytes, declared {entry.Size:N0}", 0, entry.Name);
+            MalformedInputException.Throw(InputErrorKind.Corrupt, $"member produced {read:N0} bytes, declared {entry.Size:N0}", 0, entry.Name);
         }
 
         return buffer;
@@ -191,23 +191,23 @@ public sealed class SevenZipReader : IDisposable
     {
         if (produced > entry.Size)
         {
-            FormatErrors.Throw($"member produces more than its declared size of {entry.Size:N0} bytes", 0, entry.Name);
+            MalformedInputException.Throw(InputErrorKind.Corrupt, $"member produces more than its declared size of {entry.Size:N0} bytes", 0, entry.Name);
         }
 
         if (produced > Limits.MaxEntryBytes)
         {
-            FormatErrors.ThrowLimit("member size", Limits.MaxEntryBytes, 0, entry.Name);
+            MalformedInputException.ThrowLimit("member size", Limits.MaxEntryBytes, 0, entry.Name);
         }
 
         _totalInflated += read;
         if (_totalInflated > Limits.MaxTotalInflatedBytes)
         {
-            FormatErrors.ThrowLimit("total bytes inflated from this archive", Limits.MaxTotalInflatedBytes, 0, entry.Name);
+            MalformedInputException.ThrowLimit("total bytes inflated from this archive", Limits.MaxTotalInflatedBytes, 0, entry.Name);
         }
 
         if (_totalInflated > Limits.RatioCheckFloorBytes && _totalInflated / Math.Max(1, Length) > Limits.MaxCompressionRatio)
         {
-            FormatErrors.ThrowLimit($"ratio of bytes inflated to archive size (over {_totalInflated / Math.Max(1, Length):N0}:1)", Limits.MaxCompressionRatio, 0, entry.Name);
+            MalformedInputException.ThrowLimit($"ratio of bytes inflated to archive size (over {_totalInflated / Math.Max(1, Length):N0}:1)", Limits.MaxCompressionRatio, 0, entry.Name);
         }
     }
 
@@ -247,7 +247,7 @@ public sealed class SevenZipReader : IDisposable
             }
             catch (Exception ex)
             {
-                throw FormatErrors.Wrap(ex, "corrupt 7z member data", 0, entry.Name);
+                throw MalformedInputException.Wrap(ex, InputErrorKind.Corrupt, "corrupt 7z member data", 0, entry.Name);
             }
 
             if (read == 0)
@@ -255,12 +255,12 @@ public sealed class SevenZipReader : IDisposable
                 _finished = true;
                 if (_produced != entry.Size)
                 {
-                    FormatErrors.Throw($"member ends after {_produced:N0} bytes but declares {entry.Size:N0}", 0, entry.Name);
+                    MalformedInputException.Throw(InputErrorKind.Truncated, $"member ends after {_produced:N0} bytes but declares {entry.Size:N0}", 0, entry.Name);
                 }
 
                 if (entry.Crc32 != 0 && _crc != entry.Crc32)
                 {
-                    FormatErrors.Throw($"CRC-32 mismatch: data has 0x{_crc:x8}, the archive declares 0x{entry.Crc32:x8}", 0, entry.Name);
+                    MalformedInputException.Throw(InputErrorKind.Corrupt, $"CRC-32 mismatch: data has 0x{_crc:x8}, the archive declares 0x{entry.Crc32:x8}", 0, entry.Name);
                 }
 
                 return 0;
@@ -282,7 +282,7 @@ public sealed class SevenZipReader : IDisposable
                 }
                 catch (Exception ex)
                 {
-                    throw FormatErrors.Wrap(ex, "corrupt 7z member data", 0, entry.Name);
+                    throw MalformedInputException.Wrap(ex, InputErrorKind.Corrupt, "corrupt 7z member data", 0, entry.Name);
                 }
             }
 

@@ -80,7 +80,7 @@ public sealed class TarReader : IDisposable
         ArgumentNullException.ThrowIfNull(entry);
         if (entry.Size > maxBytes)
         {
-            FormatErrors.ThrowLimit($"member size {entry.Size:N0}", maxBytes, entry.HeaderOffset, entry.Name);
+            MalformedInputException.ThrowLimit($"member size {entry.Size:N0}", maxBytes, entry.HeaderOffset, entry.Name);
         }
 
         var buffer = new byte[entry.Size];
@@ -129,7 +129,7 @@ public sealed class TarReader : IDisposable
         {
             if (Length - pos < Block)
             {
-                FormatErrors.ThrowTruncated(pos == Length ? "archive without its end-of-archive marker" : "tar header", pos);
+                MalformedInputException.ThrowTruncated(pos == Length ? "archive without its end-of-archive marker" : "tar header", pos);
             }
 
             StreamReads.ReadExactly(_stream, _gate, pos, block, "tar header");
@@ -137,7 +137,7 @@ public sealed class TarReader : IDisposable
             {
                 if (longName is not null || longLink is not null || pax is not null)
                 {
-                    FormatErrors.Throw("end-of-archive marker right after an extended header that describes no member", pos);
+                    MalformedInputException.Throw(InputErrorKind.Syntax, "end-of-archive marker right after an extended header that describes no member", pos);
                 }
 
                 FinishAt(pos);
@@ -146,12 +146,12 @@ public sealed class TarReader : IDisposable
 
             if (!TarHeaderFields.ChecksumValid(block))
             {
-                FormatErrors.Throw("tar header checksum does not match (corrupt or not a tar header)", pos + TarHeaderFields.ChecksumOffset);
+                MalformedInputException.Throw(InputErrorKind.Corrupt, "tar header checksum does not match (corrupt or not a tar header)", pos + TarHeaderFields.ChecksumOffset);
             }
 
             if (++headers > Limits.MaxEntries)
             {
-                FormatErrors.ThrowLimit("tar header count", Limits.MaxEntries, pos);
+                MalformedInputException.ThrowLimit("tar header count", Limits.MaxEntries, pos);
             }
 
             var type = block[TarHeaderFields.TypeFlagOffset];
@@ -160,7 +160,7 @@ public sealed class TarReader : IDisposable
             {
                 if (!long.TryParse(paxSize, NumberStyles.None, CultureInfo.InvariantCulture, out size))
                 {
-                    FormatErrors.Throw($"PAX size '{paxSize}' is not a non-negative integer", pos);
+                    MalformedInputException.Throw(InputErrorKind.Syntax, $"PAX size '{paxSize}' is not a non-negative integer", pos);
                 }
             }
 
@@ -168,22 +168,22 @@ public sealed class TarReader : IDisposable
             var isMetadata = type is (byte)'L' or (byte)'K' or (byte)'x' or (byte)'g';
             if (isMetadata && size > Limits.MaxMetadataBytes)
             {
-                FormatErrors.ThrowLimit($"extended header of {size:N0} bytes", Limits.MaxMetadataBytes, pos);
+                MalformedInputException.ThrowLimit($"extended header of {size:N0} bytes", Limits.MaxMetadataBytes, pos);
             }
             else if (size > Limits.MaxEntryBytes)
             {
-                FormatErrors.ThrowLimit($"member size {size:N0}", Limits.MaxEntryBytes, pos);
+                MalformedInputException.ThrowLimit($"member size {size:N0}", Limits.MaxEntryBytes, pos);
             }
 
             if (size > Length - dataOffset)
             {
-                FormatErrors.ThrowTruncated($"member data of {size:N0} bytes", dataOffset);
+                MalformedInputException.ThrowTruncated($"member data of {size:N0} bytes", dataOffset);
             }
 
             var next = dataOffset + (((size + Block - 1) / Block) * Block);
             if (next > Length)
             {
-                FormatErrors.ThrowTruncated("member data padding", Length);
+                MalformedInputException.ThrowTruncated("member data padding", Length);
             }
 
             switch (type)
@@ -238,7 +238,7 @@ public sealed class TarReader : IDisposable
     {
         if (Length - firstZero < 2 * Block)
         {
-            FormatErrors.ThrowTruncated("end-of-archive marker (two zero blocks)", firstZero + Block);
+            MalformedInputException.ThrowTruncated("end-of-archive marker (two zero blocks)", firstZero + Block);
         }
 
         var second = new byte[Block];
@@ -310,14 +310,14 @@ public sealed class TarReader : IDisposable
             if (space <= 0 || !int.TryParse(data.AsSpan(pos, space), NumberStyles.None, CultureInfo.InvariantCulture, out length)
                 || length <= space + 1 || length > data.Length - pos || data[pos + length - 1] != (byte)'\n')
             {
-                FormatErrors.Throw("malformed PAX record (bad length or missing newline)", offset + pos);
+                MalformedInputException.Throw(InputErrorKind.Syntax, "malformed PAX record (bad length or missing newline)", offset + pos);
             }
 
             var body = data.AsSpan(pos + space + 1, length - space - 2);
             var equals = body.IndexOf((byte)'=');
             if (equals <= 0)
             {
-                FormatErrors.Throw("malformed PAX record (no key=value)", offset + pos);
+                MalformedInputException.Throw(InputErrorKind.Syntax, "malformed PAX record (no key=value)", offset + pos);
             }
 
             var key = Encoding.UTF8.GetString(body[..equals]);
@@ -335,7 +335,7 @@ public sealed class TarReader : IDisposable
         {
             if (field[0] == 0xFF)
             {
-                FormatErrors.Throw($"tar {what} is negative (base-256)", offset);
+                MalformedInputException.Throw(InputErrorKind.Syntax, $"tar {what} is negative (base-256)", offset);
             }
 
             long value = field[0] & 0x7F;
@@ -343,7 +343,7 @@ public sealed class TarReader : IDisposable
             {
                 if (value > (long.MaxValue >> 8))
                 {
-                    FormatErrors.Throw($"tar {what} does not fit in 63 bits", offset);
+                    MalformedInputException.Throw(InputErrorKind.Syntax, $"tar {what} does not fit in 63 bits", offset);
                 }
 
                 value = (value << 8) | b;
@@ -359,7 +359,7 @@ public sealed class TarReader : IDisposable
 
         if (!TarHeaderFields.TryParseOctal(field, out var octal))
         {
-            FormatErrors.Throw($"tar {what} field is not an octal number: '{TrainGuard.Findings.TextSanitizer.EscapeBytes(field)}'", offset);
+            MalformedInputException.Throw(InputErrorKind.Syntax, $"tar {what} field is not an octal number: '{TrainGuard.Findings.TextSanitizer.EscapeBytes(field)}'", offset);
         }
 
         return octal;

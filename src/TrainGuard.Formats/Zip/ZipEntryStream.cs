@@ -57,7 +57,7 @@ internal sealed class ZipEntryStream : Stream
         }
         catch (InvalidDataException ex)
         {
-            throw FormatErrors.Create($"corrupt deflate data: {ex.Message}", _entry.DataOffset + _raw.Position, _entry.Name, ex);
+            throw MalformedInputException.Create(InputErrorKind.Corrupt, $"corrupt deflate data: {ex.Message}", _entry.DataOffset + _raw.Position, _entry.Name, inner: ex);
         }
 
         if (read == 0)
@@ -77,17 +77,17 @@ internal sealed class ZipEntryStream : Stream
         _produced += read;
         if (_produced > _entry.UncompressedSize)
         {
-            FormatErrors.Throw($"member inflates to more than its declared size of {_entry.UncompressedSize:N0} bytes", _entry.DataOffset, _entry.Name);
+            MalformedInputException.Throw(InputErrorKind.Corrupt, $"member inflates to more than its declared size of {_entry.UncompressedSize:N0} bytes", _entry.DataOffset, _entry.Name);
         }
 
         if (_produced > limits.MaxEntryBytes)
         {
-            FormatErrors.ThrowLimit("member size", limits.MaxEntryBytes, _entry.DataOffset, _entry.Name);
+            MalformedInputException.ThrowLimit("member size", limits.MaxEntryBytes, _entry.DataOffset, _entry.Name);
         }
 
         if (_entry.Method == ZipReader.MethodDeflate && _produced > limits.RatioCheckFloorBytes && _produced / Math.Max(1, _entry.CompressedSize) > limits.MaxCompressionRatio)
         {
-            FormatErrors.ThrowLimit($"compression ratio (over {_produced / Math.Max(1, _entry.CompressedSize):N0}:1)", limits.MaxCompressionRatio, _entry.DataOffset, _entry.Name);
+            MalformedInputException.ThrowLimit($"compression ratio (over {_produced / Math.Max(1, _entry.CompressedSize):N0}:1)", limits.MaxCompressionRatio, _entry.DataOffset, _entry.Name);
         }
 
         _owner.AddInflated(read, _entry);
@@ -98,12 +98,12 @@ internal sealed class ZipEntryStream : Stream
         _finished = true;
         if (_produced != _entry.UncompressedSize)
         {
-            FormatErrors.Throw($"member ends after {_produced:N0} bytes but declares {_entry.UncompressedSize:N0}", _entry.DataOffset, _entry.Name);
+            MalformedInputException.Throw(InputErrorKind.Truncated, $"member ends after {_produced:N0} bytes but declares {_entry.UncompressedSize:N0}", _entry.DataOffset, _entry.Name);
         }
 
         if (_crc != _entry.Crc32)
         {
-            FormatErrors.Throw($"CRC-32 mismatch: data has 0x{_crc:x8}, the entry declares 0x{_entry.Crc32:x8}", _entry.DataOffset, _entry.Name);
+            MalformedInputException.Throw(InputErrorKind.Corrupt, $"CRC-32 mismatch: data has 0x{_crc:x8}, the entry declares 0x{_entry.Crc32:x8}", _entry.DataOffset, _entry.Name);
         }
     }
 

@@ -207,12 +207,12 @@ public sealed class ZipReader : IDisposable
 
         if (entry.IsEncrypted)
         {
-            FormatErrors.Throw("the member is encrypted; encrypted members cannot be inspected, treat the archive as unsafe", entry.LocalHeaderOffset, entry.Name);
+            MalformedInputException.Throw(InputErrorKind.Encrypted, "the member is encrypted; encrypted members cannot be inspected, treat the archive as unsafe", entry.LocalHeaderOffset, entry.Name);
         }
 
         if (!entry.IsSupportedMethod)
         {
-            FormatErrors.Throw($"compression method {entry.Method} is not supported (only stored and deflate)", entry.LocalHeaderOffset, entry.Name);
+            MalformedInputException.Throw(InputErrorKind.Unsupported, $"compression method {entry.Method} is not supported (only stored and deflate)", entry.LocalHeaderOffset, entry.Name);
         }
 
         var raw = new SubStream(_stream, _gate, entry.DataOffset, entry.CompressedSize);
@@ -226,18 +226,18 @@ public sealed class ZipReader : IDisposable
         ArgumentOutOfRangeException.ThrowIfNegative(maxBytes);
         if (entry.UncompressedSize > maxBytes)
         {
-            FormatErrors.ThrowLimit($"member size {entry.UncompressedSize:N0}", maxBytes, entry.LocalHeaderOffset, entry.Name);
+            MalformedInputException.ThrowLimit($"member size {entry.UncompressedSize:N0}", maxBytes, entry.LocalHeaderOffset, entry.Name);
         }
 
         // Never allocate on the strength of a declared size alone: it must be reachable from bytes present in the file.
         if (entry.IsStored && entry.UncompressedSize != entry.CompressedSize)
         {
-            FormatErrors.Throw($"stored member declares {entry.UncompressedSize:N0} bytes but holds {entry.CompressedSize:N0}", entry.LocalHeaderOffset, entry.Name);
+            MalformedInputException.Throw(InputErrorKind.Corrupt, $"stored member declares {entry.UncompressedSize:N0} bytes but holds {entry.CompressedSize:N0}", entry.LocalHeaderOffset, entry.Name);
         }
 
         if (entry.UncompressedSize > Limits.RatioCheckFloorBytes && entry.UncompressedSize / Math.Max(1, entry.CompressedSize) > Limits.MaxCompressionRatio)
         {
-            FormatErrors.ThrowLimit($"declared compression ratio (over {entry.UncompressedSize / Math.Max(1, entry.CompressedSize):N0}:1)", Limits.MaxCompressionRatio, entry.LocalHeaderOffset, entry.Name);
+            MalformedInputException.ThrowLimit($"declared compression ratio (over {entry.UncompressedSize / Math.Max(1, entry.CompressedSize):N0}:1)", Limits.MaxCompressionRatio, entry.LocalHeaderOffset, entry.Name);
         }
 
         var size = (int)entry.UncompressedSize;
@@ -259,7 +259,7 @@ public sealed class ZipReader : IDisposable
         Span<byte> probe = stackalloc byte[1];
         if (stream.Read(probe) != 0)
         {
-            FormatErrors.Throw("member produces more bytes than declared", entry.DataOffset, entry.Name);
+            MalformedInputException.Throw(InputErrorKind.Corrupt, "member produces more bytes than declared", entry.DataOffset, entry.Name);
         }
 
         return buffer;
@@ -298,7 +298,7 @@ public sealed class ZipReader : IDisposable
         var total = Interlocked.Add(ref _totalInflated, count);
         if (total > Limits.MaxTotalInflatedBytes)
         {
-            FormatErrors.ThrowLimit("total bytes inflated from this archive", Limits.MaxTotalInflatedBytes, entry.DataOffset, entry.Name);
+            MalformedInputException.ThrowLimit("total bytes inflated from this archive", Limits.MaxTotalInflatedBytes, entry.DataOffset, entry.Name);
         }
     }
 
@@ -334,7 +334,7 @@ public sealed class ZipReader : IDisposable
     {
         if (Length < EndRecordSize)
         {
-            FormatErrors.Throw($"input of {Length} bytes is too short to be a zip (no end-of-central-directory record)", 0);
+            MalformedInputException.Throw(InputErrorKind.Truncated, $"input of {Length} bytes is too short to be a zip (no end-of-central-directory record)", 0);
         }
 
         var tailLength = (int)Math.Min(Length, MaxEndRecordSearch);
@@ -344,7 +344,7 @@ public sealed class ZipReader : IDisposable
         var endIndex = FindEndRecord(tail, out var exact, out var otherCandidates);
         if (endIndex < 0)
         {
-            FormatErrors.Throw("no end-of-central-directory record: not a zip, or truncated", Length);
+            MalformedInputException.Throw(InputErrorKind.Truncated, "no end-of-central-directory record: not a zip, or truncated", Length);
         }
 
         EndRecordOffset = tailStart + endIndex;
@@ -388,27 +388,27 @@ public sealed class ZipReader : IDisposable
         }
         else if (centralSize == Sentinel32 || centralOffset == Sentinel32 || totalEntries == Sentinel16)
         {
-            FormatErrors.Throw("end record asks for ZIP64 values but there is no ZIP64 end-of-central-directory locator", EndRecordOffset);
+            MalformedInputException.Throw(InputErrorKind.Syntax, "end record asks for ZIP64 values but there is no ZIP64 end-of-central-directory locator", EndRecordOffset);
         }
 
         if (diskNumber != 0 || centralDisk != 0 || entriesOnDisk != totalEntries)
         {
-            FormatErrors.Throw("multi-disk (spanned) zips are not supported", EndRecordOffset);
+            MalformedInputException.Throw(InputErrorKind.Unsupported, "multi-disk (spanned) zips are not supported", EndRecordOffset);
         }
 
         if (totalEntries > Limits.MaxEntries)
         {
-            FormatErrors.ThrowLimit($"entry count {totalEntries:N0}", Limits.MaxEntries, EndRecordOffset);
+            MalformedInputException.ThrowLimit($"entry count {totalEntries:N0}", Limits.MaxEntries, EndRecordOffset);
         }
 
         if (centralSize > Limits.MaxCentralDirectoryBytes)
         {
-            FormatErrors.ThrowLimit($"central directory size {centralSize:N0}", Limits.MaxCentralDirectoryBytes, EndRecordOffset);
+            MalformedInputException.ThrowLimit($"central directory size {centralSize:N0}", Limits.MaxCentralDirectoryBytes, EndRecordOffset);
         }
 
         if (centralSize > endRecordsStart)
         {
-            FormatErrors.Throw($"central directory size {centralSize:N0} is larger than the bytes before the end record", EndRecordOffset);
+            MalformedInputException.Throw(InputErrorKind.Syntax, $"central directory size {centralSize:N0} is larger than the bytes before the end record", EndRecordOffset);
         }
 
         // Where is the central directory really? At the declared offset, or (prefix data) right before the end records.
@@ -425,7 +425,7 @@ public sealed class ZipReader : IDisposable
         else
         {
             delta = 0;
-            FormatErrors.Throw($"no central directory at declared offset {centralOffset:N0} nor right before the end record", centralOffset);
+            MalformedInputException.Throw(InputErrorKind.Syntax, $"no central directory at declared offset {centralOffset:N0} nor right before the end record", centralOffset);
         }
 
         PrefixLength = Math.Max(0, delta);
@@ -474,7 +474,7 @@ public sealed class ZipReader : IDisposable
 
             if (BinaryPrimitives.ReadUInt32LittleEndian(record[16..]) != 0 || BinaryPrimitives.ReadUInt32LittleEndian(record[20..]) != 0)
             {
-                FormatErrors.Throw("multi-disk (spanned) zips are not supported", candidate + 16);
+                MalformedInputException.Throw(InputErrorKind.Unsupported, "multi-disk (spanned) zips are not supported", candidate + 16);
             }
 
             return (
@@ -485,7 +485,7 @@ public sealed class ZipReader : IDisposable
                 ToLong(BinaryPrimitives.ReadUInt64LittleEndian(record[48..]), "ZIP64 central directory offset", candidate + 48));
         }
 
-        return FormatErrors.Throw<(long, long, long, long, long)>("ZIP64 locator points at no ZIP64 end-of-central-directory record", locatorOffset);
+        return MalformedInputException.Throw<(long, long, long, long, long)>(InputErrorKind.Syntax, "ZIP64 locator points at no ZIP64 end-of-central-directory record", locatorOffset);
     }
 
     private void ParseCentralDirectory(ReadOnlySpan<byte> central, long delta, long declaredEntries)
@@ -497,18 +497,18 @@ public sealed class ZipReader : IDisposable
             var recordOffset = CentralDirectoryOffset + pos;
             if (central.Length - pos < CentralHeaderSize)
             {
-                FormatErrors.ThrowTruncated("central directory entry", recordOffset);
+                MalformedInputException.ThrowTruncated("central directory entry", recordOffset);
             }
 
             var header = central[pos..];
             if (BinaryPrimitives.ReadUInt32LittleEndian(header) != CentralSignature)
             {
-                FormatErrors.Throw($"bad central directory signature after {_entries.Count} entries", recordOffset);
+                MalformedInputException.Throw(InputErrorKind.Syntax, $"bad central directory signature after {_entries.Count} entries", recordOffset);
             }
 
             if (_entries.Count >= Limits.MaxEntries)
             {
-                FormatErrors.ThrowLimit("entry count", Limits.MaxEntries, recordOffset);
+                MalformedInputException.ThrowLimit("entry count", Limits.MaxEntries, recordOffset);
             }
 
             var flags = BinaryPrimitives.ReadUInt16LittleEndian(header[8..]);
@@ -524,7 +524,7 @@ public sealed class ZipReader : IDisposable
             var recordLength = CentralHeaderSize + nameLength + extraLength + commentLength;
             if (recordLength > central.Length - pos)
             {
-                FormatErrors.ThrowTruncated("central directory entry name/extra/comment", recordOffset);
+                MalformedInputException.ThrowTruncated("central directory entry name/extra/comment", recordOffset);
             }
 
             var nameBytes = header.Slice(CentralHeaderSize, nameLength);
@@ -573,7 +573,7 @@ public sealed class ZipReader : IDisposable
         var dataEnd = local.DataOffset + c.Compressed;
         if (c.Compressed > Length - local.DataOffset)
         {
-            FormatErrors.ThrowTruncated($"data of {c.Compressed:N0} bytes", local.DataOffset, c.Name);
+            MalformedInputException.ThrowTruncated($"data of {c.Compressed:N0} bytes", local.DataOffset, c.Name);
         }
 
         if (!local.NameBytes.AsSpan().SequenceEqual(c.NameBytes))
@@ -649,7 +649,7 @@ public sealed class ZipReader : IDisposable
         var needed = skip + 4 + (zip64 ? 16 : 8);
         if (descriptor.Length < needed)
         {
-            FormatErrors.ThrowTruncated("data descriptor", dataEnd, c.Name);
+            MalformedInputException.ThrowTruncated("data descriptor", dataEnd, c.Name);
         }
 
         var body = descriptor[skip..];
@@ -666,14 +666,14 @@ public sealed class ZipReader : IDisposable
     {
         if (offset < 0 || offset > Length - LocalHeaderSize)
         {
-            FormatErrors.Throw($"local header offset {offset:N0} is outside the file", Math.Max(0, offset), member);
+            MalformedInputException.Throw(InputErrorKind.Syntax, $"local header offset {offset:N0} is outside the file", Math.Max(0, offset), member);
         }
 
         Span<byte> header = stackalloc byte[LocalHeaderSize];
         StreamReads.ReadExactly(_stream, _gate, offset, header, "local header", member);
         if (BinaryPrimitives.ReadUInt32LittleEndian(header) != LocalSignature)
         {
-            FormatErrors.Throw("central directory points at no local header signature", offset, member);
+            MalformedInputException.Throw(InputErrorKind.Syntax, "central directory points at no local header signature", offset, member);
         }
 
         var flags = BinaryPrimitives.ReadUInt16LittleEndian(header[6..]);
@@ -706,7 +706,7 @@ public sealed class ZipReader : IDisposable
         var block = FindExtra(extra, Zip64ExtraId);
         if (block.IsEmpty)
         {
-            FormatErrors.Throw("size or offset is 0xFFFFFFFF but there is no ZIP64 extra field", errorOffset, member);
+            MalformedInputException.Throw(InputErrorKind.Syntax, "size or offset is 0xFFFFFFFF but there is no ZIP64 extra field", errorOffset, member);
         }
 
         var pos = 0;
@@ -732,7 +732,7 @@ public sealed class ZipReader : IDisposable
     {
         if (block.Length - pos < 8)
         {
-            FormatErrors.Throw("ZIP64 extra field is too short for the values it must hold", errorOffset, member);
+            MalformedInputException.Throw(InputErrorKind.Truncated, "ZIP64 extra field is too short for the values it must hold", errorOffset, member);
         }
 
         var value = BinaryPrimitives.ReadUInt64LittleEndian(block[pos..]);
@@ -918,7 +918,7 @@ public sealed class ZipReader : IDisposable
     {
         if (value > long.MaxValue)
         {
-            FormatErrors.Throw($"{what} {value} is out of range", offset, member);
+            MalformedInputException.Throw(InputErrorKind.Syntax, $"{what} {value} is out of range", offset, member);
         }
 
         return (long)value;

@@ -38,7 +38,7 @@ public sealed record PycHeader(ushort Magic, PycInvalidation Invalidation, uint 
 
         if (data[2] != (byte)'\r' || data[3] != (byte)'\n')
         {
-            MalformedInputException.Throw("not a .pyc: magic does not end in \\r\\n", 2);
+            MalformedInputException.Throw(InputErrorKind.Syntax, "not a .pyc: magic does not end in \\r\\n", 2);
         }
 
         var magic = BinaryPrimitives.ReadUInt16LittleEndian(data);
@@ -48,7 +48,7 @@ public sealed record PycHeader(ushort Magic, PycInvalidation Invalidation, uint 
             0 => new PycHeader(magic, PycInvalidation.Timestamp, BinaryPrimitives.ReadUInt32LittleEndian(data[MtimeOffset..]), BinaryPrimitives.ReadUInt32LittleEndian(data[SourceSizeOffset..]), 0),
             0b11 => new PycHeader(magic, PycInvalidation.CheckedHash, 0, 0, BinaryPrimitives.ReadUInt64LittleEndian(data[HashOffset..])),
             0b01 => new PycHeader(magic, PycInvalidation.UncheckedHash, 0, 0, BinaryPrimitives.ReadUInt64LittleEndian(data[HashOffset..])),
-            _ => MalformedInputException.Throw<PycHeader>($".pyc flags 0x{flags:x} are not defined by PEP 552", FlagsOffset),
+            _ => MalformedInputException.Throw<PycHeader>(InputErrorKind.Syntax, $".pyc flags 0x{flags:x} are not defined by PEP 552", FlagsOffset),
         };
     }
 

@@ -116,6 +116,28 @@ public static partial class StartupHooks
         return excerpt.Length > maxChars ? excerpt[..maxChars] + "…" : excerpt;
     }
 
+    /// <summary>
+    /// Fuzz target: the first line is a file name, the rest the file (a .pth, .start or customize module);
+    /// reading its hooks as <c>env verify</c> does throws nothing.
+    /// </summary>
+    public static void Fuzz(ReadOnlySpan<byte> data)
+    {
+        var newline = data.IndexOf((byte)'\n');
+        var name = Encoding.UTF8.GetString(newline < 0 ? data : data[..newline]);
+        var content = newline < 0 ? [] : data[(newline + 1)..];
+        if (IsPthFileName(name) || !IsStartFileName(name))
+        {
+            _ = MatchAllowlist(name, ExecutableLines(content));
+        }
+
+        if (IsStartFileName(name) || !IsPthFileName(name))
+        {
+            _ = StartEntryPoints(content);
+        }
+
+        _ = IsCustomizeModuleName(name) ? Excerpt(content) : Excerpt(content, maxLines: 1, maxChars: 10);
+    }
+
     internal static string Normalize(string code) => WhitespaceRun().Replace(code.Trim(), " ");
 
     private static string DecodeUtf8Sig(ReadOnlySpan<byte> content)

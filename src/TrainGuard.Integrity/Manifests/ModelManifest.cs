@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using TrainGuard.Integrity.Hashing;
+using TrainGuard.Parsing;
 
 namespace TrainGuard.Integrity.Manifests;
 
@@ -110,7 +111,7 @@ public static class ModelSerializer
         Collect(root, root, normalizedIgnores, allowSymlinks, files);
         if (files.Count == 0)
         {
-            throw new InvalidDataException("the model contains no regular files after applying exclusions");
+            MalformedInputException.Throw(InputErrorKind.Syntax, "the model contains no regular files after applying exclusions");
         }
 
         var entries = new ManifestEntry[files.Count];
@@ -189,7 +190,7 @@ public static class ModelSerializer
     {
         if (!allowSymlinks && new FileInfo(path).LinkTarget is not null)
         {
-            throw new InvalidDataException($"{path} is a symbolic link and symlinks are not allowed by this serialization");
+            MalformedInputException.Throw(InputErrorKind.Unsupported, $"{path} is a symbolic link and symlinks are not allowed by this serialization");
         }
     }
 }

@@ -139,7 +139,7 @@ public static class ModelSigning
         {
             actual = await Task.Run(() => ModelSerializer.Serialize(root, ignores, expected.Serialization.AllowSymlinks, options.Progress, cancellationToken), cancellationToken);
         }
-        catch (InvalidDataException ex)
+        catch (MalformedInputException ex)
         {
             return new ModelVerificationResult { SignatureValid = true, ModelName = expected.ModelName, Manifest = expected, Error = ex.Message, Notes = verified.Notes, Signer = verified.Signer };
         }

@@ -109,7 +109,7 @@ public static class SigstoreBundle
         }
         catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or FormatException or JsonException)
         {
-            throw new MalformedInputException($"the signature bundle is malformed: {ex.Message}", 0, inner: ex);
+            throw MalformedInputException.Create(InputErrorKind.Syntax, $"the signature bundle is malformed: {ex.Message}", 0, inner: ex);
         }
     }
 
@@ -130,7 +130,7 @@ public static class SigstoreBundle
         }
         catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or FormatException or JsonException)
         {
-            throw new MalformedInputException($"the signature bundle is malformed: {ex.Message}", 0, inner: ex);
+            throw MalformedInputException.Create(InputErrorKind.Syntax, $"the signature bundle is malformed: {ex.Message}", 0, inner: ex);
         }
     }
 
@@ -146,17 +146,17 @@ public static class SigstoreBundle
         try
         {
             bundle = JsonNode.Parse(bundleJson, documentOptions: new JsonDocumentOptions { MaxDepth = 64 }) as JsonObject
-                ?? MalformedInputException.Throw<JsonObject>("the signature bundle is not a JSON object", 0);
+                ?? MalformedInputException.Throw<JsonObject>(InputErrorKind.Syntax, "the signature bundle is not a JSON object", 0);
         }
         catch (JsonException ex)
         {
-            throw new MalformedInputException($"the signature bundle is not valid JSON: {ex.Message}", ex.BytePositionInLine);
+            throw MalformedInputException.Create(InputErrorKind.Syntax, $"the signature bundle is not valid JSON: {ex.Message}", ex.BytePositionInLine);
         }
 
         var mediaType = GetString(bundle, "mediaType");
         if (!mediaType.StartsWith("application/vnd.dev.sigstore.bundle", StringComparison.Ordinal))
         {
-            MalformedInputException.Throw($"unexpected bundle media type '{mediaType}'", 0);
+            MalformedInputException.Throw(InputErrorKind.Syntax, $"unexpected bundle media type '{mediaType}'", 0);
         }
 
         var material = bundle["verificationMaterial"] as JsonObject;
@@ -183,18 +183,18 @@ public static class SigstoreBundle
             }
         }
 
-        var envelope = bundle["dsseEnvelope"] as JsonObject ?? MalformedInputException.Throw<JsonObject>("the bundle has no dsseEnvelope", 0);
+        var envelope = bundle["dsseEnvelope"] as JsonObject ?? MalformedInputException.Throw<JsonObject>(InputErrorKind.Syntax, "the bundle has no dsseEnvelope", 0);
         var payloadType = GetString(envelope, "payloadType");
         if (payloadType != PayloadType)
         {
-            MalformedInputException.Throw($"DSSE payload type is '{payloadType}', expected {PayloadType}", 0);
+            MalformedInputException.Throw(InputErrorKind.Syntax, $"DSSE payload type is '{payloadType}', expected {PayloadType}", 0);
         }
 
         var payload = DecodeBase64(GetString(envelope, "payload"), "payload");
         var signatures = envelope["signatures"] as JsonArray;
         if (signatures is null || signatures.Count == 0 || signatures[0] is not JsonObject first)
         {
-            throw new MalformedInputException("the DSSE envelope has no signature", 0);
+            throw MalformedInputException.Create(InputErrorKind.Syntax, "the DSSE envelope has no signature", 0);
         }
 
         var signature = DecodeBase64(GetString(first, "sig"), "signature");
@@ -313,7 +313,7 @@ public static class SigstoreBundle
                 return (DateTimeOffset.FromUnixTimeSeconds(seconds), "the transparency log's integrated time");
             }
 
-            MalformedInputException.Throw("tlogEntries[0].integratedTime is not a time in seconds", 0);
+            MalformedInputException.Throw(InputErrorKind.Syntax, "tlogEntries[0].integratedTime is not a time in seconds", 0);
         }
 
         return (new DateTimeOffset(leaf.NotBefore.ToUniversalTime(), TimeSpan.Zero), "the signing certificate's notBefore, as model_signing uses");
@@ -376,7 +376,7 @@ public static class SigstoreBundle
         catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or FormatException or JsonException)
         {
             // Duplicate JSON keys and wrongly typed values surface from System.Text.Json.Nodes as these.
-            throw new MalformedInputException($"the in-toto statement is malformed: {ex.Message}", 0, inner: ex);
+            throw MalformedInputException.Create(InputErrorKind.Syntax, $"the in-toto statement is malformed: {ex.Message}", 0, inner: ex);
         }
     }
 
@@ -386,19 +386,19 @@ public static class SigstoreBundle
         try
         {
             statement = JsonNode.Parse(payload, documentOptions: new JsonDocumentOptions { MaxDepth = 64 }) as JsonObject
-                ?? MalformedInputException.Throw<JsonObject>("the in-toto statement is not a JSON object", 0);
+                ?? MalformedInputException.Throw<JsonObject>(InputErrorKind.Syntax, "the in-toto statement is not a JSON object", 0);
         }
         catch (JsonException ex)
         {
-            throw new MalformedInputException($"the in-toto statement is not valid JSON: {ex.Message}", ex.BytePositionInLine);
+            throw MalformedInputException.Create(InputErrorKind.Syntax, $"the in-toto statement is not valid JSON: {ex.Message}", ex.BytePositionInLine);
         }
 
         if (GetString(statement, "_type") != ModelManifest.StatementType)
         {
-            MalformedInputException.Throw($"statement type is not {ModelManifest.StatementType}", 0);
+            MalformedInputException.Throw(InputErrorKind.Syntax, $"statement type is not {ModelManifest.StatementType}", 0);
         }
 
-        var subjects = statement["subject"] as JsonArray ?? MalformedInputException.Throw<JsonArray>("the statement has no subject", 0);
+        var subjects = statement["subject"] as JsonArray ?? MalformedInputException.Throw<JsonArray>(InputErrorKind.Syntax, "the statement has no subject", 0);
         var predicateType = GetString(statement, "predicateType");
         if (predicateType == ModelManifest.CompatPredicateType)
         {
@@ -413,38 +413,38 @@ public static class SigstoreBundle
 
         if (predicateType != ModelManifest.PredicateType)
         {
-            MalformedInputException.Throw($"predicate type '{predicateType}' is not {ModelManifest.PredicateType}", 0);
+            MalformedInputException.Throw(InputErrorKind.Syntax, $"predicate type '{predicateType}' is not {ModelManifest.PredicateType}", 0);
         }
 
         if (subjects.Count != 1 || subjects[0] is not JsonObject only)
         {
-            throw new MalformedInputException($"expected exactly one subject, found {subjects.Count}", 0);
+            throw MalformedInputException.Create(InputErrorKind.Syntax, $"expected exactly one subject, found {subjects.Count}", 0);
         }
 
         var modelName = GetString(only, "name");
         var expectedRoot = DecodeHex(GetString(only["digest"] as JsonObject, "sha256"), 32);
-        var predicate = statement["predicate"] as JsonObject ?? MalformedInputException.Throw<JsonObject>("the statement has no predicate", 0);
-        var serializationNode = predicate["serialization"] as JsonObject ?? MalformedInputException.Throw<JsonObject>("the predicate has no serialization", 0);
+        var predicate = statement["predicate"] as JsonObject ?? MalformedInputException.Throw<JsonObject>(InputErrorKind.Syntax, "the statement has no predicate", 0);
+        var serializationNode = predicate["serialization"] as JsonObject ?? MalformedInputException.Throw<JsonObject>(InputErrorKind.Syntax, "the predicate has no serialization", 0);
         var method = GetString(serializationNode, "method");
         if (method != "files")
         {
-            MalformedInputException.Throw($"serialization method '{method}' is not supported (only 'files')", 0);
+            MalformedInputException.Throw(InputErrorKind.Unsupported, $"serialization method '{method}' is not supported (only 'files')", 0);
         }
 
         var hashType = GetString(serializationNode, "hash_type");
         if (hashType != "sha256")
         {
-            MalformedInputException.Throw($"hash type '{hashType}' is not supported (only sha256)", 0);
+            MalformedInputException.Throw(InputErrorKind.Unsupported, $"hash type '{hashType}' is not supported (only sha256)", 0);
         }
 
         var allowSymlinks = serializationNode["allow_symlinks"] is JsonValue v && v.GetValueKind() == JsonValueKind.True;
         List<string>? ignores = null;
         if (serializationNode["ignore_paths"] is JsonArray ignoreArray)
         {
-            ignores = ignoreArray.Select(i => i?.GetValueKind() == JsonValueKind.String ? i.GetValue<string>() : MalformedInputException.Throw<string>("ignore_paths must hold strings", 0)).ToList();
+            ignores = ignoreArray.Select(i => i?.GetValueKind() == JsonValueKind.String ? i.GetValue<string>() : MalformedInputException.Throw<string>(InputErrorKind.Syntax, "ignore_paths must hold strings", 0)).ToList();
         }
 
-        var resources = predicate["resources"] as JsonArray ?? MalformedInputException.Throw<JsonArray>("the predicate has no resources", 0);
+        var resources = predicate["resources"] as JsonArray ?? MalformedInputException.Throw<JsonArray>(InputErrorKind.Syntax, "the predicate has no resources", 0);
         var entries = new List<ManifestEntry>(resources.Count);
         var names = new HashSet<string>(StringComparer.Ordinal);
         foreach (var node in resources)
@@ -454,12 +454,12 @@ public static class SigstoreBundle
             var algorithm = GetString(resource, "algorithm");
             if (algorithm != "sha256")
             {
-                MalformedInputException.Throw($"resource '{name}' uses algorithm '{algorithm}'; only sha256 is supported", 0);
+                MalformedInputException.Throw(InputErrorKind.Unsupported, $"resource '{name}' uses algorithm '{algorithm}'; only sha256 is supported", 0);
             }
 
             if (!names.Add(name))
             {
-                MalformedInputException.Throw($"resource '{name}' appears twice", 0);
+                MalformedInputException.Throw(InputErrorKind.Corrupt, $"resource '{name}' appears twice", 0);
             }
 
             entries.Add(new ManifestEntry(name, algorithm, DecodeHex(GetString(resource, "digest"), 32)));
@@ -468,7 +468,7 @@ public static class SigstoreBundle
         // The root digest covers the resources in the order the statement lists them.
         if (!ModelManifest.ComputeRootDigest(entries).AsSpan().SequenceEqual(expectedRoot))
         {
-            MalformedInputException.Throw("manifest is inconsistent: the resources do not hash to the subject's root digest", 0);
+            MalformedInputException.Throw(InputErrorKind.Corrupt, "manifest is inconsistent: the resources do not hash to the subject's root digest", 0);
         }
 
         return (new ModelManifest(modelName, entries, new ManifestSerialization(method, hashType, allowSymlinks, ignores)), predicate);
@@ -481,7 +481,7 @@ public static class SigstoreBundle
             return value.GetValue<string>();
         }
 
-        return MalformedInputException.Throw<string>($"missing or non-string '{property}'", 0);
+        return MalformedInputException.Throw<string>(InputErrorKind.Syntax, $"missing or non-string '{property}'", 0);
     }
 
     private static byte[] DecodeBase64(string text, string what)
@@ -492,7 +492,7 @@ public static class SigstoreBundle
         }
         catch (FormatException)
         {
-            return MalformedInputException.Throw<byte[]>($"the {what} is not valid base64", 0);
+            return MalformedInputException.Throw<byte[]>(InputErrorKind.Syntax, $"the {what} is not valid base64", 0);
         }
     }
 
@@ -500,7 +500,7 @@ public static class SigstoreBundle
     {
         if (text.Length != length * 2)
         {
-            return MalformedInputException.Throw<byte[]>($"digest '{text}' is not {length} bytes of hex", 0);
+            return MalformedInputException.Throw<byte[]>(InputErrorKind.Syntax, $"digest '{text}' is not {length} bytes of hex", 0);
         }
 
         try
@@ -509,7 +509,7 @@ public static class SigstoreBundle
         }
         catch (FormatException)
         {
-            return MalformedInputException.Throw<byte[]>($"digest '{text}' is not hex", 0);
+            return MalformedInputException.Throw<byte[]>(InputErrorKind.Syntax, $"digest '{text}' is not hex", 0);
         }
     }
 

@@ -81,44 +81,44 @@ public sealed class NoteSigner : IDisposable
         var (hex, key64) = NoteEncoding.Chop(rest3, '+');
         if (!string.Equals(private1, PrivatePrefix, StringComparison.Ordinal) || !string.Equals(private2, KeyPrefix, StringComparison.Ordinal))
         {
-            MalformedInputException.Throw("signer key: must start with PRIVATE+KEY+", 0);
+            MalformedInputException.Throw(InputErrorKind.Syntax, "signer key: must start with PRIVATE+KEY+", 0);
         }
 
         var nameOffset = PrivatePrefix.Length + KeyPrefix.Length + 2;
         if (!NoteEncoding.IsValidKeyName(name))
         {
-            MalformedInputException.Throw("signer key: the key name is empty or contains a space or '+'", nameOffset);
+            MalformedInputException.Throw(InputErrorKind.Syntax, "signer key: the key name is empty or contains a space or '+'", nameOffset);
         }
 
         var keyIdOffset = nameOffset + name.Length + 1;
         if (!NoteEncoding.TryParseKeyId(hex, out var keyId))
         {
-            MalformedInputException.Throw("signer key: the key ID must be exactly 8 hex digits", keyIdOffset);
+            MalformedInputException.Throw(InputErrorKind.Syntax, "signer key: the key ID must be exactly 8 hex digits", keyIdOffset);
         }
 
         var keyOffset = keyIdOffset + hex.Length + 1;
         if (!NoteEncoding.TryDecodeBase64(key64, out var typed) || typed.Length == 0)
         {
-            MalformedInputException.Throw("signer key: the private key is not standard base64", keyOffset);
+            MalformedInputException.Throw(InputErrorKind.Syntax, "signer key: the private key is not standard base64", keyOffset);
         }
 
         try
         {
             if (typed[0] != NoteEncoding.Ed25519Type)
             {
-                MalformedInputException.Throw($"signer key: unsupported signature type 0x{typed[0]:x2} (only Ed25519, 0x01)", keyOffset);
+                MalformedInputException.Throw(InputErrorKind.Unsupported, $"signer key: unsupported signature type 0x{typed[0]:x2} (only Ed25519, 0x01)", keyOffset);
             }
 
             if (typed.Length != 1 + NoteEncoding.Ed25519KeySize)
             {
-                MalformedInputException.Throw("signer key: an Ed25519 seed is 32 bytes", keyOffset);
+                MalformedInputException.Throw(InputErrorKind.Syntax, "signer key: an Ed25519 seed is 32 bytes", keyOffset);
             }
 
             var signer = new NoteSigner(name, ImportSeed(typed.AsSpan(1)));
             if (signer.KeyId != keyId)
             {
                 signer.Dispose();
-                MalformedInputException.Throw("signer key: the key ID does not match the name and the derived public key", keyIdOffset);
+                MalformedInputException.Throw(InputErrorKind.Corrupt, "signer key: the key ID does not match the name and the derived public key", keyIdOffset);
             }
 
             return signer;

@@ -57,33 +57,33 @@ public sealed class NoteVerifier
         var keyIdOffset = name.Length + 1;
         if (!NoteEncoding.IsValidKeyName(name))
         {
-            MalformedInputException.Throw("verifier key: the key name is empty or contains a space or '+'", 0);
+            MalformedInputException.Throw(InputErrorKind.Syntax, "verifier key: the key name is empty or contains a space or '+'", 0);
         }
 
         if (!NoteEncoding.TryParseKeyId(hex, out var keyId))
         {
-            MalformedInputException.Throw("verifier key: the key ID must be exactly 8 hex digits", keyIdOffset);
+            MalformedInputException.Throw(InputErrorKind.Syntax, "verifier key: the key ID must be exactly 8 hex digits", keyIdOffset);
         }
 
         var keyOffset = keyIdOffset + hex.Length + 1;
         if (!NoteEncoding.TryDecodeBase64(key64, out var typed) || typed.Length == 0)
         {
-            MalformedInputException.Throw("verifier key: the public key is not standard base64", keyOffset);
+            MalformedInputException.Throw(InputErrorKind.Syntax, "verifier key: the public key is not standard base64", keyOffset);
         }
 
         if (NoteEncoding.KeyId(name, typed) != keyId)
         {
-            MalformedInputException.Throw("verifier key: the key ID does not match the name and public key", keyIdOffset);
+            MalformedInputException.Throw(InputErrorKind.Corrupt, "verifier key: the key ID does not match the name and public key", keyIdOffset);
         }
 
         if (typed[0] != NoteEncoding.Ed25519Type)
         {
-            MalformedInputException.Throw($"verifier key: unsupported signature type 0x{typed[0]:x2} (only Ed25519, 0x01)", keyOffset);
+            MalformedInputException.Throw(InputErrorKind.Unsupported, $"verifier key: unsupported signature type 0x{typed[0]:x2} (only Ed25519, 0x01)", keyOffset);
         }
 
         if (typed.Length != 1 + NoteEncoding.Ed25519KeySize)
         {
-            MalformedInputException.Throw("verifier key: an Ed25519 public key is 32 bytes", keyOffset);
+            MalformedInputException.Throw(InputErrorKind.Syntax, "verifier key: an Ed25519 public key is 32 bytes", keyOffset);
         }
 
         return new NoteVerifier(name, keyId, typed[1..]);

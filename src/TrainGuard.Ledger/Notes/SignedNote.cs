@@ -48,7 +48,7 @@ public sealed class SignedNote
         var split = message.LastIndexOf("\n\n"u8);
         if (split < 0)
         {
-            MalformedInputException.Throw("signed note: no blank line separates the text from the signatures", message.Length);
+            MalformedInputException.Throw(InputErrorKind.Syntax, "signed note: no blank line separates the text from the signatures", message.Length);
         }
 
         var text = Encoding.UTF8.GetString(message[..(split + 1)]);
@@ -56,7 +56,7 @@ public sealed class SignedNote
         var blockOffset = split + 2;
         if (signatureBlock.IsEmpty || signatureBlock[^1] != (byte)'\n')
         {
-            MalformedInputException.Throw("signed note: the signature block must be non-empty and end with a newline", message.Length);
+            MalformedInputException.Throw(InputErrorKind.Syntax, "signed note: the signature block must be non-empty and end with a newline", message.Length);
         }
 
         var signatures = new List<NoteSignature>();
@@ -251,12 +251,12 @@ public sealed class SignedNote
             var status = System.Text.Rune.DecodeFromUtf8(message[offset..], out var rune, out var consumed);
             if (status != System.Buffers.OperationStatus.Done)
             {
-                MalformedInputException.Throw("signed note: not valid UTF-8", offset);
+                MalformedInputException.Throw(InputErrorKind.Syntax, "signed note: not valid UTF-8", offset);
             }
 
             if (rune.Value < 0x20 && rune.Value != '\n')
             {
-                MalformedInputException.Throw($"signed note: control character 0x{rune.Value:x2} (only newline is allowed)", offset);
+                MalformedInputException.Throw(InputErrorKind.Syntax, $"signed note: control character 0x{rune.Value:x2} (only newline is allowed)", offset);
             }
 
             offset += consumed;
@@ -267,25 +267,25 @@ public sealed class SignedNote
     {
         if (!line.StartsWith(SignaturePrefixUtf8))
         {
-            MalformedInputException.Throw("signed note: a signature line must start with an em dash and a space", offset);
+            MalformedInputException.Throw(InputErrorKind.Syntax, "signed note: a signature line must start with an em dash and a space", offset);
         }
 
         var body = Encoding.UTF8.GetString(line[SignaturePrefixUtf8.Length..]);
         var (name, base64) = NoteEncoding.Chop(body, ' ');
         if (!NoteEncoding.IsValidKeyName(name))
         {
-            MalformedInputException.Throw("signed note: the key name in a signature line is empty or contains a space or '+'", offset + SignaturePrefixUtf8.Length);
+            MalformedInputException.Throw(InputErrorKind.Syntax, "signed note: the key name in a signature line is empty or contains a space or '+'", offset + SignaturePrefixUtf8.Length);
         }
 
         var base64Offset = offset + SignaturePrefixUtf8.Length + Encoding.UTF8.GetByteCount(name) + 1;
         if (!NoteEncoding.TryDecodeBase64(base64, out var decoded))
         {
-            MalformedInputException.Throw("signed note: the signature is not standard padded base64", base64Offset);
+            MalformedInputException.Throw(InputErrorKind.Syntax, "signed note: the signature is not standard padded base64", base64Offset);
         }
 
         if (decoded.Length < 5)
         {
-            MalformedInputException.Throw("signed note: a signature holds a 4-byte key ID and at least one signature byte", base64Offset);
+            MalformedInputException.Throw(InputErrorKind.Syntax, "signed note: a signature holds a 4-byte key ID and at least one signature byte", base64Offset);
         }
 
         return new NoteSignature(name, BinaryPrimitives.ReadUInt32BigEndian(decoded), base64, decoded.AsMemory(4));

@@ -92,7 +92,7 @@ public sealed class TreeHead
 
         if (noteText.IsEmpty || noteText[^1] != (byte)'\n')
         {
-            MalformedInputException.Throw("checkpoint: the text must end with a newline", noteText.Length);
+            MalformedInputException.Throw(InputErrorKind.Syntax, "checkpoint: the text must end with a newline", noteText.Length);
         }
 
         var lines = new List<(int Offset, string Text)>();
@@ -103,7 +103,7 @@ public sealed class TreeHead
             var line = noteText.Slice(position, length);
             if (line.IsEmpty)
             {
-                MalformedInputException.Throw("checkpoint: lines must not be empty", position);
+                MalformedInputException.Throw(InputErrorKind.Syntax, "checkpoint: lines must not be empty", position);
             }
 
             lines.Add((position, DecodeLine(line, position)));
@@ -112,13 +112,13 @@ public sealed class TreeHead
 
         if (lines.Count < 3)
         {
-            MalformedInputException.Throw("checkpoint: needs an origin, a tree size and a root hash line", noteText.Length);
+            MalformedInputException.Throw(InputErrorKind.Syntax, "checkpoint: needs an origin, a tree size and a root hash line", noteText.Length);
         }
 
         var size = ParseSize(lines[1].Text, lines[1].Offset);
         if (!NoteEncoding.TryDecodeBase64(lines[2].Text, out var root) || root.Length != MerkleHash.Size)
         {
-            MalformedInputException.Throw("checkpoint: the root hash line must be the base64 of 32 bytes", lines[2].Offset);
+            MalformedInputException.Throw(InputErrorKind.Syntax, "checkpoint: the root hash line must be the base64 of 32 bytes", lines[2].Offset);
         }
 
         return new TreeHead(lines[0].Text, size, root, [.. lines.Skip(3).Select(l => l.Text)]);
@@ -164,12 +164,12 @@ public sealed class TreeHead
             var status = Rune.DecodeFromUtf8(line[consumedTotal..], out var rune, out var consumed);
             if (status != System.Buffers.OperationStatus.Done)
             {
-                MalformedInputException.Throw("checkpoint: not valid UTF-8", offset + consumedTotal);
+                MalformedInputException.Throw(InputErrorKind.Syntax, "checkpoint: not valid UTF-8", offset + consumedTotal);
             }
 
             if (rune.Value < 0x20)
             {
-                MalformedInputException.Throw($"checkpoint: control character 0x{rune.Value:x2}", offset + consumedTotal);
+                MalformedInputException.Throw(InputErrorKind.Syntax, $"checkpoint: control character 0x{rune.Value:x2}", offset + consumedTotal);
             }
 
             consumedTotal += consumed;
@@ -182,7 +182,7 @@ public sealed class TreeHead
     {
         if (text.Length > 1 && text[0] == '0')
         {
-            MalformedInputException.Throw("checkpoint: the tree size must not have leading zeroes", offset);
+            MalformedInputException.Throw(InputErrorKind.Syntax, "checkpoint: the tree size must not have leading zeroes", offset);
         }
 
         long size = 0;
@@ -190,7 +190,7 @@ public sealed class TreeHead
         {
             if (ch is < '0' or > '9')
             {
-                MalformedInputException.Throw("checkpoint: the tree size must be a decimal number", offset);
+                MalformedInputException.Throw(InputErrorKind.Syntax, "checkpoint: the tree size must be a decimal number", offset);
             }
 
             if (size > (long.MaxValue - (ch - '0')) / 10)

@@ -49,7 +49,7 @@ public static class TilePath
 
         if (!path.StartsWith(Prefix, StringComparison.Ordinal))
         {
-            MalformedInputException.Throw("tile path must start with tile/", 0);
+            MalformedInputException.Throw(InputErrorKind.Syntax, "tile path must start with tile/", 0);
         }
 
         var position = Prefix.Length;
@@ -64,7 +64,7 @@ public static class TilePath
             var slash = path.IndexOf('/', position);
             if (slash < 0)
             {
-                MalformedInputException.Throw("tile path: missing tile index after the level", path.Length);
+                MalformedInputException.Throw(InputErrorKind.Syntax, "tile path: missing tile index after the level", path.Length);
             }
 
             level = (int)ParseDecimal(path.AsSpan(position, slash - position), position, TileAddress.MaxLevel, allowZero: true);
@@ -130,19 +130,19 @@ public static class TilePath
             var last = slash < 0;
             if (last == group.StartsWith("x"))
             {
-                MalformedInputException.Throw("tile path: every index group but the last starts with x", offset);
+                MalformedInputException.Throw(InputErrorKind.Syntax, "tile path: every index group but the last starts with x", offset);
             }
 
             var digits = last ? group : group[1..];
             if (digits.Length != 3 || !IsDigits(digits))
             {
-                MalformedInputException.Throw("tile path: index groups are three decimal digits", offset);
+                MalformedInputException.Throw(InputErrorKind.Syntax, "tile path: index groups are three decimal digits", offset);
             }
 
             var value = (digits[0] - '0') * 100 + (digits[1] - '0') * 10 + (digits[2] - '0');
             if (first && !last && value == 0)
             {
-                MalformedInputException.Throw("tile path: the index has a leading x000 group", offset);
+                MalformedInputException.Throw(InputErrorKind.Syntax, "tile path: the index has a leading x000 group", offset);
             }
 
             if (index > (long.MaxValue - value) / 1000)
@@ -166,13 +166,13 @@ public static class TilePath
     {
         if (text.Length == 0 || !IsDigits(text) || (text.Length > 1 && text[0] == '0') || text.Length > 4)
         {
-            MalformedInputException.Throw("tile path: expected a decimal number without leading zeroes", offset);
+            MalformedInputException.Throw(InputErrorKind.Syntax, "tile path: expected a decimal number without leading zeroes", offset);
         }
 
         var value = long.Parse(text, NumberStyles.None, CultureInfo.InvariantCulture);
         if (value > max || (!allowZero && value == 0))
         {
-            MalformedInputException.Throw($"tile path: {value} is outside {(allowZero ? 0 : 1)}..{max}", offset);
+            MalformedInputException.Throw(InputErrorKind.Syntax, $"tile path: {value} is outside {(allowZero ? 0 : 1)}..{max}", offset);
         }
 
         return value;

@@ -101,7 +101,7 @@ internal sealed partial class Interpreter
             pos += 1;
             if (padding > data.Length - pos)
             {
-                Fail($"truncated: the joblib array padding ({padding} bytes) after the BUILD at {op} runs past the end of the input", pos - 1);
+                Fail($"truncated: the joblib array padding ({padding} bytes) after the BUILD at {op} runs past the end of the input", pos - 1, InputErrorKind.Truncated);
             }
 
             pos += padding;
@@ -115,7 +115,7 @@ internal sealed partial class Interpreter
         var size = elements * itemSize;
         if (size > data.Length - pos)
         {
-            Fail($"truncated: the joblib array after the BUILD at {op} declares {size:N0} bytes but only {data.Length - pos:N0} remain", pos);
+            Fail($"truncated: the joblib array after the BUILD at {op} declares {size:N0} bytes but only {data.Length - pos:N0} remain", pos, InputErrorKind.Truncated);
         }
 
         SpeculativeScan(data.Slice(pos, (int)size), pos);
@@ -234,10 +234,11 @@ internal sealed partial class Interpreter
         _a.Nested.Add(new NestedPickle(pos, "joblib inline", sub));
         if (sub.Error is { } error)
         {
-            throw new MalformedInputException(
+            throw MalformedInputException.Create(
+                error.Kind,
                 $"the inline pickle of a joblib object array is malformed at offset {pos + (error.Offset ?? 0)}: {error.Message}",
                 pos + (error.Offset ?? 0),
-                limitExceeded: error.LimitExceeded);
+                inner: error);
         }
 
         return pos + (int)sub.EndOffset;

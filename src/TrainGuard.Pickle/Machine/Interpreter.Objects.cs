@@ -490,15 +490,15 @@ internal sealed partial class Interpreter
         PickleAnalysis sub;
         if (span.Length > _limits.MaxValueBytes)
         {
-            sub = Failed(new MalformedInputException($"the bytes passed to {via} ({span.Length:N0}) exceed the limit of {_limits.MaxValueBytes:N0} for values analysed", 0, limitExceeded: true));
+            sub = Failed(MalformedInputException.Create(InputErrorKind.OverLimit, $"the bytes passed to {via} ({span.Length:N0}) exceed the limit of {_limits.MaxValueBytes:N0} for values analysed", 0));
         }
         else if (_depth + 1 > _limits.MaxNestingDepth)
         {
-            sub = Failed(new MalformedInputException($"pickle nesting depth exceeds the limit of {_limits.MaxNestingDepth}", 0, limitExceeded: true));
+            sub = Failed(MalformedInputException.Create(InputErrorKind.OverLimit, $"pickle nesting depth exceeds the limit of {_limits.MaxNestingDepth}", 0));
         }
         else if (span.StartsWith("PK\x03\x04"u8))
         {
-            sub = Failed(new MalformedInputException($"the bytes passed to {via} are a zip archive (a torch zip checkpoint), not a bare pickle; they are not analysed here", 0));
+            sub = Failed(MalformedInputException.Create(InputErrorKind.Unsupported, $"the bytes passed to {via} are a zip archive (a torch zip checkpoint), not a bare pickle; they are not analysed here", 0));
         }
         else
         {

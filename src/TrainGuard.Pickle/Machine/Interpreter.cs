@@ -243,7 +243,7 @@ internal sealed partial class Interpreter
                         pos += 8;
                         if (n > (ulong)(data.Length - pos))
                         {
-                            Fail($"truncated: FRAME declares {n:N0} bytes but only {data.Length - pos:N0} remain", op);
+                            Fail($"truncated: FRAME declares {n:N0} bytes but only {data.Length - pos:N0} remain", op, InputErrorKind.Truncated);
                         }
 
                         break;
@@ -280,7 +280,7 @@ internal sealed partial class Interpreter
                     int proto = data[pos];
                     if (proto > Op.HighestProtocol)
                     {
-                        Fail($"unsupported pickle protocol: {proto}", op);
+                        Fail($"unsupported pickle protocol: {proto}", op, InputErrorKind.Unsupported);
                     }
 
                     _proto = proto;
@@ -862,7 +862,7 @@ internal sealed partial class Interpreter
     {
         if (n > (ulong)(data.Length - pos))
         {
-            Fail($"truncated: {Op.Name(code)} declares {n:N0} bytes but only {data.Length - pos:N0} remain", op);
+            Fail($"truncated: {Op.Name(code)} declares {n:N0} bytes but only {data.Length - pos:N0} remain", op, InputErrorKind.Truncated);
         }
 
         return (int)n;
@@ -870,7 +870,7 @@ internal sealed partial class Interpreter
 
     [DoesNotReturn]
     private static void Truncated(ReadOnlySpan<byte> data, int pos, int n, byte code, int op) =>
-        Fail($"truncated: {Op.Name(code)} needs {n:N0} bytes but only {Math.Max(data.Length - pos, 0):N0} remain", op);
+        Fail($"truncated: {Op.Name(code)} needs {n:N0} bytes but only {Math.Max(data.Length - pos, 0):N0} remain", op, InputErrorKind.Truncated);
 
     /// <summary>Index of the newline ending the line that starts at <paramref name="pos"/>.</summary>
     private static int Line(ReadOnlySpan<byte> data, int pos, byte code, int op)
@@ -878,7 +878,7 @@ internal sealed partial class Interpreter
         var i = pos <= data.Length ? data[pos..].IndexOf((byte)'\n') : -1;
         if (i < 0)
         {
-            Fail($"truncated: the text argument of {Op.Name(code)} has no terminating newline", op);
+            Fail($"truncated: the text argument of {Op.Name(code)} has no terminating newline", op, InputErrorKind.Truncated);
         }
 
         return pos + i;
@@ -903,7 +903,7 @@ internal sealed partial class Interpreter
     }
 
     [DoesNotReturn]
-    private static void Fail(string message, int op) => MalformedInputException.Throw(message, op);
+    private static void Fail(string message, int op, InputErrorKind kind = InputErrorKind.Syntax) => MalformedInputException.Throw(kind, message, op);
 
     private void CheckBudget(int op)
     {

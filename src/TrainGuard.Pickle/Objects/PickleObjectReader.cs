@@ -139,7 +139,7 @@ public sealed class PickleObjectReader
                         int proto = data[pos++];
                         if (proto > Op.HighestProtocol)
                         {
-                            Fail($"unsupported pickle protocol: {proto}", op);
+                            Fail($"unsupported pickle protocol: {proto}", op, InputErrorKind.Unsupported);
                         }
 
                         _proto = proto;
@@ -1119,13 +1119,13 @@ public sealed class PickleObjectReader
     }
 
     [DoesNotReturn]
-    private static void Fail(string message, int op) => MalformedInputException.Throw(message, op);
+    private static void Fail(string message, int op, InputErrorKind kind = InputErrorKind.Syntax) => MalformedInputException.Throw(kind, message, op);
 
     /// <summary>Running out of input: flagged so <see cref="Read(Stream, PickleObjectLimits?)"/> can read more.</summary>
     [DoesNotReturn]
     private void Truncated(string what, int op)
     {
         RanOutOfInput = true;
-        MalformedInputException.Throw($"truncated: {what}", op);
+        MalformedInputException.Throw(InputErrorKind.Truncated, $"truncated: {what}", op);
     }
 }

@@ -1,3 +1,5 @@
+using TrainGuard.Parsing;
+
 namespace TrainGuard.Scanning.Policy;
 
 /// <summary>
@@ -88,8 +90,9 @@ public sealed class GlobalPattern
         return null;
     }
 
+    /// <summary>Parses a pattern known to be valid; a bad one is a <see cref="InputErrorKind.Config"/> error.</summary>
     public static GlobalPattern Parse(string text) =>
-        TryParse(text, out var problem) ?? throw new FormatException(problem);
+        TryParse(text, out var problem) ?? MalformedInputException.Throw<GlobalPattern>(InputErrorKind.Config, $"bad pattern {problem}");
 
     /// <summary>Matches a normalised full name the way rules match: prefixes include submodules.</summary>
     public bool Matches(string normalizedFullName) => Kind switch

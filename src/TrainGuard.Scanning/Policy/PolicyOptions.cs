@@ -1,3 +1,4 @@
+using TrainGuard.Parsing;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
@@ -27,7 +28,7 @@ public sealed record PolicyOptions
     /// </summary>
     public int MaxCallFindingsPerGlobal { get; init; } = 20;
 
-    /// <summary>Checks every <see cref="ExtraAllowed"/> entry; throws <see cref="PolicyConfigException"/> naming the first bad one.</summary>
+    /// <summary>Checks every <see cref="ExtraAllowed"/> entry; throws a <see cref="MalformedInputException"/> (<see cref="InputErrorKind.Config"/>) naming the first bad one.</summary>
     public void Validate(string source = "--allow")
     {
         foreach (var entry in ExtraAllowed)
@@ -37,7 +38,7 @@ public sealed record PolicyOptions
 
         if (MaxCallFindingsPerGlobal < 1)
         {
-            throw new PolicyConfigException("MaxCallFindingsPerGlobal must be at least 1", source, line: null);
+            throw Invalid("MaxCallFindingsPerGlobal must be at least 1", source, line: null);
         }
     }
 
@@ -48,7 +49,7 @@ public sealed record PolicyOptions
     /// allow:                    # extra globals (module.name or module.*)
     ///   - mypkg.layers.Block
     /// </code>
-    /// Unknown keys, bad values and YAML syntax errors are <see cref="PolicyConfigException"/>s whose message
+    /// Unknown keys, bad values and YAML syntax errors are <see cref="MalformedInputException"/>s (<see cref="InputErrorKind.Config"/>) whose message
     /// starts with <c>path:line:</c>.
     /// </summary>
     public static PolicyOptions LoadConfig(string path)
@@ -59,19 +60,19 @@ public sealed record PolicyOptions
             var info = new FileInfo(path);
             if (!info.Exists)
             {
-                throw new PolicyConfigException("config file does not exist", path, line: null);
+                throw Invalid("config file does not exist", path, line: null);
             }
 
             if (info.Length > MaxConfigBytes)
             {
-                throw new PolicyConfigException($"config file is {info.Length:N0} bytes, more than the {MaxConfigBytes:N0} a policy file may have", path, line: null);
+                throw MalformedInputException.CreateAt(InputErrorKind.OverLimit, $"config file is {info.Length:N0} bytes, more than the {MaxConfigBytes:N0} a policy file may have", path, line: null);
             }
 
             text = File.ReadAllText(path);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            throw new PolicyConfigException($"cannot read config file: {ex.Message}", path, line: null, ex);
+            throw Invalid($"cannot read config file: {ex.Message}", path, line: null, ex);
         }
 
         return ParseConfig(text, path);
@@ -87,7 +88,7 @@ public sealed record PolicyOptions
         }
         catch (YamlException ex)
         {
-            throw new PolicyConfigException($"not valid YAML: {Findings.TextSanitizer.Escape(ex.InnerException?.Message ?? ex.Message, 200)}", source, LineOf(ex.Start), ex);
+            throw Invalid($"not valid YAML: {Findings.TextSanitizer.Escape(ex.InnerException?.Message ?? ex.Message, 200)}", source, LineOf(ex.Start), ex);
         }
 
         var options = new PolicyOptions();
@@ -98,12 +99,12 @@ public sealed record PolicyOptions
 
         if (stream.Documents.Count > 1)
         {
-            throw new PolicyConfigException("expected one YAML document, found several", source, LineOf(stream.Documents[1].RootNode.Start));
+            throw Invalid("expected one YAML document, found several", source, LineOf(stream.Documents[1].RootNode.Start));
         }
 
         if (stream.Documents[0].RootNode is not YamlMappingNode root)
         {
-            throw new PolicyConfigException("expected a mapping with 'profile' and/or 'allow' keys", source, LineOf(stream.Documents[0].RootNode.Start));
+            throw Invalid("expected a mapping with 'profile' and/or 'allow' keys", source, LineOf(stream.Documents[0].RootNode.Start));
         }
 
         var seen = new HashSet<string>(StringComparer.Ordinal);
@@ -112,12 +113,12 @@ public sealed record PolicyOptions
             var key = (keyNode as YamlScalarNode)?.Value;
             if (key is null)
             {
-                throw new PolicyConfigException("keys must be plain names ('profile', 'allow')", source, LineOf(keyNode.Start));
+                throw Invalid("keys must be plain names ('profile', 'allow')", source, LineOf(keyNode.Start));
             }
 
             if (!seen.Add(key))
             {
-                throw new PolicyConfigException($"'{Findings.TextSanitizer.Escape(key, 60)}' is given twice", source, LineOf(keyNode.Start));
+                throw Invalid($"'{Findings.TextSanitizer.Escape(key, 60)}' is given twice", source, LineOf(keyNode.Start));
             }
 
             switch (key)
@@ -126,7 +127,7 @@ public sealed record PolicyOptions
                     var name = (valueNode as YamlScalarNode)?.Value;
                     if (name is null || !ProfileNames.TryParse(name, out var profile))
                     {
-                        throw new PolicyConfigException(
+                        throw Invalid(
                             $"profile must be one of: {string.Join(", ", ProfileNames.All)}",
                             source,
                             LineOf(valueNode.Start));
@@ -138,7 +139,7 @@ public sealed record PolicyOptions
                     options = options with { ExtraAllowed = ParseAllowList(valueNode, source) };
                     break;
                 default:
-                    throw new PolicyConfigException(
+                    throw Invalid(
                         $"unknown key '{Findings.TextSanitizer.Escape(key, 60)}'; a policy file has 'profile' and 'allow'",
                         source,
                         LineOf(keyNode.Start));
@@ -148,18 +149,18 @@ public sealed record PolicyOptions
         return options;
     }
 
-    /// <summary>Parses one allow entry; throws <see cref="PolicyConfigException"/> for anything but <c>module.name</c> or <c>module.*</c>.</summary>
+    /// <summary>Parses one allow entry; throws a <see cref="MalformedInputException"/> (<see cref="InputErrorKind.Config"/>) for anything but <c>module.name</c> or <c>module.*</c>.</summary>
     internal static GlobalPattern ParseAllowEntry(string entry, string source, int? line)
     {
         var pattern = GlobalPattern.TryParse(entry, out var problem);
         if (pattern is null)
         {
-            throw new PolicyConfigException($"bad allow entry {Findings.TextSanitizer.Escape(problem, 200)}", source, line);
+            throw Invalid($"bad allow entry {Findings.TextSanitizer.Escape(problem, 200)}", source, line);
         }
 
         if (pattern.Kind is not (GlobalPatternKind.Exact or GlobalPatternKind.Module))
         {
-            throw new PolicyConfigException($"bad allow entry '{Findings.TextSanitizer.Escape(entry, 200)}': allow entries are module.name or module.*", source, line);
+            throw Invalid($"bad allow entry '{Findings.TextSanitizer.Escape(entry, 200)}': allow entries are module.name or module.*", source, line);
         }
 
         return pattern;
@@ -174,7 +175,7 @@ public sealed record PolicyOptions
 
         if (node is not YamlSequenceNode sequence)
         {
-            throw new PolicyConfigException("'allow' must be a list, e.g. allow: [mypkg.layers.Block]", source, LineOf(node.Start));
+            throw Invalid("'allow' must be a list, e.g. allow: [mypkg.layers.Block]", source, LineOf(node.Start));
         }
 
         var entries = new List<string>();
@@ -182,7 +183,7 @@ public sealed record PolicyOptions
         {
             if (item is not YamlScalarNode { Value: { } value })
             {
-                throw new PolicyConfigException("each 'allow' entry must be a string such as mypkg.layers.Block", source, LineOf(item.Start));
+                throw Invalid("each 'allow' entry must be a string such as mypkg.layers.Block", source, LineOf(item.Start));
             }
 
             ParseAllowEntry(value, source, LineOf(item.Start));
@@ -193,4 +194,7 @@ public sealed record PolicyOptions
     }
 
     private static int LineOf(Mark mark) => (int)Math.Clamp(mark.Line, 1, int.MaxValue);
+
+    private static MalformedInputException Invalid(string problem, string source, int? line, Exception? inner = null) =>
+        MalformedInputException.CreateAt(InputErrorKind.Config, problem, source, line, inner: inner);
 }

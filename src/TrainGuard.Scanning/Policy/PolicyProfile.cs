@@ -1,3 +1,5 @@
+using TrainGuard.Parsing;
+
 namespace TrainGuard.Scanning.Policy;
 
 /// <summary>Which allowlist a pickle is judged against. <see cref="Default"/> is the union of all the others.</summary>
@@ -58,9 +60,9 @@ public static class ProfileNames
         }
     }
 
-    /// <summary>Parses a profile name; an unknown name is a <see cref="PolicyConfigException"/> listing the valid ones.</summary>
+    /// <summary>Parses a profile name; an unknown name is a <see cref="MalformedInputException"/> (<see cref="InputErrorKind.Config"/>) listing the valid ones.</summary>
     public static PolicyProfile Parse(string name) =>
         TryParse(name, out var profile)
             ? profile
-            : throw new PolicyConfigException($"unknown profile '{Findings.TextSanitizer.Escape(name, 80)}'; expected one of: {string.Join(", ", All)}", source: "--profile", line: null);
+            : throw MalformedInputException.CreateAt(InputErrorKind.Config, $"unknown profile '{Findings.TextSanitizer.Escape(name, 80)}'; expected one of: {string.Join(", ", All)}", "--profile", line: null);
 }

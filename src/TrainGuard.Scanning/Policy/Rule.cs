@@ -1,5 +1,5 @@
-using System.Text.RegularExpressions;
 using TrainGuard.Findings;
+using TrainGuard.Parsing;
 
 namespace TrainGuard.Scanning.Policy;
 
@@ -12,7 +12,10 @@ public enum RuleKind
     /// <summary>A structural pickle finding (unknown global, data after STOP, nested pickle...): samples are analysis scripts, see <c>docs/rules/README.md</c>.</summary>
     Pickle,
 
-    /// <summary>A container/format finding reported by the scanner: patterns are regexes over error messages, samples are messages.</summary>
+    /// <summary>
+    /// A container/format finding. The scanner reports most by id; a parser error becomes the rule whose
+    /// <c>errors</c> list holds its <see cref="InputErrorKind"/>. Samples are error kind names.
+    /// </summary>
     Format,
 }
 
@@ -34,7 +37,7 @@ public sealed class Rule
         IReadOnlyList<string> patterns,
         IReadOnlyList<string> mustMatch,
         IReadOnlyList<string> mustNotMatch,
-        int priority)
+        IReadOnlyList<InputErrorKind> errorKinds)
     {
         Id = id;
         Name = name;
@@ -46,11 +49,8 @@ public sealed class Rule
         Patterns = patterns;
         MustMatch = mustMatch;
         MustNotMatch = mustNotMatch;
-        Priority = priority;
+        ErrorKinds = errorKinds;
         GlobalPatterns = kind == RuleKind.Global ? patterns.Select(GlobalPattern.Parse).ToArray() : [];
-        MessagePatterns = kind == RuleKind.Format
-            ? patterns.Select(p => new Regex(p, RegexOptions.CultureInvariant | RegexOptions.IgnoreCase, TimeSpan.FromSeconds(1))).ToArray()
-            : [];
     }
 
     /// <summary>Stable id, e.g. <c>TG-PKL-001</c>; see <see cref="RuleIds"/>.</summary>
@@ -81,15 +81,13 @@ public sealed class Rule
     /// <summary>Samples the rule must not match.</summary>
     public IReadOnlyList<string> MustNotMatch { get; }
 
-    /// <summary>For format rules: the order in which <see cref="RuleCatalog.ClassifyMessage"/> tries them (lower first).</summary>
-    public int Priority { get; }
+    /// <summary>For format rules: the parser error kinds <see cref="RuleCatalog.ClassifyError"/> maps to this rule.</summary>
+    public IReadOnlyList<InputErrorKind> ErrorKinds { get; }
 
     /// <summary>Relative path of the guidance page.</summary>
     public string HelpPath => $"docs/rules/{Id}.md";
 
     internal IReadOnlyList<GlobalPattern> GlobalPatterns { get; }
-
-    internal IReadOnlyList<Regex> MessagePatterns { get; }
 
     public RuleDescriptor ToDescriptor() => new(Id, Name, Severity, Why, Guidance);
 
@@ -107,9 +105,6 @@ public sealed class Rule
 
         return best;
     }
-
-    /// <summary>True when one of a format rule's message patterns matches.</summary>
-    public bool MatchesMessage(string message) => MessagePatterns.Any(r => r.IsMatch(message));
 
     /// <summary>
     /// A finding of this rule with its severity, verdict, why and guidance filled in. The message and

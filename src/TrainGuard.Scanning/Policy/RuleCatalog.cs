@@ -18,9 +18,14 @@ public sealed class RuleCatalog
 
     private static readonly Lazy<RuleCatalog> LazyDefault = new(LoadEmbedded, LazyThreadSafetyMode.ExecutionAndPublication);
 
+    /// <summary>Error kinds as the rule files spell them: <see cref="InputErrorKind.OverLimit"/> is <c>over_limit</c>.</summary>
+    private static readonly (string Name, InputErrorKind Kind)[] ErrorKindNames = Enum.GetValues<InputErrorKind>()
+        .Select(k => (string.Concat(k.ToString().Select((c, i) => i > 0 && char.IsUpper(c) ? "_" + char.ToLowerInvariant(c) : char.ToLowerInvariant(c).ToString())), k))
+        .ToArray();
+
     private readonly Dictionary<string, Rule> _byId;
     private readonly Rule[] _globalRules;
-    private readonly Rule[] _formatRulesByPriority;
+    private readonly Dictionary<InputErrorKind, Rule> _byErrorKind;
     private readonly Dictionary<PolicyProfile, Allowlist> _allowlists;
 
     private readonly HashSet<string> _attributePathModules;
@@ -32,8 +37,7 @@ public sealed class RuleCatalog
         _attributePathModules = attributePathModules.ToHashSet(StringComparer.Ordinal);
         _byId = rules.ToDictionary(r => r.Id, StringComparer.Ordinal);
         _globalRules = rules.Where(r => r.Kind == RuleKind.Global).ToArray();
-        _formatRulesByPriority = rules.Where(r => r.Kind == RuleKind.Format && r.Id != RuleIds.Malformed)
-            .OrderBy(r => r.Priority).ThenBy(r => r.Id, StringComparer.Ordinal).ToArray();
+        _byErrorKind = rules.SelectMany(r => r.ErrorKinds.Select(k => (Kind: k, Rule: r))).ToDictionary(x => x.Kind, x => x.Rule);
         Descriptors = rules.Select(r => r.ToDescriptor()).ToArray();
         _allowlists = allowlists.ToDictionary(a => a.Profile);
         _allowlists[PolicyProfile.Default] = Allowlist.Union(PolicyProfile.Default, ProfileNames.Concrete.Select(p => _allowlists[p]).ToArray());
@@ -126,28 +130,32 @@ public sealed class RuleCatalog
     }
 
     /// <summary>
-    /// The format rule a parser error belongs to: limit errors are <see cref="RuleIds.LimitExceeded"/>; otherwise
-    /// the first format rule (by priority) whose message patterns match; otherwise <see cref="RuleIds.Malformed"/>.
+    /// The format rule a parser error belongs to: the rule whose <c>errors</c> list holds the error's
+    /// <see cref="InputErrorKind"/>, set where the error was thrown. The message text plays no part, so
+    /// rewording a message (or input text quoted in it) cannot change a rule or a verdict.
     /// </summary>
-    public Rule ClassifyError(MalformedInputException error) => ClassifyMessage(error.Message, error.LimitExceeded);
+    public Rule ClassifyError(MalformedInputException error) => ClassifyError(error.Kind);
 
-    /// <inheritdoc cref="ClassifyError"/>
-    public Rule ClassifyMessage(string message, bool limitExceeded = false)
+    /// <inheritdoc cref="ClassifyError(MalformedInputException)"/>
+    public Rule ClassifyError(InputErrorKind kind) => _byErrorKind[kind];
+
+    /// <summary>The name of an error kind in the rule files (<c>over_limit</c>).</summary>
+    public static string ErrorKindName(InputErrorKind kind) => ErrorKindNames.First(n => n.Kind == kind).Name;
+
+    /// <summary>Reads an error kind name of the rule files; false for anything else.</summary>
+    public static bool TryParseErrorKind(string name, out InputErrorKind kind)
     {
-        if (limitExceeded)
+        foreach (var (n, k) in ErrorKindNames)
         {
-            return Get(RuleIds.LimitExceeded);
-        }
-
-        foreach (var rule in _formatRulesByPriority)
-        {
-            if (rule.MatchesMessage(message))
+            if (n == name)
             {
-                return rule;
+                kind = k;
+                return true;
             }
         }
 
-        return Get(RuleIds.Malformed);
+        kind = default;
+        return false;
     }
 
     /// <summary>Loads the catalogue embedded in this assembly (use <see cref="Default"/> unless you need a fresh copy).</summary>
@@ -163,8 +171,9 @@ public sealed class RuleCatalog
     }
 
     /// <summary>
-    /// Builds a catalogue from rule and allowlist YAML documents (name, text). Throws
-    /// <see cref="InvalidDataException"/> naming the document and rule when the data is inconsistent.
+    /// Builds a catalogue from rule and allowlist YAML documents (name, text). Throws a
+    /// <see cref="MalformedInputException"/> of kind <see cref="InputErrorKind.Config"/> naming the document,
+    /// line and rule when the data is inconsistent.
     /// </summary>
     public static RuleCatalog FromYaml(IEnumerable<(string Name, string Yaml)> ruleFiles, IEnumerable<(string Name, string Yaml)> allowlistFiles)
     {
@@ -177,7 +186,7 @@ public sealed class RuleCatalog
             {
                 if (!GlobalName.IsIdentifier(module))
                 {
-                    throw new InvalidDataException($"{name}: attribute_path_modules entry '{module}' must be one identifier");
+                    throw Invalid(name, null, $"attribute_path_modules entry '{module}' must be one identifier");
                 }
 
                 attributePathModules.Add(module);
@@ -192,7 +201,7 @@ public sealed class RuleCatalog
         var duplicate = rules.GroupBy(r => r.Id, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
         if (duplicate is not null)
         {
-            throw new InvalidDataException($"rule id {duplicate.Key} is defined more than once");
+            throw MalformedInputException.Create(InputErrorKind.Config, $"rule id {duplicate.Key} is defined more than once");
         }
 
         var allowlists = new List<Allowlist>();
@@ -205,7 +214,7 @@ public sealed class RuleCatalog
         {
             if (allowlists.Count(a => a.Profile == profile) != 1)
             {
-                throw new InvalidDataException($"expected exactly one allowlist for profile '{profile.ToName()}'");
+                throw MalformedInputException.Create(InputErrorKind.Config, $"expected exactly one allowlist for profile '{profile.ToName()}'");
             }
         }
 
@@ -213,7 +222,18 @@ public sealed class RuleCatalog
         {
             if (!rules.Any(r => r.Id == id))
             {
-                throw new InvalidDataException($"rule {id} (RuleIds) has no definition in the rule files");
+                throw MalformedInputException.Create(InputErrorKind.Config, $"rule {id} (RuleIds) has no definition in the rule files");
+            }
+        }
+
+        foreach (var kind in Enum.GetValues<InputErrorKind>())
+        {
+            var mapped = rules.Where(r => r.ErrorKinds.Contains(kind)).Select(r => r.Id).ToArray();
+            if (mapped.Length != 1)
+            {
+                throw MalformedInputException.Create(
+                    InputErrorKind.Config,
+                    $"error kind '{ErrorKindName(kind)}' must be in the 'errors' list of exactly one format rule, not {(mapped.Length == 0 ? "none" : string.Join(", ", mapped))}");
             }
         }
 
@@ -222,7 +242,7 @@ public sealed class RuleCatalog
 
     private static string ReadResource(Assembly assembly, string name)
     {
-        using var stream = assembly.GetManifestResourceStream(name) ?? throw new InvalidDataException($"embedded resource {name} is missing");
+        using var stream = assembly.GetManifestResourceStream(name) ?? throw Invalid(name, null, "embedded resource is missing");
         using var reader = new StreamReader(stream);
         return reader.ReadToEnd();
     }
@@ -240,20 +260,20 @@ public sealed class RuleCatalog
         }
         catch (YamlException ex)
         {
-            throw new InvalidDataException($"{name}:{ex.Start.Line}: {ex.Message}", ex);
+            throw MalformedInputException.CreateAt(InputErrorKind.Config, ex.Message, name, (int)ex.Start.Line, inner: ex);
         }
 
         return stream.Documents.Count == 1 && stream.Documents[0].RootNode is YamlMappingNode root
             ? root
-            : throw new InvalidDataException($"{name}: expected one YAML document holding a mapping");
+            : throw Invalid(name, null, "expected one YAML document holding a mapping");
     }
 
     private static Rule BuildRule(string file, RuleDocument doc)
     {
-        var where = $"{file}: rule {doc.Id ?? "(no id)"}";
+        var where = $"rule {doc.Id ?? "(no id)"}";
         if (string.IsNullOrWhiteSpace(doc.Id) || !Regex.IsMatch(doc.Id, "^TG-[A-Z]{3}-[0-9]{3}$", RegexOptions.None, TimeSpan.FromSeconds(1)))
         {
-            throw new InvalidDataException($"{where}: id must look like TG-PKL-001");
+            throw Invalid(file, null, $"{where}: id must look like TG-PKL-001");
         }
 
         var kind = doc.Kind switch
@@ -261,11 +281,11 @@ public sealed class RuleCatalog
             "global" => RuleKind.Global,
             "pickle" => RuleKind.Pickle,
             "format" => RuleKind.Format,
-            _ => throw new InvalidDataException($"{where}: kind must be global, pickle or format"),
+            _ => throw Invalid(file, null, $"{where}: kind must be global, pickle or format"),
         };
         if (doc.Severity is null || !SeverityExtensions.TryParse(doc.Severity, out var severity))
         {
-            throw new InvalidDataException($"{where}: severity must be info, low, medium, high or critical");
+            throw Invalid(file, null, $"{where}: severity must be info, low, medium, high or critical");
         }
 
         var verdict = doc.Verdict switch
@@ -274,82 +294,83 @@ public sealed class RuleCatalog
             "suspicious" => Verdict.Suspicious,
             "error" => Verdict.Error,
             "clean" => Verdict.Clean,
-            _ => throw new InvalidDataException($"{where}: verdict must be malicious, suspicious, error or clean"),
+            _ => throw Invalid(file, null, $"{where}: verdict must be malicious, suspicious, error or clean"),
         };
         var patterns = doc.Patterns ?? [];
         foreach (var pattern in patterns)
         {
             if (kind == RuleKind.Global && GlobalPattern.TryParse(pattern, out var problem) is null)
             {
-                throw new InvalidDataException($"{where}: bad pattern {problem}");
+                throw Invalid(file, null, $"{where}: bad pattern {problem}");
             }
+        }
 
-            if (kind == RuleKind.Format)
-            {
-                try
-                {
-                    _ = new Regex(pattern, RegexOptions.None, TimeSpan.FromSeconds(1));
-                }
-                catch (ArgumentException ex)
-                {
-                    throw new InvalidDataException($"{where}: bad regex '{pattern}': {ex.Message}", ex);
-                }
-            }
+        if (kind == RuleKind.Format && patterns.Count > 0)
+        {
+            throw Invalid(file, null, $"{where}: a format rule has no patterns; parser errors are mapped by kind ('errors')");
+        }
+
+        if (kind != RuleKind.Format && doc.Errors.Count > 0)
+        {
+            throw Invalid(file, null, $"{where}: only format rules map parser error kinds ('errors')");
         }
 
         if (kind == RuleKind.Global && patterns.Count == 0)
         {
-            throw new InvalidDataException($"{where}: a global rule needs patterns");
+            throw Invalid(file, null, $"{where}: a global rule needs patterns");
         }
 
         return new Rule(
             doc.Id,
-            Required(doc.Name, where, "name"),
+            Required(doc.Name, file, where, "name"),
             kind,
             severity,
             verdict,
-            Required(doc.Why, where, "why").Trim(),
-            Required(doc.Guidance, where, "guidance").Trim(),
+            Required(doc.Why, file, where, "why").Trim(),
+            Required(doc.Guidance, file, where, "guidance").Trim(),
             patterns.ToArray(),
             (doc.MustMatch ?? []).ToArray(),
             (doc.MustNotMatch ?? []).ToArray(),
-            doc.Priority);
+            doc.Errors);
     }
 
     private static Allowlist BuildAllowlist(string file, AllowlistDocument doc)
     {
         if (!ProfileNames.TryParse(doc.Profile, out var profile) || profile == PolicyProfile.Default)
         {
-            throw new InvalidDataException($"{file}: profile must be one of {string.Join(", ", ProfileNames.Concrete.Select(p => p.ToName()))}");
+            throw Invalid(file, null, $"profile must be one of {string.Join(", ", ProfileNames.Concrete.Select(p => p.ToName()))}");
         }
 
         var patterns = new List<GlobalPattern>();
         foreach (var entry in doc.Allow ?? [])
         {
-            var pattern = GlobalPattern.TryParse(entry, out var problem) ?? throw new InvalidDataException($"{file}: bad allow entry {problem}");
+            var pattern = GlobalPattern.TryParse(entry, out var problem) ?? throw Invalid(file, null, $"bad allow entry {problem}");
             if (pattern.Kind is not (GlobalPatternKind.Exact or GlobalPatternKind.Module))
             {
-                throw new InvalidDataException($"{file}: allow entry '{entry}' must be module.name or module.*");
+                throw Invalid(file, null, $"allow entry '{entry}' must be module.name or module.*");
             }
 
             patterns.Add(pattern);
         }
 
         var targets = (doc.GetattrTargets ?? []).Select(GlobalName.Normalize).ToArray();
-        var list = new Allowlist(profile, Required(doc.Description, file, "description"), Required(doc.Source, file, "source"), patterns, targets);
+        var list = new Allowlist(profile, Required(doc.Description, file, null, "description"), Required(doc.Source, file, null, "source"), patterns, targets);
         foreach (var target in targets)
         {
             if (!list.Allows(target))
             {
-                throw new InvalidDataException($"{file}: getattr target '{target}' must itself be allowed");
+                throw Invalid(file, null, $"getattr target '{target}' must itself be allowed");
             }
         }
 
         return list;
     }
 
-    private static string Required(string? value, string where, string field) =>
-        string.IsNullOrWhiteSpace(value) ? throw new InvalidDataException($"{where}: '{field}' is required") : value;
+    private static string Required(string? value, string file, string? where, string field) =>
+        string.IsNullOrWhiteSpace(value) ? throw Invalid(file, null, where is null ? $"'{field}' is required" : $"{where}: '{field}' is required") : value;
+
+    private static MalformedInputException Invalid(string file, long? line, string problem) =>
+        MalformedInputException.CreateAt(InputErrorKind.Config, problem, file, line is { } l ? (int)l : null);
 
     // YAML shapes, read field by field; an unknown field is an error naming its line.
     private sealed class RuleFileDocument
@@ -378,15 +399,14 @@ public sealed class RuleCatalog
         public string? Verdict { get; private init; }
         public string? Why { get; private init; }
         public string? Guidance { get; private init; }
-        public int Priority { get; private init; }
+        public IReadOnlyList<InputErrorKind> Errors { get; private init; } = [];
         public List<string>? Patterns { get; private init; }
         public List<string>? MustMatch { get; private init; }
         public List<string>? MustNotMatch { get; private init; }
 
         public static RuleDocument From(YamlNode node, string where)
         {
-            var fields = Yaml.Fields(node, where, "id", "name", "kind", "severity", "verdict", "why", "guidance", "priority", "patterns", "must_match", "must_not_match");
-            var priority = Yaml.String(fields, "priority", where);
+            var fields = Yaml.Fields(node, where, "id", "name", "kind", "severity", "verdict", "why", "guidance", "errors", "patterns", "must_match", "must_not_match");
             return new RuleDocument
             {
                 Id = Yaml.String(fields, "id", where),
@@ -396,14 +416,18 @@ public sealed class RuleCatalog
                 Verdict = Yaml.String(fields, "verdict", where),
                 Why = Yaml.String(fields, "why", where),
                 Guidance = Yaml.String(fields, "guidance", where),
-                Priority = priority is null ? 0
-                    : int.TryParse(priority, System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out var p) ? p
-                    : throw new InvalidDataException($"{where}:{fields["priority"].Start.Line}: priority must be an integer"),
+                Errors = ErrorKinds(fields, where),
                 Patterns = Yaml.Strings(fields, "patterns", where),
                 MustMatch = Yaml.Strings(fields, "must_match", where),
                 MustNotMatch = Yaml.Strings(fields, "must_not_match", where),
             };
         }
+
+        private static InputErrorKind[] ErrorKinds(Dictionary<string, YamlNode> fields, string where) =>
+            !fields.TryGetValue("errors", out var node) ? []
+            : Yaml.Items(node, where, "errors").Select(item => item is YamlScalarNode { Value: { } name } && TryParseErrorKind(name, out var kind)
+                ? kind
+                : throw Invalid(where, item.Start.Line, $"unknown error kind '{(item as YamlScalarNode)?.Value}' in 'errors' (expected one of {string.Join(", ", ErrorKindNames.Select(n => n.Name))})")).ToArray();
     }
 
     private sealed class AllowlistDocument
@@ -434,7 +458,7 @@ public sealed class RuleCatalog
         {
             if (node is not YamlMappingNode mapping)
             {
-                throw new InvalidDataException($"{where}:{node.Start.Line}: expected a mapping");
+                throw Invalid(where, node.Start.Line, $"expected a mapping");
             }
 
             var fields = new Dictionary<string, YamlNode>(StringComparer.Ordinal);
@@ -443,12 +467,12 @@ public sealed class RuleCatalog
                 var name = (key as YamlScalarNode)?.Value ?? string.Empty;
                 if (!known.Contains(name, StringComparer.Ordinal))
                 {
-                    throw new InvalidDataException($"{where}:{key.Start.Line}: unknown field '{name}' (expected one of {string.Join(", ", known)})");
+                    throw Invalid(where, key.Start.Line, $"unknown field '{name}' (expected one of {string.Join(", ", known)})");
                 }
 
                 if (!fields.TryAdd(name, value))
                 {
-                    throw new InvalidDataException($"{where}:{key.Start.Line}: field '{name}' is given twice");
+                    throw Invalid(where, key.Start.Line, $"field '{name}' is given twice");
                 }
             }
 
@@ -460,18 +484,18 @@ public sealed class RuleCatalog
             {
                 YamlSequenceNode sequence => sequence.Children,
                 YamlScalarNode { Value: null or "" or "~" or "null" } => [],
-                _ => throw new InvalidDataException($"{where}:{node.Start.Line}: '{field}' must be a list"),
+                _ => throw Invalid(where, node.Start.Line, $"'{field}' must be a list"),
             };
 
         public static string? String(Dictionary<string, YamlNode> fields, string field, string where) =>
             !fields.TryGetValue(field, out var node) ? null
             : node is YamlScalarNode scalar ? (scalar.Style == YamlDotNet.Core.ScalarStyle.Plain && scalar.Value is "~" or "null" ? null : scalar.Value)
-            : throw new InvalidDataException($"{where}:{node.Start.Line}: '{field}' must be a single value");
+            : throw Invalid(where, node.Start.Line, $"'{field}' must be a single value");
 
         public static List<string>? Strings(Dictionary<string, YamlNode> fields, string field, string where) =>
             !fields.TryGetValue(field, out var node) ? null
             : Items(node, where, field).Select(item => item is YamlScalarNode { Value: { } value }
                 ? value
-                : throw new InvalidDataException($"{where}:{item.Start.Line}: every entry of '{field}' must be a single value")).ToList();
+                : throw Invalid(where, item.Start.Line, $"every entry of '{field}' must be a single value")).ToList();
     }
 }

@@ -242,7 +242,7 @@ public sealed partial class ArtifactScanner
                 var bytes = count < 0 ? -1 : checked(count * StorageElementSize(storageType.Name));
                 if (bytes < 0 || bytes > rest.Length - 8)
                 {
-                    MalformedInputException.Throw($"storage declares {count:N0} elements, more than the {rest.Length - 8:N0} bytes left", offset);
+                    MalformedInputException.Throw(InputErrorKind.Truncated, $"storage declares {count:N0} elements, more than the {rest.Length - 8:N0} bytes left", offset);
                 }
 
                 offset += 8 + bytes;
@@ -257,7 +257,7 @@ public sealed partial class ArtifactScanner
                 var ndim = System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(rest);
                 if (ndim < 0 || ndim > 64)
                 {
-                    MalformedInputException.Throw($"tensor header declares {ndim} dimensions", offset);
+                    MalformedInputException.Throw(InputErrorKind.Syntax, $"tensor header declares {ndim} dimensions", offset);
                 }
 
                 var headerBytes = 8 + (16L * ndim) + 8;

@@ -114,7 +114,7 @@ public sealed partial class ArtifactScanner
         }
         catch (InvalidDataException ex)
         {
-            throw new MalformedInputException($"{kind} stream is corrupt: {ex.Message}", 0, member);
+            throw MalformedInputException.Create(InputErrorKind.Corrupt, $"{kind} stream is corrupt: {ex.Message}", 0, member);
         }
 
         var inner = JoinMember(member, kind == "gzip" ? "(gunzipped)" : "(inflated)");

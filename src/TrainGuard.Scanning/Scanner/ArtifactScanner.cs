@@ -19,7 +19,7 @@ public sealed partial class ArtifactScanner
 
     /// <summary>
     /// A scanner with the given options and rules (the embedded catalogue when null). Bad policy options throw
-    /// <see cref="PolicyConfigException"/> here. The embedded catalogue takes ~0.2 s to load the first time: that
+    /// a <see cref="MalformedInputException"/> (<see cref="InputErrorKind.Config"/>) here. The embedded catalogue takes ~0.2 s to load the first time: that
     /// happens on a background thread while the first file is read and its pickles analysed, so a one-file
     /// <c>trainguard scan</c> does not pay for both one after the other.
     /// </summary>

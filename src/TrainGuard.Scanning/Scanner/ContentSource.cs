@@ -121,7 +121,7 @@ internal sealed partial class ContentSource : IDisposable
             var read = RandomAccess.Read(handle, buffer.AsSpan(done), done);
             if (read == 0)
             {
-                MalformedInputException.Throw($"the file shrank from {Length:N0} to {done:N0} bytes while it was read (is it still being written?); scan it again when it is complete", done);
+                MalformedInputException.Throw(InputErrorKind.Truncated, $"the file shrank from {Length:N0} to {done:N0} bytes while it was read (is it still being written?); scan it again when it is complete", done);
             }
 
             done += read;

@@ -51,12 +51,11 @@ internal sealed class FileScan(string path, Func<RuleCatalog> rules)
         });
     }
 
-    /// <summary>Turns a parser error into the matching finding: malformed input or a limit exceeded.</summary>
+    /// <summary>Turns a parser error into the finding of the format rule its kind maps to (<see cref="RuleCatalog.ClassifyError(MalformedInputException)"/>).</summary>
     public void AddError(MalformedInputException error, string? member)
     {
-        var rule = error.LimitExceeded ? RuleIds.LimitExceeded : RuleIds.Malformed;
         var where = error.Member ?? member;
-        AddRule(rule, error.Message, where, error.Offset);
+        AddRule(rules().ClassifyError(error).Id, error.Message, where, error.Offset);
     }
 
     public AnalyzedItem ToItem(long? size, string? sha256, TimeSpan elapsed)

@@ -73,22 +73,22 @@ public static class EventBatchParser
 
             if (reader.Read())
             {
-                throw new MalformedInputException("the body holds more than one JSON value", reader.TokenStartIndex);
+                throw MalformedInputException.Create(InputErrorKind.Syntax, "the body holds more than one JSON value", reader.TokenStartIndex);
             }
         }
         catch (JsonException ex)
         {
-            throw new MalformedInputException($"the body is not valid JSON (line {(ex.LineNumber ?? 0) + 1}, byte {ex.BytePositionInLine ?? 0}): {ex.Message}", ex.BytePositionInLine ?? 0);
+            throw MalformedInputException.Create(InputErrorKind.Syntax, $"the body is not valid JSON (line {(ex.LineNumber ?? 0) + 1}, byte {ex.BytePositionInLine ?? 0}): {ex.Message}", ex.BytePositionInLine ?? 0);
         }
 
         if (!found)
         {
-            throw new MalformedInputException("the body must be a JSON array of events or an object {\"events\": [...]}", 0);
+            throw MalformedInputException.Create(InputErrorKind.Syntax, "the body must be a JSON array of events or an object {\"events\": [...]}", 0);
         }
 
         if (batch.Count > limits.MaxEvents)
         {
-            throw new MalformedInputException($"the batch holds {batch.Count:N0} events; at most {limits.MaxEvents:N0} are accepted per batch", 0, limitExceeded: true);
+            throw MalformedInputException.Create(InputErrorKind.OverLimit, $"the batch holds {batch.Count:N0} events; at most {limits.MaxEvents:N0} are accepted per batch", 0);
         }
 
         problems = batch.Problems;
@@ -110,12 +110,12 @@ public static class EventBatchParser
             }
             catch (InvalidOperationException ex)
             {
-                throw new MalformedInputException($"a member name of the body cannot be read: {ex.Message}", reader.TokenStartIndex);
+                throw MalformedInputException.Create(InputErrorKind.Syntax, $"a member name of the body cannot be read: {ex.Message}", reader.TokenStartIndex);
             }
 
             if (!names.Add(name))
             {
-                throw new MalformedInputException($"the body repeats the member name \"{name}\"", reader.TokenStartIndex);
+                throw MalformedInputException.Create(InputErrorKind.Corrupt, $"the body repeats the member name \"{name}\"", reader.TokenStartIndex, field: name);
             }
 
             reader.Read();

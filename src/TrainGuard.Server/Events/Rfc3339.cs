@@ -1,9 +1,28 @@
+using System.Text;
+using TrainGuard.Parsing;
+
 namespace TrainGuard.Server.Events;
 
 /// <summary>Strict RFC 3339 <c>date-time</c> parsing (section 5.6): full date, <c>T</c>, full time, <c>Z</c> or a numeric offset.</summary>
 public static class Rfc3339
 {
     private const int MaxFractionDigits = 9;
+
+    /// <summary>
+    /// Parses the value of <paramref name="field"/> (a query parameter, an event field); anything that is not an
+    /// RFC 3339 date-time is a <see cref="MalformedInputException"/> naming the field.
+    /// </summary>
+    public static DateTimeOffset Parse(ReadOnlySpan<char> text, string field) =>
+        TryParse(text, out var value)
+            ? value
+            : MalformedInputException.Throw<DateTimeOffset>(InputErrorKind.Syntax, $"{field}: not an RFC 3339 date-time (e.g. 2026-11-23T10:00:00Z)", field: field);
+
+    /// <summary>Fuzz target: bytes as UTF-8 text; throws nothing but <see cref="MalformedInputException"/>.</summary>
+    public static void Fuzz(ReadOnlySpan<byte> data)
+    {
+        var value = Parse(Encoding.UTF8.GetString(data), "fuzz");
+        _ = ToUnixMicroseconds(value);
+    }
 
     /// <summary>Parses <paramref name="text"/>; false for anything that is not an RFC 3339 date-time.</summary>
     public static bool TryParse(ReadOnlySpan<char> text, out DateTimeOffset value)

@@ -183,12 +183,12 @@ internal static class EventEndpoints
                 {
                     null or "asc" => false,
                     "desc" => true,
-                    _ => throw new FormatException("order: asc or desc"),
+                    _ => MalformedInputException.Throw<bool>(InputErrorKind.Syntax, "order: asc or desc", field: "order"),
                 },
                 Limit = (int)(Number(q["limit"], "limit", 1, EventQuery.MaxLimit) ?? EventQuery.DefaultLimit),
             };
         }
-        catch (FormatException ex)
+        catch (MalformedInputException ex)
         {
             await HttpJson.ProblemAsync(context, StatusCodes.Status400BadRequest, "bad-query", "Bad query", ex.Message);
             return;
@@ -230,9 +230,7 @@ internal static class EventEndpoints
                 return null;
             }
 
-            return Rfc3339.TryParse(value, out var time)
-                ? Rfc3339.ToUnixMicroseconds(time)
-                : throw new FormatException($"{name}: not an RFC 3339 date-time (e.g. 2026-11-23T10:00:00Z)");
+            return Rfc3339.ToUnixMicroseconds(Rfc3339.Parse(value, name));
         }
 
         static long? Number(string? value, string name, long min, long max)
@@ -244,7 +242,7 @@ internal static class EventEndpoints
 
             return long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n >= min && n <= max
                 ? n
-                : throw new FormatException($"{name}: a whole number from {min} to {max}");
+                : MalformedInputException.Throw<long>(InputErrorKind.Syntax, $"{name}: a whole number from {min} to {max}", field: name);
         }
     }
 

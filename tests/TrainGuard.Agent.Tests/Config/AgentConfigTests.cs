@@ -1,5 +1,6 @@
 using TrainGuard.Agent.Config;
 using TrainGuard.Agent.Tests.Support;
+using TrainGuard.Parsing;
 
 namespace TrainGuard.Agent.Tests.Config;
 
@@ -73,8 +74,10 @@ public sealed class AgentConfigTests
     [InlineData("audit:\n  stdin: yes please\n", "'audit.stdin' must be true or false")]
     public void Errors_name_the_file_line_and_column(string yaml, string expected)
     {
-        var ex = Assert.Throws<AgentConfigException>(() => AgentConfig.Parse(yaml));
+        var ex = Assert.Throws<MalformedInputException>(() => AgentConfig.Parse(yaml));
         Assert.Contains(expected, ex.Message, StringComparison.Ordinal);
+        Assert.Equal(InputErrorKind.Config, ex.Kind);
+        Assert.Equal("agent.yaml", ex.Origin);
     }
 
     [Fact]
@@ -90,9 +93,9 @@ public sealed class AgentConfigTests
     {
         using var dir = new TempDir();
         var missing = new AgentConfig { TokenFile = dir.Combine("nope") };
-        Assert.Contains("cannot read the token file", Assert.Throws<AgentConfigException>(() => missing.ReadToken()).Message, StringComparison.Ordinal);
+        Assert.Contains("cannot read the token file", Assert.Throws<MalformedInputException>(() => missing.ReadToken()).Message, StringComparison.Ordinal);
         var empty = new AgentConfig { TokenFile = dir.Write("token", "\n") };
-        Assert.Contains("token file is empty", Assert.Throws<AgentConfigException>(() => empty.ReadToken()).Message, StringComparison.Ordinal);
+        Assert.Contains("token file is empty", Assert.Throws<MalformedInputException>(() => empty.ReadToken()).Message, StringComparison.Ordinal);
         var good = new AgentConfig { TokenFile = dir.Write("token2", "abc123\n") };
         Assert.Equal("abc123", good.ReadToken());
     }

@@ -74,6 +74,6 @@ public sealed class AuthorizedKeysParserTests
             Encoding.UTF8.GetBytes(Ed25519 + "\n" + "command=\"a,b\",no-pty " + Rsa + "\n"),
             Encoding.UTF8.GetBytes(Ecdsa),
         };
-        FuzzDriver.Run(AuthorizedKeysParser.Fuzz, seeds, 3000);
+        FuzzHarness.Run(AuthorizedKeysParser.Fuzz, seeds, 3000, 8785, Audit.FuzzTests.Alphabet);
     }
 }

@@ -282,6 +282,6 @@ public sealed class EventSpoolTests
             Encoding.UTF8.GetBytes(SpoolFormat.FormatRecord(1, SpoolFormat.GenesisHash, ChildProgram.MakeEvent(1).ToJsonLine())),
             Encoding.UTF8.GetBytes("{\"seq\":99999999999999999999,\"prev\":\"\",\"event\":[]}"),
         };
-        FuzzDriver.Run(SpoolFormat.Fuzz, seeds, 3000);
+        FuzzHarness.Run(SpoolFormat.Fuzz, seeds, 3000, 8785, Audit.FuzzTests.Alphabet);
     }
 }

@@ -25,16 +25,9 @@ public sealed class ContentFuzzTests
             }
         }
 
-        var random = new Random(file.Length * 31);
         var pickleIndex = members.FindIndex(m => m.Name.EndsWith("data.pkl", StringComparison.Ordinal));
-        for (var round = 0; round < 150; round++)
+        foreach (var pickle in FuzzHarness.Inputs([members[pickleIndex].Data], 150, file.Length * 31))
         {
-            var pickle = (byte[])members[pickleIndex].Data.Clone();
-            for (var flips = random.Next(1, 6); flips > 0; flips--)
-            {
-                pickle[random.Next(pickle.Length)] = (byte)random.Next(256);
-            }
-
             using var output = new MemoryStream();
             using (var zip = new ZipArchive(output, ZipArchiveMode.Create, leaveOpen: true))
             {
@@ -46,40 +39,13 @@ public sealed class ContentFuzzTests
                 }
             }
 
-            var bytes = output.ToArray();
-            try
-            {
-                CheckpointReader.Fuzz(bytes);
-            }
-            catch (Exception ex)
-            {
-                Assert.Fail($"{ex.GetType().Name} for data.pkl {System.Convert.ToHexString(pickle)}: {ex.Message}");
-            }
+            FuzzHarness.Check(CheckpointReader.Fuzz, output.ToArray());
         }
     }
 
     [Fact]
     public void Fuzzing_the_run_manifest_parser_throws_only_malformed_input()
     {
-        var seed = File.ReadAllBytes(CkptFixtures.RunManifest);
-        var random = new Random(99);
-        for (var round = 0; round < 400; round++)
-        {
-            var data = (byte[])seed.Clone();
-            for (var flips = random.Next(1, 6); flips > 0; flips--)
-            {
-                const string Alphabet = "{}[]:,-&*!|>'\"#\n 0.ea";
-                data[random.Next(data.Length)] = (byte)Alphabet[random.Next(Alphabet.Length)];
-            }
-
-            try
-            {
-                RunManifestParser.Fuzz(data);
-            }
-            catch (Exception ex)
-            {
-                Assert.Fail($"{ex.GetType().Name} for input {System.Convert.ToHexString(data)}: {ex.Message}");
-            }
-        }
+        FuzzHarness.Run(RunManifestParser.Fuzz, [File.ReadAllBytes(CkptFixtures.RunManifest)], 400, 99, "{}[]:,-&*!|>'\"#\n 0.ea"u8.ToArray());
     }
 }

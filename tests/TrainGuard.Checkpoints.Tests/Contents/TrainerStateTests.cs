@@ -44,28 +44,6 @@ public sealed class TrainerStateTests
     public void Fuzzing_trainer_state_throws_only_malformed_input()
     {
         var seed = File.ReadAllBytes(Path.Combine(RngVectors.FindRepoRoot(), "tests", "fixtures", "ckpt", "checkpoint-6", "trainer_state.json"));
-        var random = new Random(77);
-        for (var round = 0; round < 400; round++)
-        {
-            var data = (byte[])seed.Clone();
-            for (var flips = random.Next(1, 6); flips > 0; flips--)
-            {
-                data[random.Next(data.Length)] = (byte)"{}[]\",:0-.eNaI \n"[random.Next(16)];
-            }
-
-            if (round % 5 == 0)
-            {
-                data = data[..random.Next(data.Length)];
-            }
-
-            try
-            {
-                TrainerState.Fuzz(data);
-            }
-            catch (Exception ex)
-            {
-                Assert.Fail($"{ex.GetType().Name} for input {System.Convert.ToHexString(data)}: {ex.Message}");
-            }
-        }
+        FuzzHarness.Run(TrainerState.Fuzz, [seed], 400, 77, "{}[]\",:0-.eNaI \n"u8.ToArray());
     }
 }

@@ -235,32 +235,30 @@ public sealed class RngStateTests
     [Fact]
     public void Fuzzing_the_torch_state_parser_throws_only_malformed_input()
     {
-        var random = new Random(1234);
         var seedBytes = System.Convert.FromBase64String(RngVectors.Torch.First().GetProperty("state_b64").GetString()!);
-        for (var round = 0; round < 300; round++)
-        {
-            var data = round % 3 == 0 ? new byte[random.Next(0, 6000)] : (byte[])seedBytes.Clone();
-            if (round % 3 == 0)
-            {
-                random.NextBytes(data);
-            }
-            else
-            {
-                for (var flips = random.Next(1, 8); flips > 0; flips--)
-                {
-                    data[random.Next(data.Length)] ^= (byte)random.Next(1, 256);
-                }
-            }
+        FuzzHarness.Run(TorchCpuGeneratorState.Fuzz, [seedBytes], 300, 1234, maxLength: 6000);
+    }
 
-            try
-            {
-                TorchCpuGeneratorState.Fuzz(data);
-            }
-            catch (Exception ex)
-            {
-                Assert.Fail($"{ex.GetType().Name} for input {System.Convert.ToHexString(data.AsSpan(0, Math.Min(64, data.Length)))}...: {ex.Message}");
-            }
-        }
+    [Fact]
+    public void Fuzzing_the_cuda_state_parser_throws_only_malformed_input()
+    {
+        var state = new byte[TorchCudaGeneratorState.Size * 2];
+        BinaryPrimitives.WriteUInt64LittleEndian(state, 42);
+        BinaryPrimitives.WriteInt64LittleEndian(state.AsSpan(8), 1 << 20);
+        BinaryPrimitives.WriteUInt64LittleEndian(state.AsSpan(16), ulong.MaxValue);
+        BinaryPrimitives.WriteInt64LittleEndian(state.AsSpan(24), long.MinValue);
+        FuzzHarness.Run(TorchCudaGeneratorState.Fuzz, [state, state[..TorchCudaGeneratorState.Size]], 2000, 4321, maxLength: 64);
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(15)]
+    [InlineData(17)]
+    public void A_cuda_state_of_the_wrong_size_is_malformed_input_naming_its_size(int length)
+    {
+        var ex = Assert.Throws<MalformedInputException>(() => TorchCudaGeneratorState.Parse(new byte[length]));
+        Assert.Equal(InputErrorKind.Syntax, ex.Kind);
+        Assert.Contains($"not {length}", ex.Message, StringComparison.Ordinal);
     }
 
     private static NumpyRandomState NumpyState(JsonElement vector)

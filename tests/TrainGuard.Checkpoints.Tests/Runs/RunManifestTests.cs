@@ -49,6 +49,9 @@ public sealed class RunManifestTests
     {
         var error = Assert.Throws<MalformedInputException>(() => RunManifestParser.Parse(yaml, "run.yaml"));
         Assert.StartsWith(expected, error.Message, StringComparison.Ordinal);
+        Assert.Equal(InputErrorKind.Config, error.Kind);
+        Assert.Equal("run.yaml", error.Origin);
+        Assert.NotNull(error.Line);
     }
 
     [Fact]

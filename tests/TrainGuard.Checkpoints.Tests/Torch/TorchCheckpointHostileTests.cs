@@ -152,23 +152,6 @@ public class TorchCheckpointHostileTests
             Legacy(StateDictPickle([new("w", "FloatStorage", "0", 4, 1, [3], [1])]), [("0", 4, FourFloats)]),
             File.ReadAllBytes(CkptFixtures.PathOf("tensors/dtypes-views-legacy.pt")),
         };
-        var random = new Random(5);
-        for (var i = 0; i < 1500; i++)
-        {
-            var input = seeds[random.Next(seeds.Length)].ToArray();
-            for (var m = random.Next(1, 4); m > 0; m--)
-            {
-                input[random.Next(input.Length)] = (byte)random.Next(256);
-            }
-
-            try
-            {
-                TorchCheckpoint.Fuzz(input);
-            }
-            catch (Exception ex)
-            {
-                Assert.Fail($"{ex.GetType().Name} escaped for input {Convert.ToHexString(input)}: {ex}");
-            }
-        }
+        FuzzHarness.Run(TorchCheckpoint.Fuzz, seeds, 1500, 5);
     }
 }

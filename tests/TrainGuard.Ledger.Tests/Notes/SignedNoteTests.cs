@@ -217,8 +217,50 @@ public class SignedNoteTests
     public void Note_parser_survives_random_and_mutated_input()
     {
         using var signer = NoteSigner.Generate("fuzz.example");
-        FuzzHarness.Run(SignedNote.Fuzz, [Bytes(Text + "\n" + PeterSig + EnochSig), Bytes(SignedNote.Sign("a\n\nb\n", signer))]);
+        FuzzHarness.Run(SignedNote.Fuzz, [Bytes(Text + "\n" + PeterSig + EnochSig), Bytes(SignedNote.Sign("a\n\nb\n", signer))], 3000, 20240901, NoteAlphabet);
     }
+
+    [Fact]
+    public void Verifier_and_signer_keys_and_note_verification_throw_only_malformed_input()
+    {
+        using var signer = NoteSigner.Generate("fuzz.example");
+        byte[][] seeds =
+        [
+            Bytes(PeterVerifierKey + "\n" + Text + "\n" + PeterSig + EnochSig),
+            Bytes(EnochVerifierKey + "\n" + Text + "\n" + PeterSig + EnochSig),
+            Bytes(PeterSignerKey + "\n" + Text + "\n" + PeterSig),
+            Bytes(signer.VerifierKey + "\n" + SignedNote.Sign("a\n\nb\n", signer)),
+        ];
+        FuzzHarness.Run(FuzzKeysAndVerification, seeds, 3000, 20240902, NoteAlphabet);
+    }
+
+    /// <summary>
+    /// Fuzz target for the key and verification side of signed notes: the first line is a verifier key (or a
+    /// signer key, whose verifier is used), the rest a note opened against it.
+    /// </summary>
+    internal static void FuzzKeysAndVerification(ReadOnlySpan<byte> data)
+    {
+        var newline = data.IndexOf((byte)'\n');
+        var key = Encoding.UTF8.GetString(newline < 0 ? data : data[..newline]);
+        var message = newline < 0 ? [] : data[(newline + 1)..];
+        NoteVerifier verifier;
+        if (key.StartsWith("PRIVATE+KEY+", StringComparison.Ordinal))
+        {
+            using var signer = NoteSigner.Parse(key);
+            verifier = signer.Verifier;
+            _ = SignedNote.Sign("fuzz\n", signer);
+        }
+        else
+        {
+            verifier = NoteVerifier.Parse(key);
+        }
+
+        _ = NoteVerifier.Parse(verifier.VerifierKey);
+        _ = SignedNote.Open(message, [verifier]);
+    }
+
+    /// <summary>Bytes that matter to signed notes: newline, the em dash of signature lines, key separators, base64 padding.</summary>
+    private static readonly byte[] NoteAlphabet = "\n\u2014 +=0\r"u8.ToArray();
 
     private static IEnumerable<string> Manglings(string key)
     {

@@ -80,6 +80,6 @@ public class CheckpointTests
         FuzzHarness.Run(TreeHead.Fuzz, [
             Encoding.UTF8.GetBytes("example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n"),
             Encoding.UTF8.GetBytes("log\n0\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\next one\next two\n"),
-        ]);
+        ], 3000, 20240901);
     }
 }

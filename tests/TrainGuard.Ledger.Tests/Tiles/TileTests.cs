@@ -65,7 +65,7 @@ public class TileTests
             Encoding.ASCII.GetBytes("tile/0/x001/x234/067.p/5"),
             Encoding.ASCII.GetBytes("tile/entries/x123/456"),
             Encoding.ASCII.GetBytes("tile/7/000"),
-        ]);
+        ], 3000, 20240901);
     }
 
     [Fact]
@@ -131,6 +131,6 @@ public class TileTests
     [Fact]
     public void Entry_bundle_parser_survives_random_and_mutated_input()
     {
-        FuzzHarness.Run(EntryBundle.Fuzz, [EntryBundle.Encode([[1, 2, 3], [], Encoding.ASCII.GetBytes("hello")])]);
+        FuzzHarness.Run(EntryBundle.Fuzz, [EntryBundle.Encode([[1, 2, 3], [], Encoding.ASCII.GetBytes("hello")])], 3000, 20240901);
     }
 }

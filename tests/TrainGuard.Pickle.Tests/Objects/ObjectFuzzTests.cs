@@ -7,17 +7,7 @@ namespace TrainGuard.Pickle.Tests.Objects;
 /// <summary>Random and mutated inputs, deterministic seeds: the reader throws nothing but <see cref="MalformedInputException"/>.</summary>
 public class ObjectFuzzTests
 {
-    private static void Check(byte[] input)
-    {
-        try
-        {
-            PickleObjectReader.Fuzz(input);
-        }
-        catch (Exception ex)
-        {
-            Assert.Fail($"{ex.GetType().Name} escaped for input {Convert.ToHexString(input)}: {ex}");
-        }
-    }
+    private static void Check(byte[] input) => FuzzHarness.Check(PickleObjectReader.Fuzz, input);
 
     private static IEnumerable<byte[]> Seeds()
     {
@@ -34,7 +24,7 @@ public class ObjectFuzzTests
     [Fact]
     public void Random_opcode_soup_never_escapes()
     {
-        foreach (var input in FuzzInputs.OpcodeSoup(424242, 20_000))
+        foreach (var input in FuzzHarness.Inputs([], 20_000, 424242, FuzzInputs.Opcodes, FuzzInputs.SoupLength))
         {
             Check(input);
         }
@@ -43,7 +33,7 @@ public class ObjectFuzzTests
     [Fact]
     public void Mutated_real_pickles_never_escape()
     {
-        foreach (var input in FuzzInputs.Mutations(Seeds().ToArray(), 99, 5_000))
+        foreach (var input in FuzzHarness.Inputs(Seeds().ToArray(), 5_000, 99, FuzzInputs.Opcodes))
         {
             Check(input);
         }

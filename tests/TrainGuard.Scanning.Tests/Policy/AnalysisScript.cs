@@ -93,10 +93,10 @@ internal sealed class AnalysisScript
                 Analysis.TrailingDataOffset = Next();
                 break;
             case "error":
-                Analysis.Error = new MalformedInputException(rest, Next());
+                Analysis.Error = MalformedInputException.Create(InputErrorKind.Syntax, rest, Next());
                 break;
             case "limit":
-                Analysis.Error = new MalformedInputException(rest, Next(), limitExceeded: true);
+                Analysis.Error = MalformedInputException.Create(InputErrorKind.OverLimit, rest, Next());
                 break;
             case "profile":
                 Options = Options with { Profile = ProfileNames.Parse(rest) };

@@ -188,10 +188,23 @@ public class PicklePolicyTests
         Assert.Equal(Verdict.Error, finding.Verdict);
     }
 
+    [Theory]
+    [InlineData("error unknown global 'archive/code/__torch__/torchscript.py' at offset 0x4")]
+    [InlineData("error local header disagrees with the central directory, overlaps, 3 pickles")]
+    [InlineData("error pickle memo exceeds the limit of 10")]
+    public void Input_text_quoted_in_an_error_message_cannot_change_the_rule_or_clean_the_verdict(string statement)
+    {
+        // Under message regexes the first would have been TG-FMT-008 (verdict clean) and the last a limit.
+        var analysis = AnalysisScript.Parse("import collections.OrderedDict; " + statement).Analysis;
+        var finding = Assert.Single(Default.Evaluate(analysis, "a.pkl", null));
+        Assert.Equal(RuleIds.Malformed, finding.RuleId);
+        Assert.Equal(Verdict.Error, finding.Verdict);
+    }
+
     [Fact]
     public void Error_that_names_its_own_member_keeps_that_member_and_offset()
     {
-        var analysis = new PickleAnalysis { PickleCount = 0, Error = new MalformedInputException("unexpected opcode 0xff", 0x7, "x/inner.pkl") };
+        var analysis = new PickleAnalysis { PickleCount = 0, Error = MalformedInputException.Create(InputErrorKind.Syntax, "unexpected opcode 0xff", 0x7, "x/inner.pkl") };
         var finding = Assert.Single(Default.Evaluate(analysis, "a.zip", "x/outer.pkl", 0x100));
         Assert.Equal(new Location("a.zip", "x/inner.pkl", 0x7), finding.Location);
     }
@@ -255,7 +268,7 @@ public class PicklePolicyTests
     [InlineData("my pkg.Thing")]
     public void Bad_allow_pattern_is_rejected_when_the_policy_is_built(string entry)
     {
-        var ex = Assert.Throws<PolicyConfigException>(() => new PicklePolicy(RuleCatalog.Default, new PolicyOptions { ExtraAllowed = [entry] }));
+        var ex = Assert.Throws<MalformedInputException>(() => new PicklePolicy(RuleCatalog.Default, new PolicyOptions { ExtraAllowed = [entry] }));
         Assert.StartsWith("--allow:", ex.Message, StringComparison.Ordinal);
     }
 

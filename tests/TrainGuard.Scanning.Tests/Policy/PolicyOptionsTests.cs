@@ -1,3 +1,4 @@
+using TrainGuard.Parsing;
 using TrainGuard.Scanning.Policy;
 
 namespace TrainGuard.Scanning.Tests.Policy;
@@ -44,9 +45,10 @@ public sealed class PolicyOptionsTests : IDisposable
     public void Bad_config_is_reported_with_file_and_line(string yaml, int line, string problem)
     {
         var path = Write("bad.yaml", yaml);
-        var ex = Assert.Throws<PolicyConfigException>(() => PolicyOptions.LoadConfig(path));
-        Assert.Equal(path, ex.Path);
+        var ex = Assert.Throws<MalformedInputException>(() => PolicyOptions.LoadConfig(path));
+        Assert.Equal(path, ex.Origin);
         Assert.Equal(line, ex.Line);
+        Assert.Equal(InputErrorKind.Config, ex.Kind);
         Assert.StartsWith($"{path}:{line}: ", ex.Message, StringComparison.Ordinal);
         Assert.Contains(problem, ex.Message, StringComparison.Ordinal);
     }
@@ -55,8 +57,8 @@ public sealed class PolicyOptionsTests : IDisposable
     public void Missing_config_file_names_the_file()
     {
         var path = Path.Combine(_dir, "missing.yaml");
-        var ex = Assert.Throws<PolicyConfigException>(() => PolicyOptions.LoadConfig(path));
-        Assert.Equal(path, ex.Path);
+        var ex = Assert.Throws<MalformedInputException>(() => PolicyOptions.LoadConfig(path));
+        Assert.Equal(path, ex.Origin);
         Assert.Null(ex.Line);
         Assert.Contains("does not exist", ex.Message, StringComparison.Ordinal);
     }
@@ -65,7 +67,7 @@ public sealed class PolicyOptionsTests : IDisposable
     public void Oversized_config_file_is_refused_before_it_is_read()
     {
         var path = Write("huge.yaml", "allow:\n" + string.Concat(Enumerable.Repeat("  - mypkg.Thing\n", 70_000)));
-        var ex = Assert.Throws<PolicyConfigException>(() => PolicyOptions.LoadConfig(path));
+        var ex = Assert.Throws<MalformedInputException>(() => PolicyOptions.LoadConfig(path));
         Assert.Contains("more than", ex.Message, StringComparison.Ordinal);
     }
 
@@ -84,7 +86,7 @@ public sealed class PolicyOptionsTests : IDisposable
     [Fact]
     public void Unknown_profile_name_lists_the_valid_ones()
     {
-        var ex = Assert.Throws<PolicyConfigException>(() => ProfileNames.Parse("weights"));
+        var ex = Assert.Throws<MalformedInputException>(() => ProfileNames.Parse("weights"));
         Assert.Contains("torch-weights", ex.Message, StringComparison.Ordinal);
     }
 

@@ -1,5 +1,6 @@
 using System.Reflection;
 using TrainGuard.Findings;
+using TrainGuard.Parsing;
 using TrainGuard.Pickle;
 using TrainGuard.Scanning.Policy;
 
@@ -15,7 +16,9 @@ public class RuleCatalogTests
         var failures = new List<string>();
         foreach (var rule in Catalog.All)
         {
-            if (rule.MustMatch.Count == 0)
+            // A format rule the scanner reports from its own checks maps no parser error kind: nothing can match it.
+            var hasMatcher = rule.Kind != RuleKind.Format || rule.ErrorKinds.Count > 0;
+            if (rule.MustMatch.Count == 0 && hasMatcher)
             {
                 failures.Add($"{rule.Id}: no must_match samples");
             }
@@ -143,12 +146,65 @@ public class RuleCatalogTests
         Assert.Equal(expected, Catalog.MatchGlobal(global)?.Id);
 
     [Theory]
-    [InlineData("pickle memo exceeds the limit of 10", false, RuleIds.LimitExceeded)]
-    [InlineData("anything at all", true, RuleIds.LimitExceeded)]
-    [InlineData("unexpected opcode 0xff", false, RuleIds.Malformed)]
-    [InlineData("local header of 'a/data.pkl' disagrees with the central directory", false, RuleIds.ZipHeaderMismatch)]
-    public void Parser_errors_are_classified_into_format_rules(string message, bool limit, string expected) =>
-        Assert.Equal(expected, Catalog.ClassifyError(new Parsing.MalformedInputException(message, 0, limitExceeded: limit)).Id);
+    [InlineData("pickle memo exceeds the limit of 10", InputErrorKind.OverLimit, RuleIds.LimitExceeded)]
+    [InlineData("anything at all", InputErrorKind.OverLimit, RuleIds.LimitExceeded)]
+    [InlineData("unexpected opcode 0xff", InputErrorKind.Syntax, RuleIds.Malformed)]
+    [InlineData("truncated: BINUNICODE string runs past the end of the input", InputErrorKind.Truncated, RuleIds.Malformed)]
+    [InlineData("local header of 'a/data.pkl' disagrees with the central directory", InputErrorKind.Corrupt, RuleIds.Malformed)]
+    [InlineData("the member is encrypted", InputErrorKind.Encrypted, RuleIds.UnsupportedMember)]
+    public void Parser_errors_are_classified_into_format_rules_by_their_kind(string message, InputErrorKind kind, string expected) =>
+        Assert.Equal(expected, Catalog.ClassifyError(MalformedInputException.Create(kind, message, 0)).Id);
+
+    public static TheoryData<InputErrorKind> Kinds => [.. Enum.GetValues<InputErrorKind>()];
+
+    [Theory]
+    [MemberData(nameof(Kinds))]
+    public void Rewording_a_parser_error_never_changes_its_rule(InputErrorKind kind)
+    {
+        // Wordings the former message regexes sent to six different rules, one of them with a clean verdict.
+        string[] rewordings =
+        [
+            "unexpected opcode 0xff at offset 0x10",
+            "pickle memo exceeds the limit of 1,000; raise it with the matching --max-* option",
+            "scan timed out",
+            "TorchScript code in archive: archive/code/__torch__/model.py",
+            "local header of 'archive/data.pkl' disagrees with the central directory (name)",
+            "entry 'archive/data/0' overlaps entry 'archive/data.pkl'",
+            "invalid safetensors header",
+            "member 'archive/data.pkl' is encrypted",
+            "gzip-compressed content is not analysed",
+            "3 pickles where one is expected",
+            string.Empty,
+        ];
+        var expected = Catalog.ClassifyError(kind);
+        foreach (var message in rewordings)
+        {
+            Assert.Equal(expected.Id, Catalog.ClassifyError(MalformedInputException.Create(kind, message, 0)).Id);
+        }
+    }
+
+    [Fact]
+    public void Every_error_kind_maps_to_exactly_one_format_rule()
+    {
+        foreach (var kind in Enum.GetValues<InputErrorKind>())
+        {
+            var rule = Catalog.ClassifyError(kind);
+            Assert.Equal(RuleKind.Format, rule.Kind);
+            Assert.Single(Catalog.All, r => r.ErrorKinds.Contains(kind));
+        }
+    }
+
+    [Fact]
+    public void Catalogue_rejects_an_error_kind_mapped_by_no_rule()
+    {
+        var formats = File.ReadAllText(Path.Combine(RulesFolder, "formats.yaml"));
+        var withoutEncrypted = formats.Replace("    errors: [encrypted]\n", string.Empty, StringComparison.Ordinal);
+        Assert.NotEqual(formats, withoutEncrypted);
+        var files = EmbeddedRuleFiles().Select(f => f.Name.EndsWith("formats.yaml", StringComparison.Ordinal) ? (f.Name, withoutEncrypted) : f).ToArray();
+        var ex = Assert.Throws<MalformedInputException>(() => RuleCatalog.FromYaml(files, EmbeddedAllowlists()));
+        Assert.Equal(InputErrorKind.Config, ex.Kind);
+        Assert.Contains("error kind 'encrypted'", ex.Message, StringComparison.Ordinal);
+    }
 
     /// <summary>One valid global rule, nine lines: fields appended after it start on line 10.</summary>
     private const string MinimalRule = """
@@ -166,20 +222,22 @@ public class RuleCatalogTests
     [Fact]
     public void Catalogue_rejects_a_duplicate_rule_id()
     {
-        var ex = Assert.Throws<InvalidDataException>(() => RuleCatalog.FromYaml([("a.yaml", MinimalRule), ("b.yaml", MinimalRule)], []));
+        var ex = Assert.Throws<MalformedInputException>(() => RuleCatalog.FromYaml([("a.yaml", MinimalRule), ("b.yaml", MinimalRule)], []));
         Assert.Contains("TG-PKL-001", ex.Message, StringComparison.Ordinal);
     }
 
     [Theory]
     [InlineData("    severty: high", "unknown field 'severty'")]
-    [InlineData("    priority: first", "priority must be an integer")]
+    [InlineData("    errors: [nonsense]", "unknown error kind 'nonsense'")]
     [InlineData("    must_match: os.system", "'must_match' must be a list")]
     [InlineData("    name: b", "Duplicate key name")]
     public void Catalogue_rejects_a_malformed_rule_field_naming_file_and_line(string extra, string expected)
     {
-        var ex = Assert.Throws<InvalidDataException>(() => RuleCatalog.FromYaml([("bad.yaml", MinimalRule + "\n" + extra + "\n")], []));
+        var ex = Assert.Throws<MalformedInputException>(() => RuleCatalog.FromYaml([("bad.yaml", MinimalRule + "\n" + extra + "\n")], []));
         Assert.Contains(expected, ex.Message, StringComparison.Ordinal);
         Assert.StartsWith("bad.yaml:10:", ex.Message, StringComparison.Ordinal);
+        Assert.Equal(InputErrorKind.Config, ex.Kind);
+        Assert.Equal(("bad.yaml", 10), (ex.Origin, ex.Line));
     }
 
     [Fact]
@@ -196,7 +254,7 @@ public class RuleCatalogTests
                 guidance: g
                 patterns: ["os.*sys"]
             """;
-        var ex = Assert.Throws<InvalidDataException>(() => RuleCatalog.FromYaml([("bad.yaml", Rule)], []));
+        var ex = Assert.Throws<MalformedInputException>(() => RuleCatalog.FromYaml([("bad.yaml", Rule)], []));
         Assert.Contains("bad.yaml", ex.Message, StringComparison.Ordinal);
         Assert.Contains("TG-PKL-001", ex.Message, StringComparison.Ordinal);
     }
@@ -209,6 +267,14 @@ public class RuleCatalogTests
         Assert.NotSame(RuleCatalog.Default, fresh);
         Assert.Equal(RuleCatalog.Default.All.Select(r => r.Id), fresh.All.Select(r => r.Id));
     }
+
+    private static string RulesFolder => Path.Combine(RepoPaths.Root, "src", "TrainGuard.Scanning", "Rules");
+
+    private static (string Name, string Yaml)[] EmbeddedRuleFiles() =>
+        Directory.GetFiles(RulesFolder, "*.yaml").Order(StringComparer.Ordinal).Select(f => (Path.GetFileName(f), File.ReadAllText(f))).ToArray();
+
+    private static (string Name, string Yaml)[] EmbeddedAllowlists() =>
+        Directory.GetFiles(Path.Combine(RulesFolder, "allowlists"), "*.yaml").Order(StringComparer.Ordinal).Select(f => (Path.GetFileName(f), File.ReadAllText(f))).ToArray();
 
     private static string? Check(Rule rule, string sample)
     {
@@ -238,7 +304,12 @@ public class RuleCatalogTests
 
             default:
             {
-                var classified = Catalog.ClassifyMessage(sample);
+                if (!RuleCatalog.TryParseErrorKind(sample, out var kind))
+                {
+                    return "not an error kind name";
+                }
+
+                var classified = Catalog.ClassifyError(kind);
                 return classified.Id == rule.Id ? null : $"classified as {classified.Id}";
             }
         }
@@ -267,7 +338,9 @@ public class RuleCatalogTests
             }
 
             default:
-                return Catalog.ClassifyMessage(sample).Id == rule.Id ? "classified as this rule" : null;
+                return !RuleCatalog.TryParseErrorKind(sample, out var kind) ? "not an error kind name"
+                    : Catalog.ClassifyError(kind).Id == rule.Id ? "classified as this rule"
+                    : null;
         }
     }
 

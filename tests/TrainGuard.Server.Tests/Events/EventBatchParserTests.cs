@@ -71,40 +71,47 @@ public sealed class EventBatchParserTests
     [Fact]
     public void Fuzzing_the_batch_parser_only_ever_raises_malformed_input()
     {
-        var random = new Random(20261123);
         var seeds = new[]
         {
             Encoding.UTF8.GetBytes(ServerHarness.Batch(Enumerable.Range(0, 3).Select(i => ServerHarness.Event(i)))),
             Encoding.UTF8.GetBytes("[{\"id\":\"0190f5a0-0000-7000-8000-000000000001\",\"@timestamp\":\"2026-11-23T10:00:00Z\",\"event\":{\"action\":\"a\"},\"n\":[1e308,-0.0,\"\\u00e9\"]}]"),
         };
-        for (var i = 0; i < 4000; i++)
-        {
-            byte[] input;
-            if (i % 4 == 0)
-            {
-                input = new byte[random.Next(64)];
-                random.NextBytes(input);
-            }
-            else
-            {
-                input = (byte[])seeds[i % seeds.Length].Clone();
-                for (var m = random.Next(1, 6); m > 0; m--)
-                {
-                    input[random.Next(input.Length)] = (byte)Alphabet[random.Next(Alphabet.Length)];
-                }
-            }
+        FuzzHarness.Run(EventBatchParser.Fuzz, seeds, 4000, 20261123, Encoding.Latin1.GetBytes(Alphabet), maxLength: 64);
+    }
 
-            try
-            {
-                EventBatchParser.Fuzz(input);
-            }
-            catch (MalformedInputException)
-            {
-            }
-            catch (Exception ex)
-            {
-                Assert.Fail($"{ex.GetType().Name}: {ex.Message} for input {Convert.ToHexString(input)}");
-            }
-        }
+    [Fact]
+    public void A_repeated_member_name_is_refused_with_the_name_escaped_in_message_and_field()
+    {
+        var body = Encoding.UTF8.GetBytes("{\"x\\u001b[2J\\n\":1,\"x\\u001b[2J\\n\":2}");
+        var ex = Assert.Throws<MalformedInputException>(() => EventBatchParser.Parse(body, new BatchLimits(), DateTimeOffset.UnixEpoch, out _, out _));
+        Assert.Equal(InputErrorKind.Corrupt, ex.Kind);
+        Assert.DoesNotContain(ex.Message, c => char.IsControl(c));
+        Assert.Contains("x\\x1b[2J\\n", ex.Message, StringComparison.Ordinal);
+        Assert.Equal("x\\x1b[2J\\n", ex.Field);
+    }
+
+    [Fact]
+    public void Fuzzing_rfc3339_query_values_only_ever_raises_malformed_input()
+    {
+        byte[][] seeds =
+        [
+            "2026-11-23T10:12:04Z"u8.ToArray(),
+            "2026-11-23t10:12:04.123456789z"u8.ToArray(),
+            "2024-02-29T23:59:59.1-00:00"u8.ToArray(),
+            "9999-12-31T23:59:59.9999999-23:59"u8.ToArray(),
+            "0001-01-01T00:00:00+23:59"u8.ToArray(),
+        ];
+        FuzzHarness.Run(Rfc3339.Fuzz, seeds, 4000, 3339, "0123456789-:T.Zz+ "u8.ToArray(), maxLength: 40);
+    }
+
+    [Theory]
+    [InlineData("9999-12-31T23:59:59.9999999-23:59")]
+    [InlineData("0001-01-01T00:00:00+23:59")]
+    [InlineData("yesterday")]
+    public void An_rfc3339_value_out_of_range_or_malformed_is_malformed_input_naming_its_field(string text)
+    {
+        var ex = Assert.Throws<MalformedInputException>(() => Rfc3339.Parse(text, "from"));
+        Assert.Equal("from", ex.Field);
+        Assert.StartsWith("from: not an RFC 3339 date-time", ex.Message, StringComparison.Ordinal);
     }
 }

@@ -27,19 +27,19 @@ internal static class ReferenceEventBatchParser
         }
         catch (JsonException ex)
         {
-            throw new MalformedInputException($"the body is not valid JSON (line {(ex.LineNumber ?? 0) + 1}, byte {ex.BytePositionInLine ?? 0}): {ex.Message}", ex.BytePositionInLine ?? 0);
+            throw MalformedInputException.Create(InputErrorKind.Syntax, $"the body is not valid JSON (line {(ex.LineNumber ?? 0) + 1}, byte {ex.BytePositionInLine ?? 0}): {ex.Message}", ex.BytePositionInLine ?? 0);
         }
 
         var array = root switch
         {
             JsonArray a => a,
             JsonObject o when o["events"] is JsonArray a => a,
-            _ => throw new MalformedInputException("the body must be a JSON array of events or an object {\"events\": [...]}", 0),
+            _ => throw MalformedInputException.Create(InputErrorKind.Syntax, "the body must be a JSON array of events or an object {\"events\": [...]}", 0),
         };
 
         if (array.Count > limits.MaxEvents)
         {
-            throw new MalformedInputException($"the batch holds {array.Count:N0} events; at most {limits.MaxEvents:N0} are accepted per batch", 0, limitExceeded: true);
+            throw MalformedInputException.Create(InputErrorKind.OverLimit, $"the batch holds {array.Count:N0} events; at most {limits.MaxEvents:N0} are accepted per batch", 0);
         }
 
         var list = new List<EventProblem>();
