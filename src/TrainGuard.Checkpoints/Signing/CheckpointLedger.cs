@@ -170,7 +170,7 @@ public static class CheckpointLedger
 
         if (answer.Results.Count != 1)
         {
-            MalformedInputException.Throw($"POST api/v1/events: the ledger answered {answer.Results.Count} results for one event", 0);
+            MalformedInputException.Throw(InputErrorKind.Corrupt, $"POST api/v1/events: the ledger answered {answer.Results.Count} results for one event", 0);
         }
 
         return new LedgerRecordResult(signedEvent.Id, answer.Results[0].Index, answer.Results[0].Duplicate, null, null);
@@ -203,7 +203,7 @@ public static class CheckpointLedger
         }
         catch (Exception ex) when (ex is JsonException or KeyNotFoundException or InvalidOperationException or FormatException or NullReferenceException)
         {
-            return MalformedInputException.Throw<LedgerRecord>($"GET api/v1/events/{eventId}: the ledger's event is not an event object: {ex.Message}", 0);
+            return MalformedInputException.Throw<LedgerRecord>(InputErrorKind.Syntax, $"GET api/v1/events/{eventId}: the ledger's event is not an event object: {ex.Message}", 0);
         }
 
         return new LedgerRecord
@@ -233,7 +233,7 @@ public static class CheckpointLedger
         }
         catch (MalformedInputException ex)
         {
-            return MalformedInputException.Throw<(NoteVerifier, string)>($"GET api/v1/log: the ledger's verifier_key is unusable: {ex.Message}", ex.Offset ?? 0);
+            return MalformedInputException.Throw<(NoteVerifier, string)>(InputErrorKind.Corrupt, $"GET api/v1/log: the ledger's verifier_key is unusable: {ex.Message}", ex.Offset ?? 0);
         }
 
         return (key, $"log tree head signature checked with the key the server announces ({key.Name}+{key.KeyId:x8}, GET /api/v1/log); pin the log's key to prove more than the server's self-consistency");

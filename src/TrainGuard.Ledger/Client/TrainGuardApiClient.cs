@@ -161,7 +161,7 @@ public sealed class TrainGuardApiClient : IDisposable
         }
         catch (DecoderFallbackException ex)
         {
-            return MalformedInputException.Throw<string>($"GET checkpoint: the signed tree head is not UTF-8 text ({ex.Message})", ex.Index);
+            return MalformedInputException.Throw<string>(InputErrorKind.Syntax, $"GET checkpoint: the signed tree head is not UTF-8 text ({ex.Message})", ex.Index);
         }
     }
 
@@ -204,17 +204,17 @@ public sealed class TrainGuardApiClient : IDisposable
             }
             catch (MalformedInputException ex)
             {
-                MalformedInputException.Throw($"GET {path}: {ex.Message}", ex.Offset ?? 0);
+                MalformedInputException.Throw(InputErrorKind.Syntax, $"GET {path}: {ex.Message}", ex.Offset ?? 0);
             }
 
             if (entries.Count != address.Width)
             {
-                MalformedInputException.Throw($"GET {path}: the entry bundle holds {entries.Count} entries, not {address.Width}", tile.Length);
+                MalformedInputException.Throw(InputErrorKind.Corrupt, $"GET {path}: the entry bundle holds {entries.Count} entries, not {address.Width}", tile.Length);
             }
         }
         else if (tile.Length != address.Width * MerkleHash.Size)
         {
-            MalformedInputException.Throw($"GET {path}: a hash tile of width {address.Width} is {address.Width * MerkleHash.Size} bytes, not {tile.Length}", tile.Length);
+            MalformedInputException.Throw(InputErrorKind.Corrupt, $"GET {path}: a hash tile of width {address.Width} is {address.Width * MerkleHash.Size} bytes, not {tile.Length}", tile.Length);
         }
 
         return tile;
@@ -339,18 +339,18 @@ public sealed class TrainGuardApiClient : IDisposable
             using var document = JsonDocument.Parse(body, new JsonDocumentOptions { MaxDepth = CanonicalJson.MaxDepth });
             if (document.RootElement.ValueKind != JsonValueKind.Object)
             {
-                MalformedInputException.Throw($"{what}: the answer is not a JSON object", 0);
+                MalformedInputException.Throw(InputErrorKind.Syntax, $"{what}: the answer is not a JSON object", 0);
             }
 
             return read(document.RootElement);
         }
         catch (JsonException ex)
         {
-            return MalformedInputException.Throw<T>($"{what}: the answer is not JSON: {ex.Message}", ex.BytePositionInLine ?? 0);
+            return MalformedInputException.Throw<T>(InputErrorKind.Syntax, $"{what}: the answer is not JSON: {ex.Message}", ex.BytePositionInLine ?? 0);
         }
         catch (Exception ex) when (ex is KeyNotFoundException or InvalidOperationException or FormatException or IndexOutOfRangeException)
         {
-            return MalformedInputException.Throw<T>($"{what}: the answer is not what a TrainGuard server sends: {ex.Message}", 0);
+            return MalformedInputException.Throw<T>(InputErrorKind.Syntax, $"{what}: the answer is not what a TrainGuard server sends: {ex.Message}", 0);
         }
     }
 

@@ -33,7 +33,7 @@ public static class LogConsistencyCheck
         var old = TreeHead.OpenSigned(Encoding.UTF8.GetBytes(oldTreeHead), [key]);
         if (!old.Verification.IsVerified)
         {
-            MalformedInputException.Throw($"the old tree head (checkpoint) is not signed by {key.Name}+{key.KeyId:x8}: {old.Verification.Problem}", 0);
+            MalformedInputException.Throw(InputErrorKind.Corrupt, $"the old tree head (checkpoint) is not signed by {key.Name}+{key.KeyId:x8}: {old.Verification.Problem}", 0);
         }
 
         var newNote = await server.GetTreeHeadAsync(cancellationToken);
