@@ -1,6 +1,7 @@
 using System.Diagnostics.CodeAnalysis;
 using TrainGuard.Findings;
 using TrainGuard.Formats.Tar;
+using TrainGuard.Formats.Torch;
 using TrainGuard.Formats.Zip;
 using TrainGuard.Parsing;
 using TrainGuard.Pickle.Objects;
@@ -38,7 +39,7 @@ public sealed record TorchReadOptions
     public int MaxStorages { get; init; } = 1_000_000;
 
     /// <summary>Dimensions of one tensor.</summary>
-    public int MaxRank { get; init; } = 64;
+    public int MaxRank { get; init; } = LegacyTorchLayout.DefaultMaxRank;
 
     /// <summary>Nesting followed when walking the object tree for tensors.</summary>
     public int MaxWalkDepth { get; init; } = 256;
