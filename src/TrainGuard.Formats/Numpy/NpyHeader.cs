@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Text;
+using TrainGuard.Pickle.Objects;
 
 namespace TrainGuard.Formats.Numpy;
 
@@ -260,12 +261,12 @@ public sealed record NpyHeader
         var dims = new List<long>(items.Count);
         foreach (var item in items)
         {
-            if (item is not PyInt { Value: >= 0 } dim)
+            if (item is not PyInt || item.AsInt64() is not (>= 0 and var dim))
             {
                 return FormatErrors.Throw<List<long>>($"npy {what} holds {Render(item)}, not a non-negative integer", offset);
             }
 
-            dims.Add(dim.Value);
+            dims.Add(dim);
         }
 
         return dims;
