@@ -48,6 +48,17 @@ public class FuzzTests
         Assert.True(FuzzHarness.Run(SevenZipReader.Fuzz, Seeds("7z"), seed: 5, Budget, maxIterations: 3_000) > 50);
 
     [Fact]
+    public void Legacy_torch_layout_fuzz_target_only_throws_malformed_input()
+    {
+        var tensor = new byte[8 + 32 + 8];
+        tensor[0] = 2;
+        tensor[8] = 3;
+        var storage = new byte[8 + 12];
+        storage[0] = 3;
+        Assert.True(FuzzHarness.Run(TrainGuard.Formats.Torch.LegacyTorchLayout.Fuzz, [tensor, storage, [.. tensor, .. storage]], seed: 7, Budget) > 100);
+    }
+
+    [Fact]
     public void Format_detector_fuzz_target_never_throws() =>
         Assert.True(FuzzHarness.Run(FormatDetector.Fuzz, Seeds("pickle", "tar", "npy", "safetensors", "7z", "torch"), seed: 6, Budget) > 100);
 }

@@ -95,6 +95,45 @@ public static class LegacyTorchLayout
         return Shape(shape, rank, at);
     }
 
+    /// <summary>
+    /// Fuzz target: reads arbitrary bytes as storage and tensor records, from a span and from a stream; only
+    /// <see cref="MalformedInputException"/> may escape.
+    /// </summary>
+    public static void Fuzz(ReadOnlySpan<byte> data)
+    {
+        foreach (var elementSize in (ReadOnlySpan<int>)[1, 4, 16])
+        {
+            try
+            {
+                _ = ReadStorage(data, 0, elementSize, bigEndian: elementSize == 4, "storage", expectedElements: elementSize == 16 ? 1 : null);
+            }
+            catch (MalformedInputException)
+            {
+            }
+        }
+
+        try
+        {
+            _ = ReadTensor(data, 0, DefaultMaxRank, "tensor");
+        }
+        catch (MalformedInputException)
+        {
+        }
+
+        try
+        {
+            using var stream = new MemoryStream(data.ToArray(), writable: false);
+            while (stream.Position < stream.Length)
+            {
+                _ = ReadTensor(stream, maxRank: 4, "tensor");
+                _ = ReadStorage(stream, 2, bigEndian: false, "storage");
+            }
+        }
+        catch (MalformedInputException)
+        {
+        }
+    }
+
     private static LegacyStorageRecord Storage(ReadOnlySpan<byte> count, long left, long at, int elementSize, bool bigEndian, string what, long? expectedElements)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(elementSize);

@@ -162,6 +162,29 @@ public ref struct PickleOpcodeReader
         return offset >= 0 && Probe(data, (int)offset, maxArgumentBytes) == Outcome.CutOff;
     }
 
+    /// <summary>
+    /// Fuzz target: decodes every opcode of arbitrary bytes with and without an argument limit; only
+    /// <see cref="MalformedInputException"/> may escape, and asking whether more input would help never throws.
+    /// </summary>
+    public static void Fuzz(ReadOnlySpan<byte> data)
+    {
+        foreach (var limit in (ReadOnlySpan<int>)[int.MaxValue, 16])
+        {
+            var reader = new PickleOpcodeReader(data, 0, limit);
+            try
+            {
+                while (reader.Read().Opcode != PickleOp.Stop)
+                {
+                }
+            }
+            catch (MalformedInputException)
+            {
+                // Decoding stops at the first opcode that cannot be read; asking whether more input helps must not throw.
+                _ = IsCutOff(data, reader.Position, limit);
+            }
+        }
+    }
+
     // ---------------------------------------------------------------- the slow path
 
     private enum Outcome

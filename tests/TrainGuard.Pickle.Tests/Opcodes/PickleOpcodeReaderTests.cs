@@ -170,4 +170,26 @@ public class PickleOpcodeReaderTests
         Assert.Equal(PickleOp.None, reader.Read().Opcode);
         Assert.Throws<ArgumentOutOfRangeException>(() => new PickleOpcodeReader(data) { Position = data.Length + 1 });
     }
+
+    [Fact]
+    public void The_decoder_fuzz_target_only_throws_malformed_input_on_random_and_mutated_pickles()
+    {
+        var seeds = new[]
+        {
+            PickleBuilder.Create(4).Frame(20).Global("os", "system").BinUnicode8("x").Tuple1().Reduce().Stop().ToArray(),
+            "(dp0\nS'a'\np1\nI1\nsVh\\u00e9\np3\nL12345678901234567890L\ns."u8.ToArray(),
+            PickleBuilder.Create(5).NextBuffer().ReadOnlyBuffer().ByteArray8([1, 2]).Raw(0x8b).I32(1).Raw(0x80).Stop().ToArray(),
+        };
+        foreach (var input in FuzzInputs.OpcodeSoup(777, 5_000).Concat(FuzzInputs.Mutations(seeds, 778, 5_000)))
+        {
+            try
+            {
+                PickleOpcodeReader.Fuzz(input);
+            }
+            catch (Exception ex)
+            {
+                Assert.Fail($"{ex.GetType().Name} escaped for input {Convert.ToHexString(input)}: {ex}");
+            }
+        }
+    }
 }
