@@ -51,6 +51,17 @@ public class FuzzTests
         Assert.True(FuzzHarness.Run(SevenZipReader.Fuzz, Seeds("7z"), 1_000, seed: 5, Alphabet) > 50);
 
     [Fact]
+    public void Legacy_torch_layout_fuzz_target_only_throws_malformed_input()
+    {
+        var tensor = new byte[8 + 32 + 8];
+        tensor[0] = 2;
+        tensor[8] = 3;
+        var storage = new byte[8 + 12];
+        storage[0] = 3;
+        Assert.True(FuzzHarness.Run(TrainGuard.Formats.Torch.LegacyTorchLayout.Fuzz, [tensor, storage, [.. tensor, .. storage]], Iterations, seed: 7, Alphabet) > 100);
+    }
+
+    [Fact]
     public void Format_detector_fuzz_target_never_throws() =>
         Assert.True(FuzzHarness.Run(FormatDetector.Fuzz, Seeds("pickle", "tar", "npy", "safetensors", "7z", "torch"), Iterations, seed: 6, Alphabet) > 100);
 }

@@ -4,6 +4,7 @@ using TrainGuard.Checkpoints.Torch;
 using TrainGuard.Findings;
 using TrainGuard.Formats.Detection;
 using TrainGuard.Formats.Safetensors;
+using TrainGuard.Formats.Torch;
 using TrainGuard.Parsing;
 using TrainGuard.Pickle.Objects;
 using TrainGuard.Scanning.Scanner;

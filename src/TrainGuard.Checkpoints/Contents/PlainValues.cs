@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using TrainGuard.Checkpoints.Torch;
 using TrainGuard.Findings;
+using TrainGuard.Formats.Torch;
 using TrainGuard.Pickle.Objects;
 
 namespace TrainGuard.Checkpoints.Contents;

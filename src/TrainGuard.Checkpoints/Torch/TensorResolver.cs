@@ -1,3 +1,4 @@
+using TrainGuard.Formats.Torch;
 using TrainGuard.Pickle.Objects;
 using TrainGuard.Parsing;
 

@@ -1,6 +1,6 @@
-using System.Buffers.Binary;
 using TrainGuard.Formats.Detection;
 using TrainGuard.Formats.Tar;
+using TrainGuard.Formats.Torch;
 using TrainGuard.Formats.Zip;
 using TrainGuard.Parsing;
 using TrainGuard.Pickle.Objects;
@@ -18,9 +18,6 @@ namespace TrainGuard.Checkpoints.Torch;
 /// </summary>
 public sealed partial class TorchCheckpoint : IDisposable
 {
-    private const long LegacyMagic0 = 0x1950a86a20f9469c;
-    private static readonly System.Numerics.BigInteger LegacyMagic = System.Numerics.BigInteger.Parse("1950a86a20f9469cfc6c", System.Globalization.NumberStyles.HexNumber, System.Globalization.CultureInfo.InvariantCulture);
-
     private readonly Stream _stream;
     private readonly bool _leaveOpen;
     private readonly object _gate = new();
@@ -313,16 +310,16 @@ public sealed partial class TorchCheckpoint : IDisposable
         Format = TorchFormat.Legacy;
         PickleMember = "object pickle";
         var magic = ReadPickle(_stream, "magic number pickle").Root;
-        if (magic.AsBigInteger() != LegacyMagic)
+        if (magic.AsBigInteger() != LegacyTorchLayout.MagicNumber)
         {
-            MalformedInputException.Throw(InputErrorKind.Syntax, $"the first pickle is {PyRender.ToText(magic)}, not torch's magic number 0x{LegacyMagic0:x}fc6c", 0, "magic number pickle");
+            MalformedInputException.Throw(InputErrorKind.Syntax, $"the first pickle is {PyRender.ToText(magic)}, not torch's magic number 0x{LegacyTorchLayout.MagicNumber:x}", 0, "magic number pickle");
         }
 
         var protocolStart = _stream.Position;
         var protocol = ReadPickle(_stream, "protocol version pickle").Root;
-        if (protocol.AsInt64() != 1001)
+        if (protocol.AsInt64() != LegacyTorchLayout.ProtocolVersion)
         {
-            MalformedInputException.Throw(InputErrorKind.Syntax, $"legacy protocol version is {PyRender.ToText(protocol)}, not 1001", protocolStart, "protocol version pickle");
+            MalformedInputException.Throw(InputErrorKind.Syntax, $"legacy protocol version is {PyRender.ToText(protocol)}, not {LegacyTorchLayout.ProtocolVersion}", protocolStart, "protocol version pickle");
         }
 
         var sysInfoStart = _stream.Position;
@@ -370,9 +367,7 @@ public sealed partial class TorchCheckpoint : IDisposable
 
         // Raw storages follow the keys list, in its order: an 8-byte element count, then the elements.
         var position = _stream.Position;
-        var length = _stream.Length;
         var seen = new HashSet<string>(StringComparer.Ordinal);
-        Span<byte> header = stackalloc byte[8];
         foreach (var keyValue in keys)
         {
             var key = keyValue.AsString() ?? MalformedInputException.Throw<string>(InputErrorKind.Syntax, $"a storage key is {PyRender.ToText(keyValue)}, not a str", keysStart, "storage keys pickle");
@@ -386,27 +381,10 @@ public sealed partial class TorchCheckpoint : IDisposable
                 MalformedInputException.Throw(InputErrorKind.Syntax, $"storage '{key}' is listed but no tensor in the object pickle uses it (torch asserts on this)", keysStart, "storage keys pickle");
             }
 
-            if (length - position < 8)
-            {
-                MalformedInputException.Throw(InputErrorKind.Truncated, $"truncated: the element count of storage '{key}' runs past the end of the file", position, storage.Member);
-            }
-
             _stream.Position = position;
-            _stream.ReadExactly(header);
-            var count = IsBigEndian ? BinaryPrimitives.ReadInt64BigEndian(header) : BinaryPrimitives.ReadInt64LittleEndian(header);
-            if (count != storage.ElementCount)
-            {
-                MalformedInputException.Throw(InputErrorKind.Corrupt, $"storage '{key}' holds {count:N0} elements but the object pickle declares {storage.ElementCount:N0}", position, storage.Member);
-            }
-
-            position += 8;
-            if (length - position < storage.ByteLength)
-            {
-                MalformedInputException.Throw(InputErrorKind.Truncated, $"truncated: storage '{key}' ({storage.ByteLength:N0} bytes) runs past the end of the file", position, storage.Member);
-            }
-
-            storage.FileOffset = position;
-            position += storage.ByteLength;
+            var record = InMember(() => LegacyTorchLayout.ReadStorage(_stream, storage.Dtype.ElementSize, IsBigEndian, $"storage '{key}'", storage.ElementCount), storage.Member);
+            storage.FileOffset = record.DataOffset;
+            position = _stream.Position;
         }
 
         foreach (var s in _storages.Values)
@@ -468,7 +446,6 @@ public sealed partial class TorchCheckpoint : IDisposable
                 MalformedInputException.ThrowLimit($"number of storages ({count:N0})", Options.MaxStorages, storagesEntry.DataOffset, "storages");
             }
 
-            Span<byte> header = stackalloc byte[8];
             for (var i = 0; i < count; i++)
             {
                 var at = s.Position;
@@ -480,26 +457,14 @@ public sealed partial class TorchCheckpoint : IDisposable
                 }
 
                 var key = KeyText(args[0]);
-                if (s.Length - s.Position < 8)
-                {
-                    MalformedInputException.Throw(InputErrorKind.Truncated, $"truncated: storage '{key}' has no element count", storagesEntry.DataOffset + s.Position, "storages");
-                }
-
-                s.ReadExactly(header);
-                var n = IsBigEndian ? BinaryPrimitives.ReadInt64BigEndian(header) : BinaryPrimitives.ReadInt64LittleEndian(header);
-                if (n < 0 || n > (s.Length - s.Position) / dtype.ElementSize)
-                {
-                    MalformedInputException.Throw(InputErrorKind.Truncated, $"storage '{key}' declares {n:N0} elements, more than the member holds", storagesEntry.DataOffset + s.Position - 8, "storages");
-                }
-
-                var storage = new TorchStorage(key, dtype, n, args[1].AsString() ?? "cpu", "storages") { FileOffset = storagesEntry.DataOffset + s.Position };
+                var record = InMember(() => LegacyTorchLayout.ReadStorage(s, dtype.ElementSize, IsBigEndian, $"storage '{key}'"), "storages");
+                var storage = new TorchStorage(key, dtype, record.ElementCount, args[1].AsString() ?? "cpu", "storages") { FileOffset = storagesEntry.DataOffset + record.DataOffset };
                 if (!_storages.TryAdd(key, storage))
                 {
                     MalformedInputException.Throw(InputErrorKind.Corrupt, $"storage '{key}' is defined twice", storagesEntry.DataOffset + at, "storages");
                 }
 
-                byKey[key] = new StorageSlice(storage, 0, n);
-                s.Position += storage.ByteLength;
+                byKey[key] = new StorageSlice(storage, 0, record.ElementCount);
             }
 
             var viewsAt = s.Position;
@@ -527,7 +492,6 @@ public sealed partial class TorchCheckpoint : IDisposable
                 MalformedInputException.ThrowLimit($"number of tensors ({count:N0})", Options.MaxStorages, tensorsEntry.DataOffset, "tensors");
             }
 
-            Span<byte> b8 = stackalloc byte[8];
             for (var i = 0; i < count; i++)
             {
                 var at = tensorsEntry.DataOffset + s.Position;
@@ -539,41 +503,8 @@ public sealed partial class TorchCheckpoint : IDisposable
                 }
 
                 var key = KeyText(args[0]);
-                if (s.Length - s.Position < 8)
-                {
-                    MalformedInputException.Throw(InputErrorKind.Truncated, $"truncated: tensor '{key}' has no dimensions", at, "tensors");
-                }
-
-                s.ReadExactly(b8);
-                var ndim = BinaryPrimitives.ReadInt32LittleEndian(b8);
-                if (ndim < 0 || ndim > Options.MaxRank)
-                {
-                    MalformedInputException.Throw(InputErrorKind.Syntax, $"tensor '{key}' has {ndim} dimensions (at most {Options.MaxRank})", at, "tensors");
-                }
-
-                var need = checked((16L * ndim) + 8);
-                if (s.Length - s.Position < need)
-                {
-                    MalformedInputException.Throw(InputErrorKind.Truncated, $"truncated: tensor '{key}' sizes and strides run past the member", at, "tensors");
-                }
-
-                var sizes = new long[ndim];
-                var strides = new long[ndim];
-                for (var d = 0; d < ndim; d++)
-                {
-                    s.ReadExactly(b8);
-                    sizes[d] = BinaryPrimitives.ReadInt64LittleEndian(b8);
-                }
-
-                for (var d = 0; d < ndim; d++)
-                {
-                    s.ReadExactly(b8);
-                    strides[d] = BinaryPrimitives.ReadInt64LittleEndian(b8);
-                }
-
-                s.ReadExactly(b8);
-                var storageOffset = BinaryPrimitives.ReadInt64LittleEndian(b8);
-                tensorsByKey[key] = TensorResolver.Make(key, slice, storageOffset, sizes, strides, false, false, args[0], this, at, "tensors");
+                var header = InMember(() => LegacyTorchLayout.ReadTensor(s, Options.MaxRank, $"tensor '{key}'"), "tensors");
+                tensorsByKey[key] = TensorResolver.Make(key, slice, header.StorageOffset, header.Sizes, header.Strides, false, false, args[0], this, at, "tensors");
             }
         }
 
@@ -598,6 +529,19 @@ public sealed partial class TorchCheckpoint : IDisposable
             {
                 MalformedInputException.Throw(InputErrorKind.Syntax, $"persistent id {PyRender.ToText(r.Id)} names no tensor or storage of the tar", r.Offset, "pickle");
             }
+        }
+    }
+
+    /// <summary>Runs a legacy layout read, naming the member in its errors.</summary>
+    private static T InMember<T>(Func<T> read, string member)
+    {
+        try
+        {
+            return read();
+        }
+        catch (MalformedInputException e)
+        {
+            throw e.WithMember(member);
         }
     }
 

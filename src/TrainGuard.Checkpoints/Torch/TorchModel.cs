@@ -1,4 +1,5 @@
 using TrainGuard.Formats.Tar;
+using TrainGuard.Formats.Torch;
 using TrainGuard.Formats.Zip;
 using TrainGuard.Pickle.Objects;
 
@@ -35,7 +36,7 @@ public sealed record TorchReadOptions
     public int MaxStorages { get; init; } = 1_000_000;
 
     /// <summary>Dimensions of one tensor.</summary>
-    public int MaxRank { get; init; } = 64;
+    public int MaxRank { get; init; } = LegacyTorchLayout.DefaultMaxRank;
 
     /// <summary>Nesting followed when walking the object tree for tensors.</summary>
     public int MaxWalkDepth { get; init; } = 256;

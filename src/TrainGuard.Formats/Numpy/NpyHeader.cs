@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
 using TrainGuard.Parsing;
+using TrainGuard.Pickle.Objects;
 
 namespace TrainGuard.Formats.Numpy;
 
@@ -261,12 +262,12 @@ public sealed record NpyHeader
         var dims = new List<long>(items.Count);
         foreach (var item in items)
         {
-            if (item is not PyInt { Value: >= 0 } dim)
+            if (item is not PyInt || item.AsInt64() is not (>= 0 and var dim))
             {
                 return MalformedInputException.Throw<List<long>>(InputErrorKind.Syntax, $"npy {what} holds {Render(item)}, not a non-negative integer", offset);
             }
 
-            dims.Add(dim.Value);
+            dims.Add(dim);
         }
 
         return dims;

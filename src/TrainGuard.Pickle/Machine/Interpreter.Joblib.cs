@@ -1,5 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
 using TrainGuard.Parsing;
+using Op = TrainGuard.Pickle.Opcodes.PickleOp;
 
 namespace TrainGuard.Pickle.Machine;
 
@@ -96,7 +97,11 @@ internal sealed partial class Interpreter
 
         if (aligned)
         {
-            Need(data, pos, 1, Op.Build, op);
+            if (pos >= data.Length)
+            {
+                Fail($"truncated: the joblib array padding length after the BUILD at {op} runs past the end of the input", pos);
+            }
+
             int padding = data[pos];
             pos += 1;
             if (padding > data.Length - pos)

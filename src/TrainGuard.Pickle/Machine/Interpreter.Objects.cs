@@ -1,8 +1,8 @@
-using System.Buffers.Binary;
-using System.Globalization;
 using System.Text;
 using System.Text.Unicode;
 using TrainGuard.Parsing;
+using TrainGuard.Pickle.Opcodes;
+using Op = TrainGuard.Pickle.Opcodes.PickleOp;
 
 namespace TrainGuard.Pickle.Machine;
 
@@ -41,15 +41,6 @@ internal sealed partial class Interpreter
     private HashSet<int>? _nestedSeen;
 
     // ---------------------------------------------------------------- imports
-
-    private (string Module, string Name, int Next) ReadNameLines(ReadOnlySpan<byte> data, int pos, byte code, int op)
-    {
-        var end1 = Line(data, pos, code, op);
-        var end2 = Line(data, end1 + 1, code, op);
-        var module = DecodeNameLine(data[pos..end1], code, op);
-        var name = DecodeNameLine(data[(end1 + 1)..end2], code, op);
-        return (module, name, end2 + 1);
-    }
 
     private static string DecodeNameLine(ReadOnlySpan<byte> line, byte code, int op)
     {
@@ -97,16 +88,6 @@ internal sealed partial class Interpreter
 
         Fail($"STACK_GLOBAL requires str {what}, got {Describe(kind)}", op);
         return string.Empty;
-    }
-
-    private void PushExtension(int extCode, byte code, int op)
-    {
-        if (extCode <= 0)
-        {
-            Fail("EXT specifies code <= 0", op);
-        }
-
-        Push(NewGlobal("copyreg.extension", extCode.ToString(CultureInfo.InvariantCulture), code, op, mapped: false));
     }
 
     private ulong NewPersistentLoad(ReadOnlySpan<byte> data, ulong pid, int op)
@@ -583,47 +564,34 @@ internal sealed partial class Interpreter
 
     // ---------------------------------------------------------------- strings, lazily
 
-    /// <summary>Where the raw payload of a binary string/bytes opcode is (validated when it was pushed).</summary>
+    /// <summary>Where the raw payload of a counted string/bytes opcode is (the opcode was decoded and checked when it was pushed).</summary>
     private static bool TryPayload(ReadOnlySpan<byte> data, int off, out int start, out int length)
     {
-        switch (data[off])
+        var ins = new PickleOpcodeReader(data, off).Read();
+        if (PickleOpcodes.Lookup(ins.Opcode) is { IsCounted: true })
         {
-            case Op.ShortBinUnicode or Op.ShortBinString or Op.ShortBinBytes:
-                start = off + 2;
-                length = data[off + 1];
-                return true;
-            case Op.BinUnicode or Op.BinBytes or Op.BinString:
-                start = off + 5;
-                length = (int)BinaryPrimitives.ReadUInt32LittleEndian(data.Slice(off + 1, 4));
-                return true;
-            case Op.BinUnicode8 or Op.BinBytes8 or Op.ByteArray8:
-                start = off + 9;
-                length = (int)BinaryPrimitives.ReadUInt64LittleEndian(data.Slice(off + 1, 8));
-                return true;
-            default:
-                start = 0;
-                length = 0;
-                return false;
+            start = ins.ArgumentOffset;
+            length = ins.Argument.Length;
+            return true;
         }
+
+        start = 0;
+        length = 0;
+        return false;
     }
 
     /// <summary>Decodes the string pushed by the opcode at <paramref name="off"/>, at most about <paramref name="maxBytes"/> of it.</summary>
     private static string DecodeStr(ReadOnlySpan<byte> data, int off, int maxBytes)
     {
-        var code = data[off];
-        if (TryPayload(data, off, out var start, out var length))
+        var ins = new PickleOpcodeReader(data, off).Read();
+        var arg = ins.Argument;
+        switch (ins.Opcode)
         {
-            var slice = data.Slice(start, Math.Min(length, maxBytes));
-            return code is Op.ShortBinString or Op.BinString ? TextCodecs.DecodeLatin1(slice) : TextCodecs.DecodeUtf8SurrogatePass(slice);
-        }
-
-        var end = data[(off + 1)..].IndexOf((byte)'\n') + off + 1;
-        var line = data[(off + 1)..end];
-        switch (code)
-        {
+            case Op.ShortBinString or Op.BinString:
+                return TextCodecs.DecodeLatin1(arg[..Math.Min(arg.Length, maxBytes)]);
             case Op.String:
                 {
-                    var body = line[1..^1];
+                    var body = arg[1..^1];
                     var bytes = TextCodecs.EscapeDecode(body.Length > maxBytes + 8 ? body[..(maxBytes + 8)] : body, out _)
                         ?? TextCodecs.EscapeDecode(body, out _) ?? [];
                     return TextCodecs.DecodeLatin1(bytes.AsSpan(0, Math.Min(bytes.Length, maxBytes)));
@@ -631,13 +599,15 @@ internal sealed partial class Interpreter
 
             case Op.Unicode:
                 {
-                    var text = TextCodecs.RawUnicodeEscapeDecode(line.Length > maxBytes + 16 ? line[..(maxBytes + 16)] : line, out _)
-                        ?? TextCodecs.RawUnicodeEscapeDecode(line, out _) ?? string.Empty;
+                    var text = TextCodecs.RawUnicodeEscapeDecode(arg.Length > maxBytes + 16 ? arg[..(maxBytes + 16)] : arg, out _)
+                        ?? TextCodecs.RawUnicodeEscapeDecode(arg, out _) ?? string.Empty;
                     return text.Length > maxBytes ? text[..maxBytes] : text;
                 }
 
+            case Op.PersId:
+                return TextCodecs.DecodeLatin1(arg.Length > maxBytes ? arg[..maxBytes] : arg);
             default:
-                return TextCodecs.DecodeLatin1(line.Length > maxBytes ? line[..maxBytes] : line);
+                return TextCodecs.DecodeUtf8SurrogatePass(arg[..Math.Min(arg.Length, maxBytes)]);
         }
     }
 

@@ -1,7 +1,8 @@
-using System.Buffers.Binary;
 using System.Globalization;
 using System.Numerics;
 using System.Text;
+using TrainGuard.Pickle.Opcodes;
+using Op = TrainGuard.Pickle.Opcodes.PickleOp;
 
 namespace TrainGuard.Pickle.Machine;
 
@@ -366,29 +367,27 @@ internal sealed partial class Interpreter
 
     private static string RenderBigInt(ReadOnlySpan<byte> data, int off)
     {
-        var code = data[off];
-        if (code is Op.Long1 or Op.Long4)
+        var ins = new PickleOpcodeReader(data, off).Read();
+        var arg = ins.Argument;
+        if (ins.Opcode is Op.Long1 or Op.Long4)
         {
-            var n = code == Op.Long1 ? data[off + 1] : BinaryPrimitives.ReadInt32LittleEndian(data.Slice(off + 1, 4));
-            var start = off + (code == Op.Long1 ? 2 : 5);
-            return n <= 64
-                ? new BigInteger(data.Slice(start, n), isUnsigned: false, isBigEndian: false).ToString(CultureInfo.InvariantCulture)
-                : $"<int of {n:N0} bytes>";
+            return arg.Length <= 64
+                ? new BigInteger(arg, isUnsigned: false, isBigEndian: false).ToString(CultureInfo.InvariantCulture)
+                : $"<int of {arg.Length:N0} bytes>";
         }
 
-        var end = data[(off + 1)..].IndexOf((byte)'\n') + off + 1;
-        var text = Encoding.ASCII.GetString(data[(off + 1)..Math.Min(end, off + 1 + 60)]).Trim().TrimEnd('L');
+        var text = Encoding.ASCII.GetString(arg[..Math.Min(arg.Length, 60)]).Trim().TrimEnd('L');
         return Findings.TextSanitizer.Escape(text, 60);
     }
 
     private static string RenderFloat(ReadOnlySpan<byte> data, int off)
     {
-        if (data[off] == Op.BinFloat)
+        var ins = new PickleOpcodeReader(data, off).Read();
+        if (ins.Opcode == Op.BinFloat)
         {
-            return TextCodecs.FormatFloat(TextCodecs.ReadBinFloat(data.Slice(off + 1, 8)));
+            return TextCodecs.FormatFloat(TextCodecs.ReadBinFloat(ins.Argument));
         }
 
-        var end = data[(off + 1)..].IndexOf((byte)'\n') + off + 1;
-        return TextCodecs.TryParseFloat(data[(off + 1)..end], out var d) ? TextCodecs.FormatFloat(d) : "nan";
+        return TextCodecs.TryParseFloat(ins.Argument, out var d) ? TextCodecs.FormatFloat(d) : "nan";
     }
 }

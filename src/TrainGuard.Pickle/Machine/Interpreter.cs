@@ -1,8 +1,10 @@
-using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
+using System.Globalization;
 using System.Runtime.CompilerServices;
 using TrainGuard.Parsing;
+using TrainGuard.Pickle.Opcodes;
+using Op = TrainGuard.Pickle.Opcodes.PickleOp;
 
 namespace TrainGuard.Pickle.Machine;
 
@@ -66,17 +68,13 @@ internal sealed partial class Interpreter
         _buffers = 0;
         _memo.Clear();
 
-        var pos = start;
+        var reader = new PickleOpcodeReader(data, start);
         while (true)
         {
-            if ((uint)pos >= (uint)data.Length)
-            {
-                MalformedInputException.ThrowTruncated(pos == start ? "an empty pickle (no opcodes)" : "the pickle (no STOP opcode before the end)", pos);
-            }
-
-            var op = pos;
+            var ins = reader.Read();
+            var op = ins.Offset;
             CurrentOpcode = op;
-            var code = data[pos++];
+            var code = ins.Opcode;
             if (++OpcodeCount >= _nextCheck)
             {
                 CheckBudget(op);
@@ -86,86 +84,33 @@ internal sealed partial class Interpreter
             {
                 // ---- the common path: data pickles of protocols 2-5 ----
                 case Op.BinInt1:
-                    Need(data, pos, 1, code, op);
-                    Push(V.Int(data[pos]));
-                    pos += 1;
-                    break;
                 case Op.BinInt2:
-                    Need(data, pos, 2, code, op);
-                    Push(V.Int(BinaryPrimitives.ReadUInt16LittleEndian(data.Slice(pos, 2))));
-                    pos += 2;
-                    break;
                 case Op.BinInt:
-                    Need(data, pos, 4, code, op);
-                    Push(V.Int(BinaryPrimitives.ReadInt32LittleEndian(data.Slice(pos, 4))));
-                    pos += 4;
+                    Push(V.Int(ins.Value));
                     break;
                 case Op.BinFloat:
-                    Need(data, pos, 8, code, op);
                     Push(V.Make(ValKind.Float, op));
-                    pos += 8;
                     break;
                 case Op.ShortBinUnicode:
-                    {
-                        Need(data, pos, 1, code, op);
-                        int n = data[pos];
-                        pos += 1;
-                        Need(data, pos, n, code, op);
-                        CheckUtf8(data.Slice(pos, n), code, op);
-                        pos += n;
-                        Push(V.Make(ValKind.Str, op));
-                        break;
-                    }
-
                 case Op.BinUnicode:
-                    {
-                        Need(data, pos, 4, code, op);
-                        var n = BinaryPrimitives.ReadUInt32LittleEndian(data.Slice(pos, 4));
-                        pos += 4;
-                        var len = NeedLong(data, pos, n, code, op);
-                        CheckUtf8(data.Slice(pos, len), code, op);
-                        pos += len;
-                        Push(V.Make(ValKind.Str, op));
-                        break;
-                    }
-
                 case Op.BinUnicode8:
-                    {
-                        Need(data, pos, 8, code, op);
-                        var n = BinaryPrimitives.ReadUInt64LittleEndian(data.Slice(pos, 8));
-                        pos += 8;
-                        var len = NeedLong(data, pos, n, code, op);
-                        CheckUtf8(data.Slice(pos, len), code, op);
-                        pos += len;
-                        Push(V.Make(ValKind.Str, op));
-                        break;
-                    }
-
+                    CheckUtf8(ins.Argument, code, op);
+                    Push(V.Make(ValKind.Str, op));
+                    break;
                 case Op.Memoize:
                     NeedStack(1, code, op);
                     _memo.Put(_memo.Count, _stack[_sp - 1], op);
                     break;
                 case Op.BinPut:
-                    Need(data, pos, 1, code, op);
-                    NeedStack(1, code, op);
-                    _memo.Put(data[pos], _stack[_sp - 1], op);
-                    pos += 1;
-                    break;
                 case Op.LongBinPut:
-                    Need(data, pos, 4, code, op);
+                case Op.Put:
                     NeedStack(1, code, op);
-                    _memo.Put(BinaryPrimitives.ReadUInt32LittleEndian(data.Slice(pos, 4)), _stack[_sp - 1], op);
-                    pos += 4;
+                    _memo.Put(ins.Value, _stack[_sp - 1], op);
                     break;
                 case Op.BinGet:
-                    Need(data, pos, 1, code, op);
-                    PushMemo(data[pos], code, op);
-                    pos += 1;
-                    break;
                 case Op.LongBinGet:
-                    Need(data, pos, 4, code, op);
-                    PushMemo(BinaryPrimitives.ReadUInt32LittleEndian(data.Slice(pos, 4)), code, op);
-                    pos += 4;
+                case Op.Get:
+                    PushMemo(ins.Value, code, op);
                     break;
                 case Op.Mark:
                     PushMark(op);
@@ -237,17 +182,8 @@ internal sealed partial class Interpreter
                     Push(V.False);
                     break;
                 case Op.Frame:
-                    {
-                        Need(data, pos, 8, code, op);
-                        var n = BinaryPrimitives.ReadUInt64LittleEndian(data.Slice(pos, 8));
-                        pos += 8;
-                        if (n > (ulong)(data.Length - pos))
-                        {
-                            Fail($"truncated: FRAME declares {n:N0} bytes but only {data.Length - pos:N0} remain", op, InputErrorKind.Truncated);
-                        }
-
-                        break;
-                    }
+                    // The decoder checks that the frame lies inside the input; its opcodes are read as they come.
+                    break;
 
                 case Op.Stop:
                     if (_sp <= Fence)
@@ -260,34 +196,32 @@ internal sealed partial class Interpreter
                         Fail($"STOP while {_markCount} MARK(s) are still open (a MARK without the opcode that consumes it)", op);
                     }
 
-                    return pos;
+                    return reader.Position;
 
+                case Op.Build:
+                    // joblib's arrays follow their BUILD as raw bytes: Build returns where the opcodes go on.
+                    reader.Position = Build(data, op, reader.Position);
+                    break;
                 default:
-                    pos = Rare(data, code, op, pos);
+                    Rare(data, ins);
                     break;
             }
         }
     }
 
     /// <summary>Everything outside the hot data path: protocol 0 text forms, imports, calls, persistent ids.</summary>
-    private int Rare(ReadOnlySpan<byte> data, byte code, int op, int pos)
+    private void Rare(ReadOnlySpan<byte> data, PickleInstruction ins)
     {
+        var code = ins.Opcode;
+        var op = ins.Offset;
+        var arg = ins.Argument;
         switch (code)
         {
             case Op.Proto:
-                {
-                    Need(data, pos, 1, code, op);
-                    int proto = data[pos];
-                    if (proto > Op.HighestProtocol)
-                    {
-                        Fail($"unsupported pickle protocol: {proto}", op, InputErrorKind.Unsupported);
-                    }
-
-                    _proto = proto;
-                    _a.Protocol = Math.Max(_a.Protocol, proto);
-                    return pos + 1;
-                }
-
+                // The decoder rejects protocols above the highest.
+                _proto = (int)ins.Value;
+                _a.Protocol = Math.Max(_a.Protocol, _proto);
+                return;
             case Op.Pop:
                 if (_sp > Fence)
                 {
@@ -303,170 +237,84 @@ internal sealed partial class Interpreter
                     Underflow(code, op, 1);
                 }
 
-                return pos;
+                return;
             case Op.PopMark:
                 _sp = PopMark(code, op);
-                return pos;
+                return;
             case Op.Dup:
                 NeedStack(1, code, op);
                 Push(_stack[_sp - 1]);
-                return pos;
+                return;
             case Op.Int:
+                if (arg.SequenceEqual("00"u8))
                 {
-                    var end = Line(data, pos, code, op);
-                    var text = data[pos..end];
-                    if (text.SequenceEqual("00"u8))
-                    {
-                        Push(V.False);
-                    }
-                    else if (text.SequenceEqual("01"u8))
-                    {
-                        Push(V.True);
-                    }
-                    else
-                    {
-                        PushIntText(text, code, op);
-                    }
-
-                    return end + 1;
+                    Push(V.False);
+                }
+                else if (arg.SequenceEqual("01"u8))
+                {
+                    Push(V.True);
+                }
+                else
+                {
+                    PushIntText(arg, code, op);
                 }
 
+                return;
             case Op.Long:
-                {
-                    var end = Line(data, pos, code, op);
-                    var text = data[pos..end];
-                    if (text.Length > 0 && text[^1] == (byte)'L')
-                    {
-                        text = text[..^1];
-                    }
-
-                    PushIntText(text, code, op);
-                    return end + 1;
-                }
-
+                PushIntText(arg.Length > 0 && arg[^1] == (byte)'L' ? arg[..^1] : arg, code, op);
+                return;
             case Op.Long1:
-                {
-                    Need(data, pos, 1, code, op);
-                    int n = data[pos];
-                    Need(data, pos + 1, n, code, op);
-                    Push(LongValue(data.Slice(pos + 1, n), op));
-                    return pos + 1 + n;
-                }
-
             case Op.Long4:
-                {
-                    Need(data, pos, 4, code, op);
-                    var n = BinaryPrimitives.ReadInt32LittleEndian(data.Slice(pos, 4));
-                    if (n < 0)
-                    {
-                        Fail("LONG pickle has negative byte count", op);
-                    }
-
-                    Need(data, pos + 4, n, code, op);
-                    Push(LongValue(data.Slice(pos + 4, n), op));
-                    return pos + 4 + n;
-                }
-
+                Push(LongValue(arg, op));
+                return;
             case Op.Float:
+                if (!TextCodecs.TryParseFloat(arg, out _))
                 {
-                    var end = Line(data, pos, code, op);
-                    if (!TextCodecs.TryParseFloat(data[pos..end], out _))
-                    {
-                        Fail("FLOAT argument is not a number", op);
-                    }
-
-                    Push(V.Make(ValKind.Float, op));
-                    return end + 1;
+                    Fail("FLOAT argument is not a number", op);
                 }
 
+                Push(V.Make(ValKind.Float, op));
+                return;
             case Op.String:
+                if (arg.Length < 2 || arg[0] != arg[^1] || (arg[0] != (byte)'\'' && arg[0] != (byte)'"'))
                 {
-                    var end = Line(data, pos, code, op);
-                    var text = data[pos..end];
-                    if (text.Length < 2 || text[0] != text[^1] || (text[0] != (byte)'\'' && text[0] != (byte)'"'))
-                    {
-                        Fail("the STRING opcode argument must be quoted", op);
-                    }
-
-                    if (TextCodecs.EscapeDecode(text[1..^1], out var error) is null)
-                    {
-                        Fail($"STRING argument has a bad escape: {error}", op);
-                    }
-
-                    Push(V.Make(ValKind.Str, op));
-                    return end + 1;
+                    Fail("the STRING opcode argument must be quoted", op);
                 }
 
+                if (TextCodecs.EscapeDecode(arg[1..^1], out var error) is null)
+                {
+                    Fail($"STRING argument has a bad escape: {error}", op);
+                }
+
+                Push(V.Make(ValKind.Str, op));
+                return;
             case Op.BinString:
-                {
-                    Need(data, pos, 4, code, op);
-                    var n = BinaryPrimitives.ReadInt32LittleEndian(data.Slice(pos, 4));
-                    if (n < 0)
-                    {
-                        Fail("BINSTRING pickle has negative byte count", op);
-                    }
-
-                    Need(data, pos + 4, n, code, op);
-                    Push(V.Make(ValKind.Str, op));
-                    return pos + 4 + n;
-                }
-
             case Op.ShortBinString:
-                {
-                    Need(data, pos, 1, code, op);
-                    int n = data[pos];
-                    Need(data, pos + 1, n, code, op);
-                    Push(V.Make(ValKind.Str, op));
-                    return pos + 1 + n;
-                }
-
+                Push(V.Make(ValKind.Str, op));
+                return;
             case Op.Unicode:
+                if (TextCodecs.RawUnicodeEscapeDecode(arg, out var unicodeError) is null)
                 {
-                    var end = Line(data, pos, code, op);
-                    if (TextCodecs.RawUnicodeEscapeDecode(data[pos..end], out var error) is null)
-                    {
-                        Fail($"UNICODE argument cannot be decoded as raw-unicode-escape: {error}", op);
-                    }
-
-                    Push(V.Make(ValKind.Str, op));
-                    return end + 1;
+                    Fail($"UNICODE argument cannot be decoded as raw-unicode-escape: {unicodeError}", op);
                 }
 
+                Push(V.Make(ValKind.Str, op));
+                return;
             case Op.ShortBinBytes:
-                {
-                    Need(data, pos, 1, code, op);
-                    int n = data[pos];
-                    Need(data, pos + 1, n, code, op);
-                    Push(V.Make(ValKind.Bytes, op));
-                    return pos + 1 + n;
-                }
-
             case Op.BinBytes:
-                {
-                    Need(data, pos, 4, code, op);
-                    var n = BinaryPrimitives.ReadUInt32LittleEndian(data.Slice(pos, 4));
-                    var len = NeedLong(data, pos + 4, n, code, op);
-                    Push(V.Make(ValKind.Bytes, op));
-                    return pos + 4 + len;
-                }
-
             case Op.BinBytes8:
+                Push(V.Make(ValKind.Bytes, op));
+                return;
             case Op.ByteArray8:
-                {
-                    Need(data, pos, 8, code, op);
-                    var n = BinaryPrimitives.ReadUInt64LittleEndian(data.Slice(pos, 8));
-                    var len = NeedLong(data, pos + 8, n, code, op);
-                    Push(V.Make(code == Op.ByteArray8 ? ValKind.ByteArray : ValKind.Bytes, op));
-                    return pos + 8 + len;
-                }
-
+                Push(V.Make(ValKind.ByteArray, op));
+                return;
             case Op.Tuple:
                 {
                     var mark = PopMark(code, op);
                     var t = NewContainer(ValKind.Tuple, mark, _sp, op);
                     _sp = mark;
                     Push(t);
-                    return pos;
+                    return;
                 }
 
             case Op.List:
@@ -475,7 +323,7 @@ internal sealed partial class Interpreter
                     var l = NewContainer(ValKind.List, mark, _sp, op);
                     _sp = mark;
                     Push(l);
-                    return pos;
+                    return;
                 }
 
             case Op.Dict:
@@ -489,7 +337,7 @@ internal sealed partial class Interpreter
                     var d = NewContainer(ValKind.Dict, mark, _sp, op);
                     _sp = mark;
                     Push(d);
-                    return pos;
+                    return;
                 }
 
             case Op.FrozenSet:
@@ -498,19 +346,19 @@ internal sealed partial class Interpreter
                     var f = NewContainer(ValKind.FrozenSet, mark, _sp, op);
                     _sp = mark;
                     Push(f);
-                    return pos;
+                    return;
                 }
 
             case Op.Append:
                 NeedStack(2, code, op);
                 AddRange(_stack[_sp - 2], _sp - 1, _sp, ValKind.List, code, op);
                 _sp -= 1;
-                return pos;
+                return;
             case Op.SetItem:
                 NeedStack(3, code, op);
                 AddRange(_stack[_sp - 3], _sp - 2, _sp, ValKind.Dict, code, op);
                 _sp -= 2;
-                return pos;
+                return;
             case Op.AddItems:
                 {
                     var mark = PopMark(code, op);
@@ -521,32 +369,13 @@ internal sealed partial class Interpreter
 
                     AddRange(_stack[mark - 1], mark, _sp, ValKind.Set, code, op);
                     _sp = mark;
-                    return pos;
+                    return;
                 }
 
-            case Op.Get:
-                {
-                    var end = Line(data, pos, code, op);
-                    PushMemo(ParseMemoIndex(data[pos..end], code, op), code, op);
-                    return end + 1;
-                }
-
-            case Op.Put:
-                {
-                    var end = Line(data, pos, code, op);
-                    var index = ParseMemoIndex(data[pos..end], code, op);
-                    NeedStack(1, code, op);
-                    _memo.Put(index, _stack[_sp - 1], op);
-                    return end + 1;
-                }
 
             case Op.Global:
-                {
-                    var (module, name, next) = ReadNameLines(data, pos, code, op);
-                    Push(NewGlobal(module, name, code, op, mapped: true));
-                    return next;
-                }
-
+                Push(NewGlobal(DecodeNameLine(ins.FirstLine, code, op), DecodeNameLine(ins.SecondLine, code, op), code, op, mapped: true));
+                return;
             case Op.StackGlobal:
                 {
                     NeedStack(2, code, op);
@@ -555,18 +384,19 @@ internal sealed partial class Interpreter
                     var module = StackGlobalPart(data, moduleVal, "module", op);
                     var name = StackGlobalPart(data, nameVal, "name", op);
                     Push(NewGlobal(module, name, code, op, mapped: true));
-                    return pos;
+                    return;
                 }
 
             case Op.Inst:
                 {
-                    var (module, name, next) = ReadNameLines(data, pos, code, op);
+                    var module = DecodeNameLine(ins.FirstLine, code, op);
+                    var name = DecodeNameLine(ins.SecondLine, code, op);
                     var mark = PopMark(code, op);
                     var args = NewContainer(ValKind.Tuple, mark, _sp, op);
                     _sp = mark;
                     var cls = NewGlobal(module, name, code, op, mapped: true);
                     Push(MakeCall(data, cls, args, 0, code, op));
-                    return next;
+                    return;
                 }
 
             case Op.Obj:
@@ -581,7 +411,7 @@ internal sealed partial class Interpreter
                     var args = NewContainer(ValKind.Tuple, mark + 1, _sp, op);
                     _sp = mark;
                     Push(MakeCall(data, cls, args, 0, code, op));
-                    return pos;
+                    return;
                 }
 
             case Op.NewObj:
@@ -590,7 +420,7 @@ internal sealed partial class Interpreter
                     var args = _stack[--_sp];
                     var cls = _stack[_sp - 1];
                     _stack[_sp - 1] = MakeCall(data, cls, args, 0, code, op);
-                    return pos;
+                    return;
                 }
 
             case Op.NewObjEx:
@@ -600,7 +430,7 @@ internal sealed partial class Interpreter
                     var args = _stack[--_sp];
                     var cls = _stack[_sp - 1];
                     _stack[_sp - 1] = MakeCall(data, cls, args, kwargs, code, op);
-                    return pos;
+                    return;
                 }
 
             case Op.Reduce:
@@ -609,62 +439,41 @@ internal sealed partial class Interpreter
                     var args = _stack[--_sp];
                     var func = _stack[_sp - 1];
                     _stack[_sp - 1] = MakeCall(data, func, args, 0, code, op);
-                    return pos;
+                    return;
                 }
 
-            case Op.Build:
-                return Build(data, op, pos);
             case Op.PersId:
+                if (!System.Text.Ascii.IsValid(arg))
                 {
-                    var end = Line(data, pos, code, op);
-                    foreach (var b in data[pos..end])
-                    {
-                        if (b >= 0x80)
-                        {
-                            Fail("persistent IDs in protocol 0 must be ASCII strings", op);
-                        }
-                    }
-
-                    Push(NewPersistentLoad(data, V.Make(ValKind.Str, op), op));
-                    return end + 1;
+                    Fail("persistent IDs in protocol 0 must be ASCII strings", op);
                 }
 
+                Push(NewPersistentLoad(data, V.Make(ValKind.Str, op), op));
+                return;
             case Op.BinPersId:
                 {
                     NeedStack(1, code, op);
                     var pid = _stack[_sp - 1];
                     _stack[_sp - 1] = NewPersistentLoad(data, pid, op);
-                    return pos;
+                    return;
                 }
 
             case Op.Ext1:
-                Need(data, pos, 1, code, op);
-                PushExtension(data[pos], code, op);
-                return pos + 1;
             case Op.Ext2:
-                Need(data, pos, 2, code, op);
-                PushExtension(BinaryPrimitives.ReadUInt16LittleEndian(data.Slice(pos, 2)), code, op);
-                return pos + 2;
             case Op.Ext4:
-                Need(data, pos, 4, code, op);
-                PushExtension(BinaryPrimitives.ReadInt32LittleEndian(data.Slice(pos, 4)), code, op);
-                return pos + 4;
+                // The decoder rejects codes <= 0.
+                Push(NewGlobal("copyreg.extension", ins.Value.ToString(CultureInfo.InvariantCulture), code, op, mapped: false));
+                return;
             case Op.NextBuffer:
                 Push(V.Make(ValKind.Buffer, _buffers++));
-                return pos;
+                return;
             case Op.ReadOnlyBuffer:
                 NeedStack(1, code, op);
-                return pos;
+                return;
             default:
-                Fail(UnknownOpcodeMessage(code), op);
-                return pos;
+                throw new UnreachableException($"opcode {Op.Name(code)} decoded but not handled");
         }
     }
-
-    private static string UnknownOpcodeMessage(byte code) =>
-        code is >= 0x20 and < 0x7f
-            ? $"unknown opcode 0x{code:x2} ('{(char)code}'): not a pickle opcode of protocols 0-5"
-            : $"unknown opcode 0x{code:x2}: not a pickle opcode of protocols 0-5";
 
     // ---------------------------------------------------------------- stack, marks, memo
 
@@ -744,21 +553,6 @@ internal sealed partial class Interpreter
         }
 
         Push(v);
-    }
-
-    private static long ParseMemoIndex(ReadOnlySpan<byte> text, byte code, int op)
-    {
-        if (!TextCodecs.TryParseDecimal(text, out var index))
-        {
-            Fail($"{Op.Name(code)} argument is not a memo index", op);
-        }
-
-        if (index < 0)
-        {
-            Fail($"negative {Op.Name(code)} argument", op);
-        }
-
-        return index;
     }
 
     // ---------------------------------------------------------------- values
@@ -847,42 +641,6 @@ internal sealed partial class Interpreter
     }
 
     // ---------------------------------------------------------------- input helpers
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Need(ReadOnlySpan<byte> data, int pos, int n, byte code, int op)
-    {
-        if ((uint)n > (uint)(data.Length - pos))
-        {
-            Truncated(data, pos, n, code, op);
-        }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int NeedLong(ReadOnlySpan<byte> data, int pos, ulong n, byte code, int op)
-    {
-        if (n > (ulong)(data.Length - pos))
-        {
-            Fail($"truncated: {Op.Name(code)} declares {n:N0} bytes but only {data.Length - pos:N0} remain", op, InputErrorKind.Truncated);
-        }
-
-        return (int)n;
-    }
-
-    [DoesNotReturn]
-    private static void Truncated(ReadOnlySpan<byte> data, int pos, int n, byte code, int op) =>
-        Fail($"truncated: {Op.Name(code)} needs {n:N0} bytes but only {Math.Max(data.Length - pos, 0):N0} remain", op, InputErrorKind.Truncated);
-
-    /// <summary>Index of the newline ending the line that starts at <paramref name="pos"/>.</summary>
-    private static int Line(ReadOnlySpan<byte> data, int pos, byte code, int op)
-    {
-        var i = pos <= data.Length ? data[pos..].IndexOf((byte)'\n') : -1;
-        if (i < 0)
-        {
-            Fail($"truncated: the text argument of {Op.Name(code)} has no terminating newline", op, InputErrorKind.Truncated);
-        }
-
-        return pos + i;
-    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void CheckUtf8(ReadOnlySpan<byte> s, byte code, int op)

@@ -1,11 +1,12 @@
-using System.Buffers.Binary;
+using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
-using System.Globalization;
 using System.Numerics;
 using System.Text;
 using System.Text.Unicode;
 using TrainGuard.Parsing;
 using TrainGuard.Pickle.Machine;
+using TrainGuard.Pickle.Opcodes;
+using Op = TrainGuard.Pickle.Opcodes.PickleOp;
 
 namespace TrainGuard.Pickle.Objects;
 
@@ -40,9 +41,6 @@ public sealed class PickleObjectReader
     {
         _limits = limits;
     }
-
-    /// <summary>True when the last failure was running out of input (more bytes might complete the pickle).</summary>
-    private bool RanOutOfInput { get; set; }
 
     /// <summary>Reads the pickle that starts at <paramref name="start"/> (default: the first byte) up to its STOP.</summary>
     public static PickleObjectResult Read(ReadOnlySpan<byte> data, PickleObjectLimits? limits = null) => Read(data, 0, limits);
@@ -92,7 +90,7 @@ public sealed class PickleObjectReader
 
                 return result;
             }
-            catch (MalformedInputException) when (reader.RanOutOfInput && !ended)
+            catch (MalformedInputException e) when (!ended && e.Offset is { } at && PickleOpcodeReader.IsCutOff(buffer.AsSpan(0, filled), at, limits.MaxValueBytes))
             {
                 if (buffer.Length >= limits.MaxPickleBytes)
                 {
@@ -120,60 +118,36 @@ public sealed class PickleObjectReader
 
     private PickleObjectResult Run(ReadOnlySpan<byte> data, int start)
     {
-        var pos = start;
+        var reader = new PickleOpcodeReader(data, start, _limits.MaxValueBytes);
         while (true)
         {
-            if (pos >= data.Length)
-            {
-                Truncated(pos == start ? "an empty pickle (no opcodes)" : "the pickle (no STOP opcode before the end)", pos);
-            }
-
-            var op = pos;
+            var ins = reader.Read();
+            var op = ins.Offset;
             _op = op;
-            var code = data[pos++];
+            var code = ins.Opcode;
+            var arg = ins.Argument;
             switch (code)
             {
                 case Op.Proto:
-                    {
-                        Need(data, pos, 1, code, op);
-                        int proto = data[pos++];
-                        if (proto > Op.HighestProtocol)
-                        {
-                            Fail($"unsupported pickle protocol: {proto}", op, InputErrorKind.Unsupported);
-                        }
-
-                        _proto = proto;
-                        _maxProto = Math.Max(_maxProto, proto);
-                        break;
-                    }
-
+                    // The decoder rejects protocols above the highest.
+                    _proto = (int)ins.Value;
+                    _maxProto = Math.Max(_maxProto, _proto);
+                    break;
                 case Op.Frame:
-                    {
-                        Need(data, pos, 8, code, op);
-                        var n = BinaryPrimitives.ReadUInt64LittleEndian(data.Slice(pos, 8));
-                        pos += 8;
-                        if (n > (ulong)(data.Length - pos))
-                        {
-                            Truncated($"FRAME of {n:N0} bytes ({data.Length - pos:N0} remain)", op);
-                        }
-
-                        break;
-                    }
-
+                    // The decoder checks that the frame lies inside the input; its opcodes are read as they come.
+                    break;
                 case Op.Stop:
+                    NeedStack(1, code, op);
+                    return new PickleObjectResult
                     {
-                        NeedStack(1, code, op);
-                        return new PickleObjectResult
-                        {
-                            Root = _stack[^1],
-                            EndOffset = pos,
-                            Protocol = _maxProto,
-                            NodeCount = _nodes,
-                            PersistentRefs = _persistent,
-                            Globals = _globals,
-                            DetachedBuilds = _detachedBuilds,
-                        };
-                    }
+                        Root = _stack[^1],
+                        EndOffset = reader.Position,
+                        Protocol = _maxProto,
+                        NodeCount = _nodes,
+                        PersistentRefs = _persistent,
+                        Globals = _globals,
+                        DetachedBuilds = _detachedBuilds,
+                    };
 
                 // ---- constants and numbers
                 case Op.None:
@@ -184,167 +158,92 @@ public sealed class PickleObjectReader
                     Push(Count(new PyBool(code == Op.NewTrue, op), op));
                     break;
                 case Op.BinInt1:
-                    Need(data, pos, 1, code, op);
-                    Push(Int(data[pos], op));
-                    pos += 1;
-                    break;
                 case Op.BinInt2:
-                    Need(data, pos, 2, code, op);
-                    Push(Int(BinaryPrimitives.ReadUInt16LittleEndian(data.Slice(pos, 2)), op));
-                    pos += 2;
-                    break;
                 case Op.BinInt:
-                    Need(data, pos, 4, code, op);
-                    Push(Int(BinaryPrimitives.ReadInt32LittleEndian(data.Slice(pos, 4)), op));
-                    pos += 4;
+                    Push(Int(ins.Value, op));
                     break;
                 case Op.Int:
                     {
-                        var end = Line(data, pos, code, op);
-                        var text = data[pos..end];
-                        var value = ParseIntText(text, code, op);
-                        Push(text.Length == 2 && (value.IsZero || value.IsOne) ? Count(new PyBool(value.IsOne, op), op) : Count(new PyInt(value, op), op));
-                        pos = end + 1;
+                        var value = ParseIntText(arg, code, op);
+                        Push(arg.Length == 2 && (value.IsZero || value.IsOne) ? Count(new PyBool(value.IsOne, op), op) : Count(new PyInt(value, op), op));
                         break;
                     }
 
                 case Op.Long:
-                    {
-                        var end = Line(data, pos, code, op);
-                        var text = data[pos..end];
-                        if (text.Length > 0 && text[^1] == (byte)'L')
-                        {
-                            text = text[..^1];
-                        }
-
-                        Push(Count(new PyInt(ParseIntText(text, code, op), op), op));
-                        pos = end + 1;
-                        break;
-                    }
-
+                    Push(Count(new PyInt(ParseIntText(arg.Length > 0 && arg[^1] == (byte)'L' ? arg[..^1] : arg, code, op), op), op));
+                    break;
                 case Op.Long1:
-                    {
-                        Need(data, pos, 1, code, op);
-                        int n = data[pos];
-                        Need(data, pos + 1, n, code, op);
-                        Push(Count(new PyInt(new BigInteger(data.Slice(pos + 1, n), isUnsigned: false, isBigEndian: false), op), op));
-                        pos += 1 + n;
-                        break;
-                    }
-
                 case Op.Long4:
+                    if (code == Op.Long4)
                     {
-                        Need(data, pos, 4, code, op);
-                        var n = BinaryPrimitives.ReadInt32LittleEndian(data.Slice(pos, 4));
-                        if (n < 0)
-                        {
-                            Fail("LONG4 has a negative byte count", op);
-                        }
-
-                        CheckValueSize(n, code, op);
-                        Need(data, pos + 4, n, code, op);
-                        Push(Count(new PyInt(new BigInteger(data.Slice(pos + 4, n), isUnsigned: false, isBigEndian: false), op), op));
-                        pos += 4 + n;
-                        break;
+                        CountValueBytes(arg.Length, op);
                     }
 
+                    Push(Count(new PyInt(new BigInteger(arg, isUnsigned: false, isBigEndian: false), op), op));
+                    break;
                 case Op.BinFloat:
-                    Need(data, pos, 8, code, op);
-                    Push(Count(new PyFloat(TextCodecs.ReadBinFloat(data.Slice(pos, 8)), op), op));
-                    pos += 8;
+                    Push(Count(new PyFloat(TextCodecs.ReadBinFloat(arg), op), op));
                     break;
                 case Op.Float:
                     {
-                        var end = Line(data, pos, code, op);
-                        if (!TextCodecs.TryParseFloat(data[pos..end], out var d))
+                        if (!TextCodecs.TryParseFloat(arg, out var d))
                         {
                             Fail("FLOAT argument is not a number", op);
                         }
 
                         Push(Count(new PyFloat(d, op), op));
-                        pos = end + 1;
                         break;
                     }
 
                 // ---- strings and bytes
                 case Op.ShortBinUnicode:
-                    Push(Str(Counted(data, ref pos, 1, code, op), code, op));
-                    break;
-
                 case Op.BinUnicode:
-                    Push(Str(Counted(data, ref pos, 4, code, op), code, op));
-                    break;
-
                 case Op.BinUnicode8:
-                    Push(Str(Counted(data, ref pos, 8, code, op), code, op));
+                    CountValueBytes(arg.Length, op);
+                    Push(Str(arg, code, op));
                     break;
-
                 case Op.Unicode:
                     {
-                        var end = Line(data, pos, code, op);
-                        CheckValueSize(end - pos, code, op);
-                        var s = TextCodecs.RawUnicodeEscapeDecode(data[pos..end], out var error);
+                        CountValueBytes(arg.Length, op);
+                        var s = TextCodecs.RawUnicodeEscapeDecode(arg, out var error);
                         if (s is null)
                         {
                             Fail($"UNICODE argument cannot be decoded as raw-unicode-escape: {error}", op);
                         }
 
                         Push(Count(new PyStr(s, op), op));
-                        pos = end + 1;
                         break;
                     }
 
                 case Op.String:
                     {
-                        var end = Line(data, pos, code, op);
-                        var text = data[pos..end];
-                        if (text.Length < 2 || text[0] != text[^1] || (text[0] != (byte)'\'' && text[0] != (byte)'"'))
+                        if (arg.Length < 2 || arg[0] != arg[^1] || (arg[0] != (byte)'\'' && arg[0] != (byte)'"'))
                         {
                             Fail("the STRING opcode argument must be quoted", op);
                         }
 
-                        CheckValueSize(text.Length, code, op);
-                        var raw = TextCodecs.EscapeDecode(text[1..^1], out var error);
+                        CountValueBytes(arg.Length, op);
+                        var raw = TextCodecs.EscapeDecode(arg[1..^1], out var error);
                         if (raw is null)
                         {
                             Fail($"STRING argument has a bad escape: {error}", op);
                         }
 
                         Push(ByteString(raw, op));
-                        pos = end + 1;
                         break;
                     }
 
                 case Op.BinString:
-                    {
-                        Need(data, pos, 4, code, op);
-                        var n = BinaryPrimitives.ReadInt32LittleEndian(data.Slice(pos, 4));
-                        if (n < 0)
-                        {
-                            Fail("BINSTRING has a negative byte count", op);
-                        }
-
-                        pos += 4;
-                        Push(ByteString(Slice(data, pos, n, code, op).ToArray(), op));
-                        pos += n;
-                        break;
-                    }
-
                 case Op.ShortBinString:
-                    Push(ByteString(Counted(data, ref pos, 1, code, op).ToArray(), op));
+                    CountValueBytes(arg.Length, op);
+                    Push(ByteString(arg.ToArray(), op));
                     break;
-
                 case Op.ShortBinBytes:
-                    Push(Count(new PyBytes(Counted(data, ref pos, 1, code, op).ToArray(), false, op), op));
-                    break;
-
                 case Op.BinBytes:
-                    Push(Count(new PyBytes(Counted(data, ref pos, 4, code, op).ToArray(), false, op), op));
-                    break;
-
                 case Op.BinBytes8:
                 case Op.ByteArray8:
-                    Push(Count(new PyBytes(Counted(data, ref pos, 8, code, op).ToArray(), code == Op.ByteArray8, op), op));
+                    CountValueBytes(arg.Length, op);
+                    Push(Count(new PyBytes(arg.ToArray(), code == Op.ByteArray8, op), op));
                     break;
 
                 // ---- containers
@@ -500,53 +399,22 @@ public sealed class PickleObjectReader
                     MemoPut(_memo.Count, op);
                     break;
                 case Op.BinPut:
-                    Need(data, pos, 1, code, op);
-                    NeedStack(1, code, op);
-                    MemoPut(data[pos], op);
-                    pos += 1;
-                    break;
                 case Op.LongBinPut:
-                    Need(data, pos, 4, code, op);
-                    NeedStack(1, code, op);
-                    MemoPut(BinaryPrimitives.ReadUInt32LittleEndian(data.Slice(pos, 4)), op);
-                    pos += 4;
-                    break;
                 case Op.Put:
-                    {
-                        var end = Line(data, pos, code, op);
-                        var index = MemoIndexText(data[pos..end], code, op);
-                        NeedStack(1, code, op);
-                        MemoPut(index, op);
-                        pos = end + 1;
-                        break;
-                    }
+                    NeedStack(1, code, op);
+                    MemoPut(ins.Value, op);
+                    break;
 
                 case Op.BinGet:
-                    Need(data, pos, 1, code, op);
-                    Push(MemoGet(data[pos], code, op));
-                    pos += 1;
-                    break;
                 case Op.LongBinGet:
-                    Need(data, pos, 4, code, op);
-                    Push(MemoGet(BinaryPrimitives.ReadUInt32LittleEndian(data.Slice(pos, 4)), code, op));
-                    pos += 4;
-                    break;
                 case Op.Get:
-                    {
-                        var end = Line(data, pos, code, op);
-                        Push(MemoGet(MemoIndexText(data[pos..end], code, op), code, op));
-                        pos = end + 1;
-                        break;
-                    }
+                    Push(MemoGet(ins.Value, code, op));
+                    break;
 
                 // ---- imports and calls
                 case Op.Global:
-                    {
-                        var (module, name, next) = NameLines(data, pos, code, op);
-                        Push(Global(module, name, op));
-                        pos = next;
-                        break;
-                    }
+                    Push(Global(NameText(ins.FirstLine, code, op), NameText(ins.SecondLine, code, op), op));
+                    break;
 
                 case Op.StackGlobal:
                     {
@@ -565,11 +433,11 @@ public sealed class PickleObjectReader
 
                 case Op.Inst:
                     {
-                        var (module, name, next) = NameLines(data, pos, code, op);
+                        var module = NameText(ins.FirstLine, code, op);
+                        var name = NameText(ins.SecondLine, code, op);
                         var mark = PopMark(code, op);
                         var args = Tuple(PopTo(mark), op);
                         Push(Call(Global(module, name, op), args, null, PyCallKind.Inst, op));
-                        pos = next;
                         break;
                     }
 
@@ -640,20 +508,14 @@ public sealed class PickleObjectReader
 
                 case Op.PersId:
                     {
-                        var end = Line(data, pos, code, op);
-                        var text = data[pos..end];
-                        foreach (var b in text)
+                        if (!Ascii.IsValid(arg))
                         {
-                            if (b >= 0x80)
-                            {
-                                Fail("persistent IDs in protocol 0 must be ASCII strings", op);
-                            }
+                            Fail("persistent IDs in protocol 0 must be ASCII strings", op);
                         }
 
-                        CheckValueSize(text.Length, code, op);
-                        var id = Count(new PyStr(Encoding.ASCII.GetString(text), op), op);
+                        CountValueBytes(arg.Length, op);
+                        var id = Count(new PyStr(Encoding.ASCII.GetString(arg), op), op);
                         Push(Persistent(id, op));
-                        pos = end + 1;
                         break;
                     }
 
@@ -662,29 +524,11 @@ public sealed class PickleObjectReader
                     Push(Persistent(Pop(), op));
                     break;
                 case Op.Ext1:
-                    Need(data, pos, 1, code, op);
-                    Push(Count(new PyExtension(data[pos], op), op));
-                    pos += 1;
-                    break;
                 case Op.Ext2:
-                    Need(data, pos, 2, code, op);
-                    Push(Count(new PyExtension(BinaryPrimitives.ReadUInt16LittleEndian(data.Slice(pos, 2)), op), op));
-                    pos += 2;
-                    break;
                 case Op.Ext4:
-                    {
-                        Need(data, pos, 4, code, op);
-                        var ext = BinaryPrimitives.ReadInt32LittleEndian(data.Slice(pos, 4));
-                        if (ext <= 0)
-                        {
-                            Fail("EXT4 code must be positive", op);
-                        }
-
-                        Push(Count(new PyExtension(ext, op), op));
-                        pos += 4;
-                        break;
-                    }
-
+                    // The decoder rejects codes <= 0.
+                    Push(Count(new PyExtension((int)ins.Value, op), op));
+                    break;
                 case Op.NextBuffer:
                     Push(Count(new PyBuffer(_buffers++, op), op));
                     break;
@@ -697,10 +541,7 @@ public sealed class PickleObjectReader
 
                     break;
                 default:
-                    Fail(code is >= 0x20 and < 0x7f
-                        ? $"unknown opcode 0x{code:x2} ('{(char)code}'): not a pickle opcode of protocols 0-5"
-                        : $"unknown opcode 0x{code:x2}: not a pickle opcode of protocols 0-5", op);
-                    break;
+                    throw new UnreachableException($"opcode {Op.Name(code)} decoded but not handled");
             }
         }
     }
@@ -878,13 +719,9 @@ public sealed class PickleObjectReader
         }
     }
 
-    private void CheckValueSize(long n, byte code, int op)
+    /// <summary>Adds a str or bytes value to the total (each value's own size is checked by the decoder).</summary>
+    private void CountValueBytes(long n, int op)
     {
-        if (n > _limits.MaxValueBytes)
-        {
-            MalformedInputException.ThrowLimit($"{Op.Name(code)} value size ({n:N0} bytes)", _limits.MaxValueBytes, op);
-        }
-
         _valueBytes += n;
         if (_valueBytes > _limits.MaxTotalValueBytes)
         {
@@ -975,91 +812,7 @@ public sealed class PickleObjectReader
         return v;
     }
 
-    private static long MemoIndexText(ReadOnlySpan<byte> text, byte code, int op)
-    {
-        if (!long.TryParse(text, NumberStyles.AllowLeadingSign | NumberStyles.AllowLeadingWhite | NumberStyles.AllowTrailingWhite, CultureInfo.InvariantCulture, out var index))
-        {
-            Fail($"{Op.Name(code)} argument is not a memo index", op);
-        }
-
-        if (index < 0)
-        {
-            Fail($"negative {Op.Name(code)} argument", op);
-        }
-
-        return index;
-    }
-
     // ---------------------------------------------------------------- input helpers
-
-    private void Need(ReadOnlySpan<byte> data, int pos, int n, byte code, int op)
-    {
-        if (n > data.Length - pos)
-        {
-            Truncated($"{Op.Name(code)} needs {n:N0} bytes but only {Math.Max(data.Length - pos, 0):N0} remain", op);
-        }
-    }
-
-    private ReadOnlySpan<byte> Slice(ReadOnlySpan<byte> data, int pos, int n, byte code, int op)
-    {
-        CheckValueSize(n, code, op);
-        Need(data, pos, n, code, op);
-        return data.Slice(pos, n);
-    }
-
-    /// <summary>
-    /// The payload of an opcode whose argument is a little-endian byte count (<paramref name="width"/> 1, 4 or 8 bytes)
-    /// followed by that many bytes; <paramref name="pos"/> moves past both.
-    /// </summary>
-    private ReadOnlySpan<byte> Counted(ReadOnlySpan<byte> data, ref int pos, int width, byte code, int op)
-    {
-        Need(data, pos, width, code, op);
-        var declared = width switch
-        {
-            1 => data[pos],
-            4 => BinaryPrimitives.ReadUInt32LittleEndian(data.Slice(pos, 4)),
-            _ => BinaryPrimitives.ReadUInt64LittleEndian(data.Slice(pos, 8)),
-        };
-        var n = Length(declared, data, pos + width, code, op);
-        pos += width;
-        var payload = Slice(data, pos, n, code, op);
-        pos += n;
-        return payload;
-    }
-
-    /// <summary>A declared length as an int, checked against the limit before the data (so a huge claim is a limit error, not an allocation).</summary>
-    private int Length(ulong declared, ReadOnlySpan<byte> data, int pos, byte code, int op)
-    {
-        if (declared > (ulong)_limits.MaxValueBytes)
-        {
-            if (declared > (ulong)(data.Length - pos))
-            {
-                Truncated($"{Op.Name(code)} declares {declared:N0} bytes but only {data.Length - pos:N0} remain", op);
-            }
-
-            MalformedInputException.ThrowLimit($"{Op.Name(code)} value size ({declared:N0} bytes)", _limits.MaxValueBytes, op);
-        }
-
-        return (int)declared;
-    }
-
-    private int Line(ReadOnlySpan<byte> data, int pos, byte code, int op)
-    {
-        var rel = pos <= data.Length ? data[pos..].IndexOf((byte)'\n') : -1;
-        if (rel < 0)
-        {
-            Truncated($"the text argument of {Op.Name(code)} has no terminating newline", op);
-        }
-
-        return pos + rel;
-    }
-
-    private (string Module, string Name, int Next) NameLines(ReadOnlySpan<byte> data, int pos, byte code, int op)
-    {
-        var end1 = Line(data, pos, code, op);
-        var end2 = Line(data, end1 + 1, code, op);
-        return (NameText(data[pos..end1], code, op), NameText(data[(end1 + 1)..end2], code, op), end2 + 1);
-    }
 
     private static string NameText(ReadOnlySpan<byte> line, byte code, int op)
     {
@@ -1120,12 +873,4 @@ public sealed class PickleObjectReader
 
     [DoesNotReturn]
     private static void Fail(string message, int op, InputErrorKind kind = InputErrorKind.Syntax) => MalformedInputException.Throw(kind, message, op);
-
-    /// <summary>Running out of input: flagged so <see cref="Read(Stream, PickleObjectLimits?)"/> can read more.</summary>
-    [DoesNotReturn]
-    private void Truncated(string what, int op)
-    {
-        RanOutOfInput = true;
-        MalformedInputException.Throw(InputErrorKind.Truncated, $"truncated: {what}", op);
-    }
 }

@@ -372,6 +372,21 @@ public sealed class PyDict : PyContainer
         _items.Add(new(key, value));
     }
 
+    /// <summary>
+    /// Adds an entry without replacing an equal key, so a repeated key stays visible (literals: a reader refuses
+    /// the ambiguity rather than guess which value a loader keeps). Lookups find the first.
+    /// </summary>
+    internal void Add(PyValue key, PyValue value)
+    {
+        if (IndexKey(key) is { } k)
+        {
+            _index ??= [];
+            _index.TryAdd(k, _items.Count);
+        }
+
+        _items.Add(new(key, value));
+    }
+
     internal PyValue? Find(object key) =>
         _index is not null && _index.TryGetValue(key, out var at) ? _items[at].Value : null;
 

@@ -2,6 +2,7 @@ using TrainGuard.Findings;
 using TrainGuard.Formats.Detection;
 using TrainGuard.Formats.SevenZip;
 using TrainGuard.Formats.Tar;
+using TrainGuard.Formats.Torch;
 using TrainGuard.Formats.Zip;
 using TrainGuard.Parsing;
 using TrainGuard.Scanning.Policy;
@@ -233,40 +234,11 @@ public sealed partial class ArtifactScanner
                     continue; // the trailing storage-views list
                 }
 
-                if (rest.Length < 8)
-                {
-                    MalformedInputException.ThrowTruncated("storage size field", offset);
-                }
-
-                var count = System.Buffers.Binary.BinaryPrimitives.ReadInt64LittleEndian(rest);
-                var bytes = count < 0 ? -1 : checked(count * StorageElementSize(storageType.Name));
-                if (bytes < 0 || bytes > rest.Length - 8)
-                {
-                    MalformedInputException.Throw(InputErrorKind.Truncated, $"storage declares {count:N0} elements, more than the {rest.Length - 8:N0} bytes left", offset);
-                }
-
-                offset += 8 + bytes;
+                offset = LegacyTorchLayout.ReadStorage(rest, offset, StorageElementSize(storageType.Name), bigEndian: false, "storage record").End;
             }
             else
             {
-                if (rest.Length < 8)
-                {
-                    MalformedInputException.ThrowTruncated("tensor header", offset);
-                }
-
-                var ndim = System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(rest);
-                if (ndim < 0 || ndim > 64)
-                {
-                    MalformedInputException.Throw(InputErrorKind.Syntax, $"tensor header declares {ndim} dimensions", offset);
-                }
-
-                var headerBytes = 8 + (16L * ndim) + 8;
-                if (headerBytes > rest.Length)
-                {
-                    MalformedInputException.ThrowTruncated("tensor sizes and strides", offset);
-                }
-
-                offset += headerBytes;
+                offset = LegacyTorchLayout.ReadTensor(rest, offset, _options.MaxTensorRank, "tensor record").End;
             }
         }
     }

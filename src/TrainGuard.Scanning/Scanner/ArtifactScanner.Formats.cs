@@ -1,8 +1,8 @@
-using System.Buffers.Binary;
 using System.IO.Compression;
 using TrainGuard.Formats.Detection;
 using TrainGuard.Formats.Numpy;
 using TrainGuard.Formats.Safetensors;
+using TrainGuard.Formats.Torch;
 using TrainGuard.Findings;
 using TrainGuard.Parsing;
 using TrainGuard.Pickle;
@@ -217,9 +217,8 @@ public sealed partial class ArtifactScanner
     /// </summary>
     private void AnalyzeLegacyTorch(FileScan scan, ContentSource source, string? member, CancellationToken ct)
     {
-        const int LegacyPickleCount = 5;
         var data = source.Span(_options.Pickle.MaxBytes);
-        var analysis = PickleMachine.Analyze(data, LegacyPickleCount, _options.Pickle, ct, Releaser(source, 0));
+        var analysis = PickleMachine.Analyze(data, LegacyTorchLayout.PickleCount, _options.Pickle, ct, Releaser(source, 0));
         ct.ThrowIfCancellationRequested();
         scan.AddRange(Policy.Evaluate(analysis, scan.Path, member, 0));
         if (analysis.Error is not null)
@@ -227,9 +226,9 @@ public sealed partial class ArtifactScanner
             return;
         }
 
-        if (analysis.PickleCount < LegacyPickleCount)
+        if (analysis.PickleCount < LegacyTorchLayout.PickleCount)
         {
-            scan.AddRule(RuleIds.Malformed, $"legacy torch file has {analysis.PickleCount} pickles where {LegacyPickleCount} are expected", member, analysis.EndOffset);
+            scan.AddRule(RuleIds.Malformed, $"legacy torch file has {analysis.PickleCount} pickles where {LegacyTorchLayout.PickleCount} are expected", member, analysis.EndOffset);
             return;
         }
 
@@ -237,30 +236,15 @@ public sealed partial class ArtifactScanner
         var offset = analysis.EndOffset;
         foreach (var (key, elementSize) in storages)
         {
-            if (data.Length - offset < 8)
-            {
-                scan.AddRule(RuleIds.Malformed, $"truncated: storage '{TextSanitizer.Escape(key)}' has no size field", member, offset);
-                return;
-            }
-
-            var count = BinaryPrimitives.ReadInt64LittleEndian(data[checked((int)offset)..]);
-            long bytes;
             try
             {
-                bytes = checked(count * elementSize);
+                offset = LegacyTorchLayout.ReadStorage(data[checked((int)offset)..], offset, elementSize, bigEndian: false, $"storage '{key}'").End;
             }
-            catch (OverflowException)
+            catch (MalformedInputException ex)
             {
-                bytes = -1;
-            }
-
-            if (count < 0 || bytes < 0 || bytes > data.Length - offset - 8)
-            {
-                scan.AddRule(RuleIds.Malformed, $"storage '{TextSanitizer.Escape(key)}' declares {count:N0} elements, more than the {data.Length - offset - 8:N0} bytes left", member, offset);
+                scan.AddError(ex, member);
                 return;
             }
-
-            offset = checked(offset + 8 + bytes);
         }
 
         if (offset < data.Length)
@@ -298,17 +282,7 @@ public sealed partial class ArtifactScanner
     internal static string Unquote(string rendered) =>
         rendered.Length >= 2 && (rendered[0] is '\'' or '"') && rendered[^1] == rendered[0] ? rendered[1..^1] : rendered;
 
-    /// <summary>Bytes per element of a torch storage type, from its name (<c>torch.FloatStorage</c> -> 4).</summary>
-    internal static int StorageElementSize(string typeName)
-    {
-        var name = typeName[(typeName.LastIndexOf('.') + 1)..];
-        return name switch
-        {
-            "DoubleStorage" or "LongStorage" or "ComplexFloatStorage" => 8,
-            "ComplexDoubleStorage" => 16,
-            "FloatStorage" or "IntStorage" or "QInt32Storage" => 4,
-            "HalfStorage" or "BFloat16Storage" or "ShortStorage" => 2,
-            _ => 1,
-        };
-    }
+    /// <summary>Bytes per element of a torch storage type, from its name (<c>torch.FloatStorage</c> -> 4); 1 for untyped and unknown storages.</summary>
+    internal static int StorageElementSize(string typeName) =>
+        TorchDtype.FromStorageClass(typeName[(typeName.LastIndexOf('.') + 1)..])?.ElementSize ?? 1;
 }

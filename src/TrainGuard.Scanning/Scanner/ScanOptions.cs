@@ -1,3 +1,4 @@
+using TrainGuard.Formats.Torch;
 using TrainGuard.Formats.Zip;
 using TrainGuard.Pickle;
 using TrainGuard.Scanning.Policy;
@@ -18,6 +19,9 @@ public sealed record ScanOptions
 
     /// <summary>Files scanned at once.</summary>
     public int Parallelism { get; init; } = Environment.ProcessorCount;
+
+    /// <summary>Dimensions of one tensor in a legacy torch tar's <c>tensors</c> member.</summary>
+    public int MaxTensorRank { get; init; } = LegacyTorchLayout.DefaultMaxRank;
 
     /// <summary>Archives inside archives (zip in zip...).</summary>
     public int MaxArchiveDepth { get; init; } = 4;

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using TrainGuard.Checkpoints.Torch;
+using TrainGuard.Formats.Torch;
 using TrainGuard.Pickle.Objects;
 
 namespace TrainGuard.Checkpoints.Tests.Torch;

@@ -152,4 +152,16 @@ public sealed class ArtifactScannerTests : IDisposable
         Assert.Equal(Verdict.Malicious, item.Verdict);
         Assert.Contains(item.Findings, f => f.Global == "os.system");
     }
+
+    [Fact]
+    public async Task A_legacy_tar_tensor_of_more_dimensions_than_the_configured_rank_is_a_limit_finding()
+    {
+        var path = Copy("benign/legacy-tar.pth", "legacy-tar.pth");
+        Assert.Equal(Verdict.Clean, Assert.Single((await new ArtifactScanner().ScanAsync([path])).Items).Verdict);
+
+        var item = Assert.Single((await new ArtifactScanner(new ScanOptions { MaxTensorRank = 0 }).ScanAsync([path])).Items);
+        Assert.Equal(Verdict.Error, item.Verdict);
+        var finding = Assert.Single(item.Findings, f => f.RuleId == RuleIds.LimitExceeded);
+        Assert.Contains("rank (2 dimensions) exceeds the limit of 0", finding.Message, StringComparison.Ordinal);
+    }
 }

@@ -1,7 +1,10 @@
-namespace TrainGuard.Pickle.Machine;
+namespace TrainGuard.Pickle.Opcodes;
 
-/// <summary>Pickle opcode bytes, protocols 0-5 (CPython <c>Lib/pickle.py</c>, <c>pickletools.py</c>).</summary>
-internal static class Op
+/// <summary>
+/// Pickle opcode bytes, protocols 0-5 (CPython <c>Lib/pickle.py</c>, <c>pickletools.py</c>). What each one
+/// takes as its argument and does to the stack is in <see cref="PickleOpcodes"/>.
+/// </summary>
+public static class PickleOp
 {
     public const byte Mark = (byte)'(';
     public const byte Stop = (byte)'.';
@@ -82,77 +85,6 @@ internal static class Op
 
     public const int HighestProtocol = 5;
 
-    /// <summary>The opcode's name as <c>pickletools</c> spells it.</summary>
-    public static string Name(byte code) => code switch
-    {
-        Mark => "MARK",
-        Stop => "STOP",
-        Pop => "POP",
-        PopMark => "POP_MARK",
-        Dup => "DUP",
-        Float => "FLOAT",
-        Int => "INT",
-        BinInt => "BININT",
-        BinInt1 => "BININT1",
-        Long => "LONG",
-        BinInt2 => "BININT2",
-        None => "NONE",
-        PersId => "PERSID",
-        BinPersId => "BINPERSID",
-        Reduce => "REDUCE",
-        String => "STRING",
-        BinString => "BINSTRING",
-        ShortBinString => "SHORT_BINSTRING",
-        Unicode => "UNICODE",
-        BinUnicode => "BINUNICODE",
-        Append => "APPEND",
-        Build => "BUILD",
-        Global => "GLOBAL",
-        Dict => "DICT",
-        EmptyDict => "EMPTY_DICT",
-        Appends => "APPENDS",
-        Get => "GET",
-        BinGet => "BINGET",
-        Inst => "INST",
-        LongBinGet => "LONG_BINGET",
-        List => "LIST",
-        EmptyList => "EMPTY_LIST",
-        Obj => "OBJ",
-        Put => "PUT",
-        BinPut => "BINPUT",
-        LongBinPut => "LONG_BINPUT",
-        SetItem => "SETITEM",
-        Tuple => "TUPLE",
-        EmptyTuple => "EMPTY_TUPLE",
-        SetItems => "SETITEMS",
-        BinFloat => "BINFLOAT",
-        Proto => "PROTO",
-        NewObj => "NEWOBJ",
-        Ext1 => "EXT1",
-        Ext2 => "EXT2",
-        Ext4 => "EXT4",
-        Tuple1 => "TUPLE1",
-        Tuple2 => "TUPLE2",
-        Tuple3 => "TUPLE3",
-        NewTrue => "NEWTRUE",
-        NewFalse => "NEWFALSE",
-        Long1 => "LONG1",
-        Long4 => "LONG4",
-        BinBytes => "BINBYTES",
-        ShortBinBytes => "SHORT_BINBYTES",
-        ShortBinUnicode => "SHORT_BINUNICODE",
-        BinUnicode8 => "BINUNICODE8",
-        BinBytes8 => "BINBYTES8",
-        EmptySet => "EMPTY_SET",
-        AddItems => "ADDITEMS",
-        FrozenSet => "FROZENSET",
-        NewObjEx => "NEWOBJ_EX",
-        StackGlobal => "STACK_GLOBAL",
-        Memoize => "MEMOIZE",
-        Frame => "FRAME",
-        ByteArray8 => "BYTEARRAY8",
-        NextBuffer => "NEXT_BUFFER",
-        ReadOnlyBuffer => "READONLY_BUFFER",
-        _ => $"0x{code:x2}",
-    };
+    /// <summary>The opcode's name as <c>pickletools</c> spells it (<c>0x..</c> for a byte that is no opcode).</summary>
+    public static string Name(byte code) => PickleOpcodes.Lookup(code)?.Name ?? $"0x{code:x2}";
 }

@@ -2,28 +2,14 @@ using System.Globalization;
 using System.Text;
 using TrainGuard.Parsing;
 
-namespace TrainGuard.Formats.Numpy;
-
-/// <summary>A Python literal value as found in a <c>.npy</c> header: never evaluated, only parsed.</summary>
-public abstract record PyValue;
-
-public sealed record PyStr(string Value) : PyValue;
-
-public sealed record PyInt(long Value) : PyValue;
-
-public sealed record PyBool(bool Value) : PyValue;
-
-public sealed record PyNone : PyValue;
-
-public sealed record PyTuple(IReadOnlyList<PyValue> Items) : PyValue;
-
-public sealed record PyList(IReadOnlyList<PyValue> Items) : PyValue;
-
-public sealed record PyDict(IReadOnlyList<KeyValuePair<PyValue, PyValue>> Items) : PyValue;
+namespace TrainGuard.Pickle.Objects;
 
 /// <summary>
-/// A tiny parser for the Python literal subset numpy writes in headers: dict, str, tuple, list, int (with a
-/// Python 2 <c>L</c> suffix), True, False, None. No floats, no expressions, nothing evaluated.
+/// A tiny parser for the Python literal subset numpy writes in <c>.npy</c> headers: dict, str, tuple, list, int
+/// (with a Python 2 <c>L</c> suffix), True, False, None. No floats, no expressions, nothing evaluated. Values are
+/// the <see cref="PyValue"/>s a pickle reads into, with <see cref="PyValue.Offset"/> the position in the text plus
+/// the base offset; a dict keeps a repeated key as a second entry (<see cref="PyDict.Add"/>) so a reader can
+/// refuse the ambiguity instead of guessing which one a loader keeps.
 /// </summary>
 public static class PythonLiteral
 {
@@ -62,6 +48,8 @@ public static class PythonLiteral
         [System.Diagnostics.CodeAnalysis.DoesNotReturn]
         public readonly void Fail(string message) => MalformedInputException.Throw(InputErrorKind.Syntax, $"header literal: {message}", _baseOffset + _pos);
 
+        private readonly long Here => _baseOffset + _pos;
+
         public void SkipWhitespace()
         {
             while (_pos < _text.Length && _text[_pos] is ' ' or '\t' or '\n' or '\r')
@@ -84,6 +72,7 @@ public static class PythonLiteral
             }
 
             var c = _text[_pos];
+            var at = Here;
             switch (c)
             {
                 case '{':
@@ -93,26 +82,26 @@ public static class PythonLiteral
                 case '[':
                     return ParseSequence(depth, ']', isTuple: false);
                 case '\'' or '"':
-                    return new PyStr(ParseString());
+                    return new PyStr(ParseString(), at);
                 case 'u' or 'U' when _pos + 1 < _text.Length && _text[_pos + 1] is '\'' or '"':
                     _pos++;
-                    return new PyStr(ParseString());
+                    return new PyStr(ParseString(), at);
                 case '-' or '+' or (>= '0' and <= '9'):
                     return ParseInt();
                 default:
                     if (TryKeyword("True"))
                     {
-                        return new PyBool(true);
+                        return new PyBool(true, at);
                     }
 
                     if (TryKeyword("False"))
                     {
-                        return new PyBool(false);
+                        return new PyBool(false, at);
                     }
 
                     if (TryKeyword("None"))
                     {
-                        return new PyNone();
+                        return new PyNone(at);
                     }
 
                     Fail($"unexpected character '{c}'");
@@ -139,8 +128,8 @@ public static class PythonLiteral
 
         private PyDict ParseDict(int depth)
         {
+            var dict = new PyDict(Here);
             _pos++;
-            var items = new List<KeyValuePair<PyValue, PyValue>>();
             while (true)
             {
                 SkipWhitespace();
@@ -152,7 +141,7 @@ public static class PythonLiteral
                 if (_text[_pos] == '}')
                 {
                     _pos++;
-                    return new PyDict(items);
+                    return dict;
                 }
 
                 var key = ParseValue(depth + 1);
@@ -163,12 +152,11 @@ public static class PythonLiteral
                 }
 
                 _pos++;
-                var value = ParseValue(depth + 1);
-                items.Add(new KeyValuePair<PyValue, PyValue>(key, value));
+                dict.Add(key, ParseValue(depth + 1));
                 if (!SeparatorOrClose('}'))
                 {
                     _pos++;
-                    return new PyDict(items);
+                    return dict;
                 }
             }
         }
@@ -198,6 +186,7 @@ public static class PythonLiteral
 
         private PyValue ParseSequence(int depth, char close, bool isTuple)
         {
+            var at = Here;
             _pos++;
             var items = new List<PyValue>();
             var sawComma = false;
@@ -230,7 +219,14 @@ public static class PythonLiteral
                 return items[0];
             }
 
-            return isTuple ? new PyTuple(items) : new PyList(items);
+            if (isTuple)
+            {
+                return new PyTuple([.. items], at);
+            }
+
+            var list = new PyList(at);
+            list.MutableItems.AddRange(items);
+            return list;
         }
 
         private string ParseString()
@@ -312,6 +308,7 @@ public static class PythonLiteral
         private PyInt ParseInt()
         {
             var start = _pos;
+            var at = Here;
             if (_text[_pos] is '-' or '+')
             {
                 _pos++;
@@ -345,7 +342,7 @@ public static class PythonLiteral
                 Fail("integer out of range");
             }
 
-            return new PyInt(value);
+            return new PyInt(value, at);
         }
     }
 }

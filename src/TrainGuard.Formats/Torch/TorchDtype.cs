@@ -1,4 +1,4 @@
-namespace TrainGuard.Checkpoints.Torch;
+namespace TrainGuard.Formats.Torch;
 
 /// <summary>
 /// A torch element type: its name (<c>float32</c>), size in bytes, the storage class that carries it in
@@ -67,6 +67,12 @@ public sealed record TorchDtype(string Name, int ElementSize, string StorageClas
 
         return module == "torch" && ByName.TryGetValue(name, out var byName) ? byName : null;
     }
+
+    /// <summary>
+    /// The dtype of a storage class by its bare name (<c>FloatStorage</c>), whatever module it comes from: for
+    /// readers that only see the rendered class. Null when the name is no torch storage class.
+    /// </summary>
+    public static TorchDtype? FromStorageClass(string name) => ByStorageClass.GetValueOrDefault(name);
 
     /// <summary>A dtype by its torch name (<c>float32</c>, <c>torch.float32</c>, <c>float</c>, <c>half</c>...); null when unknown.</summary>
     public static TorchDtype? FromName(string name)

@@ -1,0 +1,438 @@
+using System.Buffers.Binary;
+using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using TrainGuard.Parsing;
+
+namespace TrainGuard.Pickle.Opcodes;
+
+/// <summary>
+/// One decoded opcode: its byte, where it starts and its argument, checked against the input and the limit
+/// the <see cref="PickleOpcodeReader"/> was given.
+/// </summary>
+public readonly ref struct PickleInstruction
+{
+    internal PickleInstruction(byte opcode, int offset, long value, ReadOnlySpan<byte> argument)
+    {
+        Opcode = opcode;
+        Offset = offset;
+        Value = value;
+        Argument = argument;
+    }
+
+    public byte Opcode { get; }
+
+    /// <summary>Offset of the opcode byte in the data the reader was given.</summary>
+    public int Offset { get; }
+
+    /// <summary>
+    /// The value of a fixed-width integer argument (sign-extended for <see cref="PickleArgument.Int4"/>; the raw
+    /// little-endian bits for <see cref="PickleArgument.Float8"/>), the byte count of a counted argument, the length
+    /// of a line argument (the memo index, for <see cref="PickleArgument.MemoIndexLine"/>), or for
+    /// <see cref="PickleArgument.NamePair"/> the length of the first line.
+    /// </summary>
+    public long Value { get; }
+
+    /// <summary>
+    /// The argument's bytes: the fixed-width bytes, the payload after a count, or a line without its newline
+    /// (both lines, joined by their newline, for <see cref="PickleArgument.NamePair"/>).
+    /// </summary>
+    public ReadOnlySpan<byte> Argument { get; }
+
+    /// <summary>Offset of <see cref="Argument"/> in the data the reader was given.</summary>
+    public int ArgumentOffset => Offset + 1 + (PickleOpcodes.Lookup(Opcode) is { IsCounted: true } info ? info.Width : 0);
+
+    /// <summary>The module line of a <see cref="PickleArgument.NamePair"/> (<c>GLOBAL</c>, <c>INST</c>).</summary>
+    public ReadOnlySpan<byte> FirstLine => Argument[..(int)Value];
+
+    /// <summary>The name line of a <see cref="PickleArgument.NamePair"/>.</summary>
+    public ReadOnlySpan<byte> SecondLine => Argument[((int)Value + 1)..];
+}
+
+/// <summary>
+/// The one pickle opcode decoder: walks opcodes from a start offset and yields each with its offset and its
+/// argument as <see cref="PickleOpcodes"/> describes it. Every width and declared length is checked against what
+/// remains of the input (a huge declared length is a truncation error, never an allocation) and against
+/// <c>maxArgumentBytes</c>; negative counts, unknown opcodes, unsupported protocols, extension codes &lt;= 0 and
+/// FRAMEs running past the end are errors. Errors are <see cref="MalformedInputException"/>s at the opcode's offset.
+/// Decoding allocates nothing; what the opcodes mean (stack, memo, values) is the caller's.
+/// </summary>
+public ref struct PickleOpcodeReader
+{
+    // Layout of each opcode byte for the decoder: the form in the high nibble, the width of the fixed argument
+    // or of the count in the low nibble. Derived from PickleOpcodes, so the table stays the one description.
+    private const byte FormFixed = 0x00;
+    private const byte FormSigned = 0x10;
+    private const byte FormCounted = 0x20;
+    private const byte FormSignedCounted = 0x30;
+    private const byte FormChecked = 0x40;
+    private const byte FormLine = 0x50;
+    private const byte FormNamePair = 0x60;
+    private const byte FormMask = 0xf0;
+    private const byte WidthMask = 0x0f;
+    private const byte Unknown = 0xff;
+
+    private static readonly byte[] Layouts = BuildLayouts();
+
+    private readonly ReadOnlySpan<byte> _data;
+    private readonly int _start;
+    private readonly int _maxArgument;
+    private int _pos;
+
+    /// <summary>A reader over <paramref name="data"/> starting at <paramref name="start"/>.</summary>
+    /// <param name="data">The input; offsets are relative to it.</param>
+    /// <param name="start">Where the pickle starts.</param>
+    /// <param name="maxArgumentBytes">Longest counted or line argument accepted (a longer one fits in the input but is a limit error).</param>
+    public PickleOpcodeReader(ReadOnlySpan<byte> data, int start = 0, int maxArgumentBytes = int.MaxValue)
+    {
+        ArgumentOutOfRangeException.ThrowIfGreaterThan((uint)start, (uint)data.Length, nameof(start));
+        ArgumentOutOfRangeException.ThrowIfNegative(maxArgumentBytes);
+        _data = data;
+        _start = start;
+        _pos = start;
+        _maxArgument = maxArgumentBytes;
+    }
+
+    /// <summary>Offset of the next opcode. Set it to step over bytes a loader reads from the stream itself (joblib arrays).</summary>
+    public int Position
+    {
+        readonly get => _pos;
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfGreaterThan((uint)value, (uint)_data.Length, nameof(value));
+            _pos = value;
+        }
+    }
+
+    /// <summary>Decodes the opcode at <see cref="Position"/> and moves past it and its argument.</summary>
+    /// <exception cref="MalformedInputException">The input ends first, the byte is no opcode, or the argument is malformed or over the limit.</exception>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public PickleInstruction Read()
+    {
+        var data = _data;
+        var pos = _pos;
+        if ((uint)pos >= (uint)data.Length)
+        {
+            ThrowEndOfInput(pos, _start);
+        }
+
+        var code = data[pos];
+        var layout = Layouts[code];
+        var arg = pos + 1;
+
+        // The common case: a fixed-width or counted argument with at least 8 bytes of input left, read as one
+        // little-endian word and masked to its width. Everything else (the last bytes of the input, lines,
+        // arguments that need checking, errors) takes the slow path.
+        if (layout < FormChecked && data.Length - arg >= sizeof(ulong))
+        {
+            var width = layout & WidthMask;
+            var raw = BinaryPrimitives.ReadUInt64LittleEndian(data[arg..]) & LowBytes(width);
+            if (layout < FormCounted)
+            {
+                _pos = arg + width;
+                return new PickleInstruction(code, pos, layout < FormSigned ? (long)raw : (int)(uint)raw, Unchecked(data, arg, width));
+            }
+
+            var payload = arg + width;
+            if (raw <= (ulong)(data.Length - payload) && raw <= (ulong)_maxArgument && (layout < FormSignedCounted || (int)(uint)raw >= 0))
+            {
+                var n = (int)raw;
+                _pos = payload + n;
+                return new PickleInstruction(code, pos, n, Unchecked(data, payload, n));
+            }
+        }
+
+        var instruction = Decode(data, pos, _maxArgument, out var next);
+        _pos = next;
+        return instruction;
+    }
+
+    /// <summary>
+    /// True when the opcode at <paramref name="offset"/> (or the pickle, when <paramref name="offset"/> is at the end)
+    /// is cut off by the end of <paramref name="data"/>, so that more input could complete it: for readers that
+    /// take a pickle from a stream a buffer at a time. False when the bytes there are complete, or wrong whatever follows.
+    /// </summary>
+    public static bool IsCutOff(ReadOnlySpan<byte> data, long offset, int maxArgumentBytes = int.MaxValue)
+    {
+        if (offset >= data.Length)
+        {
+            return true;
+        }
+
+        return offset >= 0 && Probe(data, (int)offset, maxArgumentBytes) == Outcome.CutOff;
+    }
+
+    /// <summary>
+    /// Fuzz target: decodes every opcode of arbitrary bytes with and without an argument limit; only
+    /// <see cref="MalformedInputException"/> may escape, and asking whether more input would help never throws.
+    /// </summary>
+    public static void Fuzz(ReadOnlySpan<byte> data)
+    {
+        foreach (var limit in (ReadOnlySpan<int>)[int.MaxValue, 16])
+        {
+            var reader = new PickleOpcodeReader(data, 0, limit);
+            try
+            {
+                while (reader.Read().Opcode != PickleOp.Stop)
+                {
+                }
+            }
+            catch (MalformedInputException)
+            {
+                // Decoding stops at the first opcode that cannot be read; asking whether more input helps must not throw.
+                _ = IsCutOff(data, reader.Position, limit);
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- the slow path
+
+    private enum Outcome
+    {
+        Complete,
+        CutOff,
+        Invalid,
+    }
+
+    /// <summary>The mask keeping the low <paramref name="width"/> (0-8) bytes of a word; two shifts, so that width 8 gives all ones.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong LowBytes(int width) => ((1UL << (4 * width)) << (4 * width)) - 1;
+
+    /// <summary>A span over bytes already checked to lie inside <paramref name="data"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ReadOnlySpan<byte> Unchecked(ReadOnlySpan<byte> data, int start, int length) =>
+        MemoryMarshal.CreateReadOnlySpan(ref Unsafe.Add(ref MemoryMarshal.GetReference(data), start), length);
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static PickleInstruction Decode(ReadOnlySpan<byte> data, int pos, int maxArgument, out int next)
+    {
+        var code = data[pos];
+        var layout = Layouts[code];
+        if (layout == Unknown)
+        {
+            Fail(UnknownOpcodeMessage(code), pos);
+        }
+
+        var arg = pos + 1;
+        var rest = data.Length - arg;
+        var form = layout & FormMask;
+        var width = layout & WidthMask;
+        if (form >= FormLine)
+        {
+            var end = LineEnd(data, arg, maxArgument, code, pos);
+            var first = end - arg;
+            if (form == FormNamePair)
+            {
+                end = LineEnd(data, end + 1, maxArgument, code, pos);
+            }
+
+            next = end + 1;
+            var line = data[arg..end];
+            return new PickleInstruction(code, pos, code is PickleOp.Get or PickleOp.Put ? MemoIndex(line, code, pos) : first, line);
+        }
+
+        if (width > rest)
+        {
+            Fail($"truncated: {PickleOp.Name(code)} needs {width:N0} bytes but only {Math.Max(rest, 0):N0} remain", pos, InputErrorKind.Truncated);
+        }
+
+        var raw = ReadLittleEndian(data.Slice(arg, width));
+        switch (form)
+        {
+            case FormFixed:
+                next = arg + width;
+                return new PickleInstruction(code, pos, (long)raw, data.Slice(arg, width));
+            case FormSigned:
+                next = arg + width;
+                return new PickleInstruction(code, pos, (int)(uint)raw, data.Slice(arg, width));
+            case FormChecked:
+                next = arg + width;
+                return new PickleInstruction(code, pos, CheckedValue(code, raw, rest - width, pos), data.Slice(arg, width));
+            default:
+                {
+                    var payload = arg + width;
+                    var n = CountedLength(code, raw, form == FormSignedCounted, data.Length - payload, maxArgument, pos);
+                    next = payload + n;
+                    return new PickleInstruction(code, pos, n, data.Slice(payload, n));
+                }
+        }
+    }
+
+    /// <summary>The memo index a GET or PUT line spells (decimal, blanks around it allowed, never negative).</summary>
+    private static long MemoIndex(ReadOnlySpan<byte> line, byte code, int pos)
+    {
+        if (!Machine.TextCodecs.TryParseDecimal(line, out var index))
+        {
+            Fail($"{PickleOp.Name(code)} argument is not a memo index", pos);
+        }
+
+        if (index < 0)
+        {
+            Fail($"negative {PickleOp.Name(code)} argument", pos);
+        }
+
+        return index;
+    }
+
+    /// <summary>PROTO, EXT1/2/4 and FRAME: arguments whose value alone can be wrong.</summary>
+    private static long CheckedValue(byte code, ulong raw, int after, int pos)
+    {
+        switch (code)
+        {
+            case PickleOp.Proto:
+                if (raw > PickleOp.HighestProtocol)
+                {
+                    Fail($"unsupported pickle protocol: {raw}", pos, InputErrorKind.Unsupported);
+                }
+
+                return (long)raw;
+            case PickleOp.Frame:
+                if (raw > (ulong)after)
+                {
+                    Fail($"truncated: FRAME declares {raw:N0} bytes but only {after:N0} remain", pos, InputErrorKind.Truncated);
+                }
+
+                return (long)raw;
+            default:
+                var ext = code == PickleOp.Ext4 ? (int)(uint)raw : (long)raw;
+                if (ext <= 0)
+                {
+                    Fail("EXT specifies code <= 0", pos);
+                }
+
+                return ext;
+        }
+    }
+
+    private static int CountedLength(byte code, ulong raw, bool signed, int left, int maxArgument, int pos)
+    {
+        if (signed && (int)(uint)raw < 0)
+        {
+            Fail($"{(code == PickleOp.Long4 ? "LONG" : PickleOp.Name(code))} pickle has negative byte count", pos);
+        }
+
+        if (raw > (ulong)left)
+        {
+            Fail($"truncated: {PickleOp.Name(code)} declares {raw:N0} bytes but only {left:N0} remain", pos, InputErrorKind.Truncated);
+        }
+
+        if (raw > (ulong)maxArgument)
+        {
+            ThrowArgumentLimit(code, (long)raw, maxArgument, pos);
+        }
+
+        return (int)raw;
+    }
+
+    /// <summary>Index of the newline ending the line at <paramref name="start"/>, looking no further than the limit allows.</summary>
+    private static int LineEnd(ReadOnlySpan<byte> data, int start, int maxArgument, byte code, int pos)
+    {
+        var rest = data.Length - start;
+        var window = data.Slice(start, Math.Min(rest, maxArgument == int.MaxValue ? rest : maxArgument + 1));
+        var newline = window.IndexOf((byte)'\n');
+        if (newline < 0)
+        {
+            if (window.Length < rest)
+            {
+                ThrowArgumentLimit(code, window.Length, maxArgument, pos);
+            }
+
+            Fail($"truncated: the text argument of {PickleOp.Name(code)} has no terminating newline", pos, InputErrorKind.Truncated);
+        }
+
+        return start + newline;
+    }
+
+    /// <summary><see cref="Decode"/>'s checks, answering instead of throwing.</summary>
+    private static Outcome Probe(ReadOnlySpan<byte> data, int pos, int maxArgument)
+    {
+        var layout = Layouts[data[pos]];
+        if (layout == Unknown)
+        {
+            return Outcome.Invalid;
+        }
+
+        var arg = pos + 1;
+        var rest = data.Length - arg;
+        var form = layout & FormMask;
+        var width = layout & WidthMask;
+        if (form >= FormLine)
+        {
+            var outcome = ProbeLine(data, arg, maxArgument, out var end);
+            return outcome == Outcome.Complete && form == FormNamePair ? ProbeLine(data, end + 1, maxArgument, out _) : outcome;
+        }
+
+        if (width > rest)
+        {
+            return Outcome.CutOff;
+        }
+
+        var raw = ReadLittleEndian(data.Slice(arg, width));
+        return form switch
+        {
+            FormChecked when data[pos] == PickleOp.Frame => raw > (ulong)(rest - width) ? Outcome.CutOff : Outcome.Complete,
+            FormCounted or FormSignedCounted when form == FormSignedCounted && (int)(uint)raw < 0 => Outcome.Invalid,
+            FormCounted or FormSignedCounted => raw > (ulong)(rest - width) ? Outcome.CutOff : Outcome.Complete,
+            _ => Outcome.Complete,
+        };
+    }
+
+    private static Outcome ProbeLine(ReadOnlySpan<byte> data, int start, int maxArgument, out int end)
+    {
+        var rest = data.Length - start;
+        var window = data.Slice(start, Math.Min(rest, maxArgument == int.MaxValue ? rest : maxArgument + 1));
+        var newline = window.IndexOf((byte)'\n');
+        end = start + newline;
+        return newline >= 0 ? Outcome.Complete : newline < 0 && window.Length == rest ? Outcome.CutOff : Outcome.Invalid;
+    }
+
+    private static ulong ReadLittleEndian(ReadOnlySpan<byte> bytes)
+    {
+        ulong value = 0;
+        for (var i = bytes.Length - 1; i >= 0; i--)
+        {
+            value = (value << 8) | bytes[i];
+        }
+
+        return value;
+    }
+
+    private static string UnknownOpcodeMessage(byte code) =>
+        code is >= 0x20 and < 0x7f
+            ? $"unknown opcode 0x{code:x2} ('{(char)code}'): not a pickle opcode of protocols 0-5"
+            : $"unknown opcode 0x{code:x2}: not a pickle opcode of protocols 0-5";
+
+    private static byte[] BuildLayouts()
+    {
+        var layouts = new byte[256];
+        Array.Fill(layouts, Unknown);
+        foreach (var info in PickleOpcodes.All)
+        {
+            var form = info.Code is PickleOp.Proto or PickleOp.Ext1 or PickleOp.Ext2 or PickleOp.Ext4 or PickleOp.Frame
+                ? FormChecked
+                : info.Argument switch
+                {
+                    PickleArgument.Int4 => FormSigned,
+                    PickleArgument.Counted1 or PickleArgument.Counted4 or PickleArgument.Counted8 => FormCounted,
+                    PickleArgument.SignedCounted4 => FormSignedCounted,
+                    PickleArgument.NamePair => FormNamePair,
+                    _ when info.IsLine => FormLine,
+                    _ => FormFixed,
+                };
+            layouts[info.Code] = (byte)(form | info.Width);
+        }
+
+        return layouts;
+    }
+
+    [DoesNotReturn]
+    private static void ThrowEndOfInput(int pos, int start) =>
+        MalformedInputException.ThrowTruncated(pos == start ? "an empty pickle (no opcodes)" : "the pickle (no STOP opcode before the end)", pos);
+
+    [DoesNotReturn]
+    private static void ThrowArgumentLimit(byte code, long length, int maxArgument, int pos) =>
+        MalformedInputException.ThrowLimit($"{PickleOp.Name(code)} value size ({length:N0} bytes)", maxArgument, pos);
+
+    [DoesNotReturn]
+    private static void Fail(string message, int pos, InputErrorKind kind = InputErrorKind.Syntax) => MalformedInputException.Throw(kind, message, pos);
+}

@@ -1,0 +1,185 @@
+using System.Text;
+using TrainGuard.Parsing;
+using TrainGuard.Pickle.Opcodes;
+using TrainGuard.Pickle.Tests.Support;
+
+namespace TrainGuard.Pickle.Tests.Opcodes;
+
+public class PickleOpcodeReaderTests
+{
+    /// <summary>Decodes every opcode of <paramref name="data"/>: (opcode, offset, value, argument) per opcode.</summary>
+    private static List<(byte Opcode, int Offset, long Value, byte[] Argument)> DecodeAll(byte[] data, int maxArgumentBytes = int.MaxValue)
+    {
+        var decoded = new List<(byte, int, long, byte[])>();
+        var reader = new PickleOpcodeReader(data, 0, maxArgumentBytes);
+        while (reader.Position < data.Length)
+        {
+            var ins = reader.Read();
+            decoded.Add((ins.Opcode, ins.Offset, ins.Value, ins.Argument.ToArray()));
+        }
+
+        return decoded;
+    }
+
+    private static MalformedInputException Fails(byte[] data, int maxArgumentBytes = int.MaxValue) =>
+        Assert.Throws<MalformedInputException>(() => DecodeAll(data, maxArgumentBytes));
+
+    [Fact]
+    public void The_table_lists_the_68_opcodes_of_protocols_0_to_5_each_once_under_its_pickletools_name()
+    {
+        Assert.Equal(68, PickleOpcodes.All.Count);
+        Assert.Equal(68, PickleOpcodes.All.Select(o => o.Name).Distinct().Count());
+        Assert.All(PickleOpcodes.All, o => Assert.Same(o, PickleOpcodes.Lookup(o.Code)));
+        Assert.All(PickleOpcodes.All, o => Assert.InRange(o.Protocol, 0, PickleOp.HighestProtocol));
+        Assert.Equal("SHORT_BINUNICODE", PickleOp.Name(PickleOp.ShortBinUnicode));
+        Assert.Equal("0xff", PickleOp.Name(0xff));
+        Assert.Null(PickleOpcodes.Lookup(0));
+        Assert.Equal(PickleArgument.SignedCounted4, PickleOpcodes.Lookup(PickleOp.BinString)!.Argument);
+        Assert.Equal(PickleArgument.NamePair, PickleOpcodes.Lookup(PickleOp.Inst)!.Argument);
+        Assert.Equal(PickleStackEffect.PopToMarkIntoCollection, PickleOpcodes.Lookup(PickleOp.SetItems)!.Stack);
+    }
+
+    public static TheoryData<byte[], long, string> Instructions => new()
+    {
+        { [(byte)'N'], 0, string.Empty },
+        { [(byte)'K', 200], 200, "c8" },
+        { [(byte)'M', 0x34, 0x12], 0x1234, "3412" },
+        { [(byte)'J', 0xfe, 0xff, 0xff, 0xff], -2, "feffffff" },
+        { [(byte)'j', 7, 0, 0, 0], 7, "07000000" },
+        { [(byte)'G', 0x3f, 0xf8, 0, 0, 0, 0, 0, 0], 0xf83f, "3ff8000000000000" },
+        { [0x80, 4], 4, "04" },
+        { [0x84, 5, 0, 0, 0], 5, "05000000" },
+        { [0x95, 0, 0, 0, 0, 0, 0, 0, 0], 0, "0000000000000000" },
+        { [0x8c, 3, (byte)'a', (byte)'b', (byte)'c'], 3, "616263" },
+        { [(byte)'X', 2, 0, 0, 0, (byte)'h', (byte)'i'], 2, "6869" },
+        { [0x8d, 1, 0, 0, 0, 0, 0, 0, 0, (byte)'z'], 1, "7a" },
+        { [(byte)'T', 1, 0, 0, 0, (byte)'b'], 1, "62" },
+        { [0x8b, 1, 0, 0, 0, 0xff], 1, "ff" },
+        { "I-42\n"u8.ToArray(), 3, "2d3432" },
+        { "g 12 \n"u8.ToArray(), 12, "20313220" },
+        { "cos\nsystem\n"u8.ToArray(), 2, "6f730a73797374656d" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Instructions))]
+    public void Every_argument_shape_decodes_alike_as_the_last_bytes_and_followed_by_more(byte[] instruction, long value, string argumentHex)
+    {
+        foreach (var data in new[] { instruction, [.. instruction, .. Enumerable.Repeat((byte)'N', 9)] })
+        {
+            var (opcode, offset, decodedValue, argument) = DecodeAll(data)[0];
+            Assert.Equal(instruction[0], opcode);
+            Assert.Equal(0, offset);
+            Assert.Equal(value, decodedValue);
+            Assert.Equal(argumentHex, Convert.ToHexStringLower(argument));
+        }
+    }
+
+    [Fact]
+    public void Name_pairs_split_into_their_module_and_name_lines()
+    {
+        var data = "ctorch._utils\n_rebuild_tensor_v2\n"u8.ToArray();
+        var reader = new PickleOpcodeReader(data);
+        var ins = reader.Read();
+        Assert.Equal("torch._utils", Encoding.ASCII.GetString(ins.FirstLine));
+        Assert.Equal("_rebuild_tensor_v2", Encoding.ASCII.GetString(ins.SecondLine));
+        Assert.Equal(data.Length, reader.Position);
+    }
+
+    [Fact]
+    public void A_huge_declared_length_is_a_truncation_at_the_opcode_and_allocates_nothing()
+    {
+        var data = PickleBuilder.Create(4).Raw(0x8d).U64(ulong.MaxValue).Raw(1, 2, 3).ToArray();
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        var e = Fails(data);
+        Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 100_000);
+        Assert.StartsWith("truncated: BINUNICODE8 declares", e.Message, StringComparison.Ordinal);
+        Assert.Equal(2, e.Offset);
+        Assert.False(e.LimitExceeded);
+    }
+
+    [Fact]
+    public void An_argument_longer_than_the_limit_is_a_limit_error_when_the_input_holds_it()
+    {
+        var counted = Fails(PickleBuilder.Create(4).BinUnicode("abcdef").Stop().ToArray(), maxArgumentBytes: 4);
+        Assert.True(counted.LimitExceeded);
+        Assert.Contains("BINUNICODE value size (6 bytes)", counted.Message, StringComparison.Ordinal);
+
+        var line = Fails("Vabcdef\n."u8.ToArray(), maxArgumentBytes: 4);
+        Assert.True(line.LimitExceeded);
+        Assert.Equal(0, line.Offset);
+
+        Assert.Equal(2, DecodeAll("Vabcd\n."u8.ToArray(), maxArgumentBytes: 4).Count);
+    }
+
+    [Theory]
+    [InlineData(new byte[] { 0xff }, "unknown opcode 0xff", 0)]
+    [InlineData(new byte[] { (byte)'N', 0x00 }, "unknown opcode 0x00", 1)]
+    [InlineData(new byte[] { 0x80, 0x06 }, "unsupported pickle protocol: 6", 0)]
+    [InlineData(new byte[] { 0x82, 0x00 }, "EXT specifies code <= 0", 0)]
+    [InlineData(new byte[] { 0x84, 0xff, 0xff, 0xff, 0xff }, "EXT specifies code <= 0", 0)]
+    [InlineData(new byte[] { (byte)'T', 0xff, 0xff, 0xff, 0xff }, "BINSTRING pickle has negative byte count", 0)]
+    [InlineData(new byte[] { 0x8b, 0xff, 0xff, 0xff, 0xff }, "LONG pickle has negative byte count", 0)]
+    [InlineData(new byte[] { 0x95, 9, 0, 0, 0, 0, 0, 0, 0, (byte)'N' }, "truncated: FRAME declares 9 bytes but only 1 remain", 0)]
+    [InlineData(new byte[] { (byte)'K' }, "truncated: BININT1 needs 1 bytes but only 0 remain", 0)]
+    [InlineData(new byte[] { (byte)'c', (byte)'o', (byte)'s', (byte)'\n', (byte)'x' }, "no terminating newline", 0)]
+    [InlineData(new byte[] { (byte)'g', (byte)'x', (byte)'\n' }, "GET argument is not a memo index", 0)]
+    [InlineData(new byte[] { (byte)'p', (byte)'-', (byte)'1', (byte)'\n' }, "negative PUT argument", 0)]
+    public void Malformed_arguments_are_errors_at_the_opcode(byte[] data, string message, long offset)
+    {
+        var e = Fails(data);
+        Assert.Contains(message, e.Message, StringComparison.Ordinal);
+        Assert.Equal(offset, e.Offset);
+    }
+
+    [Fact]
+    public void Running_out_of_opcodes_says_whether_the_pickle_was_empty()
+    {
+        var empty = Assert.Throws<MalformedInputException>(() => new PickleOpcodeReader([]).Read());
+        Assert.Contains("an empty pickle", empty.Message, StringComparison.Ordinal);
+
+        var noStop = Assert.Throws<MalformedInputException>(() =>
+        {
+            var reader = new PickleOpcodeReader("N"u8);
+            reader.Read();
+            reader.Read();
+        });
+        Assert.Contains("no STOP opcode before the end", noStop.Message, StringComparison.Ordinal);
+        Assert.Equal(1, noStop.Offset);
+    }
+
+    [Theory]
+    [InlineData(new byte[] { (byte)'K' }, 0, true)]
+    [InlineData(new byte[] { (byte)'X', 9, 0, 0, 0, (byte)'a' }, 0, true)]
+    [InlineData(new byte[] { (byte)'c', (byte)'o', (byte)'s', (byte)'\n', (byte)'s' }, 0, true)]
+    [InlineData(new byte[] { 0x95, 9, 0, 0, 0, 0, 0, 0, 0, (byte)'N' }, 0, true)]
+    [InlineData(new byte[] { (byte)'N' }, 1, true)]
+    [InlineData(new byte[] { (byte)'N' }, 0, false)]
+    [InlineData(new byte[] { 0xff, 0x00 }, 0, false)]
+    [InlineData(new byte[] { (byte)'T', 0xff, 0xff, 0xff, 0xff }, 0, false)]
+    [InlineData(new byte[] { (byte)'V', (byte)'a', (byte)'b', (byte)'c', (byte)'d', (byte)'e', (byte)'f' }, 0, false)]
+    public void Cut_off_tells_an_opcode_more_input_could_complete_from_a_wrong_one(byte[] data, long offset, bool cutOff) =>
+        Assert.Equal(cutOff, PickleOpcodeReader.IsCutOff(data, offset, maxArgumentBytes: 4));
+
+    [Fact]
+    public void Position_steps_over_bytes_a_loader_reads_itself()
+    {
+        byte[] data = [(byte)'K', 1, 0xff, 0xff, (byte)'N'];
+        var reader = new PickleOpcodeReader(data);
+        Assert.Equal(PickleOp.BinInt1, reader.Read().Opcode);
+        reader.Position += 2;
+        Assert.Equal(PickleOp.None, reader.Read().Opcode);
+        Assert.Throws<ArgumentOutOfRangeException>(() => new PickleOpcodeReader(data) { Position = data.Length + 1 });
+    }
+
+    [Fact]
+    public void The_decoder_fuzz_target_only_throws_malformed_input_on_random_and_mutated_pickles()
+    {
+        var seeds = new[]
+        {
+            PickleBuilder.Create(4).Frame(20).Global("os", "system").BinUnicode8("x").Tuple1().Reduce().Stop().ToArray(),
+            "(dp0\nS'a'\np1\nI1\nsVh\\u00e9\np3\nL12345678901234567890L\ns."u8.ToArray(),
+            PickleBuilder.Create(5).NextBuffer().ReadOnlyBuffer().ByteArray8([1, 2]).Raw(0x8b).I32(1).Raw(0x80).Stop().ToArray(),
+        };
+        Assert.Equal(10_000, FuzzHarness.Run(PickleOpcodeReader.Fuzz, seeds, 10_000, seed: 777, alphabet: FuzzInputs.Opcodes, maxLength: FuzzInputs.SoupLength));
+    }
+}
