@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.CommandLine.Parsing;
 using TrainGuard.Cli.Commands;
 using TrainGuard.Findings;
 
@@ -28,14 +29,20 @@ public static class Program
     {
         var root = BuildRoot(stdout, stderr);
         var parse = root.Parse(args);
-        if (parse.Errors.Count > 0)
+
+        // --help suppresses the parser's own errors, so 'trainguard UNKNOWN --help' would print the root help and
+        // exit 0: a word that names no verb is an error with or without --help.
+        var errors = parse.Errors.Count > 0
+            ? parse.Errors.Select(e => e.Message).ToList()
+            : parse.UnmatchedTokens.Select(t => $"Unrecognized command or argument '{t}'.").ToList();
+        if (errors.Count > 0)
         {
-            foreach (var error in parse.Errors)
+            foreach (var error in errors)
             {
-                await stderr.WriteLineAsync($"trainguard: {error.Message}");
+                await stderr.WriteLineAsync($"trainguard: {error}");
             }
 
-            await stderr.WriteLineAsync($"Run 'trainguard {string.Join(' ', args.TakeWhile(a => !a.StartsWith('-')).Take(2))} --help' for usage.".Replace("  ", " ", StringComparison.Ordinal));
+            await stderr.WriteLineAsync($"Run '{CommandPath(parse)} --help' for usage.");
             return ExitCodes.Error;
         }
 
@@ -59,6 +66,18 @@ public static class Program
             await stderr.WriteLineAsync($"trainguard: {ex.Message}");
             return ExitCodes.Error;
         }
+    }
+
+    /// <summary>The verb the parser got as far as, e.g. <c>trainguard ckpt sign</c>.</summary>
+    private static string CommandPath(ParseResult parse)
+    {
+        var names = new List<string>();
+        for (var result = parse.CommandResult; result.Parent is CommandResult parent; result = parent)
+        {
+            names.Insert(0, result.Command.Name);
+        }
+
+        return string.Join(' ', ["trainguard", .. names]);
     }
 
     public static RootCommand BuildRoot(TextWriter stdout, TextWriter stderr)
