@@ -60,11 +60,11 @@ public static class ScanCommand
         }.AtLeast(1, "--jobs must be at least 1");
         var hash = new Option<bool>("--hash") { Description = "Also compute each file's SHA-256 (reads tensor bytes; off by default)." };
         var noProgress = CommonOptions.NoProgress();
-        var timeout = new Option<int>("--file-timeout")
+        var timeout = new Option<int>("--timeout")
         {
             Description = "Seconds allowed per file before it is reported as an error.",
             DefaultValueFactory = _ => 120,
-        }.AtLeast(1, "--file-timeout must be at least 1 second");
+        }.AtLeast(1, "--timeout must be at least 1 second");
         var maxPickleMb = new Option<long>("--max-pickle-mb")
         {
             Description = "Largest pickle analysed, in MiB (a larger one is an error, not clean).",
