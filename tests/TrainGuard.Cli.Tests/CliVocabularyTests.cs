@@ -10,13 +10,13 @@ public sealed class CliVocabularyTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private static RootCommand Root { get; } = Program.BuildRoot(TextWriter.Null, TextWriter.Null);
+    private static RootCommand Root => CommandTree.Root;
 
     /// <summary>Every command that does something (has an action), with its path from the root.</summary>
     public static TheoryData<string> Verbs()
     {
         var data = new TheoryData<string>();
-        foreach (var (path, _) in Walk(Root, []))
+        foreach (var (path, _) in CommandTree.Verbs())
         {
             data.Add(path);
         }
@@ -29,7 +29,7 @@ public sealed class CliVocabularyTests : IDisposable
     {
         var aliasesByName = new Dictionary<string, HashSet<string>>(StringComparer.Ordinal);
         var nameByAlias = new Dictionary<string, HashSet<string>>(StringComparer.Ordinal);
-        foreach (var (_, command) in Walk(Root, []))
+        foreach (var (_, command) in CommandTree.Verbs())
         {
             foreach (var option in command.Options.Where(o => !o.Name.StartsWith("--help", StringComparison.Ordinal) && o.Name != "--version"))
             {
@@ -62,7 +62,7 @@ public sealed class CliVocabularyTests : IDisposable
     [InlineData("--no-progress")]
     public void A_shared_option_is_described_the_same_on_every_verb(string name)
     {
-        var descriptions = Walk(Root, []).SelectMany(v => v.Command.Options).Where(o => o.Name == name).Select(o => o.Description).Distinct().ToList();
+        var descriptions = CommandTree.Verbs().SelectMany(v => v.Command.Options).Where(o => o.Name == name).Select(o => o.Description).Distinct().ToList();
 
         Assert.NotEmpty(descriptions);
         Assert.Single(descriptions);
@@ -71,14 +71,14 @@ public sealed class CliVocabularyTests : IDisposable
     [Fact]
     public void The_old_spellings_are_gone()
     {
-        var names = Walk(Root, []).SelectMany(v => v.Command.Options).SelectMany(o => o.Aliases).ToHashSet(StringComparer.Ordinal);
+        var names = CommandTree.Verbs().SelectMany(v => v.Command.Options).SelectMany(o => o.Aliases).ToHashSet(StringComparer.Ordinal);
 
         foreach (var old in new[] { "--ledger", "--ledger-token", "--ledger-key", "--sig", "--checkpoint", "--checkpoint-interval-ms", "--once-config" })
         {
             Assert.DoesNotContain(old, names);
         }
 
-        Assert.DoesNotContain(Walk(Root, []), v => v.Path is "server" or "agent");
+        Assert.DoesNotContain(CommandTree.Verbs(), v => v.Path is "server" or "agent");
     }
 
     [Theory]
@@ -198,23 +198,6 @@ public sealed class CliVocabularyTests : IDisposable
         }
 
         return command;
-    }
-
-    private static IEnumerable<(string Path, Command Command)> Walk(Command command, string[] path)
-    {
-        foreach (var sub in command.Subcommands)
-        {
-            string[] subPath = [.. path, sub.Name];
-            if (sub.Action is not null)
-            {
-                yield return (string.Join(' ', subPath), sub);
-            }
-
-            foreach (var leaf in Walk(sub, subPath))
-            {
-                yield return leaf;
-            }
-        }
     }
 
     private static string Copy(string from, string to)

@@ -8,7 +8,7 @@ namespace TrainGuard.Cli.Tests;
 /// </summary>
 public sealed class DocumentedCommandLineTests
 {
-    private static RootCommand Root { get; } = Program.BuildRoot(TextWriter.Null, TextWriter.Null);
+    private static RootCommand Root => CommandTree.Root;
 
     public static TheoryData<string, string> DocsLines()
     {
@@ -53,7 +53,7 @@ public sealed class DocumentedCommandLineTests
     public static TheoryData<string, string> HelpExamples()
     {
         var data = new TheoryData<string, string>();
-        foreach (var (path, command) in Walk(Root, []))
+        foreach (var (path, command) in CommandTree.All())
         {
             string? pending = null;
             foreach (var line in (command.Description ?? string.Empty).Split('\n'))
@@ -108,18 +108,5 @@ public sealed class DocumentedCommandLineTests
         var command = text[at..];
         var cut = command.IndexOf(" && ", StringComparison.Ordinal);
         return cut < 0 ? command : command[..cut];
-    }
-
-    private static IEnumerable<(string Path, Command Command)> Walk(Command command, string[] path)
-    {
-        foreach (var sub in command.Subcommands)
-        {
-            string[] subPath = [.. path, sub.Name];
-            yield return (string.Join(' ', subPath), sub);
-            foreach (var nested in Walk(sub, subPath))
-            {
-                yield return nested;
-            }
-        }
     }
 }
