@@ -40,6 +40,7 @@ public static class EnvCommand
 
     private static Option<FileInfo> BaselineOption(string description) => new("--baseline")
     {
+        HelpName = "FILE",
         Description = description,
         DefaultValueFactory = _ => new FileInfo(DefaultBaseline),
     };

@@ -14,6 +14,7 @@ public static class KeysCommand
         var command = new Command("keys", "Signing keys for environment baselines and checkpoint signatures.");
         var folder = new Option<DirectoryInfo>("--dir")
         {
+            HelpName = "DIR",
             Description = "Folder for the pair: trainguard.key (private, mode 0600) and trainguard.pub. Created (mode 0700) when missing. Default: the current folder.",
             DefaultValueFactory = _ => new DirectoryInfo("."),
         };

@@ -39,10 +39,11 @@ public static class LedgerCommand
         var server = new ServerClientOptions(required: true, "Its log (or any tlog-tiles log serving the consistency endpoint) is checked.", withToken: false);
         var treeHead = new Option<FileInfo?>("--tree-head")
         {
+            HelpName = "FILE",
             Description = "File holding an older signed tree head (C2SP checkpoint note) of this log, saved by an earlier --save. Without it (first use), only the server's current tree head is checked against --log-key.",
         };
         var key = CommonOptions.LogKey(required: true, "Tree heads must be signed with it.");
-        var save = new Option<FileInfo?>("--save") { Description = "When the check passes, write the server's current signed tree head here (e.g. the --tree-head file) for the next run." };
+        var save = new Option<FileInfo?>("--save") { HelpName = "FILE", Description = "When the check passes, write the server's current signed tree head here (e.g. the --tree-head file) for the next run." };
         var output = new ReportOptions(sarif: true);
         var command = new Command("verify", """
             Prove the log only grew since an older signed tree head: fetch the server's current tree head, check its

@@ -62,6 +62,7 @@ public static class ScanCommand
         var noProgress = CommonOptions.NoProgress();
         var timeout = new Option<int>("--timeout")
         {
+            HelpName = "SECONDS",
             Description = "Seconds allowed per file before it is reported as an error.",
             DefaultValueFactory = _ => 120,
         }.AtLeast(1, "--timeout must be at least 1 second");

@@ -28,6 +28,7 @@ public static class CommonOptions
     /// <summary><c>-o, --output FILE</c>: where the report goes, on every verb that reports.</summary>
     public static Option<FileInfo?> Output() => new("--output", "-o")
     {
+        HelpName = "FILE",
         Description = "Write the report to FILE instead of standard output (a one-line summary still goes to standard error).",
     };
 
@@ -45,6 +46,7 @@ public static class CommonOptions
     /// <summary><c>--key FILE</c>: the signing key pair, the private half to sign, the public half to verify.</summary>
     public static Option<FileInfo> PrivateKey() => new("--key")
     {
+        HelpName = "FILE",
         Description = "Private signing key (PEM, from 'trainguard keys new').",
         Required = true,
     };
@@ -52,6 +54,7 @@ public static class CommonOptions
     /// <inheritdoc cref="PrivateKey"/>
     public static Option<FileInfo?> PublicKey(bool required, string? description = null) => new("--key")
     {
+        HelpName = "FILE",
         Description = description ?? "Public key (PEM, from 'trainguard keys new') that must have made the signature.",
         Required = required,
     };
@@ -59,6 +62,7 @@ public static class CommonOptions
     /// <summary><c>--log-key KEY|FILE</c>: the ledger's verifier key, from <c>trainguard server key show</c>.</summary>
     public static Option<string?> LogKey(bool required, string purpose) => new("--log-key")
     {
+        HelpName = "KEY|FILE",
         Description = $"The ledger's verifier key (name+keyid+base64, as 'trainguard server key show' prints it), or a file holding it. {purpose}",
         Required = required,
     };
@@ -66,36 +70,42 @@ public static class CommonOptions
     /// <summary><c>--signature FILE</c>: a signature file, written by <c>sign</c>, read by <c>verify</c>.</summary>
     public static Option<FileInfo?> Signature(string description) => new("--signature")
     {
+        HelpName = "FILE",
         Description = description,
     };
 
     /// <summary><c>-c, --config FILE</c>: the verb's YAML configuration.</summary>
     public static Option<FileInfo?> Config(string description) => new("--config", "-c")
     {
+        HelpName = "FILE",
         Description = description,
     };
 
     /// <summary><c>--events FILE</c>: append one ECS event line per run (docs/events.md).</summary>
     public static Option<FileInfo?> Events(string action) => new("--events")
     {
+        HelpName = "FILE",
         Description = $"Append a '{action}' event (one JSON line, docs/events.md) to FILE.",
     };
 
     /// <summary><c>--data-dir DIR</c>: where the server keeps its log key and default database.</summary>
     public static Option<string?> DataDirectory() => new("--data-dir")
     {
+        HelpName = "DIR",
         Description = "Data directory (log signing key, default database). Default $TRAINGUARD_DATA_DIR, else $XDG_DATA_HOME/trainguard or ~/.local/share/trainguard.",
     };
 
     /// <summary><c>--db SPEC</c>: the server's store.</summary>
     public static Option<string?> Database() => new("--db")
     {
+        HelpName = "SPEC",
         Description = "Store: sqlite:PATH (default: trainguard.db in the data directory) or a PostgreSQL connection string (Host=...;Database=...;Username=...).",
     };
 
     /// <summary><c>--ignore-paths PATH...</c>, as model_signing has it.</summary>
     public static Option<string[]> IgnorePaths(string description) => new("--ignore-paths")
     {
+        HelpName = "PATH",
         Description = description,
         AllowMultipleArgumentsPerToken = true,
     };

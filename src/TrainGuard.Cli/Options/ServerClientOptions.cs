@@ -18,6 +18,7 @@ public sealed class ServerClientOptions
         _withToken = withToken;
         Server = new Option<string?>("--server")
         {
+            HelpName = "URL",
             Description = $"Base URL of the TrainGuard server, e.g. http://127.0.0.1:8470. {purpose}",
             Required = required,
         };
@@ -27,16 +28,19 @@ public sealed class ServerClientOptions
 
     public Option<string?> Token { get; } = new("--token")
     {
+        HelpName = "TOKEN",
         Description = $"API token for --server (from 'trainguard server token new'). Default: ${CommonOptions.TokenVariable}, which keeps it out of the process list; or use --token-file.",
     };
 
     public Option<FileInfo?> TokenFile { get; } = new("--token-file")
     {
+        HelpName = "FILE",
         Description = "A file whose first line is the API token for --server.",
     };
 
     public Option<int> Timeout { get; } = new Option<int>("--timeout")
     {
+        HelpName = "SECONDS",
         Description = "Seconds allowed for each request to the server.",
         DefaultValueFactory = _ => 30,
     }.AtLeast(1, "--timeout must be at least 1 second");
