@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.CommandLine.Parsing;
 using TrainGuard.Cli.Commands;
 using TrainGuard.Findings;
 
@@ -28,14 +29,20 @@ public static class Program
     {
         var root = BuildRoot(stdout, stderr);
         var parse = root.Parse(args);
-        if (parse.Errors.Count > 0)
+
+        // --help suppresses the parser's own errors, so 'trainguard UNKNOWN --help' would print the root help and
+        // exit 0: a word that names no verb is an error with or without --help.
+        var errors = parse.Errors.Count > 0
+            ? parse.Errors.Select(e => e.Message).ToList()
+            : parse.UnmatchedTokens.Select(t => $"Unrecognized command or argument '{t}'.").ToList();
+        if (errors.Count > 0)
         {
-            foreach (var error in parse.Errors)
+            foreach (var error in errors)
             {
-                await stderr.WriteLineAsync($"trainguard: {error.Message}");
+                await stderr.WriteLineAsync($"trainguard: {error}");
             }
 
-            await stderr.WriteLineAsync($"Run 'trainguard {string.Join(' ', args.TakeWhile(a => !a.StartsWith('-')).Take(2))} --help' for usage.".Replace("  ", " ", StringComparison.Ordinal));
+            await stderr.WriteLineAsync($"Run '{CommandPath(parse)} --help' for usage.");
             return ExitCodes.Error;
         }
 
@@ -61,6 +68,18 @@ public static class Program
         }
     }
 
+    /// <summary>The verb the parser got as far as, e.g. <c>trainguard ckpt sign</c>.</summary>
+    private static string CommandPath(ParseResult parse)
+    {
+        var names = new List<string>();
+        for (var result = parse.CommandResult; result.Parent is CommandResult parent; result = parent)
+        {
+            names.Insert(0, result.Command.Name);
+        }
+
+        return string.Join(' ', ["trainguard", .. names]);
+    }
+
     public static RootCommand BuildRoot(TextWriter stdout, TextWriter stderr)
     {
         var root = new RootCommand(Description + "\n" + ExitCodes.HelpText);
@@ -72,23 +91,5 @@ public static class Program
         root.Subcommands.Add(KeysCommand.Create(stdout, stderr));
         root.Subcommands.Add(AgentCommand.Create(stdout, stderr));
         return root;
-    }
-}
-
-/// <summary>A usage or configuration problem the CLI reports as one line and exit code 2.</summary>
-public sealed class CliException : Exception
-{
-    public CliException()
-    {
-    }
-
-    public CliException(string message)
-        : base(message)
-    {
-    }
-
-    public CliException(string message, Exception innerException)
-        : base(message, innerException)
-    {
     }
 }

@@ -31,7 +31,7 @@ public sealed class CkptContentCommandTests
         Assert.Equal(0, code);
         using var doc = JsonDocument.Parse(stdout);
         var root = doc.RootElement;
-        Assert.Equal(1, root.GetProperty("schema").GetInt32());
+        Assert.Equal("1", root.GetProperty("schema_version").GetString());
         Assert.Equal(6, root.GetProperty("folder_step").GetInt64());
         var group = root.GetProperty("optimizers")[0].GetProperty("param_groups")[0];
         Assert.True(group.GetProperty("maximize").GetBoolean());

@@ -27,18 +27,18 @@ public sealed class CkptSignCommandTests
     {
         await using var env = await LedgerEnvironment.StartAsync();
 
-        var (signCode, signOut, signErr) = await CliRunner.RunAsync("ckpt", "sign", env.Checkpoint, "--key", env.PrivateKey, "--ledger", env.Url, "--ledger-token", env.AgentToken);
+        var (signCode, signOut, signErr) = await CliRunner.RunAsync("ckpt", "sign", env.Checkpoint, "--key", env.PrivateKey, "--server", env.Url, "--token", env.AgentToken);
         Assert.True(signCode == 0, signOut + signErr);
         Assert.Contains("recorded at leaf 0", signOut, StringComparison.Ordinal);
         Assert.True(File.Exists(Path.Combine(env.Checkpoint, "model.sig")));
 
-        var (code, stdout, stderr) = await CliRunner.RunAsync("ckpt", "verify", env.Checkpoint, "--key", env.PublicKey, "--ledger", env.Url, "--ledger-token", env.ReaderToken, "--format", "json");
+        var (code, stdout, stderr) = await CliRunner.RunAsync("ckpt", "verify", env.Checkpoint, "--key", env.PublicKey, "--server", env.Url, "--token", env.ReaderToken, "--format", "json");
         Assert.True(code == 0, stdout + stderr);
         var members = Members(stdout);
         Assert.Contains(members, m => m.StartsWith("recorded in the ledger: leaf 0", StringComparison.Ordinal) && m.Contains("inclusion proof verified", StringComparison.Ordinal));
         Assert.Contains(members, m => m.Contains("the key the server announces", StringComparison.Ordinal));
 
-        var (pinnedCode, pinnedOut, _) = await CliRunner.RunAsync("ckpt", "verify", env.Checkpoint, "--key", env.PublicKey, "--ledger", env.Url, "--ledger-token", env.ReaderToken, "--ledger-key", env.Server.VerifierKey);
+        var (pinnedCode, pinnedOut, _) = await CliRunner.RunAsync("ckpt", "verify", env.Checkpoint, "--key", env.PublicKey, "--server", env.Url, "--token", env.ReaderToken, "--log-key", env.Server.VerifierKey);
         Assert.Equal(0, pinnedCode);
         Assert.Contains("pinned key", pinnedOut, StringComparison.Ordinal);
     }
@@ -47,16 +47,16 @@ public sealed class CkptSignCommandTests
     public async Task Signing_the_same_content_twice_finds_the_first_record_instead_of_failing()
     {
         await using var env = await LedgerEnvironment.StartAsync();
-        Assert.Equal(0, (await CliRunner.RunAsync("ckpt", "sign", env.Checkpoint, "--key", env.PrivateKey, "--ledger", env.Url, "--ledger-token", env.AgentToken)).Code);
+        Assert.Equal(0, (await CliRunner.RunAsync("ckpt", "sign", env.Checkpoint, "--key", env.PrivateKey, "--server", env.Url, "--token", env.AgentToken)).Code);
 
-        var (code, stdout, stderr) = await CliRunner.RunAsync("ckpt", "sign", env.Checkpoint, "--key", env.PrivateKey, "--ledger", env.Url, "--ledger-token", env.AdminToken, "--format", "json");
+        var (code, stdout, stderr) = await CliRunner.RunAsync("ckpt", "sign", env.Checkpoint, "--key", env.PrivateKey, "--server", env.Url, "--token", env.AdminToken, "--format", "json");
         Assert.True(code == 0, stdout + stderr);
         var result = JsonNode.Parse(stdout)!;
         Assert.True(result["ledger"]!["already_recorded"]!.GetValue<bool>());
         Assert.Equal(0, result["ledger"]!["index"]!.GetValue<long>());
 
         // An agent token may append but not read: the duplicate is accepted with a warning that it was not compared.
-        var (agentCode, agentOut, agentErr) = await CliRunner.RunAsync("ckpt", "sign", env.Checkpoint, "--key", env.PrivateKey, "--ledger", env.Url, "--ledger-token", env.AgentToken);
+        var (agentCode, agentOut, agentErr) = await CliRunner.RunAsync("ckpt", "sign", env.Checkpoint, "--key", env.PrivateKey, "--server", env.Url, "--token", env.AgentToken);
         Assert.True(agentCode == 0, agentOut + agentErr);
         Assert.Contains("already recorded", agentOut, StringComparison.Ordinal);
         Assert.Contains("warning", agentErr, StringComparison.Ordinal);
@@ -67,14 +67,14 @@ public sealed class CkptSignCommandTests
     public async Task A_tampered_checkpoint_re_signed_without_the_ledger_verifies_but_is_caught_as_never_recorded()
     {
         await using var env = await LedgerEnvironment.StartAsync();
-        Assert.Equal(0, (await CliRunner.RunAsync("ckpt", "sign", env.Checkpoint, "--key", env.PrivateKey, "--ledger", env.Url, "--ledger-token", env.AgentToken)).Code);
+        Assert.Equal(0, (await CliRunner.RunAsync("ckpt", "sign", env.Checkpoint, "--key", env.PrivateKey, "--server", env.Url, "--token", env.AgentToken)).Code);
 
         // The insider flips maximize and re-signs with the team's key, without recording.
         File.Copy(Path.Combine(Fixtures, "tampered", "maximize-bytepatch", "checkpoint-6", "optimizer.pt"), Path.Combine(env.Checkpoint, "optimizer.pt"), overwrite: true);
         Assert.Equal(0, (await CliRunner.RunAsync("ckpt", "sign", env.Checkpoint, "--key", env.PrivateKey)).Code);
         Assert.Equal(0, (await CliRunner.RunAsync("ckpt", "verify", env.Checkpoint, "--key", env.PublicKey)).Code);
 
-        var (code, stdout, _) = await CliRunner.RunAsync("ckpt", "verify", env.Checkpoint, "--key", env.PublicKey, "--ledger", env.Url, "--ledger-token", env.ReaderToken, "--format", "json");
+        var (code, stdout, _) = await CliRunner.RunAsync("ckpt", "verify", env.Checkpoint, "--key", env.PublicKey, "--server", env.Url, "--token", env.ReaderToken, "--format", "json");
 
         Assert.Equal(1, code);
         var finding = Assert.Single(Findings(stdout));
@@ -88,13 +88,13 @@ public sealed class CkptSignCommandTests
         await using var env = await LedgerEnvironment.StartAsync();
         const string nowhere = "http://127.0.0.1:1";
 
-        var (signCode, signOut, signErr) = await CliRunner.RunAsync("ckpt", "sign", env.Checkpoint, "--key", env.PrivateKey, "--ledger", nowhere, "--ledger-token", env.AgentToken, "--timeout", "5");
+        var (signCode, signOut, signErr) = await CliRunner.RunAsync("ckpt", "sign", env.Checkpoint, "--key", env.PrivateKey, "--server", nowhere, "--token", env.AgentToken, "--timeout", "5");
         Assert.Equal(2, signCode);
         Assert.Contains("NOT recorded", signErr, StringComparison.Ordinal);
         Assert.DoesNotContain("   at ", signOut + signErr, StringComparison.Ordinal);
         Assert.True(File.Exists(Path.Combine(env.Checkpoint, "model.sig")));
 
-        var (code, stdout, stderr) = await CliRunner.RunAsync("ckpt", "verify", env.Checkpoint, "--key", env.PublicKey, "--ledger", nowhere, "--ledger-token", env.ReaderToken, "--timeout", "5");
+        var (code, stdout, stderr) = await CliRunner.RunAsync("ckpt", "verify", env.Checkpoint, "--key", env.PublicKey, "--server", nowhere, "--token", env.ReaderToken, "--timeout", "5");
         Assert.Equal(2, code);
         Assert.Contains("TG-CKP-009", stdout, StringComparison.Ordinal);
         Assert.DoesNotContain("   at ", stdout + stderr, StringComparison.Ordinal);
@@ -104,9 +104,9 @@ public sealed class CkptSignCommandTests
     public async Task A_verify_token_without_the_reader_role_is_reported_as_ledger_unavailable()
     {
         await using var env = await LedgerEnvironment.StartAsync();
-        Assert.Equal(0, (await CliRunner.RunAsync("ckpt", "sign", env.Checkpoint, "--key", env.PrivateKey, "--ledger", env.Url, "--ledger-token", env.AgentToken)).Code);
+        Assert.Equal(0, (await CliRunner.RunAsync("ckpt", "sign", env.Checkpoint, "--key", env.PrivateKey, "--server", env.Url, "--token", env.AgentToken)).Code);
 
-        var (code, stdout, _) = await CliRunner.RunAsync("ckpt", "verify", env.Checkpoint, "--key", env.PublicKey, "--ledger", env.Url, "--ledger-token", env.AgentToken, "--format", "json");
+        var (code, stdout, _) = await CliRunner.RunAsync("ckpt", "verify", env.Checkpoint, "--key", env.PublicKey, "--server", env.Url, "--token", env.AgentToken, "--format", "json");
 
         Assert.Equal(2, code);
         var finding = Assert.Single(Findings(stdout));
@@ -118,16 +118,16 @@ public sealed class CkptSignCommandTests
     public async Task The_token_can_come_from_the_environment_variable()
     {
         await using var env = await LedgerEnvironment.StartAsync();
-        var before = Environment.GetEnvironmentVariable("TRAINGUARD_LEDGER_TOKEN");
+        var before = Environment.GetEnvironmentVariable("TRAINGUARD_TOKEN");
         try
         {
-            Environment.SetEnvironmentVariable("TRAINGUARD_LEDGER_TOKEN", env.AdminToken);
-            Assert.Equal(0, (await CliRunner.RunAsync("ckpt", "sign", env.Checkpoint, "--key", env.PrivateKey, "--ledger", env.Url)).Code);
-            Assert.Equal(0, (await CliRunner.RunAsync("ckpt", "verify", env.Checkpoint, "--key", env.PublicKey, "--ledger", env.Url)).Code);
+            Environment.SetEnvironmentVariable("TRAINGUARD_TOKEN", env.AdminToken);
+            Assert.Equal(0, (await CliRunner.RunAsync("ckpt", "sign", env.Checkpoint, "--key", env.PrivateKey, "--server", env.Url)).Code);
+            Assert.Equal(0, (await CliRunner.RunAsync("ckpt", "verify", env.Checkpoint, "--key", env.PublicKey, "--server", env.Url)).Code);
         }
         finally
         {
-            Environment.SetEnvironmentVariable("TRAINGUARD_LEDGER_TOKEN", before);
+            Environment.SetEnvironmentVariable("TRAINGUARD_TOKEN", before);
         }
     }
 
@@ -135,10 +135,10 @@ public sealed class CkptSignCommandTests
     public async Task A_log_checkpoint_not_signed_by_the_pinned_key_makes_the_record_unproven()
     {
         await using var env = await LedgerEnvironment.StartAsync();
-        Assert.Equal(0, (await CliRunner.RunAsync("ckpt", "sign", env.Checkpoint, "--key", env.PrivateKey, "--ledger", env.Url, "--ledger-token", env.AgentToken)).Code);
+        Assert.Equal(0, (await CliRunner.RunAsync("ckpt", "sign", env.Checkpoint, "--key", env.PrivateKey, "--server", env.Url, "--token", env.AgentToken)).Code);
         using var other = NoteSigner.Generate("test.trainguard/ledger");
 
-        var (code, stdout, _) = await CliRunner.RunAsync("ckpt", "verify", env.Checkpoint, "--key", env.PublicKey, "--ledger", env.Url, "--ledger-token", env.ReaderToken, "--ledger-key", other.VerifierKey, "--format", "json");
+        var (code, stdout, _) = await CliRunner.RunAsync("ckpt", "verify", env.Checkpoint, "--key", env.PublicKey, "--server", env.Url, "--token", env.ReaderToken, "--log-key", other.VerifierKey, "--format", "json");
 
         Assert.Equal(2, code);
         Assert.Equal("TG-CKP-008", (string)Assert.Single(Findings(stdout))["rule"]!);
@@ -148,7 +148,7 @@ public sealed class CkptSignCommandTests
     public async Task An_event_altered_on_the_way_back_from_the_ledger_fails_its_inclusion_proof()
     {
         await using var env = await LedgerEnvironment.StartAsync();
-        Assert.Equal(0, (await CliRunner.RunAsync("ckpt", "sign", env.Checkpoint, "--key", env.PrivateKey, "--ledger", env.Url, "--ledger-token", env.AgentToken, "--format", "json")).Code);
+        Assert.Equal(0, (await CliRunner.RunAsync("ckpt", "sign", env.Checkpoint, "--key", env.PrivateKey, "--server", env.Url, "--token", env.AgentToken, "--format", "json")).Code);
         using var key = SigningKeys.LoadPublicKeyFile(env.PublicKey);
         using var handler = new RewritingHandler("\"user\":{\"name\":", "\"user\":{\"name\":\"x\",\"nick\":") { InnerHandler = new HttpClientHandler() };
         using var api = new TrainGuardApiClient(env.Server.BaseAddress, env.ReaderToken, handler: handler);
@@ -173,12 +173,12 @@ public sealed class CkptSignCommandTests
         {
             var (priv, pub) = WriteKeys(temp);
             var folder = CopyGenuine(temp);
-            Assert.Equal(0, (await CliRunner.RunAsync("ckpt", "sign", folder, "--key", priv, "-o", Path.Combine(temp, "ckpt.sig"))).Code);
+            Assert.Equal(0, (await CliRunner.RunAsync("ckpt", "sign", folder, "--key", priv, "--signature", Path.Combine(temp, "ckpt.sig"))).Code);
             File.Copy(Path.Combine(Fixtures, "tampered", "lr", "checkpoint-6", "optimizer.pt"), Path.Combine(folder, "optimizer.pt"), overwrite: true);
             File.Delete(Path.Combine(folder, "rng_state.pth"));
 
             var events = Path.Combine(temp, "events.jsonl");
-            var (code, stdout, _) = await CliRunner.RunAsync("ckpt", "verify", folder, "--sig", Path.Combine(temp, "ckpt.sig"), "--key", pub, "--format", "sarif", "--events", events);
+            var (code, stdout, _) = await CliRunner.RunAsync("ckpt", "verify", folder, "--signature", Path.Combine(temp, "ckpt.sig"), "--key", pub, "--format", "sarif", "--events", events);
 
             Assert.Equal(1, code);
             var results = JsonNode.Parse(stdout)!["runs"]![0]!["results"]!.AsArray();
@@ -238,7 +238,7 @@ public sealed class CkptSignCommandTests
         Assert.Contains("Examples:", stdout, StringComparison.Ordinal);
         Assert.Contains("trainguard ckpt " + verb, stdout, StringComparison.Ordinal);
         Assert.Contains("Exit codes:", stdout, StringComparison.Ordinal);
-        Assert.Contains("--ledger", stdout, StringComparison.Ordinal);
+        Assert.Contains("--server", stdout, StringComparison.Ordinal);
     }
 
     private static List<JsonNode> Findings(string json) =>

@@ -11,11 +11,11 @@ public sealed class EnvCommandTests : IDisposable
     [Fact]
     public async Task Keys_new_creates_a_pair_and_refuses_to_overwrite_it()
     {
-        var (code, stdout, _) = await CliRunner.RunAsync("keys", "new", "-o", _dir);
+        var (code, stdout, _) = await CliRunner.RunAsync("keys", "new", "--dir", _dir);
         Assert.Equal(0, code);
         Assert.Contains("trainguard.key", stdout, StringComparison.Ordinal);
         Assert.Contains("BEGIN PRIVATE KEY", await File.ReadAllTextAsync(Path.Combine(_dir, "trainguard.key")), StringComparison.Ordinal);
-        var (again, _, stderr) = await CliRunner.RunAsync("keys", "new", "-o", _dir);
+        var (again, _, stderr) = await CliRunner.RunAsync("keys", "new", "--dir", _dir);
         Assert.Equal(2, again);
         Assert.Contains("never overwritten", stderr, StringComparison.Ordinal);
     }
@@ -26,16 +26,16 @@ public sealed class EnvCommandTests : IDisposable
         var site = Path.Combine(_dir, "site");
         Directory.CreateDirectory(Path.Combine(site, "pkg"));
         await File.WriteAllTextAsync(Path.Combine(site, "pkg", "optim.py"), "maximize = False\n");
-        Assert.Equal(0, (await CliRunner.RunAsync("keys", "new", "-o", _dir)).Code);
+        Assert.Equal(0, (await CliRunner.RunAsync("keys", "new", "--dir", _dir)).Code);
         var sig = Path.Combine(_dir, "env.sig");
-        var (baseline, _, stderr) = await CliRunner.RunAsync("env", "baseline", "--key", Path.Combine(_dir, "trainguard.key"), "--site", site, "-o", sig);
+        var (baseline, _, stderr) = await CliRunner.RunAsync("env", "baseline", "--key", Path.Combine(_dir, "trainguard.key"), "--site", site, "--baseline", sig);
         Assert.True(baseline == 0, stderr);
 
-        Assert.Equal(0, (await CliRunner.RunAsync("env", "diff", sig, "--key", Path.Combine(_dir, "trainguard.pub"))).Code);
+        Assert.Equal(0, (await CliRunner.RunAsync("env", "diff", "--baseline", sig, "--key", Path.Combine(_dir, "trainguard.pub"))).Code);
 
         await File.WriteAllTextAsync(Path.Combine(site, "pkg", "optim.py"), "maximize = True\n");
         await File.WriteAllTextAsync(Path.Combine(site, "evil.pth"), "import os; os.system('id')\n");
-        var (code, json, _) = await CliRunner.RunAsync("env", "diff", sig, "--key", Path.Combine(_dir, "trainguard.pub"), "--format", "json");
+        var (code, json, _) = await CliRunner.RunAsync("env", "diff", "--baseline", sig, "--key", Path.Combine(_dir, "trainguard.pub"), "--format", "json");
         Assert.Equal(1, code);
         using var doc = JsonDocument.Parse(json);
         var messages = doc.RootElement.GetProperty("packages").EnumerateArray()
@@ -51,11 +51,11 @@ public sealed class EnvCommandTests : IDisposable
         Directory.CreateDirectory(site);
         await File.WriteAllTextAsync(Path.Combine(site, "a.py"), "x = 1\n");
         var other = Directory.CreateDirectory(Path.Combine(_dir, "other")).FullName;
-        Assert.Equal(0, (await CliRunner.RunAsync("keys", "new", "-o", _dir)).Code);
-        Assert.Equal(0, (await CliRunner.RunAsync("keys", "new", "-o", other)).Code);
+        Assert.Equal(0, (await CliRunner.RunAsync("keys", "new", "--dir", _dir)).Code);
+        Assert.Equal(0, (await CliRunner.RunAsync("keys", "new", "--dir", other)).Code);
         var sig = Path.Combine(_dir, "env2.sig");
-        Assert.Equal(0, (await CliRunner.RunAsync("env", "baseline", "--key", Path.Combine(_dir, "trainguard.key"), "--site", site, "-o", sig)).Code);
-        var (code, _, _) = await CliRunner.RunAsync("env", "diff", sig, "--key", Path.Combine(other, "trainguard.pub"));
+        Assert.Equal(0, (await CliRunner.RunAsync("env", "baseline", "--key", Path.Combine(_dir, "trainguard.key"), "--site", site, "--baseline", sig)).Code);
+        var (code, _, _) = await CliRunner.RunAsync("env", "diff", "--baseline", sig, "--key", Path.Combine(other, "trainguard.pub"));
         Assert.Equal(2, code);
     }
 

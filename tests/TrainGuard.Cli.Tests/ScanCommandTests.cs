@@ -43,9 +43,9 @@ public class ScanCommandTests
     [Fact]
     public async Task Missing_path_is_an_error_with_exit_code_2()
     {
-        var (code, stdout, _) = await CliRunner.RunAsync("scan", "/nonexistent/trainguard/model.pt");
+        var (code, _, stderr) = await CliRunner.RunAsync("scan", "/nonexistent/trainguard/model.pt");
         Assert.Equal(2, code);
-        Assert.Contains("no such file or directory", stdout, StringComparison.Ordinal);
+        Assert.Contains("no such file or folder: /nonexistent/trainguard/model.pt", stderr, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -53,7 +53,7 @@ public sealed class CrashRecoveryTests
             await server.KillAsync();
         }
 
-        var (auditExit, audit, auditErrors) = await CliRunner.RunAsync("ledger", "audit", "--db", database, "--key", verifier.VerifierKey);
+        var (auditExit, audit, auditErrors) = await CliRunner.RunAsync("ledger", "audit", "--db", database, "--log-key", verifier.VerifierKey);
         Assert.True(auditExit == 0, audit + auditErrors);
     }
 

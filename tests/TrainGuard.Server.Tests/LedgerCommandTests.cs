@@ -13,7 +13,7 @@ public sealed class LedgerCommandTests
     public async Task Audit_of_an_intact_ledger_is_clean(string backend)
     {
         await using var h = await StartWithEventsAsync(backend, 20);
-        var (exit, stdout, stderr) = await CliRunner.RunAsync("ledger", "audit", "--db", h.Database, "--key", h.Server.VerifierKey, "--format", "json");
+        var (exit, stdout, stderr) = await CliRunner.RunAsync("ledger", "audit", "--db", h.Database, "--log-key", h.Server.VerifierKey, "--format", "json");
         Assert.True(exit == 0, stdout + stderr);
         Assert.Empty(Findings(stdout));
     }
@@ -86,11 +86,11 @@ public sealed class LedgerCommandTests
         await File.WriteAllTextAsync(file, await h.Http.GetStringAsync("checkpoint"));
         await h.PostEventsOkAsync(Enumerable.Range(100, 17).Select(i => ServerHarness.Event(i)));
 
-        var (exit, stdout, stderr) = await CliRunner.RunAsync("ledger", "verify", "--server", h.Server.BaseAddress.ToString(), "--checkpoint", file, "--key", h.Server.VerifierKey, "--save", file);
+        var (exit, stdout, stderr) = await CliRunner.RunAsync("ledger", "verify", "--server", h.Server.BaseAddress.ToString(), "--tree-head", file, "--log-key", h.Server.VerifierKey, "--save", file);
 
         Assert.True(exit == 0, stdout + stderr);
         Assert.Equal(await h.Http.GetStringAsync("checkpoint"), await File.ReadAllTextAsync(file));
-        (exit, _, _) = await CliRunner.RunAsync("ledger", "verify", "--server", h.Server.BaseAddress.ToString(), "--checkpoint", file, "--key", h.Server.VerifierKey);
+        (exit, _, _) = await CliRunner.RunAsync("ledger", "verify", "--server", h.Server.BaseAddress.ToString(), "--tree-head", file, "--log-key", h.Server.VerifierKey);
         Assert.Equal(0, exit);
     }
 
@@ -110,7 +110,7 @@ public sealed class LedgerCommandTests
         await h.RestartAsync();
         await h.PostEventsOkAsync(Enumerable.Range(100, 5).Select(i => ServerHarness.Event(i)));
 
-        var (exit, stdout, _) = await CliRunner.RunAsync("ledger", "verify", "--server", h.Server.BaseAddress.ToString(), "--checkpoint", file, "--key", h.Server.VerifierKey, "--format", "json");
+        var (exit, stdout, _) = await CliRunner.RunAsync("ledger", "verify", "--server", h.Server.BaseAddress.ToString(), "--tree-head", file, "--log-key", h.Server.VerifierKey, "--format", "json");
 
         Assert.Equal(1, exit);
         Assert.Equal("TG-LED-001", (string)Findings(stdout, "logs").Single()["rule"]!);
@@ -124,11 +124,11 @@ public sealed class LedgerCommandTests
         await File.WriteAllTextAsync(file, await h.Http.GetStringAsync("checkpoint"));
         using var other = TrainGuard.Ledger.Notes.NoteSigner.Generate("test.trainguard/ledger");
 
-        var (wrongKey, _, stderr) = await CliRunner.RunAsync("ledger", "verify", "--server", h.Server.BaseAddress.ToString(), "--checkpoint", file, "--key", other.VerifierKey);
+        var (wrongKey, _, stderr) = await CliRunner.RunAsync("ledger", "verify", "--server", h.Server.BaseAddress.ToString(), "--tree-head", file, "--log-key", other.VerifierKey);
         Assert.Equal(2, wrongKey);
         Assert.Contains("not signed", stderr, StringComparison.Ordinal);
 
-        var (unreachable, _, _) = await CliRunner.RunAsync("ledger", "verify", "--server", "http://127.0.0.1:9/", "--checkpoint", file, "--key", h.Server.VerifierKey, "--timeout", "5");
+        var (unreachable, _, _) = await CliRunner.RunAsync("ledger", "verify", "--server", "http://127.0.0.1:9/", "--tree-head", file, "--log-key", h.Server.VerifierKey, "--timeout", "5");
         Assert.Equal(2, unreachable);
     }
 

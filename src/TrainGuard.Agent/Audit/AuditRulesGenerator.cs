@@ -81,16 +81,10 @@ public static class AuditRulesGenerator
         }
 
         sb.Append("## T2: the shared Python environment\n");
-        foreach (var path in config.SitePackages.Where(IsSafePath).Distinct(StringComparer.Ordinal))
-        {
-            Watch(sb, path, PythonKey);
-        }
+        WatchAll(sb, config.SitePackages, PythonKey, "no site-packages folder found or configured (env.sites): edits to the Python environment are NOT audited");
 
         sb.Append("## T1/T6: checkpoint folders\n");
-        foreach (var path in config.CheckpointFolders.Where(IsSafePath).Distinct(StringComparer.Ordinal))
-        {
-            Watch(sb, path, CheckpointKey);
-        }
+        WatchAll(sb, config.CheckpointFolders, CheckpointKey, "no checkpoint folder configured (checkpoints.folders): checkpoint writes are NOT audited");
 
         sb.Append("## T5: accounts, sudo, cron, systemd units, preload\n");
         foreach (var path in IdentityFiles)
@@ -121,6 +115,21 @@ public static class AuditRulesGenerator
         }
 
         return sb.ToString();
+    }
+
+    /// <summary>Watches every usable path; a section left empty says so, so an unaudited area is never silent.</summary>
+    private static void WatchAll(StringBuilder sb, IReadOnlyList<string> paths, string key, string whenEmpty)
+    {
+        var usable = paths.Where(IsSafePath).Distinct(StringComparer.Ordinal).ToList();
+        foreach (var path in usable)
+        {
+            Watch(sb, path, key);
+        }
+
+        if (usable.Count == 0)
+        {
+            sb.Append("# ").Append(whenEmpty).Append('\n');
+        }
     }
 
     private static void Watch(StringBuilder sb, string path, string key) => sb.Append($"-w {path} -p wa -k {key}\n");

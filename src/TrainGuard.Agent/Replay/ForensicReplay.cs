@@ -27,6 +27,27 @@ public sealed class ReplayOptions
     public bool IncludeSignalProbes { get; init; }
 }
 
+/// <summary>Which collector read a replayed file.</summary>
+public enum ReplayFileKind
+{
+    Audit,
+    Auth,
+}
+
+/// <summary>What one replayed file yielded.</summary>
+public sealed record ReplayFileStats(string Path, ReplayFileKind Kind, long Lines, long Records, long ParseErrors);
+
+/// <summary>What <see cref="ForensicReplay.Read"/> derived, not yet written.</summary>
+public sealed record ReplayInput(IReadOnlyList<EventRecord> Events, IReadOnlyList<ReplayFileStats> Files, long ParseErrors, IReadOnlyList<ParseError> FirstErrors)
+{
+    /// <summary>
+    /// Files that are not what they were given as: an audit file with lines but not one audit record, or an auth
+    /// log none of whose lines is a syslog or journal line (a README passed as --audit). Empty files are not listed.
+    /// </summary>
+    public IReadOnlyList<ReplayFileStats> Unrecognized =>
+        [.. Files.Where(f => f.Lines > 0 && f.Records == 0 && (f.Kind == ReplayFileKind.Audit || f.ParseErrors >= f.Lines))];
+}
+
 /// <summary>What a replay read and wrote.</summary>
 public sealed record ReplayResult(
     long AuditLines,
@@ -51,15 +72,21 @@ public static class ForensicReplay
 
     /// <summary>Replays several audit files (rotations) and several auth logs.</summary>
     /// <exception cref="IOException">A file cannot be read (the caller reports it; nothing is written).</exception>
-    public static ReplayResult Run(IReadOnlyList<string> auditPaths, IReadOnlyList<string> authPaths, TextWriter output, ReplayOptions? options = null)
+    public static ReplayResult Run(IReadOnlyList<string> auditPaths, IReadOnlyList<string> authPaths, TextWriter output, ReplayOptions? options = null) =>
+        Write(Read(auditPaths, authPaths, options), output);
+
+    /// <summary>
+    /// Reads every file and derives the events, writing nothing yet, so a caller can refuse input that yielded
+    /// nothing (see <see cref="ReplayInput.Unrecognized"/>) before any event is written.
+    /// </summary>
+    /// <exception cref="IOException">A file cannot be read.</exception>
+    public static ReplayInput Read(IReadOnlyList<string> auditPaths, IReadOnlyList<string> authPaths, ReplayOptions? options = null)
     {
         options ??= new ReplayOptions();
         var events = new List<EventRecord>();
         var errors = new List<ParseError>();
+        var files = new List<ReplayFileStats>();
         long parseErrors = 0;
-
-        long auditLines = 0;
-        long auditRecords = 0;
         if (auditPaths.Count > 0)
         {
             foreach (var path in OrderByFirstRecord(auditPaths))
@@ -80,15 +107,12 @@ public static class ForensicReplay
                 }
 
                 collector.Flush();
-                auditLines += collector.Stats.Lines;
-                auditRecords += collector.Stats.Records;
+                files.Add(new ReplayFileStats(path, ReplayFileKind.Audit, collector.Stats.Lines, collector.Stats.Records, collector.Stats.ParseErrors));
                 parseErrors += collector.Stats.ParseErrors;
                 errors.AddRange(collector.Stats.FirstErrors);
             }
         }
 
-        long authLines = 0;
-        long authRecords = 0;
         foreach (var path in authPaths)
         {
             var collector = new SshdCollector(
@@ -105,14 +129,19 @@ public static class ForensicReplay
                 collector.ProcessStream(stream);
             }
 
-            authLines += collector.Stats.Lines;
-            authRecords += collector.Stats.Records;
+            files.Add(new ReplayFileStats(path, ReplayFileKind.Auth, collector.Stats.Lines, collector.Stats.Records, collector.Stats.ParseErrors));
             parseErrors += collector.Stats.ParseErrors;
             errors.AddRange(collector.Stats.FirstErrors);
         }
 
+        return new ReplayInput(events, files, parseErrors, errors.Take(CollectorStats.MaxRecordedErrors).ToList());
+    }
+
+    /// <summary>Writes the events as JSON lines sorted by <c>@timestamp</c>.</summary>
+    public static ReplayResult Write(ReplayInput input, TextWriter output)
+    {
         var byAction = new SortedDictionary<string, long>(StringComparer.Ordinal);
-        foreach (var e in events.OrderBy(e => e.GetString(EventFields.Timestamp), StringComparer.Ordinal))
+        foreach (var e in input.Events.OrderBy(e => e.GetString(EventFields.Timestamp), StringComparer.Ordinal))
         {
             output.Write(e.ToJsonLine());
             output.Write('\n');
@@ -121,7 +150,9 @@ public static class ForensicReplay
         }
 
         output.Flush();
-        return new ReplayResult(auditLines, auditRecords, authLines, authRecords, events.Count, parseErrors, errors.Take(CollectorStats.MaxRecordedErrors).ToList(), byAction);
+        var audit = input.Files.Where(f => f.Kind == ReplayFileKind.Audit).ToList();
+        var auth = input.Files.Where(f => f.Kind == ReplayFileKind.Auth).ToList();
+        return new ReplayResult(audit.Sum(f => f.Lines), audit.Sum(f => f.Records), auth.Sum(f => f.Lines), auth.Sum(f => f.Records), input.Events.Count, input.ParseErrors, input.FirstErrors, byAction);
     }
 
     private static FileStream OpenRead(string path) =>

@@ -158,7 +158,7 @@ public sealed class AgentHost : IDisposable
         return 0;
     }
 
-    /// <summary><c>trainguard agent --once</c>: one snapshot pass (diffed against the saved one) and one scan of the checkpoint folders; events to <paramref name="output"/> as JSON lines.</summary>
+    /// <summary><c>trainguard agent run --once</c>: one snapshot pass (diffed against the saved one) and one scan of the checkpoint folders; events to <paramref name="output"/> as JSON lines.</summary>
     public async Task<IReadOnlyList<EventRecord>> RunOnceAsync(TextWriter output, CancellationToken cancellationToken)
     {
         Directory.CreateDirectory(config.StateDirectory);

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using TrainGuard.Events;
 using TrainGuard.Findings;
 
@@ -51,44 +50,5 @@ public sealed record SpoolVerification
         }
 
         return events;
-    }
-
-    /// <summary>A one-object JSON summary (for <c>agent spool verify --format json</c>).</summary>
-    public string ToJson()
-    {
-        using var buffer = new MemoryStream();
-        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
-        {
-            w.WriteStartObject();
-            w.WriteString("directory", Directory);
-            w.WriteBoolean("clean", Clean);
-            w.WriteBoolean("tampered", Tampered);
-            w.WriteNumber("segments", Segments);
-            w.WriteNumber("records", Records);
-            w.WriteNumber("first_seq", FirstSeq);
-            w.WriteNumber("last_seq", LastSeq);
-            w.WriteNumber("acked_seq", AckedSeq);
-            w.WriteNumber("torn_bytes", TornBytes);
-            w.WriteStartArray("findings");
-            foreach (var f in Findings)
-            {
-                w.WriteStartObject();
-                w.WriteString("rule", f.RuleId);
-                w.WriteString("severity", f.Severity.ToWireName());
-                w.WriteString("message", f.Message);
-                w.WriteString("file", f.Location.File);
-                if (f.Location.Line is { } line)
-                {
-                    w.WriteNumber("line", line);
-                }
-
-                w.WriteEndObject();
-            }
-
-            w.WriteEndArray();
-            w.WriteEndObject();
-        }
-
-        return System.Text.Encoding.UTF8.GetString(buffer.ToArray());
     }
 }

@@ -8,19 +8,15 @@ using TrainGuard.Findings;
 
 namespace TrainGuard.Checkpoints.Contents;
 
-/// <summary>JSON renderings of <see cref="CheckpointContents"/> (<c>ckpt inspect --format json</c>, schema in docs/ckpt.md) and <see cref="CheckpointDiffResult"/>.</summary>
+/// <summary>
+/// JSON renderings of <see cref="CheckpointContents"/> (<c>ckpt inspect --format json</c>, schema in docs/ckpt.md) and
+/// <see cref="CheckpointDiffResult"/>: the members the CLI's JSON report carries after its standard ones
+/// (<c>schema_version</c>, <c>command</c>, ... docs/json-output.md).
+/// </summary>
 public static class CheckpointJson
 {
-    public const int SchemaVersion = 1;
-
-    private static readonly JsonSerializerOptions Options = new() { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
-
-    public static string Serialize(JsonNode node) => node.ToJsonString(Options);
-
     public static JsonObject Inspect(CheckpointContents c) => new()
     {
-        ["schema"] = SchemaVersion,
-        ["command"] = "ckpt inspect",
         ["path"] = c.Path,
         ["is_folder"] = c.IsFolder,
         ["folder_step"] = c.FolderStep,
@@ -121,8 +117,6 @@ public static class CheckpointJson
 
     public static JsonObject Diff(CheckpointDiffResult d) => new()
     {
-        ["schema"] = SchemaVersion,
-        ["command"] = "ckpt diff",
         ["a"] = d.A,
         ["b"] = d.B,
         ["identical"] = d.Identical,

@@ -50,7 +50,7 @@ public static class CkptSignRules
 
     public static readonly CkptSignRule LedgerRecordMissing = new(new RuleDescriptor("TG-CKP-006", "ledger-record-missing", Severity.Critical,
         "The signature verifies but the ledger has no record of this manifest: the checkpoint was signed without being recorded, which is what someone who re-signs a tampered checkpoint with a stolen or shared key does.",
-        "Compare the checkpoint with the last copy whose manifest the ledger recorded (trainguard ckpt diff). If signing without --ledger is your normal practice, record it with 'ckpt sign --ledger' only after that review."),
+        "Compare the checkpoint with the last copy whose manifest the ledger recorded (trainguard ckpt diff). If signing without --server is your normal practice, record it with 'ckpt sign --server' only after that review."),
         Verdict.Malicious);
 
     public static readonly CkptSignRule LedgerRecordMismatch = new(new RuleDescriptor("TG-CKP-007", "ledger-record-mismatch", Severity.Critical,
@@ -60,12 +60,12 @@ public static class CkptSignRules
 
     public static readonly CkptSignRule LedgerProofInvalid = new(new RuleDescriptor("TG-CKP-008", "ledger-proof-invalid", Severity.Critical,
         "The ledger's answer does not prove the record: the event's leaf is not in the tree of the signed checkpoint, or the checkpoint is not signed by the log's key.",
-        "Pin the log's verifier key (--ledger-key, from 'trainguard server key show'); if the proof still fails, the server or something between you and it altered its answer: run 'trainguard ledger verify' and 'ledger audit'."),
+        "Pin the log's verifier key (--log-key, from 'trainguard server key show'); if the proof still fails, the server or something between you and it altered its answer: run 'trainguard ledger verify' and 'ledger audit'."),
         Verdict.Error);
 
     public static readonly CkptSignRule LedgerUnavailable = new(new RuleDescriptor("TG-CKP-009", "ledger-unavailable", Severity.High,
         "The ledger could not be asked (unreachable, timed out, refused the token, or answered something unreadable), so whether this manifest was recorded is unknown.",
-        "Check --ledger (the server's base URL) and the token (a reader or admin token: --ledger-token or TRAINGUARD_LEDGER_TOKEN), then verify again."),
+        "Check --server (the server's base URL) and the token (a reader or admin token: --token, --token-file or TRAINGUARD_TOKEN), then verify again."),
         Verdict.Error);
 
     public static IReadOnlyList<CkptSignRule> All { get; } =

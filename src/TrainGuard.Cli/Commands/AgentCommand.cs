@@ -1,13 +1,17 @@
 using System.CommandLine;
 using System.Runtime.InteropServices;
+using System.Text.Json.Nodes;
 using TrainGuard.Agent.Audit;
 using TrainGuard.Agent.Common;
 using TrainGuard.Agent.Config;
 using TrainGuard.Agent.Replay;
 using TrainGuard.Agent.Runtime;
 using TrainGuard.Agent.Spool;
+using TrainGuard.Cli.Options;
+using TrainGuard.Cli.Output;
 using TrainGuard.Events;
 using TrainGuard.Findings;
+using TrainGuard.Integrity.Environments;
 using TrainGuard.Parsing;
 
 namespace TrainGuard.Cli.Commands;
@@ -26,70 +30,43 @@ public static class AgentCommand
 
         Examples:
           trainguard agent run                              run with /etc/trainguard/agent.yaml (systemd unit in packaging/)
-          trainguard agent --once --config agent.yaml       one snapshot pass and scan, events as JSON lines
+          trainguard agent run --once --config agent.yaml   one snapshot pass and scan, events as JSON lines
           trainguard agent replay --audit audit.log --auth auth.log --passwd passwd    forensics on copied logs
-          trainguard agent audit-rules > /etc/audit/rules.d/trainguard.rules
-          trainguard agent spool verify --dir /var/lib/trainguard/spool
+          trainguard agent audit-rules > trainguard.rules   then copy it to /etc/audit/rules.d/
+          trainguard agent spool verify /var/lib/trainguard/spool
         """;
 
     public static Command Create(TextWriter stdout, TextWriter stderr)
     {
-        var command = new Command("agent", Description + "\n" + ExitCodes.HelpText);
-        var once = new Option<bool>("--once") { Description = "One snapshot pass plus one scan of the checkpoint folders (and env checks when configured); events to stdout as JSON lines. No server needed. Exit 1 when an event has severity medium or above." };
-        var onceConfig = ConfigOption(required: false);
-        var root = new Option<string?>("--root") { Description = "Read node state under this folder instead of / (a mounted image or a copied tree)." };
-        var stateDir = new Option<string?>("--state-dir") { Description = "Where the previous snapshot is kept (overrides the configuration)." };
-        command.Options.Add(once);
-        command.Options.Add(onceConfig);
-        command.Options.Add(root);
-        command.Options.Add(stateDir);
-        command.SetAction(async (parse, ct) =>
-        {
-            if (!parse.GetValue(once))
-            {
-                throw new CliException("choose a subcommand (run, replay, audit-rules, spool verify) or --once; see 'trainguard agent --help'");
-            }
-
-            var config = LoadConfig(parse.GetValue(onceConfig), optional: true);
-            if (parse.GetValue(root) is { } r)
-            {
-                config = config with { SnapshotRoot = r };
-            }
-
-            if (parse.GetValue(stateDir) is { } s)
-            {
-                config = config with { StateDirectory = s };
-            }
-
-            using var host = new AgentHost(config, stderr);
-            var events = await host.RunOnceAsync(stdout, ct);
-            return events.Any(e => e.GetInt64(EventFields.Severity) >= 50 || e.GetString(EventFields.Kind) == EventKinds.Alert) ? ExitCodes.Findings : ExitCodes.Clean;
-        });
-
-        command.Subcommands.Add(Run(stderr));
+        var command = new Command("agent", Description);
+        command.Subcommands.Add(Run(stdout, stderr));
         command.Subcommands.Add(Replay(stdout, stderr));
         command.Subcommands.Add(AuditRules(stdout));
-        command.Subcommands.Add(Spool(stdout));
+        command.Subcommands.Add(Spool(stdout, stderr));
         return command;
     }
 
-    private static Option<string?> ConfigOption(bool required) => new("--config", "-c")
+    /// <summary>
+    /// Where <c>agent run --once</c> keeps its previous snapshot unless <c>--state-dir</c> says otherwise: the user's
+    /// state folder, never the service's (a try-out must not write under /var/lib, nor move the service's baseline).
+    /// </summary>
+    public static string OnceStateDirectory()
     {
-        Description = required
-            ? $"Agent configuration (YAML). Default: {AgentConfig.DefaultPath}."
-            : $"Agent configuration (YAML). Default: {AgentConfig.DefaultPath} when it exists, else built-in defaults.",
-    };
+        var xdg = Environment.GetEnvironmentVariable("XDG_STATE_HOME");
+        var root = !string.IsNullOrEmpty(xdg) ? xdg : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".local", "state");
+        return Path.Combine(root, "trainguard", "agent-once");
+    }
 
-    private static AgentConfig LoadConfig(string? path, bool optional)
+    private static AgentConfig LoadConfig(FileInfo? file, bool optional)
     {
         try
         {
-            if (path is null && optional && !File.Exists(AgentConfig.DefaultPath))
+            if (file is null && optional && !File.Exists(AgentConfig.DefaultPath))
             {
                 return new AgentConfig();
             }
 
-            return AgentConfig.Load(path ?? AgentConfig.DefaultPath);
+            return AgentConfig.Load(file?.FullName ?? AgentConfig.DefaultPath);
         }
         catch (MalformedInputException ex)
         {
@@ -97,14 +74,65 @@ public static class AgentCommand
         }
     }
 
-    private static Command Run(TextWriter stderr)
+    private static Command Run(TextWriter stdout, TextWriter stderr)
     {
-        var config = ConfigOption(required: true);
-        var command = new Command("run", "Run the agent until stopped (SIGTERM or Ctrl+C): collectors, spool, shipping, heartbeat.\n" + ExitCodes.HelpText);
-        command.Options.Add(config);
+        var config = CommonOptions.Config($"Agent configuration (YAML, see packaging/agent.yaml). Default: {AgentConfig.DefaultPath} (with --once: that file when it exists, else built-in defaults).");
+        var once = new Option<bool>("--once") { Description = "One snapshot pass plus one scan of the checkpoint folders (and env checks when configured); events to standard output as JSON lines, nothing spooled or shipped. No server needed." };
+        var root = new Option<string?>("--root") { Description = "Read node state under this folder instead of / (a mounted image or a copied tree)." };
+        var stateDir = new Option<string?>("--state-dir") { Description = "Where the previous snapshot, log positions and agent id are kept. Default: state_dir of the configuration; with --once, $XDG_STATE_HOME/trainguard/agent-once (~/.local/state/trainguard/agent-once), so a try-out never writes the service's state." };
+        var server = new ServerClientOptions(required: false, "Events are shipped to it (overrides server.url of the configuration).", withToken: false);
+        var command = new Command("run", """
+            Run the agent until stopped (SIGTERM or Ctrl+C): collectors, spool, shipping, heartbeat. With --once, one
+            pass whose events are printed instead.
+
+            Examples:
+              trainguard agent run                                           /etc/trainguard/agent.yaml
+              trainguard agent run --once --config packaging/agent.yaml      try it: state under ~/.local/state
+              trainguard agent run --server https://tg:8443 --token-file /etc/trainguard/agent.token
+
+            Exit codes: 0 stopped cleanly (--once: no event of severity medium or above), 1 (--once only) an event of
+            severity medium or above, 2 error (bad configuration, unreadable state, bad usage).
+            """);
+        command.AddOptions(config, once, root, stateDir, server.Server, server.TokenFile, server.Timeout);
         command.SetAction(async (parse, ct) =>
         {
-            var settings = LoadConfig(parse.GetValue(config), optional: false);
+            var settings = LoadConfig(parse.GetValue(config), optional: parse.GetValue(once));
+            if (parse.GetValue(root) is { } r)
+            {
+                settings = settings with { SnapshotRoot = InputValidation.ExistingFolders([r], "--root")[0] };
+            }
+
+            if (parse.GetValue(stateDir) is { } s)
+            {
+                settings = settings with { StateDirectory = s };
+            }
+            else if (parse.GetValue(once))
+            {
+                settings = settings with { StateDirectory = OnceStateDirectory() };
+            }
+
+            if (server.Url(parse) is { } url)
+            {
+                settings = settings with { ServerUrl = url };
+            }
+
+            if (parse.GetValue(server.TokenFile) is { } tokenFile)
+            {
+                settings = settings with { TokenFile = InputValidation.ExistingFile(tokenFile, "--token-file") };
+            }
+
+            if (parse.GetResult(server.Timeout) is { Implicit: false })
+            {
+                settings = settings with { RequestTimeout = server.RequestTimeout(parse) };
+            }
+
+            if (parse.GetValue(once))
+            {
+                using var single = new AgentHost(settings, stderr);
+                var events = await single.RunOnceAsync(stdout, ct);
+                return events.Any(e => e.GetInt64(EventFields.Severity) >= 50 || e.GetString(EventFields.Kind) == EventKinds.Alert) ? ExitCodes.Findings : ExitCodes.Clean;
+            }
+
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
             using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
             {
@@ -132,11 +160,17 @@ public static class AgentCommand
         var group = new Option<string?>("--group") { Description = "The node's /etc/group." };
         var host = new Option<string?>("--host") { Description = "host.name for records that do not name their node." };
         var original = new Option<bool>("--include-original") { Description = "Keep the raw audit records of each event in event.original." };
-        var command = new Command("replay", "Derive the agent's events from logs copied off a node and print them as JSON lines sorted by time (no server needed). A summary goes to stderr.\n" + ExitCodes.HelpText);
-        foreach (var option in new Option[] { audit, auth, passwd, group, host, original })
-        {
-            command.Options.Add(option);
-        }
+        var command = new Command("replay", """
+            Derive the agent's events from logs copied off a node and print them as JSON lines sorted by time (no server
+            needed). A summary goes to standard error. A file given as --audit that holds no audit record (or as --auth
+            that holds no log line) is an error: nothing is written.
+
+            Example:
+              trainguard agent replay --audit audit.log.1 --audit audit.log --auth auth.log --passwd passwd
+
+            Exit codes: 0 replayed, 2 error (a file missing, unreadable or not a log of its kind, bad usage).
+            """);
+        command.AddOptions(audit, auth, passwd, group, host, original);
 
         command.SetAction(parse =>
         {
@@ -147,13 +181,30 @@ public static class AgentCommand
                 throw new CliException("give at least one --audit or --auth file");
             }
 
+            foreach (var file in audits)
+            {
+                InputValidation.ExistingFile(file, "--audit");
+            }
+
+            foreach (var file in auths)
+            {
+                InputValidation.ExistingFile(file, "--auth");
+            }
+
             IAccountNames? names = null;
             if (parse.GetValue(passwd) is { } passwdPath)
             {
-                names = PasswdFile.Load(passwdPath, parse.GetValue(group));
+                names = PasswdFile.Load(InputValidation.ExistingFile(passwdPath, "--passwd"), parse.GetValue(group) is { } g ? InputValidation.ExistingFile(g, "--group") : null);
             }
 
-            var result = ForensicReplay.Run(audits, auths, stdout, new ReplayOptions { HostName = parse.GetValue(host), AccountNames = names, IncludeOriginal = parse.GetValue(original) });
+            var input = ForensicReplay.Read(audits, auths, new ReplayOptions { HostName = parse.GetValue(host), AccountNames = names, IncludeOriginal = parse.GetValue(original) });
+            if (input.Unrecognized is [var first, ..])
+            {
+                var what = first.Kind == ReplayFileKind.Audit ? "audit records (type=... msg=audit(...) lines)" : "syslog or journal lines";
+                throw new CliException($"--{first.Kind.ToString().ToLowerInvariant()}: {first.Path} holds no {what} in {first.Lines:N0} lines; is it the right file?");
+            }
+
+            var result = ForensicReplay.Write(input, stdout);
             stderr.WriteLine($"replay: {result.AuditRecords} audit records in {result.AuditLines} lines, {result.AuthRecords} sshd lines of {result.AuthLines}, {result.Events} events ({string.Join(", ", result.EventsByAction.Select(p => $"{p.Key} {p.Value}"))})");
             foreach (var error in result.FirstErrors)
             {
@@ -172,13 +223,21 @@ public static class AgentCommand
 
     private static Command AuditRules(TextWriter stdout)
     {
-        var config = ConfigOption(required: false);
+        var config = CommonOptions.Config($"Agent configuration (YAML). Default: {AgentConfig.DefaultPath} when it exists, else built-in defaults.");
         var immutable = new Option<bool>("--loginuid-immutable") { Description = "End with --loginuid-immutable: login uids cannot be changed once set (undoing it needs a reboot)." };
         var no32 = new Option<bool>("--no-32bit") { Description = "Omit arch=b32 rules (kernels without 32-bit compat)." };
-        var command = new Command("audit-rules", "Print the audit rules the agent needs (auditctl syntax, for /etc/audit/rules.d/): signals, every account's ~/.ssh, site-packages, checkpoint folders, identity files, sudoers, cron, systemd, ld.so.preload.\n" + ExitCodes.HelpText);
-        command.Options.Add(config);
-        command.Options.Add(immutable);
-        command.Options.Add(no32);
+        var command = new Command("audit-rules", """
+            Print the audit rules the agent needs (auditctl syntax, for /etc/audit/rules.d/): signals, every account's
+            ~/.ssh, the Python environment (env.sites of the configuration; when none is configured, the site-packages
+            folders found on this machine without running Python), checkpoint folders, identity files, sudoers, cron,
+            systemd, ld.so.preload. A section with nothing to watch says so in a comment.
+
+            Example:
+              trainguard agent audit-rules > trainguard.rules && sudo cp trainguard.rules /etc/audit/rules.d/
+
+            Exit codes: 0 printed, 2 error (bad configuration, bad usage).
+            """);
+        command.AddOptions(config, immutable, no32);
         command.SetAction(parse =>
         {
             var settings = LoadConfig(parse.GetValue(config), optional: true);
@@ -187,7 +246,7 @@ public static class AgentCommand
             stdout.Write(AuditRulesGenerator.Generate(new AuditRulesConfig
             {
                 Accounts = accounts,
-                SitePackages = settings.EnvSites,
+                SitePackages = settings.EnvSites.Count > 0 || settings.SnapshotRoot != "/" ? settings.EnvSites : DiscoveredSites(),
                 CheckpointFolders = settings.CheckpointFolders,
                 LoginUidImmutable = parse.GetValue(immutable),
                 Include32Bit = !parse.GetValue(no32),
@@ -198,42 +257,77 @@ public static class AgentCommand
         return command;
     }
 
-    private static Command Spool(TextWriter stdout)
+    /// <summary>The site-packages folders of the environment found on this machine (as <c>env verify</c> finds them, nothing run).</summary>
+    private static IReadOnlyList<string> DiscoveredSites() =>
+        [.. EnvironmentLocator.Locate(new EnvLocateOptions { IncludeUserSite = false }).Sites.Select(s => s.Path)];
+
+    private static Command Spool(TextWriter stdout, TextWriter stderr)
     {
-        var dir = new Option<string>("--dir") { Description = "The spool folder (spool_dir of the configuration).", Required = true };
-        var format = new Option<string>("--format") { Description = "text or json.", DefaultValueFactory = _ => "text" };
-        format.AcceptOnlyFromAmong("text", "json");
-        var verify = new Command("verify", "Check the spool's hash chain without changing it: edited, removed or reordered records, a damaged cursor, a torn last record. Exit 0 intact, 1 problems found, 2 error.");
-        verify.Options.Add(dir);
-        verify.Options.Add(format);
+        var dir = new Argument<string>("DIR") { Description = "The spool folder (spool_dir of the configuration, e.g. /var/lib/trainguard/spool)." };
+        var output = new ReportOptions(sarif: true);
+        var verify = new Command("verify", """
+            Check the spool's hash chain without changing it: edited, removed or reordered records, a damaged cursor, a
+            torn last record.
+
+            Example:
+              trainguard agent spool verify /var/lib/trainguard/spool
+
+            Exit codes: 0 intact, 1 problems found, 2 error (no such folder, bad usage).
+            """);
+        verify.Arguments.Add(dir);
+        output.AddTo(verify);
         verify.SetAction(parse =>
         {
+            output.Validate(parse);
+            var started = DateTimeOffset.UtcNow;
+            var folder = InputValidation.ExistingFolders([parse.GetValue(dir)!], "DIR")[0];
             SpoolVerification result;
             try
             {
-                result = EventSpool.Verify(parse.GetValue(dir)!);
+                result = EventSpool.Verify(folder);
             }
             catch (DirectoryNotFoundException ex)
             {
                 throw new CliException(ex.Message, ex);
             }
 
-            if (parse.GetValue(format) == "json")
+            var verdict = result.Findings.Aggregate(Verdict.Clean, (acc, f) => acc.Combine(f.Verdict));
+            var item = new AnalyzedItem
             {
-                stdout.WriteLine(result.ToJson());
-            }
-            else
+                Path = result.Directory,
+                Format = "spool",
+                Verdict = result.Clean ? Verdict.Clean : verdict == Verdict.Clean ? Verdict.Suspicious : verdict,
+                Findings = result.Findings,
+            };
+            var json = new JsonObject
             {
-                stdout.WriteLine($"{result.Directory}: {result.Segments} segments, records {result.FirstSeq}..{result.LastSeq} ({result.Records} present), acknowledged through {result.AckedSeq}");
-                foreach (var f in result.Findings)
+                ["tampered"] = result.Tampered,
+                ["segments"] = result.Segments,
+                ["records"] = result.Records,
+                ["first_seq"] = result.FirstSeq,
+                ["last_seq"] = result.LastSeq,
+                ["acked_seq"] = result.AckedSeq,
+                ["torn_bytes"] = result.TornBytes,
+            };
+            var report = new Report
+            {
+                Command = "agent spool verify",
+                Items = [item],
+                ItemsName = "spools",
+                StartedAt = started,
+                Elapsed = DateTimeOffset.UtcNow - started,
+                Details = new CommandDetails(json, text =>
                 {
-                    stdout.WriteLine($"  {f.Severity.ToWireName(),-8} {f.RuleId} {f.Location}: {f.Message}");
-                }
+                    text.WriteLine($"{result.Directory}: {result.Segments} segments, records {result.FirstSeq}..{result.LastSeq} ({result.Records} present), acknowledged through {result.AckedSeq}");
+                    foreach (var f in result.Findings)
+                    {
+                        text.WriteLine($"  {f.Severity.ToWireName(),-8} {f.RuleId} {f.Location}: {f.Message}");
+                    }
 
-                stdout.WriteLine(result.Clean ? "chain intact" : result.Tampered ? "TAMPERED: the spool was changed outside the agent" : "repairable: a torn last record (the agent truncates it on start)");
-            }
-
-            return result.Clean ? ExitCodes.Clean : ExitCodes.Findings;
+                    text.WriteLine(result.Clean ? "chain intact" : result.Tampered ? "TAMPERED: the spool was changed outside the agent" : "repairable: a torn last record (the agent truncates it on start)");
+                }),
+            };
+            return output.Write(parse, report, stdout, stderr);
         });
         var spool = new Command("spool", "Inspect the agent's local event spool.");
         spool.Subcommands.Add(verify);

@@ -2,6 +2,7 @@ using System.CommandLine;
 using TrainGuard.Checkpoints.Contents;
 using TrainGuard.Checkpoints.Rng;
 using TrainGuard.Checkpoints.Runs;
+using TrainGuard.Cli.Options;
 using TrainGuard.Cli.Output;
 using TrainGuard.Findings;
 using TrainGuard.Parsing;
@@ -25,16 +26,12 @@ internal static class CkptContentCommands
         DefaultValueFactory = _ => SeedFinder.DefaultMaxTwists,
     };
 
-    private static Option<FileInfo?> EventsOption() => new("--events")
-    {
-        Description = "Append a 'checkpoint-inspected' event (one JSON line, docs/events.md) to FILE.",
-    };
+    private static Option<FileInfo?> EventsOption() => CommonOptions.Events("checkpoint-inspected");
 
     private static Command Inspect(TextWriter stdout, TextWriter stderr)
     {
         var path = new Argument<string>("PATH") { Description = "A checkpoint file (.pt, .pth, .bin, .safetensors...) or a Hugging Face checkpoint-N/ folder." };
-        var format = new Option<string>("--format", "-f") { Description = "text (grouped, for people) or json (schema in docs/ckpt.md, 'inspect').", DefaultValueFactory = _ => "text" };
-        format.AcceptOnlyFromAmong("text", "json");
+        var output = new ReportOptions(sarif: true);
         var maxTwists = MaxTwistsOption();
         var events = EventsOption();
         var command = new Command("inspect", $"""
@@ -53,16 +50,27 @@ internal static class CkptContentCommands
             Exit codes: 0 read, 1 a file was refused by the scanner, 2 a file could not be read (or bad usage).
             """);
         command.Arguments.Add(path);
-        command.Options.Add(format);
-        command.Options.Add(maxTwists);
-        command.Options.Add(events);
+        command.AddOptions(maxTwists, events);
+        output.AddTo(command);
         command.SetAction(async (parse, ct) =>
         {
-            var contents = Read(parse.GetValue(path)!, parse.GetValue(maxTwists), hashTensors: false, ct);
-            var text = parse.GetValue(format) == "json" ? CheckpointJson.Serialize(CheckpointJson.Inspect(contents)) + "\n" : CheckpointText.Inspect(contents);
-            await stdout.WriteAsync(text);
+            output.Validate(parse);
+            var started = DateTimeOffset.UtcNow;
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            var target = parse.GetValue(path)!;
+            var contents = Read(target, parse.GetValue(maxTwists), hashTensors: false, ct);
             await AppendEvent(parse.GetValue(events), contents, contents.Problems);
-            return ExitCodeOf(contents.Problems);
+            var report = new Report
+            {
+                Command = "ckpt inspect",
+                Items = [Item(target, contents, contents.Problems, clock.Elapsed)],
+                ItemsName = "checkpoints",
+                Rules = [.. CheckpointRules.Descriptors, .. RuleCatalog.Default.Descriptors],
+                StartedAt = started,
+                Elapsed = clock.Elapsed,
+                Details = new CommandDetails(CheckpointJson.Inspect(contents), text => text.Write(CheckpointText.Inspect(contents))),
+            };
+            return output.Write(parse, report, stdout, stderr);
         });
         return command;
     }
@@ -73,7 +81,7 @@ internal static class CkptContentCommands
         var run = new Option<FileInfo>("--run") { Description = "The run manifest (YAML, docs/ckpt.md 'Run manifest'): seed, world size, optimizer and hyperparameters, schedule, files.", Required = true };
         var maxTwists = MaxTwistsOption();
         var events = EventsOption();
-        var output = new ReportOutput();
+        var output = new ReportOptions(sarif: true);
         var command = new Command("check", $"""
             Compare a checkpoint with what its run declares and with itself, and report every mismatch:
             maximize=True (TG-CKP-020), a learning rate that is not the declared one or not what the schedule gives
@@ -88,15 +96,14 @@ internal static class CkptContentCommands
               trainguard ckpt check out/checkpoint-500 --run run.yaml --format sarif -o ckpt.sarif
             """ + "\n" + ExitCodes.HelpText);
         command.Arguments.Add(path);
-        command.Options.Add(run);
-        command.Options.Add(maxTwists);
-        command.Options.Add(events);
+        command.AddOptions(run, maxTwists, events);
         output.AddTo(command);
         command.SetAction(async (parse, ct) =>
         {
+            output.Validate(parse);
             var started = DateTimeOffset.UtcNow;
             var clock = System.Diagnostics.Stopwatch.StartNew();
-            var manifestPath = EnvCommand.ExistingFile(parse.GetValue(run), "--run")!;
+            var manifestPath = InputValidation.ExistingFile(parse.GetValue(run), "--run")!;
             RunManifest manifest;
             try
             {
@@ -110,15 +117,7 @@ internal static class CkptContentCommands
             var target = parse.GetValue(path)!;
             var contents = Read(target, parse.GetValue(maxTwists), hashTensors: false, ct);
             var findings = contents.Problems.Concat(RunChecker.Check(contents, manifest)).ToList();
-            var item = new AnalyzedItem
-            {
-                Path = target,
-                Format = contents.IsFolder ? "hf-checkpoint" : contents.Files.FirstOrDefault()?.Format ?? "unknown",
-                Verdict = findings.Aggregate(Verdict.Clean, (acc, f) => acc.Combine(f.Verdict)),
-                Findings = findings,
-                Members = contents.IsFolder ? contents.Files.Select(f => f.Name).ToList() : null,
-                Elapsed = clock.Elapsed,
-            };
+            var item = Item(target, contents, findings, clock.Elapsed);
             var report = new Report
             {
                 Command = "ckpt check",
@@ -138,8 +137,7 @@ internal static class CkptContentCommands
     {
         var a = new Argument<string>("A") { Description = "The reference checkpoint (file or folder)." };
         var b = new Argument<string>("B") { Description = "The checkpoint to compare with it." };
-        var format = new Option<string>("--format", "-f") { Description = "text or json (schema in docs/ckpt.md, 'diff').", DefaultValueFactory = _ => "text" };
-        format.AcceptOnlyFromAmong("text", "json");
+        var output = new ReportOptions(sarif: false);
         var maxTwists = MaxTwistsOption();
         var command = new Command("diff", $"""
             Show what differs between two checkpoints: files added and removed, tensors whose bytes differ (compared by
@@ -156,16 +154,36 @@ internal static class CkptContentCommands
             """);
         command.Arguments.Add(a);
         command.Arguments.Add(b);
-        command.Options.Add(format);
-        command.Options.Add(maxTwists);
-        command.SetAction(async (parse, ct) =>
+        command.AddOptions(maxTwists);
+        output.AddTo(command);
+        command.SetAction((parse, ct) =>
         {
+            output.Validate(parse);
+            var started = DateTimeOffset.UtcNow;
+            var clock = System.Diagnostics.Stopwatch.StartNew();
             var left = Read(parse.GetValue(a)!, parse.GetValue(maxTwists), hashTensors: true, ct);
             var right = Read(parse.GetValue(b)!, parse.GetValue(maxTwists), hashTensors: true, ct);
             var result = CheckpointDiff.Compare(left, right);
-            var text = parse.GetValue(format) == "json" ? CheckpointJson.Serialize(CheckpointJson.Diff(result)) + "\n" : CheckpointText.Diff(result);
-            await stdout.WriteAsync(text);
-            return result.Problems.Count > 0 ? ExitCodes.Error : result.Differences.Count > 0 ? ExitCodes.Findings : ExitCodes.Clean;
+
+            // Each side is an item with the problems that kept it from being compared; differences alone call for exit 1.
+            var report = new Report
+            {
+                Command = "ckpt diff",
+                Items =
+                [
+                    Item(parse.GetValue(a)!, left, [.. left.Problems.Where(result.Problems.Contains)], clock.Elapsed),
+                    Item(parse.GetValue(b)!, right, [.. right.Problems.Where(result.Problems.Contains)], clock.Elapsed),
+                ],
+                ItemsName = "checkpoints",
+                Rules = [.. CheckpointRules.Descriptors, .. RuleCatalog.Default.Descriptors],
+                StartedAt = started,
+                Elapsed = clock.Elapsed,
+                Details = new CommandDetails(CheckpointJson.Diff(result), text => text.Write(CheckpointText.Diff(result)))
+                {
+                    ExitCode = result.Problems.Count > 0 ? ExitCodes.Error : result.Differences.Count > 0 ? ExitCodes.Findings : ExitCodes.Clean,
+                },
+            };
+            return Task.FromResult(output.Write(parse, report, stdout, stderr));
         });
         return command;
     }
@@ -192,10 +210,16 @@ internal static class CkptContentCommands
         }
     }
 
-    private static int ExitCodeOf(IReadOnlyList<Finding> problems) =>
-        problems.Any(p => p.Verdict == Verdict.Error) ? ExitCodes.Error
-        : problems.Any(p => p.Verdict is Verdict.Suspicious or Verdict.Malicious) ? ExitCodes.Findings
-        : ExitCodes.Clean;
+    /// <summary>The checkpoint as one report item: its verdict is the worst of the findings.</summary>
+    private static AnalyzedItem Item(string path, CheckpointContents contents, IReadOnlyList<Finding> findings, TimeSpan elapsed) => new()
+    {
+        Path = path,
+        Format = contents.IsFolder ? "hf-checkpoint" : contents.Files.FirstOrDefault()?.Format ?? "unknown",
+        Verdict = findings.Aggregate(Verdict.Clean, (acc, f) => acc.Combine(f.Verdict)),
+        Findings = findings,
+        Members = contents.IsFolder ? contents.Files.Select(f => f.Name).ToList() : null,
+        Elapsed = elapsed,
+    };
 
     private static async Task AppendEvent(FileInfo? file, CheckpointContents contents, IReadOnlyList<Finding> findings)
     {
@@ -204,12 +228,8 @@ internal static class CkptContentCommands
             return;
         }
 
-        if (file.Directory is { Exists: false } directory)
-        {
-            throw new CliException($"--events: folder {directory.FullName} does not exist");
-        }
-
+        var target = InputValidation.WritableFile(file.FullName, "--events");
         var line = CheckpointJson.InspectedEvent(contents, findings, DateTimeOffset.UtcNow).ToJsonLine();
-        await File.AppendAllTextAsync(file.FullName, line + "\n");
+        await File.AppendAllTextAsync(target, line + "\n");
     }
 }

@@ -1,7 +1,9 @@
 using System.CommandLine;
-using System.Text.Encodings.Web;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using TrainGuard.Checkpoints.Conversion;
+using TrainGuard.Cli.Options;
+using TrainGuard.Cli.Output;
 using TrainGuard.Findings;
 using TrainGuard.Parsing;
 
@@ -34,22 +36,19 @@ internal static class CkptConvertCommand
         var output = new Argument<string>("OUT") { Description = "The safetensors file to write." };
         var force = new Option<bool>("--force") { Description = "Replace OUT if it exists." };
         var skip = new Option<bool>("--skip-non-tensors") { Description = "Leave out values that are not tensors (listed) instead of refusing the file." };
-        var format = new Option<string>("--format", "-f") { Description = "text or json (the result as one JSON object).", DefaultValueFactory = _ => "text" };
-        format.AcceptOnlyFromAmong("text", "json");
+        var report = new ReportOptions(sarif: true);
         var command = new Command("convert", Description);
         command.Arguments.Add(input);
         command.Arguments.Add(output);
-        command.Options.Add(force);
-        command.Options.Add(skip);
-        command.Options.Add(format);
+        command.AddOptions(force, skip);
+        report.AddTo(command);
         command.SetAction(async (parse, ct) =>
         {
+            report.Validate(parse);
+            var started = DateTimeOffset.UtcNow;
             var inPath = parse.GetValue(input)!;
             var outPath = parse.GetValue(output)!;
-            if (!File.Exists(inPath))
-            {
-                throw new CliException($"{inPath}: no such file");
-            }
+            InputValidation.ExistingFile(inPath, "IN");
 
             ConvertResult result;
             try
@@ -63,61 +62,81 @@ internal static class CkptConvertCommand
                 return ExitCodes.Error;
             }
 
-            if (parse.GetValue(format) == "json")
+            // A refusal is explained on standard error, as every error is; the report goes to the output.
+            if (!result.Succeeded)
             {
-                await stdout.WriteLineAsync(Json(inPath, outPath, result));
-            }
-            else
-            {
-                await WriteText(result, result.Succeeded ? stdout : stderr);
+                WriteText(result, stderr);
             }
 
-            return result.Outcome switch
+            var verdict = result.Outcome switch
             {
-                ConvertOutcome.Converted => ExitCodes.Clean,
-                ConvertOutcome.NotClean when result.Scan?.Verdict is Verdict.Suspicious or Verdict.Malicious => ExitCodes.Findings,
-                _ => ExitCodes.Error,
+                ConvertOutcome.Converted => Verdict.Clean,
+                ConvertOutcome.NotClean when result.Scan?.Verdict is Verdict.Suspicious or Verdict.Malicious => result.Scan.Verdict,
+                _ => Verdict.Error,
             };
+            var item = new AnalyzedItem
+            {
+                Path = inPath,
+                Format = "torch",
+                Verdict = verdict,
+                Findings = result.Outcome == ConvertOutcome.NotClean ? result.Scan?.Findings ?? [] : [],
+                Elapsed = DateTimeOffset.UtcNow - started,
+            };
+            var converted = new Report
+            {
+                Command = "ckpt convert",
+                Items = [item],
+                ItemsName = "inputs",
+                StartedAt = started,
+                Elapsed = item.Elapsed.Value,
+                Details = new CommandDetails(Json(outPath, result), text =>
+                {
+                    if (result.Succeeded)
+                    {
+                        WriteText(result, text);
+                    }
+                }),
+            };
+            return report.Write(parse, converted, stdout, stderr);
         });
         return command;
     }
 
-    private static async Task WriteText(ConvertResult result, TextWriter writer)
+    private static void WriteText(ConvertResult result, TextWriter writer)
     {
-        await writer.WriteLineAsync((result.Succeeded ? string.Empty : "trainguard: ") + TextSanitizer.Escape(result.Message, 1000));
+        writer.WriteLine((result.Succeeded ? string.Empty : "trainguard: ") + TextSanitizer.Escape(result.Message, 1000));
         if (result.Outcome == ConvertOutcome.NotClean && result.Scan is { } scan)
         {
             foreach (var f in scan.Findings.Take(10))
             {
-                await writer.WriteLineAsync($"  {f.RuleId} {f.Severity.ToString().ToLowerInvariant()}: {TextSanitizer.Escape(f.Message, 300)}");
+                writer.WriteLine($"  {f.RuleId} {f.Severity.ToString().ToLowerInvariant()}: {TextSanitizer.Escape(f.Message, 300)}");
             }
         }
 
         if (result.Succeeded && result.StateDictKey is { } key)
         {
-            await writer.WriteLineAsync($"  state_dict taken from '{key}'");
+            writer.WriteLine($"  state_dict taken from '{key}'");
         }
 
         if (result.Skipped.Count > 0 && (result.Succeeded || result.Outcome == ConvertOutcome.NonTensorValues))
         {
-            await writer.WriteLineAsync(result.Succeeded ? "  skipped (not tensors):" : "  not tensors:");
+            writer.WriteLine(result.Succeeded ? "  skipped (not tensors):" : "  not tensors:");
             foreach (var (path, value) in result.Skipped.Take(50))
             {
-                await writer.WriteLineAsync($"    {TextSanitizer.Escape(path.Length == 0 ? "(root)" : path, 200)} = {TextSanitizer.Escape(value, 100)}");
+                writer.WriteLine($"    {TextSanitizer.Escape(path.Length == 0 ? "(root)" : path, 200)} = {TextSanitizer.Escape(value, 100)}");
             }
 
             if (result.Skipped.Count > 50)
             {
-                await writer.WriteLineAsync($"    ... and {result.Skipped.Count - 50} more");
+                writer.WriteLine($"    ... and {result.Skipped.Count - 50} more");
             }
         }
     }
 
-    private static string Json(string input, string output, ConvertResult result)
+    private static JsonObject Json(string output, ConvertResult result)
     {
         var doc = new Dictionary<string, object?>
         {
-            ["input"] = input,
             ["output"] = output,
             ["outcome"] = JsonNamingPolicy.SnakeCaseLower.ConvertName(result.Outcome.ToString()),
             ["message"] = result.Message,
@@ -134,8 +153,7 @@ internal static class CkptConvertCommand
                 ["was_contiguous"] = t.WasContiguous,
             }).ToList(),
             ["skipped"] = result.Skipped.Select(s => new Dictionary<string, string> { ["path"] = s.Path, ["value"] = s.Value }).ToList(),
-            ["findings"] = result.Outcome == ConvertOutcome.NotClean ? result.Scan?.Findings.Select(f => new Dictionary<string, string> { ["rule"] = f.RuleId, ["message"] = f.Message }).ToList() : null,
         };
-        return JsonSerializer.Serialize(doc, new JsonSerializerOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
+        return JsonSerializer.SerializeToNode(doc)!.AsObject();
     }
 }

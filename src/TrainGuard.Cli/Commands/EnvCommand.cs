@@ -1,4 +1,6 @@
 using System.CommandLine;
+using System.Text.Json.Nodes;
+using TrainGuard.Cli.Options;
 using TrainGuard.Cli.Output;
 using TrainGuard.Findings;
 using TrainGuard.Integrity.Environments;
@@ -8,6 +10,8 @@ namespace TrainGuard.Cli.Commands;
 /// <summary><c>trainguard env verify|baseline|diff</c>: prove the cluster's Python and PyTorch have not been edited.</summary>
 public static class EnvCommand
 {
+    public const string DefaultBaseline = "env.sig";
+
     public static Command Create(TextWriter stdout, TextWriter stderr)
     {
         var command = new Command("env", """
@@ -34,15 +38,22 @@ public static class EnvCommand
         Description = "The environment's interpreter. Its folders are found from its location; with --use-interpreter it is also run, isolated (-I -S), to list them, and .pyc files are recompiled with it to catch replaced byte-code.",
     };
 
+    private static Option<FileInfo> BaselineOption(string description) => new("--baseline")
+    {
+        HelpName = "FILE",
+        Description = description,
+        DefaultValueFactory = _ => new FileInfo(DefaultBaseline),
+    };
+
     private static Command Verify(TextWriter stdout, TextWriter stderr)
     {
         var sites = SiteOption();
         var python = PythonOption();
         var useInterpreter = new Option<bool>("--use-interpreter") { Description = "Ask the interpreter (run with -I -S, so no .pth hook runs) where its packages are." };
-        var packages = new Option<string[]>("--package") { Description = "Check only these distributions or Debian packages (repeatable), e.g. --package torch --package python3-torch." };
+        var packages = new Option<string[]>("--package") { Description = "Check only these distributions or Debian packages (repeatable), e.g. --package torch --package python3-torch. A name that matches no installed package is an error." };
         var noRecompile = new Option<bool>("--no-recompile") { Description = "Skip recompiling .pyc files with the interpreter (faster; header checks still run)." };
-        var noProgress = new Option<bool>("--no-progress") { Description = "Never show a progress bar." };
-        var output = new ReportOutput();
+        var noProgress = CommonOptions.NoProgress();
+        var output = new ReportOptions(sarif: true);
         var command = new Command("verify", """
             Check every installed file of a Python environment against what its package says it should be.
 
@@ -54,28 +65,34 @@ public static class EnvCommand
 
             Examples:
               trainguard env verify                                   the environment found on this machine
-              trainguard env verify --site /opt/venv/lib/python3.11/site-packages
+              trainguard env verify --site samples/env/site-packages  one site folder
               trainguard env verify --python /opt/venv/bin/python --package torch
             """ + "\n" + ExitCodes.HelpText);
-        foreach (var option in new Option[] { sites, python, useInterpreter, packages, noRecompile, noProgress })
-        {
-            command.Options.Add(option);
-        }
-
+        command.AddOptions(sites, python, useInterpreter, packages, noRecompile, noProgress);
         output.AddTo(command);
         command.SetAction(async (parse, ct) =>
         {
+            output.Validate(parse);
             var options = new EnvVerifyOptions
             {
-                Sites = ExistingFolders(parse.GetValue(sites), "--site"),
-                PythonPath = ExistingFile(parse.GetValue(python), "--python"),
+                Sites = InputValidation.ExistingFolders(parse.GetValue(sites), "--site"),
+                PythonPath = InputValidation.ExistingFile(parse.GetValue(python), "--python"),
                 UseInterpreter = parse.GetValue(useInterpreter),
                 Packages = parse.GetValue(packages) ?? [],
                 RecompileByteCode = parse.GetValue(noRecompile) ? false : null,
             };
-            var report = !parse.GetValue(noProgress) && ProgressDisplay.CanShow(stderr)
-                ? await ProgressDisplay.RunAsync<EnvProgress, Report>(stderr, p => EnvironmentVerifier.VerifyAsync(options, p, ct), p => (p.FilesDone, p.FilesTotal, $"{p.Stage} {p.FilesDone}/{p.FilesTotal}"))
-                : await EnvironmentVerifier.VerifyAsync(options, null, ct);
+            Report report;
+            try
+            {
+                report = !parse.GetValue(noProgress) && ProgressDisplay.CanShow(stderr)
+                    ? await ProgressDisplay.RunAsync<EnvProgress, Report>(stderr, p => EnvironmentVerifier.VerifyAsync(options, p, ct), p => (p.FilesDone, p.FilesTotal, $"{p.Stage} {p.FilesDone}/{p.FilesTotal}"))
+                    : await EnvironmentVerifier.VerifyAsync(options, null, ct);
+            }
+            catch (ArgumentException ex)
+            {
+                throw new CliException(ex.Message, ex);
+            }
+
             return output.Write(parse, report, stdout, stderr);
         });
         return command;
@@ -85,51 +102,69 @@ public static class EnvCommand
     {
         var sites = SiteOption();
         var python = PythonOption();
-        var key = new Option<FileInfo>("--key") { Description = "Private signing key (PEM, from 'trainguard keys new').", Required = true };
-        var output = new Option<FileInfo>("--output", "-o") { Description = "Where to write the signed baseline.", DefaultValueFactory = _ => new FileInfo("env.sig") };
-        var command = new Command("baseline", """
+        var key = CommonOptions.PrivateKey();
+        var baseline = BaselineOption($"Where to write the signed baseline (default {DefaultBaseline}).");
+        var output = new ReportOptions(sarif: false);
+        var command = new Command("baseline", $"""
             Record every file of the environment (sources, .pyc, .pth, native libraries) with its SHA-256 and sign the
             list: an OpenSSF model-signing bundle (DSSE envelope over an in-toto statement). Keep the public key and
             the baseline somewhere the environment's users cannot write; 'env diff' later shows every change.
 
             Example:
-              trainguard keys new -o keys/ && trainguard env baseline --key keys/trainguard.key -o env.sig
+              trainguard keys new --dir keys
+              trainguard env baseline --key keys/trainguard.key --baseline env.sig
+
+            Exit codes: 0 baseline written, 2 error (no site folder, unreadable key, bad usage).
             """);
-        command.Options.Add(sites);
-        command.Options.Add(python);
-        command.Options.Add(key);
-        command.Options.Add(output);
+        command.AddOptions(sites, python, key, baseline);
+        output.AddTo(command);
         command.SetAction(async (parse, ct) =>
         {
-            var keyFile = ExistingFile(parse.GetValue(key), "--key")!;
+            output.Validate(parse);
+            var started = DateTimeOffset.UtcNow;
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            var keyFile = InputValidation.ExistingFile(parse.GetValue(key), "--key")!;
+            var target = InputValidation.WritableFile(parse.GetValue(baseline)!.FullName, "--baseline");
             var siteList = ResolveSites(parse.GetValue(sites), parse.GetValue(python));
-            var summary = await EnvironmentBaseline.CreateAsync(siteList, keyFile, parse.GetValue(output)!.FullName, ct);
-            await stdout.WriteLineAsync($"baseline of {summary.Files:N0} files ({summary.Bytes:N0} bytes) in {summary.Sites.Count} site folder(s) signed with key {summary.KeyHint}: {summary.SignaturePath}");
-            return ExitCodes.Clean;
+            var summary = await EnvironmentBaseline.CreateAsync(siteList, keyFile, target, ct);
+            var json = new JsonObject
+            {
+                ["baseline"] = summary.SignaturePath,
+                ["files"] = summary.Files,
+                ["bytes"] = summary.Bytes,
+                ["sites"] = new JsonArray([.. summary.Sites.Select(s => JsonValue.Create(s))]),
+                ["key_hint"] = summary.KeyHint,
+            };
+            var report = ResultReports.Create("env baseline", summary.SignaturePath, "baseline", json, text =>
+                text.WriteLine($"baseline of {summary.Files:N0} files ({summary.Bytes:N0} bytes) in {summary.Sites.Count} site folder(s) signed with key {summary.KeyHint}: {summary.SignaturePath}"),
+                started, clock.Elapsed);
+            return output.Write(parse, report, stdout, stderr);
         });
         return command;
     }
 
     private static Command Diff(TextWriter stdout, TextWriter stderr)
     {
-        var signature = new Argument<FileInfo>("baseline") { Description = "The signed baseline written by 'env baseline'." };
-        var key = new Option<FileInfo>("--key") { Description = "Public key (PEM) that must have signed the baseline.", Required = true };
+        var baseline = BaselineOption($"The signed baseline written by 'env baseline' (default {DefaultBaseline}).");
+        var key = CommonOptions.PublicKey(required: true, "Public key (PEM) that must have signed the baseline.");
         var sites = SiteOption();
         sites.Description = "Compare these folders instead of the ones recorded in the baseline (repeatable).";
-        var output = new ReportOutput();
+        var output = new ReportOptions(sarif: true);
         var command = new Command("diff", """
             Check the baseline's signature, then report every file added, removed or changed since it was taken,
             grouped by package. A bad signature is an error (exit 2): the baseline itself cannot be trusted.
+
+            Example:
+              trainguard env diff --baseline env.sig --key keys/trainguard.pub
             """ + "\n" + ExitCodes.HelpText);
-        command.Arguments.Add(signature);
-        command.Options.Add(key);
-        command.Options.Add(sites);
+        command.AddOptions(baseline, key, sites);
         output.AddTo(command);
         command.SetAction(async (parse, ct) =>
         {
-            var sig = ExistingFile(parse.GetValue(signature), "baseline")!;
-            var pub = ExistingFile(parse.GetValue(key), "--key")!;
-            var siteList = parse.GetValue(sites) is { Length: > 0 } given ? ExistingFolders(given, "--site") : null;
+            output.Validate(parse);
+            var sig = InputValidation.ExistingFile(parse.GetValue(baseline), "--baseline")!;
+            var pub = InputValidation.ExistingFile(parse.GetValue(key), "--key")!;
+            var siteList = parse.GetValue(sites) is { Length: > 0 } given ? InputValidation.ExistingFolders(given, "--site") : null;
             var report = await EnvironmentBaseline.DiffAsync(sig, pub, siteList, ct);
             return output.Write(parse, report, stdout, stderr);
         });
@@ -140,44 +175,15 @@ public static class EnvCommand
     {
         if (sites is { Length: > 0 })
         {
-            return ExistingFolders(sites, "--site");
+            return InputValidation.ExistingFolders(sites, "--site");
         }
 
-        var located = EnvironmentLocator.Locate(new EnvLocateOptions { PythonPath = ExistingFile(python, "--python") });
+        var located = EnvironmentLocator.Locate(new EnvLocateOptions { PythonPath = InputValidation.ExistingFile(python, "--python") });
         if (located.Sites.Count == 0)
         {
             throw new CliException("no site-packages folder found; name one with --site");
         }
 
         return located.Sites.Select(s => s.Path).ToList();
-    }
-
-    internal static List<string> ExistingFolders(string[]? folders, string option)
-    {
-        var list = folders ?? [];
-        foreach (var folder in list)
-        {
-            if (!Directory.Exists(folder))
-            {
-                throw new CliException($"{option}: folder {folder} does not exist");
-            }
-        }
-
-        return [.. list];
-    }
-
-    internal static string? ExistingFile(FileInfo? file, string option)
-    {
-        if (file is null)
-        {
-            return null;
-        }
-
-        if (!file.Exists)
-        {
-            throw new CliException($"{option}: file {file.FullName} does not exist");
-        }
-
-        return file.FullName;
     }
 }

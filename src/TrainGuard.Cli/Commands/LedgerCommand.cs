@@ -1,8 +1,7 @@
 using System.CommandLine;
-using TrainGuard.Cli.Output;
+using TrainGuard.Cli.Options;
 using TrainGuard.Findings;
 using TrainGuard.Ledger.Client;
-using TrainGuard.Ledger.Notes;
 using TrainGuard.Ledger.Verification;
 using TrainGuard.Parsing;
 using TrainGuard.Server.Storage;
@@ -15,12 +14,15 @@ public static class LedgerCommand
     public const string Description = """
         Check the tamper-evident event ledger.
 
-          verify   prove, from an old signed checkpoint you kept, that the server's log only grew since
+          verify   prove, from an old signed tree head you kept, that the server's log only grew since
           audit    recompute the whole tree from the stored rows and report any row changed or removed
 
         Examples:
-          trainguard ledger verify --server http://127.0.0.1:8470 --checkpoint old.checkpoint --key "$(cat log.vkey)" --save old.checkpoint
-          trainguard ledger audit --db sqlite:/var/lib/trainguard/trainguard.db --key "$(cat log.vkey)"
+          trainguard ledger verify --server http://127.0.0.1:8470 --log-key log.vkey --save head.txt
+              first use: check the server's signed tree head and keep it in head.txt
+          trainguard ledger verify --server http://127.0.0.1:8470 --log-key log.vkey --tree-head head.txt --save head.txt
+              later: prove the log only grew since head.txt, then keep the new head
+          trainguard ledger audit --db sqlite:/var/lib/trainguard/trainguard.db --log-key log.vkey
         See docs/ledger.md.
         """;
 
@@ -34,53 +36,53 @@ public static class LedgerCommand
 
     private static Command Verify(TextWriter stdout, TextWriter stderr)
     {
-        var server = new Option<string>("--server") { Description = "Base URL of the TrainGuard server (or any tlog-tiles log serving the consistency endpoint).", Required = true };
-        var checkpoint = new Option<FileInfo>("--checkpoint") { Description = "File holding an older signed checkpoint of this log.", Required = true };
-        var key = new Option<string>("--key") { Description = "The log's verifier key (name+keyid+base64), or a file holding it.", Required = true };
-        var save = new Option<FileInfo?>("--save") { Description = "When the check passes, write the server's new checkpoint here (e.g. the --checkpoint file)." };
-        var timeout = new Option<int>("--timeout") { Description = "Seconds allowed for the server to answer.", DefaultValueFactory = _ => 30 };
-        var output = new ReportOutput();
-        var command = new Command("verify", "Prove the log only grew since an older checkpoint.\nExit codes: 0 consistent, 1 inconsistent (proof the log was rewritten), 2 error.");
-        foreach (var option in new Option[] { server, checkpoint, key, save, timeout })
+        var server = new ServerClientOptions(required: true, "Its log (or any tlog-tiles log serving the consistency endpoint) is checked.", withToken: false);
+        var treeHead = new Option<FileInfo?>("--tree-head")
         {
-            command.Options.Add(option);
-        }
+            HelpName = "FILE",
+            Description = "File holding an older signed tree head (C2SP checkpoint note) of this log, saved by an earlier --save. Without it (first use), only the server's current tree head is checked against --log-key.",
+        };
+        var key = CommonOptions.LogKey(required: true, "Tree heads must be signed with it.");
+        var save = new Option<FileInfo?>("--save") { HelpName = "FILE", Description = "When the check passes, write the server's current signed tree head here (e.g. the --tree-head file) for the next run." };
+        var output = new ReportOptions(sarif: true);
+        var command = new Command("verify", """
+            Prove the log only grew since an older signed tree head: fetch the server's current tree head, check its
+            signature against --log-key, and verify an RFC 9162 consistency proof from the old head to it.
+            Keep the first tree head with --save (no --tree-head), then pass it as --tree-head next time.
 
+            Exit codes: 0 consistent (or, on first use, a validly signed head), 1 inconsistent (proof the log was
+            rewritten), 2 error (server unreachable, a head not signed by --log-key, bad usage).
+            """);
+        server.AddTo(command);
+        command.AddOptions(treeHead, key, save);
         output.AddTo(command);
         command.SetAction(async (parse, ct) =>
         {
-            var file = parse.GetValue(checkpoint)!;
-            if (!file.Exists)
-            {
-                throw new CliException($"--checkpoint: {file.FullName} does not exist");
-            }
-
-            if (!Uri.TryCreate(parse.GetValue(server), UriKind.Absolute, out var serverUri) || serverUri.Scheme is not ("http" or "https"))
-            {
-                throw new CliException($"--server: '{parse.GetValue(server)}' is not an http(s) URL");
-            }
-
-            var verifier = ParseKey(parse.GetValue(key)!);
-            using var client = new TrainGuardApiClient(serverUri, timeout: TimeSpan.FromSeconds(Math.Max(1, parse.GetValue(timeout))));
+            output.Validate(parse);
+            var old = InputValidation.ExistingFile(parse.GetValue(treeHead), "--tree-head");
+            var serverUri = server.Url(parse)!;
+            var verifier = InputValidation.LogKey(parse.GetValue(key)!);
+            var target = parse.GetValue(save) is { } s ? InputValidation.WritableFile(s.FullName, "--save") : null;
+            using var client = new TrainGuardApiClient(serverUri, timeout: server.RequestTimeout(parse));
             ConsistencyOutcome outcome;
             try
             {
-                outcome = await LogConsistencyCheck.RunAsync(client, await File.ReadAllTextAsync(file.FullName, ct), verifier, ct);
+                outcome = await LogConsistencyCheck.RunAsync(client, old is null ? null : await File.ReadAllTextAsync(old, ct), verifier, ct);
             }
             catch (TrainGuardApiException ex)
             {
-                throw new CliException($"--server: {ex.Message}", ex);
+                throw new CliException($"--server {serverUri}: {ex.Message}", ex);
             }
             catch (MalformedInputException ex)
             {
                 throw new CliException(ex.Message, ex);
             }
 
-            if (outcome.NewTreeHead is { } note && parse.GetValue(save) is { } target)
+            if (outcome.NewTreeHead is { } note && target is not null)
             {
-                var temp = target.FullName + ".tmp";
+                var temp = target + ".tmp";
                 await File.WriteAllTextAsync(temp, note, ct);
-                File.Move(temp, target.FullName, overwrite: true);
+                File.Move(temp, target, overwrite: true);
             }
 
             return output.Write(parse, outcome.Report, stdout, stderr);
@@ -90,37 +92,21 @@ public static class LedgerCommand
 
     private static Command Audit(TextWriter stdout, TextWriter stderr)
     {
-        var data = ServerCommand.DataDirectoryOption();
-        var db = ServerCommand.DatabaseOption();
-        var key = new Option<string?>("--key") { Description = "Also verify every stored checkpoint's signature with this verifier key (or a file holding it)." };
-        var output = new ReportOutput();
-        var command = new Command("audit", "Recompute every leaf and the tree from the stored rows; report changed, missing or extra rows, checkpoints no longer reproduced, and event index mismatches.\n" + ExitCodes.HelpText);
-        foreach (var option in new Option[] { data, db, key })
-        {
-            command.Options.Add(option);
-        }
-
+        var data = CommonOptions.DataDirectory();
+        var db = CommonOptions.Database();
+        var key = CommonOptions.LogKey(required: false, "Also verify every stored tree head's signature with it.");
+        var output = new ReportOptions(sarif: true);
+        var command = new Command("audit", "Recompute every leaf and the tree from the stored rows; report changed, missing or extra rows, tree heads no longer reproduced, and event index mismatches. The database must exist (it is never created here).\n" + ExitCodes.HelpText);
+        command.AddOptions(data, db, key);
         output.AddTo(command);
         command.SetAction(async (parse, ct) =>
         {
-            var keys = parse.GetValue(key) is { } k ? new[] { ParseKey(k) } : null;
-            await using var store = await ServerCommand.OpenStoreAsync(parse.GetValue(db), parse.GetValue(data), ct);
+            output.Validate(parse);
+            var keys = parse.GetValue(key) is { } k ? new[] { InputValidation.LogKey(k) } : null;
+            await using var store = await ServerCommand.OpenStoreAsync(parse.GetValue(db), parse.GetValue(data), mustExist: true, ct);
             var report = await ServerStoreAudit.AuditAsync(store, keys, ct);
             return output.Write(parse, report, stdout, stderr);
         });
         return command;
-    }
-
-    private static NoteVerifier ParseKey(string value)
-    {
-        var text = File.Exists(value) ? File.ReadAllText(value).Trim() : value.Trim();
-        try
-        {
-            return NoteVerifier.Parse(text);
-        }
-        catch (MalformedInputException ex)
-        {
-            throw new CliException($"--key: {ex.Message}", ex);
-        }
     }
 }

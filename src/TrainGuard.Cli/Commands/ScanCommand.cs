@@ -1,4 +1,5 @@
 using System.CommandLine;
+using TrainGuard.Cli.Options;
 using TrainGuard.Cli.Output;
 using TrainGuard.Findings;
 using TrainGuard.Formats.Zip;
@@ -38,7 +39,7 @@ public static class ScanCommand
             Description = "Files or folders to scan (folders recursively).",
             Arity = ArgumentArity.OneOrMore,
         };
-        var output = new ReportOutput();
+        var output = new ReportOptions(sarif: true);
         var profile = new Option<string>("--profile")
         {
             Description = "Allowlist profile: default (all below), torch-weights (what torch.load(weights_only=True) accepts), numpy, hf-trainer, plain (plain Python data only).",
@@ -50,56 +51,46 @@ public static class ScanCommand
             Description = "Also allow this global (module.name, or module.* for a whole module); repeatable. Known-dangerous callables need their exact name.",
             AllowMultipleArgumentsPerToken = false,
         };
-        var config = new Option<FileInfo?>("--config")
-        {
-            Description = "YAML policy file: 'profile: NAME' and 'allow: [module.name, ...]' (see docs/configuration.md).",
-        };
+        var config = CommonOptions.Config("YAML policy file: 'profile: NAME' and 'allow: [module.name, ...]' (see docs/configuration.md).");
         var followSymlinks = new Option<bool>("--follow-symlinks") { Description = "Follow symbolic links (off by default: a checkpoint folder can link anywhere)." };
         var jobs = new Option<int>("--jobs", "-j")
         {
             Description = "Files scanned in parallel.",
             DefaultValueFactory = _ => Environment.ProcessorCount,
-        };
+        }.AtLeast(1, "--jobs must be at least 1");
         var hash = new Option<bool>("--hash") { Description = "Also compute each file's SHA-256 (reads tensor bytes; off by default)." };
-        var quiet = new Option<bool>("--quiet", "-q") { Description = "Text output lists only files that are not clean." };
-        var noProgress = new Option<bool>("--no-progress") { Description = "Never show a progress bar (it is shown only on a terminal)." };
+        var noProgress = CommonOptions.NoProgress();
         var timeout = new Option<int>("--timeout")
         {
+            HelpName = "SECONDS",
             Description = "Seconds allowed per file before it is reported as an error.",
             DefaultValueFactory = _ => 120,
-        };
+        }.AtLeast(1, "--timeout must be at least 1 second");
         var maxPickleMb = new Option<long>("--max-pickle-mb")
         {
             Description = "Largest pickle analysed, in MiB (a larger one is an error, not clean).",
             DefaultValueFactory = _ => PickleLimits.Default.MaxBytes / (1024 * 1024),
-        };
+        }.AtLeast(1L, "--max-pickle-mb must be at least 1");
         var maxEntryMb = new Option<long>("--max-entry-mb")
         {
             Description = "Largest archive member inflated for analysis, in MiB.",
             DefaultValueFactory = _ => new ZipLimits().MaxEntryBytes / (1024 * 1024),
-        };
+        }.AtLeast(1L, "--max-entry-mb must be at least 1");
         var maxDepth = new Option<int>("--max-archive-depth")
         {
             Description = "Archives inside archives followed.",
             DefaultValueFactory = _ => 4,
-        };
+        }.AtLeast(0, "--max-archive-depth must not be negative");
 
         var command = new Command("scan", Description + "\n" + ExitCodes.HelpText);
         command.Arguments.Add(paths);
         output.AddTo(command);
-        foreach (var option in new Option[] { profile, allow, config, followSymlinks, jobs, hash, quiet, noProgress, timeout, maxPickleMb, maxEntryMb, maxDepth })
-        {
-            command.Options.Add(option);
-        }
-
-        AddMinimum(jobs, 1, "--jobs must be at least 1");
-        AddMinimum(timeout, 1, "--timeout must be at least 1 second");
-        AddMinimum(maxPickleMb, 1L, "--max-pickle-mb must be at least 1");
-        AddMinimum(maxEntryMb, 1L, "--max-entry-mb must be at least 1");
-        AddMinimum(maxDepth, 0, "--max-archive-depth must not be negative");
-
+        command.AddOptions(profile, allow, config, followSymlinks, jobs, hash, noProgress, timeout, maxPickleMb, maxEntryMb, maxDepth);
         command.SetAction(async (parse, ct) =>
         {
+            var targets = parse.GetValue(paths)!;
+            InputValidation.ExistingPaths(targets, "scan");
+            output.Validate(parse);
             var policy = BuildPolicy(parse.GetValue(profile)!, parse.GetValue(allow) ?? [], parse.GetValue(config), parse.GetResult(profile) is { Implicit: false });
             var options = new ScanOptions
             {
@@ -122,26 +113,13 @@ public static class ScanCommand
                 throw new CliException(ex.Message, ex);
             }
 
-            var targets = parse.GetValue(paths)!;
             var showProgress = !parse.GetValue(noProgress) && ProgressDisplay.CanShow(stderr);
             var report = showProgress
                 ? await ProgressDisplay.RunAsync<ScanProgress, TrainGuard.Findings.Report>(stderr, progress => scanner.ScanAsync(targets, progress, ct), p => (p.FilesDone, p.FilesTotal, $"scanning {p.FilesDone}/{p.FilesTotal}"))
                 : await scanner.ScanAsync(targets, null, ct);
-            return output.Write(parse, report, stdout, stderr, parse.GetValue(quiet));
+            return output.Write(parse, report, stdout, stderr);
         });
         return command;
-    }
-
-    private static void AddMinimum<T>(Option<T> option, T minimum, string message)
-        where T : IComparable<T>
-    {
-        option.Validators.Add(result =>
-        {
-            if (result.GetValueOrDefault<T>().CompareTo(minimum) < 0)
-            {
-                result.AddError(message);
-            }
-        });
     }
 
     private static PolicyOptions BuildPolicy(string profile, string[] allow, FileInfo? config, bool profileGiven)
@@ -149,14 +127,9 @@ public static class ScanCommand
         var options = new PolicyOptions();
         if (config is not null)
         {
-            if (!config.Exists)
-            {
-                throw new CliException($"--config: {config.FullName} does not exist");
-            }
-
             try
             {
-                options = PolicyOptions.LoadConfig(config.FullName);
+                options = PolicyOptions.LoadConfig(InputValidation.ExistingFile(config, "--config")!);
             }
             catch (MalformedInputException ex)
             {

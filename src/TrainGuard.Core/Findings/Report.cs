@@ -18,11 +18,17 @@ public sealed record Report
 
     public TimeSpan Elapsed { get; init; }
 
+    /// <summary>What the command reports beside the items (written by every writer), or null.</summary>
+    public Output.IReportDetails? Details { get; init; }
+
     public Verdict Overall => Items.Aggregate(Verdict.Skipped, (acc, item) => acc.Combine(item.Verdict));
 
     public int Count(Verdict verdict) => Items.Count(i => i.Verdict == verdict);
 
-    /// <summary>The exit code scripts rely on: 0 clean/skipped, 1 suspicious or malicious, 2 any error.</summary>
+    /// <summary>
+    /// The exit code scripts rely on: 0 clean/skipped, 1 suspicious or malicious (or details that call for it,
+    /// such as two checkpoints that differ), 2 any error.
+    /// </summary>
     public int ExitCode
     {
         get
@@ -32,7 +38,8 @@ public sealed record Report
                 return ExitCodes.Error;
             }
 
-            return Items.Any(i => i.Verdict is Verdict.Suspicious or Verdict.Malicious) ? ExitCodes.Findings : ExitCodes.Clean;
+            var fromItems = Items.Any(i => i.Verdict is Verdict.Suspicious or Verdict.Malicious) ? ExitCodes.Findings : ExitCodes.Clean;
+            return Math.Max(fromItems, Details?.ExitCode ?? ExitCodes.Clean);
         }
     }
 }

@@ -8,7 +8,8 @@ namespace TrainGuard.Output;
 /// The machine-readable report. Schema (documented in <c>docs/json-output.md</c>):
 /// <c>{ tool, version, command, started_at, elapsed_ms, verdict, exit_code, summary: {verdict: count},
 /// files: [ { path, format, verdict, size, sha256, members, findings: [ { rule, severity, verdict, message,
-/// file, member, offset, global, call, why, guidance, evidence } ] } ] }</c>.
+/// file, member, offset, global, call, why, guidance, evidence } ] } ], ...details }</c>. Every JSON output of
+/// the CLI is one of these: commands with more to say than findings add their members after the items.
 /// </summary>
 public sealed class JsonReportWriter : IReportWriter
 {
@@ -48,6 +49,7 @@ public sealed class JsonReportWriter : IReportWriter
             }
 
             json.WriteEndArray();
+            report.Details?.WriteJson(json);
             json.WriteEndObject();
         }
 

@@ -5,11 +5,20 @@ namespace TrainGuard.Output;
 /// <summary>Plain text for people: per item the verdict, then each finding with where, what, why and what to do.</summary>
 public sealed class TextReportWriter : IReportWriter
 {
-    /// <summary>When false, clean and skipped items are not listed (only the summary counts them).</summary>
+    /// <summary>
+    /// When false (<c>--quiet</c>), clean and skipped items are not listed (only the summary counts them) and a
+    /// command's own text (<see cref="Report.Details"/>) is left out.
+    /// </summary>
     public bool ShowClean { get; init; } = true;
 
     public void Write(Report report, TextWriter output)
     {
+        if (ShowClean && report.Details is { ReplacesItemText: true } details)
+        {
+            details.WriteText(output);
+            return;
+        }
+
         foreach (var item in report.Items.OrderByDescending(i => Rank(i.Verdict)).ThenBy(i => i.Path, StringComparer.Ordinal))
         {
             if (!ShowClean && item.Verdict is Verdict.Clean or Verdict.Skipped)
@@ -28,6 +37,10 @@ public sealed class TextReportWriter : IReportWriter
         var parts = new[] { Verdict.Malicious, Verdict.Suspicious, Verdict.Error, Verdict.Clean, Verdict.Skipped }
             .Select(v => $"{report.Count(v)} {v.ToWireName()}");
         output.WriteLine($"{report.Items.Count} {(report.Items.Count == 1 ? "item" : "items")} {report.ItemsName switch { "files" => "scanned", _ => "checked" }}: {string.Join(", ", parts)} ({report.Elapsed.TotalSeconds:0.00}s)");
+        if (ShowClean)
+        {
+            report.Details?.WriteText(output);
+        }
     }
 
     private static void WriteFinding(AnalyzedItem item, Finding finding, TextWriter output)

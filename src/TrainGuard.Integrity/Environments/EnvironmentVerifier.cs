@@ -53,6 +53,7 @@ public static class EnvironmentVerifier
 {
     public const string Command = "env verify";
 
+    /// <exception cref="ArgumentException">A name in <see cref="EnvVerifyOptions.Packages"/> matches no installed package.</exception>
     public static async Task<Report> VerifyAsync(EnvVerifyOptions options, IProgress<EnvProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         var started = DateTimeOffset.UtcNow;
@@ -170,6 +171,15 @@ public static class EnvironmentVerifier
         {
             // A Debian package named explicitly but owning no site file is still checked (debsums-style).
             selected = selected.Where(d => d.Kind != DistributionKind.Debian || d.Files.Count > 0).ToList();
+
+            // A name that matches nothing is an error, never "0 items checked".
+            var found = selected.SelectMany(d => new[] { Inventory.NormalizeName(d.Name), Inventory.NormalizeName(d.Name.Split(':')[0]) }).ToHashSet(StringComparer.Ordinal);
+            var missing = options.Packages.Where(p => !found.Contains(Inventory.NormalizeName(p))).ToList();
+            if (missing.Count > 0)
+            {
+                var where = sitePaths.Count == 0 ? "no site folder was found" : $"looked in {string.Join(", ", sitePaths)}{(options.UseDpkg ? $" and {options.DpkgInfoDirectory}" : string.Empty)}";
+                throw new ArgumentException($"--package: no installed distribution or Debian package is named {string.Join(", ", missing.Select(m => $"'{Findings.TextSanitizer.Escape(m, 100)}'"))} ({where})");
+            }
         }
 
         var state = new State { Located = located, All = all, Selected = selected, Filter = filter, Dpkg = dpkg };

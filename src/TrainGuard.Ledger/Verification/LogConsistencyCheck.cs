@@ -18,17 +18,24 @@ public sealed record ConsistencyOutcome(Report Report, string? NewTreeHead);
 /// </summary>
 public static class LogConsistencyCheck
 {
+    /// <summary>
+    /// Proves the log only grew since <paramref name="oldTreeHead"/>. Without one (first use), only checks that the
+    /// server's current tree head is signed by <paramref name="key"/>, and hands it back to be kept for next time.
+    /// </summary>
     /// <exception cref="TrainGuardApiException">The server could not be reached or answered with an error.</exception>
     /// <exception cref="MalformedInputException">The old tree head, or something the server sent, is malformed.</exception>
-    public static async Task<ConsistencyOutcome> RunAsync(TrainGuardApiClient server, string oldTreeHead, NoteVerifier key, CancellationToken cancellationToken = default)
+    public static async Task<ConsistencyOutcome> RunAsync(TrainGuardApiClient server, string? oldTreeHead, NoteVerifier key, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(server);
-        ArgumentNullException.ThrowIfNull(oldTreeHead);
         ArgumentNullException.ThrowIfNull(key);
         var started = DateTimeOffset.UtcNow;
         var clock = Stopwatch.StartNew();
         var where = server.BaseUrl.ToString();
         var findings = new List<Finding>();
+        if (oldTreeHead is null)
+        {
+            return await FirstUseAsync(server, key, started, clock, cancellationToken);
+        }
 
         var old = TreeHead.OpenSigned(Encoding.UTF8.GetBytes(oldTreeHead), [key]);
         if (!old.Verification.IsVerified)
@@ -87,5 +94,26 @@ public static class LogConsistencyCheck
 
         Finding Rewritten(string message) => LedgerFindings.Make(LedgerRules.HistoryRewritten, message, where, "checkpoint",
             ("old_size", old.TreeHead.Size), ("new_size", current.TreeHead.Size));
+    }
+
+    private static async Task<ConsistencyOutcome> FirstUseAsync(TrainGuardApiClient server, NoteVerifier key, DateTimeOffset started, Stopwatch clock, CancellationToken cancellationToken)
+    {
+        var where = server.BaseUrl.ToString();
+        var note = await server.GetTreeHeadAsync(cancellationToken);
+        var current = TreeHead.OpenSigned(Encoding.UTF8.GetBytes(note), [key]);
+        List<Finding> findings = current.IsTrusted
+            ? []
+            : [LedgerFindings.Make(LedgerRules.CheckpointInvalid, $"the server's checkpoint is not trusted: {current.Verification.Problem}", where, "checkpoint") with { Verdict = Verdict.Error }];
+        var item = new AnalyzedItem
+        {
+            Path = where,
+            Format = "tlog",
+            Verdict = findings.Count == 0 ? Verdict.Clean : Verdict.Error,
+            Findings = findings,
+            Size = current.TreeHead.Size,
+            Elapsed = clock.Elapsed,
+        };
+        var report = new Report { Command = "ledger verify", Items = [item], ItemsName = "logs", Rules = LedgerRules.All, StartedAt = started, Elapsed = clock.Elapsed };
+        return new ConsistencyOutcome(report, findings.Count == 0 ? note : null);
     }
 }

@@ -165,7 +165,9 @@ public sealed partial class ArtifactScanner
 
         if (format == DetectedFormat.Empty || (format == DetectedFormat.Unknown && !LooksLikeZlib(head)))
         {
-            if (fileName.EndsWith(".json", StringComparison.OrdinalIgnoreCase) && format == DetectedFormat.Unknown)
+            // A model-signing signature (model.sig, PATH.sig: a Sigstore bundle, written into the checkpoint folder by
+            // 'ckpt sign') is JSON too.
+            if ((fileName.EndsWith(".json", StringComparison.OrdinalIgnoreCase) || fileName.EndsWith(".sig", StringComparison.OrdinalIgnoreCase)) && format == DetectedFormat.Unknown)
             {
                 CheckJson(scan, source, expectModel);
                 return;

@@ -13,7 +13,7 @@ public enum LogFormat
     Text,
 }
 
-/// <summary>Settings of one server instance (the <c>trainguard server</c> options).</summary>
+/// <summary>Settings of one server instance (the <c>trainguard server run</c> options).</summary>
 public sealed record ServerOptions
 {
     public const string DefaultUrl = "http://127.0.0.1:8470";

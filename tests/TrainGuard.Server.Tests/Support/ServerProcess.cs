@@ -22,7 +22,7 @@ public sealed class ServerProcess : IDisposable
     {
         var host = Environment.ProcessPath is { } path && Path.GetFileNameWithoutExtension(path).Equals("dotnet", StringComparison.OrdinalIgnoreCase) ? path : "dotnet";
         var start = new ProcessStartInfo(host) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var arg in new[] { TestPaths.CliAssembly, "server", "--data-dir", dataDirectory, "--db", database, "--urls", "http://127.0.0.1:0", "--log-format", "text", "--log-level", "warning" })
+        foreach (var arg in new[] { TestPaths.CliAssembly, "server", "run", "--data-dir", dataDirectory, "--db", database, "--urls", "http://127.0.0.1:0", "--log-format", "text", "--log-level", "warning" })
         {
             start.ArgumentList.Add(arg);
         }
