@@ -28,4 +28,7 @@ public static class AgentActions
     public const string SpoolTampered = "spool-tampered";
     public const string SpoolRecovered = "spool-recovered";
     public const string EventsRejected = "events-rejected";
+
+    /// <summary>A checkpoint path that is not a regular file (FIFO, socket, device, a link to one, a dangling link or a link chain): never opened.</summary>
+    public const string ArtifactUnscannable = "artifact-unscannable";
 }
