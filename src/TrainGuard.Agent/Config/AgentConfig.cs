@@ -74,7 +74,46 @@ public sealed record AgentConfig
             MalformedInputException.ThrowAt(InputErrorKind.Config, "configuration file not found (see packaging/agent.yaml for an example)", path, line: null);
         }
 
+        CheckNotWritableByOthers(path, "configuration file");
         return Parse(File.ReadAllText(path), path);
+    }
+
+    /// <summary>
+    /// Refuses a file that someone other than root and the agent's own user could change: one writable by its
+    /// group or by everyone, one owned by another user (who can chmod it), or one in a folder others can write
+    /// to without the sticky bit (they could put another file in its place). Whoever can rewrite the agent's
+    /// configuration or token decides where its evidence goes.
+    /// </summary>
+    /// <exception cref="AgentConfigException">The file or its folder is writable by other users.</exception>
+    public static void CheckNotWritableByOthers(string path, string what)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return;
+        }
+
+        var full = Path.GetFullPath(path);
+        if (!Common.UnixFile.TryStat(full, out var file, out var error))
+        {
+            throw new AgentConfigException($"{path}: cannot examine the {what} ({error ?? "not found"})");
+        }
+
+        var self = Common.UnixFile.EffectiveUid;
+        if (file.GroupOrOtherWritable)
+        {
+            throw new AgentConfigException($"{path}: the {what} is writable by other users (mode {file.ModeText}); run 'chmod go-w {path}' (the agent refuses files that others could change)");
+        }
+
+        if (file.Uid != 0 && file.Uid != self)
+        {
+            throw new AgentConfigException($"{path}: the {what} is owned by uid {file.Uid}, neither root nor the agent's user (uid {self}), who could change it; run 'chown root {path}'");
+        }
+
+        var folder = Path.GetDirectoryName(full) ?? "/";
+        if (Common.UnixFile.TryStat(folder, out var dir, out _) && dir.GroupOrOtherWritable && (dir.Mode & 0x200) == 0)
+        {
+            throw new AgentConfigException($"{path}: the folder {folder} is writable by other users (mode {dir.ModeText}) without the sticky bit, so anyone could replace the {what}; keep it in a folder only root can write");
+        }
     }
 
     /// <summary>Parses YAML text; every error names <c>source:line:column</c>.</summary>
@@ -157,6 +196,11 @@ public sealed record AgentConfig
         if (TokenFile is null)
         {
             return null;
+        }
+
+        if (File.Exists(TokenFile))
+        {
+            CheckNotWritableByOthers(TokenFile, "token file");
         }
 
         try
