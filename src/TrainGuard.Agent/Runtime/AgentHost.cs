@@ -302,6 +302,9 @@ public sealed class AgentHost : IDisposable
         e.Set("trainguard.agent.spool.pending", spool!.Pending);
         e.Set("trainguard.agent.spool.last_seq", spool.LastSeq);
         e.Set("trainguard.agent.spool.acked_seq", spool.AckedSeq);
+        var (headSeq, headHash) = spool.Head;
+        e.Set("trainguard.agent.spool.head_seq", headSeq);
+        e.Set("trainguard.agent.spool.head_hash", headHash);
         if (shipper is not null)
         {
             e.Set("trainguard.agent.shipping.last_shipped_id", shipper.Stats.LastShippedId);
