@@ -259,6 +259,9 @@ public sealed class AgentHost : IDisposable
         {
             e.Set(EventFields.AgentVersion, Version);
         }
+
+        // Fields copied from node state (key comments, paths, command lines) are the attacker's to make long.
+        EventSizeCap.Apply(e);
     }
 
     private async Task WriteLoop()
@@ -310,6 +313,9 @@ public sealed class AgentHost : IDisposable
             e.Set("trainguard.agent.shipping.last_shipped_id", shipper.Stats.LastShippedId);
             e.Set("trainguard.agent.shipping.consecutive_failures", shipper.Stats.ConsecutiveFailures);
             e.Set("trainguard.agent.shipping.last_error", shipper.Stats.LastError);
+            e.Set("trainguard.agent.shipping.events_rejected", shipper.Stats.EventsRejected);
+            e.Set("trainguard.agent.shipping.dead_letters", shipper.DeadLetters.Count);
+            e.Set("trainguard.agent.shipping.dead_letters_reshipped", shipper.Stats.DeadLettersReshipped);
         }
 
         if (audit is not null)

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using TrainGuard.Agent.Common;
 using TrainGuard.Agent.Config;
 using TrainGuard.Agent.Runtime;
 using TrainGuard.Agent.Snapshots;
@@ -70,6 +71,44 @@ public sealed class AgentHostTests
         Assert.True(heartbeat.Has("trainguard.agent.spool.pending"));
         Assert.True(heartbeat.GetInt64("trainguard.agent.rss_bytes") > 0);
         Assert.True(EventSpool.Verify(dir.Combine("spool")).Clean);
+    }
+
+    [Fact]
+    public async Task A_planted_key_with_an_11000_byte_comment_no_longer_loses_its_batch_and_dead_letters_are_reported()
+    {
+        using var node = new NodeFixture();
+        using var dir = new TempDir();
+        using var server = new FakeEventServer { ExpectedToken = "host-test-token", MaxEventBytes = EventSizeCap.MaxEventBytes };
+        server.Start();
+
+        // A dead letter left by an earlier run whose id someone else claimed on the server.
+        Directory.CreateDirectory(dir.Combine("spool"));
+        var contested = ChildProgram.MakeEvent(7);
+        server.ConflictIds[contested.Id] = true;
+        File.WriteAllText(dir.Combine("spool", SpoolFormat.DeadLetterFile), "{\"rejected_at\":\"2026-11-22T08:00:00Z\",\"status\":409,\"reason\":\"conflict\",\"record\":" + SpoolFormat.FormatRecord(1, SpoolFormat.GenesisHash, contested.ToJsonLine()) + "}\n");
+
+        using var host = new AgentHost(Config(node, dir, server, dir.Combine("none.log")), TextWriter.Null);
+        using var stop = new CancellationTokenSource();
+        var run = host.RunAsync(stop.Token);
+        bool Has(Func<EventRecord, bool> match) => server.Events.ToList().Select(e => EventRecord.Parse(e.GetRawText())).Any(match);
+        await WaitFor(() => Has(e => e.GetBoolean("trainguard.snapshot.baseline") == true), "the baseline");
+
+        // Two keys planted in one pass: one with an 11,000-byte comment.
+        node.Append("home/alice/.ssh/authorized_keys", AuthorizedKeysParserTests.Rsa + " " + new string('C', 11_000) + "\n" + AuthorizedKeysParserTests.Ecdsa + "\n");
+        await WaitFor(() => server.Events.ToList().Select(e => EventRecord.Parse(e.GetRawText())).Count(e => e.Action == EventActions.SshKeyAdded && e.GetString(EventFields.Kind) == EventKinds.Event) == 2, "both planted keys");
+        await WaitFor(() => Has(e => e.Action == EventActions.AgentHeartbeat && e.GetInt64("trainguard.agent.shipping.dead_letters") == 1), "a heartbeat counting the dead letter");
+        await stop.CancelAsync();
+        Assert.Equal(0, await run);
+
+        var events = server.Events.ToList().Select(e => EventRecord.Parse(e.GetRawText())).ToList();
+        var longKey = Assert.Single(events, e => e.GetString("trainguard.ssh.key_fingerprint") == AuthorizedKeysParserTests.RsaFingerprint && e.GetString(EventFields.Kind) == EventKinds.Event);
+        Assert.Equal(["trainguard.ssh.key_comment"], longKey.GetStrings(EventSizeCap.TruncatedField));
+        Assert.Contains("…[truncated ", longKey.GetString("trainguard.ssh.key_comment"), StringComparison.Ordinal);
+        Assert.All(server.Events.ToList(), e => Assert.True(System.Text.Encoding.UTF8.GetByteCount(e.GetRawText()) <= EventSizeCap.MaxEventBytes));
+        var heartbeat = events.Last(e => e.Action == EventActions.AgentHeartbeat);
+        Assert.Equal(64, heartbeat.GetString("trainguard.agent.spool.head_hash")!.Length);
+        Assert.True(heartbeat.GetInt64("trainguard.agent.spool.head_seq") > 0);
+        Assert.DoesNotContain(contested.Id, server.ReceivedIds);
     }
 
     [Fact]
