@@ -31,4 +31,7 @@ public static class AgentActions
 
     /// <summary>A checkpoint path that is not a regular file (FIFO, socket, device, a link to one, a dangling link or a link chain): never opened.</summary>
     public const string ArtifactUnscannable = "artifact-unscannable";
+
+    /// <summary>An authorized_keys file (or one sshd_config's AuthorizedKeysFile names) exists but cannot be read.</summary>
+    public const string SshKeyFileUnreadable = "ssh-key-file-unreadable";
 }
