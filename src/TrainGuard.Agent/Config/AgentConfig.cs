@@ -52,6 +52,16 @@ public sealed record AgentConfig
     /// <summary>sshd's log (auth.log / secure); null: not followed.</summary>
     public string? AuthLog { get; init; } = "/var/log/auth.log";
 
+    /// <summary>
+    /// Read sshd's lines from the systemd journal (<c>journalctl -o json --follow</c>) instead of <see cref="AuthLog"/>:
+    /// the journal records who really wrote each line (<c>_UID</c>, <c>_EXE</c>, <c>_SYSTEMD_UNIT</c>), so a line
+    /// forged with <c>logger -t sshd</c> is an alert instead of a login.
+    /// </summary>
+    public bool AuthJournal { get; init; }
+
+    /// <summary>The journalctl program (<c>journalctl</c> on the PATH unless set).</summary>
+    public string JournalCommand { get; init; } = "journalctl";
+
     /// <summary>Root the snapshots read under (<c>/</c>; tests use a fixture folder).</summary>
     public string SnapshotRoot { get; init; } = "/";
 
@@ -156,6 +166,8 @@ public sealed record AgentConfig
                 "state_dir" => config with { StateDirectory = reader.String(value, key) },
                 "snapshot_root" => config with { SnapshotRoot = reader.String(value, key) },
                 "auth_log" => config with { AuthLog = reader.NullableString(value, key) },
+                "auth_journal" => config with { AuthJournal = reader.Bool(value, key) },
+                "auth_journal_command" => config with { JournalCommand = reader.String(value, key) },
                 "intervals" => reader.Section(value, key, config, (c, k, v) => k switch
                 {
                     "snapshot_seconds" => c with { SnapshotInterval = reader.Seconds(v, "intervals." + k, 1) },
@@ -183,7 +195,7 @@ public sealed record AgentConfig
                     "sites" => c with { EnvSites = reader.Strings(v, "env.sites") },
                     _ => throw reader.Unknown(k, v, "sites"),
                 }),
-                _ => throw reader.Unknown(key, value, "server, host_name, spool_dir, state_dir, snapshot_root, intervals, audit, auth_log, checkpoints, env"),
+                _ => throw reader.Unknown(key, value, "server, host_name, spool_dir, state_dir, snapshot_root, intervals, audit, auth_log, auth_journal, auth_journal_command, checkpoints, env"),
             };
         }
 

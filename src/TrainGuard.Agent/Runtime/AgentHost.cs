@@ -128,7 +128,14 @@ public sealed class AgentHost : IDisposable
             }, stop.Token));
         }
 
-        if (config.AuthLog is not null)
+        if (config.AuthJournal)
+        {
+            // The journal, not auth.log: it says who really wrote each sshd line.
+            sshd = new SshdCollector(new SshdCollectorOptions { HostName = config.HostName, AgentId = agentId, TimeZone = TimeZoneInfo.Local }, Submit);
+            var journal = new JournalFollower(config.JournalCommand, Path.Combine(config.StateDirectory, "journal-cursor"), sshd, new object(), Log);
+            tasks.Add(journal.RunAsync(stop.Token));
+        }
+        else if (config.AuthLog is not null)
         {
             sshd = new SshdCollector(new SshdCollectorOptions { HostName = config.HostName, AgentId = agentId, SourcePath = config.AuthLog, TimeZone = TimeZoneInfo.Local }, Submit);
             var follower = new LogFollower(config.AuthLog, Path.Combine(config.StateDirectory, "auth-position.json"));
@@ -329,6 +336,8 @@ public sealed class AgentHost : IDisposable
         {
             e.Set("trainguard.agent.collectors.sshd.records", sshd.Stats.Records);
             e.Set("trainguard.agent.collectors.sshd.parse_errors", sshd.Stats.ParseErrors);
+            e.Set("trainguard.agent.collectors.sshd.forged", sshd.Forged);
+            e.Set("trainguard.agent.collectors.sshd.source", config.AuthJournal ? "journal" : "syslog");
         }
 
         e.Set("trainguard.agent.collectors.snapshot.problems", snapshotProblems);

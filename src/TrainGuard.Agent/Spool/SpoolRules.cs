@@ -34,4 +34,7 @@ public static class AgentActions
 
     /// <summary>An authorized_keys file (or one sshd_config's AuthorizedKeysFile names) exists but cannot be read.</summary>
     public const string SshKeyFileUnreadable = "ssh-key-file-unreadable";
+
+    /// <summary>A journal entry claiming to be sshd's that the journal's trusted fields show another program wrote.</summary>
+    public const string SshdLogForged = "sshd-log-forged";
 }

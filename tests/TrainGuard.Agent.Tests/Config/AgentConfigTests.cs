@@ -81,6 +81,15 @@ public sealed class AgentConfigTests
     }
 
     [Fact]
+    public void The_journal_can_replace_auth_log_as_sshds_source()
+    {
+        var config = AgentConfig.Parse("auth_journal: true\nauth_journal_command: /usr/local/bin/journalctl\n");
+        Assert.True(config.AuthJournal);
+        Assert.Equal("/usr/local/bin/journalctl", config.JournalCommand);
+        Assert.False(AgentConfig.Parse(string.Empty).AuthJournal);
+    }
+
+    [Fact]
     public void An_empty_file_means_defaults()
     {
         var config = AgentConfig.Parse(string.Empty);

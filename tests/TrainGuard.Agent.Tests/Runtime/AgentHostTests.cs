@@ -112,6 +112,53 @@ public sealed class AgentHostTests
     }
 
     [Fact]
+    public async Task A_forged_sshd_line_no_longer_becomes_a_login_when_the_agent_follows_the_journal()
+    {
+        using var node = new NodeFixture();
+        using var dir = new TempDir();
+        using var server = new FakeEventServer { ExpectedToken = "host-test-token" };
+        server.Start();
+
+        // A stand-in for journalctl: records its arguments and pid, prints the real capture, then waits to be killed.
+        var fixture = Fixtures.Agent("journal/sshd-login-and-logger-forgery.json");
+        var script = dir.Write("journalctl", $"#!/bin/sh\necho \"$*\" >> {dir.Combine("args.log")}\necho $$ >> {dir.Combine("pids.log")}\ncat '{fixture}'\nexec sleep 300\n");
+        TempDir.Chmod(script, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        var config = Config(node, dir, server, dir.Combine("none.log")) with { AuthJournal = true, JournalCommand = script };
+        bool Has(Func<EventRecord, bool> match) => server.Events.ToList().Select(e => EventRecord.Parse(e.GetRawText())).Any(match);
+
+        using (var host = new AgentHost(config, TextWriter.Null))
+        {
+            using var stop = new CancellationTokenSource();
+            var run = host.RunAsync(stop.Token);
+            await WaitFor(() => Has(e => e.Action == AgentActions.SshdLogForged) && Has(e => e.Action == EventActions.UserLogin && e.GetBoolean("trainguard.source.verified") == true), "the forgery alert and the verified login");
+            await WaitFor(() => Has(e => e.Action == EventActions.AgentHeartbeat && e.GetInt64("trainguard.agent.collectors.sshd.forged") == 1), "a heartbeat counting the forgery");
+            await stop.CancelAsync();
+            Assert.Equal(0, await run);
+        }
+
+        Assert.DoesNotContain(server.Events.ToList().Select(e => EventRecord.Parse(e.GetRawText())), e => e.Action == EventActions.UserLogin && e.GetString("source.ip") == "10.9.9.9");
+        var lastCursor = File.ReadLines(fixture).Select(l => EventRecord.Parse(l).GetString("__CURSOR")).Last();
+        Assert.Equal(lastCursor, File.ReadAllText(dir.Combine("state", "journal-cursor")).Trim());
+        Assert.Contains("--boot", File.ReadAllLines(dir.Combine("args.log"))[0], StringComparison.Ordinal);
+
+        // A restart resumes after the last entry read.
+        using (var host = new AgentHost(config, TextWriter.Null))
+        {
+            using var stop = new CancellationTokenSource();
+            var run = host.RunAsync(stop.Token);
+            await WaitFor(() => File.ReadAllLines(dir.Combine("args.log")).Length == 2, "journalctl started again");
+            await stop.CancelAsync();
+            Assert.Equal(0, await run);
+        }
+
+        Assert.Contains("--after-cursor=" + lastCursor, File.ReadAllLines(dir.Combine("args.log"))[1], StringComparison.Ordinal);
+        foreach (var pid in File.ReadAllLines(dir.Combine("pids.log")))
+        {
+            await WaitFor(() => !Directory.Exists("/proc/" + pid), $"journalctl stand-in {pid} to be killed");
+        }
+    }
+
+    [Fact]
     public async Task As_an_audisp_plugin_the_agent_reads_audit_records_from_stdin_and_ships_them()
     {
         using var node = new NodeFixture();
