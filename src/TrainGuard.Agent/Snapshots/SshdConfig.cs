@@ -8,14 +8,13 @@ namespace TrainGuard.Agent.Snapshots;
 /// <summary>What the node's sshd configuration says about where keys come from.</summary>
 /// <param name="Files">Node paths of <c>sshd_config</c> and every file it includes, in reading order (watched as persistence files).</param>
 /// <param name="AuthorizedKeysFiles">Every <c>AuthorizedKeysFile</c> pattern (from any section, <c>Match</c> blocks included), then sshd's defaults.</param>
-/// <param name="KeyCommands">Every <c>AuthorizedKeysCommand</c> (keys that come from a program, not a file).</param>
-public sealed record SshdConfigInfo(IReadOnlyList<string> Files, IReadOnlyList<string> AuthorizedKeysFiles, IReadOnlyList<string> KeyCommands);
+public sealed record SshdConfigInfo(IReadOnlyList<string> Files, IReadOnlyList<string> AuthorizedKeysFiles);
 
 /// <summary>
 /// Reads <c>/etc/ssh/sshd_config</c> and the files its <c>Include</c> directives name (glob patterns, relative
 /// ones under <c>/etc/ssh</c>, nested up to 16 deep) for the directives that decide which files grant a login:
 /// <c>AuthorizedKeysFile</c> (tokens <c>%h</c>, <c>%u</c>, <c>%U</c>, <c>%%</c>; relative paths are under the
-/// home folder) and <c>AuthorizedKeysCommand</c>. Patterns from <c>Match</c> blocks count for every account
+/// home folder). Patterns from <c>Match</c> blocks count for every account
 /// (watching a file sshd does not use costs nothing; missing one it uses hides a key).
 /// </summary>
 public static class SshdConfig
@@ -34,8 +33,7 @@ public static class SshdConfig
     {
         var files = new List<string>();
         var patterns = new List<string>();
-        var commands = new List<string>();
-        ReadFile(mainPath, 0, under, files, patterns, commands, problems);
+        ReadFile(mainPath, 0, under, files, patterns, problems);
         foreach (var fallback in Defaults)
         {
             if (!patterns.Contains(fallback, StringComparer.Ordinal))
@@ -44,7 +42,7 @@ public static class SshdConfig
             }
         }
 
-        return new SshdConfigInfo(files, patterns, commands);
+        return new SshdConfigInfo(files, patterns);
     }
 
     /// <summary>
@@ -105,7 +103,7 @@ public static class SshdConfig
         return path;
     }
 
-    private static void ReadFile(string nodePath, int depth, Func<string, string> under, List<string> files, List<string> patterns, List<string> commands, List<string> problems)
+    private static void ReadFile(string nodePath, int depth, Func<string, string> under, List<string> files, List<string> patterns, List<string> problems)
     {
         if (files.Contains(nodePath, StringComparer.Ordinal))
         {
@@ -166,10 +164,6 @@ public static class SshdConfig
             {
                 patterns.AddRange(args.Where(a => !a.Equals("none", StringComparison.OrdinalIgnoreCase) && !patterns.Contains(a, StringComparer.Ordinal)));
             }
-            else if (keyword.Equals("AuthorizedKeysCommand", StringComparison.OrdinalIgnoreCase) && rest.Length > 0 && !rest.Equals("none", StringComparison.OrdinalIgnoreCase))
-            {
-                commands.Add(rest);
-            }
             else if (keyword.Equals("Include", StringComparison.OrdinalIgnoreCase))
             {
                 foreach (var arg in args)
@@ -177,7 +171,7 @@ public static class SshdConfig
                     var pattern = arg.StartsWith('/') ? arg : "/etc/ssh/" + arg;
                     foreach (var included in Glob(pattern, under))
                     {
-                        ReadFile(included, depth + 1, under, files, patterns, commands, problems);
+                        ReadFile(included, depth + 1, under, files, patterns, problems);
                     }
                 }
             }
