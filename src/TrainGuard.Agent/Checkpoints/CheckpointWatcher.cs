@@ -91,9 +91,9 @@ public sealed class CheckpointWatcher
             known.TryGetValue(path, out var before);
             var entry = status.Type switch
             {
-                UnixFileType.Regular => Examine(path, status, null, null),
+                UnixFileType.Regular => Examine(status, null),
                 UnixFileType.Symlink => ExamineLink(path, status),
-                _ => Examine(path, status, null, $"a {status.TypeName} where a checkpoint file is expected; never opened (a FIFO would block a loader, a device never ends)"),
+                _ => Examine(status, $"a {status.TypeName} where a checkpoint file is expected; never opened (a FIFO would block a loader, a device never ends)"),
             };
             if (before is not null && Same(before, entry))
             {
@@ -219,8 +219,8 @@ public sealed class CheckpointWatcher
     private static string IdentityOf(UnixFileStatus s) =>
         string.Create(CultureInfo.InvariantCulture, $"{s.TypeName}:{s.Device}:{s.Inode}:{s.Size}:{s.MtimeNs}:{s.CtimeNs}");
 
-    private static Entry Examine(string path, UnixFileStatus status, string? linkTarget, string? problem) =>
-        new(status.TypeName, status, IdentityOf(status), linkTarget, null, null, problem);
+    private static Entry Examine(UnixFileStatus status, string? problem) =>
+        new(status.TypeName, status, IdentityOf(status), null, null, null, problem);
 
     /// <summary>A symbolic link: read it, and examine its target without following any further link.</summary>
     private static Entry ExamineLink(string path, UnixFileStatus status)
