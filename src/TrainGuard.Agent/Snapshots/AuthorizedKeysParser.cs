@@ -180,7 +180,7 @@ public static class AuthorizedKeysParser
             {
                 if (candidate.Length == 0)
                 {
-                    throw new MalformedInputException($"line {number}: {length} bytes with no complete key in its first {MaxLineLength} bytes", 0);
+                    MalformedInputException.Throw(InputErrorKind.OverLimit, $"line {number}: {length} bytes with no complete key in its first {MaxLineLength} bytes", 0);
                 }
 
                 var key = ParseLine(candidate, number);
