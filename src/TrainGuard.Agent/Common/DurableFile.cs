@@ -10,21 +10,25 @@ namespace TrainGuard.Agent.Common;
 public static partial class DurableFile
 {
     /// <summary>Atomically replaces <paramref name="path"/> with <paramref name="text"/> (UTF-8).</summary>
-    public static void WriteAllText(string path, string text) => WriteAllBytes(path, Encoding.UTF8.GetBytes(text));
+    /// <param name="durable">fsync the file and its folder (off only where a test measures something else).</param>
+    public static void WriteAllText(string path, string text, bool durable = true) => WriteAllBytes(path, Encoding.UTF8.GetBytes(text), durable);
 
     /// <summary>Atomically replaces <paramref name="path"/> with <paramref name="bytes"/>.</summary>
-    public static void WriteAllBytes(string path, ReadOnlySpan<byte> bytes)
+    public static void WriteAllBytes(string path, ReadOnlySpan<byte> bytes, bool durable = true)
     {
         var directory = Path.GetDirectoryName(Path.GetFullPath(path)) ?? ".";
         var temp = Path.Combine(directory, "." + Path.GetFileName(path) + ".tmp");
         using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))
         {
             stream.Write(bytes);
-            stream.Flush(flushToDisk: true);
+            stream.Flush(flushToDisk: durable);
         }
 
         File.Move(temp, path, overwrite: true);
-        SyncDirectory(directory);
+        if (durable)
+        {
+            SyncDirectory(directory);
+        }
     }
 
     /// <summary>fsync(2) on a folder, so a created, renamed or deleted name survives a power loss. Best effort off Linux.</summary>

@@ -52,6 +52,16 @@ public sealed record AgentConfig
     /// <summary>sshd's log (auth.log / secure); null: not followed.</summary>
     public string? AuthLog { get; init; } = "/var/log/auth.log";
 
+    /// <summary>
+    /// Read sshd's lines from the systemd journal (<c>journalctl -o json --follow</c>) instead of <see cref="AuthLog"/>:
+    /// the journal records who really wrote each line (<c>_UID</c>, <c>_EXE</c>, <c>_SYSTEMD_UNIT</c>), so a line
+    /// forged with <c>logger -t sshd</c> is an alert instead of a login.
+    /// </summary>
+    public bool AuthJournal { get; init; }
+
+    /// <summary>The journalctl program (<c>journalctl</c> on the PATH unless set).</summary>
+    public string JournalCommand { get; init; } = "journalctl";
+
     /// <summary>Root the snapshots read under (<c>/</c>; tests use a fixture folder).</summary>
     public string SnapshotRoot { get; init; } = "/";
 
@@ -74,7 +84,46 @@ public sealed record AgentConfig
             MalformedInputException.ThrowAt(InputErrorKind.Config, "configuration file not found (see packaging/agent.yaml for an example)", path, line: null);
         }
 
+        CheckNotWritableByOthers(path, "configuration file");
         return Parse(File.ReadAllText(path), path);
+    }
+
+    /// <summary>
+    /// Refuses a file that someone other than root and the agent's own user could change: one writable by its
+    /// group or by everyone, one owned by another user (who can chmod it), or one in a folder others can write
+    /// to without the sticky bit (they could put another file in its place). Whoever can rewrite the agent's
+    /// configuration or token decides where its evidence goes.
+    /// </summary>
+    /// <exception cref="AgentConfigException">The file or its folder is writable by other users.</exception>
+    public static void CheckNotWritableByOthers(string path, string what)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return;
+        }
+
+        var full = Path.GetFullPath(path);
+        if (!Common.UnixFile.TryStat(full, out var file, out var error))
+        {
+            throw new AgentConfigException($"{path}: cannot examine the {what} ({error ?? "not found"})");
+        }
+
+        var self = Common.UnixFile.EffectiveUid;
+        if (file.GroupOrOtherWritable)
+        {
+            throw new AgentConfigException($"{path}: the {what} is writable by other users (mode {file.ModeText}); run 'chmod go-w {path}' (the agent refuses files that others could change)");
+        }
+
+        if (file.Uid != 0 && file.Uid != self)
+        {
+            throw new AgentConfigException($"{path}: the {what} is owned by uid {file.Uid}, neither root nor the agent's user (uid {self}), who could change it; run 'chown root {path}'");
+        }
+
+        var folder = Path.GetDirectoryName(full) ?? "/";
+        if (Common.UnixFile.TryStat(folder, out var dir, out _) && dir.GroupOrOtherWritable && (dir.Mode & 0x200) == 0)
+        {
+            throw new AgentConfigException($"{path}: the folder {folder} is writable by other users (mode {dir.ModeText}) without the sticky bit, so anyone could replace the {what}; keep it in a folder only root can write");
+        }
     }
 
     /// <summary>Parses YAML text; every error names <c>source:line:column</c>.</summary>
@@ -117,6 +166,8 @@ public sealed record AgentConfig
                 "state_dir" => config with { StateDirectory = reader.String(value, key) },
                 "snapshot_root" => config with { SnapshotRoot = reader.String(value, key) },
                 "auth_log" => config with { AuthLog = reader.NullableString(value, key) },
+                "auth_journal" => config with { AuthJournal = reader.Bool(value, key) },
+                "auth_journal_command" => config with { JournalCommand = reader.String(value, key) },
                 "intervals" => reader.Section(value, key, config, (c, k, v) => k switch
                 {
                     "snapshot_seconds" => c with { SnapshotInterval = reader.Seconds(v, "intervals." + k, 1) },
@@ -144,7 +195,7 @@ public sealed record AgentConfig
                     "sites" => c with { EnvSites = reader.Strings(v, "env.sites") },
                     _ => throw reader.Unknown(k, v, "sites"),
                 }),
-                _ => throw reader.Unknown(key, value, "server, host_name, spool_dir, state_dir, snapshot_root, intervals, audit, auth_log, checkpoints, env"),
+                _ => throw reader.Unknown(key, value, "server, host_name, spool_dir, state_dir, snapshot_root, intervals, audit, auth_log, auth_journal, auth_journal_command, checkpoints, env"),
             };
         }
 
@@ -157,6 +208,11 @@ public sealed record AgentConfig
         if (TokenFile is null)
         {
             return null;
+        }
+
+        if (File.Exists(TokenFile))
+        {
+            CheckNotWritableByOthers(TokenFile, "token file");
         }
 
         try

@@ -128,7 +128,14 @@ public sealed class AgentHost : IDisposable
             }, stop.Token));
         }
 
-        if (config.AuthLog is not null)
+        if (config.AuthJournal)
+        {
+            // The journal, not auth.log: it says who really wrote each sshd line.
+            sshd = new SshdCollector(new SshdCollectorOptions { HostName = config.HostName, AgentId = agentId, TimeZone = TimeZoneInfo.Local }, Submit);
+            var journal = new JournalFollower(config.JournalCommand, Path.Combine(config.StateDirectory, "journal-cursor"), sshd, new object(), Log);
+            tasks.Add(journal.RunAsync(stop.Token));
+        }
+        else if (config.AuthLog is not null)
         {
             sshd = new SshdCollector(new SshdCollectorOptions { HostName = config.HostName, AgentId = agentId, SourcePath = config.AuthLog, TimeZone = TimeZoneInfo.Local }, Submit);
             var follower = new LogFollower(config.AuthLog, Path.Combine(config.StateDirectory, "auth-position.json"));
@@ -259,6 +266,9 @@ public sealed class AgentHost : IDisposable
         {
             e.Set(EventFields.AgentVersion, Version);
         }
+
+        // Fields copied from node state (key comments, paths, command lines) are the attacker's to make long.
+        EventSizeCap.Apply(e);
     }
 
     private async Task WriteLoop()
@@ -302,11 +312,17 @@ public sealed class AgentHost : IDisposable
         e.Set("trainguard.agent.spool.pending", spool!.Pending);
         e.Set("trainguard.agent.spool.last_seq", spool.LastSeq);
         e.Set("trainguard.agent.spool.acked_seq", spool.AckedSeq);
+        var (headSeq, headHash) = spool.Head;
+        e.Set("trainguard.agent.spool.head_seq", headSeq);
+        e.Set("trainguard.agent.spool.head_hash", headHash);
         if (shipper is not null)
         {
             e.Set("trainguard.agent.shipping.last_shipped_id", shipper.Stats.LastShippedId);
             e.Set("trainguard.agent.shipping.consecutive_failures", shipper.Stats.ConsecutiveFailures);
             e.Set("trainguard.agent.shipping.last_error", shipper.Stats.LastError);
+            e.Set("trainguard.agent.shipping.events_rejected", shipper.Stats.EventsRejected);
+            e.Set("trainguard.agent.shipping.dead_letters", shipper.DeadLetters.Count);
+            e.Set("trainguard.agent.shipping.dead_letters_reshipped", shipper.Stats.DeadLettersReshipped);
         }
 
         if (audit is not null)
@@ -320,6 +336,8 @@ public sealed class AgentHost : IDisposable
         {
             e.Set("trainguard.agent.collectors.sshd.records", sshd.Stats.Records);
             e.Set("trainguard.agent.collectors.sshd.parse_errors", sshd.Stats.ParseErrors);
+            e.Set("trainguard.agent.collectors.sshd.forged", sshd.Forged);
+            e.Set("trainguard.agent.collectors.sshd.source", config.AuthJournal ? "journal" : "syslog");
         }
 
         e.Set("trainguard.agent.collectors.snapshot.problems", snapshotProblems);

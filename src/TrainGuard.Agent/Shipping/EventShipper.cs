@@ -1,8 +1,7 @@
 using System.Net;
-using System.Text;
-using System.Text.Json;
 using TrainGuard.Agent.Common;
 using TrainGuard.Agent.Spool;
+using TrainGuard.Events;
 using TrainGuard.Findings;
 using TrainGuard.Ledger.Client;
 using TrainGuard.Parsing;
@@ -31,6 +30,9 @@ public sealed record ShipperOptions
 
     /// <summary>How often an idle shipper looks at the spool when nobody nudges it.</summary>
     public TimeSpan IdlePoll { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How often dead letters are sent again, one event per request (also right after a batch is refused).</summary>
+    public TimeSpan DeadLetterRetry { get; init; } = TimeSpan.FromMinutes(10);
 }
 
 /// <summary>The outcome of one <see cref="EventShipper.ShipOnceAsync"/>.</summary>
@@ -58,6 +60,9 @@ public sealed class ShipperStats
 
     public long EventsRejected { get; internal set; }
 
+    /// <summary>Dead letters the server accepted when they were sent again on their own.</summary>
+    public long DeadLettersReshipped { get; internal set; }
+
     public long Failures { get; internal set; }
 
     public int ConsecutiveFailures { get; internal set; }
@@ -74,8 +79,9 @@ public sealed class ShipperStats
 /// <c>{"events":[...]}</c>, response <c>{"results":[{"id":..,"index":..}]}</c>) and acknowledges them in
 /// the spool only after the server answered for every id. Server errors, timeouts and connection
 /// failures are retried with exponential back-off and full jitter; a 4xx rejects the batch, which is
-/// kept in <c>dead-letter.jsonl</c> (never dropped) before it is acknowledged. 401/403/408/429 are
-/// retried: they say nothing about the events.
+/// kept in <c>dead-letter.jsonl</c> (never dropped) before it is acknowledged, and each of its events is
+/// then sent again on its own (<see cref="DeadLetterQueue"/>), so one refused event does not hold back the
+/// others. 401/403/408/429 are retried: they say nothing about the events.
 /// </summary>
 public sealed class EventShipper : IDisposable
 {
@@ -85,6 +91,7 @@ public sealed class EventShipper : IDisposable
     private readonly Action<string> log;
     private readonly SemaphoreSlim nudge = new(0, 1);
     private readonly Random jitter = new();
+    private DateTimeOffset lastReship = DateTimeOffset.MinValue;
 
     public EventShipper(EventSpool spool, ShipperOptions options, Action<string>? log = null, HttpMessageHandler? handler = null)
     {
@@ -92,9 +99,13 @@ public sealed class EventShipper : IDisposable
         this.options = options;
         this.log = log ?? (_ => { });
         client = new TrainGuardApiClient(options.ServerUrl, options.Token, options.RequestTimeout, handler);
+        DeadLetters = new DeadLetterQueue(spool.Directory);
     }
 
     public ShipperStats Stats { get; } = new();
+
+    /// <summary>Events the server refused, kept and sent again on their own.</summary>
+    public DeadLetterQueue DeadLetters { get; }
 
     /// <summary>Wakes an idle shipper (called after an append).</summary>
     public void Nudge()
@@ -131,6 +142,9 @@ public sealed class EventShipper : IDisposable
             {
                 switch (outcome)
                 {
+                    case ShipOutcome.Idle when DeadLetters.Count > 0 && DateTimeOffset.UtcNow - lastReship >= options.DeadLetterRetry:
+                        await ReshipDeadLettersAsync(cancellationToken);
+                        break;
                     case ShipOutcome.Idle:
                         await nudge.WaitAsync(options.IdlePoll, cancellationToken);
                         break;
@@ -169,6 +183,109 @@ public sealed class EventShipper : IDisposable
             return ShipOutcome.Idle;
         }
 
+        var (delivery, status, text) = await PostAsync(batch, cancellationToken);
+        switch (delivery)
+        {
+            case Delivery.Accepted:
+                spool.Acknowledge(batch[^1].Seq);
+                Stats.Batches++;
+                Stats.EventsSent += batch.Count;
+                Stats.LastShippedId = batch[^1].EventId;
+                Stats.LastSuccess = DateTimeOffset.UtcNow;
+                Stats.ConsecutiveFailures = 0;
+                return ShipOutcome.Sent;
+            case Delivery.Refused:
+                DeadLetters.Add(batch, status, text);
+                spool.Acknowledge(batch[^1].Seq);
+                Stats.EventsRejected += batch.Count;
+                log($"server rejected a batch of {batch.Count} events (seq {batch[0].Seq}..{batch[^1].Seq}) with {status}: {TextSanitizer.Escape(text, 300)}; kept in {DeadLetters.Path}, each event is sent again on its own");
+                await ReshipDeadLettersAsync(cancellationToken);
+                return ShipOutcome.Rejected;
+            default:
+                return Fail(text);
+        }
+    }
+
+    /// <summary>
+    /// Sends every dead letter again, one event per request (capped to <see cref="EventSizeCap.MaxEventBytes"/>
+    /// first): accepted ones leave the file, refused ones stay with their attempt count, and a server or network
+    /// failure ends the pass (the rest wait for the next one).
+    /// </summary>
+    /// <returns>How many were accepted.</returns>
+    public async Task<int> ReshipDeadLettersAsync(CancellationToken cancellationToken = default)
+    {
+        lastReship = DateTimeOffset.UtcNow;
+        var letters = DeadLetters.ReadAll();
+        if (letters.Count == 0)
+        {
+            return 0;
+        }
+
+        var remaining = new List<DeadLetter>(letters.Count);
+        var accepted = 0;
+        var stopped = false;
+        foreach (var letter in letters)
+        {
+            if (stopped)
+            {
+                remaining.Add(letter);
+                continue;
+            }
+
+            var (delivery, status, _) = await PostAsync([letter.Record with { EventJson = Capped(letter.Record.EventJson) }], cancellationToken);
+            switch (delivery)
+            {
+                case Delivery.Accepted:
+                    accepted++;
+                    break;
+                case Delivery.Refused:
+                    remaining.Add(letter with { Attempts = letter.Attempts + 1, LastStatus = status });
+                    break;
+                default:
+                    remaining.Add(letter);
+                    stopped = true;
+                    break;
+            }
+        }
+
+        DeadLetters.Rewrite(remaining);
+        Stats.DeadLettersReshipped += accepted;
+        if (accepted > 0 || remaining.Count > 0)
+        {
+            log($"dead letters: {accepted} of {letters.Count} accepted when sent on their own; {remaining.Count} remain in {DeadLetters.Path}");
+        }
+
+        return accepted;
+    }
+
+    /// <summary>The event cut to the agent's size limit (an event refused for its size from an older agent gets through now).</summary>
+    private static string Capped(string eventJson)
+    {
+        try
+        {
+            var e = EventRecord.Parse(eventJson);
+            return EventSizeCap.Apply(e).Count > 0 ? e.ToJsonLine() : eventJson;
+        }
+        catch (MalformedInputException)
+        {
+            return eventJson;
+        }
+    }
+
+    private enum Delivery
+    {
+        Accepted,
+
+        /// <summary>A 4xx about the events themselves: they go to the dead-letter file.</summary>
+        Refused,
+
+        /// <summary>Server or network trouble, or an answer that does not acknowledge every id: try again later.</summary>
+        Retry,
+    }
+
+    /// <summary>One POST of <paramref name="batch"/> through the API client; the text is the server's answer or what went wrong.</summary>
+    private async Task<(Delivery Delivery, int Status, string Text)> PostAsync(IReadOnlyList<SpoolRecord> batch, CancellationToken cancellationToken)
+    {
         EventBatchResult answer;
         try
         {
@@ -176,41 +293,26 @@ public sealed class EventShipper : IDisposable
         }
         catch (TrainGuardApiException ex) when (ex.IsUnreachable)
         {
-            return Fail(ex.Message);
+            return (Delivery.Retry, 0, ex.Message);
         }
         catch (TrainGuardApiException ex) when (ex.IsClientError && ex.StatusCode is not (HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden or HttpStatusCode.RequestTimeout or HttpStatusCode.TooManyRequests))
         {
-            var status = (int)ex.StatusCode!.Value;
-            var text = ex.ResponseText ?? string.Empty;
-            DeadLetter(batch, status, text);
-            spool.Acknowledge(batch[^1].Seq);
-            Stats.EventsRejected += batch.Count;
-            log($"server rejected a batch of {batch.Count} events (seq {batch[0].Seq}..{batch[^1].Seq}) with {status}: {TextSanitizer.Escape(text, 300)}; kept in {Path.Combine(spool.Directory, SpoolFormat.DeadLetterFile)}");
-            return ShipOutcome.Rejected;
+            return (Delivery.Refused, (int)ex.StatusCode!.Value, ex.ResponseText ?? string.Empty);
         }
         catch (TrainGuardApiException ex)
         {
-            return Fail($"server answered {(int)ex.StatusCode!.Value}: {TextSanitizer.Escape(ex.ResponseText ?? string.Empty, 300)}");
+            return (Delivery.Retry, (int)(ex.StatusCode ?? 0), $"server answered {(int)ex.StatusCode!.Value}: {TextSanitizer.Escape(ex.ResponseText ?? string.Empty, 300)}");
         }
         catch (MalformedInputException ex)
         {
-            return Fail($"server accepted the batch but its answer is malformed ({ex.Message}); batch kept for retry");
+            return (Delivery.Retry, 200, $"server accepted the batch but its answer is malformed ({ex.Message}); batch kept for retry");
         }
 
         var ids = answer.Results.Select(r => r.Id).ToHashSet(StringComparer.Ordinal);
         var absent = batch.Count(r => !ids.Contains(r.EventId));
-        if (absent > 0)
-        {
-            return Fail($"server accepted the batch but {absent} of {batch.Count} event ids are missing from the results; batch kept for retry");
-        }
-
-        spool.Acknowledge(batch[^1].Seq);
-        Stats.Batches++;
-        Stats.EventsSent += batch.Count;
-        Stats.LastShippedId = batch[^1].EventId;
-        Stats.LastSuccess = DateTimeOffset.UtcNow;
-        Stats.ConsecutiveFailures = 0;
-        return ShipOutcome.Sent;
+        return absent == 0
+            ? (Delivery.Accepted, 200, string.Empty)
+            : (Delivery.Retry, 200, $"server accepted the batch but {absent} of {batch.Count} event ids are missing from the results; batch kept for retry");
     }
 
     public void Dispose()
@@ -230,23 +332,5 @@ public sealed class EventShipper : IDisposable
         }
 
         return ShipOutcome.RetryLater;
-    }
-
-    private void DeadLetter(IReadOnlyList<SpoolRecord> batch, int status, string reason)
-    {
-        var path = Path.Combine(spool.Directory, SpoolFormat.DeadLetterFile);
-        var now = DateTimeOffset.UtcNow.ToString("O");
-        var sb = new StringBuilder();
-        foreach (var record in batch)
-        {
-            sb.Append("{\"rejected_at\":\"").Append(now).Append("\",\"status\":").Append(status)
-              .Append(",\"reason\":").Append(JsonSerializer.Serialize(TextSanitizer.Escape(reason, 1000)))
-              .Append(",\"record\":").Append(record.Line).Append("}\n");
-        }
-
-        using var stream = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read);
-        stream.Write(Encoding.UTF8.GetBytes(sb.ToString()));
-        stream.Flush(flushToDisk: true);
-        DurableFile.SyncDirectory(spool.Directory);
     }
 }

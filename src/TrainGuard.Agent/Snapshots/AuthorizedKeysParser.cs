@@ -19,21 +19,43 @@ public sealed record AuthorizedKey(int Line, string KeyType, string Fingerprint,
 
     /// <summary>The options as written, comma-joined (empty when none).</summary>
     public string OptionsText => string.Join(',', Options);
+
+    /// <summary>Set for a line longer than <see cref="AuthorizedKeysParser.MaxLineLength"/>: its length in bytes (the key was read from its start, the comment is cut).</summary>
+    public long? LineBytes { get; init; }
+
+    /// <summary>Hex SHA-256 of the whole line, for a line longer than <see cref="AuthorizedKeysParser.MaxLineLength"/>.</summary>
+    public string? LineSha256 { get; init; }
 }
 
-/// <summary>A parsed authorized_keys file: keys, and lines that are not keys (with the reason).</summary>
-public sealed record AuthorizedKeysFile(IReadOnlyList<AuthorizedKey> Keys, IReadOnlyList<(int Line, string Reason)> Errors);
+/// <summary>
+/// A non-comment line that is not a key the parser understands, kept as a fact (sshd may still accept it: a key
+/// type the parser does not know, or a line too long to parse whole): its number, length, hash and first bytes.
+/// </summary>
+public sealed record UnparsedLine(int Line, long Bytes, string Sha256, string Prefix, string Reason);
+
+/// <summary>A parsed authorized_keys file: keys, lines that are not keys (with the reason), and those lines as facts.</summary>
+public sealed record AuthorizedKeysFile(IReadOnlyList<AuthorizedKey> Keys, IReadOnlyList<(int Line, string Reason)> Errors)
+{
+    public IReadOnlyList<UnparsedLine> Unparsed { get; init; } = [];
+}
 
 /// <summary>
 /// Parses <c>~/.ssh/authorized_keys</c> as sshd reads it (sshd(8) AUTHORIZED_KEYS FILE FORMAT): optional
 /// comma-separated options (values in double quotes may contain commas, spaces and <c>\"</c>), the key type,
 /// the base64 key blob, an optional comment. The blob's embedded type name must match the line's key type.
+/// Files are streamed line by line with no size limit (sshd has none): a line longer than
+/// <see cref="MaxLineLength"/> keeps its first 64 KiB and the hash of the whole line, and is still parsed when
+/// its key ends within them; every line that is not a key is an <see cref="UnparsedLine"/>, never dropped.
 /// </summary>
 public static class AuthorizedKeysParser
 {
     public const int MaxLineLength = 64 * 1024;
-    public const int MaxFileLength = 1024 * 1024;
+
+    /// <summary>Keys parsed per file at most; the lines after them are one <see cref="UnparsedLine"/> with their combined hash.</summary>
+    public const int MaxKeysPerFile = 10_000;
+
     private const int MaxOptions = 64;
+    private const int PrefixChars = 200;
 
     public static readonly IReadOnlySet<string> KeyTypes = new HashSet<string>(StringComparer.Ordinal)
     {
@@ -44,38 +66,147 @@ public static class AuthorizedKeysParser
         "sk-ecdsa-sha2-nistp256-cert-v01@openssh.com", "sk-ssh-ed25519-cert-v01@openssh.com",
     };
 
-    /// <summary>Parses a whole file; bad lines become errors, never exceptions.</summary>
-    public static AuthorizedKeysFile Parse(ReadOnlySpan<byte> content)
+    /// <summary>Parses a whole file held in memory; bad lines become errors, never exceptions.</summary>
+    public static AuthorizedKeysFile Parse(ReadOnlySpan<byte> content) => Parse(new MemoryStream(content.ToArray(), writable: false));
+
+    /// <summary>Streams a file line by line (memory bounded by <see cref="MaxLineLength"/> per line and <see cref="MaxKeysPerFile"/>).</summary>
+    public static AuthorizedKeysFile Parse(Stream stream, int maxKeys = MaxKeysPerFile)
     {
-        if (content.Length > MaxFileLength)
+        var state = new FileState(maxKeys);
+        var chunk = new byte[64 * 1024];
+        var line = new byte[MaxLineLength];
+        var filled = 0;
+        long length = 0;
+        IncrementalHash? longHash = null;
+        int read;
+        while ((read = stream.Read(chunk)) > 0)
         {
-            MalformedInputException.ThrowLimit("authorized_keys size", MaxFileLength, 0);
+            var data = chunk.AsSpan(0, read);
+            while (!data.IsEmpty)
+            {
+                var nl = data.IndexOf((byte)'\n');
+                var part = nl < 0 ? data : data[..nl];
+                Append(part, line, ref filled, ref length, ref longHash);
+                if (nl < 0)
+                {
+                    break;
+                }
+
+                state.Line(line.AsSpan(0, filled), length, longHash);
+                filled = 0;
+                length = 0;
+                longHash?.Dispose();
+                longHash = null;
+                data = data[(nl + 1)..];
+            }
         }
 
-        var keys = new List<AuthorizedKey>();
-        var errors = new List<(int, string)>();
-        var text = Encoding.UTF8.GetString(content);
-        var lineNumber = 0;
-        foreach (var raw in text.Split('\n'))
+        if (length > 0)
         {
-            lineNumber++;
-            var line = raw.TrimEnd('\r').Trim(' ', '\t');
-            if (line.Length == 0 || line[0] == '#')
+            state.Line(line.AsSpan(0, filled), length, longHash);
+        }
+
+        longHash?.Dispose();
+        return state.Finish();
+    }
+
+    /// <summary>Adds bytes to the current line: the first <see cref="MaxLineLength"/> are kept, a longer line is hashed as it goes.</summary>
+    private static void Append(ReadOnlySpan<byte> part, byte[] line, ref int filled, ref long length, ref IncrementalHash? longHash)
+    {
+        length += part.Length;
+        var room = Math.Min(part.Length, line.Length - filled);
+        part[..room].CopyTo(line.AsSpan(filled));
+        filled += room;
+        if (length > MaxLineLength)
+        {
+            if (longHash is null)
             {
-                continue;
+                // The line just outgrew the buffer: hash what is kept, then everything after it.
+                longHash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+                longHash.AppendData(line, 0, filled);
+            }
+
+            longHash.AppendData(part[room..]);
+        }
+    }
+
+    private sealed class FileState(int maxKeys)
+    {
+        private readonly List<AuthorizedKey> keys = [];
+        private readonly List<(int, string)> errors = [];
+        private readonly List<UnparsedLine> unparsed = [];
+        private IncrementalHash? rest;
+        private int restFirstLine;
+        private int restLines;
+        private long restBytes;
+        private int number;
+
+        public void Line(ReadOnlySpan<byte> kept, long length, IncrementalHash? longHash)
+        {
+            number++;
+            var overlong = longHash is not null;
+            if (kept.Length > 0 && kept[^1] == (byte)'\r' && !overlong)
+            {
+                kept = kept[..^1];
+            }
+
+            var text = Encoding.UTF8.GetString(kept);
+            var trimmed = text.Trim(' ', '\t', '\r');
+            if (trimmed.Length == 0 || trimmed[0] == '#')
+            {
+                return;
+            }
+
+            var sha = overlong ? Convert.ToHexStringLower(longHash!.GetHashAndReset()) : Convert.ToHexStringLower(SHA256.HashData(kept));
+            if (keys.Count >= maxKeys)
+            {
+                rest ??= IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+                restFirstLine = restLines == 0 ? number : restFirstLine;
+                restLines++;
+                restBytes += length;
+                rest.AppendData(Encoding.ASCII.GetBytes(sha + "\n"));
+                return;
+            }
+
+            var candidate = trimmed;
+            if (overlong)
+            {
+                // Only the start is kept: parse up to its last blank, so no token (the key blob above all) is cut short.
+                var blank = trimmed.LastIndexOfAny([' ', '\t']);
+                candidate = blank > 0 ? trimmed[..blank].TrimEnd(' ', '\t') : string.Empty;
             }
 
             try
             {
-                keys.Add(ParseLine(line, lineNumber));
+                if (candidate.Length == 0)
+                {
+                    MalformedInputException.Throw(InputErrorKind.OverLimit, $"line {number}: {length} bytes with no complete key in its first {MaxLineLength} bytes", 0);
+                }
+
+                var key = ParseLine(candidate, number);
+                keys.Add(overlong ? key with { LineBytes = length, LineSha256 = sha } : key);
             }
             catch (MalformedInputException ex)
             {
-                errors.Add((lineNumber, ex.Message));
+                var reason = overlong ? $"line of {length} bytes, longer than {MaxLineLength}: {ex.Message}" : ex.Message;
+                errors.Add((number, reason));
+                unparsed.Add(new UnparsedLine(number, length, sha, Findings.TextSanitizer.Escape(trimmed, PrefixChars), Findings.TextSanitizer.Escape(reason, 300)));
             }
         }
 
-        return new AuthorizedKeysFile(keys, errors);
+        public AuthorizedKeysFile Finish()
+        {
+            if (rest is not null)
+            {
+                var sha = Convert.ToHexStringLower(rest.GetHashAndReset());
+                rest.Dispose();
+                var reason = $"{restLines} more lines after {maxKeys} keys were not parsed";
+                errors.Add((restFirstLine, reason));
+                unparsed.Add(new UnparsedLine(restFirstLine, restBytes, sha, string.Empty, reason));
+            }
+
+            return new AuthorizedKeysFile(keys, errors) { Unparsed = unparsed };
+        }
     }
 
     /// <summary>Parses one non-comment line.</summary>
@@ -132,13 +263,7 @@ public static class AuthorizedKeysParser
     public static string Fingerprint(ReadOnlySpan<byte> blob) => "SHA256:" + Convert.ToBase64String(SHA256.HashData(blob)).TrimEnd('=');
 
     /// <summary>Fuzz target: never throws anything but <see cref="MalformedInputException"/>.</summary>
-    public static void Fuzz(ReadOnlySpan<byte> data)
-    {
-        if (data.Length <= MaxFileLength)
-        {
-            _ = Parse(data);
-        }
-    }
+    public static void Fuzz(ReadOnlySpan<byte> data) => _ = Parse(data);
 
     private static string ReadEmbeddedType(ReadOnlySpan<byte> blob, int lineNumber, int offset)
     {

@@ -8,12 +8,29 @@ namespace TrainGuard.Agent.Snapshots;
 /// <summary>An account line of <c>/etc/passwd</c>.</summary>
 public sealed record AccountState(string Name, long Uid, long Gid, string Home, string Shell);
 
-/// <summary>A key in an account's authorized_keys.</summary>
+/// <summary>
+/// A key in an account's authorized_keys, or a line there that is not a key the agent could parse (<see cref="Unparsed"/>
+/// set, <see cref="Type"/> <c>unparsed</c>, <see cref="Fingerprint"/> <c>line-sha256:</c> + the line's hash).
+/// </summary>
 public sealed record SshKeyState(string Account, string Path, int Line, string Type, string Fingerprint, string Options, string? Comment)
 {
+    public const string UnparsedType = "unparsed";
+
     [JsonIgnore]
     public string Key => $"{Path}|{Fingerprint}|{Options}";
+
+    /// <summary>Length of a line longer than 64 KiB (null for an ordinary line).</summary>
+    public long? LineBytes { get; init; }
+
+    /// <summary>Hex SHA-256 of a line longer than 64 KiB or of an unparsed line.</summary>
+    public string? LineSha256 { get; init; }
+
+    /// <summary>Why the line is not a key (null for a key).</summary>
+    public string? Unparsed { get; init; }
 }
+
+/// <summary>An authorized_keys file that exists but cannot be read (a FIFO, a device, a link loop, permissions): its keys are unknown.</summary>
+public sealed record KeyFileProblem(string Account, string Path, string Reason, string? Type);
 
 /// <summary>A listening socket and its owning process (when found).</summary>
 public sealed record SocketState(string Transport, string Address, int Port, long Inode, long Uid, long? Pid, string? Process, string? Executable)
@@ -37,6 +54,12 @@ public sealed record NodeSnapshot
     public IReadOnlyList<SocketState> Sockets { get; init; } = [];
 
     public IReadOnlyList<PersistenceFile> Persistence { get; init; } = [];
+
+    /// <summary>Key files that exist but could not be read (their keys are carried over from the previous snapshot).</summary>
+    public IReadOnlyList<KeyFileProblem> KeyFileProblems { get; init; } = [];
+
+    /// <summary>The <c>AuthorizedKeysFile</c> patterns in effect (from <c>sshd_config</c> and its includes, plus sshd's defaults).</summary>
+    public IReadOnlyList<string> AuthorizedKeysFiles { get; init; } = [];
 
     /// <summary>What could not be read (unreadable files, bad authorized_keys lines), for the heartbeat and --once.</summary>
     public IReadOnlyList<string> Problems { get; init; } = [];

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using TrainGuard.Agent.Spool;
 using TrainGuard.Events;
 
 namespace TrainGuard.Agent.Snapshots;
@@ -70,6 +71,13 @@ public static class SnapshotDiff
         foreach (var key in oldKeys.Values.Where(k => !newKeys.ContainsKey(k.Key)))
         {
             events.Add(KeyEvent(now, EventActions.SshKeyRemoved, "deletion", key, baseline: false));
+        }
+
+        // Key files that exist but cannot be read: their keys are unknown, which is itself worth a look.
+        var oldProblems = previous.KeyFileProblems.Select(p => p.Path + "|" + p.Reason).ToHashSet(StringComparer.Ordinal);
+        foreach (var problem in current.KeyFileProblems.Where(p => !oldProblems.Contains(p.Path + "|" + p.Reason)))
+        {
+            events.Add(KeyFileEvent(now, problem, baseline));
         }
 
         // Sockets.
@@ -163,6 +171,39 @@ public static class SnapshotDiff
             e.Set("trainguard.ssh.key_comment", key.Comment);
         }
 
+        if (key.LineBytes is { } bytes)
+        {
+            e.Set("trainguard.ssh.line_bytes", bytes);
+            e.Set("trainguard.ssh.line_sha256", key.LineSha256);
+        }
+
+        if (key.Unparsed is { } reason)
+        {
+            // A line sshd may accept that the agent cannot read as a key: reported by its hash and first bytes.
+            e.Set("trainguard.ssh.unparsed", true);
+            e.Set("trainguard.ssh.unparsed_reason", reason);
+            e.Set("trainguard.ssh.line_sha256", key.LineSha256);
+        }
+
+        if (action == EventActions.SshKeyAdded && (key.Unparsed is not null || key.LineBytes is not null))
+        {
+            // Lines over 64 KiB are how a key is hidden from tools that skip long lines.
+            var (score, name) = key.LineBytes > AuthorizedKeysParser.MaxLineLength ? (75, "high") : (50, "medium");
+            e.Set(EventFields.Severity, score).Set(EventFields.TrainGuardSeverity, name);
+        }
+
+        return e;
+    }
+
+    private static EventRecord KeyFileEvent(DateTimeOffset now, KeyFileProblem problem, bool baseline)
+    {
+        var e = NewEvent(now, AgentActions.SshKeyFileUnreadable, problem.Path + "|" + problem.Reason, baseline, ["iam", "configuration"], "info");
+        e.Set("user.target.name", problem.Account);
+        e.Set("file.path", problem.Path);
+        e.Set("file.type", problem.Type);
+        e.Set("trainguard.ssh.key_file", problem.Path);
+        e.Set("error.message", problem.Reason);
+        e.Set(EventFields.Severity, 50).Set(EventFields.TrainGuardSeverity, "medium");
         return e;
     }
 

@@ -27,10 +27,11 @@ public sealed record SnapshotOptions
 
 /// <summary>
 /// Reads a node's security-relevant state under a root: accounts (<c>/etc/passwd</c>), every account's
-/// <c>authorized_keys</c> and <c>authorized_keys2</c>, listening TCP/UDP sockets (<c>/proc/net/tcp{,6}</c>,
+/// key files (<c>authorized_keys</c>, <c>authorized_keys2</c> and whatever <c>sshd_config</c>'s
+/// <c>AuthorizedKeysFile</c> names), listening TCP/UDP sockets (<c>/proc/net/tcp{,6}</c>,
 /// <c>udp{,6}</c>) with their owning process (socket inode to pid via <c>/proc/*/fd</c>), crontabs,
 /// systemd units (system, <c>/etc/systemd/user</c> and each account's <c>~/.config/systemd/user</c>),
-/// sudoers drop-ins and <c>/etc/ld.so.preload</c>. Never follows a path out of the root, never opens
+/// sudoers drop-ins, <c>/etc/ld.so.preload</c>, <c>sshd_config</c> and its includes. Never follows a path out of the root, never opens
 /// an empty (possibly special) file, never reads more than a limit.
 /// </summary>
 public sealed class SnapshotReader(SnapshotOptions options)
@@ -50,6 +51,7 @@ public sealed class SnapshotReader(SnapshotOptions options)
         ("/etc/sudoers", "sudoers", false),
         ("/etc/sudoers.d", "sudoers", false),
         ("/etc/ld.so.preload", "preload", false),
+        (SshdConfig.MainPath, "sshd", false),
     ];
 
     /// <summary>Takes a snapshot; <paramref name="previous"/> lets unchanged files (same size and time) skip re-hashing.</summary>
@@ -57,9 +59,11 @@ public sealed class SnapshotReader(SnapshotOptions options)
     {
         var problems = new List<string>();
         var accounts = ReadAccounts(problems);
-        var keys = ReadKeys(accounts, problems);
+        var sshd = SshdConfig.Read(Under, problems);
+        var keyFileProblems = new List<KeyFileProblem>();
+        var keys = ReadKeys(accounts, sshd.AuthorizedKeysFiles, previous, problems, keyFileProblems);
         var sockets = ReadSockets(problems);
-        var persistence = ReadPersistence(accounts, previous, problems);
+        var persistence = ReadPersistence(accounts, sshd.Files, previous, problems);
         return new NodeSnapshot
         {
             TakenAt = now,
@@ -68,6 +72,8 @@ public sealed class SnapshotReader(SnapshotOptions options)
             Sockets = sockets,
             Persistence = persistence,
             Problems = problems,
+            KeyFileProblems = keyFileProblems,
+            AuthorizedKeysFiles = sshd.AuthorizedKeysFiles,
         };
     }
 
@@ -91,44 +97,92 @@ public sealed class SnapshotReader(SnapshotOptions options)
         return passwd.Entries.Select(e => new AccountState(e.Name, e.Uid, e.Gid, e.Home, e.Shell)).ToList();
     }
 
-    private List<SshKeyState> ReadKeys(List<AccountState> accounts, List<string> problems)
+    /// <summary>
+    /// Every account's key files (each <c>AuthorizedKeysFile</c> pattern expanded for it), streamed whole: no size
+    /// limit, a FIFO or device is never read, and a file that exists but cannot be read is a <see cref="KeyFileProblem"/>
+    /// whose keys are carried over from <paramref name="previous"/> (not reported as removed).
+    /// </summary>
+    private List<SshKeyState> ReadKeys(List<AccountState> accounts, IReadOnlyList<string> patterns, NodeSnapshot? previous, List<string> problems, List<KeyFileProblem> keyFileProblems)
     {
         var keys = new List<SshKeyState>();
         var seen = new HashSet<string>(StringComparer.Ordinal);
+        var expansionErrors = new HashSet<string>(StringComparer.Ordinal);
         foreach (var account in accounts)
         {
-            var home = account.Home.TrimEnd('/');
-            if (home.Length == 0 || home[0] != '/' || home == "/nonexistent")
+            foreach (var pattern in patterns)
             {
-                continue;
-            }
+                var nodePath = SshdConfig.Expand(pattern, account, out var error);
+                if (nodePath is null)
+                {
+                    if (error is not null && expansionErrors.Add(error))
+                    {
+                        problems.Add(error);
+                    }
 
-            foreach (var name in new[] { "authorized_keys", "authorized_keys2" })
-            {
-                var nodePath = home + "/.ssh/" + name;
+                    continue;
+                }
+
                 if (!seen.Add(nodePath))
                 {
                     continue;
                 }
 
-                var bytes = ReadBounded(nodePath, AuthorizedKeysParser.MaxFileLength, problems);
-                if (bytes is null)
-                {
-                    continue;
-                }
-
-                var parsed = AuthorizedKeysParser.Parse(bytes);
-                foreach (var (line, reason) in parsed.Errors.Take(5))
-                {
-                    problems.Add($"{nodePath}:{line}: {reason}");
-                }
-
-                keys.AddRange(parsed.Keys.Select(k => new SshKeyState(account.Name, nodePath, k.Line, k.KeyType, k.Fingerprint, k.OptionsText, k.Comment)));
+                ReadKeyFile(account, nodePath, previous, keys, problems, keyFileProblems);
             }
         }
 
         return keys;
     }
+
+    private void ReadKeyFile(AccountState account, string nodePath, NodeSnapshot? previous, List<SshKeyState> keys, List<string> problems, List<KeyFileProblem> keyFileProblems)
+    {
+        // sshd opens key files as the user, following links, and refuses anything but a regular file.
+        if (!UnixFile.TryOpenRegular(Under(nodePath), followLinks: true, out var opened, out var refusal))
+        {
+            if (refusal!.Missing && refusal.Status is null && !IsDanglingLink(Under(nodePath)))
+            {
+                return;
+            }
+
+            var reason = refusal.Missing ? "a symbolic link to nothing" : refusal.Reason;
+            keyFileProblems.Add(new KeyFileProblem(account.Name, nodePath, reason, refusal.Status?.TypeName));
+            problems.Add($"{nodePath}: {reason}");
+            keys.AddRange(previous?.SshKeys.Where(k => k.Path == nodePath) ?? []);
+            return;
+        }
+
+        AuthorizedKeysFile parsed;
+        try
+        {
+            using (opened)
+            using (var stream = opened!.OpenStream())
+            {
+                parsed = AuthorizedKeysParser.Parse(stream);
+            }
+        }
+        catch (IOException ex)
+        {
+            keyFileProblems.Add(new KeyFileProblem(account.Name, nodePath, $"read failed ({ex.Message})", "file"));
+            problems.Add($"{nodePath}: cannot read ({ex.Message})");
+            keys.AddRange(previous?.SshKeys.Where(k => k.Path == nodePath) ?? []);
+            return;
+        }
+
+        foreach (var (line, reason) in parsed.Errors.Take(5))
+        {
+            problems.Add($"{nodePath}:{line}: {reason}");
+        }
+
+        keys.AddRange(parsed.Keys.Select(k => new SshKeyState(account.Name, nodePath, k.Line, k.KeyType, k.Fingerprint, k.OptionsText, k.Comment) { LineBytes = k.LineBytes, LineSha256 = k.LineSha256 }));
+        keys.AddRange(parsed.Unparsed.Select(u => new SshKeyState(account.Name, nodePath, u.Line, SshKeyState.UnparsedType, "line-sha256:" + u.Sha256, string.Empty, u.Prefix.Length > 0 ? u.Prefix : null)
+        {
+            LineBytes = u.Bytes,
+            LineSha256 = u.Sha256,
+            Unparsed = u.Reason,
+        }));
+    }
+
+    private static bool IsDanglingLink(string path) => UnixFile.TryLstat(path, out var status, out _) && status.Type == UnixFileType.Symlink;
 
     private List<SocketState> ReadSockets(List<string> problems)
     {
@@ -236,11 +290,14 @@ public sealed class SnapshotReader(SnapshotOptions options)
         return map;
     }
 
-    private List<PersistenceFile> ReadPersistence(List<AccountState> accounts, NodeSnapshot? previous, List<string> problems)
+    private List<PersistenceFile> ReadPersistence(List<AccountState> accounts, IReadOnlyList<string> sshdFiles, NodeSnapshot? previous, List<string> problems)
     {
         var cache = previous?.Persistence.ToDictionary(p => p.Path, StringComparer.Ordinal) ?? [];
         var files = new List<PersistenceFile>();
         var locations = PersistenceLocations.ToList();
+
+        // sshd_config decides which key files grant a login: it and every file it includes are watched.
+        locations.AddRange(sshdFiles.Where(f => !locations.Any(l => l.Path == f)).Select(f => (f, "sshd", false)));
         foreach (var home in accounts.Select(a => a.Home.TrimEnd('/')).Where(h => h.Length > 1 && h[0] == '/' && h != "/nonexistent").Distinct(StringComparer.Ordinal))
         {
             locations.Add((home + "/.config/systemd/user", "systemd-user", true));

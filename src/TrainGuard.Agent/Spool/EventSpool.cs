@@ -53,6 +53,13 @@ public sealed class EventSpool : IDisposable
         anchorSeq = state.AnchorSeq;
         anchorHash = state.AnchorHash;
         lastEventJson = state.LastEventJson;
+        if (state.SealedHeadHash is { } sealedHash && state.SealedHeadSeq > lastSeq)
+        {
+            // Records were cut from the end: number on from the sealed head, so the gap stays visible to every later verify.
+            lastSeq = state.SealedHeadSeq;
+            lastHash = sealedHash;
+        }
+
         if (segments.Count == 0)
         {
             segments.Add(CreateSegment(lastSeq + 1));
@@ -96,6 +103,18 @@ public sealed class EventSpool : IDisposable
             lock (gate)
             {
                 return lastSeq - acked;
+            }
+        }
+    }
+
+    /// <summary>The sealed head: the newest record's sequence number and the SHA-256 of its line (also in the cursor and every heartbeat).</summary>
+    public (long Seq, string Hash) Head
+    {
+        get
+        {
+            lock (gate)
+            {
+                return (lastSeq, lastHash);
             }
         }
     }
@@ -344,7 +363,7 @@ public sealed class EventSpool : IDisposable
                 trimmed++;
             }
 
-            SpoolFormat.WriteCursor(Directory, new SpoolFormat.Cursor(acked, anchorSeq, anchorHash));
+            WriteCursor();
             if (trimmed > 0)
             {
                 for (var i = 0; i < trimmed; i++)
@@ -416,7 +435,20 @@ public sealed class EventSpool : IDisposable
         lastHash = hash;
         lastEventJson = lastJson;
         buffer.SetLength(0);
+
+        // Sealed after the records are on disk: a crash in between leaves a head that is older, never newer, than the spool.
+        try
+        {
+            WriteCursor();
+        }
+        catch (IOException)
+        {
+            // The records are committed; an older head is safe and the next append seals again.
+        }
     }
+
+    private void WriteCursor() =>
+        SpoolFormat.WriteCursor(Directory, new SpoolFormat.Cursor(acked, anchorSeq, anchorHash, lastSeq, lastHash), options.Fsync);
 
     private void Roll(long firstSeq, string prevHash)
     {

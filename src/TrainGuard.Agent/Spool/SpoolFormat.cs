@@ -82,10 +82,23 @@ public static class SpoolFormat
     /// <summary>Fuzz target: reading a record envelope must throw nothing but <see cref="MalformedInputException"/>.</summary>
     public static void Fuzz(ReadOnlySpan<byte> data) => _ = ParseRecord(data);
 
-    internal sealed record Cursor(long Acked, long AnchorSeq, string AnchorHash);
+    /// <summary>
+    /// The cursor: what the server acknowledged, the trim anchor, and the sealed head: the sequence number and
+    /// line hash of the newest record, rewritten after every append. It lives outside the segment files, so
+    /// records cut from the spool's end (which leave the chain itself intact) no longer match it.
+    /// </summary>
+    internal sealed record Cursor(long Acked, long AnchorSeq, string AnchorHash, long HeadSeq = 0, string? HeadHash = null);
 
-    internal static string FormatCursor(Cursor cursor) =>
-        $"{{\"acked\":{cursor.Acked.ToString(CultureInfo.InvariantCulture)},\"anchor_seq\":{cursor.AnchorSeq.ToString(CultureInfo.InvariantCulture)},\"anchor_hash\":\"{cursor.AnchorHash}\"}}\n";
+    internal static string FormatCursor(Cursor cursor)
+    {
+        var text = $"{{\"acked\":{cursor.Acked.ToString(CultureInfo.InvariantCulture)},\"anchor_seq\":{cursor.AnchorSeq.ToString(CultureInfo.InvariantCulture)},\"anchor_hash\":\"{cursor.AnchorHash}\"";
+        if (cursor.HeadHash is not null)
+        {
+            text += $",\"head_seq\":{cursor.HeadSeq.ToString(CultureInfo.InvariantCulture)},\"head_hash\":\"{cursor.HeadHash}\"";
+        }
+
+        return text + "}\n";
+    }
 
     internal static Cursor? ReadCursor(string directory, List<Finding> findings)
     {
@@ -108,12 +121,25 @@ public static class SpoolFormat
             var acked = root.GetProperty("acked").GetInt64();
             var anchorSeq = root.GetProperty("anchor_seq").GetInt64();
             var anchorHash = root.GetProperty("anchor_hash").GetString() ?? string.Empty;
-            if (acked < 0 || anchorSeq < 0 || anchorSeq > acked || anchorHash.Length != 64 || !anchorHash.All(char.IsAsciiHexDigitLower))
+            if (acked < 0 || anchorSeq < 0 || anchorSeq > acked || !IsHash(anchorHash))
             {
                 throw new JsonException("values out of range");
             }
 
-            return new Cursor(acked, anchorSeq, anchorHash);
+            // Cursors written before the sealed head existed have no head: nothing to compare the end with.
+            if (!root.TryGetProperty("head_seq", out var headSeqElement))
+            {
+                return new Cursor(acked, anchorSeq, anchorHash);
+            }
+
+            var headSeq = headSeqElement.GetInt64();
+            var headHash = root.GetProperty("head_hash").GetString() ?? string.Empty;
+            if (headSeq < acked || !IsHash(headHash))
+            {
+                throw new JsonException("sealed head out of range");
+            }
+
+            return new Cursor(acked, anchorSeq, anchorHash, headSeq, headHash);
         }
         catch (Exception ex) when (ex is JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
         {
@@ -121,6 +147,8 @@ public static class SpoolFormat
             return null;
         }
     }
+
+    private static bool IsHash(string text) => text.Length == 64 && text.All(char.IsAsciiHexDigitLower);
 
     internal static void AddFinding(List<Finding> findings, string rule, Severity severity, string message, string file, int? line)
     {
@@ -163,8 +191,8 @@ public static class SpoolFormat
         return list.OrderBy(s => s.Item1);
     }
 
-    internal static void WriteCursor(string directory, Cursor cursor) =>
-        DurableFile.WriteAllText(Path.Combine(directory, CursorFile), FormatCursor(cursor));
+    internal static void WriteCursor(string directory, Cursor cursor, bool durable = true) =>
+        DurableFile.WriteAllText(Path.Combine(directory, CursorFile), FormatCursor(cursor), durable);
 
     internal static string Utf8(ReadOnlySpan<byte> bytes) => Encoding.UTF8.GetString(bytes);
 }

@@ -28,4 +28,13 @@ public static class AgentActions
     public const string SpoolTampered = "spool-tampered";
     public const string SpoolRecovered = "spool-recovered";
     public const string EventsRejected = "events-rejected";
+
+    /// <summary>A checkpoint path that is not a regular file (FIFO, socket, device, a link to one, a dangling link or a link chain): never opened.</summary>
+    public const string ArtifactUnscannable = "artifact-unscannable";
+
+    /// <summary>An authorized_keys file (or one sshd_config's AuthorizedKeysFile names) exists but cannot be read.</summary>
+    public const string SshKeyFileUnreadable = "ssh-key-file-unreadable";
+
+    /// <summary>A journal entry claiming to be sshd's that the journal's trusted fields show another program wrote.</summary>
+    public const string SshdLogForged = "sshd-log-forged";
 }

@@ -29,7 +29,9 @@ internal sealed record SpoolState(
     long Acked,
     long AnchorSeq,
     string AnchorHash,
-    string? LastEventJson);
+    string? LastEventJson,
+    long SealedHeadSeq,
+    string? SealedHeadHash);
 
 /// <summary>
 /// Walks every segment in order and checks the chain: each record's <c>seq</c> follows the previous one
@@ -75,6 +77,8 @@ internal static class SpoolScanner
         long tornBytes = 0;
         string? tornSaved = null;
         string? lastEventJson = null;
+        var headSeq = cursor?.HeadHash is null ? 0 : cursor.HeadSeq;
+        string? hashAtHead = null;
         for (var si = 0; si < segments.Count; si++)
         {
             var segment = segments[si];
@@ -158,6 +162,11 @@ internal static class SpoolScanner
                 records++;
                 segment.Count++;
                 prevHash = SpoolFormat.HashLine(line);
+                if (record.Seq == headSeq)
+                {
+                    hashAtHead = prevHash;
+                }
+
                 expected = Math.Max(expected, record.Seq) + 1;
                 lastEventJson = record.EventJson;
                 pos = end + 1;
@@ -167,6 +176,16 @@ internal static class SpoolScanner
         }
 
         var lastSeq = expected - 1;
+        if (headSeq > 0 && lastSeq < headSeq)
+        {
+            // The chain that is left is intact: only the seal kept outside the segments shows what is gone.
+            SpoolFormat.AddFinding(findings, AgentRules.SpoolTampered, Severity.High, $"the spool ends at record {lastSeq} but its sealed head says record {headSeq} was written: records {lastSeq + 1}..{headSeq} were cut from its end", System.IO.Path.Combine(directory, SpoolFormat.CursorFile), null);
+        }
+        else if (headSeq > 0 && hashAtHead is not null && hashAtHead != cursor!.HeadHash)
+        {
+            SpoolFormat.AddFinding(findings, AgentRules.SpoolTampered, Severity.High, $"record {headSeq} is not the record that was sealed as the spool's head: the end of the spool was rewritten", System.IO.Path.Combine(directory, SpoolFormat.CursorFile), null);
+        }
+
         if (acked > lastSeq)
         {
             SpoolFormat.AddFinding(findings, AgentRules.SpoolTampered, Severity.High, $"cursor says record {acked} was acknowledged but the spool ends at record {lastSeq}: records were deleted", System.IO.Path.Combine(directory, SpoolFormat.CursorFile), null);
@@ -184,8 +203,10 @@ internal static class SpoolScanner
             Findings = findings,
             TornBytes = tornBytes,
             TornBytesSavedTo = tornSaved,
+            SealedHeadSeq = headSeq > 0 ? headSeq : null,
+            SealedHeadHash = headSeq > 0 ? cursor!.HeadHash : null,
         };
-        return new SpoolState(report, segments, lastSeq, prevHash, acked, anchorSeq, anchorHash, lastEventJson);
+        return new SpoolState(report, segments, lastSeq, prevHash, acked, anchorSeq, anchorHash, lastEventJson, headSeq, headSeq > 0 ? cursor!.HeadHash : null);
     }
 
     private static string SaveTorn(string directory, ReadOnlySpan<byte> bytes)

@@ -27,6 +27,11 @@ public sealed record SpoolVerification
     /// <summary>Where the removed bytes were kept for forensics.</summary>
     public string? TornBytesSavedTo { get; init; }
 
+    /// <summary>The sealed head in the cursor (newest record written, by sequence number and line hash); null for a cursor without one.</summary>
+    public long? SealedHeadSeq { get; init; }
+
+    public string? SealedHeadHash { get; init; }
+
     public bool Tampered => Findings.Any(f => f.RuleId is AgentRules.SpoolTampered or AgentRules.SpoolCursorDamaged);
 
     public bool Clean => Findings.Count == 0;

@@ -1,7 +1,9 @@
 using System.Globalization;
 using System.Net;
 using System.Text;
+using System.Text.Json;
 using TrainGuard.Agent.Common;
+using TrainGuard.Agent.Spool;
 using TrainGuard.Events;
 
 namespace TrainGuard.Agent.Sshd;
@@ -41,6 +43,12 @@ public sealed class SshdCollector
 
     public CollectorStats Stats { get; } = new();
 
+    /// <summary>The <c>__CURSOR</c> of the last journal entry read (where a journal follower resumes).</summary>
+    public string? LastJournalCursor { get; private set; }
+
+    /// <summary>Lines the journal shows were written by a program other than sshd (each one an <c>sshd-log-forged</c> alert).</summary>
+    public long Forged { get; private set; }
+
     /// <summary>Feeds one line (without its line feed).</summary>
     public void ProcessLine(ReadOnlySpan<byte> bytes, long lineNumber, bool terminated = true)
     {
@@ -65,6 +73,12 @@ public sealed class SshdCollector
         if (exportEntry is not null || IsExportField(line))
         {
             ExportLine(line, lineNumber);
+            return;
+        }
+
+        if (line.StartsWith('{'))
+        {
+            JsonLine(bytes, lineNumber);
             return;
         }
 
@@ -192,6 +206,87 @@ public sealed class SshdCollector
             return;
         }
 
+        JournalEntry(entry, exportLine);
+    }
+
+    /// <summary>One entry of <c>journalctl -o json</c>: string fields, binary ones as arrays of byte values.</summary>
+    private void JsonLine(ReadOnlySpan<byte> bytes, long lineNumber)
+    {
+        var entry = new Dictionary<string, string>(StringComparer.Ordinal);
+        var ambiguous = new List<string>();
+        try
+        {
+            using var doc = JsonDocument.Parse(bytes.ToArray(), new JsonDocumentOptions { MaxDepth = 4 });
+            if (doc.RootElement.ValueKind != JsonValueKind.Object)
+            {
+                Stats.AddError(options.SourcePath, lineNumber, "journal JSON line is not an object");
+                return;
+            }
+
+            foreach (var field in doc.RootElement.EnumerateObject())
+            {
+                if (entry.Count >= MaxExportFields)
+                {
+                    Stats.AddError(options.SourcePath, lineNumber, $"journal JSON entry has more than {MaxExportFields} fields; entry skipped");
+                    return;
+                }
+
+                if (field.Value.ValueKind == JsonValueKind.String)
+                {
+                    entry[field.Name] = field.Value.GetString()!;
+                }
+                else if (field.Value.ValueKind == JsonValueKind.Array && BinaryField(field.Value) is { } decoded)
+                {
+                    entry[field.Name] = decoded;
+                }
+                else if (field.Value.ValueKind != JsonValueKind.Null)
+                {
+                    // A field with several values: never trusted, never guessed.
+                    ambiguous.Add(field.Name);
+                }
+            }
+        }
+        catch (JsonException ex)
+        {
+            Stats.AddError(options.SourcePath, lineNumber, $"not a journal JSON entry ({ex.Message})");
+            return;
+        }
+
+        JournalEntry(entry, lineNumber, ambiguous);
+    }
+
+    /// <summary>A binary journal field (<c>[104, 105]</c>) as UTF-8 text; null when it is not one or not valid UTF-8.</summary>
+    private static string? BinaryField(JsonElement array)
+    {
+        var bytes = new List<byte>();
+        foreach (var item in array.EnumerateArray())
+        {
+            if (item.ValueKind != JsonValueKind.Number || !item.TryGetByte(out var b))
+            {
+                return null;
+            }
+
+            bytes.Add(b);
+        }
+
+        try
+        {
+            return StrictUtf8.GetString(bytes.ToArray());
+        }
+        catch (DecoderFallbackException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>A journal entry (export or JSON format): the program it claims, and what journald itself recorded about the sender.</summary>
+    private void JournalEntry(Dictionary<string, string> entry, long lineNumber, IReadOnlyList<string>? ambiguous = null)
+    {
+        if (entry.GetValueOrDefault("__CURSOR") is { } cursor)
+        {
+            LastJournalCursor = cursor;
+        }
+
         var program = entry.GetValueOrDefault("SYSLOG_IDENTIFIER") ?? entry.GetValueOrDefault("_COMM");
         if (program is null || !options.Programs.Contains(program) || !entry.TryGetValue("MESSAGE", out var message))
         {
@@ -202,13 +297,16 @@ public sealed class SshdCollector
             || !long.TryParse(realtime, NumberStyles.None, CultureInfo.InvariantCulture, out var micros)
             || micros > 253402300799_000_000)
         {
-            Stats.AddError(options.SourcePath, exportLine, "journal export entry without a valid __REALTIME_TIMESTAMP");
+            Stats.AddError(options.SourcePath, lineNumber, "journal entry without a valid __REALTIME_TIMESTAMP");
             return;
         }
 
         long? pid = long.TryParse(entry.GetValueOrDefault("_PID") ?? entry.GetValueOrDefault("SYSLOG_PID"), NumberStyles.None, CultureInfo.InvariantCulture, out var p) ? p : null;
         Stats.Records++;
-        var line = new SshdLine(DateTimeOffset.UnixEpoch.AddTicks(micros * 10), false, entry.GetValueOrDefault("_HOSTNAME"), program, pid, message, exportLine);
+        var line = new SshdLine(DateTimeOffset.UnixEpoch.AddTicks(micros * 10), false, entry.GetValueOrDefault("_HOSTNAME"), program, pid, message, lineNumber)
+        {
+            Source = SourceTrust.FromJournal(entry, options.Programs, ambiguous ?? []),
+        };
         Interpret(line);
     }
 
@@ -273,6 +371,13 @@ public sealed class SshdCollector
         var pidKey = line.Pid ?? -1;
         if (m.StartsWith("Accepted key ", StringComparison.Ordinal))
         {
+            if (line.Source.Forged)
+            {
+                // Not remembered for the join: a forged line must not decide which key a real login used.
+                Emit(NewEvent(line, EventActions.UserLogin, "info", EventOutcomes.Unknown, "key-found"), line);
+                return;
+            }
+
             // Accepted key ED25519 SHA256:xxx found at /home/alice/.ssh/authorized_keys:3
             var parts = m.Split(' ', 6);
             var at = m.IndexOf(" found at ", StringComparison.Ordinal);
@@ -328,7 +433,7 @@ public sealed class SshdCollector
                 }
             }
 
-            Emit(e);
+            Emit(e, line);
             return;
         }
 
@@ -348,7 +453,7 @@ public sealed class SshdCollector
                 e.Set("trainguard.ssh.invalid_user", true);
             }
 
-            Emit(e);
+            Emit(e, line);
             return;
         }
 
@@ -366,7 +471,7 @@ public sealed class SshdCollector
             var e = NewEvent(line, EventActions.UserLogin, "info", EventOutcomes.Failure, "authentication");
             SetAuth(e, null, user, ip, port);
             e.Set("trainguard.ssh.invalid_user", true);
-            Emit(e);
+            Emit(e, line);
             return;
         }
 
@@ -385,7 +490,7 @@ public sealed class SshdCollector
             var (ip, port) = AddressAndPort(rest[(ipAt + 1)..]);
             var e = NewEvent(line, EventActions.UserLogout, "end", EventOutcomes.Success, "disconnect");
             SetAuth(e, null, rest[..ipAt], ip, port);
-            Emit(e);
+            Emit(e, line);
             return;
         }
 
@@ -419,7 +524,7 @@ public sealed class SshdCollector
                 e.Set("user.id", id.ToString(CultureInfo.InvariantCulture));
             }
 
-            Emit(e);
+            Emit(e, line);
         }
     }
 
@@ -518,16 +623,75 @@ public sealed class SshdCollector
             e.Set("log.file.path", path);
         }
 
+        var source = line.Source;
+        e.Set("trainguard.source.kind", source.Kind);
+        e.Set("trainguard.source.verified", source.Verified);
+        e.Set("trainguard.source.reason", source.Reason);
+        if (source.Kind == "journal")
+        {
+            e.Set("trainguard.source.journal.uid", source.Uid);
+            e.Set("trainguard.source.journal.pid", source.Pid);
+            e.Set("trainguard.source.journal.exe", source.Executable);
+            e.Set("trainguard.source.journal.comm", source.Command);
+            e.Set("trainguard.source.journal.unit", source.Unit);
+        }
+
+        if (!source.Verified)
+        {
+            // A claim, not proof: the audit USER_* records (which need CAP_AUDIT_WRITE) stay the authority.
+            e.Set(EventFields.Severity, 10).Set(EventFields.TrainGuardSeverity, "info");
+        }
+
         return e;
     }
 
-    private void Emit(EventRecord e)
+    private void Emit(EventRecord e, SshdLine line)
     {
+        if (line.Source.Forged)
+        {
+            Forge(e, line.Source);
+        }
+
         Stats.Events++;
         sink(e);
     }
 
-    private sealed record SshdLine(DateTimeOffset Timestamp, bool TimestampInferred, string? Host, string Program, long? Pid, string Message, long Number);
+    /// <summary>
+    /// Turns what a forged line claims (a login for alice) into an alert about who wrote it: the claim moves under
+    /// <c>trainguard.claimed.*</c>, the actor is the journal's trusted sender.
+    /// </summary>
+    private void Forge(EventRecord e, SourceTrust source)
+    {
+        Forged++;
+        e.Set("trainguard.claimed.action", e.Action);
+        e.Set("trainguard.claimed.user.name", e.GetString("user.name"));
+        e.Set("trainguard.claimed.user.id", e.GetString("user.id"));
+        e.Set("trainguard.claimed.outcome", e.GetString(EventFields.Outcome));
+        e.Set("trainguard.claimed.program", e.GetString("process.name"));
+        e.Set("trainguard.claimed.pid", source.ClaimedPid);
+        e.Remove("user");
+        e.Remove("process");
+        e.Set(EventFields.Action, AgentActions.SshdLogForged);
+        e.Set(EventFields.Kind, EventKinds.Alert);
+        e.Set(EventFields.Category, ["authentication", "intrusion_detection"]);
+        e.Set(EventFields.Type, ["info"]);
+        e.Set(EventFields.Outcome, EventOutcomes.Unknown);
+        e.Set("trainguard.forged", true);
+        e.Set("user.id", source.Uid);
+        if (long.TryParse(source.Pid, NumberStyles.None, CultureInfo.InvariantCulture, out var pid))
+        {
+            e.Set("process.pid", pid);
+        }
+
+        e.Set("process.executable", source.Executable);
+        e.Set("process.name", source.Command);
+        e.Set(EventFields.Severity, 75).Set(EventFields.TrainGuardSeverity, "high");
+    }
+
+    private sealed record SshdLine(DateTimeOffset Timestamp, bool TimestampInferred, string? Host, string Program, long? Pid, string Message, long Number)
+    {
+        public SourceTrust Source { get; init; } = SourceTrust.Syslog;
+    }
 
     private sealed record PendingKey(string KeyType, string Fingerprint, string File, long? Line);
 }

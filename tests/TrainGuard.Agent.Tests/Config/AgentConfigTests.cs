@@ -81,6 +81,15 @@ public sealed class AgentConfigTests
     }
 
     [Fact]
+    public void The_journal_can_replace_auth_log_as_sshds_source()
+    {
+        var config = AgentConfig.Parse("auth_journal: true\nauth_journal_command: /usr/local/bin/journalctl\n");
+        Assert.True(config.AuthJournal);
+        Assert.Equal("/usr/local/bin/journalctl", config.JournalCommand);
+        Assert.False(AgentConfig.Parse(string.Empty).AuthJournal);
+    }
+
+    [Fact]
     public void An_empty_file_means_defaults()
     {
         var config = AgentConfig.Parse(string.Empty);
@@ -98,5 +107,71 @@ public sealed class AgentConfigTests
         Assert.Contains("token file is empty", Assert.Throws<MalformedInputException>(() => empty.ReadToken()).Message, StringComparison.Ordinal);
         var good = new AgentConfig { TokenFile = dir.Write("token2", "abc123\n") };
         Assert.Equal("abc123", good.ReadToken());
+    }
+
+    [Theory]
+    [InlineData("agent.yaml", UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.OtherWrite, "writable by other users (mode 0602)")]
+    [InlineData("agent.yaml", UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupWrite, "writable by other users (mode 0620)")]
+    public void A_configuration_file_other_users_can_write_is_refused(string name, UnixFileMode mode, string expected)
+    {
+        using var dir = new TempDir();
+        var path = dir.Write(name, "host_name: n1\n");
+        TempDir.Chmod(path, mode);
+        var ex = Assert.Throws<AgentConfigException>(() => AgentConfig.Load(path));
+        Assert.Contains(path, ex.Message, StringComparison.Ordinal);
+        Assert.Contains(expected, ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_token_file_other_users_can_write_or_own_is_refused()
+    {
+        using var dir = new TempDir();
+        var token = dir.Write("token", "abc123\n");
+        TempDir.Chmod(token, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.OtherRead | UnixFileMode.OtherWrite);
+        var config = new AgentConfig { TokenFile = token };
+        Assert.Contains("token file is writable by other users", Assert.Throws<AgentConfigException>(() => config.ReadToken()).Message, StringComparison.Ordinal);
+
+        TempDir.Chmod(token, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        Assert.Equal("abc123", config.ReadToken());
+        if (TrainGuard.Agent.Common.UnixFile.EffectiveUid == 0)
+        {
+            // Owned by an ordinary account, who could chmod it at any time.
+            using var chown = System.Diagnostics.Process.Start("chown", ["1500", token])!;
+            chown.WaitForExit();
+            Assert.Contains("owned by uid 1500", Assert.Throws<AgentConfigException>(() => config.ReadToken()).Message, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public void A_configuration_in_a_folder_anyone_can_write_is_refused_unless_the_folder_is_sticky()
+    {
+        using var dir = new TempDir();
+        var path = dir.Write("shared/agent.yaml", "host_name: n1\n");
+        var all = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute
+            | UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute;
+        TempDir.Chmod(dir.Combine("shared"), all);
+        Assert.Contains("without the sticky bit", Assert.Throws<AgentConfigException>(() => AgentConfig.Load(path)).Message, StringComparison.Ordinal);
+        TempDir.Chmod(dir.Combine("shared"), all | UnixFileMode.StickyBit);
+        Assert.Equal("n1", AgentConfig.Load(path).HostName);
+    }
+
+    [Fact]
+    public async Task A_real_agent_refuses_to_start_with_a_world_writable_configuration()
+    {
+        using var dir = new TempDir();
+        var path = dir.Write("agent.yaml", $"spool_dir: {dir.Combine("spool")}\nstate_dir: {dir.Combine("state")}\naudit:\n  log: ~\nauth_log: ~\n");
+        TempDir.Chmod(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.OtherRead | UnixFileMode.OtherWrite);
+        var info = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
+        info.ArgumentList.Add(typeof(ChildProgram).Assembly.Location);
+        info.ArgumentList.Add("agent-run");
+        info.ArgumentList.Add(path);
+        using var child = System.Diagnostics.Process.Start(info)!;
+        var stderr = child.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await child.WaitForExitAsync(timeout.Token);
+        Assert.Equal(2, child.ExitCode);
+        Assert.Contains("configuration file is writable by other users", await stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", await stderr, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(dir.Combine("spool")), "nothing ran");
     }
 }

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using TrainGuard.Agent.Common;
 using TrainGuard.Agent.Config;
 using TrainGuard.Agent.Runtime;
 using TrainGuard.Agent.Snapshots;
@@ -70,6 +71,92 @@ public sealed class AgentHostTests
         Assert.True(heartbeat.Has("trainguard.agent.spool.pending"));
         Assert.True(heartbeat.GetInt64("trainguard.agent.rss_bytes") > 0);
         Assert.True(EventSpool.Verify(dir.Combine("spool")).Clean);
+    }
+
+    [Fact]
+    public async Task A_planted_key_with_an_11000_byte_comment_no_longer_loses_its_batch_and_dead_letters_are_reported()
+    {
+        using var node = new NodeFixture();
+        using var dir = new TempDir();
+        using var server = new FakeEventServer { ExpectedToken = "host-test-token", MaxEventBytes = EventSizeCap.MaxEventBytes };
+        server.Start();
+
+        // A dead letter left by an earlier run whose id someone else claimed on the server.
+        Directory.CreateDirectory(dir.Combine("spool"));
+        var contested = ChildProgram.MakeEvent(7);
+        server.ConflictIds[contested.Id] = true;
+        File.WriteAllText(dir.Combine("spool", SpoolFormat.DeadLetterFile), "{\"rejected_at\":\"2026-11-22T08:00:00Z\",\"status\":409,\"reason\":\"conflict\",\"record\":" + SpoolFormat.FormatRecord(1, SpoolFormat.GenesisHash, contested.ToJsonLine()) + "}\n");
+
+        using var host = new AgentHost(Config(node, dir, server, dir.Combine("none.log")), TextWriter.Null);
+        using var stop = new CancellationTokenSource();
+        var run = host.RunAsync(stop.Token);
+        bool Has(Func<EventRecord, bool> match) => server.Events.ToList().Select(e => EventRecord.Parse(e.GetRawText())).Any(match);
+        await WaitFor(() => Has(e => e.GetBoolean("trainguard.snapshot.baseline") == true), "the baseline");
+
+        // Two keys planted in one pass: one with an 11,000-byte comment.
+        node.Append("home/alice/.ssh/authorized_keys", AuthorizedKeysParserTests.Rsa + " " + new string('C', 11_000) + "\n" + AuthorizedKeysParserTests.Ecdsa + "\n");
+        await WaitFor(() => server.Events.ToList().Select(e => EventRecord.Parse(e.GetRawText())).Count(e => e.Action == EventActions.SshKeyAdded && e.GetString(EventFields.Kind) == EventKinds.Event) == 2, "both planted keys");
+        // The first heartbeat may precede every append (head 0 in a fresh spool): wait for one sealed over records.
+        await WaitFor(() => Has(e => e.Action == EventActions.AgentHeartbeat && e.GetInt64("trainguard.agent.shipping.dead_letters") == 1 && e.GetInt64("trainguard.agent.spool.head_seq") > 0), "a heartbeat counting the dead letter");
+        await stop.CancelAsync();
+        Assert.Equal(0, await run);
+
+        var events = server.Events.ToList().Select(e => EventRecord.Parse(e.GetRawText())).ToList();
+        var longKey = Assert.Single(events, e => e.GetString("trainguard.ssh.key_fingerprint") == AuthorizedKeysParserTests.RsaFingerprint && e.GetString(EventFields.Kind) == EventKinds.Event);
+        Assert.Equal(["trainguard.ssh.key_comment"], longKey.GetStrings(EventSizeCap.TruncatedField));
+        Assert.Contains("…[truncated ", longKey.GetString("trainguard.ssh.key_comment"), StringComparison.Ordinal);
+        Assert.All(server.Events.ToList(), e => Assert.True(System.Text.Encoding.UTF8.GetByteCount(e.GetRawText()) <= EventSizeCap.MaxEventBytes));
+        var heartbeat = events.Last(e => e.Action == EventActions.AgentHeartbeat && e.GetInt64("trainguard.agent.spool.head_seq") > 0);
+        Assert.Equal(64, heartbeat.GetString("trainguard.agent.spool.head_hash")!.Length);
+        Assert.NotEqual(SpoolFormat.GenesisHash, heartbeat.GetString("trainguard.agent.spool.head_hash"));
+        Assert.DoesNotContain(contested.Id, server.ReceivedIds);
+    }
+
+    [Fact]
+    public async Task A_forged_sshd_line_no_longer_becomes_a_login_when_the_agent_follows_the_journal()
+    {
+        using var node = new NodeFixture();
+        using var dir = new TempDir();
+        using var server = new FakeEventServer { ExpectedToken = "host-test-token" };
+        server.Start();
+
+        // A stand-in for journalctl: records its arguments and pid, prints the real capture, then waits to be killed.
+        var fixture = Fixtures.Agent("journal/sshd-login-and-logger-forgery.json");
+        var script = dir.Write("journalctl", $"#!/bin/sh\necho \"$*\" >> {dir.Combine("args.log")}\necho $$ >> {dir.Combine("pids.log")}\ncat '{fixture}'\nexec sleep 300\n");
+        TempDir.Chmod(script, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        var config = Config(node, dir, server, dir.Combine("none.log")) with { AuthJournal = true, JournalCommand = script };
+        bool Has(Func<EventRecord, bool> match) => server.Events.ToList().Select(e => EventRecord.Parse(e.GetRawText())).Any(match);
+
+        using (var host = new AgentHost(config, TextWriter.Null))
+        {
+            using var stop = new CancellationTokenSource();
+            var run = host.RunAsync(stop.Token);
+            await WaitFor(() => Has(e => e.Action == AgentActions.SshdLogForged) && Has(e => e.Action == EventActions.UserLogin && e.GetBoolean("trainguard.source.verified") == true), "the forgery alert and the verified login");
+            await WaitFor(() => Has(e => e.Action == EventActions.AgentHeartbeat && e.GetInt64("trainguard.agent.collectors.sshd.forged") == 1), "a heartbeat counting the forgery");
+            await stop.CancelAsync();
+            Assert.Equal(0, await run);
+        }
+
+        Assert.DoesNotContain(server.Events.ToList().Select(e => EventRecord.Parse(e.GetRawText())), e => e.Action == EventActions.UserLogin && e.GetString("source.ip") == "10.9.9.9");
+        var lastCursor = File.ReadLines(fixture).Select(l => EventRecord.Parse(l).GetString("__CURSOR")).Last();
+        Assert.Equal(lastCursor, File.ReadAllText(dir.Combine("state", "journal-cursor")).Trim());
+        Assert.Contains("--boot", File.ReadAllLines(dir.Combine("args.log"))[0], StringComparison.Ordinal);
+
+        // A restart resumes after the last entry read.
+        using (var host = new AgentHost(config, TextWriter.Null))
+        {
+            using var stop = new CancellationTokenSource();
+            var run = host.RunAsync(stop.Token);
+            await WaitFor(() => File.ReadAllLines(dir.Combine("args.log")).Length == 2, "journalctl started again");
+            await stop.CancelAsync();
+            Assert.Equal(0, await run);
+        }
+
+        Assert.Contains("--after-cursor=" + lastCursor, File.ReadAllLines(dir.Combine("args.log"))[1], StringComparison.Ordinal);
+        foreach (var pid in File.ReadAllLines(dir.Combine("pids.log")))
+        {
+            await WaitFor(() => !Directory.Exists("/proc/" + pid), $"journalctl stand-in {pid} to be killed");
+        }
     }
 
     [Fact]

@@ -14,7 +14,16 @@ public static class AgentRunChild
         }
 
         using var stop = new CancellationTokenSource();
-        using var host = new AgentHost(AgentConfig.Load(args[0]), Console.Error);
-        return await host.RunAsync(stop.Token);
+        try
+        {
+            using var host = new AgentHost(AgentConfig.Load(args[0]), Console.Error);
+            return await host.RunAsync(stop.Token);
+        }
+        catch (AgentConfigException ex)
+        {
+            // As the CLI does: the message, exit code 2.
+            await Console.Error.WriteLineAsync("error: " + ex.Message);
+            return 2;
+        }
     }
 }

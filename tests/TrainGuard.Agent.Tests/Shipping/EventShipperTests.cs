@@ -97,6 +97,71 @@ public sealed class EventShipperTests
         Assert.Contains(logged, l => l.Contains("rejected a batch of 3 events", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public async Task One_event_whose_id_was_claimed_first_no_longer_takes_its_batch_to_the_dead_letter_file()
+    {
+        using var dir = new TempDir();
+        using var server = new FakeEventServer();
+        server.ConflictIds[ChildProgram.IdOf(2)] = true;
+        server.Start();
+        using var spool = EventSpool.Open(dir.Path);
+        spool.Append(Enumerable.Range(0, 5).Select(ChildProgram.MakeEvent).ToList());
+        using var shipper = new EventShipper(spool, Options(server));
+
+        Assert.Equal(ShipOutcome.Rejected, await shipper.ShipOnceAsync());
+        // Sent again one by one: every event but the contested one is on the server.
+        Assert.Equal(4, server.DistinctCount);
+        Assert.DoesNotContain(ChildProgram.IdOf(2), server.ReceivedIds);
+        Assert.Equal(1, shipper.DeadLetters.Count);
+        Assert.Equal(4, shipper.Stats.DeadLettersReshipped);
+        var dead = Assert.Single(File.ReadAllLines(Path.Combine(dir.Path, SpoolFormat.DeadLetterFile)));
+        Assert.Contains(ChildProgram.IdOf(2), dead, StringComparison.Ordinal);
+        Assert.Contains("\"attempts\":1,\"last_status\":409", dead, StringComparison.Ordinal);
+
+        // Once it can be shipped, it is, and the file is empty.
+        server.ConflictIds.Clear();
+        Assert.Equal(1, await shipper.ReshipDeadLettersAsync());
+        Assert.Equal(0, shipper.DeadLetters.Count);
+        Assert.Equal(5, server.DistinctCount);
+        Assert.Empty(File.ReadAllLines(Path.Combine(dir.Path, SpoolFormat.DeadLetterFile)));
+    }
+
+    [Fact]
+    public async Task An_oversized_event_from_an_older_agent_is_capped_when_its_dead_letter_is_sent_again()
+    {
+        using var dir = new TempDir();
+        using var server = new FakeEventServer { MaxEventBytes = 20 * 1024 };
+        server.Start();
+        using var spool = EventSpool.Open(dir.Path);
+        var big = ChildProgram.MakeEvent(0).Set("trainguard.ssh.key_comment", new string('A', 66_000));
+        spool.Append([big, ChildProgram.MakeEvent(1), ChildProgram.MakeEvent(2)]);
+        using var shipper = new EventShipper(spool, Options(server));
+
+        Assert.Equal(ShipOutcome.Rejected, await shipper.ShipOnceAsync());
+        Assert.Equal(3, server.DistinctCount);
+        Assert.Equal(0, shipper.DeadLetters.Count);
+        var capped = server.Events.Select(e => TrainGuard.Events.EventRecord.Parse(e.GetRawText())).Single(e => e.Id == big.Id);
+        Assert.Equal(["trainguard.ssh.key_comment"], capped.GetStrings("trainguard.truncated"));
+    }
+
+    [Fact]
+    public async Task Dead_letters_left_by_an_earlier_run_are_counted_when_the_shipper_starts()
+    {
+        using var dir = new TempDir();
+        using var server = new FakeEventServer { FailWith = 422 };
+        server.Start();
+        using (var spool = EventSpool.Open(dir.Path))
+        {
+            spool.Append(Enumerable.Range(0, 3).Select(ChildProgram.MakeEvent).ToList());
+            using var first = new EventShipper(spool, Options(server));
+            Assert.Equal(ShipOutcome.Rejected, await first.ShipOnceAsync());
+        }
+
+        using var reopened = EventSpool.Open(dir.Path);
+        using var shipper = new EventShipper(reopened, Options(server));
+        Assert.Equal(3, shipper.DeadLetters.Count);
+    }
+
     [Theory]
     [InlineData(401)]
     [InlineData(429)]

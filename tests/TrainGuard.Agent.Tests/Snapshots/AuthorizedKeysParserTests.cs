@@ -67,6 +67,30 @@ public sealed class AuthorizedKeysParserTests
     }
 
     [Fact]
+    public void Lines_that_are_not_keys_are_kept_as_facts_with_the_hash_of_the_whole_line()
+    {
+        var overlong = "ssh-ed25519 " + new string('A', 100_000);
+        var text = Ed25519 + "\nssh-xmss@openssh.com AAAA future\n" + overlong + "\n";
+        var file = AuthorizedKeysParser.Parse(new MemoryStream(Encoding.UTF8.GetBytes(text)));
+        Assert.Single(file.Keys);
+        Assert.Equal([2, 3], file.Unparsed.Select(u => u.Line));
+        Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData("ssh-xmss@openssh.com AAAA future"u8)), file.Unparsed[0].Sha256);
+        Assert.Equal(overlong.Length, file.Unparsed[1].Bytes);
+        Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(overlong))), file.Unparsed[1].Sha256);
+    }
+
+    [Fact]
+    public void Keys_past_the_per_file_limit_are_one_fact_hashing_the_rest()
+    {
+        var text = string.Concat(Enumerable.Repeat(Ed25519 + "\n", 5)) + Rsa + "\n";
+        var file = AuthorizedKeysParser.Parse(new MemoryStream(Encoding.UTF8.GetBytes(text)), maxKeys: 3);
+        Assert.Equal(3, file.Keys.Count);
+        var rest = Assert.Single(file.Unparsed);
+        Assert.Equal(4, rest.Line);
+        Assert.Contains("3 more lines", rest.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Authorized_keys_parser_throws_only_malformed_input_on_fuzzed_files()
     {
         var seeds = new List<byte[]>

@@ -1,4 +1,5 @@
 using TrainGuard.Agent.Snapshots;
+using TrainGuard.Agent.Spool;
 using TrainGuard.Agent.Tests.Support;
 using TrainGuard.Events;
 
@@ -223,16 +224,141 @@ public sealed class SnapshotTests
     }
 
     [Fact]
-    public void Fifos_empty_files_and_oversized_files_are_never_read()
+    public void Fifos_and_empty_files_are_never_read_and_a_fifo_key_file_is_reported()
     {
         using var node = new NodeFixture();
         File.Delete(node.Dir.Combine("home", "alice", ".ssh", "authorized_keys"));
         var mkfifo = System.Diagnostics.Process.Start("mkfifo", node.Dir.Combine("home", "alice", ".ssh", "authorized_keys"));
         mkfifo.WaitForExit();
-        node.Write("home/bob/.ssh/authorized_keys", new string('#', AuthorizedKeysParser.MaxFileLength + 10));
+        node.Write("home/bob/.ssh/authorized_keys", string.Empty);
         var s = Take(node, T0);
         Assert.Empty(s.SshKeys);
-        Assert.Contains(s.Problems, p => p.Contains("/home/bob/.ssh/authorized_keys", StringComparison.Ordinal) && p.Contains("limit", StringComparison.Ordinal));
+        var fifo = Assert.Single(s.KeyFileProblems);
+        Assert.Equal(("alice", "/home/alice/.ssh/authorized_keys", "fifo"), (fifo.Account, fifo.Path, fifo.Type));
+        Assert.Contains(s.Problems, p => p.Contains("/home/alice/.ssh/authorized_keys", StringComparison.Ordinal) && p.Contains("not a regular file", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void An_authorized_keys_over_1_MiB_is_no_longer_skipped_whole_and_a_key_at_its_end_is_reported()
+    {
+        using var node = new NodeFixture();
+        var first = Take(node, T0);
+        var padding = string.Concat(Enumerable.Repeat("# " + new string('#', 1000) + "\n", 2100));
+        node.Write("home/alice/.ssh/authorized_keys", AuthorizedKeysParserTests.Ed25519 + "\n" + padding + AuthorizedKeysParserTests.Rsa + " hidden\n");
+        Assert.True(new FileInfo(node.Dir.Combine("home", "alice", ".ssh", "authorized_keys")).Length > 2 * 1024 * 1024);
+
+        var added = Assert.Single(SnapshotDiff.Diff(first, Take(node, T0.AddMinutes(1), first)));
+        Assert.Equal(EventActions.SshKeyAdded, added.Action);
+        Assert.Equal(AuthorizedKeysParserTests.RsaFingerprint, added.GetString("trainguard.ssh.key_fingerprint"));
+        Assert.Equal(2102, added.GetInt64("trainguard.ssh.key_line"));
+    }
+
+    [Fact]
+    public void A_key_hidden_behind_a_line_over_64_KiB_is_no_longer_dropped_but_reported_with_its_hash()
+    {
+        using var node = new NodeFixture();
+        var first = Take(node, T0);
+        var longComment = AuthorizedKeysParserTests.Rsa + " " + new string('C', 70_000);
+        var longOptions = "command=\"" + new string('x', 70_000) + "\" " + AuthorizedKeysParserTests.Ecdsa;
+        node.Append("home/alice/.ssh/authorized_keys", longComment + "\n" + longOptions + "\n");
+        var events = SnapshotDiff.Diff(first, Take(node, T0.AddMinutes(1), first));
+        Assert.Equal(2, events.Count);
+        Assert.All(events, e =>
+        {
+            Assert.Equal(EventActions.SshKeyAdded, e.Action);
+            Assert.Equal(75, e.GetInt64(EventFields.Severity));
+        });
+
+        // The key before the long comment is read; the line's length and hash say what was cut.
+        var key = Assert.Single(events, e => e.GetInt64("trainguard.ssh.key_line") == 2);
+        Assert.Equal(AuthorizedKeysParserTests.RsaFingerprint, key.GetString("trainguard.ssh.key_fingerprint"));
+        Assert.Equal(System.Text.Encoding.UTF8.GetByteCount(longComment), key.GetInt64("trainguard.ssh.line_bytes"));
+        Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(longComment))), key.GetString("trainguard.ssh.line_sha256"));
+
+        // Options longer than 64 KiB: no key can be read, the line itself is the fact.
+        var line = Assert.Single(events, e => e.GetInt64("trainguard.ssh.key_line") == 3);
+        Assert.True(line.GetBoolean("trainguard.ssh.unparsed"));
+        var hash = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(longOptions)));
+        Assert.Equal(hash, line.GetString("trainguard.ssh.line_sha256"));
+        Assert.Equal("line-sha256:" + hash, line.GetString("trainguard.ssh.key_fingerprint"));
+        Assert.StartsWith("command=\"xxxx", line.GetString("trainguard.ssh.key_comment"), StringComparison.Ordinal);
+        Assert.Contains("longer than 65536", line.GetString("trainguard.ssh.unparsed_reason"), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_key_file_that_cannot_be_read_is_an_event_and_its_keys_are_not_reported_removed()
+    {
+        using var node = new NodeFixture();
+        var first = Take(node, T0);
+        var path = node.Dir.Combine("home", "alice", ".ssh", "authorized_keys");
+        File.Delete(path);
+        File.CreateSymbolicLink(path, path);
+
+        var second = Take(node, T0.AddMinutes(1), first);
+        var e = Assert.Single(SnapshotDiff.Diff(first, second));
+        Assert.Equal(AgentActions.SshKeyFileUnreadable, e.Action);
+        Assert.Equal("alice", e.GetString("user.target.name"));
+        Assert.Equal("/home/alice/.ssh/authorized_keys", e.GetString("file.path"));
+        Assert.Contains("symbolic links", e.GetString("error.message"), StringComparison.Ordinal);
+        Assert.Equal(50, e.GetInt64(EventFields.Severity));
+        Assert.Single(second.SshKeys);
+
+        // Reported once while it lasts.
+        Assert.Empty(SnapshotDiff.Diff(second, Take(node, T0.AddMinutes(2), second)));
+    }
+
+    [Fact]
+    public void Key_files_named_by_sshd_configs_AuthorizedKeysFile_through_an_include_are_watched()
+    {
+        using var node = new NodeFixture();
+        node.Write("etc/ssh/sshd_config", "Port 22\nInclude sshd_config.d/*.conf\n");
+        node.Write("etc/ssh/sshd_config.d/50-keys.conf", "AuthorizedKeysFile /etc/ssh/keys/%u .ssh/authorized_keys\n");
+        var first = Take(node, T0);
+        Assert.Equal(["/etc/ssh/keys/%u", ".ssh/authorized_keys", ".ssh/authorized_keys2"], first.AuthorizedKeysFiles);
+        Assert.Contains(first.Persistence, p => p.Path == "/etc/ssh/sshd_config.d/50-keys.conf" && p.Kind == "sshd");
+
+        node.Write("etc/ssh/keys/bob", AuthorizedKeysParserTests.Ecdsa + "\n");
+        var added = Assert.Single(SnapshotDiff.Diff(first, Take(node, T0.AddMinutes(1), first)));
+        Assert.Equal(EventActions.SshKeyAdded, added.Action);
+        Assert.Equal(("bob", "/etc/ssh/keys/bob"), (added.GetString("user.target.name"), added.GetString("file.path")));
+    }
+
+    [Fact]
+    public void A_new_AuthorizedKeysFile_in_sshd_config_is_a_persistence_change_and_its_keys_appear_in_the_same_pass()
+    {
+        using var node = new NodeFixture();
+        node.Write("etc/ssh/sshd_config", "Port 22\n");
+        node.Write("srv/keys/alice.pub", AuthorizedKeysParserTests.Rsa + " backdoor\n");
+        var first = Take(node, T0);
+
+        node.Write("etc/ssh/sshd_config", "Port 22\nMatch User alice\n    AuthorizedKeysFile=\"/srv/keys/%u.pub\"\n");
+        var events = SnapshotDiff.Diff(first, Take(node, T0.AddMinutes(1), first));
+        var config = Assert.Single(events, e => e.Action == EventActions.PersistenceChanged);
+        Assert.Equal(("/etc/ssh/sshd_config", "sshd"), (config.GetString("file.path"), config.GetString("trainguard.persistence.kind")));
+        Assert.Contains("    AuthorizedKeysFile=\"/srv/keys/%u.pub\"", config.GetStrings("trainguard.diff.added"));
+        var key = Assert.Single(events, e => e.Action == EventActions.SshKeyAdded);
+        Assert.Equal("/srv/keys/alice.pub", key.GetString("file.path"));
+        Assert.Equal(AuthorizedKeysParserTests.RsaFingerprint, key.GetString("trainguard.ssh.key_fingerprint"));
+    }
+
+    [Theory]
+    [InlineData("%h/.ssh/authorized_keys", "/home/alice/.ssh/authorized_keys")]
+    [InlineData(".ssh/keys", "/home/alice/.ssh/keys")]
+    [InlineData("/etc/ssh/keys/%u", "/etc/ssh/keys/alice")]
+    [InlineData("/var/keys/%U/100%%", "/var/keys/1600/100%")]
+    public void AuthorizedKeysFile_tokens_expand_as_sshd_expands_them(string pattern, string expected)
+    {
+        var alice = new AccountState("alice", 1600, 1600, "/home/alice/", "/bin/bash");
+        Assert.Equal(expected, SshdConfig.Expand(pattern, alice, out var error));
+        Assert.Null(error);
+    }
+
+    [Fact]
+    public void An_unknown_AuthorizedKeysFile_token_is_a_problem_not_a_guess()
+    {
+        var alice = new AccountState("alice", 1600, 1600, "/home/alice", "/bin/bash");
+        Assert.Null(SshdConfig.Expand("/keys/%i", alice, out var error));
+        Assert.Contains("unknown token %i", error, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -275,6 +275,98 @@ public sealed class EventSpoolTests
     }
 
     [Fact]
+    public void Cutting_the_last_records_off_the_spool_no_longer_leaves_verify_saying_the_chain_is_intact()
+    {
+        using var dir = new TempDir();
+        using (var spool = EventSpool.Open(dir.Path))
+        {
+            spool.Append(Events(0, 7));
+            spool.Acknowledge(4);
+            spool.Append(Events(7, 3));
+        }
+
+        // The attack: delete the last three records (one of them the event for a poisoned checkpoint) at line boundaries.
+        var segment = SegmentFiles(dir.Path).Single();
+        var lines = File.ReadAllLines(segment);
+        File.WriteAllText(segment, string.Join('\n', lines[..^3]) + "\n");
+
+        var verified = EventSpool.Verify(dir.Path);
+        Assert.True(verified.Tampered);
+        var finding = Assert.Single(verified.Findings);
+        Assert.Equal(AgentRules.SpoolTampered, finding.RuleId);
+        Assert.Contains("records 8..10 were cut from its end", finding.Message, StringComparison.Ordinal);
+        Assert.Equal(10, verified.SealedHeadSeq);
+        Assert.Contains("\"sealed_head_seq\": 10", verified.ToJson(), StringComparison.Ordinal);
+
+        // The agent reports it on open and numbers on from the sealed head, so the gap stays visible.
+        using (var reopened = EventSpool.Open(dir.Path))
+        {
+            Assert.Equal(AgentActions.SpoolTampered, Assert.Single(reopened.OpenReport.ToEvents(DateTimeOffset.UtcNow)).Action);
+            Assert.Equal(11, reopened.Append(ChildProgram.MakeEvent(10)));
+            Assert.Equal([5L, 6, 7, 11], reopened.ReadPending(100).Select(r => r.Seq));
+        }
+
+        Assert.Contains(EventSpool.Verify(dir.Path).Findings, f => f.Message.Contains("records 8..10 are missing", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void A_rewritten_last_record_that_still_chains_does_not_match_the_sealed_head()
+    {
+        using var dir = new TempDir();
+        using (var spool = EventSpool.Open(dir.Path))
+        {
+            spool.Append(Events(0, 3));
+        }
+
+        // A forged record 3 with a correct prev: the chain checks pass, the seal does not.
+        var segment = SegmentFiles(dir.Path).Single();
+        var lines = File.ReadAllLines(segment);
+        lines[2] = SpoolFormat.FormatRecord(3, SpoolFormat.HashLine(Encoding.UTF8.GetBytes(lines[1])), ChildProgram.MakeEvent(99).ToJsonLine());
+        File.WriteAllText(segment, string.Join('\n', lines) + "\n");
+
+        var finding = Assert.Single(EventSpool.Verify(dir.Path).Findings);
+        Assert.Equal(AgentRules.SpoolTampered, finding.RuleId);
+        Assert.Contains("is not the record that was sealed", finding.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Records_newer_than_the_sealed_head_after_a_crash_are_not_tampering()
+    {
+        using var dir = new TempDir();
+        var cursor = Path.Combine(dir.Path, SpoolFormat.CursorFile);
+        string older;
+        using (var spool = EventSpool.Open(dir.Path))
+        {
+            spool.Append(Events(0, 3));
+            older = File.ReadAllText(cursor);
+            Assert.Contains("\"head_seq\":3", older, StringComparison.Ordinal);
+            spool.Append(Events(3, 2));
+        }
+
+        // A crash after the records were fsynced and before the cursor was rewritten.
+        File.WriteAllText(cursor, older);
+        Assert.True(EventSpool.Verify(dir.Path).Clean);
+        using var reopened = EventSpool.Open(dir.Path);
+        Assert.Equal((5L, SpoolFormat.HashLine(Encoding.UTF8.GetBytes(File.ReadAllLines(SegmentFiles(dir.Path).Single())[^1]))), reopened.Head);
+    }
+
+    [Fact]
+    public void A_cursor_written_before_the_sealed_head_existed_still_opens_clean()
+    {
+        using var dir = new TempDir();
+        using (var spool = EventSpool.Open(dir.Path))
+        {
+            spool.Append(Events(0, 3));
+            spool.Acknowledge(1);
+        }
+
+        File.WriteAllText(Path.Combine(dir.Path, SpoolFormat.CursorFile), "{\"acked\":1,\"anchor_seq\":0,\"anchor_hash\":\"" + SpoolFormat.GenesisHash + "\"}\n");
+        var verified = EventSpool.Verify(dir.Path);
+        Assert.True(verified.Clean);
+        Assert.Null(verified.SealedHeadSeq);
+    }
+
+    [Fact]
     public void Spool_record_parser_throws_only_malformed_input_on_fuzzed_lines()
     {
         var seeds = new List<byte[]>

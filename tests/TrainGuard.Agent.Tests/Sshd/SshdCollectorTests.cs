@@ -1,3 +1,4 @@
+using TrainGuard.Agent.Spool;
 using TrainGuard.Agent.Sshd;
 using TrainGuard.Agent.Tests.Support;
 using TrainGuard.Events;
@@ -154,5 +155,104 @@ public sealed class SshdCollectorTests
         Assert.Equal(4, stats.ParseErrors);
         Assert.Equal([1L, 2L, 3L, 4L], stats.FirstErrors.Select(e => e.Line));
         Assert.Single(events);
+    }
+
+    private static string JournalCapture => File.ReadAllText(Fixtures.Agent("journal/sshd-login-and-logger-forgery.json"));
+
+    [Fact]
+    public void A_logger_line_forged_as_sshd_in_the_journal_is_no_longer_a_user_login_for_alice()
+    {
+        var (events, stats) = Collect.Sshd(JournalCapture);
+
+        Assert.Equal(0, stats.ParseErrors);
+        Assert.DoesNotContain(events, e => e.Action == EventActions.UserLogin && e.GetString("source.ip") == "10.9.9.9");
+        var forged = Assert.Single(events, e => e.Action == AgentActions.SshdLogForged);
+        Assert.Equal(EventKinds.Alert, forged.GetString(EventFields.Kind));
+        Assert.True(forged.GetBoolean("trainguard.forged"));
+        Assert.False(forged.GetBoolean("trainguard.source.verified"));
+        Assert.Equal(("65534", 26201L, "/usr/bin/logger", "logger"), (forged.GetString("user.id"), forged.GetInt64("process.pid"), forged.GetString("process.executable"), forged.GetString("process.name")));
+        Assert.Equal(("alice", EventActions.UserLogin, "4242"), (forged.GetString("trainguard.claimed.user.name"), forged.GetString("trainguard.claimed.action"), forged.GetString("trainguard.claimed.pid")));
+        Assert.Equal(75, forged.GetInt64(EventFields.Severity));
+    }
+
+    [Fact]
+    public void A_real_sshd_login_read_from_the_journal_is_verified_by_its_trusted_fields()
+    {
+        var (events, _) = Collect.Sshd(JournalCapture);
+
+        var login = Assert.Single(events, e => e.Action == EventActions.UserLogin && e.GetString("trainguard.login.phase") == "authentication");
+        Assert.Equal("alice", login.GetString("user.name"));
+        Assert.Equal("127.0.0.1", login.GetString("source.ip"));
+        Assert.Equal("/tmp/jtest/home/alice/.ssh/authorized_keys", login.GetString("trainguard.ssh.key_file"));
+        Assert.Equal(("journal", true), (login.GetString("trainguard.source.kind"), login.GetBoolean("trainguard.source.verified")));
+        Assert.Equal(("0", "/usr/sbin/sshd"), (login.GetString("trainguard.source.journal.uid"), login.GetString("trainguard.source.journal.exe")));
+        Assert.False(login.Has(EventFields.Severity));
+        Assert.True(Assert.Single(events, e => e.GetString("trainguard.login.phase") == "session-open").GetBoolean("trainguard.source.verified"));
+
+        // sshd's per-session child runs as the user: its lines are sshd's, but prove less than root's.
+        var disconnect = Assert.Single(events, e => e.GetString("trainguard.login.phase") == "disconnect");
+        Assert.False(disconnect.GetBoolean("trainguard.source.verified"));
+        Assert.False(disconnect.Has("trainguard.forged"));
+        Assert.Equal("sent by uid 1600, not root", disconnect.GetString("trainguard.source.reason"));
+    }
+
+    [Fact]
+    public void An_sshd_line_from_a_syslog_file_is_marked_unverified_with_a_lower_severity()
+    {
+        var (events, _) = Collect.Sshd("Nov 22 08:00:01 gpu-07 sshd[4242]: Accepted publickey for alice from 10.9.9.9 port 50000 ssh2: ED25519 SHA256:abc\n");
+
+        var e = Assert.Single(events);
+        Assert.Equal(EventActions.UserLogin, e.Action);
+        Assert.Equal(("syslog", false), (e.GetString("trainguard.source.kind"), e.GetBoolean("trainguard.source.verified")));
+        Assert.Contains("logger", e.GetString("trainguard.source.reason"), StringComparison.Ordinal);
+        Assert.Equal((10L, "info"), (e.GetInt64(EventFields.Severity)!.Value, e.GetString(EventFields.TrainGuardSeverity)));
+    }
+
+    [Theory]
+    [InlineData("\"_UID\":\"0\",\"_SYSTEMD_UNIT\":\"ssh.service\"", true, false)]
+    [InlineData("\"_UID\":\"0\",\"_SYSTEMD_UNIT\":\"sshd@3-10.0.0.1:22-10.0.0.9:5000.service\",\"_COMM\":\"sshd-session\",\"_EXE\":\"/usr/lib/openssh/sshd-session\"", true, false)]
+    [InlineData("\"_UID\":\"0\",\"_EXE\":\"/usr/bin/logger\",\"_COMM\":\"logger\"", false, true)]
+    [InlineData("\"_UID\":\"0\",\"_EXE\":\"/tmp/sshd\",\"_COMM\":\"sshd\"", false, true)]
+    [InlineData("\"_UID\":\"1500\",\"_SYSTEMD_UNIT\":\"session-4.scope\"", false, false)]
+    [InlineData("\"_UID\":[\"0\",\"1500\"],\"_COMM\":\"sshd\"", false, false)]
+    [InlineData("\"_UID\":\"0\",\"_SYSTEMD_UNIT\":\"cron.service\"", false, false)]
+    public void Only_root_with_sshds_executable_command_or_unit_counts_as_sshd(string trusted, bool verified, bool forged)
+    {
+        var line = "{\"__REALTIME_TIMESTAMP\":\"1795429306000000\",\"SYSLOG_IDENTIFIER\":\"sshd\",\"_PID\":\"900\"," + trusted
+            + ",\"MESSAGE\":\"Accepted password for alice from 10.0.0.9 port 5000 ssh2\"}\n";
+        var (events, stats) = Collect.Sshd(line);
+
+        Assert.Equal(0, stats.ParseErrors);
+        var e = Assert.Single(events);
+        Assert.Equal(verified, e.GetBoolean("trainguard.source.verified"));
+        Assert.Equal(forged ? AgentActions.SshdLogForged : EventActions.UserLogin, e.Action);
+    }
+
+    [Fact]
+    public void Journal_export_entries_are_judged_by_the_same_trusted_fields()
+    {
+        var (events, _) = Collect.Sshd("""
+            __REALTIME_TIMESTAMP=1795429306000000
+            SYSLOG_IDENTIFIER=sshd
+            SYSLOG_PID=4242
+            _PID=5151
+            _UID=1500
+            _COMM=logger
+            _EXE=/usr/bin/logger
+            MESSAGE=Accepted publickey for alice from 10.9.9.9 port 50000 ssh2: ED25519 SHA256:abc
+
+            """);
+
+        var e = Assert.Single(events);
+        Assert.Equal(AgentActions.SshdLogForged, e.Action);
+        Assert.Equal(("1500", 5151L), (e.GetString("user.id"), e.GetInt64("process.pid")));
+    }
+
+    [Fact]
+    public void Journal_json_lines_never_make_the_sshd_collector_throw()
+    {
+        var seeds = JournalCapture.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => System.Text.Encoding.UTF8.GetBytes(l + "\n")).ToList();
+        seeds.Add(System.Text.Encoding.UTF8.GetBytes("{\"MESSAGE\":[104,105],\"__REALTIME_TIMESTAMP\":\"1\",\"SYSLOG_IDENTIFIER\":\"sshd\"}\n"));
+        FuzzDriver.Run(SshdCollector.Fuzz, seeds, iterations: 3000);
     }
 }

@@ -39,6 +39,12 @@ public sealed class FakeEventServer : IDisposable
 
     public string? ExpectedToken { get; set; }
 
+    /// <summary>Ids someone else already claimed: a batch holding one is refused whole with 409 (the server's behaviour the attack used).</summary>
+    public ConcurrentDictionary<string, bool> ConflictIds { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>When set, a batch holding an event larger than this (its JSON, in bytes) is refused whole with 400.</summary>
+    public int? MaxEventBytes { get; set; }
+
     public ConcurrentQueue<string> Authorizations { get; } = new();
 
     public int Requests { get; private set; }
@@ -160,6 +166,21 @@ public sealed class FakeEventServer : IDisposable
             }
 
             using var doc = JsonDocument.Parse(body);
+            foreach (var e in doc.RootElement.GetProperty("events").EnumerateArray())
+            {
+                if (ConflictIds.ContainsKey(e.GetProperty("id").GetString()!))
+                {
+                    await Respond(context, 409, "{\"error\":\"conflicting event id\"}");
+                    return;
+                }
+
+                if (MaxEventBytes is { } max && Encoding.UTF8.GetByteCount(e.GetRawText()) > max)
+                {
+                    await Respond(context, 400, "{\"error\":\"event too large\"}");
+                    return;
+                }
+            }
+
             // The members of the real server's answer (docs/server.md); the tree head is not a signed note here.
             var results = new StringBuilder("{\"results\":[");
             var first = true;

@@ -22,6 +22,17 @@ public sealed class TempDir : IDisposable
         return full;
     }
 
+    /// <summary>chmod (these tests run on Linux only).</summary>
+    public static void Chmod(string path, UnixFileMode mode)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            throw new PlatformNotSupportedException("file modes are a Unix feature");
+        }
+
+        File.SetUnixFileMode(path, mode);
+    }
+
     public void Dispose()
     {
         try
