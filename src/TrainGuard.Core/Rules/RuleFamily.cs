@@ -1,13 +1,9 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Reflection;
 using TrainGuard.Findings;
+using TrainGuard.Parsing;
 
 namespace TrainGuard.Rules;
-
-/// <summary>What a family's matcher made of one sample: whether the rule fired, and what the matcher produced.</summary>
-/// <param name="Matched">True when the matcher flagged the sample with the rule.</param>
-/// <param name="Detail">What the matcher produced (rule ids, severities, messages), for a failing test's message.</param>
-public sealed record RuleSampleResult(bool Matched, string Detail);
 
 /// <summary>
 /// A family of rules (the pickle scanner's, <c>env</c>'s, <c>ckpt</c>'s, the ledger's, the agent's...): its rules and,
@@ -32,7 +28,7 @@ public class RuleFamily
         {
             if (!_byId.TryAdd(rule.Id, rule))
             {
-                throw new InvalidDataException($"rule id {rule.Id} is defined more than once in family {name}");
+                throw MalformedInputException.Create(InputErrorKind.Config, $"rule id {rule.Id} is defined more than once in family {name}");
             }
         }
 
@@ -60,11 +56,29 @@ public class RuleFamily
     /// <summary>True when the family can run samples of <paramref name="rule"/> through its matcher (then the rule needs samples).</summary>
     public virtual bool HasMatcher(RuleDefinition rule) => false;
 
-    /// <summary>Runs one sample of <paramref name="rule"/> through the family's matcher, the code that reports the rule.</summary>
+    /// <summary>
+    /// True when the matcher can report <paramref name="rule"/> from a sample (then it needs must_match samples). A rule
+    /// reported by code paths samples do not reach (the scanner's structural format checks) still runs its
+    /// must_not_match samples.
+    /// </summary>
+    public virtual bool MatcherCanReport(RuleDefinition rule) => HasMatcher(rule);
+
+    /// <summary>
+    /// Runs one sample of <paramref name="rule"/> through the family's matcher (the code that reports the rule) and
+    /// says whether it behaved: flagged with the rule when <paramref name="expectMatch"/> (a <c>must_match</c> sample),
+    /// not flagged otherwise. Returns null when it behaved, else what the matcher produced instead.
+    /// </summary>
     /// <exception cref="NotSupportedException">The rule has no matcher (<see cref="HasMatcher"/> is false).</exception>
-    /// <exception cref="InvalidDataException">The sample is not valid input for the family's sample language.</exception>
-    public virtual ValueTask<RuleSampleResult> RunSampleAsync(RuleDefinition rule, string sample, CancellationToken cancellationToken = default) =>
+    /// <exception cref="MalformedInputException">The sample is not valid input for the family's sample language (kind <see cref="InputErrorKind.Config"/>).</exception>
+    public virtual ValueTask<string?> CheckSampleAsync(RuleDefinition rule, string sample, bool expectMatch, CancellationToken cancellationToken = default) =>
         throw new NotSupportedException($"family {Name} has no matcher for {rule?.Id}");
+
+    /// <summary>The answer of <see cref="CheckSampleAsync"/> for a matcher that flags a sample or not.</summary>
+    /// <param name="expectMatch">Whether the sample should have been flagged.</param>
+    /// <param name="matched">Whether the matcher flagged it with the rule.</param>
+    /// <param name="produced">What the matcher produced, for the failure message.</param>
+    protected static string? Expect(bool expectMatch, bool matched, string produced) =>
+        matched == expectMatch ? null : $"{(expectMatch ? "not flagged" : "flagged")}; the matcher gave [{produced}]";
 
     /// <summary>A family without matchers whose rules are the YAML resources of <paramref name="assembly"/> named <paramref name="resourceNames"/>.</summary>
     public static RuleFamily FromEmbeddedYaml(string name, string title, Assembly assembly, params string[] resourceNames) =>

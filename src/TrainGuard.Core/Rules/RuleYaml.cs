@@ -1,6 +1,7 @@
 using System.Reflection;
 using System.Text.RegularExpressions;
 using TrainGuard.Findings;
+using TrainGuard.Parsing;
 using YamlDotNet.RepresentationModel;
 
 namespace TrainGuard.Rules;
@@ -23,15 +24,15 @@ public sealed record RuleYamlSchema
 /// <summary>One rule file: its name, its family-specific top-level fields and its rules.</summary>
 public sealed record RuleYamlDocument(string Name, IReadOnlyDictionary<string, YamlNode> Fields, IReadOnlyList<RuleYamlEntry> Rules);
 
-/// <summary>One rule as read: the common definition, its family-specific fields, the file and a prefix for errors about it.</summary>
+/// <summary>One rule as read: the common definition, its family-specific fields, the file, and <c>rule ID</c> to start errors about it.</summary>
 public sealed record RuleYamlEntry(RuleDefinition Definition, IReadOnlyDictionary<string, YamlNode> Fields, string File, string Where);
 
 /// <summary>
 /// Reads rule files: a mapping with a <c>rules</c> list whose entries have <c>id</c>, <c>name</c>, <c>title</c>
 /// (default: the name in words), <c>severity</c>, <c>verdict</c> (optional), <c>why</c>, <c>guidance</c>,
 /// <c>must_match</c> and <c>must_not_match</c> (samples: a text each, or a mapping/list passed on as JSON), plus the
-/// fields a family declares in its <see cref="RuleYamlSchema"/>. Errors are <see cref="InvalidDataException"/>s naming the
-/// file, line or rule.
+/// fields a family declares in its <see cref="RuleYamlSchema"/>. Errors are <see cref="MalformedInputException"/>s of kind
+/// <see cref="InputErrorKind.Config"/> naming the file, line or rule.
 /// </summary>
 public static class RuleYaml
 {
@@ -66,7 +67,7 @@ public static class RuleYaml
         var duplicate = documents.SelectMany(d => d.Rules).GroupBy(r => r.Definition.Id, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
         if (duplicate is not null)
         {
-            throw new InvalidDataException($"rule id {duplicate.Key} is defined more than once ({string.Join(", ", duplicate.Select(r => r.File).Distinct())})");
+            throw MalformedInputException.Create(InputErrorKind.Config, $"rule id {duplicate.Key} is defined more than once ({string.Join(", ", duplicate.Select(r => r.File).Distinct())})");
         }
 
         return documents;
@@ -88,7 +89,7 @@ public static class RuleYaml
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
-                throw new InvalidDataException($"{path}: cannot read the rule file: {ex.Message}", ex);
+                throw MalformedInputException.CreateAt(InputErrorKind.Config, $"cannot read the rule file: {ex.Message}", path, null, inner: ex);
             }
         }
 
@@ -99,7 +100,7 @@ public static class RuleYaml
     public static string ReadResource(Assembly assembly, string name)
     {
         ArgumentNullException.ThrowIfNull(assembly);
-        using var stream = assembly.GetManifestResourceStream(name) ?? throw new InvalidDataException($"embedded resource {name} is missing");
+        using var stream = assembly.GetManifestResourceStream(name) ?? throw YamlFields.Invalid(name, null, "embedded resource is missing");
         using var reader = new StreamReader(stream);
         return reader.ReadToEnd();
     }
@@ -111,16 +112,16 @@ public static class RuleYaml
     private static RuleYamlEntry ReadRule(string file, Dictionary<string, YamlNode> fields, string family, RuleYamlSchema schema)
     {
         var id = YamlFields.String(fields, "id", file);
-        var where = $"{file}: rule {id ?? "(no id)"}";
+        var where = $"rule {id ?? "(no id)"}";
         if (string.IsNullOrWhiteSpace(id) || !Regex.IsMatch(id, "^TG-[A-Z]{3}-[0-9]{3}$", RegexOptions.None, TimeSpan.FromSeconds(1)))
         {
-            throw new InvalidDataException($"{where}: id must look like TG-PKL-001");
+            throw YamlFields.Invalid(file, null, $"{where}: id must look like TG-PKL-001");
         }
 
         var severityText = YamlFields.String(fields, "severity", file);
         if (severityText is null || !SeverityExtensions.TryParse(severityText, out var severity))
         {
-            throw new InvalidDataException($"{where}: severity must be info, low, medium, high or critical");
+            throw YamlFields.Invalid(file, null, $"{where}: severity must be info, low, medium, high or critical");
         }
 
         var verdictText = YamlFields.String(fields, "verdict", file);
@@ -131,14 +132,14 @@ public static class RuleYaml
             "error" => Verdict.Error,
             "clean" => Verdict.Clean,
             null when !schema.VerdictRequired => null,
-            _ => throw new InvalidDataException($"{where}: verdict must be malicious, suspicious, error or clean"),
+            _ => throw YamlFields.Invalid(file, null, $"{where}: verdict must be malicious, suspicious, error or clean"),
         };
 
-        var name = Required(YamlFields.String(fields, "name", file), where, "name");
+        var name = Required(YamlFields.String(fields, "name", file), file, where, "name");
         var title = YamlFields.String(fields, "title", file);
         if (title is not null && string.IsNullOrWhiteSpace(title))
         {
-            throw new InvalidDataException($"{where}: 'title' must not be empty");
+            throw YamlFields.Invalid(file, null, $"{where}: 'title' must not be empty");
         }
 
         var definition = new RuleDefinition
@@ -149,8 +150,8 @@ public static class RuleYaml
             Title = title?.Trim() ?? TitleFromName(name),
             Severity = severity,
             Verdict = verdict,
-            Why = Required(YamlFields.String(fields, "why", file), where, "why").Trim(),
-            Guidance = Required(YamlFields.String(fields, "guidance", file), where, "guidance").Trim(),
+            Why = Required(YamlFields.String(fields, "why", file), file, where, "why").Trim(),
+            Guidance = Required(YamlFields.String(fields, "guidance", file), file, where, "guidance").Trim(),
             MustMatch = Samples(fields, "must_match", file),
             MustNotMatch = Samples(fields, "must_not_match", file),
         };
@@ -165,9 +166,9 @@ public static class RuleYaml
         {
             YamlScalarNode { Value: { } value } => value,
             YamlMappingNode or YamlSequenceNode => YamlFields.ToJson(item, where)!.ToJsonString(),
-            _ => throw new InvalidDataException($"{where}:{item.Start.Line}: every entry of '{field}' must be a text, a mapping or a list"),
+            _ => throw YamlFields.Invalid(where, item.Start.Line, $"every entry of '{field}' must be a text, a mapping or a list"),
         }).ToArray();
 
-    private static string Required(string? value, string where, string field) =>
-        string.IsNullOrWhiteSpace(value) ? throw new InvalidDataException($"{where}: '{field}' is required") : value;
+    private static string Required(string? value, string file, string where, string field) =>
+        string.IsNullOrWhiteSpace(value) ? throw YamlFields.Invalid(file, null, $"{where}: '{field}' is required") : value;
 }
