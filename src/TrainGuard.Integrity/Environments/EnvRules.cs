@@ -8,9 +8,9 @@ public static class EnvRules
 {
     public const string FamilyName = "env";
 
-    public static RuleFamily Family { get; } = RuleFamily.FromEmbeddedYaml(
-        FamilyName, "Python environment integrity (`trainguard env verify/diff`)", typeof(EnvRules).Assembly,
-        "TrainGuard.Integrity.Rules.env.yaml");
+    /// <summary>The rules with their matcher (<see cref="EnvRuleFamily"/>: env verify/diff on an environment built from each sample).</summary>
+    public static RuleFamily Family { get; } = new EnvRuleFamily(
+        RuleYaml.ReadEmbedded(typeof(EnvRules).Assembly, FamilyName, ["TrainGuard.Integrity.Rules.env.yaml"]).SelectMany(d => d.Rules).Select(r => r.Definition));
 
     public static readonly RuleDefinition FileChanged = Family.Get("TG-ENV-001");
 
