@@ -92,9 +92,10 @@ public sealed partial class RuleFamilyTests
             }
         }
 
+        Assert.True(failures.Count == 0, $"{id}:\n" + string.Join("\n", failures));
+
         // The check can fail: a must_match sample expected not to match is reported.
         Assert.NotNull(await family.CheckSampleAsync(rule, rule.MustMatch[0], expectMatch: false));
-        Assert.True(failures.Count == 0, $"{id}:\n" + string.Join("\n", failures));
     }
 
     [Fact]

@@ -11,9 +11,9 @@ public static class CheckpointRules
 {
     public const string FamilyName = "ckpt-content";
 
-    public static RuleFamily Family { get; } = RuleFamily.FromEmbeddedYaml(
-        FamilyName, "What a checkpoint holds against what its run declares (`trainguard ckpt inspect/check`)", typeof(CheckpointRules).Assembly,
-        "TrainGuard.Checkpoints.Rules.ckpt-content.yaml");
+    /// <summary>The rules with their matcher (<see cref="CheckpointRuleFamily"/>: the run checker and the reader on each sample).</summary>
+    public static RuleFamily Family { get; } = new CheckpointRuleFamily(
+        RuleYaml.ReadEmbedded(typeof(CheckpointRules).Assembly, FamilyName, ["TrainGuard.Checkpoints.Rules.ckpt-content.yaml"]).SelectMany(d => d.Rules).Select(r => r.Definition));
 
     public static readonly RuleDefinition Maximize = Family.Get("TG-CKP-020");
 
