@@ -3,6 +3,7 @@ using TrainGuard.Agent.Detections;
 using TrainGuard.Agent.Spool;
 using TrainGuard.Checkpoints.Contents;
 using TrainGuard.Checkpoints.Signing;
+using TrainGuard.Findings;
 using TrainGuard.Integrity.Environments;
 using TrainGuard.Rules;
 using TrainGuard.Scanning.Policy;
@@ -115,6 +116,102 @@ public sealed partial class RuleFamilyTests
         var index = File.ReadAllLines(Path.Combine(RulesFolder, "README.md"));
         Assert.Empty(Families.Where(f => !index.Contains($"## {f.Title}", StringComparer.Ordinal)).Select(f => f.Name));
         Assert.Empty(Families.SelectMany(f => f.Rules).Where(r => !index.Any(line => line.Contains($"[{r.Id}]({r.Id}.md)", StringComparison.Ordinal))).Select(r => r.Id));
+    }
+
+    [Fact]
+    public async Task A_detection_family_loads_from_rule_files_at_run_time_and_runs_its_samples()
+    {
+        var folder = Directory.CreateTempSubdirectory("tg-rules-");
+        try
+        {
+            var path = Path.Combine(folder.FullName, "site-detections.yaml");
+            await File.WriteAllTextAsync(path, """
+                rules:
+                  - id: TG-DET-001
+                    name: sigkill-by-root
+                    title: SIGKILL sent by a root login
+                    severity: medium
+                    why: Root sessions should not kill training jobs by hand.
+                    guidance: Ask the administrator.
+                    match:
+                      event.action: process-signal
+                      trainguard.signal.name: SIGKILL
+                      user.audit.id: "0"
+                    message: "root killed process {trainguard.target.pid}"
+                    must_match:
+                      - |
+                        type=SYSCALL msg=audit(1800000000.100:500): arch=c000003e syscall=62 success=yes exit=0 a0=1f41 a1=9 a2=0 a3=0 items=0 ppid=1 pid=2 auid=0 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=pts0 ses=1 comm="kill" exe="/usr/bin/kill" key="tg-signal"
+                        type=OBJ_PID msg=audit(1800000000.100:500): opid=8001 oauid=1002 ouid=1002 oses=7 obj=unconfined ocomm="torchrun"
+                    must_not_match:
+                      - |
+                        type=SYSCALL msg=audit(1800000000.100:500): arch=c000003e syscall=62 success=yes exit=0 a0=1f41 a1=f a2=0 a3=0 items=0 ppid=1 pid=2 auid=0 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=pts0 ses=1 comm="kill" exe="/usr/bin/kill" key="tg-signal"
+                        type=OBJ_PID msg=audit(1800000000.100:500): opid=8001 oauid=1002 ouid=1002 oses=7 obj=unconfined ocomm="torchrun"
+                """);
+            var family = AgentDetections.FromYamlFiles([path]);
+            var rule = Assert.Single(family.Rules);
+            Assert.Equal(("TG-DET-001", "agent-detection", Severity.Medium), (rule.Id, rule.Family, rule.Severity));
+            Assert.Null(await family.CheckSampleAsync(rule, rule.MustMatch[0], expectMatch: true));
+            Assert.Null(await family.CheckSampleAsync(rule, rule.MustNotMatch[0], expectMatch: false));
+            Assert.NotNull(await family.CheckSampleAsync(rule, rule.MustNotMatch[0], expectMatch: true));
+
+            var e = family.Annotate(DetectionSamples.Events(rule.MustMatch[0]).Single());
+            Assert.Equal("TG-DET-001", e.GetString("trainguard.finding.rule"));
+            Assert.Equal("root killed process 8001", e.GetString("trainguard.finding.message"));
+            Assert.Equal(50, e.GetInt64("event.severity"));
+        }
+        finally
+        {
+            folder.Delete(recursive: true);
+        }
+    }
+
+    [Theory]
+    [InlineData("rules:\n  - id: TG-DET-001\n    name: a\n    severty: high\n", "bad.yaml:4: unknown field 'severty'")]
+    [InlineData("rules:\n  - id: TG-DET-1\n    name: a\n", "rule TG-DET-1: id must look like TG-PKL-001")]
+    [InlineData("rules:\n  - id: TG-DET-001\n    name: a\n    severity: high\n    why: w\n", "rule TG-DET-001: 'guidance' is required")]
+    [InlineData("rules:\n  - id: TG-DET-001\n    name: a\n    severity: high\n    why: w\n    guidance: g\n    match: {event.action|endswitch: x}\n    message: m\n", "bad.yaml:7: unknown modifier 'endswitch'")]
+    [InlineData("rules:\n  - id: TG-DET-001\n    name: a\n    severity: high\n    why: w\n    guidance: g\n    match: {event.action: x}\n    message: '{user.name'\n", "rule TG-DET-001: message placeholders")]
+    public void A_rule_file_loaded_at_run_time_with_an_error_names_the_file_and_where(string yaml, string expected)
+    {
+        var folder = Directory.CreateTempSubdirectory("tg-rules-");
+        try
+        {
+            var path = Path.Combine(folder.FullName, "bad.yaml");
+            File.WriteAllText(path, yaml);
+            var ex = Assert.Throws<InvalidDataException>(() => AgentDetections.FromYamlFiles([path]));
+            Assert.Contains(expected, ex.Message, StringComparison.Ordinal);
+            Assert.StartsWith(path, ex.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            folder.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
+    public void A_family_without_matchers_loads_from_rule_files_and_rejects_a_missing_file()
+    {
+        var folder = Directory.CreateTempSubdirectory("tg-rules-");
+        try
+        {
+            var path = Path.Combine(folder.FullName, "review.yaml");
+            File.WriteAllText(path, "rules:\n  - id: TG-REV-001\n    name: lr-constant-changed\n    severity: high\n    verdict: suspicious\n    why: w\n    guidance: g\n");
+            var family = RuleFamily.FromYamlFiles("review", "Code review patterns", [path]);
+            var rule = family.Get("TG-REV-001");
+            Assert.Equal("Lr constant changed", rule.Title);
+            Assert.False(family.HasMatcher(rule));
+            var finding = rule.Finding("lr changed in\x1b[31m train.py", new Location("train.py", Line: 3));
+            Assert.Equal((Verdict.Suspicious, Severity.High), (finding.Verdict, finding.Severity));
+            Assert.DoesNotContain('\x1b', finding.Message);
+
+            var missing = Path.Combine(folder.FullName, "missing.yaml");
+            var ex = Assert.Throws<InvalidDataException>(() => RuleFamily.FromYamlFiles("review", "Code review patterns", [missing]));
+            Assert.StartsWith(missing, ex.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            folder.Delete(recursive: true);
+        }
     }
 
     private static (RuleFamily Family, RuleDefinition Rule) Find(string id)

@@ -34,6 +34,10 @@ public sealed class AgentDetections : RuleFamily
     public static AgentDetections FromYaml(IEnumerable<(string Name, string Yaml)> files) =>
         new(RuleYaml.ReadAll(files, FamilyName, Schema).SelectMany(d => d.Rules).Select(DetectionRule.From));
 
+    /// <summary>Detections from rule files on disk (a site's own rules); errors name the file and line.</summary>
+    public static AgentDetections FromYamlFiles(IEnumerable<string> paths) =>
+        new(RuleYaml.ReadFiles(paths, FamilyName, Schema).SelectMany(d => d.Rules).Select(DetectionRule.From));
+
     /// <summary>The most severe rule that fires on <paramref name="e"/> (ties: the lowest id), or null.</summary>
     public DetectionRule? Match(EventRecord e) => _bySeverity.FirstOrDefault(r => r.Matches(e));
 

@@ -17,9 +17,9 @@ public static class AgentRules
     /// <summary>The spool cursor (acknowledged sequence, trim anchor) is unreadable.</summary>
     public const string SpoolCursorDamaged = "TG-AGT-003";
 
-    public static RuleFamily Family { get; } = RuleFamily.FromEmbeddedYaml(
-        FamilyName, "The agent's spool (`trainguard agent`, `agent spool verify`)", typeof(AgentRules).Assembly,
-        "TrainGuard.Agent.Rules.spool.yaml");
+    /// <summary>The rules with their matcher (<see cref="SpoolRuleFamily"/>: the spool check on a spool written from each sample).</summary>
+    public static RuleFamily Family { get; } = new SpoolRuleFamily(
+        RuleYaml.ReadEmbedded(typeof(AgentRules).Assembly, FamilyName, ["TrainGuard.Agent.Rules.spool.yaml"]).SelectMany(d => d.Rules).Select(r => r.Definition));
 
     public static IReadOnlyList<RuleDescriptor> Descriptors => Family.Descriptors;
 }

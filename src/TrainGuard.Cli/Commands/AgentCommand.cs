@@ -63,7 +63,7 @@ public static class AgentCommand
 
             using var host = new AgentHost(config, stderr);
             var events = await host.RunOnceAsync(stdout, ct);
-            return events.Any(e => e.GetInt64(EventFields.Severity) >= 50 || e.GetString(EventFields.Kind) == EventKinds.Alert) ? ExitCodes.Findings : ExitCodes.Clean;
+            return events.Any(e => e.GetInt64(EventFields.Severity) >= Severity.Medium.ToEventSeverity() || e.GetString(EventFields.Kind) == EventKinds.Alert) ? ExitCodes.Findings : ExitCodes.Clean;
         });
 
         command.Subcommands.Add(Run(stderr));
