@@ -11,9 +11,9 @@ public static class CkptSignRules
 {
     public const string FamilyName = "ckpt-signing";
 
-    public static RuleFamily Family { get; } = RuleFamily.FromEmbeddedYaml(
-        FamilyName, "Checkpoint signatures and their ledger records (`trainguard ckpt sign/verify`)", typeof(CkptSignRules).Assembly,
-        "TrainGuard.Checkpoints.Rules.ckpt-signing.yaml");
+    /// <summary>The rules with their matcher (<see cref="CkptSignRuleFamily"/>: sign, change and verify a checkpoint built from each sample).</summary>
+    public static RuleFamily Family { get; } = new CkptSignRuleFamily(
+        RuleYaml.ReadEmbedded(typeof(CkptSignRules).Assembly, FamilyName, ["TrainGuard.Checkpoints.Rules.ckpt-signing.yaml"]).SelectMany(d => d.Rules).Select(r => r.Definition));
 
     public static readonly RuleDefinition FileChanged = Family.Get("TG-CKP-001");
 
