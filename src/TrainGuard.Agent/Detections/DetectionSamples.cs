@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using TrainGuard.Agent.Audit;
 using TrainGuard.Agent.Snapshots;
 using TrainGuard.Events;
+using TrainGuard.Rules;
 
 namespace TrainGuard.Agent.Detections;
 
@@ -69,31 +70,18 @@ public static class DetectionSamples
 
     private static List<EventRecord> Snapshot(JsonObject? before, JsonObject after)
     {
-        var root = Path.Combine(Path.GetTempPath(), "tg-detection-sample-" + Guid.NewGuid().ToString("N")[..12]);
-        Directory.CreateDirectory(root);
-        try
+        using var sampleFolder = new SampleFolder("detection-sample");
+        var root = sampleFolder.Path;
+        var reader = new SnapshotReader(new SnapshotOptions { Root = root, ResolveSocketOwners = false });
+        NodeSnapshot? previous = null;
+        if (before is not null)
         {
-            var reader = new SnapshotReader(new SnapshotOptions { Root = root, ResolveSocketOwners = false });
-            NodeSnapshot? previous = null;
-            if (before is not null)
-            {
-                Apply(root, before);
-                previous = reader.Read(T0);
-            }
+            Apply(root, before);
+            previous = reader.Read(T0);
+        }
 
-            Apply(root, after);
-            return SnapshotDiff.Diff(previous, reader.Read(T0.AddMinutes(1)));
-        }
-        finally
-        {
-            try
-            {
-                Directory.Delete(root, recursive: true);
-            }
-            catch (IOException)
-            {
-            }
-        }
+        Apply(root, after);
+        return SnapshotDiff.Diff(previous, reader.Read(T0.AddMinutes(1)));
     }
 
     private static void Apply(string root, JsonObject files)

@@ -28,89 +28,59 @@ public sealed class SpoolRuleFamily : RuleFamily
 
     public override ValueTask<string?> CheckSampleAsync(RuleDefinition rule, string sample, bool expectMatch, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(rule);
-        JsonObject spec;
-        try
-        {
-            spec = JsonNode.Parse(sample) as JsonObject ?? throw new InvalidDataException("a spool sample must be a mapping");
-        }
-        catch (JsonException ex)
-        {
-            throw new InvalidDataException($"a spool sample must be a mapping: {ex.Message}", ex);
-        }
-
-        if (spec.Select(p => p.Key).FirstOrDefault(k => !Fields.Contains(k, StringComparer.Ordinal)) is { } unknown)
-        {
-            throw new InvalidDataException($"unknown spool sample field '{unknown}' (expected one of {string.Join(", ", Fields)})");
-        }
-
-        var findings = Run(spec);
-        var produced = findings.Count == 0 ? "no findings" : string.Join("; ", findings.Select(f => $"{f.RuleId}: {f.Message}"));
-        return ValueTask.FromResult(Expect(expectMatch, findings.Any(f => f.RuleId == rule.Id), produced));
+        var findings = Run(RuleSamples.ParseMapping(sample, AgentRules.FamilyName, Fields));
+        return ValueTask.FromResult(Expect(expectMatch, RuleSamples.Flags(findings, rule), RuleSamples.Describe(findings)));
     }
 
     private static IReadOnlyList<Finding> Run(JsonObject spec)
     {
-        var directory = Path.Combine(Path.GetTempPath(), "tg-spool-sample-" + Guid.NewGuid().ToString("N")[..12]);
-        Directory.CreateDirectory(directory);
-        try
+        using var sampleFolder = new SampleFolder("spool-sample");
+        var directory = sampleFolder.Path;
+        var count = Integer(spec["records"], "records") ?? throw new InvalidDataException("a spool sample needs 'records'");
+        var lines = new List<string>();
+        var prev = SpoolFormat.GenesisHash;
+        for (var seq = 1L; seq <= count; seq++)
         {
-            var count = Integer(spec["records"], "records") ?? throw new InvalidDataException("a spool sample needs 'records'");
-            var lines = new List<string>();
-            var prev = SpoolFormat.GenesisHash;
-            for (var seq = 1L; seq <= count; seq++)
-            {
-                var line = SpoolFormat.FormatRecord(seq, prev, Event(seq, "original"));
-                lines.Add(line);
-                prev = SpoolFormat.HashLine(Encoding.UTF8.GetBytes(line));
-            }
-
-            if (Integer(spec["edit"], "edit") is { } edit)
-            {
-                var index = Index(edit, lines.Count, "edit");
-                lines[index] = lines[index].Replace("original", "rewritten", StringComparison.Ordinal);
-            }
-
-            if (Integer(spec["delete"], "delete") is { } delete)
-            {
-                lines.RemoveAt(Index(delete, lines.Count, "delete"));
-            }
-
-            var text = string.Concat(lines.Select(l => l + "\n"));
-            if (Integer(spec["torn"], "torn") is { } torn)
-            {
-                text = text[..^(int)Math.Clamp(torn + 1, 1, text.Length)];
-            }
-
-            File.WriteAllText(Path.Combine(directory, SpoolFormat.SegmentName(1)), text);
-            switch (spec["cursor"])
-            {
-                case null:
-                    break;
-                case JsonObject cursor:
-                    var acked = Integer(cursor["acked"], "cursor.acked") ?? 0;
-                    var anchor = Integer(cursor["anchor_seq"], "cursor.anchor_seq") ?? 0;
-                    File.WriteAllText(Path.Combine(directory, SpoolFormat.CursorFile), SpoolFormat.FormatCursor(new SpoolFormat.Cursor(acked, anchor, SpoolFormat.GenesisHash)));
-                    break;
-                case JsonValue raw when raw.GetValueKind() == JsonValueKind.String:
-                    File.WriteAllText(Path.Combine(directory, SpoolFormat.CursorFile), raw.GetValue<string>());
-                    break;
-                default:
-                    throw new InvalidDataException("'cursor' must be {acked, anchor_seq} or text");
-            }
-
-            return SpoolScanner.Scan(directory, repair: false).Report.Findings;
+            var line = SpoolFormat.FormatRecord(seq, prev, Event(seq, "original"));
+            lines.Add(line);
+            prev = SpoolFormat.HashLine(Encoding.UTF8.GetBytes(line));
         }
-        finally
+
+        if (Integer(spec["edit"], "edit") is { } edit)
         {
-            try
-            {
-                Directory.Delete(directory, recursive: true);
-            }
-            catch (IOException)
-            {
-            }
+            var index = Index(edit, lines.Count, "edit");
+            lines[index] = lines[index].Replace("original", "rewritten", StringComparison.Ordinal);
         }
+
+        if (Integer(spec["delete"], "delete") is { } delete)
+        {
+            lines.RemoveAt(Index(delete, lines.Count, "delete"));
+        }
+
+        var text = string.Concat(lines.Select(l => l + "\n"));
+        if (Integer(spec["torn"], "torn") is { } torn)
+        {
+            text = text[..^(int)Math.Clamp(torn + 1, 1, text.Length)];
+        }
+
+        File.WriteAllText(Path.Combine(directory, SpoolFormat.SegmentName(1)), text);
+        switch (spec["cursor"])
+        {
+            case null:
+                break;
+            case JsonObject cursor:
+                var acked = Integer(cursor["acked"], "cursor.acked") ?? 0;
+                var anchor = Integer(cursor["anchor_seq"], "cursor.anchor_seq") ?? 0;
+                File.WriteAllText(Path.Combine(directory, SpoolFormat.CursorFile), SpoolFormat.FormatCursor(new SpoolFormat.Cursor(acked, anchor, SpoolFormat.GenesisHash)));
+                break;
+            case JsonValue raw when raw.GetValueKind() == JsonValueKind.String:
+                File.WriteAllText(Path.Combine(directory, SpoolFormat.CursorFile), raw.GetValue<string>());
+                break;
+            default:
+                throw new InvalidDataException("'cursor' must be {acked, anchor_seq} or text");
+        }
+
+        return SpoolScanner.Scan(directory, repair: false).Report.Findings;
     }
 
     private static string Event(long seq, string text) =>

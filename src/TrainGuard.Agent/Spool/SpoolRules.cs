@@ -19,7 +19,7 @@ public static class AgentRules
 
     /// <summary>The rules with their matcher (<see cref="SpoolRuleFamily"/>: the spool check on a spool written from each sample).</summary>
     public static RuleFamily Family { get; } = new SpoolRuleFamily(
-        RuleYaml.ReadEmbedded(typeof(AgentRules).Assembly, FamilyName, ["TrainGuard.Agent.Rules.spool.yaml"]).SelectMany(d => d.Rules).Select(r => r.Definition));
+        RuleYaml.EmbeddedDefinitions(typeof(AgentRules).Assembly, FamilyName, "TrainGuard.Agent.Rules.spool.yaml"));
 
     public static IReadOnlyList<RuleDescriptor> Descriptors => Family.Descriptors;
 }

@@ -44,35 +44,10 @@ public sealed class CheckpointRuleFamily : RuleFamily
 
     public override ValueTask<string?> CheckSampleAsync(RuleDefinition rule, string sample, bool expectMatch, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(rule);
-        var spec = Parse(sample);
-        Severity? severity = null;
-        if (Text(spec["severity"], "severity") is { } level)
-        {
-            severity = SeverityExtensions.TryParse(level, out var parsed) ? parsed : throw new InvalidDataException($"sample severity '{level}' is not a severity");
-        }
-
+        var spec = RuleSamples.ParseMapping(sample, CheckpointRules.FamilyName, Fields);
+        var severity = RuleSamples.ExpectedSeverity(spec);
         var findings = Run(spec, cancellationToken);
-        var produced = findings.Count == 0 ? "no findings" : string.Join("; ", findings.Select(f => $"{f.RuleId} {f.Severity.ToWireName()}: {f.Message}"));
-        return ValueTask.FromResult(Expect(expectMatch, findings.Any(f => f.RuleId == rule.Id && (severity is null || f.Severity == severity)), produced));
-    }
-
-    private static JsonObject Parse(string sample)
-    {
-        try
-        {
-            var spec = JsonNode.Parse(sample) as JsonObject ?? throw new InvalidDataException("a ckpt sample must be a mapping");
-            if (spec.Select(p => p.Key).FirstOrDefault(k => !Fields.Contains(k, StringComparer.Ordinal)) is { } unknown)
-            {
-                throw new InvalidDataException($"unknown ckpt sample field '{unknown}' (expected one of {string.Join(", ", Fields)})");
-            }
-
-            return spec;
-        }
-        catch (JsonException ex)
-        {
-            throw new InvalidDataException($"a ckpt sample must be a mapping: {ex.Message}", ex);
-        }
+        return ValueTask.FromResult(Expect(expectMatch, RuleSamples.Flags(findings, rule, severity), RuleSamples.Describe(findings)));
     }
 
     private static List<Finding> Run(JsonObject spec, CancellationToken cancellationToken)
@@ -98,35 +73,22 @@ public sealed class CheckpointRuleFamily : RuleFamily
     /// <summary>Real files in a temporary folder, read by the checkpoint reader (and its scanner), then checked.</summary>
     private static List<Finding> ReadRaw(string name, JsonObject raw, RunManifest? manifest, CancellationToken cancellationToken)
     {
-        var root = Path.Combine(Path.GetTempPath(), "tg-ckpt-sample-" + Guid.NewGuid().ToString("N")[..12]);
-        var folder = Path.Combine(root, name);
+        using var root = new SampleFolder("ckpt-sample");
+        var folder = Path.Combine(root.Path, name);
         Directory.CreateDirectory(folder);
-        try
+        foreach (var (file, content) in raw)
         {
-            foreach (var (file, content) in raw)
+            if (file.Contains('/', StringComparison.Ordinal) || file is "." or ".." || content is not JsonObject body)
             {
-                if (file.Contains('/', StringComparison.Ordinal) || file is "." or ".." || content is not JsonObject body)
-                {
-                    throw new InvalidDataException($"raw.{file} must be a file name with {{text: ...}} or {{hex: ...}}");
-                }
-
-                var bytes = body["hex"] is { } hex ? Convert.FromHexString(Text(hex, $"raw.{file}.hex")!) : Encoding.UTF8.GetBytes(Text(body["text"], $"raw.{file}.text") ?? string.Empty);
-                File.WriteAllBytes(Path.Combine(folder, file), bytes);
+                throw new InvalidDataException($"raw.{file} must be a file name with {{text: ...}} or {{hex: ...}}");
             }
 
-            var contents = CheckpointReader.Read(folder, cancellationToken: cancellationToken);
-            return [.. contents.Problems, .. RunChecker.Check(contents, manifest)];
+            var bytes = body["hex"] is { } hex ? Convert.FromHexString(Text(hex, $"raw.{file}.hex")!) : Encoding.UTF8.GetBytes(Text(body["text"], $"raw.{file}.text") ?? string.Empty);
+            File.WriteAllBytes(Path.Combine(folder, file), bytes);
         }
-        finally
-        {
-            try
-            {
-                Directory.Delete(root, recursive: true);
-            }
-            catch (IOException)
-            {
-            }
-        }
+
+        var contents = CheckpointReader.Read(folder, cancellationToken: cancellationToken);
+        return [.. contents.Problems, .. RunChecker.Check(contents, manifest)];
     }
 
     private static CheckpointContents Build(JsonObject spec, string name, CancellationToken cancellationToken)

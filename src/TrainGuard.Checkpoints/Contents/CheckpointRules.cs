@@ -13,7 +13,7 @@ public static class CheckpointRules
 
     /// <summary>The rules with their matcher (<see cref="CheckpointRuleFamily"/>: the run checker and the reader on each sample).</summary>
     public static RuleFamily Family { get; } = new CheckpointRuleFamily(
-        RuleYaml.ReadEmbedded(typeof(CheckpointRules).Assembly, FamilyName, ["TrainGuard.Checkpoints.Rules.ckpt-content.yaml"]).SelectMany(d => d.Rules).Select(r => r.Definition));
+        RuleYaml.EmbeddedDefinitions(typeof(CheckpointRules).Assembly, FamilyName, "TrainGuard.Checkpoints.Rules.ckpt-content.yaml"));
 
     public static readonly RuleDefinition Maximize = Family.Get("TG-CKP-020");
 

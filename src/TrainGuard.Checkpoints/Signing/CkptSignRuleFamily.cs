@@ -29,91 +29,62 @@ public sealed class CkptSignRuleFamily : RuleFamily
 
     public override async ValueTask<string?> CheckSampleAsync(RuleDefinition rule, string sample, bool expectMatch, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(rule);
-        JsonObject spec;
-        try
-        {
-            spec = JsonNode.Parse(sample) as JsonObject ?? throw new InvalidDataException("a ckpt signing sample must be a mapping");
-        }
-        catch (JsonException ex)
-        {
-            throw new InvalidDataException($"a ckpt signing sample must be a mapping: {ex.Message}", ex);
-        }
-
-        if (spec.Select(p => p.Key).FirstOrDefault(k => !Fields.Contains(k, StringComparer.Ordinal)) is { } unknown)
-        {
-            throw new InvalidDataException($"unknown ckpt signing sample field '{unknown}' (expected one of {string.Join(", ", Fields)})");
-        }
-
-        var findings = await RunAsync(spec, cancellationToken);
-        var produced = findings.Count == 0 ? "no findings" : string.Join("; ", findings.Select(f => $"{f.RuleId}: {f.Message}"));
-        return Expect(expectMatch, findings.Any(f => f.RuleId == rule.Id), produced);
+        var findings = await RunAsync(RuleSamples.ParseMapping(sample, CkptSignRules.FamilyName, Fields), cancellationToken);
+        return Expect(expectMatch, RuleSamples.Flags(findings, rule), RuleSamples.Describe(findings));
     }
 
     private static async Task<List<Finding>> RunAsync(JsonObject spec, CancellationToken cancellationToken)
     {
-        var root = Path.Combine(Path.GetTempPath(), "tg-ckpt-sign-sample-" + Guid.NewGuid().ToString("N")[..12]);
+        using var sampleFolder = new SampleFolder("ckpt-sign-sample");
+        var root = sampleFolder.Path;
         var folder = Path.Combine(root, "checkpoint-6");
         var signature = Path.Combine(root, "checkpoint-6.sig");
         Directory.CreateDirectory(folder);
-        try
+        foreach (var (name, content) in Map(spec, "files"))
         {
-            foreach (var (name, content) in Map(spec, "files"))
+            await File.WriteAllTextAsync(Under(folder, name), Text(content, $"files.{name}"), cancellationToken);
+        }
+
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        await CheckpointSigning.SignAsync(new CkptSignOptions { Path = folder, PrivateKey = key, SignaturePath = signature }, cancellationToken);
+
+        foreach (var (name, content) in Map(spec, "write"))
+        {
+            await File.WriteAllTextAsync(Under(folder, name), Text(content, $"write.{name}"), cancellationToken);
+        }
+
+        foreach (var name in spec["delete"] is JsonArray deleted ? deleted.Select(d => Text(d, "delete")) : [])
+        {
+            File.Delete(Under(folder, name));
+        }
+
+        foreach (var (name, target) in Map(spec, "symlink"))
+        {
+            File.Delete(Under(folder, name));
+            File.CreateSymbolicLink(Under(folder, name), Text(target, $"symlink.{name}"));
+        }
+
+        using var other = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var verifyWith = spec["verify"] is null ? "key" : Text(spec["verify"], "verify");
+        if (verifyWith == "garbage")
+        {
+            await File.WriteAllTextAsync(signature, "{\"not\": \"a bundle\"}", cancellationToken);
+        }
+
+        var report = await CheckpointSigning.VerifyAsync(
+            new CkptVerifyOptions
             {
-                await File.WriteAllTextAsync(Under(folder, name), Text(content, $"files.{name}"), cancellationToken);
-            }
-
-            using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-            await CheckpointSigning.SignAsync(new CkptSignOptions { Path = folder, PrivateKey = key, SignaturePath = signature }, cancellationToken);
-
-            foreach (var (name, content) in Map(spec, "write"))
-            {
-                await File.WriteAllTextAsync(Under(folder, name), Text(content, $"write.{name}"), cancellationToken);
-            }
-
-            foreach (var name in spec["delete"] is JsonArray deleted ? deleted.Select(d => Text(d, "delete")) : [])
-            {
-                File.Delete(Under(folder, name));
-            }
-
-            foreach (var (name, target) in Map(spec, "symlink"))
-            {
-                File.Delete(Under(folder, name));
-                File.CreateSymbolicLink(Under(folder, name), Text(target, $"symlink.{name}"));
-            }
-
-            using var other = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-            var verifyWith = spec["verify"] is null ? "key" : Text(spec["verify"], "verify");
-            if (verifyWith == "garbage")
-            {
-                await File.WriteAllTextAsync(signature, "{\"not\": \"a bundle\"}", cancellationToken);
-            }
-
-            var report = await CheckpointSigning.VerifyAsync(
-                new CkptVerifyOptions
+                Path = folder,
+                SignaturePath = signature,
+                PublicKey = verifyWith switch
                 {
-                    Path = folder,
-                    SignaturePath = signature,
-                    PublicKey = verifyWith switch
-                    {
-                        "key" or "garbage" => key,
-                        "other-key" => other,
-                        _ => throw new InvalidDataException($"verify must be key, other-key or garbage, not '{verifyWith}'"),
-                    },
+                    "key" or "garbage" => key,
+                    "other-key" => other,
+                    _ => throw new InvalidDataException($"verify must be key, other-key or garbage, not '{verifyWith}'"),
                 },
-                cancellationToken);
-            return report.Items.SelectMany(i => i.Findings).ToList();
-        }
-        finally
-        {
-            try
-            {
-                Directory.Delete(root, recursive: true);
-            }
-            catch (IOException)
-            {
-            }
-        }
+            },
+            cancellationToken);
+        return report.Items.SelectMany(i => i.Findings).ToList();
     }
 
     private static IEnumerable<KeyValuePair<string, JsonNode?>> Map(JsonObject spec, string field) =>

@@ -13,7 +13,7 @@ public static class CkptSignRules
 
     /// <summary>The rules with their matcher (<see cref="CkptSignRuleFamily"/>: sign, change and verify a checkpoint built from each sample).</summary>
     public static RuleFamily Family { get; } = new CkptSignRuleFamily(
-        RuleYaml.ReadEmbedded(typeof(CkptSignRules).Assembly, FamilyName, ["TrainGuard.Checkpoints.Rules.ckpt-signing.yaml"]).SelectMany(d => d.Rules).Select(r => r.Definition));
+        RuleYaml.EmbeddedDefinitions(typeof(CkptSignRules).Assembly, FamilyName, "TrainGuard.Checkpoints.Rules.ckpt-signing.yaml"));
 
     public static readonly RuleDefinition FileChanged = Family.Get("TG-CKP-001");
 

@@ -82,7 +82,7 @@ public class RuleFamily
 
     /// <summary>A family without matchers whose rules are the YAML resources of <paramref name="assembly"/> named <paramref name="resourceNames"/>.</summary>
     public static RuleFamily FromEmbeddedYaml(string name, string title, Assembly assembly, params string[] resourceNames) =>
-        new(name, title, RuleYaml.ReadEmbedded(assembly, name, resourceNames).SelectMany(d => d.Rules).Select(r => r.Definition));
+        new(name, title, RuleYaml.EmbeddedDefinitions(assembly, name, resourceNames));
 
     /// <summary>A family without matchers loaded from rule files at run time (errors name the file and line).</summary>
     public static RuleFamily FromYamlFiles(string name, string title, IEnumerable<string> paths) =>

@@ -77,6 +77,10 @@ public static class RuleYaml
     public static IReadOnlyList<RuleYamlDocument> ReadEmbedded(Assembly assembly, string family, IEnumerable<string> resourceNames, RuleYamlSchema? schema = null) =>
         ReadAll(resourceNames.Select(n => (n, ReadResource(assembly, n))).ToArray(), family, schema);
 
+    /// <summary>The rules of the YAML resources embedded in <paramref name="assembly"/>, without family-specific fields.</summary>
+    public static IEnumerable<RuleDefinition> EmbeddedDefinitions(Assembly assembly, string family, params string[] resourceNames) =>
+        ReadEmbedded(assembly, family, resourceNames).SelectMany(d => d.Rules).Select(r => r.Definition);
+
     /// <summary>Reads rule files from disk (a missing or unreadable file is an error naming it).</summary>
     public static IReadOnlyList<RuleYamlDocument> ReadFiles(IEnumerable<string> paths, string family, RuleYamlSchema? schema = null)
     {

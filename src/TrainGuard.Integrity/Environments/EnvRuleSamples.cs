@@ -45,127 +45,89 @@ public sealed class EnvRuleFamily : RuleFamily
 
     public override async ValueTask<string?> CheckSampleAsync(RuleDefinition rule, string sample, bool expectMatch, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(rule);
-        var spec = Parse(sample);
-        Severity? severity = null;
-        if (Text(spec, "severity") is { } level)
-        {
-            severity = SeverityExtensions.TryParse(level, out var parsed) ? parsed : throw new InvalidDataException($"sample severity '{level}' is not a severity");
-        }
-
+        var spec = RuleSamples.ParseMapping(sample, EnvRules.FamilyName, Fields);
+        var severity = RuleSamples.ExpectedSeverity(spec);
         var findings = await RunAsync(spec, cancellationToken);
-        var produced = string.Join("; ", findings.Select(f => $"{f.RuleId} {f.Severity.ToWireName()}: {f.Message}"));
-        var matched = findings.Any(f => f.RuleId == rule.Id && (severity is null || f.Severity == severity));
-        return Expect(expectMatch, matched, produced.Length == 0 ? "no findings" : produced);
-    }
-
-    private static JsonObject Parse(string sample)
-    {
-        try
-        {
-            var spec = JsonNode.Parse(sample) as JsonObject ?? throw new InvalidDataException("an env sample must be a mapping");
-            if (spec.Select(p => p.Key).FirstOrDefault(k => !Fields.Contains(k, StringComparer.Ordinal)) is { } unknown)
-            {
-                throw new InvalidDataException($"unknown env sample field '{unknown}' (expected one of {string.Join(", ", Fields)})");
-            }
-
-            return spec;
-        }
-        catch (JsonException ex)
-        {
-            throw new InvalidDataException($"an env sample must be a mapping: {ex.Message}", ex);
-        }
+        return Expect(expectMatch, RuleSamples.Flags(findings, rule, severity), RuleSamples.Describe(findings));
     }
 
     private async Task<IReadOnlyList<Finding>> RunAsync(JsonObject spec, CancellationToken cancellationToken)
     {
-        var root = Path.Combine(Path.GetTempPath(), "tg-env-sample-" + Guid.NewGuid().ToString("N")[..12]);
+        using var folder = new SampleFolder("env-sample");
+        var root = folder.Path;
         var site = Path.Combine(root, "lib", "python3.11", "site-packages");
         Directory.CreateDirectory(site);
-        try
+        foreach (var (dist, files) in Map(spec, "install"))
         {
-            foreach (var (dist, files) in Map(spec, "install"))
-            {
-                Install(site, dist, Files(files, $"install.{dist}"), hashed: true);
-            }
-
-            foreach (var (dist, files) in Map(spec, "unhashed"))
-            {
-                Install(site, dist, Files(files, $"unhashed.{dist}"), hashed: false);
-            }
-
-            foreach (var (dist, lines) in Map(spec, "record"))
-            {
-                var record = Path.Combine(site, dist + ".dist-info", "RECORD");
-                Directory.CreateDirectory(Path.GetDirectoryName(record)!);
-                File.AppendAllText(record, string.Concat(Strings(lines, $"record.{dist}").Select(l => l + "\n")));
-            }
-
-            foreach (var dist in Strings(spec["no_record"], "no_record"))
-            {
-                Write(site, dist + ".dist-info/METADATA", $"Metadata-Version: 2.1\nName: {dist}\n");
-            }
-
-            using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-            var baseline = Text(spec, "baseline");
-            var signature = Path.Combine(root, "baseline.sig");
-            if (baseline is not null)
-            {
-                await EnvironmentBaseline.CreateAsync([site], key, signature, cancellationToken);
-            }
-
-            foreach (var (path, content) in Map(spec, "write"))
-            {
-                Write(site, path, Content(content, $"write.{path}"));
-            }
-
-            foreach (var path in Strings(spec["delete"], "delete"))
-            {
-                File.Delete(Under(site, path));
-            }
-
-            foreach (var path in Strings(spec["mkdir"], "mkdir"))
-            {
-                Directory.CreateDirectory(Under(site, path));
-            }
-
-            var recompile = spec["recompile"] is JsonValue flag && flag.GetValueKind() == JsonValueKind.True;
-            var tag = recompile || spec["pyc"] is not null ? await InterpreterTagAsync(cancellationToken) : null;
-            foreach (var (path, pyc) in Map(spec, "pyc"))
-            {
-                WritePyc(site, path, pyc as JsonObject ?? throw new InvalidDataException($"pyc.{path} must be a mapping"), tag);
-            }
-
-            Report report = baseline switch
-            {
-                null => await EnvironmentVerifier.VerifyAsync(
-                    new EnvVerifyOptions
-                    {
-                        Sites = [site],
-                        UseDpkg = false,
-                        IncludeUserSite = false,
-                        PythonPath = recompile ? _interpreter : null,
-                        RecompileByteCode = recompile,
-                        MaxDegreeOfParallelism = 2,
-                    },
-                    cancellationToken: cancellationToken),
-                "signed" => await EnvironmentBaseline.DiffAsync(signature, key, [site], cancellationToken),
-                "other-key" => await DiffWithAnotherKeyAsync(signature, site, cancellationToken),
-                "garbage" => await DiffGarbageAsync(signature, key, site, cancellationToken),
-                _ => throw new InvalidDataException($"baseline must be signed, other-key or garbage, not '{baseline}'"),
-            };
-            return report.Items.SelectMany(i => i.Findings).ToList();
+            Install(site, dist, Files(files, $"install.{dist}"), hashed: true);
         }
-        finally
+
+        foreach (var (dist, files) in Map(spec, "unhashed"))
         {
-            try
-            {
-                Directory.Delete(root, recursive: true);
-            }
-            catch (IOException)
-            {
-            }
+            Install(site, dist, Files(files, $"unhashed.{dist}"), hashed: false);
         }
+
+        foreach (var (dist, lines) in Map(spec, "record"))
+        {
+            var record = Path.Combine(site, dist + ".dist-info", "RECORD");
+            Directory.CreateDirectory(Path.GetDirectoryName(record)!);
+            File.AppendAllText(record, string.Concat(Strings(lines, $"record.{dist}").Select(l => l + "\n")));
+        }
+
+        foreach (var dist in Strings(spec["no_record"], "no_record"))
+        {
+            Write(site, dist + ".dist-info/METADATA", $"Metadata-Version: 2.1\nName: {dist}\n");
+        }
+
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var baseline = Text(spec, "baseline");
+        var signature = Path.Combine(root, "baseline.sig");
+        if (baseline is not null)
+        {
+            await EnvironmentBaseline.CreateAsync([site], key, signature, cancellationToken);
+        }
+
+        foreach (var (path, content) in Map(spec, "write"))
+        {
+            Write(site, path, Content(content, $"write.{path}"));
+        }
+
+        foreach (var path in Strings(spec["delete"], "delete"))
+        {
+            File.Delete(Under(site, path));
+        }
+
+        foreach (var path in Strings(spec["mkdir"], "mkdir"))
+        {
+            Directory.CreateDirectory(Under(site, path));
+        }
+
+        var recompile = spec["recompile"] is JsonValue flag && flag.GetValueKind() == JsonValueKind.True;
+        var tag = recompile || spec["pyc"] is not null ? await InterpreterTagAsync(cancellationToken) : null;
+        foreach (var (path, pyc) in Map(spec, "pyc"))
+        {
+            WritePyc(site, path, pyc as JsonObject ?? throw new InvalidDataException($"pyc.{path} must be a mapping"), tag);
+        }
+
+        Report report = baseline switch
+        {
+            null => await EnvironmentVerifier.VerifyAsync(
+                new EnvVerifyOptions
+                {
+                    Sites = [site],
+                    UseDpkg = false,
+                    IncludeUserSite = false,
+                    PythonPath = recompile ? _interpreter : null,
+                    RecompileByteCode = recompile,
+                    MaxDegreeOfParallelism = 2,
+                },
+                cancellationToken: cancellationToken),
+            "signed" => await EnvironmentBaseline.DiffAsync(signature, key, [site], cancellationToken),
+            "other-key" => await DiffWithAnotherKeyAsync(signature, site, cancellationToken),
+            "garbage" => await DiffGarbageAsync(signature, key, site, cancellationToken),
+            _ => throw new InvalidDataException($"baseline must be signed, other-key or garbage, not '{baseline}'"),
+        };
+        return report.Items.SelectMany(i => i.Findings).ToList();
     }
 
     private static async Task<Report> DiffWithAnotherKeyAsync(string signature, string site, CancellationToken cancellationToken)

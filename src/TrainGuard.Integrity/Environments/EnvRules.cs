@@ -10,7 +10,7 @@ public static class EnvRules
 
     /// <summary>The rules with their matcher (<see cref="EnvRuleFamily"/>: env verify/diff on an environment built from each sample).</summary>
     public static RuleFamily Family { get; } = new EnvRuleFamily(
-        RuleYaml.ReadEmbedded(typeof(EnvRules).Assembly, FamilyName, ["TrainGuard.Integrity.Rules.env.yaml"]).SelectMany(d => d.Rules).Select(r => r.Definition));
+        RuleYaml.EmbeddedDefinitions(typeof(EnvRules).Assembly, FamilyName, "TrainGuard.Integrity.Rules.env.yaml"));
 
     public static readonly RuleDefinition FileChanged = Family.Get("TG-ENV-001");
 
