@@ -5,9 +5,10 @@ using TrainGuard.Checkpoints.Contents;
 using TrainGuard.Checkpoints.Signing;
 using TrainGuard.Findings;
 using TrainGuard.Integrity.Environments;
+using TrainGuard.Ledger.Verification;
+using TrainGuard.Parsing;
 using TrainGuard.Rules;
 using TrainGuard.Scanning.Policy;
-using TrainGuard.Server.Ledger;
 
 namespace TrainGuard.Cli.Tests;
 
@@ -74,7 +75,10 @@ public sealed partial class RuleFamilyTests
             return;
         }
 
-        Assert.True(rule.MustMatch.Count > 0, $"{id}: no must_match samples");
+        // A rule its family's matcher cannot report from a sample (the scanner's structural format checks) has only
+        // must_not_match samples; every other rule with a matcher has both kinds.
+        var reportable = family.MatcherCanReport(rule);
+        Assert.True(reportable ? rule.MustMatch.Count > 0 : rule.MustMatch.Count == 0, $"{id}: {(reportable ? "no must_match samples" : "must_match samples its matcher cannot report")}");
         Assert.True(rule.MustNotMatch.Count > 0, $"{id}: no must_not_match samples");
         var failures = new List<string>();
         foreach (var sample in rule.MustMatch)
@@ -95,8 +99,10 @@ public sealed partial class RuleFamilyTests
 
         Assert.True(failures.Count == 0, $"{id}:\n" + string.Join("\n", failures));
 
-        // The check can fail: a must_match sample expected not to match is reported.
-        Assert.NotNull(await family.CheckSampleAsync(rule, rule.MustMatch[0], expectMatch: false));
+        // The check can fail: a sample checked against the opposite expectation is reported.
+        Assert.NotNull(reportable
+            ? await family.CheckSampleAsync(rule, rule.MustMatch[0], expectMatch: false)
+            : await family.CheckSampleAsync(rule, rule.MustNotMatch[0], expectMatch: true));
     }
 
     [Fact]
@@ -178,7 +184,8 @@ public sealed partial class RuleFamilyTests
         {
             var path = Path.Combine(folder.FullName, "bad.yaml");
             File.WriteAllText(path, yaml);
-            var ex = Assert.Throws<InvalidDataException>(() => AgentDetections.FromYamlFiles([path]));
+            var ex = Assert.Throws<MalformedInputException>(() => AgentDetections.FromYamlFiles([path]));
+            Assert.Equal((InputErrorKind.Config, path), (ex.Kind, ex.Origin));
             Assert.Contains(expected, ex.Message, StringComparison.Ordinal);
             Assert.StartsWith(path, ex.Message, StringComparison.Ordinal);
         }
@@ -205,7 +212,7 @@ public sealed partial class RuleFamilyTests
             Assert.DoesNotContain('\x1b', finding.Message);
 
             var missing = Path.Combine(folder.FullName, "missing.yaml");
-            var ex = Assert.Throws<InvalidDataException>(() => RuleFamily.FromYamlFiles("review", "Code review patterns", [missing]));
+            var ex = Assert.Throws<MalformedInputException>(() => RuleFamily.FromYamlFiles("review", "Code review patterns", [missing]));
             Assert.StartsWith(missing, ex.Message, StringComparison.Ordinal);
         }
         finally

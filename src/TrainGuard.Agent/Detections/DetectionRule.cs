@@ -135,19 +135,19 @@ public sealed partial class DetectionRule : RuleDefinition
             : [];
         if (match.Count == 0 && any.Length == 0)
         {
-            throw new InvalidDataException($"{entry.Where}: a detection needs 'match' or 'match_any' conditions");
+            throw YamlFields.Invalid(entry.File, null, $"{entry.Where}: a detection needs 'match' or 'match_any' conditions");
         }
 
         var message = YamlFields.String(entry.Fields, "message", entry.File);
         if (string.IsNullOrWhiteSpace(message))
         {
-            throw new InvalidDataException($"{entry.Where}: 'message' is required");
+            throw YamlFields.Invalid(entry.File, null, $"{entry.Where}: 'message' is required");
         }
 
         var stripped = Placeholder().Replace(message, string.Empty);
         if (stripped.Contains('{', StringComparison.Ordinal) || stripped.Contains('}', StringComparison.Ordinal))
         {
-            throw new InvalidDataException($"{entry.Where}: message placeholders are {{field.path}} (letters, digits, '_', '.', '@')");
+            throw YamlFields.Invalid(entry.File, null, $"{entry.Where}: message placeholders are {{field.path}} (letters, digits, '_', '.', '@')");
         }
 
         return new DetectionRule(entry.Definition, match, any, not, message.Trim());
@@ -157,7 +157,7 @@ public sealed partial class DetectionRule : RuleDefinition
     {
         if (node is not YamlMappingNode mapping || mapping.Children.Count == 0)
         {
-            throw new InvalidDataException($"{entry.File}:{node.Start.Line}: '{field}' must be a mapping of field conditions");
+            throw YamlFields.Invalid(entry.File, node.Start.Line, $"'{field}' must be a mapping of field conditions");
         }
 
         var conditions = new List<FieldCondition>();
@@ -171,11 +171,11 @@ public sealed partial class DetectionRule : RuleDefinition
                 "startswith" => FieldMatch.StartsWith,
                 "endswith" => FieldMatch.EndsWith,
                 "contains" => FieldMatch.Contains,
-                var other => throw new InvalidDataException($"{entry.File}:{key.Start.Line}: unknown modifier '{other}' (expected startswith, endswith or contains)"),
+                var other => throw YamlFields.Invalid(entry.File, key.Start.Line, $"unknown modifier '{other}' (expected startswith, endswith or contains)"),
             };
             if (!FieldPath().IsMatch(path))
             {
-                throw new InvalidDataException($"{entry.File}:{key.Start.Line}: '{path}' is not an event field path");
+                throw YamlFields.Invalid(entry.File, key.Start.Line, $"'{path}' is not an event field path");
             }
 
             var values = value switch
@@ -183,8 +183,8 @@ public sealed partial class DetectionRule : RuleDefinition
                 YamlScalarNode { Value: { } one } => [one],
                 YamlSequenceNode list => list.Children.Select(item => item is YamlScalarNode { Value: { } v }
                     ? v
-                    : throw new InvalidDataException($"{entry.File}:{item.Start.Line}: condition values must be single values")).ToArray(),
-                _ => throw new InvalidDataException($"{entry.File}:{value.Start.Line}: a condition's value must be a value or a list of values"),
+                    : throw YamlFields.Invalid(entry.File, item.Start.Line, $"condition values must be single values")).ToArray(),
+                _ => throw YamlFields.Invalid(entry.File, value.Start.Line, $"a condition's value must be a value or a list of values"),
             };
             conditions.Add(new FieldCondition(path, modifier, values));
         }

@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using TrainGuard.Agent.Audit;
 using TrainGuard.Agent.Snapshots;
 using TrainGuard.Events;
+using TrainGuard.Parsing;
 using TrainGuard.Rules;
 
 namespace TrainGuard.Agent.Detections;
@@ -17,7 +18,7 @@ namespace TrainGuard.Agent.Detections;
 /// <c>after</c> says (null deletes), snapshotted again and diffed by <see cref="SnapshotDiff"/>. Without <c>before</c> the
 /// snapshot is the first one (baseline events).</item>
 /// </list>
-/// A sample that is not one of these, or audit text with unparseable lines, is an <see cref="InvalidDataException"/>.
+/// A sample that is not one of these, or audit text with unparseable lines, is an <see cref="MalformedInputException"/> (kind <see cref="InputErrorKind.Config"/>).
 /// </summary>
 public static class DetectionSamples
 {
@@ -34,11 +35,11 @@ public static class DetectionSamples
         JsonObject spec;
         try
         {
-            spec = JsonNode.Parse(sample) as JsonObject ?? throw new InvalidDataException("a detection sample must be an object");
+            spec = JsonNode.Parse(sample) as JsonObject ?? throw MalformedInputException.Create(InputErrorKind.Config, "a detection sample must be an object");
         }
         catch (JsonException ex)
         {
-            throw new InvalidDataException($"a detection sample is not valid JSON: {ex.Message}", ex);
+            throw MalformedInputException.Create(InputErrorKind.Config, $"a detection sample is not valid JSON: {ex.Message}", inner: ex);
         }
 
         if (spec["audit"] is JsonValue audit && audit.GetValueKind() == JsonValueKind.String && spec.Count == 1)
@@ -51,7 +52,7 @@ public static class DetectionSamples
             return Snapshot(spec["before"] as JsonObject, after);
         }
 
-        throw new InvalidDataException("a detection sample is audit log text, {audit: TEXT} or {before: {PATH: TEXT}, after: {PATH: TEXT or null}}");
+        throw MalformedInputException.Create(InputErrorKind.Config, "a detection sample is audit log text, {audit: TEXT} or {before: {PATH: TEXT}, after: {PATH: TEXT or null}}");
     }
 
     private static List<EventRecord> Audit(string text)
@@ -62,7 +63,7 @@ public static class DetectionSamples
         collector.Flush();
         if (collector.Stats.ParseErrors > 0)
         {
-            throw new InvalidDataException($"the sample's audit text has {collector.Stats.ParseErrors} unparseable line(s)");
+            throw MalformedInputException.Create(InputErrorKind.Config, $"the sample's audit text has {collector.Stats.ParseErrors} unparseable line(s)");
         }
 
         return events;
@@ -90,7 +91,7 @@ public static class DetectionSamples
         {
             if (relative.Length == 0 || Path.IsPathRooted(relative) || relative.Split('/').Contains(".."))
             {
-                throw new InvalidDataException($"sample path '{relative}' must be relative to the node root, without '..'");
+                throw MalformedInputException.Create(InputErrorKind.Config, $"sample path '{relative}' must be relative to the node root, without '..'");
             }
 
             var path = Path.Combine(root, relative);
@@ -103,7 +104,7 @@ public static class DetectionSamples
             Directory.CreateDirectory(Path.GetDirectoryName(path)!);
             File.WriteAllText(path, content is JsonValue text && text.GetValueKind() == JsonValueKind.String
                 ? text.GetValue<string>()
-                : throw new InvalidDataException($"sample file '{relative}' must be text (or null to delete it)"));
+                : throw MalformedInputException.Create(InputErrorKind.Config, $"sample file '{relative}' must be text (or null to delete it)"));
         }
     }
 }

@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using TrainGuard.Findings;
+using TrainGuard.Parsing;
 using TrainGuard.Rules;
 
 namespace TrainGuard.Agent.Spool;
@@ -36,7 +37,7 @@ public sealed class SpoolRuleFamily : RuleFamily
     {
         using var sampleFolder = new SampleFolder("spool-sample");
         var directory = sampleFolder.Path;
-        var count = Integer(spec["records"], "records") ?? throw new InvalidDataException("a spool sample needs 'records'");
+        var count = Integer(spec["records"], "records") ?? throw MalformedInputException.Create(InputErrorKind.Config, "a spool sample needs 'records'");
         var lines = new List<string>();
         var prev = SpoolFormat.GenesisHash;
         for (var seq = 1L; seq <= count; seq++)
@@ -77,7 +78,7 @@ public sealed class SpoolRuleFamily : RuleFamily
                 File.WriteAllText(Path.Combine(directory, SpoolFormat.CursorFile), raw.GetValue<string>());
                 break;
             default:
-                throw new InvalidDataException("'cursor' must be {acked, anchor_seq} or text");
+                throw MalformedInputException.Create(InputErrorKind.Config, "'cursor' must be {acked, anchor_seq} or text");
         }
 
         return SpoolScanner.Scan(directory, repair: false).Report.Findings;
@@ -87,8 +88,8 @@ public sealed class SpoolRuleFamily : RuleFamily
         $"{{\"id\":\"sample-{seq.ToString(CultureInfo.InvariantCulture)}\",\"event\":{{\"action\":\"agent-heartbeat\"}},\"note\":\"{text}\"}}";
 
     private static int Index(long oneBased, int count, string field) =>
-        oneBased >= 1 && oneBased <= count ? (int)oneBased - 1 : throw new InvalidDataException($"'{field}' must name a record between 1 and {count}");
+        oneBased >= 1 && oneBased <= count ? (int)oneBased - 1 : throw MalformedInputException.Create(InputErrorKind.Config, $"'{field}' must name a record between 1 and {count}");
 
     private static long? Integer(JsonNode? node, string field) =>
-        node is null ? null : node is JsonValue v && v.TryGetValue<long>(out var value) ? value : throw new InvalidDataException($"'{field}' must be an integer");
+        node is null ? null : node is JsonValue v && v.TryGetValue<long>(out var value) ? value : throw MalformedInputException.Create(InputErrorKind.Config, $"'{field}' must be an integer");
 }

@@ -7,6 +7,7 @@ using System.Text.Json.Nodes;
 using TrainGuard.Checkpoints.Rng;
 using TrainGuard.Checkpoints.Runs;
 using TrainGuard.Findings;
+using TrainGuard.Parsing;
 using TrainGuard.Rules;
 
 namespace TrainGuard.Checkpoints.Contents;
@@ -80,7 +81,7 @@ public sealed class CheckpointRuleFamily : RuleFamily
         {
             if (file.Contains('/', StringComparison.Ordinal) || file is "." or ".." || content is not JsonObject body)
             {
-                throw new InvalidDataException($"raw.{file} must be a file name with {{text: ...}} or {{hex: ...}}");
+                throw MalformedInputException.Create(InputErrorKind.Config, $"raw.{file} must be a file name with {{text: ...}} or {{hex: ...}}");
             }
 
             var bytes = body["hex"] is { } hex ? Convert.FromHexString(Text(hex, $"raw.{file}.hex")!) : Encoding.UTF8.GetBytes(Text(body["text"], $"raw.{file}.text") ?? string.Empty);
@@ -167,7 +168,7 @@ public sealed class CheckpointRuleFamily : RuleFamily
     private static OptimizerContents Optimizer(JsonObject spec, string file)
     {
         var groups = new List<ParamGroupInfo>();
-        foreach (var node in spec["param_groups"] is JsonArray list ? list : throw new InvalidDataException("optimizer.param_groups must be a list"))
+        foreach (var node in spec["param_groups"] is JsonArray list ? list : throw MalformedInputException.Create(InputErrorKind.Config, "optimizer.param_groups must be a list"))
         {
             var group = Map(node, "optimizer.param_groups[]");
             groups.Add(new ParamGroupInfo
@@ -232,7 +233,7 @@ public sealed class CheckpointRuleFamily : RuleFamily
             "cpu" => RngKind.TorchCpu,
             "numpy" => RngKind.Numpy,
             "python" => RngKind.Python,
-            _ => throw new InvalidDataException($"generator '{name}' must be cpu, numpy or python"),
+            _ => throw MalformedInputException.Create(InputErrorKind.Config, $"generator '{name}' must be cpu, numpy or python"),
         };
         uint[] words;
         BigInteger? seed = null;
@@ -248,7 +249,7 @@ public sealed class CheckpointRuleFamily : RuleFamily
         }
         else
         {
-            seed = spec["seed"] is { } s ? BigInteger.Parse(s.ToJsonString(), CultureInfo.InvariantCulture) : throw new InvalidDataException($"generator '{name}' needs a seed or words: random");
+            seed = spec["seed"] is { } s ? BigInteger.Parse(s.ToJsonString(), CultureInfo.InvariantCulture) : throw MalformedInputException.Create(InputErrorKind.Config, $"generator '{name}' needs a seed or words: random");
             words = kind == RngKind.Python ? Mt19937.InitByArray(Mt19937.KeyOf(BigInteger.Abs(seed.Value))) : Mt19937.InitGenrand(SeedFinder.Low32(seed.Value));
             var twists = spec["twists"] is { } t ? Integer(t, "twists") : 1;
             for (var i = 0; i < twists; i++)
@@ -267,17 +268,17 @@ public sealed class CheckpointRuleFamily : RuleFamily
 
     private static uint BitConverterLittle(byte[] bytes) => System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(bytes);
 
-    private static JsonObject Map(JsonNode? node, string where) => node as JsonObject ?? throw new InvalidDataException($"'{where}' must be a mapping");
+    private static JsonObject Map(JsonNode? node, string where) => node as JsonObject ?? throw MalformedInputException.Create(InputErrorKind.Config, $"'{where}' must be a mapping");
 
     private static IEnumerable<string> Strings(JsonNode node, string where) =>
-        node is JsonArray items ? items.Select(i => i is JsonValue v ? (v.GetValueKind() == JsonValueKind.String ? v.GetValue<string>() : v.ToJsonString()) : throw new InvalidDataException($"'{where}' items must be values"))
-        : throw new InvalidDataException($"'{where}' must be a list");
+        node is JsonArray items ? items.Select(i => i is JsonValue v ? (v.GetValueKind() == JsonValueKind.String ? v.GetValue<string>() : v.ToJsonString()) : throw MalformedInputException.Create(InputErrorKind.Config, $"'{where}' items must be values"))
+        : throw MalformedInputException.Create(InputErrorKind.Config, $"'{where}' must be a list");
 
     private static string? Text(JsonNode? node, string where) =>
-        node is null ? null : node is JsonValue v && v.GetValueKind() == JsonValueKind.String ? v.GetValue<string>() : throw new InvalidDataException($"'{where}' must be text");
+        node is null ? null : node is JsonValue v && v.GetValueKind() == JsonValueKind.String ? v.GetValue<string>() : throw MalformedInputException.Create(InputErrorKind.Config, $"'{where}' must be text");
 
     private static long Integer(JsonNode node, string where) =>
-        node is JsonValue v && v.TryGetValue<long>(out var value) ? value : throw new InvalidDataException($"'{where}' must be an integer");
+        node is JsonValue v && v.TryGetValue<long>(out var value) ? value : throw MalformedInputException.Create(InputErrorKind.Config, $"'{where}' must be an integer");
 
     private static double? Number(JsonNode? node) => node is JsonValue v && v.GetValueKind() == JsonValueKind.Number ? v.GetValue<double>() : null;
 

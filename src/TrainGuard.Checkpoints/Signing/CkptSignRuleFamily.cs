@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using TrainGuard.Findings;
+using TrainGuard.Parsing;
 using TrainGuard.Rules;
 
 namespace TrainGuard.Checkpoints.Signing;
@@ -80,7 +81,7 @@ public sealed class CkptSignRuleFamily : RuleFamily
                 {
                     "key" or "garbage" => key,
                     "other-key" => other,
-                    _ => throw new InvalidDataException($"verify must be key, other-key or garbage, not '{verifyWith}'"),
+                    _ => throw MalformedInputException.Create(InputErrorKind.Config, $"verify must be key, other-key or garbage, not '{verifyWith}'"),
                 },
             },
             cancellationToken);
@@ -92,14 +93,14 @@ public sealed class CkptSignRuleFamily : RuleFamily
         {
             null => [],
             JsonObject map => map,
-            _ => throw new InvalidDataException($"'{field}' must be a mapping"),
+            _ => throw MalformedInputException.Create(InputErrorKind.Config, $"'{field}' must be a mapping"),
         };
 
     private static string Under(string folder, string name) =>
         name.Length == 0 || name.Contains('/', StringComparison.Ordinal) || name is "." or ".."
-            ? throw new InvalidDataException($"sample file name '{name}' must be a plain file name")
+            ? throw MalformedInputException.Create(InputErrorKind.Config, $"sample file name '{name}' must be a plain file name")
             : Path.Combine(folder, name);
 
     private static string Text(JsonNode? node, string where) =>
-        node is JsonValue v && v.GetValueKind() == JsonValueKind.String ? v.GetValue<string>() : throw new InvalidDataException($"'{where}' must be text");
+        node is JsonValue v && v.GetValueKind() == JsonValueKind.String ? v.GetValue<string>() : throw MalformedInputException.Create(InputErrorKind.Config, $"'{where}' must be text");
 }

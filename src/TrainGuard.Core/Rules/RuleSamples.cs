@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using TrainGuard.Findings;
+using TrainGuard.Parsing;
 
 namespace TrainGuard.Rules;
 
@@ -8,22 +9,22 @@ namespace TrainGuard.Rules;
 public static class RuleSamples
 {
     /// <summary>A sample that is a mapping (YAML in the rule file, JSON here) with only the <paramref name="fields"/> its family knows.</summary>
-    /// <exception cref="InvalidDataException">Not a mapping, or an unknown field.</exception>
+    /// <exception cref="MalformedInputException">Not a mapping, or an unknown field (kind <see cref="InputErrorKind.Config"/>).</exception>
     public static JsonObject ParseMapping(string sample, string family, IReadOnlyCollection<string> fields)
     {
         JsonObject spec;
         try
         {
-            spec = JsonNode.Parse(sample) as JsonObject ?? throw new InvalidDataException($"a {family} sample must be a mapping");
+            spec = JsonNode.Parse(sample) as JsonObject ?? throw MalformedInputException.Create(InputErrorKind.Config, $"a {family} sample must be a mapping");
         }
         catch (JsonException ex)
         {
-            throw new InvalidDataException($"a {family} sample must be a mapping: {ex.Message}", ex);
+            throw MalformedInputException.Create(InputErrorKind.Config, $"a {family} sample must be a mapping: {ex.Message}", inner: ex);
         }
 
         if (spec.Select(p => p.Key).FirstOrDefault(k => !fields.Contains(k, StringComparer.Ordinal)) is { } unknown)
         {
-            throw new InvalidDataException($"unknown {family} sample field '{unknown}' (expected one of {string.Join(", ", fields)})");
+            throw MalformedInputException.Create(InputErrorKind.Config, $"unknown {family} sample field '{unknown}' (expected one of {string.Join(", ", fields)})");
         }
 
         return spec;
@@ -37,7 +38,7 @@ public static class RuleSamples
         {
             null => null,
             JsonValue value when value.GetValueKind() == JsonValueKind.String && SeverityExtensions.TryParse(value.GetValue<string>(), out var severity) => severity,
-            var other => throw new InvalidDataException($"sample severity '{other}' is not info, low, medium, high or critical"),
+            var other => throw MalformedInputException.Create(InputErrorKind.Config, $"sample severity '{other}' is not info, low, medium, high or critical"),
         };
     }
 

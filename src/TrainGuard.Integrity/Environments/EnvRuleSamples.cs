@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using TrainGuard.Findings;
+using TrainGuard.Parsing;
 using TrainGuard.Rules;
 
 namespace TrainGuard.Integrity.Environments;
@@ -106,7 +107,7 @@ public sealed class EnvRuleFamily : RuleFamily
         var tag = recompile || spec["pyc"] is not null ? await InterpreterTagAsync(cancellationToken) : null;
         foreach (var (path, pyc) in Map(spec, "pyc"))
         {
-            WritePyc(site, path, pyc as JsonObject ?? throw new InvalidDataException($"pyc.{path} must be a mapping"), tag);
+            WritePyc(site, path, pyc as JsonObject ?? throw MalformedInputException.Create(InputErrorKind.Config, $"pyc.{path} must be a mapping"), tag);
         }
 
         Report report = baseline switch
@@ -125,7 +126,7 @@ public sealed class EnvRuleFamily : RuleFamily
             "signed" => await EnvironmentBaseline.DiffAsync(signature, key, [site], cancellationToken),
             "other-key" => await DiffWithAnotherKeyAsync(signature, site, cancellationToken),
             "garbage" => await DiffGarbageAsync(signature, key, site, cancellationToken),
-            _ => throw new InvalidDataException($"baseline must be signed, other-key or garbage, not '{baseline}'"),
+            _ => throw MalformedInputException.Create(InputErrorKind.Config, $"baseline must be signed, other-key or garbage, not '{baseline}'"),
         };
         return report.Items.SelectMany(i => i.Findings).ToList();
     }
@@ -164,13 +165,13 @@ public sealed class EnvRuleFamily : RuleFamily
     /// <summary>A .pyc for a source: a PEP 552 header (matching the source, or not) and the body's bytes.</summary>
     private static void WritePyc(string site, string path, JsonObject pyc, string? tag)
     {
-        var source = Text(pyc, "source") ?? throw new InvalidDataException($"pyc.{path} needs a source");
+        var source = Text(pyc, "source") ?? throw MalformedInputException.Create(InputErrorKind.Config, $"pyc.{path} needs a source");
         var python = Text(pyc, "python") ?? "interpreter";
         var minor = python == "interpreter"
-            ? (tag is { } t && t.StartsWith("cpython-3", StringComparison.Ordinal) && int.TryParse(t["cpython-3".Length..], out var m) ? m : throw new InvalidDataException($"pyc.{path} needs a CPython interpreter"))
+            ? (tag is { } t && t.StartsWith("cpython-3", StringComparison.Ordinal) && int.TryParse(t["cpython-3".Length..], out var m) ? m : throw MalformedInputException.Create(InputErrorKind.Config, $"pyc.{path} needs a CPython interpreter"))
             : python.StartsWith("3.", StringComparison.Ordinal) && int.TryParse(python[2..], out var given) ? given
-            : throw new InvalidDataException($"pyc.{path}: python must be 3.N or interpreter");
-        var magic = MagicFor(minor) ?? throw new InvalidDataException($"pyc.{path}: no magic number known for Python 3.{minor}");
+            : throw MalformedInputException.Create(InputErrorKind.Config, $"pyc.{path}: python must be 3.N or interpreter");
+        var magic = MagicFor(minor) ?? throw MalformedInputException.Create(InputErrorKind.Config, $"pyc.{path}: no magic number known for Python 3.{minor}");
         var sourceBytes = File.ReadAllBytes(Under(site, source));
         var header = new byte[PycHeader.Size];
         BinaryPrimitives.WriteUInt16LittleEndian(header, magic);
@@ -195,7 +196,7 @@ public sealed class EnvRuleFamily : RuleFamily
                 header.AsSpan().Fill((byte)'x');
                 break;
             default:
-                throw new InvalidDataException($"pyc.{path}: header must be match, stale, unchecked-stale or invalid");
+                throw MalformedInputException.Create(InputErrorKind.Config, $"pyc.{path}: header must be match, stale, unchecked-stale or invalid");
         }
 
         var body = Text(pyc, "body") is { } hex ? Convert.FromHexString(hex) : [];
@@ -238,7 +239,7 @@ public sealed class EnvRuleFamily : RuleFamily
 
     private static string Under(string site, string path) =>
         path.Length == 0 || Path.IsPathRooted(path) || path.Split('/').Contains("..")
-            ? throw new InvalidDataException($"sample path '{path}' must be relative to site-packages, without '..'")
+            ? throw MalformedInputException.Create(InputErrorKind.Config, $"sample path '{path}' must be relative to site-packages, without '..'")
             : Path.Combine(site, path);
 
     private static IEnumerable<KeyValuePair<string, JsonNode?>> Map(JsonObject spec, string field) =>
@@ -246,22 +247,22 @@ public sealed class EnvRuleFamily : RuleFamily
         {
             null => [],
             JsonObject map => map,
-            _ => throw new InvalidDataException($"'{field}' must be a mapping"),
+            _ => throw MalformedInputException.Create(InputErrorKind.Config, $"'{field}' must be a mapping"),
         };
 
     private static List<(string Path, string Content)> Files(JsonNode? node, string where) =>
-        node is JsonObject map ? map.Select(p => (p.Key, Content(p.Value, $"{where}.{p.Key}"))).ToList() : throw new InvalidDataException($"'{where}' must be a mapping of paths to text");
+        node is JsonObject map ? map.Select(p => (p.Key, Content(p.Value, $"{where}.{p.Key}"))).ToList() : throw MalformedInputException.Create(InputErrorKind.Config, $"'{where}' must be a mapping of paths to text");
 
     private static IEnumerable<string> Strings(JsonNode? node, string where) =>
         node switch
         {
             null => [],
             JsonArray items => items.Select(i => Content(i, where)),
-            _ => throw new InvalidDataException($"'{where}' must be a list"),
+            _ => throw MalformedInputException.Create(InputErrorKind.Config, $"'{where}' must be a list"),
         };
 
     private static string Content(JsonNode? node, string where) =>
-        node is JsonValue value && value.GetValueKind() == JsonValueKind.String ? value.GetValue<string>() : throw new InvalidDataException($"'{where}' must be text");
+        node is JsonValue value && value.GetValueKind() == JsonValueKind.String ? value.GetValue<string>() : throw MalformedInputException.Create(InputErrorKind.Config, $"'{where}' must be text");
 
     private static string? Text(JsonObject spec, string field) => spec[field] is null ? null : Content(spec[field], field);
 }
