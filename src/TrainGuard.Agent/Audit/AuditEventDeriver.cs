@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Text;
 using TrainGuard.Agent.Common;
+using TrainGuard.Agent.Detections;
 using TrainGuard.Events;
 
 namespace TrainGuard.Agent.Audit;
@@ -9,7 +10,8 @@ namespace TrainGuard.Agent.Audit;
 /// <summary>
 /// Turns one assembled audit event (a group of records) into TrainGuard events (docs/events.md):
 /// signals, login uid changes, watched-file changes, account changes, logins and audit
-/// configuration changes. Groups that match none of these yield nothing.
+/// configuration changes. Groups that match none of these yield nothing. Which events deserve attention is decided by
+/// the detections (<c>Rules/detections.yaml</c>), not here.
 /// </summary>
 public sealed class AuditEventDeriver
 {
@@ -28,8 +30,17 @@ public sealed class AuditEventDeriver
         this.stats = stats;
     }
 
-    /// <summary>Derives the events of <paramref name="group"/> and passes each to <paramref name="emit"/>.</summary>
+    /// <summary>
+    /// Derives the events of <paramref name="group"/> and passes each to <paramref name="emit"/>, with the finding of the
+    /// detection that fires on it, if one does (<see cref="AgentDetections"/>).
+    /// </summary>
     public void Derive(AuditEventGroup group, Action<EventRecord> emit)
+    {
+        var detections = AgentDetections.Default;
+        DeriveEvents(group, e => emit(detections.Annotate(e)));
+    }
+
+    private void DeriveEvents(AuditEventGroup group, Action<EventRecord> emit)
     {
         var first = group.Records[0];
         switch (first.Type)

@@ -105,24 +105,24 @@ public sealed record AgentConfig
         var full = Path.GetFullPath(path);
         if (!Common.UnixFile.TryStat(full, out var file, out var error))
         {
-            throw new AgentConfigException($"{path}: cannot examine the {what} ({error ?? "not found"})");
+            MalformedInputException.ThrowAt(InputErrorKind.Config, $"cannot examine the {what} ({error ?? "not found"})", path, line: null);
         }
 
         var self = Common.UnixFile.EffectiveUid;
         if (file.GroupOrOtherWritable)
         {
-            throw new AgentConfigException($"{path}: the {what} is writable by other users (mode {file.ModeText}); run 'chmod go-w {path}' (the agent refuses files that others could change)");
+            MalformedInputException.ThrowAt(InputErrorKind.Config, $"the {what} is writable by other users (mode {file.ModeText}); run 'chmod go-w {path}' (the agent refuses files that others could change)", path, line: null);
         }
 
         if (file.Uid != 0 && file.Uid != self)
         {
-            throw new AgentConfigException($"{path}: the {what} is owned by uid {file.Uid}, neither root nor the agent's user (uid {self}), who could change it; run 'chown root {path}'");
+            MalformedInputException.ThrowAt(InputErrorKind.Config, $"the {what} is owned by uid {file.Uid}, neither root nor the agent's user (uid {self}), who could change it; run 'chown root {path}'", path, line: null);
         }
 
         var folder = Path.GetDirectoryName(full) ?? "/";
         if (Common.UnixFile.TryStat(folder, out var dir, out _) && dir.GroupOrOtherWritable && (dir.Mode & 0x200) == 0)
         {
-            throw new AgentConfigException($"{path}: the folder {folder} is writable by other users (mode {dir.ModeText}) without the sticky bit, so anyone could replace the {what}; keep it in a folder only root can write");
+            MalformedInputException.ThrowAt(InputErrorKind.Config, $"the folder {folder} is writable by other users (mode {dir.ModeText}) without the sticky bit, so anyone could replace the {what}; keep it in a folder only root can write", path, line: null);
         }
     }
 

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using TrainGuard.Agent.Detections;
 using TrainGuard.Agent.Spool;
 using TrainGuard.Events;
 
@@ -9,7 +10,8 @@ namespace TrainGuard.Agent.Snapshots;
 /// Turns two snapshots into events: <c>ssh-key-added/removed</c>, <c>user-created/changed/deleted</c>
 /// (uid 0 accounts other than the first flagged as duplicates), <c>socket-listen/closed</c>,
 /// <c>persistence-changed</c>. Without a previous snapshot every fact is reported once as a baseline
-/// (<c>event.kind: state</c>, <c>trainguard.snapshot.baseline: true</c>).
+/// (<c>event.kind: state</c>, <c>trainguard.snapshot.baseline: true</c>). How much an event matters is decided by
+/// the detections (<c>Rules/detections.yaml</c>: a second uid-0 account, a preload library, a new key...).
 /// </summary>
 public static class SnapshotDiff
 {
@@ -19,7 +21,19 @@ public static class SnapshotDiff
     /// <summary>How far before the snapshot an audit write is joined to a new key.</summary>
     public static readonly TimeSpan DefaultJoinWindow = TimeSpan.FromMinutes(15);
 
-    public static List<EventRecord> Diff(NodeSnapshot? previous, NodeSnapshot current, AuditJoin? join = null, TimeSpan? joinWindow = null)
+    /// <summary>
+    /// The events between two snapshots, each with the finding of the detection that fires on it, if one does
+    /// (<paramref name="detections"/>, default <see cref="AgentDetections.Default"/>).
+    /// </summary>
+    public static List<EventRecord> Diff(NodeSnapshot? previous, NodeSnapshot current, AuditJoin? join = null, TimeSpan? joinWindow = null, AgentDetections? detections = null)
+    {
+        var events = DiffEvents(previous, current, join, joinWindow);
+        detections ??= AgentDetections.Default;
+        events.ForEach(e => detections.Annotate(e));
+        return events;
+    }
+
+    private static List<EventRecord> DiffEvents(NodeSnapshot? previous, NodeSnapshot current, AuditJoin? join, TimeSpan? joinWindow)
     {
         var events = new List<EventRecord>();
         var baseline = previous is null;
@@ -145,7 +159,6 @@ public static class SnapshotDiff
             if (!string.Equals(account.Name, firstUidZero, StringComparison.Ordinal) && action != EventActions.UserDeleted)
             {
                 e.Set("trainguard.uid_zero_duplicate", true);
-                e.Set(EventFields.Severity, 75).Set(EventFields.TrainGuardSeverity, "high");
             }
         }
 
@@ -250,12 +263,6 @@ public static class SnapshotDiff
             e.Set("trainguard.diff.added", added.Take(MaxDiffLines).Select(Trim));
             e.Set("trainguard.diff.removed", removed.Take(MaxDiffLines).Select(Trim));
             e.Set("trainguard.diff.summary", $"+{added.Count} -{removed.Count} lines");
-        }
-
-        if (file.Kind == "preload" && type != "deletion" && file.Size > 0)
-        {
-            // Every dynamically linked program loads these libraries: a classic rootkit hook.
-            e.Set(EventFields.Severity, 75).Set(EventFields.TrainGuardSeverity, "high");
         }
 
         return e;

@@ -143,18 +143,19 @@ public static class SpoolFormat
         }
         catch (Exception ex) when (ex is JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
         {
-            AddFinding(findings, AgentRules.SpoolCursorDamaged, Severity.Medium, $"spool cursor is unreadable ({TextSanitizer.Escape(ex.Message, 200)}); records still in the spool will be sent again", path, null);
+            AddFinding(findings, AgentRules.SpoolCursorDamaged, $"spool cursor is unreadable ({TextSanitizer.Escape(ex.Message, 200)}); records still in the spool will be sent again", path, null);
             return null;
         }
     }
 
     private static bool IsHash(string text) => text.Length == 64 && text.All(char.IsAsciiHexDigitLower);
 
-    internal static void AddFinding(List<Finding> findings, string rule, Severity severity, string message, string file, int? line)
+    internal static void AddFinding(List<Finding> findings, string rule, string message, string file, int? line)
     {
+        var definition = AgentRules.Family.Get(rule);
         if (findings.Count == MaxFindings)
         {
-            findings.Add(new Finding { RuleId = rule, Severity = severity, Message = "more problems not listed", Location = new Location(file), Verdict = Verdict.Error });
+            findings.Add(definition.Finding("more problems not listed", new Location(file), verdict: Verdict.Error) with { Why = null, Guidance = null });
         }
 
         if (findings.Count > MaxFindings)
@@ -162,17 +163,7 @@ public static class SpoolFormat
             return;
         }
 
-        var descriptor = AgentRules.Descriptors.First(d => d.Id == rule);
-        findings.Add(new Finding
-        {
-            RuleId = rule,
-            Severity = severity,
-            Message = message,
-            Location = new Location(file, Line: line),
-            Verdict = rule == AgentRules.SpoolTornTail ? Verdict.Clean : Verdict.Malicious,
-            Why = descriptor.Why,
-            Guidance = descriptor.Guidance,
-        });
+        findings.Add(definition.Finding(message, new Location(file, Line: line)));
     }
 
     internal static IEnumerable<(long FirstSeq, string Path)> ListSegments(string directory)

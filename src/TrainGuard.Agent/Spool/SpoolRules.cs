@@ -1,10 +1,13 @@
 using TrainGuard.Findings;
+using TrainGuard.Rules;
 
 namespace TrainGuard.Agent.Spool;
 
-/// <summary>Rule ids and event actions of the agent's own integrity checks (docs/rules/TG-AGT-*.md).</summary>
+/// <summary>Rule ids of the agent's checks of its own spool, read from <c>Rules/spool.yaml</c> (docs/rules/TG-AGT-00x.md).</summary>
 public static class AgentRules
 {
+    public const string FamilyName = "agent-spool";
+
     /// <summary>A spool record was edited, removed or reordered: the hash chain is broken.</summary>
     public const string SpoolTampered = "TG-AGT-001";
 
@@ -14,12 +17,11 @@ public static class AgentRules
     /// <summary>The spool cursor (acknowledged sequence, trim anchor) is unreadable.</summary>
     public const string SpoolCursorDamaged = "TG-AGT-003";
 
-    public static IReadOnlyList<RuleDescriptor> Descriptors { get; } =
-    [
-        new RuleDescriptor(SpoolTampered, "spool-tampered", Severity.High, "Every spool record carries the SHA-256 of the record before it; a broken link means someone changed events on the node before they were shipped.", "Compare the node's events with what the server received; treat the node as compromised until explained."),
-        new RuleDescriptor(SpoolTornTail, "spool-torn-tail", Severity.Low, "A record is acknowledged to its producer only after it is on disk; a cut-short last line was never acknowledged, so nothing is lost.", "Expected after a crash or power loss; frequent occurrences point to a failing disk or an agent being killed."),
-        new RuleDescriptor(SpoolCursorDamaged, "spool-cursor-damaged", Severity.Medium, "The cursor records what the server acknowledged; without it the agent re-sends (the server drops duplicates by event id).", "Check who wrote the spool folder; it should be writable by the agent only."),
-    ];
+    /// <summary>The rules with their matcher (<see cref="SpoolRuleFamily"/>: the spool check on a spool written from each sample).</summary>
+    public static RuleFamily Family { get; } = new SpoolRuleFamily(
+        RuleYaml.EmbeddedDefinitions(typeof(AgentRules).Assembly, FamilyName, "TrainGuard.Agent.Rules.spool.yaml"));
+
+    public static IReadOnlyList<RuleDescriptor> Descriptors => Family.Descriptors;
 }
 
 /// <summary><c>event.action</c> values of the agent itself (in addition to docs/events.md).</summary>

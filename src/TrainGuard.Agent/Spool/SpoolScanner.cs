@@ -110,7 +110,7 @@ internal static class SpoolScanner
                     {
                         // A crash mid-append: this record was never acknowledged to its producer.
                         tornBytes = bytes.Length - pos;
-                        SpoolFormat.AddFinding(findings, AgentRules.SpoolTornTail, Severity.Low, $"last record of {name} (line {lineNumber}, {tornBytes} bytes) is incomplete ({ex.Message}); {(repair ? "truncated" : "an open truncates it")}", segment.Path, lineNumber);
+                        SpoolFormat.AddFinding(findings, AgentRules.SpoolTornTail, $"last record of {name} (line {lineNumber}, {tornBytes} bytes) is incomplete ({ex.Message}); {(repair ? "truncated" : "an open truncates it")}", segment.Path, lineNumber);
                         if (repair)
                         {
                             tornSaved = SaveTorn(directory, bytes.AsSpan(pos));
@@ -122,7 +122,7 @@ internal static class SpoolScanner
                         break;
                     }
 
-                    SpoolFormat.AddFinding(findings, AgentRules.SpoolTampered, Severity.High, $"{name} line {lineNumber} is not a valid spool record ({ex.Message}): the file was edited", segment.Path, lineNumber);
+                    SpoolFormat.AddFinding(findings, AgentRules.SpoolTampered, $"{name} line {lineNumber} is not a valid spool record ({ex.Message}): the file was edited", segment.Path, lineNumber);
                     prevHash = SpoolFormat.HashLine(line);
                     pos = end + 1;
                     continue;
@@ -130,7 +130,7 @@ internal static class SpoolScanner
 
                 if (lineNumber == 1 && record.Seq != segment.FirstSeq)
                 {
-                    SpoolFormat.AddFinding(findings, AgentRules.SpoolTampered, Severity.High, $"{name} starts with record {record.Seq}, not {segment.FirstSeq}: segments were renamed or records removed", segment.Path, lineNumber);
+                    SpoolFormat.AddFinding(findings, AgentRules.SpoolTampered, $"{name} starts with record {record.Seq}, not {segment.FirstSeq}: segments were renamed or records removed", segment.Path, lineNumber);
                 }
 
                 if (record.Seq != expected && (firstChecked || chainAnchorKnown))
@@ -138,14 +138,14 @@ internal static class SpoolScanner
                     var what = record.Seq > expected
                         ? $"records {expected}..{record.Seq - 1} are missing before record {record.Seq}: records were deleted"
                         : $"record {record.Seq} follows record {expected - 1}: records were duplicated or reordered";
-                    SpoolFormat.AddFinding(findings, AgentRules.SpoolTampered, Severity.High, what, segment.Path, lineNumber);
+                    SpoolFormat.AddFinding(findings, AgentRules.SpoolTampered, what, segment.Path, lineNumber);
                 }
                 else if (record.Prev != prevHash && (firstChecked || chainAnchorKnown))
                 {
                     var what = !firstChecked
                         ? $"record {record.Seq} does not chain to the trim anchor (record {anchorSeq}): the spool start was altered"
                         : $"record {record.Seq} does not chain to record {record.Seq - 1}: record {record.Seq - 1} was edited or replaced";
-                    SpoolFormat.AddFinding(findings, AgentRules.SpoolTampered, Severity.High, what, segment.Path, lineNumber);
+                    SpoolFormat.AddFinding(findings, AgentRules.SpoolTampered, what, segment.Path, lineNumber);
                 }
 
                 if (lineNumber == 1)
@@ -179,16 +179,16 @@ internal static class SpoolScanner
         if (headSeq > 0 && lastSeq < headSeq)
         {
             // The chain that is left is intact: only the seal kept outside the segments shows what is gone.
-            SpoolFormat.AddFinding(findings, AgentRules.SpoolTampered, Severity.High, $"the spool ends at record {lastSeq} but its sealed head says record {headSeq} was written: records {lastSeq + 1}..{headSeq} were cut from its end", System.IO.Path.Combine(directory, SpoolFormat.CursorFile), null);
+            SpoolFormat.AddFinding(findings, AgentRules.SpoolTampered, $"the spool ends at record {lastSeq} but its sealed head says record {headSeq} was written: records {lastSeq + 1}..{headSeq} were cut from its end", System.IO.Path.Combine(directory, SpoolFormat.CursorFile), null);
         }
         else if (headSeq > 0 && hashAtHead is not null && hashAtHead != cursor!.HeadHash)
         {
-            SpoolFormat.AddFinding(findings, AgentRules.SpoolTampered, Severity.High, $"record {headSeq} is not the record that was sealed as the spool's head: the end of the spool was rewritten", System.IO.Path.Combine(directory, SpoolFormat.CursorFile), null);
+            SpoolFormat.AddFinding(findings, AgentRules.SpoolTampered, $"record {headSeq} is not the record that was sealed as the spool's head: the end of the spool was rewritten", System.IO.Path.Combine(directory, SpoolFormat.CursorFile), null);
         }
 
         if (acked > lastSeq)
         {
-            SpoolFormat.AddFinding(findings, AgentRules.SpoolTampered, Severity.High, $"cursor says record {acked} was acknowledged but the spool ends at record {lastSeq}: records were deleted", System.IO.Path.Combine(directory, SpoolFormat.CursorFile), null);
+            SpoolFormat.AddFinding(findings, AgentRules.SpoolTampered, $"cursor says record {acked} was acknowledged but the spool ends at record {lastSeq}: records were deleted", System.IO.Path.Combine(directory, SpoolFormat.CursorFile), null);
             acked = lastSeq;
         }
 

@@ -145,7 +145,7 @@ public static class CheckpointReader
                 scanVerdict = scan.Verdict;
                 if (scan.Verdict is Verdict.Suspicious or Verdict.Malicious or Verdict.Error)
                 {
-                    Problems.Add(CheckpointRules.Refused.Create(
+                    Problems.Add(CheckpointRules.Refused.Finding(
                         $"{name} not interpreted: the scanner found it {scan.Verdict.ToWireName()} ({string.Join(", ", scan.Findings.Select(f => f.RuleId).Distinct(StringComparer.Ordinal))}); run 'trainguard scan {name}' for details",
                         new Location(file.FullName),
                         new Dictionary<string, string> { ["scan_verdict"] = scan.Verdict.ToWireName() },
@@ -181,7 +181,7 @@ public static class CheckpointReader
 
         private void Unreadable(FileInfo file, string name, Verdict? scanVerdict, string message, string? member, long? offset)
         {
-            Problems.Add(CheckpointRules.Unreadable.Create($"{name}: {message}", new Location(file.FullName, member, offset), verdict: Verdict.Error));
+            Problems.Add(CheckpointRules.Unreadable.Finding($"{name}: {message}", new Location(file.FullName, member, offset), verdict: Verdict.Error));
             Files.Add(new CheckpointFileInfo
             {
                 Name = name,
@@ -324,7 +324,7 @@ public static class CheckpointReader
             Rng.Add(rng);
             foreach (var problem in rng.Problems)
             {
-                Problems.Add(CheckpointRules.Unreadable.Create($"{name}: RNG state {problem}", new Location(fullPath, checkpoint.PickleMember), verdict: Verdict.Error));
+                Problems.Add(CheckpointRules.Unreadable.Finding($"{name}: RNG state {problem}", new Location(fullPath, checkpoint.PickleMember), verdict: Verdict.Error));
             }
 
             roles.Add("rng");

@@ -66,6 +66,24 @@ internal static class SchedulerReader
             }
         }
 
+        return new SchedulerContents
+        {
+            File = file,
+            TreePath = treePath,
+            Member = checkpoint.PickleMember,
+            LastEpoch = Integer(dict.Get("last_epoch")),
+            StepCount = Integer(dict.Get("_step_count")),
+            BaseLrs = Numbers(dict.Get("base_lrs"), checkpoint),
+            LastLr = Numbers(dict.Get("_last_lr"), checkpoint),
+            ClassCandidates = Candidates(fields),
+            Fields = fields,
+            Offset = dict.Offset,
+        };
+    }
+
+    /// <summary>The scheduler classes whose saved keys <paramref name="fields"/> has (first signature that fits).</summary>
+    internal static List<string> Candidates(JsonObject fields)
+    {
         var candidates = new List<string>();
         foreach (var (keys, cls) in Signatures)
         {
@@ -82,19 +100,7 @@ internal static class SchedulerReader
             }
         }
 
-        return new SchedulerContents
-        {
-            File = file,
-            TreePath = treePath,
-            Member = checkpoint.PickleMember,
-            LastEpoch = Integer(dict.Get("last_epoch")),
-            StepCount = Integer(dict.Get("_step_count")),
-            BaseLrs = Numbers(dict.Get("base_lrs"), checkpoint),
-            LastLr = Numbers(dict.Get("_last_lr"), checkpoint),
-            ClassCandidates = candidates,
-            Fields = fields,
-            Offset = dict.Offset,
-        };
+        return candidates;
     }
 
     private static long? Integer(PyValue? value) => value?.AsInt64() ?? (value?.AsDouble() is { } d && Math.Floor(d) == d && Math.Abs(d) < 9e15 ? (long)d : null);

@@ -3,6 +3,7 @@ using System.Numerics;
 using TrainGuard.Checkpoints.Contents;
 using TrainGuard.Checkpoints.Rng;
 using TrainGuard.Findings;
+using TrainGuard.Rules;
 
 namespace TrainGuard.Checkpoints.Runs;
 
@@ -457,8 +458,8 @@ public static class RunChecker
 
         public bool AnyRefused => Contents.Files.Any(f => f.ScanVerdict is Verdict.Suspicious or Verdict.Malicious or Verdict.Error);
 
-        public void Add(CheckpointRule rule, string message, Location location, IReadOnlyDictionary<string, string>? evidence = null, Severity? severity = null) =>
-            findings.Add(rule.Create(message, location, evidence, severity));
+        public void Add(RuleDefinition rule, string message, Location location, IReadOnlyDictionary<string, string>? evidence = null, Severity? severity = null) =>
+            findings.Add(rule.Finding(message, location, evidence, severity));
 
         public string FileOf(string name) => Contents.Files.FirstOrDefault(f => f.Name == name)?.FullPath ?? (Contents.IsFolder ? Path.Combine(Contents.Path, name) : Contents.Path);
 

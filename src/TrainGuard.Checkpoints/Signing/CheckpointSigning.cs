@@ -6,6 +6,7 @@ using TrainGuard.Findings;
 using TrainGuard.Integrity.Keys;
 using TrainGuard.Integrity.Manifests;
 using TrainGuard.Parsing;
+using TrainGuard.Rules;
 
 namespace TrainGuard.Checkpoints.Signing;
 
@@ -149,11 +150,11 @@ public static class CheckpointSigning
         var items = new List<AnalyzedItem>();
         if (!result.SignatureValid)
         {
-            signatureFindings.Add(CkptSignRules.SignatureInvalid.Create($"signature {System.IO.Path.GetFileName(signaturePath)} rejected: {result.SignatureError}", new Location(signaturePath)));
+            signatureFindings.Add(CkptSignRules.SignatureInvalid.Finding($"signature {System.IO.Path.GetFileName(signaturePath)} rejected: {result.SignatureError}", new Location(signaturePath)));
         }
         else if (result.Error is not null)
         {
-            signatureFindings.Add(CkptSignRules.Unverifiable.Create($"{root} could not be hashed as the signature describes: {result.Error}", new Location(root)));
+            signatureFindings.Add(CkptSignRules.Unverifiable.Finding($"{root} could not be hashed as the signature describes: {result.Error}", new Location(root)));
         }
         else if (result.Manifest is { } manifest)
         {
@@ -216,8 +217,8 @@ public static class CheckpointSigning
         e.Set("trainguard.ckpt.deleted", FilesFor(CkptSignRules.FileDeleted));
         return e;
 
-        IEnumerable<string> FilesFor(CkptSignRule rule) =>
-            findings.Where(f => f.Finding.RuleId == rule.Descriptor.Id).Select(f => f.Path);
+        IEnumerable<string> FilesFor(RuleDefinition rule) =>
+            findings.Where(f => f.Finding.RuleId == rule.Id).Select(f => f.Path);
     }
 
     private static async Task CheckLedgerAsync(LedgerConnection ledger, string digest, string signaturePath, List<Finding> findings, List<string> members, CancellationToken cancellationToken)
@@ -232,14 +233,14 @@ public static class CheckpointSigning
         catch (Exception ex) when (ex is HttpRequestException or MalformedInputException || (ex is TaskCanceledException && !cancellationToken.IsCancellationRequested))
         {
             var why = ex is TaskCanceledException ? "no answer before the timeout" : ex.Message;
-            findings.Add(CkptSignRules.LedgerUnavailable.Create($"the ledger at {ledger.Server} could not be asked whether manifest {digest} was recorded: {why}", where,
+            findings.Add(CkptSignRules.LedgerUnavailable.Finding($"the ledger at {ledger.Server} could not be asked whether manifest {digest} was recorded: {why}", where,
                 new Dictionary<string, string> { ["ledger"] = ledger.Server.ToString(), ["event_id"] = id, ["manifest_digest"] = digest }));
             return;
         }
 
         if (record is null)
         {
-            findings.Add(CkptSignRules.LedgerRecordMissing.Create($"the signature verifies but the ledger at {ledger.Server} never recorded manifest {digest}: the checkpoint was signed without being recorded (re-signed?)", where,
+            findings.Add(CkptSignRules.LedgerRecordMissing.Finding($"the signature verifies but the ledger at {ledger.Server} never recorded manifest {digest}: the checkpoint was signed without being recorded (re-signed?)", where,
                 new Dictionary<string, string> { ["ledger"] = ledger.Server.ToString(), ["event_id"] = id, ["manifest_digest"] = digest }));
             return;
         }
@@ -257,14 +258,14 @@ public static class CheckpointSigning
         };
         if (record.ProofProblem is { } problem)
         {
-            findings.Add(CkptSignRules.LedgerProofInvalid.Create($"the ledger's record of manifest {digest} is not proven: {problem}", where, evidence));
+            findings.Add(CkptSignRules.LedgerProofInvalid.Finding($"the ledger's record of manifest {digest} is not proven: {problem}", where, evidence));
             members.Add(record.KeySource);
             return;
         }
 
         if (record.RecordedDigest != digest || record.Action != CheckpointLedger.SignedAction)
         {
-            findings.Add(CkptSignRules.LedgerRecordMismatch.Create(
+            findings.Add(CkptSignRules.LedgerRecordMismatch.Finding(
                 $"ledger event {record.EventId} (leaf {record.Index}, {record.Action ?? "no action"}) records digest {record.RecordedDigest ?? "(none)"}, not this manifest's {digest}", where, evidence));
             return;
         }
@@ -284,7 +285,7 @@ public static class CheckpointSigning
             var path = Full(resource.Name);
             if (changed.Contains(resource.Name))
             {
-                var finding = CkptSignRules.FileChanged.Create($"{resource.Name} changed since it was signed", new Location(path),
+                var finding = CkptSignRules.FileChanged.Finding($"{resource.Name} changed since it was signed", new Location(path),
                     new Dictionary<string, string> { ["expected"] = resource.DigestHex, ["modified"] = Mtime(path) });
                 yield return new AnalyzedItem { Path = path, Format = "checkpoint-file", Verdict = finding.Verdict, Findings = [finding], Size = Size(path) };
             }
@@ -297,7 +298,7 @@ public static class CheckpointSigning
         foreach (var name in result.Deleted)
         {
             var path = Full(name);
-            var finding = CkptSignRules.FileDeleted.Create($"{name} was deleted since it was signed", new Location(path),
+            var finding = CkptSignRules.FileDeleted.Finding($"{name} was deleted since it was signed", new Location(path),
                 new Dictionary<string, string> { ["expected"] = want[name].DigestHex });
             yield return new AnalyzedItem { Path = path, Format = "checkpoint-file", Verdict = finding.Verdict, Findings = [finding] };
         }
@@ -305,7 +306,7 @@ public static class CheckpointSigning
         foreach (var name in result.Added)
         {
             var path = Full(name);
-            var finding = CkptSignRules.FileAdded.Create($"{name} was added since the checkpoint was signed", new Location(path),
+            var finding = CkptSignRules.FileAdded.Finding($"{name} was added since the checkpoint was signed", new Location(path),
                 new Dictionary<string, string> { ["modified"] = Mtime(path) });
             yield return new AnalyzedItem { Path = path, Format = "checkpoint-file", Verdict = finding.Verdict, Findings = [finding], Size = Size(path) };
         }

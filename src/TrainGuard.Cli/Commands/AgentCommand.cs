@@ -130,7 +130,7 @@ public static class AgentCommand
             {
                 using var single = new AgentHost(settings, stderr);
                 var events = await single.RunOnceAsync(stdout, ct);
-                return events.Any(e => e.GetInt64(EventFields.Severity) >= 50 || e.GetString(EventFields.Kind) == EventKinds.Alert) ? ExitCodes.Findings : ExitCodes.Clean;
+                return events.Any(e => e.GetInt64(EventFields.Severity) >= Severity.Medium.ToEventSeverity() || e.GetString(EventFields.Kind) == EventKinds.Alert) ? ExitCodes.Findings : ExitCodes.Clean;
             }
 
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
@@ -308,6 +308,8 @@ public static class AgentCommand
                 ["last_seq"] = result.LastSeq,
                 ["acked_seq"] = result.AckedSeq,
                 ["torn_bytes"] = result.TornBytes,
+                ["sealed_head_seq"] = result.SealedHeadSeq,
+                ["sealed_head_hash"] = result.SealedHeadHash,
             };
             var report = new Report
             {

@@ -17,8 +17,12 @@ public static class FindingEvents
         return record.WithFinding(finding);
     }
 
-    /// <summary>Sets <c>trainguard.finding</c>, <c>event.severity</c>, <c>trainguard.severity</c> and, when the location names a file, <c>file.path</c>.</summary>
-    public static EventRecord WithFinding(this EventRecord record, Finding finding)
+    /// <summary>
+    /// Sets <c>trainguard.finding</c>, <c>event.severity</c>, <c>trainguard.severity</c> and, when the location names a
+    /// file and <paramref name="setFilePath"/> is true, <c>file.path</c> (unless the event has one). A detection on a
+    /// collector event passes false: its location is where the evidence was read, not a file the event is about.
+    /// </summary>
+    public static EventRecord WithFinding(this EventRecord record, Finding finding, bool setFilePath = true)
     {
         var obj = new JsonObject
         {
@@ -62,7 +66,7 @@ public static class FindingEvents
         record.SetNode(EventFields.TrainGuardFinding, obj);
         record.Set(EventFields.Severity, finding.Severity.ToEventSeverity());
         record.Set(EventFields.TrainGuardSeverity, finding.Severity.ToWireName());
-        if (!record.Has("file.path") && !string.IsNullOrEmpty(finding.Location.File))
+        if (setFilePath && !record.Has("file.path") && !string.IsNullOrEmpty(finding.Location.File))
         {
             record.Set("file.path", finding.Location.File);
         }

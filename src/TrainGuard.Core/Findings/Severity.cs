@@ -34,6 +34,17 @@ public static class SeverityExtensions
         _ => 0,
     };
 
+    /// <summary>
+    /// The verdict a finding of this severity gives its item when its rule fixes none: critical is malicious,
+    /// high and medium suspicious, low and info leave the item clean (informational).
+    /// </summary>
+    public static Verdict ToVerdict(this Severity severity) => severity switch
+    {
+        Severity.Critical => Verdict.Malicious,
+        Severity.High or Severity.Medium => Verdict.Suspicious,
+        _ => Verdict.Clean,
+    };
+
     /// <summary>SARIF `level`: error, warning or note.</summary>
     public static string ToSarifLevel(this Severity severity) => severity switch
     {

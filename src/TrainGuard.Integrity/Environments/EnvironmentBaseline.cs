@@ -71,7 +71,7 @@ public static class EnvironmentBaseline
         }
         catch (Exception ex) when (ex is CryptographicException or MalformedInputException)
         {
-            var finding = EnvRules.BaselineSignature.Create(Severity.Critical, $"baseline {Path.GetFileName(sigPath)} rejected: {ex.Message}", new Location(Path.GetFullPath(sigPath))) with { Verdict = Verdict.Error };
+            var finding = EnvRules.BaselineSignature.Finding($"baseline {Path.GetFileName(sigPath)} rejected: {ex.Message}", new Location(Path.GetFullPath(sigPath)), severity: Severity.Critical);
             return Wrap([new AnalyzedItem { Path = Path.GetFullPath(sigPath), Format = "baseline", Verdict = Verdict.Error, Findings = [finding] }], started, clock.Elapsed);
         }
 
@@ -96,8 +96,8 @@ public static class EnvironmentBaseline
             var path = "/" + name;
             var owner = Attribute(state, path);
             var role = PathImportance.Classify(path);
-            owner.Add(EnvRules.BaselineChanged.Create(PathImportance.ChangedSeverity(role), $"{Relative(path, fullSites)} of {owner.DisplayName} changed since the baseline", new Location(path),
-                new Dictionary<string, string> { ["expected"] = want[name].DigestHex, ["actual"] = have[name].DigestHex, ["modified"] = Mtime(path) }));
+            owner.Add(EnvRules.BaselineChanged.Finding($"{Relative(path, fullSites)} of {owner.DisplayName} changed since the baseline", new Location(path),
+                new Dictionary<string, string> { ["expected"] = want[name].DigestHex, ["actual"] = have[name].DigestHex, ["modified"] = Mtime(path) }, severity: PathImportance.ChangedSeverity(role)));
             touched.Add(owner);
         }
 
@@ -109,8 +109,8 @@ public static class EnvironmentBaseline
             var severity = Path.GetFileName(path).EndsWith(".pth", StringComparison.Ordinal) || StartupHooks.IsCustomizeModuleName(Path.GetFileName(path))
                 ? Severity.Critical
                 : PathImportance.UnlistedSeverity(role);
-            owner.Add(EnvRules.BaselineAdded.Create(severity, $"{Relative(path, fullSites)} was added since the baseline (owner: {owner.DisplayName})", new Location(path),
-                new Dictionary<string, string> { ["actual"] = have[name].DigestHex, ["modified"] = Mtime(path) }));
+            owner.Add(EnvRules.BaselineAdded.Finding($"{Relative(path, fullSites)} was added since the baseline (owner: {owner.DisplayName})", new Location(path),
+                new Dictionary<string, string> { ["actual"] = have[name].DigestHex, ["modified"] = Mtime(path) }, severity: severity));
             touched.Add(owner);
         }
 
@@ -118,8 +118,8 @@ public static class EnvironmentBaseline
         {
             var path = "/" + name;
             var owner = Attribute(state, path);
-            owner.Add(EnvRules.BaselineRemoved.Create(PathImportance.MissingSeverity(PathImportance.Classify(path)), $"{Relative(path, fullSites)} of {owner.DisplayName} was removed since the baseline", new Location(path),
-                new Dictionary<string, string> { ["expected"] = want[name].DigestHex }));
+            owner.Add(EnvRules.BaselineRemoved.Finding($"{Relative(path, fullSites)} of {owner.DisplayName} was removed since the baseline", new Location(path),
+                new Dictionary<string, string> { ["expected"] = want[name].DigestHex }, severity: PathImportance.MissingSeverity(PathImportance.Classify(path))));
             touched.Add(owner);
         }
 

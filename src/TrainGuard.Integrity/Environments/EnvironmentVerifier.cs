@@ -308,9 +308,9 @@ public static class EnvironmentVerifier
         var role = PathImportance.Classify(file.FullPath);
         if (role is FileRole.Code or FileRole.CriticalCode)
         {
-            distribution.Add(EnvRules.Unverifiable.Create(role == FileRole.CriticalCode ? Severity.Medium : Severity.Low,
+            distribution.Add(EnvRules.Unverifiable.Finding(
                 $"{file.ListedAs} of {distribution.DisplayName} has no hash in RECORD: edits to it cannot be detected",
-                new Location(file.FullPath, Line: file.Line), new Dictionary<string, string> { ["record"] = file.Source }));
+                new Location(file.FullPath, Line: file.Line), new Dictionary<string, string> { ["record"] = file.Source }, severity: role == FileRole.CriticalCode ? Severity.Medium : Severity.Low));
         }
     }
 
@@ -325,14 +325,14 @@ public static class EnvironmentVerifier
         catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
         {
             var role = PathImportance.Classify(file.FullPath);
-            distribution.Add(EnvRules.FileMissing.Create(PathImportance.MissingSeverity(role),
+            distribution.Add(EnvRules.FileMissing.Finding(
                 $"{file.ListedAs} of {distribution.DisplayName} is missing",
-                new Location(file.FullPath), new Dictionary<string, string> { ["package"] = distribution.DisplayName, ["record"] = $"{file.Source}:{file.Line}" }));
+                new Location(file.FullPath), new Dictionary<string, string> { ["package"] = distribution.DisplayName, ["record"] = $"{file.Source}:{file.Line}" }, severity: PathImportance.MissingSeverity(role)));
             return 0;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            distribution.Add(EnvRules.Unreadable.Create(Severity.High, $"{file.ListedAs} of {distribution.DisplayName} cannot be read: {ex.Message}", new Location(file.FullPath)) with { Verdict = Verdict.Error });
+            distribution.Add(EnvRules.Unreadable.Finding($"{file.ListedAs} of {distribution.DisplayName} cannot be read: {ex.Message}", new Location(file.FullPath), severity: Severity.High));
             return 0;
         }
 
@@ -369,9 +369,9 @@ public static class EnvironmentVerifier
         }
 
         var recordKind = distribution.Kind == DistributionKind.Debian ? "dpkg md5sums" : "RECORD";
-        distribution.Add(EnvRules.FileChanged.Create(PathImportance.ChangedSeverity(changedRole),
+        distribution.Add(EnvRules.FileChanged.Finding(
             $"{file.ListedAs} of {distribution.DisplayName} changed: {algorithm.WireName()} differs from {recordKind}; {what}",
-            new Location(file.FullPath), evidence));
+            new Location(file.FullPath), evidence, severity: PathImportance.ChangedSeverity(changedRole)));
         return actual.Size;
     }
 
@@ -443,11 +443,11 @@ public static class EnvironmentVerifier
                     var message = owner.Kind == DistributionKind.Unowned
                         ? $"{Relative(file.Path, site.Path)} belongs to no installed package"
                         : $"{Relative(file.Path, site.Path)} is inside {owner.DisplayName}'s folders but its {(owner.Kind == DistributionKind.Debian ? "md5sums" : "RECORD")} does not list it";
-                    owner.Add(EnvRules.UnlistedFile.Create(severity, message, new Location(file.Path), new Dictionary<string, string>
+                    owner.Add(EnvRules.UnlistedFile.Finding(message, new Location(file.Path), new Dictionary<string, string>
                     {
                         ["size"] = file.Length.ToString(System.Globalization.CultureInfo.InvariantCulture),
                         ["modified"] = SafeMtime(file.Path),
-                    }));
+                    }, severity: severity));
                 }
             }
         }
@@ -501,11 +501,11 @@ public static class EnvironmentVerifier
 
             var vouched = verified.ContainsKey(pyc);
             var pycRole = PathImportance.Classify(pyc);
-            owner.Add(EnvRules.SourcelessPyc.Create(vouched ? Severity.Info : pycRole == FileRole.CriticalCode ? Severity.Critical : Severity.High,
+            owner.Add(EnvRules.SourcelessPyc.Finding(
                 vouched
                     ? $"{Relative(pyc, site)} is a sourceless .pyc listed with a matching hash by {owner.DisplayName}"
                     : $"{Relative(pyc, site)} is a sourceless .pyc that Python imports as module '{Path.GetFileNameWithoutExtension(pyc)}'; nobody can read what it does",
-                new Location(pyc), new Dictionary<string, string> { ["modified"] = SafeMtime(pyc) }));
+                new Location(pyc), new Dictionary<string, string> { ["modified"] = SafeMtime(pyc) }, severity: vouched ? Severity.Info : pycRole == FileRole.CriticalCode ? Severity.Critical : Severity.High));
             return null;
         }
 
@@ -536,8 +536,8 @@ public static class EnvironmentVerifier
 
         if (!sourceExists)
         {
-            sourceOwner.Add(EnvRules.SourcelessPyc.Create(Severity.Low,
-                $"{Relative(pyc, site)} is an orphan: its source {stem}.py is gone (Python ignores it)", new Location(pyc)));
+            sourceOwner.Add(EnvRules.SourcelessPyc.Finding(
+                $"{Relative(pyc, site)} is an orphan: its source {stem}.py is gone (Python ignores it)", new Location(pyc), severity: Severity.Low));
             return null;
         }
 
@@ -556,19 +556,19 @@ public static class EnvironmentVerifier
         }
         catch (MalformedInputException ex)
         {
-            sourceOwner.Add(EnvRules.PycStale.Create(Severity.Low, $"{Relative(pyc, site)} has no valid .pyc header: {ex.Message}", new Location(pyc, Offset: ex.Offset)));
+            sourceOwner.Add(EnvRules.PycStale.Finding($"{Relative(pyc, site)} has no valid .pyc header: {ex.Message}", new Location(pyc, Offset: ex.Offset), severity: Severity.Low));
             return null;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            sourceOwner.Add(EnvRules.Unreadable.Create(Severity.High, $"{Relative(pyc, site)} cannot be read: {ex.Message}", new Location(pyc)) with { Verdict = Verdict.Error });
+            sourceOwner.Add(EnvRules.Unreadable.Finding($"{Relative(pyc, site)} cannot be read: {ex.Message}", new Location(pyc), severity: Severity.High));
             return null;
         }
 
         if (tag.StartsWith("cpython-3", StringComparison.Ordinal) && int.TryParse(tag["cpython-3".Length..], out var minor)
             && PycHeader.MinorVersionForMagic(parsed.Magic) is { } magicMinor && magicMinor != minor)
         {
-            sourceOwner.Add(EnvRules.PycStale.Create(Severity.Low, $"{Relative(pyc, site)} has magic {parsed.Magic} of Python 3.{magicMinor}, not of its tag {tag} (Python rejects it)", new Location(pyc, Offset: 0)));
+            sourceOwner.Add(EnvRules.PycStale.Finding($"{Relative(pyc, site)} has magic {parsed.Magic} of Python 3.{magicMinor}, not of its tag {tag} (Python rejects it)", new Location(pyc, Offset: 0), severity: Severity.Low));
             return null;
         }
 
@@ -580,9 +580,9 @@ public static class EnvironmentVerifier
             var size = (uint)(info.Length & 0xFFFFFFFF);
             if (mtime != parsed.SourceMtime || size != parsed.SourceSize)
             {
-                sourceOwner.Add(EnvRules.PycStale.Create(Severity.Low,
+                sourceOwner.Add(EnvRules.PycStale.Finding(
                     $"{Relative(pyc, site)} was compiled from another version of {stem}.py (header mtime/size {parsed.SourceMtime}/{parsed.SourceSize}, source {mtime}/{size}); Python recompiles it",
-                    new Location(pyc, Offset: 8)));
+                    new Location(pyc, Offset: 8), severity: Severity.Low));
                 return null;
             }
         }
@@ -601,11 +601,11 @@ public static class EnvironmentVerifier
             if (PycHeader.ComputeSourceHash(parsed.RawMagic, source) != parsed.SourceHash)
             {
                 var unchecked_ = parsed.Invalidation == PycInvalidation.UncheckedHash;
-                sourceOwner.Add(EnvRules.PycStale.Create(unchecked_ ? (role == FileRole.CriticalCode ? Severity.Critical : Severity.High) : Severity.Low,
+                sourceOwner.Add(EnvRules.PycStale.Finding(
                     unchecked_
                         ? $"{Relative(pyc, site)} is an unchecked-hash .pyc whose hash does not match {stem}.py: Python runs the .pyc without looking at the source"
                         : $"{Relative(pyc, site)} was compiled from another version of {stem}.py (source hash differs); Python recompiles it",
-                    new Location(pyc, Offset: 8)));
+                    new Location(pyc, Offset: 8), severity: unchecked_ ? (role == FileRole.CriticalCode ? Severity.Critical : Severity.High) : Severity.Low));
                 return null;
             }
         }
@@ -653,7 +653,7 @@ public static class EnvironmentVerifier
                 }
                 catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
                 {
-                    owner.Add(EnvRules.Unreadable.Create(Severity.High, $"startup hook {path} cannot be read: {ex.Message}", new Location(path)) with { Verdict = Verdict.Error });
+                    owner.Add(EnvRules.Unreadable.Finding($"startup hook {path} cannot be read: {ex.Message}", new Location(path), severity: Severity.High));
                     continue;
                 }
 
@@ -670,10 +670,10 @@ public static class EnvironmentVerifier
                     var allowed = StartupHooks.MatchAllowlist(name, lines);
                     var severity = vouched && allowed is not null ? Severity.Info : vouched ? Severity.Medium : Severity.Critical;
                     var code = string.Join("\n", lines.Select(l => l.Code));
-                    owner.Add(EnvRules.PthHook.Create(severity,
+                    owner.Add(EnvRules.PthHook.Finding(
                         $"{name} runs code at every Python start{(by is null ? " and no package vouches for it" : $" (installed by {by}{(allowed is null ? string.Empty : $": {allowed}")})")}: {Findings.TextSanitizer.Escape(lines[0].Code, 160)}",
                         new Location(path, Line: lines[0].Line),
-                        new Dictionary<string, string> { ["code"] = Findings.TextSanitizer.Escape(code, 2000), ["lines"] = string.Join(",", lines.Select(l => l.Line)) }));
+                        new Dictionary<string, string> { ["code"] = Findings.TextSanitizer.Escape(code, 2000), ["lines"] = string.Join(",", lines.Select(l => l.Line)) }, severity: severity));
                 }
                 else if (isStart)
                 {
@@ -683,17 +683,17 @@ public static class EnvironmentVerifier
                         continue;
                     }
 
-                    owner.Add(EnvRules.StartFile.Create(vouched ? Severity.Medium : Severity.Critical,
+                    owner.Add(EnvRules.StartFile.Finding(
                         $"{name} calls {string.Join(", ", entries.Select(e => e.Code)).Truncate(160)} at every Python 3.15+ start{(by is null ? "; no package vouches for it" : $" (installed by {by})")}",
                         new Location(path, Line: entries[0].Line),
-                        new Dictionary<string, string> { ["code"] = Findings.TextSanitizer.Escape(string.Join("\n", entries.Select(e => e.Code)), 2000) }));
+                        new Dictionary<string, string> { ["code"] = Findings.TextSanitizer.Escape(string.Join("\n", entries.Select(e => e.Code)), 2000) }, severity: vouched ? Severity.Medium : Severity.Critical));
                 }
                 else
                 {
-                    owner.Add(EnvRules.CustomizeModule.Create(vouched ? Severity.Low : Severity.Critical,
+                    owner.Add(EnvRules.CustomizeModule.Finding(
                         $"{name} is imported at every Python start{(by is null ? " and no package vouches for it" : $" (installed by {by})")}",
                         new Location(path),
-                        new Dictionary<string, string> { ["code"] = Findings.TextSanitizer.Escape(StartupHooks.Excerpt(content), 2000) }));
+                        new Dictionary<string, string> { ["code"] = Findings.TextSanitizer.Escape(StartupHooks.Excerpt(content), 2000) }, severity: vouched ? Severity.Low : Severity.Critical));
                 }
             }
         }
@@ -743,15 +743,15 @@ public static class EnvironmentVerifier
             var site = state.Located.Sites.FirstOrDefault(s => result.PycPath.StartsWith(s.Path, StringComparison.Ordinal))?.Path ?? "/";
             if (result.Outcome == RecompileOutcome.Mismatch)
             {
-                candidate.Owner.Add(EnvRules.PycCodeMismatch.Create(Severity.Critical,
+                candidate.Owner.Add(EnvRules.PycCodeMismatch.Finding(
                     $"{Relative(result.PycPath, site)} has a header matching {Path.GetFileName(candidate.Request.SourcePath)} but different code: Python runs the .pyc, not the source",
                     new Location(result.PycPath, Offset: PycHeader.Size),
-                    new Dictionary<string, string> { ["source"] = candidate.Request.SourcePath, ["difference"] = Findings.TextSanitizer.Escape(result.Detail, 600), ["modified"] = SafeMtime(result.PycPath) }));
+                    new Dictionary<string, string> { ["source"] = candidate.Request.SourcePath, ["difference"] = Findings.TextSanitizer.Escape(result.Detail, 600), ["modified"] = SafeMtime(result.PycPath) }, severity: Severity.Critical));
             }
             else if (result.Outcome == RecompileOutcome.Error)
             {
-                candidate.Owner.Add(EnvRules.PycCodeMismatch.Create(Severity.Info,
-                    $"{Relative(result.PycPath, site)} could not be compared with its source: {result.Detail}", new Location(result.PycPath)));
+                candidate.Owner.Add(EnvRules.PycCodeMismatch.Finding(
+                    $"{Relative(result.PycPath, site)} could not be compared with its source: {result.Detail}", new Location(result.PycPath), severity: Severity.Info));
             }
         }
     }

@@ -85,7 +85,7 @@ public static class Inventory
                 {
 
                     var unverifiable = new InstalledDistribution { Name = dist, Version = version, Kind = DistributionKind.Unverifiable, MetadataPath = entry, SitePath = site.Path };
-                    unverifiable.Add(EnvRules.Unverifiable.Create(Severity.Medium, $"{dist} {version} has no RECORD: none of its files can be verified", new Location(entry)));
+                    unverifiable.Add(EnvRules.Unverifiable.Finding($"{dist} {version} has no RECORD: none of its files can be verified", new Location(entry), severity: Severity.Medium));
                     result.Add(unverifiable);
                     continue;
                 }
@@ -104,7 +104,7 @@ public static class Inventory
 
                 var (dist, version) = SplitNameVersion(name[..name.LastIndexOf('.')]);
                 var unverifiable = new InstalledDistribution { Name = dist, Version = version, Kind = DistributionKind.Unverifiable, MetadataPath = entry, SitePath = site.Path };
-                unverifiable.Add(EnvRules.Unverifiable.Create(Severity.Medium, $"{dist} {version} is an egg-info install without RECORD and no dpkg package owns it: its files cannot be verified", new Location(entry)));
+                unverifiable.Add(EnvRules.Unverifiable.Finding($"{dist} {version} is an egg-info install without RECORD and no dpkg package owns it: its files cannot be verified", new Location(entry), severity: Severity.Medium));
                 result.Add(unverifiable);
             }
         }
@@ -124,21 +124,21 @@ public static class Inventory
         }
         catch (MalformedInputException ex)
         {
-            distribution.Add(EnvRules.RecordMalformed.Create(Severity.High, $"RECORD of {distribution.DisplayName} cannot be read: {ex.Message}", new Location(recordPath, Offset: ex.Offset)));
+            distribution.Add(EnvRules.RecordMalformed.Finding($"RECORD of {distribution.DisplayName} cannot be read: {ex.Message}", new Location(recordPath, Offset: ex.Offset), severity: Severity.High));
             return;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            distribution.Add(EnvRules.Unreadable.Create(Severity.High, $"RECORD of {distribution.DisplayName} cannot be read: {ex.Message}", new Location(recordPath)) with { Verdict = Verdict.Error });
+            distribution.Add(EnvRules.Unreadable.Finding($"RECORD of {distribution.DisplayName} cannot be read: {ex.Message}", new Location(recordPath), severity: Severity.High));
             return;
         }
 
         foreach (var problem in record.Problems)
         {
-            distribution.Add(EnvRules.RecordMalformed.Create(Severity.Medium,
+            distribution.Add(EnvRules.RecordMalformed.Finding(
                 $"RECORD line {problem.Line} of {distribution.DisplayName} is malformed: {problem.Reason}",
                 new Location(recordPath, Line: problem.Line),
-                new Dictionary<string, string> { ["line"] = Findings.TextSanitizer.Escape(problem.RawLine, 300) }));
+                new Dictionary<string, string> { ["line"] = Findings.TextSanitizer.Escape(problem.RawLine, 300) }, severity: Severity.Medium));
         }
 
         var siteIsCanonical = sitePath.Length > 1 && sitePath[^1] != '/' && Path.GetFullPath(sitePath) == sitePath;
@@ -151,9 +151,9 @@ public static class Inventory
             var full = siteIsCanonical && IsPlainRelative(entry.Path) ? string.Concat(sitePath, "/", entry.Path) : Path.GetFullPath(Path.Combine(sitePath, entry.Path));
             if (!(envRoot == "/" || full == envRoot || full.StartsWith(rootPrefix, StringComparison.Ordinal)))
             {
-                distribution.Add(EnvRules.RecordMalformed.Create(Severity.High,
+                distribution.Add(EnvRules.RecordMalformed.Finding(
                     $"RECORD line {entry.Line} of {distribution.DisplayName} points outside the environment: {entry.Path}",
-                    new Location(recordPath, Line: entry.Line)));
+                    new Location(recordPath, Line: entry.Line), severity: Severity.High));
                 continue;
             }
 
@@ -356,14 +356,14 @@ internal sealed class DpkgIndex
             }
             catch (MalformedInputException ex)
             {
-                distribution.Add(EnvRules.RecordMalformed.Create(Severity.High, $"md5sums of {package} cannot be read: {ex.Message}", new Location(file)));
+                distribution.Add(EnvRules.RecordMalformed.Finding($"md5sums of {package} cannot be read: {ex.Message}", new Location(file), severity: Severity.High));
                 index.Packages[package] = distribution;
                 continue;
             }
 
             foreach (var problem in parsed.Problems)
             {
-                distribution.Add(EnvRules.RecordMalformed.Create(Severity.Medium, $"md5sums line {problem.Line} of {package} is malformed: {problem.Reason}", new Location(file, Line: problem.Line)));
+                distribution.Add(EnvRules.RecordMalformed.Finding($"md5sums line {problem.Line} of {package} is malformed: {problem.Reason}", new Location(file, Line: problem.Line), severity: Severity.Medium));
             }
 
             foreach (var entry in parsed.Entries)

@@ -141,7 +141,7 @@ public sealed partial class PicklePolicy
         {
             if (depth + 1 >= MaxNestingDepth)
             {
-                output.Add(_catalog.Get(RuleIds.LimitExceeded).CreateFinding(
+                output.Add(_catalog.Get(RuleIds.LimitExceeded).Finding(
                     $"nested pickles deeper than {MaxNestingDepth} levels are not evaluated",
                     new Location(file, nestedMember, 0)));
                 continue;
@@ -194,7 +194,7 @@ public sealed partial class PicklePolicy
         private readonly Dictionary<string, (int Count, Dictionary<string, string> LastEvidence)> _perGlobal = new(StringComparer.Ordinal);
 
         public void Add(Rule rule, string message, long? offset, Dictionary<string, string>? evidence, string? overrideMember = null, string? global = null, string? call = null) =>
-            _findings.Add((offset ?? long.MaxValue, rule.CreateFinding(message, new Location(file, overrideMember ?? member, offset), evidence, global, call)));
+            _findings.Add((offset ?? long.MaxValue, rule.Finding(message, new Location(file, overrideMember ?? member, offset), evidence, global: global, call: call)));
 
         public IEnumerable<Finding> Finish()
         {

@@ -1,8 +1,7 @@
 using System.Reflection;
-using System.Text.RegularExpressions;
 using TrainGuard.Findings;
 using TrainGuard.Parsing;
-using YamlDotNet.Core;
+using TrainGuard.Rules;
 using YamlDotNet.RepresentationModel;
 
 namespace TrainGuard.Scanning.Policy;
@@ -15,6 +14,17 @@ public sealed class RuleCatalog
 {
     private const string ResourcePrefix = "TrainGuard.Scanning.Rules.";
     private const string AllowlistPrefix = ResourcePrefix + "allowlists.";
+
+    /// <summary>The family name of the scanning rules (<see cref="RuleDefinition.Family"/>).</summary>
+    public const string Family = "scan";
+
+    /// <summary>What rule files add to the common shape: patterns, their kind, parser error kinds, and the attribute-path modules.</summary>
+    private static readonly RuleYamlSchema Schema = new()
+    {
+        FileFields = ["attribute_path_modules"],
+        RuleFields = ["kind", "errors", "patterns"],
+        VerdictRequired = true,
+    };
 
     private static readonly Lazy<RuleCatalog> LazyDefault = new(LoadEmbedded, LazyThreadSafetyMode.ExecutionAndPublication);
 
@@ -38,7 +48,7 @@ public sealed class RuleCatalog
         _byId = rules.ToDictionary(r => r.Id, StringComparer.Ordinal);
         _globalRules = rules.Where(r => r.Kind == RuleKind.Global).ToArray();
         _byErrorKind = rules.SelectMany(r => r.ErrorKinds.Select(k => (Kind: k, Rule: r))).ToDictionary(x => x.Kind, x => x.Rule);
-        Descriptors = rules.Select(r => r.ToDescriptor()).ToArray();
+        Descriptors = rules.Select(r => r.Descriptor).ToArray();
         _allowlists = allowlists.ToDictionary(a => a.Profile);
         _allowlists[PolicyProfile.Default] = Allowlist.Union(PolicyProfile.Default, ProfileNames.Concrete.Select(p => _allowlists[p]).ToArray());
     }
@@ -164,9 +174,9 @@ public sealed class RuleCatalog
         var assembly = typeof(RuleCatalog).Assembly;
         var names = assembly.GetManifestResourceNames().Where(n => n.EndsWith(".yaml", StringComparison.Ordinal)).Order(StringComparer.Ordinal).ToArray();
         var ruleFiles = names.Where(n => n.StartsWith(ResourcePrefix, StringComparison.Ordinal) && !n.StartsWith(AllowlistPrefix, StringComparison.Ordinal))
-            .Select(n => (n, ReadResource(assembly, n))).ToArray();
+            .Select(n => (n, RuleYaml.ReadResource(assembly, n))).ToArray();
         var allowlistFiles = names.Where(n => n.StartsWith(AllowlistPrefix, StringComparison.Ordinal))
-            .Select(n => (n, ReadResource(assembly, n))).ToArray();
+            .Select(n => (n, RuleYaml.ReadResource(assembly, n))).ToArray();
         return FromYaml(ruleFiles, allowlistFiles);
     }
 
@@ -179,35 +189,28 @@ public sealed class RuleCatalog
     {
         var rules = new List<Rule>();
         var attributePathModules = new List<string>();
-        foreach (var (name, yaml) in ruleFiles)
+        foreach (var file in RuleYaml.ReadAll(ruleFiles, Family, Schema))
         {
-            var file = RuleFileDocument.From(Parse(name, yaml), name);
-            foreach (var module in file.AttributePathModules ?? [])
+            foreach (var module in YamlFields.Strings(file.Fields, "attribute_path_modules", file.Name) ?? [])
             {
                 if (!GlobalName.IsIdentifier(module))
                 {
-                    throw Invalid(name, null, $"attribute_path_modules entry '{module}' must be one identifier");
+                    throw Invalid(file.Name, null, $"attribute_path_modules entry '{module}' must be one identifier");
                 }
 
                 attributePathModules.Add(module);
             }
 
-            foreach (var doc in file.Rules ?? [])
+            foreach (var entry in file.Rules)
             {
-                rules.Add(BuildRule(name, doc));
+                rules.Add(BuildRule(entry));
             }
-        }
-
-        var duplicate = rules.GroupBy(r => r.Id, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
-        if (duplicate is not null)
-        {
-            throw MalformedInputException.Create(InputErrorKind.Config, $"rule id {duplicate.Key} is defined more than once");
         }
 
         var allowlists = new List<Allowlist>();
         foreach (var (name, yaml) in allowlistFiles)
         {
-            allowlists.Add(BuildAllowlist(name, AllowlistDocument.From(Parse(name, yaml), name)));
+            allowlists.Add(BuildAllowlist(name, AllowlistDocument.From(YamlFields.Parse(name, yaml), name)));
         }
 
         foreach (var profile in ProfileNames.Concrete)
@@ -240,63 +243,17 @@ public sealed class RuleCatalog
         return new RuleCatalog(rules.OrderBy(r => r.Id, StringComparer.Ordinal).ToArray(), allowlists, attributePathModules.Distinct(StringComparer.Ordinal).ToArray());
     }
 
-    private static string ReadResource(Assembly assembly, string name)
+    private static Rule BuildRule(RuleYamlEntry entry)
     {
-        using var stream = assembly.GetManifestResourceStream(name) ?? throw Invalid(name, null, "embedded resource is missing");
-        using var reader = new StreamReader(stream);
-        return reader.ReadToEnd();
-    }
-
-    /// <summary>
-    /// Reads one document with YamlDotNet's representation model (the reflection-based deserializer costs
-    /// about 0.2 s of start-up on every CLI run; this costs a few milliseconds).
-    /// </summary>
-    private static YamlMappingNode Parse(string name, string yaml)
-    {
-        var stream = new YamlStream();
-        try
-        {
-            stream.Load(new StringReader(yaml));
-        }
-        catch (YamlException ex)
-        {
-            throw MalformedInputException.CreateAt(InputErrorKind.Config, ex.Message, name, (int)ex.Start.Line, inner: ex);
-        }
-
-        return stream.Documents.Count == 1 && stream.Documents[0].RootNode is YamlMappingNode root
-            ? root
-            : throw Invalid(name, null, "expected one YAML document holding a mapping");
-    }
-
-    private static Rule BuildRule(string file, RuleDocument doc)
-    {
-        var where = $"rule {doc.Id ?? "(no id)"}";
-        if (string.IsNullOrWhiteSpace(doc.Id) || !Regex.IsMatch(doc.Id, "^TG-[A-Z]{3}-[0-9]{3}$", RegexOptions.None, TimeSpan.FromSeconds(1)))
-        {
-            throw Invalid(file, null, $"{where}: id must look like TG-PKL-001");
-        }
-
-        var kind = doc.Kind switch
+        var (file, where) = (entry.File, entry.Where);
+        var kind = YamlFields.String(entry.Fields, "kind", file) switch
         {
             "global" => RuleKind.Global,
             "pickle" => RuleKind.Pickle,
             "format" => RuleKind.Format,
             _ => throw Invalid(file, null, $"{where}: kind must be global, pickle or format"),
         };
-        if (doc.Severity is null || !SeverityExtensions.TryParse(doc.Severity, out var severity))
-        {
-            throw Invalid(file, null, $"{where}: severity must be info, low, medium, high or critical");
-        }
-
-        var verdict = doc.Verdict switch
-        {
-            "malicious" => Verdict.Malicious,
-            "suspicious" => Verdict.Suspicious,
-            "error" => Verdict.Error,
-            "clean" => Verdict.Clean,
-            _ => throw Invalid(file, null, $"{where}: verdict must be malicious, suspicious, error or clean"),
-        };
-        var patterns = doc.Patterns ?? [];
+        var patterns = YamlFields.Strings(entry.Fields, "patterns", file) ?? [];
         foreach (var pattern in patterns)
         {
             if (kind == RuleKind.Global && GlobalPattern.TryParse(pattern, out var problem) is null)
@@ -305,12 +262,13 @@ public sealed class RuleCatalog
             }
         }
 
+        var errors = ErrorKinds(entry.Fields, file);
         if (kind == RuleKind.Format && patterns.Count > 0)
         {
             throw Invalid(file, null, $"{where}: a format rule has no patterns; parser errors are mapped by kind ('errors')");
         }
 
-        if (kind != RuleKind.Format && doc.Errors.Count > 0)
+        if (kind != RuleKind.Format && errors.Length > 0)
         {
             throw Invalid(file, null, $"{where}: only format rules map parser error kinds ('errors')");
         }
@@ -320,19 +278,14 @@ public sealed class RuleCatalog
             throw Invalid(file, null, $"{where}: a global rule needs patterns");
         }
 
-        return new Rule(
-            doc.Id,
-            Required(doc.Name, file, where, "name"),
-            kind,
-            severity,
-            verdict,
-            Required(doc.Why, file, where, "why").Trim(),
-            Required(doc.Guidance, file, where, "guidance").Trim(),
-            patterns.ToArray(),
-            (doc.MustMatch ?? []).ToArray(),
-            (doc.MustNotMatch ?? []).ToArray(),
-            doc.Errors);
+        return new Rule(entry.Definition, kind, patterns.ToArray(), errors);
     }
+
+    private static InputErrorKind[] ErrorKinds(IReadOnlyDictionary<string, YamlNode> fields, string file) =>
+        !fields.TryGetValue("errors", out var node) ? []
+        : YamlFields.Items(node, file, "errors").Select(item => item is YamlScalarNode { Value: { } name } && TryParseErrorKind(name, out var kind)
+            ? kind
+            : throw Invalid(file, item.Start.Line, $"unknown error kind '{(item as YamlScalarNode)?.Value}' in 'errors' (expected one of {string.Join(", ", ErrorKindNames.Select(n => n.Name))})")).ToArray();
 
     private static Allowlist BuildAllowlist(string file, AllowlistDocument doc)
     {
@@ -373,63 +326,6 @@ public sealed class RuleCatalog
         MalformedInputException.CreateAt(InputErrorKind.Config, problem, file, line is { } l ? (int)l : null);
 
     // YAML shapes, read field by field; an unknown field is an error naming its line.
-    private sealed class RuleFileDocument
-    {
-        public List<RuleDocument>? Rules { get; private init; }
-
-        public List<string>? AttributePathModules { get; private init; }
-
-        public static RuleFileDocument From(YamlMappingNode node, string where)
-        {
-            var fields = Yaml.Fields(node, where, "rules", "attribute_path_modules");
-            return new RuleFileDocument
-            {
-                Rules = fields.TryGetValue("rules", out var rules) ? Yaml.Items(rules, where, "rules").Select(r => RuleDocument.From(r, where)).ToList() : null,
-                AttributePathModules = Yaml.Strings(fields, "attribute_path_modules", where),
-            };
-        }
-    }
-
-    private sealed class RuleDocument
-    {
-        public string? Id { get; private init; }
-        public string? Name { get; private init; }
-        public string? Kind { get; private init; }
-        public string? Severity { get; private init; }
-        public string? Verdict { get; private init; }
-        public string? Why { get; private init; }
-        public string? Guidance { get; private init; }
-        public IReadOnlyList<InputErrorKind> Errors { get; private init; } = [];
-        public List<string>? Patterns { get; private init; }
-        public List<string>? MustMatch { get; private init; }
-        public List<string>? MustNotMatch { get; private init; }
-
-        public static RuleDocument From(YamlNode node, string where)
-        {
-            var fields = Yaml.Fields(node, where, "id", "name", "kind", "severity", "verdict", "why", "guidance", "errors", "patterns", "must_match", "must_not_match");
-            return new RuleDocument
-            {
-                Id = Yaml.String(fields, "id", where),
-                Name = Yaml.String(fields, "name", where),
-                Kind = Yaml.String(fields, "kind", where),
-                Severity = Yaml.String(fields, "severity", where),
-                Verdict = Yaml.String(fields, "verdict", where),
-                Why = Yaml.String(fields, "why", where),
-                Guidance = Yaml.String(fields, "guidance", where),
-                Errors = ErrorKinds(fields, where),
-                Patterns = Yaml.Strings(fields, "patterns", where),
-                MustMatch = Yaml.Strings(fields, "must_match", where),
-                MustNotMatch = Yaml.Strings(fields, "must_not_match", where),
-            };
-        }
-
-        private static InputErrorKind[] ErrorKinds(Dictionary<string, YamlNode> fields, string where) =>
-            !fields.TryGetValue("errors", out var node) ? []
-            : Yaml.Items(node, where, "errors").Select(item => item is YamlScalarNode { Value: { } name } && TryParseErrorKind(name, out var kind)
-                ? kind
-                : throw Invalid(where, item.Start.Line, $"unknown error kind '{(item as YamlScalarNode)?.Value}' in 'errors' (expected one of {string.Join(", ", ErrorKindNames.Select(n => n.Name))})")).ToArray();
-    }
-
     private sealed class AllowlistDocument
     {
         public string? Profile { get; private init; }
@@ -440,62 +336,15 @@ public sealed class RuleCatalog
 
         public static AllowlistDocument From(YamlMappingNode node, string where)
         {
-            var fields = Yaml.Fields(node, where, "profile", "description", "source", "allow", "getattr_targets");
+            var fields = YamlFields.Read(node, where, ["profile", "description", "source", "allow", "getattr_targets"]);
             return new AllowlistDocument
             {
-                Profile = Yaml.String(fields, "profile", where),
-                Description = Yaml.String(fields, "description", where),
-                Source = Yaml.String(fields, "source", where),
-                Allow = Yaml.Strings(fields, "allow", where),
-                GetattrTargets = Yaml.Strings(fields, "getattr_targets", where),
+                Profile = YamlFields.String(fields, "profile", where),
+                Description = YamlFields.String(fields, "description", where),
+                Source = YamlFields.String(fields, "source", where),
+                Allow = YamlFields.Strings(fields, "allow", where),
+                GetattrTargets = YamlFields.Strings(fields, "getattr_targets", where),
             };
         }
-    }
-
-    private static class Yaml
-    {
-        public static Dictionary<string, YamlNode> Fields(YamlNode node, string where, params string[] known)
-        {
-            if (node is not YamlMappingNode mapping)
-            {
-                throw Invalid(where, node.Start.Line, $"expected a mapping");
-            }
-
-            var fields = new Dictionary<string, YamlNode>(StringComparer.Ordinal);
-            foreach (var (key, value) in mapping.Children)
-            {
-                var name = (key as YamlScalarNode)?.Value ?? string.Empty;
-                if (!known.Contains(name, StringComparer.Ordinal))
-                {
-                    throw Invalid(where, key.Start.Line, $"unknown field '{name}' (expected one of {string.Join(", ", known)})");
-                }
-
-                if (!fields.TryAdd(name, value))
-                {
-                    throw Invalid(where, key.Start.Line, $"field '{name}' is given twice");
-                }
-            }
-
-            return fields;
-        }
-
-        public static IEnumerable<YamlNode> Items(YamlNode node, string where, string field) =>
-            node switch
-            {
-                YamlSequenceNode sequence => sequence.Children,
-                YamlScalarNode { Value: null or "" or "~" or "null" } => [],
-                _ => throw Invalid(where, node.Start.Line, $"'{field}' must be a list"),
-            };
-
-        public static string? String(Dictionary<string, YamlNode> fields, string field, string where) =>
-            !fields.TryGetValue(field, out var node) ? null
-            : node is YamlScalarNode scalar ? (scalar.Style == YamlDotNet.Core.ScalarStyle.Plain && scalar.Value is "~" or "null" ? null : scalar.Value)
-            : throw Invalid(where, node.Start.Line, $"'{field}' must be a single value");
-
-        public static List<string>? Strings(Dictionary<string, YamlNode> fields, string field, string where) =>
-            !fields.TryGetValue(field, out var node) ? null
-            : Items(node, where, field).Select(item => item is YamlScalarNode { Value: { } value }
-                ? value
-                : throw Invalid(where, item.Start.Line, $"every entry of '{field}' must be a single value")).ToList();
     }
 }

@@ -37,18 +37,7 @@ internal sealed class FileScan(string path, Func<RuleCatalog> rules)
     /// <summary>Adds a finding for a catalogue rule, taking severity, verdict, why and guidance from the rule.</summary>
     public void AddRule(string ruleId, string message, string? member = null, long? offset = null, IReadOnlyDictionary<string, string>? evidence = null)
     {
-        var rule = rules().Get(ruleId);
-        _findings.Add(new Finding
-        {
-            RuleId = rule.Id,
-            Severity = rule.Severity,
-            Verdict = rule.Verdict,
-            Message = message,
-            Location = new Location(Path, member, offset),
-            Why = rule.Why,
-            Guidance = rule.Guidance,
-            Evidence = evidence,
-        });
+        _findings.Add(rules().Get(ruleId).Finding(message, new Location(Path, member, offset), evidence));
     }
 
     /// <summary>Turns a parser error into the finding of the format rule its kind maps to (<see cref="RuleCatalog.ClassifyError(MalformedInputException)"/>).</summary>

@@ -117,7 +117,7 @@ public sealed class AgentConfigTests
         using var dir = new TempDir();
         var path = dir.Write(name, "host_name: n1\n");
         TempDir.Chmod(path, mode);
-        var ex = Assert.Throws<AgentConfigException>(() => AgentConfig.Load(path));
+        var ex = Assert.Throws<MalformedInputException>(() => AgentConfig.Load(path));
         Assert.Contains(path, ex.Message, StringComparison.Ordinal);
         Assert.Contains(expected, ex.Message, StringComparison.Ordinal);
     }
@@ -129,7 +129,7 @@ public sealed class AgentConfigTests
         var token = dir.Write("token", "abc123\n");
         TempDir.Chmod(token, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.OtherRead | UnixFileMode.OtherWrite);
         var config = new AgentConfig { TokenFile = token };
-        Assert.Contains("token file is writable by other users", Assert.Throws<AgentConfigException>(() => config.ReadToken()).Message, StringComparison.Ordinal);
+        Assert.Contains("token file is writable by other users", Assert.Throws<MalformedInputException>(() => config.ReadToken()).Message, StringComparison.Ordinal);
 
         TempDir.Chmod(token, UnixFileMode.UserRead | UnixFileMode.UserWrite);
         Assert.Equal("abc123", config.ReadToken());
@@ -138,7 +138,7 @@ public sealed class AgentConfigTests
             // Owned by an ordinary account, who could chmod it at any time.
             using var chown = System.Diagnostics.Process.Start("chown", ["1500", token])!;
             chown.WaitForExit();
-            Assert.Contains("owned by uid 1500", Assert.Throws<AgentConfigException>(() => config.ReadToken()).Message, StringComparison.Ordinal);
+            Assert.Contains("owned by uid 1500", Assert.Throws<MalformedInputException>(() => config.ReadToken()).Message, StringComparison.Ordinal);
         }
     }
 
@@ -150,7 +150,7 @@ public sealed class AgentConfigTests
         var all = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute
             | UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute;
         TempDir.Chmod(dir.Combine("shared"), all);
-        Assert.Contains("without the sticky bit", Assert.Throws<AgentConfigException>(() => AgentConfig.Load(path)).Message, StringComparison.Ordinal);
+        Assert.Contains("without the sticky bit", Assert.Throws<MalformedInputException>(() => AgentConfig.Load(path)).Message, StringComparison.Ordinal);
         TempDir.Chmod(dir.Combine("shared"), all | UnixFileMode.StickyBit);
         Assert.Equal("n1", AgentConfig.Load(path).HostName);
     }

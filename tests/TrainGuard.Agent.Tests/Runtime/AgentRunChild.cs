@@ -1,5 +1,6 @@
 using TrainGuard.Agent.Config;
 using TrainGuard.Agent.Runtime;
+using TrainGuard.Parsing;
 
 namespace TrainGuard.Agent.Tests.Runtime;
 
@@ -19,7 +20,7 @@ public static class AgentRunChild
             using var host = new AgentHost(AgentConfig.Load(args[0]), Console.Error);
             return await host.RunAsync(stop.Token);
         }
-        catch (AgentConfigException ex)
+        catch (MalformedInputException ex)
         {
             // As the CLI does: the message, exit code 2.
             await Console.Error.WriteLineAsync("error: " + ex.Message);

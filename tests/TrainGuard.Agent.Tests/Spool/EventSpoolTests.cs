@@ -296,7 +296,6 @@ public sealed class EventSpoolTests
         Assert.Equal(AgentRules.SpoolTampered, finding.RuleId);
         Assert.Contains("records 8..10 were cut from its end", finding.Message, StringComparison.Ordinal);
         Assert.Equal(10, verified.SealedHeadSeq);
-        Assert.Contains("\"sealed_head_seq\": 10", verified.ToJson(), StringComparison.Ordinal);
 
         // The agent reports it on open and numbers on from the sealed head, so the gap stays visible.
         using (var reopened = EventSpool.Open(dir.Path))

@@ -253,6 +253,6 @@ public sealed class SshdCollectorTests
     {
         var seeds = JournalCapture.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => System.Text.Encoding.UTF8.GetBytes(l + "\n")).ToList();
         seeds.Add(System.Text.Encoding.UTF8.GetBytes("{\"MESSAGE\":[104,105],\"__REALTIME_TIMESTAMP\":\"1\",\"SYSLOG_IDENTIFIER\":\"sshd\"}\n"));
-        FuzzDriver.Run(SshdCollector.Fuzz, seeds, iterations: 3000);
+        FuzzHarness.Run(SshdCollector.Fuzz, seeds, 3000, 8785, Audit.FuzzTests.Alphabet);
     }
 }

@@ -10,14 +10,16 @@ public class RuleCatalogTests
 {
     private static readonly RuleCatalog Catalog = RuleCatalog.Default;
 
+    private static readonly ScanRuleFamily Family = ScanRuleFamily.Default;
+
     [Fact]
-    public void Every_rule_matches_its_samples_and_has_why_guidance_and_a_page()
+    public async Task Every_rule_matches_its_samples_and_has_why_guidance_and_a_page()
     {
         var failures = new List<string>();
         foreach (var rule in Catalog.All)
         {
             // A format rule the scanner reports from its own checks maps no parser error kind: nothing can match it.
-            var hasMatcher = rule.Kind != RuleKind.Format || rule.ErrorKinds.Count > 0;
+            var hasMatcher = Family.MatcherCanReport(rule);
             if (rule.MustMatch.Count == 0 && hasMatcher)
             {
                 failures.Add($"{rule.Id}: no must_match samples");
@@ -55,7 +57,7 @@ public class RuleCatalogTests
 
             foreach (var sample in rule.MustMatch)
             {
-                if (Check(rule, sample) is { } problem)
+                if (await Family.CheckSampleAsync(rule, sample, expectMatch: true) is { } problem)
                 {
                     failures.Add($"{rule.Id}: must_match '{sample}': {problem}");
                 }
@@ -63,7 +65,7 @@ public class RuleCatalogTests
 
             foreach (var sample in rule.MustNotMatch)
             {
-                if (CheckNot(rule, sample) is { } problem)
+                if (await Family.CheckSampleAsync(rule, sample, expectMatch: false) is { } problem)
                 {
                     failures.Add($"{rule.Id}: must_not_match '{sample}': {problem}");
                 }
@@ -275,89 +277,6 @@ public class RuleCatalogTests
 
     private static (string Name, string Yaml)[] EmbeddedAllowlists() =>
         Directory.GetFiles(Path.Combine(RulesFolder, "allowlists"), "*.yaml").Order(StringComparer.Ordinal).Select(f => (Path.GetFileName(f), File.ReadAllText(f))).ToArray();
-
-    private static string? Check(Rule rule, string sample)
-    {
-        switch (rule.Kind)
-        {
-            case RuleKind.Global:
-            {
-                var matched = Catalog.MatchGlobal(sample);
-                if (matched?.Id != rule.Id)
-                {
-                    return $"classified as {matched?.Id ?? "no rule"}";
-                }
-
-                var findings = EvaluateImport(sample, new PolicyOptions());
-                return findings.Any(f => f.RuleId == rule.Id && f.Verdict == rule.Verdict && f.Severity == rule.Severity)
-                    ? null
-                    : $"policy gave [{Describe(findings)}]";
-            }
-
-            case RuleKind.Pickle:
-            {
-                var findings = EvaluateScript(sample);
-                return findings.Any(f => f.RuleId == rule.Id && f.Verdict == rule.Verdict)
-                    ? null
-                    : $"policy gave [{Describe(findings)}]";
-            }
-
-            default:
-            {
-                if (!RuleCatalog.TryParseErrorKind(sample, out var kind))
-                {
-                    return "not an error kind name";
-                }
-
-                var classified = Catalog.ClassifyError(kind);
-                return classified.Id == rule.Id ? null : $"classified as {classified.Id}";
-            }
-        }
-    }
-
-    private static string? CheckNot(Rule rule, string sample)
-    {
-        switch (rule.Kind)
-        {
-            case RuleKind.Global:
-            {
-                var matched = Catalog.MatchGlobal(sample);
-                if (matched?.Id == rule.Id)
-                {
-                    return "classified as this rule";
-                }
-
-                var findings = EvaluateImport(sample, new PolicyOptions());
-                return findings.Any(f => f.RuleId == rule.Id) ? $"policy gave [{Describe(findings)}]" : null;
-            }
-
-            case RuleKind.Pickle:
-            {
-                var findings = EvaluateScript(sample);
-                return findings.Any(f => f.RuleId == rule.Id) ? $"policy gave [{Describe(findings)}]" : null;
-            }
-
-            default:
-                return !RuleCatalog.TryParseErrorKind(sample, out var kind) ? "not an error kind name"
-                    : Catalog.ClassifyError(kind).Id == rule.Id ? "classified as this rule"
-                    : null;
-        }
-    }
-
-    private static IReadOnlyList<Finding> EvaluateImport(string global, PolicyOptions options)
-    {
-        var script = AnalysisScript.Parse($"import {global}");
-        return new PicklePolicy(Catalog, options).Evaluate(script.Analysis, "sample.pkl", null);
-    }
-
-    private static IReadOnlyList<Finding> EvaluateScript(string sample)
-    {
-        var script = AnalysisScript.Parse(sample);
-        return new PicklePolicy(Catalog, script.Options).Evaluate(script.Analysis, "sample.pkl", null);
-    }
-
-    private static string Describe(IEnumerable<Finding> findings) =>
-        string.Join("; ", findings.Select(f => $"{f.RuleId} {f.Verdict.ToWireName()}: {f.Message}"));
 
     internal static PickleAnalysis Empty() => new() { PickleCount = 1 };
 }

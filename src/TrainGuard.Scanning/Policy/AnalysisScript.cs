@@ -1,13 +1,13 @@
 using TrainGuard.Parsing;
 using TrainGuard.Pickle;
-using TrainGuard.Scanning.Policy;
 
-namespace TrainGuard.Scanning.Tests.Policy;
+namespace TrainGuard.Scanning.Policy;
 
 /// <summary>
 /// Builds a <see cref="PickleAnalysis"/> from the small script language the structural rules' samples use
 /// (documented at the top of <c>src/TrainGuard.Scanning/Rules/pickle-structure.yaml</c>), so rule data can
-/// carry its own test cases without a pickle machine. Every statement advances the offset by 0x10.
+/// carry its own test cases without a pickle machine (<see cref="ScanRuleFamily"/> runs them). Every statement
+/// advances the offset by 0x10. A statement it does not know is a configuration error (<see cref="InputErrorKind.Config"/>).
 /// </summary>
 internal sealed class AnalysisScript
 {
@@ -105,7 +105,7 @@ internal sealed class AnalysisScript
                 Options = Options with { ExtraAllowed = [.. Options.ExtraAllowed, rest] };
                 break;
             default:
-                throw new FormatException($"unknown statement '{statement}'");
+                throw MalformedInputException.Create(InputErrorKind.Config, $"unknown statement '{statement}'");
         }
     }
 
