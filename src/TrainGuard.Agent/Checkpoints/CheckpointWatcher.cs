@@ -280,7 +280,7 @@ public sealed class CheckpointWatcher
                 return null;
             }
 
-            return new AnalyzedItem { Path = path, Format = "unreadable", Verdict = Verdict.Error, Findings = [new Finding { RuleId = RuleIds.Malformed, Severity = Severity.Medium, Message = $"cannot scan: {refusal.Reason}", Location = new Location(path), Verdict = Verdict.Error }] };
+            return new AnalyzedItem { Path = path, Format = "unreadable", Verdict = Verdict.Error, Findings = [RuleCatalog.Default.Get(RuleIds.Malformed).Finding($"cannot scan: {refusal.Reason}", new Location(path), severity: Severity.Medium, verdict: Verdict.Error)] };
         }
 
         using (opened)
@@ -402,10 +402,10 @@ public sealed class CheckpointWatcher
             // torch.load follows the link: what was scanned is its target. A link leaving the watched folders is worth a look.
             var outside = !IsWatched(entry.ResolvedTarget!, listed);
             e.Set("trainguard.checkpoint.link_outside_watched", outside);
-            var (score, name) = outside ? (50, "medium") : (25, "low");
-            if ((e.GetInt64(EventFields.Severity) ?? 0) < score)
+            var severity = outside ? Severity.Medium : Severity.Low;
+            if ((e.GetInt64(EventFields.Severity) ?? 0) < severity.ToEventSeverity())
             {
-                e.Set(EventFields.Severity, score).Set(EventFields.TrainGuardSeverity, name);
+                e.Set(EventFields.Severity, severity.ToEventSeverity()).Set(EventFields.TrainGuardSeverity, severity.ToWireName());
             }
         }
 
@@ -429,8 +429,8 @@ public sealed class CheckpointWatcher
         }
 
         // Nothing but regular files belongs where a checkpoint is loaded from.
-        var (score, name) = special ? (75, "high") : outside || entry.LinkTarget is null ? (50, "medium") : (25, "low");
-        e.Set(EventFields.Severity, score).Set(EventFields.TrainGuardSeverity, name);
+        var severity = special ? Severity.High : outside || entry.LinkTarget is null ? Severity.Medium : Severity.Low;
+        e.Set(EventFields.Severity, severity.ToEventSeverity()).Set(EventFields.TrainGuardSeverity, severity.ToWireName());
         return e;
     }
 

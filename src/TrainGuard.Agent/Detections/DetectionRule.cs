@@ -16,11 +16,21 @@ public enum FieldMatch
     StartsWith,
     EndsWith,
     Contains,
+
+    /// <summary><c>path|exists: true</c> holds when the field is present, <c>false</c> when it is absent.</summary>
+    Exists,
+
+    /// <summary>The field is a number greater than the value.</summary>
+    GreaterThan,
+
+    /// <summary>The field is a number less than the value.</summary>
+    LessThan,
 }
 
 /// <summary>
 /// One condition on an event field, written <c>path: value</c> or <c>path: [a, b]</c> (any of the values), with an
-/// optional modifier as in Sigma: <c>path|startswith</c>, <c>path|endswith</c>, <c>path|contains</c>. A list field
+/// optional modifier as in Sigma: <c>path|startswith</c>, <c>path|endswith</c>, <c>path|contains</c>, <c>path|exists</c>,
+/// <c>path|gt</c>, <c>path|lt</c> (numbers). A list field
 /// (<c>event.type</c>) holds when any of its items does; numbers and booleans compare by their JSON text
 /// (<c>true</c>, <c>0</c>). An absent field never holds. Comparisons are ordinal.
 /// </summary>
@@ -29,6 +39,11 @@ public sealed record FieldCondition(string Path, FieldMatch Match, IReadOnlyList
     public bool Holds(EventRecord e)
     {
         ArgumentNullException.ThrowIfNull(e);
+        if (Match == FieldMatch.Exists)
+        {
+            return Values.Contains(e.Has(Path) ? "true" : "false", StringComparer.Ordinal);
+        }
+
         return e.Get(Path) switch
         {
             null => false,
@@ -47,8 +62,13 @@ public sealed record FieldCondition(string Path, FieldMatch Match, IReadOnlyList
         FieldMatch.StartsWith => actual.StartsWith(v, StringComparison.Ordinal),
         FieldMatch.EndsWith => actual.EndsWith(v, StringComparison.Ordinal),
         FieldMatch.Contains => actual.Contains(v, StringComparison.Ordinal),
+        FieldMatch.GreaterThan => Number(actual) is { } a && Number(v) is { } b && a > b,
+        FieldMatch.LessThan => Number(actual) is { } a && Number(v) is { } b && a < b,
         _ => string.Equals(actual, v, StringComparison.Ordinal),
     });
+
+    private static double? Number(string text) =>
+        double.TryParse(text, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var value) ? value : null;
 
     public override string ToString() => $"{Path}{(Match == FieldMatch.Equals ? string.Empty : "|" + Match.ToString().ToLowerInvariant())}: [{string.Join(", ", Values)}]";
 }
@@ -171,7 +191,10 @@ public sealed partial class DetectionRule : RuleDefinition
                 "startswith" => FieldMatch.StartsWith,
                 "endswith" => FieldMatch.EndsWith,
                 "contains" => FieldMatch.Contains,
-                var other => throw YamlFields.Invalid(entry.File, key.Start.Line, $"unknown modifier '{other}' (expected startswith, endswith or contains)"),
+                "exists" => FieldMatch.Exists,
+                "gt" => FieldMatch.GreaterThan,
+                "lt" => FieldMatch.LessThan,
+                var other => throw YamlFields.Invalid(entry.File, key.Start.Line, $"unknown modifier '{other}' (expected startswith, endswith, contains, exists, gt or lt)"),
             };
             if (!FieldPath().IsMatch(path))
             {

@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using TrainGuard.Agent.Audit;
 using TrainGuard.Agent.Snapshots;
+using TrainGuard.Agent.Sshd;
 using TrainGuard.Events;
 using TrainGuard.Parsing;
 using TrainGuard.Rules;
@@ -13,9 +14,11 @@ namespace TrainGuard.Agent.Detections;
 /// Turns a detection's sample into the events the agent derives from it, through the collectors themselves:
 /// <list type="bullet">
 /// <item>audit log text (or <c>{audit: TEXT}</c>): read by <see cref="AuditCollector"/> as if tailed from <c>audit.log</c> on <c>node1</c>;</item>
+/// <item><c>{sshd: TEXT}</c>: sshd log lines or journal entries, read by <see cref="SshdCollector"/>;</item>
 /// <item><c>{before: {PATH: TEXT}, after: {PATH: TEXT or null}}</c>: a node root written to a temporary folder (paths relative
 /// to <c>/</c>: <c>etc/passwd</c>, <c>home/alice/.ssh/authorized_keys</c>, <c>proc/net/tcp</c>...), snapshotted, changed as
-/// <c>after</c> says (null deletes), snapshotted again and diffed by <see cref="SnapshotDiff"/>. Without <c>before</c> the
+/// <c>after</c> says (null deletes; a file is text, a list of text and <c>{repeat: TEXT, times: N}</c> parts, or
+/// <c>{link: TARGET}</c>), snapshotted again and diffed by <see cref="SnapshotDiff"/>. Without <c>before</c> the
 /// snapshot is the first one (baseline events).</item>
 /// </list>
 /// A sample that is not one of these, or audit text with unparseable lines, is an <see cref="MalformedInputException"/> (kind <see cref="InputErrorKind.Config"/>).
@@ -47,12 +50,17 @@ public static class DetectionSamples
             return Audit(audit.GetValue<string>());
         }
 
+        if (spec["sshd"] is JsonValue sshd && sshd.GetValueKind() == JsonValueKind.String && spec.Count == 1)
+        {
+            return Sshd(sshd.GetValue<string>());
+        }
+
         if (spec["after"] is JsonObject after && spec.All(p => p.Key is "before" or "after"))
         {
             return Snapshot(spec["before"] as JsonObject, after);
         }
 
-        throw MalformedInputException.Create(InputErrorKind.Config, "a detection sample is audit log text, {audit: TEXT} or {before: {PATH: TEXT}, after: {PATH: TEXT or null}}");
+        throw MalformedInputException.Create(InputErrorKind.Config, "a detection sample is audit log text, {audit: TEXT}, {sshd: TEXT} or {before: {PATH: FILE}, after: {PATH: FILE or null}}");
     }
 
     private static List<EventRecord> Audit(string text)
@@ -64,6 +72,19 @@ public static class DetectionSamples
         if (collector.Stats.ParseErrors > 0)
         {
             throw MalformedInputException.Create(InputErrorKind.Config, $"the sample's audit text has {collector.Stats.ParseErrors} unparseable line(s)");
+        }
+
+        return events;
+    }
+
+    private static List<EventRecord> Sshd(string text)
+    {
+        var events = new List<EventRecord>();
+        var collector = new SshdCollector(new SshdCollectorOptions { HostName = "node1", SourcePath = "auth.log", ReferenceTime = T0 }, events.Add);
+        collector.ProcessStream(new MemoryStream(Encoding.UTF8.GetBytes(text)));
+        if (collector.Stats.ParseErrors > 0)
+        {
+            throw MalformedInputException.Create(InputErrorKind.Config, $"the sample's sshd text has {collector.Stats.ParseErrors} unparseable line(s)");
         }
 
         return events;
@@ -85,6 +106,20 @@ public static class DetectionSamples
         return SnapshotDiff.Diff(previous, reader.Read(T0.AddMinutes(1)));
     }
 
+    /// <summary>A file's text: a string, or a list of strings and <c>{repeat: TEXT, times: N}</c> parts joined (long lines without long samples).</summary>
+    private static string Text(JsonNode? content, string relative) => content switch
+    {
+        JsonValue text when text.GetValueKind() == JsonValueKind.String => text.GetValue<string>(),
+        JsonArray parts => string.Concat(parts.Select(part => part switch
+        {
+            JsonObject { Count: 2 } repeat when repeat["repeat"] is JsonValue r && r.GetValueKind() == JsonValueKind.String
+                && repeat["times"] is JsonValue t && t.TryGetValue<int>(out var times) && times is >= 0 and <= 1_000_000
+                => string.Concat(Enumerable.Repeat(r.GetValue<string>(), times)),
+            _ => Text(part, relative),
+        })),
+        _ => throw MalformedInputException.Create(InputErrorKind.Config, $"sample file '{relative}' must be text, a list of parts, {{link: TARGET}} (or null to delete it)"),
+    };
+
     private static void Apply(string root, JsonObject files)
     {
         foreach (var (relative, content) in files)
@@ -101,10 +136,19 @@ public static class DetectionSamples
                 continue;
             }
 
+            if (File.Exists(path) || new FileInfo(path).LinkTarget is not null)
+            {
+                File.Delete(path);
+            }
+
             Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-            File.WriteAllText(path, content is JsonValue text && text.GetValueKind() == JsonValueKind.String
-                ? text.GetValue<string>()
-                : throw MalformedInputException.Create(InputErrorKind.Config, $"sample file '{relative}' must be text (or null to delete it)"));
+            if (content is JsonObject { Count: 1 } link && link["link"] is JsonValue target && target.GetValueKind() == JsonValueKind.String)
+            {
+                File.CreateSymbolicLink(path, target.GetValue<string>());
+                continue;
+            }
+
+            File.WriteAllText(path, Text(content, relative));
         }
     }
 }

@@ -198,13 +198,6 @@ public static class SnapshotDiff
             e.Set("trainguard.ssh.line_sha256", key.LineSha256);
         }
 
-        if (action == EventActions.SshKeyAdded && (key.Unparsed is not null || key.LineBytes is not null))
-        {
-            // Lines over 64 KiB are how a key is hidden from tools that skip long lines.
-            var (score, name) = key.LineBytes > AuthorizedKeysParser.MaxLineLength ? (75, "high") : (50, "medium");
-            e.Set(EventFields.Severity, score).Set(EventFields.TrainGuardSeverity, name);
-        }
-
         return e;
     }
 
@@ -216,7 +209,6 @@ public static class SnapshotDiff
         e.Set("file.type", problem.Type);
         e.Set("trainguard.ssh.key_file", problem.Path);
         e.Set("error.message", problem.Reason);
-        e.Set(EventFields.Severity, 50).Set(EventFields.TrainGuardSeverity, "medium");
         return e;
     }
 

@@ -3,6 +3,7 @@ using System.Net;
 using System.Text;
 using System.Text.Json;
 using TrainGuard.Agent.Common;
+using TrainGuard.Agent.Detections;
 using TrainGuard.Agent.Spool;
 using TrainGuard.Events;
 
@@ -636,12 +637,6 @@ public sealed class SshdCollector
             e.Set("trainguard.source.journal.unit", source.Unit);
         }
 
-        if (!source.Verified)
-        {
-            // A claim, not proof: the audit USER_* records (which need CAP_AUDIT_WRITE) stay the authority.
-            e.Set(EventFields.Severity, 10).Set(EventFields.TrainGuardSeverity, "info");
-        }
-
         return e;
     }
 
@@ -653,7 +648,7 @@ public sealed class SshdCollector
         }
 
         Stats.Events++;
-        sink(e);
+        sink(AgentDetections.Default.Annotate(e));
     }
 
     /// <summary>
@@ -685,7 +680,6 @@ public sealed class SshdCollector
 
         e.Set("process.executable", source.Executable);
         e.Set("process.name", source.Command);
-        e.Set(EventFields.Severity, 75).Set(EventFields.TrainGuardSeverity, "high");
     }
 
     private sealed record SshdLine(DateTimeOffset Timestamp, bool TimestampInferred, string? Host, string Program, long? Pid, string Message, long Number)
