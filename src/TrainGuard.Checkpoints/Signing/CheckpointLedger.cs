@@ -233,7 +233,7 @@ public static class CheckpointLedger
         }
         catch (MalformedInputException ex)
         {
-            return MalformedInputException.Throw<(NoteVerifier, string)>(InputErrorKind.Corrupt, $"GET api/v1/log: the ledger's verifier_key is unusable: {ex.Message}", ex.Offset ?? 0);
+            return MalformedInputException.Throw<(NoteVerifier, string)>(ex.Kind, $"GET api/v1/log: the ledger's verifier_key is unusable: {ex.Message}", ex.Offset ?? 0);
         }
 
         return (key, $"log tree head signature checked with the key the server announces ({key.Name}+{key.KeyId:x8}, GET /api/v1/log); pin the log's key to prove more than the server's self-consistency");

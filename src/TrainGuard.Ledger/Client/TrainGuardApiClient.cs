@@ -204,7 +204,7 @@ public sealed class TrainGuardApiClient : IDisposable
             }
             catch (MalformedInputException ex)
             {
-                MalformedInputException.Throw(InputErrorKind.Syntax, $"GET {path}: {ex.Message}", ex.Offset ?? 0);
+                MalformedInputException.Throw(ex.Kind, $"GET {path}: {ex.Message}", ex.Offset ?? 0);
             }
 
             if (entries.Count != address.Width)
