@@ -11,7 +11,8 @@ namespace TrainGuard.Pickle.Machine;
 /// <summary>
 /// The symbolic pickle machine: runs the opcodes of protocols 0-5 over symbolic values, with the exact stack,
 /// mark and memo discipline of CPython's <c>_pickle.c</c>, and records every import and call. Nothing is
-/// imported, constructed or called.
+/// imported, constructed or called. Opcodes and their arguments come from <see cref="PickleOpcodeReader"/>;
+/// values keep only the offset of the opcode that pushed them and are decoded again through it when rendered.
 /// </summary>
 internal sealed partial class Interpreter
 {
@@ -73,8 +74,8 @@ internal sealed partial class Interpreter
         {
             var ins = reader.Read();
             var op = ins.Offset;
-            CurrentOpcode = op;
             var code = ins.Opcode;
+            CurrentOpcode = op;
             if (++OpcodeCount >= _nextCheck)
             {
                 CheckBudget(op);
@@ -94,18 +95,15 @@ internal sealed partial class Interpreter
                 case Op.ShortBinUnicode:
                 case Op.BinUnicode:
                 case Op.BinUnicode8:
-                    CheckUtf8(ins.Argument, code, op);
-                    Push(V.Make(ValKind.Str, op));
+                    PushStr(ins.Argument, code, op);
                     break;
                 case Op.Memoize:
-                    NeedStack(1, code, op);
-                    _memo.Put(_memo.Count, _stack[_sp - 1], op);
+                    MemoPut(_memo.Count, code, op);
                     break;
                 case Op.BinPut:
                 case Op.LongBinPut:
                 case Op.Put:
-                    NeedStack(1, code, op);
-                    _memo.Put(ins.Value, _stack[_sp - 1], op);
+                    MemoPut(ins.Value, code, op);
                     break;
                 case Op.BinGet:
                 case Op.LongBinGet:
@@ -184,7 +182,6 @@ internal sealed partial class Interpreter
                 case Op.Frame:
                     // The decoder checks that the frame lies inside the input; its opcodes are read as they come.
                     break;
-
                 case Op.Stop:
                     if (_sp <= Fence)
                     {
@@ -197,23 +194,39 @@ internal sealed partial class Interpreter
                     }
 
                     return reader.Position;
-
                 case Op.Build:
                     // joblib's arrays follow their BUILD as raw bytes: Build returns where the opcodes go on.
                     reader.Position = Build(data, op, reader.Position);
                     break;
                 default:
-                    Rare(data, ins);
+                    Rare(data, op);
                     break;
             }
         }
     }
 
-    /// <summary>Everything outside the hot data path: protocol 0 text forms, imports, calls, persistent ids.</summary>
-    private void Rare(ReadOnlySpan<byte> data, PickleInstruction ins)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void PushStr(ReadOnlySpan<byte> utf8, byte code, int op)
     {
+        CheckUtf8(utf8, code, op);
+        Push(V.Make(ValKind.Str, op));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void MemoPut(long index, byte code, int op)
+    {
+        NeedStack(1, code, op);
+        _memo.Put(index, _stack[_sp - 1], op);
+    }
+
+    /// <summary>
+    /// Everything outside the hot data path: protocol 0 text forms, imports, calls, persistent ids. The opcode at
+    /// <paramref name="op"/> is decoded again here, so the hot loop keeps nothing of it alive across this call.
+    /// </summary>
+    private void Rare(ReadOnlySpan<byte> data, int op)
+    {
+        var ins = new PickleOpcodeReader(data, op).Read();
         var code = ins.Opcode;
-        var op = ins.Offset;
         var arg = ins.Argument;
         switch (code)
         {
@@ -221,7 +234,7 @@ internal sealed partial class Interpreter
                 // The decoder rejects protocols above the highest.
                 _proto = (int)ins.Value;
                 _a.Protocol = Math.Max(_a.Protocol, _proto);
-                return;
+                break;
             case Op.Pop:
                 if (_sp > Fence)
                 {
@@ -237,14 +250,14 @@ internal sealed partial class Interpreter
                     Underflow(code, op, 1);
                 }
 
-                return;
+                break;
             case Op.PopMark:
                 _sp = PopMark(code, op);
-                return;
+                break;
             case Op.Dup:
                 NeedStack(1, code, op);
                 Push(_stack[_sp - 1]);
-                return;
+                break;
             case Op.Int:
                 if (arg.SequenceEqual("00"u8))
                 {
@@ -259,14 +272,14 @@ internal sealed partial class Interpreter
                     PushIntText(arg, code, op);
                 }
 
-                return;
+                break;
             case Op.Long:
                 PushIntText(arg.Length > 0 && arg[^1] == (byte)'L' ? arg[..^1] : arg, code, op);
-                return;
+                break;
             case Op.Long1:
             case Op.Long4:
                 Push(LongValue(arg, op));
-                return;
+                break;
             case Op.Float:
                 if (!TextCodecs.TryParseFloat(arg, out _))
                 {
@@ -274,7 +287,7 @@ internal sealed partial class Interpreter
                 }
 
                 Push(V.Make(ValKind.Float, op));
-                return;
+                break;
             case Op.String:
                 if (arg.Length < 2 || arg[0] != arg[^1] || (arg[0] != (byte)'\'' && arg[0] != (byte)'"'))
                 {
@@ -287,11 +300,11 @@ internal sealed partial class Interpreter
                 }
 
                 Push(V.Make(ValKind.Str, op));
-                return;
+                break;
             case Op.BinString:
             case Op.ShortBinString:
                 Push(V.Make(ValKind.Str, op));
-                return;
+                break;
             case Op.Unicode:
                 if (TextCodecs.RawUnicodeEscapeDecode(arg, out var unicodeError) is null)
                 {
@@ -299,22 +312,22 @@ internal sealed partial class Interpreter
                 }
 
                 Push(V.Make(ValKind.Str, op));
-                return;
+                break;
             case Op.ShortBinBytes:
             case Op.BinBytes:
             case Op.BinBytes8:
                 Push(V.Make(ValKind.Bytes, op));
-                return;
+                break;
             case Op.ByteArray8:
                 Push(V.Make(ValKind.ByteArray, op));
-                return;
+                break;
             case Op.Tuple:
                 {
                     var mark = PopMark(code, op);
                     var t = NewContainer(ValKind.Tuple, mark, _sp, op);
                     _sp = mark;
                     Push(t);
-                    return;
+                    break;
                 }
 
             case Op.List:
@@ -323,7 +336,7 @@ internal sealed partial class Interpreter
                     var l = NewContainer(ValKind.List, mark, _sp, op);
                     _sp = mark;
                     Push(l);
-                    return;
+                    break;
                 }
 
             case Op.Dict:
@@ -337,7 +350,7 @@ internal sealed partial class Interpreter
                     var d = NewContainer(ValKind.Dict, mark, _sp, op);
                     _sp = mark;
                     Push(d);
-                    return;
+                    break;
                 }
 
             case Op.FrozenSet:
@@ -346,19 +359,19 @@ internal sealed partial class Interpreter
                     var f = NewContainer(ValKind.FrozenSet, mark, _sp, op);
                     _sp = mark;
                     Push(f);
-                    return;
+                    break;
                 }
 
             case Op.Append:
                 NeedStack(2, code, op);
                 AddRange(_stack[_sp - 2], _sp - 1, _sp, ValKind.List, code, op);
                 _sp -= 1;
-                return;
+                break;
             case Op.SetItem:
                 NeedStack(3, code, op);
                 AddRange(_stack[_sp - 3], _sp - 2, _sp, ValKind.Dict, code, op);
                 _sp -= 2;
-                return;
+                break;
             case Op.AddItems:
                 {
                     var mark = PopMark(code, op);
@@ -369,13 +382,13 @@ internal sealed partial class Interpreter
 
                     AddRange(_stack[mark - 1], mark, _sp, ValKind.Set, code, op);
                     _sp = mark;
-                    return;
+                    break;
                 }
 
 
             case Op.Global:
                 Push(NewGlobal(DecodeNameLine(ins.FirstLine, code, op), DecodeNameLine(ins.SecondLine, code, op), code, op, mapped: true));
-                return;
+                break;
             case Op.StackGlobal:
                 {
                     NeedStack(2, code, op);
@@ -384,7 +397,7 @@ internal sealed partial class Interpreter
                     var module = StackGlobalPart(data, moduleVal, "module", op);
                     var name = StackGlobalPart(data, nameVal, "name", op);
                     Push(NewGlobal(module, name, code, op, mapped: true));
-                    return;
+                    break;
                 }
 
             case Op.Inst:
@@ -396,7 +409,7 @@ internal sealed partial class Interpreter
                     _sp = mark;
                     var cls = NewGlobal(module, name, code, op, mapped: true);
                     Push(MakeCall(data, cls, args, 0, code, op));
-                    return;
+                    break;
                 }
 
             case Op.Obj:
@@ -411,7 +424,7 @@ internal sealed partial class Interpreter
                     var args = NewContainer(ValKind.Tuple, mark + 1, _sp, op);
                     _sp = mark;
                     Push(MakeCall(data, cls, args, 0, code, op));
-                    return;
+                    break;
                 }
 
             case Op.NewObj:
@@ -420,7 +433,7 @@ internal sealed partial class Interpreter
                     var args = _stack[--_sp];
                     var cls = _stack[_sp - 1];
                     _stack[_sp - 1] = MakeCall(data, cls, args, 0, code, op);
-                    return;
+                    break;
                 }
 
             case Op.NewObjEx:
@@ -430,7 +443,7 @@ internal sealed partial class Interpreter
                     var args = _stack[--_sp];
                     var cls = _stack[_sp - 1];
                     _stack[_sp - 1] = MakeCall(data, cls, args, kwargs, code, op);
-                    return;
+                    break;
                 }
 
             case Op.Reduce:
@@ -439,7 +452,7 @@ internal sealed partial class Interpreter
                     var args = _stack[--_sp];
                     var func = _stack[_sp - 1];
                     _stack[_sp - 1] = MakeCall(data, func, args, 0, code, op);
-                    return;
+                    break;
                 }
 
             case Op.PersId:
@@ -449,13 +462,13 @@ internal sealed partial class Interpreter
                 }
 
                 Push(NewPersistentLoad(data, V.Make(ValKind.Str, op), op));
-                return;
+                break;
             case Op.BinPersId:
                 {
                     NeedStack(1, code, op);
                     var pid = _stack[_sp - 1];
                     _stack[_sp - 1] = NewPersistentLoad(data, pid, op);
-                    return;
+                    break;
                 }
 
             case Op.Ext1:
@@ -463,13 +476,13 @@ internal sealed partial class Interpreter
             case Op.Ext4:
                 // The decoder rejects codes <= 0.
                 Push(NewGlobal("copyreg.extension", ins.Value.ToString(CultureInfo.InvariantCulture), code, op, mapped: false));
-                return;
+                break;
             case Op.NextBuffer:
                 Push(V.Make(ValKind.Buffer, _buffers++));
-                return;
+                break;
             case Op.ReadOnlyBuffer:
                 NeedStack(1, code, op);
-                return;
+                break;
             default:
                 throw new UnreachableException($"opcode {Op.Name(code)} decoded but not handled");
         }

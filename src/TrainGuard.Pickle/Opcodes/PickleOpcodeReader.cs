@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics.X86;
 using TrainGuard.Parsing;
 
 namespace TrainGuard.Pickle.Opcodes;
@@ -12,12 +13,14 @@ namespace TrainGuard.Pickle.Opcodes;
 /// </summary>
 public readonly ref struct PickleInstruction
 {
-    internal PickleInstruction(byte opcode, int offset, long value, ReadOnlySpan<byte> argument)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal PickleInstruction(byte opcode, int offset, long value, ReadOnlySpan<byte> argument, int end)
     {
         Opcode = opcode;
         Offset = offset;
         Value = value;
         Argument = argument;
+        End = end;
     }
 
     public byte Opcode { get; }
@@ -38,6 +41,9 @@ public readonly ref struct PickleInstruction
     /// (both lines, joined by their newline, for <see cref="PickleArgument.NamePair"/>).
     /// </summary>
     public ReadOnlySpan<byte> Argument { get; }
+
+    /// <summary>Offset just past the opcode and its argument: where the next opcode starts.</summary>
+    public int End { get; }
 
     /// <summary>Offset of <see cref="Argument"/> in the data the reader was given.</summary>
     public int ArgumentOffset => Offset + 1 + (PickleOpcodes.Lookup(Opcode) is { IsCounted: true } info ? info.Width : 0);
@@ -60,7 +66,9 @@ public readonly ref struct PickleInstruction
 public ref struct PickleOpcodeReader
 {
     // Layout of each opcode byte for the decoder: the form in the high nibble, the width of the fixed argument
-    // or of the count in the low nibble. Derived from PickleOpcodes, so the table stays the one description.
+    // or of the count in the low nibble (0xff: no opcode). Derived from PickleOpcodes (LayoutsFromTable; a test
+    // checks that the two agree) and kept as constant data, so the decoder needs no static initialisation and
+    // indexes it without a bounds check.
     private const byte FormFixed = 0x00;
     private const byte FormSigned = 0x10;
     private const byte FormCounted = 0x20;
@@ -71,8 +79,6 @@ public ref struct PickleOpcodeReader
     private const byte FormMask = 0xf0;
     private const byte WidthMask = 0x0f;
     private const byte Unknown = 0xff;
-
-    private static readonly byte[] Layouts = BuildLayouts();
 
     private readonly ReadOnlySpan<byte> _data;
     private readonly int _start;
@@ -96,13 +102,36 @@ public ref struct PickleOpcodeReader
     /// <summary>Offset of the next opcode. Set it to step over bytes a loader reads from the stream itself (joblib arrays).</summary>
     public int Position
     {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         readonly get => _pos;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         set
         {
             ArgumentOutOfRangeException.ThrowIfGreaterThan((uint)value, (uint)_data.Length, nameof(value));
             _pos = value;
         }
     }
+
+    private static ReadOnlySpan<byte> Layouts =>
+    [
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, // 0x00
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, // 0x10
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0x00, 0xff, // 0x20
+        0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, // 0x30
+        0xff, 0xff, 0x24, 0x21, 0xff, 0xff, 0x50, 0x08, 0xff, 0x50, 0x14, 0x01, 0x50, 0x02, 0x00, 0xff, // 0x40
+        0x50, 0x00, 0x00, 0x50, 0x34, 0x21, 0x50, 0xff, 0x24, 0xff, 0xff, 0xff, 0xff, 0x00, 0xff, 0xff, // 0x50
+        0xff, 0x00, 0x00, 0x60, 0x00, 0x00, 0xff, 0x50, 0x01, 0x60, 0x04, 0xff, 0x00, 0xff, 0xff, 0x00, // 0x60
+        0x50, 0x01, 0x04, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00, 0xff, 0xff, // 0x70
+        0x41, 0x00, 0x41, 0x42, 0x44, 0x00, 0x00, 0x00, 0x00, 0x00, 0x21, 0x34, 0x21, 0x28, 0x28, 0x00, // 0x80
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x48, 0x28, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, // 0x90
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, // 0xa0
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, // 0xb0
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, // 0xc0
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, // 0xd0
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, // 0xe0
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, // 0xf0
+    ];
 
     /// <summary>Decodes the opcode at <see cref="Position"/> and moves past it and its argument.</summary>
     /// <exception cref="MalformedInputException">The input ends first, the byte is no opcode, or the argument is malformed or over the limit.</exception>
@@ -116,21 +145,28 @@ public ref struct PickleOpcodeReader
             ThrowEndOfInput(pos, _start);
         }
 
-        var code = data[pos];
-        var layout = Layouts[code];
+        var opcode = data[pos];
+        var layout = Layouts[opcode];
         var arg = pos + 1;
 
-        // The common case: a fixed-width or counted argument with at least 8 bytes of input left, read as one
-        // little-endian word and masked to its width. Everything else (the last bytes of the input, lines,
-        // arguments that need checking, errors) takes the slow path.
+        // The common cases: an opcode without argument, or a fixed-width or counted argument with at least 8 bytes
+        // of input left, read as one little-endian word and masked to its width. Everything else (the last bytes
+        // of the input, lines, arguments that need checking, errors) takes the slow path.
+        if (layout == FormFixed)
+        {
+            _pos = arg;
+            return new PickleInstruction(opcode, pos, 0, default, arg);
+        }
+
         if (layout < FormChecked && data.Length - arg >= sizeof(ulong))
         {
             var width = layout & WidthMask;
-            var raw = BinaryPrimitives.ReadUInt64LittleEndian(data[arg..]) & LowBytes(width);
+            var raw = LowBytes(BinaryPrimitives.ReadUInt64LittleEndian(Unchecked(data, arg, sizeof(ulong))), width);
             if (layout < FormCounted)
             {
-                _pos = arg + width;
-                return new PickleInstruction(code, pos, layout < FormSigned ? (long)raw : (int)(uint)raw, Unchecked(data, arg, width));
+                var end = arg + width;
+                _pos = end;
+                return new PickleInstruction(opcode, pos, layout < FormSigned ? (long)raw : (int)(uint)raw, Unchecked(data, arg, width), end);
             }
 
             var payload = arg + width;
@@ -138,12 +174,12 @@ public ref struct PickleOpcodeReader
             {
                 var n = (int)raw;
                 _pos = payload + n;
-                return new PickleInstruction(code, pos, n, Unchecked(data, payload, n));
+                return new PickleInstruction(opcode, pos, n, Unchecked(data, payload, n), payload + n);
             }
         }
 
-        var instruction = Decode(data, pos, _maxArgument, out var next);
-        _pos = next;
+        var instruction = Decode(data, pos, _maxArgument);
+        _pos = instruction.End;
         return instruction;
     }
 
@@ -194,9 +230,12 @@ public ref struct PickleOpcodeReader
         Invalid,
     }
 
-    /// <summary>The mask keeping the low <paramref name="width"/> (0-8) bytes of a word; two shifts, so that width 8 gives all ones.</summary>
+    /// <summary>The low <paramref name="width"/> (0-8) bytes of <paramref name="word"/>: one BZHI where the CPU has it.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static ulong LowBytes(int width) => ((1UL << (4 * width)) << (4 * width)) - 1;
+    private static ulong LowBytes(ulong word, int width) =>
+        Bmi2.X64.IsSupported
+            ? Bmi2.X64.ZeroHighBits(word, (ulong)(8 * width))
+            : word & (((1UL << (4 * width)) << (4 * width)) - 1);
 
     /// <summary>A span over bytes already checked to lie inside <paramref name="data"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -204,7 +243,7 @@ public ref struct PickleOpcodeReader
         MemoryMarshal.CreateReadOnlySpan(ref Unsafe.Add(ref MemoryMarshal.GetReference(data), start), length);
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static PickleInstruction Decode(ReadOnlySpan<byte> data, int pos, int maxArgument, out int next)
+    private static PickleInstruction Decode(ReadOnlySpan<byte> data, int pos, int maxArgument)
     {
         var code = data[pos];
         var layout = Layouts[code];
@@ -226,9 +265,8 @@ public ref struct PickleOpcodeReader
                 end = LineEnd(data, end + 1, maxArgument, code, pos);
             }
 
-            next = end + 1;
             var line = data[arg..end];
-            return new PickleInstruction(code, pos, code is PickleOp.Get or PickleOp.Put ? MemoIndex(line, code, pos) : first, line);
+            return new PickleInstruction(code, pos, code is PickleOp.Get or PickleOp.Put ? MemoIndex(line, code, pos) : first, line, end + 1);
         }
 
         if (width > rest)
@@ -240,20 +278,16 @@ public ref struct PickleOpcodeReader
         switch (form)
         {
             case FormFixed:
-                next = arg + width;
-                return new PickleInstruction(code, pos, (long)raw, data.Slice(arg, width));
+                return new PickleInstruction(code, pos, (long)raw, data.Slice(arg, width), arg + width);
             case FormSigned:
-                next = arg + width;
-                return new PickleInstruction(code, pos, (int)(uint)raw, data.Slice(arg, width));
+                return new PickleInstruction(code, pos, (int)(uint)raw, data.Slice(arg, width), arg + width);
             case FormChecked:
-                next = arg + width;
-                return new PickleInstruction(code, pos, CheckedValue(code, raw, rest - width, pos), data.Slice(arg, width));
+                return new PickleInstruction(code, pos, CheckedValue(code, raw, rest - width, pos), data.Slice(arg, width), arg + width);
             default:
                 {
                     var payload = arg + width;
                     var n = CountedLength(code, raw, form == FormSignedCounted, data.Length - payload, maxArgument, pos);
-                    next = payload + n;
-                    return new PickleInstruction(code, pos, n, data.Slice(payload, n));
+                    return new PickleInstruction(code, pos, n, data.Slice(payload, n), payload + n);
                 }
         }
     }
@@ -402,7 +436,8 @@ public ref struct PickleOpcodeReader
             ? $"unknown opcode 0x{code:x2} ('{(char)code}'): not a pickle opcode of protocols 0-5"
             : $"unknown opcode 0x{code:x2}: not a pickle opcode of protocols 0-5";
 
-    private static byte[] BuildLayouts()
+    /// <summary><see cref="Layouts"/> as the opcode table gives it (the constant copy must equal this).</summary>
+    internal static byte[] LayoutsFromTable()
     {
         var layouts = new byte[256];
         Array.Fill(layouts, Unknown);
@@ -424,6 +459,9 @@ public ref struct PickleOpcodeReader
 
         return layouts;
     }
+
+    /// <summary>True when the constant layouts the decoder uses are the ones the opcode table gives.</summary>
+    internal static bool LayoutsMatchTable() => Layouts.SequenceEqual(LayoutsFromTable());
 
     [DoesNotReturn]
     private static void ThrowEndOfInput(int pos, int start) =>

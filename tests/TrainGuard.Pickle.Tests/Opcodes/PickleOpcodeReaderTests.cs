@@ -39,6 +39,10 @@ public class PickleOpcodeReaderTests
         Assert.Equal(PickleStackEffect.PopToMarkIntoCollection, PickleOpcodes.Lookup(PickleOp.SetItems)!.Stack);
     }
 
+    [Fact]
+    public void The_decoders_constant_layouts_are_the_ones_the_opcode_table_gives() =>
+        Assert.True(PickleOpcodeReader.LayoutsMatchTable());
+
     public static TheoryData<byte[], long, string> Instructions => new()
     {
         { [(byte)'N'], 0, string.Empty },
