@@ -69,12 +69,14 @@ internal sealed partial class Interpreter
         _buffers = 0;
         _memo.Clear();
 
+        // The loop dispatches on the opcode byte, then reads it with the decoder's read for that opcode's argument
+        // (each a small inlined specialisation of PickleOpcodeReader.Read); opcodes outside the hot data path go
+        // to Rare, which decodes them with the general Read.
         var reader = new PickleOpcodeReader(data, start);
         while (true)
         {
-            var ins = reader.Read();
-            var op = ins.Offset;
-            var code = ins.Opcode;
+            var op = reader.Position;
+            var code = reader.Peek();
             CurrentOpcode = op;
             if (++OpcodeCount >= _nextCheck)
             {
@@ -85,48 +87,66 @@ internal sealed partial class Interpreter
             {
                 // ---- the common path: data pickles of protocols 2-5 ----
                 case Op.BinInt1:
+                    Push(V.Int(reader.ReadUInt1()));
+                    break;
                 case Op.BinInt2:
+                    Push(V.Int(reader.ReadUInt2()));
+                    break;
                 case Op.BinInt:
-                    Push(V.Int(ins.Value));
+                    Push(V.Int(reader.ReadInt4()));
                     break;
                 case Op.BinFloat:
+                    reader.ReadFloat8();
                     Push(V.Make(ValKind.Float, op));
                     break;
                 case Op.ShortBinUnicode:
+                    PushStr(reader.ReadCounted1(), code, op);
+                    break;
                 case Op.BinUnicode:
+                    PushStr(reader.ReadCounted4(), code, op);
+                    break;
                 case Op.BinUnicode8:
-                    PushStr(ins.Argument, code, op);
+                    PushStr(reader.ReadCounted8(), code, op);
                     break;
                 case Op.Memoize:
+                    reader.ReadNoArgument();
                     MemoPut(_memo.Count, code, op);
                     break;
                 case Op.BinPut:
+                    MemoPut(reader.ReadUInt1(), code, op);
+                    break;
                 case Op.LongBinPut:
-                case Op.Put:
-                    MemoPut(ins.Value, code, op);
+                    MemoPut(reader.ReadUInt4(), code, op);
                     break;
                 case Op.BinGet:
+                    PushMemo(reader.ReadUInt1(), code, op);
+                    break;
                 case Op.LongBinGet:
-                case Op.Get:
-                    PushMemo(ins.Value, code, op);
+                    PushMemo(reader.ReadUInt4(), code, op);
                     break;
                 case Op.Mark:
+                    reader.ReadNoArgument();
                     PushMark(op);
                     break;
                 case Op.EmptyDict:
+                    reader.ReadNoArgument();
                     Push(V.Make(ValKind.Dict, _store.NewNode(op)));
                     break;
                 case Op.EmptyList:
+                    reader.ReadNoArgument();
                     Push(V.Make(ValKind.List, _store.NewNode(op)));
                     break;
                 case Op.EmptyTuple:
+                    reader.ReadNoArgument();
                     Push(V.EmptyTuple);
                     break;
                 case Op.EmptySet:
+                    reader.ReadNoArgument();
                     Push(V.Make(ValKind.Set, _store.NewNode(op)));
                     break;
                 case Op.SetItems:
                     {
+                        reader.ReadNoArgument();
                         var mark = PopMark(code, op);
                         if (mark - 1 < Fence)
                         {
@@ -145,6 +165,7 @@ internal sealed partial class Interpreter
 
                 case Op.Appends:
                     {
+                        reader.ReadNoArgument();
                         var mark = PopMark(code, op);
                         if (mark - 1 < Fence)
                         {
@@ -157,32 +178,36 @@ internal sealed partial class Interpreter
                     }
 
                 case Op.Tuple1:
+                    reader.ReadNoArgument();
                     NeedStack(1, code, op);
                     _stack[_sp - 1] = NewContainer(ValKind.Tuple, _sp - 1, _sp, op);
                     break;
                 case Op.Tuple2:
+                    reader.ReadNoArgument();
                     NeedStack(2, code, op);
                     _stack[_sp - 2] = NewContainer(ValKind.Tuple, _sp - 2, _sp, op);
                     _sp -= 1;
                     break;
                 case Op.Tuple3:
+                    reader.ReadNoArgument();
                     NeedStack(3, code, op);
                     _stack[_sp - 3] = NewContainer(ValKind.Tuple, _sp - 3, _sp, op);
                     _sp -= 2;
                     break;
                 case Op.None:
+                    reader.ReadNoArgument();
                     Push(V.None);
                     break;
                 case Op.NewTrue:
+                    reader.ReadNoArgument();
                     Push(V.True);
                     break;
                 case Op.NewFalse:
+                    reader.ReadNoArgument();
                     Push(V.False);
                     break;
-                case Op.Frame:
-                    // The decoder checks that the frame lies inside the input; its opcodes are read as they come.
-                    break;
                 case Op.Stop:
+                    reader.ReadNoArgument();
                     if (_sp <= Fence)
                     {
                         Underflow(code, op, 1);
@@ -196,10 +221,11 @@ internal sealed partial class Interpreter
                     return reader.Position;
                 case Op.Build:
                     // joblib's arrays follow their BUILD as raw bytes: Build returns where the opcodes go on.
+                    reader.ReadNoArgument();
                     reader.Position = Build(data, op, reader.Position);
                     break;
                 default:
-                    Rare(data, op);
+                    reader.Position = Rare(data, op);
                     break;
             }
         }
@@ -221,9 +247,10 @@ internal sealed partial class Interpreter
 
     /// <summary>
     /// Everything outside the hot data path: protocol 0 text forms, imports, calls, persistent ids. The opcode at
-    /// <paramref name="op"/> is decoded again here, so the hot loop keeps nothing of it alive across this call.
+    /// <paramref name="op"/> is decoded here, with the general <see cref="PickleOpcodeReader.Read"/>; returns where
+    /// the next opcode starts.
     /// </summary>
-    private void Rare(ReadOnlySpan<byte> data, int op)
+    private int Rare(ReadOnlySpan<byte> data, int op)
     {
         var ins = new PickleOpcodeReader(data, op).Read();
         var code = ins.Opcode;
@@ -483,9 +510,20 @@ internal sealed partial class Interpreter
             case Op.ReadOnlyBuffer:
                 NeedStack(1, code, op);
                 break;
+            case Op.Frame:
+                // The decoder checks that the frame lies inside the input; its opcodes are read as they come.
+                break;
+            case Op.Put:
+                MemoPut(ins.Value, code, op);
+                break;
+            case Op.Get:
+                PushMemo(ins.Value, code, op);
+                break;
             default:
                 throw new UnreachableException($"opcode {Op.Name(code)} decoded but not handled");
         }
+
+        return ins.End;
     }
 
     // ---------------------------------------------------------------- stack, marks, memo

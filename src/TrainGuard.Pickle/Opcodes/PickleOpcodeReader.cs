@@ -1,8 +1,8 @@
 using System.Buffers.Binary;
+using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics.X86;
 using TrainGuard.Parsing;
 
 namespace TrainGuard.Pickle.Opcodes;
@@ -133,54 +133,130 @@ public ref struct PickleOpcodeReader
         0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, // 0xf0
     ];
 
-    /// <summary>Decodes the opcode at <see cref="Position"/> and moves past it and its argument.</summary>
-    /// <exception cref="MalformedInputException">The input ends first, the byte is no opcode, or the argument is malformed or over the limit.</exception>
+    /// <summary>
+    /// The opcode byte at <see cref="Position"/>, not yet decoded: for a machine that dispatches on it first and then
+    /// reads it with the read its argument needs (<see cref="ReadNoArgument"/>, <see cref="ReadUInt1"/>...), each a
+    /// small inlined specialisation of <see cref="Read"/> for one argument shape of the opcode table.
+    /// </summary>
+    /// <exception cref="MalformedInputException">The input ends before another opcode.</exception>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public PickleInstruction Read()
+    public readonly byte Peek()
     {
-        var data = _data;
         var pos = _pos;
-        if ((uint)pos >= (uint)data.Length)
+        if ((uint)pos >= (uint)_data.Length)
         {
             ThrowEndOfInput(pos, _start);
         }
 
-        var opcode = data[pos];
+        return _data[pos];
+    }
+
+    /// <summary>Decodes the opcode at <see cref="Position"/>, whatever it is, and moves past it and its argument.</summary>
+    /// <exception cref="MalformedInputException">The input ends first, the byte is no opcode, or the argument is malformed or over the limit.</exception>
+    public PickleInstruction Read()
+    {
+        var opcode = Peek();
+        var pos = _pos;
         var layout = Layouts[opcode];
-        var arg = pos + 1;
-
-        // The common cases: an opcode without argument, or a fixed-width or counted argument with at least 8 bytes
-        // of input left, read as one little-endian word and masked to its width. Everything else (the last bytes
-        // of the input, lines, arguments that need checking, errors) takes the slow path.
-        if (layout == FormFixed)
+        switch (layout)
         {
-            _pos = arg;
-            return new PickleInstruction(opcode, pos, 0, default, arg);
+            case FormFixed:
+                _pos = pos + 1;
+                return new PickleInstruction(opcode, pos, 0, default, pos + 1);
+            case FormFixed | 1:
+                return Instruction(opcode, pos, Fixed(1, signed: false));
+            case FormFixed | 2:
+                return Instruction(opcode, pos, Fixed(2, signed: false));
+            case FormFixed | 4:
+                return Instruction(opcode, pos, Fixed(4, signed: false));
+            case FormFixed | 8:
+                return Instruction(opcode, pos, Fixed(8, signed: false));
+            case FormSigned | 4:
+                return Instruction(opcode, pos, Fixed(4, signed: true));
+            case FormCounted | 1:
+            case FormCounted | 4:
+            case FormCounted | 8:
+            case FormSignedCounted | 4:
+                {
+                    var payload = Counted(layout & WidthMask, layout == (FormSignedCounted | 4));
+                    return new PickleInstruction(opcode, pos, payload.Length, payload, _pos);
+                }
+
+            default:
+                return Slow(pos);
         }
+    }
 
-        if (layout < FormChecked && data.Length - arg >= sizeof(ulong))
-        {
-            var width = layout & WidthMask;
-            var raw = LowBytes(BinaryPrimitives.ReadUInt64LittleEndian(Unchecked(data, arg, sizeof(ulong))), width);
-            if (layout < FormCounted)
-            {
-                var end = arg + width;
-                _pos = end;
-                return new PickleInstruction(opcode, pos, layout < FormSigned ? (long)raw : (int)(uint)raw, Unchecked(data, arg, width), end);
-            }
+    /// <summary>Moves past the opcode at <see cref="Position"/>, one that takes no argument (<see cref="PickleArgument.None"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void ReadNoArgument()
+    {
+        AssertLayout(FormFixed);
+        _pos++;
+    }
 
-            var payload = arg + width;
-            if (raw <= (ulong)(data.Length - payload) && raw <= (ulong)_maxArgument && (layout < FormSignedCounted || (int)(uint)raw >= 0))
-            {
-                var n = (int)raw;
-                _pos = payload + n;
-                return new PickleInstruction(opcode, pos, n, Unchecked(data, payload, n), payload + n);
-            }
-        }
+    /// <summary>Reads the opcode at <see cref="Position"/>, one with a <see cref="PickleArgument.UInt1"/> argument (not PROTO or EXT1), and returns the argument.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public long ReadUInt1()
+    {
+        AssertLayout(FormFixed | 1);
+        return Fixed(1, signed: false);
+    }
 
-        var instruction = Decode(data, pos, _maxArgument);
-        _pos = instruction.End;
-        return instruction;
+    /// <summary>Reads the opcode at <see cref="Position"/>, one with a <see cref="PickleArgument.UInt2"/> argument (not EXT2), and returns the argument.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public long ReadUInt2()
+    {
+        AssertLayout(FormFixed | 2);
+        return Fixed(2, signed: false);
+    }
+
+    /// <summary>Reads the opcode at <see cref="Position"/>, one with an <see cref="PickleArgument.Int4"/> argument (not EXT4), and returns the argument.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public long ReadInt4()
+    {
+        AssertLayout(FormSigned | 4);
+        return Fixed(4, signed: true);
+    }
+
+    /// <summary>Reads the opcode at <see cref="Position"/>, one with a <see cref="PickleArgument.UInt4"/> argument, and returns the argument.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public long ReadUInt4()
+    {
+        AssertLayout(FormFixed | 4);
+        return Fixed(4, signed: false);
+    }
+
+    /// <summary>Reads the opcode at <see cref="Position"/>, one with a <see cref="PickleArgument.Float8"/> argument, and returns its raw little-endian bits.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public long ReadFloat8()
+    {
+        AssertLayout(FormFixed | 8);
+        return Fixed(8, signed: false);
+    }
+
+    /// <summary>Reads the opcode at <see cref="Position"/>, one with a <see cref="PickleArgument.Counted1"/> argument, and returns the payload.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public ReadOnlySpan<byte> ReadCounted1()
+    {
+        AssertLayout(FormCounted | 1);
+        return Counted(1, signed: false);
+    }
+
+    /// <summary>Reads the opcode at <see cref="Position"/>, one with a <see cref="PickleArgument.Counted4"/> argument, and returns the payload.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public ReadOnlySpan<byte> ReadCounted4()
+    {
+        AssertLayout(FormCounted | 4);
+        return Counted(4, signed: false);
+    }
+
+    /// <summary>Reads the opcode at <see cref="Position"/>, one with a <see cref="PickleArgument.Counted8"/> argument, and returns the payload.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public ReadOnlySpan<byte> ReadCounted8()
+    {
+        AssertLayout(FormCounted | 8);
+        return Counted(8, signed: false);
     }
 
     /// <summary>
@@ -221,6 +297,82 @@ public ref struct PickleOpcodeReader
         }
     }
 
+    // ---------------------------------------------------------------- the fast paths
+
+    /// <summary>
+    /// A fixed-width argument of <paramref name="width"/> bytes (a constant where inlined, so this folds to one
+    /// bounds check and one read); the input's last bytes and every error go to <see cref="Decode"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private long Fixed(int width, bool signed)
+    {
+        var data = _data;
+        var arg = _pos + 1;
+        if (data.Length - arg < width)
+        {
+            return Slow(_pos).Value;
+        }
+
+        var bytes = Unchecked(data, arg, width);
+        ulong raw = width switch
+        {
+            1 => bytes[0],
+            2 => BinaryPrimitives.ReadUInt16LittleEndian(bytes),
+            4 => BinaryPrimitives.ReadUInt32LittleEndian(bytes),
+            _ => BinaryPrimitives.ReadUInt64LittleEndian(bytes),
+        };
+        _pos = arg + width;
+        return signed ? (int)(uint)raw : (long)raw;
+    }
+
+    /// <summary>
+    /// A count of <paramref name="width"/> bytes and the payload it declares, checked against the input and the
+    /// limit; the input's last bytes and every error go to <see cref="Decode"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ReadOnlySpan<byte> Counted(int width, bool signed)
+    {
+        var data = _data;
+        var arg = _pos + 1;
+        var payload = arg + width;
+        if (data.Length - arg >= width)
+        {
+            var count = Unchecked(data, arg, width);
+            ulong raw = width switch
+            {
+                1 => count[0],
+                4 => BinaryPrimitives.ReadUInt32LittleEndian(count),
+                _ => BinaryPrimitives.ReadUInt64LittleEndian(count),
+            };
+            if (raw <= (ulong)(data.Length - payload) && raw <= (ulong)_maxArgument && (!signed || (int)(uint)raw >= 0))
+            {
+                _pos = payload + (int)raw;
+                return Unchecked(data, payload, (int)raw);
+            }
+        }
+
+        return Slow(_pos).Argument;
+    }
+
+    /// <summary>The fixed-width instruction <see cref="Fixed"/> just read.</summary>
+    private readonly PickleInstruction Instruction(byte opcode, int pos, long value) =>
+        new(opcode, pos, value, _data[(pos + 1).._pos], _pos);
+
+    /// <summary>Everything the fast paths leave: the input's last bytes, lines, checked arguments, errors.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private PickleInstruction Slow(int pos)
+    {
+        var instruction = Decode(_data, pos, _maxArgument);
+        _pos = instruction.End;
+        return instruction;
+    }
+
+    [Conditional("DEBUG")]
+    private readonly void AssertLayout(byte layout) =>
+        Debug.Assert(
+            _pos < _data.Length && Layouts[_data[_pos]] == layout,
+            $"the opcode at {_pos} is not one whose argument this read decodes");
+
     // ---------------------------------------------------------------- the slow path
 
     private enum Outcome
@@ -229,13 +381,6 @@ public ref struct PickleOpcodeReader
         CutOff,
         Invalid,
     }
-
-    /// <summary>The low <paramref name="width"/> (0-8) bytes of <paramref name="word"/>: one BZHI where the CPU has it.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static ulong LowBytes(ulong word, int width) =>
-        Bmi2.X64.IsSupported
-            ? Bmi2.X64.ZeroHighBits(word, (ulong)(8 * width))
-            : word & (((1UL << (4 * width)) << (4 * width)) - 1);
 
     /// <summary>A span over bytes already checked to lie inside <paramref name="data"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -78,6 +78,70 @@ public class PickleOpcodeReaderTests
         }
     }
 
+    /// <summary>Reads <paramref name="data"/>'s first opcode with the typed read its table entry calls for; null when none applies.</summary>
+    private static (long Value, byte[] Payload, int Position)? TypedRead(byte[] data)
+    {
+        var reader = new PickleOpcodeReader(data);
+        var code = reader.Peek();
+        if (code is PickleOp.Proto or PickleOp.Ext1 or PickleOp.Ext2 or PickleOp.Ext4 or PickleOp.Frame)
+        {
+            return null;
+        }
+
+        (long, byte[]) read = PickleOpcodes.Lookup(code)!.Argument switch
+        {
+            PickleArgument.None => Skip(ref reader),
+            PickleArgument.UInt1 => (reader.ReadUInt1(), []),
+            PickleArgument.UInt2 => (reader.ReadUInt2(), []),
+            PickleArgument.Int4 => (reader.ReadInt4(), []),
+            PickleArgument.UInt4 => (reader.ReadUInt4(), []),
+            PickleArgument.Float8 => (reader.ReadFloat8(), []),
+            PickleArgument.Counted1 => Payload(reader.ReadCounted1()),
+            PickleArgument.Counted4 => Payload(reader.ReadCounted4()),
+            PickleArgument.Counted8 => Payload(reader.ReadCounted8()),
+            _ => (long.MinValue, []),
+        };
+        return read.Item1 == long.MinValue ? null : (read.Item1, read.Item2, reader.Position);
+
+        static (long, byte[]) Skip(ref PickleOpcodeReader reader)
+        {
+            reader.ReadNoArgument();
+            return (0, []);
+        }
+
+        static (long, byte[]) Payload(ReadOnlySpan<byte> payload) => (payload.Length, payload.ToArray());
+    }
+
+    [Theory]
+    [MemberData(nameof(Instructions))]
+    public void The_typed_reads_agree_with_the_general_read_and_fail_alike_when_cut(byte[] instruction, long value, string argumentHex)
+    {
+        _ = argumentHex;
+        foreach (var data in new[] { instruction, [.. instruction, .. Enumerable.Repeat((byte)'N', 9)] })
+        {
+            if (TypedRead(data) is not { } typed)
+            {
+                return;
+            }
+
+            var general = new PickleOpcodeReader(data);
+            var ins = general.Read();
+            Assert.Equal(value, typed.Value);
+            Assert.Equal(general.Position, typed.Position);
+            if (PickleOpcodes.Lookup(instruction[0])!.IsCounted)
+            {
+                Assert.Equal(ins.Argument.ToArray(), typed.Payload);
+            }
+        }
+
+        if (instruction.Length > 1)
+        {
+            var cut = instruction[..^1];
+            var expected = Fails(cut).Message;
+            Assert.Equal(expected, Assert.Throws<MalformedInputException>(() => TypedRead(cut)).Message);
+        }
+    }
+
     [Fact]
     public void Name_pairs_split_into_their_module_and_name_lines()
     {
