@@ -91,7 +91,7 @@ public sealed class PickleObjectReader
 
                 return result;
             }
-            catch (MalformedInputException e) when (!ended && e.Offset is { } at && PickleOpcodeReader.IsCutOff(buffer.AsSpan(0, filled), at, limits.MaxValueBytes))
+            catch (MalformedInputException e) when (!ended && e.Kind == InputErrorKind.Truncated)
             {
                 if (buffer.Length >= limits.MaxPickleBytes)
                 {

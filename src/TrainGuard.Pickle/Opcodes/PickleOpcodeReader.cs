@@ -260,23 +260,8 @@ public ref struct PickleOpcodeReader
     }
 
     /// <summary>
-    /// True when the opcode at <paramref name="offset"/> (or the pickle, when <paramref name="offset"/> is at the end)
-    /// is cut off by the end of <paramref name="data"/>, so that more input could complete it: for readers that
-    /// take a pickle from a stream a buffer at a time. False when the bytes there are complete, or wrong whatever follows.
-    /// </summary>
-    public static bool IsCutOff(ReadOnlySpan<byte> data, long offset, int maxArgumentBytes = int.MaxValue)
-    {
-        if (offset >= data.Length)
-        {
-            return true;
-        }
-
-        return offset >= 0 && Probe(data, (int)offset, maxArgumentBytes) == Outcome.CutOff;
-    }
-
-    /// <summary>
     /// Fuzz target: decodes every opcode of arbitrary bytes with and without an argument limit; only
-    /// <see cref="MalformedInputException"/> may escape, and asking whether more input would help never throws.
+    /// <see cref="MalformedInputException"/> may escape.
     /// </summary>
     public static void Fuzz(ReadOnlySpan<byte> data)
     {
@@ -291,8 +276,7 @@ public ref struct PickleOpcodeReader
             }
             catch (MalformedInputException)
             {
-                // Decoding stops at the first opcode that cannot be read; asking whether more input helps must not throw.
-                _ = IsCutOff(data, reader.Position, limit);
+                // Decoding stops at the first opcode that cannot be read.
             }
         }
     }
@@ -374,13 +358,6 @@ public ref struct PickleOpcodeReader
             $"the opcode at {_pos} is not one whose argument this read decodes");
 
     // ---------------------------------------------------------------- the slow path
-
-    private enum Outcome
-    {
-        Complete,
-        CutOff,
-        Invalid,
-    }
 
     /// <summary>A span over bytes already checked to lie inside <paramref name="data"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -520,49 +497,6 @@ public ref struct PickleOpcodeReader
         }
 
         return start + newline;
-    }
-
-    /// <summary><see cref="Decode"/>'s checks, answering instead of throwing.</summary>
-    private static Outcome Probe(ReadOnlySpan<byte> data, int pos, int maxArgument)
-    {
-        var layout = Layouts[data[pos]];
-        if (layout == Unknown)
-        {
-            return Outcome.Invalid;
-        }
-
-        var arg = pos + 1;
-        var rest = data.Length - arg;
-        var form = layout & FormMask;
-        var width = layout & WidthMask;
-        if (form >= FormLine)
-        {
-            var outcome = ProbeLine(data, arg, maxArgument, out var end);
-            return outcome == Outcome.Complete && form == FormNamePair ? ProbeLine(data, end + 1, maxArgument, out _) : outcome;
-        }
-
-        if (width > rest)
-        {
-            return Outcome.CutOff;
-        }
-
-        var raw = ReadLittleEndian(data.Slice(arg, width));
-        return form switch
-        {
-            FormChecked when data[pos] == PickleOp.Frame => raw > (ulong)(rest - width) ? Outcome.CutOff : Outcome.Complete,
-            FormCounted or FormSignedCounted when form == FormSignedCounted && (int)(uint)raw < 0 => Outcome.Invalid,
-            FormCounted or FormSignedCounted => raw > (ulong)(rest - width) ? Outcome.CutOff : Outcome.Complete,
-            _ => Outcome.Complete,
-        };
-    }
-
-    private static Outcome ProbeLine(ReadOnlySpan<byte> data, int start, int maxArgument, out int end)
-    {
-        var rest = data.Length - start;
-        var window = data.Slice(start, Math.Min(rest, maxArgument == int.MaxValue ? rest : maxArgument + 1));
-        var newline = window.IndexOf((byte)'\n');
-        end = start + newline;
-        return newline >= 0 ? Outcome.Complete : newline < 0 && window.Length == rest ? Outcome.CutOff : Outcome.Invalid;
     }
 
     private static ulong ReadLittleEndian(ReadOnlySpan<byte> bytes)
