@@ -206,6 +206,10 @@ internal sealed partial class Interpreter
                     reader.ReadNoArgument();
                     Push(V.False);
                     break;
+                case Op.Frame:
+                    // The decoder checks that the frame lies inside the input; its opcodes are read as they come.
+                    reader.ReadUInt8();
+                    break;
                 case Op.Stop:
                     reader.ReadNoArgument();
                     if (_sp <= Fence)
@@ -509,9 +513,6 @@ internal sealed partial class Interpreter
                 break;
             case Op.ReadOnlyBuffer:
                 NeedStack(1, code, op);
-                break;
-            case Op.Frame:
-                // The decoder checks that the frame lies inside the input; its opcodes are read as they come.
                 break;
             case Op.Put:
                 MemoPut(ins.Value, code, op);

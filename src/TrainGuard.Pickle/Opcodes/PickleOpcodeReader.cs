@@ -227,6 +227,29 @@ public ref struct PickleOpcodeReader
         return Fixed(4, signed: false);
     }
 
+    /// <summary>
+    /// Reads the opcode at <see cref="Position"/>, one with a <see cref="PickleArgument.UInt8"/> argument (FRAME, whose
+    /// frame must lie inside the input), and returns the argument.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public long ReadUInt8()
+    {
+        AssertLayout(FormChecked | 8);
+        var data = _data;
+        var arg = _pos + 1;
+        if (data.Length - arg >= sizeof(ulong))
+        {
+            var frame = BinaryPrimitives.ReadUInt64LittleEndian(Unchecked(data, arg, sizeof(ulong)));
+            if (frame <= (ulong)(data.Length - arg - sizeof(ulong)))
+            {
+                _pos = arg + sizeof(ulong);
+                return (long)frame;
+            }
+        }
+
+        return Slow(_pos).Value;
+    }
+
     /// <summary>Reads the opcode at <see cref="Position"/>, one with a <see cref="PickleArgument.Float8"/> argument, and returns its raw little-endian bits.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public long ReadFloat8()

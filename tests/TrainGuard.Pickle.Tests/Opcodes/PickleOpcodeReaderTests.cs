@@ -83,7 +83,7 @@ public class PickleOpcodeReaderTests
     {
         var reader = new PickleOpcodeReader(data);
         var code = reader.Peek();
-        if (code is PickleOp.Proto or PickleOp.Ext1 or PickleOp.Ext2 or PickleOp.Ext4 or PickleOp.Frame)
+        if (code is PickleOp.Proto or PickleOp.Ext1 or PickleOp.Ext2 or PickleOp.Ext4)
         {
             return null;
         }
@@ -95,6 +95,7 @@ public class PickleOpcodeReaderTests
             PickleArgument.UInt2 => (reader.ReadUInt2(), []),
             PickleArgument.Int4 => (reader.ReadInt4(), []),
             PickleArgument.UInt4 => (reader.ReadUInt4(), []),
+            PickleArgument.UInt8 => (reader.ReadUInt8(), []),
             PickleArgument.Float8 => (reader.ReadFloat8(), []),
             PickleArgument.Counted1 => Payload(reader.ReadCounted1()),
             PickleArgument.Counted4 => Payload(reader.ReadCounted4()),
