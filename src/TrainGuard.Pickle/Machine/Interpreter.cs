@@ -11,7 +11,8 @@ namespace TrainGuard.Pickle.Machine;
 /// <summary>
 /// The symbolic pickle machine: runs the opcodes of protocols 0-5 over symbolic values, with the exact stack,
 /// mark and memo discipline of CPython's <c>_pickle.c</c>, and records every import and call. Nothing is
-/// imported, constructed or called.
+/// imported, constructed or called. Opcodes and their arguments come from <see cref="PickleOpcodeReader"/>;
+/// values keep only the offset of the opcode that pushed them and are decoded again through it when rendered.
 /// </summary>
 internal sealed partial class Interpreter
 {
@@ -68,13 +69,15 @@ internal sealed partial class Interpreter
         _buffers = 0;
         _memo.Clear();
 
+        // The loop dispatches on the opcode byte, then reads it with the decoder's read for that opcode's argument
+        // (each a small inlined specialisation of PickleOpcodeReader.Read); opcodes outside the hot data path go
+        // to Rare, which decodes them with the general Read.
         var reader = new PickleOpcodeReader(data, start);
         while (true)
         {
-            var ins = reader.Read();
-            var op = ins.Offset;
+            var op = reader.Position;
+            var code = reader.Peek();
             CurrentOpcode = op;
-            var code = ins.Opcode;
             if (++OpcodeCount >= _nextCheck)
             {
                 CheckBudget(op);
@@ -84,51 +87,66 @@ internal sealed partial class Interpreter
             {
                 // ---- the common path: data pickles of protocols 2-5 ----
                 case Op.BinInt1:
+                    Push(V.Int(reader.ReadUInt1()));
+                    break;
                 case Op.BinInt2:
+                    Push(V.Int(reader.ReadUInt2()));
+                    break;
                 case Op.BinInt:
-                    Push(V.Int(ins.Value));
+                    Push(V.Int(reader.ReadInt4()));
                     break;
                 case Op.BinFloat:
+                    reader.ReadFloat8();
                     Push(V.Make(ValKind.Float, op));
                     break;
                 case Op.ShortBinUnicode:
+                    PushStr(reader.ReadCounted1(), code, op);
+                    break;
                 case Op.BinUnicode:
+                    PushStr(reader.ReadCounted4(), code, op);
+                    break;
                 case Op.BinUnicode8:
-                    CheckUtf8(ins.Argument, code, op);
-                    Push(V.Make(ValKind.Str, op));
+                    PushStr(reader.ReadCounted8(), code, op);
                     break;
                 case Op.Memoize:
-                    NeedStack(1, code, op);
-                    _memo.Put(_memo.Count, _stack[_sp - 1], op);
+                    reader.ReadNoArgument();
+                    MemoPut(_memo.Count, code, op);
                     break;
                 case Op.BinPut:
+                    MemoPut(reader.ReadUInt1(), code, op);
+                    break;
                 case Op.LongBinPut:
-                case Op.Put:
-                    NeedStack(1, code, op);
-                    _memo.Put(ins.Value, _stack[_sp - 1], op);
+                    MemoPut(reader.ReadUInt4(), code, op);
                     break;
                 case Op.BinGet:
+                    PushMemo(reader.ReadUInt1(), code, op);
+                    break;
                 case Op.LongBinGet:
-                case Op.Get:
-                    PushMemo(ins.Value, code, op);
+                    PushMemo(reader.ReadUInt4(), code, op);
                     break;
                 case Op.Mark:
+                    reader.ReadNoArgument();
                     PushMark(op);
                     break;
                 case Op.EmptyDict:
+                    reader.ReadNoArgument();
                     Push(V.Make(ValKind.Dict, _store.NewNode(op)));
                     break;
                 case Op.EmptyList:
+                    reader.ReadNoArgument();
                     Push(V.Make(ValKind.List, _store.NewNode(op)));
                     break;
                 case Op.EmptyTuple:
+                    reader.ReadNoArgument();
                     Push(V.EmptyTuple);
                     break;
                 case Op.EmptySet:
+                    reader.ReadNoArgument();
                     Push(V.Make(ValKind.Set, _store.NewNode(op)));
                     break;
                 case Op.SetItems:
                     {
+                        reader.ReadNoArgument();
                         var mark = PopMark(code, op);
                         if (mark - 1 < Fence)
                         {
@@ -147,6 +165,7 @@ internal sealed partial class Interpreter
 
                 case Op.Appends:
                     {
+                        reader.ReadNoArgument();
                         var mark = PopMark(code, op);
                         if (mark - 1 < Fence)
                         {
@@ -159,33 +178,40 @@ internal sealed partial class Interpreter
                     }
 
                 case Op.Tuple1:
+                    reader.ReadNoArgument();
                     NeedStack(1, code, op);
                     _stack[_sp - 1] = NewContainer(ValKind.Tuple, _sp - 1, _sp, op);
                     break;
                 case Op.Tuple2:
+                    reader.ReadNoArgument();
                     NeedStack(2, code, op);
                     _stack[_sp - 2] = NewContainer(ValKind.Tuple, _sp - 2, _sp, op);
                     _sp -= 1;
                     break;
                 case Op.Tuple3:
+                    reader.ReadNoArgument();
                     NeedStack(3, code, op);
                     _stack[_sp - 3] = NewContainer(ValKind.Tuple, _sp - 3, _sp, op);
                     _sp -= 2;
                     break;
                 case Op.None:
+                    reader.ReadNoArgument();
                     Push(V.None);
                     break;
                 case Op.NewTrue:
+                    reader.ReadNoArgument();
                     Push(V.True);
                     break;
                 case Op.NewFalse:
+                    reader.ReadNoArgument();
                     Push(V.False);
                     break;
                 case Op.Frame:
                     // The decoder checks that the frame lies inside the input; its opcodes are read as they come.
+                    reader.ReadUInt8();
                     break;
-
                 case Op.Stop:
+                    reader.ReadNoArgument();
                     if (_sp <= Fence)
                     {
                         Underflow(code, op, 1);
@@ -197,23 +223,41 @@ internal sealed partial class Interpreter
                     }
 
                     return reader.Position;
-
                 case Op.Build:
                     // joblib's arrays follow their BUILD as raw bytes: Build returns where the opcodes go on.
+                    reader.ReadNoArgument();
                     reader.Position = Build(data, op, reader.Position);
                     break;
                 default:
-                    Rare(data, ins);
+                    reader.Position = Rare(data, op);
                     break;
             }
         }
     }
 
-    /// <summary>Everything outside the hot data path: protocol 0 text forms, imports, calls, persistent ids.</summary>
-    private void Rare(ReadOnlySpan<byte> data, PickleInstruction ins)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void PushStr(ReadOnlySpan<byte> utf8, byte code, int op)
     {
+        CheckUtf8(utf8, code, op);
+        Push(V.Make(ValKind.Str, op));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void MemoPut(long index, byte code, int op)
+    {
+        NeedStack(1, code, op);
+        _memo.Put(index, _stack[_sp - 1], op);
+    }
+
+    /// <summary>
+    /// Everything outside the hot data path: protocol 0 text forms, imports, calls, persistent ids. The opcode at
+    /// <paramref name="op"/> is decoded here, with the general <see cref="PickleOpcodeReader.Read"/>; returns where
+    /// the next opcode starts.
+    /// </summary>
+    private int Rare(ReadOnlySpan<byte> data, int op)
+    {
+        var ins = new PickleOpcodeReader(data, op).Read();
         var code = ins.Opcode;
-        var op = ins.Offset;
         var arg = ins.Argument;
         switch (code)
         {
@@ -221,7 +265,7 @@ internal sealed partial class Interpreter
                 // The decoder rejects protocols above the highest.
                 _proto = (int)ins.Value;
                 _a.Protocol = Math.Max(_a.Protocol, _proto);
-                return;
+                break;
             case Op.Pop:
                 if (_sp > Fence)
                 {
@@ -237,14 +281,14 @@ internal sealed partial class Interpreter
                     Underflow(code, op, 1);
                 }
 
-                return;
+                break;
             case Op.PopMark:
                 _sp = PopMark(code, op);
-                return;
+                break;
             case Op.Dup:
                 NeedStack(1, code, op);
                 Push(_stack[_sp - 1]);
-                return;
+                break;
             case Op.Int:
                 if (arg.SequenceEqual("00"u8))
                 {
@@ -259,14 +303,14 @@ internal sealed partial class Interpreter
                     PushIntText(arg, code, op);
                 }
 
-                return;
+                break;
             case Op.Long:
                 PushIntText(arg.Length > 0 && arg[^1] == (byte)'L' ? arg[..^1] : arg, code, op);
-                return;
+                break;
             case Op.Long1:
             case Op.Long4:
                 Push(LongValue(arg, op));
-                return;
+                break;
             case Op.Float:
                 if (!TextCodecs.TryParseFloat(arg, out _))
                 {
@@ -274,7 +318,7 @@ internal sealed partial class Interpreter
                 }
 
                 Push(V.Make(ValKind.Float, op));
-                return;
+                break;
             case Op.String:
                 if (arg.Length < 2 || arg[0] != arg[^1] || (arg[0] != (byte)'\'' && arg[0] != (byte)'"'))
                 {
@@ -287,11 +331,11 @@ internal sealed partial class Interpreter
                 }
 
                 Push(V.Make(ValKind.Str, op));
-                return;
+                break;
             case Op.BinString:
             case Op.ShortBinString:
                 Push(V.Make(ValKind.Str, op));
-                return;
+                break;
             case Op.Unicode:
                 if (TextCodecs.RawUnicodeEscapeDecode(arg, out var unicodeError) is null)
                 {
@@ -299,22 +343,22 @@ internal sealed partial class Interpreter
                 }
 
                 Push(V.Make(ValKind.Str, op));
-                return;
+                break;
             case Op.ShortBinBytes:
             case Op.BinBytes:
             case Op.BinBytes8:
                 Push(V.Make(ValKind.Bytes, op));
-                return;
+                break;
             case Op.ByteArray8:
                 Push(V.Make(ValKind.ByteArray, op));
-                return;
+                break;
             case Op.Tuple:
                 {
                     var mark = PopMark(code, op);
                     var t = NewContainer(ValKind.Tuple, mark, _sp, op);
                     _sp = mark;
                     Push(t);
-                    return;
+                    break;
                 }
 
             case Op.List:
@@ -323,7 +367,7 @@ internal sealed partial class Interpreter
                     var l = NewContainer(ValKind.List, mark, _sp, op);
                     _sp = mark;
                     Push(l);
-                    return;
+                    break;
                 }
 
             case Op.Dict:
@@ -337,7 +381,7 @@ internal sealed partial class Interpreter
                     var d = NewContainer(ValKind.Dict, mark, _sp, op);
                     _sp = mark;
                     Push(d);
-                    return;
+                    break;
                 }
 
             case Op.FrozenSet:
@@ -346,19 +390,19 @@ internal sealed partial class Interpreter
                     var f = NewContainer(ValKind.FrozenSet, mark, _sp, op);
                     _sp = mark;
                     Push(f);
-                    return;
+                    break;
                 }
 
             case Op.Append:
                 NeedStack(2, code, op);
                 AddRange(_stack[_sp - 2], _sp - 1, _sp, ValKind.List, code, op);
                 _sp -= 1;
-                return;
+                break;
             case Op.SetItem:
                 NeedStack(3, code, op);
                 AddRange(_stack[_sp - 3], _sp - 2, _sp, ValKind.Dict, code, op);
                 _sp -= 2;
-                return;
+                break;
             case Op.AddItems:
                 {
                     var mark = PopMark(code, op);
@@ -369,13 +413,13 @@ internal sealed partial class Interpreter
 
                     AddRange(_stack[mark - 1], mark, _sp, ValKind.Set, code, op);
                     _sp = mark;
-                    return;
+                    break;
                 }
 
 
             case Op.Global:
                 Push(NewGlobal(DecodeNameLine(ins.FirstLine, code, op), DecodeNameLine(ins.SecondLine, code, op), code, op, mapped: true));
-                return;
+                break;
             case Op.StackGlobal:
                 {
                     NeedStack(2, code, op);
@@ -384,7 +428,7 @@ internal sealed partial class Interpreter
                     var module = StackGlobalPart(data, moduleVal, "module", op);
                     var name = StackGlobalPart(data, nameVal, "name", op);
                     Push(NewGlobal(module, name, code, op, mapped: true));
-                    return;
+                    break;
                 }
 
             case Op.Inst:
@@ -396,7 +440,7 @@ internal sealed partial class Interpreter
                     _sp = mark;
                     var cls = NewGlobal(module, name, code, op, mapped: true);
                     Push(MakeCall(data, cls, args, 0, code, op));
-                    return;
+                    break;
                 }
 
             case Op.Obj:
@@ -411,7 +455,7 @@ internal sealed partial class Interpreter
                     var args = NewContainer(ValKind.Tuple, mark + 1, _sp, op);
                     _sp = mark;
                     Push(MakeCall(data, cls, args, 0, code, op));
-                    return;
+                    break;
                 }
 
             case Op.NewObj:
@@ -420,7 +464,7 @@ internal sealed partial class Interpreter
                     var args = _stack[--_sp];
                     var cls = _stack[_sp - 1];
                     _stack[_sp - 1] = MakeCall(data, cls, args, 0, code, op);
-                    return;
+                    break;
                 }
 
             case Op.NewObjEx:
@@ -430,7 +474,7 @@ internal sealed partial class Interpreter
                     var args = _stack[--_sp];
                     var cls = _stack[_sp - 1];
                     _stack[_sp - 1] = MakeCall(data, cls, args, kwargs, code, op);
-                    return;
+                    break;
                 }
 
             case Op.Reduce:
@@ -439,7 +483,7 @@ internal sealed partial class Interpreter
                     var args = _stack[--_sp];
                     var func = _stack[_sp - 1];
                     _stack[_sp - 1] = MakeCall(data, func, args, 0, code, op);
-                    return;
+                    break;
                 }
 
             case Op.PersId:
@@ -449,13 +493,13 @@ internal sealed partial class Interpreter
                 }
 
                 Push(NewPersistentLoad(data, V.Make(ValKind.Str, op), op));
-                return;
+                break;
             case Op.BinPersId:
                 {
                     NeedStack(1, code, op);
                     var pid = _stack[_sp - 1];
                     _stack[_sp - 1] = NewPersistentLoad(data, pid, op);
-                    return;
+                    break;
                 }
 
             case Op.Ext1:
@@ -463,16 +507,24 @@ internal sealed partial class Interpreter
             case Op.Ext4:
                 // The decoder rejects codes <= 0.
                 Push(NewGlobal("copyreg.extension", ins.Value.ToString(CultureInfo.InvariantCulture), code, op, mapped: false));
-                return;
+                break;
             case Op.NextBuffer:
                 Push(V.Make(ValKind.Buffer, _buffers++));
-                return;
+                break;
             case Op.ReadOnlyBuffer:
                 NeedStack(1, code, op);
-                return;
+                break;
+            case Op.Put:
+                MemoPut(ins.Value, code, op);
+                break;
+            case Op.Get:
+                PushMemo(ins.Value, code, op);
+                break;
             default:
                 throw new UnreachableException($"opcode {Op.Name(code)} decoded but not handled");
         }
+
+        return ins.End;
     }
 
     // ---------------------------------------------------------------- stack, marks, memo

@@ -14,8 +14,9 @@ namespace TrainGuard.Pickle.Objects;
 /// Reads one pickle (protocols 0-5) into a tree of <see cref="PyValue"/>s without executing anything:
 /// imports become <see cref="PyGlobal"/>s, calls <see cref="PyObject"/>s, persistent ids
 /// <see cref="PyPersistentRef"/>s. Stack, mark and memo follow CPython's <c>_pickle.c</c>; shared
-/// references stay shared. Every length is checked against the input and the limits before anything is
-/// allocated; bad input gives a <see cref="MalformedInputException"/> naming the opcode offset.
+/// references stay shared. Opcodes come from <see cref="PickleOpcodeReader"/>, which checks every length against
+/// the input and <see cref="PickleObjectLimits.MaxValueBytes"/> before anything is allocated; bad input gives a
+/// <see cref="MalformedInputException"/> naming the opcode offset.
 /// </summary>
 public sealed class PickleObjectReader
 {
@@ -90,7 +91,7 @@ public sealed class PickleObjectReader
 
                 return result;
             }
-            catch (MalformedInputException e) when (!ended && e.Offset is { } at && PickleOpcodeReader.IsCutOff(buffer.AsSpan(0, filled), at, limits.MaxValueBytes))
+            catch (MalformedInputException e) when (!ended && e.Kind == InputErrorKind.Truncated)
             {
                 if (buffer.Length >= limits.MaxPickleBytes)
                 {

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -12,12 +13,14 @@ namespace TrainGuard.Pickle.Opcodes;
 /// </summary>
 public readonly ref struct PickleInstruction
 {
-    internal PickleInstruction(byte opcode, int offset, long value, ReadOnlySpan<byte> argument)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal PickleInstruction(byte opcode, int offset, long value, ReadOnlySpan<byte> argument, int end)
     {
         Opcode = opcode;
         Offset = offset;
         Value = value;
         Argument = argument;
+        End = end;
     }
 
     public byte Opcode { get; }
@@ -38,6 +41,9 @@ public readonly ref struct PickleInstruction
     /// (both lines, joined by their newline, for <see cref="PickleArgument.NamePair"/>).
     /// </summary>
     public ReadOnlySpan<byte> Argument { get; }
+
+    /// <summary>Offset just past the opcode and its argument: where the next opcode starts.</summary>
+    public int End { get; }
 
     /// <summary>Offset of <see cref="Argument"/> in the data the reader was given.</summary>
     public int ArgumentOffset => Offset + 1 + (PickleOpcodes.Lookup(Opcode) is { IsCounted: true } info ? info.Width : 0);
@@ -60,7 +66,9 @@ public readonly ref struct PickleInstruction
 public ref struct PickleOpcodeReader
 {
     // Layout of each opcode byte for the decoder: the form in the high nibble, the width of the fixed argument
-    // or of the count in the low nibble. Derived from PickleOpcodes, so the table stays the one description.
+    // or of the count in the low nibble (0xff: no opcode). Derived from PickleOpcodes (LayoutsFromTable; a test
+    // checks that the two agree) and kept as constant data, so the decoder needs no static initialisation and
+    // indexes it without a bounds check.
     private const byte FormFixed = 0x00;
     private const byte FormSigned = 0x10;
     private const byte FormCounted = 0x20;
@@ -71,8 +79,6 @@ public ref struct PickleOpcodeReader
     private const byte FormMask = 0xf0;
     private const byte WidthMask = 0x0f;
     private const byte Unknown = 0xff;
-
-    private static readonly byte[] Layouts = BuildLayouts();
 
     private readonly ReadOnlySpan<byte> _data;
     private readonly int _start;
@@ -96,7 +102,10 @@ public ref struct PickleOpcodeReader
     /// <summary>Offset of the next opcode. Set it to step over bytes a loader reads from the stream itself (joblib arrays).</summary>
     public int Position
     {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         readonly get => _pos;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         set
         {
             ArgumentOutOfRangeException.ThrowIfGreaterThan((uint)value, (uint)_data.Length, nameof(value));
@@ -104,67 +113,178 @@ public ref struct PickleOpcodeReader
         }
     }
 
-    /// <summary>Decodes the opcode at <see cref="Position"/> and moves past it and its argument.</summary>
-    /// <exception cref="MalformedInputException">The input ends first, the byte is no opcode, or the argument is malformed or over the limit.</exception>
+    private static ReadOnlySpan<byte> Layouts =>
+    [
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, // 0x00
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, // 0x10
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0x00, 0xff, // 0x20
+        0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, // 0x30
+        0xff, 0xff, 0x24, 0x21, 0xff, 0xff, 0x50, 0x08, 0xff, 0x50, 0x14, 0x01, 0x50, 0x02, 0x00, 0xff, // 0x40
+        0x50, 0x00, 0x00, 0x50, 0x34, 0x21, 0x50, 0xff, 0x24, 0xff, 0xff, 0xff, 0xff, 0x00, 0xff, 0xff, // 0x50
+        0xff, 0x00, 0x00, 0x60, 0x00, 0x00, 0xff, 0x50, 0x01, 0x60, 0x04, 0xff, 0x00, 0xff, 0xff, 0x00, // 0x60
+        0x50, 0x01, 0x04, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00, 0xff, 0xff, // 0x70
+        0x41, 0x00, 0x41, 0x42, 0x44, 0x00, 0x00, 0x00, 0x00, 0x00, 0x21, 0x34, 0x21, 0x28, 0x28, 0x00, // 0x80
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x48, 0x28, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, // 0x90
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, // 0xa0
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, // 0xb0
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, // 0xc0
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, // 0xd0
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, // 0xe0
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, // 0xf0
+    ];
+
+    /// <summary>
+    /// The opcode byte at <see cref="Position"/>, not yet decoded: for a machine that dispatches on it first and then
+    /// reads it with the read its argument needs (<see cref="ReadNoArgument"/>, <see cref="ReadUInt1"/>...), each a
+    /// small inlined specialisation of <see cref="Read"/> for one argument shape of the opcode table.
+    /// </summary>
+    /// <exception cref="MalformedInputException">The input ends before another opcode.</exception>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public PickleInstruction Read()
+    public readonly byte Peek()
     {
-        var data = _data;
         var pos = _pos;
-        if ((uint)pos >= (uint)data.Length)
+        if ((uint)pos >= (uint)_data.Length)
         {
             ThrowEndOfInput(pos, _start);
         }
 
-        var code = data[pos];
-        var layout = Layouts[code];
-        var arg = pos + 1;
+        return _data[pos];
+    }
 
-        // The common case: a fixed-width or counted argument with at least 8 bytes of input left, read as one
-        // little-endian word and masked to its width. Everything else (the last bytes of the input, lines,
-        // arguments that need checking, errors) takes the slow path.
-        if (layout < FormChecked && data.Length - arg >= sizeof(ulong))
+    /// <summary>Decodes the opcode at <see cref="Position"/>, whatever it is, and moves past it and its argument.</summary>
+    /// <exception cref="MalformedInputException">The input ends first, the byte is no opcode, or the argument is malformed or over the limit.</exception>
+    public PickleInstruction Read()
+    {
+        var opcode = Peek();
+        var pos = _pos;
+        var layout = Layouts[opcode];
+        switch (layout)
         {
-            var width = layout & WidthMask;
-            var raw = BinaryPrimitives.ReadUInt64LittleEndian(data[arg..]) & LowBytes(width);
-            if (layout < FormCounted)
-            {
-                _pos = arg + width;
-                return new PickleInstruction(code, pos, layout < FormSigned ? (long)raw : (int)(uint)raw, Unchecked(data, arg, width));
-            }
+            case FormFixed:
+                _pos = pos + 1;
+                return new PickleInstruction(opcode, pos, 0, default, pos + 1);
+            case FormFixed | 1:
+                return Instruction(opcode, pos, Fixed(1, signed: false));
+            case FormFixed | 2:
+                return Instruction(opcode, pos, Fixed(2, signed: false));
+            case FormFixed | 4:
+                return Instruction(opcode, pos, Fixed(4, signed: false));
+            case FormFixed | 8:
+                return Instruction(opcode, pos, Fixed(8, signed: false));
+            case FormSigned | 4:
+                return Instruction(opcode, pos, Fixed(4, signed: true));
+            case FormCounted | 1:
+            case FormCounted | 4:
+            case FormCounted | 8:
+            case FormSignedCounted | 4:
+                {
+                    var payload = Counted(layout & WidthMask, layout == (FormSignedCounted | 4));
+                    return new PickleInstruction(opcode, pos, payload.Length, payload, _pos);
+                }
 
-            var payload = arg + width;
-            if (raw <= (ulong)(data.Length - payload) && raw <= (ulong)_maxArgument && (layout < FormSignedCounted || (int)(uint)raw >= 0))
-            {
-                var n = (int)raw;
-                _pos = payload + n;
-                return new PickleInstruction(code, pos, n, Unchecked(data, payload, n));
-            }
+            default:
+                return Slow(pos);
         }
+    }
 
-        var instruction = Decode(data, pos, _maxArgument, out var next);
-        _pos = next;
-        return instruction;
+    /// <summary>Moves past the opcode at <see cref="Position"/>, one that takes no argument (<see cref="PickleArgument.None"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void ReadNoArgument()
+    {
+        AssertLayout(FormFixed);
+        _pos++;
+    }
+
+    /// <summary>Reads the opcode at <see cref="Position"/>, one with a <see cref="PickleArgument.UInt1"/> argument (not PROTO or EXT1), and returns the argument.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public long ReadUInt1()
+    {
+        AssertLayout(FormFixed | 1);
+        return Fixed(1, signed: false);
+    }
+
+    /// <summary>Reads the opcode at <see cref="Position"/>, one with a <see cref="PickleArgument.UInt2"/> argument (not EXT2), and returns the argument.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public long ReadUInt2()
+    {
+        AssertLayout(FormFixed | 2);
+        return Fixed(2, signed: false);
+    }
+
+    /// <summary>Reads the opcode at <see cref="Position"/>, one with an <see cref="PickleArgument.Int4"/> argument (not EXT4), and returns the argument.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public long ReadInt4()
+    {
+        AssertLayout(FormSigned | 4);
+        return Fixed(4, signed: true);
+    }
+
+    /// <summary>Reads the opcode at <see cref="Position"/>, one with a <see cref="PickleArgument.UInt4"/> argument, and returns the argument.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public long ReadUInt4()
+    {
+        AssertLayout(FormFixed | 4);
+        return Fixed(4, signed: false);
     }
 
     /// <summary>
-    /// True when the opcode at <paramref name="offset"/> (or the pickle, when <paramref name="offset"/> is at the end)
-    /// is cut off by the end of <paramref name="data"/>, so that more input could complete it: for readers that
-    /// take a pickle from a stream a buffer at a time. False when the bytes there are complete, or wrong whatever follows.
+    /// Reads the opcode at <see cref="Position"/>, one with a <see cref="PickleArgument.UInt8"/> argument (FRAME, whose
+    /// frame must lie inside the input), and returns the argument.
     /// </summary>
-    public static bool IsCutOff(ReadOnlySpan<byte> data, long offset, int maxArgumentBytes = int.MaxValue)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public long ReadUInt8()
     {
-        if (offset >= data.Length)
+        AssertLayout(FormChecked | 8);
+        var data = _data;
+        var arg = _pos + 1;
+        if (data.Length - arg >= sizeof(ulong))
         {
-            return true;
+            var frame = BinaryPrimitives.ReadUInt64LittleEndian(Unchecked(data, arg, sizeof(ulong)));
+            if (frame <= (ulong)(data.Length - arg - sizeof(ulong)))
+            {
+                _pos = arg + sizeof(ulong);
+                return (long)frame;
+            }
         }
 
-        return offset >= 0 && Probe(data, (int)offset, maxArgumentBytes) == Outcome.CutOff;
+        return Slow(_pos).Value;
+    }
+
+    /// <summary>Reads the opcode at <see cref="Position"/>, one with a <see cref="PickleArgument.Float8"/> argument, and returns its raw little-endian bits.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public long ReadFloat8()
+    {
+        AssertLayout(FormFixed | 8);
+        return Fixed(8, signed: false);
+    }
+
+    /// <summary>Reads the opcode at <see cref="Position"/>, one with a <see cref="PickleArgument.Counted1"/> argument, and returns the payload.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public ReadOnlySpan<byte> ReadCounted1()
+    {
+        AssertLayout(FormCounted | 1);
+        return Counted(1, signed: false);
+    }
+
+    /// <summary>Reads the opcode at <see cref="Position"/>, one with a <see cref="PickleArgument.Counted4"/> argument, and returns the payload.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public ReadOnlySpan<byte> ReadCounted4()
+    {
+        AssertLayout(FormCounted | 4);
+        return Counted(4, signed: false);
+    }
+
+    /// <summary>Reads the opcode at <see cref="Position"/>, one with a <see cref="PickleArgument.Counted8"/> argument, and returns the payload.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public ReadOnlySpan<byte> ReadCounted8()
+    {
+        AssertLayout(FormCounted | 8);
+        return Counted(8, signed: false);
     }
 
     /// <summary>
     /// Fuzz target: decodes every opcode of arbitrary bytes with and without an argument limit; only
-    /// <see cref="MalformedInputException"/> may escape, and asking whether more input would help never throws.
+    /// <see cref="MalformedInputException"/> may escape.
     /// </summary>
     public static void Fuzz(ReadOnlySpan<byte> data)
     {
@@ -179,24 +299,88 @@ public ref struct PickleOpcodeReader
             }
             catch (MalformedInputException)
             {
-                // Decoding stops at the first opcode that cannot be read; asking whether more input helps must not throw.
-                _ = IsCutOff(data, reader.Position, limit);
+                // Decoding stops at the first opcode that cannot be read.
             }
         }
     }
 
-    // ---------------------------------------------------------------- the slow path
+    // ---------------------------------------------------------------- the fast paths
 
-    private enum Outcome
+    /// <summary>
+    /// A fixed-width argument of <paramref name="width"/> bytes (a constant where inlined, so this folds to one
+    /// bounds check and one read); the input's last bytes and every error go to <see cref="Decode"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private long Fixed(int width, bool signed)
     {
-        Complete,
-        CutOff,
-        Invalid,
+        var data = _data;
+        var arg = _pos + 1;
+        if (data.Length - arg < width)
+        {
+            return Slow(_pos).Value;
+        }
+
+        var bytes = Unchecked(data, arg, width);
+        ulong raw = width switch
+        {
+            1 => bytes[0],
+            2 => BinaryPrimitives.ReadUInt16LittleEndian(bytes),
+            4 => BinaryPrimitives.ReadUInt32LittleEndian(bytes),
+            _ => BinaryPrimitives.ReadUInt64LittleEndian(bytes),
+        };
+        _pos = arg + width;
+        return signed ? (int)(uint)raw : (long)raw;
     }
 
-    /// <summary>The mask keeping the low <paramref name="width"/> (0-8) bytes of a word; two shifts, so that width 8 gives all ones.</summary>
+    /// <summary>
+    /// A count of <paramref name="width"/> bytes and the payload it declares, checked against the input and the
+    /// limit; the input's last bytes and every error go to <see cref="Decode"/>.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static ulong LowBytes(int width) => ((1UL << (4 * width)) << (4 * width)) - 1;
+    private ReadOnlySpan<byte> Counted(int width, bool signed)
+    {
+        var data = _data;
+        var arg = _pos + 1;
+        var payload = arg + width;
+        if (data.Length - arg >= width)
+        {
+            var count = Unchecked(data, arg, width);
+            ulong raw = width switch
+            {
+                1 => count[0],
+                4 => BinaryPrimitives.ReadUInt32LittleEndian(count),
+                _ => BinaryPrimitives.ReadUInt64LittleEndian(count),
+            };
+            if (raw <= (ulong)(data.Length - payload) && raw <= (ulong)_maxArgument && (!signed || (int)(uint)raw >= 0))
+            {
+                _pos = payload + (int)raw;
+                return Unchecked(data, payload, (int)raw);
+            }
+        }
+
+        return Slow(_pos).Argument;
+    }
+
+    /// <summary>The fixed-width instruction <see cref="Fixed"/> just read.</summary>
+    private readonly PickleInstruction Instruction(byte opcode, int pos, long value) =>
+        new(opcode, pos, value, _data[(pos + 1).._pos], _pos);
+
+    /// <summary>Everything the fast paths leave: the input's last bytes, lines, checked arguments, errors.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private PickleInstruction Slow(int pos)
+    {
+        var instruction = Decode(_data, pos, _maxArgument);
+        _pos = instruction.End;
+        return instruction;
+    }
+
+    [Conditional("DEBUG")]
+    private readonly void AssertLayout(byte layout) =>
+        Debug.Assert(
+            _pos < _data.Length && Layouts[_data[_pos]] == layout,
+            $"the opcode at {_pos} is not one whose argument this read decodes");
+
+    // ---------------------------------------------------------------- the slow path
 
     /// <summary>A span over bytes already checked to lie inside <paramref name="data"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -204,7 +388,7 @@ public ref struct PickleOpcodeReader
         MemoryMarshal.CreateReadOnlySpan(ref Unsafe.Add(ref MemoryMarshal.GetReference(data), start), length);
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static PickleInstruction Decode(ReadOnlySpan<byte> data, int pos, int maxArgument, out int next)
+    private static PickleInstruction Decode(ReadOnlySpan<byte> data, int pos, int maxArgument)
     {
         var code = data[pos];
         var layout = Layouts[code];
@@ -226,9 +410,8 @@ public ref struct PickleOpcodeReader
                 end = LineEnd(data, end + 1, maxArgument, code, pos);
             }
 
-            next = end + 1;
             var line = data[arg..end];
-            return new PickleInstruction(code, pos, code is PickleOp.Get or PickleOp.Put ? MemoIndex(line, code, pos) : first, line);
+            return new PickleInstruction(code, pos, code is PickleOp.Get or PickleOp.Put ? MemoIndex(line, code, pos) : first, line, end + 1);
         }
 
         if (width > rest)
@@ -240,20 +423,16 @@ public ref struct PickleOpcodeReader
         switch (form)
         {
             case FormFixed:
-                next = arg + width;
-                return new PickleInstruction(code, pos, (long)raw, data.Slice(arg, width));
+                return new PickleInstruction(code, pos, (long)raw, data.Slice(arg, width), arg + width);
             case FormSigned:
-                next = arg + width;
-                return new PickleInstruction(code, pos, (int)(uint)raw, data.Slice(arg, width));
+                return new PickleInstruction(code, pos, (int)(uint)raw, data.Slice(arg, width), arg + width);
             case FormChecked:
-                next = arg + width;
-                return new PickleInstruction(code, pos, CheckedValue(code, raw, rest - width, pos), data.Slice(arg, width));
+                return new PickleInstruction(code, pos, CheckedValue(code, raw, rest - width, pos), data.Slice(arg, width), arg + width);
             default:
                 {
                     var payload = arg + width;
                     var n = CountedLength(code, raw, form == FormSignedCounted, data.Length - payload, maxArgument, pos);
-                    next = payload + n;
-                    return new PickleInstruction(code, pos, n, data.Slice(payload, n));
+                    return new PickleInstruction(code, pos, n, data.Slice(payload, n), payload + n);
                 }
         }
     }
@@ -343,49 +522,6 @@ public ref struct PickleOpcodeReader
         return start + newline;
     }
 
-    /// <summary><see cref="Decode"/>'s checks, answering instead of throwing.</summary>
-    private static Outcome Probe(ReadOnlySpan<byte> data, int pos, int maxArgument)
-    {
-        var layout = Layouts[data[pos]];
-        if (layout == Unknown)
-        {
-            return Outcome.Invalid;
-        }
-
-        var arg = pos + 1;
-        var rest = data.Length - arg;
-        var form = layout & FormMask;
-        var width = layout & WidthMask;
-        if (form >= FormLine)
-        {
-            var outcome = ProbeLine(data, arg, maxArgument, out var end);
-            return outcome == Outcome.Complete && form == FormNamePair ? ProbeLine(data, end + 1, maxArgument, out _) : outcome;
-        }
-
-        if (width > rest)
-        {
-            return Outcome.CutOff;
-        }
-
-        var raw = ReadLittleEndian(data.Slice(arg, width));
-        return form switch
-        {
-            FormChecked when data[pos] == PickleOp.Frame => raw > (ulong)(rest - width) ? Outcome.CutOff : Outcome.Complete,
-            FormCounted or FormSignedCounted when form == FormSignedCounted && (int)(uint)raw < 0 => Outcome.Invalid,
-            FormCounted or FormSignedCounted => raw > (ulong)(rest - width) ? Outcome.CutOff : Outcome.Complete,
-            _ => Outcome.Complete,
-        };
-    }
-
-    private static Outcome ProbeLine(ReadOnlySpan<byte> data, int start, int maxArgument, out int end)
-    {
-        var rest = data.Length - start;
-        var window = data.Slice(start, Math.Min(rest, maxArgument == int.MaxValue ? rest : maxArgument + 1));
-        var newline = window.IndexOf((byte)'\n');
-        end = start + newline;
-        return newline >= 0 ? Outcome.Complete : newline < 0 && window.Length == rest ? Outcome.CutOff : Outcome.Invalid;
-    }
-
     private static ulong ReadLittleEndian(ReadOnlySpan<byte> bytes)
     {
         ulong value = 0;
@@ -402,7 +538,8 @@ public ref struct PickleOpcodeReader
             ? $"unknown opcode 0x{code:x2} ('{(char)code}'): not a pickle opcode of protocols 0-5"
             : $"unknown opcode 0x{code:x2}: not a pickle opcode of protocols 0-5";
 
-    private static byte[] BuildLayouts()
+    /// <summary><see cref="Layouts"/> as the opcode table gives it (the constant copy must equal this).</summary>
+    internal static byte[] LayoutsFromTable()
     {
         var layouts = new byte[256];
         Array.Fill(layouts, Unknown);
@@ -424,6 +561,9 @@ public ref struct PickleOpcodeReader
 
         return layouts;
     }
+
+    /// <summary>True when the constant layouts the decoder uses are the ones the opcode table gives.</summary>
+    internal static bool LayoutsMatchTable() => Layouts.SequenceEqual(LayoutsFromTable());
 
     [DoesNotReturn]
     private static void ThrowEndOfInput(int pos, int start) =>
