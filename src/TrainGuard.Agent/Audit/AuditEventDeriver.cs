@@ -21,13 +21,13 @@ public sealed class AuditEventDeriver
     private const int OpenCreate = 0x40;
     private const int OpenTruncate = 0x200;
 
-    private readonly AuditCollectorOptions options;
-    private readonly CollectorStats stats;
+    private readonly AuditCollectorOptions _options;
+    private readonly CollectorStats _stats;
 
     public AuditEventDeriver(AuditCollectorOptions options, CollectorStats stats)
     {
-        this.options = options;
-        this.stats = stats;
+        _options = options;
+        _stats = stats;
     }
 
     /// <summary>
@@ -76,7 +76,7 @@ public sealed class AuditEventDeriver
         {
             if (group.Find("OBJ_PID") is not null)
             {
-                stats.UnattributedSignals++;
+                _stats.UnattributedSignals++;
             }
 
             return;
@@ -101,9 +101,9 @@ public sealed class AuditEventDeriver
     private void Signals(AuditEventGroup group, AuditRecord syscall, SignalSyscall signal, AuditArch arch, Action<EventRecord> emit)
     {
         var signo = ArgInt32(syscall, signal.SignalArg);
-        if (signo == 0 && !options.IncludeSignalProbes)
+        if (signo == 0 && !_options.IncludeSignalProbes)
         {
-            stats.SignalProbesSkipped++;
+            _stats.SignalProbesSkipped++;
             return;
         }
 
@@ -246,10 +246,10 @@ public sealed class AuditEventDeriver
             var slash = exe.LastIndexOf('/');
             var dir = slash > 0 ? exe[..slash] : string.Empty;
             var name = exe[(slash + 1)..];
-            return options.LoginServices.Contains(name) && options.TrustedDirectories.Contains(dir);
+            return _options.LoginServices.Contains(name) && _options.TrustedDirectories.Contains(dir);
         }
 
-        return comm is not null && options.LoginServices.Contains(comm);
+        return comm is not null && _options.LoginServices.Contains(comm);
     }
 
     private void Files(AuditEventGroup group, AuditRecord syscall, AuditArch arch, long number, string? enrichedName, Action<EventRecord> emit)
@@ -356,7 +356,7 @@ public sealed class AuditEventDeriver
         if (path.TryGetInt64("ogid", out var ogid))
         {
             e.Set("file.gid", Id(ogid));
-            SetText(e, "file.group", path.GetEnriched("OGID") ?? options.AccountNames?.GroupName(ogid));
+            SetText(e, "file.group", path.GetEnriched("OGID") ?? _options.AccountNames?.GroupName(ogid));
         }
 
         return e;
@@ -379,7 +379,7 @@ public sealed class AuditEventDeriver
         var name = acct ?? KnownName(record.GetEnriched("ID"));
         if (name is null && id is { } lookup)
         {
-            name = isGroup ? options.AccountNames?.GroupName(lookup) : options.AccountNames?.UserName(lookup);
+            name = isGroup ? _options.AccountNames?.GroupName(lookup) : _options.AccountNames?.UserName(lookup);
         }
 
         SetText(e, prefix + ".name", name);
@@ -418,7 +418,7 @@ public sealed class AuditEventDeriver
         if (record.TryGetInt64("id", out var id))
         {
             e.Set("user.id", Id(id));
-            e.Set("user.name", acct ?? KnownName(record.GetEnriched("ID")) ?? options.AccountNames?.UserName(id));
+            e.Set("user.name", acct ?? KnownName(record.GetEnriched("ID")) ?? _options.AccountNames?.UserName(id));
         }
         else if (acct is not null)
         {
@@ -478,7 +478,7 @@ public sealed class AuditEventDeriver
 
     private EventRecord NewEvent(AuditEventGroup group, int index, string action, string[] category, string[] type)
     {
-        var host = group.Node ?? options.HostName ?? "unknown";
+        var host = group.Node ?? _options.HostName ?? "unknown";
         var key = string.Create(CultureInfo.InvariantCulture, $"auditd|{host}|{group.Seconds}.{group.Milliseconds:D3}:{group.Serial}|{index}");
         var id = UuidV7.FromKey(group.Timestamp, Encoding.UTF8.GetBytes(key));
         var e = new EventRecord(group.Timestamp, action, EventKinds.Event, id);
@@ -487,13 +487,13 @@ public sealed class AuditEventDeriver
         e.Set(EventFields.Module, Module);
         e.Set(EventFields.Dataset, Module);
         e.Set(EventFields.HostName, host);
-        SetText(e, EventFields.HostId, options.HostId);
-        SetText(e, EventFields.AgentId, options.AgentId);
+        SetText(e, EventFields.HostId, _options.HostId);
+        SetText(e, EventFields.AgentId, _options.AgentId);
         e.Set(EventFields.AgentVersion, ToolInfo.Version);
         e.Set("trainguard.audit.serial", (long)Math.Min(group.Serial, long.MaxValue));
         e.Set("trainguard.audit.line", group.FirstLine);
-        SetText(e, "log.file.path", options.SourcePath);
-        if (options.IncludeOriginal)
+        SetText(e, "log.file.path", _options.SourcePath);
+        if (_options.IncludeOriginal)
         {
             e.Set("event.original", string.Join('\n', group.Records.Select(r => r.ToString())));
         }
@@ -525,7 +525,7 @@ public sealed class AuditEventDeriver
         if (syscall.TryGetInt64("gid", out var gid))
         {
             e.Set("user.group.id", Id(gid));
-            SetText(e, "user.group.name", syscall.GetEnriched("GID") ?? options.AccountNames?.GroupName(gid));
+            SetText(e, "user.group.name", syscall.GetEnriched("GID") ?? _options.AccountNames?.GroupName(gid));
         }
 
         SetNumber(e, "process.pid", syscall, "pid");
@@ -597,7 +597,7 @@ public sealed class AuditEventDeriver
     }
 
     private string? UserName(AuditRecord record, string enrichedField, long id) =>
-        KnownName(record.GetEnriched(enrichedField)) ?? (AuditValues.NormalizeId(id) == AuditRecord.UnsetId ? "unset" : options.AccountNames?.UserName(id));
+        KnownName(record.GetEnriched(enrichedField)) ?? (AuditValues.NormalizeId(id) == AuditRecord.UnsetId ? "unset" : _options.AccountNames?.UserName(id));
 
     /// <summary>Enriched names for ids without an account read <c>unknown(1500)</c>: not a name.</summary>
     private static string? KnownName(string? enriched) =>

@@ -10,13 +10,13 @@ namespace TrainGuard.Agent.Audit;
 /// </summary>
 public sealed class AuditEventGrouper
 {
-    private readonly List<AuditEventGroup> open = [];
-    private readonly Action<AuditEventGroup> closed;
+    private readonly List<AuditEventGroup> _open = [];
+    private readonly Action<AuditEventGroup> _closed;
 
     public AuditEventGrouper(Action<AuditEventGroup> closed, int maxOpen = 32, TimeSpan? timeout = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(maxOpen, 1);
-        this.closed = closed;
+        _closed = closed;
         MaxOpen = maxOpen;
         Timeout = timeout ?? TimeSpan.FromSeconds(2);
     }
@@ -25,7 +25,7 @@ public sealed class AuditEventGrouper
 
     public TimeSpan Timeout { get; }
 
-    public int OpenCount => open.Count;
+    public int OpenCount => _open.Count;
 
     public void Add(AuditRecord record)
     {
@@ -43,14 +43,14 @@ public sealed class AuditEventGrouper
         AuditEventGroup group;
         if (index >= 0)
         {
-            group = open[index];
+            group = _open[index];
             group.Records.Add(record);
         }
         else
         {
             group = new AuditEventGroup(record);
-            open.Add(group);
-            index = open.Count - 1;
+            _open.Add(group);
+            index = _open.Count - 1;
         }
 
         if (record.Type == "PROCTITLE" || (group.Records.Count == 1 && IsSingleRecordType(record.Type)))
@@ -59,7 +59,7 @@ public sealed class AuditEventGrouper
         }
 
         CloseOlderThan(record.TimestampMs - (long)Timeout.TotalMilliseconds);
-        while (open.Count > MaxOpen)
+        while (_open.Count > MaxOpen)
         {
             CloseAt(0);
         }
@@ -68,9 +68,9 @@ public sealed class AuditEventGrouper
     /// <summary>Closes every open group whose audit time is before <paramref name="timestampMs"/> (a live collector calls this with the wall clock minus the timeout).</summary>
     public void CloseOlderThan(long timestampMs)
     {
-        for (var i = 0; i < open.Count;)
+        for (var i = 0; i < _open.Count;)
         {
-            if (open[i].TimestampMs < timestampMs)
+            if (_open[i].TimestampMs < timestampMs)
             {
                 CloseAt(i);
             }
@@ -84,7 +84,7 @@ public sealed class AuditEventGrouper
     /// <summary>Closes all open groups, oldest first.</summary>
     public void Flush()
     {
-        while (open.Count > 0)
+        while (_open.Count > 0)
         {
             CloseAt(0);
         }
@@ -101,9 +101,9 @@ public sealed class AuditEventGrouper
 
     private int IndexOf(AuditRecord record)
     {
-        for (var i = open.Count - 1; i >= 0; i--)
+        for (var i = _open.Count - 1; i >= 0; i--)
         {
-            if (open[i].Matches(record))
+            if (_open[i].Matches(record))
             {
                 return i;
             }
@@ -114,8 +114,8 @@ public sealed class AuditEventGrouper
 
     private void CloseAt(int index)
     {
-        var group = open[index];
-        open.RemoveAt(index);
-        closed(group);
+        var group = _open[index];
+        _open.RemoveAt(index);
+        _closed(group);
     }
 }

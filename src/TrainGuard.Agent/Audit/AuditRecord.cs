@@ -33,12 +33,12 @@ public sealed class AuditRecord
     /// <summary>The login uid value meaning "not set" (the kernel's <c>(uid_t)-1</c>).</summary>
     public const long UnsetId = 4294967295;
 
-    private readonly AuditField[] fields;
+    private readonly AuditField[] _fields;
 
     internal AuditRecord(byte[] raw, AuditField[] fields, string type, string? node, long seconds, int milliseconds, ulong serial, long line)
     {
         Raw = raw;
-        this.fields = fields;
+        _fields = fields;
         Type = type;
         Node = node;
         Seconds = seconds;
@@ -70,7 +70,7 @@ public sealed class AuditRecord
     /// <summary>Milliseconds since the Unix epoch.</summary>
     public long TimestampMs => (Seconds * 1000) + Milliseconds;
 
-    public IReadOnlyList<AuditField> Fields => fields;
+    public IReadOnlyList<AuditField> Fields => _fields;
 
     /// <summary>The undecoded bytes of the <paramref name="occurrence"/>-th kernel or <c>msg='...'</c> field called <paramref name="name"/>.</summary>
     public bool TryGetRaw(string name, out ReadOnlySpan<byte> value, int occurrence = 0) =>
@@ -146,7 +146,7 @@ public sealed class AuditRecord
     private bool TryFind(string name, bool enriched, int occurrence, out ReadOnlySpan<byte> value, out AuditFieldFlags flags)
     {
         var raw = Raw.AsSpan();
-        foreach (var field in fields)
+        foreach (var field in _fields)
         {
             if (((field.Flags & AuditFieldFlags.Enriched) != 0) != enriched || field.NameLength != name.Length)
             {

@@ -46,21 +46,21 @@ public sealed class CheckpointWatcher
     public const string Module = "scan";
     private const int MaxDetails = 20;
 
-    private readonly CheckpointWatchOptions options;
-    private readonly ArtifactScanner scanner;
-    private readonly Dictionary<string, Known> known;
+    private readonly CheckpointWatchOptions _options;
+    private readonly ArtifactScanner _scanner;
+    private readonly Dictionary<string, Known> _known;
 
     public CheckpointWatcher(CheckpointWatchOptions options, ArtifactScanner? scanner = null)
     {
-        this.options = options;
-        this.scanner = scanner ?? new ArtifactScanner(new ScanOptions { Hash = options.Hash, Parallelism = 1, MapFiles = false });
-        known = Load(options.StatePath);
+        _options = options;
+        _scanner = scanner ?? new ArtifactScanner(new ScanOptions { Hash = options.Hash, Parallelism = 1, MapFiles = false });
+        _known = Load(options.StatePath);
     }
 
     /// <summary>Folders that could not be listed in the last poll, with the reason.</summary>
     public IReadOnlyList<string> Problems { get; private set; } = [];
 
-    public int TrackedFiles => known.Count;
+    public int TrackedFiles => _known.Count;
 
     /// <summary>One pass over every folder; <paramref name="ignoreSettle"/> scans files that are still changing (<c>--once</c>).</summary>
     public List<EventRecord> Poll(DateTimeOffset now, bool ignoreSettle = false, CancellationToken cancellationToken = default)
@@ -69,7 +69,7 @@ public sealed class CheckpointWatcher
         var problems = new List<string>();
         var seen = new Dictionary<string, UnixFileStatus>(StringComparer.Ordinal);
         var listed = new List<string>();
-        foreach (var folder in options.Folders)
+        foreach (var folder in _options.Folders)
         {
             var root = Path.GetFullPath(folder);
             if (!Directory.Exists(root))
@@ -88,7 +88,7 @@ public sealed class CheckpointWatcher
         foreach (var (path, status) in seen.OrderBy(p => p.Key, StringComparer.Ordinal))
         {
             cancellationToken.ThrowIfCancellationRequested();
-            known.TryGetValue(path, out var before);
+            _known.TryGetValue(path, out var before);
             var entry = status.Type switch
             {
                 UnixFileType.Regular => Examine(status, null),
@@ -103,12 +103,12 @@ public sealed class CheckpointWatcher
             if (before is not null && before.Identity is null && before.Size == entry.Size && before.MtimeMs == entry.MtimeMs && entry.Type == "file")
             {
                 // State written by an older agent (size and time only): adopt the inode silently.
-                known[path] = before with { Type = entry.Type, Identity = entry.Identity, Inode = entry.Inode };
+                _known[path] = before with { Type = entry.Type, Identity = entry.Identity, Inode = entry.Inode };
                 changed = true;
                 continue;
             }
 
-            if (!ignoreSettle && entry.Problem is null && now.ToUnixTimeMilliseconds() - entry.MtimeMs < options.Settle.TotalMilliseconds)
+            if (!ignoreSettle && entry.Problem is null && now.ToUnixTimeMilliseconds() - entry.MtimeMs < _options.Settle.TotalMilliseconds)
             {
                 continue;
             }
@@ -116,7 +116,7 @@ public sealed class CheckpointWatcher
             var change = ChangeOf(before, entry);
             if (entry.Problem is not null)
             {
-                known[path] = new Known(entry.Size, entry.MtimeMs, "unscannable", null) { Type = entry.Type, Identity = entry.Identity, Inode = entry.Inode };
+                _known[path] = new Known(entry.Size, entry.MtimeMs, "unscannable", null) { Type = entry.Type, Identity = entry.Identity, Inode = entry.Inode };
                 events.Add(UnscannableEvent(now, path, entry, change, before, listed));
                 changed = true;
                 continue;
@@ -128,17 +128,17 @@ public sealed class CheckpointWatcher
                 continue;
             }
 
-            known[path] = new Known(entry.Size, entry.MtimeMs, item.Verdict.ToWireName(), item.Sha256) { Type = entry.Type, Identity = entry.Identity, Inode = entry.Inode };
+            _known[path] = new Known(entry.Size, entry.MtimeMs, item.Verdict.ToWireName(), item.Sha256) { Type = entry.Type, Identity = entry.Identity, Inode = entry.Inode };
             events.Add(ScannedEvent(now, item, entry, change, before, listed));
             changed = true;
         }
 
-        foreach (var path in known.Keys.ToList())
+        foreach (var path in _known.Keys.ToList())
         {
             if (!seen.ContainsKey(path) && listed.Any(root => path.StartsWith(root, StringComparison.Ordinal)) && !UnixFile.TryLstat(path, out _, out _))
             {
-                var gone = known[path];
-                known.Remove(path);
+                var gone = _known[path];
+                _known.Remove(path);
                 events.Add(DeletedEvent(now, path, gone));
                 changed = true;
             }
@@ -155,7 +155,7 @@ public sealed class CheckpointWatcher
 
     private bool Walk(string dir, int depth, Dictionary<string, UnixFileStatus> seen, List<string> problems)
     {
-        if (depth > options.MaxDepth)
+        if (depth > _options.MaxDepth)
         {
             return true;
         }
@@ -189,13 +189,13 @@ public sealed class CheckpointWatcher
             {
                 complete &= Walk(entry, depth + 1, seen, problems);
             }
-            else if (seen.Count < options.MaxFiles)
+            else if (seen.Count < _options.MaxFiles)
             {
                 seen[entry] = status;
             }
             else
             {
-                problems.Add($"more than {options.MaxFiles} files in checkpoint folders; the rest are not watched");
+                problems.Add($"more than {_options.MaxFiles} files in checkpoint folders; the rest are not watched");
                 return false;
             }
         }
@@ -294,7 +294,7 @@ public sealed class CheckpointWatcher
             AnalyzedItem item;
             using (var alias = ScanAlias.Create(opened, Path.GetFileName(path)))
             {
-                item = scanner.Scan(new ScanTarget(alias?.Path ?? source, path, inCheckpoint), cancellationToken);
+                item = _scanner.Scan(new ScanTarget(alias?.Path ?? source, path, inCheckpoint), cancellationToken);
             }
 
             // The scanner sizes the file through its name: a name swapped meanwhile shows as a different size.
@@ -313,11 +313,11 @@ public sealed class CheckpointWatcher
     /// </summary>
     private sealed class ScanAlias : IDisposable
     {
-        private readonly string folder;
+        private readonly string _folder;
 
         private ScanAlias(string folder, string path)
         {
-            this.folder = folder;
+            _folder = folder;
             Path = path;
         }
 
@@ -340,7 +340,7 @@ public sealed class CheckpointWatcher
         {
             try
             {
-                Directory.Delete(folder, recursive: true);
+                Directory.Delete(_folder, recursive: true);
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
@@ -555,9 +555,9 @@ public sealed class CheckpointWatcher
 
     private void Save()
     {
-        if (options.StatePath is not null)
+        if (_options.StatePath is not null)
         {
-            DurableFile.WriteAllText(options.StatePath, JsonSerializer.Serialize(known));
+            DurableFile.WriteAllText(_options.StatePath, JsonSerializer.Serialize(_known));
         }
     }
 }

@@ -16,12 +16,12 @@ public sealed class LineReader
 {
     public const int DefaultMaxLineLength = 64 * 1024;
 
-    private readonly int maxLineLength;
+    private readonly int _maxLineLength;
 
     public LineReader(int maxLineLength = DefaultMaxLineLength)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(maxLineLength, 16);
-        this.maxLineLength = maxLineLength;
+        _maxLineLength = maxLineLength;
     }
 
     /// <summary>Called for a line over the limit (with its number); the line is not passed to the line handler.</summary>
@@ -30,7 +30,7 @@ public sealed class LineReader
     /// <summary>Reads <paramref name="stream"/> to its end; returns the number of lines.</summary>
     public long Read(Stream stream, LineHandler handler)
     {
-        var buffer = ArrayPool<byte>.Shared.Rent(Math.Max(maxLineLength + 1, 64 * 1024));
+        var buffer = ArrayPool<byte>.Shared.Rent(Math.Max(_maxLineLength + 1, 64 * 1024));
         try
         {
             var filled = 0;
@@ -56,7 +56,7 @@ public sealed class LineReader
                     {
                         skipping = false;
                     }
-                    else if (nl > maxLineLength)
+                    else if (nl > _maxLineLength)
                     {
                         OverlongHandler?.Invoke(number);
                     }
@@ -69,7 +69,7 @@ public sealed class LineReader
                 }
 
                 var rest = filled - start;
-                if (rest > maxLineLength)
+                if (rest > _maxLineLength)
                 {
                     if (!skipping)
                     {

@@ -24,45 +24,45 @@ public sealed class AgentHost : IDisposable
 {
     public static readonly string Version = typeof(AgentHost).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
 
-    private readonly AgentConfig config;
-    private readonly TextWriter log;
-    private readonly HttpMessageHandler? handler;
-    private readonly Channel<EventRecord> queue = Channel.CreateUnbounded<EventRecord>(new UnboundedChannelOptions { SingleReader = true });
-    private readonly AuditJoin join = new();
-    private readonly DateTimeOffset started = DateTimeOffset.UtcNow;
-    private readonly object auditGate = new();
-    private EventSpool? spool;
-    private EventShipper? shipper;
-    private AuditCollector? audit;
-    private SshdCollector? sshd;
-    private CheckpointWatcher? watcher;
-    private int snapshotProblems;
-    private string agentId = string.Empty;
+    private readonly AgentConfig _config;
+    private readonly TextWriter _log;
+    private readonly HttpMessageHandler? _handler;
+    private readonly Channel<EventRecord> _queue = Channel.CreateUnbounded<EventRecord>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly AuditJoin _join = new();
+    private readonly DateTimeOffset _started = DateTimeOffset.UtcNow;
+    private readonly object _auditGate = new();
+    private EventSpool? _spool;
+    private EventShipper? _shipper;
+    private AuditCollector? _audit;
+    private SshdCollector? _sshd;
+    private CheckpointWatcher? _watcher;
+    private int _snapshotProblems;
+    private string _agentId = string.Empty;
 
     public AgentHost(AgentConfig config, TextWriter log, HttpMessageHandler? handler = null, Func<Stream>? openStdin = null)
     {
-        this.config = config;
-        this.log = TextWriter.Synchronized(log);
-        this.handler = handler;
-        this.openStdin = openStdin ?? Console.OpenStandardInput;
+        _config = config;
+        _log = TextWriter.Synchronized(log);
+        _handler = handler;
+        _openStdin = openStdin ?? Console.OpenStandardInput;
     }
 
     /// <summary>Where audit records come from in audisp-plugin mode (<c>audit.stdin: true</c>): standard input unless a test says otherwise.</summary>
-    private readonly Func<Stream> openStdin;
+    private readonly Func<Stream> _openStdin;
 
     /// <summary>Runs until cancelled; returns the exit code (0, or 2 when the agent cannot start).</summary>
     public async Task<int> RunAsync(CancellationToken cancellationToken)
     {
-        Directory.CreateDirectory(config.StateDirectory);
-        agentId = LoadAgentId(config.StateDirectory);
-        spool = EventSpool.Open(config.SpoolDirectory);
-        Log($"agent {agentId} ({Version}) on {config.HostName}: spool {spool.Directory} holds {spool.Pending} unsent events");
-        foreach (var finding in spool.OpenReport.Findings)
+        Directory.CreateDirectory(_config.StateDirectory);
+        _agentId = LoadAgentId(_config.StateDirectory);
+        _spool = EventSpool.Open(_config.SpoolDirectory);
+        Log($"agent {_agentId} ({Version}) on {_config.HostName}: spool {_spool.Directory} holds {_spool.Pending} unsent events");
+        foreach (var finding in _spool.OpenReport.Findings)
         {
             Log($"spool: {finding.RuleId} {finding.Message}");
         }
 
-        foreach (var e in spool.OpenReport.ToEvents(DateTimeOffset.UtcNow))
+        foreach (var e in _spool.OpenReport.ToEvents(DateTimeOffset.UtcNow))
         {
             Submit(e);
         }
@@ -70,76 +70,76 @@ public sealed class AgentHost : IDisposable
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var tasks = new List<Task>();
         var writer = Task.Run(() => WriteLoop(), CancellationToken.None);
-        if (config.ServerUrl is not null)
+        if (_config.ServerUrl is not null)
         {
-            shipper = new EventShipper(
-                spool,
+            _shipper = new EventShipper(
+                _spool,
                 new ShipperOptions
                 {
-                    ServerUrl = config.ServerUrl,
-                    Token = config.ReadToken(),
-                    BatchSize = config.BatchSize,
-                    RequestTimeout = config.RequestTimeout,
-                    BackoffBase = config.BackoffBase,
-                    BackoffMax = config.BackoffMax,
+                    ServerUrl = _config.ServerUrl,
+                    Token = _config.ReadToken(),
+                    BatchSize = _config.BatchSize,
+                    RequestTimeout = _config.RequestTimeout,
+                    BackoffBase = _config.BackoffBase,
+                    BackoffMax = _config.BackoffMax,
                 },
                 Log,
-                handler);
-            tasks.Add(shipper.RunAsync(stop.Token));
+                _handler);
+            tasks.Add(_shipper.RunAsync(stop.Token));
         }
         else
         {
             Log("no server.url configured: events stay in the spool until one is");
         }
 
-        tasks.Add(Every(config.HeartbeatInterval, "heartbeat", _ => { Submit(Heartbeat(DateTimeOffset.UtcNow)); return Task.CompletedTask; }, stop.Token));
-        tasks.Add(Every(config.SnapshotInterval, "snapshot", _ => { SnapshotPass(DateTimeOffset.UtcNow).ForEach(Submit); return Task.CompletedTask; }, stop.Token));
-        if (config.CheckpointFolders.Count > 0)
+        tasks.Add(Every(_config.HeartbeatInterval, "heartbeat", _ => { Submit(Heartbeat(DateTimeOffset.UtcNow)); return Task.CompletedTask; }, stop.Token));
+        tasks.Add(Every(_config.SnapshotInterval, "snapshot", _ => { SnapshotPass(DateTimeOffset.UtcNow).ForEach(Submit); return Task.CompletedTask; }, stop.Token));
+        if (_config.CheckpointFolders.Count > 0)
         {
-            watcher = NewWatcher();
-            tasks.Add(Every(config.CheckpointInterval, "checkpoints", ct => { watcher.Poll(DateTimeOffset.UtcNow, false, ct).ForEach(Submit); return Task.CompletedTask; }, stop.Token));
+            _watcher = NewWatcher();
+            tasks.Add(Every(_config.CheckpointInterval, "checkpoints", ct => { _watcher.Poll(DateTimeOffset.UtcNow, false, ct).ForEach(Submit); return Task.CompletedTask; }, stop.Token));
         }
 
-        if (config.EnvSites.Count > 0)
+        if (_config.EnvSites.Count > 0)
         {
-            var env = new EnvChecks(config.EnvSites, Path.Combine(config.StateDirectory, "env-findings.json"));
-            tasks.Add(Every(config.EnvInterval, "env", async ct => (await env.RunAsync(DateTimeOffset.UtcNow, ct)).ForEach(Submit), stop.Token));
+            var env = new EnvChecks(_config.EnvSites, Path.Combine(_config.StateDirectory, "env-findings.json"));
+            tasks.Add(Every(_config.EnvInterval, "env", async ct => (await env.RunAsync(DateTimeOffset.UtcNow, ct)).ForEach(Submit), stop.Token));
         }
 
-        audit = new AuditCollector(new AuditCollectorOptions { HostName = config.HostName, AgentId = agentId, SourcePath = config.AuditStdin ? null : config.AuditLog, AccountNames = LoadAccountNames() }, OnAuditEvent);
-        if (config.AuditStdin)
+        _audit = new AuditCollector(new AuditCollectorOptions { HostName = _config.HostName, AgentId = _agentId, SourcePath = _config.AuditStdin ? null : _config.AuditLog, AccountNames = LoadAccountNames() }, OnAuditEvent);
+        if (_config.AuditStdin)
         {
             // Not awaited at shutdown: a read from stdin cannot be cancelled.
             _ = Task.Factory.StartNew(() => ReadAuditStdin(stop.Token), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
-            tasks.Add(Every(TimeSpan.FromSeconds(1), "audit", _ => { lock (auditGate) { audit.CloseExpired(DateTimeOffset.UtcNow); } return Task.CompletedTask; }, stop.Token));
+            tasks.Add(Every(TimeSpan.FromSeconds(1), "audit", _ => { lock (_auditGate) { _audit.CloseExpired(DateTimeOffset.UtcNow); } return Task.CompletedTask; }, stop.Token));
         }
-        else if (config.AuditLog is not null)
+        else if (_config.AuditLog is not null)
         {
-            var follower = new LogFollower(config.AuditLog, Path.Combine(config.StateDirectory, "audit-position.json"));
-            tasks.Add(Every(config.LogPollInterval, "audit", _ =>
+            var follower = new LogFollower(_config.AuditLog, Path.Combine(_config.StateDirectory, "audit-position.json"));
+            tasks.Add(Every(_config.LogPollInterval, "audit", _ =>
             {
-                lock (auditGate)
+                lock (_auditGate)
                 {
-                    follower.Poll(audit.ProcessLine);
-                    audit.CloseExpired(DateTimeOffset.UtcNow);
+                    follower.Poll(_audit.ProcessLine);
+                    _audit.CloseExpired(DateTimeOffset.UtcNow);
                 }
 
                 return Task.CompletedTask;
             }, stop.Token));
         }
 
-        if (config.AuthJournal)
+        if (_config.AuthJournal)
         {
             // The journal, not auth.log: it says who really wrote each sshd line.
-            sshd = new SshdCollector(new SshdCollectorOptions { HostName = config.HostName, AgentId = agentId, TimeZone = TimeZoneInfo.Local }, Submit);
-            var journal = new JournalFollower(config.JournalCommand, Path.Combine(config.StateDirectory, "journal-cursor"), sshd, new object(), Log);
+            _sshd = new SshdCollector(new SshdCollectorOptions { HostName = _config.HostName, AgentId = _agentId, TimeZone = TimeZoneInfo.Local }, Submit);
+            var journal = new JournalFollower(_config.JournalCommand, Path.Combine(_config.StateDirectory, "journal-cursor"), _sshd, new object(), Log);
             tasks.Add(journal.RunAsync(stop.Token));
         }
-        else if (config.AuthLog is not null)
+        else if (_config.AuthLog is not null)
         {
-            sshd = new SshdCollector(new SshdCollectorOptions { HostName = config.HostName, AgentId = agentId, SourcePath = config.AuthLog, TimeZone = TimeZoneInfo.Local }, Submit);
-            var follower = new LogFollower(config.AuthLog, Path.Combine(config.StateDirectory, "auth-position.json"));
-            tasks.Add(Every(config.LogPollInterval, "sshd", _ => { follower.Poll(sshd.ProcessLine); return Task.CompletedTask; }, stop.Token));
+            _sshd = new SshdCollector(new SshdCollectorOptions { HostName = _config.HostName, AgentId = _agentId, SourcePath = _config.AuthLog, TimeZone = TimeZoneInfo.Local }, Submit);
+            var follower = new LogFollower(_config.AuthLog, Path.Combine(_config.StateDirectory, "auth-position.json"));
+            tasks.Add(Every(_config.LogPollInterval, "sshd", _ => { follower.Poll(_sshd.ProcessLine); return Task.CompletedTask; }, stop.Token));
         }
 
         try
@@ -153,33 +153,33 @@ public sealed class AgentHost : IDisposable
 
         await stop.CancelAsync();
         await Task.WhenAll(tasks.Select(t => t.ContinueWith(_ => { }, TaskScheduler.Default)));
-        lock (auditGate)
+        lock (_auditGate)
         {
-            audit.Flush();
+            _audit.Flush();
         }
 
-        queue.Writer.TryComplete();
+        _queue.Writer.TryComplete();
         await writer;
-        Log($"stopped; {spool.Pending} events wait in the spool");
-        shipper?.Dispose();
+        Log($"stopped; {_spool.Pending} events wait in the spool");
+        _shipper?.Dispose();
         return 0;
     }
 
     /// <summary><c>trainguard agent run --once</c>: one snapshot pass (diffed against the saved one) and one scan of the checkpoint folders; events to <paramref name="output"/> as JSON lines.</summary>
     public async Task<IReadOnlyList<EventRecord>> RunOnceAsync(TextWriter output, CancellationToken cancellationToken)
     {
-        Directory.CreateDirectory(config.StateDirectory);
-        agentId = LoadAgentId(config.StateDirectory);
+        Directory.CreateDirectory(_config.StateDirectory);
+        _agentId = LoadAgentId(_config.StateDirectory);
         var now = DateTimeOffset.UtcNow;
         var events = SnapshotPass(now);
-        if (config.CheckpointFolders.Count > 0)
+        if (_config.CheckpointFolders.Count > 0)
         {
             events.AddRange(NewWatcher().Poll(now, ignoreSettle: true, cancellationToken));
         }
 
-        if (config.EnvSites.Count > 0)
+        if (_config.EnvSites.Count > 0)
         {
-            events.AddRange(await new EnvChecks(config.EnvSites, null).RunAsync(now, cancellationToken));
+            events.AddRange(await new EnvChecks(_config.EnvSites, null).RunAsync(now, cancellationToken));
         }
 
         foreach (var e in events)
@@ -192,47 +192,47 @@ public sealed class AgentHost : IDisposable
         return events;
     }
 
-    public void Dispose() => spool?.Dispose();
+    public void Dispose() => _spool?.Dispose();
 
     private CheckpointWatcher NewWatcher() => new(new CheckpointWatchOptions
     {
-        Folders = config.CheckpointFolders,
-        Hash = config.CheckpointHash,
-        Settle = config.CheckpointSettle,
-        StatePath = Path.Combine(config.StateDirectory, "checkpoints.json"),
+        Folders = _config.CheckpointFolders,
+        Hash = _config.CheckpointHash,
+        Settle = _config.CheckpointSettle,
+        StatePath = Path.Combine(_config.StateDirectory, "checkpoints.json"),
     });
 
     private List<EventRecord> SnapshotPass(DateTimeOffset now)
     {
-        var statePath = Path.Combine(config.StateDirectory, "snapshot.json");
+        var statePath = Path.Combine(_config.StateDirectory, "snapshot.json");
         var previous = NodeSnapshot.Load(statePath);
-        var current = new SnapshotReader(new SnapshotOptions { Root = config.SnapshotRoot }).Read(now, previous);
-        var events = SnapshotDiff.Diff(previous, current, join);
+        var current = new SnapshotReader(new SnapshotOptions { Root = _config.SnapshotRoot }).Read(now, previous);
+        var events = SnapshotDiff.Diff(previous, current, _join);
         current.Save(statePath);
-        snapshotProblems = current.Problems.Count;
+        _snapshotProblems = current.Problems.Count;
         return events;
     }
 
     private void OnAuditEvent(EventRecord e)
     {
-        join.Observe(e);
+        _join.Observe(e);
         Submit(e);
     }
 
     private void ReadAuditStdin(CancellationToken cancellationToken)
     {
-        using var stdin = openStdin();
+        using var stdin = _openStdin();
         var reader = new LineReader();
         reader.Read(stdin, (line, n, terminated) =>
         {
-            lock (auditGate)
+            lock (_auditGate)
             {
-                audit!.ProcessLine(line, n, terminated);
+                _audit!.ProcessLine(line, n, terminated);
             }
         });
-        lock (auditGate)
+        lock (_auditGate)
         {
-            audit!.Flush();
+            _audit!.Flush();
         }
 
         if (!cancellationToken.IsCancellationRequested)
@@ -244,7 +244,7 @@ public sealed class AgentHost : IDisposable
     private void Submit(EventRecord e)
     {
         Enrich(e);
-        if (!queue.Writer.TryWrite(e))
+        if (!_queue.Writer.TryWrite(e))
         {
             Log($"event {e.Id} ({e.Action}) arrived after shutdown began and was not spooled");
         }
@@ -254,12 +254,12 @@ public sealed class AgentHost : IDisposable
     {
         if (!e.Has(EventFields.HostName))
         {
-            e.Set(EventFields.HostName, config.HostName);
+            e.Set(EventFields.HostName, _config.HostName);
         }
 
-        if (agentId.Length > 0 && !e.Has(EventFields.AgentId))
+        if (_agentId.Length > 0 && !e.Has(EventFields.AgentId))
         {
-            e.Set(EventFields.AgentId, agentId);
+            e.Set(EventFields.AgentId, _agentId);
         }
 
         if (!e.Has(EventFields.AgentVersion))
@@ -274,16 +274,16 @@ public sealed class AgentHost : IDisposable
     private async Task WriteLoop()
     {
         var batch = new List<EventRecord>(1024);
-        while (await queue.Reader.WaitToReadAsync())
+        while (await _queue.Reader.WaitToReadAsync())
         {
-            while (batch.Count < 1024 && queue.Reader.TryRead(out var e))
+            while (batch.Count < 1024 && _queue.Reader.TryRead(out var e))
             {
                 batch.Add(e);
             }
 
             try
             {
-                spool!.Append(batch);
+                _spool!.Append(batch);
             }
             catch (Exception ex) when (ex is IOException or ArgumentException)
             {
@@ -298,7 +298,7 @@ public sealed class AgentHost : IDisposable
             }
 
             batch.Clear();
-            shipper?.Nudge();
+            _shipper?.Nudge();
         }
     }
 
@@ -307,44 +307,44 @@ public sealed class AgentHost : IDisposable
         var e = new EventRecord(now, EventActions.AgentHeartbeat, EventKinds.State);
         e.Set(EventFields.Category, ["host"]).Set(EventFields.Type, ["info"]);
         e.Set(EventFields.Module, "agent").Set(EventFields.Dataset, "agent");
-        e.Set("trainguard.agent.uptime_seconds", (long)(now - started).TotalSeconds);
-        e.Set("trainguard.agent.interval_seconds", (long)config.HeartbeatInterval.TotalSeconds);
-        e.Set("trainguard.agent.spool.pending", spool!.Pending);
-        e.Set("trainguard.agent.spool.last_seq", spool.LastSeq);
-        e.Set("trainguard.agent.spool.acked_seq", spool.AckedSeq);
-        var (headSeq, headHash) = spool.Head;
+        e.Set("trainguard.agent.uptime_seconds", (long)(now - _started).TotalSeconds);
+        e.Set("trainguard.agent.interval_seconds", (long)_config.HeartbeatInterval.TotalSeconds);
+        e.Set("trainguard.agent.spool.pending", _spool!.Pending);
+        e.Set("trainguard.agent.spool.last_seq", _spool.LastSeq);
+        e.Set("trainguard.agent.spool.acked_seq", _spool.AckedSeq);
+        var (headSeq, headHash) = _spool.Head;
         e.Set("trainguard.agent.spool.head_seq", headSeq);
         e.Set("trainguard.agent.spool.head_hash", headHash);
-        if (shipper is not null)
+        if (_shipper is not null)
         {
-            e.Set("trainguard.agent.shipping.last_shipped_id", shipper.Stats.LastShippedId);
-            e.Set("trainguard.agent.shipping.consecutive_failures", shipper.Stats.ConsecutiveFailures);
-            e.Set("trainguard.agent.shipping.last_error", shipper.Stats.LastError);
-            e.Set("trainguard.agent.shipping.events_rejected", shipper.Stats.EventsRejected);
-            e.Set("trainguard.agent.shipping.dead_letters", shipper.DeadLetters.Count);
-            e.Set("trainguard.agent.shipping.dead_letters_reshipped", shipper.Stats.DeadLettersReshipped);
+            e.Set("trainguard.agent.shipping.last_shipped_id", _shipper.Stats.LastShippedId);
+            e.Set("trainguard.agent.shipping.consecutive_failures", _shipper.Stats.ConsecutiveFailures);
+            e.Set("trainguard.agent.shipping.last_error", _shipper.Stats.LastError);
+            e.Set("trainguard.agent.shipping.events_rejected", _shipper.Stats.EventsRejected);
+            e.Set("trainguard.agent.shipping.dead_letters", _shipper.DeadLetters.Count);
+            e.Set("trainguard.agent.shipping.dead_letters_reshipped", _shipper.Stats.DeadLettersReshipped);
         }
 
-        if (audit is not null)
+        if (_audit is not null)
         {
-            e.Set("trainguard.agent.collectors.audit.records", audit.Stats.Records);
-            e.Set("trainguard.agent.collectors.audit.parse_errors", audit.Stats.ParseErrors);
-            e.Set("trainguard.agent.collectors.audit.events", audit.Stats.Events);
+            e.Set("trainguard.agent.collectors.audit.records", _audit.Stats.Records);
+            e.Set("trainguard.agent.collectors.audit.parse_errors", _audit.Stats.ParseErrors);
+            e.Set("trainguard.agent.collectors.audit.events", _audit.Stats.Events);
         }
 
-        if (sshd is not null)
+        if (_sshd is not null)
         {
-            e.Set("trainguard.agent.collectors.sshd.records", sshd.Stats.Records);
-            e.Set("trainguard.agent.collectors.sshd.parse_errors", sshd.Stats.ParseErrors);
-            e.Set("trainguard.agent.collectors.sshd.forged", sshd.Forged);
-            e.Set("trainguard.agent.collectors.sshd.source", config.AuthJournal ? "journal" : "syslog");
+            e.Set("trainguard.agent.collectors.sshd.records", _sshd.Stats.Records);
+            e.Set("trainguard.agent.collectors.sshd.parse_errors", _sshd.Stats.ParseErrors);
+            e.Set("trainguard.agent.collectors.sshd.forged", _sshd.Forged);
+            e.Set("trainguard.agent.collectors.sshd.source", _config.AuthJournal ? "journal" : "syslog");
         }
 
-        e.Set("trainguard.agent.collectors.snapshot.problems", snapshotProblems);
-        if (watcher is not null)
+        e.Set("trainguard.agent.collectors.snapshot.problems", _snapshotProblems);
+        if (_watcher is not null)
         {
-            e.Set("trainguard.agent.collectors.checkpoints.files", watcher.TrackedFiles);
-            e.Set("trainguard.agent.collectors.checkpoints.problems", watcher.Problems.Count);
+            e.Set("trainguard.agent.collectors.checkpoints.files", _watcher.TrackedFiles);
+            e.Set("trainguard.agent.collectors.checkpoints.problems", _watcher.Problems.Count);
         }
 
         using var self = Process.GetCurrentProcess();
@@ -390,7 +390,7 @@ public sealed class AgentHost : IDisposable
     {
         try
         {
-            var root = config.SnapshotRoot;
+            var root = _config.SnapshotRoot;
             return PasswdFile.Load(Path.Join(root, "etc/passwd"), Path.Join(root, "etc/group"));
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
@@ -412,5 +412,5 @@ public sealed class AgentHost : IDisposable
         return id;
     }
 
-    private void Log(string message) => log.WriteLine($"{DateTimeOffset.UtcNow:yyyy-MM-ddTHH:mm:ssZ} trainguard-agent: {message}");
+    private void Log(string message) => _log.WriteLine($"{DateTimeOffset.UtcNow:yyyy-MM-ddTHH:mm:ssZ} trainguard-agent: {message}");
 }

@@ -15,23 +15,23 @@ public sealed class LogFollower : IDisposable
     private const int FingerprintBytes = 512;
     private const int ChunkBytes = 1 << 16;
 
-    private readonly string path;
-    private readonly LineReader splitter;
-    private readonly int maxLineLength;
-    private FileStream? stream;
-    private byte[] fingerprint = [];
-    private long offset;
-    private long lineNumber;
-    private byte[] partial = [];
-    private readonly byte[] buffer = new byte[ChunkBytes];
-    private readonly byte[] headBuffer = new byte[FingerprintBytes];
+    private readonly string _path;
+    private readonly LineReader _splitter;
+    private readonly int _maxLineLength;
+    private FileStream? _stream;
+    private byte[] _fingerprint = [];
+    private long _offset;
+    private long _lineNumber;
+    private byte[] _partial = [];
+    private readonly byte[] _buffer = new byte[ChunkBytes];
+    private readonly byte[] _headBuffer = new byte[FingerprintBytes];
 
     public LogFollower(string path, string? statePath = null, int maxLineLength = LineReader.DefaultMaxLineLength)
     {
-        this.path = path;
+        _path = path;
         StatePath = statePath;
-        splitter = new LineReader(maxLineLength);
-        this.maxLineLength = maxLineLength;
+        _splitter = new LineReader(maxLineLength);
+        _maxLineLength = maxLineLength;
         LoadState();
     }
 
@@ -44,7 +44,7 @@ public sealed class LogFollower : IDisposable
     public long Poll(LineHandler handler)
     {
         long delivered = 0;
-        if (stream is null && !TryOpen(resume: true))
+        if (_stream is null && !TryOpen(resume: true))
         {
             return 0;
         }
@@ -56,12 +56,12 @@ public sealed class LogFollower : IDisposable
         {
             delivered += Drain(handler);
             FlushPartial(handler, ref delivered);
-            stream?.Dispose();
-            stream = null;
+            _stream?.Dispose();
+            _stream = null;
             Rotations++;
-            offset = 0;
-            lineNumber = 0;
-            fingerprint = [];
+            _offset = 0;
+            _lineNumber = 0;
+            _fingerprint = [];
             if (TryOpen(resume: false))
             {
                 delivered += Drain(handler);
@@ -72,82 +72,82 @@ public sealed class LogFollower : IDisposable
         return delivered;
     }
 
-    public void Dispose() => stream?.Dispose();
+    public void Dispose() => _stream?.Dispose();
 
     private bool TryOpen(bool resume)
     {
         try
         {
-            stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1, FileOptions.SequentialScan);
+            _stream = new FileStream(_path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1, FileOptions.SequentialScan);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             return false;
         }
 
-        var head = ReadHead(stream, fingerprint.Length > 0 ? fingerprint.Length : FingerprintBytes);
-        if (resume && fingerprint.Length > 0 && head.AsSpan().SequenceEqual(fingerprint) && offset <= stream.Length)
+        var head = ReadHead(_stream, _fingerprint.Length > 0 ? _fingerprint.Length : FingerprintBytes);
+        if (resume && _fingerprint.Length > 0 && head.AsSpan().SequenceEqual(_fingerprint) && _offset <= _stream.Length)
         {
-            stream.Position = offset;
+            _stream.Position = _offset;
             return true;
         }
 
-        offset = 0;
-        lineNumber = 0;
-        partial = [];
-        fingerprint = [];
-        stream.Position = 0;
+        _offset = 0;
+        _lineNumber = 0;
+        _partial = [];
+        _fingerprint = [];
+        _stream.Position = 0;
         return true;
     }
 
     private long Drain(LineHandler handler)
     {
-        if (stream is null)
+        if (_stream is null)
         {
             return 0;
         }
 
-        if (stream.Length < offset)
+        if (_stream.Length < _offset)
         {
             // Truncated in place (copytruncate): start over.
-            offset = 0;
-            lineNumber = 0;
-            partial = [];
-            fingerprint = [];
+            _offset = 0;
+            _lineNumber = 0;
+            _partial = [];
+            _fingerprint = [];
         }
 
-        if (stream.Length == offset)
+        if (_stream.Length == _offset)
         {
             return 0;
         }
 
-        stream.Position = offset;
+        _stream.Position = _offset;
         long delivered = 0;
         int read;
-        while ((read = stream.Read(buffer)) > 0)
+        while ((read = _stream.Read(_buffer)) > 0)
         {
-            var data = partial.Length == 0 ? buffer.AsSpan(0, read).ToArray() : [.. partial, .. buffer.AsSpan(0, read)];
+            var data = _partial.Length == 0 ? _buffer.AsSpan(0, read).ToArray() : [.. _partial, .. _buffer.AsSpan(0, read)];
             var lastNl = Array.LastIndexOf(data, (byte)'\n');
             if (lastNl < 0)
             {
-                partial = data.Length > maxLineLength ? [] : data;
-                offset += read;
+                _partial = data.Length > _maxLineLength ? [] : data;
+                _offset += read;
                 continue;
             }
 
             var complete = data.AsMemory(0, lastNl + 1);
-            partial = data[(lastNl + 1)..];
-            var baseLine = lineNumber;
-            var count = splitter.Read(new MemoryStream(complete.ToArray()), (line, n, terminated) => handler(line, baseLine + n, terminated));
-            lineNumber += count;
+            _partial = data[(lastNl + 1)..];
+            var baseLine = _lineNumber;
+            var count = _splitter.Read(new MemoryStream(complete.ToArray()), (line, n, terminated) => handler(line, baseLine + n, terminated));
+            _lineNumber += count;
             delivered += count;
-            offset += read;
+            _offset += read;
         }
 
-        if (fingerprint.Length < FingerprintBytes && offset > fingerprint.Length)
+        if (_fingerprint.Length < FingerprintBytes && _offset > _fingerprint.Length)
         {
-            fingerprint = ReadHead(stream, FingerprintBytes);
-            stream.Position = offset;
+            _fingerprint = ReadHead(_stream, FingerprintBytes);
+            _stream.Position = _offset;
         }
 
         return delivered;
@@ -155,33 +155,33 @@ public sealed class LogFollower : IDisposable
 
     private void FlushPartial(LineHandler handler, ref long delivered)
     {
-        if (partial.Length > 0)
+        if (_partial.Length > 0)
         {
-            lineNumber++;
-            handler(partial, lineNumber, terminated: false);
+            _lineNumber++;
+            handler(_partial, _lineNumber, terminated: false);
             delivered++;
-            partial = [];
+            _partial = [];
         }
     }
 
     private bool IsReplaced()
     {
-        if (fingerprint.Length == 0)
+        if (_fingerprint.Length == 0)
         {
-            return stream is not null && !File.Exists(path);
+            return _stream is not null && !File.Exists(_path);
         }
 
         try
         {
-            using var current = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1);
+            using var current = new FileStream(_path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1);
             var total = 0;
             int read;
-            while (total < fingerprint.Length && (read = current.Read(headBuffer, total, fingerprint.Length - total)) > 0)
+            while (total < _fingerprint.Length && (read = current.Read(_headBuffer, total, _fingerprint.Length - total)) > 0)
             {
                 total += read;
             }
 
-            return total != fingerprint.Length || !headBuffer.AsSpan(0, total).SequenceEqual(fingerprint);
+            return total != _fingerprint.Length || !_headBuffer.AsSpan(0, total).SequenceEqual(_fingerprint);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
@@ -217,11 +217,11 @@ public sealed class LogFollower : IDisposable
 
         try
         {
-            if (JsonSerializer.Deserialize<State>(File.ReadAllText(StatePath)) is { } state && state.Path == path && state.Offset >= 0)
+            if (JsonSerializer.Deserialize<State>(File.ReadAllText(StatePath)) is { } state && state.Path == _path && state.Offset >= 0)
             {
-                offset = state.Offset;
-                lineNumber = state.Line;
-                fingerprint = Convert.FromHexString(state.Fingerprint);
+                _offset = state.Offset;
+                _lineNumber = state.Line;
+                _fingerprint = Convert.FromHexString(state.Fingerprint);
             }
         }
         catch (Exception ex) when (ex is JsonException or FormatException)
@@ -230,8 +230,8 @@ public sealed class LogFollower : IDisposable
         }
     }
 
-    private long savedPosition = -1;
-    private int savedFingerprintLength = -1;
+    private long _savedPosition = -1;
+    private int _savedFingerprintLength = -1;
 
     private void SaveState()
     {
@@ -240,14 +240,14 @@ public sealed class LogFollower : IDisposable
             return;
         }
 
-        var position = offset - partial.Length;
-        if (position == savedPosition && fingerprint.Length == savedFingerprintLength)
+        var position = _offset - _partial.Length;
+        if (position == _savedPosition && _fingerprint.Length == _savedFingerprintLength)
         {
             return;
         }
 
-        DurableFile.WriteAllText(StatePath, JsonSerializer.Serialize(new State(path, position, lineNumber, Convert.ToHexString(fingerprint))));
-        savedPosition = position;
-        savedFingerprintLength = fingerprint.Length;
+        DurableFile.WriteAllText(StatePath, JsonSerializer.Serialize(new State(_path, position, _lineNumber, Convert.ToHexString(_fingerprint))));
+        _savedPosition = position;
+        _savedFingerprintLength = _fingerprint.Length;
     }
 }

@@ -85,20 +85,20 @@ public sealed class ShipperStats
 /// </summary>
 public sealed class EventShipper : IDisposable
 {
-    private readonly EventSpool spool;
-    private readonly ShipperOptions options;
-    private readonly TrainGuardApiClient client;
-    private readonly Action<string> log;
-    private readonly SemaphoreSlim nudge = new(0, 1);
-    private readonly Random jitter = new();
-    private DateTimeOffset lastReship = DateTimeOffset.MinValue;
+    private readonly EventSpool _spool;
+    private readonly ShipperOptions _options;
+    private readonly TrainGuardApiClient _client;
+    private readonly Action<string> _log;
+    private readonly SemaphoreSlim _nudge = new(0, 1);
+    private readonly Random _jitter = new();
+    private DateTimeOffset _lastReship = DateTimeOffset.MinValue;
 
     public EventShipper(EventSpool spool, ShipperOptions options, Action<string>? log = null, HttpMessageHandler? handler = null)
     {
-        this.spool = spool;
-        this.options = options;
-        this.log = log ?? (_ => { });
-        client = new TrainGuardApiClient(options.ServerUrl, options.Token, options.RequestTimeout, handler);
+        _spool = spool;
+        _options = options;
+        _log = log ?? (_ => { });
+        _client = new TrainGuardApiClient(options.ServerUrl, options.Token, options.RequestTimeout, handler);
         DeadLetters = new DeadLetterQueue(spool.Directory);
     }
 
@@ -110,11 +110,11 @@ public sealed class EventShipper : IDisposable
     /// <summary>Wakes an idle shipper (called after an append).</summary>
     public void Nudge()
     {
-        if (nudge.CurrentCount == 0)
+        if (_nudge.CurrentCount == 0)
         {
             try
             {
-                nudge.Release();
+                _nudge.Release();
             }
             catch (SemaphoreFullException)
             {
@@ -142,11 +142,11 @@ public sealed class EventShipper : IDisposable
             {
                 switch (outcome)
                 {
-                    case ShipOutcome.Idle when DeadLetters.Count > 0 && DateTimeOffset.UtcNow - lastReship >= options.DeadLetterRetry:
+                    case ShipOutcome.Idle when DeadLetters.Count > 0 && DateTimeOffset.UtcNow - _lastReship >= _options.DeadLetterRetry:
                         await ReshipDeadLettersAsync(cancellationToken);
                         break;
                     case ShipOutcome.Idle:
-                        await nudge.WaitAsync(options.IdlePoll, cancellationToken);
+                        await _nudge.WaitAsync(_options.IdlePoll, cancellationToken);
                         break;
                     case ShipOutcome.RetryLater:
                         await Task.Delay(NextDelay(Stats.ConsecutiveFailures), cancellationToken);
@@ -164,11 +164,11 @@ public sealed class EventShipper : IDisposable
     public TimeSpan NextDelay(int failures)
     {
         var exponent = Math.Clamp(failures - 1, 0, 30);
-        var ceiling = Math.Min(options.BackoffMax.TotalMilliseconds, options.BackoffBase.TotalMilliseconds * Math.Pow(2, exponent));
+        var ceiling = Math.Min(_options.BackoffMax.TotalMilliseconds, _options.BackoffBase.TotalMilliseconds * Math.Pow(2, exponent));
         double sample;
-        lock (jitter)
+        lock (_jitter)
         {
-            sample = jitter.NextDouble();
+            sample = _jitter.NextDouble();
         }
 
         return TimeSpan.FromMilliseconds(Math.Max(50, ceiling * sample));
@@ -177,7 +177,7 @@ public sealed class EventShipper : IDisposable
     /// <summary>Sends at most one batch.</summary>
     public async Task<ShipOutcome> ShipOnceAsync(CancellationToken cancellationToken = default)
     {
-        var batch = spool.ReadPending(options.BatchSize, options.MaxBatchBytes);
+        var batch = _spool.ReadPending(_options.BatchSize, _options.MaxBatchBytes);
         if (batch.Count == 0)
         {
             return ShipOutcome.Idle;
@@ -187,7 +187,7 @@ public sealed class EventShipper : IDisposable
         switch (delivery)
         {
             case Delivery.Accepted:
-                spool.Acknowledge(batch[^1].Seq);
+                _spool.Acknowledge(batch[^1].Seq);
                 Stats.Batches++;
                 Stats.EventsSent += batch.Count;
                 Stats.LastShippedId = batch[^1].EventId;
@@ -196,9 +196,9 @@ public sealed class EventShipper : IDisposable
                 return ShipOutcome.Sent;
             case Delivery.Refused:
                 DeadLetters.Add(batch, status, text);
-                spool.Acknowledge(batch[^1].Seq);
+                _spool.Acknowledge(batch[^1].Seq);
                 Stats.EventsRejected += batch.Count;
-                log($"server rejected a batch of {batch.Count} events (seq {batch[0].Seq}..{batch[^1].Seq}) with {status}: {TextSanitizer.Escape(text, 300)}; kept in {DeadLetters.Path}, each event is sent again on its own");
+                _log($"server rejected a batch of {batch.Count} events (seq {batch[0].Seq}..{batch[^1].Seq}) with {status}: {TextSanitizer.Escape(text, 300)}; kept in {DeadLetters.Path}, each event is sent again on its own");
                 await ReshipDeadLettersAsync(cancellationToken);
                 return ShipOutcome.Rejected;
             default:
@@ -214,7 +214,7 @@ public sealed class EventShipper : IDisposable
     /// <returns>How many were accepted.</returns>
     public async Task<int> ReshipDeadLettersAsync(CancellationToken cancellationToken = default)
     {
-        lastReship = DateTimeOffset.UtcNow;
+        _lastReship = DateTimeOffset.UtcNow;
         var letters = DeadLetters.ReadAll();
         if (letters.Count == 0)
         {
@@ -252,7 +252,7 @@ public sealed class EventShipper : IDisposable
         Stats.DeadLettersReshipped += accepted;
         if (accepted > 0 || remaining.Count > 0)
         {
-            log($"dead letters: {accepted} of {letters.Count} accepted when sent on their own; {remaining.Count} remain in {DeadLetters.Path}");
+            _log($"dead letters: {accepted} of {letters.Count} accepted when sent on their own; {remaining.Count} remain in {DeadLetters.Path}");
         }
 
         return accepted;
@@ -289,7 +289,7 @@ public sealed class EventShipper : IDisposable
         EventBatchResult answer;
         try
         {
-            answer = await client.PostEventsAsync([.. batch.Select(r => r.EventJson)], cancellationToken);
+            answer = await _client.PostEventsAsync([.. batch.Select(r => r.EventJson)], cancellationToken);
         }
         catch (TrainGuardApiException ex) when (ex.IsUnreachable)
         {
@@ -317,8 +317,8 @@ public sealed class EventShipper : IDisposable
 
     public void Dispose()
     {
-        client.Dispose();
-        nudge.Dispose();
+        _client.Dispose();
+        _nudge.Dispose();
     }
 
     private ShipOutcome Fail(string message)
@@ -328,7 +328,7 @@ public sealed class EventShipper : IDisposable
         Stats.LastError = message;
         if (Stats.ConsecutiveFailures is 1 or 5 or 20 || Stats.ConsecutiveFailures % 100 == 0)
         {
-            log($"shipping failed ({Stats.ConsecutiveFailures} in a row, {spool.Pending} events waiting in the spool): {message}");
+            _log($"shipping failed ({Stats.ConsecutiveFailures} in a row, {_spool.Pending} events waiting in the spool): {message}");
         }
 
         return ShipOutcome.RetryLater;

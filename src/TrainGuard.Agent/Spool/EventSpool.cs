@@ -26,46 +26,46 @@ public sealed record SpoolRecord(long Seq, string EventId, string EventJson, str
 /// </summary>
 public sealed class EventSpool : IDisposable
 {
-    private readonly object gate = new();
-    private readonly SpoolOptions options;
-    private readonly FileStream lockStream;
-    private readonly List<SegmentInfo> segments;
-    private FileStream active;
-    private long lastSeq;
-    private string lastHash;
-    private long acked;
-    private long anchorSeq;
-    private string anchorHash;
-    private string? lastEventJson;
-    private (int Segment, long Offset, long Seq) readCursor = (-1, 0, 0);
-    private bool disposed;
+    private readonly object _gate = new();
+    private readonly SpoolOptions _options;
+    private readonly FileStream _lockStream;
+    private readonly List<SegmentInfo> _segments;
+    private FileStream _active;
+    private long _lastSeq;
+    private string _lastHash;
+    private long _acked;
+    private long _anchorSeq;
+    private string _anchorHash;
+    private string? _lastEventJson;
+    private (int Segment, long Offset, long Seq) _readCursor = (-1, 0, 0);
+    private bool _disposed;
 
     private EventSpool(string directory, SpoolOptions options, FileStream lockStream, SpoolState state)
     {
         Directory = directory;
-        this.options = options;
-        this.lockStream = lockStream;
+        _options = options;
+        _lockStream = lockStream;
         OpenReport = state.Report;
-        segments = state.Segments;
-        lastSeq = state.LastSeq;
-        lastHash = state.LastHash;
-        acked = state.Acked;
-        anchorSeq = state.AnchorSeq;
-        anchorHash = state.AnchorHash;
-        lastEventJson = state.LastEventJson;
-        if (state.SealedHeadHash is { } sealedHash && state.SealedHeadSeq > lastSeq)
+        _segments = state.Segments;
+        _lastSeq = state.LastSeq;
+        _lastHash = state.LastHash;
+        _acked = state.Acked;
+        _anchorSeq = state.AnchorSeq;
+        _anchorHash = state.AnchorHash;
+        _lastEventJson = state.LastEventJson;
+        if (state.SealedHeadHash is { } sealedHash && state.SealedHeadSeq > _lastSeq)
         {
             // Records were cut from the end: number on from the sealed head, so the gap stays visible to every later verify.
-            lastSeq = state.SealedHeadSeq;
-            lastHash = sealedHash;
+            _lastSeq = state.SealedHeadSeq;
+            _lastHash = sealedHash;
         }
 
-        if (segments.Count == 0)
+        if (_segments.Count == 0)
         {
-            segments.Add(CreateSegment(lastSeq + 1));
+            _segments.Add(CreateSegment(_lastSeq + 1));
         }
 
-        active = OpenActive(segments[^1]);
+        _active = OpenActive(_segments[^1]);
     }
 
     public string Directory { get; }
@@ -77,9 +77,9 @@ public sealed class EventSpool : IDisposable
     {
         get
         {
-            lock (gate)
+            lock (_gate)
             {
-                return lastSeq;
+                return _lastSeq;
             }
         }
     }
@@ -88,9 +88,9 @@ public sealed class EventSpool : IDisposable
     {
         get
         {
-            lock (gate)
+            lock (_gate)
             {
-                return acked;
+                return _acked;
             }
         }
     }
@@ -100,9 +100,9 @@ public sealed class EventSpool : IDisposable
     {
         get
         {
-            lock (gate)
+            lock (_gate)
             {
-                return lastSeq - acked;
+                return _lastSeq - _acked;
             }
         }
     }
@@ -112,9 +112,9 @@ public sealed class EventSpool : IDisposable
     {
         get
         {
-            lock (gate)
+            lock (_gate)
             {
-                return (lastSeq, lastHash);
+                return (_lastSeq, _lastHash);
             }
         }
     }
@@ -123,9 +123,9 @@ public sealed class EventSpool : IDisposable
     {
         get
         {
-            lock (gate)
+            lock (_gate)
             {
-                return segments.Count;
+                return _segments.Count;
             }
         }
     }
@@ -135,9 +135,9 @@ public sealed class EventSpool : IDisposable
     {
         get
         {
-            lock (gate)
+            lock (_gate)
             {
-                return lastEventJson is null ? null : EventRecord.Parse(lastEventJson);
+                return _lastEventJson is null ? null : EventRecord.Parse(_lastEventJson);
             }
         }
     }
@@ -206,24 +206,24 @@ public sealed class EventSpool : IDisposable
             }
         }
 
-        lock (gate)
+        lock (_gate)
         {
-            ObjectDisposedException.ThrowIf(disposed, this);
+            ObjectDisposedException.ThrowIf(_disposed, this);
             var seqs = new long[records.Count];
-            var seq = lastSeq;
-            var hash = lastHash;
+            var seq = _lastSeq;
+            var hash = _lastHash;
             var buffer = new MemoryStream();
             for (var i = 0; i < jsons.Length; i++)
             {
-                if ((segments[^1].Count > 0 || buffer.Length > 0) && active.Length + buffer.Length >= options.MaxSegmentBytes)
+                if ((_segments[^1].Count > 0 || buffer.Length > 0) && _active.Length + buffer.Length >= _options.MaxSegmentBytes)
                 {
                     Commit(buffer, seq, hash, jsons[Math.Max(0, i - 1)]);
                     Roll(seq + 1, hash);
                 }
 
-                if (segments[^1].Count == 0 && buffer.Length == 0)
+                if (_segments[^1].Count == 0 && buffer.Length == 0)
                 {
-                    segments[^1].FirstPrev = hash;
+                    _segments[^1].FirstPrev = hash;
                 }
 
                 seq++;
@@ -246,21 +246,21 @@ public sealed class EventSpool : IDisposable
     /// </summary>
     public IReadOnlyList<SpoolRecord> ReadPending(int maxRecords, long maxBytes = 4 * 1024 * 1024)
     {
-        lock (gate)
+        lock (_gate)
         {
-            ObjectDisposedException.ThrowIf(disposed, this);
-            var start = acked + 1;
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            var start = _acked + 1;
             var result = new List<SpoolRecord>();
-            if (start > lastSeq || maxRecords <= 0)
+            if (start > _lastSeq || maxRecords <= 0)
             {
                 return result;
             }
 
             int segIndex;
             long offset;
-            if (readCursor.Seq == start && readCursor.Segment >= 0 && readCursor.Segment < segments.Count)
+            if (_readCursor.Seq == start && _readCursor.Segment >= 0 && _readCursor.Segment < _segments.Count)
             {
-                (segIndex, offset, _) = readCursor;
+                (segIndex, offset, _) = _readCursor;
             }
             else
             {
@@ -269,9 +269,9 @@ public sealed class EventSpool : IDisposable
             }
 
             long bytes = 0;
-            while (segIndex < segments.Count && result.Count < maxRecords && (bytes < maxBytes || result.Count == 0))
+            while (segIndex < _segments.Count && result.Count < maxRecords && (bytes < maxBytes || result.Count == 0))
             {
-                var segment = segments[segIndex];
+                var segment = _segments[segIndex];
                 using (var stream = new FileStream(segment.Path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1 << 16))
                 {
                     stream.Seek(offset, SeekOrigin.Begin);
@@ -320,7 +320,7 @@ public sealed class EventSpool : IDisposable
                     continue;
                 }
 
-                if (segIndex == segments.Count - 1)
+                if (segIndex == _segments.Count - 1)
                 {
                     // Stay at the end of the active segment: later appends may land here before the next roll.
                     break;
@@ -332,7 +332,7 @@ public sealed class EventSpool : IDisposable
 
             if (result.Count > 0)
             {
-                readCursor = (segIndex, offset, result[^1].Seq + 1);
+                _readCursor = (segIndex, offset, result[^1].Seq + 1);
             }
 
             return result;
@@ -345,21 +345,21 @@ public sealed class EventSpool : IDisposable
     /// </summary>
     public void Acknowledge(long seq)
     {
-        lock (gate)
+        lock (_gate)
         {
-            ObjectDisposedException.ThrowIf(disposed, this);
-            seq = Math.Min(seq, lastSeq);
-            if (seq <= acked)
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            seq = Math.Min(seq, _lastSeq);
+            if (seq <= _acked)
             {
                 return;
             }
 
-            acked = seq;
+            _acked = seq;
             var trimmed = 0;
-            while (trimmed + 1 < segments.Count && segments[trimmed + 1].FirstSeq - 1 <= acked && segments[trimmed + 1].FirstPrev is { } prev)
+            while (trimmed + 1 < _segments.Count && _segments[trimmed + 1].FirstSeq - 1 <= _acked && _segments[trimmed + 1].FirstPrev is { } prev)
             {
-                anchorSeq = segments[trimmed + 1].FirstSeq - 1;
-                anchorHash = prev;
+                _anchorSeq = _segments[trimmed + 1].FirstSeq - 1;
+                _anchorHash = prev;
                 trimmed++;
             }
 
@@ -368,11 +368,11 @@ public sealed class EventSpool : IDisposable
             {
                 for (var i = 0; i < trimmed; i++)
                 {
-                    File.Delete(segments[i].Path);
+                    File.Delete(_segments[i].Path);
                 }
 
-                segments.RemoveRange(0, trimmed);
-                readCursor = readCursor.Segment >= trimmed ? (readCursor.Segment - trimmed, readCursor.Offset, readCursor.Seq) : (-1, 0, 0);
+                _segments.RemoveRange(0, trimmed);
+                _readCursor = _readCursor.Segment >= trimmed ? (_readCursor.Segment - trimmed, _readCursor.Offset, _readCursor.Seq) : (-1, 0, 0);
                 DurableFile.SyncDirectory(Directory);
             }
         }
@@ -380,16 +380,16 @@ public sealed class EventSpool : IDisposable
 
     public void Dispose()
     {
-        lock (gate)
+        lock (_gate)
         {
-            if (disposed)
+            if (_disposed)
             {
                 return;
             }
 
-            disposed = true;
-            active.Dispose();
-            lockStream.Dispose();
+            _disposed = true;
+            _active.Dispose();
+            _lockStream.Dispose();
         }
     }
 
@@ -400,17 +400,17 @@ public sealed class EventSpool : IDisposable
             return;
         }
 
-        var before = active.Length;
+        var before = _active.Length;
         try
         {
-            active.Write(buffer.GetBuffer().AsSpan(0, (int)buffer.Length));
-            if (options.Fsync)
+            _active.Write(buffer.GetBuffer().AsSpan(0, (int)buffer.Length));
+            if (_options.Fsync)
             {
-                active.Flush(flushToDisk: true);
+                _active.Flush(flushToDisk: true);
             }
             else
             {
-                active.Flush();
+                _active.Flush();
             }
         }
         catch (IOException)
@@ -418,7 +418,7 @@ public sealed class EventSpool : IDisposable
             // Disk full or failing: leave the segment as it was so the chain stays intact.
             try
             {
-                active.SetLength(before);
+                _active.SetLength(before);
             }
             catch (IOException)
             {
@@ -428,12 +428,12 @@ public sealed class EventSpool : IDisposable
             throw;
         }
 
-        var segment = segments[^1];
-        segment.Count += seq - lastSeq;
-        segment.Length = active.Length;
-        lastSeq = seq;
-        lastHash = hash;
-        lastEventJson = lastJson;
+        var segment = _segments[^1];
+        segment.Count += seq - _lastSeq;
+        segment.Length = _active.Length;
+        _lastSeq = seq;
+        _lastHash = hash;
+        _lastEventJson = lastJson;
         buffer.SetLength(0);
 
         // Sealed after the records are on disk: a crash in between leaves a head that is older, never newer, than the spool.
@@ -448,15 +448,15 @@ public sealed class EventSpool : IDisposable
     }
 
     private void WriteCursor() =>
-        SpoolFormat.WriteCursor(Directory, new SpoolFormat.Cursor(acked, anchorSeq, anchorHash, lastSeq, lastHash), options.Fsync);
+        SpoolFormat.WriteCursor(Directory, new SpoolFormat.Cursor(_acked, _anchorSeq, _anchorHash, _lastSeq, _lastHash), _options.Fsync);
 
     private void Roll(long firstSeq, string prevHash)
     {
-        active.Dispose();
+        _active.Dispose();
         var segment = CreateSegment(firstSeq);
         segment.FirstPrev = prevHash;
-        segments.Add(segment);
-        active = OpenActive(segment);
+        _segments.Add(segment);
+        _active = OpenActive(segment);
     }
 
     private SegmentInfo CreateSegment(long firstSeq)
@@ -475,9 +475,9 @@ public sealed class EventSpool : IDisposable
 
     private int FindSegment(long seq)
     {
-        for (var i = segments.Count - 1; i >= 0; i--)
+        for (var i = _segments.Count - 1; i >= 0; i--)
         {
-            if (segments[i].FirstSeq <= seq)
+            if (_segments[i].FirstSeq <= seq)
             {
                 return i;
             }

@@ -25,21 +25,21 @@ public sealed class SshdCollector
 
     private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
-    private readonly SshdCollectorOptions options;
-    private readonly Action<EventRecord> sink;
-    private readonly Dictionary<long, PendingKey> pendingKeys = [];
-    private readonly DateTimeOffset reference;
-    private readonly TimeZoneInfo zone;
-    private Dictionary<string, string>? exportEntry;
-    private long exportLine;
-    private bool exportBroken;
+    private readonly SshdCollectorOptions _options;
+    private readonly Action<EventRecord> _sink;
+    private readonly Dictionary<long, PendingKey> _pendingKeys = [];
+    private readonly DateTimeOffset _reference;
+    private readonly TimeZoneInfo _zone;
+    private Dictionary<string, string>? _exportEntry;
+    private long _exportLine;
+    private bool _exportBroken;
 
     public SshdCollector(SshdCollectorOptions options, Action<EventRecord> sink)
     {
-        this.options = options;
-        this.sink = sink;
-        reference = options.ReferenceTime ?? DateTimeOffset.UtcNow;
-        zone = options.TimeZone ?? TimeZoneInfo.Utc;
+        _options = options;
+        _sink = sink;
+        _reference = options.ReferenceTime ?? DateTimeOffset.UtcNow;
+        _zone = options.TimeZone ?? TimeZoneInfo.Utc;
     }
 
     public CollectorStats Stats { get; } = new();
@@ -54,9 +54,9 @@ public sealed class SshdCollector
     public void ProcessLine(ReadOnlySpan<byte> bytes, long lineNumber, bool terminated = true)
     {
         Stats.Lines++;
-        if (bytes.Length > options.MaxLineLength)
+        if (bytes.Length > _options.MaxLineLength)
         {
-            Stats.AddError(options.SourcePath, lineNumber, $"line longer than {options.MaxLineLength} bytes");
+            Stats.AddError(_options.SourcePath, lineNumber, $"line longer than {_options.MaxLineLength} bytes");
             return;
         }
 
@@ -67,11 +67,11 @@ public sealed class SshdCollector
         }
         catch (DecoderFallbackException)
         {
-            Stats.AddError(options.SourcePath, lineNumber, "line is not valid UTF-8");
+            Stats.AddError(_options.SourcePath, lineNumber, "line is not valid UTF-8");
             return;
         }
 
-        if (exportEntry is not null || IsExportField(line))
+        if (_exportEntry is not null || IsExportField(line))
         {
             ExportLine(line, lineNumber);
             return;
@@ -90,13 +90,13 @@ public sealed class SshdCollector
 
         if (line.AsSpan().ContainsAnyInRange('\0', '\u0008') || line.AsSpan().ContainsAnyInRange('\u000e', '\u001f'))
         {
-            Stats.AddError(options.SourcePath, lineNumber, "line contains control characters");
+            Stats.AddError(_options.SourcePath, lineNumber, "line contains control characters");
             return;
         }
 
         if (!terminated && !line.Contains(' ', StringComparison.Ordinal))
         {
-            Stats.AddError(options.SourcePath, lineNumber, "last line cut short");
+            Stats.AddError(_options.SourcePath, lineNumber, "last line cut short");
             return;
         }
 
@@ -106,7 +106,7 @@ public sealed class SshdCollector
     /// <summary>Reads a whole stream through <see cref="ProcessLine"/> and flushes a pending export entry.</summary>
     public void ProcessStream(Stream stream)
     {
-        var reader = new LineReader(options.MaxLineLength) { OverlongHandler = n => { Stats.Lines++; Stats.AddError(options.SourcePath, n, $"line longer than {options.MaxLineLength} bytes"); } };
+        var reader = new LineReader(_options.MaxLineLength) { OverlongHandler = n => { Stats.Lines++; Stats.AddError(_options.SourcePath, n, $"line longer than {_options.MaxLineLength} bytes"); } };
         reader.Read(stream, ProcessLine);
         Flush();
     }
@@ -114,7 +114,7 @@ public sealed class SshdCollector
     /// <summary>Ends a journal export entry that was not followed by a blank line.</summary>
     public void Flush()
     {
-        if (exportEntry is not null)
+        if (_exportEntry is not null)
         {
             EndExportEntry();
         }
@@ -164,50 +164,50 @@ public sealed class SshdCollector
             return;
         }
 
-        if (exportEntry is null)
+        if (_exportEntry is null)
         {
-            exportEntry = new Dictionary<string, string>(StringComparer.Ordinal);
-            exportLine = lineNumber;
-            exportBroken = false;
+            _exportEntry = new Dictionary<string, string>(StringComparer.Ordinal);
+            _exportLine = lineNumber;
+            _exportBroken = false;
         }
 
         var eq = line.IndexOf('=', StringComparison.Ordinal);
         if (eq <= 0 || !IsExportField(line))
         {
             // Binary fields (name, newline, 64-bit length, data) cannot be read line by line.
-            if (!exportBroken)
+            if (!_exportBroken)
             {
-                Stats.AddError(options.SourcePath, lineNumber, "journal export field without '=' (binary field?); entry skipped");
+                Stats.AddError(_options.SourcePath, lineNumber, "journal export field without '=' (binary field?); entry skipped");
             }
 
-            exportBroken = true;
+            _exportBroken = true;
             return;
         }
 
-        if (exportEntry.Count >= MaxExportFields)
+        if (_exportEntry.Count >= MaxExportFields)
         {
-            if (!exportBroken)
+            if (!_exportBroken)
             {
-                Stats.AddError(options.SourcePath, lineNumber, $"journal export entry has more than {MaxExportFields} fields; entry skipped");
+                Stats.AddError(_options.SourcePath, lineNumber, $"journal export entry has more than {MaxExportFields} fields; entry skipped");
             }
 
-            exportBroken = true;
+            _exportBroken = true;
             return;
         }
 
-        exportEntry[line[..eq]] = line[(eq + 1)..];
+        _exportEntry[line[..eq]] = line[(eq + 1)..];
     }
 
     private void EndExportEntry()
     {
-        var entry = exportEntry!;
-        exportEntry = null;
-        if (exportBroken)
+        var entry = _exportEntry!;
+        _exportEntry = null;
+        if (_exportBroken)
         {
             return;
         }
 
-        JournalEntry(entry, exportLine);
+        JournalEntry(entry, _exportLine);
     }
 
     /// <summary>One entry of <c>journalctl -o json</c>: string fields, binary ones as arrays of byte values.</summary>
@@ -220,7 +220,7 @@ public sealed class SshdCollector
             using var doc = JsonDocument.Parse(bytes.ToArray(), new JsonDocumentOptions { MaxDepth = 4 });
             if (doc.RootElement.ValueKind != JsonValueKind.Object)
             {
-                Stats.AddError(options.SourcePath, lineNumber, "journal JSON line is not an object");
+                Stats.AddError(_options.SourcePath, lineNumber, "journal JSON line is not an object");
                 return;
             }
 
@@ -228,7 +228,7 @@ public sealed class SshdCollector
             {
                 if (entry.Count >= MaxExportFields)
                 {
-                    Stats.AddError(options.SourcePath, lineNumber, $"journal JSON entry has more than {MaxExportFields} fields; entry skipped");
+                    Stats.AddError(_options.SourcePath, lineNumber, $"journal JSON entry has more than {MaxExportFields} fields; entry skipped");
                     return;
                 }
 
@@ -249,7 +249,7 @@ public sealed class SshdCollector
         }
         catch (JsonException ex)
         {
-            Stats.AddError(options.SourcePath, lineNumber, $"not a journal JSON entry ({ex.Message})");
+            Stats.AddError(_options.SourcePath, lineNumber, $"not a journal JSON entry ({ex.Message})");
             return;
         }
 
@@ -289,7 +289,7 @@ public sealed class SshdCollector
         }
 
         var program = entry.GetValueOrDefault("SYSLOG_IDENTIFIER") ?? entry.GetValueOrDefault("_COMM");
-        if (program is null || !options.Programs.Contains(program) || !entry.TryGetValue("MESSAGE", out var message))
+        if (program is null || !_options.Programs.Contains(program) || !entry.TryGetValue("MESSAGE", out var message))
         {
             return;
         }
@@ -298,7 +298,7 @@ public sealed class SshdCollector
             || !long.TryParse(realtime, NumberStyles.None, CultureInfo.InvariantCulture, out var micros)
             || micros > 253402300799_000_000)
         {
-            Stats.AddError(options.SourcePath, lineNumber, "journal entry without a valid __REALTIME_TIMESTAMP");
+            Stats.AddError(_options.SourcePath, lineNumber, "journal entry without a valid __REALTIME_TIMESTAMP");
             return;
         }
 
@@ -306,7 +306,7 @@ public sealed class SshdCollector
         Stats.Records++;
         var line = new SshdLine(DateTimeOffset.UnixEpoch.AddTicks(micros * 10), false, entry.GetValueOrDefault("_HOSTNAME"), program, pid, message, lineNumber)
         {
-            Source = SourceTrust.FromJournal(entry, options.Programs, ambiguous ?? []),
+            Source = SourceTrust.FromJournal(entry, _options.Programs, ambiguous ?? []),
         };
         Interpret(line);
     }
@@ -317,13 +317,13 @@ public sealed class SshdCollector
         DateTimeOffset timestamp;
         int used;
         var inferred = false;
-        if (SyslogTimestamp.TryParseRfc3339(span, out timestamp, out used) || SyslogTimestamp.TryParseRfc3164(span, reference, zone, out timestamp, out used))
+        if (SyslogTimestamp.TryParseRfc3339(span, out timestamp, out used) || SyslogTimestamp.TryParseRfc3164(span, _reference, _zone, out timestamp, out used))
         {
             var rest = span[used..].TrimStart(' ');
             var hostEnd = rest.IndexOf(' ');
             if (hostEnd <= 0)
             {
-                Stats.AddError(options.SourcePath, lineNumber, "syslog line without host and program after the timestamp");
+                Stats.AddError(_options.SourcePath, lineNumber, "syslog line without host and program after the timestamp");
                 return;
             }
 
@@ -332,7 +332,7 @@ public sealed class SshdCollector
             var colon = rest.IndexOf(": ");
             if (colon <= 0)
             {
-                Stats.AddError(options.SourcePath, lineNumber, "syslog line without 'program[pid]: ' before the message");
+                Stats.AddError(_options.SourcePath, lineNumber, "syslog line without 'program[pid]: ' before the message");
                 return;
             }
 
@@ -350,7 +350,7 @@ public sealed class SshdCollector
             }
 
             var program = tag.ToString();
-            if (!options.Programs.Contains(program))
+            if (!_options.Programs.Contains(program))
             {
                 return;
             }
@@ -363,7 +363,7 @@ public sealed class SshdCollector
         // No timestamp: sshd's own stderr (sshd -D -e), as captured by a wrapper or container log.
         Stats.Records++;
         inferred = true;
-        Interpret(new SshdLine(reference, inferred, null, "sshd", null, text, lineNumber));
+        Interpret(new SshdLine(_reference, inferred, null, "sshd", null, text, lineNumber));
     }
 
     private void Interpret(SshdLine line)
@@ -384,7 +384,7 @@ public sealed class SshdCollector
             var at = m.IndexOf(" found at ", StringComparison.Ordinal);
             if (parts.Length < 6 || at < 0)
             {
-                Stats.AddError(options.SourcePath, line.Number, "unreadable 'Accepted key' line");
+                Stats.AddError(_options.SourcePath, line.Number, "unreadable 'Accepted key' line");
                 return;
             }
 
@@ -392,12 +392,12 @@ public sealed class SshdCollector
             var colon = location.LastIndexOf(':');
             long? keyLine = colon > 0 && long.TryParse(location.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n : null;
             var file = keyLine is null ? location : location[..colon];
-            if (pendingKeys.Count >= MaxPendingKeys)
+            if (_pendingKeys.Count >= MaxPendingKeys)
             {
-                pendingKeys.Clear();
+                _pendingKeys.Clear();
             }
 
-            pendingKeys[pidKey] = new PendingKey(parts[2], parts[3], file, keyLine);
+            _pendingKeys[pidKey] = new PendingKey(parts[2], parts[3], file, keyLine);
             return;
         }
 
@@ -405,7 +405,7 @@ public sealed class SshdCollector
         {
             if (!TryParseAuth(m, "Accepted ".Length, out var method, out var user, out var ip, out var port, out var tail))
             {
-                Stats.AddError(options.SourcePath, line.Number, "unreadable 'Accepted' line");
+                Stats.AddError(_options.SourcePath, line.Number, "unreadable 'Accepted' line");
                 return;
             }
 
@@ -422,7 +422,7 @@ public sealed class SshdCollector
                 }
             }
 
-            if (method == "publickey" && pendingKeys.Remove(pidKey, out var pending)
+            if (method == "publickey" && _pendingKeys.Remove(pidKey, out var pending)
                 && (e.GetString("trainguard.ssh.key_fingerprint") is not { } fp || fp == pending.Fingerprint))
             {
                 e.Set("trainguard.ssh.key_fingerprint", pending.Fingerprint);
@@ -442,7 +442,7 @@ public sealed class SshdCollector
         {
             if (!TryParseAuth(m, "Failed ".Length, out var method, out var user, out var ip, out var port, out _))
             {
-                Stats.AddError(options.SourcePath, line.Number, "unreadable 'Failed' line");
+                Stats.AddError(_options.SourcePath, line.Number, "unreadable 'Failed' line");
                 return;
             }
 
@@ -463,7 +463,7 @@ public sealed class SshdCollector
             var from = m.LastIndexOf(" from ", StringComparison.Ordinal);
             if (from < "Invalid user".Length)
             {
-                Stats.AddError(options.SourcePath, line.Number, "unreadable 'Invalid user' line");
+                Stats.AddError(_options.SourcePath, line.Number, "unreadable 'Invalid user' line");
                 return;
             }
 
@@ -484,7 +484,7 @@ public sealed class SshdCollector
             var ipAt = portAt > 0 ? rest.LastIndexOf(' ', portAt - 1) : -1;
             if (ipAt <= 0)
             {
-                Stats.AddError(options.SourcePath, line.Number, "unreadable 'Disconnected from user' line");
+                Stats.AddError(_options.SourcePath, line.Number, "unreadable 'Disconnected from user' line");
                 return;
             }
 
@@ -583,10 +583,10 @@ public sealed class SshdCollector
 
     private EventRecord NewEvent(SshdLine line, string action, string type, string outcome, string phase)
     {
-        var host = line.Host ?? options.HostName ?? "unknown";
+        var host = line.Host ?? _options.HostName ?? "unknown";
         var stamp = EventRecord.FormatTimestamp(line.Timestamp);
         var key = line.TimestampInferred
-            ? $"sshd|{host}|{options.SourcePath}|{line.Number}|{line.Message}"
+            ? $"sshd|{host}|{_options.SourcePath}|{line.Number}|{line.Message}"
             : $"sshd|{host}|{stamp}|{line.Pid}|{line.Message}";
         var e = new EventRecord(line.Timestamp, action, EventKinds.Event, UuidV7.FromKey(line.Timestamp, Encoding.UTF8.GetBytes(key)));
         e.Set(EventFields.Category, ["authentication"]);
@@ -595,12 +595,12 @@ public sealed class SshdCollector
         e.Set(EventFields.Module, Module);
         e.Set(EventFields.Dataset, Module);
         e.Set(EventFields.HostName, host);
-        if (options.HostId is { } hostId)
+        if (_options.HostId is { } hostId)
         {
             e.Set(EventFields.HostId, hostId);
         }
 
-        if (options.AgentId is { } agentId)
+        if (_options.AgentId is { } agentId)
         {
             e.Set(EventFields.AgentId, agentId);
         }
@@ -619,7 +619,7 @@ public sealed class SshdCollector
             e.Set("trainguard.timestamp_inferred", true);
         }
 
-        if (options.SourcePath is { } path)
+        if (_options.SourcePath is { } path)
         {
             e.Set("log.file.path", path);
         }
@@ -648,7 +648,7 @@ public sealed class SshdCollector
         }
 
         Stats.Events++;
-        sink(AgentDetections.Default.Annotate(e));
+        _sink(AgentDetections.Default.Annotate(e));
     }
 
     /// <summary>

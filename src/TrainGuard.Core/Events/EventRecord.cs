@@ -23,19 +23,19 @@ public sealed class EventRecord
         Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     };
 
-    private readonly JsonObject root;
+    private readonly JsonObject _root;
 
     /// <summary>An event with a fresh time-ordered id, <c>@timestamp</c>, <c>event.kind</c> and <c>event.action</c>.</summary>
     public EventRecord(DateTimeOffset timestamp, string action, string kind = EventKinds.Event, string? id = null)
     {
-        root = new JsonObject();
+        _root = new JsonObject();
         Set(EventFields.Id, id ?? UuidV7.NewId(timestamp));
         Timestamp = timestamp;
         Set(EventFields.Kind, kind);
         Set(EventFields.Action, action);
     }
 
-    private EventRecord(JsonObject root) => this.root = root;
+    private EventRecord(JsonObject root) => _root = root;
 
     /// <summary>The event id (a UUID v7 for events TrainGuard creates).</summary>
     public string Id
@@ -57,7 +57,7 @@ public sealed class EventRecord
     public string? Action => GetString(EventFields.Action);
 
     /// <summary>The JSON object itself (a live view, not a copy).</summary>
-    public JsonObject Root => root;
+    public JsonObject Root => _root;
 
     /// <summary>RFC 3339 UTC with exactly three fractional digits, e.g. <c>2026-11-22T08:12:04.235Z</c>.</summary>
     public static string FormatTimestamp(DateTimeOffset value) =>
@@ -142,7 +142,7 @@ public sealed class EventRecord
     public EventRecord SetNode(string path, JsonNode? value)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        var parent = root;
+        var parent = _root;
         var start = 0;
         while (true)
         {
@@ -198,7 +198,7 @@ public sealed class EventRecord
     /// <summary>The node at a dotted path, or null when any segment is missing.</summary>
     public JsonNode? Get(string path)
     {
-        JsonNode? node = root;
+        JsonNode? node = _root;
         var start = 0;
         while (node is JsonObject obj)
         {
@@ -269,13 +269,13 @@ public sealed class EventRecord
     }
 
     /// <summary>One compact JSON line (no trailing newline); members in the order they were set.</summary>
-    public string ToJsonLine() => root.ToJsonString(LineOptions);
+    public string ToJsonLine() => _root.ToJsonString(LineOptions);
 
     /// <summary>RFC 8785 canonical UTF-8 bytes: what the ledger commits.</summary>
-    public byte[] ToCanonicalJson() => CanonicalJson.Serialize(root);
+    public byte[] ToCanonicalJson() => CanonicalJson.Serialize(_root);
 
     /// <summary>A deep copy.</summary>
-    public EventRecord Clone() => new((JsonObject)root.DeepClone());
+    public EventRecord Clone() => new((JsonObject)_root.DeepClone());
 
     public override string ToString() => ToJsonLine();
 
