@@ -19,16 +19,16 @@ public sealed class AuditRecordParser
     private static readonly Dictionary<string, string>.AlternateLookup<ReadOnlySpan<char>> TypeLookup =
         KnownTypes.GetAlternateLookup<ReadOnlySpan<char>>();
 
-    private AuditField[] scratch = new AuditField[64];
-    private int count;
-    private string? lastNode;
+    private AuditField[] _scratch = new AuditField[64];
+    private int _count;
+    private string? _lastNode;
 
     /// <summary>Parses <paramref name="line"/> (without its line feed).</summary>
     /// <returns>True with a record, or false with a one-line reason in <paramref name="error"/>.</returns>
     public bool TryParse(ReadOnlySpan<byte> line, long lineNumber, out AuditRecord? record, out string? error)
     {
         record = null;
-        count = 0;
+        _count = 0;
         var gs = line.IndexOf(GroupSeparator);
         var kernel = gs < 0 ? line : line[..gs];
         var pos = 0;
@@ -92,7 +92,7 @@ public sealed class AuditRecordParser
         }
 
         var raw = line.ToArray();
-        var fields = scratch.AsSpan(0, count).ToArray();
+        var fields = _scratch.AsSpan(0, _count).ToArray();
         record = new AuditRecord(raw, fields, type, node, seconds, millis, serial, lineNumber);
         error = null;
         return true;
@@ -243,10 +243,10 @@ public sealed class AuditRecordParser
                 // directly continues it, otherwise ignored.
                 if (lastUnquoted >= 0 && (flags & AuditFieldFlags.InMessage) != 0)
                 {
-                    var prev = scratch[lastUnquoted];
+                    var prev = _scratch[lastUnquoted];
                     if (prev.ValueStart + prev.ValueLength + 1 == tokenStart)
                     {
-                        scratch[lastUnquoted] = prev with { ValueLength = pos - prev.ValueStart };
+                        _scratch[lastUnquoted] = prev with { ValueLength = pos - prev.ValueStart };
                     }
                 }
 
@@ -320,21 +320,21 @@ public sealed class AuditRecordParser
                 }
 
                 valueLength = pos - valueStart;
-                lastUnquoted = count;
+                lastUnquoted = _count;
             }
 
-            if (count == MaxFields)
+            if (_count == MaxFields)
             {
                 error = $"record has more than {MaxFields} fields";
                 return false;
             }
 
-            if (count == scratch.Length)
+            if (_count == _scratch.Length)
             {
-                Array.Resize(ref scratch, scratch.Length * 2);
+                Array.Resize(ref _scratch, _scratch.Length * 2);
             }
 
-            scratch[count++] = new AuditField(tokenStart, nameLength, valueStart, valueLength, fieldFlags);
+            _scratch[_count++] = new AuditField(tokenStart, nameLength, valueStart, valueLength, fieldFlags);
         }
     }
 
@@ -377,22 +377,22 @@ public sealed class AuditRecordParser
 
     private string InternNode(ReadOnlySpan<byte> bytes)
     {
-        if (lastNode is not null && lastNode.Length == bytes.Length)
+        if (_lastNode is not null && _lastNode.Length == bytes.Length)
         {
             var same = true;
             for (var i = 0; i < bytes.Length && same; i++)
             {
-                same = bytes[i] < 0x80 && bytes[i] == lastNode[i];
+                same = bytes[i] < 0x80 && bytes[i] == _lastNode[i];
             }
 
             if (same)
             {
-                return lastNode;
+                return _lastNode;
             }
         }
 
-        lastNode = Encoding.UTF8.GetString(bytes);
-        return lastNode;
+        _lastNode = Encoding.UTF8.GetString(bytes);
+        return _lastNode;
     }
 
     private static Dictionary<string, string> BuildKnownTypes()

@@ -20,8 +20,8 @@ public sealed record PasswdEntry(string Name, long Uid, long Gid, string Home, s
 /// </summary>
 public sealed class PasswdFile : IAccountNames
 {
-    private readonly Dictionary<long, string> users = [];
-    private readonly Dictionary<long, string> groups = [];
+    private readonly Dictionary<long, string> _users = [];
+    private readonly Dictionary<long, string> _groups = [];
 
     private PasswdFile(List<PasswdEntry> entries, int skipped)
     {
@@ -29,7 +29,7 @@ public sealed class PasswdFile : IAccountNames
         SkippedLines = skipped;
         foreach (var entry in entries)
         {
-            users.TryAdd(entry.Uid, entry.Name);
+            _users.TryAdd(entry.Uid, entry.Name);
         }
     }
 
@@ -69,7 +69,7 @@ public sealed class PasswdFile : IAccountNames
                 var parts = rawLine.TrimEnd('\r').Split(':');
                 if (parts.Length == 4 && parts[0].Length > 0 && long.TryParse(parts[2], out var gid) && gid >= 0)
                 {
-                    file.groups.TryAdd(gid, parts[0]);
+                    file._groups.TryAdd(gid, parts[0]);
                 }
                 else if (rawLine.Trim().Length > 0)
                 {
@@ -102,7 +102,7 @@ public sealed class PasswdFile : IAccountNames
         }
     }
 
-    public string? UserName(long uid) => users.GetValueOrDefault(uid);
+    public string? UserName(long uid) => _users.GetValueOrDefault(uid);
 
-    public string? GroupName(long gid) => groups.GetValueOrDefault(gid);
+    public string? GroupName(long gid) => _groups.GetValueOrDefault(gid);
 }

@@ -12,7 +12,7 @@ public sealed class CollectorStats
     /// <summary>How many parse errors keep their details (<see cref="FirstErrors"/>).</summary>
     public const int MaxRecordedErrors = 10;
 
-    private readonly List<ParseError> firstErrors = [];
+    private readonly List<ParseError> _firstErrors = [];
 
     /// <summary>Input lines seen (including blank and ignored ones).</summary>
     public long Lines { get; internal set; }
@@ -36,14 +36,14 @@ public sealed class CollectorStats
     public long SignalProbesSkipped { get; internal set; }
 
     /// <summary>The first <see cref="MaxRecordedErrors"/> parse errors.</summary>
-    public IReadOnlyList<ParseError> FirstErrors => firstErrors;
+    public IReadOnlyList<ParseError> FirstErrors => _firstErrors;
 
     internal void AddError(string? source, long line, string reason)
     {
         ParseErrors++;
-        if (firstErrors.Count < MaxRecordedErrors)
+        if (_firstErrors.Count < MaxRecordedErrors)
         {
-            firstErrors.Add(new ParseError(source, line, Findings.TextSanitizer.Escape(reason, 300)));
+            _firstErrors.Add(new ParseError(source, line, Findings.TextSanitizer.Escape(reason, 300)));
         }
     }
 }

@@ -196,7 +196,7 @@ public static class ForensicReplay
     /// <summary>Exposes only the first bytes of a stream (the first record is near the start).</summary>
     private sealed class FirstLinesStream(Stream inner, long limit) : Stream
     {
-        private long remaining = limit;
+        private long _remaining = limit;
 
         public override bool CanRead => true;
 
@@ -214,13 +214,13 @@ public static class ForensicReplay
 
         public override int Read(byte[] buffer, int offset, int count)
         {
-            if (remaining <= 0)
+            if (_remaining <= 0)
             {
                 return 0;
             }
 
-            var read = inner.Read(buffer, offset, (int)Math.Min(count, remaining));
-            remaining -= read;
+            var read = inner.Read(buffer, offset, (int)Math.Min(count, _remaining));
+            _remaining -= read;
             return read;
         }
 

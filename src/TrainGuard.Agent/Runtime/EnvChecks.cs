@@ -15,7 +15,7 @@ public sealed class EnvChecks(IReadOnlyList<string> sites, string? statePath)
 {
     public const string Module = "env";
 
-    private HashSet<string> reported = Load(statePath);
+    private HashSet<string> _reported = Load(statePath);
 
     public async Task<List<EventRecord>> RunAsync(DateTimeOffset now, CancellationToken cancellationToken)
     {
@@ -33,7 +33,7 @@ public sealed class EnvChecks(IReadOnlyList<string> sites, string? statePath)
             {
                 var key = $"{finding.RuleId}|{finding.Location.File}|{finding.Location.Member}|{finding.Message}";
                 current.Add(key);
-                if (reported.Contains(key))
+                if (_reported.Contains(key))
                 {
                     continue;
                 }
@@ -53,7 +53,7 @@ public sealed class EnvChecks(IReadOnlyList<string> sites, string? statePath)
             }
         }
 
-        reported = current;
+        _reported = current;
         if (statePath is not null)
         {
             DurableFile.WriteAllText(statePath, JsonSerializer.Serialize(current.Order(StringComparer.Ordinal)));

@@ -16,14 +16,14 @@ public sealed class JournalFollower(string command, string cursorPath, SshdColle
     private static readonly TimeSpan RestartDelay = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan SaveInterval = TimeSpan.FromSeconds(5);
 
-    private string? savedCursor = File.Exists(cursorPath) ? File.ReadAllText(cursorPath).Trim() : null;
-    private long lineNumber;
+    private string? _savedCursor = File.Exists(cursorPath) ? File.ReadAllText(cursorPath).Trim() : null;
+    private long _lineNumber;
 
     /// <summary>The journalctl arguments for the next start.</summary>
     public IReadOnlyList<string> Arguments()
     {
         var args = new List<string> { "-o", "json", "--all", "--follow", "--no-pager", "--lines=all" };
-        args.Add(string.IsNullOrEmpty(savedCursor) ? "--boot" : "--after-cursor=" + savedCursor);
+        args.Add(string.IsNullOrEmpty(_savedCursor) ? "--boot" : "--after-cursor=" + _savedCursor);
         args.AddRange(["SYSLOG_IDENTIFIER=sshd", "SYSLOG_IDENTIFIER=sshd-session", "SYSLOG_IDENTIFIER=sshd-auth"]);
         return args;
     }
@@ -79,11 +79,11 @@ public sealed class JournalFollower(string command, string cursorPath, SshdColle
     private void Read(Stream stdout)
     {
         var lastSave = Stopwatch.StartNew();
-        new LineReader { OverlongHandler = _ => lineNumber++ }.Read(stdout, (line, _, terminated) =>
+        new LineReader { OverlongHandler = _ => _lineNumber++ }.Read(stdout, (line, _, terminated) =>
         {
             lock (gate)
             {
-                collector.ProcessLine(line, ++lineNumber, terminated);
+                collector.ProcessLine(line, ++_lineNumber, terminated);
             }
 
             if (lastSave.Elapsed >= SaveInterval)
@@ -102,10 +102,10 @@ public sealed class JournalFollower(string command, string cursorPath, SshdColle
             cursor = collector.LastJournalCursor;
         }
 
-        if (cursor is not null && cursor != savedCursor)
+        if (cursor is not null && cursor != _savedCursor)
         {
             DurableFile.WriteAllText(cursorPath, cursor + "\n");
-            savedCursor = cursor;
+            _savedCursor = cursor;
         }
     }
 

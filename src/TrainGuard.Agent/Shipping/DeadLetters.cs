@@ -42,14 +42,14 @@ public sealed record DeadLetter(string RejectedAt, int Status, string Reason, Sp
 /// </summary>
 public sealed class DeadLetterQueue
 {
-    private readonly object gate = new();
-    private int count;
-    private long unreadable;
+    private readonly object _gate = new();
+    private int _count;
+    private long _unreadable;
 
     public DeadLetterQueue(string spoolDirectory)
     {
         Path = System.IO.Path.Combine(spoolDirectory, SpoolFormat.DeadLetterFile);
-        count = ReadAll().Count;
+        _count = ReadAll().Count;
     }
 
     public string Path { get; }
@@ -59,9 +59,9 @@ public sealed class DeadLetterQueue
     {
         get
         {
-            lock (gate)
+            lock (_gate)
             {
-                return count;
+                return _count;
             }
         }
     }
@@ -71,9 +71,9 @@ public sealed class DeadLetterQueue
     {
         get
         {
-            lock (gate)
+            lock (_gate)
             {
-                return unreadable;
+                return _unreadable;
             }
         }
     }
@@ -88,7 +88,7 @@ public sealed class DeadLetterQueue
             sb.Append(new DeadLetter(now, status, TextSanitizer.Escape(reason, 1000), record).ToLine()).Append('\n');
         }
 
-        lock (gate)
+        lock (_gate)
         {
             using (var stream = new FileStream(Path, FileMode.Append, FileAccess.Write, FileShare.Read))
             {
@@ -97,24 +97,24 @@ public sealed class DeadLetterQueue
             }
 
             DurableFile.SyncDirectory(System.IO.Path.GetDirectoryName(Path)!);
-            count += batch.Count;
+            _count += batch.Count;
         }
     }
 
     /// <summary>Every dead letter in the file, oldest first (lines that cannot be read are counted in <see cref="Unreadable"/> and skipped).</summary>
     public IReadOnlyList<DeadLetter> ReadAll()
     {
-        lock (gate)
+        lock (_gate)
         {
             var letters = new List<DeadLetter>();
-            unreadable = 0;
+            _unreadable = 0;
             if (!File.Exists(Path))
             {
                 return letters;
             }
 
             using var stream = new FileStream(Path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
-            new LineReader(SpoolFormat.MaxRecordBytes + 4096) { OverlongHandler = _ => unreadable++ }.Read(stream, (line, _, _) =>
+            new LineReader(SpoolFormat.MaxRecordBytes + 4096) { OverlongHandler = _ => _unreadable++ }.Read(stream, (line, _, _) =>
             {
                 if (TryParse(line) is { } letter)
                 {
@@ -122,7 +122,7 @@ public sealed class DeadLetterQueue
                 }
                 else if (!line.IsEmpty)
                 {
-                    unreadable++;
+                    _unreadable++;
                 }
             });
             return letters;
@@ -132,10 +132,10 @@ public sealed class DeadLetterQueue
     /// <summary>Replaces the file with <paramref name="remaining"/> (atomically; lines that could not be read are kept at its start).</summary>
     public void Rewrite(IReadOnlyList<DeadLetter> remaining)
     {
-        lock (gate)
+        lock (_gate)
         {
             var kept = new StringBuilder();
-            if (unreadable > 0 && File.Exists(Path))
+            if (_unreadable > 0 && File.Exists(Path))
             {
                 using var stream = new FileStream(Path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
                 new LineReader(SpoolFormat.MaxRecordBytes + 4096).Read(stream, (line, _, _) =>
@@ -153,7 +153,7 @@ public sealed class DeadLetterQueue
             }
 
             DurableFile.WriteAllText(Path, kept.ToString());
-            count = remaining.Count;
+            _count = remaining.Count;
         }
     }
 

@@ -9,8 +9,8 @@ namespace TrainGuard.Agent.Snapshots;
 /// </summary>
 public sealed class AuditJoin(int capacity = 4096)
 {
-    private readonly LinkedList<(string Path, DateTimeOffset Time, EventRecord Event)> recent = new();
-    private readonly object gate = new();
+    private readonly LinkedList<(string Path, DateTimeOffset Time, EventRecord Event)> _recent = new();
+    private readonly object _gate = new();
 
     /// <summary>Offers an event; only audit file events are kept.</summary>
     public void Observe(EventRecord e)
@@ -26,12 +26,12 @@ public sealed class AuditJoin(int capacity = 4096)
             return;
         }
 
-        lock (gate)
+        lock (_gate)
         {
-            recent.AddLast((path, e.Timestamp, e));
-            while (recent.Count > capacity)
+            _recent.AddLast((path, e.Timestamp, e));
+            while (_recent.Count > capacity)
             {
-                recent.RemoveFirst();
+                _recent.RemoveFirst();
             }
         }
     }
@@ -39,9 +39,9 @@ public sealed class AuditJoin(int capacity = 4096)
     /// <summary>The latest audit write to <paramref name="path"/> in [<paramref name="notAfter"/> - window, notAfter], or null.</summary>
     public EventRecord? FindWriter(string path, DateTimeOffset notAfter, TimeSpan window)
     {
-        lock (gate)
+        lock (_gate)
         {
-            for (var node = recent.Last; node is not null; node = node.Previous)
+            for (var node = _recent.Last; node is not null; node = node.Previous)
             {
                 var (p, time, e) = node.Value;
                 if (time <= notAfter && time >= notAfter - window && string.Equals(p, path, StringComparison.Ordinal))

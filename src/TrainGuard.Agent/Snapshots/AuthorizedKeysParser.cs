@@ -132,18 +132,18 @@ public static class AuthorizedKeysParser
 
     private sealed class FileState(int maxKeys)
     {
-        private readonly List<AuthorizedKey> keys = [];
-        private readonly List<(int, string)> errors = [];
-        private readonly List<UnparsedLine> unparsed = [];
-        private IncrementalHash? rest;
-        private int restFirstLine;
-        private int restLines;
-        private long restBytes;
-        private int number;
+        private readonly List<AuthorizedKey> _keys = [];
+        private readonly List<(int, string)> _errors = [];
+        private readonly List<UnparsedLine> _unparsed = [];
+        private IncrementalHash? _rest;
+        private int _restFirstLine;
+        private int _restLines;
+        private long _restBytes;
+        private int _number;
 
         public void Line(ReadOnlySpan<byte> kept, long length, IncrementalHash? longHash)
         {
-            number++;
+            _number++;
             var overlong = longHash is not null;
             if (kept.Length > 0 && kept[^1] == (byte)'\r' && !overlong)
             {
@@ -158,13 +158,13 @@ public static class AuthorizedKeysParser
             }
 
             var sha = overlong ? Convert.ToHexStringLower(longHash!.GetHashAndReset()) : Convert.ToHexStringLower(SHA256.HashData(kept));
-            if (keys.Count >= maxKeys)
+            if (_keys.Count >= maxKeys)
             {
-                rest ??= IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-                restFirstLine = restLines == 0 ? number : restFirstLine;
-                restLines++;
-                restBytes += length;
-                rest.AppendData(Encoding.ASCII.GetBytes(sha + "\n"));
+                _rest ??= IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+                _restFirstLine = _restLines == 0 ? _number : _restFirstLine;
+                _restLines++;
+                _restBytes += length;
+                _rest.AppendData(Encoding.ASCII.GetBytes(sha + "\n"));
                 return;
             }
 
@@ -180,32 +180,32 @@ public static class AuthorizedKeysParser
             {
                 if (candidate.Length == 0)
                 {
-                    MalformedInputException.Throw(InputErrorKind.OverLimit, $"line {number}: {length} bytes with no complete key in its first {MaxLineLength} bytes", 0);
+                    MalformedInputException.Throw(InputErrorKind.OverLimit, $"line {_number}: {length} bytes with no complete key in its first {MaxLineLength} bytes", 0);
                 }
 
-                var key = ParseLine(candidate, number);
-                keys.Add(overlong ? key with { LineBytes = length, LineSha256 = sha } : key);
+                var key = ParseLine(candidate, _number);
+                _keys.Add(overlong ? key with { LineBytes = length, LineSha256 = sha } : key);
             }
             catch (MalformedInputException ex)
             {
                 var reason = overlong ? $"line of {length} bytes, longer than {MaxLineLength}: {ex.Message}" : ex.Message;
-                errors.Add((number, reason));
-                unparsed.Add(new UnparsedLine(number, length, sha, Findings.TextSanitizer.Escape(trimmed, PrefixChars), Findings.TextSanitizer.Escape(reason, 300)));
+                _errors.Add((_number, reason));
+                _unparsed.Add(new UnparsedLine(_number, length, sha, Findings.TextSanitizer.Escape(trimmed, PrefixChars), Findings.TextSanitizer.Escape(reason, 300)));
             }
         }
 
         public AuthorizedKeysFile Finish()
         {
-            if (rest is not null)
+            if (_rest is not null)
             {
-                var sha = Convert.ToHexStringLower(rest.GetHashAndReset());
-                rest.Dispose();
-                var reason = $"{restLines} more lines after {maxKeys} keys were not parsed";
-                errors.Add((restFirstLine, reason));
-                unparsed.Add(new UnparsedLine(restFirstLine, restBytes, sha, string.Empty, reason));
+                var sha = Convert.ToHexStringLower(_rest.GetHashAndReset());
+                _rest.Dispose();
+                var reason = $"{_restLines} more lines after {maxKeys} keys were not parsed";
+                _errors.Add((_restFirstLine, reason));
+                _unparsed.Add(new UnparsedLine(_restFirstLine, _restBytes, sha, string.Empty, reason));
             }
 
-            return new AuthorizedKeysFile(keys, errors) { Unparsed = unparsed };
+            return new AuthorizedKeysFile(_keys, _errors) { Unparsed = _unparsed };
         }
     }
 

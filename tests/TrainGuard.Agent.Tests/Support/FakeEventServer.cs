@@ -13,11 +13,11 @@ namespace TrainGuard.Agent.Tests.Support;
 /// </summary>
 public sealed class FakeEventServer : IDisposable
 {
-    private readonly object gate = new();
-    private readonly Dictionary<string, long> index = new(StringComparer.Ordinal);
-    private readonly List<string> received = [];
-    private HttpListener? listener;
-    private Task? loop;
+    private readonly object _gate = new();
+    private readonly Dictionary<string, long> _index = new(StringComparer.Ordinal);
+    private readonly List<string> _received = [];
+    private HttpListener? _listener;
+    private Task? _loop;
 
     public FakeEventServer()
     {
@@ -59,9 +59,9 @@ public sealed class FakeEventServer : IDisposable
     {
         get
         {
-            lock (gate)
+            lock (_gate)
             {
-                return index.Count;
+                return _index.Count;
             }
         }
     }
@@ -70,9 +70,9 @@ public sealed class FakeEventServer : IDisposable
     {
         get
         {
-            lock (gate)
+            lock (_gate)
             {
-                return received.ToList();
+                return _received.ToList();
             }
         }
     }
@@ -81,9 +81,9 @@ public sealed class FakeEventServer : IDisposable
     {
         get
         {
-            lock (gate)
+            lock (_gate)
             {
-                return new Dictionary<string, long>(index, StringComparer.Ordinal);
+                return new Dictionary<string, long>(_index, StringComparer.Ordinal);
             }
         }
     }
@@ -95,14 +95,14 @@ public sealed class FakeEventServer : IDisposable
         var l = new HttpListener();
         l.Prefixes.Add(Url.ToString());
         l.Start();
-        listener = l;
-        loop = Task.Run(() => Serve(l));
+        _listener = l;
+        _loop = Task.Run(() => Serve(l));
     }
 
     public void Stop()
     {
-        var l = listener;
-        listener = null;
+        var l = _listener;
+        _listener = null;
         if (l is null)
         {
             return;
@@ -111,7 +111,7 @@ public sealed class FakeEventServer : IDisposable
         l.Abort();
         try
         {
-            loop?.Wait(TimeSpan.FromSeconds(5));
+            _loop?.Wait(TimeSpan.FromSeconds(5));
         }
         catch (AggregateException)
         {
@@ -190,10 +190,10 @@ public sealed class FakeEventServer : IDisposable
                 var id = e.GetProperty("id").GetString()!;
                 long leaf;
                 bool duplicate;
-                lock (gate)
+                lock (_gate)
                 {
-                    received.Add(id);
-                    duplicate = index.TryGetValue(id, out leaf);
+                    _received.Add(id);
+                    duplicate = _index.TryGetValue(id, out leaf);
                     if (duplicate)
                     {
                         Duplicates++;
@@ -201,8 +201,8 @@ public sealed class FakeEventServer : IDisposable
                     }
                     else
                     {
-                        leaf = index.Count;
-                        index[id] = leaf;
+                        leaf = _index.Count;
+                        _index[id] = leaf;
                         appended++;
                         Events.Add(e.Clone());
                     }
@@ -214,9 +214,9 @@ public sealed class FakeEventServer : IDisposable
             }
 
             int size;
-            lock (gate)
+            lock (_gate)
             {
-                size = index.Count;
+                size = _index.Count;
             }
 
             results.Append("],\"appended\":").Append(appended).Append(",\"duplicates\":").Append(duplicates)

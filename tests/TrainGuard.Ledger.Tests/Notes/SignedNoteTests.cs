@@ -3,7 +3,7 @@ using TrainGuard.Ledger.Notes;
 using TrainGuard.Ledger.Tests.Support;
 using TrainGuard.Parsing;
 
-namespace TrainGuard.Ledger.Tests.TreeHeads;
+namespace TrainGuard.Ledger.Tests.Notes;
 
 /// <summary>
 /// Signed notes, checked against the public vectors of golang.org/x/mod/sumdb/note (note_test.go):

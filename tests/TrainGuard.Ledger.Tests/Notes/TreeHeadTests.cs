@@ -3,7 +3,7 @@ using TrainGuard.Ledger.Notes;
 using TrainGuard.Ledger.Tests.Support;
 using TrainGuard.Parsing;
 
-namespace TrainGuard.Ledger.Tests.TreeHeads;
+namespace TrainGuard.Ledger.Tests.Notes;
 
 public class CheckpointTests
 {

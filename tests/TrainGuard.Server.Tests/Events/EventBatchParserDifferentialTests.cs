@@ -172,27 +172,27 @@ public sealed class EventBatchParserDifferentialTests
     /// <summary>Batches in every envelope with events that are good, subtly bad, oversize or hostile, fields in random order.</summary>
     private sealed class BatchGenerator(Random random)
     {
-        private readonly JsonTextGenerator json = new(random) { MaxDepth = 4 };
+        private readonly JsonTextGenerator _json = new(random) { MaxDepth = 4 };
 
         /// <summary>Half the batches only vary what must not matter (escapes, order, extra fields, ids in upper case).</summary>
-        private bool clean;
+        private bool _clean;
 
         public string Batch()
         {
-            clean = random.Next(2) == 0;
+            _clean = random.Next(2) == 0;
             var events = new List<string>();
             for (var i = random.Next(random.Next(20) == 0 ? 12 : 5); i >= 0; i--)
             {
-                events.Add(!clean && random.Next(25) == 0 ? json.Value(depth: 3) : Event());
+                events.Add(!_clean && random.Next(25) == 0 ? _json.Value(depth: 3) : Event());
             }
 
             var array = "[" + string.Join(random.Next(2) == 0 ? "," : " ,\n ", events) + "]";
             return random.Next(12) switch
             {
                 0 or 1 or 2 or 3 or 4 => array,
-                5 => $"{{\"meta\":{json.Value(depth: 2)},\"events\":{array}}}",
+                5 => $"{{\"meta\":{_json.Value(depth: 2)},\"events\":{array}}}",
                 6 => $"{{\"ev\\u0065nts\" : {array} }}",
-                7 when random.Next(4) == 0 => random.Next(3) switch { 0 => "{\"events\":{}}", 1 => "{\"other\":[]}", _ => json.Value(depth: 3) },
+                7 when random.Next(4) == 0 => random.Next(3) switch { 0 => "{\"events\":{}}", 1 => "{\"other\":[]}", _ => _json.Value(depth: 3) },
                 _ => $"{{\"events\":{array}}}",
             };
         }
@@ -205,25 +205,25 @@ public sealed class EventBatchParserDifferentialTests
             {
                 0 => null,
                 1 => "5",
-                2 => json.StringLiteral(guid.ToString().ToUpperInvariant()),
-                3 => json.StringLiteral(guid.ToString("B")),
-                4 => json.StringLiteral(guid.ToString("N")),
-                5 => json.StringLiteral("not-a-uuid"),
-                6 => json.StringLiteral(guid.ToString()[..35] + "g"),
-                _ => json.StringLiteral(guid.ToString()),
+                2 => _json.StringLiteral(guid.ToString().ToUpperInvariant()),
+                3 => _json.StringLiteral(guid.ToString("B")),
+                4 => _json.StringLiteral(guid.ToString("N")),
+                5 => _json.StringLiteral("not-a-uuid"),
+                6 => _json.StringLiteral(guid.ToString()[..35] + "g"),
+                _ => _json.StringLiteral(guid.ToString()),
             };
             Add("id", id);
             var timestamp = Pick(14) switch
             {
                 0 => null,
                 1 => "1700000000",
-                2 => json.StringLiteral("2026-11-23"),
-                3 => json.StringLiteral("2025-02-29T00:00:00Z"),
-                4 => json.StringLiteral("2026-11-23t10:12:04.123456789z"),
-                5 => json.StringLiteral("2026-11-23T10:12:04+05:30"),
-                6 => json.StringLiteral("2026-11-23T10:12:04.1234567890Z"),
-                7 => json.StringLiteral("\u0661\u0662\u0663\u0664-11-23T10:12:04Z"),
-                _ => json.StringLiteral(TrainGuard.Events.EventRecord.FormatTimestamp(new DateTimeOffset(2026, 11, 23, 10, 0, 0, TimeSpan.Zero).AddMilliseconds(random.Next(1_000_000)))),
+                2 => _json.StringLiteral("2026-11-23"),
+                3 => _json.StringLiteral("2025-02-29T00:00:00Z"),
+                4 => _json.StringLiteral("2026-11-23t10:12:04.123456789z"),
+                5 => _json.StringLiteral("2026-11-23T10:12:04+05:30"),
+                6 => _json.StringLiteral("2026-11-23T10:12:04.1234567890Z"),
+                7 => _json.StringLiteral("\u0661\u0662\u0663\u0664-11-23T10:12:04Z"),
+                _ => _json.StringLiteral(TrainGuard.Events.EventRecord.FormatTimestamp(new DateTimeOffset(2026, 11, 23, 10, 0, 0, TimeSpan.Zero).AddMilliseconds(random.Next(1_000_000)))),
             };
             Add("@timestamp", timestamp);
 
@@ -233,39 +233,39 @@ public sealed class EventBatchParserDifferentialTests
                 0 => null,
                 1 => "\"\"",
                 2 => "7",
-                3 => json.StringLiteral("\u00e9v\u00e9nement/\"quoted\""),
-                _ => json.StringLiteral(random.Next(2) == 0 ? "process-signal" : "user-login"),
+                3 => _json.StringLiteral("\u00e9v\u00e9nement/\"quoted\""),
+                _ => _json.StringLiteral(random.Next(2) == 0 ? "process-signal" : "user-login"),
             };
             if (action is not null)
             {
-                eventMembers.Add($"{json.StringLiteral("action")}:{action}");
+                eventMembers.Add($"{_json.StringLiteral("action")}:{action}");
             }
 
             if (random.Next(3) == 0)
             {
-                eventMembers.Add($"\"kind\":{json.StringLiteral("event")}");
+                eventMembers.Add($"\"kind\":{_json.StringLiteral("event")}");
             }
 
             if (random.Next(6) == 0)
             {
-                eventMembers.Add($"\"ingested\":{json.Value(depth: 3)}");
+                eventMembers.Add($"\"ingested\":{_json.Value(depth: 3)}");
             }
 
-            Add("event", Pick(15) == 0 ? json.Value(depth: 4) : "{" + string.Join(",", Shuffle(eventMembers)) + "}");
+            Add("event", Pick(15) == 0 ? _json.Value(depth: 4) : "{" + string.Join(",", Shuffle(eventMembers)) + "}");
             if (random.Next(2) == 0)
             {
-                Add("host", random.Next(6) == 0 ? json.Value(depth: 3) : $"{{\"name\":{json.StringLiteral($"gpu-node-{random.Next(64)}")}}}");
+                Add("host", random.Next(6) == 0 ? _json.Value(depth: 3) : $"{{\"name\":{_json.StringLiteral($"gpu-node-{random.Next(64)}")}}}");
             }
 
             if (random.Next(2) == 0)
             {
-                Add("user", $"{{\"name\":{(random.Next(6) == 0 ? json.Number() : json.StringLiteral("mallory"))},\"id\":\"1600\"}}");
+                Add("user", $"{{\"name\":{(random.Next(6) == 0 ? _json.Number() : _json.StringLiteral("mallory"))},\"id\":\"1600\"}}");
             }
 
-            Add("process", $"{{\"pid\":{(clean ? random.Next(1 << 22).ToString(System.Globalization.CultureInfo.InvariantCulture) : json.Number())},\"executable\":{json.StringLiteral("/usr/bin/kill")}}}");
-            for (var i = random.Next(clean ? 2 : 4); i > 0; i--)
+            Add("process", $"{{\"pid\":{(_clean ? random.Next(1 << 22).ToString(System.Globalization.CultureInfo.InvariantCulture) : _json.Number())},\"executable\":{_json.StringLiteral("/usr/bin/kill")}}}");
+            for (var i = random.Next(_clean ? 2 : 4); i > 0; i--)
             {
-                Add("extra" + i, json.Value(depth: clean ? 3 : 2));
+                Add("extra" + i, _json.Value(depth: _clean ? 3 : 2));
             }
 
             if (Pick(60) == 0)
@@ -278,7 +278,7 @@ public sealed class EventBatchParserDifferentialTests
                 members.Add(members[random.Next(members.Count)]);
             }
 
-            return "{" + string.Join(",", Shuffle(members).Select(m => $"{json.StringLiteral(m.Name)}:{m.Value}")) + "}";
+            return "{" + string.Join(",", Shuffle(members).Select(m => $"{_json.StringLiteral(m.Name)}:{m.Value}")) + "}";
 
             void Add(string name, string? value)
             {
@@ -290,7 +290,7 @@ public sealed class EventBatchParserDifferentialTests
         }
 
         /// <summary>A choice among <paramref name="n"/>; in clean batches always the last (the ordinary case).</summary>
-        private int Pick(int n) => clean ? n - 1 : random.Next(n);
+        private int Pick(int n) => _clean ? n - 1 : random.Next(n);
 
         private List<T> Shuffle<T>(List<T> items)
         {
