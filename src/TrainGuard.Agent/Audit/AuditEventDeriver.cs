@@ -503,19 +503,7 @@ public sealed class AuditEventDeriver
 
     private void ApplyActor(EventRecord e, AuditRecord syscall, AuditRecord? proctitle)
     {
-        if (syscall.TryGetInt64("auid", out var auid))
-        {
-            auid = AuditValues.NormalizeId(auid);
-            e.Set("user.audit.id", Id(auid));
-            SetText(e, "user.audit.name", UserName(syscall, "AUID", auid));
-        }
-
-        if (syscall.TryGetInt64("uid", out var uid))
-        {
-            e.Set("user.id", Id(uid));
-            SetText(e, "user.name", UserName(syscall, "UID", uid));
-        }
-
+        ApplyUserIds(e, syscall);
         if (syscall.TryGetInt64("euid", out var euid))
         {
             e.Set("user.effective.id", Id(euid));
@@ -546,6 +534,22 @@ public sealed class AuditEventDeriver
 
     private void ApplyUserSpaceActor(EventRecord e, AuditRecord record)
     {
+        ApplyUserIds(e, record);
+        SetNumber(e, "process.pid", record, "pid");
+        SetNumber(e, "process.session_id", record, "ses");
+        if (record.GetText("exe") is { } exe)
+        {
+            e.Set("process.executable", exe);
+            e.Set("process.name", exe[(exe.LastIndexOf('/') + 1)..]);
+        }
+
+        var res = record.GetText("res");
+        e.Set(EventFields.Outcome, res is "success" or "1" ? EventOutcomes.Success : res is "failed" or "0" ? EventOutcomes.Failure : EventOutcomes.Unknown);
+    }
+
+    /// <summary>The login (audit) and real user of a kernel or user-space record, with their names where known.</summary>
+    private void ApplyUserIds(EventRecord e, AuditRecord record)
+    {
         if (record.TryGetInt64("auid", out var auid))
         {
             auid = AuditValues.NormalizeId(auid);
@@ -558,17 +562,6 @@ public sealed class AuditEventDeriver
             e.Set("user.id", Id(uid));
             SetText(e, "user.name", UserName(record, "UID", uid));
         }
-
-        SetNumber(e, "process.pid", record, "pid");
-        SetNumber(e, "process.session_id", record, "ses");
-        if (record.GetText("exe") is { } exe)
-        {
-            e.Set("process.executable", exe);
-            e.Set("process.name", exe[(exe.LastIndexOf('/') + 1)..]);
-        }
-
-        var res = record.GetText("res");
-        e.Set(EventFields.Outcome, res is "success" or "1" ? EventOutcomes.Success : res is "failed" or "0" ? EventOutcomes.Failure : EventOutcomes.Unknown);
     }
 
     private static void Outcome(EventRecord e, AuditRecord syscall) =>

@@ -165,15 +165,8 @@ public static class EnvironmentBaseline
         return path;
     }
 
-    private static Report Wrap(List<AnalyzedItem> items, DateTimeOffset started, TimeSpan elapsed) => new()
-    {
-        Command = DiffCommand,
-        ItemsName = "packages",
-        Items = items,
-        Rules = EnvRules.Descriptors,
-        StartedAt = started,
-        Elapsed = elapsed,
-    };
+    private static Report Wrap(List<AnalyzedItem> items, DateTimeOffset started, TimeSpan elapsed) =>
+        EnvironmentVerifier.PackageReport(DiffCommand, items, started, elapsed);
 
     private static string Mtime(string path)
     {

@@ -786,16 +786,19 @@ public static class EnvironmentVerifier
             .OrderByDescending(i => i.Findings.Count == 0 ? -1 : (int)i.Findings.Max(f => f.Severity))
             .ThenBy(i => i.Path, StringComparer.Ordinal)
             .ToList();
-        return new Report
-        {
-            Command = Command,
-            ItemsName = "packages",
-            Items = items,
-            Rules = EnvRules.Descriptors,
-            StartedAt = started,
-            Elapsed = elapsed,
-        };
+        return PackageReport(Command, items, started, elapsed);
     }
+
+    /// <summary>The report of an env verb: its items are packages, its rules the env rules.</summary>
+    internal static Report PackageReport(string command, List<AnalyzedItem> items, DateTimeOffset started, TimeSpan elapsed) => new()
+    {
+        Command = command,
+        ItemsName = "packages",
+        Items = items,
+        Rules = EnvRules.Descriptors,
+        StartedAt = started,
+        Elapsed = elapsed,
+    };
 
     internal static string Relative(string path, string site) =>
         path.StartsWith(site + "/", StringComparison.Ordinal) ? path[(site.Length + 1)..] : path;

@@ -103,14 +103,7 @@ public static class SigstoreBundle
     public static VerifiedBundle Verify(ReadOnlySpan<byte> bundleJson, ECDsa publicKey)
     {
         ArgumentNullException.ThrowIfNull(publicKey);
-        try
-        {
-            return VerifyCore(bundleJson, publicKey, null);
-        }
-        catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or FormatException or JsonException)
-        {
-            throw MalformedInputException.Create(InputErrorKind.Syntax, $"the signature bundle is malformed: {ex.Message}", 0, inner: ex);
-        }
+        return VerifyChecked(bundleJson, publicKey, null);
     }
 
     /// <summary>
@@ -124,9 +117,15 @@ public static class SigstoreBundle
     public static VerifiedBundle VerifyWithCertificates(ReadOnlySpan<byte> bundleJson, X509Certificate2Collection trustedCertificates)
     {
         ArgumentNullException.ThrowIfNull(trustedCertificates);
+        return VerifyChecked(bundleJson, null, trustedCertificates);
+    }
+
+    /// <summary><see cref="VerifyCore"/> with what a malformed bundle throws on the way turned into the malformed-input error.</summary>
+    private static VerifiedBundle VerifyChecked(ReadOnlySpan<byte> bundleJson, ECDsa? givenKey, X509Certificate2Collection? trusted)
+    {
         try
         {
-            return VerifyCore(bundleJson, null, trustedCertificates);
+            return VerifyCore(bundleJson, givenKey, trusted);
         }
         catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or FormatException or JsonException)
         {
