@@ -61,7 +61,7 @@ public sealed class BadInputTests
         var problem = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
         Assert.Contains("event 3", (string)problem["detail"]!, StringComparison.Ordinal);
         Assert.Equal(0, await h.Server.Store.Ledger.SizeAsync());
-        var metrics = await (await h.GetAsync("metrics", null)).Content.ReadAsStringAsync();
+        var metrics = await (await h.GetAsync("metrics", h.ReaderToken)).Content.ReadAsStringAsync();
         Assert.Contains("trainguard_batches_total{outcome=\"rejected\"} 1", metrics, StringComparison.Ordinal);
     }
 

@@ -204,12 +204,17 @@ public sealed class TrainGuardServer : IAsyncDisposable
         app.MapPost("/api/v1/events", Authorization.Require(state, Role.Agent, Handle(EventEndpoints.AppendAsync)));
         app.MapGet("/api/v1/events", Authorization.Require(state, Role.Reader, Handle(EventEndpoints.QueryAsync)));
         app.MapGet("/api/v1/events/{id}", Authorization.Require(state, Role.Reader, Handle(EventEndpoints.GetAsync)));
+
+        // The public witness view: signed tree heads and hashes only, nothing of the events themselves.
         app.MapGet("/api/v1/proof/consistency", Handle(LogEndpoints.ConsistencyAsync));
         app.MapGet("/api/v1/log", Handle(LogEndpoints.InfoAsync));
         app.MapGet("/checkpoint", Handle(LogEndpoints.CheckpointAsync));
-        app.MapGet("/tile/{**path}", Handle(LogEndpoints.TileAsync));
+        app.MapGet("/tile/{**path}", Handle(LogEndpoints.HashTileAsync));
+
+        // Entry bundles hold the events (users, hosts, command lines): a reader's.
+        app.MapGet("/tile/entries/{**path}", Authorization.Require(state, Role.Reader, Handle(LogEndpoints.EntryBundleAsync)));
         app.MapGet("/healthz", (RequestDelegate)OpsEndpoints.HealthAsync);
         app.MapGet("/readyz", Handle(OpsEndpoints.ReadyAsync));
-        app.MapGet("/metrics", Handle(OpsEndpoints.MetricsAsync));
+        app.MapGet("/metrics", Authorization.Require(state, Role.Reader, Handle(OpsEndpoints.MetricsAsync)));
     }
 }
