@@ -1,5 +1,9 @@
 using System.Net;
+using System.Text;
+using System.Text.Json.Nodes;
+using TrainGuard.Events;
 using TrainGuard.Ledger.Tiles;
+using TrainGuard.Server.Auth;
 using TrainGuard.Server.Tests.Support;
 
 namespace TrainGuard.Server.Tests;
@@ -15,6 +19,7 @@ public sealed class InsiderTests
     {
         await using var h = await ServerHarness.StartAsync(Backends.Sqlite);
         await h.PostEventsOkAsync(Enumerable.Range(0, 3).Select(i => ServerHarness.Event(i)));
+        var signer = await h.NewTokenAsync(Role.Signer, "mallory");
         var entries = TileAddress.Entries(0, 3).ToPath();
 
         // Events (user, host, command lines) and metrics: a reader's (or an admin's), nobody else's.
@@ -22,7 +27,7 @@ public sealed class InsiderTests
         {
             using var anonymous = await h.GetAsync(path, null);
             Assert.True(anonymous.StatusCode == HttpStatusCode.Unauthorized, $"{path} without a token: {(int)anonymous.StatusCode}");
-            foreach (var (role, token) in new[] { ("agent", h.AgentToken) })
+            foreach (var (role, token) in new[] { ("agent", h.AgentToken), ("signer", signer) })
             {
                 using var refused = await h.GetAsync(path, token);
                 Assert.True(refused.StatusCode == HttpStatusCode.Forbidden, $"{path} with a {role} token: {(int)refused.StatusCode}");
@@ -53,4 +58,162 @@ public sealed class InsiderTests
             Assert.True(open.StatusCode == HttpStatusCode.OK, $"{path} without a token: {(int)open.StatusCode}");
         }
     }
+
+    [Theory]
+    [MemberData(nameof(Backends.All), MemberType = typeof(Backends))]
+    public async Task An_agent_token_cannot_post_events_for_another_host(string backend)
+    {
+        await using var h = await ServerHarness.StartAsync(backend);
+        var node1 = await h.NewTokenAsync(Role.Agent, "node1", "rack 3 node 1");
+        var own = Event("node1", "mallory");
+        var forged = Event("gpu-node-17", "alice");
+        var hostless = Event("node1", "mallory");
+        hostless.Remove("host");
+
+        var (status, answer) = await h.PostEventsAsAsync(node1, own, forged, hostless, Event("NODE1", "mallory"));
+
+        // The forged event is refused on its own; the node's own events are stored (host names compare without case).
+        Assert.Equal(HttpStatusCode.MultiStatus, status);
+        var results = answer["results"]!.AsArray();
+        Assert.Equal(["accepted", "refused", "refused", "accepted"], results.Select(r => (string)r!["status"]!));
+        Assert.Contains("gpu-node-17", (string)results[1]!["reason"]!, StringComparison.Ordinal);
+        Assert.Contains("bound to host 'node1'", (string)results[1]!["reason"]!, StringComparison.Ordinal);
+        Assert.Null(results[1]!["index"]);
+        Assert.Equal(2, await h.Server.Store.Ledger.SizeAsync());
+        Assert.Empty((await h.GetJsonAsync("api/v1/events?host=gpu-node-17"))["events"]!.AsArray());
+
+        // What is stored names the token that sent it, inside the committed (hashed) entry.
+        var stored = EventRecord.Parse(Encoding.UTF8.GetString((await h.Server.Store.Ledger.GetEntryAsync(0))!));
+        var tokenId = (await h.Server.Store.ListTokensAsync()).Single(t => t.Identity == "node1").Id;
+        Assert.Equal(tokenId, stored.GetString("trainguard.submitter.token_id"));
+        Assert.Equal("agent", stored.GetString("trainguard.submitter.role"));
+        Assert.Equal("node1", stored.GetString("trainguard.submitter.identity"));
+        Assert.Equal("rack 3 node 1", stored.GetString("trainguard.submitter.label"));
+    }
+
+    [Fact]
+    public async Task A_forged_submitter_is_replaced_by_the_token_that_sent_the_event()
+    {
+        await using var h = await ServerHarness.StartAsync(Backends.Sqlite);
+        var node1 = await h.NewTokenAsync(Role.Agent, "node1");
+        var forged = Event("node1", "mallory");
+        forged["trainguard"] = new JsonObject { ["submitter"] = new JsonObject { ["token_id"] = "000000000000", ["role"] = "admin", ["identity"] = "gpu-node-17" }, ["note"] = "kept" };
+        var notAnObject = Event("node1", "mallory");
+        notAnObject["trainguard"] = "a string";
+
+        var (_, answer) = await h.PostEventsAsAsync(node1, forged, notAnObject);
+
+        Assert.Equal(["accepted", "refused"], answer["results"]!.AsArray().Select(r => (string)r!["status"]!));
+        var stored = EventRecord.Parse(Encoding.UTF8.GetString((await h.Server.Store.Ledger.GetEntryAsync(0))!));
+        Assert.Equal("agent", stored.GetString("trainguard.submitter.role"));
+        Assert.Equal("node1", stored.GetString("trainguard.submitter.identity"));
+        Assert.Equal("kept", stored.GetString("trainguard.note"));
+    }
+
+    [Theory]
+    [MemberData(nameof(Backends.All), MemberType = typeof(Backends))]
+    public async Task A_signer_token_cannot_record_for_a_colleague(string backend)
+    {
+        await using var h = await ServerHarness.StartAsync(backend);
+        var mallory = await h.NewTokenAsync(Role.Signer, "mallory");
+        var own = Event("ws-3", "mallory", "checkpoint-signed");
+        var forAlice = Event("ws-3", "alice", "checkpoint-signed");
+        var notACheckpoint = Event("ws-3", "mallory", "user-login");
+
+        var (status, answer) = await h.PostEventsAsAsync(mallory, own, forAlice, notACheckpoint);
+
+        Assert.Equal(HttpStatusCode.MultiStatus, status);
+        var results = answer["results"]!.AsArray();
+        Assert.Equal(["accepted", "refused", "refused"], results.Select(r => (string)r!["status"]!));
+        Assert.Contains("user.name 'alice'", (string)results[1]!["reason"]!, StringComparison.Ordinal);
+        Assert.Contains("checkpoint-*", (string)results[2]!["reason"]!, StringComparison.Ordinal);
+        Assert.Equal(1, await h.Server.Store.Ledger.SizeAsync());
+        Assert.Empty((await h.GetJsonAsync("api/v1/events?user=alice"))["events"]!.AsArray());
+
+        // A signer token reads nothing either.
+        using var read = await h.GetAsync($"api/v1/events/{own["id"]}", mallory);
+        Assert.Equal(HttpStatusCode.Forbidden, read.StatusCode);
+    }
+
+    [Theory]
+    [MemberData(nameof(Backends.All), MemberType = typeof(Backends))]
+    public async Task A_revoked_token_is_refused_at_once(string backend)
+    {
+        await using var h = await ServerHarness.StartAsync(backend);
+        var node1 = await h.NewTokenAsync(Role.Agent, "node1");
+        var node2 = await h.NewTokenAsync(Role.Agent, "node2");
+        await h.PostEventsAsAsync(node1, Event("node1", "root"));
+        await h.PostEventsAsAsync(node2, Event("node2", "root"));
+        var tokens = await h.Server.Store.ListTokensAsync();
+
+        // Revoked in the server's process: refused on the very next request.
+        Assert.NotNull(await h.Server.RevokeTokenAsync(tokens.Single(t => t.Identity == "node1").Id));
+        using (var refused = await h.PostEventsAsync(ServerHarness.Batch([Event("node1", "root")]), node1))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+            Assert.Contains("revoked", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        // Revoked by another process on the same database (the CLI): refused within the documented bound of one second.
+        var node2Id = tokens.Single(t => t.Identity == "node2").Id;
+        var (exit, stdout, stderr) = await CliRunner.RunAsync("server", "token", "revoke", node2Id, "--data-dir", h.Directory, "--db", h.Database);
+        Assert.True(exit == 0, stdout + stderr);
+        Assert.Contains("revoked " + node2Id, stdout, StringComparison.Ordinal);
+        await Task.Delay(TokenAuthenticator.MaxCacheTime + TimeSpan.FromMilliseconds(100));
+        using (var refused = await h.PostEventsAsync(ServerHarness.Batch([Event("node2", "root")]), node2))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+        }
+
+        Assert.Equal(2, await h.Server.Store.Ledger.SizeAsync());
+    }
+
+    [Fact]
+    public async Task An_expired_token_is_refused()
+    {
+        await using var h = await ServerHarness.StartAsync(Backends.Sqlite);
+        var expired = await h.NewTokenAsync(Role.Agent, "node1", expires: DateTimeOffset.UtcNow.AddSeconds(-1));
+        var live = await h.NewTokenAsync(Role.Agent, "node1", expires: DateTimeOffset.UtcNow.AddDays(1));
+
+        using var refused = await h.PostEventsAsync(ServerHarness.Batch([Event("node1", "root")]), expired);
+        Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+        Assert.Contains("expired", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        await h.PostEventsAsAsync(live, Event("node1", "root"));
+        Assert.Equal(1, await h.Server.Store.Ledger.SizeAsync());
+    }
+
+    [Theory]
+    [MemberData(nameof(Backends.All), MemberType = typeof(Backends))]
+    public async Task An_absurd_timestamp_is_stored_marked_and_found_at_its_arrival_time(string backend)
+    {
+        await using var h = await ServerHarness.StartAsync(backend);
+        var node1 = await h.NewTokenAsync(Role.Agent, "node1");
+        var before = DateTimeOffset.UtcNow.AddSeconds(-1);
+        var ancient = Event("node1", "mallory", at: new DateTimeOffset(1, 1, 1, 0, 0, 0, TimeSpan.Zero));
+        var future = Event("node1", "mallory", at: new DateTimeOffset(9999, 12, 31, 0, 0, 0, TimeSpan.Zero));
+        var now = Event("node1", "mallory", at: DateTimeOffset.UtcNow);
+
+        var (status, _) = await h.PostEventsAsAsync(node1, ancient, future, now);
+
+        Assert.Equal(HttpStatusCode.OK, status);
+        var entries = await h.Server.Store.Ledger.GetEntriesAsync(0, 3);
+        var marks = entries.Select(e => EventRecord.Parse(Encoding.UTF8.GetString(e)).Get("trainguard.submitter.timestamp_outside_window") is JsonValue v && v.GetValue<bool>()).ToList();
+        Assert.Equal([true, true, false], marks);
+        Assert.Equal("0001-01-01T00:00:00.000Z", EventRecord.Parse(Encoding.UTF8.GetString(entries[0])).GetString("@timestamp"));
+
+        // A reader looking at the last minutes sees all three, the claimed times kept as sent.
+        var window = await h.GetJsonAsync($"api/v1/events?from={Uri.EscapeDataString(ServerHarness.EventRecordTime(before))}");
+        Assert.Equal([0L, 1, 2], window["events"]!.AsArray().Select(e => (long)e!["index"]!));
+        var audit = await CliRunner.RunAsync("ledger", "audit", "--db", h.Database, "--log-key", h.Server.VerifierKey);
+        Assert.True(audit.Exit == 0, audit.Stdout + audit.Stderr);
+    }
+
+    private static JsonObject Event(string host, string user, string action = "user-login", DateTimeOffset? at = null) => new()
+    {
+        ["id"] = Guid.CreateVersion7().ToString(),
+        ["@timestamp"] = ServerHarness.EventRecordTime(at ?? new DateTimeOffset(2026, 11, 23, 10, 0, 0, TimeSpan.Zero)),
+        ["event"] = new JsonObject { ["kind"] = "event", ["action"] = action },
+        ["host"] = new JsonObject { ["name"] = host },
+        ["user"] = new JsonObject { ["name"] = user },
+    };
 }

@@ -73,7 +73,7 @@ public sealed class TrainGuardServer : IAsyncDisposable
 
             app = Build(options);
             var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("TrainGuard.Server");
-            var state = new ServerState(store, log, publisher, new TokenAuthenticator(store, options.TokenCacheTime), new ServerMetrics(), options, logger, TimeProvider.System);
+            var state = new ServerState(store, log, publisher, new TokenAuthenticator(store, options.TokenCacheTime), new TokenRateLimiter(options.RateLimit), new ServerMetrics(), options, logger, TimeProvider.System);
             Configure(app, state);
             await app.StartAsync(cancellationToken);
             var urls = app.Urls.ToList();
@@ -96,6 +96,18 @@ public sealed class TrainGuardServer : IAsyncDisposable
             signer.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// Revokes the token with public id <paramref name="tokenId"/> in the store and forgets it at once in this process
+    /// (a revocation by another process, e.g. <c>trainguard server token revoke</c>, bites within <see cref="TokenAuthenticator.MaxCacheTime"/>).
+    /// </summary>
+    /// <returns>The revoked token, or null when no token has that id.</returns>
+    public async Task<TokenInfo?> RevokeTokenAsync(string tokenId, CancellationToken cancellationToken = default)
+    {
+        var revoked = await _state.Store.RevokeTokenAsync(tokenId, cancellationToken);
+        _state.Tokens.Forget(tokenId);
+        return revoked;
     }
 
     /// <summary>Waits until <paramref name="cancellationToken"/> is cancelled or the host is asked to stop.</summary>
@@ -201,7 +213,7 @@ public sealed class TrainGuardServer : IAsyncDisposable
 
         RequestDelegate Handle(Func<HttpContext, ServerState, Task> handler) => context => handler(context, state);
 
-        app.MapPost("/api/v1/events", Authorization.Require(state, Role.Agent, Handle(EventEndpoints.AppendAsync)));
+        app.MapPost("/api/v1/events", Authorization.Require(state, [Role.Agent, Role.Signer], Handle(EventEndpoints.AppendAsync)));
         app.MapGet("/api/v1/events", Authorization.Require(state, Role.Reader, Handle(EventEndpoints.QueryAsync)));
         app.MapGet("/api/v1/events/{id}", Authorization.Require(state, Role.Reader, Handle(EventEndpoints.GetAsync)));
 
