@@ -208,6 +208,105 @@ public sealed class InsiderTests
         Assert.True(audit.Exit == 0, audit.Stdout + audit.Stderr);
     }
 
+    [Theory]
+    [MemberData(nameof(Backends.All), MemberType = typeof(Backends))]
+    public async Task Pre_posting_an_agents_event_ids_does_not_suppress_its_events(string backend)
+    {
+        await using var h = await ServerHarness.StartAsync(backend);
+        var victim = await h.NewTokenAsync(Role.Agent, "gpu-node-17");
+        var attackersNode = await h.NewTokenAsync(Role.Agent, "node1");
+
+        // The agent's ids are derived from data the attacker knows: they post them first, with other content, from
+        // their own node and with a legacy (unbound) agent token that may name any host.
+        var scans = Enumerable.Range(0, 30).Select(i => Event("gpu-node-17", "root", "artifact-scanned")).ToList();
+        foreach (var (token, host, action) in new[] { (attackersNode, "node1", "artifact-scanned"), (h.AgentToken, "gpu-node-17", "artifact-scanned") })
+        {
+            var claims = scans.Select(e => WithId(Event(host, "mallory", action), (string)e["id"]!)).ToArray();
+            await h.PostEventsAsAsync(token, claims);
+        }
+
+        var claimed = await h.Server.Store.Ledger.SizeAsync();
+        var (status, answer) = await h.PostEventsAsAsync(victim, [.. scans]);
+
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.All(answer["results"]!.AsArray(), r => Assert.Equal("accepted", (string)r!["status"]!));
+        Assert.Equal(claimed + 30, await h.Server.Store.Ledger.SizeAsync());
+
+        // A reader finds the node's own event under its id, beside the attacker's claims.
+        var got = await h.GetJsonAsync($"api/v1/events/{scans[7]["id"]}");
+        var leaves = got["same_id_at"]!.AsArray().Select(l => (long)l!).Append((long)got["index"]!).ToList();
+        Assert.Equal(3, leaves.Count);
+        var hosts = new List<string?>();
+        foreach (var leaf in leaves)
+        {
+            hosts.Add(EventRecord.Parse(Encoding.UTF8.GetString((await h.Server.Store.Ledger.GetEntryAsync(leaf))!)).GetString("trainguard.submitter.identity"));
+        }
+
+        Assert.Contains("gpu-node-17", hosts);
+
+        // Sending them again is still idempotent for the node itself.
+        var (again, repeat) = await h.PostEventsAsAsync(victim, [.. scans]);
+        Assert.Equal(HttpStatusCode.OK, again);
+        Assert.All(repeat["results"]!.AsArray(), r => Assert.Equal("duplicate", (string)r!["status"]!));
+    }
+
+    [Theory]
+    [MemberData(nameof(Backends.All), MemberType = typeof(Backends))]
+    public async Task An_oversized_event_does_not_lose_its_batch(string backend)
+    {
+        await using var h = await ServerHarness.StartAsync(backend);
+        var node = await h.NewTokenAsync(Role.Agent, "gpu-node-17");
+        var planted = Event("gpu-node-17", "alice", "ssh-key-added");
+        planted["trainguard"] = new JsonObject { ["ssh"] = new JsonObject { ["key_comment"] = new string('A', 11_000), ["key_line"] = "ssh-ed25519 AAAA " + new string('A', 55_000) } };
+        var other = Event("gpu-node-17", "bob", "ssh-key-added");
+
+        var (status, answer) = await h.PostEventsAsAsync(node, Event("gpu-node-17", "alice", "user-login"), planted, other);
+
+        Assert.Equal(HttpStatusCode.MultiStatus, status);
+        Assert.Equal(["accepted", "too-large", "accepted"], answer["results"]!.AsArray().Select(r => (string)r!["status"]!));
+        Assert.Equal(2, (int)answer["appended"]!);
+        Assert.Equal(1, (int)answer["not_stored"]!);
+        var stored = await h.GetJsonAsync($"api/v1/events/{other["id"]}");
+        Assert.Equal("bob", (string)stored["event"]!["user"]!["name"]!);
+    }
+
+    [Theory]
+    [MemberData(nameof(Backends.All), MemberType = typeof(Backends))]
+    public async Task Reusing_a_hosts_event_id_with_other_content_raises_an_alert_naming_both_tokens(string backend)
+    {
+        await using var h = await ServerHarness.StartAsync(backend);
+        var first = await h.NewTokenAsync(Role.Agent, "gpu-node-17", "agent token");
+        var second = await h.NewTokenAsync(Role.Agent, "gpu-node-17", "copied from the node");
+        var original = Event("gpu-node-17", "root", "artifact-scanned");
+        await h.PostEventsAsAsync(first, original);
+        var rewritten = (JsonObject)original.DeepClone();
+        rewritten["user"] = new JsonObject { ["name"] = "nobody" };
+
+        var (status, answer) = await h.PostEventsAsAsync(second, rewritten, Event("gpu-node-17", "root"));
+
+        Assert.Equal(HttpStatusCode.MultiStatus, status);
+        Assert.Equal(["conflict", "accepted"], answer["results"]!.AsArray().Select(r => (string)r!["status"]!));
+        var tokens = await h.Server.Store.ListTokensAsync();
+        var alerts = await h.GetJsonAsync("api/v1/events?action=event-id-conflict");
+        var alert = EventRecord.FromObject(alerts["events"]!.AsArray().Single()!["event"]!.AsObject());
+        Assert.Equal(tokens.Single(t => t.Label == "agent token").Id, alert.GetString("trainguard.conflict.existing.submitter.token_id"));
+        Assert.Equal(tokens.Single(t => t.Label == "copied from the node").Id, alert.GetString("trainguard.conflict.attempted.submitter.token_id"));
+        Assert.Equal(75, alert.GetInt64("event.severity"));
+        Assert.Equal("gpu-node-17", alert.GetString("host.name"));
+        Assert.Contains("copied from the node", alert.GetString("message"), StringComparison.Ordinal);
+
+        // The original is what stays stored under the id.
+        var stored = await h.GetJsonAsync($"api/v1/events/{original["id"]}");
+        Assert.Equal("root", (string)stored["event"]!["user"]!["name"]!);
+        Assert.Empty(stored["same_id_at"]!.AsArray());
+    }
+
+    private static JsonObject WithId(JsonObject e, string id)
+    {
+        e["id"] = id;
+        return e;
+    }
+
     private static JsonObject Event(string host, string user, string action = "user-login", DateTimeOffset? at = null) => new()
     {
         ["id"] = Guid.CreateVersion7().ToString(),
