@@ -299,6 +299,12 @@ public sealed class InsiderTests
         var stored = await h.GetJsonAsync($"api/v1/events/{original["id"]}");
         Assert.Equal("root", (string)stored["event"]!["user"]!["name"]!);
         Assert.Empty(stored["same_id_at"]!.AsArray());
+
+        // The same conflicting content sent again (an agent retrying its dead letters) is a conflict again, not another alert.
+        var size = await h.Server.Store.Ledger.SizeAsync();
+        var (_, retried) = await h.PostEventsAsAsync(second, rewritten);
+        Assert.Equal("conflict", (string)retried["results"]![0]!["status"]!);
+        Assert.Equal(size, await h.Server.Store.Ledger.SizeAsync());
     }
 
     private static JsonObject WithId(JsonObject e, string id)

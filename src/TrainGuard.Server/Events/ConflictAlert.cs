@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using TrainGuard.Events;
@@ -11,6 +12,7 @@ namespace TrainGuard.Server.Events;
 /// The server's own <c>event-id-conflict</c> alert: an event id already stored for a submitter identity was sent again
 /// with other content. It names both submitters (the stored event's <c>trainguard.submitter</c> and the token that sent
 /// the new content), is appended to the ledger like any event, and is indexed under the sent event's host and user.
+/// One alert per conflicting content: the same content sent again is answered <c>conflict</c> without another alert.
 /// </summary>
 public static class ConflictAlert
 {
@@ -27,7 +29,8 @@ public static class ConflictAlert
         var sent = Parse(attempted.Entry);
         var stored = existingEntry is null ? null : Parse(existingEntry);
         var eventId = attempted.Row.EventId ?? sent?.Id ?? string.Empty;
-        var id = Guid.CreateVersion7(now).ToString("D");
+        var content = EventBatchParser.ContentHash(attempted.Entry);
+        var id = AlertId(attempted.Key, content);
         var record = new EventRecord(now, Action, EventKinds.Alert, id)
             .Set(EventFields.Category, ["intrusion_detection"])
             .Set(EventFields.Type, ["info"])
@@ -40,7 +43,7 @@ public static class ConflictAlert
             .Set("trainguard.conflict.event_id", eventId)
             .Set("trainguard.conflict.existing.index", existingIndex)
             .SetNode("trainguard.conflict.existing.submitter", stored?.Get(EventBatchParser.SubmitterField)?.DeepClone())
-            .Set("trainguard.conflict.attempted.sha256", Convert.ToHexStringLower(SHA256.HashData(attempted.Entry)))
+            .Set("trainguard.conflict.attempted.content_sha256", Convert.ToHexStringLower(content))
             .Set("trainguard.conflict.attempted.timestamp", sent?.GetString(EventFields.Timestamp))
             .Set("trainguard.conflict.attempted.action", sent?.Action)
             .Set("trainguard.conflict.attempted.submitter.token_id", submitter.TokenId)
@@ -53,6 +56,19 @@ public static class ConflictAlert
         var entry = record.ToCanonicalJson();
         var row = EventIndexRow.FromEntry(0, entry) ?? throw new InvalidOperationException("the conflict alert is not a well-formed event");
         return new EventAppend(entry, ServerScope + "/" + id, row);
+    }
+
+    /// <summary>
+    /// The alert's id: a version 8 UUID from the conflicting key and content, so sending the same conflicting event again
+    /// (an agent retrying its dead letters) finds the alert already stored instead of raising another.
+    /// </summary>
+    private static string AlertId(string key, byte[] contentHash)
+    {
+        Span<byte> hash = stackalloc byte[32];
+        SHA256.HashData(Encoding.UTF8.GetBytes($"trainguard event-id-conflict v1\n{key}\n{Convert.ToHexStringLower(contentHash)}"), hash);
+        hash[6] = (byte)((hash[6] & 0x0F) | 0x80);
+        hash[8] = (byte)((hash[8] & 0x3F) | 0x80);
+        return new Guid(hash[..16], bigEndian: true).ToString("D");
     }
 
     private static EventRecord? Parse(byte[] entry)

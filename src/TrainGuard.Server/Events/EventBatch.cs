@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -549,23 +550,37 @@ public static class EventBatchParser
         {
             return false;
         }
+    }
 
-        static byte[] StripIngested(ReadOnlySpan<byte> json)
+    /// <summary>SHA-256 of what <see cref="SameContent"/> compares: the canonical JSON without <c>event.ingested</c> and <c>trainguard.submitter</c> (of the bytes as they are when that cannot be read).</summary>
+    public static byte[] ContentHash(ReadOnlySpan<byte> entry)
+    {
+        try
         {
-            var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = CanonicalJson.MaxDepth });
-            var node = JsonNode.Parse(ref reader);
-            if (node is JsonObject obj)
-            {
-                var record = EventRecord.FromObject(obj);
-                record.Remove(EventFields.Ingested);
-                record.Remove(SubmitterField);
-                if (record.Get("trainguard") is JsonObject { Count: 0 })
-                {
-                    record.Remove("trainguard");
-                }
-            }
-
-            return CanonicalJson.Serialize(node);
+            return SHA256.HashData(StripIngested(entry));
         }
+        catch (Exception ex) when (ex is JsonException or MalformedInputException or InvalidOperationException or ArgumentException)
+        {
+            return SHA256.HashData(entry);
+        }
+    }
+
+    /// <summary>The canonical JSON of an event without what the server adds (<c>event.ingested</c>, <c>trainguard.submitter</c>).</summary>
+    private static byte[] StripIngested(ReadOnlySpan<byte> json)
+    {
+        var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = CanonicalJson.MaxDepth });
+        var node = JsonNode.Parse(ref reader);
+        if (node is JsonObject obj)
+        {
+            var record = EventRecord.FromObject(obj);
+            record.Remove(EventFields.Ingested);
+            record.Remove(SubmitterField);
+            if (record.Get("trainguard") is JsonObject { Count: 0 })
+            {
+                record.Remove("trainguard");
+            }
+        }
+
+        return CanonicalJson.Serialize(node);
     }
 }

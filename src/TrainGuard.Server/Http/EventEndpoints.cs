@@ -98,7 +98,7 @@ internal static class EventEndpoints
             var entry = (EventAppend)batch.Entries[i];
             if (entry.ConflictsWith is { } existing)
             {
-                answers[entry.BatchIndex] = new EventAnswer(batch.Ids[i], EventOutcome.Conflict, null, $"id already stored at leaf {existing} by this {submitter.Role.IdentityKind() ?? "token"} with other content; not stored, an event-id-conflict alert was recorded", existing);
+                answers[entry.BatchIndex] = new EventAnswer(batch.Ids[i], EventOutcome.Conflict, null, $"id already stored at leaf {existing} by this {submitter.Role.IdentityKind() ?? "token"} with other content; not stored (an event-id-conflict alert in the ledger names both submitters)", existing);
                 alerts.Add(ConflictAlert.Create(entry, existing, entry.ConflictingEntry, submitter, state.Time.GetUtcNow()));
             }
             else
