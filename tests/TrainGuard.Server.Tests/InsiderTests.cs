@@ -3,7 +3,9 @@ using System.Text;
 using System.Text.Json.Nodes;
 using TrainGuard.Events;
 using TrainGuard.Ledger.Tiles;
+using Microsoft.Extensions.Logging;
 using TrainGuard.Server.Auth;
+using TrainGuard.Server.Storage;
 using TrainGuard.Server.Tests.Support;
 
 namespace TrainGuard.Server.Tests;
@@ -306,6 +308,170 @@ public sealed class InsiderTests
         Assert.Equal("conflict", (string)retried["results"]![0]!["status"]!);
         Assert.Equal(size, await h.Server.Store.Ledger.SizeAsync());
     }
+
+    [Fact]
+    public async Task Slow_body_gets_408()
+    {
+        var log = new CollectingLogger();
+        await using var h = await ServerHarness.StartAsync(Backends.Sqlite, o => o with
+        {
+            MinRequestBodyDataRate = new(bytesPerSecond: 240, gracePeriod: TimeSpan.FromSeconds(2)),
+            ExtraLoggerProvider = log,
+        });
+
+        // Headers promise 100 kB; the body trickles a byte at a time, far below 240 bytes/s.
+        using var client = new System.Net.Sockets.TcpClient();
+        await client.ConnectAsync(h.Server.BaseAddress.Host, h.Server.BaseAddress.Port);
+        var stream = client.GetStream();
+        var head = $"POST /api/v1/events HTTP/1.1\r\nHost: {h.Server.BaseAddress.Authority}\r\nAuthorization: Bearer {h.AgentToken}\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n[";
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(head));
+        var answer = new StringBuilder();
+        var buffer = new byte[4096];
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var reading = stream.ReadAsync(buffer, deadline.Token).AsTask();
+        while (!reading.IsCompleted)
+        {
+            await Task.WhenAny(reading, Task.Delay(500, deadline.Token));
+            if (!reading.IsCompleted)
+            {
+                try
+                {
+                    await stream.WriteAsync(" "u8.ToArray(), deadline.Token);
+                }
+                catch (IOException)
+                {
+                    break;
+                }
+            }
+        }
+
+        var read = await reading;
+        answer.Append(Encoding.ASCII.GetString(buffer, 0, read));
+        Assert.StartsWith("HTTP/1.1 408", answer.ToString(), StringComparison.Ordinal);
+        Assert.Contains("body-timeout", answer.ToString(), StringComparison.Ordinal);
+        Assert.Equal(0, await h.Server.Store.Ledger.SizeAsync());
+
+        // Logged as one line, without a stack trace; no error.
+        Assert.Contains(log.Entries, e => e.Level == LogLevel.Warning && e.Message.Contains("408", StringComparison.Ordinal));
+        Assert.DoesNotContain(log.Entries, e => e.Category.StartsWith("TrainGuard", StringComparison.Ordinal) && (e.Exception is not null || e.Level >= LogLevel.Error));
+    }
+
+    [Fact]
+    public async Task Rate_limit_answers_429_with_retry_after()
+    {
+        await using var h = await ServerHarness.StartAsync(Backends.Sqlite, o => o with { RateLimit = new RateLimit(PerSecond: 0.5, Burst: 3) });
+        var other = await h.NewTokenAsync(Role.Reader);
+
+        // A burst of 3 is allowed, then the bucket refills at one request per two seconds.
+        for (var i = 0; i < 3; i++)
+        {
+            using var ok = await h.GetAsync("api/v1/events", h.ReaderToken);
+            Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
+        }
+
+        using var limited = await h.GetAsync("api/v1/events", h.ReaderToken);
+        Assert.Equal(HttpStatusCode.TooManyRequests, limited.StatusCode);
+        var retryAfter = limited.Headers.RetryAfter?.Delta;
+        Assert.NotNull(retryAfter);
+        Assert.InRange(retryAfter.Value, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(2));
+        Assert.Contains("rate-limited", await limited.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+
+        // The bucket is the token's: another token is not held back, nor are the public endpoints.
+        using var otherToken = await h.GetAsync("api/v1/events", other);
+        Assert.Equal(HttpStatusCode.OK, otherToken.StatusCode);
+        using var checkpoint = await h.GetAsync("checkpoint", null);
+        Assert.Equal(HttpStatusCode.OK, checkpoint.StatusCode);
+
+        await Task.Delay(retryAfter.Value + TimeSpan.FromMilliseconds(200));
+        using var again = await h.GetAsync("api/v1/events", h.ReaderToken);
+        Assert.Equal(HttpStatusCode.OK, again.StatusCode);
+    }
+
+    [Fact]
+    public async Task Data_directory_and_database_are_private_under_umask_022()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+
+        var previous = Umask(Convert.ToUInt32("022", 8));
+        var parent = TestPaths.NewTempDirectory();
+        ServerHarness h;
+        try
+        {
+            var directory = Path.Combine(parent, "data");
+            h = await ServerHarness.StartAtAsync(directory, "sqlite:" + Path.Combine(directory, "trainguard.db"));
+        }
+        finally
+        {
+            Umask(previous);
+        }
+
+        await using (h)
+        {
+            await h.PostEventsOkAsync([ServerHarness.Event(1)]);
+            var database = Path.Combine(h.Directory, "trainguard.db");
+            Assert.Equal(PrivateFiles.DirectoryMode, File.GetUnixFileMode(h.Directory));
+            foreach (var file in new[] { database, database + "-wal", database + "-shm", Path.Combine(h.Directory, "log-signing.key") })
+            {
+                Assert.True(File.Exists(file), file);
+                Assert.True(File.GetUnixFileMode(file) == PrivateFiles.FileMode, $"{file}: {File.GetUnixFileMode(file)}");
+            }
+        }
+
+        Directory.Delete(parent, recursive: true);
+
+        // A database an older server left readable to others is narrowed when opened.
+        var older = TestPaths.NewTempDirectory();
+        var path = Path.Combine(older, "trainguard.db");
+        await File.WriteAllBytesAsync(path, []);
+        File.SetUnixFileMode(path, PrivateFiles.FileMode | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        await using (await TrainGuard.Server.Storage.SqliteServerStore.OpenAsync(path))
+        {
+            Assert.Equal(PrivateFiles.FileMode, File.GetUnixFileMode(path));
+        }
+
+        Directory.Delete(older, recursive: true);
+    }
+
+    [Fact]
+    public async Task Integers_above_2_pow_53_are_not_rounded()
+    {
+        await using var h = await ServerHarness.StartAsync(Backends.Sqlite);
+        var node = await h.NewTokenAsync(Role.Agent, "gpu-node-1");
+
+        // Up to 2^53 every integer keeps its digits in canonical JSON (RFC 8785 writes numbers as doubles). Beyond, the
+        // digits would change: 2^53 + 1 to its neighbour, and even 2^60, which a double holds, to 1152921504606847000.
+        const string body = """
+            [
+              {"id":"0190f5a0-0000-7000-8000-000000000001","@timestamp":"2026-11-23T10:00:00Z","event":{"action":"a"},"host":{"name":"gpu-node-1"},"n":{"pow53":9007199254740992,"neg":-9007199254740992,"sixteen":1234567890123456}},
+              {"id":"0190f5a0-0000-7000-8000-000000000002","@timestamp":"2026-11-23T10:00:00Z","event":{"action":"a"},"host":{"name":"gpu-node-1"},"file":{"inode":9007199254740993}},
+              {"id":"0190f5a0-0000-7000-8000-000000000003","@timestamp":"2026-11-23T10:00:00Z","event":{"action":"a"},"host":{"name":"gpu-node-1"},"list":[1,[2,1152921504606846976]]},
+              {"id":"0190f5a0-0000-7000-8000-000000000004","@timestamp":"2026-11-23T10:00:00Z","event":{"action":"a"},"host":{"name":"gpu-node-1"},"d":{"big":-123456789012345678901234}},
+              {"id":"0190f5a0-0000-7000-8000-000000000005","@timestamp":"2026-11-23T10:00:00Z","event":{"action":"a"},"host":{"name":"gpu-node-1"},"file":{"inode":"9007199254740993"}}
+            ]
+            """;
+        using var response = await h.PostEventsAsync(body, node);
+
+        Assert.Equal(HttpStatusCode.MultiStatus, response.StatusCode);
+        var results = JsonNode.Parse(await response.Content.ReadAsStringAsync())!["results"]!.AsArray();
+        Assert.Equal(["accepted", "refused", "refused", "refused", "accepted"], results.Select(r => (string)r!["status"]!));
+        Assert.Contains("file.inode: the integer 9007199254740993 is beyond 2^53", (string)results[1]!["reason"]!, StringComparison.Ordinal);
+        Assert.Contains("list[1][1]: the integer 1152921504606846976", (string)results[2]!["reason"]!, StringComparison.Ordinal);
+        Assert.Contains("d.big: the integer -123456789012345678901234", (string)results[3]!["reason"]!, StringComparison.Ordinal);
+        Assert.Contains("send it as a string", (string)results[2]!["reason"]!, StringComparison.Ordinal);
+
+        var stored = Encoding.UTF8.GetString((await h.Server.Store.Ledger.GetEntryAsync(0))!);
+        Assert.Contains("\"pow53\":9007199254740992", stored, StringComparison.Ordinal);
+        Assert.Contains("\"neg\":-9007199254740992", stored, StringComparison.Ordinal);
+        Assert.Contains("\"sixteen\":1234567890123456", stored, StringComparison.Ordinal);
+        Assert.Contains("\"inode\":\"9007199254740993\"", Encoding.UTF8.GetString((await h.Server.Store.Ledger.GetEntryAsync(1))!), StringComparison.Ordinal);
+        Assert.Equal(2, await h.Server.Store.Ledger.SizeAsync());
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "umask")]
+    private static extern uint Umask(uint mask);
 
     private static JsonObject WithId(JsonObject e, string id)
     {

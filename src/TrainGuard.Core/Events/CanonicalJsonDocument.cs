@@ -197,8 +197,8 @@ public sealed class CanonicalJsonDocument
     public int SetObject(int obj, ReadOnlySpan<byte> name) => SetMember(obj, name, JsonTokenType.StartObject);
 
     /// <summary>
-    /// True when the loaded value holds an integer literal (digits, no fraction or exponent) whose value canonical JSON
-    /// would change: beyond 2^53 a double cannot hold every integer, so RFC 8785 writes the nearest double instead.
+    /// True when the loaded value holds an integer literal (digits, no fraction or exponent) that canonical JSON would
+    /// write as another integer: beyond 2^53 RFC 8785 writes the nearest double's shortest digits instead.
     /// <paramref name="path"/> names where (dotted member names, <c>[i]</c> for array items), <paramref name="digits"/> the literal.
     /// </summary>
     public bool TryFindRoundedInteger([NotNullWhen(true)] out string? path, [NotNullWhen(true)] out string? digits)
@@ -247,7 +247,11 @@ public sealed class CanonicalJsonDocument
         }
     }
 
-    /// <summary>An integer literal that is not exactly a double, so its RFC 8785 form (the nearest double) has another value.</summary>
+    /// <summary>
+    /// An integer literal whose RFC 8785 form reads as another integer: ECMAScript writes the shortest digits that give
+    /// back the same double and pads them with zeros, so 2^53 + 1 becomes 9007199254740992 and even 2^60, which a
+    /// double holds exactly, becomes 1152921504606847000. Only a change of form (10^21 as <c>1e+21</c>) keeps the value.
+    /// </summary>
     private static bool IsRoundedInteger(ReadOnlySpan<byte> text)
     {
         if (!IsLongIntegerLiteral(text)
@@ -258,7 +262,24 @@ public sealed class CanonicalJsonDocument
             return false;
         }
 
-        return new BigInteger(value) != exact;
+        return IntegerOf(CanonicalJson.FormatNumber(value)) != exact;
+    }
+
+    /// <summary>The integer a canonical number of magnitude at least 1 and no fraction denotes: <c>-?digits</c> or <c>-?d[.ddd]e+N</c>.</summary>
+    private static BigInteger IntegerOf(string canonical)
+    {
+        var e = canonical.IndexOf('e', StringComparison.Ordinal);
+        if (e < 0)
+        {
+            return BigInteger.Parse(canonical, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture);
+        }
+
+        var mantissa = canonical[..e];
+        var exponent = int.Parse(canonical.AsSpan(e + 1), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture);
+        var point = mantissa.IndexOf('.', StringComparison.Ordinal);
+        var fraction = point < 0 ? 0 : mantissa.Length - point - 1;
+        var digits = BigInteger.Parse(mantissa.Replace(".", string.Empty, StringComparison.Ordinal), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture);
+        return digits * BigInteger.Pow(10, exponent - fraction);
     }
 
     /// <summary>An integer literal of more than 15 digits (optionally negative): the only kind a double may not hold exactly.</summary>

@@ -60,6 +60,7 @@ public sealed class TrainGuardServer : IAsyncDisposable
             throw new ArgumentException("at least one listening address is needed", nameof(options));
         }
 
+        PrivateFiles.CreateDirectory(options.DataDirectory);
         var signer = LogSigningKey.LoadOrCreate(options.DataDirectory, options.Origin);
         IServerStore? store = null;
         TreeHeadPublisher? publisher = null;
@@ -75,6 +76,11 @@ public sealed class TrainGuardServer : IAsyncDisposable
             var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("TrainGuard.Server");
             var state = new ServerState(store, log, publisher, new TokenAuthenticator(store, options.TokenCacheTime), new TokenRateLimiter(options.RateLimit), new ServerMetrics(), options, logger, TimeProvider.System);
             Configure(app, state);
+            if (PrivateFiles.IsShared(options.DataDirectory))
+            {
+                logger.LogWarning("the data directory {Directory} is open to its group or others; the server's files in it are 0600, but 'chmod 700' it", options.DataDirectory);
+            }
+
             await app.StartAsync(cancellationToken);
             var urls = app.Urls.ToList();
             logger.LogInformation("TrainGuard server listening on {Urls}; store {Store}; log {Origin} at size {TreeSize}; verifier key {VerifierKey}", string.Join(", ", urls), store.Description, log.Origin, log.Size, log.Verifier.VerifierKey);
@@ -154,6 +160,9 @@ public sealed class TrainGuardServer : IAsyncDisposable
         {
             kestrel.AddServerHeader = false;
             kestrel.Limits.MaxRequestBodySize = EventEndpoints.DrainLimit(options.Batch.MaxBytes) + 1;
+
+            // A body that arrives slower than this (after a grace period) is answered 408 (see Configure).
+            kestrel.Limits.MinRequestBodyDataRate = options.MinRequestBodyDataRate;
         });
         builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
 
@@ -181,6 +190,11 @@ public sealed class TrainGuardServer : IAsyncDisposable
 
         // Logs go to standard error; standard output stays for what the CLI prints.
         builder.Services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+        if (options.ExtraLoggerProvider is { } extra)
+        {
+            builder.Logging.AddProvider(extra);
+        }
+
         return builder.Build();
     }
 
@@ -192,6 +206,20 @@ public sealed class TrainGuardServer : IAsyncDisposable
             try
             {
                 await next(context);
+            }
+            catch (BadHttpRequestException ex) when (!context.Response.HasStarted)
+            {
+                // Kestrel's own refusals while the body is read: too slow (408), too large (413), malformed framing (400).
+                // The client is told why; the log gets one line, no stack trace.
+                state.Logger.LogWarning("request {Method} {Path} refused with {Status}: {Reason}", context.Request.Method, context.Request.Path.Value, ex.StatusCode, ex.Message);
+                context.Response.Headers.Connection = "close";
+                var (kind, title) = ex.StatusCode switch
+                {
+                    StatusCodes.Status408RequestTimeout => ("body-timeout", "Request body too slow"),
+                    StatusCodes.Status413PayloadTooLarge => ("body-too-large", "Request body too large"),
+                    _ => ("bad-request", "Bad request"),
+                };
+                await HttpJson.ProblemAsync(context, ex.StatusCode, kind, title, ex.Message);
             }
             catch (Exception ex) when (!context.Response.HasStarted && !context.RequestAborted.IsCancellationRequested)
             {

@@ -59,7 +59,14 @@ public sealed class SqliteServerStore : SqlServerStore
         var directory = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path));
         if (directory is not null)
         {
-            Directory.CreateDirectory(directory);
+            PrivateFiles.CreateDirectory(directory);
+        }
+
+        // Created 0600 before SQLite opens it: SQLite gives its -wal and -shm files the database's mode.
+        PrivateFiles.CreateEmptyFile(path);
+        foreach (var file in new[] { path, path + "-wal", path + "-shm" })
+        {
+            PrivateFiles.Restrict(file);
         }
 
         var ledger = await SqliteLedgerStore.OpenAsync(path, cancellationToken);

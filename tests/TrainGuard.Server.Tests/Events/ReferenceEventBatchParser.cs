@@ -163,14 +163,26 @@ internal static class ReferenceEventBatchParser
         return null;
     }
 
+    /// <summary>The integer an ECMAScript number text of an integral value denotes (digits, or a mantissa and an exponent).</summary>
+    private static BigInteger Denotes(string number)
+    {
+        var parts = number.Split('e');
+        var mantissa = parts[0];
+        var point = mantissa.IndexOf('.', StringComparison.Ordinal);
+        var fraction = point < 0 ? 0 : mantissa.Length - point - 1;
+        var shift = (parts.Length == 1 ? 0 : int.Parse(parts[1], CultureInfo.InvariantCulture)) - fraction;
+        var value = BigInteger.Parse(mantissa.Replace(".", string.Empty, StringComparison.Ordinal), CultureInfo.InvariantCulture);
+        return shift >= 0 ? value * BigInteger.Pow(10, shift) : value / BigInteger.Pow(10, -shift);
+    }
+
     /// <summary>The first integer literal (depth first, members in canonical order) that a double does not hold exactly.</summary>
     private static string? RoundedInteger(JsonNode? node) => node switch
     {
         JsonObject o => o.OrderBy(m => m.Key, StringComparer.Ordinal).Select(m => RoundedInteger(m.Value)).FirstOrDefault(r => r is not null),
         JsonArray a => a.Select(RoundedInteger).FirstOrDefault(r => r is not null),
         JsonValue v when v.GetValueKind() == JsonValueKind.Number && v.ToJsonString() is var text && text.TrimStart('-').All(char.IsAsciiDigit)
-            && BigInteger.Parse(text, CultureInfo.InvariantCulture) is var exact && double.Parse(text, CultureInfo.InvariantCulture) is var d && double.IsFinite(d)
-            && new BigInteger(d) != exact => text,
+            && double.Parse(text, CultureInfo.InvariantCulture) is var d && double.IsFinite(d)
+            && Denotes(CanonicalJson.FormatNumber(d)) != BigInteger.Parse(text, CultureInfo.InvariantCulture) => text,
         _ => null,
     };
 }
