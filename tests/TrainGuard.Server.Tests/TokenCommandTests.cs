@@ -1,5 +1,4 @@
 using System.Net;
-using Microsoft.Data.Sqlite;
 using TrainGuard.Server.Auth;
 using TrainGuard.Server.Storage;
 using TrainGuard.Server.Tests.Support;
@@ -80,57 +79,36 @@ public sealed class TokenCommandTests
         }
     }
 
-    [Fact]
-    public async Task A_database_from_before_token_identities_keeps_its_tokens_as_legacy_and_its_events_findable()
+    [Theory]
+    [MemberData(nameof(Backends.All), MemberType = typeof(Backends))]
+    public async Task A_database_from_before_token_identities_keeps_its_tokens_as_legacy_and_its_events_findable(string backend)
     {
-        var directory = TestPaths.NewTempDirectory();
-        var path = Path.Combine(directory, "trainguard.db");
-        var token = ApiTokens.NewToken();
-        var eventId = Guid.CreateVersion7().ToString();
-        try
-        {
-            // The tables as the first release made them, with one token and one event.
-            await using (var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false }.ToString()))
-            {
-                await connection.OpenAsync();
-                await using var command = connection.CreateCommand();
-                command.CommandText = """
-                    CREATE TABLE api_token (token_hash BLOB PRIMARY KEY, role TEXT NOT NULL, label TEXT NULL, created_at TEXT NOT NULL);
-                    CREATE TABLE event_index (idx INTEGER PRIMARY KEY, ts INTEGER NOT NULL, host TEXT NULL, user_name TEXT NULL, action TEXT NOT NULL);
-                    INSERT INTO api_token VALUES ($hash, 'agent', 'node-7', '2026-01-01T00:00:00.0000000+00:00');
-                    """;
-                command.Parameters.AddWithValue("$hash", ApiTokens.Hash(token));
-                await command.ExecuteNonQueryAsync();
-            }
+        await using var h = await ServerHarness.StartAsync(backend);
+        var sent = ServerHarness.Event(3);
+        await h.PostEventsOkAsync([sent]);
 
-            await using (var old = await SqliteServerStore.OpenAsync(path))
-            {
-                // An event stored the old way: keyed by its bare id, no event_id column yet (dropped again below).
-                var entry = System.Text.Encoding.UTF8.GetBytes($"{{\"@timestamp\":\"2026-11-23T10:00:00.000Z\",\"event\":{{\"action\":\"user-login\"}},\"id\":\"{eventId}\"}}");
-                await old.Ledger.AppendBatchAsync([new TrainGuard.Ledger.Storage.LedgerAppend(entry, eventId)]);
-            }
+        // Back to the tables of the first release: no identity, expiry, revocation or last use; no event_id column.
+        await Database.ExecuteAsync(h.Database, """
+            ALTER TABLE api_token DROP COLUMN identity;
+            ALTER TABLE api_token DROP COLUMN expires_at;
+            ALTER TABLE api_token DROP COLUMN revoked_at;
+            ALTER TABLE api_token DROP COLUMN last_used_at;
+            DROP INDEX event_index_event_id;
+            ALTER TABLE event_index DROP COLUMN event_id;
+            """);
+        await h.RestartAsync();
 
-            await Database.ExecuteAsync("sqlite:" + path, "DROP INDEX event_index_event_id; ALTER TABLE event_index DROP COLUMN event_id;");
+        var agent = (await h.Server.Store.ListTokensAsync()).Single(t => t.Role == Role.Agent);
+        Assert.True(agent.IsLegacy);
+        Assert.Null(agent.Identity);
 
-            await using var h = await ServerHarnessAt(directory, path);
-            var listed = (await h.Server.Store.ListTokensAsync()).Single(t => t.Id == ApiTokens.Id(ApiTokens.Hash(token)));
-            Assert.True(listed.IsLegacy);
-            Assert.Equal(("node-7", Role.Agent, (string?)null), (listed.Label!, listed.Role, listed.Identity));
-
-            // The old token still works, for any host, in the shared legacy id scope; the old event is found by its id.
-            using var response = await h.PostEventsAsync(ServerHarness.Batch([ServerHarness.Event(3)]), token);
-            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-            var got = await h.GetJsonAsync($"api/v1/events/{eventId}", h.ReaderToken);
-            Assert.Equal(0, (long)got["index"]!);
-        }
-        finally
-        {
-            if (Directory.Exists(directory))
-            {
-                Directory.Delete(directory, recursive: true);
-            }
-        }
+        // The old tokens still work (the agent one for any host, in the shared legacy id scope); old events are found by id.
+        var got = await h.GetJsonAsync($"api/v1/events/{sent["id"]}");
+        Assert.Equal(0, (long)got["index"]!);
+        var again = await h.PostEventsOkAsync([sent, ServerHarness.Event(4)]);
+        Assert.Equal(["duplicate", "accepted"], again["results"]!.AsArray().Select(r => (string)r!["status"]!));
+        var audit = await CliRunner.RunAsync("ledger", "audit", "--db", h.Database, "--log-key", h.Server.VerifierKey);
+        Assert.True(audit.Exit == 0, audit.Stdout + audit.Stderr);
+        Assert.Contains("legacy", (await CliRunner.RunAsync("server", "token", "list", "--data-dir", h.Directory, "--db", h.Database)).Stdout, StringComparison.Ordinal);
     }
-
-    private static Task<ServerHarness> ServerHarnessAt(string directory, string path) => ServerHarness.StartAtAsync(directory, "sqlite:" + path);
 }
