@@ -60,7 +60,33 @@ public sealed class CkptSignCommandTests
         Assert.True(agentCode == 0, agentOut + agentErr);
         Assert.Contains("already recorded", agentOut, StringComparison.Ordinal);
         Assert.Contains("warning", agentErr, StringComparison.Ordinal);
-        Assert.Equal(1, await env.Server.Store.Ledger.SizeAsync(CancellationToken.None));
+
+        // One record of the manifest; each re-sign with other details (a later time) is an id conflict, and the
+        // ledger holds an event-id-conflict alert for it beside the record.
+        var size = await env.Server.Store.Ledger.SizeAsync(CancellationToken.None);
+        var actions = (await env.Server.Store.Ledger.GetEntriesAsync(0, (int)size)).Select(e => JsonNode.Parse(e)!["event"]!["action"]!.GetValue<string>()).ToList();
+        Assert.Equal(["checkpoint-signed", "event-id-conflict", "event-id-conflict"], actions);
+    }
+
+    [Fact]
+    public async Task A_signer_token_records_its_own_persons_checkpoints_and_nobody_elses()
+    {
+        await using var env = await LedgerEnvironment.StartAsync();
+        var own = await env.NewTokenAsync(Role.Signer, Environment.UserName);
+        var colleague = await env.NewTokenAsync(Role.Signer, "someone-else-entirely");
+
+        var (refusedCode, refusedOut, refusedErr) = await CliRunner.RunAsync("ckpt", "sign", env.Checkpoint, "--key", env.PrivateKey, "--server", env.Url, "--token", colleague);
+        Assert.True(refusedCode == 2, refusedOut + refusedErr);
+        Assert.Contains("did not store", refusedErr, StringComparison.Ordinal);
+        Assert.Contains("someone-else-entirely", refusedErr, StringComparison.Ordinal);
+        Assert.Equal(0, await env.Server.Store.Ledger.SizeAsync(CancellationToken.None));
+
+        var (code, stdout, stderr) = await CliRunner.RunAsync("ckpt", "sign", env.Checkpoint, "--key", env.PrivateKey, "--server", env.Url, "--token", own, "--format", "json");
+        Assert.True(code == 0, stdout + stderr);
+        var entry = JsonNode.Parse((await env.Server.Store.Ledger.GetEntryAsync(0, CancellationToken.None))!)!;
+        Assert.Equal(Environment.UserName, (string?)entry["user"]!["name"]);
+        Assert.Equal("signer", (string?)entry["trainguard"]!["submitter"]!["role"]);
+        Assert.Equal(Environment.UserName, (string?)entry["trainguard"]!["submitter"]!["identity"]);
     }
 
     [Fact]
@@ -355,10 +381,10 @@ public sealed class CkptSignCommandTests
             return env;
         }
 
-        private async Task<string> NewTokenAsync(Role role)
+        public async Task<string> NewTokenAsync(Role role, string? identity = null)
         {
             var token = ApiTokens.NewToken();
-            await Server.Store.AddTokenAsync(ApiTokens.Hash(token), role, "test", CancellationToken.None);
+            await Server.Store.AddTokenAsync(ApiTokens.Hash(token), new TrainGuard.Server.Storage.TokenGrant(role, identity, "test"), CancellationToken.None);
             return token;
         }
 

@@ -61,7 +61,7 @@ public sealed class BadInputTests
         var problem = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
         Assert.Contains("event 3", (string)problem["detail"]!, StringComparison.Ordinal);
         Assert.Equal(0, await h.Server.Store.Ledger.SizeAsync());
-        var metrics = await (await h.GetAsync("metrics", null)).Content.ReadAsStringAsync();
+        var metrics = await (await h.GetAsync("metrics", h.ReaderToken)).Content.ReadAsStringAsync();
         Assert.Contains("trainguard_batches_total{outcome=\"rejected\"} 1", metrics, StringComparison.Ordinal);
     }
 
@@ -98,16 +98,18 @@ public sealed class BadInputTests
     }
 
     [Fact]
-    public async Task Event_larger_than_a_ledger_entry_is_rejected_by_index()
+    public async Task Event_larger_than_a_ledger_entry_is_refused_by_index_and_alone()
     {
         await using var h = await ServerHarness.StartAsync(Backends.Sqlite);
         var huge = ServerHarness.Event(1);
         huge["message"] = new string('x', 70_000);
         using var response = await h.PostEventsAsync(ServerHarness.Batch([ServerHarness.Event(0), huge]), h.AgentToken);
 
-        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
-        Assert.Equal(1, (int)JsonNode.Parse(await response.Content.ReadAsStringAsync())!["errors"]![0]!["index"]!);
-        Assert.Equal(0, await h.Server.Store.Ledger.SizeAsync());
+        Assert.Equal(HttpStatusCode.MultiStatus, response.StatusCode);
+        var result = JsonNode.Parse(await response.Content.ReadAsStringAsync())!["results"]![1]!;
+        Assert.Equal(("too-large", (string)huge["id"]!), ((string)result["status"]!, (string)result["id"]!));
+        Assert.Contains("at most 65,535", (string)result["reason"]!, StringComparison.Ordinal);
+        Assert.Equal(1, await h.Server.Store.Ledger.SizeAsync());
     }
 
     [Fact]

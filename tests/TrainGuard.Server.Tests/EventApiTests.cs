@@ -35,7 +35,7 @@ public sealed class EventApiTests
 
     [Theory]
     [MemberData(nameof(Backends.All), MemberType = typeof(Backends))]
-    public async Task Stored_entry_is_the_canonical_json_of_the_event_with_event_ingested_and_its_leaf_can_be_recomputed(string backend)
+    public async Task Stored_entry_is_the_canonical_json_of_the_event_with_event_ingested_and_its_submitter_and_its_leaf_can_be_recomputed(string backend)
     {
         await using var h = await ServerHarness.StartAsync(backend);
         var sent = ServerHarness.Event(7);
@@ -46,7 +46,9 @@ public sealed class EventApiTests
         var stored = EventRecord.Parse(Encoding.UTF8.GetString(entry));
         Assert.NotNull(stored.GetString("event.ingested"));
         Assert.Equal(CanonicalJson.Serialize(stored.Root), entry);
+        Assert.Equal("agent", stored.GetString("trainguard.submitter.role"));
         stored.Remove("event.ingested");
+        stored.Remove("trainguard");
         Assert.Equal(CanonicalJson.Serialize(sent), CanonicalJson.Serialize(stored.Root));
 
         var got = await h.GetJsonAsync($"api/v1/events/{sent["id"]}");
@@ -73,7 +75,7 @@ public sealed class EventApiTests
 
     [Theory]
     [MemberData(nameof(Backends.All), MemberType = typeof(Backends))]
-    public async Task Reusing_an_id_with_different_content_is_a_conflict_and_nothing_of_the_batch_is_stored(string backend)
+    public async Task Reusing_an_id_with_different_content_is_a_conflict_for_that_event_alone_and_raises_an_alert(string backend)
     {
         await using var h = await ServerHarness.StartAsync(backend);
         var original = ServerHarness.Event(1);
@@ -83,11 +85,29 @@ public sealed class EventApiTests
 
         using var response = await h.PostEventsAsync(ServerHarness.Batch([ServerHarness.Event(2), changed]), h.AgentToken);
 
-        Assert.Equal(HttpStatusCode.Conflict, response.StatusCode);
-        var problem = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
-        Assert.Equal(1, (int)problem["errors"]![0]!["index"]!);
-        Assert.Equal(1, await h.Server.Store.Ledger.SizeAsync());
-        Assert.Equal(1, h.Server.Log.Size);
+        // The conflicting event is answered on its own (not stored); the other one is stored; an alert follows them.
+        Assert.Equal(HttpStatusCode.MultiStatus, response.StatusCode);
+        var answer = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
+        var results = answer["results"]!.AsArray();
+        Assert.Equal(["accepted", "conflict"], results.Select(r => (string)r!["status"]!));
+        Assert.Equal(0, (long)results[1]!["conflicts_with"]!);
+        Assert.Null(results[1]!["index"]);
+        Assert.Equal(1, (int)answer["appended"]!);
+        Assert.Equal(3, await h.Server.Store.Ledger.SizeAsync());
+        Assert.Equal(3, h.Server.Log.Size);
+        Assert.Equal(3, (long)answer["tree_size"]!);
+        var alert = EventRecord.Parse(Encoding.UTF8.GetString((await h.Server.Store.Ledger.GetEntryAsync(2))!));
+        Assert.Equal(("event-id-conflict", "alert", "high"), (alert.Action, alert.GetString("event.kind"), alert.GetString("trainguard.severity")));
+        Assert.Equal((string)original["id"]!, alert.GetString("trainguard.conflict.event_id"));
+        Assert.Equal(0, alert.GetInt64("trainguard.conflict.existing.index"));
+        var agentId = (await h.Server.Store.ListTokensAsync()).Single(t => t.Role == TrainGuard.Server.Auth.Role.Agent).Id;
+        Assert.Equal((agentId, "agent"), (alert.GetString("trainguard.conflict.attempted.submitter.token_id"), alert.GetString("trainguard.conflict.attempted.submitter.role")));
+        Assert.Equal(agentId, alert.GetString("trainguard.conflict.existing.submitter.token_id"));
+        Assert.Equal("someone-else", alert.GetString("user.name"));
+
+        // The stored event is the original, untouched.
+        var stored = EventRecord.Parse(Encoding.UTF8.GetString((await h.Server.Store.Ledger.GetEntryAsync(0))!));
+        Assert.Equal("mallory", stored.GetString("user.name"));
     }
 
     [Theory]

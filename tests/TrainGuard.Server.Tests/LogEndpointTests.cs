@@ -26,7 +26,8 @@ public sealed class LogEndpointTests
         var leaves = new List<byte[]>();
         foreach (var address in TileReader.TilesFor(300, includeEntryBundles: true).Where(a => a.Level == 0))
         {
-            using var response = await h.Http.GetAsync(address.ToPath());
+            // Hash tiles are public; entry bundles hold the events and need a reader token.
+            using var response = await h.GetAsync(address.ToPath(), address.IsEntryBundle ? h.ReaderToken : null);
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
             Assert.Contains("immutable", response.Headers.CacheControl?.ToString() ?? string.Empty, StringComparison.Ordinal);
             var body = await response.Content.ReadAsByteArrayAsync();
@@ -60,14 +61,15 @@ public sealed class LogEndpointTests
     }
 
     [Fact]
-    public async Task Health_readiness_and_metrics_answer_without_a_token()
+    public async Task Health_and_readiness_answer_without_a_token_and_metrics_answer_a_reader()
     {
         await using var h = await ServerHarness.StartAsync(Backends.Sqlite);
         await h.PostEventsOkAsync(Enumerable.Range(0, 3).Select(i => ServerHarness.Event(i)));
 
         Assert.Equal("ok\n", await h.Http.GetStringAsync("healthz"));
         Assert.Contains("\"tree_size\":3", await h.Http.GetStringAsync("readyz"), StringComparison.Ordinal);
-        var metrics = await h.Http.GetStringAsync("metrics");
+        using var response = await h.GetAsync("metrics", h.ReaderToken);
+        var metrics = await response.Content.ReadAsStringAsync();
         Assert.Contains("trainguard_events_appended_total 3", metrics, StringComparison.Ordinal);
         Assert.Contains("trainguard_ledger_tree_size 3", metrics, StringComparison.Ordinal);
         Assert.Contains("trainguard_batches_total{outcome=\"accepted\"} 1", metrics, StringComparison.Ordinal);

@@ -79,11 +79,15 @@ public sealed class DeadLetterQueue
     }
 
     /// <summary>Appends a refused batch (fsynced before the batch is acknowledged in the spool).</summary>
-    public void Add(IReadOnlyList<SpoolRecord> batch, int status, string reason)
+    public void Add(IReadOnlyList<SpoolRecord> batch, int status, string reason) =>
+        Add([.. batch.Select(r => (r, reason))], status);
+
+    /// <summary>Appends events the server did not store, each with its own reason (fsynced before their batch is acknowledged).</summary>
+    public void Add(IReadOnlyList<(SpoolRecord Record, string Reason)> refused, int status)
     {
         var now = DateTimeOffset.UtcNow.ToString("O", CultureInfo.InvariantCulture);
         var sb = new StringBuilder();
-        foreach (var record in batch)
+        foreach (var (record, reason) in refused)
         {
             sb.Append(new DeadLetter(now, status, TextSanitizer.Escape(reason, 1000), record).ToLine()).Append('\n');
         }
@@ -97,7 +101,7 @@ public sealed class DeadLetterQueue
             }
 
             DurableFile.SyncDirectory(System.IO.Path.GetDirectoryName(Path)!);
-            _count += batch.Count;
+            _count += refused.Count;
         }
     }
 

@@ -76,12 +76,14 @@ public sealed class ShipperStats
 
 /// <summary>
 /// Sends spooled events to the server in batches (<c>POST /api/v1/events</c>, body
-/// <c>{"events":[...]}</c>, response <c>{"results":[{"id":..,"index":..}]}</c>) and acknowledges them in
-/// the spool only after the server answered for every id. Server errors, timeouts and connection
-/// failures are retried with exponential back-off and full jitter; a 4xx rejects the batch, which is
-/// kept in <c>dead-letter.jsonl</c> (never dropped) before it is acknowledged, and each of its events is
-/// then sent again on its own (<see cref="DeadLetterQueue"/>), so one refused event does not hold back the
-/// others. 401/403/408/429 are retried: they say nothing about the events.
+/// <c>{"events":[...]}</c>, response <c>{"results":[{"id":..,"index":..,"status":..}]}</c>) and acknowledges them in
+/// the spool only after the server answered for every id. The server answers each event on its own: those it did not
+/// store (<c>conflict</c>, <c>too-large</c>, <c>refused</c>, with a reason) go to <c>dead-letter.jsonl</c> (never
+/// dropped, counted in the heartbeat, sent again on their own later) and the rest of the batch is acknowledged. Server
+/// errors, timeouts and connection failures are retried with exponential back-off and full jitter; a 4xx (from an older
+/// server, or a malformed batch) rejects the batch, which is kept in the dead-letter file before it is acknowledged, and
+/// each of its events is then sent again on its own (<see cref="DeadLetterQueue"/>), so one refused event does not hold
+/// back the others. 401/403/408/429 are retried: they say nothing about the events.
 /// </summary>
 public sealed class EventShipper : IDisposable
 {
@@ -183,13 +185,21 @@ public sealed class EventShipper : IDisposable
             return ShipOutcome.Idle;
         }
 
-        var (delivery, status, text) = await PostAsync(batch, cancellationToken);
+        var (delivery, status, text, notStored) = await PostAsync(batch, cancellationToken);
         switch (delivery)
         {
             case Delivery.Accepted:
+                if (notStored.Count > 0)
+                {
+                    // Answered one by one: the events the server did not store are kept (fsynced) before the batch is acknowledged.
+                    DeadLetters.Add(notStored, status);
+                    Stats.EventsRejected += notStored.Count;
+                    _log($"server did not store {notStored.Count} of {batch.Count} events (seq {batch[0].Seq}..{batch[^1].Seq}), first: {TextSanitizer.Escape(notStored[0].Reason, 300)}; kept in {DeadLetters.Path}");
+                }
+
                 _spool.Acknowledge(batch[^1].Seq);
                 Stats.Batches++;
-                Stats.EventsSent += batch.Count;
+                Stats.EventsSent += batch.Count - notStored.Count;
                 Stats.LastShippedId = batch[^1].EventId;
                 Stats.LastSuccess = DateTimeOffset.UtcNow;
                 Stats.ConsecutiveFailures = 0;
@@ -232,13 +242,13 @@ public sealed class EventShipper : IDisposable
                 continue;
             }
 
-            var (delivery, status, _) = await PostAsync([letter.Record with { EventJson = Capped(letter.Record.EventJson) }], cancellationToken);
+            var (delivery, status, _, notStored) = await PostAsync([letter.Record with { EventJson = Capped(letter.Record.EventJson) }], cancellationToken);
             switch (delivery)
             {
-                case Delivery.Accepted:
+                case Delivery.Accepted when notStored.Count == 0:
                     accepted++;
                     break;
-                case Delivery.Refused:
+                case Delivery.Accepted or Delivery.Refused:
                     remaining.Add(letter with { Attempts = letter.Attempts + 1, LastStatus = status });
                     break;
                 default:
@@ -283,8 +293,12 @@ public sealed class EventShipper : IDisposable
         Retry,
     }
 
-    /// <summary>One POST of <paramref name="batch"/> through the API client; the text is the server's answer or what went wrong.</summary>
-    private async Task<(Delivery Delivery, int Status, string Text)> PostAsync(IReadOnlyList<SpoolRecord> batch, CancellationToken cancellationToken)
+    /// <summary>
+    /// One POST of <paramref name="batch"/> through the API client; the text is the server's answer or what went wrong.
+    /// Accepted: the server answered for every event; those it did not store (a conflicting id, too large, refused for
+    /// this token) are listed with its reason, in batch order.
+    /// </summary>
+    private async Task<(Delivery Delivery, int Status, string Text, IReadOnlyList<(SpoolRecord Record, string Reason)> NotStored)> PostAsync(IReadOnlyList<SpoolRecord> batch, CancellationToken cancellationToken)
     {
         EventBatchResult answer;
         try
@@ -293,26 +307,39 @@ public sealed class EventShipper : IDisposable
         }
         catch (TrainGuardApiException ex) when (ex.IsUnreachable)
         {
-            return (Delivery.Retry, 0, ex.Message);
+            return (Delivery.Retry, 0, ex.Message, []);
         }
         catch (TrainGuardApiException ex) when (ex.IsClientError && ex.StatusCode is not (HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden or HttpStatusCode.RequestTimeout or HttpStatusCode.TooManyRequests))
         {
-            return (Delivery.Refused, (int)ex.StatusCode!.Value, ex.ResponseText ?? string.Empty);
+            return (Delivery.Refused, (int)ex.StatusCode!.Value, ex.ResponseText ?? string.Empty, []);
         }
         catch (TrainGuardApiException ex)
         {
-            return (Delivery.Retry, (int)(ex.StatusCode ?? 0), $"server answered {(int)ex.StatusCode!.Value}: {TextSanitizer.Escape(ex.ResponseText ?? string.Empty, 300)}");
+            return (Delivery.Retry, (int)(ex.StatusCode ?? 0), $"server answered {(int)ex.StatusCode!.Value}: {TextSanitizer.Escape(ex.ResponseText ?? string.Empty, 300)}", []);
         }
         catch (MalformedInputException ex)
         {
-            return (Delivery.Retry, 200, $"server accepted the batch but its answer is malformed ({ex.Message}); batch kept for retry");
+            return (Delivery.Retry, 200, $"server accepted the batch but its answer is malformed ({ex.Message}); batch kept for retry", []);
         }
 
-        var ids = answer.Results.Select(r => r.Id).ToHashSet(StringComparer.Ordinal);
-        var absent = batch.Count(r => !ids.Contains(r.EventId));
-        return absent == 0
-            ? (Delivery.Accepted, 200, string.Empty)
-            : (Delivery.Retry, 200, $"server accepted the batch but {absent} of {batch.Count} event ids are missing from the results; batch kept for retry");
+        // The results are in batch order, one per event: anything else does not acknowledge the batch.
+        if (answer.Results.Count != batch.Count || !batch.Select(r => r.EventId).SequenceEqual(answer.Results.Select(r => r.Id), StringComparer.OrdinalIgnoreCase))
+        {
+            var ids = answer.Results.Select(r => r.Id).ToHashSet(StringComparer.OrdinalIgnoreCase);
+            var absent = batch.Count(r => !ids.Contains(r.EventId));
+            return (Delivery.Retry, 200, $"server answered for {answer.Results.Count} events of {batch.Count} ({absent} ids missing, or out of order); batch kept for retry", []);
+        }
+
+        var notStored = new List<(SpoolRecord, string)>();
+        for (var i = 0; i < batch.Count; i++)
+        {
+            if (!answer.Results[i].IsStored)
+            {
+                notStored.Add((batch[i], $"{answer.Results[i].Status}: {answer.Results[i].Reason}"));
+            }
+        }
+
+        return (Delivery.Accepted, notStored.Count == 0 ? 200 : 207, string.Empty, notStored);
     }
 
     public void Dispose()

@@ -128,9 +128,10 @@ public static class CheckpointLedger
     }
 
     /// <summary>
-    /// Appends the event (<c>POST /api/v1/events</c>, an agent or admin token). The same event id already stored with
-    /// other content (409: the same manifest signed earlier) is fetched and its digest compared; a differing digest
-    /// is reported as a warning in the result, never silently accepted.
+    /// Appends the event (<c>POST /api/v1/events</c>, a signer token for the signing user, or an agent or admin token).
+    /// The same event id already stored with other content (a <c>conflict</c> answer, or 409 from an older server: the
+    /// same manifest signed earlier) is fetched and its digest compared; a differing digest is reported as a warning in
+    /// the result, never silently accepted. An event the server refuses (another person's name on a signer token) is an error.
     /// </summary>
     /// <exception cref="TrainGuardApiException">Unreachable, refused (401/403) or an error answer.</exception>
     /// <exception cref="MalformedInputException">An answer that is not what a TrainGuard server sends.</exception>
@@ -146,6 +147,31 @@ public static class CheckpointLedger
         }
         catch (TrainGuardApiException ex) when (ex.StatusCode == HttpStatusCode.Conflict)
         {
+            // A server from before per-event answers refuses the whole batch for a conflicting id.
+            return await ExistingAsync(ex);
+        }
+
+        if (answer.Results.Count != 1)
+        {
+            MalformedInputException.Throw(InputErrorKind.Corrupt, $"POST api/v1/events: the ledger answered {answer.Results.Count} results for one event", 0);
+        }
+
+        var result = answer.Results[0];
+        if (result.Status == EventAppendResult.Conflict)
+        {
+            // The same person signed this manifest before (the event id comes from its digest) with other details.
+            return await ExistingAsync(null);
+        }
+
+        if (!result.IsStored)
+        {
+            throw new TrainGuardApiException($"the ledger did not store the checkpoint-signed event ({result.Status}): {result.Reason}", null, HttpStatusCode.MultiStatus, result.Reason);
+        }
+
+        return new LedgerRecordResult(signedEvent.Id, result.Index, result.Duplicate, null, null);
+
+        async Task<LedgerRecordResult> ExistingAsync(TrainGuardApiException? conflict)
+        {
             LedgerRecord? existing;
             try
             {
@@ -154,12 +180,12 @@ public static class CheckpointLedger
             catch (TrainGuardApiException refused) when (refused.StatusCode is HttpStatusCode.Forbidden or HttpStatusCode.Unauthorized)
             {
                 return new LedgerRecordResult(signedEvent.Id, -1, true, null,
-                    "the ledger already holds an event with this manifest's id, but this token may not read it (an agent token): its digest was not compared; verify with a reader token");
+                    "the ledger already holds an event with this manifest's id, but this token may not read it (an agent or signer token): its digest was not compared; verify with a reader token");
             }
 
             if (existing is null)
             {
-                throw new TrainGuardApiException($"the ledger answered 409 Conflict for event {signedEvent.Id} but then has no such event", ex, HttpStatusCode.Conflict);
+                throw new TrainGuardApiException($"the ledger answered that event {signedEvent.Id} conflicts with a stored one but then has no such event", conflict, HttpStatusCode.Conflict);
             }
 
             var warning = existing.RecordedDigest == digest
@@ -167,13 +193,6 @@ public static class CheckpointLedger
                 : $"the ledger's event {existing.EventId} records digest {existing.RecordedDigest ?? "(none)"}, not {digest}";
             return new LedgerRecordResult(signedEvent.Id, existing.Index, true, existing, warning);
         }
-
-        if (answer.Results.Count != 1)
-        {
-            MalformedInputException.Throw(InputErrorKind.Corrupt, $"POST api/v1/events: the ledger answered {answer.Results.Count} results for one event", 0);
-        }
-
-        return new LedgerRecordResult(signedEvent.Id, answer.Results[0].Index, answer.Results[0].Duplicate, null, null);
     }
 
     /// <summary>

@@ -10,7 +10,7 @@ using TrainGuard.Server.Storage;
 
 namespace TrainGuard.Cli.Commands;
 
-/// <summary><c>trainguard server run</c>: the ingestion/ledger server; <c>server token new|list</c>, <c>server key show</c>.</summary>
+/// <summary><c>trainguard server run</c>: the ingestion/ledger server; <c>server token create|list|revoke</c>, <c>server key show</c>.</summary>
 public static class ServerCommand
 {
     public const string Description = """
@@ -21,7 +21,9 @@ public static class ServerCommand
         Examples:
           trainguard server run                               listen on 127.0.0.1:8470, SQLite in the data directory
           trainguard server run --urls http://0.0.0.0:8470 --db "Host=db;Database=trainguard;Username=tg"
-          trainguard server token new --role agent            print a new agent token (only its hash is stored)
+          trainguard server token create --role agent --host gpu-node-17   a token for one node (printed once)
+          trainguard server token list                        ids, roles, bound hosts/people, expiry, last use
+          trainguard server token revoke 3f2a9c01b7de         refused from then on (within a second)
           trainguard server key show                          print the verifier key to pin in clients
         See docs/server.md.
         """;
@@ -153,52 +155,148 @@ public static class ServerCommand
 
     private static Command TokenCommand(TextWriter stdout)
     {
-        var role = new Option<string>("--role") { Description = "agent (may only append events), reader (may query), admin (both).", Required = true };
-        role.AcceptOnlyFromAmong("agent", "reader", "admin");
-        var label = new Option<string?>("--label") { Description = "A note stored with the token's hash, e.g. the node name." };
+        var role = new Option<string>("--role") { Description = "agent (appends its host's events; needs --host), signer (records checkpoint-* events for one person, as ckpt sign --server does; needs --user), reader (may read events, entry tiles and metrics), admin (everything).", Required = true };
+        role.AcceptOnlyFromAmong("agent", "signer", "reader", "admin");
+        var host = new Option<string?>("--host") { HelpName = "NAME", Description = "The node an agent token is bound to: its events must carry this host.name." };
+        var user = new Option<string?>("--user") { HelpName = "NAME", Description = "The person a signer token is bound to: its events must carry this user.name." };
+        var label = new Option<string?>("--label") { Description = "A note stored with the token's hash (recorded with every event it sends)." };
+        var expires = new Option<string?>("--expires") { HelpName = "AGE|DATE", Description = "When the token stops working: an age (30d, 12h, 90m) or an RFC 3339 date-time. Default: never." };
         var data = CommonOptions.DataDirectory();
         var db = CommonOptions.Database();
-        var create = new Command("new", """
-            Create a token with a role and print it once (only its SHA-256 is stored). The server reads tokens from its
-            database, so run this with the server's --data-dir/--db; save the token to a file (mode 0600) and pass it
-            with --token-file.
+        var create = new Command("create", """
+            Create a token with a role and print it once (only its SHA-256 is stored). Agent tokens are bound to one
+            node (--host) and signer tokens to one person (--user): the server refuses their events for another host
+            or person and records the token with every event it stores. The server reads tokens from its database, so
+            run this with the server's --data-dir/--db; save the token to a file (mode 0600) and pass it with --token-file.
 
-            Example:
-              trainguard server token new --role reader > reader.token
+            Examples:
+              trainguard server token create --role agent --host gpu-node-17 > gpu-node-17.token
+              trainguard server token create --role signer --user alice --expires 90d > alice.token
+              trainguard server token create --role reader > reader.token
 
-            Exit codes: 0 created, 2 error.
+            Exit codes: 0 created, 2 error (bad usage, no such database).
             """);
-        create.AddOptions(role, label, data, db);
-
+        create.Aliases.Add("new");
+        create.AddOptions(role, host, user, label, expires, data, db);
         create.SetAction(async (parse, ct) =>
         {
             _ = Roles.TryParse(parse.GetValue(role), out var r);
+            var identity = (r, parse.GetValue(host), parse.GetValue(user)) switch
+            {
+                (Role.Agent, { } h, null) => h,
+                (Role.Agent, _, _) => throw new CliException("--role agent needs --host NAME (the node whose events it sends), and no --user"),
+                (Role.Signer, null, { } u) => u,
+                (Role.Signer, _, _) => throw new CliException("--role signer needs --user NAME (the person it signs for), and no --host"),
+                (_, null, null) => null,
+                _ => throw new CliException($"--role {r.ToWireName()} is not bound to a host or person: drop --host/--user"),
+            };
+            if (identity is not null && ApiTokens.CheckIdentity(identity) is { } problem)
+            {
+                throw new CliException($"{(r == Role.Agent ? "--host" : "--user")} '{identity}': {problem}");
+            }
+
+            var expiry = parse.GetValue(expires) is { } text ? ParseExpiry(text, DateTimeOffset.UtcNow) : (DateTimeOffset?)null;
             await using var store = await OpenStoreAsync(parse.GetValue(db), parse.GetValue(data), mustExist: false, ct);
             var token = ApiTokens.NewToken();
-            await store.AddTokenAsync(ApiTokens.Hash(token), r, parse.GetValue(label), ct);
+            await Guard(async () =>
+            {
+                await store.AddTokenAsync(ApiTokens.Hash(token), new TokenGrant(r, identity, parse.GetValue(label), expiry), ct);
+                return 0;
+            });
             await stdout.WriteLineAsync(token);
             return ExitCodes.Clean;
         });
 
         var listData = CommonOptions.DataDirectory();
         var listDb = CommonOptions.Database();
-        var list = new Command("list", "List stored tokens (hash prefix, role, label, creation time).\nExit codes: 0 listed, 2 error (no such database, bad usage).");
+        var list = new Command("list", """
+            List stored tokens: id (for revoke), role, bound host or person, state (active, revoked, expired; legacy for
+            an agent token made before tokens were bound to a host), created, expires, last used (to the minute), label.
+
+            Exit codes: 0 listed, 2 error (no such database, bad usage).
+            """);
         list.AddOptions(listData, listDb);
         list.SetAction(async (parse, ct) =>
         {
             await using var store = await OpenStoreAsync(parse.GetValue(listDb), parse.GetValue(listData), mustExist: true, ct);
+            var now = DateTimeOffset.UtcNow;
+            await stdout.WriteLineAsync($"{"ID",-12}  {"ROLE",-6}  {"BOUND TO",-24}  {"STATE",-14}  {"CREATED",-20}  {"EXPIRES",-20}  {"LAST USED",-20}  LABEL");
             foreach (var t in await store.ListTokensAsync(ct))
             {
-                await stdout.WriteLineAsync($"{t.HashPrefix}  {t.Role.ToWireName(),-6}  {t.CreatedAt:yyyy-MM-ddTHH:mm:ssZ}  {t.Label}");
+                var bound = t.Identity is null ? "-" : $"{t.Role.IdentityKind()}:{t.Identity}";
+                var state = t.RevokedAt is not null ? "revoked" : t.IsExpired(now) ? "expired" : "active";
+                if (t.IsLegacy)
+                {
+                    state += ",legacy";
+                }
+
+                await stdout.WriteLineAsync($"{t.Id,-12}  {t.Role.ToWireName(),-6}  {Safe(bound),-24}  {state,-14}  {Time(t.CreatedAt),-20}  {Time(t.ExpiresAt),-20}  {Time(t.LastUsedAt),-20}  {Safe(t.Label)}");
             }
 
             return ExitCodes.Clean;
+
+            static string Time(DateTimeOffset? at) => at is { } value ? value.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture) : "-";
+
+            static string Safe(string? text) => TextSanitizer.Escape(text ?? string.Empty, 80);
         });
 
-        var command = new Command("token", "Manage API bearer tokens.");
+        var revokeData = CommonOptions.DataDirectory();
+        var revokeDb = CommonOptions.Database();
+        var id = new Argument<string>("ID") { Description = $"The token's id as 'token list' shows it ({ApiTokens.IdLength} hex digits)." };
+        var revoke = new Command("revoke", $"""
+            Revoke a token: it is refused from then on. A running server on the same database refuses it within
+            {TokenAuthenticator.MaxCacheTime.TotalSeconds:0} second (it looks a token up again at least that often).
+
+            Exit codes: 0 revoked (or already revoked), 2 error (no token with this id, no such database).
+            """);
+        revoke.Arguments.Add(id);
+        revoke.AddOptions(revokeData, revokeDb);
+        revoke.SetAction(async (parse, ct) =>
+        {
+            var tokenId = parse.GetValue(id)!.Trim();
+            if (tokenId.Length != ApiTokens.IdLength || !tokenId.All(char.IsAsciiHexDigit))
+            {
+                throw new CliException($"ID '{TextSanitizer.Escape(tokenId, 40)}': a token id is {ApiTokens.IdLength} hex digits, as 'trainguard server token list' shows");
+            }
+
+            await using var store = await OpenStoreAsync(parse.GetValue(revokeDb), parse.GetValue(revokeData), mustExist: true, ct);
+            var revoked = await store.RevokeTokenAsync(tokenId, ct) ?? throw new CliException($"no token has id {tokenId} (see 'trainguard server token list')");
+            await stdout.WriteLineAsync($"revoked {revoked.Id} ({revoked.Role.ToWireName()}{(revoked.Identity is null ? string.Empty : ", " + revoked.Identity)}) at {revoked.RevokedAt:yyyy-MM-ddTHH:mm:ssZ}");
+            return ExitCodes.Clean;
+        });
+
+        var command = new Command("token", "Manage API bearer tokens: create, list, revoke.");
         command.Subcommands.Add(create);
         command.Subcommands.Add(list);
+        command.Subcommands.Add(revoke);
         return command;
+    }
+
+    /// <summary>An expiry given as an age (<c>30d</c>, <c>12h</c>, <c>90m</c>) from <paramref name="now"/>, or an RFC 3339 date-time.</summary>
+    internal static DateTimeOffset ParseExpiry(string text, DateTimeOffset now)
+    {
+        var trimmed = text.Trim();
+        if (trimmed.Length >= 2 && int.TryParse(trimmed.AsSpan(0, trimmed.Length - 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n) && n > 0)
+        {
+            TimeSpan? age = trimmed[^1] switch
+            {
+                'd' => TimeSpan.FromDays(n),
+                'h' => TimeSpan.FromHours(n),
+                'm' => TimeSpan.FromMinutes(n),
+                _ => null,
+            };
+            if (age is { } span)
+            {
+                return now + span;
+            }
+        }
+
+        if (Rfc3339.TryParse(trimmed, out var at))
+        {
+            return at > now ? at : throw new CliException($"--expires {TextSanitizer.Escape(trimmed, 40)}: that time has passed");
+        }
+
+        throw new CliException($"--expires '{TextSanitizer.Escape(trimmed, 40)}': give an age (30d, 12h, 90m) or an RFC 3339 date-time (2027-01-31T00:00:00Z)");
     }
 
     private static Command KeyCommand(TextWriter stdout)

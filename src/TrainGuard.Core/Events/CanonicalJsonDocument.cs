@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
+using System.Numerics;
 using System.Text;
 using System.Text.Json;
 using System.Text.Unicode;
@@ -37,6 +38,7 @@ public sealed class CanonicalJsonDocument
     private int[] _sort = new int[32];
     private byte[] _output = new byte[1024];
     private int _outputLength;
+    private bool _hasLongIntegers;
 
     /// <summary>True when the loaded value holds a string (or name) that is not valid UTF-8 or has a lone surrogate escape.</summary>
     public bool HasUnreadableStrings { get; private set; }
@@ -81,6 +83,7 @@ public sealed class CanonicalJsonDocument
         _count = 0;
         _textLength = 0;
         HasUnreadableStrings = false;
+        _hasLongIntegers = false;
         var depth = 0;
         int nameStart = 0, nameLength = -1;
         bool nameEscaped = false, nameBroken = false;
@@ -112,6 +115,11 @@ public sealed class CanonicalJsonDocument
                     break;
                 default:
                     var (start, length, escaped, broken) = token == JsonTokenType.String ? AddText(ref reader) : AddRaw(reader.ValueSpan);
+                    if (token == JsonTokenType.Number && length > 15 && !_hasLongIntegers)
+                    {
+                        _hasLongIntegers = IsLongIntegerLiteral(_text.AsSpan(start, length));
+                    }
+
                     var node = AddNode(token, depth == 0 ? None : _stack[depth - 1], nameStart, nameLength, nameEscaped, nameBroken, reader.TokenStartIndex);
                     ref var value = ref _nodes[node];
                     value.ValueStart = start;
@@ -173,30 +181,139 @@ public sealed class CanonicalJsonDocument
     /// <summary>Sets member <paramref name="name"/> of object <paramref name="obj"/> to a string (UTF-8), replacing whatever it held.</summary>
     public void SetString(int obj, ReadOnlySpan<byte> name, ReadOnlySpan<byte> utf8Value)
     {
+        var (valueStart, valueLength, _, _) = AddRaw(utf8Value);
+        var node = SetMember(obj, name, JsonTokenType.String);
+        ref var n = ref _nodes[node];
+        n.ValueStart = valueStart;
+        n.ValueLength = valueLength;
+        n.ValueEscaped = true;
+    }
+
+    /// <summary>Sets member <paramref name="name"/> of object <paramref name="obj"/> to <c>true</c> or <c>false</c>, replacing whatever it held.</summary>
+    public void SetBoolean(int obj, ReadOnlySpan<byte> name, bool value) =>
+        SetMember(obj, name, value ? JsonTokenType.True : JsonTokenType.False);
+
+    /// <summary>Sets member <paramref name="name"/> of object <paramref name="obj"/> to an empty object, replacing whatever it held; returns the new object's node.</summary>
+    public int SetObject(int obj, ReadOnlySpan<byte> name) => SetMember(obj, name, JsonTokenType.StartObject);
+
+    /// <summary>
+    /// True when the loaded value holds an integer literal (digits, no fraction or exponent) that canonical JSON would
+    /// write as another integer: beyond 2^53 RFC 8785 writes the nearest double's shortest digits instead.
+    /// <paramref name="path"/> names where (dotted member names, <c>[i]</c> for array items), <paramref name="digits"/> the literal.
+    /// </summary>
+    public bool TryFindRoundedInteger([NotNullWhen(true)] out string? path, [NotNullWhen(true)] out string? digits)
+    {
+        path = null;
+        digits = null;
+        if (!_hasLongIntegers || _count == 0)
+        {
+            return false;
+        }
+
+        var found = Find(Root, string.Empty, out var node, out var where);
+        if (found)
+        {
+            path = where;
+            digits = Encoding.ASCII.GetString(_text.AsSpan(_nodes[node].ValueStart, _nodes[node].ValueLength));
+        }
+
+        return found;
+
+        bool Find(int at, string prefix, out int hit, out string? hitPath)
+        {
+            ref var n = ref _nodes[at];
+            if (n.Kind == JsonTokenType.Number)
+            {
+                hit = at;
+                hitPath = prefix;
+                return IsRoundedInteger(_text.AsSpan(n.ValueStart, n.ValueLength));
+            }
+
+            var item = 0;
+            for (var child = n.FirstChild; child != None && n.Kind is JsonTokenType.StartObject or JsonTokenType.StartArray; child = _nodes[child].Next, item++)
+            {
+                var childPath = n.Kind == JsonTokenType.StartArray
+                    ? $"{prefix}[{item}]"
+                    : (prefix.Length == 0 ? string.Empty : prefix + ".") + Encoding.UTF8.GetString(NameOf(child));
+                if (Find(child, childPath, out hit, out hitPath))
+                {
+                    return true;
+                }
+            }
+
+            hit = None;
+            hitPath = null;
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// An integer literal whose RFC 8785 form reads as another integer: ECMAScript writes the shortest digits that give
+    /// back the same double and pads them with zeros, so 2^53 + 1 becomes 9007199254740992 and even 2^60, which a
+    /// double holds exactly, becomes 1152921504606847000. Only a change of form (10^21 as <c>1e+21</c>) keeps the value.
+    /// </summary>
+    private static bool IsRoundedInteger(ReadOnlySpan<byte> text)
+    {
+        if (!IsLongIntegerLiteral(text)
+            || !double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) || !double.IsFinite(value)
+            || !BigInteger.TryParse(Encoding.ASCII.GetString(text), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var exact))
+        {
+            // Beyond a double's range the canonical form refuses the number (Write throws); that is not a silent change.
+            return false;
+        }
+
+        return IntegerOf(CanonicalJson.FormatNumber(value)) != exact;
+    }
+
+    /// <summary>The integer a canonical number of magnitude at least 1 and no fraction denotes: <c>-?digits</c> or <c>-?d[.ddd]e+N</c>.</summary>
+    private static BigInteger IntegerOf(string canonical)
+    {
+        var e = canonical.IndexOf('e', StringComparison.Ordinal);
+        if (e < 0)
+        {
+            return BigInteger.Parse(canonical, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture);
+        }
+
+        var mantissa = canonical[..e];
+        var exponent = int.Parse(canonical.AsSpan(e + 1), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture);
+        var point = mantissa.IndexOf('.', StringComparison.Ordinal);
+        var fraction = point < 0 ? 0 : mantissa.Length - point - 1;
+        var digits = BigInteger.Parse(mantissa.Replace(".", string.Empty, StringComparison.Ordinal), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture);
+        return digits * BigInteger.Pow(10, exponent - fraction);
+    }
+
+    /// <summary>An integer literal of more than 15 digits (optionally negative): the only kind a double may not hold exactly.</summary>
+    private static bool IsLongIntegerLiteral(ReadOnlySpan<byte> text)
+    {
+        var digits = text.Length > 0 && text[0] == '-' ? text[1..] : text;
+        return digits.Length > 15 && !digits.ContainsAnyExceptInRange((byte)'0', (byte)'9');
+    }
+
+    /// <summary>Replaces member <paramref name="name"/> of <paramref name="obj"/> with an empty node of <paramref name="kind"/>, or inserts one at its sorted place.</summary>
+    private int SetMember(int obj, ReadOnlySpan<byte> name, JsonTokenType kind)
+    {
         if (_nodes[obj].Kind != JsonTokenType.StartObject)
         {
             throw new ArgumentException("not an object node", nameof(obj));
         }
 
-        var (valueStart, valueLength, _, _) = AddRaw(utf8Value);
         var existing = FindMember(obj, name);
         if (existing != None)
         {
             ref var n = ref _nodes[existing];
-            n.Kind = JsonTokenType.String;
-            n.ValueStart = valueStart;
-            n.ValueLength = valueLength;
-            n.ValueEscaped = true;
+            n.Kind = kind;
+            n.ValueStart = 0;
+            n.ValueLength = 0;
+            n.ValueEscaped = false;
             n.ValueBroken = false;
             n.FirstChild = None;
-            return;
+            n.LastChild = None;
+            n.Count = 0;
+            return existing;
         }
 
         var (nameStart, nameLength, _, _) = AddRaw(name);
-        var node = NewNode(JsonTokenType.String, nameStart, nameLength, nameEscaped: true, nameBroken: false, position: 0);
-        _nodes[node].ValueStart = valueStart;
-        _nodes[node].ValueLength = valueLength;
-        _nodes[node].ValueEscaped = true;
+        var node = NewNode(kind, nameStart, nameLength, nameEscaped: true, nameBroken: false, position: 0);
 
         // Insert at the sorted position.
         var previous = None;
@@ -216,6 +333,8 @@ public sealed class CanonicalJsonDocument
         {
             _nodes[previous].Next = node;
         }
+
+        return node;
     }
 
     /// <summary>

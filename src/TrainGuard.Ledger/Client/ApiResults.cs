@@ -7,8 +7,20 @@ namespace TrainGuard.Ledger.Client;
 /// <param name="TreeHead">The signed tree head note (the <c>checkpoint</c> member of the answer).</param>
 public sealed record EventBatchResult(int Appended, int Duplicates, long TreeSize, string TreeHead, IReadOnlyList<EventAppendResult> Results);
 
-/// <summary>One event of a batch: its leaf index, and whether it was already stored under its id.</summary>
-public sealed record EventAppendResult(string Id, long Index, bool Duplicate);
+/// <summary>
+/// One event of a batch: its leaf index (-1 when it was not stored), whether it was already stored under its id, and the
+/// server's word on it: <see cref="Accepted"/>, <see cref="Duplicated"/>, <see cref="Conflict"/> (the id is stored with
+/// other content), <c>too-large</c> or <c>refused</c>, with the reason for the last three.
+/// </summary>
+public sealed record EventAppendResult(string Id, long Index, bool Duplicate, string Status = EventAppendResult.Accepted, string? Reason = null)
+{
+    public const string Accepted = "accepted";
+    public const string Duplicated = "duplicate";
+    public const string Conflict = "conflict";
+
+    /// <summary>True when the server holds the event: appended now or before.</summary>
+    public bool IsStored => Status is Accepted or Duplicated;
+}
 
 /// <summary>The answer to <c>GET /api/v1/log</c>: the log's identity and its latest signed tree head.</summary>
 /// <param name="TreeHead">The latest signed tree head note (the <c>checkpoint</c> member of the answer).</param>

@@ -27,8 +27,8 @@ public sealed class TrainGuardApiClient : IDisposable
     /// <summary>Longest error answer kept in <see cref="TrainGuardApiException.ResponseText"/>.</summary>
     public const int MaxErrorTextLength = 4096;
 
-    /// <summary>Bytes allowed per event of a batch in the answer to <c>POST /api/v1/events</c> (its id, index and flag).</summary>
-    private const int ResultBytesPerEvent = 256;
+    /// <summary>Bytes allowed per event of a batch in the answer to <c>POST /api/v1/events</c> (its id, index, status and a reason).</summary>
+    private const int ResultBytesPerEvent = 1024;
 
     private const int EventBatchPrefixBytes = 64 * 1024;
 
@@ -64,8 +64,10 @@ public sealed class TrainGuardApiClient : IDisposable
     public TimeSpan Timeout { get; }
 
     /// <summary>
-    /// <c>POST /api/v1/events</c> (an agent or admin token): appends the events, each given as its JSON text, in one
-    /// batch. The server stores all of them or none.
+    /// <c>POST /api/v1/events</c> (an agent, signer or admin token): appends the events, each given as its JSON text, in
+    /// one batch. A malformed event refuses the batch (an error answer); otherwise each event is answered on its own
+    /// (<see cref="EventAppendResult.Status"/>): the ones not stored (a conflicting id, too large, refused for this token)
+    /// do not keep the others out.
     /// </summary>
     public async Task<EventBatchResult> PostEventsAsync(IReadOnlyList<string> eventsJson, CancellationToken cancellationToken = default)
     {
@@ -91,7 +93,17 @@ public sealed class TrainGuardApiClient : IDisposable
             var list = new List<EventAppendResult>(results.GetArrayLength());
             foreach (var result in results.EnumerateArray())
             {
-                list.Add(new EventAppendResult(String(result, "id"), result.GetProperty("index").GetInt64(), result.GetProperty("duplicate").GetBoolean()));
+                // Since per-event answers: "status" (accepted, duplicate, conflict, too-large, refused), "reason", and no index for an event not stored.
+                var index = result.GetProperty("index");
+                var status = result.TryGetProperty("status", out var s) && s.ValueKind == JsonValueKind.String ? s.GetString()! : null;
+                var reason = result.TryGetProperty("reason", out var r) && r.ValueKind == JsonValueKind.String ? TextSanitizer.Escape(r.GetString(), 500) : null;
+                var duplicate = result.GetProperty("duplicate").GetBoolean();
+                list.Add(new EventAppendResult(
+                    result.GetProperty("id") is { ValueKind: JsonValueKind.Null } ? string.Empty : String(result, "id"),
+                    index.ValueKind == JsonValueKind.Null && status is not (null or EventAppendResult.Accepted or EventAppendResult.Duplicated) ? -1 : index.GetInt64(),
+                    duplicate,
+                    status ?? (duplicate ? EventAppendResult.Duplicated : EventAppendResult.Accepted),
+                    reason));
             }
 
             return new EventBatchResult(

@@ -1,13 +1,16 @@
+using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using TrainGuard.Events;
 using TrainGuard.Ledger.Storage;
+using TrainGuard.Findings;
 using TrainGuard.Parsing;
+using TrainGuard.Server.Auth;
 
 namespace TrainGuard.Server.Events;
 
-/// <summary>Limits on one <c>POST /api/v1/events</c> batch.</summary>
+/// <summary>Limits on one <c>POST /api/v1/events</c> batch and its events.</summary>
 public sealed record BatchLimits
 {
     /// <summary>Most events in one batch.</summary>
@@ -15,25 +18,94 @@ public sealed record BatchLimits
 
     /// <summary>Largest request body, in bytes.</summary>
     public long MaxBytes { get; init; } = 16L * 1024 * 1024;
+
+    /// <summary>Largest event, in bytes of canonical JSON as stored (at most a ledger entry): a larger one is refused on its own (<c>too-large</c>).</summary>
+    public int MaxEventBytes { get; init; } = LedgerLimits.MaxEntryBytes;
+
+    /// <summary>How far ahead of the server's clock an event's <c>@timestamp</c> may be before it is marked.</summary>
+    public TimeSpan MaxClockAhead { get; init; } = TimeSpan.FromDays(1);
+
+    /// <summary>The earliest plausible <c>@timestamp</c>: an earlier one is marked (a node's clock before this product existed).</summary>
+    public DateTimeOffset EarliestTimestamp { get; init; } = new(2000, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
+    /// <summary>When set, how old an event's <c>@timestamp</c> may be at ingest before it is marked (off by default: agents ship old spools after outages).</summary>
+    public TimeSpan? MaxEventAge { get; init; }
 }
 
 /// <summary>One problem with one event of a batch: its position, the field (null for the event as a whole) and what is wrong.</summary>
 public sealed record EventProblem(int Index, string? Field, string Message);
 
-/// <summary>A validated batch: the ledger entries (canonical JSON with <c>event.ingested</c>) keyed by event id.</summary>
-public sealed record EventBatch(IReadOnlyList<string> Ids, IReadOnlyList<LedgerAppend> Entries);
+/// <summary>What became of one event of a batch.</summary>
+public enum EventOutcome
+{
+    /// <summary>Appended to the ledger.</summary>
+    Accepted,
+
+    /// <summary>Already stored under its id by the same submitter identity, with the same content: not appended again.</summary>
+    Duplicate,
+
+    /// <summary>Its id is already stored by the same submitter identity with other content: not stored; an alert is recorded.</summary>
+    Conflict,
+
+    /// <summary>Over the server's per-event size: not stored.</summary>
+    TooLarge,
+
+    /// <summary>Not allowed for this token or not storable as sent (reason given): not stored.</summary>
+    Refused,
+}
+
+public static class EventOutcomes
+{
+    public static string ToWireName(this EventOutcome outcome) => outcome switch
+    {
+        EventOutcome.Accepted => "accepted",
+        EventOutcome.Duplicate => "duplicate",
+        EventOutcome.Conflict => "conflict",
+        EventOutcome.TooLarge => "too-large",
+        _ => "refused",
+    };
+}
+
+/// <summary>An event of the batch answered without being appended: its position, its id (when it has one), why.</summary>
+public sealed record EventRefusal(int Index, string? Id, EventOutcome Outcome, string Reason);
 
 /// <summary>
-/// A validated event to append: its canonical JSON, its id (the idempotency key) and its query-index columns as
-/// <see cref="EventIndexRow.FromEntry"/> would derive them from the entry (<see cref="EventIndexRow.Index"/> is set
-/// when the ledger index is known), so the append transaction does not parse the entry again.
+/// A validated batch: the ledger entries (canonical JSON with <c>event.ingested</c>), their event ids (parallel to
+/// <see cref="Entries"/>), and the events refused one by one (<see cref="Refusals"/>), which do not stop the rest.
 /// </summary>
-public sealed record EventAppend(byte[] Entry, string Id, EventIndexRow Row) : LedgerAppend(Entry, Id);
+public sealed record EventBatch(IReadOnlyList<string> Ids, IReadOnlyList<LedgerAppend> Entries)
+{
+    /// <summary>Events answered without being appended (too large, refused), in batch order.</summary>
+    public IReadOnlyList<EventRefusal> Refusals { get; init; } = [];
+
+    /// <summary>Events in the batch: <see cref="Entries"/> plus <see cref="Refusals"/>.</summary>
+    public int Count => Entries.Count + Refusals.Count;
+}
+
+/// <summary>
+/// A validated event to append: its canonical JSON, its idempotency key (its id, scoped to the submitter's identity, see
+/// <see cref="Submitter.KeyFor"/>) and its query-index columns as <see cref="EventIndexRow.FromEntry"/> would derive them
+/// from the entry (<see cref="EventIndexRow.Index"/> is set when the ledger index is known), so the append transaction
+/// does not parse the entry again. <see cref="BatchIndex"/> is its position in the request.
+/// </summary>
+public sealed record EventAppend(byte[] Entry, string Key, EventIndexRow Row) : LedgerAppend(Entry, Key)
+{
+    public int BatchIndex { get; init; }
+
+    /// <summary>Set by the store's append hook when the key is already stored with other content: the leaf that holds it.</summary>
+    public long? ConflictsWith { get; set; }
+
+    /// <summary>With <see cref="ConflictsWith"/>: the entry stored there.</summary>
+    public byte[]? ConflictingEntry { get; set; }
+}
 
 /// <summary>
 /// Parses and validates a batch of events: a JSON array of event objects, or <c>{"events": [...]}</c>. Every event
 /// must be an object with a UUID <c>id</c>, an RFC 3339 <c>@timestamp</c> and a non-empty <c>event.action</c>; the
-/// server sets <c>event.ingested</c>. The whole batch is refused when any event is bad.
+/// server sets <c>event.ingested</c> and, for an authenticated submitter, <c>trainguard.submitter</c>. The whole batch
+/// is refused when any event is malformed in these ways (a client bug); an event that is well formed but may not be
+/// stored (too large, an integer canonical JSON would round, another host's or person's event) is refused on its own
+/// and the rest of the batch goes on.
 /// </summary>
 public static class EventBatchParser
 {
@@ -48,10 +120,21 @@ public static class EventBatchParser
     /// without building a <c>JsonNode</c> tree. Every value of the body is read in full (also after a bad event or
     /// past <see cref="BatchLimits.MaxEvents"/>), so malformed JSON and duplicate member names anywhere refuse the batch.
     /// </remarks>
-    public static EventBatch? Parse(ReadOnlySpan<byte> body, BatchLimits limits, DateTimeOffset ingested, out IReadOnlyList<EventProblem> problems, out int badCount)
+    public static EventBatch? Parse(ReadOnlySpan<byte> body, BatchLimits limits, DateTimeOffset ingested, out IReadOnlyList<EventProblem> problems, out int badCount) =>
+        Parse(body, limits, ingested, null, out problems, out badCount);
+
+    /// <summary>
+    /// Parses <paramref name="body"/> sent by <paramref name="submitter"/>: each event is stamped with it
+    /// (<c>trainguard.submitter</c>, replacing anything sent under that name), keyed by its id in the submitter's scope,
+    /// and checked against the token's binding (an agent token's host, a signer token's person and actions); a
+    /// <c>@timestamp</c> outside the window of <paramref name="limits"/> is marked and indexed at its ingest time.
+    /// Null <paramref name="submitter"/>: none of that (fuzzing, tests of the parser itself).
+    /// </summary>
+    public static EventBatch? Parse(ReadOnlySpan<byte> body, BatchLimits limits, DateTimeOffset ingested, Submitter? submitter, out IReadOnlyList<EventProblem> problems, out int badCount)
     {
         ArgumentNullException.ThrowIfNull(limits);
-        var batch = new BatchBuilder(limits, Encoding.UTF8.GetBytes(EventRecord.FormatTimestamp(ingested)));
+        var ingestedText = EventRecord.FormatTimestamp(ingested);
+        var batch = new BatchBuilder(limits, Encoding.UTF8.GetBytes(ingestedText), Rfc3339.Parse(ingestedText, "event.ingested"), submitter);
         var reader = new Utf8JsonReader(body, new JsonReaderOptions { MaxDepth = CanonicalJson.MaxDepth });
         var found = false;
         try
@@ -93,7 +176,7 @@ public static class EventBatchParser
 
         problems = batch.Problems;
         badCount = batch.BadCount;
-        return badCount == 0 ? new EventBatch(batch.Ids, batch.Entries) : null;
+        return badCount == 0 ? new EventBatch(batch.Ids, batch.Entries) { Refusals = batch.Refusals } : null;
     }
 
     /// <summary>Reads <c>{"events": [...], ...}</c>; true when it has an <c>events</c> array. Other members are read (and checked) but ignored.</summary>
@@ -135,13 +218,24 @@ public static class EventBatchParser
     }
 
     /// <summary>Accumulates the entries and problems of one batch.</summary>
-    private sealed class BatchBuilder(BatchLimits limits, byte[] ingested)
+    private sealed class BatchBuilder(BatchLimits limits, byte[] ingested, DateTimeOffset ingestedAt, Submitter? submitter)
     {
+        /// <summary>Longest piece of an event's own text quoted in a refusal.</summary>
+        private const int MaxQuoted = 64;
+
+        private readonly byte[]? _tokenId = submitter is null ? null : Encoding.UTF8.GetBytes(submitter.TokenId);
+        private readonly byte[]? _role = submitter is null ? null : Encoding.UTF8.GetBytes(submitter.Role.ToWireName());
+        private readonly byte[]? _identity = submitter?.Identity is { } identity ? Encoding.UTF8.GetBytes(identity) : null;
+        private readonly byte[]? _label = submitter?.Label is { } label ? Encoding.UTF8.GetBytes(label) : null;
+        private readonly int _maxEventBytes = Math.Min(limits.MaxEventBytes, LedgerLimits.MaxEntryBytes);
+
         public CanonicalJsonDocument Document { get; } = new();
 
         public List<string> Ids { get; } = [];
 
         public List<LedgerAppend> Entries { get; } = [];
+
+        public List<EventRefusal> Refusals { get; } = [];
 
         public List<EventProblem> Problems { get; } = [];
 
@@ -162,7 +256,7 @@ public static class EventBatchParser
                     continue;
                 }
 
-                if (Validate(index, out var id, out var entry, out var row) is { } problem)
+                if (Validate(index, out var id, out var entry, out var row, out var refusal) is { } problem)
                 {
                     BadCount++;
                     if (Problems.Count < MaxListedProblems)
@@ -173,19 +267,29 @@ public static class EventBatchParser
                     continue;
                 }
 
-                if (BadCount == 0)
+                if (BadCount > 0)
                 {
-                    Ids.Add(id!);
-                    Entries.Add(new EventAppend(entry!, id!, row!));
+                    continue;
                 }
+
+                if (refusal is not null)
+                {
+                    Refusals.Add(refusal);
+                    continue;
+                }
+
+                Ids.Add(id!);
+                Entries.Add(new EventAppend(entry!, submitter?.KeyFor(id!) ?? id!, row!) { BatchIndex = index });
             }
         }
 
-        private EventProblem? Validate(int index, out string? id, out byte[]? entry, out EventIndexRow? row)
+        /// <summary>A problem (the event is malformed: the batch is refused), or null with either the entry or a refusal of this event alone.</summary>
+        private EventProblem? Validate(int index, out string? id, out byte[]? entry, out EventIndexRow? row, out EventRefusal? refusal)
         {
             id = null;
             entry = null;
             row = null;
+            refusal = null;
             var document = Document;
             const int root = CanonicalJsonDocument.Root;
             if (document.Kind(root) != JsonTokenType.StartObject)
@@ -254,6 +358,18 @@ public static class EventBatchParser
             }
 
             document.SetString(eventNode, "ingested"u8, ingested);
+            var eventId = Encoding.ASCII.GetString(lower);
+            string? refused = null;
+            var outsideWindow = false;
+            if (submitter is not null)
+            {
+                refused = CheckBinding(action);
+                outsideWindow = timestamp < limits.EarliestTimestamp
+                    || timestamp - ingestedAt > limits.MaxClockAhead
+                    || (limits.MaxEventAge is { } age && ingestedAt - timestamp > age);
+                refused ??= Stamp(outsideWindow);
+            }
+
             ReadOnlySpan<byte> canonical;
             try
             {
@@ -264,15 +380,92 @@ public static class EventBatchParser
                 return new EventProblem(index, null, ex.Message);
             }
 
-            if (canonical.Length > LedgerLimits.MaxEntryBytes)
+            // Refusals of this event alone come after every reason to refuse the batch, so a malformed event always refuses it.
+            if (refused is not null)
             {
-                return new EventProblem(index, null, $"the event is {canonical.Length:N0} bytes as canonical JSON; at most {LedgerLimits.MaxEntryBytes:N0} are accepted");
+                refusal = new EventRefusal(index, eventId, EventOutcome.Refused, refused);
+                return null;
             }
 
-            id = Encoding.ASCII.GetString(lower);
+            if (document.TryFindRoundedInteger(out var path, out var digits))
+            {
+                refusal = new EventRefusal(index, eventId, EventOutcome.Refused,
+                    $"{Quote(path)}: the integer {Quote(digits)} is beyond 2^53 and no double holds it exactly, so canonical JSON (RFC 8785) would store another number; send it as a string");
+                return null;
+            }
+
+            if (canonical.Length > _maxEventBytes)
+            {
+                refusal = new EventRefusal(index, eventId, EventOutcome.TooLarge, $"the event is {canonical.Length:N0} bytes as canonical JSON; at most {_maxEventBytes:N0} are accepted per event");
+                return null;
+            }
+
+            id = eventId;
             entry = canonical.ToArray();
-            row = new EventIndexRow(0, Rfc3339.ToUnixMicroseconds(timestamp), NameOf("host"u8), NameOf("user"u8), Encoding.UTF8.GetString(action));
+
+            // An implausible @timestamp is indexed at the ingest time, so time queries find the event when it arrived.
+            var indexedAt = outsideWindow ? ingestedAt : timestamp;
+            row = new EventIndexRow(0, Rfc3339.ToUnixMicroseconds(indexedAt), NameOf("host"u8), NameOf("user"u8), Encoding.UTF8.GetString(action), eventId);
             return null;
+
+            // Null when the submitter's token may send this event; otherwise why not.
+            string? CheckBinding(ReadOnlySpan<byte> actionUtf8)
+            {
+                switch (submitter.Role)
+                {
+                    case Role.Agent when submitter.Identity is { } host:
+                        var sentHost = NameOf("host"u8);
+                        return string.Equals(sentHost, host, StringComparison.OrdinalIgnoreCase)
+                            ? null
+                            : $"host.name {(sentHost is null ? "is missing" : $"'{Quote(sentHost)}' is not")}: token {submitter.TokenId} is bound to host '{host}' and sends only that host's events";
+                    case Role.Signer:
+                        if (!actionUtf8.StartsWith("checkpoint-"u8))
+                        {
+                            return $"event.action '{Quote(Encoding.UTF8.GetString(actionUtf8))}': a signer token records only checkpoint-* events";
+                        }
+
+                        var actor = NameOf("user"u8);
+                        return string.Equals(actor, submitter.Identity, StringComparison.Ordinal)
+                            ? null
+                            : $"user.name {(actor is null ? "is missing" : $"'{Quote(actor)}' is not")}: signer token {submitter.TokenId} records only what '{submitter.Identity}' does";
+                    default:
+                        return null;
+                }
+            }
+
+            // Writes trainguard.submitter (the server's word: anything sent under that name is replaced); null when done.
+            string? Stamp(bool outside)
+            {
+                var trainguard = document.FindMember(root, "trainguard"u8);
+                if (trainguard == CanonicalJsonDocument.None)
+                {
+                    trainguard = document.SetObject(root, "trainguard"u8);
+                }
+                else if (document.Kind(trainguard) != JsonTokenType.StartObject)
+                {
+                    return "trainguard must be an object: the server records who sent each event in trainguard.submitter";
+                }
+
+                var stamp = document.SetObject(trainguard, "submitter"u8);
+                document.SetString(stamp, "token_id"u8, _tokenId);
+                document.SetString(stamp, "role"u8, _role);
+                if (_identity is not null)
+                {
+                    document.SetString(stamp, "identity"u8, _identity);
+                }
+
+                if (_label is not null)
+                {
+                    document.SetString(stamp, "label"u8, _label);
+                }
+
+                if (outside)
+                {
+                    document.SetBoolean(stamp, "timestamp_outside_window"u8, true);
+                }
+
+                return null;
+            }
 
             // host.name / user.name when the member is an object holding a string name (EventIndexRow.FromEntry's rule).
             string? NameOf(ReadOnlySpan<byte> member)
@@ -283,6 +476,9 @@ public static class EventBatchParser
                     : null;
             }
         }
+
+        /// <summary>Text of the event quoted in an answer, cut short and with control characters escaped.</summary>
+        private static string Quote(string text) => TextSanitizer.Escape(text, MaxQuoted);
 
         private static EventProblem Unreadable(int index) =>
             new(index, null, "the event holds a value that cannot be read: a string that is not valid UTF-8 or holds a lone surrogate escape");
@@ -318,18 +514,27 @@ public static class EventBatchParser
     /// <summary>Fuzz target: parsing a batch and deriving index rows never throws anything but <see cref="MalformedInputException"/>.</summary>
     public static void Fuzz(ReadOnlySpan<byte> data)
     {
-        var batch = Parse(data, new BatchLimits { MaxEvents = 1000 }, DateTimeOffset.UnixEpoch, out _, out _);
         _ = EventIndexRow.FromEntry(0, data);
-        if (batch is not null)
+        foreach (var submitter in FuzzSubmitters)
         {
-            foreach (var entry in batch.Entries)
+            var batch = Parse(data, new BatchLimits { MaxEvents = 1000 }, DateTimeOffset.UnixEpoch, submitter, out _, out _);
+            foreach (var entry in batch?.Entries ?? [])
             {
-                _ = EventIndexRow.FromEntry(0, entry.Entry) ?? throw new InvalidOperationException("a validated event has no index row");
+                var row = EventIndexRow.FromEntry(0, entry.Entry) ?? throw new InvalidOperationException("a validated event has no index row");
+                if (entry is EventAppend validated && row != validated.Row)
+                {
+                    throw new InvalidOperationException($"the index row carried with an event ({validated.Row}) is not the one derived from its bytes ({row})");
+                }
             }
         }
     }
 
-    /// <summary>True when two stored events are the same apart from <c>event.ingested</c> (the idempotency check).</summary>
+    private static readonly Submitter?[] FuzzSubmitters = [null, new("0123456789ab", Role.Agent, "gpu-node-1", "fuzz"), new("ba9876543210", Role.Signer, "alice", null)];
+
+    /// <summary>Where the server records who sent an event.</summary>
+    public const string SubmitterField = "trainguard.submitter";
+
+    /// <summary>True when two stored events are the same apart from <c>event.ingested</c> and <c>trainguard.submitter</c> (the idempotency check).</summary>
     public static bool SameContent(ReadOnlySpan<byte> a, ReadOnlySpan<byte> b)
     {
         if (a.SequenceEqual(b))
@@ -345,17 +550,37 @@ public static class EventBatchParser
         {
             return false;
         }
+    }
 
-        static byte[] StripIngested(ReadOnlySpan<byte> json)
+    /// <summary>SHA-256 of what <see cref="SameContent"/> compares: the canonical JSON without <c>event.ingested</c> and <c>trainguard.submitter</c> (of the bytes as they are when that cannot be read).</summary>
+    public static byte[] ContentHash(ReadOnlySpan<byte> entry)
+    {
+        try
         {
-            var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = CanonicalJson.MaxDepth });
-            var node = JsonNode.Parse(ref reader);
-            if (node is JsonObject obj)
-            {
-                EventRecord.FromObject(obj).Remove(EventFields.Ingested);
-            }
-
-            return CanonicalJson.Serialize(node);
+            return SHA256.HashData(StripIngested(entry));
         }
+        catch (Exception ex) when (ex is JsonException or MalformedInputException or InvalidOperationException or ArgumentException)
+        {
+            return SHA256.HashData(entry);
+        }
+    }
+
+    /// <summary>The canonical JSON of an event without what the server adds (<c>event.ingested</c>, <c>trainguard.submitter</c>).</summary>
+    private static byte[] StripIngested(ReadOnlySpan<byte> json)
+    {
+        var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = CanonicalJson.MaxDepth });
+        var node = JsonNode.Parse(ref reader);
+        if (node is JsonObject obj)
+        {
+            var record = EventRecord.FromObject(obj);
+            record.Remove(EventFields.Ingested);
+            record.Remove(SubmitterField);
+            if (record.Get("trainguard") is JsonObject { Count: 0 })
+            {
+                record.Remove("trainguard");
+            }
+        }
+
+        return CanonicalJson.Serialize(node);
     }
 }

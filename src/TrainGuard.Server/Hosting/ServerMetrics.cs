@@ -13,13 +13,15 @@ public sealed class ServerMetrics
     private readonly ConcurrentDictionary<(string Method, string Route, int Status), long> _requests = new();
     private long _eventsAppended;
     private long _eventsDuplicate;
+    private long _eventsNotStored;
     private long _batchesAccepted;
     private long _batchesRejected;
 
-    public void BatchAccepted(int appended, int duplicates)
+    public void BatchAccepted(int appended, int duplicates, int notStored = 0)
     {
         Interlocked.Add(ref _eventsAppended, appended);
         Interlocked.Add(ref _eventsDuplicate, duplicates);
+        Interlocked.Add(ref _eventsNotStored, notStored);
         Interlocked.Increment(ref _batchesAccepted);
     }
 
@@ -37,6 +39,7 @@ public sealed class ServerMetrics
         var text = new StringBuilder(4096);
         Metric(text, "trainguard_events_appended_total", "counter", "Events appended to the ledger by this process.", Interlocked.Read(ref _eventsAppended));
         Metric(text, "trainguard_events_duplicate_total", "counter", "Events received again (same id and content) and not appended.", Interlocked.Read(ref _eventsDuplicate));
+        Metric(text, "trainguard_events_not_stored_total", "counter", "Events answered one by one without being stored (conflict, too large, refused).", Interlocked.Read(ref _eventsNotStored));
         text.Append("# HELP trainguard_batches_total Event batches received, by outcome.\n# TYPE trainguard_batches_total counter\n");
         text.Append(CultureInfo.InvariantCulture, $"trainguard_batches_total{{outcome=\"accepted\"}} {Interlocked.Read(ref _batchesAccepted)}\n");
         text.Append(CultureInfo.InvariantCulture, $"trainguard_batches_total{{outcome=\"rejected\"}} {Interlocked.Read(ref _batchesRejected)}\n");

@@ -1,4 +1,6 @@
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Logging;
+using TrainGuard.Server.Auth;
 using TrainGuard.Server.Events;
 
 namespace TrainGuard.Server.Hosting;
@@ -39,6 +41,21 @@ public sealed record ServerOptions
 
     public LogLevel LogLevel { get; init; } = LogLevel.Information;
 
-    /// <summary>How long a verified token is remembered before its hash is looked up again.</summary>
-    public TimeSpan TokenCacheTime { get; init; } = TimeSpan.FromSeconds(30);
+    /// <summary>
+    /// How long a verified token is remembered before its hash is looked up again: at most one second
+    /// (<see cref="TokenAuthenticator.MaxCacheTime"/>), so a revocation from another process bites within it.
+    /// </summary>
+    public TimeSpan TokenCacheTime { get; init; } = TokenAuthenticator.MaxCacheTime;
+
+    /// <summary>
+    /// The slowest a request body may arrive after its grace period (Kestrel's <c>MinRequestBodyDataRate</c>); slower: 408.
+    /// Default 240 bytes/s after 5 s.
+    /// </summary>
+    public MinDataRate MinRequestBodyDataRate { get; init; } = new(bytesPerSecond: 240, gracePeriod: TimeSpan.FromSeconds(5));
+
+    /// <summary>A logger provider added beside the console (tests read what the server logs).</summary>
+    internal ILoggerProvider? ExtraLoggerProvider { get; init; }
+
+    /// <summary>Requests per token: a steady rate and a burst; over it, 429 with <c>Retry-After</c>. <see cref="RateLimit.None"/> turns it off.</summary>
+    public RateLimit RateLimit { get; init; } = new();
 }

@@ -60,6 +60,7 @@ public sealed class TrainGuardServer : IAsyncDisposable
             throw new ArgumentException("at least one listening address is needed", nameof(options));
         }
 
+        PrivateFiles.CreateDirectory(options.DataDirectory);
         var signer = LogSigningKey.LoadOrCreate(options.DataDirectory, options.Origin);
         IServerStore? store = null;
         TreeHeadPublisher? publisher = null;
@@ -73,8 +74,13 @@ public sealed class TrainGuardServer : IAsyncDisposable
 
             app = Build(options);
             var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("TrainGuard.Server");
-            var state = new ServerState(store, log, publisher, new TokenAuthenticator(store, options.TokenCacheTime), new ServerMetrics(), options, logger, TimeProvider.System);
+            var state = new ServerState(store, log, publisher, new TokenAuthenticator(store, options.TokenCacheTime), new TokenRateLimiter(options.RateLimit), new ServerMetrics(), options, logger, TimeProvider.System);
             Configure(app, state);
+            if (PrivateFiles.IsShared(options.DataDirectory))
+            {
+                logger.LogWarning("the data directory {Directory} is open to its group or others; the server's files in it are 0600, but 'chmod 700' it", options.DataDirectory);
+            }
+
             await app.StartAsync(cancellationToken);
             var urls = app.Urls.ToList();
             logger.LogInformation("TrainGuard server listening on {Urls}; store {Store}; log {Origin} at size {TreeSize}; verifier key {VerifierKey}", string.Join(", ", urls), store.Description, log.Origin, log.Size, log.Verifier.VerifierKey);
@@ -96,6 +102,18 @@ public sealed class TrainGuardServer : IAsyncDisposable
             signer.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// Revokes the token with public id <paramref name="tokenId"/> in the store and forgets it at once in this process
+    /// (a revocation by another process, e.g. <c>trainguard server token revoke</c>, bites within <see cref="TokenAuthenticator.MaxCacheTime"/>).
+    /// </summary>
+    /// <returns>The revoked token, or null when no token has that id.</returns>
+    public async Task<TokenInfo?> RevokeTokenAsync(string tokenId, CancellationToken cancellationToken = default)
+    {
+        var revoked = await _state.Store.RevokeTokenAsync(tokenId, cancellationToken);
+        _state.Tokens.Forget(tokenId);
+        return revoked;
     }
 
     /// <summary>Waits until <paramref name="cancellationToken"/> is cancelled or the host is asked to stop.</summary>
@@ -142,6 +160,9 @@ public sealed class TrainGuardServer : IAsyncDisposable
         {
             kestrel.AddServerHeader = false;
             kestrel.Limits.MaxRequestBodySize = EventEndpoints.DrainLimit(options.Batch.MaxBytes) + 1;
+
+            // A body that arrives slower than this (after a grace period) is answered 408 (see Configure).
+            kestrel.Limits.MinRequestBodyDataRate = options.MinRequestBodyDataRate;
         });
         builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
 
@@ -169,6 +190,11 @@ public sealed class TrainGuardServer : IAsyncDisposable
 
         // Logs go to standard error; standard output stays for what the CLI prints.
         builder.Services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+        if (options.ExtraLoggerProvider is { } extra)
+        {
+            builder.Logging.AddProvider(extra);
+        }
+
         return builder.Build();
     }
 
@@ -180,6 +206,20 @@ public sealed class TrainGuardServer : IAsyncDisposable
             try
             {
                 await next(context);
+            }
+            catch (BadHttpRequestException ex) when (!context.Response.HasStarted)
+            {
+                // Kestrel's own refusals while the body is read: too slow (408), too large (413), malformed framing (400).
+                // The client is told why; the log gets one line, no stack trace.
+                state.Logger.LogWarning("request {Method} {Path} refused with {Status}: {Reason}", context.Request.Method, context.Request.Path.Value, ex.StatusCode, ex.Message);
+                context.Response.Headers.Connection = "close";
+                var (kind, title) = ex.StatusCode switch
+                {
+                    StatusCodes.Status408RequestTimeout => ("body-timeout", "Request body too slow"),
+                    StatusCodes.Status413PayloadTooLarge => ("body-too-large", "Request body too large"),
+                    _ => ("bad-request", "Bad request"),
+                };
+                await HttpJson.ProblemAsync(context, ex.StatusCode, kind, title, ex.Message);
             }
             catch (Exception ex) when (!context.Response.HasStarted && !context.RequestAborted.IsCancellationRequested)
             {
@@ -201,15 +241,20 @@ public sealed class TrainGuardServer : IAsyncDisposable
 
         RequestDelegate Handle(Func<HttpContext, ServerState, Task> handler) => context => handler(context, state);
 
-        app.MapPost("/api/v1/events", Authorization.Require(state, Role.Agent, Handle(EventEndpoints.AppendAsync)));
+        app.MapPost("/api/v1/events", Authorization.Require(state, [Role.Agent, Role.Signer], Handle(EventEndpoints.AppendAsync)));
         app.MapGet("/api/v1/events", Authorization.Require(state, Role.Reader, Handle(EventEndpoints.QueryAsync)));
         app.MapGet("/api/v1/events/{id}", Authorization.Require(state, Role.Reader, Handle(EventEndpoints.GetAsync)));
+
+        // The public witness view: signed tree heads and hashes only, nothing of the events themselves.
         app.MapGet("/api/v1/proof/consistency", Handle(LogEndpoints.ConsistencyAsync));
         app.MapGet("/api/v1/log", Handle(LogEndpoints.InfoAsync));
         app.MapGet("/checkpoint", Handle(LogEndpoints.CheckpointAsync));
-        app.MapGet("/tile/{**path}", Handle(LogEndpoints.TileAsync));
+        app.MapGet("/tile/{**path}", Handle(LogEndpoints.HashTileAsync));
+
+        // Entry bundles hold the events (users, hosts, command lines): a reader's.
+        app.MapGet("/tile/entries/{**path}", Authorization.Require(state, Role.Reader, Handle(LogEndpoints.EntryBundleAsync)));
         app.MapGet("/healthz", (RequestDelegate)OpsEndpoints.HealthAsync);
         app.MapGet("/readyz", Handle(OpsEndpoints.ReadyAsync));
-        app.MapGet("/metrics", Handle(OpsEndpoints.MetricsAsync));
+        app.MapGet("/metrics", Authorization.Require(state, Role.Reader, Handle(OpsEndpoints.MetricsAsync)));
     }
 }

@@ -2,9 +2,11 @@ using System.Buffers;
 using System.Globalization;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
 using TrainGuard.Ledger.Merkle;
 using TrainGuard.Ledger.Storage;
 using TrainGuard.Parsing;
+using TrainGuard.Server.Auth;
 using TrainGuard.Server.Events;
 using TrainGuard.Server.Ledger;
 using TrainGuard.Server.Storage;
@@ -50,12 +52,13 @@ internal static class EventEndpoints
             return;
         }
 
+        var submitter = Authorization.SubmitterOf(context);
         EventBatch? batch;
         IReadOnlyList<EventProblem> problems;
         int badCount;
         try
         {
-            batch = EventBatchParser.Parse(buffer.AsSpan(0, length), limits, state.Time.GetUtcNow(), out problems, out badCount);
+            batch = EventBatchParser.Parse(buffer.AsSpan(0, length), limits, state.Time.GetUtcNow(), submitter, out problems, out badCount);
         }
         catch (MalformedInputException ex) when (ex.LimitExceeded)
         {
@@ -83,44 +86,88 @@ internal static class EventEndpoints
             return;
         }
 
-        AppendResult result;
-        PublishedTreeHead checkpoint;
-        try
+        // Not cancelled by the client going away: once started, the batch commits or fails as a whole.
+        var (result, checkpoint) = batch.Entries.Count == 0
+            ? (new AppendResult(state.Log.Size, [], [], 0, state.Log.Size), await state.TreeHeads.EnsureAsync(state.Log.Size, CancellationToken.None))
+            : await state.TreeHeads.AppendAsync(batch.Entries, CancellationToken.None);
+
+        var answers = new EventAnswer[batch.Count];
+        var alerts = new List<LedgerAppend>();
+        for (var i = 0; i < batch.Entries.Count; i++)
         {
-            // Not cancelled by the client going away: once started, the batch commits or fails as a whole.
-            (result, checkpoint) = batch.Entries.Count == 0
-                ? (new AppendResult(state.Log.Size, [], [], 0, state.Log.Size), await state.TreeHeads.EnsureAsync(state.Log.Size, CancellationToken.None))
-                : await state.TreeHeads.AppendAsync(batch.Entries, CancellationToken.None);
-        }
-        catch (EventConflictException ex)
-        {
-            state.Metrics.BatchRejected();
-            await HttpJson.ProblemAsync(
-                context,
-                StatusCodes.Status409Conflict,
-                "event-conflict",
-                "Event id reused with different content",
-                ex.Message + "; nothing of the batch was stored",
-                [new EventProblem(ex.BatchIndex, "id", $"already stored at leaf {ex.ExistingIndex} with different content")]);
-            return;
+            var entry = (EventAppend)batch.Entries[i];
+            if (entry.ConflictsWith is { } existing)
+            {
+                answers[entry.BatchIndex] = new EventAnswer(batch.Ids[i], EventOutcome.Conflict, null, $"id already stored at leaf {existing} by this {submitter.Role.IdentityKind() ?? "token"} with other content; not stored (an event-id-conflict alert in the ledger names both submitters)", existing);
+                alerts.Add(ConflictAlert.Create(entry, existing, entry.ConflictingEntry, submitter, state.Time.GetUtcNow()));
+            }
+            else
+            {
+                answers[entry.BatchIndex] = new EventAnswer(batch.Ids[i], result.Duplicates[i] ? EventOutcome.Duplicate : EventOutcome.Accepted, result.Indices[i], null, null);
+            }
         }
 
-        var duplicates = result.Duplicates.Count(d => d);
-        state.Metrics.BatchAccepted(result.AppendedCount, duplicates);
-        await HttpJson.WriteAsync(context, StatusCodes.Status200OK, w =>
+        foreach (var refusal in batch.Refusals)
+        {
+            answers[refusal.Index] = new EventAnswer(refusal.Id, refusal.Outcome, null, refusal.Reason, null);
+        }
+
+        if (alerts.Count > 0)
+        {
+            state.Logger.LogWarning("{Count} event id conflicts from token {TokenId} ({Role}, {Identity}): alerts appended to the ledger", alerts.Count, submitter.TokenId, submitter.Role.ToWireName(), submitter.Identity ?? "unbound");
+            (_, checkpoint) = await state.TreeHeads.AppendAsync(alerts, CancellationToken.None);
+        }
+
+        var duplicates = answers.Count(a => a.Outcome == EventOutcome.Duplicate);
+        var refused = answers.Length - result.AppendedCount - duplicates;
+        if (refused > 0 && state.Logger.IsEnabled(LogLevel.Information))
+        {
+            state.Logger.LogInformation("token {TokenId} ({Role}, {Identity}): {Refused} of {Count} events not stored, first: {Reason}", submitter.TokenId, submitter.Role.ToWireName(), submitter.Identity ?? "unbound", refused, answers.Length, answers.First(a => a.Reason is not null).Reason);
+        }
+
+        state.Metrics.BatchAccepted(result.AppendedCount, duplicates, refused);
+        await HttpJson.WriteAsync(context, refused == 0 ? StatusCodes.Status200OK : StatusCodes.Status207MultiStatus, w =>
         {
             w.WriteStartObject();
             w.WriteNumber("appended", result.AppendedCount);
             w.WriteNumber("duplicates", duplicates);
+            w.WriteNumber("not_stored", refused);
             w.WriteNumber("tree_size", checkpoint.Size);
             w.WriteString("checkpoint", checkpoint.Note);
             w.WriteStartArray("results");
-            for (var i = 0; i < batch.Ids.Count; i++)
+            foreach (var answer in answers)
             {
                 w.WriteStartObject();
-                w.WriteString("id", batch.Ids[i]);
-                w.WriteNumber("index", result.Indices[i]);
-                w.WriteBoolean("duplicate", result.Duplicates[i]);
+                if (answer.Id is null)
+                {
+                    w.WriteNull("id");
+                }
+                else
+                {
+                    w.WriteString("id", answer.Id);
+                }
+
+                if (answer.Index is { } index)
+                {
+                    w.WriteNumber("index", index);
+                }
+                else
+                {
+                    w.WriteNull("index");
+                }
+
+                w.WriteBoolean("duplicate", answer.Outcome == EventOutcome.Duplicate);
+                w.WriteString("status", answer.Outcome.ToWireName());
+                if (answer.Reason is not null)
+                {
+                    w.WriteString("reason", answer.Reason);
+                }
+
+                if (answer.ConflictsWith is { } leaf)
+                {
+                    w.WriteNumber("conflicts_with", leaf);
+                }
+
                 w.WriteEndObject();
             }
 
@@ -128,6 +175,9 @@ internal static class EventEndpoints
             w.WriteEndObject();
         });
     }
+
+    /// <summary>What the answer says about one event of a batch.</summary>
+    private readonly record struct EventAnswer(string? Id, EventOutcome Outcome, long? Index, string? Reason, long? ConflictsWith);
 
     public static async Task GetAsync(HttpContext context, ServerState state)
     {
@@ -140,7 +190,10 @@ internal static class EventEndpoints
 
         var id = guid.ToString("D");
         var ct = context.RequestAborted;
-        var index = await state.Store.Ledger.FindByIdempotencyKeyAsync(id, ct);
+
+        // Ids are unique per submitter identity: the oldest event with this id is answered, the others are listed.
+        var leaves = await state.Store.FindEventAsync(id, ct);
+        long? index = leaves.Count > 0 ? leaves[0] : null;
         var entry = index is { } i ? await state.Store.Ledger.GetEntryAsync(i, ct) : null;
         if (index is null || entry is null)
         {
@@ -161,6 +214,13 @@ internal static class EventEndpoints
             w.WriteNumber("tree_size", checkpoint.Size);
             w.WriteString("checkpoint", checkpoint.Note);
             HttpJson.WriteProof(w, "inclusion_proof", proof);
+            w.WriteStartArray("same_id_at");
+            foreach (var other in leaves.Skip(1))
+            {
+                w.WriteNumberValue(other);
+            }
+
+            w.WriteEndArray();
             w.WriteEndObject();
         });
     }

@@ -7,8 +7,9 @@ using TrainGuard.Parsing;
 namespace TrainGuard.Server.Http;
 
 /// <summary>
-/// The public, read-only side of the log: C2SP tlog-tiles (<c>/checkpoint</c>, <c>/tile/&lt;L&gt;/&lt;N&gt;</c>,
-/// <c>/tile/entries/&lt;N&gt;</c>), consistency proofs and the log's identity. No token needed: anyone may audit.
+/// The read-only side of the log: C2SP tlog-tiles (<c>/checkpoint</c>, <c>/tile/&lt;L&gt;/&lt;N&gt;</c>,
+/// <c>/tile/entries/&lt;N&gt;</c>), consistency proofs and the log's identity. Tree heads, hash tiles, proofs and the
+/// identity are the public witness view (no token: they reveal only hashes); entry bundles need a reader token.
 /// </summary>
 internal static class LogEndpoints
 {
@@ -23,17 +24,30 @@ internal static class LogEndpoints
         await context.Response.Body.WriteAsync(note, context.RequestAborted);
     }
 
-    public static async Task TileAsync(HttpContext context, ServerState state)
+    /// <summary><c>GET /tile/&lt;L&gt;/&lt;N&gt;</c>: a hash tile (public). Entry bundles have their own route, which needs a reader.</summary>
+    public static Task HashTileAsync(HttpContext context, ServerState state) => TileAsync(context, state, "tile/", entries: false);
+
+    /// <summary><c>GET /tile/entries/&lt;N&gt;</c>: an entry bundle, the events themselves (a reader's).</summary>
+    public static Task EntryBundleAsync(HttpContext context, ServerState state) => TileAsync(context, state, "tile/entries/", entries: true);
+
+    private static async Task TileAsync(HttpContext context, ServerState state, string prefix, bool entries)
     {
         var rest = context.Request.RouteValues["path"] as string ?? string.Empty;
         TileAddress address;
         try
         {
-            address = TilePath.Parse("tile/" + rest);
+            address = TilePath.Parse(prefix + rest);
         }
         catch (MalformedInputException ex)
         {
             await HttpJson.ProblemAsync(context, StatusCodes.Status404NotFound, "no-such-tile", "No such tile", ex.Message);
+            return;
+        }
+
+        if (address.IsEntryBundle != entries)
+        {
+            // Only reachable through a path the router did not send to the entries route: never serve events here.
+            await HttpJson.ProblemAsync(context, StatusCodes.Status404NotFound, "no-such-tile", "No such tile", $"{address.ToPath()} is not served on this route");
             return;
         }
 

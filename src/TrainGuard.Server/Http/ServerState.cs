@@ -13,6 +13,7 @@ internal sealed record ServerState(
     TransparencyLog Log,
     TreeHeadPublisher TreeHeads,
     TokenAuthenticator Tokens,
+    TokenRateLimiter RateLimits,
     ServerMetrics Metrics,
     ServerOptions Options,
     ILogger Logger,

@@ -6,7 +6,7 @@ namespace TrainGuard.Server.Ledger;
 
 /// <summary>
 /// The log's Ed25519 tree head-signing key, kept in the data directory as a signed-note signer key string
-/// (file mode 0600), created on first use. Its key name is the log's origin.
+/// (file mode 0600, in a data directory made 0700), created on first use. Its key name is the log's origin.
 /// </summary>
 public static class LogSigningKey
 {
@@ -29,14 +29,14 @@ public static class LogSigningKey
         var path = PathIn(dataDirectory);
         if (!File.Exists(path))
         {
-            Directory.CreateDirectory(dataDirectory);
+            Storage.PrivateFiles.CreateDirectory(dataDirectory);
             using var generated = NoteSigner.Generate(origin ?? DefaultOrigin());
             try
             {
                 var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
                 if (!OperatingSystem.IsWindows())
                 {
-                    options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+                    options.UnixCreateMode = Storage.PrivateFiles.FileMode;
                 }
 
                 using var stream = new FileStream(path, options);
@@ -49,6 +49,8 @@ public static class LogSigningKey
             }
         }
 
+        // A key file others may read (made by hand, or copied in) is narrowed to its owner.
+        Storage.PrivateFiles.Restrict(path);
         NoteSigner signer;
         try
         {

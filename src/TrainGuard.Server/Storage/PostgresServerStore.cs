@@ -15,8 +15,19 @@ public sealed class PostgresServerStore : SqlServerStore
             ts bigint NOT NULL,
             host text NULL,
             user_name text NULL,
-            action text NOT NULL
+            action text NOT NULL,
+            event_id text NULL
         );
+        DO $$
+        BEGIN
+            IF NOT EXISTS (SELECT 1 FROM information_schema.columns
+                           WHERE table_schema = current_schema() AND table_name = 'event_index' AND column_name = 'event_id') THEN
+                ALTER TABLE event_index ADD COLUMN event_id text NULL;
+                -- Events stored before ids were scoped to their submitter are keyed by their bare id.
+                UPDATE event_index e SET event_id = l.idem_key FROM ledger_entry l WHERE l.idx = e.idx;
+            END IF;
+        END $$;
+        CREATE INDEX IF NOT EXISTS event_index_event_id ON event_index (event_id, idx);
         CREATE INDEX IF NOT EXISTS event_index_ts ON event_index (ts);
         CREATE INDEX IF NOT EXISTS event_index_host ON event_index (host, idx);
         CREATE INDEX IF NOT EXISTS event_index_user ON event_index (user_name, idx);
@@ -27,6 +38,10 @@ public sealed class PostgresServerStore : SqlServerStore
             label text NULL,
             created_at timestamptz NOT NULL DEFAULT now()
         );
+        ALTER TABLE api_token ADD COLUMN IF NOT EXISTS identity text NULL;
+        ALTER TABLE api_token ADD COLUMN IF NOT EXISTS expires_at timestamptz NULL;
+        ALTER TABLE api_token ADD COLUMN IF NOT EXISTS revoked_at timestamptz NULL;
+        ALTER TABLE api_token ADD COLUMN IF NOT EXISTS last_used_at timestamptz NULL;
         """;
 
     private PostgresServerStore(PostgresLedgerStore ledger, string description)
@@ -63,7 +78,7 @@ public sealed class PostgresServerStore : SqlServerStore
     protected override async Task WriteIndexRowsAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<EventIndexRow> rows, CancellationToken cancellationToken)
     {
         await using var import = await ((NpgsqlConnection)connection).BeginBinaryImportAsync(
-            "COPY event_index (idx, ts, host, user_name, action) FROM STDIN (FORMAT BINARY)", cancellationToken);
+            "COPY event_index (idx, ts, host, user_name, action, event_id) FROM STDIN (FORMAT BINARY)", cancellationToken);
         foreach (var row in rows)
         {
             await import.StartRowAsync(cancellationToken);
@@ -72,6 +87,7 @@ public sealed class PostgresServerStore : SqlServerStore
             await PostgresLedgerStore.WriteTextOrNullAsync(import, row.Host, cancellationToken);
             await PostgresLedgerStore.WriteTextOrNullAsync(import, row.User, cancellationToken);
             await import.WriteAsync(row.Action, NpgsqlDbType.Text, cancellationToken);
+            await PostgresLedgerStore.WriteTextOrNullAsync(import, row.EventId, cancellationToken);
         }
 
         await import.CompleteAsync(cancellationToken);

@@ -66,7 +66,7 @@ public abstract class SqlServerStore : IServerStore
     public async IAsyncEnumerable<EventIndexRow> ScanIndexAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         await using var connection = await _ledger.OpenConnectionAsync(cancellationToken);
-        await using var command = SqlDialect.Command(connection, null, "SELECT idx, ts, host, user_name, action FROM event_index ORDER BY idx");
+        await using var command = SqlDialect.Command(connection, null, "SELECT idx, ts, host, user_name, action, event_id FROM event_index ORDER BY idx");
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
@@ -75,43 +75,155 @@ public abstract class SqlServerStore : IServerStore
                 reader.GetInt64(1),
                 reader.IsDBNull(2) ? null : reader.GetString(2),
                 reader.IsDBNull(3) ? null : reader.GetString(3),
-                reader.GetString(4));
+                reader.GetString(4),
+                reader.IsDBNull(5) ? null : reader.GetString(5));
         }
     }
 
-    public async Task AddTokenAsync(byte[] tokenHash, Role role, string? label, CancellationToken cancellationToken = default)
+    public async Task<IReadOnlyList<long>> FindEventAsync(string eventId, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(eventId);
         await using var connection = await _ledger.OpenConnectionAsync(cancellationToken);
         await using var command = SqlDialect.Command(connection, null,
-            "INSERT INTO api_token (token_hash, role, label, created_at) VALUES (@hash, @role, @label, @at)",
-            ("@hash", tokenHash), ("@role", role.ToWireName()), ("@label", label), ("@at", Dialect.Timestamp(SqlDialect.Now())));
+            "SELECT e.idx FROM event_index e JOIN ledger_head h ON h.id = 1 WHERE e.event_id = @id AND e.idx < h.tree_size ORDER BY e.idx LIMIT @limit",
+            ("@id", eventId), ("@limit", MaxEventsPerId));
+        var result = new List<long>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            result.Add(reader.GetInt64(0));
+        }
+
+        return result;
+    }
+
+    /// <summary>Most leaves <see cref="FindEventAsync"/> lists for one event id.</summary>
+    public const int MaxEventsPerId = 100;
+
+    public Task AddTokenAsync(byte[] tokenHash, Role role, string? label, CancellationToken cancellationToken = default) =>
+        AddTokenAsync(tokenHash, new TokenGrant(role, Label: label), cancellationToken);
+
+    public async Task AddTokenAsync(byte[] tokenHash, TokenGrant grant, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(tokenHash);
+        ArgumentNullException.ThrowIfNull(grant);
+        var identity = grant.Identity;
+        if (identity is not null)
+        {
+            if (grant.Role.IdentityKind() is not { } kind)
+            {
+                throw new ArgumentException($"a {grant.Role.ToWireName()} token is not bound to a host or person", nameof(grant));
+            }
+
+            if (ApiTokens.CheckIdentity(identity) is { } problem)
+            {
+                throw new ArgumentException($"{kind} '{identity}': {problem}", nameof(grant));
+            }
+
+            // Host names compare without case; people do not.
+            identity = kind == "host" ? identity.ToLowerInvariant() : identity;
+        }
+        else if (grant.Role == Role.Signer)
+        {
+            throw new ArgumentException("a signer token is bound to the person it signs for", nameof(grant));
+        }
+
+        if (grant.Label is { Length: > ApiTokens.MaxLabelLength })
+        {
+            throw new ArgumentException($"a token label is at most {ApiTokens.MaxLabelLength} characters", nameof(grant));
+        }
+
+        await using var connection = await _ledger.OpenConnectionAsync(cancellationToken);
+        await using var command = SqlDialect.Command(connection, null,
+            "INSERT INTO api_token (token_hash, role, label, created_at, identity, expires_at) VALUES (@hash, @role, @label, @at, @identity, @expires)",
+            ("@hash", tokenHash), ("@role", grant.Role.ToWireName()), ("@label", grant.Label), ("@at", Dialect.Timestamp(SqlDialect.Now())),
+            ("@identity", identity), ("@expires", grant.ExpiresAt is { } expires ? Dialect.Timestamp(expires) : null));
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
-    public async Task<Role?> FindTokenRoleAsync(byte[] tokenHash, CancellationToken cancellationToken = default)
+    public async Task<TokenInfo?> FindTokenAsync(byte[] tokenHash, CancellationToken cancellationToken = default)
     {
         await using var connection = await _ledger.OpenConnectionAsync(cancellationToken);
-        await using var command = SqlDialect.Command(connection, null, "SELECT role FROM api_token WHERE token_hash = @hash", ("@hash", tokenHash));
-        return await command.ExecuteScalarAsync(cancellationToken) is string text && Roles.TryParse(text, out var role) ? role : null;
+        await using var command = SqlDialect.Command(connection, null, SelectTokens + " WHERE token_hash = @hash", ("@hash", tokenHash));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken) ? ReadToken(reader) : null;
     }
 
     public async Task<IReadOnlyList<TokenInfo>> ListTokensAsync(CancellationToken cancellationToken = default)
     {
         await using var connection = await _ledger.OpenConnectionAsync(cancellationToken);
-        await using var command = SqlDialect.Command(connection, null, "SELECT token_hash, role, label, created_at FROM api_token ORDER BY created_at");
+        await using var command = SqlDialect.Command(connection, null, SelectTokens + " ORDER BY created_at");
         var result = new List<TokenInfo>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
-            _ = Roles.TryParse(reader.GetString(1), out var role);
-            result.Add(new TokenInfo(
-                Convert.ToHexStringLower((byte[])reader.GetValue(0))[..12],
-                role,
-                reader.IsDBNull(2) ? null : reader.GetString(2),
-                Dialect.ReadTimestamp(reader, 3)));
+            result.Add(ReadToken(reader));
         }
 
         return result;
+    }
+
+    public async Task<TokenInfo?> RevokeTokenAsync(string tokenId, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(tokenId);
+
+        // Tokens are few (one per node and person): find the hash by its public id here, not in dialect-specific SQL.
+        byte[]? hash = null;
+        await using var connection = await _ledger.OpenConnectionAsync(cancellationToken);
+        await using (var list = SqlDialect.Command(connection, null, "SELECT token_hash FROM api_token"))
+        await using (var reader = await list.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                var candidate = (byte[])reader.GetValue(0);
+                if (string.Equals(ApiTokens.Id(candidate), tokenId, StringComparison.OrdinalIgnoreCase))
+                {
+                    hash = candidate;
+                    break;
+                }
+            }
+        }
+
+        if (hash is null)
+        {
+            return null;
+        }
+
+        await using (var revoke = SqlDialect.Command(connection, null,
+            "UPDATE api_token SET revoked_at = @at WHERE token_hash = @hash AND revoked_at IS NULL",
+            ("@at", Dialect.Timestamp(SqlDialect.Now())), ("@hash", hash)))
+        {
+            await revoke.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await using var find = SqlDialect.Command(connection, null, SelectTokens + " WHERE token_hash = @hash", ("@hash", hash));
+        await using var found = await find.ExecuteReaderAsync(cancellationToken);
+        return await found.ReadAsync(cancellationToken) ? ReadToken(found) : null;
+    }
+
+    public async Task MarkTokenUsedAsync(byte[] tokenHash, DateTimeOffset at, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await _ledger.OpenConnectionAsync(cancellationToken);
+        await using var command = SqlDialect.Command(connection, null, "UPDATE api_token SET last_used_at = @at WHERE token_hash = @hash", ("@at", Dialect.Timestamp(at)), ("@hash", tokenHash));
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    private const string SelectTokens = "SELECT token_hash, role, identity, label, created_at, expires_at, revoked_at, last_used_at FROM api_token";
+
+    private TokenInfo ReadToken(DbDataReader reader)
+    {
+        _ = Roles.TryParse(reader.GetString(1), out var role);
+        return new TokenInfo(
+            ApiTokens.Id((byte[])reader.GetValue(0)),
+            role,
+            reader.IsDBNull(2) ? null : reader.GetString(2),
+            reader.IsDBNull(3) ? null : reader.GetString(3),
+            Dialect.ReadTimestamp(reader, 4),
+            Time(5),
+            Time(6),
+            Time(7));
+
+        DateTimeOffset? Time(int ordinal) => reader.IsDBNull(ordinal) ? null : Dialect.ReadTimestamp(reader, ordinal);
     }
 
     public virtual ValueTask DisposeAsync() => _ledger.DisposeAsync();
@@ -123,8 +235,10 @@ public abstract class SqlServerStore : IServerStore
     protected abstract Task WriteIndexRowsAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<EventIndexRow> rows, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Inside the ledger's append: a duplicate id must carry the content already stored under it (else the whole batch
-    /// fails with <see cref="EventConflictException"/>); every new event gets its index row.
+    /// Inside the ledger's append: a duplicate key must carry the content already stored under it. A validated event
+    /// (<see cref="EventAppend"/>) that does not is marked (<see cref="EventAppend.ConflictsWith"/>: it was not appended,
+    /// the rest of the batch is); any other entry fails the whole append with <see cref="EventConflictException"/>.
+    /// Every new event gets its index row.
     /// </summary>
     private async Task OnAppendAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<LedgerAppend> entries, AppendResult result, CancellationToken cancellationToken)
     {
@@ -135,7 +249,13 @@ public abstract class SqlServerStore : IServerStore
             if (result.Duplicates[i])
             {
                 var stored = await ReadStoredEntryAsync(connection, transaction, result.Indices[i], cancellationToken);
-                if (stored is null || !EventBatchParser.SameContent(stored, entries[i].Entry))
+                var same = stored is not null && EventBatchParser.SameContent(stored, entries[i].Entry);
+                if (entries[i] is EventAppend validated)
+                {
+                    validated.ConflictsWith = same ? null : result.Indices[i];
+                    validated.ConflictingEntry = same ? null : stored;
+                }
+                else if (!same)
                 {
                     throw new EventConflictException(i, entries[i].IdempotencyKey ?? string.Empty, result.Indices[i]);
                 }

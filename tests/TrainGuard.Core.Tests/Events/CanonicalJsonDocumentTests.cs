@@ -184,6 +184,33 @@ public sealed class CanonicalJsonDocumentTests
     }
 
     [Fact]
+    public void Set_object_and_boolean_replace_or_insert_members_that_can_be_filled_in()
+    {
+        var document = Load("{\"z\":1,\"t\":{\"s\":{\"old\":[1]},\"keep\":2}}");
+        var t = document.FindMember(CanonicalJsonDocument.Root, "t"u8);
+        var stamp = document.SetObject(t, "s"u8);
+        document.SetString(stamp, "role"u8, "agent"u8);
+        document.SetBoolean(stamp, "flag"u8, true);
+        var fresh = document.SetObject(CanonicalJsonDocument.Root, "a"u8);
+        document.SetBoolean(fresh, "no"u8, false);
+
+        Assert.Equal("{\"a\":{\"no\":false},\"t\":{\"keep\":2,\"s\":{\"flag\":true,\"role\":\"agent\"}},\"z\":1}", Encoding.UTF8.GetString(document.Write()));
+    }
+
+    [Theory]
+    [InlineData("[9007199254740992, -9007199254740992, 1234567890123456, 1e300, 90071992547409930.5]", null, null)]
+    [InlineData("{\"a\":{\"b\":[0,9007199254740993]}}", "a.b[1]", "9007199254740993")]
+    [InlineData("{\"x\":1152921504606846976}", "x", "1152921504606846976")]
+    [InlineData("[[-12345678901234567890123]]", "[0][0]", "-12345678901234567890123")]
+    [InlineData("{\"ten21\":1000000000000000000000}", null, null)]
+    public void Integers_that_canonical_json_would_write_as_another_integer_are_found(string json, string? path, string? digits)
+    {
+        var document = Load(json);
+        Assert.Equal(path is not null, document.TryFindRoundedInteger(out var foundPath, out var foundDigits));
+        Assert.Equal((path, digits), (foundPath, foundDigits));
+    }
+
+    [Fact]
     public void An_unreadable_string_only_matters_if_it_is_read_or_written()
     {
         var document = Load("{\"keep\":1,\"x\":[\"\\ud800\"],\"y\":\"\\udc00\"}");

@@ -50,6 +50,7 @@ public sealed class TrainGuardApiClientTests
         await using var h = await ServerHarness.StartAsync(Backends.Sqlite);
         using var agent = new TrainGuardApiClient(h.Server.BaseAddress, h.AgentToken);
         using var anyone = new TrainGuardApiClient(h.Server.BaseAddress);
+        using var reader = new TrainGuardApiClient(h.Server.BaseAddress, h.ReaderToken);
         await agent.PostEventsAsync([.. Enumerable.Range(0, 3).Select(i => ServerHarness.Event(i).ToJsonString())]);
         var old = TreeHead.Parse(SignedNote.Parse(await anyone.GetTreeHeadAsync()).Text);
         await agent.PostEventsAsync([.. Enumerable.Range(3, 7).Select(i => ServerHarness.Event(i).ToJsonString())]);
@@ -58,7 +59,7 @@ public sealed class TrainGuardApiClientTests
         var current = TreeHead.OpenSigned(Encoding.UTF8.GetBytes(await anyone.GetTreeHeadAsync()), [NoteVerifier.Parse(info.VerifierKey)], info.Origin);
         var proof = await anyone.GetConsistencyProofAsync(old.Size, current.TreeHead.Size);
         var hashes = await anyone.GetTileAsync(TileAddress.Hashes(0, 0, 10));
-        var bundle = EntryBundle.Parse(await anyone.GetTileAsync(TileAddress.Entries(0, 10)));
+        var bundle = EntryBundle.Parse(await reader.GetTileAsync(TileAddress.Entries(0, 10)));
 
         Assert.Equal(("test.trainguard/ledger", 10L, h.Server.VerifierKey), (info.Origin, info.TreeSize, info.VerifierKey));
         Assert.True(current.IsTrusted);

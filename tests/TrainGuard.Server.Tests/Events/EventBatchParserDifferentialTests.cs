@@ -152,7 +152,8 @@ public sealed class EventBatchParserDifferentialTests
             }
 
             var entries = string.Join("\n", batch.Entries.Select((e, i) => $"{batch.Ids[i]} {e.IdempotencyKey} {Encoding.UTF8.GetString(e.Entry)}"));
-            return new Result(Outcome.Accepted, entries, null, null);
+            var refused = string.Join("\n", batch.Refusals.Select(r => $"{r.Index} {r.Id} {r.Outcome}"));
+            return new Result(Outcome.Accepted, entries + "\nrefused:\n" + refused, null, null);
         }
         catch (MalformedInputException ex)
         {

@@ -1,5 +1,7 @@
 using System.Text;
+using TrainGuard.Events;
 using TrainGuard.Parsing;
+using TrainGuard.Server.Auth;
 using TrainGuard.Server.Events;
 using TrainGuard.Server.Tests.Support;
 
@@ -55,17 +57,47 @@ public sealed class EventBatchParserTests
         var e = ServerHarness.Event(6);
         var batch = EventBatchParser.Parse(Encoding.UTF8.GetBytes(ServerHarness.Batch([e])), new BatchLimits(), DateTimeOffset.UnixEpoch, out _, out _)!;
         var row = EventIndexRow.FromEntry(9, batch.Entries[0].Entry);
-        Assert.Equal(new EventIndexRow(9, Rfc3339.ToUnixMicroseconds(new DateTimeOffset(2026, 11, 23, 10, 0, 6, TimeSpan.Zero)), "gpu-node-2", "alice", "process-signal"), row);
+        Assert.Equal(new EventIndexRow(9, Rfc3339.ToUnixMicroseconds(new DateTimeOffset(2026, 11, 23, 10, 0, 6, TimeSpan.Zero)), "gpu-node-2", "alice", "process-signal", (string)e["id"]!), row);
     }
 
     [Fact]
-    public void Same_content_ignores_only_event_ingested()
+    public void Same_content_ignores_only_event_ingested_and_the_submitter()
     {
         var a = Encoding.UTF8.GetBytes("{\"event\":{\"action\":\"x\",\"ingested\":\"2026-01-01T00:00:00.000Z\"},\"id\":\"1\"}");
         var b = Encoding.UTF8.GetBytes("{\"event\":{\"action\":\"x\",\"ingested\":\"2027-01-01T00:00:00.000Z\"},\"id\":\"1\"}");
         var c = Encoding.UTF8.GetBytes("{\"event\":{\"action\":\"y\",\"ingested\":\"2026-01-01T00:00:00.000Z\"},\"id\":\"1\"}");
+        var d = Encoding.UTF8.GetBytes("{\"event\":{\"action\":\"x\",\"ingested\":\"2027-01-01T00:00:00.000Z\"},\"id\":\"1\",\"trainguard\":{\"submitter\":{\"role\":\"agent\",\"token_id\":\"0123456789ab\"}}}");
+        var e = Encoding.UTF8.GetBytes("{\"event\":{\"action\":\"x\",\"ingested\":\"2027-01-01T00:00:00.000Z\"},\"id\":\"1\",\"trainguard\":{\"submitter\":{\"role\":\"agent\"},\"x\":1}}");
         Assert.True(EventBatchParser.SameContent(a, b));
         Assert.False(EventBatchParser.SameContent(a, c));
+        Assert.True(EventBatchParser.SameContent(a, d));
+        Assert.False(EventBatchParser.SameContent(a, e));
+    }
+
+    [Fact]
+    public void A_submitters_events_are_stamped_keyed_in_its_scope_and_indexed_as_an_audit_derives_them()
+    {
+        var submitter = new Submitter("0123456789ab", Role.Agent, "gpu-node-2", "rack \"3\"");
+        var ingested = new DateTimeOffset(2026, 11, 23, 12, 0, 0, TimeSpan.Zero);
+        var events = new[] { ServerHarness.Event(2), ServerHarness.Event(6, at: new DateTimeOffset(3000, 1, 1, 0, 0, 0, TimeSpan.Zero)), ServerHarness.Event(10, at: new DateTimeOffset(1999, 12, 31, 0, 0, 0, TimeSpan.Zero)) };
+
+        var batch = EventBatchParser.Parse(Encoding.UTF8.GetBytes(ServerHarness.Batch(events)), new BatchLimits(), ingested, submitter, out _, out _)!;
+
+        Assert.Equal(3, batch.Entries.Count);
+        for (var i = 0; i < 3; i++)
+        {
+            var entry = (EventAppend)batch.Entries[i];
+            Assert.Equal($"host:gpu-node-2/{events[i]["id"]}", entry.IdempotencyKey);
+            Assert.Equal(EventIndexRow.FromEntry(4, entry.Entry), entry.Row with { Index = 4 });
+            var stored = EventRecord.Parse(Encoding.UTF8.GetString(entry.Entry));
+            Assert.Equal(("0123456789ab", "agent", "gpu-node-2", "rack \"3\""), (stored.GetString("trainguard.submitter.token_id"), stored.GetString("trainguard.submitter.role"), stored.GetString("trainguard.submitter.identity"), stored.GetString("trainguard.submitter.label")));
+            Assert.Equal(CanonicalJson.Serialize(stored.Root), entry.Entry);
+        }
+
+        // The year 3000 and 1999 are outside the plausible window: indexed when they arrived.
+        Assert.Equal(Rfc3339.ToUnixMicroseconds(ingested), ((EventAppend)batch.Entries[1]).Row.TimestampMicros);
+        Assert.Equal(Rfc3339.ToUnixMicroseconds(ingested), ((EventAppend)batch.Entries[2]).Row.TimestampMicros);
+        Assert.NotEqual(Rfc3339.ToUnixMicroseconds(ingested), ((EventAppend)batch.Entries[0]).Row.TimestampMicros);
     }
 
     [Fact]

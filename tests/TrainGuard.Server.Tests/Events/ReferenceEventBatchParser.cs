@@ -1,3 +1,5 @@
+using System.Globalization;
+using System.Numerics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using TrainGuard.Events;
@@ -8,8 +10,9 @@ using TrainGuard.Server.Events;
 namespace TrainGuard.Server.Tests.Events;
 
 /// <summary>
-/// The batch parser as it was before the reader-based one: <c>JsonNode</c> trees and <see cref="CanonicalJson.Serialize"/>.
-/// Kept as the reference the differential tests compare <see cref="EventBatchParser"/> against.
+/// The batch parser as it was before the reader-based one: <c>JsonNode</c> trees and <see cref="CanonicalJson.Serialize"/>,
+/// with the per-event refusals added since (an integer canonical JSON would round, an event over the size limit: that
+/// event alone). Kept as the reference the differential tests compare <see cref="EventBatchParser"/> against.
 /// </summary>
 internal static class ReferenceEventBatchParser
 {
@@ -45,21 +48,23 @@ internal static class ReferenceEventBatchParser
         var list = new List<EventProblem>();
         badCount = 0;
         var ingestedText = EventRecord.FormatTimestamp(ingested);
-        var ids = new string[array.Count];
-        var entries = new LedgerAppend[array.Count];
+        var ids = new List<string>();
+        var entries = new List<LedgerAppend>();
+        var refusals = new List<EventRefusal>();
         for (var i = 0; i < array.Count; i++)
         {
             EventProblem? problem;
             string? id;
             byte[]? entry;
+            EventRefusal? refusal;
             try
             {
-                problem = Validate(i, array[i], ingestedText, out id, out entry);
+                problem = Validate(i, array[i], ingestedText, limits, out id, out entry, out refusal);
             }
             catch (Exception ex) when (ex is InvalidOperationException or ArgumentException or FormatException)
             {
                 // e.g. a string escape that is not valid UTF-16 (a lone surrogate).
-                (problem, id, entry) = (new EventProblem(i, null, $"the event holds a value that cannot be read: {ex.Message}"), null, null);
+                (problem, id, entry, refusal) = (new EventProblem(i, null, $"the event holds a value that cannot be read: {ex.Message}"), null, null, null);
             }
 
             if (problem is not null)
@@ -73,18 +78,26 @@ internal static class ReferenceEventBatchParser
                 continue;
             }
 
-            ids[i] = id!;
-            entries[i] = new LedgerAppend(entry!, id);
+            if (refusal is not null)
+            {
+                refusals.Add(refusal);
+                continue;
+            }
+
+            ids.Add(id!);
+            entries.Add(new LedgerAppend(entry!, id));
         }
 
         problems = list;
-        return badCount == 0 ? new EventBatch(ids, entries) : null;
+        return badCount == 0 ? new EventBatch(ids, entries) { Refusals = refusals } : null;
     }
 
-    private static EventProblem? Validate(int index, JsonNode? node, string ingested, out string? id, out byte[]? entry)
+    /// <summary>A problem (the batch is refused), or null with the entry or a refusal of this event alone (rounded integer, too large).</summary>
+    private static EventProblem? Validate(int index, JsonNode? node, string ingested, BatchLimits limits, out string? id, out byte[]? entry, out EventRefusal? refusal)
     {
         id = null;
         entry = null;
+        refusal = null;
         if (node is not JsonObject obj)
         {
             return new EventProblem(index, null, "an event must be a JSON object");
@@ -134,11 +147,42 @@ internal static class ReferenceEventBatchParser
             return new EventProblem(index, null, ex.Message);
         }
 
-        if (entry.Length > LedgerLimits.MaxEntryBytes)
+        if (RoundedInteger(obj) is { } rounded)
         {
-            return new EventProblem(index, null, $"the event is {entry.Length:N0} bytes as canonical JSON; at most {LedgerLimits.MaxEntryBytes:N0} are accepted");
+            (entry, refusal) = (null, new EventRefusal(index, id, EventOutcome.Refused, rounded));
+            return null;
+        }
+
+        var max = Math.Min(limits.MaxEventBytes, LedgerLimits.MaxEntryBytes);
+        if (entry.Length > max)
+        {
+            refusal = new EventRefusal(index, id, EventOutcome.TooLarge, $"{entry.Length} bytes");
+            entry = null;
         }
 
         return null;
     }
+
+    /// <summary>The integer an ECMAScript number text of an integral value denotes (digits, or a mantissa and an exponent).</summary>
+    private static BigInteger Denotes(string number)
+    {
+        var parts = number.Split('e');
+        var mantissa = parts[0];
+        var point = mantissa.IndexOf('.', StringComparison.Ordinal);
+        var fraction = point < 0 ? 0 : mantissa.Length - point - 1;
+        var shift = (parts.Length == 1 ? 0 : int.Parse(parts[1], CultureInfo.InvariantCulture)) - fraction;
+        var value = BigInteger.Parse(mantissa.Replace(".", string.Empty, StringComparison.Ordinal), CultureInfo.InvariantCulture);
+        return shift >= 0 ? value * BigInteger.Pow(10, shift) : value / BigInteger.Pow(10, -shift);
+    }
+
+    /// <summary>The first integer literal (depth first, members in canonical order) that a double does not hold exactly.</summary>
+    private static string? RoundedInteger(JsonNode? node) => node switch
+    {
+        JsonObject o => o.OrderBy(m => m.Key, StringComparer.Ordinal).Select(m => RoundedInteger(m.Value)).FirstOrDefault(r => r is not null),
+        JsonArray a => a.Select(RoundedInteger).FirstOrDefault(r => r is not null),
+        JsonValue v when v.GetValueKind() == JsonValueKind.Number && v.ToJsonString() is var text && text.TrimStart('-').All(char.IsAsciiDigit)
+            && double.Parse(text, CultureInfo.InvariantCulture) is var d && double.IsFinite(d)
+            && Denotes(CanonicalJson.FormatNumber(d)) != BigInteger.Parse(text, CultureInfo.InvariantCulture) => text,
+        _ => null,
+    };
 }

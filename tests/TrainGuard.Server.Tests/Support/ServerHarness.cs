@@ -1,3 +1,4 @@
+using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text;
@@ -7,6 +8,7 @@ using Microsoft.Extensions.Logging;
 using TrainGuard.Server.Auth;
 using TrainGuard.Server.Events;
 using TrainGuard.Server.Hosting;
+using TrainGuard.Server.Storage;
 
 namespace TrainGuard.Server.Tests.Support;
 
@@ -42,7 +44,12 @@ public sealed class ServerHarness : IAsyncDisposable
     public static async Task<ServerHarness> StartAsync(string backend, Func<ServerOptions, ServerOptions>? configure = null)
     {
         var directory = TestPaths.NewTempDirectory();
-        var database = await Backends.NewDatabaseAsync(backend, directory);
+        return await StartAtAsync(directory, await Backends.NewDatabaseAsync(backend, directory), configure);
+    }
+
+    /// <summary>A server on an existing data directory and store (e.g. one an older release made).</summary>
+    public static async Task<ServerHarness> StartAtAsync(string directory, string database, Func<ServerOptions, ServerOptions>? configure = null)
+    {
         var options = new ServerOptions
         {
             DataDirectory = directory,
@@ -66,6 +73,23 @@ public sealed class ServerHarness : IAsyncDisposable
         var token = ApiTokens.NewToken();
         await Server.Store.AddTokenAsync(ApiTokens.Hash(token), role, "test", CancellationToken.None);
         return token;
+    }
+
+    /// <summary>A token bound to <paramref name="identity"/> (a host for agent tokens, a person for signer tokens).</summary>
+    public async Task<string> NewTokenAsync(Role role, string identity, string? label = null, DateTimeOffset? expires = null)
+    {
+        var token = ApiTokens.NewToken();
+        await Server.Store.AddTokenAsync(ApiTokens.Hash(token), new TokenGrant(role, identity, label ?? $"{role.ToWireName()} {identity}", expires), CancellationToken.None);
+        return token;
+    }
+
+    /// <summary>Posts <paramref name="events"/> with <paramref name="token"/>; the answer (200 or 207) and its per-event results.</summary>
+    public async Task<(HttpStatusCode Status, JsonObject Answer)> PostEventsAsAsync(string token, params JsonObject[] events)
+    {
+        using var response = await PostEventsAsync(Batch(events), token);
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.IsSuccessStatusCode, $"POST answered {(int)response.StatusCode}: {text}");
+        return (response.StatusCode, JsonNode.Parse(text)!.AsObject());
     }
 
     /// <summary>Stops the server and starts a new one on the same data directory and store.</summary>
