@@ -26,13 +26,15 @@ public sealed class TrainGuardServer : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly NoteSigner _signer;
     private readonly ServerState _state;
+    private readonly ServerTls? _tls;
     private bool _disposed;
 
-    private TrainGuardServer(WebApplication app, NoteSigner signer, ServerState state, IReadOnlyList<string> urls)
+    private TrainGuardServer(WebApplication app, NoteSigner signer, ServerState state, ServerTls? tls, IReadOnlyList<string> urls)
     {
         _app = app;
         _signer = signer;
         _state = state;
+        _tls = tls;
         Urls = urls;
     }
 
@@ -51,7 +53,11 @@ public sealed class TrainGuardServer : IAsyncDisposable
     /// <summary>The verifier key clients and witnesses pin (<c>trainguard server key show</c>).</summary>
     public string VerifierKey => _state.Log.Verifier.VerifierKey;
 
-    /// <summary>Opens the store (refusing a ledger that no longer matches its latest tree head), then starts listening.</summary>
+    /// <summary>
+    /// Checks the addresses and TLS files (<see cref="ServerTls.Load"/>), opens the store (refusing a ledger that no
+    /// longer matches its latest tree head), then starts listening.
+    /// </summary>
+    /// <exception cref="Parsing.MalformedInputException">An address or TLS option or file that would make an unsafe or unusable server.</exception>
     public static async Task<TrainGuardServer> StartAsync(ServerOptions options, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -60,7 +66,18 @@ public sealed class TrainGuardServer : IAsyncDisposable
             throw new ArgumentException("at least one listening address is needed", nameof(options));
         }
 
-        var signer = LogSigningKey.LoadOrCreate(options.DataDirectory, options.Origin);
+        var tls = ServerTls.Load(options, TimeProvider.System.GetUtcNow());
+        NoteSigner signer;
+        try
+        {
+            signer = LogSigningKey.LoadOrCreate(options.DataDirectory, options.Origin);
+        }
+        catch
+        {
+            tls?.Dispose();
+            throw;
+        }
+
         IServerStore? store = null;
         TreeHeadPublisher? publisher = null;
         WebApplication? app = null;
@@ -71,14 +88,19 @@ public sealed class TrainGuardServer : IAsyncDisposable
             publisher = new TreeHeadPublisher(log, options.TreeHeadInterval);
             await publisher.InitializeAsync(cancellationToken);
 
-            app = Build(options);
+            app = Build(options, tls);
             var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("TrainGuard.Server");
+            if (tls is not null)
+            {
+                tls.Logger = logger;
+            }
+
             var state = new ServerState(store, log, publisher, new TokenAuthenticator(store, options.TokenCacheTime), new ServerMetrics(), options, logger, TimeProvider.System);
             Configure(app, state);
             await app.StartAsync(cancellationToken);
             var urls = app.Urls.ToList();
             logger.LogInformation("TrainGuard server listening on {Urls}; store {Store}; log {Origin} at size {TreeSize}; verifier key {VerifierKey}", string.Join(", ", urls), store.Description, log.Origin, log.Size, log.Verifier.VerifierKey);
-            return new TrainGuardServer(app, signer, state, urls);
+            return new TrainGuardServer(app, signer, state, tls, urls);
         }
         catch
         {
@@ -94,6 +116,7 @@ public sealed class TrainGuardServer : IAsyncDisposable
             }
 
             signer.Dispose();
+            tls?.Dispose();
             throw;
         }
     }
@@ -126,10 +149,11 @@ public sealed class TrainGuardServer : IAsyncDisposable
             _state.TreeHeads.Dispose();
             await _state.Store.DisposeAsync();
             _signer.Dispose();
+            _tls?.Dispose();
         }
     }
 
-    private static WebApplication Build(ServerOptions options)
+    private static WebApplication Build(ServerOptions options, ServerTls? tls)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
         {
@@ -142,6 +166,10 @@ public sealed class TrainGuardServer : IAsyncDisposable
         {
             kestrel.AddServerHeader = false;
             kestrel.Limits.MaxRequestBodySize = EventEndpoints.DrainLimit(options.Batch.MaxBytes) + 1;
+            if (tls is not null)
+            {
+                kestrel.ConfigureHttpsDefaults(tls.Configure);
+            }
         });
         builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
 
