@@ -123,11 +123,11 @@ public sealed class ClientTls
             sockets.SslOptions.ClientCertificateContext = SslStreamCertificateContext.Create(ClientCertificate, ClientChain, offline: true);
         }
 
-        return new TlsErrorHandler(sockets, CaFile);
+        return new TlsErrorHandler(sockets, CaFile, ClientCertificate is not null);
     }
 
-    /// <summary>Turns "The SSL connection could not be established, see inner exception." into what was refused and why.</summary>
-    private sealed class TlsErrorHandler(HttpMessageHandler inner, string? caFile) : DelegatingHandler(inner)
+    /// <summary>Turns "The SSL connection could not be established, see inner exception." (and a connection a TLS server closed unanswered) into what was refused and why.</summary>
+    private sealed class TlsErrorHandler(HttpMessageHandler inner, string? caFile, bool hasClientCertificate) : DelegatingHandler(inner)
     {
         protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
         {
@@ -137,10 +137,24 @@ public sealed class ClientTls
             }
             catch (HttpRequestException ex) when (ex.InnerException is AuthenticationException tls)
             {
-                var trust = caFile is null
-                    ? "it must chain to a root the system trusts (pin a private CA with --ca or server.ca)"
-                    : $"it must chain to the pinned CA in {caFile} and name the host {request.RequestUri?.Host}";
-                throw new HttpRequestException($"TLS with the server failed, its certificate was not accepted: {tls.Message} ({trust})", ex, ex.StatusCode);
+                // Kept short: the client quotes at most 300 characters of it, and the reason must survive.
+                var reason = tls.Message.TrimEnd('.');
+                var refusedByServer = tls.Message.Contains("remote party", StringComparison.OrdinalIgnoreCase);
+                var message = refusedByServer
+                    ? $"TLS: the server refused the connection ({reason}); it may require a client certificate (--client-cert/--client-key, server.client_cert/client_key)"
+                    : caFile is null
+                        ? $"TLS: the server's certificate was refused ({reason}); it must chain to a root this system trusts and name {request.RequestUri?.Host}, or pin its CA with --ca/server.ca"
+                        : $"TLS: the server's certificate was refused ({reason}); it must chain to the pinned CA {caFile} and name {request.RequestUri?.Host}";
+                throw new HttpRequestException(message, ex, ex.StatusCode);
+            }
+            catch (HttpRequestException ex) when (ex.InnerException is HttpIOException { HttpRequestError: HttpRequestError.ResponseEnded } && request.RequestUri?.Scheme == Uri.UriSchemeHttps)
+            {
+                // With TLS 1.3 a server refuses a client certificate (or its absence) after the handshake: the client
+                // only sees the connection close before any answer.
+                var hint = hasClientCertificate
+                    ? "the server may have refused the client certificate: it must chain to the CA the server was given with --client-ca"
+                    : "a server run with --client-ca does this when no client certificate is presented: give --client-cert/--client-key (agent: server.client_cert/client_key)";
+                throw new HttpRequestException($"TLS: the server closed the connection without an answer; {hint}", ex, ex.StatusCode);
             }
         }
     }

@@ -55,14 +55,14 @@ public static class TlsFiles
     {
         var certificates = ReadCertificates(certificatePath, certificateWhat);
         var leaf = certificates[0];
-        CheckPrivate(keyPath, keyWhat);
         var keyText = ReadText(keyPath, keyWhat);
+        CheckPrivate(keyPath, keyWhat);
         if (keyText.Contains("-----BEGIN ENCRYPTED PRIVATE KEY-----", StringComparison.Ordinal) || keyText.Contains("Proc-Type: 4,ENCRYPTED", StringComparison.Ordinal))
         {
             throw Error(keyPath, keyWhat, $"the private key is encrypted; store it decrypted with mode 0600 ('openssl pkey -in {keyPath} -out plain.key')");
         }
 
-        X509Certificate2 joined;
+        X509Certificate2? joined;
         try
         {
             joined = leaf.GetKeyAlgorithm() switch
@@ -72,17 +72,14 @@ public static class TlsFiles
                 var oid => throw Error(certificatePath, certificateWhat, $"the certificate's key algorithm ({oid}) is not supported; use an RSA or ECDSA (P-256/P-384) key"),
             };
         }
-        catch (ArgumentException ex)
+        catch (Exception ex) when (ex is ArgumentException or CryptographicException)
         {
-            throw Error(keyPath, keyWhat, $"holds no usable {AlgorithmName(leaf)} private key in PEM ('-----BEGIN PRIVATE KEY-----', '-----BEGIN {AlgorithmName(leaf)} PRIVATE KEY-----'): {ex.Message}", ex);
+            throw Error(keyPath, keyWhat, $"holds no usable {AlgorithmName(leaf)} private key in PEM ('-----BEGIN PRIVATE KEY-----' or '-----BEGIN {AlgorithmName(leaf)} PRIVATE KEY-----'): {ex.Message}", ex);
         }
-        catch (CryptographicException ex) when (ex.Message.Contains("does not match", StringComparison.OrdinalIgnoreCase))
+
+        if (joined is null)
         {
-            throw Error(keyPath, keyWhat, $"this key does not belong to the certificate in {certificatePath} ({certificateWhat}); give the key the certificate was issued for", ex);
-        }
-        catch (CryptographicException ex)
-        {
-            throw Error(keyPath, keyWhat, $"holds no usable {AlgorithmName(leaf)} private key for the certificate in {certificatePath} ({ex.Message})", ex);
+            throw Error(keyPath, keyWhat, $"this key does not belong to the certificate in {Path.GetFullPath(certificatePath)} ({certificateWhat}); give the key the certificate was issued for");
         }
 
         var chain = new X509Certificate2Collection();
@@ -119,18 +116,22 @@ public static class TlsFiles
         }
     }
 
-    private static X509Certificate2 JoinRsa(X509Certificate2 leaf, string keyText)
+    /// <summary>The certificate with the key, or null when the key's public half is not the certificate's.</summary>
+    private static X509Certificate2? JoinRsa(X509Certificate2 leaf, string keyText)
     {
         using var rsa = RSA.Create();
         rsa.ImportFromPem(keyText);
-        return leaf.CopyWithPrivateKey(rsa);
+        using var certified = leaf.GetRSAPublicKey();
+        return certified is not null && certified.ExportSubjectPublicKeyInfo().AsSpan().SequenceEqual(rsa.ExportSubjectPublicKeyInfo()) ? leaf.CopyWithPrivateKey(rsa) : null;
     }
 
-    private static X509Certificate2 JoinEc(X509Certificate2 leaf, string keyText)
+    /// <inheritdoc cref="JoinRsa"/>
+    private static X509Certificate2? JoinEc(X509Certificate2 leaf, string keyText)
     {
         using var ec = ECDsa.Create();
         ec.ImportFromPem(keyText);
-        return leaf.CopyWithPrivateKey(ec);
+        using var certified = leaf.GetECDsaPublicKey();
+        return certified is not null && certified.ExportSubjectPublicKeyInfo().AsSpan().SequenceEqual(ec.ExportSubjectPublicKeyInfo()) ? leaf.CopyWithPrivateKey(ec) : null;
     }
 
     private static string AlgorithmName(X509Certificate2 certificate) => certificate.GetKeyAlgorithm() == EcOid ? "EC" : "RSA";

@@ -162,6 +162,12 @@ public sealed class TrainGuardServer : IAsyncDisposable
             ApplicationName = "TrainGuard.Server",
         });
         builder.WebHost.UseUrls([.. options.Urls]);
+        if (tls is not null)
+        {
+            // The slim builder leaves https out unless asked.
+            builder.WebHost.UseKestrelHttpsConfiguration();
+        }
+
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
