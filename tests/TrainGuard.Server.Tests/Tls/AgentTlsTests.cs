@@ -16,11 +16,11 @@ public sealed class AgentTlsTests
     [Fact]
     public async Task The_agent_ships_over_https_to_a_server_of_the_pinned_CA()
     {
-        using var dir = new TlsFolder();
-        await using var h = await ServerHarness.StartAsync(Backends.Sqlite, o => o with { Urls = ["https://127.0.0.1:0"], TlsCertificateFile = dir.Server.Certificate, TlsKeyFile = dir.Server.Key });
-        using var spool = EventSpool.Open(Path.Combine(dir.Path, "spool"));
+        using var pki = new TestPki();
+        await using var h = await ServerHarness.StartAsync(Backends.Sqlite, o => pki.Https(o, pki.Server));
+        using var spool = EventSpool.Open(Path.Combine(pki.Directory, "spool"));
         spool.Append([.. Enumerable.Range(0, 5).Select(n => EventRecord.FromObject(ServerHarness.Event(n)))]);
-        using var shipper = new EventShipper(spool, Options(h, ClientTls.Load(dir.Ca.CaFile, null, null, Names)));
+        using var shipper = new EventShipper(spool, Options(h, ClientTls.Load(pki.Ca.CaFile, null, null, Names)));
 
         Assert.Equal(ShipOutcome.Sent, await shipper.ShipOnceAsync());
 
@@ -31,13 +31,11 @@ public sealed class AgentTlsTests
     [Fact]
     public async Task A_server_with_another_CA_is_refused_and_the_agent_keeps_its_events()
     {
-        using var dir = new TlsFolder();
-        using var impostorCa = TestCertificateAuthority.Create(dir.Path, "Impostor CA");
-        var impostor = impostorCa.IssueServer("impostor");
-        await using var h = await ServerHarness.StartAsync(Backends.Sqlite, o => o with { Urls = ["https://127.0.0.1:0"], TlsCertificateFile = impostor.Certificate, TlsKeyFile = impostor.Key });
-        using var spool = EventSpool.Open(Path.Combine(dir.Path, "spool"));
+        using var pki = new TestPki();
+        await using var h = await ServerHarness.StartAsync(Backends.Sqlite, o => pki.Https(o, pki.Impostor));
+        using var spool = EventSpool.Open(Path.Combine(pki.Directory, "spool"));
         spool.Append([.. Enumerable.Range(0, 3).Select(n => EventRecord.FromObject(ServerHarness.Event(n)))]);
-        using var shipper = new EventShipper(spool, Options(h, ClientTls.Load(dir.Ca.CaFile, null, null, Names)));
+        using var shipper = new EventShipper(spool, Options(h, ClientTls.Load(pki.Ca.CaFile, null, null, Names)));
 
         Assert.Equal(ShipOutcome.RetryLater, await shipper.ShipOnceAsync());
 
@@ -50,24 +48,24 @@ public sealed class AgentTlsTests
     [Fact]
     public async Task A_real_agent_process_ships_over_https_with_server_ca_and_a_client_certificate()
     {
-        using var dir = new TlsFolder();
-        using var nodes = TestCertificateAuthority.Create(dir.Path, "Nodes CA");
+        using var pki = new TestPki();
+        var nodes = pki.ClientCa;
         var node = nodes.IssueClient("gpu-node-17", "gpu-node-17");
-        await using var h = await ServerHarness.StartAsync(Backends.Sqlite, o => o with { Urls = ["https://127.0.0.1:0"], TlsCertificateFile = dir.Server.Certificate, TlsKeyFile = dir.Server.Key, ClientCaFile = nodes.CaFile });
-        var token = Path.Combine(dir.Path, "agent.token");
+        await using var h = await ServerHarness.StartAsync(Backends.Sqlite, o => pki.Https(o, pki.Server, nodes.CaFile));
+        var token = Path.Combine(pki.Directory, "agent.token");
         TestCertificateAuthority.WritePrivate(token, await h.NewTokenAsync(Role.Agent) + "\n");
-        var root = Directory.CreateDirectory(Path.Combine(dir.Path, "root")).FullName;
-        var config = Path.Combine(dir.Path, "agent.yaml");
+        var root = Directory.CreateDirectory(Path.Combine(pki.Directory, "root")).FullName;
+        var config = Path.Combine(pki.Directory, "agent.yaml");
         await File.WriteAllTextAsync(config, $"""
             server:
               url: {h.Server.BaseAddress}
               token_file: {token}
-              ca: {dir.Ca.CaFile}
+              ca: {pki.Ca.CaFile}
               client_cert: {node.Certificate}
               client_key: {node.Key}
             host_name: gpu-node-17
-            spool_dir: {Path.Combine(dir.Path, "spool")}
-            state_dir: {Path.Combine(dir.Path, "state")}
+            spool_dir: {Path.Combine(pki.Directory, "spool")}
+            state_dir: {Path.Combine(pki.Directory, "state")}
             snapshot_root: {root}
             audit:
               log: ~
@@ -120,34 +118,5 @@ public sealed class AgentTlsTests
         }
 
         return true;
-    }
-
-    /// <summary>A throwaway folder with a CA and a server certificate for 127.0.0.1.</summary>
-    private sealed class TlsFolder : IDisposable
-    {
-        public TlsFolder()
-        {
-            Path = TestPaths.NewTempDirectory();
-            Ca = TestCertificateAuthority.Create(Path);
-            Server = Ca.IssueServer();
-        }
-
-        public string Path { get; }
-
-        public TestCertificateAuthority Ca { get; }
-
-        public (string Certificate, string Key) Server { get; }
-
-        public void Dispose()
-        {
-            Ca.Dispose();
-            try
-            {
-                Directory.Delete(Path, recursive: true);
-            }
-            catch (IOException)
-            {
-            }
-        }
     }
 }

@@ -19,8 +19,8 @@ public sealed class TlsTests
     [Fact]
     public async Task Events_posted_over_https_to_a_server_of_the_pinned_CA_are_committed()
     {
-        using var pki = new Pki();
-        await using var h = await ServerHarness.StartAsync(Backends.Sqlite, o => Https(o, pki.Server));
+        using var pki = new TestPki();
+        await using var h = await ServerHarness.StartAsync(Backends.Sqlite, o => pki.Https(o, pki.Server));
         Assert.Equal(Uri.UriSchemeHttps, h.Server.BaseAddress.Scheme);
 
         using var client = new TrainGuardApiClient(h.Server.BaseAddress, h.AgentToken, tls: ClientTls.Load(pki.Ca.CaFile, null, null, Names));
@@ -33,8 +33,8 @@ public sealed class TlsTests
     [Fact]
     public async Task Ledger_verify_over_https_with_ca_checks_the_log()
     {
-        using var pki = new Pki();
-        await using var h = await ServerHarness.StartAsync(Backends.Sqlite, o => Https(o, pki.Server));
+        using var pki = new TestPki();
+        await using var h = await ServerHarness.StartAsync(Backends.Sqlite, o => pki.Https(o, pki.Server));
         await PostAsync(h, pki, 3);
 
         var (exit, stdout, stderr) = await CliRunner.RunAsync("ledger", "verify", "--server", h.Server.BaseAddress.ToString(), "--ca", pki.Ca.CaFile, "--log-key", h.Server.VerifierKey);
@@ -45,8 +45,8 @@ public sealed class TlsTests
     [Fact]
     public async Task Ca_defaults_to_TRAINGUARD_CA()
     {
-        using var pki = new Pki();
-        await using var h = await ServerHarness.StartAsync(Backends.Sqlite, o => Https(o, pki.Server));
+        using var pki = new TestPki();
+        await using var h = await ServerHarness.StartAsync(Backends.Sqlite, o => pki.Https(o, pki.Server));
 
         var (pinned, _, pinnedErr) = await RunCliProcessAsync(pki.Ca.CaFile, "ledger", "verify", "--server", h.Server.BaseAddress.ToString(), "--log-key", h.Server.VerifierKey);
         var (other, _, otherErr) = await RunCliProcessAsync(pki.Other.CaFile, "ledger", "verify", "--server", h.Server.BaseAddress.ToString(), "--log-key", h.Server.VerifierKey);
@@ -59,10 +59,10 @@ public sealed class TlsTests
     [Fact]
     public async Task A_server_with_another_CA_is_refused()
     {
-        using var pki = new Pki();
+        using var pki = new TestPki();
 
         // An impostor's server: its certificate is valid for 127.0.0.1, but issued by a CA the client did not pin.
-        await using var h = await ServerHarness.StartAsync(Backends.Sqlite, o => Https(o, pki.Impostor));
+        await using var h = await ServerHarness.StartAsync(Backends.Sqlite, o => pki.Https(o, pki.Impostor));
         using var client = new TrainGuardApiClient(h.Server.BaseAddress, h.AgentToken, tls: ClientTls.Load(pki.Ca.CaFile, null, null, Names));
         var error = await Assert.ThrowsAsync<TrainGuardApiException>(() => client.PostEventsAsync([ServerHarness.Event(1).ToJsonString()]));
 
@@ -81,8 +81,8 @@ public sealed class TlsTests
     [Fact]
     public async Task A_server_of_a_private_CA_is_refused_when_no_CA_is_pinned()
     {
-        using var pki = new Pki();
-        await using var h = await ServerHarness.StartAsync(Backends.Sqlite, o => Https(o, pki.Server));
+        using var pki = new TestPki();
+        await using var h = await ServerHarness.StartAsync(Backends.Sqlite, o => pki.Https(o, pki.Server));
 
         var (exit, _, stderr) = await CliRunner.RunAsync("ledger", "verify", "--server", h.Server.BaseAddress.ToString(), "--log-key", h.Server.VerifierKey);
 
@@ -94,9 +94,9 @@ public sealed class TlsTests
     [Fact]
     public async Task A_server_certificate_for_another_host_name_is_refused()
     {
-        using var pki = new Pki();
+        using var pki = new TestPki();
         // Same pinned CA, but the certificate names 127.0.0.1, ::1 and localhost only, and the server is 127.0.0.2.
-        await using var h = await ServerHarness.StartAsync(Backends.Sqlite, o => Https(o, pki.Server) with { Urls = ["https://127.0.0.2:0"] });
+        await using var h = await ServerHarness.StartAsync(Backends.Sqlite, o => pki.Https(o, pki.Server) with { Urls = ["https://127.0.0.2:0"] });
         using var client = new TrainGuardApiClient(h.Server.BaseAddress, h.AgentToken, tls: ClientTls.Load(pki.Ca.CaFile, null, null, Names));
         var error = await Assert.ThrowsAsync<TrainGuardApiException>(() => client.PostEventsAsync([ServerHarness.Event(1).ToJsonString()]));
 
@@ -152,8 +152,8 @@ public sealed class TlsTests
     [Fact]
     public async Task A_client_without_a_certificate_is_refused_when_the_server_requires_one()
     {
-        using var pki = new Pki();
-        await using var h = await ServerHarness.StartAsync(Backends.Sqlite, o => Https(o, pki.Server, pki.ClientCa.CaFile));
+        using var pki = new TestPki();
+        await using var h = await ServerHarness.StartAsync(Backends.Sqlite, o => pki.Https(o, pki.Server, pki.ClientCa.CaFile));
 
         using var anonymous = new TrainGuardApiClient(h.Server.BaseAddress, h.AgentToken, TimeSpan.FromSeconds(10), tls: ClientTls.Load(pki.Ca.CaFile, null, null, Names));
         var refused = await Assert.ThrowsAsync<TrainGuardApiException>(() => anonymous.PostEventsAsync([ServerHarness.Event(1).ToJsonString()]));
@@ -169,8 +169,8 @@ public sealed class TlsTests
     [Fact]
     public async Task A_client_certificate_and_a_bearer_token_are_both_needed()
     {
-        using var pki = new Pki();
-        await using var h = await ServerHarness.StartAsync(Backends.Sqlite, o => Https(o, pki.Server, pki.ClientCa.CaFile));
+        using var pki = new TestPki();
+        await using var h = await ServerHarness.StartAsync(Backends.Sqlite, o => pki.Https(o, pki.Server, pki.ClientCa.CaFile));
         var node = pki.ClientCa.IssueClient("gpu-node-17", "gpu-node-17");
         var tls = ClientTls.Load(pki.Ca.CaFile, node.Certificate, node.Key, Names);
 
@@ -189,7 +189,7 @@ public sealed class TlsTests
     [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
     public async Task A_server_key_file_readable_by_others_is_refused()
     {
-        using var pki = new Pki();
+        using var pki = new TestPki();
         File.SetUnixFileMode(pki.Server.Key, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
 
         var (exit, stderr, data) = await RunServerAsync(pki, "--urls", "https://127.0.0.1:0", "--tls-cert", pki.Server.Certificate, "--tls-key", pki.Server.Key);
@@ -205,7 +205,7 @@ public sealed class TlsTests
     [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
     public void A_client_key_file_readable_by_others_is_refused()
     {
-        using var pki = new Pki();
+        using var pki = new TestPki();
         var node = pki.ClientCa.IssueClient("node", "gpu-node-1");
         File.SetUnixFileMode(node.Key, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead);
 
@@ -230,7 +230,7 @@ public sealed class TlsTests
     [InlineData("plain-http-on-a-host-name", "--allow-insecure-http")]
     public async Task The_server_refuses_to_start_without_TLS_it_can_stand_behind(string fault, string expected)
     {
-        using var pki = new Pki();
+        using var pki = new TestPki();
         var cert = pki.Server.Certificate;
         var key = pki.Server.Key;
         var urls = "https://127.0.0.1:0";
@@ -302,23 +302,20 @@ public sealed class TlsTests
     [Fact]
     public async Task Plain_http_on_all_interfaces_starts_with_allow_insecure_http()
     {
-        using var pki = new Pki();
+        using var pki = new TestPki();
         await using var h = await ServerHarness.StartAsync(Backends.Sqlite, o => o with { Urls = ["http://0.0.0.0:0"], AllowInsecureHttp = true });
 
         Assert.StartsWith("http://", h.Server.Urls[0], StringComparison.Ordinal);
     }
 
-    private static ServerOptions Https(ServerOptions options, (string Certificate, string Key) server, string? clientCa = null) =>
-        options with { Urls = ["https://127.0.0.1:0"], TlsCertificateFile = server.Certificate, TlsKeyFile = server.Key, ClientCaFile = clientCa };
-
-    private static async Task PostAsync(ServerHarness h, Pki pki, int count)
+    private static async Task PostAsync(ServerHarness h, TestPki pki, int count)
     {
         using var client = new TrainGuardApiClient(h.Server.BaseAddress, h.AgentToken, tls: ClientTls.Load(pki.Ca.CaFile, null, null, Names));
         await client.PostEventsAsync([.. Enumerable.Range(0, count).Select(n => ServerHarness.Event(n).ToJsonString())]);
     }
 
     /// <summary><c>trainguard server run</c> in-process with a data directory that does not exist yet; it must refuse before creating it.</summary>
-    private static async Task<(int Exit, string Stderr, string DataDirectory)> RunServerAsync(Pki pki, params string[] args)
+    private static async Task<(int Exit, string Stderr, string DataDirectory)> RunServerAsync(TestPki pki, params string[] args)
     {
         var data = Path.Combine(pki.Directory, "data");
         using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(30));
@@ -346,45 +343,5 @@ public sealed class TlsTests
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
         await process.WaitForExitAsync(timeout.Token);
         return (process.ExitCode, await stdout, await stderr);
-    }
-
-    /// <summary>The server's CA (with a server certificate for 127.0.0.1), a CA for client certificates and an impostor's CA, in a throwaway folder.</summary>
-    private sealed class Pki : IDisposable
-    {
-        public Pki()
-        {
-            Directory = TestPaths.NewTempDirectory();
-            Ca = TestCertificateAuthority.Create(Directory, "TrainGuard Test CA");
-            ClientCa = TestCertificateAuthority.Create(Directory, "TrainGuard Nodes CA");
-            Other = TestCertificateAuthority.Create(Directory, "Impostor CA");
-            Server = Ca.IssueServer();
-            Impostor = Other.IssueServer("impostor");
-        }
-
-        public string Directory { get; }
-
-        public TestCertificateAuthority Ca { get; }
-
-        public TestCertificateAuthority ClientCa { get; }
-
-        public TestCertificateAuthority Other { get; }
-
-        public (string Certificate, string Key) Server { get; }
-
-        public (string Certificate, string Key) Impostor { get; }
-
-        public void Dispose()
-        {
-            Ca.Dispose();
-            ClientCa.Dispose();
-            Other.Dispose();
-            try
-            {
-                System.IO.Directory.Delete(Directory, recursive: true);
-            }
-            catch (IOException)
-            {
-            }
-        }
     }
 }
