@@ -12,13 +12,15 @@ namespace TrainGuard.Tests.Shared;
 public sealed class TestCertificateAuthority : IDisposable
 {
     private readonly X509Certificate2 _root;
+    private readonly string _chainPem;
     private int _serial;
 
-    private TestCertificateAuthority(string directory, string name, X509Certificate2 root)
+    private TestCertificateAuthority(string directory, string name, X509Certificate2 root, string chainPem)
     {
         Directory = directory;
         Name = name;
         _root = root;
+        _chainPem = chainPem;
         CaFile = Path.Combine(directory, FileStem(name) + "-ca.pem");
         File.WriteAllText(CaFile, root.ExportCertificatePem() + "\n");
     }
@@ -43,7 +45,25 @@ public sealed class TestCertificateAuthority : IDisposable
         request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, critical: false));
         var now = DateTimeOffset.UtcNow;
         var root = request.CreateSelfSigned(now.AddDays(-1), now.AddDays(30));
-        return new TestCertificateAuthority(directory, name, root);
+        return new TestCertificateAuthority(directory, name, root, string.Empty);
+    }
+
+    /// <summary>
+    /// An intermediate CA issued by this one: the certificates it issues are written with the intermediate after
+    /// them (a chain file), and its <see cref="CaFile"/> holds the intermediate (not a root).
+    /// </summary>
+    public TestCertificateAuthority CreateIntermediate(string name)
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest($"CN={name}, O=TrainGuard tests", key, HashAlgorithmName.SHA256);
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(certificateAuthority: true, hasPathLengthConstraint: true, pathLengthConstraint: 0, critical: true));
+        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, critical: true));
+        request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, critical: false));
+        request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(_root, includeKeyIdentifier: true, includeIssuerAndSerial: false));
+        var now = DateTimeOffset.UtcNow;
+        using var issued = request.Create(_root, now.AddHours(-2), now.AddDays(20), [0x20, (byte)Interlocked.Increment(ref _serial)]);
+        var intermediate = issued.CopyWithPrivateKey(key);
+        return new TestCertificateAuthority(Directory, name, intermediate, intermediate.ExportCertificatePem() + "\n" + _chainPem);
     }
 
     /// <summary>A server certificate for 127.0.0.1, ::1 and localhost (plus <paramref name="dnsNames"/>): its chain and key files.</summary>
@@ -87,7 +107,7 @@ public sealed class TestCertificateAuthority : IDisposable
         using var certificate = request.Create(_root, notBefore ?? now.AddHours(-1), notAfter ?? now.AddDays(7), serial);
         var certificateFile = Path.Combine(Directory, $"{stem}.crt");
         var keyFile = Path.Combine(Directory, $"{stem}.key");
-        File.WriteAllText(certificateFile, certificate.ExportCertificatePem() + "\n");
+        File.WriteAllText(certificateFile, certificate.ExportCertificatePem() + "\n" + _chainPem);
         WritePrivate(keyFile, key.ExportPkcs8PrivateKeyPem() + "\n");
         return (certificateFile, keyFile);
     }

@@ -31,6 +31,21 @@ public sealed class TlsTests
     }
 
     [Fact]
+    public async Task Certificates_issued_by_an_intermediate_chain_to_the_pinned_root_on_both_sides()
+    {
+        using var pki = new TestPki();
+        using var serverIntermediate = pki.Ca.CreateIntermediate("Servers Intermediate");
+        using var nodeIntermediate = pki.ClientCa.CreateIntermediate("Nodes Intermediate");
+        var server = serverIntermediate.IssueServer("chained-server");
+        var node = nodeIntermediate.IssueClient("chained-node", "gpu-node-3");
+        await using var h = await ServerHarness.StartAsync(Backends.Sqlite, o => pki.Https(o, server, pki.ClientCa.CaFile));
+
+        using var client = new TrainGuardApiClient(h.Server.BaseAddress, h.AgentToken, tls: ClientTls.Load(pki.Ca.CaFile, node.Certificate, node.Key, Names));
+
+        Assert.Equal(1, (await client.PostEventsAsync([ServerHarness.Event(1).ToJsonString()])).Appended);
+    }
+
+    [Fact]
     public async Task Ledger_verify_over_https_with_ca_checks_the_log()
     {
         using var pki = new TestPki();
