@@ -1,4 +1,5 @@
 using System.Globalization;
+using TrainGuard.Ledger.Client;
 using TrainGuard.Parsing;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
@@ -17,6 +18,15 @@ public sealed record AgentConfig
     public Uri? ServerUrl { get; init; }
 
     public string? TokenFile { get; init; }
+
+    /// <summary>PEM CA certificate the server's certificate must chain to (<c>server.ca</c>); null: the system's roots.</summary>
+    public string? ServerCaFile { get; init; }
+
+    /// <summary>PEM client certificate for a server that requires one (<c>server.client_cert</c>).</summary>
+    public string? ClientCertificateFile { get; init; }
+
+    /// <summary>PEM private key of <see cref="ClientCertificateFile"/>, mode 0600 (<c>server.client_key</c>).</summary>
+    public string? ClientKeyFile { get; init; }
 
     public int BatchSize { get; init; } = 500;
 
@@ -156,10 +166,13 @@ public sealed record AgentConfig
                 {
                     "url" => c with { ServerUrl = reader.Url(v, "server.url") },
                     "token_file" => c with { TokenFile = reader.String(v, "server.token_file") },
+                    "ca" => c with { ServerCaFile = reader.String(v, "server.ca") },
+                    "client_cert" => c with { ClientCertificateFile = reader.String(v, "server.client_cert") },
+                    "client_key" => c with { ClientKeyFile = reader.String(v, "server.client_key") },
                     "batch_size" => c with { BatchSize = reader.Int(v, "server.batch_size", 1, 10_000) },
                     "timeout_seconds" => c with { RequestTimeout = reader.Seconds(v, "server.timeout_seconds", 1) },
                     "backoff_max_seconds" => c with { BackoffMax = reader.Seconds(v, "server.backoff_max_seconds", 1) },
-                    _ => throw reader.Unknown(k, v, "url, token_file, batch_size, timeout_seconds, backoff_max_seconds"),
+                    _ => throw reader.Unknown(k, v, "url, token_file, ca, client_cert, client_key, batch_size, timeout_seconds, backoff_max_seconds"),
                 }),
                 "host_name" => config with { HostName = reader.String(value, key) },
                 "spool_dir" => config with { SpoolDirectory = reader.String(value, key) },
@@ -226,6 +239,29 @@ public sealed record AgentConfig
         }
     }
 
+    /// <summary>
+    /// The pinned CA and client certificate of <c>server.ca</c>, <c>server.client_cert</c> and <c>server.client_key</c>,
+    /// or null when none is configured. The certificate files must not be writable by other users (whoever can
+    /// replace the CA decides which server the agent trusts) and the key must be readable by its owner only.
+    /// </summary>
+    public ClientTls? LoadTls()
+    {
+        if (ServerCaFile is null && ClientCertificateFile is null && ClientKeyFile is null)
+        {
+            return null;
+        }
+
+        foreach (var (file, what) in new[] { (ServerCaFile, "server.ca file"), (ClientCertificateFile, "server.client_cert file"), (ClientKeyFile, "server.client_key file") })
+        {
+            if (file is not null && File.Exists(file))
+            {
+                CheckNotWritableByOthers(file, what);
+            }
+        }
+
+        return ClientTls.Load(ServerCaFile, ClientCertificateFile, ClientKeyFile, ("server.ca", "server.client_cert", "server.client_key"));
+    }
+
     private sealed class Reader(string source)
     {
         public YamlMappingNode Mapping(YamlNode node, string what) =>
@@ -266,9 +302,12 @@ public sealed record AgentConfig
         public Uri Url(YamlNode node, string name)
         {
             var text = String(node, name);
-            return Uri.TryCreate(text, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https"
-                ? uri
-                : throw Error(node, $"'{name}' must be an http:// or https:// URL, got '{Findings.TextSanitizer.Escape(text, 100)}'");
+            if (!Uri.TryCreate(text, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
+            {
+                throw Error(node, $"'{name}' must be an http:// or https:// URL, got '{Findings.TextSanitizer.Escape(text, 100)}'");
+            }
+
+            return ClientTls.InsecureReason(uri) is { } insecure ? throw Error(node, $"'{name}': {insecure}; pin the server's CA with server.ca") : uri;
         }
 
         public IReadOnlyList<string> Strings(YamlNode node, string name) => node switch

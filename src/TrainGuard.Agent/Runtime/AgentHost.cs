@@ -78,6 +78,7 @@ public sealed class AgentHost : IDisposable
                 {
                     ServerUrl = _config.ServerUrl,
                     Token = _config.ReadToken(),
+                    Tls = _config.LoadTls(),
                     BatchSize = _config.BatchSize,
                     RequestTimeout = _config.RequestTimeout,
                     BackoffBase = _config.BackoffBase,

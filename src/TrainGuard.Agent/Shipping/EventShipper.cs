@@ -17,6 +17,9 @@ public sealed record ShipperOptions
     /// <summary>Bearer token (from the token file).</summary>
     public string? Token { get; init; }
 
+    /// <summary>The pinned server CA and client certificate; null: the system's roots, no client certificate.</summary>
+    public ClientTls? Tls { get; init; }
+
     public int BatchSize { get; init; } = 500;
 
     public long MaxBatchBytes { get; init; } = 4 * 1024 * 1024;
@@ -100,7 +103,7 @@ public sealed class EventShipper : IDisposable
         _spool = spool;
         _options = options;
         _log = log ?? (_ => { });
-        _client = new TrainGuardApiClient(options.ServerUrl, options.Token, options.RequestTimeout, handler);
+        _client = new TrainGuardApiClient(options.ServerUrl, options.Token, options.RequestTimeout, handler, options.Tls);
         DeadLetters = new DeadLetterQueue(spool.Directory);
     }
 

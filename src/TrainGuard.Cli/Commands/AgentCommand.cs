@@ -80,7 +80,7 @@ public static class AgentCommand
         var once = new Option<bool>("--once") { Description = "One snapshot pass plus one scan of the checkpoint folders (and env checks when configured); events to standard output as JSON lines, nothing spooled or shipped. No server needed." };
         var root = new Option<string?>("--root") { Description = "Read node state under this folder instead of / (a mounted image or a copied tree)." };
         var stateDir = new Option<string?>("--state-dir") { Description = "Where the previous snapshot, log positions and agent id are kept. Default: state_dir of the configuration; with --once, $XDG_STATE_HOME/trainguard/agent-once (~/.local/state/trainguard/agent-once), so a try-out never writes the service's state." };
-        var server = new ServerClientOptions(required: false, "Events are shipped to it (overrides server.url of the configuration).", withToken: false);
+        var server = new ServerClientOptions(required: false, "Events are shipped to it (overrides server.url of the configuration; --ca, --client-cert and --client-key override server.ca, server.client_cert and server.client_key).", withToken: false);
         var command = new Command("run", """
             Run the agent until stopped (SIGTERM or Ctrl+C): collectors, spool, shipping, heartbeat. With --once, one
             pass whose events are printed instead.
@@ -88,12 +88,12 @@ public static class AgentCommand
             Examples:
               trainguard agent run                                           /etc/trainguard/agent.yaml
               trainguard agent run --once --config packaging/agent.yaml      try it: state under ~/.local/state
-              trainguard agent run --server https://tg:8443 --token-file /etc/trainguard/agent.token
+              trainguard agent run --server https://tg:8443 --ca /etc/trainguard/server-ca.pem --token-file /etc/trainguard/agent.token
 
             Exit codes: 0 stopped cleanly (--once: no event of severity medium or above), 1 (--once only) an event of
             severity medium or above, 2 error (bad configuration, unreadable state, bad usage).
             """);
-        command.AddOptions(config, once, root, stateDir, server.Server, server.TokenFile, server.Timeout);
+        command.AddOptions(config, once, root, stateDir, server.Server, server.TokenFile, server.Timeout, server.Ca, server.ClientCertificate, server.ClientKey);
         command.SetAction(async (parse, ct) =>
         {
             var settings = LoadConfig(parse.GetValue(config), optional: parse.GetValue(once));
@@ -119,6 +119,21 @@ public static class AgentCommand
             if (parse.GetValue(server.TokenFile) is { } tokenFile)
             {
                 settings = settings with { TokenFile = InputValidation.ExistingFile(tokenFile, "--token-file") };
+            }
+
+            if (server.CaFile(parse) is { } ca)
+            {
+                settings = settings with { ServerCaFile = ca };
+            }
+
+            if (parse.GetValue(server.ClientCertificate) is { } clientCertificate)
+            {
+                settings = settings with { ClientCertificateFile = clientCertificate.FullName };
+            }
+
+            if (parse.GetValue(server.ClientKey) is { } clientKey)
+            {
+                settings = settings with { ClientKeyFile = clientKey.FullName };
             }
 
             if (parse.GetResult(server.Timeout) is { Implicit: false })

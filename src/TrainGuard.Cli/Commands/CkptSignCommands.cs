@@ -24,13 +24,7 @@ internal static class CkptSignCommands
     /// <summary>The ledger connection <c>--server</c>/<c>--token</c> describe, or null without <c>--server</c>. The caller disposes the connection's <see cref="LedgerConnection.Api"/>.</summary>
     private static LedgerConnection? Connect(ServerClientOptions server, ParseResult parse, NoteVerifier? pinnedKey = null)
     {
-        if (server.Url(parse) is not { } uri)
-        {
-            return null;
-        }
-
-        var api = new TrainGuardApiClient(uri, server.ResolveToken(parse), server.RequestTimeout(parse));
-        return new LedgerConnection(api) { PinnedKey = pinnedKey };
+        return server.CreateClient(parse) is { } api ? new LedgerConnection(api) { PinnedKey = pinnedKey } : null;
     }
 
     private static Command Sign(TextWriter stdout, TextWriter stderr)

@@ -63,7 +63,7 @@ public static class LedgerCommand
             var serverUri = server.Url(parse)!;
             var verifier = InputValidation.LogKey(parse.GetValue(key)!);
             var target = parse.GetValue(save) is { } s ? InputValidation.WritableFile(s.FullName, "--save") : null;
-            using var client = new TrainGuardApiClient(serverUri, timeout: server.RequestTimeout(parse));
+            using var client = server.CreateClient(parse)!;
             ConsistencyOutcome outcome;
             try
             {

@@ -20,7 +20,7 @@ public static class ServerCommand
 
         Examples:
           trainguard server run                               listen on 127.0.0.1:8470, SQLite in the data directory
-          trainguard server run --urls http://0.0.0.0:8470 --db "Host=db;Database=trainguard;Username=tg"
+          trainguard server run --urls https://0.0.0.0:8443 --tls-cert server.crt --tls-key server.key --db "Host=db;Database=trainguard;Username=tg"
           trainguard server token create --role agent --host gpu-node-17   a token for one node (printed once)
           trainguard server token list                        ids, roles, bound hosts/people, expiry, last use
           trainguard server token revoke 3f2a9c01b7de         refused from then on (within a second)
@@ -31,8 +31,12 @@ public static class ServerCommand
     public const string RunDescription = """
         Run the server until stopped (Ctrl+C or SIGTERM). Listens on 127.0.0.1:8470 by default; the log signing key
         and the SQLite database live in the data directory (--data-dir), PostgreSQL is chosen with --db.
+        Other machines reach it over https only: --urls https://HOST:PORT with --tls-cert and --tls-key (PEM);
+        --client-ca also requires a client certificate (bearer tokens are still needed). Plain http on a non-loopback
+        address is refused unless --allow-insecure-http (only behind a TLS-terminating proxy). See docs/server.md, TLS.
 
-        Exit codes: 0 stopped cleanly, 2 error (the address is in use, the database or key cannot be opened, bad usage).
+        Exit codes: 0 stopped cleanly, 2 error (the address is in use, the database or key cannot be opened, a TLS
+        certificate or key is missing, unreadable, readable by others or not matching, bad usage).
         """;
 
     public const string ListeningPrefix = "trainguard server listening on ";
@@ -41,10 +45,14 @@ public static class ServerCommand
     {
         var urls = new Option<string[]>("--urls")
         {
-            Description = $"Addresses to listen on (repeatable; port 0 picks a free port). Default {ServerOptions.DefaultUrl}.",
+            Description = $"Addresses to listen on (repeatable; port 0 picks a free port). Default {ServerOptions.DefaultUrl}. https:// needs --tls-cert and --tls-key; plain http:// only on loopback unless --allow-insecure-http.",
             DefaultValueFactory = _ => [ServerOptions.DefaultUrl],
             AllowMultipleArgumentsPerToken = true,
         };
+        var tlsCert = new Option<string?>("--tls-cert") { HelpName = "FILE", Description = "PEM certificate chain served on https:// addresses: the server's certificate first, then intermediates." };
+        var tlsKey = new Option<string?>("--tls-key") { HelpName = "FILE", Description = "PEM private key of --tls-cert (unencrypted, mode 0600: a key others can read is refused)." };
+        var clientCa = new Option<string?>("--client-ca") { HelpName = "FILE", Description = "PEM CA certificate(s): every client must present a certificate chaining to one of them, in addition to its bearer token." };
+        var insecure = new Option<bool>("--allow-insecure-http") { Description = "Allow plain http:// on a non-loopback address. Only behind a TLS-terminating proxy on the same host: otherwise tokens and events cross the network in clear text." };
         var data = CommonOptions.DataDirectory();
         var db = CommonOptions.Database();
         var origin = new Option<string?>("--origin") { Description = "Tree head origin line for a new log key (default <host name>/trainguard)." };
@@ -79,7 +87,7 @@ public static class ServerCommand
 
         var command = new Command("server", Description);
         var run = new Command("run", RunDescription);
-        run.AddOptions(urls, data, db, origin, maxEvents, maxBytes, interval, logFormat, logLevel);
+        run.AddOptions(urls, tlsCert, tlsKey, clientCa, insecure, data, db, origin, maxEvents, maxBytes, interval, logFormat, logLevel);
         run.SetAction(async (parse, ct) =>
         {
             var options = new ServerOptions
@@ -87,6 +95,10 @@ public static class ServerCommand
                 DataDirectory = DataDirectory(parse.GetValue(data)),
                 Database = parse.GetValue(db),
                 Urls = parse.GetValue(urls)!,
+                TlsCertificateFile = parse.GetValue(tlsCert),
+                TlsKeyFile = parse.GetValue(tlsKey),
+                ClientCaFile = parse.GetValue(clientCa),
+                AllowInsecureHttp = parse.GetValue(insecure),
                 Origin = parse.GetValue(origin),
                 Batch = new BatchLimits { MaxEvents = parse.GetValue(maxEvents), MaxBytes = parse.GetValue(maxBytes) },
                 TreeHeadInterval = TimeSpan.FromMilliseconds(parse.GetValue(interval)),
@@ -139,14 +151,14 @@ public static class ServerCommand
 
     private const string SqlitePrefix = "sqlite:";
 
-    /// <summary>Turns setup failures (bad --db, unreachable database, foreign key file, rewritten ledger) into one-line CLI errors.</summary>
+    /// <summary>Turns setup failures (bad --db, unreachable database, foreign key file, rewritten ledger, TLS files) into one-line CLI errors.</summary>
     internal static async Task<T> Guard<T>(Func<Task<T>> action)
     {
         try
         {
             return await action();
         }
-        catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or Ledger.Storage.LedgerIntegrityException
+        catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or Ledger.Storage.LedgerIntegrityException or Parsing.MalformedInputException
                                        or Microsoft.Data.Sqlite.SqliteException or Npgsql.NpgsqlException or System.Net.Sockets.SocketException)
         {
             throw new CliException(ex.Message, ex);

@@ -1,10 +1,14 @@
 using System.CommandLine;
+using TrainGuard.Ledger.Client;
+using TrainGuard.Parsing;
 
 namespace TrainGuard.Cli.Options;
 
 /// <summary>
 /// How a verb reaches the TrainGuard server: <c>--server URL</c>, <c>--token TOKEN</c> or <c>--token-file FILE</c>
-/// (default <c>$TRAINGUARD_TOKEN</c>), <c>--timeout SECONDS</c>. The same four names on every verb that talks to it.
+/// (default <c>$TRAINGUARD_TOKEN</c>), <c>--timeout SECONDS</c>, and for TLS <c>--ca FILE</c> (default
+/// <c>$TRAINGUARD_CA</c>), <c>--client-cert FILE</c>, <c>--client-key FILE</c>. The same names on every verb that
+/// talks to it. Plain <c>http://</c> is accepted only to this machine.
 /// </summary>
 public sealed class ServerClientOptions
 {
@@ -19,7 +23,7 @@ public sealed class ServerClientOptions
         Server = new Option<string?>("--server")
         {
             HelpName = "URL",
-            Description = $"Base URL of the TrainGuard server, e.g. http://127.0.0.1:8470. {purpose}",
+            Description = $"Base URL of the TrainGuard server, e.g. https://tg.example.org:8443 (plain http:// only to 127.0.0.1, ::1 or localhost). {purpose}",
             Required = required,
         };
     }
@@ -45,6 +49,27 @@ public sealed class ServerClientOptions
         DefaultValueFactory = _ => 30,
     }.AtLeast(1, "--timeout must be at least 1 second");
 
+    /// <summary>The environment variable <c>--ca</c> defaults to.</summary>
+    public const string CaVariable = "TRAINGUARD_CA";
+
+    public Option<FileInfo?> Ca { get; } = new("--ca")
+    {
+        HelpName = "FILE",
+        Description = $"PEM CA certificate the server's certificate must chain to; the system's roots are then not consulted (pinning a private CA). Default: ${CaVariable}.",
+    };
+
+    public Option<FileInfo?> ClientCertificate { get; } = new("--client-cert")
+    {
+        HelpName = "FILE",
+        Description = "PEM client certificate (then intermediates) for a server run with --client-ca; needs --client-key.",
+    };
+
+    public Option<FileInfo?> ClientKey { get; } = new("--client-key")
+    {
+        HelpName = "FILE",
+        Description = "PEM private key of --client-cert (unencrypted, mode 0600).",
+    };
+
     public void AddTo(Command command)
     {
         command.AddOptions(Server);
@@ -53,12 +78,48 @@ public sealed class ServerClientOptions
             command.AddOptions(Token, TokenFile);
         }
 
-        command.AddOptions(Timeout);
+        command.AddOptions(Timeout, Ca, ClientCertificate, ClientKey);
     }
 
-    /// <summary>The server's URL, or null when <c>--server</c> was not given.</summary>
-    public Uri? Url(ParseResult parse) =>
-        parse.GetValue(Server) is { } url ? InputValidation.HttpUrl(url, "--server") : null;
+    /// <summary>The server's URL, or null when <c>--server</c> was not given; plain http to another machine is an error saying what to use.</summary>
+    public Uri? Url(ParseResult parse)
+    {
+        if (parse.GetValue(Server) is not { } text)
+        {
+            return null;
+        }
+
+        var url = InputValidation.HttpUrl(text, "--server");
+        return ClientTls.InsecureReason(url) is { } insecure
+            ? throw new CliException($"--server: {insecure}; pin the server's CA with --ca FILE")
+            : url;
+    }
+
+    /// <summary>The CA file from <c>--ca</c> or <c>$TRAINGUARD_CA</c>, or null.</summary>
+    public string? CaFile(ParseResult parse) =>
+        parse.GetValue(Ca)?.FullName ?? (Environment.GetEnvironmentVariable(CaVariable) is { Length: > 0 } env ? Path.GetFullPath(env) : null);
+
+    /// <summary>The pinned CA and client certificate, read and checked (<see cref="ClientTls.Load"/>).</summary>
+    public ClientTls Tls(ParseResult parse)
+    {
+        var ca = CaFile(parse);
+        try
+        {
+            return ClientTls.Load(
+                ca,
+                parse.GetValue(ClientCertificate)?.FullName,
+                parse.GetValue(ClientKey)?.FullName,
+                (parse.GetValue(Ca) is null && ca is not null ? "$" + CaVariable : "--ca", "--client-cert", "--client-key"));
+        }
+        catch (MalformedInputException ex)
+        {
+            throw new CliException(ex.Message, ex);
+        }
+    }
+
+    /// <summary>A client of <c>--server</c> with the token (on verbs that take one), timeout and TLS settings given; null without <c>--server</c>.</summary>
+    public TrainGuardApiClient? CreateClient(ParseResult parse) =>
+        Url(parse) is { } url ? new TrainGuardApiClient(url, _withToken ? ResolveToken(parse) : null, RequestTimeout(parse), tls: Tls(parse)) : null;
 
     /// <summary>The token from <c>--token</c>, <c>--token-file</c> or the environment, or null.</summary>
     public string? ResolveToken(ParseResult parse)

@@ -35,10 +35,17 @@ public sealed class TrainGuardApiClient : IDisposable
     private readonly HttpClient _http;
     private readonly Uri _base;
 
-    /// <summary>A client of the server at <paramref name="baseUrl"/>, sending <paramref name="token"/> as a bearer token when given.</summary>
+    /// <summary>
+    /// A client of the server at <paramref name="baseUrl"/>, sending <paramref name="token"/> as a bearer token when
+    /// given. Plain <c>http://</c> is refused unless the server is this machine (<see cref="ClientTls.InsecureReason"/>).
+    /// </summary>
     /// <param name="timeout">Time allowed for each request, answer included (default 30 s).</param>
-    /// <param name="handler">The message handler to send through (tests); the client does not dispose it.</param>
-    public TrainGuardApiClient(Uri baseUrl, string? token = null, TimeSpan? timeout = null, HttpMessageHandler? handler = null)
+    /// <param name="handler">
+    /// The message handler to send through (tests), used as given: no TLS settings and no http check apply. The client
+    /// does not dispose it.
+    /// </param>
+    /// <param name="tls">The pinned CA and client certificate (default: the system's roots, no client certificate).</param>
+    public TrainGuardApiClient(Uri baseUrl, string? token = null, TimeSpan? timeout = null, HttpMessageHandler? handler = null, ClientTls? tls = null)
     {
         ArgumentNullException.ThrowIfNull(baseUrl);
         if (!baseUrl.IsAbsoluteUri || baseUrl.Scheme is not ("http" or "https"))
@@ -46,11 +53,21 @@ public sealed class TrainGuardApiClient : IDisposable
             throw new ArgumentException($"'{baseUrl}' is not an http(s) URL", nameof(baseUrl));
         }
 
+        if (handler is not null && tls is not null)
+        {
+            throw new ArgumentException("give a message handler or TLS settings, not both", nameof(tls));
+        }
+
+        if (handler is null && ClientTls.InsecureReason(baseUrl) is { } insecure)
+        {
+            throw new ArgumentException(insecure, nameof(baseUrl));
+        }
+
         BaseUrl = baseUrl;
         _base = new Uri(baseUrl.ToString().TrimEnd('/') + "/");
         Token = string.IsNullOrWhiteSpace(token) ? null : token.Trim();
         Timeout = timeout is { } t && t > TimeSpan.Zero ? t : TimeSpan.FromSeconds(30);
-        _http = handler is null ? new HttpClient() : new HttpClient(handler, disposeHandler: false);
+        _http = handler is null ? new HttpClient((tls ?? ClientTls.None).CreateHandler(), disposeHandler: true) : new HttpClient(handler, disposeHandler: false);
         _http.Timeout = System.Threading.Timeout.InfiniteTimeSpan;
     }
 

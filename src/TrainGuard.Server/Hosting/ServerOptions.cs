@@ -26,8 +26,27 @@ public sealed record ServerOptions
     /// <summary>The store (<c>sqlite:PATH</c> or a PostgreSQL connection string); null for the SQLite file in the data directory.</summary>
     public string? Database { get; init; }
 
-    /// <summary>Addresses to listen on; port 0 picks a free port (see <see cref="TrainGuardServer.Urls"/>).</summary>
+    /// <summary>
+    /// Addresses to listen on; port 0 picks a free port (see <see cref="TrainGuardServer.Urls"/>). An <c>https://</c>
+    /// address needs <see cref="TlsCertificateFile"/>; a plain <c>http://</c> address that is not loopback needs
+    /// <see cref="AllowInsecureHttp"/>.
+    /// </summary>
     public IReadOnlyList<string> Urls { get; init; } = [DefaultUrl];
+
+    /// <summary>PEM certificate chain (the server's certificate first, then intermediates) served on <c>https://</c> addresses.</summary>
+    public string? TlsCertificateFile { get; init; }
+
+    /// <summary>PEM private key of <see cref="TlsCertificateFile"/>; readable by its owner only (mode 0600).</summary>
+    public string? TlsKeyFile { get; init; }
+
+    /// <summary>
+    /// PEM CA certificate(s): when set, every TLS client must present a certificate chaining to one of them (and
+    /// still send a bearer token wherever the endpoint needs one).
+    /// </summary>
+    public string? ClientCaFile { get; init; }
+
+    /// <summary>Listen with plain http on a non-loopback address (only behind a TLS-terminating proxy).</summary>
+    public bool AllowInsecureHttp { get; init; }
 
     /// <summary>Tree head origin for a new signing key; null for <c>&lt;host&gt;/trainguard</c>.</summary>
     public string? Origin { get; init; }

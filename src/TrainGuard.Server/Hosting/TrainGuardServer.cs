@@ -26,13 +26,15 @@ public sealed class TrainGuardServer : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly NoteSigner _signer;
     private readonly ServerState _state;
+    private readonly ServerTls? _tls;
     private bool _disposed;
 
-    private TrainGuardServer(WebApplication app, NoteSigner signer, ServerState state, IReadOnlyList<string> urls)
+    private TrainGuardServer(WebApplication app, NoteSigner signer, ServerState state, ServerTls? tls, IReadOnlyList<string> urls)
     {
         _app = app;
         _signer = signer;
         _state = state;
+        _tls = tls;
         Urls = urls;
     }
 
@@ -51,7 +53,11 @@ public sealed class TrainGuardServer : IAsyncDisposable
     /// <summary>The verifier key clients and witnesses pin (<c>trainguard server key show</c>).</summary>
     public string VerifierKey => _state.Log.Verifier.VerifierKey;
 
-    /// <summary>Opens the store (refusing a ledger that no longer matches its latest tree head), then starts listening.</summary>
+    /// <summary>
+    /// Checks the addresses and TLS files (<see cref="ServerTls.Load"/>), opens the store (refusing a ledger that no
+    /// longer matches its latest tree head), then starts listening.
+    /// </summary>
+    /// <exception cref="Parsing.MalformedInputException">An address or TLS option or file that would make an unsafe or unusable server.</exception>
     public static async Task<TrainGuardServer> StartAsync(ServerOptions options, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -61,7 +67,18 @@ public sealed class TrainGuardServer : IAsyncDisposable
         }
 
         PrivateFiles.CreateDirectory(options.DataDirectory);
-        var signer = LogSigningKey.LoadOrCreate(options.DataDirectory, options.Origin);
+        var tls = ServerTls.Load(options, TimeProvider.System.GetUtcNow());
+        NoteSigner signer;
+        try
+        {
+            signer = LogSigningKey.LoadOrCreate(options.DataDirectory, options.Origin);
+        }
+        catch
+        {
+            tls?.Dispose();
+            throw;
+        }
+
         IServerStore? store = null;
         TreeHeadPublisher? publisher = null;
         WebApplication? app = null;
@@ -72,8 +89,13 @@ public sealed class TrainGuardServer : IAsyncDisposable
             publisher = new TreeHeadPublisher(log, options.TreeHeadInterval);
             await publisher.InitializeAsync(cancellationToken);
 
-            app = Build(options);
+            app = Build(options, tls);
             var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("TrainGuard.Server");
+            if (tls is not null)
+            {
+                tls.Logger = logger;
+            }
+
             var state = new ServerState(store, log, publisher, new TokenAuthenticator(store, options.TokenCacheTime), new TokenRateLimiter(options.RateLimit), new ServerMetrics(), options, logger, TimeProvider.System);
             Configure(app, state);
             if (PrivateFiles.IsShared(options.DataDirectory))
@@ -84,7 +106,7 @@ public sealed class TrainGuardServer : IAsyncDisposable
             await app.StartAsync(cancellationToken);
             var urls = app.Urls.ToList();
             logger.LogInformation("TrainGuard server listening on {Urls}; store {Store}; log {Origin} at size {TreeSize}; verifier key {VerifierKey}", string.Join(", ", urls), store.Description, log.Origin, log.Size, log.Verifier.VerifierKey);
-            return new TrainGuardServer(app, signer, state, urls);
+            return new TrainGuardServer(app, signer, state, tls, urls);
         }
         catch
         {
@@ -100,6 +122,7 @@ public sealed class TrainGuardServer : IAsyncDisposable
             }
 
             signer.Dispose();
+            tls?.Dispose();
             throw;
         }
     }
@@ -144,10 +167,11 @@ public sealed class TrainGuardServer : IAsyncDisposable
             _state.TreeHeads.Dispose();
             await _state.Store.DisposeAsync();
             _signer.Dispose();
+            _tls?.Dispose();
         }
     }
 
-    private static WebApplication Build(ServerOptions options)
+    private static WebApplication Build(ServerOptions options, ServerTls? tls)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
         {
@@ -156,6 +180,12 @@ public sealed class TrainGuardServer : IAsyncDisposable
             ApplicationName = "TrainGuard.Server",
         });
         builder.WebHost.UseUrls([.. options.Urls]);
+        if (tls is not null)
+        {
+            // The slim builder leaves https out unless asked.
+            builder.WebHost.UseKestrelHttpsConfiguration();
+        }
+
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
@@ -163,6 +193,10 @@ public sealed class TrainGuardServer : IAsyncDisposable
 
             // A body that arrives slower than this (after a grace period) is answered 408 (see Configure).
             kestrel.Limits.MinRequestBodyDataRate = options.MinRequestBodyDataRate;
+            if (tls is not null)
+            {
+                kestrel.ConfigureHttpsDefaults(tls.Configure);
+            }
         });
         builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
 

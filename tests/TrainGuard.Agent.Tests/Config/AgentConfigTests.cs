@@ -24,6 +24,9 @@ public sealed class AgentConfigTests
             server:
               url: http://127.0.0.1:8080
               token_file: /tmp/token
+              ca: /etc/trainguard/server-ca.pem
+              client_cert: /etc/trainguard/node.crt
+              client_key: /etc/trainguard/node.key
               batch_size: 50
               timeout_seconds: 5
               backoff_max_seconds: 30
@@ -50,6 +53,9 @@ public sealed class AgentConfigTests
                 - /opt/conda/lib/python3.11/site-packages
             """);
         Assert.Equal(50, config.BatchSize);
+        Assert.Equal("/etc/trainguard/server-ca.pem", config.ServerCaFile);
+        Assert.Equal("/etc/trainguard/node.crt", config.ClientCertificateFile);
+        Assert.Equal("/etc/trainguard/node.key", config.ClientKeyFile);
         Assert.Equal(TimeSpan.FromSeconds(30), config.BackoffMax);
         Assert.Equal("gpu-node-17", config.HostName);
         Assert.Equal("/mnt/image", config.SnapshotRoot);
@@ -120,6 +126,55 @@ public sealed class AgentConfigTests
         var ex = Assert.Throws<MalformedInputException>(() => AgentConfig.Load(path));
         Assert.Contains(path, ex.Message, StringComparison.Ordinal);
         Assert.Contains(expected, ex.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("http://10.0.0.5:8470")]
+    [InlineData("http://tg.example.org")]
+    [InlineData("http://[2001:db8::5]:8470/")]
+    public void Plain_http_to_a_remote_server_is_refused(string url)
+    {
+        var ex = Assert.Throws<MalformedInputException>(() => AgentConfig.Parse($"server:\n  url: {url}\n"));
+
+        Assert.Contains("agent.yaml:2:8: 'server.url': '" + new Uri(url), ex.Message, StringComparison.Ordinal);
+        Assert.Contains("is plain http to another machine", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("use https://", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("server.ca", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("http://127.0.0.1:8470")]
+    [InlineData("http://localhost:8470")]
+    [InlineData("http://[::1]:8470")]
+    [InlineData("https://tg.example.org:8443")]
+    public void Plain_http_to_this_machine_and_https_anywhere_are_accepted(string url)
+    {
+        Assert.Equal(new Uri(url), AgentConfig.Parse($"server:\n  url: {url}\n").ServerUrl);
+    }
+
+    [Fact]
+    public void Without_TLS_settings_no_TLS_is_loaded()
+    {
+        Assert.Null(new AgentConfig().LoadTls());
+    }
+
+    [Fact]
+    public void A_server_ca_file_other_users_can_write_is_refused()
+    {
+        using var dir = new TempDir();
+        var ca = dir.Write("server-ca.pem", "-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n");
+        TempDir.Chmod(ca, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupWrite);
+        var config = new AgentConfig { ServerCaFile = ca };
+
+        Assert.Contains("server.ca file is writable by other users", Assert.Throws<MalformedInputException>(() => config.LoadTls()).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_client_certificate_without_its_key_is_refused()
+    {
+        var config = new AgentConfig { ClientCertificateFile = "/etc/trainguard/node.crt" };
+
+        Assert.Contains("server.client_cert is given without server.client_key", Assert.Throws<MalformedInputException>(() => config.LoadTls()).Message, StringComparison.Ordinal);
     }
 
     [Fact]
