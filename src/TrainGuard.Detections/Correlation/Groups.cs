@@ -243,9 +243,17 @@ internal sealed class TemporalGroup : Group
 internal sealed class OrderedGroup : Group
 {
     private readonly WindowEntry[]?[] _chains;
+    private readonly WindowEntry[]?[] _before;
+    private readonly long[] _changedBy;
 
     public OrderedGroup(string key, long created, int rules)
-        : base(key, created) => _chains = new WindowEntry[]?[rules];
+        : base(key, created)
+    {
+        _chains = new WindowEntry[]?[rules];
+        _before = new WindowEntry[]?[rules];
+        _changedBy = new long[rules];
+        Array.Fill(_changedBy, -1L);
+    }
 
     public void Add(int position, WindowEntry entry, long span)
     {
@@ -256,7 +264,8 @@ internal sealed class OrderedGroup : Group
         }
         else
         {
-            var previous = _chains[position - 1];
+            // The previous step as it was before this event: one event that matches two rules fills one step.
+            var previous = _changedBy[position - 1] == entry.Seq ? _before[position - 1] : _chains[position - 1];
             if (previous is null)
             {
                 return;
@@ -275,6 +284,12 @@ internal sealed class OrderedGroup : Group
         if (current is null || candidate[0].Ticks > current[0].Ticks
             || (candidate[0].Ticks == current[0].Ticks && candidate[0].Seq >= current[0].Seq))
         {
+            if (_changedBy[position] != entry.Seq)
+            {
+                _before[position] = current;
+                _changedBy[position] = entry.Seq;
+            }
+
             _chains[position] = candidate;
         }
     }

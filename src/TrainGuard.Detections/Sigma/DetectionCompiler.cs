@@ -379,7 +379,7 @@ internal sealed class DetectionCompiler(DetectionOptions options, FieldVocabular
         }
 
         var forms = SigmaValues.Base64Offsets(plain)
-            ?? throw DetectionErrors.Rule(source, node, $"'{value}' is too short for base64offset (at least 3 bytes)");
+            ?? throw DetectionErrors.Rule(source, node, $"'{value}' is too short for base64offset (an encoded form would be empty)");
         return forms.Select(f => new List<PatternPiece> { new(PatternPieceKind.Literal, f) });
     }
 
