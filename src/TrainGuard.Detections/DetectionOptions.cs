@@ -6,8 +6,6 @@ namespace TrainGuard.Detections;
 /// </summary>
 public sealed record DetectionOptions
 {
-    public static DetectionOptions Default { get; } = new();
-
     /// <summary>
     /// The placeholders TrainGuard knows (<c>field|expand: '%PackageManagers%'</c>). Values are Sigma values, so they
     /// may use <c>*</c> and <c>?</c>.
@@ -43,6 +41,9 @@ public sealed record DetectionOptions
             ],
         };
 
+    /// <summary>The defaults (declared after <see cref="DefaultPlaceholders"/>, which they use).</summary>
+    public static DetectionOptions Default { get; } = new();
+
     /// <summary>Placeholder values by name (case-sensitive, without the <c>%</c>); an unknown placeholder refuses its rule.</summary>
     public IReadOnlyDictionary<string, IReadOnlyList<string>> Placeholders { get; init; } = DefaultPlaceholders;
 
@@ -61,8 +62,13 @@ public sealed record DetectionOptions
     /// <summary>Longest regular expression.</summary>
     public int MaxRegexLength { get; init; } = 4096;
 
-    /// <summary>Time one regular-expression test may take (a timeout counts as no match and is counted).</summary>
-    public TimeSpan RegexTimeout { get; init; } = TimeSpan.FromMilliseconds(100);
+    /// <summary>
+    /// Time one regular-expression test may take; a timeout counts as no match and is counted. Infinite by default:
+    /// expressions run with <see cref="System.Text.RegularExpressions.RegexOptions.NonBacktracking"/> (time linear in
+    /// the text, which <see cref="MaxEventBytes"/> bounds), and a wall-clock limit would make a replay differ from
+    /// the live run on a loaded machine.
+    /// </summary>
+    public TimeSpan RegexTimeout { get; init; } = System.Text.RegularExpressions.Regex.InfiniteMatchTimeout;
 
     /// <summary>Longest correlation <c>timespan</c>.</summary>
     public TimeSpan MaxTimespan { get; init; } = TimeSpan.FromDays(31);

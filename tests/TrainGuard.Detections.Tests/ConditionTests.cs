@@ -45,106 +45,106 @@ public sealed class ConditionTests
     [InlineData("(((sel_kill)))", new[] { true, true, false, false, false })]
     public void Condition_combines_search_identifiers(string condition, bool[] expected)
     {
-        var set = Sigma.Detection(Detection + "\ncondition: " + condition);
-        var fired = new[] { KillOther, KillOwn, TermOther, Hup, Other }.Select(e => Sigma.Fires(set, e)).ToArray();
+        var set = SigmaTest.Detection(Detection + "\ncondition: " + condition);
+        var fired = new[] { KillOther, KillOwn, TermOther, Hup, Other }.Select(e => SigmaTest.Fires(set, e)).ToArray();
         Assert.Equal(expected, fired);
     }
 
     [Fact]
     public void All_of_them_needs_every_identifier_but_not_the_underscored_ones()
     {
-        var set = Sigma.Detection("""
+        var set = SigmaTest.Detection("""
             a: {event.action: process-signal}
             b: {trainguard.signal.name: SIGKILL}
             _c: {process.name: never-there}
             condition: all of them
             """);
-        Assert.True(Sigma.Fires(set, KillOther));
-        Assert.False(Sigma.Fires(set, TermOther));
+        Assert.True(SigmaTest.Fires(set, KillOther));
+        Assert.False(SigmaTest.Fires(set, TermOther));
     }
 
     [Fact]
     public void A_list_of_conditions_is_their_or()
     {
-        var set = Sigma.Detection(Detection + "\ncondition:\n  - sel_kill and not own\n  - sel_term");
-        Assert.Equal([true, false, true, false], new[] { KillOther, KillOwn, TermOther, Hup }.Select(e => Sigma.Fires(set, e)));
+        var set = SigmaTest.Detection(Detection + "\ncondition:\n  - sel_kill and not own\n  - sel_term");
+        Assert.Equal([true, false, true, false], new[] { KillOther, KillOwn, TermOther, Hup }.Select(e => SigmaTest.Fires(set, e)));
     }
 
     [Fact]
     public void A_map_ands_its_fields_and_a_list_of_maps_ors_them()
     {
-        var set = Sigma.Detection("""
+        var set = SigmaTest.Detection("""
             sel:
               - event.action: process-signal
                 trainguard.signal.name: SIGKILL
               - event.action: user-login
             condition: sel
             """);
-        Assert.True(Sigma.Fires(set, KillOther));
-        Assert.True(Sigma.Fires(set, Other));
-        Assert.False(Sigma.Fires(set, TermOther));
+        Assert.True(SigmaTest.Fires(set, KillOther));
+        Assert.True(SigmaTest.Fires(set, Other));
+        Assert.False(SigmaTest.Fires(set, TermOther));
     }
 
     [Fact]
     public void Keywords_are_found_in_any_string_value_of_the_event()
     {
-        var set = Sigma.Detection("""
+        var set = SigmaTest.Detection("""
             keywords:
               - 'time.sleep'
               - 'os.system*id'
             condition: keywords
             """);
-        Assert.True(Sigma.Fires(set, """{"trainguard":{"scan":{"details":["calls TIME.SLEEP(30)"]}}}"""));
-        Assert.True(Sigma.Fires(set, """{"event":{"original":"x os.system('id') y"}}"""));
-        Assert.True(Sigma.Fires(set, """{"labels_unknown_to_rules":{"deep":[{"x":"time.sleep"}]}}"""));
-        Assert.False(Sigma.Fires(set, """{"event":{"original":"time sleep"},"n":12}"""));
+        Assert.True(SigmaTest.Fires(set, """{"trainguard":{"scan":{"details":["calls TIME.SLEEP(30)"]}}}"""));
+        Assert.True(SigmaTest.Fires(set, """{"event":{"original":"x os.system('id') y"}}"""));
+        Assert.True(SigmaTest.Fires(set, """{"labels_unknown_to_rules":{"deep":[{"x":"time.sleep"}]}}"""));
+        Assert.False(SigmaTest.Fires(set, """{"event":{"original":"time sleep"},"n":12}"""));
     }
 
     [Fact]
     public void Keywords_with_all_need_every_keyword_somewhere_in_the_event()
     {
-        var set = Sigma.Detection("""
+        var set = SigmaTest.Detection("""
             keywords:
               '|all':
                 - 'new user'
                 - 'UID=0'
             condition: keywords
             """);
-        Assert.True(Sigma.Fires(set, """{"event":{"original":"useradd: new user: name=x, UID=0, GID=0"}}"""));
-        Assert.True(Sigma.Fires(set, """{"event":{"original":"new user"},"message_like":{"x":"uid=0"}}"""));
-        Assert.False(Sigma.Fires(set, """{"event":{"original":"new user: name=x, UID=1001"}}"""));
+        Assert.True(SigmaTest.Fires(set, """{"event":{"original":"useradd: new user: name=x, UID=0, GID=0"}}"""));
+        Assert.True(SigmaTest.Fires(set, """{"event":{"original":"new user"},"message_like":{"x":"uid=0"}}"""));
+        Assert.False(SigmaTest.Fires(set, """{"event":{"original":"new user: name=x, UID=1001"}}"""));
     }
 
     [Fact]
     public void Keywords_combine_with_field_selections()
     {
-        var set = Sigma.Detection("""
+        var set = SigmaTest.Detection("""
             sel: {event.action: file-changed}
             keywords: [authorized_keys]
             condition: sel and keywords
             """);
-        Assert.True(Sigma.Fires(set, """{"event":{"action":"file-changed"},"file":{"path":"/home/a/.ssh/authorized_keys"}}"""));
-        Assert.False(Sigma.Fires(set, """{"event":{"action":"file-changed"},"file":{"path":"/etc/passwd"}}"""));
-        Assert.False(Sigma.Fires(set, """{"event":{"action":"file-created"},"file":{"path":"/home/a/.ssh/authorized_keys"}}"""));
+        Assert.True(SigmaTest.Fires(set, """{"event":{"action":"file-changed"},"file":{"path":"/home/a/.ssh/authorized_keys"}}"""));
+        Assert.False(SigmaTest.Fires(set, """{"event":{"action":"file-changed"},"file":{"path":"/etc/passwd"}}"""));
+        Assert.False(SigmaTest.Fires(set, """{"event":{"action":"file-created"},"file":{"path":"/home/a/.ssh/authorized_keys"}}"""));
     }
 
     [Fact]
     public void Fields_are_read_from_nested_objects_flattened_names_and_arrays()
     {
-        var set = Sigma.Detection("{sel: {user.audit.id: '1600', event.category: file}, condition: sel}");
-        Assert.True(Sigma.Fires(set, """{"user":{"audit":{"id":"1600"}},"event":{"category":["process","file"]}}"""));
-        Assert.True(Sigma.Fires(set, """{"user.audit.id":"1600","event.category":"file"}"""));
-        Assert.True(Sigma.Fires(set, """{"user":{"audit.id":"1600"},"event":{"category":"file"}}"""));
-        Assert.True(Sigma.Fires(set, """{"us\u0065r":{"audit":{"id":"1600"}},"event":{"category":"file"}}"""));
-        Assert.False(Sigma.Fires(set, """{"user":{"audit":{"id":"1601"}},"event":{"category":["process"]}}"""));
-        Assert.False(Sigma.Fires(set, """{"user":{"id":"1600"},"event":{"category":"file"}}"""));
+        var set = SigmaTest.Detection("{sel: {user.audit.id: '1600', event.category: file}, condition: sel}");
+        Assert.True(SigmaTest.Fires(set, """{"user":{"audit":{"id":"1600"}},"event":{"category":["process","file"]}}"""));
+        Assert.True(SigmaTest.Fires(set, """{"user.audit.id":"1600","event.category":"file"}"""));
+        Assert.True(SigmaTest.Fires(set, """{"user":{"audit.id":"1600"},"event":{"category":"file"}}"""));
+        Assert.True(SigmaTest.Fires(set, """{"us\u0065r":{"audit":{"id":"1600"}},"event":{"category":"file"}}"""));
+        Assert.False(SigmaTest.Fires(set, """{"user":{"audit":{"id":"1601"}},"event":{"category":["process"]}}"""));
+        Assert.False(SigmaTest.Fires(set, """{"user":{"id":"1600"},"event":{"category":"file"}}"""));
     }
 
     [Fact]
     public void Arrays_of_objects_give_every_element_value_to_the_field()
     {
-        var set = Sigma.Detection("{sel: {trainguard.ckpt.optimizer.maximize: true}, condition: sel}");
-        Assert.True(Sigma.Fires(set, """{"trainguard":{"ckpt":{"optimizer":[{"maximize":false},{"maximize":true}]}}}"""));
-        Assert.False(Sigma.Fires(set, """{"trainguard":{"ckpt":{"optimizer":[{"maximize":false},{"lr":0.1}]}}}"""));
+        var set = SigmaTest.Detection("{sel: {trainguard.ckpt.optimizer.maximize: true}, condition: sel}");
+        Assert.True(SigmaTest.Fires(set, """{"trainguard":{"ckpt":{"optimizer":[{"maximize":false},{"maximize":true}]}}}"""));
+        Assert.False(SigmaTest.Fires(set, """{"trainguard":{"ckpt":{"optimizer":[{"maximize":false},{"lr":0.1}]}}}"""));
     }
 }

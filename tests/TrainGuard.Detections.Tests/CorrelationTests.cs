@@ -23,19 +23,19 @@ public sealed class CorrelationTests
         """;
 
     private static string Kill(double minutes, string auid, string host = "node1") =>
-        Sigma.At(minutes, $$$""""event":{"action":"process-signal"},"trainguard":{"cross_user":true},"user":{"audit":{"id":"{{{auid}}}"}},"host":{"name":"{{{host}}}"}""");
+        SigmaTest.At(minutes, $$$""" "event":{"action":"process-signal"},"trainguard":{"cross_user":true},"user":{"audit":{"id":"{{{auid}}}"}},"host":{"name":"{{{host}}}"}""");
 
     private static string OwnKill(double minutes, string auid) =>
-        Sigma.At(minutes, $$$""""event":{"action":"process-signal"},"trainguard":{"cross_user":false},"user":{"audit":{"id":"{{{auid}}}"}},"host":{"name":"node1"}""");
+        SigmaTest.At(minutes, $$$""" "event":{"action":"process-signal"},"trainguard":{"cross_user":false},"user":{"audit":{"id":"{{{auid}}}"}},"host":{"name":"node1"}""");
 
     private static DetectionRuleSet Correlation(string correlation, string rules = KillRule, DetectionOptions? options = null) =>
-        Sigma.Load(rules + "\n---\ntitle: Correlation under test\nid: TG-DET-010\ncorrelation:\n" + Sigma.Indent(correlation) + "\n" + Meta, options);
+        SigmaTest.Load(rules + "\n---\ntitle: Correlation under test\nid: TG-DET-010\ncorrelation:\n" + SigmaTest.Indent(correlation) + "\n" + Meta, options);
 
     [Fact]
     public void Event_count_fires_when_a_group_reaches_the_count_within_the_timespan()
     {
         var set = Correlation("type: event_count\nrules: [kill_other_user]\ngroup-by: [user.audit.id]\ntimespan: 5m\ncondition: {gte: 3}");
-        var hits = Sigma.Run(set, Kill(0, "1600"), Kill(1, "1600"), Kill(1.5, "1601"), OwnKill(2, "1600"), Kill(4, "1600"), Kill(4.5, "1600"));
+        var hits = SigmaTest.Run(set, Kill(0, "1600"), Kill(1, "1600"), Kill(1.5, "1601"), OwnKill(2, "1600"), Kill(4, "1600"), Kill(4.5, "1600"));
 
         Assert.Equal(["TG-DET-010 onset [user.audit.id=1600] count 3 events [0,1,4]", "TG-DET-010 continued [user.audit.id=1600] count 3 events [1,4,5]"], hits.Select(h => h.ToString()));
         var first = hits[0];
@@ -51,18 +51,18 @@ public sealed class CorrelationTests
         var set = Correlation("type: event_count\nrules: [kill_other_user]\ngroup-by: [user.audit.id]\ntimespan: 5m\ncondition: {gte: 3}");
 
         // 0, 4, 9, 13: no three within any five minutes.
-        Assert.Empty(Sigma.Run(set, Kill(0, "1600"), Kill(4, "1600"), Kill(9, "1600"), Kill(13, "1600")));
+        Assert.Empty(SigmaTest.Run(set, Kill(0, "1600"), Kill(4, "1600"), Kill(9, "1600"), Kill(13, "1600")));
 
         // 0, 3, 5: exactly five minutes from first to last counts; a sliding window sees it across any boundary.
-        Assert.Single(Sigma.Run(set, Kill(0, "1600"), Kill(3, "1600"), Kill(5, "1600")));
-        Assert.Single(Sigma.Run(set, Kill(4, "1600"), Kill(6, "1600"), Kill(8.9, "1600")));
+        Assert.Single(SigmaTest.Run(set, Kill(0, "1600"), Kill(3, "1600"), Kill(5, "1600")));
+        Assert.Single(SigmaTest.Run(set, Kill(4, "1600"), Kill(6, "1600"), Kill(8.9, "1600")));
     }
 
     [Fact]
     public void A_correlation_fires_again_only_after_its_condition_stopped_holding()
     {
         var set = Correlation("type: event_count\nrules: [kill_other_user]\ngroup-by: [user.audit.id]\ntimespan: 5m\ncondition: {gte: 2}");
-        var hits = Sigma.Run(set, Kill(0, "1600"), Kill(1, "1600"), Kill(2, "1600"), Kill(30, "1600"), Kill(31, "1600"));
+        var hits = SigmaTest.Run(set, Kill(0, "1600"), Kill(1, "1600"), Kill(2, "1600"), Kill(30, "1600"), Kill(31, "1600"));
         Assert.Equal([true, false, true], hits.Select(h => h.Onset));
         Assert.Equal([1L, 2, 4], hits.Select(h => h.EventRef));
     }
@@ -71,7 +71,7 @@ public sealed class CorrelationTests
     public void Value_count_counts_distinct_values_of_the_field_per_group()
     {
         var set = Correlation("type: value_count\nrules: [kill_other_user]\ngroup-by: [user.audit.id]\ntimespan: 15m\ncondition: {field: host.name, gte: 3}");
-        var hits = Sigma.Run(set,
+        var hits = SigmaTest.Run(set,
             Kill(0, "1600", "node1"),
             Kill(1, "1600", "node1"),
             Kill(2, "1600", "node2"),
@@ -89,7 +89,7 @@ public sealed class CorrelationTests
     public void Value_count_fires_for_three_nodes_within_the_window()
     {
         var set = Correlation("type: value_count\nrules: [kill_other_user]\ngroup-by: [user.audit.id]\ntimespan: 15m\ncondition: {field: host.name, gte: 3}");
-        var hit = Assert.Single(Sigma.Run(set, Kill(0, "1600", "gpu1"), Kill(2, "1600", "gpu2"), Kill(4, "1600", "gpu3")));
+        var hit = Assert.Single(SigmaTest.Run(set, Kill(0, "1600", "gpu1"), Kill(2, "1600", "gpu2"), Kill(4, "1600", "gpu3")));
         Assert.Equal(3, hit.Count);
         Assert.Equal([0L, 1, 2], hit.EventRefs);
     }
@@ -104,7 +104,7 @@ public sealed class CorrelationTests
     {
         // A group keeps what its condition needs (gt 2: three events), so a count beyond it is reported at that bound.
         var set = Correlation($"type: event_count\nrules: [kill_other_user]\ngroup-by: [user.audit.id]\ntimespan: 1h\ncondition: {condition}");
-        var hits = Sigma.Run(set, Kill(0, "1600"), Kill(1, "1600"), Kill(2, "1600"), Kill(3, "1600"), Kill(4, "1600"));
+        var hits = SigmaTest.Run(set, Kill(0, "1600"), Kill(1, "1600"), Kill(2, "1600"), Kill(3, "1600"), Kill(4, "1600"));
         Assert.Equal(countsThatHold.Select(c => (long)c), hits.Select(h => h.Count));
     }
 
@@ -112,7 +112,7 @@ public sealed class CorrelationTests
     public void An_empty_group_by_correlates_every_event_in_one_group()
     {
         var set = Correlation("type: value_count\nrules: [kill_other_user]\ngroup-by: []\ntimespan: 5m\ncondition: {field: user.audit.id, gte: 2}");
-        var hit = Assert.Single(Sigma.Run(set, Kill(0, "1600"), Kill(1, "1601")));
+        var hit = Assert.Single(SigmaTest.Run(set, Kill(0, "1600"), Kill(1, "1601")));
         Assert.Empty(hit.GroupBy);
     }
 
@@ -120,8 +120,8 @@ public sealed class CorrelationTests
     public void Several_group_by_fields_must_all_be_equal()
     {
         var set = Correlation("type: event_count\nrules: [kill_other_user]\ngroup-by: [user.audit.id, host.name]\ntimespan: 5m\ncondition: {gte: 2}");
-        Assert.Empty(Sigma.Run(set, Kill(0, "1600", "a"), Kill(1, "1600", "b"), Kill(2, "1601", "a")));
-        var hit = Assert.Single(Sigma.Run(set, Kill(0, "1600", "a"), Kill(1, "1600", "a")));
+        Assert.Empty(SigmaTest.Run(set, Kill(0, "1600", "a"), Kill(1, "1600", "b"), Kill(2, "1601", "a")));
+        var hit = Assert.Single(SigmaTest.Run(set, Kill(0, "1600", "a"), Kill(1, "1600", "a")));
         Assert.Equal([KeyValuePair.Create("user.audit.id", "1600"), KeyValuePair.Create("host.name", "a")], hit.GroupBy);
     }
 
@@ -130,7 +130,7 @@ public sealed class CorrelationTests
     {
         // Joined naively, ("a:b", "c") and ("a", "b:c") would be the same key.
         var set = Correlation("type: event_count\nrules: [kill_other_user]\ngroup-by: [user.audit.id, host.name]\ntimespan: 5m\ncondition: {gte: 2}");
-        Assert.Empty(Sigma.Run(set, Kill(0, "1:2", "3"), Kill(1, "1", "2:3"), Kill(2, "1:", "23")));
+        Assert.Empty(SigmaTest.Run(set, Kill(0, "1:2", "3"), Kill(1, "1", "2:3"), Kill(2, "1:", "23")));
     }
 
     private const string KeyRules = """
@@ -152,19 +152,19 @@ public sealed class CorrelationTests
         """;
 
     private static string KeyAdded(double minutes, string fingerprint, string host = "gpu1") =>
-        Sigma.At(minutes, $$$""""event":{"action":"ssh-key-added"},"trainguard":{"ssh":{"key_fingerprint":"{{{fingerprint}}}"}},"host":{"name":"{{{host}}}"}""");
+        SigmaTest.At(minutes, $$$""" "event":{"action":"ssh-key-added"},"trainguard":{"ssh":{"key_fingerprint":"{{{fingerprint}}}"}},"host":{"name":"{{{host}}}"}""");
 
     private static string KeyLogin(double minutes, string fingerprint, string host = "gpu1") =>
-        Sigma.At(minutes, $$$""""event":{"action":"user-login"},"trainguard":{"ssh":{"method":"publickey","key_fingerprint":"{{{fingerprint}}}"}},"host":{"name":"{{{host}}}"}""");
+        SigmaTest.At(minutes, $$$""" "event":{"action":"user-login"},"trainguard":{"ssh":{"method":"publickey","key_fingerprint":"{{{fingerprint}}}"}},"host":{"name":"{{{host}}}"}""");
 
     [Fact]
     public void Temporal_fires_when_every_rule_matched_in_the_window_in_any_order()
     {
         var set = Correlation("type: temporal\nrules: [ssh_key_added, ssh_key_login]\ngroup-by: [trainguard.ssh.key_fingerprint]\ntimespan: 1h", KeyRules);
-        Assert.Single(Sigma.Run(set, KeyAdded(0, "SHA256:k1"), KeyLogin(10, "SHA256:k1")));
-        Assert.Single(Sigma.Run(set, KeyLogin(0, "SHA256:k1"), KeyAdded(10, "SHA256:k1")));
-        Assert.Empty(Sigma.Run(set, KeyAdded(0, "SHA256:k1"), KeyLogin(61, "SHA256:k1")));
-        Assert.Empty(Sigma.Run(set, KeyLogin(0, "SHA256:k1"), KeyLogin(10, "SHA256:k1")));
+        Assert.Single(SigmaTest.Run(set, KeyAdded(0, "SHA256:k1"), KeyLogin(10, "SHA256:k1")));
+        Assert.Single(SigmaTest.Run(set, KeyLogin(0, "SHA256:k1"), KeyAdded(10, "SHA256:k1")));
+        Assert.Empty(SigmaTest.Run(set, KeyAdded(0, "SHA256:k1"), KeyLogin(61, "SHA256:k1")));
+        Assert.Empty(SigmaTest.Run(set, KeyLogin(0, "SHA256:k1"), KeyLogin(10, "SHA256:k1")));
     }
 
     [Fact]
@@ -172,14 +172,14 @@ public sealed class CorrelationTests
     {
         // The bug another engine shipped: events of different rules correlated although their group-by values differ.
         var set = Correlation("type: temporal\nrules: [ssh_key_added, ssh_key_login]\ngroup-by: [trainguard.ssh.key_fingerprint, host.name]\ntimespan: 1h", KeyRules);
-        Assert.Empty(Sigma.Run(set, KeyAdded(0, "SHA256:k1"), KeyLogin(5, "SHA256:k2")));
-        Assert.Empty(Sigma.Run(set, KeyAdded(0, "SHA256:k1", "gpu1"), KeyLogin(5, "SHA256:k1", "gpu2")));
-        var hit = Assert.Single(Sigma.Run(set, KeyAdded(0, "SHA256:k1", "gpu1"), KeyLogin(5, "SHA256:k2", "gpu1"), KeyLogin(6, "SHA256:k1", "gpu1")));
+        Assert.Empty(SigmaTest.Run(set, KeyAdded(0, "SHA256:k1"), KeyLogin(5, "SHA256:k2")));
+        Assert.Empty(SigmaTest.Run(set, KeyAdded(0, "SHA256:k1", "gpu1"), KeyLogin(5, "SHA256:k1", "gpu2")));
+        var hit = Assert.Single(SigmaTest.Run(set, KeyAdded(0, "SHA256:k1", "gpu1"), KeyLogin(5, "SHA256:k2", "gpu1"), KeyLogin(6, "SHA256:k1", "gpu1")));
         Assert.Equal([0L, 2], hit.EventRefs);
 
         // An event without a group-by field joins no group (it is counted, not grouped as empty).
         var engine = set.CreateEngine();
-        Assert.Empty(Sigma.Run(engine, KeyAdded(0, "SHA256:k1"), Sigma.At(1, """"event":{"action":"user-login"},"trainguard":{"ssh":{"method":"publickey"}},"host":{"name":"gpu1"}""")));
+        Assert.Empty(SigmaTest.Run(engine, KeyAdded(0, "SHA256:k1"), SigmaTest.At(1, """ "event":{"action":"user-login"},"trainguard":{"ssh":{"method":"publickey"}},"host":{"name":"gpu1"}""")));
         Assert.Equal(1, engine.Stats.MissingGroupFields);
     }
 
@@ -188,32 +188,22 @@ public sealed class CorrelationTests
     {
         var rules = KeyRules + "\n---\n" + KillRule;
         var set = Correlation("type: temporal\nrules: [ssh_key_added, ssh_key_login, kill_other_user]\ngroup-by: [host.name]\ntimespan: 1h\ncondition: {gte: 2}", rules);
-        var hit = Assert.Single(Sigma.Run(set, KeyAdded(0, "k", "node1"), Kill(5, "1600", "node1")));
+        var hit = Assert.Single(SigmaTest.Run(set, KeyAdded(0, "k", "node1"), Kill(5, "1600", "node1")));
         Assert.Equal(2, hit.Count);
     }
 
-    private const string StepRules = """
-        title: Step A
-        name: step_a
+    private static string StepRule(string step) => $$"""
+        title: Step {{step}}
+        name: step_{{step}}
         taxonomy: ecs
         logsource: {product: linux}
-        detection: {sel: {event.action: step-a}, condition: sel}
-        ---
-        title: Step B
-        name: step_b
-        taxonomy: ecs
-        logsource: {product: linux}
-        detection: {sel: {event.action: step-b}, condition: sel}
-        ---
-        title: Step C
-        name: step_c
-        taxonomy: ecs
-        logsource: {product: linux}
-        detection: {sel: {event.action: step-c}, condition: sel}
+        detection: {sel: {event.action: step-{{step}}}, condition: sel}
         """;
 
+    private static readonly string StepRules = StepRule("a") + "\n---\n" + StepRule("b") + "\n---\n" + StepRule("c");
+
     private static string Step(double minutes, string step, string user = "1600") =>
-        Sigma.At(minutes, $$$""""event":{"action":"step-{{{step}}}"},"user":{"audit":{"id":"{{{user}}}"}}""");
+        SigmaTest.At(minutes, $$$""" "event":{"action":"step-{{{step}}}"},"user":{"audit":{"id":"{{{user}}}"}}""");
 
     private const string Ordered = "type: temporal_ordered\nrules: [step_a, step_b, step_c]\ngroup-by: [user.audit.id]\ntimespan: 10m";
 
@@ -232,26 +222,26 @@ public sealed class CorrelationTests
         // The bug another engine shipped: only the first rule's position was checked, so a, c, b fired.
         var set = Correlation(Ordered, StepRules);
         var events = steps.Select((s, i) => Step(i, s.ToString())).ToArray();
-        Assert.Equal(fires, Sigma.Run(set, events).Count > 0);
+        Assert.Equal(fires, SigmaTest.Run(set, events).Count > 0);
     }
 
     [Fact]
     public void Temporal_ordered_needs_the_whole_chain_within_the_timespan_and_one_group()
     {
         var set = Correlation(Ordered, StepRules);
-        Assert.Empty(Sigma.Run(set, Step(0, "a"), Step(5, "b"), Step(11, "c")));
-        Assert.Single(Sigma.Run(set, Step(0, "a"), Step(2, "a"), Step(7, "b"), Step(11, "c")));
-        Assert.Empty(Sigma.Run(set, Step(0, "a", "1600"), Step(1, "b", "1601"), Step(2, "c", "1600")));
-        Assert.Empty(Sigma.Run(set, Step(0, "a", "1600"), Step(1, "b", "1600"), Step(2, "c", "1601")));
+        Assert.Empty(SigmaTest.Run(set, Step(0, "a"), Step(5, "b"), Step(11, "c")));
+        Assert.Single(SigmaTest.Run(set, Step(0, "a"), Step(2, "a"), Step(7, "b"), Step(11, "c")));
+        Assert.Empty(SigmaTest.Run(set, Step(0, "a", "1600"), Step(1, "b", "1601"), Step(2, "c", "1600")));
+        Assert.Empty(SigmaTest.Run(set, Step(0, "a", "1600"), Step(1, "b", "1600"), Step(2, "c", "1601")));
 
         // Order is by timestamp: a late-arriving b stamped before a does not follow it.
-        Assert.Empty(Sigma.Run(set, Step(1, "a"), Step(0, "b"), Step(2, "c")));
+        Assert.Empty(SigmaTest.Run(set, Step(1, "a"), Step(0, "b"), Step(2, "c")));
     }
 
     [Fact]
     public void One_event_fills_one_step_of_an_ordered_chain()
     {
-        var rules = StepRules + """
+        var rules = StepRule("a") + """
 
             ---
             title: Step A or B
@@ -261,8 +251,8 @@ public sealed class CorrelationTests
             detection: {sel: {event.action: [step-a, step-b]}, condition: sel}
             """;
         var set = Correlation("type: temporal_ordered\nrules: [step_a, step_ab]\ngroup-by: [user.audit.id]\ntimespan: 10m", rules);
-        Assert.Empty(Sigma.Run(set, Step(0, "a")));
-        Assert.Single(Sigma.Run(set, Step(0, "a"), Step(1, "a")));
+        Assert.Empty(SigmaTest.Run(set, Step(0, "a")));
+        Assert.Single(SigmaTest.Run(set, Step(0, "a"), Step(1, "a")));
     }
 
     [Fact]
@@ -270,12 +260,12 @@ public sealed class CorrelationTests
     {
         var quiet = Correlation("type: event_count\nrules: [kill_other_user]\ngroup-by: [user.audit.id]\ntimespan: 5m\ncondition: {gte: 2}");
         Assert.Equal(["TG-DET-010"], quiet.Rules.Select(r => r.Id));
-        Assert.Equal(["TG-DET-010"], Sigma.Run(quiet, Kill(0, "1"), Kill(1, "1")).Select(h => h.Rule.Id));
+        Assert.Equal(["TG-DET-010"], SigmaTest.Run(quiet, Kill(0, "1"), Kill(1, "1")).Select(h => h.Rule.Id));
 
         var killRuleWithMeta = KillRule.Replace("name: kill_other_user", "name: kill_other_user\nid: TG-DET-001\nlevel: medium\ndescription: A kill.\nx-trainguard: {guidance: Ask.}", StringComparison.Ordinal);
         var loud = Correlation("type: event_count\nrules: [kill_other_user]\ngroup-by: [user.audit.id]\ntimespan: 5m\ncondition: {gte: 2}\ngenerate: true", killRuleWithMeta);
         Assert.Equal(["TG-DET-001", "TG-DET-010"], loud.Rules.Select(r => r.Id));
-        Assert.Equal(["TG-DET-001", "TG-DET-001", "TG-DET-010"], Sigma.Run(loud, Kill(0, "1"), Kill(1, "1")).Select(h => h.Rule.Id));
+        Assert.Equal(["TG-DET-001", "TG-DET-001", "TG-DET-010"], SigmaTest.Run(loud, Kill(0, "1"), Kill(1, "1")).Select(h => h.Rule.Id));
     }
 
     [Fact]
@@ -294,7 +284,7 @@ public sealed class CorrelationTests
               condition: {gte: 2}
             """;
         var set = Correlation("type: value_count\nrules: [kill_burst]\ngroup-by: [user.audit.id]\ntimespan: 30m\ncondition: {field: host.name, gte: 2}", rules);
-        var hits = Sigma.Run(set,
+        var hits = SigmaTest.Run(set,
             Kill(0, "1600", "a"), Kill(1, "1600", "a"), Kill(2, "1600", "a"),
             Kill(3, "1600", "b"),
             Kill(4, "1600", "b"));
@@ -323,9 +313,9 @@ public sealed class CorrelationTests
         var set = Correlation(
             "type: temporal\nrules: [account_created, kill_sent]\ngroup-by: [account]\ntimespan: 1h\naliases:\n  account:\n    account_created: user.target.id\n    kill_sent: user.audit.id",
             rules);
-        var created = Sigma.At(0, """"event":{"action":"user-created"},"user":{"audit":{"id":"0"},"target":{"id":"1700"}}""");
-        Assert.Single(Sigma.Run(set, created, Sigma.At(5, """"event":{"action":"process-signal"},"user":{"audit":{"id":"1700"}}""")));
-        Assert.Empty(Sigma.Run(set, created, Sigma.At(5, """"event":{"action":"process-signal"},"user":{"audit":{"id":"0"}}""")));
+        var created = SigmaTest.At(0, """ "event":{"action":"user-created"},"user":{"audit":{"id":"0"},"target":{"id":"1700"}}""");
+        Assert.Single(SigmaTest.Run(set, created, SigmaTest.At(5, """ "event":{"action":"process-signal"},"user":{"audit":{"id":"1700"}}""")));
+        Assert.Empty(SigmaTest.Run(set, created, SigmaTest.At(5, """ "event":{"action":"process-signal"},"user":{"audit":{"id":"0"}}""")));
     }
 
     [Fact]
@@ -335,15 +325,15 @@ public sealed class CorrelationTests
         var set = Correlation("type: event_count\nrules: [kill_other_user]\ngroup-by: [user.audit.id]\ntimespan: 1h\ncondition: {gte: 2}", options: options);
         var engine = set.CreateEngine();
         var events = Enumerable.Range(0, 20).Select(i => Kill(i * 0.1, $"u{i}")).ToArray();
-        Sigma.Run(engine, events);
+        SigmaTest.Run(engine, events);
         var stats = engine.Stats;
         Assert.True(stats.Groups <= 8, $"{stats.Groups} groups held");
         Assert.Equal(20 - stats.Groups, stats.Evictions);
         Assert.Equal(stats.Evictions, Assert.Single(stats.Correlations).Evictions);
 
         // The least recently seen groups went first: u0 lost its first event, u19 kept its own.
-        Assert.Empty(Sigma.Run(engine, Kill(3, "u0")));
-        Assert.Single(Sigma.Run(engine, Kill(3, "u19")));
+        Assert.Empty(SigmaTest.Run(engine, Kill(3, "u0")));
+        Assert.Single(SigmaTest.Run(engine, Kill(3, "u19")));
     }
 
     [Fact]
@@ -352,7 +342,7 @@ public sealed class CorrelationTests
         var options = new DetectionOptions { MaxGroupsPerCorrelation = 4 };
         var set = Correlation("type: event_count\nrules: [kill_other_user]\ngroup-by: [user.audit.id]\ntimespan: 1m\ncondition: {gte: 2}", options: options);
         var engine = set.CreateEngine();
-        Sigma.Run(engine, Enumerable.Range(0, 12).Select(i => Kill(i * 5, $"u{i}")).ToArray());
+        SigmaTest.Run(engine, Enumerable.Range(0, 12).Select(i => Kill(i * 5, $"u{i}")).ToArray());
         Assert.Equal(0, engine.Stats.Evictions);
         Assert.True(engine.Stats.ExpiredGroups >= 8, $"{engine.Stats.ExpiredGroups} expired");
     }
@@ -361,7 +351,7 @@ public sealed class CorrelationTests
     public void A_group_keeps_no_more_events_than_its_condition_needs()
     {
         var set = Correlation("type: event_count\nrules: [kill_other_user]\ngroup-by: [user.audit.id]\ntimespan: 1h\ncondition: {gte: 3}");
-        var hits = Sigma.Run(set, Enumerable.Range(0, 50).Select(i => Kill(i * 0.1, "1600")).ToArray());
+        var hits = SigmaTest.Run(set, Enumerable.Range(0, 50).Select(i => Kill(i * 0.1, "1600")).ToArray());
         Assert.Equal(48, hits.Count);
         Assert.All(hits, h => Assert.Equal(3, h.Count));
         Assert.Equal([47L, 48, 49], hits[^1].EventRefs);
@@ -374,7 +364,7 @@ public sealed class CorrelationTests
         var engine = set.CreateEngine();
         var noTime = """{"event":{"action":"process-signal"},"trainguard":{"cross_user":true},"user":{"audit":{"id":"1600"}}}""";
         var badTime = """{"@timestamp":"yesterday","event":{"action":"process-signal"},"trainguard":{"cross_user":true},"user":{"audit":{"id":"1600"}}}""";
-        Assert.Empty(Sigma.Run(engine, Kill(60, "1600"), Kill(10, "1600"), noTime, badTime));
+        Assert.Empty(SigmaTest.Run(engine, Kill(60, "1600"), Kill(10, "1600"), noTime, badTime));
         Assert.Equal(1, engine.Stats.LateEvents);
         Assert.Equal(2, engine.Stats.EventsWithoutTimestamp);
         Assert.Equal(4, engine.Stats.RuleMatches);
@@ -383,8 +373,8 @@ public sealed class CorrelationTests
     [Fact]
     public void The_same_events_in_the_same_order_give_the_same_hits()
     {
-        var rules = KeyRules + "\n---\n" + StepRules + "\n---\n" + KillRule;
-        var set = Sigma.Load(rules + """
+        var rules = KeyRules + "\n---\n" + StepRule("a") + "\n---\n" + StepRule("b") + "\n---\n" + KillRule;
+        var set = SigmaTest.Load(rules + """
 
             ---
             title: Kills
@@ -418,8 +408,8 @@ public sealed class CorrelationTests
             _ => KeyLogin(e.Item2 + random.Next(-3, 3), e.Item3),
         }).ToArray();
 
-        var first = Sigma.Run(set, events).Select(h => h.ToString()).ToList();
-        var second = Sigma.Run(set, events).Select(h => h.ToString()).ToList();
+        var first = SigmaTest.Run(set, events).Select(h => h.ToString()).ToList();
+        var second = SigmaTest.Run(set, events).Select(h => h.ToString()).ToList();
         Assert.True(first.Count > 100, $"{first.Count} hits");
         Assert.Equal(first, second);
     }

@@ -9,7 +9,7 @@ namespace TrainGuard.Detections.Tests;
 /// <summary>The engine's inputs (UTF-8 JSON, JsonElement, EventRecord), hostile events, and the rule index.</summary>
 public sealed class EngineTests
 {
-    private static readonly DetectionRuleSet Set = Sigma.Load(Sigma.Header + """
+    private static readonly DetectionRuleSet Set = SigmaTest.Load(SigmaTest.Header + """
         detection:
           sel: {event.action: process-signal, trainguard.signal.name: SIGKILL}
           condition: sel
@@ -22,13 +22,13 @@ public sealed class EngineTests
         correlation: {type: event_count, rules: [TG-DET-001], group-by: [host.name], timespan: 5m, condition: {gte: 2}, generate: true}
         """);
 
-    private static string Kill(double minutes) => Sigma.At(minutes, """"event":{"action":"process-signal"},"trainguard":{"signal":{"name":"SIGKILL"}},"host":{"name":"n1"}""");
+    private static string Kill(double minutes) => SigmaTest.At(minutes, """ "event":{"action":"process-signal"},"trainguard":{"signal":{"name":"SIGKILL"}},"host":{"name":"n1"}""");
 
     [Fact]
     public void Events_are_accepted_as_utf8_json_json_elements_and_event_records_alike()
     {
         var json = Kill(0);
-        var fromBytes = Sigma.Run(Set, json);
+        var fromBytes = SigmaTest.Run(Set, json);
 
         var engine = Set.CreateEngine();
         var hits = new List<DetectionHit>();
@@ -54,12 +54,12 @@ public sealed class EngineTests
     public void A_malformed_event_is_refused_and_changes_no_state(string json, string expected)
     {
         var engine = Set.CreateEngine();
-        Sigma.Run(engine, Kill(0));
-        var ex = Assert.Throws<MalformedInputException>(() => Sigma.Run(engine, json));
+        SigmaTest.Run(engine, Kill(0));
+        var ex = Assert.Throws<MalformedInputException>(() => SigmaTest.Run(engine, json));
         Assert.Contains(expected, ex.Message, StringComparison.Ordinal);
 
         // The window still holds the first kill: the next one completes the pair.
-        Assert.Contains(Sigma.Run(engine, Kill(1)), h => h.Rule.Id == "TG-DET-002");
+        Assert.Contains(SigmaTest.Run(engine, Kill(1)), h => h.Rule.Id == "TG-DET-002");
         Assert.Equal(2, engine.Stats.Events);
     }
 
@@ -75,7 +75,7 @@ public sealed class EngineTests
         var deep = new string('[', 100) + new string(']', 100);
         Assert.Throws<MalformedInputException>(() => engine.Process(Encoding.UTF8.GetBytes("{\"a\":" + deep + "}"), 0, hits));
 
-        var small = Sigma.Load(Sigma.Header + "detection: {sel: {event.action: x}, condition: sel}\n", new DetectionOptions { MaxEventBytes = 64 });
+        var small = SigmaTest.Load(SigmaTest.Header + "detection: {sel: {event.action: x}, condition: sel}\n", new DetectionOptions { MaxEventBytes = 64 });
         var ex = Assert.Throws<MalformedInputException>(() => small.CreateEngine().Process(new byte[65], 0, hits));
         Assert.True(ex.LimitExceeded);
     }
@@ -83,15 +83,15 @@ public sealed class EngineTests
     [Fact]
     public void A_member_given_twice_counts_with_both_values()
     {
-        var set = Sigma.Detection("{sel: {user.name: mallory}, condition: sel}");
-        Assert.True(Sigma.Fires(set, """{"user":{"name":"alice"},"user":{"name":"mallory"}}"""));
-        Assert.True(Sigma.Fires(set, """{"user":{"name":"mallory"},"user.name":"alice"}"""));
+        var set = SigmaTest.Detection("{sel: {user.name: mallory}, condition: sel}");
+        Assert.True(SigmaTest.Fires(set, """{"user":{"name":"alice"},"user":{"name":"mallory"}}"""));
+        Assert.True(SigmaTest.Fires(set, """{"user":{"name":"mallory"},"user.name":"alice"}"""));
     }
 
     [Fact]
     public void Rules_are_evaluated_only_on_events_with_their_action_or_required_field()
     {
-        var set = Sigma.Load("""
+        var set = SigmaTest.Load("""
             title: By action
             id: TG-DET-001
             taxonomy: ecs
@@ -120,7 +120,7 @@ public sealed class EngineTests
             detection: {sel: {file.path|endswith: /authorized_keys}, condition: not sel}
             """);
         var engine = set.CreateEngine();
-        var hits = Sigma.Run(engine,
+        var hits = SigmaTest.Run(engine,
             """{"event":{"action":"user-login"}}""",
             """{"event":{"action":"file-changed"},"file":{"path":"/root/.ssh/authorized_keys"}}""",
             """{"event":{"action":["process-signal","Process-Signal"]}}""",

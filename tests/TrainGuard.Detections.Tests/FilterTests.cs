@@ -41,12 +41,12 @@ public sealed class FilterTests
     [Fact]
     public void A_filter_drops_the_events_it_selects_from_the_rules_it_names()
     {
-        Assert.True(Sigma.Fires(Sigma.Load(Rule), BySlurm));
-        var set = Sigma.Load(Rule + Filter);
+        Assert.True(SigmaTest.Fires(SigmaTest.Load(Rule), BySlurm));
+        var set = SigmaTest.Load(Rule + Filter);
         Assert.Equal(1, set.FilterCount);
-        Assert.True(Sigma.Fires(set, ByUser));
-        Assert.False(Sigma.Fires(set, BySlurm));
-        Assert.False(Sigma.Fires(set, ByDaemon));
+        Assert.True(SigmaTest.Fires(set, ByUser));
+        Assert.False(SigmaTest.Fires(set, BySlurm));
+        Assert.False(SigmaTest.Fires(set, ByDaemon));
     }
 
     [Fact]
@@ -63,10 +63,10 @@ public sealed class FilterTests
               root: {user.audit.id: '0'}
               condition: not root
             """;
-        var set = Sigma.Load(Rule + Filter + second);
-        Assert.False(Sigma.Fires(set, ByUser.Replace("\"1600\"", "\"0\"", StringComparison.Ordinal)));
-        Assert.False(Sigma.Fires(set, BySlurm));
-        Assert.True(Sigma.Fires(set, ByUser));
+        var set = SigmaTest.Load(Rule + Filter + second);
+        Assert.False(SigmaTest.Fires(set, ByUser.Replace("\"1600\"", "\"0\"", StringComparison.Ordinal)));
+        Assert.False(SigmaTest.Fires(set, BySlurm));
+        Assert.True(SigmaTest.Fires(set, ByUser));
     }
 
     [Theory]
@@ -75,7 +75,7 @@ public sealed class FilterTests
     [InlineData("condition: not sched and svc", "must drop events")]
     public void A_filter_whose_condition_would_narrow_the_rule_instead_of_dropping_events_is_refused(string condition, string expected)
     {
-        var ex = Sigma.LoadError(Rule + Filter.Replace("condition: not sched and not svc", condition, StringComparison.Ordinal));
+        var ex = SigmaTest.LoadError(Rule + Filter.Replace("condition: not sched and not svc", condition, StringComparison.Ordinal));
         Assert.Contains(expected, ex.Message, StringComparison.Ordinal);
     }
 
@@ -87,7 +87,7 @@ public sealed class FilterTests
     [InlineData("svc:\n    user.audit.id: '4294967295'", "svc:\n    user.audit.idd: '4294967295'", "unknown field 'user.audit.idd'")]
     public void A_filter_that_would_not_apply_as_written_is_refused(string from, string to, string expected)
     {
-        var ex = Sigma.LoadError(Rule + Filter.Replace(from, to, StringComparison.Ordinal));
+        var ex = SigmaTest.LoadError(Rule + Filter.Replace(from, to, StringComparison.Ordinal));
         Assert.Contains(expected, ex.Message, StringComparison.Ordinal);
     }
 
@@ -104,7 +104,7 @@ public sealed class FilterTests
             x-trainguard: {guidance: g}
             correlation: {type: event_count, rules: [kill_other_user], group-by: [user.audit.id], timespan: 5m, condition: {gte: 3}}
             """;
-        var ex = Sigma.LoadError(Rule + correlation + Filter.Replace("rules: [kill_other_user]", "rules: [TG-DET-002]", StringComparison.Ordinal));
+        var ex = SigmaTest.LoadError(Rule + correlation + Filter.Replace("rules: [kill_other_user]", "rules: [TG-DET-002]", StringComparison.Ordinal));
         Assert.Contains("can only tune detection rules", ex.Message, StringComparison.Ordinal);
     }
 
@@ -121,8 +121,8 @@ public sealed class FilterTests
             x-trainguard: {guidance: g}
             correlation: {type: event_count, rules: [kill_other_user], group-by: [user.audit.id], timespan: 5m, condition: {gte: 2}}
             """;
-        var set = Sigma.Load(Rule + correlation + Filter);
-        Assert.Empty(Sigma.Run(set, Sigma.At(0, BySlurm[1..^1]), Sigma.At(1, BySlurm[1..^1])));
-        Assert.Single(Sigma.Run(set, Sigma.At(0, ByUser[1..^1]), Sigma.At(1, ByUser[1..^1])));
+        var set = SigmaTest.Load(Rule + correlation + Filter);
+        Assert.Empty(SigmaTest.Run(set, SigmaTest.At(0, BySlurm[1..^1]), SigmaTest.At(1, BySlurm[1..^1])));
+        Assert.Single(SigmaTest.Run(set, SigmaTest.At(0, ByUser[1..^1]), SigmaTest.At(1, ByUser[1..^1])));
     }
 }

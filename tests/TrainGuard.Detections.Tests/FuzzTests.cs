@@ -10,7 +10,7 @@ public sealed class FuzzTests
     private static readonly string[] Seeds =
     [
         File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Fixtures", "kills.yml")),
-        Sigma.Header + "detection:\n  sel:\n    file.path|re|i: '^/proc/[0-9]+/loginuid$'\n    source.ip|cidr: [10.0.0.0/8, 'fd00::/8']\n  k: ['a*b', 'c?d']\n  condition: (sel or 1 of k*) and not all of them\n",
+        SigmaTest.Header + "detection:\n  sel:\n    file.path|re|i: '^/proc/[0-9]+/loginuid$'\n    source.ip|cidr: [10.0.0.0/8, 'fd00::/8']\n  k: ['a*b', 'c?d']\n  condition: (sel or 1 of k*) and not all of them\n",
         "title: t\nid: TG-DET-009\nlevel: low\ndescription: d\nx-trainguard: {guidance: g}\ncorrelation: {type: temporal_ordered, rules: [a, b], group-by: [host.name], timespan: 5m}\n---\ntitle: a\nname: a\ntaxonomy: ecs\nlogsource: {product: linux}\ndetection: {s: {event.action|expand: '%PackageManagers%'}, condition: s}\n---\ntitle: b\nname: b\ntaxonomy: ecs\nlogsource: {product: linux}\ndetection: {s: {process.command_line|base64offset|contains: abcdef}, condition: s}\n",
     ];
 

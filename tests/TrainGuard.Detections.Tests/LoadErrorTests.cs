@@ -58,7 +58,7 @@ public sealed class LoadErrorTests
     [InlineData("process.command_line|base64offset|contains: 'a'", "too short for base64offset")]
     public void A_field_item_TrainGuard_cannot_evaluate_refuses_the_rule_with_file_and_line(string item, string expected)
     {
-        var ex = Sigma.LoadError(Rule.Replace("{0}", item, StringComparison.Ordinal));
+        var ex = SigmaTest.LoadError(Rule.Replace("{0}", item, StringComparison.Ordinal));
         Assert.Contains(expected, ex.Message, StringComparison.Ordinal);
         Assert.StartsWith("bad.yml:11:", ex.Message, StringComparison.Ordinal);
     }
@@ -66,7 +66,7 @@ public sealed class LoadErrorTests
     [Fact]
     public void An_unknown_modifier_names_the_file_line_and_column()
     {
-        var ex = Sigma.LoadError(Rule.Replace("{0}", "process.executable|endswitch: /kill", StringComparison.Ordinal));
+        var ex = SigmaTest.LoadError(Rule.Replace("{0}", "process.executable|endswitch: /kill", StringComparison.Ordinal));
         Assert.StartsWith("bad.yml:11:5: 'process.executable|endswitch': unknown modifier 'endswitch'", ex.Message, StringComparison.Ordinal);
     }
 
@@ -74,13 +74,13 @@ public sealed class LoadErrorTests
     public void A_site_adds_fields_to_the_vocabulary_in_its_configuration()
     {
         var yaml = Rule.Replace("{0}", "site.queue.name: gpu-long", StringComparison.Ordinal);
-        Assert.Contains("unknown field 'site.queue.name'", Sigma.LoadError(yaml).Message, StringComparison.Ordinal);
+        Assert.Contains("unknown field 'site.queue.name'", SigmaTest.LoadError(yaml).Message, StringComparison.Ordinal);
 
-        var set = Sigma.Load(yaml, new DetectionOptions { ExtraFields = ["site.queue.name"] });
-        Assert.True(Sigma.Fires(set, """{"event":{"action":"process-signal"},"site":{"queue":{"name":"GPU-LONG"}}}"""));
+        var set = SigmaTest.Load(yaml, new DetectionOptions { ExtraFields = ["site.queue.name"] });
+        Assert.True(SigmaTest.Fires(set, """{"event":{"action":"process-signal"},"site":{"queue":{"name":"GPU-LONG"}}}"""));
 
-        var open = Sigma.Load(yaml, new DetectionOptions { ExtraFields = ["site.*"] });
-        Assert.True(Sigma.Fires(open, """{"event":{"action":"process-signal"},"site.queue.name":"gpu-long"}"""));
+        var open = SigmaTest.Load(yaml, new DetectionOptions { ExtraFields = ["site.*"] });
+        Assert.True(SigmaTest.Fires(open, """{"event":{"action":"process-signal"},"site.queue.name":"gpu-long"}"""));
     }
 
     [Theory]
@@ -107,7 +107,7 @@ public sealed class LoadErrorTests
     [InlineData("sel: {'|contains': [a, b]}\ncondition: sel", "keyword modifiers are 'all' and 'cased'")]
     public void A_detection_that_does_not_say_what_it_means_is_refused(string detection, string expected)
     {
-        var ex = Sigma.DetectionError(detection);
+        var ex = SigmaTest.DetectionError(detection);
         Assert.Contains(expected, ex.Message, StringComparison.Ordinal);
         Assert.StartsWith("test.yml:", ex.Message, StringComparison.Ordinal);
     }
@@ -134,12 +134,12 @@ public sealed class LoadErrorTests
     [InlineData("title: t\ntaxonomy: ecs\nlogsource: {os: linux}\ndetection: {sel: {event.action: x}, condition: sel}\n", "unknown field 'os' in logsource")]
     [InlineData("- a\n- b\n", "a Sigma document must be a mapping")]
     [InlineData("title: [unclosed\n", "not valid YAML")]
-    [InlineData("title: t\ntitle: u\n", "is given twice")]
+    [InlineData("title: t\ntitle: u\n", "Duplicate key")]
     [InlineData("anchor: &a {x: 1}\nother: *a\n", "YAML aliases (*name) are not supported")]
     [InlineData("", "holds no Sigma document")]
     public void A_document_that_is_not_a_rule_TrainGuard_can_run_is_refused(string yaml, string expected)
     {
-        var ex = Sigma.LoadError(yaml);
+        var ex = SigmaTest.LoadError(yaml);
         Assert.Contains(expected, ex.Message, StringComparison.Ordinal);
         Assert.StartsWith("bad.yml", ex.Message, StringComparison.Ordinal);
     }
@@ -186,7 +186,7 @@ public sealed class LoadErrorTests
     [InlineData("correlation: {type: event_count, rules: [TG-DET-002], group-by: [host.name], timespan: 5m, condition: {gte: 2}}", "refers to itself")]
     public void A_correlation_TrainGuard_cannot_evaluate_is_refused(string correlation, string expected)
     {
-        var ex = Sigma.LoadError(Base + correlation + "\n");
+        var ex = SigmaTest.LoadError(Base + correlation + "\n");
         Assert.Contains(expected, ex.Message, StringComparison.Ordinal);
         Assert.StartsWith("bad.yml:", ex.Message, StringComparison.Ordinal);
     }
@@ -194,7 +194,7 @@ public sealed class LoadErrorTests
     [Fact]
     public void Correlations_that_refer_to_each_other_in_a_cycle_are_refused()
     {
-        var ex = Sigma.LoadError(Base.Replace("id: TG-DET-002", "name: one", StringComparison.Ordinal) + """
+        var ex = SigmaTest.LoadError(Base.Replace("id: TG-DET-002", "name: one", StringComparison.Ordinal) + """
             correlation: {type: event_count, rules: [two], group-by: [host.name], timespan: 5m, condition: {gte: 2}}
             ---
             title: Two
@@ -207,14 +207,14 @@ public sealed class LoadErrorTests
     [Fact]
     public void An_id_or_name_used_twice_is_refused_naming_both_places()
     {
-        var ex = Sigma.LoadError(Base + "correlation: {type: event_count, rules: [base], group-by: [host.name], timespan: 5m, condition: {gte: 2}}\n---\n" + Base.Split("---")[0]);
+        var ex = SigmaTest.LoadError(Base + "correlation: {type: event_count, rules: [base], group-by: [host.name], timespan: 5m, condition: {gte: 2}}\n---\n" + Base.Split("---")[0]);
         Assert.Contains("name 'base' is already used by base (bad.yml:1)", ex.Message, StringComparison.Ordinal);
     }
 
     [Fact]
     public void A_chained_correlation_groups_only_by_what_the_inner_one_carries()
     {
-        var ex = Sigma.LoadError(Base.Replace("id: TG-DET-002", "name: inner", StringComparison.Ordinal) + """
+        var ex = SigmaTest.LoadError(Base.Replace("id: TG-DET-002", "name: inner", StringComparison.Ordinal) + """
             correlation: {type: event_count, rules: [base], group-by: [host.name], timespan: 5m, condition: {gte: 2}}
             ---
             title: Outer
@@ -230,10 +230,10 @@ public sealed class LoadErrorTests
     [Fact]
     public void Oversized_and_deeply_nested_rule_files_are_refused_before_they_are_built()
     {
-        Assert.Contains("nested deeper than 64", Sigma.LoadError(new string('[', 5000) + new string(']', 5000)).Message, StringComparison.Ordinal);
-        Assert.Contains("longer than 100", Sigma.LoadError("title: " + new string('x', 200), new DetectionOptions { MaxRuleFileBytes = 100 }).Message, StringComparison.Ordinal);
+        Assert.Contains("nested deeper than 64", SigmaTest.LoadError(new string('[', 5000) + new string(']', 5000)).Message, StringComparison.Ordinal);
+        Assert.Contains("longer than 100", SigmaTest.LoadError("title: " + new string('x', 200), new DetectionOptions { MaxRuleFileBytes = 100 }).Message, StringComparison.Ordinal);
         var many = "title: t\nlist: [" + string.Join(",", Enumerable.Repeat("1", 500)) + "]\n";
-        Assert.Contains("more than 100 YAML nodes", Sigma.LoadError(many, new DetectionOptions { MaxYamlNodes = 100 }).Message, StringComparison.Ordinal);
+        Assert.Contains("more than 100 YAML nodes", SigmaTest.LoadError(many, new DetectionOptions { MaxYamlNodes = 100 }).Message, StringComparison.Ordinal);
     }
 
     [Fact]

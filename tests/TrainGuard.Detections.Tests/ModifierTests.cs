@@ -99,8 +99,8 @@ public sealed class ModifierTests
     [InlineData("{process.command_line|base64offset|contains: 'os.system'}", """{"process":{"command_line":"echo aW1wb3J0IHRvcmNo | base64 -d"}}""", false)]
     public void Modifier_matches_what_it_must_and_nothing_else(string detection, string eventJson, bool expected)
     {
-        var set = Sigma.Detection($$"""{sel: {{detection}}, condition: sel}""");
-        Assert.Equal(expected, Sigma.Fires(set, eventJson));
+        var set = SigmaTest.Detection($$"""{sel: {{detection}}, condition: sel}""");
+        Assert.Equal(expected, SigmaTest.Fires(set, eventJson));
     }
 
     [Theory]
@@ -129,8 +129,8 @@ public sealed class ModifierTests
     [InlineData(@"'a?c*'", "abcdef", true)]
     public void Wildcards_and_escapes_follow_the_specification(string value, string text, bool expected)
     {
-        var set = Sigma.Detection($$"""{sel: {file.path: {{value}}}, condition: sel}""");
-        Assert.Equal(expected, Sigma.Fires(set, $$"""{"file":{"path":{{System.Text.Json.JsonSerializer.Serialize(text)}}}}"""));
+        var set = SigmaTest.Detection("{sel: {file.path: " + value + "}, condition: sel}");
+        Assert.Equal(expected, SigmaTest.Fires(set, "{\"file\":{\"path\":" + System.Text.Json.JsonSerializer.Serialize(text) + "}}"));
     }
 
     [Theory]
@@ -147,8 +147,8 @@ public sealed class ModifierTests
     [InlineData("{trainguard.ssh.key_line: null}", """{"trainguard":{"ssh":{"key_line":3}}}""", false)]
     public void Numbers_booleans_and_null_compare_as_sigma_says(string detection, string eventJson, bool expected)
     {
-        var set = Sigma.Detection($$"""{sel: {{detection}}, condition: sel}""");
-        Assert.Equal(expected, Sigma.Fires(set, eventJson));
+        var set = SigmaTest.Detection($$"""{sel: {{detection}}, condition: sel}""");
+        Assert.Equal(expected, SigmaTest.Fires(set, eventJson));
     }
 
     [Fact]
@@ -158,12 +158,12 @@ public sealed class ModifierTests
         {
             Placeholders = new Dictionary<string, IReadOnlyList<string>> { ["Trainers"] = ["/opt/train/bin/*", "*/torchrun"] },
         };
-        var set = Sigma.Detection("{sel: {process.executable|expand: '%Trainers%'}, condition: sel}", options);
-        Assert.True(Sigma.Fires(set, """{"process":{"executable":"/usr/local/bin/torchrun"}}"""));
-        Assert.False(Sigma.Fires(set, """{"process":{"executable":"/usr/bin/python3"}}"""));
+        var set = SigmaTest.Detection("{sel: {process.executable|expand: '%Trainers%'}, condition: sel}", options);
+        Assert.True(SigmaTest.Fires(set, """{"process":{"executable":"/usr/local/bin/torchrun"}}"""));
+        Assert.False(SigmaTest.Fires(set, """{"process":{"executable":"/usr/bin/python3"}}"""));
 
         // The same rule against the defaults: the placeholder is unknown there.
-        var ex = Sigma.DetectionError("{sel: {process.executable|expand: '%Trainers%'}, condition: sel}");
+        var ex = SigmaTest.DetectionError("{sel: {process.executable|expand: '%Trainers%'}, condition: sel}");
         Assert.Contains("unknown placeholder '%Trainers%'", ex.Message, StringComparison.Ordinal);
     }
 
@@ -174,28 +174,28 @@ public sealed class ModifierTests
         {
             Placeholders = new Dictionary<string, IReadOnlyList<string>> { ["Homes"] = ["/home/*", "/root"] },
         };
-        var set = Sigma.Detection(@"{sel: {file.path|expand: '%Homes%/.ssh/\%keys'}, condition: sel}", options);
-        Assert.True(Sigma.Fires(set, """{"file":{"path":"/home/bob/.ssh/%keys"}}"""));
-        Assert.True(Sigma.Fires(set, """{"file":{"path":"/root/.ssh/%keys"}}"""));
-        Assert.False(Sigma.Fires(set, """{"file":{"path":"/srv/.ssh/%keys"}}"""));
+        var set = SigmaTest.Detection(@"{sel: {file.path|expand: '%Homes%/.ssh/\%keys'}, condition: sel}", options);
+        Assert.True(SigmaTest.Fires(set, """{"file":{"path":"/home/bob/.ssh/%keys"}}"""));
+        Assert.True(SigmaTest.Fires(set, """{"file":{"path":"/root/.ssh/%keys"}}"""));
+        Assert.False(SigmaTest.Fires(set, """{"file":{"path":"/srv/.ssh/%keys"}}"""));
     }
 
     [Fact]
     public void A_plain_value_with_percent_signs_is_literal_without_expand()
     {
-        var set = Sigma.Detection("{sel: {process.command_line: '%PackageManagers%'}, condition: sel}");
-        Assert.True(Sigma.Fires(set, """{"process":{"command_line":"%packagemanagers%"}}"""));
-        Assert.False(Sigma.Fires(set, """{"process":{"command_line":"/usr/bin/dpkg"}}"""));
+        var set = SigmaTest.Detection("{sel: {process.command_line: '%PackageManagers%'}, condition: sel}");
+        Assert.True(SigmaTest.Fires(set, """{"process":{"command_line":"%packagemanagers%"}}"""));
+        Assert.False(SigmaTest.Fires(set, """{"process":{"command_line":"/usr/bin/dpkg"}}"""));
     }
 
     [Fact]
     public void A_regular_expression_has_a_match_time_limit_and_is_linear_time()
     {
         // A pattern that takes exponential time under backtracking matches in linear time here.
-        var set = Sigma.Detection("{sel: {event.original|re: '^(a+)+$'}, condition: sel}");
+        var set = SigmaTest.Detection("{sel: {event.original|re: '^(a+)+$'}, condition: sel}");
         var hostile = new string('a', 50_000) + "!";
         var engine = set.CreateEngine();
-        var hits = Sigma.Run(engine, $$"""{"event":{"original":"{{hostile}}"}}""", """{"event":{"original":"aaaa"}}""");
+        var hits = SigmaTest.Run(engine, "{\"event\":{\"original\":\"" + hostile + "\"}}", """{"event":{"original":"aaaa"}}""");
         Assert.Equal([1L], hits.Select(h => h.EventRef));
         Assert.Equal(0, engine.Stats.RegexTimeouts);
     }

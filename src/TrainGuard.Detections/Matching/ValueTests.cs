@@ -16,7 +16,8 @@ internal abstract class ValueTest
 /// <summary>
 /// Sigma string values (exact, <c>startswith</c>, <c>endswith</c>, <c>contains</c>, wildcards), case-insensitive
 /// unless <c>cased</c>, grouped by shape so a long list costs one hash lookup or one multi-string search.
-/// Numbers in the rule also equal numbers written differently in the event (<c>1</c> and <c>1.0</c>).
+/// A number in the rule also equals a JSON number written differently in the event (<c>1</c> and <c>1.0</c>);
+/// against a string it compares as text.
 /// </summary>
 internal sealed class StringTest : ValueTest
 {
@@ -74,7 +75,7 @@ internal sealed class StringTest : ValueTest
         }
 
         var text = view.Text(in value);
-        return TestText(text) || (_numbers.Length > 0 && TestNumber(text, in value));
+        return TestText(text) || (_numbers.Length > 0 && value.HasNumber && TestNumber(value.Number));
     }
 
     public bool TestText(ReadOnlySpan<char> text)
@@ -136,13 +137,8 @@ internal sealed class StringTest : ValueTest
         return false;
     }
 
-    private bool TestNumber(ReadOnlySpan<char> text, in EventValue value)
+    private bool TestNumber(double number)
     {
-        if (!Numbers.TryGet(text, in value, out var number))
-        {
-            return false;
-        }
-
         foreach (var n in _numbers)
         {
             if (n == number)

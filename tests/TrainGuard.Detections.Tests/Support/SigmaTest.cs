@@ -4,7 +4,7 @@ using TrainGuard.Parsing;
 namespace TrainGuard.Detections.Tests.Support;
 
 /// <summary>Builds small rule files and runs events through them.</summary>
-internal static class Sigma
+internal static class SigmaTest
 {
     /// <summary>The header of a detection rule that raises hits (id TG-DET-001).</summary>
     public const string Header = """
@@ -20,7 +20,7 @@ internal static class Sigma
 
     /// <summary>A rule set of one detection rule whose <c>detection</c> is <paramref name="detection"/> (YAML, e.g. a flow mapping).</summary>
     public static DetectionRuleSet Detection(string detection, DetectionOptions? options = null) =>
-        DetectionRuleSet.Parse("test.yml", Header + "detection: " + (detection.Contains('\n', StringComparison.Ordinal) ? "\n" + Indent(detection) : detection) + "\n", options);
+        DetectionRuleSet.Parse("test.yml", Header + "detection: " + (detection.StartsWith('{') ? detection : "\n" + Indent(detection)) + "\n", options);
 
     public static DetectionRuleSet Load(string yaml, DetectionOptions? options = null) => DetectionRuleSet.Parse("rules.yml", yaml, options);
 
