@@ -1,0 +1,400 @@
+using System.Globalization;
+using System.Text;
+using BenchmarkDotNet.Attributes;
+using TrainGuard.Detections;
+
+namespace TrainGuard.Benchmarks;
+
+/// <summary>
+/// Detection engine target (issue 12): at least 400,000 events/s per core with about 20 rules of the kind TrainGuard
+/// ships plus 100 generated rules (a published Rust Sigma engine: 403,000 events/s at 100 rules). Figures are per
+/// event (OperationsPerInvoke), so events/s = 1e9 / mean ns. Events are the JSON lines sensors ship (500-900 bytes,
+/// nested ECS objects, the mix of a busy GPU node: logins, file watches, signals, snapshots, heartbeats, scans), read
+/// from UTF-8 bytes as the server holds them. <see cref="OneMillionGroups"/> fills one correlation with a million
+/// group keys; its allocated bytes bound the state it keeps (the issue asks for under 200 MB).
+/// </summary>
+[MemoryDiagnoser]
+public class DetectionEngineBenchmarks
+{
+    private const int Events = 20_000;
+    private const int GroupKeys = 1_000_000;
+
+    private static readonly string[] Actions =
+    [
+        "process-signal", "loginuid-changed", "file-created", "file-changed", "file-deleted", "file-renamed", "user-created",
+        "user-changed", "user-login", "user-logout", "audit-config-changed", "ssh-key-added", "ssh-key-removed", "persistence-changed",
+        "socket-listen", "socket-closed", "artifact-scanned", "env-finding", "checkpoint-verified", "checkpoint-inspected", "agent-heartbeat",
+    ];
+
+    private byte[][] _events = [];
+    private byte[][] _distinctUsers = [];
+    private DetectionRuleSet _rules = null!;
+    private DetectionRuleSet _correlation = null!;
+    private DetectionEngine _engine = null!;
+    private List<DetectionHit> _hits = [];
+
+    /// <summary>Rules in the set: the shipped-style ones plus the generated ones.</summary>
+    public int RuleCount => _rules.DetectionCount + _rules.CorrelationCount;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        _rules = DetectionRuleSet.Parse("bench.yml", BuiltInStyleRules() + GeneratedRules(100, seed: 12));
+        var random = new Random(20261122);
+        _events = Enumerable.Range(0, Events).Select(i => Encoding.UTF8.GetBytes(Event(random, i))).ToArray();
+        _engine = _rules.CreateEngine();
+        _hits = new List<DetectionHit>(1024);
+
+        _correlation = DetectionRuleSet.Parse("groups.yml", """
+            title: Login
+            name: login
+            taxonomy: ecs
+            logsource: {product: linux, service: sshd}
+            detection: {sel: {event.action: user-login}, condition: sel}
+            ---
+            title: Many logins of one account
+            id: TG-DET-900
+            level: low
+            description: d
+            x-trainguard: {guidance: g}
+            correlation: {type: event_count, rules: [login], group-by: [user.name, host.name], timespan: 1d, condition: {gte: 5}}
+            """);
+        _distinctUsers = Enumerable.Range(0, GroupKeys)
+            .Select(i => Encoding.UTF8.GetBytes($$"""{"@timestamp":"{{Time(i / 100.0)}}","event":{"action":"user-login","kind":"event"},"user":{"name":"user{{i}}"},"host":{"name":"gpu{{i % 64:00}}"}}"""))
+            .ToArray();
+    }
+
+    /// <summary>One event through every rule (the index picks the candidates), correlations included.</summary>
+    [Benchmark(OperationsPerInvoke = Events)]
+    public int Evaluate()
+    {
+        var total = 0;
+        var events = _events;
+        for (var i = 0; i < events.Length; i++)
+        {
+            _hits.Clear();
+            total += _engine.Process(events[i], i, _hits);
+        }
+
+        return total;
+    }
+
+    /// <summary>A million distinct (user, host) groups in one correlation: allocated bytes bound the state kept.</summary>
+    [Benchmark]
+    public long OneMillionGroups()
+    {
+        var engine = _correlation.CreateEngine();
+        var hits = new List<DetectionHit>();
+        for (var i = 0; i < _distinctUsers.Length; i++)
+        {
+            engine.Process(_distinctUsers[i], i, hits);
+        }
+
+        return engine.Stats.Groups;
+    }
+
+    private static string Time(double seconds) =>
+        new DateTime(2026, 11, 22, 8, 0, 0, DateTimeKind.Utc).AddSeconds(seconds).ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
+
+    /// <summary>Twenty rules in the style of the detections TrainGuard ships (benchmark data, not the rule set itself).</summary>
+    private static string BuiltInStyleRules() => """
+        title: Signal to another user's process
+        id: TG-DET-001
+        name: kill_other_user
+        taxonomy: ecs
+        logsource: {product: linux, service: auditd}
+        level: high
+        description: d
+        x-trainguard: {guidance: g}
+        detection:
+          sel: {event.action: process-signal, trainguard.signal.name: [SIGKILL, SIGTERM, SIGSTOP, SIGINT]}
+          own: {user.audit.id|fieldref: trainguard.target.user.audit.id}
+          sched: {process.executable|expand: '%SchedulerBinaries%'}
+          condition: sel and not own and not sched
+        ---
+        title: One account signals processes on three nodes
+        id: TG-DET-002
+        level: critical
+        description: d
+        x-trainguard: {guidance: g}
+        correlation: {type: value_count, rules: [kill_other_user], group-by: [user.audit.id], timespan: 15m, condition: {field: host.name, gte: 3}, generate: true}
+        ---
+        title: Forged login uid
+        id: TG-DET-003
+        taxonomy: ecs
+        logsource: {product: linux, service: auditd}
+        level: critical
+        description: d
+        x-trainguard: {guidance: g}
+        detection:
+          relogin: {event.action: loginuid-changed, trainguard.loginuid.old.id|neq: '4294967295'}
+          pam: {process.executable: [/usr/sbin/sshd, /usr/bin/login, /usr/sbin/cron]}
+          condition: relogin and not pam
+        ---
+        title: authorized_keys written by another account
+        id: TG-DET-004
+        taxonomy: ecs
+        logsource: {product: linux, service: auditd}
+        level: high
+        description: d
+        x-trainguard: {guidance: g}
+        detection:
+          sel: {event.action: [file-created, file-changed, file-renamed], file.path|endswith: [/.ssh/authorized_keys, /.ssh/authorized_keys2]}
+          owner: {user.audit.id|fieldref: file.uid}
+          condition: sel and not owner
+        ---
+        title: Key added
+        name: ssh_key_added
+        taxonomy: ecs
+        logsource: {product: linux, service: snapshot}
+        detection: {sel: {event.action: ssh-key-added}, condition: sel}
+        ---
+        title: Login with a key
+        name: ssh_key_login
+        taxonomy: ecs
+        logsource: {product: linux, service: sshd}
+        detection: {sel: {event.action: user-login, trainguard.ssh.method: publickey, event.outcome: success}, condition: sel}
+        ---
+        title: Login with a key added in the last 7 days
+        id: TG-DET-005
+        level: high
+        description: d
+        x-trainguard: {guidance: g}
+        correlation: {type: temporal_ordered, rules: [ssh_key_added, ssh_key_login], group-by: [trainguard.ssh.key_fingerprint, host.name], timespan: 7d}
+        ---
+        title: uid-0 account created
+        id: TG-DET-006
+        taxonomy: ecs
+        logsource: {product: linux, service: auditd}
+        level: critical
+        description: d
+        x-trainguard: {guidance: g}
+        detection:
+          sel: {event.action: [user-created, user-changed], user.target.id: '0'}
+          root: {user.target.name: root}
+          condition: sel and not root
+        ---
+        title: Persistence outside a package manager
+        id: TG-DET-007
+        taxonomy: ecs
+        logsource: {product: linux}
+        level: medium
+        description: d
+        x-trainguard: {guidance: g}
+        detection:
+          sel_sys: {event.action: [file-created, file-changed, persistence-changed], file.path|startswith: [/etc/cron, /var/spool/cron/, /etc/systemd/system/, /usr/lib/systemd/system/, /etc/sudoers, /etc/ld.so.preload]}
+          sel_user: {event.action: [file-created, file-changed], file.path|contains: /.config/systemd/user/}
+          pkg: {process.executable|expand: '%PackageManagers%'}
+          condition: 1 of sel_* and not pkg
+        ---
+        title: Listening socket by a non-service process
+        id: TG-DET-008
+        taxonomy: ecs
+        logsource: {product: linux, service: snapshot}
+        level: medium
+        description: d
+        x-trainguard: {guidance: g}
+        detection:
+          sel: {event.action: socket-listen}
+          svc: {process.executable|expand: '%ServiceBinaries%'}
+          local: {source.ip|cidr: ['127.0.0.0/8', '::1/128']}
+          condition: sel and not svc and not local
+        ---
+        title: site-packages changed outside a package manager
+        id: TG-DET-009
+        taxonomy: ecs
+        logsource: {product: linux}
+        level: high
+        description: d
+        x-trainguard: {guidance: g}
+        detection:
+          sel: {event.action: [file-created, file-changed, file-deleted, file-renamed], file.path|re: '/(site|dist)-packages/'}
+          pkg: {process.executable|expand: '%PackageManagers%'}
+          condition: sel and not pkg
+        ---
+        title: env verify finding
+        id: TG-DET-010
+        taxonomy: ecs
+        logsource: {product: trainguard, service: env}
+        level: high
+        description: d
+        x-trainguard: {guidance: g}
+        detection: {sel: {event.action: env-finding, trainguard.finding.severity: [high, critical]}, condition: sel}
+        ---
+        title: Dangerous checkpoint scanned
+        id: TG-DET-011
+        taxonomy: ecs
+        logsource: {product: trainguard, service: scan}
+        level: critical
+        description: d
+        x-trainguard: {guidance: g}
+        detection: {sel: {event.action: artifact-scanned, trainguard.scan.verdict: [malicious, suspicious]}, condition: sel}
+        ---
+        title: Checkpoint failed verification
+        id: TG-DET-012
+        taxonomy: ecs
+        logsource: {product: trainguard, service: ckpt}
+        level: high
+        description: d
+        x-trainguard: {guidance: g}
+        detection:
+          bad: {event.action: checkpoint-verified, event.outcome: failure}
+          del: {event.action: file-deleted, trainguard.checkpoint.deleted: true}
+          owner: {user.audit.id|fieldref: file.uid}
+          condition: bad or (del and not owner)
+        ---
+        title: Optimizer tampering
+        id: TG-DET-013
+        taxonomy: ecs
+        logsource: {product: trainguard, service: ckpt}
+        level: critical
+        description: d
+        x-trainguard: {guidance: g}
+        detection:
+          sel: {event.action: checkpoint-inspected}
+          flip: {trainguard.ckpt.optimizer.maximize: true}
+          rules: {trainguard.ckpt.findings|startswith: TG-CKP-}
+          condition: sel and (flip or rules)
+        ---
+        title: Audit configuration changed
+        id: TG-DET-014
+        taxonomy: ecs
+        logsource: {product: linux, service: auditd}
+        level: high
+        description: d
+        x-trainguard: {guidance: g}
+        detection:
+          sel_cfg: {event.action: audit-config-changed}
+          sel_ctl: {event.action: process-signal, process.executable|endswith: /auditctl, process.args: ['-D', '-e']}
+          sel_file: {event.action: [file-created, file-changed, file-deleted], file.path|startswith: [/etc/audit/, /etc/audisp/, /etc/libaudit.conf]}
+          condition: 1 of sel_*
+        ---
+        title: Root login from outside the cluster
+        id: TG-DET-015
+        taxonomy: ecs
+        logsource: {product: linux, service: sshd}
+        level: high
+        description: d
+        x-trainguard: {guidance: g}
+        detection:
+          sel: {event.action: user-login, user.name: root, event.outcome: success}
+          inside: {source.ip|cidr: [10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16]}
+          condition: sel and not inside
+        ---
+        title: Many failed logins
+        name: failed_login
+        taxonomy: ecs
+        logsource: {product: linux, service: sshd}
+        detection: {sel: {event.action: user-login, event.outcome: failure}, condition: sel}
+        ---
+        title: Brute force
+        id: TG-DET-016
+        level: medium
+        description: d
+        x-trainguard: {guidance: g}
+        correlation: {type: event_count, rules: [failed_login], group-by: [source.ip], timespan: 10m, condition: {gte: 20}}
+        ---
+        title: Agent spool backlog
+        id: TG-DET-017
+        taxonomy: ecs
+        logsource: {product: trainguard, service: agent}
+        level: low
+        description: d
+        x-trainguard: {guidance: g}
+        detection: {sel: {event.action: agent-heartbeat, trainguard.agent.spool.pending|gt: 10000}, condition: sel}
+        ---
+        title: Shell history cleared
+        id: TG-DET-018
+        taxonomy: ecs
+        logsource: {product: linux, service: auditd}
+        level: medium
+        description: d
+        x-trainguard: {guidance: g}
+        detection: {sel: {event.action: [file-deleted, file-changed], file.path|endswith: [/.bash_history, /.zsh_history]}, condition: sel}
+        ---
+        title: Python startup hook dropped
+        id: TG-DET-019
+        taxonomy: ecs
+        logsource: {product: linux}
+        level: high
+        description: d
+        x-trainguard: {guidance: g}
+        detection: {sel: {file.path|endswith: [.pth, /sitecustomize.py, /usercustomize.py], file.path|contains: -packages/}, condition: sel}
+        ---
+        title: Payload decoded in a command line
+        id: TG-DET-020
+        taxonomy: ecs
+        logsource: {product: linux, service: auditd}
+        level: high
+        description: d
+        x-trainguard: {guidance: g}
+        detection: {sel: {process.command_line|base64offset|contains: ['os.system', 'subprocess', 'socket.socket']}, condition: sel}
+
+        """;
+
+    /// <summary>
+    /// Rules of the shapes a site writes: mostly one action plus field tests of every kind, some keyed on a field
+    /// only, a few with neither (evaluated on every event).
+    /// </summary>
+    private static string GeneratedRules(int count, int seed)
+    {
+        var random = new Random(seed);
+        var sb = new StringBuilder();
+        string[] paths = ["/etc/", "/home/", "/srv/ckpt/", "/opt/conda/", "/usr/lib/python3/", "/var/spool/", "/tmp/", "/dev/shm/"];
+        string[] exes = ["/usr/bin/python3", "/usr/bin/bash", "/usr/bin/curl", "/usr/bin/nc", "/usr/bin/scp", "/usr/local/bin/torchrun", "/usr/bin/rsync"];
+        for (var i = 0; i < count; i++)
+        {
+            var id = string.Create(CultureInfo.InvariantCulture, $"TG-GEN-{i:000}");
+            var action = Actions[random.Next(Actions.Length)];
+            var path = paths[random.Next(paths.Length)];
+            var exe = exes[random.Next(exes.Length)];
+            var user = 1000 + random.Next(800);
+            var kind = random.Next(20);
+            var detection = kind switch
+            {
+                < 4 => $"{{sel: {{event.action: {action}, file.path|startswith: '{path}', process.executable|endswith: '{exe[exe.LastIndexOf('/')..]}'}}, condition: sel}}",
+                < 7 => $"{{sel: {{event.action: {action}, process.command_line|contains|all: [{exe[(exe.LastIndexOf('/') + 1)..]}, '--gen{i}']}}, filter: {{user.audit.id: ['{user}', '{user + 1}']}}, condition: sel and not filter}}",
+                < 9 => $"{{sel: {{event.action: [{action}, {Actions[random.Next(Actions.Length)]}], source.ip|cidr: ['10.{random.Next(256)}.0.0/16']}}, condition: sel}}",
+                < 11 => $"{{sel: {{event.action: {action}, file.path|re: '^{path}[a-z]+/gen{i}[0-9]*$'}}, condition: sel}}",
+                < 13 => $"{{sel: {{event.action: {action}, user.name|neq: [root, svc-{i}], trainguard.severity: [high, critical]}}, condition: sel}}",
+                < 15 => $"{{sel: {{event.action: {action}, host.name|startswith: gpu{random.Next(64):00}, process.pid|gt: {random.Next(100000)}}}, condition: sel}}",
+                < 18 => $"{{sel: {{file.path|startswith: '{path}gen{i}/', file.path|endswith: [.pt, .pth, .bin, .safetensors]}}, condition: sel}}",
+                < 19 => $"{{sel: {{process.executable: '{exe}', process.args|contains: '--gen-{i}'}}, condition: sel}}",
+                _ => $"{{a: {{user.audit.id: '{user}'}}, b: {{host.name: gpu-gen-{i}}}, condition: a or b}}",
+            };
+            sb.Append(CultureInfo.InvariantCulture, $"---\ntitle: Generated rule {i}\nid: {id}\ntaxonomy: ecs\nlogsource: {{product: linux}}\nlevel: low\ndescription: d\nx-trainguard: {{guidance: g}}\ndetection: {detection}\n");
+        }
+
+        return sb.ToString();
+    }
+
+    /// <summary>One event as a sensor ships it: the common members, then those of its action.</summary>
+    private static string Event(Random random, int i)
+    {
+        var action = Actions[(int)(Math.Pow(random.NextDouble(), 1.6) * Actions.Length)];
+        var host = $"gpu{random.Next(64):00}";
+        var auid = (1000 + random.Next(600)).ToString(CultureInfo.InvariantCulture);
+        var time = Time(i * 0.05);
+        var head = $$"""{"id":"0193{{i:x8}}-7c1e-7a00-9f00-{{random.NextInt64(1L << 40):x12}}","@timestamp":"{{time}}","event":{"kind":"event","category":["{{Category(action)}}"],"type":["{{(random.Next(2) == 0 ? "change" : "creation")}}"],"action":"{{action}}","outcome":"{{(random.Next(10) == 0 ? "failure" : "success")}}","module":"auditd","dataset":"auditd"},"host":{"name":"{{host}}","id":"{{host}}-6f1e"},"agent":{"id":"a-{{host}}","version":"0.1.0"},"user":{"id":"{{auid}}","name":"u{{auid}}","audit":{"id":"{{auid}}","name":"u{{auid}}"},"effective":{"id":"{{auid}}"}},"process":{"pid":{{random.Next(200000)}},"parent":{"pid":{{random.Next(200000)}}},"session_id":{{random.Next(500)}},"executable":"/usr/bin/python3","name":"python3","args":["python3","train.py","--config","cfg/{{random.Next(50)}}.yaml"],"command_line":"python3 train.py --config cfg/x.yaml"},""";
+        var body = action switch
+        {
+            "process-signal" => $$""""trainguard":{"signal":{"name":"{{(random.Next(3) == 0 ? "SIGTERM" : "SIGKILL")}}","number":9,"target_arg":"{{random.Next(200000)}}","scope":"process"},"syscall":"kill","audit":{"arch":"x86_64","serial":{{i}},"line":{{i * 3}}},"target":{"pid":{{random.Next(200000)}},"name":"torchrun","user":{"id":"{{1000 + random.Next(600)}}","audit":{"id":"{{1000 + random.Next(600)}}"}}},"cross_user":true}""",
+            "file-created" or "file-changed" or "file-deleted" or "file-renamed" => $$""""file":{"path":"/srv/ckpt/run{{random.Next(90)}}/checkpoint-{{random.Next(5000)}}/optimizer.pt","name":"optimizer.pt","directory":"/srv/ckpt/run","inode":{{random.Next(1 << 30)}},"mode":"0100644","type":"file","uid":"{{auid}}","gid":"{{auid}}","owner":"u{{auid}}"},"trainguard":{"audit":{"key":"tg-ckpt","serial":{{i}},"line":{{i * 3}}},"syscall":"openat"}""",
+            "user-login" or "user-logout" => $$""""source":{"ip":"10.{{random.Next(4)}}.{{random.Next(256)}}.{{random.Next(256)}}","port":{{random.Next(65536)}}},"trainguard":{"login":{"phase":"login"},"ssh":{"method":"publickey","key_type":"ED25519","key_fingerprint":"SHA256:{{random.Next(300):x8}}","key_file":"/home/u{{auid}}/.ssh/authorized_keys","key_line":1},"sshd":{"line":{{i}}}}""",
+            "socket-listen" or "socket-closed" => $$""""source":{"ip":"0.0.0.0","port":{{random.Next(65536)}}},"network":{"transport":"tcp"},"trainguard":{"socket":{"inode":{{random.Next(1 << 30)}}}}""",
+            "artifact-scanned" => $$""""file":{"path":"/srv/ckpt/run{{random.Next(90)}}/rng_state.pth","size":{{random.Next(1 << 20)}},"hash":{"sha256":"{{random.NextInt64():x16}}{{random.NextInt64():x16}}"}},"trainguard":{"scan":{"verdict":"{{(random.Next(50) == 0 ? "malicious" : "clean")}}","format":"torch-zip","findings":[]}}""",
+            "agent-heartbeat" => $$""""trainguard":{"agent":{"uptime_seconds":{{random.Next(100000)}},"rss_bytes":{{random.Next(1 << 28)}},"spool":{"pending":{{random.Next(100)}},"last_seq":{{i}},"acked_seq":{{i}}},"collectors":{"audit":{"records":{{i * 4}},"events":{{i}},"parse_errors":0}}}}""",
+            _ => $$""""trainguard":{"audit":{"serial":{{i}},"op":"changed","record_type":"CONFIG_CHANGE"},"finding":{"rule":"TG-ENV-00{{random.Next(9)}}","severity":"medium","message":"site-packages/torch/optim/adamw.py changed"}}""",
+        };
+        return head + body + "}";
+    }
+
+    private static string Category(string action) => action switch
+    {
+        "process-signal" => "process",
+        "user-login" or "user-logout" => "authentication",
+        "user-created" or "user-changed" => "iam",
+        "socket-listen" or "socket-closed" => "network",
+        _ => "file",
+    };
+}
