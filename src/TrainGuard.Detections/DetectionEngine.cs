@@ -23,14 +23,13 @@ public sealed class DetectionEngine
     private readonly EventView _view;
     private readonly CorrelationState[] _states;
     private readonly Dictionary<string, int[]>.AlternateLookup<ReadOnlySpan<char>> _byAction;
-    private readonly int[] _stamp;
+    private readonly ulong[] _selected;
     private readonly int[] _candidates;
     private readonly int _maxEventBytes;
     private readonly int _maxRefs;
     private ArrayBufferWriter<byte>? _buffer;
     private Utf8JsonWriter? _writer;
     private char[] _key = new char[256];
-    private int _generation;
     private long _seq;
     private long _ruleEvaluations;
     private long _ruleMatches;
@@ -45,7 +44,7 @@ public sealed class DetectionEngine
         _view = new EventView(_plan.Fields, _plan.CollectStrings);
         _states = _plan.Correlations.Select(c => new CorrelationState(c, set.Options.MaxGroupsPerCorrelation)).ToArray();
         _byAction = _plan.ByAction.GetAlternateLookup<ReadOnlySpan<char>>();
-        _stamp = new int[_plan.Rules.Length];
+        _selected = new ulong[(_plan.Rules.Length + 63) / 64];
         _candidates = new int[_plan.Rules.Length];
         _maxEventBytes = set.Options.MaxEventBytes;
         _maxRefs = Math.Max(1, set.Options.MaxHitEventRefs);
@@ -129,22 +128,20 @@ public sealed class DetectionEngine
         Correlations = _states.Select(s => new CorrelationStats(s.Plan.Label, s.Groups, s.Evictions, s.Expired, s.LateEvents)).ToArray(),
     };
 
-    /// <summary>The rules worth evaluating on the current event, in rule order: those its actions and fields select, and the unindexed.</summary>
+    /// <summary>
+    /// The rules worth evaluating on the current event, in rule order: those its actions and fields select, and the
+    /// unindexed. A bitmap dedupes and orders them without sorting.
+    /// </summary>
     private int Candidates()
     {
-        if (++_generation == int.MaxValue)
-        {
-            Array.Clear(_stamp);
-            _generation = 1;
-        }
-
-        var count = 0;
+        var selected = _selected;
+        Array.Clear(selected);
         for (var i = _view.First(_plan.Fields.Action); i >= 0; i = _view.Value(i).Next)
         {
             ref readonly var value = ref _view.Value(i);
             if (value.Kind == ValueKind.String && _byAction.TryGetValue(_view.Text(in value), out var rules))
             {
-                count = Add(rules, count);
+                Select(selected, rules);
             }
         }
 
@@ -152,31 +149,31 @@ public sealed class DetectionEngine
         {
             if (_view.Has(slot))
             {
-                count = Add(rules, count);
+                Select(selected, rules);
             }
         }
 
-        count = Add(_plan.Always, count);
-        if (count > 1)
+        Select(selected, _plan.Always);
+        var count = 0;
+        for (var word = 0; word < selected.Length; word++)
         {
-            Array.Sort(_candidates, 0, count);
+            var bits = selected[word];
+            while (bits != 0)
+            {
+                _candidates[count++] = (word << 6) + System.Numerics.BitOperations.TrailingZeroCount(bits);
+                bits &= bits - 1;
+            }
         }
 
         return count;
     }
 
-    private int Add(int[] rules, int count)
+    private static void Select(ulong[] selected, int[] rules)
     {
         foreach (var rule in rules)
         {
-            if (_stamp[rule] != _generation)
-            {
-                _stamp[rule] = _generation;
-                _candidates[count++] = rule;
-            }
+            selected[rule >> 6] |= 1UL << (rule & 63);
         }
-
-        return count;
     }
 
     private void OnMatch(RulePlan rule, long eventRef, List<DetectionHit> hits)

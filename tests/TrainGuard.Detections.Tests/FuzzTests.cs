@@ -67,6 +67,96 @@ public sealed class FuzzTests
         Assert.True(engine.Stats.Events > 0);
     }
 
+    [Fact]
+    public void The_event_reader_accepts_what_system_text_json_accepts_and_reads_the_same_strings()
+    {
+        var set = DetectionRuleSet.Parse("k.yml", SigmaTest.Header + "detection: {k: [needle], condition: k}\n");
+        var view = new TrainGuard.Detections.Matching.EventView(set.Plan.Fields, collectStrings: true);
+        var random = new Random(11);
+        byte[][] seeds =
+        [
+            Encoding.UTF8.GetBytes("""{"a":"plain","b":"esc \" \\ \/ \b\f\n\r\t \u0041\u00e9\u20ac \ud83d\ude00","c":["x",{"d":"y"}],"e":-0.5e+3,"f":[true,false,null],"g":{}, "h" : [ ] ,"i":"日本語 ✓"}"""),
+            Encoding.UTF8.GetBytes("""{"@timestamp":"2026-11-22T10:00:00.000Z","event":{"action":"process-signal","category":["process"]},"n":[0,1.25,-3,4E2,5e-1]}"""),
+        ];
+        var both = 0;
+        foreach (var input in seeds.Concat(Enumerable.Range(0, 20000).Select(_ => Mutate(random, seeds[random.Next(seeds.Length)]))))
+        {
+            string[]? expected = null;
+            try
+            {
+                using var document = System.Text.Json.JsonDocument.Parse(input);
+                if (document.RootElement.ValueKind == System.Text.Json.JsonValueKind.Object)
+                {
+                    expected = Strings(document.RootElement).ToArray();
+                }
+            }
+            catch (System.Text.Json.JsonException)
+            {
+            }
+            catch (InvalidOperationException)
+            {
+                // System.Text.Json parses bytes that are not UTF-8 and refuses them only when a string is read.
+            }
+
+            string[]? actual = null;
+            try
+            {
+                view.Load(input);
+                actual = Enumerable.Range(0, view.StringCount).Select(i => view.StringAt(i).ToString()).ToArray();
+            }
+            catch (MalformedInputException)
+            {
+            }
+
+            if (expected is null)
+            {
+                Assert.True(actual is null, $"accepted what System.Text.Json refuses: {Encoding.UTF8.GetString(input)}");
+            }
+            else if (actual is null)
+            {
+                // Stricter on purpose: a member name that is not UTF-8, or an escaped lone surrogate, is not text.
+                Assert.True(!System.Text.Unicode.Utf8.IsValid(input) || Encoding.UTF8.GetString(input).Contains("\\u", StringComparison.OrdinalIgnoreCase), $"refused what System.Text.Json accepts: {Encoding.UTF8.GetString(input)}");
+            }
+            else
+            {
+                Assert.Equal(expected, actual);
+                both++;
+            }
+        }
+
+        Assert.True(both > 1000, $"{both} inputs read by both");
+    }
+
+    private static IEnumerable<string> Strings(System.Text.Json.JsonElement element)
+    {
+        switch (element.ValueKind)
+        {
+            case System.Text.Json.JsonValueKind.String:
+                yield return element.GetString()!;
+                break;
+            case System.Text.Json.JsonValueKind.Object:
+                foreach (var member in element.EnumerateObject())
+                {
+                    foreach (var s in Strings(member.Value))
+                    {
+                        yield return s;
+                    }
+                }
+
+                break;
+            case System.Text.Json.JsonValueKind.Array:
+                foreach (var item in element.EnumerateArray())
+                {
+                    foreach (var s in Strings(item))
+                    {
+                        yield return s;
+                    }
+                }
+
+                break;
+        }
+    }
+
     private static byte[] Mutate(Random random, byte[] seed)
     {
         var data = new List<byte>(seed);

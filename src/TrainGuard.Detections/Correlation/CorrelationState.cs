@@ -19,7 +19,6 @@ internal sealed class CorrelationState
     private long _clock = long.MinValue;
     private long _lastSweepClock = long.MinValue;
     private long _updatesSinceSweep;
-    private long _created;
 
     public CorrelationState(CorrelationPlan plan, int maxGroups)
     {
@@ -76,7 +75,7 @@ internal sealed class CorrelationState
         switch (group)
         {
             case CountGroup count:
-                count.Add(entry, _plan.Capacity);
+                count.Add(new TimedRef(entry.Ticks, entry.Ref), _plan.Capacity);
                 break;
             case ValueGroup values:
                 values.Add(value, entry, _plan.Capacity);
@@ -105,17 +104,13 @@ internal sealed class CorrelationState
         return (group.Count(limit), refs, first, last);
     }
 
-    private Group Create(string key)
+    private Group Create(string key) => _plan.Type switch
     {
-        var created = _created++;
-        return _plan.Type switch
-        {
-            CorrelationType.EventCount => new CountGroup(key, created),
-            CorrelationType.ValueCount => new ValueGroup(key, created),
-            CorrelationType.Temporal => new TemporalGroup(key, created, _plan.Sources.Length),
-            _ => new OrderedGroup(key, created, _plan.Sources.Length),
-        };
-    }
+        CorrelationType.EventCount => new CountGroup(key),
+        CorrelationType.ValueCount => new ValueGroup(key),
+        CorrelationType.Temporal => new TemporalGroup(key, _plan.Sources.Length),
+        _ => new OrderedGroup(key, _plan.Sources.Length),
+    };
 
     private void MaybeSweep()
     {
@@ -155,7 +150,7 @@ internal sealed class CorrelationState
         Expired += dead.Count;
     }
 
-    /// <summary>At the group limit: drops expired groups, then the least recently seen eighth of the groups.</summary>
+    /// <summary>At the group limit: drops expired groups, then the least recently seen eighth of the groups (ties by key).</summary>
     private void MakeRoom()
     {
         SweepExpired();
@@ -167,7 +162,7 @@ internal sealed class CorrelationState
         var target = _maxGroups - Math.Max(1, _maxGroups / 8);
         var victims = _groups.Values
             .OrderBy(g => g.Clock)
-            .ThenBy(g => g.Created)
+            .ThenBy(g => g.Key, StringComparer.Ordinal)
             .Take(_groups.Count - target)
             .Select(g => g.Key)
             .ToList();

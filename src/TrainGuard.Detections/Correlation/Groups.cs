@@ -4,12 +4,9 @@ namespace TrainGuard.Detections.Correlation;
 /// The state of one group (one combination of <c>group-by</c> values) of one correlation: the newest timestamp seen
 /// (the group's clock; its window is the timespan before it) and whether the condition held at the last update.
 /// </summary>
-internal abstract class Group(string key, long created)
+internal abstract class Group(string key)
 {
     public string Key { get; } = key;
-
-    /// <summary>Creation order, the tie-break when groups are evicted.</summary>
-    public long Created { get; } = created;
 
     /// <summary>Newest timestamp (UTC ticks) of the group's events.</summary>
     public long Clock { get; set; } = long.MinValue;
@@ -30,15 +27,35 @@ internal abstract class Group(string key, long created)
 /// <summary>One event of a window: its timestamp, the caller's reference and the engine's sequence number.</summary>
 internal readonly record struct WindowEntry(long Ticks, long Ref, long Seq);
 
-/// <summary><c>event_count</c>: the group's events in time order, at most the condition's capacity (the oldest go first).</summary>
-internal sealed class CountGroup(string key, long created) : Group(key, created)
+/// <summary>One event of a count window: its timestamp and the caller's reference.</summary>
+internal readonly record struct TimedRef(long Ticks, long Ref);
+
+/// <summary>
+/// <c>event_count</c>: the group's events in time order, at most the condition's capacity (the oldest go first). The
+/// first event is held inline, so the common group of one event costs no array.
+/// </summary>
+internal sealed class CountGroup(string key) : Group(key)
 {
-    private WindowEntry[] _entries = new WindowEntry[2];
+    private TimedRef[]? _entries;
+    private TimedRef _one;
     private int _start;
     private int _count;
 
-    public void Add(WindowEntry entry, long capacity)
+    public void Add(TimedRef entry, long capacity)
     {
+        if (_entries is null)
+        {
+            if (_count == 0)
+            {
+                _one = entry;
+                _count = 1;
+                return;
+            }
+
+            _entries = new TimedRef[(int)Math.Min(4, capacity + 1)];
+            _entries[0] = _one;
+        }
+
         if (_start + _count == _entries.Length)
         {
             if (_start > 0)
@@ -71,6 +88,16 @@ internal sealed class CountGroup(string key, long created) : Group(key, created)
 
     public override void Expire(long limit)
     {
+        if (_entries is null)
+        {
+            if (_count == 1 && _one.Ticks < limit)
+            {
+                _count = 0;
+            }
+
+            return;
+        }
+
         while (_count > 0 && _entries[_start].Ticks < limit)
         {
             _start++;
@@ -87,6 +114,16 @@ internal sealed class CountGroup(string key, long created) : Group(key, created)
 
     public override (long[] Refs, long First, long Last) Describe(long limit, int max)
     {
+        if (_count == 0)
+        {
+            return ([], 0, 0);
+        }
+
+        if (_entries is null)
+        {
+            return ([_one.Ref], _one.Ticks, _one.Ticks);
+        }
+
         var take = Math.Min(_count, max);
         var refs = new long[take];
         for (var i = 0; i < take; i++)
@@ -94,7 +131,7 @@ internal sealed class CountGroup(string key, long created) : Group(key, created)
             refs[i] = _entries[_start + _count - take + i].Ref;
         }
 
-        return (refs, _count == 0 ? 0 : _entries[_start].Ticks, _count == 0 ? 0 : _entries[_start + _count - 1].Ticks);
+        return (refs, _entries[_start].Ticks, _entries[_start + _count - 1].Ticks);
     }
 }
 
@@ -102,7 +139,7 @@ internal sealed class CountGroup(string key, long created) : Group(key, created)
 /// <c>value_count</c>: the newest event of each distinct value (compared exactly), at most the condition's capacity
 /// values (the value seen longest ago goes first).
 /// </summary>
-internal sealed class ValueGroup(string key, long created) : Group(key, created)
+internal sealed class ValueGroup(string key) : Group(key)
 {
     private const int IndexThreshold = 16;
 
@@ -200,8 +237,8 @@ internal sealed class TemporalGroup : Group
 {
     private readonly WindowEntry[] _latest;
 
-    public TemporalGroup(string key, long created, int rules)
-        : base(key, created)
+    public TemporalGroup(string key, int rules)
+        : base(key)
     {
         _latest = new WindowEntry[rules];
         Array.Fill(_latest, new WindowEntry(long.MinValue, 0, -1));
@@ -246,8 +283,8 @@ internal sealed class OrderedGroup : Group
     private readonly WindowEntry[]?[] _before;
     private readonly long[] _changedBy;
 
-    public OrderedGroup(string key, long created, int rules)
-        : base(key, created)
+    public OrderedGroup(string key, int rules)
+        : base(key)
     {
         _chains = new WindowEntry[]?[rules];
         _before = new WindowEntry[]?[rules];

