@@ -24,11 +24,9 @@ internal enum ValueKind : byte
 internal struct EventValue
 {
     public ValueKind Kind;
-    public bool HasNumber;
     public int Start;
     public int Length;
     public int Next;
-    public double Number;
 
     /// <summary>Strings, numbers and booleans have a text; null, objects and arrays do not.</summary>
     public readonly bool IsScalar => Kind <= ValueKind.False;
@@ -52,6 +50,9 @@ internal sealed class EventView
     public const int MaxDepth = 64;
 
     private static readonly SearchValues<byte> StringStops = SearchValues.Create(StringStopBytes());
+
+    /// <summary>The bytes that end a run of plain string content: a quote, a backslash, a control character.</summary>
+    private static readonly bool[] IsStringStop = StringStopTable();
 
     private readonly FieldNode _root;
     private readonly bool _collectStrings;
@@ -168,6 +169,17 @@ internal sealed class EventView
 
         ticks = _timestampTicks;
         return ticks != long.MinValue;
+    }
+
+    private static bool[] StringStopTable()
+    {
+        var table = new bool[256];
+        foreach (var b in StringStopBytes())
+        {
+            table[b] = true;
+        }
+
+        return table;
     }
 
     private static byte[] StringStopBytes()
@@ -379,15 +391,27 @@ internal sealed class EventView
     private static int ScanString(ReadOnlySpan<byte> json, int pos, out bool escaped)
     {
         escaped = false;
+        var stops = IsStringStop;
         while (true)
         {
-            var at = json[pos..].IndexOfAny(StringStops);
-            if (at < 0)
+            // Most strings of an event are short: a plain loop finds their end before a vector search would start.
+            var scalarEnd = Math.Min(json.Length, pos + 24);
+            while (pos < scalarEnd && !stops[json[pos]])
             {
-                Fail("a string is not closed", json.Length);
+                pos++;
             }
 
-            pos += at;
+            if (pos == scalarEnd)
+            {
+                var at = json[pos..].IndexOfAny(StringStops);
+                if (at < 0)
+                {
+                    Fail("a string is not closed", json.Length);
+                }
+
+                pos += at;
+            }
+
             switch (json[pos])
             {
                 case (byte)'"':
@@ -620,10 +644,8 @@ internal sealed class EventView
             chars[i] = (char)raw[i];
         }
 
-        var index = Add(slot, ValueKind.Number, _charCount, raw.Length);
+        Add(slot, ValueKind.Number, _charCount, raw.Length);
         _charCount += raw.Length;
-        ref var value = ref _values[index];
-        value.HasNumber = double.TryParse(raw, NumberStyles.Float, CultureInfo.InvariantCulture, out value.Number) && double.IsFinite(value.Number);
     }
 
     private int Add(int slot, ValueKind kind, int start, int length)

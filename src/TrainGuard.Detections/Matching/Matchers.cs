@@ -194,7 +194,7 @@ internal sealed class FieldRefMatcher(int slot, int other, FieldRefMode mode, bo
                     FieldRefMode.Contains => left.Contains(right, comparison),
                     FieldRefMode.StartsWith => left.StartsWith(right, comparison),
                     FieldRefMode.EndsWith => left.EndsWith(right, comparison),
-                    _ => left.Equals(right, comparison) || NumbersEqual(in a, in b),
+                    _ => left.Equals(right, comparison) || NumbersEqual(left, in a, right, in b),
                 };
                 if (same)
                 {
@@ -208,7 +208,9 @@ internal sealed class FieldRefMatcher(int slot, int other, FieldRefMode mode, bo
 
     public override Anchor Anchor(int actionSlot) => Matching.Anchor.Field(slot);
 
-    private static bool NumbersEqual(in EventValue a, in EventValue b) => a.HasNumber && b.HasNumber && a.Number == b.Number;
+    private static bool NumbersEqual(ReadOnlySpan<char> left, in EventValue a, ReadOnlySpan<char> right, in EventValue b) =>
+        a.Kind == ValueKind.Number && b.Kind == ValueKind.Number
+        && Numbers.TryGet(left, in a, out var x) && Numbers.TryGet(right, in b, out var y) && x == y;
 }
 
 /// <summary>A keyword list: one of the event's string values (any field) passes the test.</summary>

@@ -75,7 +75,7 @@ internal sealed class StringTest : ValueTest
         }
 
         var text = view.Text(in value);
-        return TestText(text) || (_numbers.Length > 0 && value.HasNumber && TestNumber(value.Number));
+        return TestText(text) || (_numbers.Length > 0 && value.Kind == ValueKind.Number && Numbers.TryGet(text, in value, out var number) && TestNumber(number));
     }
 
     public bool TestText(ReadOnlySpan<char> text)
@@ -201,15 +201,13 @@ internal enum NumberOperator
 
 internal static class Numbers
 {
+    /// <summary>The number a JSON number or a string holds (numbers are parsed when a test needs them, not when read).</summary>
     public static bool TryGet(ReadOnlySpan<char> text, in EventValue value, out double number)
     {
-        if (value.HasNumber)
-        {
-            number = value.Number;
-            return true;
-        }
-
-        return double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out number) && double.IsFinite(number);
+        number = 0;
+        return value.Kind is ValueKind.Number or ValueKind.String
+            && double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out number)
+            && double.IsFinite(number);
     }
 }
 
