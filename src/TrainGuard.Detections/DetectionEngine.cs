@@ -130,12 +130,11 @@ public sealed class DetectionEngine
 
     /// <summary>
     /// The rules worth evaluating on the current event, in rule order: those its actions and fields select, and the
-    /// unindexed. A bitmap dedupes and orders them without sorting.
+    /// unindexed. A bitmap dedupes and orders them without sorting (and is left cleared for the next event).
     /// </summary>
     private int Candidates()
     {
         var selected = _selected;
-        Array.Clear(selected);
         for (var i = _view.First(_plan.Fields.Action); i >= 0; i = _view.Value(i).Next)
         {
             ref readonly var value = ref _view.Value(i);
@@ -158,6 +157,7 @@ public sealed class DetectionEngine
         for (var word = 0; word < selected.Length; word++)
         {
             var bits = selected[word];
+            selected[word] = 0;
             while (bits != 0)
             {
                 _candidates[count++] = (word << 6) + System.Numerics.BitOperations.TrailingZeroCount(bits);

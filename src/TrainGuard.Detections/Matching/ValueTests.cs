@@ -30,7 +30,6 @@ internal sealed class StringTest : ValueTest
     private readonly HashSet<string>.AlternateLookup<ReadOnlySpan<char>>? _exactSet;
     private readonly string[] _prefixes;
     private readonly string[] _suffixes;
-    private readonly string[] _infixes;
     private readonly SearchValues<string>? _infixSet;
     private readonly Glob[] _globs;
     private readonly double[] _numbers;
@@ -44,7 +43,7 @@ internal sealed class StringTest : ValueTest
         _exact = Distinct(list, PatternShape.Exact);
         _prefixes = Distinct(list, PatternShape.Prefix);
         _suffixes = Distinct(list, PatternShape.Suffix);
-        _infixes = Distinct(list, PatternShape.Infix);
+        var infixes = Distinct(list, PatternShape.Infix);
         _globs = list.Where(p => p.Shape == PatternShape.Glob).Select(p => p.Glob!).ToArray();
         _numbers = numbers.Distinct().ToArray();
         if (_exact.Length > SetThreshold)
@@ -52,15 +51,16 @@ internal sealed class StringTest : ValueTest
             _exactSet = new HashSet<string>(_exact, cased ? StringComparer.Ordinal : StringComparer.OrdinalIgnoreCase).GetAlternateLookup<ReadOnlySpan<char>>();
         }
 
-        if (_infixes.Length > 1)
+        if (infixes.Length > 0)
         {
-            _infixSet = SearchValues.Create(_infixes, _comparison);
+            // Also for one value: with invariant globalization, IndexOf(OrdinalIgnoreCase) takes a scalar path.
+            _infixSet = SearchValues.Create(infixes, _comparison);
         }
     }
 
     /// <summary>The exact values, when every pattern is exact (the rule index keys rules on them).</summary>
     public IReadOnlyList<string>? ExactOnly =>
-        !_any && _prefixes.Length + _suffixes.Length + _infixes.Length + _globs.Length + _numbers.Length == 0 ? _exact : null;
+        !_any && _infixSet is null && _prefixes.Length + _suffixes.Length + _globs.Length + _numbers.Length == 0 ? _exact : null;
 
     public override bool Test(EventView view, in EventValue value)
     {
@@ -114,14 +114,7 @@ internal sealed class StringTest : ValueTest
             }
         }
 
-        if (_infixSet is not null)
-        {
-            if (text.ContainsAny(_infixSet))
-            {
-                return true;
-            }
-        }
-        else if (_infixes.Length == 1 && text.Contains(_infixes[0], _comparison))
+        if (_infixSet is not null && text.ContainsAny(_infixSet))
         {
             return true;
         }
