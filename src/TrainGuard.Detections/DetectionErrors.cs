@@ -1,5 +1,4 @@
 using System.Diagnostics.CodeAnalysis;
-using TrainGuard.Findings;
 using TrainGuard.Parsing;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
@@ -7,25 +6,16 @@ using YamlDotNet.RepresentationModel;
 namespace TrainGuard.Detections;
 
 /// <summary>
-/// The errors of the detection engine, all <see cref="MalformedInputException"/>: a rule file's message starts
-/// <c>file:line:column:</c> so a person can go straight to the problem; an event's names the byte offset. Text from
-/// the input is escaped before it reaches a message.
+/// The errors of the detection engine, all <see cref="MalformedInputException"/>: a rule file's (kind
+/// <see cref="InputErrorKind.Config"/>) message starts <c>file:line:column:</c> so a person can go straight to the
+/// problem; an event's (kind <see cref="InputErrorKind.Syntax"/>) names the byte offset. The exception's helpers
+/// escape text from the input before it reaches a message.
 /// </summary>
 internal static class DetectionErrors
 {
-    private const int MaxText = 400;
-
     /// <summary>An error in a rule file at a line and column (1-based; 0 when unknown).</summary>
-    public static MalformedInputException Rule(string source, int line, int column, string problem)
-    {
-        var where = (line, column) switch
-        {
-            ( > 0, > 0) => $"{source}:{line}:{column}",
-            ( > 0, _) => $"{source}:{line}",
-            _ => source,
-        };
-        return new MalformedInputException(TextSanitizer.Escape($"{where}: {problem}", MaxText), offset: null);
-    }
+    public static MalformedInputException Rule(string source, int line, int column, string problem) =>
+        MalformedInputException.CreateAt(InputErrorKind.Config, problem, source, line > 0 ? line : null, line > 0 && column > 0 ? column : null);
 
     /// <summary>An error in a rule file at a YAML node.</summary>
     public static MalformedInputException Rule(string source, YamlNode node, string problem) =>
@@ -43,7 +33,7 @@ internal static class DetectionErrors
 
     /// <summary>An event that cannot be evaluated (not one JSON object, over a limit), at a byte offset.</summary>
     [DoesNotReturn]
-    public static void ThrowEvent(string problem, long offset) => MalformedInputException.Throw(problem, offset);
+    public static void ThrowEvent(string problem, long offset) => MalformedInputException.Throw(InputErrorKind.Syntax, problem, offset);
 
     /// <summary>An event over <paramref name="limit"/> bytes.</summary>
     [DoesNotReturn]

@@ -33,7 +33,7 @@ public sealed class DetectionRuleFamily : RuleFamily
     }
 
     /// <summary>Runs a sample (one event as a JSON object, or a JSON array of events) through a fresh engine; event references are 0, 1, 2...</summary>
-    /// <exception cref="InvalidDataException">The sample is not an event or a list of events.</exception>
+    /// <exception cref="MalformedInputException">The sample is not an event or a list of events (kind <see cref="InputErrorKind.Config"/>).</exception>
     public IReadOnlyList<DetectionHit> Run(string sample)
     {
         ArgumentNullException.ThrowIfNull(sample);
@@ -44,7 +44,7 @@ public sealed class DetectionRuleFamily : RuleFamily
         }
         catch (JsonException ex)
         {
-            throw new InvalidDataException($"a detection sample must be an event or a list of events: {ex.Message}", ex);
+            throw MalformedInputException.Create(InputErrorKind.Config, $"a detection sample must be an event or a list of events: {ex.Message}", inner: ex);
         }
 
         using (document)
@@ -53,7 +53,7 @@ public sealed class DetectionRuleFamily : RuleFamily
             {
                 JsonValueKind.Object => [document.RootElement],
                 JsonValueKind.Array => document.RootElement.EnumerateArray().ToList(),
-                _ => throw new InvalidDataException("a detection sample must be an event (an object) or a list of events"),
+                _ => throw MalformedInputException.Create(InputErrorKind.Config, "a detection sample must be an event (an object) or a list of events"),
             };
 
             var engine = _set.CreateEngine();
@@ -66,7 +66,7 @@ public sealed class DetectionRuleFamily : RuleFamily
                 }
                 catch (MalformedInputException ex)
                 {
-                    throw new InvalidDataException($"sample event {i}: {ex.Message}", ex);
+                    throw MalformedInputException.Create(InputErrorKind.Config, $"sample event {i}: {ex.Message}", inner: ex);
                 }
             }
 

@@ -57,6 +57,7 @@ public sealed class EngineTests
         SigmaTest.Run(engine, Kill(0));
         var ex = Assert.Throws<MalformedInputException>(() => SigmaTest.Run(engine, json));
         Assert.Contains(expected, ex.Message, StringComparison.Ordinal);
+        Assert.Equal(InputErrorKind.Syntax, ex.Kind);
 
         // The window still holds the first kill: the next one completes the pair.
         Assert.Contains(SigmaTest.Run(engine, Kill(1)), h => h.Rule.Id == "TG-DET-002");

@@ -1,5 +1,6 @@
 using TrainGuard.Detections.Correlation;
 using TrainGuard.Findings;
+using TrainGuard.Parsing;
 
 namespace TrainGuard.Detections.Tests;
 
@@ -57,12 +58,12 @@ public sealed class FamilyTests
     }
 
     [Fact]
-    public void A_sample_that_is_not_an_event_is_invalid_data()
+    public void A_sample_that_is_not_an_event_is_a_config_error()
     {
         var family = DetectionRuleSet.LoadFiles([Fixture]).Family;
-        Assert.Throws<InvalidDataException>(() => family.Run("42"));
-        Assert.Throws<InvalidDataException>(() => family.Run("{not json"));
-        Assert.Throws<InvalidDataException>(() => family.Run("[1]"));
+        Assert.Equal(InputErrorKind.Config, Assert.Throws<MalformedInputException>(() => family.Run("42")).Kind);
+        Assert.Equal(InputErrorKind.Config, Assert.Throws<MalformedInputException>(() => family.Run("{not json")).Kind);
+        Assert.Equal(InputErrorKind.Config, Assert.Throws<MalformedInputException>(() => family.Run("[1]")).Kind);
     }
 
     [Fact]

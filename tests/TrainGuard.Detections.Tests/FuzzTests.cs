@@ -16,54 +16,23 @@ public sealed class FuzzTests
 
     private static readonly byte[] Alphabet = Encoding.ASCII.GetBytes("\n :-|*?\\%'\"{}[](),&!#>.0123456789abcdefgilmnorstx");
 
+    private static readonly byte[] JsonAlphabet = Encoding.ASCII.GetBytes("{}[]\",:\\/ubfnrt0123456789-+.eE \x00\x1f\x7f");
+
     [Fact]
     public void The_rule_parser_fuzz_target_only_ever_raises_malformed_input()
     {
-        var random = new Random(20261122);
-        var seeds = Seeds.Select(Encoding.UTF8.GetBytes).ToArray();
-        var ran = 0;
-        for (var i = 0; i < 3000; i++)
-        {
-            var input = Mutate(random, seeds[random.Next(seeds.Length)]);
-            try
-            {
-                DetectionRuleSet.Fuzz(input);
-            }
-            catch (Exception ex)
-            {
-                Assert.Fail($"fuzz target threw {ex.GetType().Name}: {ex.Message}\ninput (hex): {Convert.ToHexString(input)}\n{ex}");
-            }
-
-            ran++;
-        }
-
+        var ran = FuzzHarness.Run(DetectionRuleSet.Fuzz, Seeds.Select(Encoding.UTF8.GetBytes).ToArray(), 3000, 20261122, Alphabet);
         Assert.Equal(3000, ran);
     }
 
     [Fact]
     public void The_event_reader_only_ever_raises_malformed_input()
     {
-        var set = DetectionRuleSet.Parse("f.yml", Seeds[1]);
-        var engine = set.CreateEngine();
-        var random = new Random(7);
-        var seed = Encoding.UTF8.GetBytes("""{"@timestamp":"2026-11-22T10:00:00.000Z","file":{"path":"/proc/1/loginuid"},"source.ip":"10.1.2.3","x":[1,2.5e3,true,null,{"k":"a\u0041b"}]}""");
+        var engine = DetectionRuleSet.Parse("f.yml", Seeds[1]).CreateEngine();
         var hits = new List<DetectionHit>();
-        for (var i = 0; i < 5000; i++)
-        {
-            var input = Mutate(random, seed);
-            try
-            {
-                engine.Process(input, i, hits);
-            }
-            catch (MalformedInputException)
-            {
-            }
-            catch (Exception ex)
-            {
-                Assert.Fail($"engine threw {ex.GetType().Name}: {ex.Message}\ninput (hex): {Convert.ToHexString(input)}\n{ex}");
-            }
-        }
-
+        var seed = Encoding.UTF8.GetBytes("""{"@timestamp":"2026-11-22T10:00:00.000Z","file":{"path":"/proc/1/loginuid"},"source.ip":"10.1.2.3","x":[1,2.5e3,true,null,{"k":"a\u0041b"}]}""");
+        var ran = FuzzHarness.Run(data => engine.Process(data, 0, hits), [seed], 5000, 7, JsonAlphabet);
+        Assert.Equal(5000, ran);
         Assert.True(engine.Stats.Events > 0);
     }
 
@@ -72,14 +41,13 @@ public sealed class FuzzTests
     {
         var set = DetectionRuleSet.Parse("k.yml", SigmaTest.Header + "detection: {k: [needle], condition: k}\n");
         var view = new TrainGuard.Detections.Matching.EventView(set.Plan.Fields, collectStrings: true);
-        var random = new Random(11);
         byte[][] seeds =
         [
             Encoding.UTF8.GetBytes("""{"a":"plain","b":"esc \" \\ \/ \b\f\n\r\t \u0041\u00e9\u20ac \ud83d\ude00","c":["x",{"d":"y"}],"e":-0.5e+3,"f":[true,false,null],"g":{}, "h" : [ ] ,"i":"日本語 ✓"}"""),
             Encoding.UTF8.GetBytes("""{"@timestamp":"2026-11-22T10:00:00.000Z","event":{"action":"process-signal","category":["process"]},"n":[0,1.25,-3,4E2,5e-1]}"""),
         ];
         var both = 0;
-        foreach (var input in seeds.Concat(Enumerable.Range(0, 20000).Select(_ => Mutate(random, seeds[random.Next(seeds.Length)]))))
+        foreach (var input in seeds.Concat(FuzzHarness.Inputs(seeds, 20000, 11, JsonAlphabet)))
         {
             string[]? expected = null;
             try
@@ -155,43 +123,5 @@ public sealed class FuzzTests
 
                 break;
         }
-    }
-
-    private static byte[] Mutate(Random random, byte[] seed)
-    {
-        var data = new List<byte>(seed);
-        var edits = random.Next(1, 6);
-        for (var e = 0; e < edits; e++)
-        {
-            var at = data.Count == 0 ? 0 : random.Next(data.Count);
-            switch (random.Next(6))
-            {
-                case 0 when data.Count > 0:
-                    data[at] = Alphabet[random.Next(Alphabet.Length)];
-                    break;
-                case 1 when data.Count > 0:
-                    data.RemoveRange(at, Math.Min(data.Count - at, random.Next(1, 24)));
-                    break;
-                case 2:
-                    data.InsertRange(at, Enumerable.Range(0, random.Next(1, 8)).Select(_ => Alphabet[random.Next(Alphabet.Length)]));
-                    break;
-                case 3 when data.Count > 0:
-                    var from = random.Next(data.Count);
-                    data.InsertRange(at, data.GetRange(from, Math.Min(random.Next(1, 64), data.Count - from)));
-                    break;
-                case 4 when data.Count > 0:
-                    data[at] = (byte)random.Next(256);
-                    break;
-                default:
-                    if (data.Count > 0)
-                    {
-                        data.RemoveRange(at, data.Count - at);
-                    }
-
-                    break;
-            }
-        }
-
-        return [.. data];
     }
 }

@@ -1,4 +1,5 @@
 using TrainGuard.Detections.Tests.Support;
+using TrainGuard.Parsing;
 
 namespace TrainGuard.Detections.Tests;
 
@@ -68,6 +69,7 @@ public sealed class LoadErrorTests
     {
         var ex = SigmaTest.LoadError(Rule.Replace("{0}", "process.executable|endswitch: /kill", StringComparison.Ordinal));
         Assert.StartsWith("bad.yml:11:5: 'process.executable|endswitch': unknown modifier 'endswitch'", ex.Message, StringComparison.Ordinal);
+        Assert.Equal((InputErrorKind.Config, "bad.yml", 11, 5), (ex.Kind, ex.Origin, ex.Line, ex.Column));
     }
 
     [Fact]
@@ -244,14 +246,14 @@ public sealed class LoadErrorTests
         {
             var path = Path.Combine(folder.FullName, "rules.yml");
             File.WriteAllText(path, Rule.Replace("{0}", "process.executable|endswitch: /kill", StringComparison.Ordinal));
-            var ex = Assert.Throws<TrainGuard.Parsing.MalformedInputException>(() => DetectionRuleSet.LoadDirectory(folder.FullName));
+            var ex = Assert.Throws<MalformedInputException>(() => DetectionRuleSet.LoadDirectory(folder.FullName));
             Assert.StartsWith(path + ":11:", ex.Message, StringComparison.Ordinal);
 
             File.Delete(path);
-            ex = Assert.Throws<TrainGuard.Parsing.MalformedInputException>(() => DetectionRuleSet.LoadDirectory(folder.FullName));
+            ex = Assert.Throws<MalformedInputException>(() => DetectionRuleSet.LoadDirectory(folder.FullName));
             Assert.Contains("holds no rule file", ex.Message, StringComparison.Ordinal);
 
-            ex = Assert.Throws<TrainGuard.Parsing.MalformedInputException>(() => DetectionRuleSet.LoadFiles([path]));
+            ex = Assert.Throws<MalformedInputException>(() => DetectionRuleSet.LoadFiles([path]));
             Assert.Contains("cannot read the rule file", ex.Message, StringComparison.Ordinal);
         }
         finally

@@ -1,4 +1,3 @@
-using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using TrainGuard.Detections.Vocabulary;
 using TrainGuard.Findings;
@@ -280,17 +279,7 @@ internal sealed partial class SigmaDocument
                 CheckSampleFields(source, e, string.Empty, vocabulary);
             }
 
-            JsonNode? json;
-            try
-            {
-                json = YamlFields.ToJson(item, source);
-            }
-            catch (InvalidDataException ex)
-            {
-                throw DetectionErrors.Rule(source, item, ex.Message);
-            }
-
-            samples.Add(json!.ToJsonString());
+            samples.Add(YamlFields.ToJson(item, source)!.ToJsonString());
         }
 
         return [.. samples];
