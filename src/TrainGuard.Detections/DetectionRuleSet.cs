@@ -1,5 +1,6 @@
 using TrainGuard.Detections.Sigma;
 using TrainGuard.Parsing;
+using TrainGuard.Rules;
 
 namespace TrainGuard.Detections;
 
@@ -12,6 +13,12 @@ namespace TrainGuard.Detections;
 /// </summary>
 public sealed class DetectionRuleSet
 {
+    private const string BuiltInPrefix = "TrainGuard.Detections.Rules.";
+
+    private static readonly Lazy<IReadOnlyList<(string Name, string Yaml)>> BuiltInText = new(ReadBuiltIn, LazyThreadSafetyMode.ExecutionAndPublication);
+
+    private static readonly Lazy<DetectionRuleSet> DefaultSet = new(() => BuiltIn(), LazyThreadSafetyMode.ExecutionAndPublication);
+
     private readonly Lazy<DetectionRuleFamily> _family;
 
     private DetectionRuleSet(RuleSetPlan plan, DetectionOptions options)
@@ -37,6 +44,19 @@ public sealed class DetectionRuleSet
     public int FilterCount => Plan.Filters;
 
     internal RuleSetPlan Plan { get; }
+
+    /// <summary>
+    /// The rule files TrainGuard ships (<c>src/TrainGuard.Detections/Rules/*.yaml</c>, embedded), as (resource name,
+    /// text) in ordinal name order: load them together with a site's files with <see cref="Load"/>.
+    /// </summary>
+    public static IReadOnlyList<(string Name, string Yaml)> BuiltInFiles => BuiltInText.Value;
+
+    /// <summary>The built-in rules loaded with the default options (placeholders included): the family every test runs.</summary>
+    public static DetectionRuleSet Default => DefaultSet.Value;
+
+    /// <summary>The built-in rules, loaded with <paramref name="options"/> (the server's placeholders and limits).</summary>
+    /// <exception cref="MalformedInputException">The options leave out a placeholder the built-in rules use.</exception>
+    public static DetectionRuleSet BuiltIn(DetectionOptions? options = null) => Load(BuiltInFiles, options);
 
     /// <summary>Loads rule files given as (name, text); the name is what errors cite.</summary>
     /// <exception cref="MalformedInputException">A document is not valid YAML or not a rule TrainGuard can evaluate.</exception>
@@ -96,6 +116,16 @@ public sealed class DetectionRuleSet
         }
 
         return LoadFiles(paths, options);
+    }
+
+    private static IReadOnlyList<(string Name, string Yaml)> ReadBuiltIn()
+    {
+        var assembly = typeof(DetectionRuleSet).Assembly;
+        return assembly.GetManifestResourceNames()
+            .Where(n => n.StartsWith(BuiltInPrefix, StringComparison.Ordinal))
+            .Order(StringComparer.Ordinal)
+            .Select(n => (n, RuleYaml.ReadResource(assembly, n)))
+            .ToArray();
     }
 
     /// <summary>A new evaluator with empty correlation state (not thread-safe; one per stream).</summary>
