@@ -238,6 +238,25 @@ public sealed class CorrelationTests
         Assert.Empty(SigmaTest.Run(set, Step(1, "a"), Step(0, "b"), Step(2, "c")));
     }
 
+    [Theory]
+    [InlineData("temporal")]
+    [InlineData("temporal_ordered")]
+    public void Temporal_types_enforce_every_group_by_field_on_every_rule_not_only_against_the_first(string type)
+    {
+        // Three rules, two group-by fields: the third event agrees with the first on one field only, and the second
+        // disagrees with the third; none of these may complete a group.
+        var set = Correlation($"type: {type}\nrules: [step_a, step_b, step_c]\ngroup-by: [user.audit.id, host.name]\ntimespan: 10m", StepRules);
+        string At(double minutes, string step, string user, string host) =>
+            SigmaTest.At(minutes, $$$""" "event":{"action":"step-{{{step}}}"},"user":{"audit":{"id":"{{{user}}}"}},"host":{"name":"{{{host}}}"}""");
+
+        Assert.Empty(SigmaTest.Run(set, At(0, "a", "1600", "n1"), At(1, "b", "1600", "n1"), At(2, "c", "1600", "n2")));
+        Assert.Empty(SigmaTest.Run(set, At(0, "a", "1600", "n1"), At(1, "b", "1601", "n1"), At(2, "c", "1600", "n1")));
+        Assert.Empty(SigmaTest.Run(set, At(0, "a", "1600", "n1"), At(1, "b", "1600", "n2"), At(2, "c", "1600", "n1")));
+        var hit = Assert.Single(SigmaTest.Run(set, At(0, "a", "1600", "n1"), At(1, "b", "1600", "n2"), At(2, "b", "1600", "n1"), At(3, "c", "1600", "n1")));
+        Assert.Equal([new("user.audit.id", "1600"), new KeyValuePair<string, string>("host.name", "n1")], hit.GroupBy);
+        Assert.DoesNotContain(1L, hit.EventRefs);
+    }
+
     [Fact]
     public void One_event_fills_one_step_of_an_ordered_chain()
     {

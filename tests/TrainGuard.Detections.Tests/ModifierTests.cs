@@ -199,4 +199,20 @@ public sealed class ModifierTests
         Assert.Equal([1L], hits.Select(h => h.EventRef));
         Assert.Equal(0, engine.Stats.RegexTimeouts);
     }
+
+    [Fact]
+    public void A_regular_expression_that_runs_out_of_its_configured_time_counts_as_no_match_and_is_counted()
+    {
+        // A wall-clock bound (off by default, so a replay on a busy machine equals the live run): one tick is too
+        // short for any test over a megabyte of text; the test does not match and the timeout is counted.
+        var options = new DetectionOptions { RegexTimeout = TimeSpan.FromTicks(1) };
+        var set = SigmaTest.Detection("{sel: {event.original|re: 'a[ab]*c'}, condition: sel}", options);
+        var engine = set.CreateEngine();
+        var text = new string('a', 1 << 20) + "c";
+        Assert.Empty(SigmaTest.Run(engine, "{\"event\":{\"original\":\"" + text + "\"}}"));
+        Assert.Equal(1, engine.Stats.RegexTimeouts);
+
+        // The same rule without the bound matches.
+        Assert.Single(SigmaTest.Run(SigmaTest.Detection("{sel: {event.original|re: 'a[ab]*c'}, condition: sel}").CreateEngine(), "{\"event\":{\"original\":\"" + text + "\"}}"));
+    }
 }
