@@ -72,7 +72,14 @@ public sealed class DetectionRuleSet
 
     /// <summary>Loads rule files from disk (in the order given).</summary>
     /// <exception cref="MalformedInputException">A file cannot be read, or holds a rule that cannot be loaded.</exception>
-    public static DetectionRuleSet LoadFiles(IEnumerable<string> paths, DetectionOptions? options = null)
+    public static DetectionRuleSet LoadFiles(IEnumerable<string> paths, DetectionOptions? options = null) => Load(ReadFiles(paths, options), options);
+
+    /// <summary>
+    /// Reads rule files from disk as (path, text), refusing one larger than <see cref="DetectionOptions.MaxRuleFileBytes"/>
+    /// allows; load them with <see cref="Load"/>, e.g. after <see cref="BuiltInFiles"/> so they may name built-in rules.
+    /// </summary>
+    /// <exception cref="MalformedInputException">A file cannot be read or is too large.</exception>
+    public static IReadOnlyList<(string Name, string Yaml)> ReadFiles(IEnumerable<string> paths, DetectionOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(paths);
         options ??= DetectionOptions.Default;
@@ -95,11 +102,15 @@ public sealed class DetectionRuleSet
             }
         }
 
-        return Load(files, options);
+        return files;
     }
 
     /// <summary>Loads every <c>*.yml</c> and <c>*.yaml</c> file under a folder (ordinal path order); a folder without rule files is an error.</summary>
-    public static DetectionRuleSet LoadDirectory(string directory, DetectionOptions? options = null)
+    public static DetectionRuleSet LoadDirectory(string directory, DetectionOptions? options = null) => LoadFiles(RuleFilesIn(directory), options);
+
+    /// <summary>Every <c>*.yml</c> and <c>*.yaml</c> file under a folder, in ordinal path order.</summary>
+    /// <exception cref="MalformedInputException">The folder does not exist or holds no rule file.</exception>
+    public static IReadOnlyList<string> RuleFilesIn(string directory)
     {
         if (!Directory.Exists(directory))
         {
@@ -115,7 +126,7 @@ public sealed class DetectionRuleSet
             throw DetectionErrors.Rule(directory, 0, 0, "the folder holds no rule file (*.yml, *.yaml)");
         }
 
-        return LoadFiles(paths, options);
+        return paths;
     }
 
     private static IReadOnlyList<(string Name, string Yaml)> ReadBuiltIn()

@@ -9,6 +9,18 @@ public enum CorrelationType
     TemporalOrdered,
 }
 
+public static class CorrelationTypeNames
+{
+    /// <summary>The Sigma name of the type (<c>event_count</c>, <c>value_count</c>, <c>temporal</c>, <c>temporal_ordered</c>).</summary>
+    public static string ToSigmaName(this CorrelationType type) => type switch
+    {
+        CorrelationType.EventCount => "event_count",
+        CorrelationType.ValueCount => "value_count",
+        CorrelationType.Temporal => "temporal",
+        _ => "temporal_ordered",
+    };
+}
+
 /// <summary>
 /// A correlation <c>condition</c>: one or more bounds on a count (events, distinct values or rules), all of which must
 /// hold (<c>gt: 100, lte: 200</c> is a range). A condition needs a lower bound (<c>gt</c>, <c>gte</c> or <c>eq</c>):
