@@ -90,6 +90,7 @@ public static class Program
         root.Subcommands.Add(CkptCommand.Create(stdout, stderr));
         root.Subcommands.Add(KeysCommand.Create(stdout, stderr));
         root.Subcommands.Add(AgentCommand.Create(stdout, stderr));
+        root.Subcommands.Add(RulesCommand.Create(stdout, stderr));
         return root;
     }
 }

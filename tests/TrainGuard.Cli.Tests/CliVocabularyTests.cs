@@ -121,6 +121,7 @@ public sealed class CliVocabularyTests : IDisposable
     [InlineData("agent replay")]
     [InlineData("env baseline")]
     [InlineData("server token new")]
+    [InlineData("rules check")]
     public async Task A_verb_that_never_reports_findings_does_not_document_exit_1_findings(string verb)
     {
         var (_, stdout, _) = await CliRunner.RunAsync([.. verb.Split(' '), "--help"]);
@@ -148,6 +149,8 @@ public sealed class CliVocabularyTests : IDisposable
             ["ckpt", "diff", checkpoint, Path.Combine(demo, "sabotaged", "checkpoint-20")],
             ["ckpt", "convert", Path.Combine(checkpoint, "pytorch_model.bin"), Path.Combine(_dir, "model.safetensors")],
             ["agent", "spool", "verify", CliRunner.Repo("samples", "agent", "spool")],
+            ["rules", "test", CliRunner.Repo("samples", "rules"), "--builtin"],
+            ["rules", "check", CliRunner.Repo("samples", "rules", "site.yaml"), "--builtin"],
         ];
         foreach (var args in runs)
         {

@@ -44,6 +44,8 @@ public sealed class ReadmeCommandTests
         ["trainguard agent run --once --config packaging/agent.yaml --root samples/agent/node"] = 0,
         ["trainguard agent replay --audit samples/agent/audit.log --auth samples/agent/auth.log --passwd samples/agent/passwd"] = 0,
         ["trainguard agent spool verify samples/agent/spool"] = 0,
+        ["trainguard rules check samples/rules/site.yaml --builtin"] = 0,
+        ["trainguard rules test samples/rules --builtin"] = 0,
         ["trainguard server token new --role agent --label gpu-node-17 > gpu-node-17.token"] = 0,
         ["trainguard ledger verify --server http://127.0.0.1:8470 --log-key log.vkey --save head.txt"] = 0,
         ["trainguard ledger verify --server http://127.0.0.1:8470 --log-key log.vkey --tree-head head.txt --save head.txt"] = 0,

@@ -3,6 +3,7 @@ using TrainGuard.Agent.Detections;
 using TrainGuard.Agent.Spool;
 using TrainGuard.Checkpoints.Contents;
 using TrainGuard.Checkpoints.Signing;
+using TrainGuard.Detections;
 using TrainGuard.Findings;
 using TrainGuard.Integrity.Environments;
 using TrainGuard.Ledger.Verification;
@@ -28,6 +29,7 @@ public sealed partial class RuleFamilyTests
         LedgerRules.Family,
         AgentRules.Family,
         AgentDetections.Default,
+        DetectionRuleSet.Default.Family,
     ];
 
     public static TheoryData<string> RuleIds => new(Families.SelectMany(f => f.Rules).Select(r => r.Id).Order(StringComparer.Ordinal));

@@ -1,0 +1,413 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.RegularExpressions;
+
+namespace TrainGuard.Detections.Matching;
+
+/// <summary>A test of one value of a field (the values of a Sigma list, combined with OR).</summary>
+internal abstract class ValueTest
+{
+    public abstract bool Test(EventView view, in EventValue value);
+}
+
+/// <summary>
+/// Sigma string values (exact, <c>startswith</c>, <c>endswith</c>, <c>contains</c>, wildcards), case-insensitive
+/// unless <c>cased</c>, grouped by shape so a long list costs one hash lookup or one multi-string search.
+/// A number in the rule also equals a JSON number written differently in the event (<c>1</c> and <c>1.0</c>);
+/// against a string it compares as text.
+/// </summary>
+internal sealed class StringTest : ValueTest
+{
+    private const int SetThreshold = 4;
+
+    private readonly StringComparison _comparison;
+    private readonly bool _cased;
+    private readonly bool _any;
+    private readonly string[] _exact;
+    private readonly HashSet<string>.AlternateLookup<ReadOnlySpan<char>>? _exactSet;
+    private readonly string[] _prefixes;
+    private readonly string[] _suffixes;
+    private readonly SearchValues<string>? _infixSet;
+    private readonly Glob[] _globs;
+    private readonly double[] _numbers;
+
+    public StringTest(IEnumerable<(PatternShape Shape, string Text, Glob? Glob)> patterns, IEnumerable<double> numbers, bool cased)
+    {
+        _cased = cased;
+        _comparison = cased ? StringComparison.Ordinal : StringComparison.OrdinalIgnoreCase;
+        var list = patterns.ToList();
+        _any = list.Any(p => p.Shape == PatternShape.Any);
+        _exact = Distinct(list, PatternShape.Exact);
+        _prefixes = Distinct(list, PatternShape.Prefix);
+        _suffixes = Distinct(list, PatternShape.Suffix);
+        var infixes = Distinct(list, PatternShape.Infix);
+        _globs = list.Where(p => p.Shape == PatternShape.Glob).Select(p => p.Glob!).ToArray();
+        _numbers = numbers.Distinct().ToArray();
+        if (_exact.Length > SetThreshold)
+        {
+            _exactSet = new HashSet<string>(_exact, cased ? StringComparer.Ordinal : StringComparer.OrdinalIgnoreCase).GetAlternateLookup<ReadOnlySpan<char>>();
+        }
+
+        if (infixes.Length > 0)
+        {
+            // Also for one value: with invariant globalization, IndexOf(OrdinalIgnoreCase) takes a scalar path.
+            _infixSet = SearchValues.Create(infixes, _comparison);
+        }
+    }
+
+    /// <summary>The exact values, when every pattern is exact (the rule index keys rules on them).</summary>
+    public IReadOnlyList<string>? ExactOnly =>
+        !_any && _infixSet is null && _prefixes.Length + _suffixes.Length + _globs.Length + _numbers.Length == 0 ? _exact : null;
+
+    public override bool Test(EventView view, in EventValue value)
+    {
+        if (!value.IsScalar)
+        {
+            return false;
+        }
+
+        if (_any)
+        {
+            return true;
+        }
+
+        var text = view.Text(in value);
+        return TestText(text) || (_numbers.Length > 0 && value.Kind == ValueKind.Number && Numbers.TryGet(text, in value, out var number) && TestNumber(number));
+    }
+
+    public bool TestText(ReadOnlySpan<char> text)
+    {
+        if (_exactSet is { } set)
+        {
+            if (set.Contains(text))
+            {
+                return true;
+            }
+        }
+        else
+        {
+            foreach (var exact in _exact)
+            {
+                if (text.Equals(exact, _comparison))
+                {
+                    return true;
+                }
+            }
+        }
+
+        foreach (var prefix in _prefixes)
+        {
+            if (text.StartsWith(prefix, _comparison))
+            {
+                return true;
+            }
+        }
+
+        foreach (var suffix in _suffixes)
+        {
+            if (text.EndsWith(suffix, _comparison))
+            {
+                return true;
+            }
+        }
+
+        if (_infixSet is not null && text.ContainsAny(_infixSet))
+        {
+            return true;
+        }
+
+        foreach (var glob in _globs)
+        {
+            if (glob.IsMatch(text, _cased))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private bool TestNumber(double number)
+    {
+        foreach (var n in _numbers)
+        {
+            if (n == number)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private string[] Distinct(List<(PatternShape Shape, string Text, Glob? Glob)> list, PatternShape shape) =>
+        list.Where(p => p.Shape == shape).Select(p => p.Text).Distinct(_cased ? StringComparer.Ordinal : StringComparer.OrdinalIgnoreCase).ToArray();
+}
+
+/// <summary>Several tests OR-ed (a list of thresholds).</summary>
+internal sealed class AnyTest(ValueTest[] tests) : ValueTest
+{
+    public override bool Test(EventView view, in EventValue value)
+    {
+        foreach (var test in tests)
+        {
+            if (test.Test(view, in value))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+}
+
+/// <summary><c>lt</c>, <c>lte</c>, <c>gt</c>, <c>gte</c>: a number in the event (or a string that reads as one) against the rule's.</summary>
+internal sealed class NumberTest(NumberOperator op, double threshold) : ValueTest
+{
+    public override bool Test(EventView view, in EventValue value)
+    {
+        if (value.Kind is not (ValueKind.Number or ValueKind.String) || !Numbers.TryGet(view.Text(in value), in value, out var n))
+        {
+            return false;
+        }
+
+        return op switch
+        {
+            NumberOperator.Lt => n < threshold,
+            NumberOperator.Lte => n <= threshold,
+            NumberOperator.Gt => n > threshold,
+            _ => n >= threshold,
+        };
+    }
+}
+
+internal enum NumberOperator
+{
+    Lt,
+    Lte,
+    Gt,
+    Gte,
+}
+
+internal static class Numbers
+{
+    /// <summary>The number a JSON number or a string holds (numbers are parsed when a test needs them, not when read).</summary>
+    public static bool TryGet(ReadOnlySpan<char> text, in EventValue value, out double number)
+    {
+        number = 0;
+        return value.Kind is ValueKind.Number or ValueKind.String
+            && double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out number)
+            && double.IsFinite(number);
+    }
+}
+
+/// <summary>
+/// <c>re</c>: .NET regular expressions built with <see cref="RegexOptions.NonBacktracking"/> (matching time linear in
+/// the text) and a match timeout as a second bound. A timeout counts as no match and is counted
+/// (<see cref="EventView.RegexTimeouts"/>).
+/// </summary>
+internal sealed class RegexTest(Regex[] expressions) : ValueTest
+{
+    public override bool Test(EventView view, in EventValue value)
+    {
+        if (!value.IsScalar)
+        {
+            return false;
+        }
+
+        var text = view.Text(in value);
+        foreach (var expression in expressions)
+        {
+            try
+            {
+                if (expression.IsMatch(text))
+                {
+                    return true;
+                }
+            }
+            catch (RegexMatchTimeoutException)
+            {
+                view.RegexTimeouts++;
+            }
+        }
+
+        return false;
+    }
+}
+
+/// <summary><c>cidr</c>: an IPv4 or IPv6 address in the event inside one of the rule's networks (IPv4-mapped IPv6 counts as IPv4).</summary>
+internal sealed class CidrTest(CidrBlock[] blocks) : ValueTest
+{
+    public override bool Test(EventView view, in EventValue value)
+    {
+        if (value.Kind != ValueKind.String)
+        {
+            return false;
+        }
+
+        Span<byte> address = stackalloc byte[16];
+        if (!CidrBlock.TryParseAddress(view.Text(in value), address, out var length))
+        {
+            return false;
+        }
+
+        foreach (var block in blocks)
+        {
+            if (block.Contains(address[..length]))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+}
+
+/// <summary>A network (address and prefix length) of a <c>cidr</c> value.</summary>
+internal sealed class CidrBlock
+{
+    private readonly byte[] _network;
+    private readonly int _prefix;
+
+    private CidrBlock(byte[] network, int prefix)
+    {
+        _network = network;
+        _prefix = prefix;
+    }
+
+    /// <summary>Reads <c>10.0.0.0/8</c> or <c>fd00::/8</c>; host bits must be zero (a typo otherwise widens or narrows the rule).</summary>
+    public static bool TryParse(string text, out CidrBlock? block, out string? problem)
+    {
+        block = null;
+        problem = null;
+        var slash = text.IndexOf('/', StringComparison.Ordinal);
+        if (slash <= 0 || !int.TryParse(text.AsSpan(slash + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var prefix))
+        {
+            problem = $"'{text}' is not a CIDR range such as 10.0.0.0/8 or fd00::/8";
+            return false;
+        }
+
+        Span<byte> address = stackalloc byte[16];
+        if (!TryParseAddress(text.AsSpan(0, slash), address, out var length))
+        {
+            problem = $"'{text}' does not start with an IP address";
+            return false;
+        }
+
+        if (prefix > length * 8)
+        {
+            problem = $"'{text}': the prefix length is longer than the address";
+            return false;
+        }
+
+        var network = address[..length].ToArray();
+        if (!HostBitsZero(network, prefix))
+        {
+            problem = $"'{text}' has host bits set after /{prefix}";
+            return false;
+        }
+
+        block = new CidrBlock(network, prefix);
+        return true;
+    }
+
+    /// <summary>Parses an IPv4 or IPv6 address into <paramref name="destination"/> (4 or 16 bytes; IPv4-mapped IPv6 gives 4).</summary>
+    public static bool TryParseAddress(ReadOnlySpan<char> text, Span<byte> destination, out int length)
+    {
+        length = 0;
+        if (TryParseIPv4(text, destination))
+        {
+            length = 4;
+            return true;
+        }
+
+        if (text.IndexOf(':') < 0 || !IPAddress.TryParse(text, out var parsed) || parsed.AddressFamily != AddressFamily.InterNetworkV6)
+        {
+            return false;
+        }
+
+        if (parsed.IsIPv4MappedToIPv6)
+        {
+            parsed.MapToIPv4().TryWriteBytes(destination, out length);
+            return true;
+        }
+
+        return parsed.TryWriteBytes(destination, out length);
+    }
+
+    public bool Contains(ReadOnlySpan<byte> address)
+    {
+        if (address.Length != _network.Length)
+        {
+            return false;
+        }
+
+        var full = _prefix / 8;
+        if (!address[..full].SequenceEqual(_network.AsSpan(0, full)))
+        {
+            return false;
+        }
+
+        var rest = _prefix % 8;
+        if (rest == 0)
+        {
+            return true;
+        }
+
+        var mask = (byte)(0xFF << (8 - rest));
+        return (address[full] & mask) == _network[full];
+    }
+
+    /// <summary>Dotted-quad IPv4 only (no octal, hex or short forms, which <see cref="IPAddress.TryParse(string?, out IPAddress?)"/> accepts).</summary>
+    private static bool TryParseIPv4(ReadOnlySpan<char> text, Span<byte> destination)
+    {
+        uint result = 0;
+        var parts = 0;
+        var value = -1;
+        foreach (var c in text)
+        {
+            if (c is >= '0' and <= '9')
+            {
+                value = value < 0 ? c - '0' : (value * 10) + (c - '0');
+                if (value > 255)
+                {
+                    return false;
+                }
+            }
+            else if (c == '.' && value >= 0 && parts < 3)
+            {
+                result = (result << 8) | (uint)value;
+                parts++;
+                value = -1;
+            }
+            else
+            {
+                return false;
+            }
+        }
+
+        if (value < 0 || parts != 3)
+        {
+            return false;
+        }
+
+        BinaryPrimitives.WriteUInt32BigEndian(destination, (result << 8) | (uint)value);
+        return true;
+    }
+
+    private static bool HostBitsZero(byte[] network, int prefix)
+    {
+        for (var bit = prefix; bit < network.Length * 8; bit++)
+        {
+            if ((network[bit / 8] & (0x80 >> (bit % 8))) != 0)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+}
