@@ -33,7 +33,7 @@ internal static class CkptSignCommands
         var key = CommonOptions.PrivateKey();
         var signature = CommonOptions.Signature("Where to write the signature (default: model.sig inside a folder, PATH.sig beside a file).");
         var ignore = CommonOptions.IgnorePaths("Paths to leave out of the manifest, relative to the checkpoint folder (or absolute); several may follow one --ignore-paths, as in model_signing. .git* and the signature file are always left out.");
-        var server = new ServerClientOptions(required: false, "The manifest digest is recorded in its ledger (needs an agent or admin token).");
+        var server = new ServerClientOptions(required: false, "The manifest digest is recorded in its ledger (needs a signer token for you, or an agent or admin token).");
         var noProgress = CommonOptions.NoProgress();
         var output = new ReportOptions(sarif: false);
         var command = new Command("sign", $"""
@@ -49,7 +49,7 @@ internal static class CkptSignCommands
                   writes runs/exp1/checkpoint-500/model.sig
               trainguard ckpt sign model.safetensors --key keys/trainguard.key          writes model.safetensors.sig
               trainguard ckpt sign checkpoint-500 --key keys/trainguard.key \
-                  --server http://ledger:8470 --token-file agent.token              needs an agent or admin token
+                  --server http://ledger:8470 --token-file signer.token             a signer token for you (server token create --role signer --user NAME)
               trainguard ckpt sign checkpoint-500 --key k.key --ignore-paths logs runs.txt --signature /signatures/ckpt500.sig
 
             The token may also come from ${CommonOptions.TokenVariable}.

@@ -59,6 +59,22 @@ public static class ServerCommand
         var maxEvents = new Option<int>("--max-batch-events") { Description = "Most events in one batch (more: 413).", DefaultValueFactory = _ => new BatchLimits().MaxEvents };
         var maxBytes = new Option<long>("--max-batch-bytes") { Description = "Largest batch body in bytes (more: 413).", DefaultValueFactory = _ => new BatchLimits().MaxBytes };
         var interval = new Option<int>("--tree-head-interval-ms") { Description = "0: sign a tree head after every batch; N: at most one per N ms (batches wait for it).", DefaultValueFactory = _ => 0 };
+        var rate = new Option<double>("--rate-limit") { HelpName = "PER_SECOND", Description = "Requests per second each token may make on average (0: no limit); over it: 429 with Retry-After.", DefaultValueFactory = _ => new RateLimit().PerSecond };
+        var burst = new Option<int>("--rate-burst") { HelpName = "N", Description = "Requests a token may make at once before --rate-limit applies.", DefaultValueFactory = _ => new RateLimit().Burst };
+        rate.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<double>() is < 0 or double.NaN or double.PositiveInfinity)
+            {
+                r.AddError("--rate-limit must be 0 (no limit) or a positive number of requests per second");
+            }
+        });
+        burst.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<int>() < 1)
+            {
+                r.AddError("--rate-burst must be at least 1");
+            }
+        });
         var logFormat = new Option<string>("--log-format") { Description = "Log lines on standard error: json or text.", DefaultValueFactory = _ => "json" };
         logFormat.AcceptOnlyFromAmong("json", "text");
         var logLevel = new Option<string>("--log-level") { Description = "Least severe log level: trace, debug, information, warning, error.", DefaultValueFactory = _ => "information" };
@@ -87,7 +103,7 @@ public static class ServerCommand
 
         var command = new Command("server", Description);
         var run = new Command("run", RunDescription);
-        run.AddOptions(urls, tlsCert, tlsKey, clientCa, insecure, data, db, origin, maxEvents, maxBytes, interval, logFormat, logLevel);
+        run.AddOptions(urls, tlsCert, tlsKey, clientCa, insecure, data, db, origin, maxEvents, maxBytes, interval, rate, burst, logFormat, logLevel);
         run.SetAction(async (parse, ct) =>
         {
             var options = new ServerOptions
@@ -102,6 +118,7 @@ public static class ServerCommand
                 Origin = parse.GetValue(origin),
                 Batch = new BatchLimits { MaxEvents = parse.GetValue(maxEvents), MaxBytes = parse.GetValue(maxBytes) },
                 TreeHeadInterval = TimeSpan.FromMilliseconds(parse.GetValue(interval)),
+                RateLimit = new RateLimit(parse.GetValue(rate), parse.GetValue(burst)),
                 LogFormat = parse.GetValue(logFormat) == "text" ? LogFormat.Text : LogFormat.Json,
                 LogLevel = Enum.Parse<LogLevel>(parse.GetValue(logLevel)!, ignoreCase: true),
             };

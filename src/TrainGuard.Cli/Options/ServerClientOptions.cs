@@ -33,7 +33,7 @@ public sealed class ServerClientOptions
     public Option<string?> Token { get; } = new("--token")
     {
         HelpName = "TOKEN",
-        Description = $"API token for --server (from 'trainguard server token new'). Default: ${CommonOptions.TokenVariable}, which keeps it out of the process list; or use --token-file.",
+        Description = $"API token for --server (from 'trainguard server token create'). Default: ${CommonOptions.TokenVariable}, which keeps it out of the process list; or use --token-file.",
     };
 
     public Option<FileInfo?> TokenFile { get; } = new("--token-file")

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Data.Common;
 using TrainGuard.Server.Storage;
 
 namespace TrainGuard.Server.Auth;
@@ -74,8 +75,15 @@ public sealed class TokenAuthenticator
             var wallClock = _time.GetUtcNow();
             if (found.RevokedAt is null && (found.LastUsedAt is not { } used || wallClock - used >= LastUsedResolution))
             {
-                await _store.MarkTokenUsedAsync(hash, wallClock, cancellationToken);
-                found = found with { LastUsedAt = wallClock };
+                try
+                {
+                    await _store.MarkTokenUsedAsync(hash, wallClock, cancellationToken);
+                    found = found with { LastUsedAt = wallClock };
+                }
+                catch (DbException)
+                {
+                    // The last-use time is informational: a busy or read-only store does not refuse the request.
+                }
             }
 
             if (_cache.Count > 10_000)
