@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using TrainGuard.Server.Events;
+using TrainGuard.Server.Notifications;
 
 namespace TrainGuard.Server.Hosting;
 
@@ -41,4 +42,7 @@ public sealed record ServerOptions
 
     /// <summary>How long a verified token is remembered before its hash is looked up again.</summary>
     public TimeSpan TokenCacheTime { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Webhook delivery: timeouts, retry schedule, parallelism (docs/server.md, "Notifications (webhooks)").</summary>
+    public WebhookOptions Webhooks { get; init; } = new();
 }
