@@ -19,7 +19,7 @@ public sealed class WebhookDispatcher : IAsyncDisposable
     /// <summary>What the delivery log keeps of a receiver's error response, at most.</summary>
     public const int ResponseExcerptChars = 200;
 
-    private const int DueBatch = 200;
+    private const int DueBatch = 1000;
     private const int MaxPerTargetRun = 20;
     private const int MaxErrorChars = 400;
     private static readonly TimeSpan LeaseMargin = TimeSpan.FromSeconds(60);
@@ -137,7 +137,7 @@ public sealed class WebhookDispatcher : IAsyncDisposable
 
     private async Task DispatchDueAsync(CancellationToken stop)
     {
-        var due = await _store.DueAsync(_time.GetUtcNow(), DueBatch, stop);
+        var due = await _store.DueAsync(_time.GetUtcNow(), MaxPerTargetRun, DueBatch, stop);
         foreach (var group in due.GroupBy(m => m.Target.Id, StringComparer.Ordinal))
         {
             if (_busy.Count >= _options.MaxParallelTargets)
@@ -150,7 +150,7 @@ public sealed class WebhookDispatcher : IAsyncDisposable
                 continue;
             }
 
-            var messages = group.Take(MaxPerTargetRun).ToList();
+            var messages = group.ToList();
             var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             _busy[group.Key] = done.Task;
             _ = Task.Run(async () =>

@@ -206,15 +206,22 @@ public sealed class WebhookStore
         }, cancellationToken);
     }
 
-    /// <summary>Queued messages of enabled targets that are due at <paramref name="now"/> and not leased, oldest due first.</summary>
-    public async Task<IReadOnlyList<OutboxMessage>> DueAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Queued messages of enabled targets that are due at <paramref name="now"/> and not leased: at most
+    /// <paramref name="perTarget"/> per target (oldest due first), so a target with a long backlog never hides another
+    /// target's messages, and at most <paramref name="limit"/> in all.
+    /// </summary>
+    public async Task<IReadOnlyList<OutboxMessage>> DueAsync(DateTimeOffset now, int perTarget, int limit, CancellationToken cancellationToken = default)
     {
         await using var connection = await _ledger.OpenConnectionAsync(cancellationToken);
         await using var command = SqlDialect.Command(connection, null,
-            $"SELECT {TargetColumns}, o.id, o.message_id, o.event_type, o.body, o.attempts FROM webhook_outbox o JOIN webhook_target t ON t.id = o.target_id " +
-            $"WHERE o.state = '{Pending}' AND t.enabled = 1 AND o.next_attempt_ms <= @now AND (o.lease_until_ms IS NULL OR o.lease_until_ms <= @now) " +
-            "ORDER BY o.next_attempt_ms, o.id LIMIT @limit",
-            ("@now", now.ToUnixTimeMilliseconds()), ("@limit", limit));
+            $"SELECT {TargetColumns}, d.id, d.message_id, d.event_type, d.body, d.attempts FROM (" +
+            "SELECT o.id, o.target_id, o.message_id, o.event_type, o.body, o.attempts, o.next_attempt_ms, " +
+            "ROW_NUMBER() OVER (PARTITION BY o.target_id ORDER BY o.next_attempt_ms, o.id) AS rank_in_target FROM webhook_outbox o " +
+            $"WHERE o.state = '{Pending}' AND o.next_attempt_ms <= @now AND (o.lease_until_ms IS NULL OR o.lease_until_ms <= @now)) d " +
+            "JOIN webhook_target t ON t.id = d.target_id WHERE t.enabled = 1 AND d.rank_in_target <= @per " +
+            "ORDER BY d.next_attempt_ms, d.id LIMIT @limit",
+            ("@now", now.ToUnixTimeMilliseconds()), ("@per", (long)perTarget), ("@limit", limit));
         var result = new List<OutboxMessage>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
@@ -260,7 +267,7 @@ public sealed class WebhookStore
                 ("@duration", attempt.DurationMs), ("@outcome", WebhookDelivery.OutcomeName(attempt.Outcome)), ("@error", attempt.Error),
                 ("@next", attempt.NextAttemptAt?.ToUnixTimeMilliseconds()));
             await ExecuteAsync(connection, transaction, cancellationToken,
-                "UPDATE webhook_outbox SET state = @state, attempts = @attempts, next_attempt_ms = @next, lease_owner = NULL, lease_until_ms = NULL WHERE id = @id",
+                $"UPDATE webhook_outbox SET state = @state, attempts = @attempts, next_attempt_ms = @next, lease_owner = NULL, lease_until_ms = NULL WHERE id = @id AND state = '{Pending}'",
                 ("@state", state), ("@attempts", (long)attempt.Attempt), ("@next", (attempt.NextAttemptAt ?? attempt.AttemptedAt).ToUnixTimeMilliseconds()), ("@id", message.Id));
             if (attempt.Outcome == DeliveryOutcome.Gone)
             {

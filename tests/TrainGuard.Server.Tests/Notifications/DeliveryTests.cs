@@ -134,13 +134,15 @@ public sealed class DeliveryTests
 
     [Theory]
     [MemberData(nameof(Backends))]
-    public async Task A_hanging_receiver_times_out_without_delaying_another_target(string backend)
+    public async Task A_hanging_receiver_with_a_backlog_times_out_without_delaying_another_target(string backend)
     {
         await using var hanging = await LoopbackReceiver.StartAsync(_ => LoopbackReceiver.Hang);
         await using var fast = await LoopbackReceiver.StartAsync();
         await using var harness = await Webhooks.StartAsync(backend, requestTimeout: TimeSpan.FromSeconds(4));
-        await Webhooks.AddAsync(harness.Server, harness.Directory, "a-hanging", hanging.Url);
+        var slow = (await Webhooks.AddAsync(harness.Server, harness.Directory, "a-hanging", hanging.Url)).Target;
         await Webhooks.AddAsync(harness.Server, harness.Directory, "b-fast", fast.Url);
+        var backlog = Enumerable.Range(0, 1500).Select(i => new OutboxItem(StandardWebhook.NewMessageId(), slow, WebhookPayloads.Test, [(byte)'{', (byte)'}'])).ToList();
+        await harness.Server.Webhooks.Store.EnqueueAsync(backlog, DateTimeOffset.UtcNow.AddMinutes(-1));
 
         await harness.Server.Webhooks.Notifier.NotifyAsync(Webhooks.Alert(), CancellationToken.None);
 
