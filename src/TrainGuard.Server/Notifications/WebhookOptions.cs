@@ -31,7 +31,7 @@ public sealed record WebhookOptions
     public TimeSpan PollInterval { get; init; } = TimeSpan.FromSeconds(1);
 
     /// <summary>How many targets are delivered to at once; each target's messages go one after the other.</summary>
-    public int MaxParallelTargets { get; init; } = 8;
+    public int MaxParallelTargets { get; init; } = 32;
 
     /// <summary>False: no dispatcher runs in this process (messages are still queued, another server delivers them).</summary>
     public bool Deliver { get; init; } = true;
