@@ -51,6 +51,10 @@ public sealed class ReadmeCommandTests
         ["trainguard ledger verify --server http://127.0.0.1:8470 --log-key log.vkey --tree-head head.txt --save head.txt"] = 0,
         ["trainguard ledger audit --log-key log.vkey"] = 0,
         ["trainguard ledger verify --server http://tg.example.org:8470 --log-key log.vkey"] = 2,
+        ["trainguard server webhook add --name soc --url https://soc.example.org/hooks/trainguard > soc.whsec"] = 0,
+        ["trainguard server webhook list"] = 0,
+        ["trainguard server webhook deliveries"] = 0,
+        ["trainguard server webhook remove --name soc"] = 0,
     };
 
     private const string ServerLine = "trainguard server run --urls http://127.0.0.1:8470";

@@ -132,6 +132,7 @@ public static class ServerCommand
         command.Subcommands.Add(run);
         command.Subcommands.Add(TokenCommand(stdout));
         command.Subcommands.Add(KeyCommand(stdout));
+        command.Subcommands.Add(WebhookCommand.Create(stdout));
         return command;
     }
 

@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Logging;
 using TrainGuard.Server.Auth;
 using TrainGuard.Server.Events;
+using TrainGuard.Server.Notifications;
 
 namespace TrainGuard.Server.Hosting;
 
@@ -77,4 +78,7 @@ public sealed record ServerOptions
 
     /// <summary>Requests per token: a steady rate and a burst; over it, 429 with <c>Retry-After</c>. <see cref="RateLimit.None"/> turns it off.</summary>
     public RateLimit RateLimit { get; init; } = new();
+
+    /// <summary>Webhook delivery: timeouts, retry schedule, parallelism (docs/server.md, "Notifications (webhooks)").</summary>
+    public WebhookOptions Webhooks { get; init; } = new();
 }

@@ -13,6 +13,7 @@ using TrainGuard.Ledger.Storage;
 using TrainGuard.Server.Auth;
 using TrainGuard.Server.Http;
 using TrainGuard.Server.Ledger;
+using TrainGuard.Server.Notifications;
 using TrainGuard.Server.Storage;
 
 namespace TrainGuard.Server.Hosting;
@@ -29,12 +30,13 @@ public sealed class TrainGuardServer : IAsyncDisposable
     private readonly ServerTls? _tls;
     private bool _disposed;
 
-    private TrainGuardServer(WebApplication app, NoteSigner signer, ServerState state, ServerTls? tls, IReadOnlyList<string> urls)
+    private TrainGuardServer(WebApplication app, NoteSigner signer, ServerState state, ServerTls? tls, WebhookNotifications webhooks, IReadOnlyList<string> urls)
     {
         _app = app;
         _signer = signer;
         _state = state;
         _tls = tls;
+        Webhooks = webhooks;
         Urls = urls;
     }
 
@@ -49,6 +51,9 @@ public sealed class TrainGuardServer : IAsyncDisposable
     public TransparencyLog Log => _state.Log;
 
     public TreeHeadPublisher TreeHeads => _state.TreeHeads;
+
+    /// <summary>Webhook targets, outbox and delivery; <see cref="WebhookNotifications.Notifier"/> is what alerts are handed to.</summary>
+    public WebhookNotifications Webhooks { get; }
 
     /// <summary>The verifier key clients and witnesses pin (<c>trainguard server key show</c>).</summary>
     public string VerifierKey => _state.Log.Verifier.VerifierKey;
@@ -82,6 +87,7 @@ public sealed class TrainGuardServer : IAsyncDisposable
         IServerStore? store = null;
         TreeHeadPublisher? publisher = null;
         WebApplication? app = null;
+        WebhookNotifications? webhooks = null;
         try
         {
             store = await ServerStores.OpenAsync(options.Database ?? ServerStores.DefaultSpec(options.DataDirectory), cancellationToken);
@@ -97,7 +103,9 @@ public sealed class TrainGuardServer : IAsyncDisposable
             }
 
             var state = new ServerState(store, log, publisher, new TokenAuthenticator(store, options.TokenCacheTime), new TokenRateLimiter(options.RateLimit), new ServerMetrics(), options, logger, TimeProvider.System);
+            webhooks = await WebhookNotifications.StartAsync(store, options.DataDirectory, options.Webhooks, logger, TimeProvider.System, cancellationToken);
             Configure(app, state);
+            WebhookEndpoints.Map(app, state, webhooks.Store);
             if (PrivateFiles.IsShared(options.DataDirectory))
             {
                 logger.LogWarning("the data directory {Directory} is open to its group or others; the server's files in it are 0600, but 'chmod 700' it", options.DataDirectory);
@@ -106,13 +114,18 @@ public sealed class TrainGuardServer : IAsyncDisposable
             await app.StartAsync(cancellationToken);
             var urls = app.Urls.ToList();
             logger.LogInformation("TrainGuard server listening on {Urls}; store {Store}; log {Origin} at size {TreeSize}; verifier key {VerifierKey}", string.Join(", ", urls), store.Description, log.Origin, log.Size, log.Verifier.VerifierKey);
-            return new TrainGuardServer(app, signer, state, tls, urls);
+            return new TrainGuardServer(app, signer, state, tls, webhooks, urls);
         }
         catch
         {
             if (app is not null)
             {
                 await app.DisposeAsync();
+            }
+
+            if (webhooks is not null)
+            {
+                await webhooks.DisposeAsync();
             }
 
             publisher?.Dispose();
@@ -164,6 +177,7 @@ public sealed class TrainGuardServer : IAsyncDisposable
         finally
         {
             await _app.DisposeAsync();
+            await Webhooks.DisposeAsync();
             _state.TreeHeads.Dispose();
             await _state.Store.DisposeAsync();
             _signer.Dispose();

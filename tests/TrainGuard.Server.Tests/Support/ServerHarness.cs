@@ -92,12 +92,12 @@ public sealed class ServerHarness : IAsyncDisposable
         return (response.StatusCode, JsonNode.Parse(text)!.AsObject());
     }
 
-    /// <summary>Stops the server and starts a new one on the same data directory and store.</summary>
-    public async Task RestartAsync()
+    /// <summary>Stops the server and starts a new one on the same data directory and store (<paramref name="configure"/> changes its options).</summary>
+    public async Task RestartAsync(Func<ServerOptions, ServerOptions>? configure = null)
     {
         Http.Dispose();
         await Server.DisposeAsync();
-        Server = await TrainGuardServer.StartAsync(Options);
+        Server = await TrainGuardServer.StartAsync(configure?.Invoke(Options) ?? Options);
         Http = new HttpClient { BaseAddress = Server.BaseAddress, Timeout = TimeSpan.FromSeconds(60) };
     }
 

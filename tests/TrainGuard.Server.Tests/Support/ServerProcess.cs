@@ -8,21 +8,37 @@ public sealed class ServerProcess : IDisposable
 {
     private readonly Process _process;
     private readonly Task _drainErrors;
+    private readonly System.Text.StringBuilder _errors;
 
-    private ServerProcess(Process process, Uri baseAddress, Task drainErrors)
+    private ServerProcess(Process process, Uri baseAddress, Task drainErrors, System.Text.StringBuilder errors)
     {
         _process = process;
         BaseAddress = baseAddress;
         _drainErrors = drainErrors;
+        _errors = errors;
     }
 
     public Uri BaseAddress { get; }
 
-    public static async Task<ServerProcess> StartAsync(string dataDirectory, string database)
+    /// <summary>What the server wrote to standard error so far (its log).</summary>
+    public string Errors
+    {
+        get
+        {
+            lock (_errors)
+            {
+                return _errors.ToString();
+            }
+        }
+    }
+
+    /// <summary>Starts the server; <paramref name="extraArgs"/> follow the defaults (a <c>--log-level</c> among them replaces <c>warning</c>).</summary>
+    public static async Task<ServerProcess> StartAsync(string dataDirectory, string database, params string[] extraArgs)
     {
         var host = Environment.ProcessPath is { } path && Path.GetFileNameWithoutExtension(path).Equals("dotnet", StringComparison.OrdinalIgnoreCase) ? path : "dotnet";
         var start = new ProcessStartInfo(host) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var arg in new[] { TestPaths.CliAssembly, "server", "run", "--data-dir", dataDirectory, "--db", database, "--urls", "http://127.0.0.1:0", "--log-format", "text", "--log-level", "warning" })
+        var level = extraArgs.Contains("--log-level") ? [] : new[] { "--log-level", "warning" };
+        foreach (var arg in new[] { TestPaths.CliAssembly, "server", "run", "--data-dir", dataDirectory, "--db", database, "--urls", "http://127.0.0.1:0", "--log-format", "text" }.Concat(level).Concat(extraArgs))
         {
             start.ArgumentList.Add(arg);
         }
@@ -48,7 +64,7 @@ public sealed class ServerProcess : IDisposable
                 if (line.StartsWith(ServerCommand.ListeningPrefix, StringComparison.Ordinal))
                 {
                     var url = line[ServerCommand.ListeningPrefix.Length..].Split(' ')[0];
-                    return new ServerProcess(process, new Uri(url.TrimEnd('/') + "/"), drain);
+                    return new ServerProcess(process, new Uri(url.TrimEnd('/') + "/"), drain, errors);
                 }
             }
         }
