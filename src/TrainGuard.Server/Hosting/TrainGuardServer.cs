@@ -71,11 +71,12 @@ public sealed class TrainGuardServer : IAsyncDisposable
             throw new ArgumentException("at least one listening address is needed", nameof(options));
         }
 
-        PrivateFiles.CreateDirectory(options.DataDirectory);
+        // TLS is checked first: a server that would refuse to start creates nothing.
         var tls = ServerTls.Load(options, TimeProvider.System.GetUtcNow());
         NoteSigner signer;
         try
         {
+            PrivateFiles.CreateDirectory(options.DataDirectory);
             signer = LogSigningKey.LoadOrCreate(options.DataDirectory, options.Origin);
         }
         catch
