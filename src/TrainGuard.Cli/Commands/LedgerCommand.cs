@@ -113,16 +113,33 @@ public static class LedgerCommand
         var data = CommonOptions.DataDirectory();
         var db = CommonOptions.Database();
         var key = CommonOptions.LogKey(required: false, "Also verify every stored tree head's signature with it.");
+        var treeHeads = new Option<FileInfo[]>("--tree-head")
+        {
+            HelpName = "FILE",
+            Description = "A signed tree head kept outside the server (a 'ledger verify --save' file, a witness's or a client's kept head; repeatable, needs --log-key): the store must still reproduce it. A store smaller than the kept head was cut at its end (TG-LED-008), which the stored rows alone cannot show.",
+            DefaultValueFactory = _ => [],
+        };
         var output = new ReportOptions(sarif: true);
-        var command = new Command("audit", "Recompute every leaf and the tree from the stored rows; report changed, missing or extra rows, tree heads no longer reproduced, and event index mismatches. The database must exist (it is never created here).\n" + ExitCodes.HelpText);
-        command.AddOptions(data, db, key);
+        var command = new Command("audit", "Recompute every leaf and the tree from the stored rows; report changed, missing or extra rows, tree heads no longer reproduced, and event index mismatches. The database must exist (it is never created here). Rows cut from the end together with their tree heads leave the store consistent: give a tree head kept elsewhere with --tree-head to catch that.\n" + ExitCodes.HelpText);
+        command.AddOptions(data, db, key, treeHeads);
         output.AddTo(command);
         command.SetAction(async (parse, ct) =>
         {
             output.Validate(parse);
             var keys = parse.GetValue(key) is { } k ? new[] { InputValidation.LogKey(k) } : null;
+            var kept = new List<string>();
+            foreach (var file in parse.GetValue(treeHeads)!)
+            {
+                kept.Add(await File.ReadAllTextAsync(InputValidation.ExistingFile(file, "--tree-head")!, ct));
+            }
+
+            if (kept.Count > 0 && keys is null)
+            {
+                throw new CliException("--tree-head needs --log-key: a kept tree head counts only when the log key signed it");
+            }
+
             await using var store = await ServerCommand.OpenStoreAsync(parse.GetValue(db), parse.GetValue(data), mustExist: true, ct);
-            var report = await ServerStoreAudit.AuditAsync(store, keys, ct);
+            var report = await ServerStoreAudit.AuditAsync(store, keys, kept, ct);
             return output.Write(parse, report, stdout, stderr);
         });
         return command;

@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Logging;
+using TrainGuard.Ledger.Notes;
 using TrainGuard.Server.Auth;
 using TrainGuard.Server.Events;
 
@@ -77,4 +78,7 @@ public sealed record ServerOptions
 
     /// <summary>Requests per token: a steady rate and a burst; over it, 429 with <c>Retry-After</c>. <see cref="RateLimit.None"/> turns it off.</summary>
     public RateLimit RateLimit { get; init; } = new();
+
+    /// <summary>Witness keys whose <c>cosignature/v1</c> cosignatures the server accepts and serves (<c>--witness-key</c>).</summary>
+    public IReadOnlyList<CosignerVerifier> Witnesses { get; init; } = [];
 }

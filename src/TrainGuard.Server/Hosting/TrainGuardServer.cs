@@ -14,6 +14,7 @@ using TrainGuard.Server.Auth;
 using TrainGuard.Server.Http;
 using TrainGuard.Server.Ledger;
 using TrainGuard.Server.Storage;
+using TrainGuard.Server.Witness;
 
 namespace TrainGuard.Server.Hosting;
 
@@ -49,6 +50,9 @@ public sealed class TrainGuardServer : IAsyncDisposable
     public TransparencyLog Log => _state.Log;
 
     public TreeHeadPublisher TreeHeads => _state.TreeHeads;
+
+    /// <summary>Witness cosignatures the server holds and serves.</summary>
+    public CosignedTreeHeads Cosignatures => _state.Cosignatures;
 
     /// <summary>The verifier key clients and witnesses pin (<c>trainguard server key show</c>).</summary>
     public string VerifierKey => _state.Log.Verifier.VerifierKey;
@@ -88,6 +92,7 @@ public sealed class TrainGuardServer : IAsyncDisposable
             var log = await TransparencyLog.OpenAsync(store.Ledger, signer.Name, signer, cancellationToken);
             publisher = new TreeHeadPublisher(log, options.TreeHeadInterval);
             await publisher.InitializeAsync(cancellationToken);
+            var cosignatures = await CosignedTreeHeads.OpenAsync(store, options.Witnesses, cancellationToken);
 
             app = Build(options, tls);
             var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("TrainGuard.Server");
@@ -96,7 +101,7 @@ public sealed class TrainGuardServer : IAsyncDisposable
                 tls.Logger = logger;
             }
 
-            var state = new ServerState(store, log, publisher, new TokenAuthenticator(store, options.TokenCacheTime), new TokenRateLimiter(options.RateLimit), new ServerMetrics(), options, logger, TimeProvider.System);
+            var state = new ServerState(store, log, publisher, new TokenAuthenticator(store, options.TokenCacheTime), new TokenRateLimiter(options.RateLimit), new ServerMetrics(), options, logger, TimeProvider.System) { Cosignatures = cosignatures };
             Configure(app, state);
             if (PrivateFiles.IsShared(options.DataDirectory))
             {
@@ -284,6 +289,10 @@ public sealed class TrainGuardServer : IAsyncDisposable
         app.MapGet("/api/v1/log", Handle(LogEndpoints.InfoAsync));
         app.MapGet("/checkpoint", Handle(LogEndpoints.CheckpointAsync));
         app.MapGet("/tile/{**path}", Handle(LogEndpoints.HashTileAsync));
+        app.MapGet("/api/v1/checkpoint/cosigned", Handle(WitnessEndpoints.CosignedAsync));
+
+        // Witnesses need no token: a cosignature of a configured witness key is the credential (C2SP tlog-witness).
+        app.MapPost("/api/v1/cosignatures", Handle(WitnessEndpoints.SubmitAsync));
 
         // Entry bundles hold the events (users, hosts, command lines): a reader's.
         app.MapGet("/tile/entries/{**path}", Authorization.Require(state, Role.Reader, Handle(LogEndpoints.EntryBundleAsync)));
