@@ -144,6 +144,36 @@ public sealed class WitnessTests
     }
 
     [Fact]
+    public async Task Ckpt_sign_after_the_ledger_was_cut_reports_the_rollback_instead_of_taking_it_as_an_acknowledgement()
+    {
+        await using var h = await ServerHarness.StartAsync(Backends.Sqlite);
+        await h.PostEventsOkAsync(Enumerable.Range(0, 8).Select(i => ServerHarness.Event(i)));
+        var keys = Path.Combine(h.Directory, "keys");
+        Assert.Equal(0, (await CliRunner.RunAsync("keys", "new", "--dir", keys)).Exit);
+        var state = Path.Combine(h.Directory, "signer-state");
+        var first = Path.Combine(h.Directory, "first.safetensors");
+        var second = Path.Combine(h.Directory, "second.safetensors");
+        await File.WriteAllBytesAsync(first, [1, 2, 3]);
+        await File.WriteAllBytesAsync(second, [4, 5, 6]);
+        string[] Sign(string file) => ["ckpt", "sign", file, "--key", Path.Combine(keys, "trainguard.key"), "--server", h.Server.BaseAddress.ToString(), "--token", h.AgentToken, "--log-key", h.Server.VerifierKey, "--state-dir", state, "--format", "json"];
+
+        var (exit, stdout, stderr) = await CliRunner.RunAsync(Sign(first));
+        Assert.True(exit == 0, stdout + stderr);
+        var head = JsonNode.Parse(stdout)!["ledger"]!["tree_head"]!;
+        Assert.Equal(("first-use", 9, true), ((string)head["change"]!, (int)head["size"]!, (bool)head["acknowledged"]!));
+
+        await TruncateAsync(h.Database, 5);
+        await h.RestartAsync();
+        (exit, stdout, stderr) = await CliRunner.RunAsync(Sign(second));
+
+        Assert.Equal(1, exit);
+        var json = JsonNode.Parse(stdout)!;
+        Assert.Equal(("rolled-back", false), ((string)json["ledger"]!["tree_head"]!["change"]!, (bool)json["ledger"]!["tree_head"]!["acknowledged"]!));
+        Assert.Equal((9, 6), ((int)json["evidence"]!["kept_size"]!, (int)json["evidence"]!["new_size"]!));
+        Assert.Contains("not consistent with the one kept", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Split_view_between_two_servers_with_the_same_key_is_detected_by_a_witness()
     {
         using var witness = Cosigner.Generate("witness.test/w1");

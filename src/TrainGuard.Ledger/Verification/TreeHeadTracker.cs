@@ -123,6 +123,35 @@ public sealed class TreeHeadTracker
         Open(FileFor(stateDirectory, logKey, origin), logKey);
 
     /// <summary>
+    /// Checks <paramref name="newNote"/> against the head kept for its log (the origin its signed text names) under
+    /// <paramref name="stateDirectory"/> and keeps it when consistent. A head that is malformed or not signed by
+    /// <paramref name="logKey"/> names no trustworthy origin: it is <see cref="TreeHeadChange.Untrusted"/>, no state
+    /// file is touched, and the returned state file is null.
+    /// </summary>
+    public static async Task<(TreeHeadAdvance Advance, string? StateFile)> AdvanceInDirectoryAsync(string stateDirectory, NoteVerifier logKey, string newNote, ConsistencyProofSource proofs, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(newNote);
+        string? origin = null;
+        try
+        {
+            var opened = TreeHead.OpenSigned(Encoding.UTF8.GetBytes(newNote), [logKey]);
+            origin = opened.Verification.IsVerified ? opened.TreeHead.Origin : null;
+        }
+        catch (MalformedInputException)
+        {
+            // Reported as untrusted below.
+        }
+
+        if (origin is null)
+        {
+            return (await CompareAsync(null, null, newNote, logKey, proofs, cancellationToken), null);
+        }
+
+        var tracker = ForLog(stateDirectory, logKey, origin);
+        return (await tracker.AdvanceAsync(newNote, proofs, cancellationToken), tracker.StateFile);
+    }
+
+    /// <summary>
     /// <c>&lt;dir&gt;/&lt;origin, percent-escaped&gt;+&lt;key ID&gt;.tree-head</c>; an origin too long for a file name
     /// is cut and followed by a hash of the whole.
     /// </summary>

@@ -1,4 +1,3 @@
-using System.Text;
 using TrainGuard.Ledger.Client;
 using TrainGuard.Ledger.Notes;
 using TrainGuard.Ledger.Verification;
@@ -56,29 +55,11 @@ public sealed class LogWitness
     public async Task<WitnessRound> RunOnceAsync(bool submit, CancellationToken cancellationToken = default)
     {
         var note = await _server.GetTreeHeadAsync(cancellationToken);
-        string? origin = null;
-        try
-        {
-            var opened = TreeHead.OpenSigned(Encoding.UTF8.GetBytes(note), [_logKey]);
-            origin = opened.Verification.IsVerified ? opened.TreeHead.Origin : null;
-        }
-        catch (MalformedInputException)
-        {
-            // Reported as untrusted below.
-        }
-
-        if (origin is null)
-        {
-            var untrusted = await TreeHeadTracker.CompareAsync(null, null, note, _logKey, _server.GetConsistencyProofAsync, cancellationToken);
-            return new WitnessRound(untrusted, null, null, null, _time.GetUtcNow());
-        }
-
-        var tracker = TreeHeadTracker.ForLog(_stateDirectory, _logKey, origin);
-        var advance = await tracker.AdvanceAsync(note, _server, cancellationToken);
+        var (advance, stateFile) = await TreeHeadTracker.AdvanceInDirectoryAsync(_stateDirectory, _logKey, note, _server.GetConsistencyProofAsync, cancellationToken);
         var at = _time.GetUtcNow();
         if (!advance.IsConsistent)
         {
-            return new WitnessRound(advance, null, null, tracker.StateFile, at);
+            return new WitnessRound(advance, null, null, stateFile, at);
         }
 
         // Cosign the head's text; the cosigned note carries the log's own signature and the new cosignature.
@@ -87,6 +68,6 @@ public sealed class LogWitness
         var logLines = string.Concat(signed.Signatures.Where(_logKey.Names).Select(s => s.ToLine()));
         var cosigned = signed.Text + "\n" + logLines + line;
         var receipt = submit ? await _server.SubmitCosignatureAsync(cosigned, cancellationToken) : null;
-        return new WitnessRound(advance, line, receipt, tracker.StateFile, at) { CosignedNote = cosigned };
+        return new WitnessRound(advance, line, receipt, stateFile, at) { CosignedNote = cosigned };
     }
 }
