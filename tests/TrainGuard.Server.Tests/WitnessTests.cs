@@ -1,6 +1,9 @@
 using System.Net;
 using System.Text;
 using System.Text.Json.Nodes;
+using TrainGuard.Agent.Shipping;
+using TrainGuard.Agent.Spool;
+using TrainGuard.Events;
 using TrainGuard.Ledger.Notes;
 using TrainGuard.Server.Tests.Support;
 
@@ -93,7 +96,7 @@ public sealed class WitnessTests
 
     [Theory]
     [MemberData(nameof(Backends.All), MemberType = typeof(Backends))]
-    public async Task Truncating_the_newest_entries_with_database_access_is_detected_by_a_witness_and_ledger_verify(string backend)
+    public async Task Truncating_the_newest_entries_with_database_access_is_detected_by_a_witness_an_agent_and_ledger_verify(string backend)
     {
         using var witness = Cosigner.Generate("witness.test/w1");
         await using var h = await ServerHarness.StartAsync(backend, o => o with { Witnesses = [witness.Verifier] });
@@ -101,6 +104,13 @@ public sealed class WitnessTests
         await h.PostEventsOkAsync(Enumerable.Range(8, 4).Select(i => ServerHarness.Event(i)));
         var witnessState = Path.Combine(h.Directory, "witness-state");
         var clientState = Path.Combine(h.Directory, "client-state");
+
+        // An agent ships three events of its own and keeps the head that acknowledged them.
+        using var spool = EventSpool.Open(Path.Combine(h.Directory, "agent-spool"));
+        spool.Append(Enumerable.Range(200, 3).Select(AgentEvent).ToList());
+        using var shipper = new EventShipper(spool, new ShipperOptions { ServerUrl = h.Server.BaseAddress, Token = h.AgentToken, LogKey = NoteVerifier.Parse(h.Server.VerifierKey) });
+        Assert.Equal(ShipOutcome.Sent, await shipper.ShipOnceAsync());
+        Assert.Equal(0, spool.Pending);
         var kept = await h.Http.GetStringAsync("checkpoint");
         var (seen, _, _) = await RunWitnessAsync(h, witness, witnessState, "--submit");
         Assert.Equal(0, seen);
@@ -115,11 +125,21 @@ public sealed class WitnessTests
         var (audit, _, _) = await CliRunner.RunAsync("ledger", "audit", "--db", h.Database, "--log-key", h.Server.VerifierKey);
         Assert.Equal(0, audit);
 
+        // The agent's next answer (from the restarted server) is no acknowledgement: its event stays in the spool, and
+        // it raises TG-AGT-122.
+        spool.Append(AgentEvent(300));
+        using var next = new EventShipper(spool, new ShipperOptions { ServerUrl = h.Server.BaseAddress, Token = h.AgentToken, LogKey = NoteVerifier.Parse(h.Server.VerifierKey) });
+        Assert.Equal(ShipOutcome.RetryLater, await next.ShipOnceAsync());
+        Assert.Contains("shrank from 15 to 9", next.Stats.LastError, StringComparison.Ordinal);
+        var alert = EventRecord.Parse(spool.ReadPending(10)[^1].EventJson);
+        Assert.Equal(("ledger-rolled-back", "TG-AGT-122"), (alert.Action, alert.GetString("trainguard.finding.rule")));
+        Assert.Equal(2, spool.Pending);
+
         var (exit, json, _) = await RunWitnessAsync(h, witness, witnessState, "--submit");
         Assert.Equal(1, exit);
         Assert.Equal("rolled-back", (string)json["change"]!);
         var evidence = json["evidence"]!;
-        Assert.Equal((12, 8), ((int)evidence["kept_size"]!, (int)evidence["new_size"]!));
+        Assert.Equal((15, 9), ((int)evidence["kept_size"]!, (int)evidence["new_size"]!));
         Assert.Equal(kept, (string)evidence["kept_tree_head"]!);
         Assert.True(File.Exists((string)evidence["file"]!));
         Assert.Equal("TG-LED-008", (string)json["logs"]![0]!["findings"]![0]!["rule"]!);
@@ -136,11 +156,11 @@ public sealed class WitnessTests
         Assert.Contains("TG-LED-008", auditOut, StringComparison.Ordinal);
 
         // New events past the old size do not hide it: the tree no longer extends the kept head (a split view).
-        await h.PostEventsOkAsync(Enumerable.Range(100, 6).Select(i => ServerHarness.Event(i)));
+        await h.PostEventsOkAsync(Enumerable.Range(100, 10).Select(i => ServerHarness.Event(i)));
         (exit, json, _) = await RunWitnessAsync(h, witness, witnessState, "--submit");
         Assert.Equal(1, exit);
         Assert.Equal("split-view", (string)json["change"]!);
-        Assert.Equal((12, 14), ((int)json["evidence"]!["kept_size"]!, (int)json["evidence"]!["new_size"]!));
+        Assert.Equal((15, 19), ((int)json["evidence"]!["kept_size"]!, (int)json["evidence"]!["new_size"]!));
     }
 
     [Fact]
@@ -200,6 +220,8 @@ public sealed class WitnessTests
         using var response = await a.Http.PostAsync("api/v1/cosignatures", new StringContent(forked + witness.Cosign(forked.Text, DateTimeOffset.UtcNow)));
         Assert.Equal(HttpStatusCode.Conflict, response.StatusCode);
     }
+
+    private static EventRecord AgentEvent(int n) => EventRecord.Parse(ServerHarness.Event(n).ToJsonString());
 
     /// <summary>What an insider with write access to the database does to cut the log at <paramref name="size"/>.</summary>
     internal static async Task TruncateAsync(string database, long size)
