@@ -51,6 +51,9 @@ public sealed class ReadmeCommandTests
         ["trainguard ledger verify --server http://127.0.0.1:8470 --log-key log.vkey --tree-head head.txt --save head.txt"] = 0,
         ["trainguard ledger audit --log-key log.vkey"] = 0,
         ["trainguard ledger verify --server http://tg.example.org:8470 --log-key log.vkey"] = 2,
+        ["trainguard ledger audit --log-key log.vkey --tree-head head.txt"] = 0,
+        ["trainguard keys new --witness witness.example/w1 --dir witness"] = 0,
+        ["trainguard ledger witness --server http://127.0.0.1:8470 --log-key log.vkey --key witness/witness.key --once"] = 0,
     };
 
     private const string ServerLine = "trainguard server run --urls http://127.0.0.1:8470";
