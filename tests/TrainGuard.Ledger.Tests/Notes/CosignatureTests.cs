@@ -5,7 +5,7 @@ using NSec.Cryptography;
 using TrainGuard.Ledger.Notes;
 using TrainGuard.Parsing;
 
-namespace TrainGuard.Ledger.Tests.TreeHeads;
+namespace TrainGuard.Ledger.Tests.Notes;
 
 /// <summary>C2SP tlog-cosignature <c>cosignature/v1</c>: key IDs, the signed message, the signature layout, key strings.</summary>
 public sealed class CosignatureTests
