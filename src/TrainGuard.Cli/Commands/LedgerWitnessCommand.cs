@@ -84,7 +84,7 @@ internal static partial class LedgerWitnessCommand
 
             var every = Duration(parse.GetValue(interval)!, "--interval");
             var stateDirectory = CommonOptions.ResolveStateDirectory(parse.GetValue(state));
-            using var client = new TrainGuardApiClient(serverUri, timeout: server.RequestTimeout(parse));
+            using var client = server.CreateClient(parse)!;
             var witness = new LogWitness(client, verifier, cosigner, stateDirectory);
             var started = DateTimeOffset.UtcNow;
             var rounds = 0;
