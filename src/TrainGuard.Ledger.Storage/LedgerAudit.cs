@@ -15,12 +15,21 @@ public static class LedgerAudit
     public const int MaxListedFindings = 10_000;
 
     /// <summary>Audits <paramref name="store"/>; with <paramref name="logKeys"/>, tree head signatures are verified too.</summary>
-    public static async Task<LedgerAuditReport> RunAsync(ILedgerStore store, IEnumerable<NoteVerifier>? logKeys = null, CancellationToken cancellationToken = default)
+    public static Task<LedgerAuditReport> RunAsync(ILedgerStore store, IEnumerable<NoteVerifier>? logKeys = null, CancellationToken cancellationToken = default) =>
+        RunAsync(store, logKeys, [], cancellationToken);
+
+    /// <summary>
+    /// Audits <paramref name="store"/> and also checks <paramref name="keptTreeHeads"/> (signed notes kept outside the
+    /// server, e.g. by a witness) against the stored entries; they appear in the report with negative ids (-1, -2...).
+    /// </summary>
+    public static async Task<LedgerAuditReport> RunAsync(ILedgerStore store, IEnumerable<NoteVerifier>? logKeys, IReadOnlyList<string> keptTreeHeads, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(keptTreeHeads);
         var keys = logKeys?.ToList();
         var storedSize = await store.SizeAsync(cancellationToken);
         var checkpoints = (await store.GetTreeHeadsAsync(cancellationToken))
+            .Concat(keptTreeHeads.Select(Kept))
             .Select(c => Inspect(c, keys))
             .OrderBy(c => c.Claimed?.Size ?? long.MaxValue)
             .ToList();
@@ -135,6 +144,20 @@ public static class LedgerAudit
         }
 
         return pending;
+    }
+
+    /// <summary>A kept tree head as if it were stored: its columns are those of its own note (malformed: left to <see cref="Inspect"/>).</summary>
+    private static StoredTreeHead Kept(string note, int position)
+    {
+        try
+        {
+            var head = TreeHead.Parse(SignedNote.Parse(note).Text);
+            return new StoredTreeHead(-(position + 1), head.Size, head.RootHash.ToArray(), note, DateTimeOffset.MinValue);
+        }
+        catch (MalformedInputException)
+        {
+            return new StoredTreeHead(-(position + 1), -1, [], note, DateTimeOffset.MinValue);
+        }
     }
 
     private static TreeHeadAudit Inspect(StoredTreeHead stored, List<NoteVerifier>? keys)

@@ -17,10 +17,24 @@ public static class LedgerAuditor
     /// Audits <paramref name="store"/>, described as <paramref name="where"/> in findings; <paramref name="moreChecks"/>
     /// gets the committed tree size and returns findings of its own.
     /// </summary>
+    public static Task<Report> AuditAsync(
+        ILedgerStore store,
+        string where,
+        IEnumerable<NoteVerifier>? logKeys,
+        Func<long, CancellationToken, Task<IReadOnlyList<Finding>>>? moreChecks = null,
+        CancellationToken cancellationToken = default) =>
+        AuditAsync(store, where, logKeys, [], moreChecks, cancellationToken);
+
+    /// <summary>
+    /// As <see cref="AuditAsync(ILedgerStore, string, IEnumerable{NoteVerifier}?, Func{long, CancellationToken, Task{IReadOnlyList{Finding}}}?, CancellationToken)"/>,
+    /// and every tree head in <paramref name="keptTreeHeads"/> (kept outside the server) must be reproduced: a kept
+    /// head larger than the stored log is a rollback (TG-LED-008), one the entries do not rebuild a rewrite (TG-LED-004).
+    /// </summary>
     public static async Task<Report> AuditAsync(
         ILedgerStore store,
         string where,
         IEnumerable<NoteVerifier>? logKeys,
+        IReadOnlyList<string> keptTreeHeads,
         Func<long, CancellationToken, Task<IReadOnlyList<Finding>>>? moreChecks = null,
         CancellationToken cancellationToken = default)
     {
@@ -28,7 +42,7 @@ public static class LedgerAuditor
         ArgumentNullException.ThrowIfNull(where);
         var started = DateTimeOffset.UtcNow;
         var clock = Stopwatch.StartNew();
-        var audit = await LedgerAudit.RunAsync(store, logKeys, cancellationToken);
+        var audit = await LedgerAudit.RunAsync(store, logKeys, keptTreeHeads, cancellationToken);
         var findings = new List<Finding>();
 
         foreach (var index in audit.ChangedEntries)
@@ -55,6 +69,16 @@ public static class LedgerAuditor
         foreach (var c in audit.TreeHeads)
         {
             var size = c.Claimed?.Size ?? c.Stored.TreeSize;
+            if (c.Stored.Id < 0)
+            {
+                if (KeptFinding(c, audit.StoredTreeSize, where) is { } kept)
+                {
+                    findings.Add(kept);
+                }
+
+                continue;
+            }
+
             switch (c.Status)
             {
                 case TreeHeadAuditStatus.Matches:
@@ -94,6 +118,23 @@ public static class LedgerAuditor
             Rules = LedgerRules.All,
             StartedAt = started,
             Elapsed = clock.Elapsed,
+        };
+    }
+
+    /// <summary>The finding for a tree head kept outside the server (<c>ledger audit --tree-head</c>), or null when the store reproduces it.</summary>
+    private static Finding? KeptFinding(TreeHeadAudit c, long storedSize, string where)
+    {
+        var member = $"kept tree head {-c.Stored.Id}";
+        if (c.Claimed is { } head && head.Size > storedSize && c.Status is TreeHeadAuditStatus.Matches or TreeHeadAuditStatus.EntriesMissing)
+        {
+            return LedgerFindings.Make(LedgerRules.RolledBack, $"the store holds {storedSize} entries, but a tree head the log signed and someone kept covers {head.Size}: the newest {head.Size - storedSize} entries were cut (a rollback)", where, member, ("kept_size", head.Size), ("stored_size", storedSize));
+        }
+
+        return c.Status switch
+        {
+            TreeHeadAuditStatus.Matches => null,
+            TreeHeadAuditStatus.RootMismatch or TreeHeadAuditStatus.EntriesMissing => LedgerFindings.Make(LedgerRules.CheckpointNotReproduced, $"the stored entries no longer rebuild the kept tree head of size {c.Claimed!.Size}; the change lies in entries {c.SuspectFromIndex ?? 0}..{c.Claimed.Size - 1}", where, member, ("size", c.Claimed.Size)),
+            _ => LedgerFindings.Make(LedgerRules.CheckpointInvalid, $"{member}: {Describe(c.Status)}{(c.Problem is null ? string.Empty : ": " + c.Problem)}", where, member),
         };
     }
 

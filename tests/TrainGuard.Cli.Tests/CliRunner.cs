@@ -1,8 +1,13 @@
 namespace TrainGuard.Cli.Tests;
 
-/// <summary>Runs the CLI in-process with captured output.</summary>
+/// <summary>Runs the CLI in-process with captured output, with tree heads kept under a throwaway $XDG_STATE_HOME (never the user's).</summary>
 internal static class CliRunner
 {
+    static CliRunner()
+    {
+        Environment.SetEnvironmentVariable("XDG_STATE_HOME", Directory.CreateTempSubdirectory("tg-cli-state-").FullName);
+    }
+
     public static string Root { get; } = FindRoot();
 
     public static async Task<(int Code, string Stdout, string Stderr)> RunAsync(params string[] args)

@@ -55,6 +55,9 @@ public sealed class ReadmeCommandTests
         ["trainguard server webhook list"] = 0,
         ["trainguard server webhook deliveries"] = 0,
         ["trainguard server webhook remove --name soc"] = 0,
+        ["trainguard ledger audit --log-key log.vkey --tree-head head.txt"] = 0,
+        ["trainguard keys new --witness witness.example/w1 --dir witness"] = 0,
+        ["trainguard ledger witness --server http://127.0.0.1:8470 --log-key log.vkey --key witness/witness.key --once"] = 0,
     };
 
     private const string ServerLine = "trainguard server run --urls http://127.0.0.1:8470";

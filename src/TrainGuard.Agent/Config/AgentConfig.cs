@@ -1,5 +1,6 @@
 using System.Globalization;
 using TrainGuard.Ledger.Client;
+using TrainGuard.Ledger.Notes;
 using TrainGuard.Parsing;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
@@ -27,6 +28,12 @@ public sealed record AgentConfig
 
     /// <summary>PEM private key of <see cref="ClientCertificateFile"/>, mode 0600 (<c>server.client_key</c>).</summary>
     public string? ClientKeyFile { get; init; }
+
+    /// <summary>
+    /// The ledger's verifier key (<c>server.log_key</c>: the key string, or a file holding it) that acknowledgements must
+    /// be signed with; null pins the key the server announces on first contact.
+    /// </summary>
+    public string? LogKey { get; init; }
 
     public int BatchSize { get; init; } = 500;
 
@@ -166,13 +173,14 @@ public sealed record AgentConfig
                 {
                     "url" => c with { ServerUrl = reader.Url(v, "server.url") },
                     "token_file" => c with { TokenFile = reader.String(v, "server.token_file") },
+                    "log_key" => c with { LogKey = reader.String(v, "server.log_key") },
                     "ca" => c with { ServerCaFile = reader.String(v, "server.ca") },
                     "client_cert" => c with { ClientCertificateFile = reader.String(v, "server.client_cert") },
                     "client_key" => c with { ClientKeyFile = reader.String(v, "server.client_key") },
                     "batch_size" => c with { BatchSize = reader.Int(v, "server.batch_size", 1, 10_000) },
                     "timeout_seconds" => c with { RequestTimeout = reader.Seconds(v, "server.timeout_seconds", 1) },
                     "backoff_max_seconds" => c with { BackoffMax = reader.Seconds(v, "server.backoff_max_seconds", 1) },
-                    _ => throw reader.Unknown(k, v, "url, token_file, ca, client_cert, client_key, batch_size, timeout_seconds, backoff_max_seconds"),
+                    _ => throw reader.Unknown(k, v, "url, token_file, log_key, ca, client_cert, client_key, batch_size, timeout_seconds, backoff_max_seconds"),
                 }),
                 "host_name" => config with { HostName = reader.String(value, key) },
                 "spool_dir" => config with { SpoolDirectory = reader.String(value, key) },
@@ -213,6 +221,25 @@ public sealed record AgentConfig
         }
 
         return config;
+    }
+
+    /// <summary>The pinned ledger key (<see cref="LogKey"/>: the key string or a file holding it), or null when none is configured.</summary>
+    public NoteVerifier? ReadLogKey()
+    {
+        if (LogKey is null)
+        {
+            return null;
+        }
+
+        var isFile = File.Exists(LogKey);
+        try
+        {
+            return NoteVerifier.Parse(isFile ? File.ReadAllText(LogKey).Trim() : LogKey.Trim());
+        }
+        catch (Exception ex) when (ex is MalformedInputException or IOException)
+        {
+            throw MalformedInputException.CreateAt(InputErrorKind.Config, $"server.log_key: {ex.Message}{(isFile || LogKey.Contains('+', StringComparison.Ordinal) ? string.Empty : " (no such file either)")}", isFile ? LogKey : SourcePath ?? "agent config", line: null, inner: ex);
+        }
     }
 
     /// <summary>Reads the bearer token (first line of <see cref="TokenFile"/>), or null when no token file is configured.</summary>

@@ -7,7 +7,8 @@ namespace TrainGuard.Agent.Detections;
 /// The agent's detections (TG-AGT-100..199, <c>Rules/detections.yaml</c>): which of the events its collectors derive
 /// (audit records, snapshot differences) deserve attention, how much, and why. <see cref="Annotate"/> embeds the finding
 /// of the most severe rule that fires (<c>trainguard.finding</c>, <c>event.severity</c>, <c>trainguard.severity</c>);
-/// an event no rule fires on is left as it is. Samples are audit log text or snapshot pairs (<see cref="DetectionSamples"/>).
+/// an event no rule fires on is left as it is. Samples are audit log text, sshd lines, snapshot pairs or pairs of
+/// signed tree heads the shipper checks (<see cref="DetectionSamples"/>).
 /// </summary>
 public sealed class AgentDetections : RuleFamily
 {
@@ -54,12 +55,12 @@ public sealed class AgentDetections : RuleFamily
 
     public override bool HasMatcher(RuleDefinition rule) => rule is DetectionRule;
 
-    public override ValueTask<string?> CheckSampleAsync(RuleDefinition rule, string sample, bool expectMatch, CancellationToken cancellationToken = default)
+    public override async ValueTask<string?> CheckSampleAsync(RuleDefinition rule, string sample, bool expectMatch, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(rule);
-        var events = DetectionSamples.Events(sample);
+        var events = await DetectionSamples.EventsAsync(sample, cancellationToken);
         var fired = events.Select(e => (e.Action, Rule: Match(e)?.Id)).ToList();
         var produced = fired.Count == 0 ? "no events" : string.Join("; ", fired.Select(f => $"{f.Action} -> {f.Rule ?? "no rule"}"));
-        return ValueTask.FromResult(Expect(expectMatch, fired.Any(f => f.Rule == rule.Id), produced));
+        return Expect(expectMatch, fired.Any(f => f.Rule == rule.Id), produced);
     }
 }

@@ -27,6 +27,21 @@ public static class DetectionSamples
 {
     private static readonly DateTimeOffset T0 = new(2026, 11, 23, 10, 0, 0, TimeSpan.Zero);
 
+    /// <summary>
+    /// The events of any sample, including <c>{ack: {kept: N, answer: M, fork: BOOL}}</c>: the shipper's acknowledgement
+    /// check fed two signed tree heads (<see cref="AcknowledgementSamples"/>).
+    /// </summary>
+    public static async ValueTask<IReadOnlyList<EventRecord>> EventsAsync(string sample, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(sample);
+        if (sample.TrimStart().StartsWith('{') && ParseObject(sample) is { } spec && AcknowledgementSamples.IsAcknowledgementSample(spec))
+        {
+            return await AcknowledgementSamples.EventsAsync(spec, cancellationToken);
+        }
+
+        return Events(sample);
+    }
+
     public static IReadOnlyList<EventRecord> Events(string sample)
     {
         ArgumentNullException.ThrowIfNull(sample);
@@ -35,15 +50,7 @@ public static class DetectionSamples
             return Audit(sample);
         }
 
-        JsonObject spec;
-        try
-        {
-            spec = JsonNode.Parse(sample) as JsonObject ?? throw MalformedInputException.Create(InputErrorKind.Config, "a detection sample must be an object");
-        }
-        catch (JsonException ex)
-        {
-            throw MalformedInputException.Create(InputErrorKind.Config, $"a detection sample is not valid JSON: {ex.Message}", inner: ex);
-        }
+        var spec = ParseObject(sample);
 
         if (spec["audit"] is JsonValue audit && audit.GetValueKind() == JsonValueKind.String && spec.Count == 1)
         {
@@ -60,7 +67,19 @@ public static class DetectionSamples
             return Snapshot(spec["before"] as JsonObject, after);
         }
 
-        throw MalformedInputException.Create(InputErrorKind.Config, "a detection sample is audit log text, {audit: TEXT}, {sshd: TEXT} or {before: {PATH: FILE}, after: {PATH: FILE or null}}");
+        throw MalformedInputException.Create(InputErrorKind.Config, "a detection sample is audit log text, {audit: TEXT}, {sshd: TEXT}, {before: {PATH: FILE}, after: {PATH: FILE or null}} or {ack: {kept: N, answer: M}} (read with EventsAsync)");
+    }
+
+    private static JsonObject ParseObject(string sample)
+    {
+        try
+        {
+            return JsonNode.Parse(sample) as JsonObject ?? throw MalformedInputException.Create(InputErrorKind.Config, "a detection sample must be an object");
+        }
+        catch (JsonException ex)
+        {
+            throw MalformedInputException.Create(InputErrorKind.Config, $"a detection sample is not valid JSON: {ex.Message}", inner: ex);
+        }
     }
 
     private static List<EventRecord> Audit(string text)

@@ -79,6 +79,8 @@ public sealed class AgentHost : IDisposable
                     ServerUrl = _config.ServerUrl,
                     Token = _config.ReadToken(),
                     Tls = _config.LoadTls(),
+                    LogKey = _config.ReadLogKey(),
+                    Alerts = Submit,
                     BatchSize = _config.BatchSize,
                     RequestTimeout = _config.RequestTimeout,
                     BackoffBase = _config.BackoffBase,

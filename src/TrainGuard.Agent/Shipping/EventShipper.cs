@@ -4,6 +4,7 @@ using TrainGuard.Agent.Spool;
 using TrainGuard.Events;
 using TrainGuard.Findings;
 using TrainGuard.Ledger.Client;
+using TrainGuard.Ledger.Notes;
 using TrainGuard.Parsing;
 
 namespace TrainGuard.Agent.Shipping;
@@ -33,6 +34,15 @@ public sealed record ShipperOptions
 
     /// <summary>How often an idle shipper looks at the spool when nobody nudges it.</summary>
     public TimeSpan IdlePoll { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// The log's verifier key the answers' signed tree heads must be signed with (<c>server.log_key</c>); null pins the
+    /// key the server announces on first contact.
+    /// </summary>
+    public NoteVerifier? LogKey { get; init; }
+
+    /// <summary>Where a <c>ledger-rolled-back</c>/<c>ledger-split-view</c> alert goes (the agent's event path); null appends it to the spool.</summary>
+    public Action<EventRecord>? Alerts { get; init; }
 
     /// <summary>How often dead letters are sent again, one event per request (also right after a batch is refused).</summary>
     public TimeSpan DeadLetterRetry { get; init; } = TimeSpan.FromMinutes(10);
@@ -80,7 +90,8 @@ public sealed class ShipperStats
 /// <summary>
 /// Sends spooled events to the server in batches (<c>POST /api/v1/events</c>, body
 /// <c>{"events":[...]}</c>, response <c>{"results":[{"id":..,"index":..,"status":..}]}</c>) and acknowledges them in
-/// the spool only after the server answered for every id. The server answers each event on its own: those it did not
+/// the spool only after the server answered for every id, with a signed tree head that verifies, is consistent with
+/// the last one this agent kept and covers every stored event (<see cref="LedgerAcknowledgements"/>). The server answers each event on its own: those it did not
 /// store (<c>conflict</c>, <c>too-large</c>, <c>refused</c>, with a reason) go to <c>dead-letter.jsonl</c> (never
 /// dropped, counted in the heartbeat, sent again on their own later) and the rest of the batch is acknowledged. Server
 /// errors, timeouts and connection failures are retried with exponential back-off and full jitter; a 4xx (from an older
@@ -96,6 +107,7 @@ public sealed class EventShipper : IDisposable
     private readonly Action<string> _log;
     private readonly SemaphoreSlim _nudge = new(0, 1);
     private readonly Random _jitter = new();
+    private readonly LedgerAcknowledgements _acknowledgements;
     private DateTimeOffset _lastReship = DateTimeOffset.MinValue;
 
     public EventShipper(EventSpool spool, ShipperOptions options, Action<string>? log = null, HttpMessageHandler? handler = null)
@@ -104,6 +116,7 @@ public sealed class EventShipper : IDisposable
         _options = options;
         _log = log ?? (_ => { });
         _client = new TrainGuardApiClient(options.ServerUrl, options.Token, options.RequestTimeout, handler, options.Tls);
+        _acknowledgements = new LedgerAcknowledgements(spool.Directory, options.LogKey);
         DeadLetters = new DeadLetterQueue(spool.Directory);
     }
 
@@ -342,7 +355,42 @@ public sealed class EventShipper : IDisposable
             }
         }
 
-        return (Delivery.Accepted, notStored.Count == 0 ? 200 : 207, string.Empty, notStored);
+        var problem = await AcknowledgementProblemAsync(answer, cancellationToken);
+        return problem is null
+            ? (Delivery.Accepted, notStored.Count == 0 ? 200 : 207, string.Empty, notStored)
+            : (Delivery.Retry, 200, problem, []);
+    }
+
+    /// <summary>
+    /// Null when the answer's signed tree head acknowledges the batch (<see cref="LedgerAcknowledgements"/>); otherwise
+    /// why not (the batch stays in the spool). A rollback or split view also raises its alert event, once.
+    /// </summary>
+    private async Task<string?> AcknowledgementProblemAsync(EventBatchResult answer, CancellationToken cancellationToken)
+    {
+        AcknowledgementCheck check;
+        try
+        {
+            check = await _acknowledgements.CheckAsync(answer, _client, cancellationToken);
+        }
+        catch (Exception ex) when (ex is TrainGuardApiException or MalformedInputException or IOException)
+        {
+            return $"server accepted the batch but its signed tree head could not be checked ({ex.Message}); batch kept for retry";
+        }
+
+        if (check.Alert is { } alert)
+        {
+            _log($"ALERT {alert.Action}: {check.Advance?.Problem}; unacknowledged events stay in the spool");
+            if (_options.Alerts is { } submit)
+            {
+                submit(alert);
+            }
+            else
+            {
+                _spool.Append(alert);
+            }
+        }
+
+        return check.Problem;
     }
 
     public void Dispose()

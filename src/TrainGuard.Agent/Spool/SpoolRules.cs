@@ -39,4 +39,10 @@ public static class AgentActions
 
     /// <summary>A journal entry claiming to be sshd's that the journal's trusted fields show another program wrote.</summary>
     public const string SshdLogForged = "sshd-log-forged";
+
+    /// <summary>The server answered with a signed tree head smaller than one it acknowledged before: the log was cut at its end.</summary>
+    public const string LedgerRolledBack = "ledger-rolled-back";
+
+    /// <summary>The server answered with a signed tree head that does not extend one it acknowledged before (another history).</summary>
+    public const string LedgerSplitView = "ledger-split-view";
 }

@@ -7,6 +7,7 @@ using TrainGuard.Events;
 using TrainGuard.Integrity.Manifests;
 using TrainGuard.Ledger.Client;
 using TrainGuard.Ledger.Notes;
+using TrainGuard.Ledger.Verification;
 using TrainGuard.Parsing;
 
 namespace TrainGuard.Checkpoints.Signing;
@@ -54,8 +55,23 @@ public sealed record LedgerRecord
     public string? EventJson { get; init; }
 }
 
+/// <summary>
+/// Whether the server's answer to a recorded event is an acknowledgement: its signed tree head verified, is consistent
+/// with the head kept for the log, and covers the event's leaf.
+/// </summary>
+/// <param name="StateFile">Where the head is kept (null when the head was not trusted).</param>
+/// <param name="KeySource">Which key verified the head: the pinned one or the one the server announces.</param>
+public sealed record TreeHeadAcknowledgement(TreeHeadAdvance Advance, string? StateFile, string KeySource, bool CoversEvent)
+{
+    public bool IsAcknowledged => Advance.IsConsistent && CoversEvent;
+}
+
 /// <summary>The outcome of recording a manifest at signing time.</summary>
-public sealed record LedgerRecordResult(string EventId, long Index, bool AlreadyRecorded, LedgerRecord? Existing, string? Warning);
+public sealed record LedgerRecordResult(string EventId, long Index, bool AlreadyRecorded, LedgerRecord? Existing, string? Warning)
+{
+    /// <summary>The signed tree head the server acknowledged the event with (null when it answered 409 and the record was looked up).</summary>
+    public string? TreeHead { get; init; }
+}
 
 /// <summary>
 /// Records checkpoint manifests in the TrainGuard ledger and proves, later, that a manifest was recorded.
@@ -168,7 +184,7 @@ public static class CheckpointLedger
             throw new TrainGuardApiException($"the ledger did not store the checkpoint-signed event ({result.Status}): {result.Reason}", null, HttpStatusCode.MultiStatus, result.Reason);
         }
 
-        return new LedgerRecordResult(signedEvent.Id, result.Index, result.Duplicate, null, null);
+        return new LedgerRecordResult(signedEvent.Id, result.Index, result.Duplicate, null, null) { TreeHead = answer.TreeHead };
 
         async Task<LedgerRecordResult> ExistingAsync(TrainGuardApiException? conflict)
         {
@@ -193,6 +209,29 @@ public static class CheckpointLedger
                 : $"the ledger's event {existing.EventId} records digest {existing.RecordedDigest ?? "(none)"}, not {digest}";
             return new LedgerRecordResult(signedEvent.Id, existing.Index, true, existing, warning);
         }
+    }
+
+    /// <summary>
+    /// Checks the tree head the server acknowledged <paramref name="recorded"/> with against the head kept for the log
+    /// under <paramref name="stateDirectory"/> (<see cref="TreeHeadTracker"/>; the kept head moves forward when it is
+    /// consistent). Null when the answer carried no tree head (the event was already recorded and looked up).
+    /// </summary>
+    /// <exception cref="TrainGuardApiException">The log key or a consistency proof could not be fetched.</exception>
+    /// <exception cref="MalformedInputException">The kept head or an answer is malformed.</exception>
+    public static async Task<TreeHeadAcknowledgement?> CheckAcknowledgementAsync(LedgerConnection ledger, LedgerRecordResult recorded, string stateDirectory, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(ledger);
+        ArgumentNullException.ThrowIfNull(recorded);
+        if (recorded.TreeHead is not { } note)
+        {
+            return null;
+        }
+
+        var (key, keySource) = ledger.PinnedKey is { } pinned
+            ? (pinned, $"pinned key {pinned.Name}+{pinned.KeyId:x8}")
+            : await AnnouncedKeyAsync(ledger, cancellationToken);
+        var (advance, stateFile) = await TreeHeadTracker.AdvanceInDirectoryAsync(stateDirectory, key, note, ledger.Api.GetConsistencyProofAsync, cancellationToken);
+        return new TreeHeadAcknowledgement(advance, stateFile, keySource, advance.New is { } head && head.Size > recorded.Index);
     }
 
     /// <summary>

@@ -11,6 +11,7 @@ using TrainGuard.Integrity.Keys;
 using TrainGuard.Integrity.Manifests;
 using TrainGuard.Ledger.Client;
 using TrainGuard.Ledger.Notes;
+using TrainGuard.Ledger.Verification;
 using TrainGuard.Output;
 using TrainGuard.Parsing;
 
@@ -34,6 +35,8 @@ internal static class CkptSignCommands
         var signature = CommonOptions.Signature("Where to write the signature (default: model.sig inside a folder, PATH.sig beside a file).");
         var ignore = CommonOptions.IgnorePaths("Paths to leave out of the manifest, relative to the checkpoint folder (or absolute); several may follow one --ignore-paths, as in model_signing. .git* and the signature file are always left out.");
         var server = new ServerClientOptions(required: false, "The manifest digest is recorded in its ledger (needs a signer token for you, or an agent or admin token).");
+        var logKey = CommonOptions.LogKey(required: false, "With --server, the tree head acknowledging the record must be signed with it; without it the key the server announces is used.");
+        var state = CommonOptions.StateDirectory();
         var noProgress = CommonOptions.NoProgress();
         var output = new ReportOptions(sarif: false);
         var command = new Command("sign", $"""
@@ -54,11 +57,17 @@ internal static class CkptSignCommands
 
             The token may also come from ${CommonOptions.TokenVariable}.
 
-            Exit codes: 0 signed (and recorded), 1 the ledger holds a different manifest under this manifest's id,
-            2 error (unreadable checkpoint or key, ledger unreachable or refused: the signature is still written).
+            With --server, the signed tree head the ledger acknowledges the record with is checked against the one kept
+            for that log in --state-dir (it must extend it, and cover the record); a ledger that was rolled back or
+            shows another history is reported with both heads.
+
+            Exit codes: 0 signed (and recorded), 1 the ledger holds a different manifest under this manifest's id, or its
+            acknowledgement is not consistent with the tree head kept from before (rolled back or split view), 2 error
+            (unreadable checkpoint or key, ledger unreachable or refused, a tree head not signed by the log key: the
+            signature is still written).
             """);
         command.Arguments.Add(path);
-        command.AddOptions(key, signature, ignore, noProgress);
+        command.AddOptions(key, signature, ignore, logKey, state, noProgress);
         server.AddTo(command);
         output.AddTo(command);
         command.SetAction(async (parse, ct) =>
@@ -69,7 +78,7 @@ internal static class CkptSignCommands
             var keyFile = InputValidation.ExistingFile(parse.GetValue(key), "--key")!;
             using var privateKey = LoadKey(() => SigningKeys.LoadPrivateKeyFile(keyFile), "--key", keyFile, "a PEM private key");
             var signaturePath = InputValidation.WritableFile(parse.GetValue(signature)?.FullName ?? CheckpointSigning.DefaultSignaturePath(root), "--signature");
-            var connection = Connect(server, parse);
+            var connection = Connect(server, parse, parse.GetValue(logKey) is { } k ? InputValidation.LogKey(k) : null);
             using var _ = connection?.Api;
             var options = new CkptSignOptions
             {
@@ -101,8 +110,11 @@ internal static class CkptSignCommands
                 await stderr.WriteLineAsync($"trainguard: warning: {warning}");
             }
 
-            var conflict = result.Ledger is { Warning: not null, Existing: not null };
-            var report = ResultReports.Create("ckpt sign", result.Path, "signature", SignJson(result), text => WriteSignText(result, text), started, result.Elapsed, conflict ? ExitCodes.Findings : ExitCodes.Clean);
+            var acknowledgement = connection is not null && result.Ledger is { } recorded
+                ? await CheckAcknowledgementAsync(connection, recorded, CommonOptions.ResolveStateDirectory(parse.GetValue(state)), stderr, ct)
+                : null;
+            var conflict = result.Ledger is { Warning: not null, Existing: not null } || acknowledgement is { IsAcknowledged: false };
+            var report = ResultReports.Create("ckpt sign", result.Path, "signature", SignJson(result, acknowledgement), text => WriteSignText(result, acknowledgement, text), started, result.Elapsed, conflict ? ExitCodes.Findings : ExitCodes.Clean);
             return output.Write(parse, report, stdout, stderr);
         });
         return command;
@@ -262,7 +274,35 @@ internal static class CkptSignCommands
         return collection;
     }
 
-    private static JsonObject SignJson(CkptSignResult result)
+    /// <summary>The record's acknowledgement checked against the kept tree head; an untrusted head or a failed check is an error (exit 2).</summary>
+    private static async Task<TreeHeadAcknowledgement?> CheckAcknowledgementAsync(LedgerConnection connection, LedgerRecordResult recorded, string stateDirectory, TextWriter stderr, CancellationToken ct)
+    {
+        TreeHeadAcknowledgement? acknowledgement;
+        try
+        {
+            acknowledgement = await CheckpointLedger.CheckAcknowledgementAsync(connection, recorded, stateDirectory, ct);
+        }
+        catch (Exception ex) when (ex is HttpRequestException or MalformedInputException)
+        {
+            throw new CliException($"--server {connection.Server}: the record (leaf {recorded.Index}) was made, but its acknowledgement could not be checked: {ex.Message}", ex);
+        }
+
+        if (acknowledgement is { Advance.Change: TreeHeadChange.Untrusted } untrusted)
+        {
+            throw new CliException($"--server {connection.Server}: the ledger answered the record (leaf {recorded.Index}) with a tree head that is no acknowledgement: {untrusted.Advance.Problem} (checked with the {untrusted.KeySource})");
+        }
+
+        if (acknowledgement is { IsAcknowledged: false } failed)
+        {
+            await stderr.WriteLineAsync(failed.Advance.IsEvidence
+                ? $"trainguard: warning: the ledger's tree head is not consistent with the one kept in {failed.StateFile}: {failed.Advance.Problem}"
+                : $"trainguard: warning: the ledger's tree head (size {failed.Advance.New?.Size}) does not cover the record at leaf {recorded.Index}");
+        }
+
+        return acknowledgement;
+    }
+
+    private static JsonObject SignJson(CkptSignResult result, TreeHeadAcknowledgement? acknowledgement)
     {
         var obj = new JsonObject
         {
@@ -286,12 +326,28 @@ internal static class CkptSignCommands
                 ["recorded_at"] = recorded.Existing?.Timestamp,
                 ["warning"] = recorded.Warning,
             };
+            if (acknowledgement is { } ack)
+            {
+                obj["ledger"]!["tree_head"] = new JsonObject
+                {
+                    ["size"] = ack.Advance.New?.Size,
+                    ["change"] = TreeHeadEvidence.Change(ack.Advance.Change),
+                    ["covers_record"] = ack.CoversEvent,
+                    ["acknowledged"] = ack.IsAcknowledged,
+                    ["key"] = ack.KeySource,
+                    ["state_file"] = ack.StateFile,
+                };
+                if (ack.Advance.IsEvidence)
+                {
+                    obj["evidence"] = TreeHeadEvidence.Json(ack.Advance, null);
+                }
+            }
         }
 
         return obj;
     }
 
-    private static void WriteSignText(CkptSignResult result, TextWriter stdout)
+    private static void WriteSignText(CkptSignResult result, TreeHeadAcknowledgement? acknowledgement, TextWriter stdout)
     {
         var inv = CultureInfo.InvariantCulture;
         stdout.WriteLine(string.Create(inv, $"signed {result.ModelName}: {result.Files:N0} file(s), {result.Bytes:N0} bytes, key {result.KeyHint[..16]}…"));
@@ -309,6 +365,17 @@ internal static class CkptSignCommands
                 _ => string.Create(inv, $"recorded at leaf {ledger.Index} (event {ledger.EventId})"),
             };
             stdout.WriteLine($"  ledger           {line}");
+        }
+
+        if (acknowledgement is { } ack)
+        {
+            stdout.WriteLine(ack.IsAcknowledged
+                ? string.Create(inv, $"  tree head        size {ack.Advance.New!.Size}, {TreeHeadEvidence.Change(ack.Advance.Change)}, consistent with the kept head ({ack.KeySource})")
+                : string.Create(inv, $"  tree head        NOT AN ACKNOWLEDGEMENT: {ack.Advance.Problem ?? $"size {ack.Advance.New?.Size} does not cover the record"}"));
+            if (ack.Advance.IsEvidence)
+            {
+                TreeHeadEvidence.WriteText(ack.Advance, null, stdout);
+            }
         }
 
         stdout.WriteLine(string.Create(inv, $"  elapsed          {result.Elapsed.TotalSeconds:F2} s"));

@@ -77,6 +77,12 @@ public static class ServerCommand
         });
         var logFormat = new Option<string>("--log-format") { Description = "Log lines on standard error: json or text.", DefaultValueFactory = _ => "json" };
         logFormat.AcceptOnlyFromAmong("json", "text");
+        var witnessKeys = new Option<string[]>("--witness-key")
+        {
+            HelpName = "KEY|FILE",
+            Description = "A witness whose cosignatures are accepted (POST /api/v1/cosignatures) and served with the tree heads: its verifier key (name+keyid+base64, the .vkey 'keys new --witness' writes) or a file holding it. Repeatable; a cosignature of any other witness is refused.",
+            DefaultValueFactory = _ => [],
+        };
         var logLevel = new Option<string>("--log-level") { Description = "Least severe log level: trace, debug, information, warning, error.", DefaultValueFactory = _ => "information" };
         logLevel.AcceptOnlyFromAmong("trace", "debug", "information", "warning", "error");
         maxEvents.Validators.Add(r =>
@@ -103,7 +109,7 @@ public static class ServerCommand
 
         var command = new Command("server", Description);
         var run = new Command("run", RunDescription);
-        run.AddOptions(urls, tlsCert, tlsKey, clientCa, insecure, data, db, origin, maxEvents, maxBytes, interval, rate, burst, logFormat, logLevel);
+        run.AddOptions(urls, tlsCert, tlsKey, clientCa, insecure, data, db, origin, maxEvents, maxBytes, interval, rate, burst, witnessKeys, logFormat, logLevel);
         run.SetAction(async (parse, ct) =>
         {
             var options = new ServerOptions
@@ -119,6 +125,7 @@ public static class ServerCommand
                 Batch = new BatchLimits { MaxEvents = parse.GetValue(maxEvents), MaxBytes = parse.GetValue(maxBytes) },
                 TreeHeadInterval = TimeSpan.FromMilliseconds(parse.GetValue(interval)),
                 RateLimit = new RateLimit(parse.GetValue(rate), parse.GetValue(burst)),
+                Witnesses = [.. parse.GetValue(witnessKeys)!.Select(WitnessKey)],
                 LogFormat = parse.GetValue(logFormat) == "text" ? LogFormat.Text : LogFormat.Json,
                 LogLevel = Enum.Parse<LogLevel>(parse.GetValue(logLevel)!, ignoreCase: true),
             };
@@ -134,6 +141,21 @@ public static class ServerCommand
         command.Subcommands.Add(KeyCommand(stdout));
         command.Subcommands.Add(WebhookCommand.Create(stdout));
         return command;
+    }
+
+    /// <summary>A witness verifier key given inline or as a file holding it (<c>--witness-key</c>).</summary>
+    private static Ledger.Notes.CosignerVerifier WitnessKey(string value)
+    {
+        var text = File.Exists(value) ? File.ReadAllText(value).Trim() : value.Trim();
+        try
+        {
+            return Ledger.Notes.CosignerVerifier.Parse(text);
+        }
+        catch (Parsing.MalformedInputException ex)
+        {
+            var hint = File.Exists(value) ? $" (in {Path.GetFullPath(value)})" : text.Contains('+', StringComparison.Ordinal) ? string.Empty : $" (and no file {Path.GetFullPath(text)} exists)";
+            throw new CliException($"--witness-key: {ex.Message}{hint}", ex);
+        }
     }
 
     internal static string DataDirectory(string? given)

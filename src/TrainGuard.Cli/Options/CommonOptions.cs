@@ -67,6 +67,26 @@ public static class CommonOptions
         Required = required,
     };
 
+    /// <summary><c>--state-dir DIR</c>: where a client keeps the signed tree heads it has seen (one file per log).</summary>
+    public static Option<string?> StateDirectory() => new("--state-dir")
+    {
+        HelpName = "DIR",
+        Description = "Where the signed tree heads seen are kept, one file per log (origin and key); every new head must be consistent with the kept one, and a rollback or split view is reported with both heads. Default $XDG_STATE_HOME/trainguard or ~/.local/state/trainguard.",
+    };
+
+    /// <summary>The folder <c>--state-dir</c> names, or the default under <c>$XDG_STATE_HOME</c> (else <c>~/.local/state</c>).</summary>
+    public static string ResolveStateDirectory(string? given)
+    {
+        if (!string.IsNullOrEmpty(given))
+        {
+            return Path.GetFullPath(given);
+        }
+
+        var xdg = Environment.GetEnvironmentVariable("XDG_STATE_HOME");
+        var root = !string.IsNullOrEmpty(xdg) ? xdg : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".local", "state");
+        return Path.Combine(root, "trainguard");
+    }
+
     /// <summary><c>--signature FILE</c>: a signature file, written by <c>sign</c>, read by <c>verify</c>.</summary>
     public static Option<FileInfo?> Signature(string description) => new("--signature")
     {

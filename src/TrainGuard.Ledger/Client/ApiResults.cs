@@ -22,6 +22,9 @@ public sealed record EventAppendResult(string Id, long Index, bool Duplicate, st
     public bool IsStored => Status is Accepted or Duplicated;
 }
 
+/// <summary>The answer to <c>POST /api/v1/cosignatures</c>: the size of the cosigned tree head and how many cosignatures were kept.</summary>
+public sealed record CosignatureReceipt(long TreeSize, int Accepted);
+
 /// <summary>The answer to <c>GET /api/v1/log</c>: the log's identity and its latest signed tree head.</summary>
 /// <param name="TreeHead">The latest signed tree head note (the <c>checkpoint</c> member of the answer).</param>
 public sealed record LogInfo(string Origin, string VerifierKey, long TreeSize, string TreeHead);

@@ -184,14 +184,32 @@ public sealed class TrainGuardApiClient : IDisposable
     public async Task<string> GetTreeHeadAsync(CancellationToken cancellationToken = default)
     {
         var answer = await SendAsync(HttpMethod.Get, "checkpoint", null, MaxResponseBytes, null, cancellationToken);
-        try
-        {
-            return new UTF8Encoding(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true).GetString(answer!);
-        }
-        catch (DecoderFallbackException ex)
-        {
-            return MalformedInputException.Throw<string>(InputErrorKind.Syntax, $"GET checkpoint: the signed tree head is not UTF-8 text ({ex.Message})", ex.Index);
-        }
+        return Utf8Text(answer!, "GET checkpoint");
+    }
+
+    /// <summary>
+    /// <c>POST /api/v1/cosignatures</c> (no token: the cosignature is the credential): hands the server a tree head it
+    /// signed with a witness's <c>cosignature/v1</c> lines appended. The server keeps them only when the witness key is
+    /// one it was configured with and the head is its own.
+    /// </summary>
+    public async Task<CosignatureReceipt> SubmitCosignatureAsync(string cosignedNote, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(cosignedNote);
+        using var content = new StringContent(cosignedNote, new UTF8Encoding(false), "text/plain");
+        var answer = await SendAsync(HttpMethod.Post, "api/v1/cosignatures", content, MaxResponseBytes, null, cancellationToken);
+        return Parse(answer!, "POST api/v1/cosignatures", root => new CosignatureReceipt(
+            root.GetProperty("tree_size").GetInt64(),
+            root.GetProperty("accepted").GetInt32()));
+    }
+
+    /// <summary>
+    /// <c>GET /api/v1/checkpoint/cosigned</c> (no token needed): the newest tree head witnesses cosigned, with the log's
+    /// signature and every cosignature the server holds for it; null when no witness has cosigned one yet.
+    /// </summary>
+    public async Task<string?> GetCosignedTreeHeadAsync(CancellationToken cancellationToken = default)
+    {
+        var answer = await SendAsync(HttpMethod.Get, "api/v1/checkpoint/cosigned", null, MaxResponseBytes, null, cancellationToken, notFoundIsNull: true);
+        return answer is null ? null : Utf8Text(answer, "GET api/v1/checkpoint/cosigned");
     }
 
     /// <summary><c>GET /api/v1/proof/consistency?from=&amp;to=</c> (no token needed): the RFC 9162 consistency proof between two tree sizes.</summary>
@@ -358,6 +376,18 @@ public sealed class TrainGuardApiClient : IDisposable
         }
 
         return buffer.ToArray();
+    }
+
+    private static string Utf8Text(byte[] answer, string what)
+    {
+        try
+        {
+            return new UTF8Encoding(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true).GetString(answer);
+        }
+        catch (DecoderFallbackException ex)
+        {
+            return MalformedInputException.Throw<string>(InputErrorKind.Syntax, $"{what}: the signed tree head is not UTF-8 text ({ex.Message})", ex.Index);
+        }
     }
 
     /// <summary>Parses a JSON answer; anything but what a TrainGuard server sends is a <see cref="MalformedInputException"/>.</summary>

@@ -2,14 +2,23 @@ using System.Buffers.Binary;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
+using TrainGuard.Parsing;
 
 namespace TrainGuard.Ledger.Notes;
+
+/// <summary>A key string taken apart: its name, the key ID it states, and the key bytes after the type byte.</summary>
+internal readonly record struct KeyString(string Name, uint KeyId, byte[] Key, int KeyIdOffset, int KeyOffset);
 
 /// <summary>Shared rules of the C2SP signed-note format: key names, key IDs, strict base64.</summary>
 internal static class NoteEncoding
 {
     /// <summary>Signature type byte for Ed25519 (C2SP signed-note, "Signature types").</summary>
     public const byte Ed25519Type = 0x01;
+
+    /// <summary>Signature type byte for timestamped Ed25519 cosignatures (C2SP tlog-cosignature, <c>cosignature/v1</c>).</summary>
+    public const byte CosignatureV1Type = 0x04;
+
+    private const string PrivatePrefix = "PRIVATE+KEY+";
 
     public const int Ed25519KeySize = 32;
     public const int Ed25519SignatureSize = 64;
@@ -95,5 +104,84 @@ internal static class NoteEncoding
     {
         var i = text.IndexOf(separator, StringComparison.Ordinal);
         return i < 0 ? (text, string.Empty) : (text[..i], text[(i + 1)..]);
+    }
+
+    /// <summary>
+    /// Parses <c>[PRIVATE+KEY+]name+hexkeyid+base64(type || key)</c> as golang.org/x/mod/sumdb/note writes key
+    /// strings, for signature type <paramref name="type"/> and a 32-byte key. The key ID is returned as stated (the
+    /// caller checks it against the public key, which a private key string only yields once imported).
+    /// <paramref name="what"/> starts every error message ("verifier key", "witness key"...).
+    /// </summary>
+    public static KeyString ParseKeyString(string text, bool isPrivate, byte type, string what, string typeName)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var prefix = isPrivate ? PrivatePrefix.Length : 0;
+        if (isPrivate && !text.StartsWith(PrivatePrefix, StringComparison.Ordinal))
+        {
+            MalformedInputException.Throw(InputErrorKind.Syntax, $"{what}: must start with PRIVATE+KEY+", 0);
+        }
+
+        var (name, rest) = Chop(text[prefix..], '+');
+        var (hex, key64) = Chop(rest, '+');
+        var keyIdOffset = prefix + name.Length + 1;
+        if (!IsValidKeyName(name))
+        {
+            MalformedInputException.Throw(InputErrorKind.Syntax, $"{what}: the key name is empty or contains a space or '+'", prefix);
+        }
+
+        if (!TryParseKeyId(hex, out var keyId))
+        {
+            MalformedInputException.Throw(InputErrorKind.Syntax, $"{what}: the key ID must be exactly 8 hex digits", keyIdOffset);
+        }
+
+        var keyOffset = keyIdOffset + hex.Length + 1;
+        var half = isPrivate ? "private" : "public";
+        if (!TryDecodeBase64(key64, out var typed) || typed.Length == 0)
+        {
+            MalformedInputException.Throw(InputErrorKind.Syntax, $"{what}: the {half} key is not standard base64", keyOffset);
+        }
+
+        try
+        {
+            if (!isPrivate && KeyId(name, typed) != keyId)
+            {
+                MalformedInputException.Throw(InputErrorKind.Corrupt, $"{what}: the key ID does not match the name and public key", keyIdOffset);
+            }
+
+            if (typed[0] != type)
+            {
+                MalformedInputException.Throw(InputErrorKind.Unsupported, $"{what}: unsupported signature type 0x{typed[0]:x2} (only {typeName}, 0x{type:x2})", keyOffset);
+            }
+
+            if (typed.Length != 1 + Ed25519KeySize)
+            {
+                MalformedInputException.Throw(InputErrorKind.Syntax, isPrivate ? $"{what}: an Ed25519 seed is 32 bytes" : $"{what}: an Ed25519 public key is 32 bytes", keyOffset);
+            }
+
+            return new KeyString(name, keyId, typed[1..], keyIdOffset, keyOffset);
+        }
+        finally
+        {
+            if (isPrivate)
+            {
+                Array.Clear(typed);
+            }
+        }
+    }
+
+    /// <summary>Writes a key string: <c>[PRIVATE+KEY+]name+hexkeyid+base64(type || key)</c>.</summary>
+    public static string FormatKeyString(bool isPrivate, string name, uint keyId, byte type, ReadOnlySpan<byte> key)
+    {
+        var typed = new byte[1 + key.Length];
+        typed[0] = type;
+        key.CopyTo(typed.AsSpan(1));
+        try
+        {
+            return $"{(isPrivate ? PrivatePrefix : string.Empty)}{name}+{keyId:x8}+{Convert.ToBase64String(typed)}";
+        }
+        finally
+        {
+            Array.Clear(typed);
+        }
     }
 }

@@ -10,16 +10,13 @@ namespace TrainGuard.Ledger.Notes;
 /// </summary>
 public sealed class NoteSigner : IDisposable
 {
-    private const string PrivatePrefix = "PRIVATE";
-    private const string KeyPrefix = "KEY";
-
     private readonly Key _key;
 
     private NoteSigner(string name, Key key)
     {
         Name = name;
         _key = key;
-        Verifier = NoteVerifier.FromPublicKey(name, key.PublicKey.Export(KeyBlobFormat.RawPublicKey));
+        Verifier = NoteVerifier.FromPublicKey(name, Ed25519NoteKey.Private.PublicKey(key));
     }
 
     /// <summary>The key name written in signature lines.</summary>
@@ -35,97 +32,45 @@ public sealed class NoteSigner : IDisposable
     public string VerifierKey => Verifier.VerifierKey;
 
     /// <summary>The private signer key string. Secret.</summary>
-    public string SignerKey
-    {
-        get
-        {
-            var seed = _key.Export(KeyBlobFormat.RawPrivateKey);
-            try
-            {
-                return $"{PrivatePrefix}+{KeyPrefix}+{Name}+{KeyId:x8}+{Convert.ToBase64String([NoteEncoding.Ed25519Type, .. seed])}";
-            }
-            finally
-            {
-                Array.Clear(seed);
-            }
-        }
-    }
+    public string SignerKey => Ed25519NoteKey.Private.Export(_key, Name, KeyId, NoteEncoding.Ed25519Type);
 
     /// <summary>Generates a fresh Ed25519 key for <paramref name="name"/>.</summary>
     public static NoteSigner Generate(string name)
     {
-        CheckName(name);
-        var key = Key.Create(SignatureAlgorithm.Ed25519, new KeyCreationParameters { ExportPolicy = KeyExportPolicies.AllowPlaintextExport });
-        return new NoteSigner(name, key);
+        Ed25519NoteKey.Private.CheckName(name);
+        return new NoteSigner(name, Ed25519NoteKey.Private.Generate());
     }
 
     /// <summary>Builds a signer from a key name and a 32-byte Ed25519 seed.</summary>
     public static NoteSigner FromSeed(string name, ReadOnlySpan<byte> seed)
     {
-        CheckName(name);
+        Ed25519NoteKey.Private.CheckName(name);
         if (seed.Length != NoteEncoding.Ed25519KeySize)
         {
             throw new ArgumentException("an Ed25519 seed is 32 bytes", nameof(seed));
         }
 
-        return new NoteSigner(name, ImportSeed(seed));
+        return new NoteSigner(name, Ed25519NoteKey.Private.Import(seed));
     }
 
     /// <summary>Parses a signer key string; anything malformed or inconsistent throws <see cref="MalformedInputException"/>.</summary>
     public static NoteSigner Parse(string signerKey)
     {
-        ArgumentNullException.ThrowIfNull(signerKey);
-        var (private1, rest1) = NoteEncoding.Chop(signerKey, '+');
-        var (private2, rest2) = NoteEncoding.Chop(rest1, '+');
-        var (name, rest3) = NoteEncoding.Chop(rest2, '+');
-        var (hex, key64) = NoteEncoding.Chop(rest3, '+');
-        if (!string.Equals(private1, PrivatePrefix, StringComparison.Ordinal) || !string.Equals(private2, KeyPrefix, StringComparison.Ordinal))
-        {
-            MalformedInputException.Throw(InputErrorKind.Syntax, "signer key: must start with PRIVATE+KEY+", 0);
-        }
-
-        var nameOffset = PrivatePrefix.Length + KeyPrefix.Length + 2;
-        if (!NoteEncoding.IsValidKeyName(name))
-        {
-            MalformedInputException.Throw(InputErrorKind.Syntax, "signer key: the key name is empty or contains a space or '+'", nameOffset);
-        }
-
-        var keyIdOffset = nameOffset + name.Length + 1;
-        if (!NoteEncoding.TryParseKeyId(hex, out var keyId))
-        {
-            MalformedInputException.Throw(InputErrorKind.Syntax, "signer key: the key ID must be exactly 8 hex digits", keyIdOffset);
-        }
-
-        var keyOffset = keyIdOffset + hex.Length + 1;
-        if (!NoteEncoding.TryDecodeBase64(key64, out var typed) || typed.Length == 0)
-        {
-            MalformedInputException.Throw(InputErrorKind.Syntax, "signer key: the private key is not standard base64", keyOffset);
-        }
-
+        var parsed = NoteEncoding.ParseKeyString(signerKey, isPrivate: true, NoteEncoding.Ed25519Type, "signer key", "Ed25519");
         try
         {
-            if (typed[0] != NoteEncoding.Ed25519Type)
-            {
-                MalformedInputException.Throw(InputErrorKind.Unsupported, $"signer key: unsupported signature type 0x{typed[0]:x2} (only Ed25519, 0x01)", keyOffset);
-            }
-
-            if (typed.Length != 1 + NoteEncoding.Ed25519KeySize)
-            {
-                MalformedInputException.Throw(InputErrorKind.Syntax, "signer key: an Ed25519 seed is 32 bytes", keyOffset);
-            }
-
-            var signer = new NoteSigner(name, ImportSeed(typed.AsSpan(1)));
-            if (signer.KeyId != keyId)
+            var signer = new NoteSigner(parsed.Name, Ed25519NoteKey.Private.Import(parsed.Key));
+            if (signer.KeyId != parsed.KeyId)
             {
                 signer.Dispose();
-                MalformedInputException.Throw(InputErrorKind.Corrupt, "signer key: the key ID does not match the name and the derived public key", keyIdOffset);
+                MalformedInputException.Throw(InputErrorKind.Corrupt, "signer key: the key ID does not match the name and the derived public key", parsed.KeyIdOffset);
             }
 
             return signer;
         }
         finally
         {
-            Array.Clear(typed);
+            Array.Clear(parsed.Key);
         }
     }
 
@@ -144,15 +89,4 @@ public sealed class NoteSigner : IDisposable
     public void Dispose() => _key.Dispose();
 
     public override string ToString() => VerifierKey;
-
-    private static Key ImportSeed(ReadOnlySpan<byte> seed) =>
-        Key.Import(SignatureAlgorithm.Ed25519, seed, KeyBlobFormat.RawPrivateKey, new KeyCreationParameters { ExportPolicy = KeyExportPolicies.AllowPlaintextExport });
-
-    private static void CheckName(string name)
-    {
-        if (!NoteEncoding.IsValidKeyName(name))
-        {
-            throw new ArgumentException("key names must be non-empty without spaces or '+'", nameof(name));
-        }
-    }
 }

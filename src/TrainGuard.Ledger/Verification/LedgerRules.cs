@@ -26,5 +26,7 @@ public static class LedgerRules
 
     public static readonly RuleDefinition IndexMismatch = Family.Get("TG-LED-007");
 
+    public static readonly RuleDefinition RolledBack = Family.Get("TG-LED-008");
+
     public static IReadOnlyList<RuleDescriptor> All => Family.Descriptors;
 }

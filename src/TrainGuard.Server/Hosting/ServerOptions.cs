@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Logging;
+using TrainGuard.Ledger.Notes;
 using TrainGuard.Server.Auth;
 using TrainGuard.Server.Events;
 using TrainGuard.Server.Notifications;
@@ -81,4 +82,7 @@ public sealed record ServerOptions
 
     /// <summary>Webhook delivery: timeouts, retry schedule, parallelism (docs/server.md, "Notifications (webhooks)").</summary>
     public WebhookOptions Webhooks { get; init; } = new();
+
+    /// <summary>Witness keys whose <c>cosignature/v1</c> cosignatures the server accepts and serves (<c>--witness-key</c>).</summary>
+    public IReadOnlyList<CosignerVerifier> Witnesses { get; init; } = [];
 }

@@ -15,6 +15,7 @@ using TrainGuard.Server.Http;
 using TrainGuard.Server.Ledger;
 using TrainGuard.Server.Notifications;
 using TrainGuard.Server.Storage;
+using TrainGuard.Server.Witness;
 
 namespace TrainGuard.Server.Hosting;
 
@@ -54,6 +55,9 @@ public sealed class TrainGuardServer : IAsyncDisposable
 
     /// <summary>Webhook targets, outbox and delivery; <see cref="WebhookNotifications.Notifier"/> is what alerts are handed to.</summary>
     public WebhookNotifications Webhooks { get; }
+
+    /// <summary>Witness cosignatures the server holds and serves.</summary>
+    public CosignedTreeHeads Cosignatures => _state.Cosignatures;
 
     /// <summary>The verifier key clients and witnesses pin (<c>trainguard server key show</c>).</summary>
     public string VerifierKey => _state.Log.Verifier.VerifierKey;
@@ -95,6 +99,7 @@ public sealed class TrainGuardServer : IAsyncDisposable
             var log = await TransparencyLog.OpenAsync(store.Ledger, signer.Name, signer, cancellationToken);
             publisher = new TreeHeadPublisher(log, options.TreeHeadInterval);
             await publisher.InitializeAsync(cancellationToken);
+            var cosignatures = await CosignedTreeHeads.OpenAsync(store, options.Witnesses, cancellationToken);
 
             app = Build(options, tls);
             var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("TrainGuard.Server");
@@ -103,7 +108,7 @@ public sealed class TrainGuardServer : IAsyncDisposable
                 tls.Logger = logger;
             }
 
-            var state = new ServerState(store, log, publisher, new TokenAuthenticator(store, options.TokenCacheTime), new TokenRateLimiter(options.RateLimit), new ServerMetrics(), options, logger, TimeProvider.System);
+            var state = new ServerState(store, log, publisher, new TokenAuthenticator(store, options.TokenCacheTime), new TokenRateLimiter(options.RateLimit), new ServerMetrics(), options, logger, TimeProvider.System) { Cosignatures = cosignatures };
             webhooks = await WebhookNotifications.StartAsync(store, options.DataDirectory, options.Webhooks, logger, TimeProvider.System, cancellationToken);
             Configure(app, state);
             WebhookEndpoints.Map(app, state, webhooks.Store);
@@ -299,6 +304,10 @@ public sealed class TrainGuardServer : IAsyncDisposable
         app.MapGet("/api/v1/log", Handle(LogEndpoints.InfoAsync));
         app.MapGet("/checkpoint", Handle(LogEndpoints.CheckpointAsync));
         app.MapGet("/tile/{**path}", Handle(LogEndpoints.HashTileAsync));
+        app.MapGet("/api/v1/checkpoint/cosigned", Handle(WitnessEndpoints.CosignedAsync));
+
+        // Witnesses need no token: a cosignature of a configured witness key is the credential (C2SP tlog-witness).
+        app.MapPost("/api/v1/cosignatures", Handle(WitnessEndpoints.SubmitAsync));
 
         // Entry bundles hold the events (users, hosts, command lines): a reader's.
         app.MapGet("/tile/entries/{**path}", Authorization.Require(state, Role.Reader, Handle(LogEndpoints.EntryBundleAsync)));

@@ -17,7 +17,7 @@ internal static class LogEndpoints
 
     public static async Task CheckpointAsync(HttpContext context, ServerState state)
     {
-        var note = Encoding.UTF8.GetBytes(state.TreeHeads.Latest.Note);
+        var note = Encoding.UTF8.GetBytes(state.Cosignatures.WithCosignatures(state.TreeHeads.Latest));
         context.Response.ContentType = "text/plain; charset=utf-8";
         context.Response.Headers.CacheControl = "no-store";
         context.Response.ContentLength = note.Length;

@@ -4,6 +4,7 @@ using TrainGuard.Server.Auth;
 using TrainGuard.Server.Hosting;
 using TrainGuard.Server.Ledger;
 using TrainGuard.Server.Storage;
+using TrainGuard.Server.Witness;
 
 namespace TrainGuard.Server.Http;
 
@@ -17,4 +18,8 @@ internal sealed record ServerState(
     ServerMetrics Metrics,
     ServerOptions Options,
     ILogger Logger,
-    TimeProvider Time);
+    TimeProvider Time)
+{
+    /// <summary>Witness cosignatures of the tree heads (<c>/api/v1/cosignatures</c>, cosigned <c>/checkpoint</c>).</summary>
+    public required CosignedTreeHeads Cosignatures { get; init; }
+}

@@ -12,10 +12,14 @@ namespace TrainGuard.Server.Storage;
 /// </summary>
 public static class ServerStoreAudit
 {
-    public static Task<Report> AuditAsync(IServerStore store, IEnumerable<NoteVerifier>? logKeys, CancellationToken cancellationToken = default)
+    public static Task<Report> AuditAsync(IServerStore store, IEnumerable<NoteVerifier>? logKeys, CancellationToken cancellationToken = default) =>
+        AuditAsync(store, logKeys, [], cancellationToken);
+
+    /// <summary>Audits the store and checks that it still reproduces every tree head in <paramref name="keptTreeHeads"/> (kept outside the server).</summary>
+    public static Task<Report> AuditAsync(IServerStore store, IEnumerable<NoteVerifier>? logKeys, IReadOnlyList<string> keptTreeHeads, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(store);
-        return LedgerAuditor.AuditAsync(store.Ledger, store.Description, logKeys, (treeSize, ct) => CheckIndexAsync(store, treeSize, ct), cancellationToken);
+        return LedgerAuditor.AuditAsync(store.Ledger, store.Description, logKeys, keptTreeHeads, (treeSize, ct) => CheckIndexAsync(store, treeSize, ct), cancellationToken);
     }
 
     private static async Task<IReadOnlyList<Finding>> CheckIndexAsync(IServerStore store, long treeSize, CancellationToken cancellationToken)

@@ -3,19 +3,26 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
+using TrainGuard.Ledger.Merkle;
+using TrainGuard.Ledger.Notes;
 
 namespace TrainGuard.Agent.Tests.Support;
 
 /// <summary>
 /// A stand-in for <c>POST /api/v1/events</c> on 127.0.0.1: assigns a leaf index per new id, answers a
 /// re-sent id with its first index (idempotent), records every id it receives (duplicates too), and
-/// can be stopped, started again on the same port, slowed down or told to fail.
+/// can be stopped, started again on the same port, slowed down or told to fail. Like the real server it keeps a
+/// Merkle tree of what it appended, answers with a signed tree head and serves <c>/api/v1/log</c> and consistency
+/// proofs; <see cref="Truncate"/> cuts it the way an insider with database access would.
 /// </summary>
 public sealed class FakeEventServer : IDisposable
 {
     private readonly object _gate = new();
     private readonly Dictionary<string, long> _index = new(StringComparer.Ordinal);
     private readonly List<string> _received = [];
+    private readonly List<byte[]> _entries = [];
+    private readonly NoteSigner _key = NoteSigner.Generate("fake.trainguard/ledger");
+    private MerkleLevels _levels = new();
     private HttpListener? _listener;
     private Task? _loop;
 
@@ -90,6 +97,26 @@ public sealed class FakeEventServer : IDisposable
 
     public List<JsonElement> Events { get; } = [];
 
+    /// <summary>The log key its tree heads are signed with.</summary>
+    public NoteVerifier LogKey => _key.Verifier;
+
+    /// <summary>Keeps only the first <paramref name="size"/> entries (and forgets the ids of the others).</summary>
+    public void Truncate(int size)
+    {
+        lock (_gate)
+        {
+            foreach (var id in _index.Where(p => p.Value >= size).Select(p => p.Key).ToList())
+            {
+                _index.Remove(id);
+            }
+
+            _entries.RemoveRange(size, _entries.Count - size);
+            Events.RemoveRange(size, Events.Count - size);
+            _levels = new MerkleLevels();
+            _entries.ForEach(e => _levels.AppendEntry(e));
+        }
+    }
+
     public void Start()
     {
         var l = new HttpListener();
@@ -159,6 +186,11 @@ public sealed class FakeEventServer : IDisposable
                 return;
             }
 
+            if (context.Request.HttpMethod == "GET" && await ServeLogAsync(context))
+            {
+                return;
+            }
+
             if (context.Request.Url?.AbsolutePath != "/api/v1/events" || context.Request.HttpMethod != "POST")
             {
                 await Respond(context, 404, "{}");
@@ -181,7 +213,7 @@ public sealed class FakeEventServer : IDisposable
                 }
             }
 
-            // The members of the real server's answer (docs/server.md); the tree head is not a signed note here.
+            // The members of the real server's answer (docs/server.md).
             var results = new StringBuilder("{\"results\":[");
             var first = true;
             int appended = 0, duplicates = 0;
@@ -205,6 +237,8 @@ public sealed class FakeEventServer : IDisposable
                         _index[id] = leaf;
                         appended++;
                         Events.Add(e.Clone());
+                        _entries.Add(Encoding.UTF8.GetBytes(e.GetRawText()));
+                        _levels.AppendEntry(_entries[^1]);
                     }
                 }
 
@@ -213,14 +247,9 @@ public sealed class FakeEventServer : IDisposable
                 first = false;
             }
 
-            int size;
-            lock (_gate)
-            {
-                size = _index.Count;
-            }
-
+            var (size, head) = Head();
             results.Append("],\"appended\":").Append(appended).Append(",\"duplicates\":").Append(duplicates)
-                .Append(",\"tree_size\":").Append(size).Append(",\"checkpoint\":\"fake\\n\"}");
+                .Append(",\"tree_size\":").Append(size).Append(",\"checkpoint\":").Append(JsonSerializer.Serialize(head)).Append('}');
             if (ResponseDelay > TimeSpan.Zero)
             {
                 await Task.Delay(ResponseDelay);
@@ -231,6 +260,49 @@ public sealed class FakeEventServer : IDisposable
         catch (Exception ex) when (ex is HttpListenerException or ObjectDisposedException or IOException or InvalidOperationException or JsonException)
         {
             // Client gone or listener stopped mid-request.
+        }
+    }
+
+    /// <summary>The size and signed tree head of the log now.</summary>
+    private (long Size, string Note) Head()
+    {
+        lock (_gate)
+        {
+            var tree = new MerkleTree(_levels);
+            return (_levels.Size, new TreeHead(_key.Name, _levels.Size, tree.RootHash(_levels.Size)).Sign(_key));
+        }
+    }
+
+    /// <summary><c>GET /api/v1/log</c> and <c>GET /api/v1/proof/consistency</c>, as the real server answers them; false for other paths.</summary>
+    private async Task<bool> ServeLogAsync(HttpListenerContext context)
+    {
+        switch (context.Request.Url?.AbsolutePath)
+        {
+            case "/api/v1/log":
+                var (size, head) = Head();
+                await Respond(context, 200, JsonSerializer.Serialize(new Dictionary<string, object> { ["origin"] = _key.Name, ["verifier_key"] = _key.VerifierKey, ["tree_size"] = size, ["checkpoint"] = head }));
+                return true;
+            case "/api/v1/proof/consistency":
+                var status = 200;
+                byte[][] proof = [];
+                lock (_gate)
+                {
+                    var from = long.Parse(context.Request.QueryString["from"]!, System.Globalization.CultureInfo.InvariantCulture);
+                    var to = long.Parse(context.Request.QueryString["to"]!, System.Globalization.CultureInfo.InvariantCulture);
+                    if (from < 1 || from > to || to > _levels.Size)
+                    {
+                        status = 400;
+                    }
+                    else
+                    {
+                        proof = new MerkleTree(_levels).ConsistencyProof(from, to);
+                    }
+                }
+
+                await Respond(context, status, JsonSerializer.Serialize(new Dictionary<string, object> { ["proof"] = proof.Select(Convert.ToBase64String).ToArray() }));
+                return true;
+            default:
+                return false;
         }
     }
 
