@@ -49,7 +49,6 @@ public sealed class ReadmeCommandTests
         ["trainguard server token create --role agent --host gpu-node-17 > gpu-node-17.token"] = 0,
         ["trainguard server token create --role signer --user alice --expires 90d > alice.token"] = 0,
         ["trainguard server token list"] = 0,
-        ["trainguard server token revoke $(tr -d '\\n' < alice.token | sha256sum | cut -c1-12)"] = 0,
         ["trainguard ledger verify --server http://127.0.0.1:8470 --log-key log.vkey --save head.txt"] = 0,
         ["trainguard ledger verify --server http://127.0.0.1:8470 --log-key log.vkey --tree-head head.txt --save head.txt"] = 0,
         ["trainguard ledger audit --log-key log.vkey"] = 0,
