@@ -230,7 +230,11 @@ public static class AgentShipCommand
                 {
                     if (shipper.Stats.ConsecutiveFailures >= MaxAttempts)
                     {
-                        throw new CliException($"--server {options.ServerUrl}: {shipper.Stats.LastError} ({shipper.Stats.EventsSent} of {events.Count} events delivered before; shipping again is harmless)");
+                        var error = shipper.Stats.LastError ?? "no answer";
+                        var hint = error.StartsWith("server answered 401", StringComparison.Ordinal) || error.StartsWith("server answered 403", StringComparison.Ordinal)
+                            ? "; this needs an agent token bound to the events' node ('trainguard server token create --role agent --host NAME') or an admin token"
+                            : string.Empty;
+                        throw new CliException($"--server {options.ServerUrl}: {error}{hint} ({shipper.Stats.EventsSent} of {events.Count} events delivered before; shipping again is harmless)");
                     }
 
                     await Task.Delay(shipper.NextDelay(shipper.Stats.ConsecutiveFailures), ct);
