@@ -39,7 +39,9 @@ internal static class ApiCalls
             HttpStatusCode.NotFound => notFound,
             _ => null,
         };
-        return new CliException(hint is null ? ex.Message : $"{ex.Message}; {hint}", ex);
+        // The server's detail may quote what an attacker wrote (a user name): shown escaped like every other server text.
+        var message = Output.DataText.Safe(ex.Message, 2000);
+        return new CliException(hint is null ? message : $"{message}; {hint}", ex);
     }
 
     private static async Task<JsonElement> CallAsync(TrainGuardApiClient client, string roleNeeded, string notFound, Func<CancellationToken, Task<JsonDocument>> call, CancellationToken cancellationToken)
