@@ -95,6 +95,16 @@ echo "==> the nodes' agents ship what they recorded during the attack (samples/i
 "$tg" agent ship samples/incident/gpu-node-2.jsonl --host gpu-node-2 --server "$url" --token-file "$work/gpu-node-2.token"
 
 server=(--server "$url" --token-file "$work/responder.token")
+# The server derives alerts right after each append: wait until their number stops changing (at most 15 s).
+count() { "$tg" alerts list --status all -f json "${server[@]}" 2>/dev/null | grep -c '^      "id": "alt_' || true; }
+previous=-1
+for _ in $(seq 1 30); do
+  now=$(count)
+  if [ "$now" -gt 0 ] && [ "$now" -eq "$previous" ]; then break; fi
+  previous=$now
+  sleep 0.5
+done
+
 echo
 echo "==> trainguard alerts list"
 set +e

@@ -102,7 +102,7 @@ public sealed class AlertsCommandTests
     {
         await using var env = await IncidentServer.StartAsync();
         await env.ShipIncidentAsync();
-        var kill = await AlertOfRuleAsync(env, "TG-DET-001");
+        var kill = await AlertOfRuleAsync(env, "TG-DET-001", a => a["attribution"]!.GetValue<string>() == "direct");
         var id = kill["id"]!.GetValue<string>();
 
         var (code, stdout, stderr) = await CliRunner.RunAsync(["alerts", "show", id, .. env.With("reader")]);
@@ -114,7 +114,7 @@ public sealed class AlertsCommandTests
         Assert.Contains("intern7 (login uid 2007)", stdout, StringComparison.Ordinal);
         Assert.Contains("contributing events (1 shown of 1)", stdout, StringComparison.Ordinal);
         Assert.Contains("process-signal", stdout, StringComparison.Ordinal);
-        Assert.Contains("kill -TERM 2757", stdout, StringComparison.Ordinal);
+        Assert.Contains("sent SIGTERM via kill to process 2757", stdout, StringComparison.Ordinal);
         Assert.Contains($"ledger {kill["events"]![0]!["ledger_index"]!.GetValue<long>()}", stdout, StringComparison.Ordinal);
         Assert.Contains("what to do (TG-DET-001", stdout, StringComparison.Ordinal);
         Assert.Contains("history: none yet", stdout, StringComparison.Ordinal);
@@ -217,11 +217,28 @@ public sealed class AlertsCommandTests
         Assert.Contains("the server has no such API", stderr, StringComparison.Ordinal);
     }
 
-    internal static async Task<JsonNode> AlertOfRuleAsync(IncidentServer env, string rule)
+    internal static async Task<JsonNode> AlertOfRuleAsync(IncidentServer env, string rule, Func<JsonNode, bool>? which = null)
     {
         var (code, json, stderr) = await CliRunner.RunAsync(["alerts", "list", "--rule", rule, "-f", "json", .. env.With("reader")]);
         Assert.True(code == 1, $"no {rule} alert: {json}{stderr}");
-        return Alerts(json)[0];
+        return Alerts(json).First(which ?? (_ => true));
+    }
+
+    [Fact]
+    public async Task The_kills_made_with_the_planted_key_are_intern7s_and_show_says_how_that_is_known()
+    {
+        await using var env = await IncidentServer.StartAsync();
+        await env.ShipIncidentAsync();
+        var planted = await AlertOfRuleAsync(env, "TG-DET-001", a => a["attribution"]!.GetValue<string>() == "planted-key");
+        var id = planted["id"]!.GetValue<string>();
+
+        var (code, stdout, stderr) = await CliRunner.RunAsync(["alerts", "show", id, .. env.With("reader")]);
+
+        Assert.Equal("intern7", AccountName(planted));
+        Assert.True(code == 0, stdout + stderr);
+        Assert.Contains("account:     intern7 (login uid 2007) (attribution planted-key:", stdout, StringComparison.Ordinal);
+        Assert.Contains("contributing events (2 shown of 2)", stdout, StringComparison.Ordinal);
+        Assert.Contains("SIGKILL", stdout, StringComparison.Ordinal);
     }
 
     internal static List<JsonNode> Alerts(string json) => [.. JsonNode.Parse(json)!["alerts"]!.AsArray().Select(a => a!)];

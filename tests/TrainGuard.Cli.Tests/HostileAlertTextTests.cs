@@ -26,6 +26,7 @@ public sealed class HostileAlertTextTests
         await File.WriteAllTextAsync(file, kill.ToJsonLine() + "\n");
         var (shipCode, shipOut, shipErr) = await CliRunner.RunAsync(["agent", "ship", file, .. env.With("vm")]);
         Assert.True(shipCode == 0, shipOut + shipErr);
+        await env.AlertsDerivedAsync();
 
         var (listCode, list, listErr) = await CliRunner.RunAsync(["alerts", "list", .. env.With("reader")]);
         Assert.True(listCode == 1, list + listErr);

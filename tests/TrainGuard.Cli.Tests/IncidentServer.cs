@@ -65,13 +65,27 @@ internal sealed class IncidentServer : IAsyncDisposable
     /// <summary>The server options every alerts command takes, with the named token's file.</summary>
     public string[] With(string token) => ["--server", Url, "--token-file", TokenFiles[token]];
 
-    /// <summary>Ships samples/incident (both nodes, each with its own agent token); the output of each run must be exit 0.</summary>
+    /// <summary>Ships samples/incident (both nodes, each with its own agent token; each run must exit 0), then waits for the alerts.</summary>
     public async Task ShipIncidentAsync()
     {
         foreach (var node in new[] { "vm", "gpu-node-2" })
         {
             var (code, stdout, stderr) = await CliRunner.RunAsync(["agent", "ship", Incident(node + ".jsonl"), "--host", node, .. With(node)]);
             Assert.True(code == 0, $"agent ship {node}: exit {code}\n{stdout}\n{stderr}");
+        }
+
+        await AlertsDerivedAsync();
+    }
+
+    /// <summary>Waits until the server's alert derivation has read every ledger entry (it runs after each append).</summary>
+    public async Task AlertsDerivedAsync()
+    {
+        var deriver = Server.Deriver ?? throw new InvalidOperationException("the server derives no alerts");
+        var deadline = DateTimeOffset.UtcNow + TimeSpan.FromSeconds(30);
+        while (deriver.Cursor < Server.Log.Size)
+        {
+            Assert.True(DateTimeOffset.UtcNow < deadline, $"alert derivation stopped at ledger index {deriver.Cursor} of {Server.Log.Size} ({deriver.Failures} failed rounds)");
+            await Task.Delay(20);
         }
     }
 

@@ -147,7 +147,7 @@ internal static class AlertText
         {
             new[] { "rule:", $"{OrDash(RuleId(alert), 40)}  {(rule is { } r ? OrDash(Str(r, "title"), 200) : "-")}{(rule is { } l && Str(l, "level") is { } level ? $" (level {Safe(level, 16)})" : string.Empty)}" },
             new[] { "what:", OrDash(Str(alert, "reason"), 1000) },
-            new[] { "account:", Account(alert, 200) + (Str(alert, "attribution") is { Length: > 0 } how ? $", attribution {Safe(how, 40)}" : string.Empty) },
+            new[] { "account:", Account(alert, 200, withAttribution: false) + Attribution(Str(alert, "attribution")) },
             new[] { "hosts:", Hosts(alert, 20) },
             new[] { "seen:", $"{Times(Number(alert, "count"))}, first {Time(Str(alert, "first_seen"))}, last {Time(Str(alert, "last_seen"))}" },
             new[] { "risk score:", Number(alert, "risk_score") is { } risk ? risk.ToString(CultureInfo.InvariantCulture) + "/100" : "-" },
@@ -161,8 +161,17 @@ internal static class AlertText
         WriteColumns(output, [.. fields.Select(f => new[] { f[0], string.Join("\n  " + new string(' ', 13), Wrap(f[1], Width - 15)) })], "  ");
     }
 
-    /// <summary>The account behind an alert: <c>intern7 (login uid 2007)</c>, <c>login uid 2007</c>, or <c>-</c>.</summary>
-    public static string Account(JsonElement alert, int maxLength)
+    /// <summary>How the account was found, as a clause after it: its own login, or a key it planted.</summary>
+    public static string Attribution(string? how) => how switch
+    {
+        null or "" => string.Empty,
+        "direct" => " (attribution direct: its own login session)",
+        "planted-key" => " (attribution planted-key: the session was opened with an ssh key this account planted)",
+        _ => $" (attribution {Safe(how, 40)})",
+    };
+
+    /// <summary>The account behind an alert: <c>intern7 (login uid 2007)</c>, <c>login uid 2007</c>, or <c>-</c>; <c>, planted key</c> when attributed through one.</summary>
+    public static string Account(JsonElement alert, int maxLength, bool withAttribution = true)
     {
         if (Obj(alert, "account") is not { } account)
         {
@@ -178,7 +187,7 @@ internal static class AlertText
             (_, { Length: > 0 }) => $"login uid {Safe(uid, 20)}",
             _ => "-",
         };
-        return Str(alert, "attribution") == "planted-key" && text != "-" ? text + ", planted key" : text;
+        return withAttribution && Str(alert, "attribution") == "planted-key" && text != "-" ? text + ", planted key" : text;
     }
 
     /// <summary>The hosts of an alert, at most <paramref name="shown"/> named (<c>gpu01,gpu02 +3</c>).</summary>
