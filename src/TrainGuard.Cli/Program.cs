@@ -91,6 +91,8 @@ public static class Program
         root.Subcommands.Add(KeysCommand.Create(stdout, stderr));
         root.Subcommands.Add(AgentCommand.Create(stdout, stderr));
         root.Subcommands.Add(RulesCommand.Create(stdout, stderr));
+        root.Subcommands.Add(AlertsCommand.Create(stdout, stderr));
+        root.Subcommands.Add(TimelineCommand.Create(stdout, stderr));
         return root;
     }
 }

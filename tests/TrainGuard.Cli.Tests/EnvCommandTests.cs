@@ -45,6 +45,38 @@ public sealed class EnvCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task Verify_with_events_appends_one_env_finding_event_per_finding_as_the_agent_writes_them()
+    {
+        var events = Path.Combine(_dir, "env.jsonl");
+        await File.WriteAllTextAsync(events, "{\"kept\": true}\n");
+
+        var (code, _, stderr) = await CliRunner.RunAsync("env", "verify", "--site", CliRunner.Repo("samples", "env", "edited-site-packages"), "--events", events);
+        var (clean, _, _) = await CliRunner.RunAsync("env", "verify", "--site", CliRunner.Repo("samples", "env", "site-packages"), "--events", events);
+
+        Assert.True(code == 1, stderr);
+        Assert.Equal(0, clean);
+        var lines = await File.ReadAllLinesAsync(events);
+        Assert.Equal("{\"kept\": true}", lines[0]);
+        var written = lines.Skip(1).Select(l => JsonDocument.Parse(l)).ToList();
+        var finding = Assert.Single(written).RootElement;
+        Assert.Equal("env-finding", finding.GetProperty("event").GetProperty("action").GetString());
+        Assert.Equal("env", finding.GetProperty("event").GetProperty("module").GetString());
+        Assert.Equal("TG-ENV-001", finding.GetProperty("trainguard").GetProperty("finding").GetProperty("rule").GetString());
+        Assert.EndsWith("torch/optim/adamw.py", finding.GetProperty("file").GetProperty("path").GetString(), StringComparison.Ordinal);
+        Assert.Equal("torch", finding.GetProperty("package").GetProperty("name").GetString());
+        Assert.False(string.IsNullOrEmpty(finding.GetProperty("id").GetString()));
+    }
+
+    [Fact]
+    public async Task Verify_with_events_in_a_missing_folder_is_an_error_before_anything_runs()
+    {
+        var (code, _, stderr) = await CliRunner.RunAsync("env", "verify", "--site", CliRunner.Repo("samples", "env", "site-packages"), "--events", Path.Combine(_dir, "no", "env.jsonl"));
+
+        Assert.Equal(2, code);
+        Assert.Contains("--events", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Diff_with_the_wrong_key_is_an_error()
     {
         var site = Path.Combine(_dir, "site2");

@@ -44,6 +44,10 @@ public sealed class ReadmeCommandTests
         ["trainguard agent run --once --config packaging/agent.yaml --root samples/agent/node"] = 0,
         ["trainguard agent replay --audit samples/agent/audit.log --auth samples/agent/auth.log --passwd samples/agent/passwd"] = 0,
         ["trainguard agent spool verify samples/agent/spool"] = 0,
+        ["trainguard server token create --role agent --host vm > vm.token"] = 0,
+        ["trainguard server token create --role agent --host gpu-node-2 > gpu-node-2.token"] = 0,
+        ["trainguard agent ship samples/incident/vm.jsonl --host vm --server http://127.0.0.1:8470 --token-file vm.token"] = 0,
+        ["trainguard agent ship samples/incident/gpu-node-2.jsonl --host gpu-node-2 --server http://127.0.0.1:8470 --token-file gpu-node-2.token"] = 0,
         ["trainguard rules check samples/rules/site.yaml --builtin"] = 0,
         ["trainguard rules test samples/rules --builtin"] = 0,
         ["trainguard server token create --role agent --host gpu-node-17 > gpu-node-17.token"] = 0,
@@ -60,6 +64,15 @@ public sealed class ReadmeCommandTests
         ["trainguard ledger audit --log-key log.vkey --tree-head head.txt"] = 0,
         ["trainguard keys new --witness witness.example/w1 --dir witness"] = 0,
         ["trainguard ledger witness --server http://127.0.0.1:8470 --log-key log.vkey --key witness/witness.key --once"] = 0,
+        ["trainguard server token create --role responder > responder.token"] = 0,
+        ["trainguard alerts list --server http://127.0.0.1:8470 --token-file responder.token"] = 1,
+        ["trainguard alerts list --user intern7 --severity critical -f json --server http://127.0.0.1:8470 --token-file reader.token"] = 1,
+        ["trainguard alerts show alt_01a24e0e84d975469a2f2edac99cc1db --server http://127.0.0.1:8470 --token-file reader.token"] = 0,
+        ["trainguard alerts ack alt_01a24e0e84d975469a2f2edac99cc1db --assignee alice --note \"looking\" --server http://127.0.0.1:8470 --token-file responder.token"] = 0,
+        ["trainguard alerts close alt_01a24e0e84d975469a2f2edac99cc1db --classification tp --note \"uid-0 account removed, intern7 disabled\" --server http://127.0.0.1:8470 --token-file responder.token"] = 0,
+        ["trainguard alerts ack alt_01a24e0e84417bebb83157ef0ec5b609 --server http://127.0.0.1:8470 --token-file reader.token"] = 2,
+        ["trainguard timeline --user intern7 --server http://127.0.0.1:8470 --token-file reader.token"] = 1,
+        ["trainguard timeline --host gpu-node-2 --since 2026-12-07T00:00:00Z --server http://127.0.0.1:8470 --token-file reader.token"] = 1,
     };
 
     private const string ServerLine = "trainguard server run --urls http://127.0.0.1:8470";

@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Json;
 using TrainGuard.Agent.Common;
 using TrainGuard.Events;
+using TrainGuard.Findings;
 using TrainGuard.Integrity.Environments;
 
 namespace TrainGuard.Agent.Runtime;
@@ -38,18 +39,7 @@ public sealed class EnvChecks(IReadOnlyList<string> sites, string? statePath)
                     continue;
                 }
 
-                var e = finding.ToEvent(now, EventActions.EnvFinding, Module);
-                e.Id = UuidV7.FromKey(now, Encoding.UTF8.GetBytes("env|" + key + "|" + now.ToUnixTimeMilliseconds()));
-                e.Set(EventFields.Category, ["package", "file"]).Set(EventFields.Type, ["info"]);
-                var parts = item.Path.Split(' ', 2);
-                e.Set("package.name", parts[0]);
-                if (parts.Length > 1)
-                {
-                    e.Set("package.version", parts[1]);
-                }
-
-                e.Set("package.type", item.Format);
-                events.Add(e);
+                events.Add(FindingEvent(item, finding, now));
             }
         }
 
@@ -60,6 +50,29 @@ public sealed class EnvChecks(IReadOnlyList<string> sites, string? statePath)
         }
 
         return events;
+    }
+
+    /// <summary>
+    /// The <c>env-finding</c> event of one finding of <paramref name="item"/> (a package of an <c>env verify</c> report):
+    /// the finding embedded, <c>package.name</c>/<c>version</c>/<c>type</c>; its id is derived from the finding and the time.
+    /// </summary>
+    public static EventRecord FindingEvent(AnalyzedItem item, Finding finding, DateTimeOffset now)
+    {
+        ArgumentNullException.ThrowIfNull(item);
+        ArgumentNullException.ThrowIfNull(finding);
+        var key = $"{finding.RuleId}|{finding.Location.File}|{finding.Location.Member}|{finding.Message}";
+        var e = finding.ToEvent(now, EventActions.EnvFinding, Module);
+        e.Id = UuidV7.FromKey(now, Encoding.UTF8.GetBytes("env|" + key + "|" + now.ToUnixTimeMilliseconds()));
+        e.Set(EventFields.Category, ["package", "file"]).Set(EventFields.Type, ["info"]);
+        var parts = item.Path.Split(' ', 2);
+        e.Set("package.name", parts[0]);
+        if (parts.Length > 1)
+        {
+            e.Set("package.version", parts[1]);
+        }
+
+        e.Set("package.type", item.Format);
+        return e;
     }
 
     private static HashSet<string> Load(string? path)

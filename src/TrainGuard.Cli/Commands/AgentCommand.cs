@@ -34,6 +34,7 @@ public static class AgentCommand
           trainguard agent replay --audit audit.log --auth auth.log --passwd passwd    forensics on copied logs
           trainguard agent audit-rules > trainguard.rules   then copy it to /etc/audit/rules.d/
           trainguard agent spool verify /var/lib/trainguard/spool
+          trainguard agent ship events.jsonl --server https://tg:8443 --token-file gpu-node-17.token    ship saved events
         """;
 
     public static Command Create(TextWriter stdout, TextWriter stderr)
@@ -43,6 +44,7 @@ public static class AgentCommand
         command.Subcommands.Add(Replay(stdout, stderr));
         command.Subcommands.Add(AuditRules(stdout));
         command.Subcommands.Add(Spool(stdout, stderr));
+        command.Subcommands.Add(AgentShipCommand.Create(stdout, stderr));
         return command;
     }
 

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text.Json.Nodes;
+using TrainGuard.Agent.Runtime;
 using TrainGuard.Cli.Options;
 using TrainGuard.Cli.Output;
 using TrainGuard.Findings;
@@ -53,6 +54,11 @@ public static class EnvCommand
         var packages = new Option<string[]>("--package") { Description = "Check only these distributions or Debian packages (repeatable), e.g. --package torch --package python3-torch. A name that matches no installed package is an error." };
         var noRecompile = new Option<bool>("--no-recompile") { Description = "Skip recompiling .pyc files with the interpreter (faster; header checks still run)." };
         var noProgress = CommonOptions.NoProgress();
+        var events = new Option<FileInfo?>("--events")
+        {
+            HelpName = "FILE",
+            Description = "Append one 'env-finding' event (a JSON line, docs/events.md) per finding to FILE, as the agent's scheduled env verify writes them ('trainguard agent ship' sends them to the server).",
+        };
         var output = new ReportOptions(sarif: true);
         var command = new Command("verify", """
             Check every installed file of a Python environment against what its package says it should be.
@@ -67,12 +73,14 @@ public static class EnvCommand
               trainguard env verify                                   the environment found on this machine
               trainguard env verify --site samples/env/site-packages  one site folder
               trainguard env verify --python /opt/venv/bin/python --package torch
+              trainguard env verify --site samples/env/edited-site-packages --events env.jsonl   findings as events
             """ + "\n" + ExitCodes.HelpText);
-        command.AddOptions(sites, python, useInterpreter, packages, noRecompile, noProgress);
+        command.AddOptions(sites, python, useInterpreter, packages, noRecompile, noProgress, events);
         output.AddTo(command);
         command.SetAction(async (parse, ct) =>
         {
             output.Validate(parse);
+            var eventsFile = parse.GetValue(events) is { } e ? InputValidation.WritableFile(e.FullName, "--events") : null;
             var options = new EnvVerifyOptions
             {
                 Sites = InputValidation.ExistingFolders(parse.GetValue(sites), "--site"),
@@ -91,6 +99,13 @@ public static class EnvCommand
             catch (ArgumentException ex)
             {
                 throw new CliException(ex.Message, ex);
+            }
+
+            if (eventsFile is not null)
+            {
+                var now = DateTimeOffset.UtcNow;
+                var lines = report.Items.SelectMany(item => item.Findings.Select(f => EnvChecks.FindingEvent(item, f, now).ToJsonLine() + "\n"));
+                await File.AppendAllTextAsync(eventsFile, string.Concat(lines), ct);
             }
 
             return output.Write(parse, report, stdout, stderr);

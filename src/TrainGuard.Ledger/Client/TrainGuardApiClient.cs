@@ -267,7 +267,55 @@ public sealed class TrainGuardApiClient : IDisposable
         return tile;
     }
 
+    /// <summary>
+    /// <c>GET {pathAndQuery}</c> of a JSON resource of the API (alerts, the timeline): the answer as a JSON object,
+    /// read up to <paramref name="maxBytes"/>. An error status is a <see cref="TrainGuardApiException"/> carrying the
+    /// server's problem detail (a 403 names <paramref name="roleNeeded"/>); an answer that is not a JSON object is a
+    /// <see cref="MalformedInputException"/>. The caller disposes the document.
+    /// </summary>
+    public async Task<JsonDocument> GetJsonAsync(string pathAndQuery, string? roleNeeded, long maxBytes = MaxResponseBytes, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(pathAndQuery);
+        var answer = await SendAsync(HttpMethod.Get, pathAndQuery.TrimStart('/'), null, maxBytes, roleNeeded, cancellationToken);
+        return JsonObjectAnswer(answer!, "GET " + pathAndQuery);
+    }
+
+    /// <summary><c>POST {path}</c> with a JSON body (an alert's status change): the answer as a JSON object, as <see cref="GetJsonAsync"/>.</summary>
+    public async Task<JsonDocument> PostJsonAsync(string path, string jsonBody, string? roleNeeded, long maxBytes = MaxResponseBytes, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        ArgumentNullException.ThrowIfNull(jsonBody);
+        using var content = new StringContent(jsonBody, new UTF8Encoding(false), "application/json");
+        var answer = await SendAsync(HttpMethod.Post, path.TrimStart('/'), content, maxBytes, roleNeeded, cancellationToken);
+        return JsonObjectAnswer(answer!, "POST " + path);
+    }
+
     public void Dispose() => _http.Dispose();
+
+    private static JsonDocument JsonObjectAnswer(byte[] body, string what)
+    {
+        JsonDocument? document = null;
+        try
+        {
+            document = JsonDocument.Parse(body, new JsonDocumentOptions { MaxDepth = CanonicalJson.MaxDepth });
+            if (document.RootElement.ValueKind != JsonValueKind.Object)
+            {
+                MalformedInputException.Throw(InputErrorKind.Syntax, $"{what}: the answer is not a JSON object", 0);
+            }
+
+            var result = document;
+            document = null;
+            return result;
+        }
+        catch (JsonException ex)
+        {
+            return MalformedInputException.Throw<JsonDocument>(InputErrorKind.Syntax, $"{what}: the answer is not JSON: {ex.Message}", ex.BytePositionInLine ?? 0);
+        }
+        finally
+        {
+            document?.Dispose();
+        }
+    }
 
     /// <summary>Sends a request and returns the answer's body; null for a 404 when <paramref name="notFoundIsNull"/>.</summary>
     private async Task<byte[]?> SendAsync(HttpMethod method, string path, HttpContent? content, long maxBytes, string? roleNeeded, CancellationToken cancellationToken, bool notFoundIsNull = false)
