@@ -41,7 +41,7 @@ public sealed class DetectionEngine
     {
         RuleSet = set;
         _plan = set.Plan;
-        _view = new EventView(_plan.Fields, _plan.CollectStrings);
+        _view = new EventView(_plan.Fields, _plan.CollectStrings, _plan.CachedMatchers);
         _states = _plan.Correlations.Select(c => new CorrelationState(c, set.Options.MaxGroupsPerCorrelation)).ToArray();
         _byAction = _plan.ByAction.GetAlternateLookup<ReadOnlySpan<char>>();
         _selected = new ulong[(_plan.Rules.Length + 63) / 64];
@@ -74,7 +74,7 @@ public sealed class DetectionEngine
         {
             var rule = _plan.Rules[_candidates[i]];
             _ruleEvaluations++;
-            if (!rule.Matcher.Matches(_view))
+            if (!rule.Evaluated.Matches(_view))
             {
                 continue;
             }
@@ -138,7 +138,7 @@ public sealed class DetectionEngine
         for (var i = _view.First(_plan.Fields.Action); i >= 0; i = _view.Value(i).Next)
         {
             ref readonly var value = ref _view.Value(i);
-            if (value.Kind == ValueKind.String && _byAction.TryGetValue(_view.Text(in value), out var rules))
+            if (value.Kind == ValueKind.String && _byAction.TryGetValue(_view.Text(i), out var rules))
             {
                 Select(selected, rules);
             }

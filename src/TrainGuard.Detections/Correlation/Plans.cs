@@ -15,6 +15,9 @@ internal sealed class RulePlan(int index, string label, Matcher matcher, Detecti
 
     public Matcher Matcher { get; set; } = matcher;
 
+    /// <summary>What the engine evaluates on the events the rule index selects the rule for (<see cref="Matcher"/> less the test the index made).</summary>
+    public Matcher Evaluated { get; set; } = matcher;
+
     /// <summary>The rule of the family when it raises hits of its own; null when it only feeds correlations.</summary>
     public DetectionRule? Definition { get; } = definition;
 

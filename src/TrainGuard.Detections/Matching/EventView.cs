@@ -21,10 +21,22 @@ internal enum ValueKind : byte
     Array,
 }
 
-/// <summary>One value of a field: its kind, its text in the view's character buffer, and the next value of the same field.</summary>
+/// <summary>
+/// One value of a field: its kind, where its JSON text is, its text in the view's character buffer once a test has
+/// asked for it (strings and numbers are decoded from UTF-8 on first use: most values no candidate rule reads are
+/// never decoded), and the next value of the same field.
+/// </summary>
 internal struct EventValue
 {
     public ValueKind Kind;
+
+    /// <summary>The raw string holds escapes (decoded by <see cref="EventView"/>'s unescaper).</summary>
+    public bool Escaped;
+
+    /// <summary><see cref="Start"/> and <see cref="Length"/> hold the decoded text.</summary>
+    public bool Decoded;
+    public int RawStart;
+    public int RawLength;
     public int Start;
     public int Length;
     public int Next;
@@ -34,10 +46,12 @@ internal struct EventValue
 }
 
 /// <summary>
-/// One event as the matchers see it: the values of the fields the rule set reads, copied out of the JSON in one pass
-/// (nested ECS objects, flattened dotted names and arrays alike; members no rule reads are only scanned). A field may
-/// have several values (an array, or a member given twice): a test on a field passes when one of its values passes.
-/// The view is reused from event to event; after warm-up reading an event allocates nothing.
+/// One event as the matchers see it: the values of the fields the rule set reads, found in the JSON in one pass
+/// (nested ECS objects, flattened dotted names and arrays alike; members no rule reads are only scanned) and decoded
+/// to text when a test first reads them. A field may have several values (an array, or a member given twice): a test
+/// on a field passes when one of its values passes. The view also holds the per-event results of matchers several
+/// rules share (<see cref="Matcher.CacheId"/>). It is reused from event to event; after warm-up reading an event
+/// allocates nothing.
 /// </summary>
 /// <remarks>
 /// The reader is TrainGuard's own strict RFC 8259 scanner (UTF-8 validated once, strings found with a vectorised
@@ -70,6 +84,9 @@ internal sealed class EventView
     private readonly int[] _head;
     private readonly int[] _tail;
     private readonly int[] _generation;
+    private readonly int[] _cacheGeneration;
+    private readonly bool[] _cacheResult;
+    private byte[] _json = new byte[4096];
     private char[] _chars = new char[4096];
     private EventValue[] _values = new EventValue[64];
     private int[] _strings = new int[64];
@@ -81,13 +98,15 @@ internal sealed class EventView
     private bool _timestampParsed;
     private long _timestampTicks;
 
-    public EventView(FieldTable fields, bool collectStrings)
+    public EventView(FieldTable fields, bool collectStrings, int cachedMatchers = 0)
     {
         _root = fields.BuildTrie();
         _collectStrings = collectStrings;
         _head = new int[fields.Count];
         _tail = new int[fields.Count];
         _generation = new int[fields.Count];
+        _cacheGeneration = new int[cachedMatchers];
+        _cacheResult = new bool[cachedMatchers];
         TimestampSlot = fields.Timestamp;
     }
 
@@ -98,9 +117,20 @@ internal sealed class EventView
 
     /// <summary>Reads one event (a JSON object); on malformed input the view is left empty.</summary>
     /// <exception cref="MalformedInputException">Not one JSON object, not UTF-8, or nested deeper than <see cref="MaxDepth"/>.</exception>
-    public void Load(ReadOnlySpan<byte> json)
+    public void Load(ReadOnlySpan<byte> input)
     {
         Reset();
+
+        // The event is kept (values are decoded from it on demand); decoded text never needs more UTF-16 code units
+        // than the JSON has bytes, so the character buffer is sized once here and never moves while the event is read.
+        if (_json.Length < input.Length)
+        {
+            _json = new byte[Math.Max(input.Length, _json.Length * 2)];
+            _chars = new char[_json.Length];
+        }
+
+        input.CopyTo(_json);
+        var json = _json.AsSpan(0, input.Length);
         try
         {
             if (!Utf8.IsValid(json))
@@ -139,14 +169,27 @@ internal sealed class EventView
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ref readonly EventValue Value(int index) => ref _values[index];
 
-    /// <summary>The text of a scalar value (<c>true</c>/<c>false</c> for booleans, the JSON text of a number).</summary>
+    /// <summary>
+    /// The text of the scalar value at <paramref name="index"/> (<c>true</c>/<c>false</c> for booleans, the JSON text of
+    /// a number, a string unescaped); empty for null, objects and arrays.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public ReadOnlySpan<char> Text(in EventValue value) => value.Kind switch
+    public ReadOnlySpan<char> Text(int index)
     {
-        ValueKind.True => "true",
-        ValueKind.False => "false",
-        _ => _chars.AsSpan(value.Start, value.Length),
-    };
+        ref var value = ref _values[index];
+        if (value.Decoded)
+        {
+            return _chars.AsSpan(value.Start, value.Length);
+        }
+
+        return value.Kind switch
+        {
+            ValueKind.True => "true",
+            ValueKind.False => "false",
+            ValueKind.String or ValueKind.Number => Decode(ref value),
+            _ => default,
+        };
+    }
 
     /// <summary>The first scalar value of a field, or false.</summary>
     public bool TryGetFirstScalar(int slot, out ReadOnlySpan<char> text)
@@ -155,7 +198,7 @@ internal sealed class EventView
         {
             if (_values[i].IsScalar)
             {
-                text = Text(in _values[i]);
+                text = Text(i);
                 return true;
             }
         }
@@ -167,7 +210,22 @@ internal sealed class EventView
     /// <summary>Number of string values anywhere in the event (keyword search; only collected when a rule has keywords).</summary>
     public int StringCount => _stringCount;
 
-    public ReadOnlySpan<char> StringAt(int index) => Text(in _values[_strings[index]]);
+    public ReadOnlySpan<char> StringAt(int index) => Text(_strings[index]);
+
+    /// <summary>The result of the shared matcher <paramref name="matcher"/> on this event, evaluated once per event.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool Cached(int cacheId, Matcher matcher)
+    {
+        if (_cacheGeneration[cacheId] == _current)
+        {
+            return _cacheResult[cacheId];
+        }
+
+        var result = matcher.Evaluate(this);
+        _cacheResult[cacheId] = result;
+        _cacheGeneration[cacheId] = _current;
+        return result;
+    }
 
     /// <summary>The event's <c>@timestamp</c> as UTC ticks, or false when it is absent or not RFC 3339.</summary>
     public bool TryGetTimestamp(out long ticks)
@@ -232,8 +290,32 @@ internal sealed class EventView
         if (++_current == int.MaxValue)
         {
             Array.Clear(_generation);
+            Array.Clear(_cacheGeneration);
             _current = 1;
         }
+    }
+
+    /// <summary>Decodes a string (UTF-8, escapes) or a number (ASCII) into the character buffer, once per event.</summary>
+    private ReadOnlySpan<char> Decode(ref EventValue value)
+    {
+        var raw = _json.AsSpan(value.RawStart, value.RawLength);
+        var destination = _chars.AsSpan(_charCount);
+        int length;
+        if (value.Escaped)
+        {
+            length = Unescape(raw, destination, value.RawStart);
+        }
+        else if (System.Text.Unicode.Utf8.ToUtf16(raw, destination, out _, out length, replaceInvalidSequences: false) != OperationStatus.Done)
+        {
+            // The event was validated as UTF-8 when it was read.
+            throw new InvalidOperationException("a validated string did not decode");
+        }
+
+        value.Start = _charCount;
+        value.Length = length;
+        value.Decoded = true;
+        _charCount += length;
+        return _chars.AsSpan(value.Start, length);
     }
 
     /// <summary>Reads the members of an object whose <c>{</c> has been consumed; returns the position after its <c>}</c>.</summary>
@@ -302,7 +384,7 @@ internal sealed class EventView
 
                 if (slot >= 0)
                 {
-                    Add(slot, ValueKind.Object, 0, 0);
+                    Add(slot, ValueKind.Object);
                 }
 
                 return ReadObject(json, pos + 1, node, depth + 1);
@@ -314,7 +396,7 @@ internal sealed class EventView
 
                 if (slot >= 0)
                 {
-                    Add(slot, ValueKind.Array, 0, 0);
+                    Add(slot, ValueKind.Array);
                 }
 
                 return ReadArray(json, pos + 1, node, depth + 1);
@@ -322,7 +404,7 @@ internal sealed class EventView
                 var end = ScanString(json, pos + 1, out var escaped);
                 if (slot >= 0 || _collectStrings)
                 {
-                    AddString(json[(pos + 1)..end], escaped, slot, pos + 1);
+                    AddString(pos + 1, end - pos - 1, escaped, slot);
                 }
 
                 return end + 1;
@@ -336,7 +418,9 @@ internal sealed class EventView
                 var numberEnd = ScanNumber(json, pos);
                 if (slot >= 0)
                 {
-                    AddNumber(json[pos..numberEnd], slot);
+                    var index = Add(slot, ValueKind.Number);
+                    _values[index].RawStart = pos;
+                    _values[index].RawLength = numberEnd - pos;
                 }
 
                 return numberEnd;
@@ -378,7 +462,7 @@ internal sealed class EventView
 
         if (slot >= 0)
         {
-            Add(slot, kind, 0, 0);
+            Add(slot, kind);
         }
 
         return pos + literal.Length;
@@ -580,14 +664,13 @@ internal sealed class EventView
         }
     }
 
-    private void AddString(ReadOnlySpan<byte> raw, bool escaped, int slot, int offset)
+    private void AddString(int rawStart, int rawLength, bool escaped, int slot)
     {
-        // UTF-16 never needs more code units than UTF-8 has bytes.
-        EnsureChars(raw.Length);
-        var destination = _chars.AsSpan(_charCount);
-        var length = escaped ? Unescape(raw, destination, offset) : Encoding.UTF8.GetChars(raw, destination);
-        var index = slot >= 0 ? Add(slot, ValueKind.String, _charCount, length) : AddLoose(ValueKind.String, _charCount, length);
-        _charCount += length;
+        var index = slot >= 0 ? Add(slot, ValueKind.String) : AddLoose(ValueKind.String);
+        ref var value = ref _values[index];
+        value.RawStart = rawStart;
+        value.RawLength = rawLength;
+        value.Escaped = escaped;
         if (_collectStrings)
         {
             if (_stringCount == _strings.Length)
@@ -636,22 +719,9 @@ internal sealed class EventView
         return written;
     }
 
-    private void AddNumber(ReadOnlySpan<byte> raw, int slot)
+    private int Add(int slot, ValueKind kind)
     {
-        EnsureChars(raw.Length);
-        var chars = _chars.AsSpan(_charCount);
-        for (var i = 0; i < raw.Length; i++)
-        {
-            chars[i] = (char)raw[i];
-        }
-
-        Add(slot, ValueKind.Number, _charCount, raw.Length);
-        _charCount += raw.Length;
-    }
-
-    private int Add(int slot, ValueKind kind, int start, int length)
-    {
-        var index = AddLoose(kind, start, length);
+        var index = AddLoose(kind);
         if (_generation[slot] != _current)
         {
             _generation[slot] = _current;
@@ -666,7 +736,7 @@ internal sealed class EventView
         return index;
     }
 
-    private int AddLoose(ValueKind kind, int start, int length)
+    private int AddLoose(ValueKind kind)
     {
         if (_valueCount == _values.Length)
         {
@@ -674,16 +744,8 @@ internal sealed class EventView
         }
 
         var index = _valueCount++;
-        _values[index] = new EventValue { Kind = kind, Start = start, Length = length, Next = -1 };
+        _values[index] = new EventValue { Kind = kind, Next = -1 };
         return index;
-    }
-
-    private void EnsureChars(int more)
-    {
-        if (_charCount + more > _chars.Length)
-        {
-            Array.Resize(ref _chars, Math.Max(_chars.Length * 2, _charCount + more));
-        }
     }
 }
 

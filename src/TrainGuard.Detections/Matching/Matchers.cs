@@ -1,12 +1,26 @@
+using System.Runtime.CompilerServices;
+
 namespace TrainGuard.Detections.Matching;
 
 /// <summary>
 /// A compiled piece of a rule's detection: a test of one field, a keyword search, or <c>and</c>/<c>or</c>/<c>not</c>
-/// over other matchers. Built once when the rule set loads; <see cref="Matches"/> allocates nothing.
+/// over other matchers. Built once when the rule set loads; <see cref="Matches"/> allocates nothing. A matcher
+/// several rules share (the same field test written in several rules is compiled once) gets a <see cref="CacheId"/>:
+/// it is then evaluated at most once per event and its result reused.
 /// </summary>
 internal abstract class Matcher
 {
-    public abstract bool Matches(EventView view);
+    /// <summary>Slot of the per-event result cache of <see cref="EventView"/>, or -1 when the result is not cached.</summary>
+    public int CacheId { get; set; } = -1;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool Matches(EventView view) => CacheId < 0 ? Evaluate(view) : view.Cached(CacheId, this);
+
+    /// <summary>Evaluates the matcher on the event (uncached).</summary>
+    public abstract bool Evaluate(EventView view);
+
+    /// <summary>A rough relative cost of <see cref="Evaluate"/>, to test cheap parts of <c>and</c>/<c>or</c> first.</summary>
+    public abstract int Cost { get; }
 
     /// <summary>What an event must have for this matcher to pass (the engine evaluates a rule only on events that do).</summary>
     public abstract Anchor Anchor(int actionSlot);
@@ -54,11 +68,17 @@ internal enum AnchorKind
 /// <summary><c>field: value</c> or <c>field: [values]</c>: one of the field's values passes the test.</summary>
 internal sealed class FieldMatcher(int slot, ValueTest test) : Matcher
 {
-    public override bool Matches(EventView view)
+    public int Slot => slot;
+
+    public ValueTest Test => test;
+
+    public override int Cost => 1 + test.Cost;
+
+    public override bool Evaluate(EventView view)
     {
         for (var i = view.First(slot); i >= 0; i = view.Value(i).Next)
         {
-            if (test.Test(view, in view.Value(i)))
+            if (test.Test(view, i))
             {
                 return true;
             }
@@ -74,14 +94,16 @@ internal sealed class FieldMatcher(int slot, ValueTest test) : Matcher
 /// <summary><c>field|all: [values]</c>: every test is passed by one of the field's values.</summary>
 internal sealed class FieldAllMatcher(int slot, ValueTest[] tests) : Matcher
 {
-    public override bool Matches(EventView view)
+    public override int Cost => 1 + tests.Sum(t => t.Cost);
+
+    public override bool Evaluate(EventView view)
     {
         foreach (var test in tests)
         {
             var passed = false;
             for (var i = view.First(slot); i >= 0 && !passed; i = view.Value(i).Next)
             {
-                passed = test.Test(view, in view.Value(i));
+                passed = test.Test(view, i);
             }
 
             if (!passed)
@@ -100,19 +122,20 @@ internal sealed class FieldAllMatcher(int slot, ValueTest[] tests) : Matcher
 /// <summary><c>field|neq: value</c>: the field has a value and none of its values passes the test.</summary>
 internal sealed class FieldNotMatcher(int slot, ValueTest test) : Matcher
 {
-    public override bool Matches(EventView view)
+    public override int Cost => 1 + test.Cost;
+
+    public override bool Evaluate(EventView view)
     {
         var present = false;
         for (var i = view.First(slot); i >= 0; i = view.Value(i).Next)
         {
-            ref readonly var value = ref view.Value(i);
-            if (!value.IsScalar)
+            if (!view.Value(i).IsScalar)
             {
                 continue;
             }
 
             present = true;
-            if (test.Test(view, in value))
+            if (test.Test(view, i))
             {
                 return false;
             }
@@ -127,7 +150,9 @@ internal sealed class FieldNotMatcher(int slot, ValueTest test) : Matcher
 /// <summary><c>field|exists: true/false</c>: the field is present (whatever its value, null included) or absent.</summary>
 internal sealed class ExistsMatcher(int slot, bool expected) : Matcher
 {
-    public override bool Matches(EventView view) => view.Has(slot) == expected;
+    public override int Cost => 1;
+
+    public override bool Evaluate(EventView view) => view.Has(slot) == expected;
 
     public override Anchor Anchor(int actionSlot) => expected ? Matching.Anchor.Field(slot) : Matching.Anchor.None;
 }
@@ -135,7 +160,9 @@ internal sealed class ExistsMatcher(int slot, bool expected) : Matcher
 /// <summary><c>field: null</c>: the field is absent or null.</summary>
 internal sealed class NullMatcher(int slot) : Matcher
 {
-    public override bool Matches(EventView view)
+    public override int Cost => 1;
+
+    public override bool Evaluate(EventView view)
     {
         for (var i = view.First(slot); i >= 0; i = view.Value(i).Next)
         {
@@ -166,7 +193,9 @@ internal enum FieldRefMode
 /// </summary>
 internal sealed class FieldRefMatcher(int slot, int other, FieldRefMode mode, bool cased, bool negate) : Matcher
 {
-    public override bool Matches(EventView view)
+    public override int Cost => 6;
+
+    public override bool Evaluate(EventView view)
     {
         var comparison = cased ? StringComparison.Ordinal : StringComparison.OrdinalIgnoreCase;
         var sawPair = false;
@@ -178,7 +207,7 @@ internal sealed class FieldRefMatcher(int slot, int other, FieldRefMode mode, bo
                 continue;
             }
 
-            var left = view.Text(in a);
+            var left = view.Text(i);
             for (var j = view.First(other); j >= 0; j = view.Value(j).Next)
             {
                 ref readonly var b = ref view.Value(j);
@@ -188,7 +217,7 @@ internal sealed class FieldRefMatcher(int slot, int other, FieldRefMode mode, bo
                 }
 
                 sawPair = true;
-                var right = view.Text(in b);
+                var right = view.Text(j);
                 var same = mode switch
                 {
                     FieldRefMode.Contains => left.Contains(right, comparison),
@@ -210,13 +239,15 @@ internal sealed class FieldRefMatcher(int slot, int other, FieldRefMode mode, bo
 
     private static bool NumbersEqual(ReadOnlySpan<char> left, in EventValue a, ReadOnlySpan<char> right, in EventValue b) =>
         a.Kind == ValueKind.Number && b.Kind == ValueKind.Number
-        && Numbers.TryGet(left, in a, out var x) && Numbers.TryGet(right, in b, out var y) && x == y;
+        && Numbers.TryGet(left, a.Kind, out var x) && Numbers.TryGet(right, b.Kind, out var y) && x == y;
 }
 
 /// <summary>A keyword list: one of the event's string values (any field) passes the test.</summary>
 internal sealed class KeywordMatcher(StringTest test) : Matcher
 {
-    public override bool Matches(EventView view)
+    public override int Cost => 50 + test.Cost;
+
+    public override bool Evaluate(EventView view)
     {
         for (var i = 0; i < view.StringCount; i++)
         {
@@ -232,11 +263,27 @@ internal sealed class KeywordMatcher(StringTest test) : Matcher
     public override Anchor Anchor(int actionSlot) => Matching.Anchor.None;
 }
 
-internal sealed class AndMatcher(Matcher[] parts) : Matcher
+/// <summary>
+/// <c>a and b and ...</c>. Nested ands are flattened and the parts tested cheapest first (<see cref="Matcher.Cost"/>):
+/// matchers have no effect but their result, so the order changes the time a rule takes, never its result.
+/// </summary>
+internal sealed class AndMatcher : Matcher
 {
-    public override bool Matches(EventView view)
+    private readonly Matcher[] _parts;
+
+    public AndMatcher(Matcher[] parts)
     {
-        foreach (var part in parts)
+        _parts = [.. parts.SelectMany(p => p is AndMatcher and ? and._parts : [p]).OrderBy(p => p.Cost)];
+        Cost = _parts.Sum(p => p.Cost);
+    }
+
+    public IReadOnlyList<Matcher> Parts => _parts;
+
+    public override int Cost { get; }
+
+    public override bool Evaluate(EventView view)
+    {
+        foreach (var part in _parts)
         {
             if (!part.Matches(view))
             {
@@ -247,14 +294,25 @@ internal sealed class AndMatcher(Matcher[] parts) : Matcher
         return true;
     }
 
-    public override Anchor Anchor(int actionSlot) => parts.Select(p => p.Anchor(actionSlot)).Aggregate(Matching.Anchor.None, Matching.Anchor.Both);
+    public override Anchor Anchor(int actionSlot) => _parts.Select(p => p.Anchor(actionSlot)).Aggregate(Matching.Anchor.None, Matching.Anchor.Both);
 }
 
-internal sealed class OrMatcher(Matcher[] parts) : Matcher
+/// <summary><c>a or b or ...</c>: nested ors flattened, the cheapest part tested first.</summary>
+internal sealed class OrMatcher : Matcher
 {
-    public override bool Matches(EventView view)
+    private readonly Matcher[] _parts;
+
+    public OrMatcher(Matcher[] parts)
     {
-        foreach (var part in parts)
+        _parts = [.. parts.SelectMany(p => p is OrMatcher or ? or._parts : [p]).OrderBy(p => p.Cost)];
+        Cost = _parts.Sum(p => p.Cost);
+    }
+
+    public override int Cost { get; }
+
+    public override bool Evaluate(EventView view)
+    {
+        foreach (var part in _parts)
         {
             if (part.Matches(view))
             {
@@ -266,12 +324,26 @@ internal sealed class OrMatcher(Matcher[] parts) : Matcher
     }
 
     public override Anchor Anchor(int actionSlot) =>
-        parts.Length == 0 ? Matching.Anchor.None : parts.Select(p => p.Anchor(actionSlot)).Aggregate(Matching.Anchor.Either);
+        _parts.Length == 0 ? Matching.Anchor.None : _parts.Select(p => p.Anchor(actionSlot)).Aggregate(Matching.Anchor.Either);
 }
 
 internal sealed class NotMatcher(Matcher part) : Matcher
 {
-    public override bool Matches(EventView view) => !part.Matches(view);
+    public override int Cost => part.Cost;
+
+    public override bool Evaluate(EventView view) => !part.Matches(view);
+
+    public override Anchor Anchor(int actionSlot) => Matching.Anchor.None;
+}
+
+/// <summary>A matcher that always passes (what is left of a rule whose only test the rule index already made).</summary>
+internal sealed class TrueMatcher : Matcher
+{
+    public static TrueMatcher Instance { get; } = new();
+
+    public override int Cost => 0;
+
+    public override bool Evaluate(EventView view) => true;
 
     public override Anchor Anchor(int actionSlot) => Matching.Anchor.None;
 }

@@ -10,7 +10,10 @@ namespace TrainGuard.Detections.Matching;
 /// <summary>A test of one value of a field (the values of a Sigma list, combined with OR).</summary>
 internal abstract class ValueTest
 {
-    public abstract bool Test(EventView view, in EventValue value);
+    public abstract bool Test(EventView view, int index);
+
+    /// <summary>A rough relative cost of <see cref="Test"/> (see <see cref="Matcher.Cost"/>).</summary>
+    public abstract int Cost { get; }
 }
 
 /// <summary>
@@ -58,12 +61,18 @@ internal sealed class StringTest : ValueTest
         }
     }
 
+    /// <summary>Values are compared exactly (else case-insensitively).</summary>
+    public bool Cased => _cased;
+
     /// <summary>The exact values, when every pattern is exact (the rule index keys rules on them).</summary>
     public IReadOnlyList<string>? ExactOnly =>
         !_any && _infixSet is null && _prefixes.Length + _suffixes.Length + _globs.Length + _numbers.Length == 0 ? _exact : null;
 
-    public override bool Test(EventView view, in EventValue value)
+    public override int Cost => _any ? 1 : 2 + (_exactSet is null ? _exact.Length : 1) + (2 * (_prefixes.Length + _suffixes.Length)) + (_infixSet is null ? 0 : 6) + (8 * _globs.Length) + _numbers.Length;
+
+    public override bool Test(EventView view, int index)
     {
+        ref readonly var value = ref view.Value(index);
         if (!value.IsScalar)
         {
             return false;
@@ -74,8 +83,9 @@ internal sealed class StringTest : ValueTest
             return true;
         }
 
-        var text = view.Text(in value);
-        return TestText(text) || (_numbers.Length > 0 && value.Kind == ValueKind.Number && Numbers.TryGet(text, in value, out var number) && TestNumber(number));
+        var kind = value.Kind;
+        var text = view.Text(index);
+        return TestText(text) || (_numbers.Length > 0 && kind == ValueKind.Number && Numbers.TryGet(text, kind, out var number) && TestNumber(number));
     }
 
     public bool TestText(ReadOnlySpan<char> text)
@@ -150,11 +160,13 @@ internal sealed class StringTest : ValueTest
 /// <summary>Several tests OR-ed (a list of thresholds).</summary>
 internal sealed class AnyTest(ValueTest[] tests) : ValueTest
 {
-    public override bool Test(EventView view, in EventValue value)
+    public override int Cost => tests.Sum(t => t.Cost);
+
+    public override bool Test(EventView view, int index)
     {
         foreach (var test in tests)
         {
-            if (test.Test(view, in value))
+            if (test.Test(view, index))
             {
                 return true;
             }
@@ -167,9 +179,12 @@ internal sealed class AnyTest(ValueTest[] tests) : ValueTest
 /// <summary><c>lt</c>, <c>lte</c>, <c>gt</c>, <c>gte</c>: a number in the event (or a string that reads as one) against the rule's.</summary>
 internal sealed class NumberTest(NumberOperator op, double threshold) : ValueTest
 {
-    public override bool Test(EventView view, in EventValue value)
+    public override int Cost => 4;
+
+    public override bool Test(EventView view, int index)
     {
-        if (value.Kind is not (ValueKind.Number or ValueKind.String) || !Numbers.TryGet(view.Text(in value), in value, out var n))
+        var kind = view.Value(index).Kind;
+        if (kind is not (ValueKind.Number or ValueKind.String) || !Numbers.TryGet(view.Text(index), kind, out var n))
         {
             return false;
         }
@@ -194,13 +209,59 @@ internal enum NumberOperator
 
 internal static class Numbers
 {
-    /// <summary>The number a JSON number or a string holds (numbers are parsed when a test needs them, not when read).</summary>
-    public static bool TryGet(ReadOnlySpan<char> text, in EventValue value, out double number)
+    /// <summary>Most digits of an integer read without <see cref="double.TryParse(ReadOnlySpan{char}, NumberStyles, IFormatProvider?, out double)"/> (every such integer is exact in a double).</summary>
+    private const int MaxFastDigits = 15;
+
+    /// <summary>
+    /// The number a JSON number or a string holds (numbers are parsed when a test needs them, not when read). Plain
+    /// integers (an optional minus and up to 15 digits, the common case: pids, uids, ports, counts) are read directly,
+    /// to the same value the general parser gives; everything else goes to it.
+    /// </summary>
+    public static bool TryGet(ReadOnlySpan<char> text, ValueKind kind, out double number)
     {
         number = 0;
-        return value.Kind is ValueKind.Number or ValueKind.String
-            && double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out number)
-            && double.IsFinite(number);
+        if (kind is not (ValueKind.Number or ValueKind.String))
+        {
+            return false;
+        }
+
+        if (TryGetInteger(text, out var integer))
+        {
+            number = integer;
+            return true;
+        }
+
+        return double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out number) && double.IsFinite(number);
+    }
+
+    /// <summary><c>-?[0-9]{1,15}</c> as a long, else false.</summary>
+    public static bool TryGetInteger(ReadOnlySpan<char> text, out long value)
+    {
+        value = 0;
+        var negative = text.Length > 0 && text[0] == '-';
+        var digits = negative ? text[1..] : text;
+        if (digits.Length is 0 or > MaxFastDigits)
+        {
+            return false;
+        }
+
+        foreach (var c in digits)
+        {
+            var d = c - '0';
+            if ((uint)d > 9)
+            {
+                return false;
+            }
+
+            value = (value * 10) + d;
+        }
+
+        if (negative)
+        {
+            value = -value;
+        }
+
+        return true;
     }
 }
 
@@ -209,21 +270,29 @@ internal static class Numbers
 /// the text) and a match timeout as a second bound. A timeout counts as no match and is counted
 /// (<see cref="EventView.RegexTimeouts"/>).
 /// </summary>
-internal sealed class RegexTest(Regex[] expressions) : ValueTest
+internal sealed class RegexTest(Regex[] expressions, string?[] required) : ValueTest
 {
-    public override bool Test(EventView view, in EventValue value)
+    public override int Cost => 20 * expressions.Length;
+
+    public override bool Test(EventView view, int index)
     {
-        if (!value.IsScalar)
+        if (!view.Value(index).IsScalar)
         {
             return false;
         }
 
-        var text = view.Text(in value);
-        foreach (var expression in expressions)
+        var text = view.Text(index);
+        for (var i = 0; i < expressions.Length; i++)
         {
+            // A text without the literal every match of the expression contains cannot match (RegexLiteral).
+            if (required[i] is { } literal && !text.Contains(literal, StringComparison.Ordinal))
+            {
+                continue;
+            }
+
             try
             {
-                if (expression.IsMatch(text))
+                if (expressions[i].IsMatch(text))
                 {
                     return true;
                 }
@@ -241,15 +310,17 @@ internal sealed class RegexTest(Regex[] expressions) : ValueTest
 /// <summary><c>cidr</c>: an IPv4 or IPv6 address in the event inside one of the rule's networks (IPv4-mapped IPv6 counts as IPv4).</summary>
 internal sealed class CidrTest(CidrBlock[] blocks) : ValueTest
 {
-    public override bool Test(EventView view, in EventValue value)
+    public override int Cost => 6 + blocks.Length;
+
+    public override bool Test(EventView view, int index)
     {
-        if (value.Kind != ValueKind.String)
+        if (view.Value(index).Kind != ValueKind.String)
         {
             return false;
         }
 
         Span<byte> address = stackalloc byte[16];
-        if (!CidrBlock.TryParseAddress(view.Text(in value), address, out var length))
+        if (!CidrBlock.TryParseAddress(view.Text(index), address, out var length))
         {
             return false;
         }

@@ -18,8 +18,32 @@ internal sealed class DetectionCompiler(DetectionOptions options, FieldVocabular
 {
     private static readonly string[] ConditionKeywords = ["and", "or", "not", "of", "them", "all", "1", "any"];
 
+    /// <summary>
+    /// Every field test compiled so far by what it was compiled from (its key and values as written): the same test
+    /// written in several rules is one matcher, with the number of places that use it.
+    /// </summary>
+    private readonly Dictionary<string, (Matcher Matcher, int Uses)> _fieldTests = new(StringComparer.Ordinal);
+
     /// <summary>True once a compiled rule searches keywords (the engine then collects every string of an event).</summary>
     public bool UsesKeywords { get; private set; }
+
+    /// <summary>
+    /// Gives every field test used in more than one place a slot of the per-event result cache (so it is evaluated
+    /// once per event, whatever the number of rules that test it); returns the number of slots.
+    /// </summary>
+    public int AssignCacheIds()
+    {
+        var next = 0;
+        foreach (var (matcher, uses) in _fieldTests.Values)
+        {
+            if (uses > 1)
+            {
+                matcher.CacheId = next++;
+            }
+        }
+
+        return next;
+    }
 
     /// <summary>Compiles a section whose keys are <c>condition</c> and search identifiers (plus <paramref name="otherKeys"/>, left to the caller).</summary>
     public CompiledDetection Compile(string source, YamlMappingNode section, string where, params string[] otherKeys)
@@ -182,7 +206,7 @@ internal sealed class DetectionCompiler(DetectionOptions options, FieldVocabular
             return KeywordMap(source, entries[0]);
         }
 
-        var matchers = entries.Select(e => Field(source, e)).ToArray();
+        var matchers = entries.Select(e => SharedField(source, e)).ToArray();
         return matchers.Length == 1 ? matchers[0] : new AndMatcher(matchers);
     }
 
@@ -227,6 +251,49 @@ internal sealed class DetectionCompiler(DetectionOptions options, FieldVocabular
         return all
             ? new AndMatcher(patterns.Select(p => (Matcher)new KeywordMatcher(new StringTest([p], [], cased))).ToArray())
             : new KeywordMatcher(new StringTest(patterns, [], cased));
+    }
+
+    /// <summary>The matcher of a field test, compiled once for every place that writes the same test.</summary>
+    private Matcher SharedField(string source, YamlEntry entry)
+    {
+        var key = TestKey(entry);
+        if (key is null)
+        {
+            return Field(source, entry);
+        }
+
+        if (_fieldTests.TryGetValue(key, out var known))
+        {
+            _fieldTests[key] = (known.Matcher, known.Uses + 1);
+            return known.Matcher;
+        }
+
+        var matcher = Field(source, entry);
+        _fieldTests.Add(key, (matcher, 1));
+        return matcher;
+    }
+
+    /// <summary>
+    /// What a field test compiles from: the key with its modifiers and each value's text and whether it is plain (a
+    /// plain scalar may be a number or null); null for a value that is not a scalar (left to <see cref="Field"/> to refuse).
+    /// </summary>
+    private static string? TestKey(YamlEntry entry)
+    {
+        var key = new System.Text.StringBuilder(entry.Key).Append('\0');
+        IEnumerable<YamlNode> values = entry.Value is YamlSequenceNode sequence ? sequence.Children : [entry.Value];
+        foreach (var value in values)
+        {
+            if (value is not YamlScalarNode scalar)
+            {
+                return null;
+            }
+
+            var text = scalar.Value ?? string.Empty;
+            key.Append(scalar.Style == YamlDotNet.Core.ScalarStyle.Plain ? 'P' : 'Q').Append(scalar.Value is null ? 'N' : 'T')
+                .Append(text.Length).Append(':').Append(text);
+        }
+
+        return key.Append(entry.Value is YamlSequenceNode ? 'L' : 'S').ToString();
     }
 
     private Matcher Field(string source, YamlEntry entry)
@@ -303,7 +370,9 @@ internal sealed class DetectionCompiler(DetectionOptions options, FieldVocabular
     {
         MatchType.Lt or MatchType.Lte or MatchType.Gt or MatchType.Gte =>
             values.Count == 1 ? Number(source, spec, values[0]) : new AnyTest(values.Select(v => (ValueTest)Number(source, spec, v)).ToArray()),
-        MatchType.Regex => new RegexTest(values.Select(v => Regex(source, spec, v)).ToArray()),
+        MatchType.Regex => new RegexTest(
+            values.Select(v => Regex(source, spec, v)).ToArray(),
+            values.Select(v => RegexLiteral.Required(v.Value!, spec.RegexOptions)).ToArray()),
         MatchType.Cidr => new CidrTest(values.Select(v => Cidr(source, v)).ToArray()),
         _ => Strings(source, spec, values),
     };

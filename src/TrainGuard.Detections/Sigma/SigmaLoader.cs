@@ -27,6 +27,9 @@ internal sealed class RuleSetPlan
     /// <summary>Rules evaluated on every event.</summary>
     public required int[] Always { get; init; }
 
+    /// <summary>Slots of the per-event result cache of matchers several rules share (<see cref="Matcher.CacheId"/>).</summary>
+    public required int CachedMatchers { get; init; }
+
     public required IReadOnlyList<DetectionRule> Definitions { get; init; }
 
     public required int Filters { get; init; }
@@ -130,6 +133,7 @@ internal sealed partial class SigmaLoader
             }
         }
 
+        var cachedMatchers = _compiler.AssignCacheIds();
         var (byAction, byField, always) = Index(rules);
         var definitions = rules.Select(r => r.Definition).Concat(plans.Select(p => p.Definition)).OfType<DetectionRule>().ToList();
         return new RuleSetPlan
@@ -141,6 +145,7 @@ internal sealed partial class SigmaLoader
             ByAction = byAction,
             ByField = byField,
             Always = always,
+            CachedMatchers = cachedMatchers,
             Definitions = definitions,
             Filters = filters,
         };
@@ -568,9 +573,11 @@ internal sealed partial class SigmaLoader
         foreach (var rule in rules)
         {
             var anchor = rule.Matcher.Anchor(_fields.Action);
+            rule.Evaluated = rule.Matcher;
             switch (anchor.Kind)
             {
                 case AnchorKind.Actions:
+                    rule.Evaluated = WithoutActionTest(rule.Matcher, anchor);
                     foreach (var action in anchor.Actions!)
                     {
                         (byAction.TryGetValue(action, out var list) ? list : byAction[action] = []).Add(rule.Index);
@@ -590,6 +597,34 @@ internal sealed partial class SigmaLoader
             byAction.ToDictionary(p => p.Key, p => p.Value.ToArray(), StringComparer.OrdinalIgnoreCase),
             byField.Select(p => (p.Key, p.Value.ToArray())).ToArray(),
             [.. always]);
+    }
+
+    /// <summary>
+    /// What the engine evaluates of a rule the index selects by action: the rule without the <c>event.action</c> test
+    /// its anchor came from, when that test is a part of the rule's top-level <c>and</c> (or the whole rule) and
+    /// compares exactly as the index does (case-insensitive, the same values): every event the index selects the rule
+    /// for passes that test, so evaluating it again changes nothing.
+    /// </summary>
+    private Matcher WithoutActionTest(Matcher matcher, Anchor anchor)
+    {
+        bool IsAnchorTest(Matcher part) =>
+            part is FieldMatcher { Test: StringTest { Cased: false, ExactOnly: { } exact } } field
+            && field.Slot == _fields.Action
+            && exact.Count == anchor.Actions!.Count
+            && exact.All(anchor.Actions.Contains);
+
+        if (IsAnchorTest(matcher))
+        {
+            return TrueMatcher.Instance;
+        }
+
+        if (matcher is AndMatcher and && and.Parts.FirstOrDefault(IsAnchorTest) is { } test)
+        {
+            var rest = and.Parts.Where(p => !ReferenceEquals(p, test)).ToArray();
+            return rest.Length == 1 ? rest[0] : new AndMatcher(rest);
+        }
+
+        return matcher;
     }
 
     [GeneratedRegex("^([1-9][0-9]{0,9})([smhd])$")]
