@@ -89,4 +89,10 @@ public static class RuleIds
 
     /// <summary>More pickles in one buffer than the format expects.</summary>
     public const string UnexpectedPickleSequence = "TG-FMT-010";
+
+    /// <summary>A member or stream is damaged (bad CRC, sizes that disagree, corrupt compressed data) in a way the real loader reads past; what it reads was analysed.</summary>
+    public const string DamagedContainer = "TG-FMT-011";
+
+    /// <summary>A checkpoint the loader cannot use as declared: no data.pkl, a storage shorter than its tensors need, a tensor outside its storage.</summary>
+    public const string BrokenCheckpoint = "TG-FMT-012";
 }

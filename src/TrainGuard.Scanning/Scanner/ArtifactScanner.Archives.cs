@@ -40,6 +40,7 @@ public sealed partial class ArtifactScanner
             {
                 ZipIssueKind.Encrypted or ZipIssueKind.UnsupportedMethod => RuleIds.UnsupportedMember,
                 ZipIssueKind.PrefixData or ZipIssueKind.TrailingData or ZipIssueKind.DataBeforeEndRecord => RuleIds.TrailingData,
+                ZipIssueKind.UnreadableEntry => RuleIds.DamagedContainer,
                 _ => RuleIds.ZipHiddenEntries,
             };
             scan.AddRule(rule, issue.Message, issue.EntryName is null ? member : JoinMember(member, issue.EntryName), issue.Offset,
@@ -63,15 +64,96 @@ public sealed partial class ArtifactScanner
                 scan.AddRule(RuleIds.TorchScriptCode, $"TorchScript code in the archive ('{TextSanitizer.Escape(entry.Name)}'): torch.jit.load compiles and runs it", name);
             }
 
-            if (entry.IsEncrypted || !entry.IsSupportedMethod)
+            if (entry.Problem is not null || entry.IsEncrypted || !entry.IsSupportedMethod)
             {
                 continue; // reported through zip.Issues
             }
 
             AnalyzeArchiveMember(scan, name, entry.UncompressedSize, depth,
                 count => zip.ReadHead(entry, count),
-                max => zip.ReadEntry(entry, max),
+                max => ReadAsLoader(scan, zip, entry, name, max),
                 isTensorData: IsTorchStorageMember(entry.Name), ct);
+        }
+
+        if (member is null && scan.TorchLoadName && scan.Format != "npz")
+        {
+            CheckTorchLayout(scan, zip, ct);
+        }
+    }
+
+    /// <summary>
+    /// A member's bytes as the loader reads them (whatever the CRC says, up to the damage); the damage it reads past
+    /// is its own finding, and the bytes are analysed like any others.
+    /// </summary>
+    private static byte[] ReadAsLoader(FileScan scan, ZipReader zip, ZipEntry entry, string name, int maxBytes)
+    {
+        var read = zip.ReadEntryAsLoader(entry, maxBytes);
+        foreach (var damage in read.Damage)
+        {
+            scan.AddRule(
+                RuleIds.DamagedContainer,
+                $"{damage.Message}; torch.load (no CRC checks) and zipfile (CRC checked only after the last byte) read the member anyway, so its {read.Data.Length:N0} bytes were analysed",
+                name,
+                damage.Offset,
+                new Dictionary<string, string> { ["damage"] = damage.Kind.ToString(), ["bytes_analysed"] = read.Data.Length.ToString(System.Globalization.CultureInfo.InvariantCulture) });
+        }
+
+        return read.Data;
+    }
+
+    /// <summary>
+    /// What <c>torch.load</c> reads from a zip with a model file name (<see cref="TorchZipLayout"/>): it must find
+    /// <c>&lt;root&gt;/data.pkl</c>; which entry it takes among names that differ only in case is reported; the
+    /// tensors must fit their storages.
+    /// </summary>
+    private void CheckTorchLayout(FileScan scan, ZipReader zip, CancellationToken ct)
+    {
+        var layout = TorchZipLayout.For(zip.Entries);
+        if (layout.Root is null)
+        {
+            var first = zip.Entries.Count > 0 ? $"its first entry '{TextSanitizer.Escape(zip.Entries[0].Name)}' is not in a folder" : "it has no entries";
+            scan.AddRule(RuleIds.BrokenCheckpoint, $"torch.load cannot read this zip: {first}, and torch takes the checkpoint's root folder from the first entry", null, zip.Entries.Count > 0 ? zip.Entries[0].CentralHeaderOffset : 0);
+            return;
+        }
+
+        var root = TextSanitizer.Escape(layout.Root);
+        var dataPkl = layout.Locate("data.pkl");
+        if (dataPkl is null)
+        {
+            scan.AddRule(RuleIds.BrokenCheckpoint, $"torch.load cannot read this checkpoint: it has no '{root}/data.pkl' (torch looks the object pickle up under the root folder of the first entry, ignoring ASCII case)", null, 0);
+            return;
+        }
+
+        var candidates = layout.Candidates("data.pkl");
+        if (candidates.Count > 1 || dataPkl.Name != layout.Root + "/data.pkl")
+        {
+            scan.AddRule(
+                RuleIds.ZipHiddenEntries,
+                $"torch.load reads '{TextSanitizer.Escape(dataPkl.Name)}' (central directory entry {dataPkl.Index + 1}) as '{root}/data.pkl': torch looks names up ignoring ASCII case, and {candidates.Count} entr{(candidates.Count == 1 ? "y matches" : "ies match")}; other readers may load another",
+                dataPkl.Name,
+                dataPkl.CentralHeaderOffset,
+                new Dictionary<string, string> { ["torch_reads"] = dataPkl.Name, ["candidates"] = string.Join(", ", candidates.Select(c => c.Name)) });
+        }
+
+        if (dataPkl.Problem is not null || dataPkl.IsEncrypted || !dataPkl.IsSupportedMethod)
+        {
+            return;
+        }
+
+        ct.ThrowIfCancellationRequested();
+        byte[] pickle;
+        try
+        {
+            pickle = zip.ReadEntryAsLoader(dataPkl, (int)Math.Min(int.MaxValue, _options.Pickle.MaxBytes)).Data;
+        }
+        catch (MalformedInputException)
+        {
+            return; // reported with the member
+        }
+
+        foreach (var problem in TorchStorageCheck.Check(pickle, key => layout.Locate("data/" + key) is { Problem: null } e ? (e.UncompressedSize, e.Name) : null))
+        {
+            scan.AddRule(RuleIds.BrokenCheckpoint, problem.Message, dataPkl.Name, null, new Dictionary<string, string> { ["storage"] = problem.Storage });
         }
     }
 

@@ -14,6 +14,9 @@ namespace TrainGuard.Scanning.Scanner;
 /// </summary>
 public sealed partial class ArtifactScanner
 {
+    /// <summary>Extensions of files made for <c>torch.load</c>: a zip named so must be a loadable torch checkpoint.</summary>
+    private static readonly HashSet<string> TorchLoadExtensions = new(StringComparer.OrdinalIgnoreCase) { ".pt", ".pth", ".bin", ".ckpt" };
+
     private readonly ScanOptions _options;
     private readonly Lazy<(RuleCatalog Rules, PicklePolicy Policy)> _catalog;
 
@@ -124,6 +127,7 @@ public sealed partial class ArtifactScanner
             using var source = ContentSource.FromFile(target.FullPath, info.Length, _options.MapFiles);
             var extension = Path.GetExtension(target.FullPath);
             var expectModel = target.InCheckpointFolder || _options.ModelExtensions.Contains(extension);
+            scan.TorchLoadName = TorchLoadExtensions.Contains(extension);
             AnalyzeTopLevel(scan, source, Path.GetFileName(target.FullPath), expectModel, timeout.Token);
             if (_options.Hash)
             {

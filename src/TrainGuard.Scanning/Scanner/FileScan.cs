@@ -22,6 +22,9 @@ internal sealed class FileScan(string path, Func<RuleCatalog> rules)
 
     public IReadOnlyList<Finding> Findings => _findings;
 
+    /// <summary>The file's name says <c>torch.load</c> (<c>.pt</c>, <c>.pth</c>, <c>.bin</c>, <c>.ckpt</c>): a zip must then be a loadable torch checkpoint.</summary>
+    public bool TorchLoadName { get; set; }
+
     public void AddMember(string member)
     {
         if (_members.Count < 10_000)
