@@ -301,6 +301,10 @@ internal sealed partial class Interpreter
                 {
                     AnalyzeNested(data, Arg(args, 0), resolved);
                 }
+                else if (_limits.Deserializers.TryGetValue(resolved, out var position))
+                {
+                    AnalyzeNested(data, Arg(args, position), resolved);
+                }
 
                 break;
         }

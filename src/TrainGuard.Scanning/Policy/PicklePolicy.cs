@@ -78,6 +78,15 @@ public sealed partial class PicklePolicy
             return new GlobalJudgement(name, GlobalStatus.Allowed, null, null, null);
         }
 
+        if (_catalog.Derived.Find(name) is { } derived)
+        {
+            var rule = _catalog.Get(derived.RuleId);
+            var pattern = $"derived from {derived.Source}: {derived.PathText} (with {string.Join(", ", derived.Parameters)})";
+            return _extraExact.Contains(name)
+                ? new GlobalJudgement(name, GlobalStatus.AllowedDangerous, rule, pattern, name, derived)
+                : new GlobalJudgement(name, GlobalStatus.Dangerous, rule, pattern, _extra.FirstOrDefault(p => p.Matches(name))?.Text, derived);
+        }
+
         var extra = _extra.FirstOrDefault(p => p.AllowsName(name));
         return extra is not null
             ? new GlobalJudgement(name, GlobalStatus.Allowed, null, null, extra.Text)
@@ -231,9 +240,11 @@ public sealed partial class PicklePolicy
 
             var at = baseOffset + call.Offset;
             var resolvedName = call.ResolvedGlobal;
-            if (resolvedName is not null && string.Equals(call.Opcode, "BUILD", StringComparison.Ordinal) && resolvedName.EndsWith(SetStateSuffix, StringComparison.Ordinal))
+            if (resolvedName is not null && string.Equals(call.Opcode, "BUILD", StringComparison.Ordinal) && resolvedName.EndsWith(SetStateSuffix, StringComparison.Ordinal)
+                && Judge(resolvedName).Status != GlobalStatus.Dangerous)
             {
-                // BUILD runs the class's __setstate__ (or fills __dict__): judge the class itself.
+                // BUILD runs the class's __setstate__ (or fills __dict__): judge the class itself, unless its
+                // __setstate__ is itself known to reach a sink.
                 resolvedName = resolvedName[..^SetStateSuffix.Length];
             }
 
@@ -332,7 +343,7 @@ public sealed partial class PicklePolicy
             var at = baseOffset + first.Offset;
             var message = judgement.Status == GlobalStatus.Unknown
                 ? $"{judgement.Name} is not on the '{policy._options.Profile.ToName()}' allowlist (imported via {first.Opcode} at offset 0x{at:x})"
-                : $"{judgement.Name} is imported via {first.Opcode} at offset 0x{at:x} ({judgement.Rule!.Name}); importing it is enough: a load hands the callable to whatever follows";
+                : $"{judgement.Name} is imported via {first.Opcode} at offset 0x{at:x} ({judgement.Rule!.Name}{(judgement.Derived is { } d ? ": " + d.PathText : string.Empty)}); importing it is enough: a load hands the callable to whatever follows";
             Add(
                 judgement.Rule!,
                 message,
@@ -381,6 +392,10 @@ public sealed partial class PicklePolicy
             var message = resolved is { Status: GlobalStatus.Dangerous }
                 ? $"{call.Rendered} would run via {call.Opcode} at offset 0x{at:x}"
                 : $"{call.Rendered} would run via {call.Opcode} at offset 0x{at:x}, built from {name}";
+            if (primary.Judgement.Derived is { } derived)
+            {
+                message += $"; {derived.Name} reaches {derived.Path[^1]} ({derived.Category}): {derived.PathText}";
+            }
             var evidence = Evidence(
                 ("opcode", call.Opcode),
                 ("import_offset", importAt),
@@ -388,6 +403,7 @@ public sealed partial class PicklePolicy
                 ("dynamic", call.ResolvedGlobal is null ? "true" : null),
                 ("involved", dangerous.Count > 1 ? string.Join(", ", dangerous.Select(d => d.Judgement.Name)) : null),
                 ("pattern", primary.Judgement.Pattern),
+                ("reaches", primary.Judgement.Derived?.PathText),
                 ("allow_ignored", primary.Judgement.IgnoredAllowEntry is { } ignored ? $"'{ignored}' does not cover dangerous globals; name it exactly to allow it" : null));
             _perGlobal[name] = (count, evidence);
             Add(primary.Judgement.Rule!, message, at, evidence, global: name, call: call.Rendered);
@@ -497,4 +513,5 @@ public enum GlobalStatus
 /// <param name="Rule">The matching dangerous rule, or the unknown-global rule; null when allowed.</param>
 /// <param name="Pattern">The rule pattern that matched, for dangerous globals.</param>
 /// <param name="IgnoredAllowEntry">For dangerous globals: an operator allow entry that matched but does not count (a wildcard); for allowed ones: the entry that allowed it.</param>
-public readonly record struct GlobalJudgement(string Name, GlobalStatus Status, Rule? Rule, string? Pattern, string? IgnoredAllowEntry);
+/// <param name="Derived">For a callable found dangerous by the derived knowledge (not a hand-kept pattern): the call path that reaches the sink.</param>
+public readonly record struct GlobalJudgement(string Name, GlobalStatus Status, Rule? Rule, string? Pattern, string? IgnoredAllowEntry, DerivedCallable? Derived = null);

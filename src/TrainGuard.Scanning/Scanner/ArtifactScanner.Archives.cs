@@ -268,7 +268,7 @@ public sealed partial class ArtifactScanner
             // A tensor's bytes can start like a pickle by chance; torch never unpickles storages, so only a
             // member that really parses as a pickle with imports is reported.
             var bytes = readAll(maxBytes);
-            var probe = Pickle.PickleMachine.Analyze(bytes, _options.Pickle, ct);
+            var probe = Pickle.PickleMachine.Analyze(bytes, _pickleLimits, ct);
             if (probe.Error is null || probe.Globals.Count > 0)
             {
                 scan.AddRange(Policy.Evaluate(probe, scan.Path, name, 0));
@@ -293,7 +293,7 @@ public sealed partial class ArtifactScanner
         {
             ct.ThrowIfCancellationRequested();
             var slice = data.AsSpan(checked((int)offset));
-            var analysis = Pickle.PickleMachine.Analyze(slice, 1, _options.Pickle, ct);
+            var analysis = Pickle.PickleMachine.Analyze(slice, 1, _pickleLimits, ct);
             scan.AddRange(Policy.Evaluate(analysis, scan.Path, name, offset));
             if (analysis.Error is not null || analysis.PickleCount == 0)
             {

@@ -150,7 +150,7 @@ public sealed partial class ArtifactScanner
 
     private PickleAnalysis AnalyzePickle(FileScan scan, ReadOnlySpan<byte> data, string? member, long baseOffset, CancellationToken ct, ContentSource? source = null)
     {
-        var analysis = PickleMachine.Analyze(data, _options.Pickle, ct, Releaser(source, baseOffset));
+        var analysis = PickleMachine.Analyze(data, _pickleLimits, ct, Releaser(source, baseOffset));
         ct.ThrowIfCancellationRequested();
         scan.AddRange(Policy.Evaluate(analysis, scan.Path, member, baseOffset));
         if (member is null && scan.Format == "pickle" && analysis.Globals.Any(g => g.Module.StartsWith("joblib", StringComparison.Ordinal)))
@@ -218,7 +218,7 @@ public sealed partial class ArtifactScanner
     private void AnalyzeLegacyTorch(FileScan scan, ContentSource source, string? member, CancellationToken ct)
     {
         var data = source.Span(_options.Pickle.MaxBytes);
-        var analysis = PickleMachine.Analyze(data, LegacyTorchLayout.PickleCount, _options.Pickle, ct, Releaser(source, 0));
+        var analysis = PickleMachine.Analyze(data, LegacyTorchLayout.PickleCount, _pickleLimits, ct, Releaser(source, 0));
         ct.ThrowIfCancellationRequested();
         scan.AddRange(Policy.Evaluate(analysis, scan.Path, member, 0));
         if (analysis.Error is not null)

@@ -18,6 +18,9 @@ public sealed partial class ArtifactScanner
     private static readonly HashSet<string> TorchLoadExtensions = new(StringComparer.OrdinalIgnoreCase) { ".pt", ".pth", ".bin", ".ckpt" };
 
     private readonly ScanOptions _options;
+
+    /// <summary>The pickle machine's limits, with the derived deserialisers whose arguments it analyses as nested pickles.</summary>
+    private readonly Pickle.PickleLimits _pickleLimits;
     private readonly Lazy<(RuleCatalog Rules, PicklePolicy Policy)> _catalog;
 
     /// <summary>
@@ -31,6 +34,13 @@ public sealed partial class ArtifactScanner
         _options = options ?? new ScanOptions();
         _options.Policy.Validate();
         var policyOptions = _options.Policy;
+        var deserializers = new Dictionary<string, int>((rules?.Derived ?? DerivedCallables.Default).NestedLoaders, StringComparer.Ordinal);
+        foreach (var (name, position) in _options.Pickle.Deserializers)
+        {
+            deserializers[name] = position;
+        }
+
+        _pickleLimits = _options.Pickle with { Deserializers = deserializers };
         _catalog = new Lazy<(RuleCatalog, PicklePolicy)>(
             () =>
             {
