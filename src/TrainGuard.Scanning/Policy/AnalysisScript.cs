@@ -79,6 +79,13 @@ internal sealed class AnalysisScript
                 break;
             }
 
+            case "mutate":
+            {
+                var global = Import(rest, reuse: true);
+                Analysis.Calls.Add(new PickleCall($"{rest}.__setstate__", null, $"{rest}.__setstate__({{...}})", "BUILD", Next(), [global]) { Mutates = rest });
+                break;
+            }
+
             case "nested":
             {
                 var brace = rest.IndexOf('{', StringComparison.Ordinal);

@@ -239,6 +239,11 @@ public sealed partial class PicklePolicy
             }
 
             var at = baseOffset + call.Offset;
+            if (call.Mutates is { } mutated)
+            {
+                ReportMutation(call, at, mutated);
+            }
+
             var resolvedName = call.ResolvedGlobal;
             if (resolvedName is not null && string.Equals(call.Opcode, "BUILD", StringComparison.Ordinal) && resolvedName.EndsWith(SetStateSuffix, StringComparison.Ordinal)
                 && Judge(resolvedName).Status != GlobalStatus.Dangerous)
@@ -254,12 +259,12 @@ public sealed partial class PicklePolicy
             var dangerous = new List<(GlobalJudgement Judgement, PickleGlobal? Import)>();
             if (resolved is { Status: GlobalStatus.Dangerous } rd)
             {
-                dangerous.Add((rd, call.Globals.FirstOrDefault(g => Judge(g.FullName).Name == rd.Name)));
+                dangerous.Add((rd, call.Globals.FirstOrDefault(g => Judge(g.EffectiveName).Name == rd.Name)));
             }
 
             foreach (var g in call.Globals)
             {
-                var j = Judge(g.FullName);
+                var j = Judge(g.EffectiveName);
                 if (_benignUse.Contains(g) && j.Name == GetattrName)
                 {
                     // The argument holds an enum member fetched by an allowed getattr call.
@@ -286,7 +291,7 @@ public sealed partial class PicklePolicy
 
             if (resolved.Value.Status == GlobalStatus.Unknown && _unknownReported.Add(resolved.Value.Name))
             {
-                var imports = call.Globals.Where(g => Judge(g.FullName).Name == resolved.Value.Name).ToArray();
+                var imports = call.Globals.Where(g => Judge(g.EffectiveName).Name == resolved.Value.Name).ToArray();
                 _reported.UnionWith(imports);
                 Add(
                     resolved.Value.Rule!,
@@ -300,7 +305,7 @@ public sealed partial class PicklePolicy
 
         public void EvaluateImports(IReadOnlyList<PickleGlobal> globals)
         {
-            foreach (var group in globals.GroupBy(g => Judge(g.FullName).Name, StringComparer.Ordinal))
+            foreach (var group in globals.GroupBy(g => Judge(g.EffectiveName).Name, StringComparer.Ordinal))
             {
                 var judgement = Judge(group.Key);
                 var first = group.First();
@@ -344,11 +349,17 @@ public sealed partial class PicklePolicy
             var message = judgement.Status == GlobalStatus.Unknown
                 ? $"{judgement.Name} is not on the '{policy._options.Profile.ToName()}' allowlist (imported via {first.Opcode} at offset 0x{at:x})"
                 : $"{judgement.Name} is imported via {first.Opcode} at offset 0x{at:x} ({judgement.Rule!.Name}{(judgement.Derived is { } d ? ": " + d.PathText : string.Empty)}); importing it is enough: a load hands the callable to whatever follows";
+            if (first.Target is not null)
+            {
+                message += $"; the pickle spells it {first.FullName}, which resolves to {first.Target} because {first.Via}";
+            }
+
             Add(
                 judgement.Rule!,
                 message,
                 at,
                 Evidence(
+                    ("spelled", first.Target is null ? null : first.FullName),
                     ("opcode", first.Opcode),
                     ("import_offset", Hex(at)),
                     ("occurrences", unreported.Length > 1 ? unreported.Length.ToString(CultureInfo.InvariantCulture) : null),
@@ -374,7 +385,7 @@ public sealed partial class PicklePolicy
 
             foreach (var g in call.Globals)
             {
-                if (dangerous.Any(d => d.Judgement.Name == Judge(g.FullName).Name))
+                if (dangerous.Any(d => d.Judgement.Name == Judge(g.EffectiveName).Name))
                 {
                     _reported.Add(g);
                 }
@@ -392,6 +403,11 @@ public sealed partial class PicklePolicy
             var message = resolved is { Status: GlobalStatus.Dangerous }
                 ? $"{call.Rendered} would run via {call.Opcode} at offset 0x{at:x}"
                 : $"{call.Rendered} would run via {call.Opcode} at offset 0x{at:x}, built from {name}";
+            if (call.Globals.FirstOrDefault(g => g.Target is not null && Judge(g.EffectiveName).Name == name) is { } redirected)
+            {
+                message += $"; the pickle spells it {redirected.FullName}, which resolves to {redirected.Target} because {redirected.Via}";
+            }
+
             if (primary.Judgement.Derived is { } derived)
             {
                 message += $"; {derived.Name} reaches {derived.Path[^1]} ({derived.Category}): {derived.PathText}";
@@ -409,6 +425,24 @@ public sealed partial class PicklePolicy
             Add(primary.Judgement.Rule!, message, at, evidence, global: name, call: call.Rendered);
         }
 
+        /// <summary>BUILD or SETITEM(S)/APPEND(S) into an imported class, function, module or shared object: no data pickle does that.</summary>
+        private void ReportMutation(PickleCall call, long at, string mutated)
+        {
+            var target = call.Globals.FirstOrDefault(g => g.EffectiveName == mutated || mutated.StartsWith(g.EffectiveName + ".", StringComparison.Ordinal));
+            if (target is not null)
+            {
+                _reported.Add(target);
+            }
+
+            Add(
+                policy._catalog.Get(RuleIds.GlobalStateMutation),
+                $"{call.Rendered} would run via {call.Opcode} at offset 0x{at:x}: it changes the state of {mutated}, which the loading program shares, so later imports and calls through it run what the pickle put there",
+                at,
+                Evidence(("opcode", call.Opcode), ("mutates", mutated), ("import_offset", target is null ? null : Hex(baseOffset + target.Offset))),
+                global: mutated,
+                call: call.Rendered);
+        }
+
         private void ReportUnresolvedCall(PickleCall call, long at)
         {
             if (string.Equals(call.Opcode, "BUILD", StringComparison.Ordinal))
@@ -417,19 +451,19 @@ public sealed partial class PicklePolicy
                 return;
             }
 
-            var notAllowed = call.Globals.Where(g => Judge(g.FullName).Status is GlobalStatus.Unknown or GlobalStatus.Dangerous).ToArray();
+            var notAllowed = call.Globals.Where(g => Judge(g.EffectiveName).Status is GlobalStatus.Unknown or GlobalStatus.Dangerous).ToArray();
             var evidence = Evidence(("opcode", call.Opcode), ("callable", call.Callable));
             if (notAllowed.Length > 0)
             {
                 _reported.UnionWith(notAllowed);
-                var names = string.Join(", ", notAllowed.Select(g => Judge(g.FullName).Name).Distinct(StringComparer.Ordinal));
+                var names = string.Join(", ", notAllowed.Select(g => Judge(g.EffectiveName).Name).Distinct(StringComparer.Ordinal));
                 evidence["import_offset"] = Hex(baseOffset + notAllowed[0].Offset);
                 Add(
                     policy._catalog.Get(RuleIds.DynamicCall),
                     $"{call.Rendered} would run via {call.Opcode} at offset 0x{at:x}: the callable is computed at load time from {names}, which is not allowlisted",
                     at,
                     evidence,
-                    global: Judge(notAllowed[0].FullName).Name,
+                    global: Judge(notAllowed[0].EffectiveName).Name,
                     call: call.Rendered);
             }
             else
@@ -466,7 +500,7 @@ public sealed partial class PicklePolicy
             var sawTarget = false;
             foreach (var g in call.Globals)
             {
-                var name = GlobalName.Normalize(g.FullName);
+                var name = GlobalName.Normalize(g.EffectiveName);
                 if (name == target)
                 {
                     sawTarget = true;

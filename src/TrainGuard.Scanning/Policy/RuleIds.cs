@@ -38,6 +38,9 @@ public static class RuleIds
     /// <summary>Any other global from the OS or interpreter modules (<c>os.*</c>, <c>posix.*</c>, <c>nt.*</c>, <c>sys.*</c>).</summary>
     public const string SystemModule = "TG-PKL-011";
 
+    /// <summary>BUILD or SETITEM(S) into an imported class, function, module or shared object (registries, sys.modules).</summary>
+    public const string GlobalStateMutation = "TG-PKL-012";
+
     // Structural pickle findings (kind: pickle).
 
     /// <summary>A global that is neither allowlisted for the profile nor known to be dangerous (default deny).</summary>
