@@ -43,6 +43,12 @@ public sealed record PickleCall(string Callable, string? ResolvedGlobal, string 
     /// objects the pickle built itself.
     /// </summary>
     public string? Mutates { get; init; }
+
+    /// <summary>
+    /// Python source the call compiles and runs, rebuilt from its arguments (a torch.fx <c>GraphModule</c>: its
+    /// import block and generated <c>forward</c>, which <c>reduce_graph_module</c> <c>exec</c>s at load); null otherwise.
+    /// </summary>
+    public string? Code { get; init; }
 }
 
 /// <summary>A persistent id (<c>PERSID</c>/<c>BINPERSID</c>): torch storages are <c>('storage', torch.FloatStorage, key, 'cpu', numel)</c>.</summary>

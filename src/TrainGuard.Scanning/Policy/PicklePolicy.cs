@@ -29,6 +29,9 @@ public sealed partial class PicklePolicy
     public const int MaxNestingDepth = 16;
 
     private const string GetattrName = "builtins.getattr";
+
+    /// <summary>Builtins that generated code (torch.fx) uses on its own values; in code they reach nothing by themselves.</summary>
+    private static readonly HashSet<string> BenignInCode = new(StringComparer.Ordinal) { "builtins.getattr", "builtins.type", "builtins.super" };
     private const string SetStateSuffix = ".__setstate__";
 
     private readonly RuleCatalog _catalog;
@@ -53,10 +56,18 @@ public sealed partial class PicklePolicy
     /// Evaluates one analysis. <paramref name="baseOffset"/> is where the analysed buffer starts inside
     /// <paramref name="member"/> (or the file), so reported offsets point at real bytes.
     /// </summary>
-    public IReadOnlyList<Finding> Evaluate(PickleAnalysis analysis, string file, string? member, long baseOffset = 0)
+    public IReadOnlyList<Finding> Evaluate(PickleAnalysis analysis, string file, string? member, long baseOffset = 0) =>
+        Evaluate(analysis, file, member, baseOffset, torchScriptArchive: false);
+
+    /// <summary>
+    /// Evaluates one analysis of a pickle inside a TorchScript archive when <paramref name="torchScriptArchive"/> is
+    /// set: there <c>__torch__.*</c> names the classes compiled from the archive's own <c>code/</c> (analysed
+    /// separately) and <c>torch.jit._pickle.*</c> the jit unpickler's list and tensor builders, so both are allowed.
+    /// </summary>
+    public IReadOnlyList<Finding> Evaluate(PickleAnalysis analysis, string file, string? member, long baseOffset, bool torchScriptArchive)
     {
         var findings = new List<Finding>();
-        Evaluate(analysis, file, member, baseOffset, depth: 0, findings);
+        Evaluate(analysis, file, member, baseOffset, depth: 0, findings, torchScriptArchive);
         return findings;
     }
 
@@ -93,9 +104,9 @@ public sealed partial class PicklePolicy
             : new GlobalJudgement(name, GlobalStatus.Unknown, _catalog.Get(RuleIds.UnknownGlobal), null, null);
     }
 
-    private void Evaluate(PickleAnalysis analysis, string file, string? member, long baseOffset, int depth, List<Finding> output)
+    private void Evaluate(PickleAnalysis analysis, string file, string? member, long baseOffset, int depth, List<Finding> output, bool torchScript = false)
     {
-        var run = new Run(this, file, member, baseOffset);
+        var run = new Run(this, file, member, baseOffset, torchScript);
         run.FindBenignGetattr(analysis.Calls);
         foreach (var call in analysis.Calls)
         {
@@ -156,7 +167,7 @@ public sealed partial class PicklePolicy
                 continue;
             }
 
-            Evaluate(nested.Analysis, file, nestedMember, 0, depth + 1, output);
+            Evaluate(nested.Analysis, file, nestedMember, 0, depth + 1, output, torchScript);
         }
     }
 
@@ -192,7 +203,7 @@ public sealed partial class PicklePolicy
     private static partial Regex GetattrCallPattern();
 
     /// <summary>The state of evaluating one (non-nested) analysis.</summary>
-    private sealed class Run(PicklePolicy policy, string file, string? member, long baseOffset)
+    private sealed class Run(PicklePolicy policy, string file, string? member, long baseOffset, bool torchScript)
     {
         private readonly List<(long Order, Finding Finding)> _findings = [];
         private readonly Dictionary<string, GlobalJudgement> _judgements = new(StringComparer.Ordinal);
@@ -242,6 +253,14 @@ public sealed partial class PicklePolicy
             if (call.Mutates is { } mutated)
             {
                 ReportMutation(call, at, mutated);
+            }
+
+            if (call.Code is { } code)
+            {
+                // A GraphModule's load is judged by the code it runs, not by the reduce function's name.
+                _reported.UnionWith(call.Globals.Where(g => g.EffectiveName == call.ResolvedGlobal));
+                EvaluateCode(call, code, at);
+                return;
             }
 
             var resolvedName = call.ResolvedGlobal;
@@ -425,6 +444,53 @@ public sealed partial class PicklePolicy
             Add(primary.Judgement.Rule!, message, at, evidence, global: name, call: call.Rendered);
         }
 
+        /// <summary>
+        /// The Python source a call runs (torch.fx GraphModule code): each call in it judged like an import of its
+        /// callee; dangerous ones are reported under their own rule with the line, the rest as one
+        /// <see cref="RuleIds.EmbeddedCode"/> finding listing them.
+        /// </summary>
+        private void EvaluateCode(PickleCall call, string code, long at)
+        {
+            var others = new List<string>();
+            var dangerous = 0;
+            foreach (var c in PythonSourceCalls.Find(code))
+            {
+                if (BenignInCode.Contains(c.Name) || c.Name.StartsWith("self.", StringComparison.Ordinal))
+                {
+                    continue;
+                }
+
+                var judgement = Judge(c.Name);
+                if (judgement.Status == GlobalStatus.Dangerous && dangerous++ < policy._options.MaxCallFindingsPerGlobal)
+                {
+                    var where = c.Function is null ? "at module level, so it runs while the file loads" : $"in {c.Function}, which runs when the model is called";
+                    Add(
+                        judgement.Rule!,
+                        $"{c.Text} would run from the code {call.Callable} executes at offset 0x{at:x} (line {c.Line}, {where}); {judgement.Name} ({judgement.Rule!.Name})",
+                        at,
+                        Evidence(("opcode", call.Opcode), ("code_line", c.Line.ToString(CultureInfo.InvariantCulture)), ("function", c.Function), ("loader", call.Callable), ("pattern", judgement.Pattern), ("reaches", judgement.Derived?.PathText)),
+                        global: judgement.Name,
+                        call: c.Text);
+                }
+                else if (judgement.Status != GlobalStatus.Allowed && judgement.Status != GlobalStatus.Dangerous && !others.Contains(c.Name) && others.Count < 20)
+                {
+                    others.Add(c.Name);
+                }
+            }
+
+            if (dangerous == 0)
+            {
+                var lines = code.Split('\n').Length;
+                Add(
+                    policy._catalog.Get(RuleIds.EmbeddedCode),
+                    $"{call.Callable} at offset 0x{at:x} compiles and runs {lines} line(s) of Python carried in the pickle" + (others.Count > 0 ? $"; they call {string.Join(", ", others)}" : string.Empty),
+                    at,
+                    Evidence(("opcode", call.Opcode), ("loader", call.Callable), ("code_lines", lines.ToString(CultureInfo.InvariantCulture)), ("calls", others.Count > 0 ? string.Join(", ", others) : null)),
+                    global: call.ResolvedGlobal,
+                    call: call.Rendered);
+            }
+        }
+
         /// <summary>BUILD or SETITEM(S)/APPEND(S) into an imported class, function, module or shared object: no data pickle does that.</summary>
         private void ReportMutation(PickleCall call, long at, string mutated)
         {
@@ -518,7 +584,9 @@ public sealed partial class PicklePolicy
         {
             if (!_judgements.TryGetValue(fullName, out var judgement))
             {
-                judgement = policy.Judge(fullName);
+                judgement = torchScript && (fullName.StartsWith("__torch__.", StringComparison.Ordinal) || fullName.StartsWith("torch.jit._pickle.", StringComparison.Ordinal))
+                    ? new GlobalJudgement(fullName, GlobalStatus.Allowed, null, null, null)
+                    : policy.Judge(fullName);
                 _judgements[fullName] = judgement;
             }
 

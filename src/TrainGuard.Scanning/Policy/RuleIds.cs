@@ -41,6 +41,9 @@ public static class RuleIds
     /// <summary>BUILD or SETITEM(S) into an imported class, function, module or shared object (registries, sys.modules).</summary>
     public const string GlobalStateMutation = "TG-PKL-012";
 
+    /// <summary>Python source a load compiles and runs (torch.fx GraphModule code) whose calls are not known to be dangerous.</summary>
+    public const string EmbeddedCode = "TG-PKL-013";
+
     // Structural pickle findings (kind: pickle).
 
     /// <summary>A global that is neither allowlisted for the profile nor known to be dangerous (default deny).</summary>

@@ -24,6 +24,7 @@ public sealed partial class ArtifactScanner
             scan.Format = ZipFlavour(entries);
         }
 
+
         foreach (var discrepancy in zip.Discrepancies)
         {
             scan.AddRule(
@@ -48,7 +49,27 @@ public sealed partial class ArtifactScanner
         }
 
         var sawTorchScript = false;
-        foreach (var entry in entries.Concat(zip.HiddenEntries))
+        var torchScript = entries.Any(e => IsTorchScriptCode(e.Name) || e.Name == "constants.pkl" || e.Name.EndsWith("/constants.pkl", StringComparison.Ordinal));
+        var outerTorchScript = scan.InTorchScript;
+        scan.InTorchScript = torchScript;
+        try
+        {
+            AnalyzeZipMembers(scan, zip, member, depth, ref sawTorchScript, ct);
+        }
+        finally
+        {
+            scan.InTorchScript = outerTorchScript;
+        }
+
+        if (member is null && scan.TorchLoadName && scan.Format != "npz")
+        {
+            CheckTorchLayout(scan, zip, ct);
+        }
+    }
+
+    private void AnalyzeZipMembers(FileScan scan, ZipReader zip, string? member, int depth, ref bool sawTorchScript, CancellationToken ct)
+    {
+        foreach (var entry in zip.Entries.Concat(zip.HiddenEntries))
         {
             ct.ThrowIfCancellationRequested();
             if (entry.IsDirectory)
@@ -69,15 +90,34 @@ public sealed partial class ArtifactScanner
                 continue; // reported through zip.Issues
             }
 
+            if (IsTorchScriptCode(entry.Name))
+            {
+                AnalyzeTorchScriptCode(scan, zip, entry, name);
+                continue;
+            }
+
             AnalyzeArchiveMember(scan, name, entry.UncompressedSize, depth,
                 count => zip.ReadHead(entry, count),
                 max => ReadAsLoader(scan, zip, entry, name, max),
                 isTensorData: IsTorchStorageMember(entry.Name), ct);
         }
+    }
 
-        if (member is null && scan.TorchLoadName && scan.Format != "npz")
+    /// <summary>A TorchScript <c>code/</c> file: the ops its methods call (<see cref="TorchScriptCode"/>).</summary>
+    private void AnalyzeTorchScriptCode(FileScan scan, ZipReader zip, ZipEntry entry, string name)
+    {
+        const int MaxCodeBytes = 16 * 1024 * 1024;
+        try
         {
-            CheckTorchLayout(scan, zip, ct);
+            var text = System.Text.Encoding.UTF8.GetString(ReadAsLoader(scan, zip, entry, name, MaxCodeBytes));
+            foreach (var (ruleId, message, evidence) in TorchScriptCode.Judge(text, entry.Name, Policy))
+            {
+                scan.AddRule(ruleId, message, name, null, evidence);
+            }
+        }
+        catch (MalformedInputException ex)
+        {
+            scan.AddError(ex, name);
         }
     }
 

@@ -152,7 +152,7 @@ public sealed partial class ArtifactScanner
     {
         var analysis = PickleMachine.Analyze(data, _pickleLimits, ct, Releaser(source, baseOffset));
         ct.ThrowIfCancellationRequested();
-        scan.AddRange(Policy.Evaluate(analysis, scan.Path, member, baseOffset));
+        scan.AddRange(Policy.Evaluate(analysis, scan.Path, member, baseOffset, scan.InTorchScript));
         if (member is null && scan.Format == "pickle" && analysis.Globals.Any(g => g.Module.StartsWith("joblib", StringComparison.Ordinal)))
         {
             scan.Format = "joblib";

@@ -25,6 +25,9 @@ internal sealed class FileScan(string path, Func<RuleCatalog> rules)
     /// <summary>The file's name says <c>torch.load</c> (<c>.pt</c>, <c>.pth</c>, <c>.bin</c>, <c>.ckpt</c>): a zip must then be a loadable torch checkpoint.</summary>
     public bool TorchLoadName { get; set; }
 
+    /// <summary>Set while the members of a TorchScript archive are analysed: their pickles name the archive's own compiled classes.</summary>
+    public bool InTorchScript { get; set; }
+
     public void AddMember(string member)
     {
         if (_members.Count < 10_000)
