@@ -110,9 +110,9 @@ public sealed partial class ArtifactScanner
         try
         {
             var text = System.Text.Encoding.UTF8.GetString(ReadAsLoader(scan, zip, entry, name, MaxCodeBytes));
-            foreach (var (ruleId, message, evidence) in TorchScriptCode.Judge(text, entry.Name, Policy))
+            foreach (var (ruleId, message, evidence, global, call) in TorchScriptCode.Judge(text, entry.Name, Policy))
             {
-                scan.AddRule(ruleId, message, name, null, evidence);
+                scan.AddRule(ruleId, message, name, null, evidence, global, call);
             }
         }
         catch (MalformedInputException ex)

@@ -41,9 +41,9 @@ internal sealed class FileScan(string path, Func<RuleCatalog> rules)
     public void AddRange(IEnumerable<Finding> findings) => _findings.AddRange(findings);
 
     /// <summary>Adds a finding for a catalogue rule, taking severity, verdict, why and guidance from the rule.</summary>
-    public void AddRule(string ruleId, string message, string? member = null, long? offset = null, IReadOnlyDictionary<string, string>? evidence = null)
+    public void AddRule(string ruleId, string message, string? member = null, long? offset = null, IReadOnlyDictionary<string, string>? evidence = null, string? global = null, string? call = null)
     {
-        _findings.Add(rules().Get(ruleId).Finding(message, new Location(Path, member, offset), evidence));
+        _findings.Add(rules().Get(ruleId).Finding(message, new Location(Path, member, offset), evidence, global: global, call: call));
     }
 
     /// <summary>Turns a parser error into the finding of the format rule its kind maps to (<see cref="RuleCatalog.ClassifyError(MalformedInputException)"/>).</summary>

@@ -32,7 +32,7 @@ internal static class TorchScriptCode
     };
 
     /// <summary>Findings for one code file (<paramref name="source"/> of member <paramref name="member"/>).</summary>
-    public static IEnumerable<(string RuleId, string Message, Dictionary<string, string> Evidence)> Judge(string source, string member, PicklePolicy policy)
+    public static IEnumerable<(string RuleId, string Message, Dictionary<string, string> Evidence, string Global, string Call)> Judge(string source, string member, PicklePolicy policy)
     {
         foreach (var call in PythonSourceCalls.Find(source))
         {
@@ -51,7 +51,7 @@ internal static class TorchScriptCode
 
             if (Ops.TryGetValue(call.Name, out var op))
             {
-                yield return (op.RuleId, $"TorchScript code calls {call.Text} (line {call.Line}, {when}): {call.Name} {op.What}", evidence);
+                yield return (op.RuleId, $"TorchScript code calls {call.Text} (line {call.Line}, {when}): {call.Name} {op.What}", evidence, call.Name, call.Text);
                 continue;
             }
 
@@ -59,7 +59,7 @@ internal static class TorchScriptCode
             var opNamespace = parts is ["torch", "ops", var ns, ..] ? ns : parts is ["ops", var ns2, ..] ? ns2 : null;
             if (opNamespace is not null && !TorchOpNamespaces.Contains(opNamespace))
             {
-                yield return (RuleIds.UnknownGlobal, $"TorchScript code calls the custom op {call.Text} (line {call.Line}, {when}): namespace '{TextSanitizer.Escape(opNamespace, 80)}' is not one torch ships, so it runs native code from a library the loader must have loaded", evidence);
+                yield return (RuleIds.UnknownGlobal, $"TorchScript code calls the custom op {call.Text} (line {call.Line}, {when}): namespace '{TextSanitizer.Escape(opNamespace, 80)}' is not one torch ships, so it runs native code from a library the loader must have loaded", evidence, call.Name, call.Text);
                 continue;
             }
 
@@ -71,7 +71,7 @@ internal static class TorchScriptCode
             var judgement = policy.Judge(call.Name);
             if (judgement.Status == GlobalStatus.Dangerous)
             {
-                yield return (judgement.Rule!.Id, $"code in a TorchScript archive calls {call.Text} (line {call.Line}, {when}): {judgement.Name} ({judgement.Rule.Name})", evidence);
+                yield return (judgement.Rule!.Id, $"code in a TorchScript archive calls {call.Text} (line {call.Line}, {when}): {judgement.Name} ({judgement.Rule.Name})", evidence, judgement.Name, call.Text);
             }
         }
     }
