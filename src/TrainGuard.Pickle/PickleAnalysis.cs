@@ -10,6 +10,19 @@ namespace TrainGuard.Pickle;
 public sealed record PickleGlobal(string Module, string Name, long Offset, string Opcode)
 {
     public string FullName => $"{Module}.{Name}";
+
+    /// <summary>
+    /// What the import really resolves to when the pickle itself changed it before (a <c>BUILD</c> that stored a
+    /// value into a module's or class's state, a <c>sys.modules</c> entry it set), e.g. <c>posixpath.os.system</c>
+    /// for <c>mylib.alias.system</c>; null when the import is what it says.
+    /// </summary>
+    public string? Target { get; init; }
+
+    /// <summary>How <see cref="Target"/> came about, for explanations: <c>mylib.alias was set by BUILD at offset 0x1f</c>.</summary>
+    public string? Via { get; init; }
+
+    /// <summary>The name a policy judges: <see cref="Target"/> when the pickle redirected the import, else <see cref="FullName"/>.</summary>
+    public string EffectiveName => Target ?? FullName;
 }
 
 /// <summary>
@@ -22,7 +35,21 @@ public sealed record PickleGlobal(string Module, string Name, long Offset, strin
 /// <param name="Opcode">The opcode that performs the call.</param>
 /// <param name="Offset">Offset of that opcode in the analysed buffer.</param>
 /// <param name="Globals">Every global the callable and its arguments are built from (for policy: a dangerous global used as an argument).</param>
-public sealed record PickleCall(string Callable, string? ResolvedGlobal, string Rendered, string Opcode, long Offset, IReadOnlyList<PickleGlobal> Globals);
+public sealed record PickleCall(string Callable, string? ResolvedGlobal, string Rendered, string Opcode, long Offset, IReadOnlyList<PickleGlobal> Globals)
+{
+    /// <summary>
+    /// The imported class, function, module or shared object whose state this opcode changes (<c>BUILD</c> on an
+    /// import, <c>SETITEM(S)</c>/<c>APPEND(S)</c> into one, e.g. <c>copyreg._inverted_registry</c>); null for
+    /// objects the pickle built itself.
+    /// </summary>
+    public string? Mutates { get; init; }
+
+    /// <summary>
+    /// Python source the call compiles and runs, rebuilt from its arguments (a torch.fx <c>GraphModule</c>: its
+    /// import block and generated <c>forward</c>, which <c>reduce_graph_module</c> <c>exec</c>s at load); null otherwise.
+    /// </summary>
+    public string? Code { get; init; }
+}
 
 /// <summary>A persistent id (<c>PERSID</c>/<c>BINPERSID</c>): torch storages are <c>('storage', torch.FloatStorage, key, 'cpu', numel)</c>.</summary>
 public sealed record PicklePersistentId(long Offset, string Rendered, IReadOnlyList<string> Parts);

@@ -32,4 +32,12 @@ public sealed record PickleLimits
 
     /// <summary>Wall-clock bound on one analysis.</summary>
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// Callables that deserialise one of their arguments as a pickle, beyond the ones the machine knows
+    /// (<c>pickle.loads</c>, <c>torch.load</c>, ...): <c>module.name</c> to the argument's position. The bytes a
+    /// load would pass there are analysed as a nested pickle. The scanner fills this from its derived knowledge
+    /// (<c>torch.storage._load_from_bytes</c>: 0).
+    /// </summary>
+    public IReadOnlyDictionary<string, int> Deserializers { get; init; } = new Dictionary<string, int>(StringComparer.Ordinal);
 }

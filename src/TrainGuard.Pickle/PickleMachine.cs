@@ -163,6 +163,11 @@ public static class PickleMachine
         }
 
         analysis.OpcodeCount = machine.OpcodeCount;
+        if (analysis.Calls.Count > 0)
+        {
+            GraphModuleCode.Attach(data, analysis);
+        }
+
         return analysis;
     }
 }

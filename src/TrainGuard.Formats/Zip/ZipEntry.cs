@@ -43,6 +43,12 @@ public sealed record ZipEntry
     /// <summary>True for a local header found in a gap that the central directory does not reference.</summary>
     public bool IsHidden { get; init; }
 
+    /// <summary>Why the member cannot be read at all (its local header or data is missing), or null.</summary>
+    public string? Problem { get; init; }
+
+    /// <summary>The name exactly as the central directory (or, for hidden entries, the local header) stores it.</summary>
+    public byte[] RawName { get; init; } = [];
+
     public bool IsEncrypted => (Flags & 0x0001) != 0 || Method == ZipReader.MethodAes;
 
     public bool HasDataDescriptor => (Flags & 0x0008) != 0;
@@ -78,7 +84,29 @@ public enum ZipIssueKind
     TrailingData,
     DataBeforeEndRecord,
     EntryCountMismatch,
+
+    /// <summary>A central directory entry whose local header or data cannot be found: no loader can read that member.</summary>
+    UnreadableEntry,
 }
 
 /// <summary>A structural anomaly: what, which entry, where, in words.</summary>
+/// <summary>What kind of integrity failure a lenient read went past.</summary>
+public enum ZipDamageKind
+{
+    /// <summary>The data's CRC-32 is not the one the central directory declares.</summary>
+    BadCrc,
+
+    /// <summary>The data is shorter or longer than the declared uncompressed size (a stored member's two sizes differ).</summary>
+    SizeMismatch,
+
+    /// <summary>The deflate stream is corrupt part-way; the bytes before the damage were kept.</summary>
+    CorruptData,
+}
+
+/// <summary>An integrity failure in one member that a loader ignores or only notices after it has used the data.</summary>
+public sealed record ZipDamage(ZipDamageKind Kind, string EntryName, long Offset, string Message);
+
+/// <summary>A member read the way a loader reads it (see <see cref="ZipReader.ReadEntryAsLoader"/>), with the damage it went past.</summary>
+public sealed record ZipLoaderRead(byte[] Data, IReadOnlyList<ZipDamage> Damage);
+
 public sealed record ZipIssue(ZipIssueKind Kind, string? EntryName, long Offset, string Message);

@@ -199,10 +199,23 @@ public sealed class ZipReader : IDisposable
     public Stream OpenEntry(ZipEntry entry)
     {
         ArgumentNullException.ThrowIfNull(entry);
+        CheckReadable(entry);
+        var raw = new SubStream(_stream, _gate, entry.DataOffset, entry.CompressedSize);
+        return new ZipEntryStream(this, entry, raw);
+    }
+
+    /// <summary>Throws for members no reader can open: another archive's, unreadable, encrypted, or compressed with an unsupported method.</summary>
+    private void CheckReadable(ZipEntry entry)
+    {
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (!ReferenceEquals(entry.Owner, this))
         {
             throw new ArgumentException("the entry does not belong to this archive", nameof(entry));
+        }
+
+        if (entry.Problem is { } problem)
+        {
+            MalformedInputException.Throw(InputErrorKind.Corrupt, $"member cannot be read: {problem}", entry.LocalHeaderOffset, entry.Name);
         }
 
         if (entry.IsEncrypted)
@@ -214,9 +227,47 @@ public sealed class ZipReader : IDisposable
         {
             MalformedInputException.Throw(InputErrorKind.Unsupported, $"compression method {entry.Method} is not supported (only stored and deflate)", entry.LocalHeaderOffset, entry.Name);
         }
+    }
 
-        var raw = new SubStream(_stream, _gate, entry.DataOffset, entry.CompressedSize);
-        return new ZipEntryStream(this, entry, raw);
+    /// <summary>
+    /// Reads a member the way a loader that skips integrity checks does: the declared uncompressed size from the
+    /// data the local header points at, stored or inflated, whatever its CRC-32 says (torch's miniz is built
+    /// without CRC checks; Python's zipfile checks it only after the last byte, when an unpickler streaming the
+    /// member has already run what it read). A bad CRC, sizes that disagree and deflate data corrupt part-way are
+    /// returned as <see cref="ZipLoaderRead.Damage"/> with the bytes read up to them. Limits still throw.
+    /// </summary>
+    public ZipLoaderRead ReadEntryAsLoader(ZipEntry entry, int maxBytes)
+    {
+        ArgumentNullException.ThrowIfNull(entry);
+        ArgumentOutOfRangeException.ThrowIfNegative(maxBytes);
+        CheckReadable(entry);
+        if (entry.UncompressedSize > maxBytes)
+        {
+            MalformedInputException.ThrowLimit($"member size {entry.UncompressedSize:N0}", maxBytes, entry.LocalHeaderOffset, entry.Name);
+        }
+
+        if (entry.UncompressedSize > Limits.RatioCheckFloorBytes && entry.UncompressedSize / Math.Max(1, entry.CompressedSize) > Limits.MaxCompressionRatio)
+        {
+            MalformedInputException.ThrowLimit($"declared compression ratio (over {entry.UncompressedSize / Math.Max(1, entry.CompressedSize):N0}:1)", Limits.MaxCompressionRatio, entry.LocalHeaderOffset, entry.Name);
+        }
+
+        var raw = new SubStream(_stream, _gate, entry.DataOffset, Math.Min(Math.Max(entry.CompressedSize, entry.IsStored ? entry.UncompressedSize : 0), Length - entry.DataOffset));
+        using var stream = new ZipEntryStream(this, entry, raw, lenient: true);
+        var buffer = new byte[(int)Math.Min(entry.UncompressedSize, Math.Max(0, entry.IsStored ? Length - entry.DataOffset : long.MaxValue))];
+        var filled = 0;
+        while (filled < buffer.Length)
+        {
+            var read = stream.Read(buffer, filled, Math.Min(buffer.Length - filled, 1024 * 1024));
+            if (read == 0)
+            {
+                break;
+            }
+
+            filled += read;
+        }
+
+        _ = stream.Read(new byte[1], 0, 1); // reach the end so the size and CRC are compared
+        return new ZipLoaderRead(filled == buffer.Length ? buffer : buffer[..filled], stream.Damage);
     }
 
     /// <summary>Reads a whole member into memory, refusing members whose declared or actual size exceeds <paramref name="maxBytes"/>.</summary>
@@ -272,7 +323,10 @@ public sealed class ZipReader : IDisposable
         ArgumentOutOfRangeException.ThrowIfNegative(count);
         var wanted = (int)Math.Min(count, entry.UncompressedSize);
         var buffer = new byte[wanted];
-        using var stream = OpenEntry(entry);
+        CheckReadable(entry);
+
+        // A peek never reaches the CRC; corrupt deflate data ends it early, as it ends a loader's read.
+        using var stream = new ZipEntryStream(this, entry, new SubStream(_stream, _gate, entry.DataOffset, entry.CompressedSize), lenient: true);
         var read = stream.ReadAtLeast(buffer, wanted, throwOnEndOfStream: false);
         return read == wanted ? buffer : buffer[..read];
     }
@@ -534,7 +588,19 @@ public sealed class ZipReader : IDisposable
             var absoluteLocal = checked(localOffset + delta);
             CheckUnicodePath(extra, nameBytes, name, recordOffset);
 
-            var entry = ReadLocalHeader(new CentralRecord(_entries.Count, name, nameBytes.ToArray(), flags, method, crc, compressed, uncompressed, absoluteLocal, recordOffset, externalAttributes, zip64));
+            var record = new CentralRecord(_entries.Count, name, nameBytes.ToArray(), flags, method, crc, compressed, uncompressed, absoluteLocal, recordOffset, externalAttributes, zip64);
+            ZipEntry entry;
+            try
+            {
+                entry = ReadLocalHeader(record);
+            }
+            catch (MalformedInputException ex) when (!ex.LimitExceeded)
+            {
+                // One member whose bytes cannot be found: no loader reads it, but the other members still load.
+                AddIssue(ZipIssueKind.UnreadableEntry, name, ex.Offset ?? absoluteLocal, $"member cannot be read: {ex.Message}");
+                entry = Unreadable(record, ex.Message);
+            }
+
             _entries.Add(entry);
 
             if (!names.Add(name))
@@ -566,6 +632,26 @@ public sealed class ZipReader : IDisposable
     }
 
     private readonly record struct CentralRecord(int Index, string Name, byte[] NameBytes, ushort Flags, ushort Method, uint Crc, long Compressed, long Uncompressed, long LocalOffset, long RecordOffset, uint ExternalAttributes, bool Zip64);
+
+    private ZipEntry Unreadable(CentralRecord c, string problem) => new()
+    {
+        Index = c.Index,
+        Name = c.Name,
+        LocalName = c.Name,
+        RawName = c.NameBytes,
+        Flags = c.Flags,
+        Method = c.Method,
+        Crc32 = c.Crc,
+        CompressedSize = c.Compressed,
+        UncompressedSize = c.Uncompressed,
+        LocalHeaderOffset = c.LocalOffset,
+        DataOffset = -1,
+        CentralHeaderOffset = c.RecordOffset,
+        ExternalAttributes = c.ExternalAttributes,
+        IsZip64 = c.Zip64,
+        Problem = problem,
+        Owner = this,
+    };
 
     private ZipEntry ReadLocalHeader(CentralRecord c)
     {
@@ -608,6 +694,7 @@ public sealed class ZipReader : IDisposable
             Index = c.Index,
             Name = c.Name,
             LocalName = local.Name,
+            RawName = c.NameBytes,
             Flags = c.Flags,
             Method = c.Method,
             Crc32 = c.Crc,
@@ -649,7 +736,9 @@ public sealed class ZipReader : IDisposable
         var needed = skip + 4 + (zip64 ? 16 : 8);
         if (descriptor.Length < needed)
         {
-            MalformedInputException.ThrowTruncated("data descriptor", dataEnd, c.Name);
+            // Loaders take sizes and CRC from the central directory and never read the descriptor.
+            AddDiscrepancy(c.Name, "data descriptor", "present (flag bit 3)", "missing or cut short", dataEnd);
+            return dataEnd + descriptor.Length;
         }
 
         var body = descriptor[skip..];
@@ -688,7 +777,17 @@ public sealed class ZipReader : IDisposable
         var nameBytes = variable[..nameLength];
         var name = DecodeName(nameBytes);
         long ignored = 0;
-        var zip64 = ResolveZip64(variable.AsSpan(nameLength), ref uncompressed, ref compressed, ref ignored, includeOffset: false, offset, member ?? name);
+        bool zip64;
+        try
+        {
+            zip64 = ResolveZip64(variable.AsSpan(nameLength), ref uncompressed, ref compressed, ref ignored, includeOffset: false, offset, member ?? name);
+        }
+        catch (MalformedInputException) when (member is not null)
+        {
+            // Loaders take sizes from the central directory; the local copy is only compared with it.
+            zip64 = false;
+        }
+
         return new LocalHeader(flags, method, crc, compressed, uncompressed, nameBytes, name, offset + LocalHeaderSize + variable.Length, zip64);
     }
 
@@ -892,6 +991,7 @@ public sealed class ZipReader : IDisposable
             Index = _hidden.Count,
             Name = local.Name,
             LocalName = local.Name,
+            RawName = local.NameBytes,
             Flags = local.Flags,
             Method = local.Method,
             Crc32 = local.Crc,

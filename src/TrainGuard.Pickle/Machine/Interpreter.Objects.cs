@@ -63,8 +63,13 @@ internal sealed partial class Interpreter
 
         CountRecord(op);
         var g = new PickleGlobal(module, name, op, Op.Name(code));
+        if (_redirects is not null && Redirect(g.FullName) is { } redirect)
+        {
+            g = g with { Target = redirect.Target, Via = redirect.Via };
+        }
+
         _a.Globals.Add(g);
-        var path = g.FullName;
+        var path = g.EffectiveName;
         _globalPaths.Add(path);
         _globalRendered.Add(module == "builtins" ? Findings.TextSanitizer.Escape(name, 200) : Findings.TextSanitizer.Escape(path, 400));
         _globalArrays.Add([g]);
@@ -138,6 +143,175 @@ internal sealed partial class Interpreter
         return text;
     }
 
+    // ---------------------------------------------------------------- state the pickle changes
+
+    /// <summary>Names the pickle redirected (a module attribute set by BUILD, a sys.modules entry): dotted name to what it now is.</summary>
+    private Dictionary<string, (string Target, string Via)>? _redirects;
+
+    /// <summary>Extension codes registered by the pickle itself (copyreg.add_extension, copyreg._inverted_registry).</summary>
+    private Dictionary<long, (string Module, string Name)>? _extensions;
+
+    /// <summary>Values the pickle put into copyreg._extension_cache, by code.</summary>
+    private Dictionary<long, ulong>? _extensionCache;
+
+    /// <summary>The longest redirected prefix of <paramref name="fullName"/>, applied: <c>mylib.alias.system</c> with <c>mylib.alias</c> set to <c>posixpath.os</c> is <c>posixpath.os.system</c>.</summary>
+    private (string Target, string Via)? Redirect(string fullName)
+    {
+        for (var end = fullName.Length; end > 0; end = fullName.LastIndexOf('.', end - 1))
+        {
+            if (_redirects!.TryGetValue(fullName[..end], out var hit))
+            {
+                return (hit.Target + fullName[end..], $"{fullName[..end]} {hit.Via}");
+            }
+
+            if (end == 0 || fullName.LastIndexOf('.', end - 1) < 0)
+            {
+                break;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>What a value stored into shared state makes a later lookup resolve to: its static path, else a rendering no allowlist matches.</summary>
+    private string RedirectTarget(ReadOnlySpan<byte> data, ulong value)
+    {
+        if (StaticPath(value, out _) is { } path)
+        {
+            return path;
+        }
+
+        return V.IsObject(V.Kind(value)) ? $"<dynamic: {Render(data, value, 120)}>" : $"<data: {Render(data, value, 80)}>";
+    }
+
+    private void AddRedirect(ReadOnlySpan<byte> data, string name, ulong value, string via)
+    {
+        if (name.Length == 0 || name.Length > MaxNameBytes)
+        {
+            return;
+        }
+
+        (_redirects ??= new Dictionary<string, (string, string)>(StringComparer.Ordinal))[name] = (RedirectTarget(data, value), via);
+    }
+
+    /// <summary>The dotted name of an import or module a BUILD or SETITEM changes, or null for an object the pickle built.</summary>
+    private string? SharedPath(ulong target)
+    {
+        var kind = V.Kind(target);
+        if (kind == ValKind.Global)
+        {
+            return _globalPaths[V.Node(target)];
+        }
+
+        return kind == ValKind.Call && CallOf(target)!.Sem is Semantic.Module or Semantic.Attribute ? StaticPath(target, out _) : null;
+    }
+
+    /// <summary>
+    /// SETITEM(S), APPEND(S) or ADDITEMS into an import: recorded as a call that changes shared state, and what it
+    /// stores is remembered where a later lookup goes through it (extension registries, <c>sys.modules</c>, a
+    /// module's <c>__dict__</c>).
+    /// </summary>
+    private void MutateShared(ReadOnlySpan<byte> data, ulong target, int from, int to, ValKind expected, byte code, int op)
+    {
+        if (SharedPath(target) is not { } path)
+        {
+            return;
+        }
+
+        CountRecord(op);
+        var via = $"was set by {Op.Name(code)} at offset 0x{op:x}";
+        if (expected == ValKind.Dict)
+        {
+            for (var i = from; i + 1 < to; i += 2)
+            {
+                var key = _stack[i];
+                var value = _stack[i + 1];
+                switch (path)
+                {
+                    case "copyreg._inverted_registry" when V.Kind(key) == ValKind.Int && V.Kind(value) == ValKind.Tuple && _store.ChildCount(V.Node(value)) == 2:
+                        {
+                            Span<ulong> pair = stackalloc ulong[ObjectStore.MaxKept];
+                            if (_store.CopyKept(V.Node(value), pair) == 2 && V.Kind(pair[0]) == ValKind.Str && V.Kind(pair[1]) == ValKind.Str)
+                            {
+                                (_extensions ??= [])[V.IntValue(key)] = (DecodeName(data, V.Offset(pair[0])), DecodeName(data, V.Offset(pair[1])));
+                            }
+
+                            break;
+                        }
+
+                    case "copyreg._extension_cache" when V.Kind(key) == ValKind.Int:
+                        (_extensionCache ??= [])[V.IntValue(key)] = value;
+                        break;
+                    case "sys.modules" when V.Kind(key) == ValKind.Str:
+                        AddRedirect(data, DecodeName(data, V.Offset(key)), value, via);
+                        break;
+                    default:
+                        if (path.EndsWith(".__dict__", StringComparison.Ordinal) && V.Kind(key) == ValKind.Str)
+                        {
+                            AddRedirect(data, path[..^".__dict__".Length] + "." + DecodeName(data, V.Offset(key)), value, via);
+                        }
+
+                        break;
+                }
+            }
+        }
+
+        List<PickleGlobal>? acc = null;
+        var budget = 4096;
+        Collect(target, ref acc, ref budget, 0);
+        for (var i = from; i < to; i++)
+        {
+            Collect(_stack[i], ref acc, ref budget, 0);
+        }
+
+        var method = expected switch { ValKind.Dict => "__setitem__", ValKind.List => "append", _ => "add" };
+        var sb = RentBuilder();
+        sb.Append(Render(data, target, 160)).Append('.').Append(method).Append('(');
+        for (var i = from; i < to && sb.Length < 400; i++)
+        {
+            if (i > from)
+            {
+                sb.Append(", ");
+            }
+
+            RenderInto(data, sb, _stack[i], 1, 400);
+        }
+
+        sb.Append(')');
+        var rendered = ReturnBuilder(sb);
+        _a.Calls.Add(new PickleCall(path + "." + method, null, rendered, Op.Name(code), op, acc is null ? [] : [.. acc]) { Mutates = path });
+    }
+
+    /// <summary>BUILD on an import or module: the state's names become attributes a later lookup resolves through.</summary>
+    private void RedirectState(ReadOnlySpan<byte> data, string path, ulong state, int op)
+    {
+        var via = $"was set by BUILD at offset 0x{op:x}";
+        Span<ulong> parts = stackalloc ulong[ObjectStore.MaxKept];
+        var dicts = new List<ulong>(2);
+        if (V.Kind(state) == ValKind.Dict)
+        {
+            dicts.Add(state);
+        }
+        else if (V.Kind(state) == ValKind.Tuple && _store.CopyKept(V.Node(state), parts) == 2)
+        {
+            // (state, slotstate): the first updates __dict__, the second is setattr'd.
+            dicts.AddRange(parts[..2].ToArray().Where(p => V.Kind(p) == ValKind.Dict));
+        }
+
+        Span<ulong> items = stackalloc ulong[ObjectStore.MaxKept];
+        foreach (var dict in dicts)
+        {
+            var n = _store.CopyKept(V.Node(dict), items);
+            for (var i = 0; i + 1 < n; i += 2)
+            {
+                if (V.Kind(items[i]) == ValKind.Str)
+                {
+                    AddRedirect(data, path + "." + DecodeName(data, V.Offset(items[i])), items[i + 1], via);
+                }
+            }
+        }
+    }
+
     // ---------------------------------------------------------------- calls
 
     private ulong MakeCall(ReadOnlySpan<byte> data, ulong callable, ulong args, ulong kwargs, byte code, int op)
@@ -161,7 +335,7 @@ internal sealed partial class Interpreter
         Evaluate(data, info);
         var callableText = Render(data, callable, 200);
         info.Rendered = RenderCall(data, info);
-        _a.Calls.Add(new PickleCall(callableText, info.Resolved, info.Rendered, Op.Name(code), op, info.Globals));
+        _a.Calls.Add(new PickleCall(callableText, info.Resolved, info.Rendered, Op.Name(code), op, info.Globals) { Mutates = info.Mutates });
         return V.Make(ValKind.Call, id);
     }
 
@@ -266,6 +440,14 @@ internal sealed partial class Interpreter
                 }
 
                 break;
+            case "copyreg.add_extension":
+                info.Mutates = "copyreg._inverted_registry";
+                if (StrArg(data, args, 0) is { } extModule && StrArg(data, args, 1) is { } extName && V.Kind(Arg(args, 2)) == ValKind.Int)
+                {
+                    (_extensions ??= [])[V.IntValue(Arg(args, 2))] = (extModule, extName);
+                }
+
+                break;
             case "operator.attrgetter" or "_operator.attrgetter":
                 if (ArgCount(args) == 1 && StrArg(data, args, 0) is { Length: > 0 } attr)
                 {
@@ -300,6 +482,10 @@ internal sealed partial class Interpreter
                 else if (LoadFunctions.Contains(resolved))
                 {
                     AnalyzeNested(data, Arg(args, 0), resolved);
+                }
+                else if (_limits.Deserializers.TryGetValue(resolved, out var position))
+                {
+                    AnalyzeNested(data, Arg(args, position), resolved);
                 }
 
                 break;
@@ -441,7 +627,15 @@ internal sealed partial class Interpreter
         var resolved = target?.ClassPath is { } cls ? cls + ".__setstate__" : null;
         var globals = CollectGlobals(inst, state, 0);
         var rendered = callable + "(" + Render(data, state, 240) + ")";
-        _a.Calls.Add(new PickleCall(callable, resolved, rendered, "BUILD", op, globals));
+        var shared = SharedPath(inst);
+        if (shared is not null)
+        {
+            // BUILD on an import (a class, function or module): its __dict__ (and, with slot state, its attributes)
+            // change for every later lookup, the pickle's own included.
+            RedirectState(data, shared, state, op);
+        }
+
+        _a.Calls.Add(new PickleCall(callable, resolved, rendered, "BUILD", op, globals) { Mutates = shared });
 
         // joblib's loader replaces any wrapper instance after BUILD, however it was constructed.
         if (target is not null && (target.ClassPath ?? target.Resolved) is { } path && JoblibArrays.IsArrayWrapper(path))

@@ -158,7 +158,7 @@ internal sealed partial class Interpreter
                             Fail("odd number of items for SETITEMS", op);
                         }
 
-                        AddRange(_stack[mark - 1], mark, _sp, ValKind.Dict, code, op);
+                        AddRange(data, _stack[mark - 1], mark, _sp, ValKind.Dict, code, op);
                         _sp = mark;
                         break;
                     }
@@ -172,7 +172,7 @@ internal sealed partial class Interpreter
                             Underflow(code, op, 1);
                         }
 
-                        AddRange(_stack[mark - 1], mark, _sp, ValKind.List, code, op);
+                        AddRange(data, _stack[mark - 1], mark, _sp, ValKind.List, code, op);
                         _sp = mark;
                         break;
                     }
@@ -395,12 +395,12 @@ internal sealed partial class Interpreter
 
             case Op.Append:
                 NeedStack(2, code, op);
-                AddRange(_stack[_sp - 2], _sp - 1, _sp, ValKind.List, code, op);
+                AddRange(data, _stack[_sp - 2], _sp - 1, _sp, ValKind.List, code, op);
                 _sp -= 1;
                 break;
             case Op.SetItem:
                 NeedStack(3, code, op);
-                AddRange(_stack[_sp - 3], _sp - 2, _sp, ValKind.Dict, code, op);
+                AddRange(data, _stack[_sp - 3], _sp - 2, _sp, ValKind.Dict, code, op);
                 _sp -= 2;
                 break;
             case Op.AddItems:
@@ -411,7 +411,7 @@ internal sealed partial class Interpreter
                         Underflow(code, op, 1);
                     }
 
-                    AddRange(_stack[mark - 1], mark, _sp, ValKind.Set, code, op);
+                    AddRange(data, _stack[mark - 1], mark, _sp, ValKind.Set, code, op);
                     _sp = mark;
                     break;
                 }
@@ -505,8 +505,22 @@ internal sealed partial class Interpreter
             case Op.Ext1:
             case Op.Ext2:
             case Op.Ext4:
-                // The decoder rejects codes <= 0.
-                Push(NewGlobal("copyreg.extension", ins.Value.ToString(CultureInfo.InvariantCulture), code, op, mapped: false));
+                // The decoder rejects codes <= 0. The unpickler looks the code up in copyreg's _extension_cache, then
+                // _inverted_registry (both empty in CPython unless something registers codes): what the pickle
+                // itself put there decides what the code is.
+                if (_extensionCache is not null && _extensionCache.TryGetValue(ins.Value, out var cached))
+                {
+                    Push(cached);
+                }
+                else if (_extensions is not null && _extensions.TryGetValue(ins.Value, out var registered))
+                {
+                    Push(NewGlobal(registered.Module, registered.Name, code, op, mapped: false));
+                }
+                else
+                {
+                    Push(NewGlobal("copyreg.extension", ins.Value.ToString(CultureInfo.InvariantCulture), code, op, mapped: false));
+                }
+
                 break;
             case Op.NextBuffer:
                 Push(V.Make(ValKind.Buffer, _buffers++));
@@ -624,7 +638,7 @@ internal sealed partial class Interpreter
 
     /// <summary>APPEND(S), SETITEM(S), ADDITEMS into the container at <paramref name="target"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void AddRange(ulong target, int from, int to, ValKind expected, byte code, int op)
+    private void AddRange(ReadOnlySpan<byte> data, ulong target, int from, int to, ValKind expected, byte code, int op)
     {
         var kind = V.Kind(target);
         if (kind == expected)
@@ -634,9 +648,15 @@ internal sealed partial class Interpreter
         }
 
         // An object built by a call (an OrderedDict, a custom list subclass) gets its items through its own
-        // methods; its class is already recorded as a call, so there is nothing more to record here.
+        // methods; its class is already recorded as a call, so there is nothing more to record here. An import
+        // (a registry, sys.modules, a module's __dict__) is shared with the loading program: that is recorded.
         if (V.IsObject(kind) || kind == ValKind.Opaque)
         {
+            if (kind is ValKind.Global or ValKind.Call)
+            {
+                MutateShared(data, target, from, to, expected, code, op);
+            }
+
             return;
         }
 

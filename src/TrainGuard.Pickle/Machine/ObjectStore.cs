@@ -581,6 +581,9 @@ internal sealed class CallInfo
     public string? SemText;
     public ulong SemValue;
 
+    /// <summary>The shared registry or import the call changes (copyreg.add_extension), if any.</summary>
+    public string? Mutates;
+
     /// <summary>The state given by a later BUILD, if any.</summary>
     public ulong State;
 

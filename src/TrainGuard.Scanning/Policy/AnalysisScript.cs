@@ -79,6 +79,21 @@ internal sealed class AnalysisScript
                 break;
             }
 
+            case "fxcode":
+            {
+                var global = Import("torch.fx.graph_module.reduce_graph_module", reuse: true);
+                var code = rest.Replace("\\n", "\n", StringComparison.Ordinal);
+                Analysis.Calls.Add(new PickleCall("torch.fx.graph_module.reduce_graph_module", "torch.fx.graph_module.reduce_graph_module", "torch.fx.graph_module.reduce_graph_module({...}, 'import torch')", "REDUCE", Next(), [global]) { Code = code });
+                break;
+            }
+
+            case "mutate":
+            {
+                var global = Import(rest, reuse: true);
+                Analysis.Calls.Add(new PickleCall($"{rest}.__setstate__", null, $"{rest}.__setstate__({{...}})", "BUILD", Next(), [global]) { Mutates = rest });
+                break;
+            }
+
             case "nested":
             {
                 var brace = rest.IndexOf('{', StringComparison.Ordinal);

@@ -29,6 +29,9 @@ public sealed partial class PicklePolicy
     public const int MaxNestingDepth = 16;
 
     private const string GetattrName = "builtins.getattr";
+
+    /// <summary>Builtins that generated code (torch.fx) uses on its own values; in code they reach nothing by themselves.</summary>
+    private static readonly HashSet<string> BenignInCode = new(StringComparer.Ordinal) { "builtins.getattr", "builtins.type", "builtins.super" };
     private const string SetStateSuffix = ".__setstate__";
 
     private readonly RuleCatalog _catalog;
@@ -53,10 +56,18 @@ public sealed partial class PicklePolicy
     /// Evaluates one analysis. <paramref name="baseOffset"/> is where the analysed buffer starts inside
     /// <paramref name="member"/> (or the file), so reported offsets point at real bytes.
     /// </summary>
-    public IReadOnlyList<Finding> Evaluate(PickleAnalysis analysis, string file, string? member, long baseOffset = 0)
+    public IReadOnlyList<Finding> Evaluate(PickleAnalysis analysis, string file, string? member, long baseOffset = 0) =>
+        Evaluate(analysis, file, member, baseOffset, torchScriptArchive: false);
+
+    /// <summary>
+    /// Evaluates one analysis of a pickle inside a TorchScript archive when <paramref name="torchScriptArchive"/> is
+    /// set: there <c>__torch__.*</c> names the classes compiled from the archive's own <c>code/</c> (analysed
+    /// separately) and <c>torch.jit._pickle.*</c> the jit unpickler's list and tensor builders, so both are allowed.
+    /// </summary>
+    public IReadOnlyList<Finding> Evaluate(PickleAnalysis analysis, string file, string? member, long baseOffset, bool torchScriptArchive)
     {
         var findings = new List<Finding>();
-        Evaluate(analysis, file, member, baseOffset, depth: 0, findings);
+        Evaluate(analysis, file, member, baseOffset, depth: 0, findings, torchScriptArchive);
         return findings;
     }
 
@@ -78,15 +89,24 @@ public sealed partial class PicklePolicy
             return new GlobalJudgement(name, GlobalStatus.Allowed, null, null, null);
         }
 
+        if (_catalog.Derived.Find(name) is { } derived)
+        {
+            var rule = _catalog.Get(derived.RuleId);
+            var pattern = $"derived from {derived.Source}: {derived.PathText} (with {string.Join(", ", derived.Parameters)})";
+            return _extraExact.Contains(name)
+                ? new GlobalJudgement(name, GlobalStatus.AllowedDangerous, rule, pattern, name, derived)
+                : new GlobalJudgement(name, GlobalStatus.Dangerous, rule, pattern, _extra.FirstOrDefault(p => p.Matches(name))?.Text, derived);
+        }
+
         var extra = _extra.FirstOrDefault(p => p.AllowsName(name));
         return extra is not null
             ? new GlobalJudgement(name, GlobalStatus.Allowed, null, null, extra.Text)
             : new GlobalJudgement(name, GlobalStatus.Unknown, _catalog.Get(RuleIds.UnknownGlobal), null, null);
     }
 
-    private void Evaluate(PickleAnalysis analysis, string file, string? member, long baseOffset, int depth, List<Finding> output)
+    private void Evaluate(PickleAnalysis analysis, string file, string? member, long baseOffset, int depth, List<Finding> output, bool torchScript = false)
     {
-        var run = new Run(this, file, member, baseOffset);
+        var run = new Run(this, file, member, baseOffset, torchScript);
         run.FindBenignGetattr(analysis.Calls);
         foreach (var call in analysis.Calls)
         {
@@ -147,7 +167,7 @@ public sealed partial class PicklePolicy
                 continue;
             }
 
-            Evaluate(nested.Analysis, file, nestedMember, 0, depth + 1, output);
+            Evaluate(nested.Analysis, file, nestedMember, 0, depth + 1, output, torchScript);
         }
     }
 
@@ -183,7 +203,7 @@ public sealed partial class PicklePolicy
     private static partial Regex GetattrCallPattern();
 
     /// <summary>The state of evaluating one (non-nested) analysis.</summary>
-    private sealed class Run(PicklePolicy policy, string file, string? member, long baseOffset)
+    private sealed class Run(PicklePolicy policy, string file, string? member, long baseOffset, bool torchScript)
     {
         private readonly List<(long Order, Finding Finding)> _findings = [];
         private readonly Dictionary<string, GlobalJudgement> _judgements = new(StringComparer.Ordinal);
@@ -230,10 +250,25 @@ public sealed partial class PicklePolicy
             }
 
             var at = baseOffset + call.Offset;
-            var resolvedName = call.ResolvedGlobal;
-            if (resolvedName is not null && string.Equals(call.Opcode, "BUILD", StringComparison.Ordinal) && resolvedName.EndsWith(SetStateSuffix, StringComparison.Ordinal))
+            if (call.Mutates is { } mutated)
             {
-                // BUILD runs the class's __setstate__ (or fills __dict__): judge the class itself.
+                ReportMutation(call, at, mutated);
+            }
+
+            if (call.Code is { } code)
+            {
+                // A GraphModule's load is judged by the code it runs, not by the reduce function's name.
+                _reported.UnionWith(call.Globals.Where(g => g.EffectiveName == call.ResolvedGlobal));
+                EvaluateCode(call, code, at);
+                return;
+            }
+
+            var resolvedName = call.ResolvedGlobal;
+            if (resolvedName is not null && string.Equals(call.Opcode, "BUILD", StringComparison.Ordinal) && resolvedName.EndsWith(SetStateSuffix, StringComparison.Ordinal)
+                && Judge(resolvedName).Status != GlobalStatus.Dangerous)
+            {
+                // BUILD runs the class's __setstate__ (or fills __dict__): judge the class itself, unless its
+                // __setstate__ is itself known to reach a sink.
                 resolvedName = resolvedName[..^SetStateSuffix.Length];
             }
 
@@ -243,12 +278,12 @@ public sealed partial class PicklePolicy
             var dangerous = new List<(GlobalJudgement Judgement, PickleGlobal? Import)>();
             if (resolved is { Status: GlobalStatus.Dangerous } rd)
             {
-                dangerous.Add((rd, call.Globals.FirstOrDefault(g => Judge(g.FullName).Name == rd.Name)));
+                dangerous.Add((rd, call.Globals.FirstOrDefault(g => Judge(g.EffectiveName).Name == rd.Name)));
             }
 
             foreach (var g in call.Globals)
             {
-                var j = Judge(g.FullName);
+                var j = Judge(g.EffectiveName);
                 if (_benignUse.Contains(g) && j.Name == GetattrName)
                 {
                     // The argument holds an enum member fetched by an allowed getattr call.
@@ -275,7 +310,7 @@ public sealed partial class PicklePolicy
 
             if (resolved.Value.Status == GlobalStatus.Unknown && _unknownReported.Add(resolved.Value.Name))
             {
-                var imports = call.Globals.Where(g => Judge(g.FullName).Name == resolved.Value.Name).ToArray();
+                var imports = call.Globals.Where(g => Judge(g.EffectiveName).Name == resolved.Value.Name).ToArray();
                 _reported.UnionWith(imports);
                 Add(
                     resolved.Value.Rule!,
@@ -289,7 +324,7 @@ public sealed partial class PicklePolicy
 
         public void EvaluateImports(IReadOnlyList<PickleGlobal> globals)
         {
-            foreach (var group in globals.GroupBy(g => Judge(g.FullName).Name, StringComparer.Ordinal))
+            foreach (var group in globals.GroupBy(g => Judge(g.EffectiveName).Name, StringComparer.Ordinal))
             {
                 var judgement = Judge(group.Key);
                 var first = group.First();
@@ -332,12 +367,18 @@ public sealed partial class PicklePolicy
             var at = baseOffset + first.Offset;
             var message = judgement.Status == GlobalStatus.Unknown
                 ? $"{judgement.Name} is not on the '{policy._options.Profile.ToName()}' allowlist (imported via {first.Opcode} at offset 0x{at:x})"
-                : $"{judgement.Name} is imported via {first.Opcode} at offset 0x{at:x} ({judgement.Rule!.Name}); importing it is enough: a load hands the callable to whatever follows";
+                : $"{judgement.Name} is imported via {first.Opcode} at offset 0x{at:x} ({judgement.Rule!.Name}{(judgement.Derived is { } d ? ": " + d.PathText : string.Empty)}); importing it is enough: a load hands the callable to whatever follows";
+            if (first.Target is not null)
+            {
+                message += $"; the pickle spells it {first.FullName}, which resolves to {first.Target} because {first.Via}";
+            }
+
             Add(
                 judgement.Rule!,
                 message,
                 at,
                 Evidence(
+                    ("spelled", first.Target is null ? null : first.FullName),
                     ("opcode", first.Opcode),
                     ("import_offset", Hex(at)),
                     ("occurrences", unreported.Length > 1 ? unreported.Length.ToString(CultureInfo.InvariantCulture) : null),
@@ -363,7 +404,7 @@ public sealed partial class PicklePolicy
 
             foreach (var g in call.Globals)
             {
-                if (dangerous.Any(d => d.Judgement.Name == Judge(g.FullName).Name))
+                if (dangerous.Any(d => d.Judgement.Name == Judge(g.EffectiveName).Name))
                 {
                     _reported.Add(g);
                 }
@@ -381,6 +422,15 @@ public sealed partial class PicklePolicy
             var message = resolved is { Status: GlobalStatus.Dangerous }
                 ? $"{call.Rendered} would run via {call.Opcode} at offset 0x{at:x}"
                 : $"{call.Rendered} would run via {call.Opcode} at offset 0x{at:x}, built from {name}";
+            if (call.Globals.FirstOrDefault(g => g.Target is not null && Judge(g.EffectiveName).Name == name) is { } redirected)
+            {
+                message += $"; the pickle spells it {redirected.FullName}, which resolves to {redirected.Target} because {redirected.Via}";
+            }
+
+            if (primary.Judgement.Derived is { } derived)
+            {
+                message += $"; {derived.Name} reaches {derived.Path[^1]} ({derived.Category}): {derived.PathText}";
+            }
             var evidence = Evidence(
                 ("opcode", call.Opcode),
                 ("import_offset", importAt),
@@ -388,9 +438,75 @@ public sealed partial class PicklePolicy
                 ("dynamic", call.ResolvedGlobal is null ? "true" : null),
                 ("involved", dangerous.Count > 1 ? string.Join(", ", dangerous.Select(d => d.Judgement.Name)) : null),
                 ("pattern", primary.Judgement.Pattern),
+                ("reaches", primary.Judgement.Derived?.PathText),
                 ("allow_ignored", primary.Judgement.IgnoredAllowEntry is { } ignored ? $"'{ignored}' does not cover dangerous globals; name it exactly to allow it" : null));
             _perGlobal[name] = (count, evidence);
             Add(primary.Judgement.Rule!, message, at, evidence, global: name, call: call.Rendered);
+        }
+
+        /// <summary>
+        /// The Python source a call runs (torch.fx GraphModule code): each call in it judged like an import of its
+        /// callee; dangerous ones are reported under their own rule with the line, the rest as one
+        /// <see cref="RuleIds.EmbeddedCode"/> finding listing them.
+        /// </summary>
+        private void EvaluateCode(PickleCall call, string code, long at)
+        {
+            var others = new List<string>();
+            var dangerous = 0;
+            foreach (var c in PythonSourceCalls.Find(code))
+            {
+                if (BenignInCode.Contains(c.Name) || c.Name.StartsWith("self.", StringComparison.Ordinal))
+                {
+                    continue;
+                }
+
+                var judgement = Judge(c.Name);
+                if (judgement.Status == GlobalStatus.Dangerous && dangerous++ < policy._options.MaxCallFindingsPerGlobal)
+                {
+                    var where = c.Function is null ? "at module level, so it runs while the file loads" : $"in {c.Function}, which runs when the model is called";
+                    Add(
+                        judgement.Rule!,
+                        $"{c.Text} would run from the code {call.Callable} executes at offset 0x{at:x} (line {c.Line}, {where}); {judgement.Name} ({judgement.Rule!.Name})",
+                        at,
+                        Evidence(("opcode", call.Opcode), ("code_line", c.Line.ToString(CultureInfo.InvariantCulture)), ("function", c.Function), ("loader", call.Callable), ("pattern", judgement.Pattern), ("reaches", judgement.Derived?.PathText)),
+                        global: judgement.Name,
+                        call: c.Text);
+                }
+                else if (judgement.Status != GlobalStatus.Allowed && judgement.Status != GlobalStatus.Dangerous && !others.Contains(c.Name) && others.Count < 20)
+                {
+                    others.Add(c.Name);
+                }
+            }
+
+            if (dangerous == 0)
+            {
+                var lines = code.Split('\n').Length;
+                Add(
+                    policy._catalog.Get(RuleIds.EmbeddedCode),
+                    $"{call.Callable} at offset 0x{at:x} compiles and runs {lines} line(s) of Python carried in the pickle" + (others.Count > 0 ? $"; they call {string.Join(", ", others)}" : string.Empty),
+                    at,
+                    Evidence(("opcode", call.Opcode), ("loader", call.Callable), ("code_lines", lines.ToString(CultureInfo.InvariantCulture)), ("calls", others.Count > 0 ? string.Join(", ", others) : null)),
+                    global: call.ResolvedGlobal,
+                    call: call.Rendered);
+            }
+        }
+
+        /// <summary>BUILD or SETITEM(S)/APPEND(S) into an imported class, function, module or shared object: no data pickle does that.</summary>
+        private void ReportMutation(PickleCall call, long at, string mutated)
+        {
+            var target = call.Globals.FirstOrDefault(g => g.EffectiveName == mutated || mutated.StartsWith(g.EffectiveName + ".", StringComparison.Ordinal));
+            if (target is not null)
+            {
+                _reported.Add(target);
+            }
+
+            Add(
+                policy._catalog.Get(RuleIds.GlobalStateMutation),
+                $"{call.Rendered} would run via {call.Opcode} at offset 0x{at:x}: it changes the state of {mutated}, which the loading program shares, so later imports and calls through it run what the pickle put there",
+                at,
+                Evidence(("opcode", call.Opcode), ("mutates", mutated), ("import_offset", target is null ? null : Hex(baseOffset + target.Offset))),
+                global: mutated,
+                call: call.Rendered);
         }
 
         private void ReportUnresolvedCall(PickleCall call, long at)
@@ -401,19 +517,19 @@ public sealed partial class PicklePolicy
                 return;
             }
 
-            var notAllowed = call.Globals.Where(g => Judge(g.FullName).Status is GlobalStatus.Unknown or GlobalStatus.Dangerous).ToArray();
+            var notAllowed = call.Globals.Where(g => Judge(g.EffectiveName).Status is GlobalStatus.Unknown or GlobalStatus.Dangerous).ToArray();
             var evidence = Evidence(("opcode", call.Opcode), ("callable", call.Callable));
             if (notAllowed.Length > 0)
             {
                 _reported.UnionWith(notAllowed);
-                var names = string.Join(", ", notAllowed.Select(g => Judge(g.FullName).Name).Distinct(StringComparer.Ordinal));
+                var names = string.Join(", ", notAllowed.Select(g => Judge(g.EffectiveName).Name).Distinct(StringComparer.Ordinal));
                 evidence["import_offset"] = Hex(baseOffset + notAllowed[0].Offset);
                 Add(
                     policy._catalog.Get(RuleIds.DynamicCall),
                     $"{call.Rendered} would run via {call.Opcode} at offset 0x{at:x}: the callable is computed at load time from {names}, which is not allowlisted",
                     at,
                     evidence,
-                    global: Judge(notAllowed[0].FullName).Name,
+                    global: Judge(notAllowed[0].EffectiveName).Name,
                     call: call.Rendered);
             }
             else
@@ -450,7 +566,7 @@ public sealed partial class PicklePolicy
             var sawTarget = false;
             foreach (var g in call.Globals)
             {
-                var name = GlobalName.Normalize(g.FullName);
+                var name = GlobalName.Normalize(g.EffectiveName);
                 if (name == target)
                 {
                     sawTarget = true;
@@ -468,7 +584,9 @@ public sealed partial class PicklePolicy
         {
             if (!_judgements.TryGetValue(fullName, out var judgement))
             {
-                judgement = policy.Judge(fullName);
+                judgement = torchScript && (fullName.StartsWith("__torch__.", StringComparison.Ordinal) || fullName.StartsWith("torch.jit._pickle.", StringComparison.Ordinal))
+                    ? new GlobalJudgement(fullName, GlobalStatus.Allowed, null, null, null)
+                    : policy.Judge(fullName);
                 _judgements[fullName] = judgement;
             }
 
@@ -497,4 +615,5 @@ public enum GlobalStatus
 /// <param name="Rule">The matching dangerous rule, or the unknown-global rule; null when allowed.</param>
 /// <param name="Pattern">The rule pattern that matched, for dangerous globals.</param>
 /// <param name="IgnoredAllowEntry">For dangerous globals: an operator allow entry that matched but does not count (a wildcard); for allowed ones: the entry that allowed it.</param>
-public readonly record struct GlobalJudgement(string Name, GlobalStatus Status, Rule? Rule, string? Pattern, string? IgnoredAllowEntry);
+/// <param name="Derived">For a callable found dangerous by the derived knowledge (not a hand-kept pattern): the call path that reaches the sink.</param>
+public readonly record struct GlobalJudgement(string Name, GlobalStatus Status, Rule? Rule, string? Pattern, string? IgnoredAllowEntry, DerivedCallable? Derived = null);

@@ -40,8 +40,9 @@ public sealed class RuleCatalog
 
     private readonly HashSet<string> _attributePathModules;
 
-    private RuleCatalog(IReadOnlyList<Rule> rules, IReadOnlyList<Allowlist> allowlists, IReadOnlyList<string> attributePathModules)
+    private RuleCatalog(IReadOnlyList<Rule> rules, IReadOnlyList<Allowlist> allowlists, IReadOnlyList<string> attributePathModules, DerivedCallables derived)
     {
+        Derived = derived;
         All = rules;
         AttributePathModules = attributePathModules;
         _attributePathModules = attributePathModules.ToHashSet(StringComparer.Ordinal);
@@ -55,6 +56,9 @@ public sealed class RuleCatalog
 
     /// <summary>The catalogue embedded in this assembly.</summary>
     public static RuleCatalog Default => LazyDefault.Value;
+
+    /// <summary>Dangerous callables derived from the sources of the supported Python, torch and numpy versions (see <see cref="DerivedCallables"/>).</summary>
+    public DerivedCallables Derived { get; }
 
     /// <summary>Every rule, in id order.</summary>
     public IReadOnlyList<Rule> All { get; }
@@ -177,7 +181,7 @@ public sealed class RuleCatalog
             .Select(n => (n, RuleYaml.ReadResource(assembly, n))).ToArray();
         var allowlistFiles = names.Where(n => n.StartsWith(AllowlistPrefix, StringComparison.Ordinal))
             .Select(n => (n, RuleYaml.ReadResource(assembly, n))).ToArray();
-        return FromYaml(ruleFiles, allowlistFiles);
+        return FromYaml(ruleFiles, allowlistFiles, DerivedCallables.Default);
     }
 
     /// <summary>
@@ -185,7 +189,7 @@ public sealed class RuleCatalog
     /// <see cref="MalformedInputException"/> of kind <see cref="InputErrorKind.Config"/> naming the document,
     /// line and rule when the data is inconsistent.
     /// </summary>
-    public static RuleCatalog FromYaml(IEnumerable<(string Name, string Yaml)> ruleFiles, IEnumerable<(string Name, string Yaml)> allowlistFiles)
+    public static RuleCatalog FromYaml(IEnumerable<(string Name, string Yaml)> ruleFiles, IEnumerable<(string Name, string Yaml)> allowlistFiles, DerivedCallables? derived = null)
     {
         var rules = new List<Rule>();
         var attributePathModules = new List<string>();
@@ -240,7 +244,16 @@ public sealed class RuleCatalog
             }
         }
 
-        return new RuleCatalog(rules.OrderBy(r => r.Id, StringComparer.Ordinal).ToArray(), allowlists, attributePathModules.Distinct(StringComparer.Ordinal).ToArray());
+        derived ??= DerivedCallables.Empty;
+        foreach (var callable in derived.All)
+        {
+            if (!rules.Any(r => r.Id == callable.RuleId))
+            {
+                throw MalformedInputException.Create(InputErrorKind.Config, $"derived callable {callable.Name} ({callable.Source}) names rule {callable.RuleId}, which is not in the catalogue");
+            }
+        }
+
+        return new RuleCatalog(rules.OrderBy(r => r.Id, StringComparer.Ordinal).ToArray(), allowlists, attributePathModules.Distinct(StringComparer.Ordinal).ToArray(), derived);
     }
 
     private static Rule BuildRule(RuleYamlEntry entry)

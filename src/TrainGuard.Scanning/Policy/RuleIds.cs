@@ -38,6 +38,12 @@ public static class RuleIds
     /// <summary>Any other global from the OS or interpreter modules (<c>os.*</c>, <c>posix.*</c>, <c>nt.*</c>, <c>sys.*</c>).</summary>
     public const string SystemModule = "TG-PKL-011";
 
+    /// <summary>BUILD or SETITEM(S) into an imported class, function, module or shared object (registries, sys.modules).</summary>
+    public const string GlobalStateMutation = "TG-PKL-012";
+
+    /// <summary>Python source a load compiles and runs (torch.fx GraphModule code) whose calls are not known to be dangerous.</summary>
+    public const string EmbeddedCode = "TG-PKL-013";
+
     // Structural pickle findings (kind: pickle).
 
     /// <summary>A global that is neither allowlisted for the profile nor known to be dangerous (default deny).</summary>
@@ -89,4 +95,10 @@ public static class RuleIds
 
     /// <summary>More pickles in one buffer than the format expects.</summary>
     public const string UnexpectedPickleSequence = "TG-FMT-010";
+
+    /// <summary>A member or stream is damaged (bad CRC, sizes that disagree, corrupt compressed data) in a way the real loader reads past; what it reads was analysed.</summary>
+    public const string DamagedContainer = "TG-FMT-011";
+
+    /// <summary>A checkpoint the loader cannot use as declared: no data.pkl, a storage shorter than its tensors need, a tensor outside its storage.</summary>
+    public const string BrokenCheckpoint = "TG-FMT-012";
 }

@@ -24,6 +24,7 @@ public sealed partial class ArtifactScanner
             scan.Format = ZipFlavour(entries);
         }
 
+
         foreach (var discrepancy in zip.Discrepancies)
         {
             scan.AddRule(
@@ -40,6 +41,7 @@ public sealed partial class ArtifactScanner
             {
                 ZipIssueKind.Encrypted or ZipIssueKind.UnsupportedMethod => RuleIds.UnsupportedMember,
                 ZipIssueKind.PrefixData or ZipIssueKind.TrailingData or ZipIssueKind.DataBeforeEndRecord => RuleIds.TrailingData,
+                ZipIssueKind.UnreadableEntry => RuleIds.DamagedContainer,
                 _ => RuleIds.ZipHiddenEntries,
             };
             scan.AddRule(rule, issue.Message, issue.EntryName is null ? member : JoinMember(member, issue.EntryName), issue.Offset,
@@ -47,7 +49,27 @@ public sealed partial class ArtifactScanner
         }
 
         var sawTorchScript = false;
-        foreach (var entry in entries.Concat(zip.HiddenEntries))
+        var torchScript = entries.Any(e => IsTorchScriptCode(e.Name) || e.Name == "constants.pkl" || e.Name.EndsWith("/constants.pkl", StringComparison.Ordinal));
+        var outerTorchScript = scan.InTorchScript;
+        scan.InTorchScript = torchScript;
+        try
+        {
+            AnalyzeZipMembers(scan, zip, member, depth, ref sawTorchScript, ct);
+        }
+        finally
+        {
+            scan.InTorchScript = outerTorchScript;
+        }
+
+        if (member is null && scan.TorchLoadName && scan.Format != "npz")
+        {
+            CheckTorchLayout(scan, zip, ct);
+        }
+    }
+
+    private void AnalyzeZipMembers(FileScan scan, ZipReader zip, string? member, int depth, ref bool sawTorchScript, CancellationToken ct)
+    {
+        foreach (var entry in zip.Entries.Concat(zip.HiddenEntries))
         {
             ct.ThrowIfCancellationRequested();
             if (entry.IsDirectory)
@@ -63,15 +85,115 @@ public sealed partial class ArtifactScanner
                 scan.AddRule(RuleIds.TorchScriptCode, $"TorchScript code in the archive ('{TextSanitizer.Escape(entry.Name)}'): torch.jit.load compiles and runs it", name);
             }
 
-            if (entry.IsEncrypted || !entry.IsSupportedMethod)
+            if (entry.Problem is not null || entry.IsEncrypted || !entry.IsSupportedMethod)
             {
                 continue; // reported through zip.Issues
             }
 
+            if (IsTorchScriptCode(entry.Name))
+            {
+                AnalyzeTorchScriptCode(scan, zip, entry, name);
+                continue;
+            }
+
             AnalyzeArchiveMember(scan, name, entry.UncompressedSize, depth,
                 count => zip.ReadHead(entry, count),
-                max => zip.ReadEntry(entry, max),
+                max => ReadAsLoader(scan, zip, entry, name, max),
                 isTensorData: IsTorchStorageMember(entry.Name), ct);
+        }
+    }
+
+    /// <summary>A TorchScript <c>code/</c> file: the ops its methods call (<see cref="TorchScriptCode"/>).</summary>
+    private void AnalyzeTorchScriptCode(FileScan scan, ZipReader zip, ZipEntry entry, string name)
+    {
+        const int MaxCodeBytes = 16 * 1024 * 1024;
+        try
+        {
+            var text = System.Text.Encoding.UTF8.GetString(ReadAsLoader(scan, zip, entry, name, MaxCodeBytes));
+            foreach (var (ruleId, message, evidence, global, call) in TorchScriptCode.Judge(text, entry.Name, Policy))
+            {
+                scan.AddRule(ruleId, message, name, null, evidence, global, call);
+            }
+        }
+        catch (MalformedInputException ex)
+        {
+            scan.AddError(ex, name);
+        }
+    }
+
+    /// <summary>
+    /// A member's bytes as the loader reads them (whatever the CRC says, up to the damage); the damage it reads past
+    /// is its own finding, and the bytes are analysed like any others.
+    /// </summary>
+    private static byte[] ReadAsLoader(FileScan scan, ZipReader zip, ZipEntry entry, string name, int maxBytes)
+    {
+        var read = zip.ReadEntryAsLoader(entry, maxBytes);
+        foreach (var damage in read.Damage)
+        {
+            scan.AddRule(
+                RuleIds.DamagedContainer,
+                $"{damage.Message}; torch.load (no CRC checks) and zipfile (CRC checked only after the last byte) read the member anyway, so its {read.Data.Length:N0} bytes were analysed",
+                name,
+                damage.Offset,
+                new Dictionary<string, string> { ["damage"] = damage.Kind.ToString(), ["bytes_analysed"] = read.Data.Length.ToString(System.Globalization.CultureInfo.InvariantCulture) });
+        }
+
+        return read.Data;
+    }
+
+    /// <summary>
+    /// What <c>torch.load</c> reads from a zip with a model file name (<see cref="TorchZipLayout"/>): it must find
+    /// <c>&lt;root&gt;/data.pkl</c>; which entry it takes among names that differ only in case is reported; the
+    /// tensors must fit their storages.
+    /// </summary>
+    private void CheckTorchLayout(FileScan scan, ZipReader zip, CancellationToken ct)
+    {
+        var layout = TorchZipLayout.For(zip.Entries);
+        if (layout.Root is null)
+        {
+            var first = zip.Entries.Count > 0 ? $"its first entry '{TextSanitizer.Escape(zip.Entries[0].Name)}' is not in a folder" : "it has no entries";
+            scan.AddRule(RuleIds.BrokenCheckpoint, $"torch.load cannot read this zip: {first}, and torch takes the checkpoint's root folder from the first entry", null, zip.Entries.Count > 0 ? zip.Entries[0].CentralHeaderOffset : 0);
+            return;
+        }
+
+        var root = TextSanitizer.Escape(layout.Root);
+        var dataPkl = layout.Locate("data.pkl");
+        if (dataPkl is null)
+        {
+            scan.AddRule(RuleIds.BrokenCheckpoint, $"torch.load cannot read this checkpoint: it has no '{root}/data.pkl' (torch looks the object pickle up under the root folder of the first entry, ignoring ASCII case)", null, 0);
+            return;
+        }
+
+        var candidates = layout.Candidates("data.pkl");
+        if (candidates.Count > 1 || dataPkl.Name != layout.Root + "/data.pkl")
+        {
+            scan.AddRule(
+                RuleIds.ZipHiddenEntries,
+                $"torch.load reads '{TextSanitizer.Escape(dataPkl.Name)}' (central directory entry {dataPkl.Index + 1}) as '{root}/data.pkl': torch looks names up ignoring ASCII case, and {candidates.Count} entr{(candidates.Count == 1 ? "y matches" : "ies match")}; other readers may load another",
+                dataPkl.Name,
+                dataPkl.CentralHeaderOffset,
+                new Dictionary<string, string> { ["torch_reads"] = dataPkl.Name, ["candidates"] = string.Join(", ", candidates.Select(c => c.Name)) });
+        }
+
+        if (dataPkl.Problem is not null || dataPkl.IsEncrypted || !dataPkl.IsSupportedMethod)
+        {
+            return;
+        }
+
+        ct.ThrowIfCancellationRequested();
+        byte[] pickle;
+        try
+        {
+            pickle = zip.ReadEntryAsLoader(dataPkl, (int)Math.Min(int.MaxValue, _options.Pickle.MaxBytes)).Data;
+        }
+        catch (MalformedInputException)
+        {
+            return; // reported with the member
+        }
+
+        foreach (var problem in TorchStorageCheck.Check(pickle, key => layout.Locate("data/" + key) is { Problem: null } e ? (e.UncompressedSize, e.Name) : null))
+        {
+            scan.AddRule(RuleIds.BrokenCheckpoint, problem.Message, dataPkl.Name, null, new Dictionary<string, string> { ["storage"] = problem.Storage });
         }
     }
 
@@ -186,7 +308,7 @@ public sealed partial class ArtifactScanner
             // A tensor's bytes can start like a pickle by chance; torch never unpickles storages, so only a
             // member that really parses as a pickle with imports is reported.
             var bytes = readAll(maxBytes);
-            var probe = Pickle.PickleMachine.Analyze(bytes, _options.Pickle, ct);
+            var probe = Pickle.PickleMachine.Analyze(bytes, _pickleLimits, ct);
             if (probe.Error is null || probe.Globals.Count > 0)
             {
                 scan.AddRange(Policy.Evaluate(probe, scan.Path, name, 0));
@@ -211,7 +333,7 @@ public sealed partial class ArtifactScanner
         {
             ct.ThrowIfCancellationRequested();
             var slice = data.AsSpan(checked((int)offset));
-            var analysis = Pickle.PickleMachine.Analyze(slice, 1, _options.Pickle, ct);
+            var analysis = Pickle.PickleMachine.Analyze(slice, 1, _pickleLimits, ct);
             scan.AddRange(Policy.Evaluate(analysis, scan.Path, name, offset));
             if (analysis.Error is not null || analysis.PickleCount == 0)
             {

@@ -93,10 +93,11 @@ public sealed partial class ArtifactScanner
         var ratioCap = Math.Max(limits.RatioCheckFloorBytes, source.Length * (long)limits.MaxCompressionRatio);
         var cap = Math.Min(Math.Min(limits.MaxEntryBytes, _options.Pickle.MaxBytes), Math.Min(ratioCap, Array.MaxLength));
         byte[] inflated;
+        using var partial = new MemoryStream();
         try
         {
             using var input = open(source.Stream());
-            using var buffer = new MemoryStream();
+            var buffer = partial;
             var chunk = new byte[81920];
             int read;
             while ((read = input.Read(chunk)) > 0)
@@ -114,7 +115,15 @@ public sealed partial class ArtifactScanner
         }
         catch (InvalidDataException ex)
         {
-            throw MalformedInputException.Create(InputErrorKind.Corrupt, $"{kind} stream is corrupt: {ex.Message}", 0, member);
+            // joblib and gzip.open stream what they inflate into the unpickler: whatever came before the damage has
+            // already run when the error surfaces. Analyse that, and report the damage beside it.
+            inflated = partial.ToArray();
+            scan.AddRule(RuleIds.DamagedContainer, $"{kind} stream is corrupt after {inflated.Length:N0} inflated bytes ({ex.Message}); a streaming loader has already unpickled what came before, so those bytes were analysed", member, 0,
+                new Dictionary<string, string> { ["damage"] = "CorruptData", ["bytes_analysed"] = inflated.Length.ToString(System.Globalization.CultureInfo.InvariantCulture) });
+            if (inflated.Length == 0)
+            {
+                return;
+            }
         }
 
         var inner = JoinMember(member, kind == "gzip" ? "(gunzipped)" : "(inflated)");
@@ -150,9 +159,9 @@ public sealed partial class ArtifactScanner
 
     private PickleAnalysis AnalyzePickle(FileScan scan, ReadOnlySpan<byte> data, string? member, long baseOffset, CancellationToken ct, ContentSource? source = null)
     {
-        var analysis = PickleMachine.Analyze(data, _options.Pickle, ct, Releaser(source, baseOffset));
+        var analysis = PickleMachine.Analyze(data, _pickleLimits, ct, Releaser(source, baseOffset));
         ct.ThrowIfCancellationRequested();
-        scan.AddRange(Policy.Evaluate(analysis, scan.Path, member, baseOffset));
+        scan.AddRange(Policy.Evaluate(analysis, scan.Path, member, baseOffset, scan.InTorchScript));
         if (member is null && scan.Format == "pickle" && analysis.Globals.Any(g => g.Module.StartsWith("joblib", StringComparison.Ordinal)))
         {
             scan.Format = "joblib";
@@ -218,7 +227,7 @@ public sealed partial class ArtifactScanner
     private void AnalyzeLegacyTorch(FileScan scan, ContentSource source, string? member, CancellationToken ct)
     {
         var data = source.Span(_options.Pickle.MaxBytes);
-        var analysis = PickleMachine.Analyze(data, LegacyTorchLayout.PickleCount, _options.Pickle, ct, Releaser(source, 0));
+        var analysis = PickleMachine.Analyze(data, LegacyTorchLayout.PickleCount, _pickleLimits, ct, Releaser(source, 0));
         ct.ThrowIfCancellationRequested();
         scan.AddRange(Policy.Evaluate(analysis, scan.Path, member, 0));
         if (analysis.Error is not null)
@@ -234,11 +243,19 @@ public sealed partial class ArtifactScanner
 
         var storages = LegacyStorages(analysis);
         var offset = analysis.EndOffset;
-        foreach (var (key, elementSize) in storages)
+        foreach (var (key, elementSize, declared) in storages)
         {
             try
             {
-                offset = LegacyTorchLayout.ReadStorage(data[checked((int)offset)..], offset, elementSize, bigEndian: false, $"storage '{key}'").End;
+                var record = LegacyTorchLayout.ReadStorage(data[checked((int)offset)..], offset, elementSize, bigEndian: false, $"storage '{key}'");
+                if (declared is { } numel && record.ElementCount != numel)
+                {
+                    // torch's legacy loader makes a storage of the declared size and then refuses (or, for a shorter
+                    // record in older versions, fills only part of it): never a checkpoint to load.
+                    scan.AddRule(RuleIds.BrokenCheckpoint, $"storage '{TextSanitizer.Escape(key, 80)}' holds {record.ElementCount:N0} elements but the object pickle declares {numel:N0}", member, offset);
+                }
+
+                offset = record.End;
             }
             catch (MalformedInputException ex)
             {
@@ -265,18 +282,20 @@ public sealed partial class ArtifactScanner
     }
 
     /// <summary>The storages a legacy file's object pickle refers to, in the order their bytes follow (sorted keys).</summary>
-    private static List<(string Key, int ElementSize)> LegacyStorages(PickleAnalysis analysis)
+    private static List<(string Key, int ElementSize, long? Declared)> LegacyStorages(PickleAnalysis analysis)
     {
-        var storages = new SortedDictionary<string, int>(StringComparer.Ordinal);
+        // ('storage', storage_type, root_key, location, numel, view_metadata)
+        var storages = new SortedDictionary<string, (int Size, long? Numel)>(StringComparer.Ordinal);
         foreach (var id in analysis.PersistentIds)
         {
             if (id.Parts.Count >= 3 && Unquote(id.Parts[0]) == "storage")
             {
-                storages.TryAdd(Unquote(id.Parts[2]), StorageElementSize(id.Parts[1]));
+                long? numel = id.Parts.Count >= 5 && long.TryParse(id.Parts[4], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n) ? n : null;
+                storages.TryAdd(Unquote(id.Parts[2]), (StorageElementSize(id.Parts[1]), numel));
             }
         }
 
-        return storages.Select(s => (s.Key, s.Value)).ToList();
+        return storages.Select(s => (s.Key, s.Value.Size, s.Value.Numel)).ToList();
     }
 
     internal static string Unquote(string rendered) =>

@@ -14,7 +14,13 @@ namespace TrainGuard.Scanning.Scanner;
 /// </summary>
 public sealed partial class ArtifactScanner
 {
+    /// <summary>Extensions of files made for <c>torch.load</c>: a zip named so must be a loadable torch checkpoint.</summary>
+    private static readonly HashSet<string> TorchLoadExtensions = new(StringComparer.OrdinalIgnoreCase) { ".pt", ".pth", ".bin", ".ckpt" };
+
     private readonly ScanOptions _options;
+
+    /// <summary>The pickle machine's limits, with the derived deserialisers whose arguments it analyses as nested pickles.</summary>
+    private readonly Pickle.PickleLimits _pickleLimits;
     private readonly Lazy<(RuleCatalog Rules, PicklePolicy Policy)> _catalog;
 
     /// <summary>
@@ -28,6 +34,13 @@ public sealed partial class ArtifactScanner
         _options = options ?? new ScanOptions();
         _options.Policy.Validate();
         var policyOptions = _options.Policy;
+        var deserializers = new Dictionary<string, int>((rules?.Derived ?? DerivedCallables.Default).NestedLoaders, StringComparer.Ordinal);
+        foreach (var (name, position) in _options.Pickle.Deserializers)
+        {
+            deserializers[name] = position;
+        }
+
+        _pickleLimits = _options.Pickle with { Deserializers = deserializers };
         _catalog = new Lazy<(RuleCatalog, PicklePolicy)>(
             () =>
             {
@@ -124,6 +137,7 @@ public sealed partial class ArtifactScanner
             using var source = ContentSource.FromFile(target.FullPath, info.Length, _options.MapFiles);
             var extension = Path.GetExtension(target.FullPath);
             var expectModel = target.InCheckpointFolder || _options.ModelExtensions.Contains(extension);
+            scan.TorchLoadName = TorchLoadExtensions.Contains(extension);
             AnalyzeTopLevel(scan, source, Path.GetFileName(target.FullPath), expectModel, timeout.Token);
             if (_options.Hash)
             {

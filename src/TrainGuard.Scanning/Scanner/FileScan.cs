@@ -22,6 +22,12 @@ internal sealed class FileScan(string path, Func<RuleCatalog> rules)
 
     public IReadOnlyList<Finding> Findings => _findings;
 
+    /// <summary>The file's name says <c>torch.load</c> (<c>.pt</c>, <c>.pth</c>, <c>.bin</c>, <c>.ckpt</c>): a zip must then be a loadable torch checkpoint.</summary>
+    public bool TorchLoadName { get; set; }
+
+    /// <summary>Set while the members of a TorchScript archive are analysed: their pickles name the archive's own compiled classes.</summary>
+    public bool InTorchScript { get; set; }
+
     public void AddMember(string member)
     {
         if (_members.Count < 10_000)
@@ -35,9 +41,9 @@ internal sealed class FileScan(string path, Func<RuleCatalog> rules)
     public void AddRange(IEnumerable<Finding> findings) => _findings.AddRange(findings);
 
     /// <summary>Adds a finding for a catalogue rule, taking severity, verdict, why and guidance from the rule.</summary>
-    public void AddRule(string ruleId, string message, string? member = null, long? offset = null, IReadOnlyDictionary<string, string>? evidence = null)
+    public void AddRule(string ruleId, string message, string? member = null, long? offset = null, IReadOnlyDictionary<string, string>? evidence = null, string? global = null, string? call = null)
     {
-        _findings.Add(rules().Get(ruleId).Finding(message, new Location(Path, member, offset), evidence));
+        _findings.Add(rules().Get(ruleId).Finding(message, new Location(Path, member, offset), evidence, global: global, call: call));
     }
 
     /// <summary>Turns a parser error into the finding of the format rule its kind maps to (<see cref="RuleCatalog.ClassifyError(MalformedInputException)"/>).</summary>

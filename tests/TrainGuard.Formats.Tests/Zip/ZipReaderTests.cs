@@ -489,14 +489,71 @@ public class ZipReaderTests
     }
 
     [Fact]
-    public void Central_entry_pointing_outside_the_file_is_malformed_with_an_offset()
+    public void Central_entry_pointing_outside_the_file_is_an_unreadable_member_with_an_offset_and_the_others_still_open()
     {
-        var data = ZipBuilder.SystemZip(("a", Payload, CompressionLevel.NoCompression));
-        var central = data.AsSpan().LastIndexOf("PK\x01\x02"u8);
+        var data = ZipBuilder.SystemZip(("a", Payload, CompressionLevel.NoCompression), ("b", Payload, CompressionLevel.NoCompression));
+        var central = data.AsSpan().IndexOf("PK\x01\x02"u8);
         System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(data.AsSpan(central + 42), 0x7fff0000);
 
-        var ex = Assert.Throws<MalformedInputException>(() => Open(data));
+        using var zip = Open(data);
+
+        var issue = Assert.Single(zip.Issues, i => i.Kind == ZipIssueKind.UnreadableEntry);
+        Assert.Equal("a", issue.EntryName);
+        Assert.NotNull(zip.Entries[0].Problem);
+        var ex = Assert.Throws<MalformedInputException>(() => zip.ReadEntry(zip.Entries[0], 1 << 20));
         Assert.NotNull(ex.Offset);
+        Assert.Equal(Payload, zip.ReadEntry(zip.Entries[1], 1 << 20));
+    }
+
+    [Fact]
+    public void A_loader_read_returns_the_bytes_of_a_member_whose_crc_is_wrong_and_reports_the_damage()
+    {
+        var data = ZipBuilder.SystemZip(("archive/data.pkl", Payload, CompressionLevel.NoCompression));
+        var central = data.AsSpan().IndexOf("PK\x01\x02"u8);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(data.AsSpan(central + 16), 0);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(data.AsSpan(14), 0);
+        using var zip = Open(data);
+
+        Assert.Throws<MalformedInputException>(() => zip.ReadEntry(zip.Entries[0], 1 << 20));
+        var read = zip.ReadEntryAsLoader(zip.Entries[0], 1 << 20);
+
+        Assert.Equal(Payload, read.Data);
+        var damage = Assert.Single(read.Damage);
+        Assert.Equal(ZipDamageKind.BadCrc, damage.Kind);
+        Assert.Contains("CRC-32", damage.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_loader_read_keeps_what_deflate_data_corrupt_part_way_produced()
+    {
+        var big = Enumerable.Range(0, 200_000).Select(i => (byte)(i * 7 % 251)).ToArray();
+        var data = ZipBuilder.SystemZip(("m.bin", big, CompressionLevel.Optimal));
+        var local = 30 + "m.bin".Length;
+        var compressed = System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(data.AsSpan(18));
+        for (var i = local + (compressed / 2); i < local + compressed; i++)
+        {
+            data[i] = 0xff;
+        }
+
+        using var zip = Open(data);
+        var read = zip.ReadEntryAsLoader(zip.Entries[0], 1 << 20);
+
+        Assert.Contains(read.Damage, d => d.Kind is ZipDamageKind.CorruptData or ZipDamageKind.BadCrc or ZipDamageKind.SizeMismatch);
+        Assert.True(read.Data.Length > 0);
+        Assert.Equal(big.AsSpan(0, Math.Min(1000, read.Data.Length)).ToArray(), read.Data.AsSpan(0, Math.Min(1000, read.Data.Length)).ToArray());
+    }
+
+    [Fact]
+    public void A_local_header_with_zip64_sentinels_but_no_zip64_field_is_a_discrepancy_not_a_failure()
+    {
+        var data = ZipBuilder.SystemZip(("archive/data.pkl", Payload, CompressionLevel.NoCompression));
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(data.AsSpan(18), uint.MaxValue);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(data.AsSpan(22), uint.MaxValue);
+
+        using var zip = Open(data);
+
+        Assert.Contains(zip.Discrepancies, d => d.Field.Contains("size", StringComparison.Ordinal));
+        Assert.Equal(Payload, zip.ReadEntry(zip.Entries[0], 1 << 20));
     }
 
     [Fact]

@@ -45,6 +45,37 @@ public class FixtureCorpusTests
         }
     }
 
+    /// <summary>Fixtures that say which rules must fire (the second adversarial round: a damaged container names both the damage and the payload).</summary>
+    public static TheoryData<string> FixturesWithRules()
+    {
+        var data = new TheoryData<string>();
+        foreach (var property in Manifest().RootElement.EnumerateObject().Where(p => p.Value.TryGetProperty("rules", out _)))
+        {
+            data.Add(property.Name);
+        }
+
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(FixturesWithRules))]
+    public void Fixture_gets_every_rule_its_manifest_entry_names(string relativePath)
+    {
+        var expected = Manifest().RootElement.GetProperty(relativePath);
+        var path = Path.Combine(TestPaths.Fixtures, relativePath);
+        var item = Scanner.Scan(new ScanTarget(path, relativePath, InCheckpointFolder: IsInCheckpointFolder(relativePath)));
+        foreach (var rule in expected.GetProperty("rules").EnumerateArray().Select(r => r.GetString()!))
+        {
+            Assert.True(item.Findings.Any(f => f.RuleId == rule), $"{relativePath}: no {rule} finding; got {Describe(item)}");
+        }
+
+        if (item.Verdict == Verdict.Malicious)
+        {
+            // Named as malicious with the call that would run, or the import that would be called.
+            Assert.Contains(item.Findings, f => f.Verdict == Verdict.Malicious && (f.Call is not null || f.Global is not null));
+        }
+    }
+
     [Fact]
     public void Manifest_covers_every_fixture_file()
     {
