@@ -91,6 +91,7 @@ public static class Program
         root.Subcommands.Add(KeysCommand.Create(stdout, stderr));
         root.Subcommands.Add(AgentCommand.Create(stdout, stderr));
         root.Subcommands.Add(RulesCommand.Create(stdout, stderr));
+        root.Subcommands.Add(ReviewCommand.Create(stdout, stderr));
         return root;
     }
 }
