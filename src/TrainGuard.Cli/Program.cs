@@ -93,6 +93,7 @@ public static class Program
         root.Subcommands.Add(RulesCommand.Create(stdout, stderr));
         root.Subcommands.Add(AlertsCommand.Create(stdout, stderr));
         root.Subcommands.Add(TimelineCommand.Create(stdout, stderr));
+        root.Subcommands.Add(ReviewCommand.Create(stdout, stderr));
         return root;
     }
 }

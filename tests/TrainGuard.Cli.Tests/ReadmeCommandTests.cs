@@ -50,6 +50,9 @@ public sealed class ReadmeCommandTests
         ["trainguard agent ship samples/incident/gpu-node-2.jsonl --host gpu-node-2 --server http://127.0.0.1:8470 --token-file gpu-node-2.token"] = 0,
         ["trainguard rules check samples/rules/site.yaml --builtin"] = 0,
         ["trainguard rules test samples/rules --builtin"] = 0,
+        ["trainguard review --repo samples/review/training.git --range base..main"] = 1,
+        ["trainguard review --repo samples/review/training.git --range base..reviewed --allowed-signers samples/review/allowed_signers --policy samples/review/policy.yaml"] = 0,
+        ["trainguard review --repo samples/review/training.git --range base..main --allowed-signers samples/review/allowed_signers --policy samples/review/policy.yaml --fail-on high --format sarif -o review.sarif"] = 1,
         ["trainguard server token create --role agent --host gpu-node-17 > gpu-node-17.token"] = 0,
         ["trainguard server token create --role signer --user alice --expires 90d > alice.token"] = 0,
         ["trainguard server token list"] = 0,
@@ -116,6 +119,7 @@ public sealed class ReadmeCommandTests
         Assert.True(File.Exists(Path.Combine(work.Root, "head.txt")), "ledger verify --save head.txt kept no tree head");
         Assert.True(Directory.Exists(Path.Combine(work.State, "trainguard", "agent-once")), "agent run --once did not keep its state under $XDG_STATE_HOME");
         Assert.Contains("2.1.0", await File.ReadAllTextAsync(Path.Combine(work.Root, "scan.sarif")), StringComparison.Ordinal);
+        Assert.Contains("partialFingerprints", await File.ReadAllTextAsync(Path.Combine(work.Root, "review.sarif")), StringComparison.Ordinal);
     }
 
     /// <summary>The <c>trainguard</c> lines of the README's fenced code blocks, with their line numbers, comments removed.</summary>

@@ -8,6 +8,7 @@ using TrainGuard.Findings;
 using TrainGuard.Integrity.Environments;
 using TrainGuard.Ledger.Verification;
 using TrainGuard.Parsing;
+using TrainGuard.Review.Rules;
 using TrainGuard.Rules;
 using TrainGuard.Scanning.Policy;
 
@@ -30,6 +31,7 @@ public sealed partial class RuleFamilyTests
         AgentRules.Family,
         AgentDetections.Default,
         DetectionRuleSet.Default.Family,
+        ReviewRules.Family,
     ];
 
     public static TheoryData<string> RuleIds => new(Families.SelectMany(f => f.Rules).Select(r => r.Id).Order(StringComparer.Ordinal));
