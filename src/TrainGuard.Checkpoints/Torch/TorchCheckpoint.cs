@@ -220,6 +220,13 @@ public sealed partial class TorchCheckpoint : IDisposable
         var byName = new Dictionary<string, ZipEntry>(StringComparer.Ordinal);
         foreach (var e in _zip.Entries)
         {
+            // The zip reader reads damaged archives as loaders do and says what it could not read; a checkpoint
+            // reader needs every member whole, so a member it cannot read is an error here.
+            if (e.Problem is { } problem)
+            {
+                MalformedInputException.Throw(InputErrorKind.Corrupt, $"member cannot be read: {problem}", e.LocalHeaderOffset, e.Name);
+            }
+
             if (!byName.TryAdd(e.Name, e))
             {
                 MalformedInputException.Throw(InputErrorKind.Corrupt, "the zip names this member twice; torch would read one copy and a scanner another", e.LocalHeaderOffset, e.Name);
