@@ -46,6 +46,7 @@ public sealed class ReadmeCommandTests
         ["trainguard agent spool verify samples/agent/spool"] = 0,
         ["trainguard rules check samples/rules/site.yaml --builtin"] = 0,
         ["trainguard rules test samples/rules --builtin"] = 0,
+        ["trainguard rules run --since 2026-12-01T00:00:00Z"] = 0,
         ["trainguard server token create --role agent --host gpu-node-17 > gpu-node-17.token"] = 0,
         ["trainguard server token create --role signer --user alice --expires 90d > alice.token"] = 0,
         ["trainguard server token list"] = 0,
