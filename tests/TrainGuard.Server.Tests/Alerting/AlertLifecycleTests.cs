@@ -150,6 +150,36 @@ public sealed class AlertLifecycleTests
 
     [Theory]
     [MemberData(nameof(Backends))]
+    public async Task A_status_change_posted_as_an_event_by_an_agent_changes_nothing(string backend)
+    {
+        await using var harness = await ServerHarness.StartAsync(backend);
+        await harness.PostEventsAsAsync(harness.AgentToken, Kill(1, 2757));
+        await harness.WaitForDerivedAsync();
+        var id = (string)Assert.Single(await harness.AlertsAsync())["id"]!;
+
+        var fake = new JsonObject
+        {
+            ["id"] = Guid.CreateVersion7().ToString(),
+            ["@timestamp"] = ServerHarness.EventRecordTime(new DateTimeOffset(2026, 12, 7, 1, 1, 30, TimeSpan.Zero)),
+            ["event"] = new JsonObject { ["kind"] = "event", ["action"] = "alert-status-changed", ["module"] = "server" },
+            ["host"] = new JsonObject { ["name"] = "gpu-node-1" },
+            ["trainguard"] = new JsonObject
+            {
+                ["alert"] = new JsonObject { ["id"] = id, ["from"] = "open", ["to"] = "closed", ["classification"] = "false-positive", ["by"] = "alice (responder token 000000000000)" },
+                ["submitter"] = new JsonObject { ["role"] = "responder", ["token_id"] = "000000000000" },
+            },
+        };
+        await harness.PostEventsAsAsync(harness.AgentToken, fake);
+        await harness.PostEventsAsAsync(harness.AgentToken, Kill(2, 2758));
+        await harness.WaitForDerivedAsync();
+
+        var alert = Assert.Single(await harness.AlertsAsync());
+        Assert.Equal((id, "open", 2L), ((string?)alert["id"], (string?)alert["status"], (long?)alert["count"]));
+        Assert.Empty(alert["history"]!.AsArray());
+    }
+
+    [Theory]
+    [MemberData(nameof(Backends))]
     public async Task Filters_and_pages_list_the_expected_alerts_newest_first(string backend)
     {
         await using var harness = await StartWithAlertsAsync(backend);
