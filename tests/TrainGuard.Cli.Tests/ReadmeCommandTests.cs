@@ -50,6 +50,7 @@ public sealed class ReadmeCommandTests
         ["trainguard agent ship samples/incident/gpu-node-2.jsonl --host gpu-node-2 --server http://127.0.0.1:8470 --token-file gpu-node-2.token"] = 0,
         ["trainguard rules check samples/rules/site.yaml --builtin"] = 0,
         ["trainguard rules test samples/rules --builtin"] = 0,
+        ["trainguard rules run --since 2026-12-01T00:00:00Z"] = 0,
         ["trainguard review --repo samples/review/training.git --range base..main"] = 1,
         ["trainguard review --repo samples/review/training.git --range base..reviewed --allowed-signers samples/review/allowed_signers --policy samples/review/policy.yaml"] = 0,
         ["trainguard review --repo samples/review/training.git --range base..main --allowed-signers samples/review/allowed_signers --policy samples/review/policy.yaml --fail-on high --format sarif -o review.sarif"] = 1,
