@@ -50,6 +50,7 @@ public sealed class ReadmeCommandTests
         ["trainguard agent ship samples/incident/gpu-node-2.jsonl --host gpu-node-2 --server http://127.0.0.1:8470 --token-file gpu-node-2.token"] = 0,
         ["trainguard rules check samples/rules/site.yaml --builtin"] = 0,
         ["trainguard rules test samples/rules --builtin"] = 0,
+        ["trainguard rules run --since 2026-12-01T00:00:00Z"] = 1, // the incident shipped by the agent section makes its alerts
         ["trainguard server token create --role agent --host gpu-node-17 > gpu-node-17.token"] = 0,
         ["trainguard server token create --role signer --user alice --expires 90d > alice.token"] = 0,
         ["trainguard server token list"] = 0,

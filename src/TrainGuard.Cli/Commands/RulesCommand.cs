@@ -1,4 +1,6 @@
+using System.Buffers;
 using System.CommandLine;
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using TrainGuard.Cli.Options;
 using TrainGuard.Cli.Output;
@@ -6,12 +8,16 @@ using TrainGuard.Detections;
 using TrainGuard.Detections.Correlation;
 using TrainGuard.Findings;
 using TrainGuard.Parsing;
+using TrainGuard.Server.Alerts;
+using TrainGuard.Server.Events;
+using TrainGuard.Server.Storage;
 
 namespace TrainGuard.Cli.Commands;
 
 /// <summary>
-/// <c>trainguard rules test|check</c>: a site's detection rules (Sigma 2.1, docs/detections.md) checked before the
-/// server loads them: <c>check</c> lints one file, <c>test</c> runs every rule's sample events through the engine.
+/// <c>trainguard rules test|check|run</c>: a site's detection rules (Sigma 2.1, docs/detections.md) checked before the
+/// server loads them: <c>check</c> lints one file, <c>test</c> runs every rule's sample events through the engine,
+/// <c>run</c> replays a server's stored events through the server's own alert derivation.
 /// </summary>
 public static class RulesCommand
 {
@@ -22,6 +28,7 @@ public static class RulesCommand
         Examples:
           trainguard rules check site-rules/jupyter.yaml --builtin    lint one file (its filter names a built-in rule)
           trainguard rules test site-rules --builtin                  run every rule's samples, built-in ones included
+          trainguard rules run --since 2026-12-07T00:00:00Z --data-dir /var/lib/trainguard   the alerts the stored events make
         """;
 
     public static Command Create(TextWriter stdout, TextWriter stderr)
@@ -29,8 +36,149 @@ public static class RulesCommand
         var command = new Command("rules", Description);
         command.Subcommands.Add(Test(stdout, stderr));
         command.Subcommands.Add(Check(stdout, stderr));
+        command.Subcommands.Add(Run(stdout, stderr));
         return command;
     }
+
+    private static Command Run(TextWriter stdout, TextWriter stderr)
+    {
+        var since = new Option<string>("--since") { HelpName = "TIME", Description = "Replay the events from this time on (RFC 3339, on @timestamp).", Required = true };
+        var until = new Option<string?>("--until") { HelpName = "TIME", Description = "Replay the events before this time (RFC 3339; default: all after --since)." };
+        var rules = ServerCommand.RulesOption();
+        var placeholders = ServerCommand.PlaceholderOption();
+        var data = CommonOptions.DataDirectory();
+        var db = CommonOptions.Database();
+        var output = new ReportOptions(sarif: false);
+        var command = new Command("run", """
+            Replay a server's stored events (read from its database, in ledger order, between --since and --until)
+            through the alert derivation the live server uses: the same rules (the built-in ones, --rules DIR, the
+            --placeholder values), the same planted-key attribution, the same folding, reason sentences and risk
+            scores, and the status changes recorded in the ledger. Prints the alerts those events make: the live
+            server's alerts for the same events (agent-silent alerts, which the server computes from its clock, aside).
+            Read-only: nothing is stored. Name the store as 'ledger audit' does (--data-dir or --db).
+
+            Examples:
+              trainguard rules run --since 2026-12-07T00:00:00Z --data-dir /var/lib/trainguard
+              trainguard rules run --since 2026-12-07T00:00:00Z --until 2026-12-08T00:00:00Z --rules site-rules --db "Host=db;Database=trainguard;Username=tg" -f json
+
+            Exit codes: 0 no alert, 1 alerts (listed), 2 error (a rule that does not load: file:line:column and why;
+            no such database; a bad time; bad usage).
+            """);
+        command.AddOptions(since, until, rules, placeholders, data, db);
+        output.AddTo(command);
+        command.SetAction(async (parse, ct) =>
+        {
+            output.Validate(parse);
+            var started = DateTimeOffset.UtcNow;
+            var from = Time(parse.GetValue(since)!, "--since");
+            var to = parse.GetValue(until) is { } text ? Time(text, "--until") : (DateTimeOffset?)null;
+            if (to <= from)
+            {
+                throw new CliException("--until must be after --since");
+            }
+
+            var ruleSet = ServerCommand.LoadRules(parse.GetValue(rules), parse.GetValue(placeholders));
+            await using var store = await ServerCommand.OpenStoreAsync(parse.GetValue(db), parse.GetValue(data), mustExist: true, ct);
+            var (alerts, events) = await ReplayAsync(store, ruleSet, from, to, ct);
+            var ordered = alerts.OrderByDescending(a => a.LastSeen).ThenByDescending(a => a.Id, StringComparer.Ordinal).ToList();
+            var json = new JsonObject
+            {
+                ["since"] = Rfc3339Text(from),
+                ["until"] = to is { } end ? Rfc3339Text(end) : null,
+                ["events"] = events,
+                ["rules"] = ruleSet.Rules.Count,
+                ["alerts"] = new JsonArray([.. ordered.Select(a => JsonNode.Parse(AlertBytes(a)))]),
+            };
+            var report = new Report
+            {
+                Command = "rules run",
+                Items = [new AnalyzedItem { Path = store.Description, Format = "ledger", Verdict = ordered.Count == 0 ? Verdict.Clean : Verdict.Suspicious, Elapsed = DateTimeOffset.UtcNow - started }],
+                ItemsName = "ledgers",
+                StartedAt = started,
+                Elapsed = DateTimeOffset.UtcNow - started,
+                Details = new CommandDetails(json, t =>
+                {
+                    foreach (var a in ordered)
+                    {
+                        t.WriteLine($"{a.Rule.Id,-12} {a.Severity,-13} risk {a.RiskScore,3}  {a.Id}  {a.Attribution}");
+                        t.WriteLine($"  {Safe(a.Reason)}");
+                        t.WriteLine($"  {Rfc3339Text(a.FirstSeen)} .. {Rfc3339Text(a.LastSeen)}, {a.Count} events (ledger {string.Join(", ", a.Events.Take(10).Select(e => e.LedgerIndex))}{(a.Events.Count > 10 ? ", ..." : string.Empty)}), status {a.Status}");
+                    }
+
+                    t.WriteLine($"{events} events since {Rfc3339Text(from)}{(to is { } u ? " until " + Rfc3339Text(u) : string.Empty)}, {ruleSet.Rules.Count} rules: {(ordered.Count == 0 ? "no alert" : $"{ordered.Count} alerts")}");
+                }),
+            };
+            return output.Write(parse, report, stdout, stderr);
+        });
+        return command;
+    }
+
+    /// <summary>Reads the stored events in ledger order through one <see cref="AlertDerivation"/>; the alerts and how many events were read.</summary>
+    private static async Task<(IReadOnlyCollection<Alert> Alerts, long Events)> ReplayAsync(IServerStore store, DetectionRuleSet rules, DateTimeOffset from, DateTimeOffset? to, CancellationToken ct)
+    {
+        var derivation = new AlertDerivation(new AlertDerivationOptions { Rules = rules });
+        var changes = new AlertChanges();
+        long? after = null;
+        long count = 0;
+        while (true)
+        {
+            var page = await store.QueryAsync(
+                new EventQuery { FromMicros = Rfc3339.ToUnixMicroseconds(from), ToMicros = to is { } end ? Rfc3339.ToUnixMicroseconds(end) : null, After = after, Limit = EventQuery.MaxLimit },
+                ct);
+            foreach (var stored in page)
+            {
+                derivation.Process(stored.Index, stored.Entry, changes);
+                count++;
+            }
+
+            changes.Clear();
+            if (page.Count < EventQuery.MaxLimit)
+            {
+                break;
+            }
+
+            after = page[^1].Index;
+        }
+
+        // Contributing events older than the derivation's cache are listed by index only: their ids come from the ledger.
+        foreach (var alert in derivation.Alerts)
+        {
+            for (var i = 0; i < alert.Events.Count; i++)
+            {
+                if (alert.Events[i].EventId.Length == 0 && await store.Ledger.GetEntryAsync(alert.Events[i].LedgerIndex, ct) is { } entry)
+                {
+                    alert.Events[i] = alert.Events[i] with { EventId = EventIndexRow.FromEntry(0, entry)?.EventId ?? string.Empty };
+                }
+            }
+        }
+
+        return (derivation.Alerts, count);
+    }
+
+    private static byte[] AlertBytes(Alert alert)
+    {
+        var buffer = new ArrayBufferWriter<byte>();
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            AlertJson.Write(writer, alert);
+        }
+
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    private static DateTimeOffset Time(string text, string option)
+    {
+        try
+        {
+            return Rfc3339.Parse(text, option);
+        }
+        catch (MalformedInputException ex)
+        {
+            throw new CliException($"{option} '{Safe(text)}': {ex.Message}", ex);
+        }
+    }
+
+    private static string Rfc3339Text(DateTimeOffset value) => AlertJson.Time(value);
 
     private static Option<bool> BuiltIn() => new("--builtin")
     {

@@ -2,6 +2,7 @@ using System.CommandLine;
 using Microsoft.Extensions.Logging;
 using TrainGuard.Cli.Options;
 using TrainGuard.Findings;
+using TrainGuard.Server.Alerts;
 using TrainGuard.Server.Auth;
 using TrainGuard.Server.Events;
 using TrainGuard.Server.Hosting;
@@ -35,8 +36,14 @@ public static class ServerCommand
         --client-ca also requires a client certificate (bearer tokens are still needed). Plain http on a non-loopback
         address is refused unless --allow-insecure-http (only behind a TLS-terminating proxy). See docs/server.md, TLS.
 
+        Every committed event is evaluated against the detection rules (the built-in TG-DET-* rules and the site's
+        --rules folder, placeholders from --placeholder) and folded into alerts (GET /api/v1/alerts, webhooks); an
+        agent whose heartbeat is older than its interval times --agent-silent-factor raises agent-silent. See
+        docs/alerts.md.
+
         Exit codes: 0 stopped cleanly, 2 error (the address is in use, the database or key cannot be opened, a TLS
-        certificate or key is missing, unreadable, readable by others or not matching, bad usage).
+        certificate or key is missing, unreadable, readable by others or not matching, a rule that does not load
+        (file:line:column and why), bad usage).
         """;
 
     public const string ListeningPrefix = "trainguard server listening on ";
@@ -83,6 +90,21 @@ public static class ServerCommand
             Description = "A witness whose cosignatures are accepted (POST /api/v1/cosignatures) and served with the tree heads: its verifier key (name+keyid+base64, the .vkey 'keys new --witness' writes) or a file holding it. Repeatable; a cosignature of any other witness is refused.",
             DefaultValueFactory = _ => [],
         };
+        var rules = RulesOption();
+        var placeholders = PlaceholderOption();
+        var silentFactor = new Option<double>("--agent-silent-factor")
+        {
+            HelpName = "N",
+            Description = "An agent is silent (an agent-silent alert) when its latest heartbeat is older than its announced interval times N.",
+            DefaultValueFactory = _ => AlertServerOptions.DefaultSilentFactor,
+        };
+        silentFactor.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<double>() is < 1 or double.NaN or double.PositiveInfinity)
+            {
+                r.AddError("--agent-silent-factor must be a number of intervals, at least 1");
+            }
+        });
         var logLevel = new Option<string>("--log-level") { Description = "Least severe log level: trace, debug, information, warning, error.", DefaultValueFactory = _ => "information" };
         logLevel.AcceptOnlyFromAmong("trace", "debug", "information", "warning", "error");
         maxEvents.Validators.Add(r =>
@@ -109,9 +131,11 @@ public static class ServerCommand
 
         var command = new Command("server", Description);
         var run = new Command("run", RunDescription);
-        run.AddOptions(urls, tlsCert, tlsKey, clientCa, insecure, data, db, origin, maxEvents, maxBytes, interval, rate, burst, witnessKeys, logFormat, logLevel);
+        run.AddOptions(urls, tlsCert, tlsKey, clientCa, insecure, data, db, origin, maxEvents, maxBytes, interval, rate, burst, witnessKeys, rules, placeholders, silentFactor, logFormat, logLevel);
         run.SetAction(async (parse, ct) =>
         {
+            // The rules are loaded first: one that does not load refuses the start, naming its file and line.
+            var ruleSet = LoadRules(parse.GetValue(rules), parse.GetValue(placeholders));
             var options = new ServerOptions
             {
                 DataDirectory = DataDirectory(parse.GetValue(data)),
@@ -126,6 +150,7 @@ public static class ServerCommand
                 TreeHeadInterval = TimeSpan.FromMilliseconds(parse.GetValue(interval)),
                 RateLimit = new RateLimit(parse.GetValue(rate), parse.GetValue(burst)),
                 Witnesses = [.. parse.GetValue(witnessKeys)!.Select(WitnessKey)],
+                Alerts = new AlertServerOptions { Rules = ruleSet, SilentFactor = parse.GetValue(silentFactor) },
                 LogFormat = parse.GetValue(logFormat) == "text" ? LogFormat.Text : LogFormat.Json,
                 LogLevel = Enum.Parse<LogLevel>(parse.GetValue(logLevel)!, ignoreCase: true),
             };
@@ -141,6 +166,38 @@ public static class ServerCommand
         command.Subcommands.Add(KeyCommand(stdout));
         command.Subcommands.Add(WebhookCommand.Create(stdout));
         return command;
+    }
+
+    /// <summary><c>--rules DIR</c>: a site's rule folder, loaded after the built-in rules (shared with <c>rules run</c>).</summary>
+    internal static Option<string?> RulesOption() => new("--rules")
+    {
+        HelpName = "DIR",
+        Description = "A folder of the site's Sigma rule files (*.yml, *.yaml, read recursively; detections, correlations, filters), loaded after the built-in rules so they may name them. A rule that does not load is an error naming its file and line. Check them first with 'trainguard rules test DIR --builtin'.",
+    };
+
+    /// <summary><c>--placeholder NAME=VALUE</c>, repeatable (shared with <c>rules run</c>).</summary>
+    internal static Option<string[]> PlaceholderOption() => new("--placeholder")
+    {
+        HelpName = "NAME=VALUE",
+        Description = "Adds VALUE (a path; * and ? match) to a rule placeholder: PackageManagers, ServiceBinaries, SchedulerBinaries (built in, see docs/detections.md), or a new one a site rule uses. Repeatable, one value each, e.g. --placeholder PackageManagers=/opt/conda/bin/conda.",
+        DefaultValueFactory = _ => [],
+    };
+
+    /// <summary>The built-in rules, the site's folder and the placeholders; a rule or placeholder that does not load is a one-line error.</summary>
+    internal static Detections.DetectionRuleSet LoadRules(string? directory, string[]? placeholders)
+    {
+        try
+        {
+            return AlertRules.Load(directory is null ? null : Path.GetFullPath(directory), AlertRules.ParsePlaceholders(placeholders ?? []));
+        }
+        catch (Parsing.MalformedInputException ex)
+        {
+            throw new CliException($"--rules: {ex.Message}", ex);
+        }
+        catch (ArgumentException ex)
+        {
+            throw new CliException(ex.Message.Split(" (Parameter", 2)[0], ex);
+        }
     }
 
     /// <summary>A witness verifier key given inline or as a file holding it (<c>--witness-key</c>).</summary>

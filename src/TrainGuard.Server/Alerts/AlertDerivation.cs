@@ -214,7 +214,7 @@ public sealed class AlertDerivation
         if (facts.Actor is { } actor && (actor.Name is not null || actor.LoginUid is not null))
         {
             var at = facts.Timestamp ?? facts.Ingested ?? DateTimeOffset.UnixEpoch;
-            changes.Actors[index] = new ActorRow(index, Rfc3339.ToUnixMicroseconds(at), facts.Host, actor.LoginUid, actor.Name, facts.Attribution);
+            changes.Actors[index] = new ActorRow(index, Rfc3339.ToUnixMicroseconds(at), facts.Host, actor.LoginUid, actor.Name, facts.Attribution, facts.SessionUser);
         }
 
         foreach (var hit in _hits)
@@ -282,8 +282,8 @@ public sealed class AlertDerivation
                 Rule = new AlertRuleInfo(rule.Id, rule.Title, AlertSeverity.FromSeverity(rule.Severity), rule.Guidance, rule.Why),
                 Severity = AlertSeverity.FromSeverity(rule.Severity),
                 FoldKey = key,
-                AccountName = name,
-                LoginUid = uid,
+                AccountName = name is null ? null : Findings.TextSanitizer.Escape(name, AlertReason.MaxNameLength * 4),
+                LoginUid = uid is null ? null : Findings.TextSanitizer.Escape(uid, AlertReason.MaxNameLength),
                 Attribution = facts.Attribution,
                 GroupBy = hit.GroupBy,
                 FirstSeen = first,
