@@ -207,6 +207,35 @@ public sealed class AlertsCommandTests
     }
 
     [Fact]
+    public async Task Without_an_id_the_filters_must_name_exactly_one_alert()
+    {
+        await using var env = await IncidentServer.StartAsync();
+        await env.ShipIncidentAsync();
+        var expected = (await AlertOfRuleAsync(env, "TG-DET-006"))["id"]!.GetValue<string>();
+
+        var (code, stdout, stderr) = await CliRunner.RunAsync(["alerts", "show", "--rule", "TG-DET-006", "--user", "intern7", .. env.With("reader")]);
+        var (manyCode, _, manyErr) = await CliRunner.RunAsync(["alerts", "ack", "--rule", "TG-DET-001", "--user", "intern7", .. env.With("responder")]);
+        var (noneCode, _, noneErr) = await CliRunner.RunAsync(["alerts", "ack", "--rule", "TG-DET-006", "--user", "lena", .. env.With("responder")]);
+        var (bothCode, _, bothErr) = await CliRunner.RunAsync(["alerts", "show", expected, "--rule", "TG-DET-006", .. env.With("reader")]);
+        var (neitherCode, _, neitherErr) = await CliRunner.RunAsync(["alerts", "show", .. env.With("reader")]);
+        var (reopenCode, _, reopenErr) = await CliRunner.RunAsync(["alerts", "reopen", "--rule", "TG-DET-006", .. env.With("responder")]);
+
+        Assert.True(code == 0, stdout + stderr);
+        Assert.StartsWith($"alert {expected}", stdout, StringComparison.Ordinal);
+        Assert.Equal(2, manyCode);
+        Assert.Contains("2 alerts match", manyErr, StringComparison.Ordinal);
+        Assert.Contains("give the ID of one", manyErr, StringComparison.Ordinal);
+        Assert.Equal(2, noneCode);
+        Assert.Contains("no open or acknowledged alert --rule TG-DET-006 --user lena", noneErr, StringComparison.Ordinal);
+        Assert.Equal(2, bothCode);
+        Assert.Contains("not both", bothErr, StringComparison.Ordinal);
+        Assert.Equal(2, neitherCode);
+        Assert.Contains("which alert?", neitherErr, StringComparison.Ordinal);
+        Assert.Equal(2, reopenCode);
+        Assert.Contains("no closed alert", reopenErr, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task An_old_server_without_alerts_is_named_as_such()
     {
         using var fake = new FakeApi(_ => (404, "text/plain", "Not Found"));

@@ -50,7 +50,7 @@ public sealed class ReadmeCommandTests
         ["trainguard agent ship samples/incident/gpu-node-2.jsonl --host gpu-node-2 --server http://127.0.0.1:8470 --token-file gpu-node-2.token"] = 0,
         ["trainguard rules check samples/rules/site.yaml --builtin"] = 0,
         ["trainguard rules test samples/rules --builtin"] = 0,
-        ["trainguard rules run --since 2026-12-01T00:00:00Z"] = 0,
+        ["trainguard rules run --since 2026-12-01T00:00:00Z"] = 1, // the incident shipped by the agent section makes its alerts
         ["trainguard review --repo samples/review/training.git --range base..main"] = 1,
         ["trainguard review --repo samples/review/training.git --range base..reviewed --allowed-signers samples/review/allowed_signers --policy samples/review/policy.yaml"] = 0,
         ["trainguard review --repo samples/review/training.git --range base..main --allowed-signers samples/review/allowed_signers --policy samples/review/policy.yaml --fail-on high --format sarif -o review.sarif"] = 1,
@@ -71,10 +71,10 @@ public sealed class ReadmeCommandTests
         ["trainguard server token create --role responder > responder.token"] = 0,
         ["trainguard alerts list --server http://127.0.0.1:8470 --token-file responder.token"] = 1,
         ["trainguard alerts list --user intern7 --severity critical -f json --server http://127.0.0.1:8470 --token-file reader.token"] = 1,
-        ["trainguard alerts show alt_01a24e0e84d975469a2f2edac99cc1db --server http://127.0.0.1:8470 --token-file reader.token"] = 0,
-        ["trainguard alerts ack alt_01a24e0e84d975469a2f2edac99cc1db --assignee alice --note \"looking\" --server http://127.0.0.1:8470 --token-file responder.token"] = 0,
-        ["trainguard alerts close alt_01a24e0e84d975469a2f2edac99cc1db --classification tp --note \"uid-0 account removed, intern7 disabled\" --server http://127.0.0.1:8470 --token-file responder.token"] = 0,
-        ["trainguard alerts ack alt_01a24e0e84417bebb83157ef0ec5b609 --server http://127.0.0.1:8470 --token-file reader.token"] = 2,
+        ["trainguard alerts show --rule TG-DET-006 --user intern7 --server http://127.0.0.1:8470 --token-file reader.token"] = 0,
+        ["trainguard alerts ack --rule TG-DET-006 --user intern7 --assignee alice --note \"looking\" --server http://127.0.0.1:8470 --token-file responder.token"] = 0,
+        ["trainguard alerts close --rule TG-DET-006 --user intern7 --classification tp --note \"uid-0 account removed, intern7 disabled\" --server http://127.0.0.1:8470 --token-file responder.token"] = 0,
+        ["trainguard alerts ack --rule TG-DET-004 --user intern7 --server http://127.0.0.1:8470 --token-file reader.token"] = 2,
         ["trainguard timeline --user intern7 --server http://127.0.0.1:8470 --token-file reader.token"] = 1,
         ["trainguard timeline --host gpu-node-2 --since 2026-12-07T00:00:00Z --server http://127.0.0.1:8470 --token-file reader.token"] = 1,
     };

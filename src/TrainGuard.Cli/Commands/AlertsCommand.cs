@@ -105,7 +105,60 @@ public static class AlertsCommand
             ? id
             : throw new CliException($"ID '{Safe(id, 60)}' is not an alert id (as 'trainguard alerts list' shows it, e.g. alt_0194...)");
 
-    private static Argument<string> IdArgument() => new("ID") { Description = "The alert's id, as 'trainguard alerts list' shows it." };
+    private static Argument<string?> IdArgument() => new("ID")
+    {
+        Description = "The alert's id, as 'trainguard alerts list' shows it. Or leave it out and name the one alert with --rule, --user and --host.",
+        Arity = ArgumentArity.ZeroOrOne,
+    };
+
+    /// <summary>
+    /// The alert a verb acts on: its ID, or the one alert that <c>--rule</c>, <c>--user</c> and <c>--host</c> match among
+    /// those of <paramref name="status"/> (none or several is an error that lists them), so a procedure can name "the
+    /// open TG-DET-006 alert of intern7" without knowing its id.
+    /// </summary>
+    private sealed class AlertSelector(string status)
+    {
+        public Argument<string?> Id { get; } = IdArgument();
+
+        public Option<string?> Rule { get; } = new("--rule") { HelpName = "ID", Description = $"Without ID: the one {status} alert of this rule (with --user, --host)." };
+
+        public Option<string?> User { get; } = new("--user") { HelpName = "NAME", Description = $"Without ID: the one {status} alert of this account (name or login uid)." };
+
+        public Option<string?> Host { get; } = new("--host") { HelpName = "NAME", Description = $"Without ID: the one {status} alert that involves this node." };
+
+        public void AddTo(Command command)
+        {
+            command.Arguments.Add(Id);
+            command.AddOptions(Rule, User, Host);
+        }
+
+        public async Task<string> ResolveAsync(ParseResult parse, TrainGuardApiClient client, CancellationToken ct)
+        {
+            var filters = new[] { ("rule", parse.GetValue(Rule)), ("user", parse.GetValue(User)), ("host", parse.GetValue(Host)) };
+            var given = filters.Where(f => f.Item2 is not null).ToList();
+            if (parse.GetValue(Id) is { } id)
+            {
+                return given.Count == 0 ? AlertId(id) : throw new CliException("give the alert's ID or --rule/--user/--host, not both");
+            }
+
+            if (given.Count == 0)
+            {
+                throw new CliException("which alert? give its ID (as 'trainguard alerts list' shows it), or --rule, --user and --host that match exactly one");
+            }
+
+            var lookup = status == "open or acknowledged" ? null : status;
+            var path = Query("api/v1/alerts", [("status", lookup), .. given, ("limit", "11")]);
+            var answer = await ApiCalls.GetAsync(client, path, ApiCalls.ReaderToken, "the server found nothing at " + path, ct);
+            var ids = Items(answer, "alerts").Select(a => Str(a, "id")).OfType<string>().ToList();
+            var what = $"{status} alert{string.Concat(given.Select(g => $" --{g.Item1} {Safe(g.Item2, 60)}"))}";
+            return ids switch
+            {
+                [] => throw new CliException($"no {what}: 'trainguard alerts list --status all' shows them all"),
+                [var one] => AlertId(one),
+                _ => throw new CliException($"{(ids.Count > 10 ? "more than 10" : ids.Count.ToString(CultureInfo.InvariantCulture))} alerts match ({what}): {string.Join(", ", ids.Take(10).Select(i => Safe(i, 60)))}; give the ID of one"),
+            };
+        }
+    }
 
     private static ServerClientOptions Server(string purpose) => new(required: true, purpose);
 
@@ -221,7 +274,7 @@ public static class AlertsCommand
     private static Command Show(TextWriter stdout, TextWriter stderr)
     {
         var server = Server("The alert is read from it (a reader token).");
-        var id = IdArgument();
+        var selector = new AlertSelector("open or acknowledged");
         var events = new Option<int>("--events")
         {
             HelpName = "N",
@@ -235,12 +288,14 @@ public static class AlertsCommand
             (fetched from the ledger: time, host, action, who, what), the history of its status changes (who, when,
             why, at which ledger index) and the rule's guidance: what to do now.
 
-            Example:
+            Examples:
               trainguard alerts show alt_0194... --server http://127.0.0.1:8470 --token-file reader.token
+              trainguard alerts show --rule TG-DET-006 --user intern7 --server http://127.0.0.1:8470 --token-file reader.token
 
-            Exit codes: 0 shown, 2 error (no such alert, server unreachable or refusing, bad usage).
+            Exit codes: 0 shown, 2 error (no such alert, or not exactly one matching --rule/--user/--host; server
+            unreachable or refusing; bad usage).
             """);
-        command.Arguments.Add(id);
+        selector.AddTo(command);
         server.AddTo(command);
         command.AddOptions(events);
         output.AddTo(command);
@@ -248,8 +303,8 @@ public static class AlertsCommand
         {
             output.Validate(parse);
             var started = DateTimeOffset.UtcNow;
-            var alertId = AlertId(parse.GetValue(id));
             using var client = server.CreateClient(parse)!;
+            var alertId = await selector.ResolveAsync(parse, client, ct);
             var alert = await GetAlertAsync(client, alertId, ct);
             var fetched = await FetchEventsAsync(client, alert, parse.GetValue(events), ct);
             var json = new JsonObject
@@ -273,7 +328,7 @@ public static class AlertsCommand
     private static Command Transition(string verb, string status, string summary, TextWriter stdout, TextWriter stderr)
     {
         var server = Server("The alert's status is changed there (a responder or admin token).");
-        var id = IdArgument();
+        var selector = new AlertSelector(verb == "reopen" ? "closed" : "open or acknowledged");
         var note = new Option<string?>("--note") { HelpName = "TEXT", Description = "Why: kept in the alert's history and in the ledger event that records the change." };
         var assignee = new Option<string?>("--assignee") { HelpName = "NAME", Description = "Who handles it from now on." };
         var classification = new Option<string?>("--classification")
@@ -286,7 +341,7 @@ public static class AlertsCommand
         var output = new ReportOptions(sarif: false);
         var example = verb switch
         {
-            "ack" => "trainguard alerts ack alt_0194... --assignee alice --note \"looking\" --server http://127.0.0.1:8470 --token-file responder.token",
+            "ack" => "trainguard alerts ack alt_0194... --assignee alice --note \"looking\" --server http://127.0.0.1:8470 --token-file responder.token\n  trainguard alerts ack --rule TG-DET-006 --user intern7 --server http://127.0.0.1:8470 --token-file responder.token",
             "close" => "trainguard alerts close alt_0194... --classification tp --note \"intern7's account disabled\" --server http://127.0.0.1:8470 --token-file responder.token",
             _ => "trainguard alerts reopen alt_0194... --note \"it happened again\" --server http://127.0.0.1:8470 --token-file responder.token",
         };
@@ -297,10 +352,10 @@ public static class AlertsCommand
             Example:
               {example}
 
-            Exit codes: 0 changed, 2 error (no such alert; a reader token: this needs a responder token; closing
-            without --classification; server unreachable; bad usage).
+            Exit codes: 0 changed, 2 error (no such alert, or not exactly one matching --rule/--user/--host; a reader
+            token: this needs a responder token; closing without --classification; server unreachable; bad usage).
             """);
-        command.Arguments.Add(id);
+        selector.AddTo(command);
         server.AddTo(command);
         command.AddOptions(note, assignee);
         if (verb != "ack")
@@ -313,7 +368,8 @@ public static class AlertsCommand
         {
             output.Validate(parse);
             var started = DateTimeOffset.UtcNow;
-            var alertId = AlertId(parse.GetValue(id));
+            using var client = server.CreateClient(parse)!;
+            var alertId = await selector.ResolveAsync(parse, client, ct);
             var body = new JsonObject { ["status"] = status };
             if (verb != "ack" && parse.GetValue(classification) is { } c)
             {
@@ -330,7 +386,6 @@ public static class AlertsCommand
                 body["note"] = why;
             }
 
-            using var client = server.CreateClient(parse)!;
             var alert = await ApiCalls.PostAsync(client, $"api/v1/alerts/{Uri.EscapeDataString(alertId)}/status", body.ToJsonString(), ApiCalls.ResponderToken, NoSuchAlert(alertId), ct);
             var change = Items(alert, "history").LastOrDefault();
             var json = new JsonObject { ["server"] = client.BaseUrl.ToString(), ["alert"] = JsonNode.Parse(alert.GetRawText()) };
