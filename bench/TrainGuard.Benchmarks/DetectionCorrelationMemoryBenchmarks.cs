@@ -37,18 +37,21 @@ public class DetectionCorrelationMemoryBenchmarks
             _ => "{gte: 5}",
         };
         var rules = Type == "temporal" ? "[login, logout]" : "[login]";
-        _rules = DetectionRuleSet.Parse("groups.yml", $$"""
-            title: Login
-            name: login
-            taxonomy: ecs
-            logsource: {product: linux, service: sshd}
-            detection: {sel: {event.action: user-login}, condition: sel}
+        var logout = Type == "temporal" ? """
             ---
             title: Logout
             name: logout
             taxonomy: ecs
             logsource: {product: linux, service: sshd}
             detection: {sel: {event.action: user-logout}, condition: sel}
+            """ : string.Empty;
+        _rules = DetectionRuleSet.Parse("groups.yml", $$"""
+            title: Login
+            name: login
+            taxonomy: ecs
+            logsource: {product: linux, service: sshd}
+            detection: {sel: {event.action: user-login}, condition: sel}
+            {{logout}}
             ---
             title: Logins of one account on one node
             id: TG-DET-900

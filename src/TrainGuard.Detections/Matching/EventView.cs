@@ -2,7 +2,9 @@ using System.Buffers;
 using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Runtime.CompilerServices;
+using System.Numerics;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using System.Text;
 using System.Text.Unicode;
 using TrainGuard.Parsing;
@@ -64,7 +66,11 @@ internal sealed class EventView
     /// <summary>Deepest nesting of objects and arrays read.</summary>
     public const int MaxDepth = 64;
 
-    private static readonly SearchValues<byte> StringStops = SearchValues.Create(StringStopBytes());
+    /// <summary>
+    /// Bytes the event buffer holds past the event: a string scan reads a vector at a time and may look past the end
+    /// (those bytes are never taken for the event's). Zeros, so a scan that runs past the end stops at once.
+    /// </summary>
+    private const int Padding = 32;
 
     /// <summary>1 for the bytes that end a run of plain string content: a quote, a backslash, a control character.</summary>
     private static ReadOnlySpan<byte> StopTable =>
@@ -86,7 +92,7 @@ internal sealed class EventView
     private readonly int[] _generation;
     private readonly int[] _cacheGeneration;
     private readonly bool[] _cacheResult;
-    private byte[] _json = new byte[4096];
+    private byte[] _json = new byte[4096 + Padding];
     private char[] _chars = new char[4096];
     private EventValue[] _values = new EventValue[64];
     private int[] _strings = new int[64];
@@ -123,13 +129,16 @@ internal sealed class EventView
 
         // The event is kept (values are decoded from it on demand); decoded text never needs more UTF-16 code units
         // than the JSON has bytes, so the character buffer is sized once here and never moves while the event is read.
-        if (_json.Length < input.Length)
+        if (_json.Length < input.Length + Padding)
         {
-            _json = new byte[Math.Max(input.Length, _json.Length * 2)];
+            _json = new byte[Math.Max(input.Length, _json.Length * 2) + Padding];
             _chars = new char[_json.Length];
         }
 
         input.CopyTo(_json);
+
+        // A zero (a control character, a stop for the string scan) right after the event ends a scan that runs past it.
+        _json.AsSpan(input.Length, Padding).Clear();
         var json = _json.AsSpan(0, input.Length);
         try
         {
@@ -240,17 +249,6 @@ internal sealed class EventView
         return ticks != long.MinValue;
     }
 
-    private static byte[] StringStopBytes()
-    {
-        var stops = new List<byte> { (byte)'"', (byte)'\\' };
-        for (var b = 0; b < 0x20; b++)
-        {
-            stops.Add((byte)b);
-        }
-
-        return [.. stops];
-    }
-
     [DoesNotReturn]
     private static void Fail(string problem, long offset) => DetectionErrors.ThrowEvent($"event is not valid JSON: {problem} (byte {offset})", offset);
 
@@ -339,7 +337,7 @@ internal sealed class EventView
             FieldNode? child = null;
             if (node is not null)
             {
-                child = escaped ? node.Find(UnescapeName(json[nameStart..nameEnd], nameStart)) : node.Find(json[nameStart..nameEnd]);
+                child = escaped ? node.Find(UnescapeName(json[nameStart..nameEnd], nameStart)) : node.Find(json[nameStart..nameEnd], PackedName(nameStart, nameEnd - nameStart));
             }
 
             pos = SkipWhitespace(json, nameEnd + 1);
@@ -470,34 +468,22 @@ internal sealed class EventView
 
     /// <summary>
     /// Finds the closing quote of a string that starts at <paramref name="pos"/> (after its opening quote), checking its
-    /// escapes; control characters are refused. Returns the index of the closing quote.
+    /// escapes; control characters are refused. Returns the index of the closing quote. Reads sixteen bytes at a time,
+    /// up to <see cref="Padding"/> bytes past the event's end (the buffer holds them; a stop found there is no stop).
     /// </summary>
-    private static int ScanString(ReadOnlySpan<byte> json, int pos, out bool escaped)
+    private int ScanString(ReadOnlySpan<byte> json, int pos, out bool escaped)
     {
         escaped = false;
-        var stops = StopTable;
-        ref var first = ref MemoryMarshal.GetReference(json);
+        ref var first = ref MemoryMarshal.GetArrayDataReference(_json);
         while (true)
         {
-            // Most strings of an event are short: a plain loop finds their end before a vector search would start.
-            var scalarEnd = Math.Min(json.Length, pos + 24);
-            while (pos < scalarEnd && stops[Unsafe.Add(ref first, pos)] == 0)
+            pos = FindStop(ref first, pos);
+            if (pos >= json.Length)
             {
-                pos++;
+                Fail("a string is not closed", json.Length);
             }
 
-            if (pos == scalarEnd)
-            {
-                var at = json[pos..].IndexOfAny(StringStops);
-                if (at < 0)
-                {
-                    Fail("a string is not closed", json.Length);
-                }
-
-                pos += at;
-            }
-
-            switch (json[pos])
+            switch (Unsafe.Add(ref first, pos))
             {
                 case (byte)'"':
                     return pos;
@@ -510,6 +496,53 @@ internal sealed class EventView
                     break;
             }
         }
+    }
+
+    /// <summary>The first (up to) eight bytes of the name at <paramref name="start"/> as <see cref="FieldNode.Pack"/> gives them (read past the name, then masked).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ulong PackedName(int start, int length)
+    {
+        var bytes = Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_json), start));
+        if (!BitConverter.IsLittleEndian)
+        {
+            bytes = System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(bytes);
+        }
+
+        return length >= 8 ? bytes : bytes & ((1UL << (length * 8)) - 1);
+    }
+
+    /// <summary>
+    /// The first position at or after <paramref name="pos"/> (which is inside the event) holding a quote, a backslash
+    /// or a control character; it may lie past the event's end, in the padding.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int FindStop(ref byte first, int pos)
+    {
+        if (Vector128.IsHardwareAccelerated)
+        {
+            var quote = Vector128.Create((byte)'"');
+            var backslash = Vector128.Create((byte)'\\');
+            var space = Vector128.Create((byte)0x20);
+            while (true)
+            {
+                var bytes = Vector128.LoadUnsafe(ref first, (nuint)pos);
+                var stops = Vector128.Equals(bytes, quote) | Vector128.Equals(bytes, backslash) | Vector128.LessThan(bytes, space);
+                if (stops != Vector128<byte>.Zero)
+                {
+                    return pos + BitOperations.TrailingZeroCount(stops.ExtractMostSignificantBits());
+                }
+
+                pos += Vector128<byte>.Count;
+            }
+        }
+
+        var table = StopTable;
+        while (table[Unsafe.Add(ref first, pos)] == 0)
+        {
+            pos++;
+        }
+
+        return pos;
     }
 
     /// <summary>Checks the escape at <paramref name="pos"/> (a backslash); returns the position after it.</summary>

@@ -55,16 +55,26 @@ internal sealed class FieldTable
             node.Slot = slot;
         }
 
+        root.Freeze();
         return root;
     }
 }
 
-/// <summary>One segment of a field path: its UTF-8 name, the slot when a rule reads the path that ends here, and its children.</summary>
+/// <summary>
+/// One segment of a field path: its UTF-8 name, the slot when a rule reads the path that ends here, and its children,
+/// found by a small open-addressing table keyed on the name's first eight bytes and length (one or two probes, no
+/// byte-by-byte comparison for names of up to eight bytes).
+/// </summary>
 internal sealed class FieldNode(byte[] name)
 {
     private FieldNode[] _children = [];
+    private FieldNode?[] _table = [];
+    private int _shift;
 
     public byte[] Name { get; } = name;
+
+    /// <summary>The first (up to) eight bytes of <see cref="Name"/>, little-endian.</summary>
+    public ulong Key { get; } = Pack(name);
 
     /// <summary>The field's slot, or -1 when no rule reads the path that ends here.</summary>
     public int Slot { get; set; } = -1;
@@ -84,24 +94,80 @@ internal sealed class FieldNode(byte[] name)
         return added;
     }
 
+    /// <summary>Builds the lookup tables of this node and every node below it (once the trie is complete).</summary>
+    public void Freeze()
+    {
+        var size = 4;
+        while (size < _children.Length * 4)
+        {
+            size *= 2;
+        }
+
+        _table = new FieldNode?[size];
+        _shift = 64 - System.Numerics.BitOperations.Log2((uint)size);
+        foreach (var child in _children)
+        {
+            var i = Bucket(child.Key, child.Name.Length);
+            while (_table[i] is not null)
+            {
+                i = (i + 1) & (size - 1);
+            }
+
+            _table[i] = child;
+            child.Freeze();
+        }
+    }
+
     /// <summary>
     /// The child for a JSON member name: an exact segment, or a flattened dotted name (<c>"user.audit.id"</c>) walked
     /// segment by segment, as ECS allows both.
     /// </summary>
-    public FieldNode? Find(ReadOnlySpan<byte> name)
+    public FieldNode? Find(ReadOnlySpan<byte> name) => Find(name, Pack(name));
+
+    /// <summary><see cref="Find(ReadOnlySpan{byte})"/> with the name's <see cref="Pack"/> already computed.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    public FieldNode? Find(ReadOnlySpan<byte> name, ulong key)
     {
-        var children = _children;
-        for (var i = 0; i < children.Length; i++)
+        var table = _table;
+        if (table.Length != 0)
         {
-            var candidate = children[i].Name;
-            if (candidate.Length == name.Length && name.SequenceEqual(candidate))
+            var mask = table.Length - 1;
+            for (var i = Bucket(key, name.Length); ; i = (i + 1) & mask)
             {
-                return children[i];
+                var candidate = table[i];
+                if (candidate is null)
+                {
+                    break;
+                }
+
+                if (candidate.Key == key && candidate.Name.Length == name.Length && (name.Length <= 8 || name[8..].SequenceEqual(candidate.Name.AsSpan(8))))
+                {
+                    return candidate;
+                }
             }
         }
 
         return name.IndexOf((byte)'.') < 0 ? null : FindDotted(name);
     }
+
+    /// <summary>The first (up to) eight bytes of a name as a number (little-endian: the first byte is the lowest).</summary>
+    public static ulong Pack(ReadOnlySpan<byte> name)
+    {
+        if (name.Length >= 8)
+        {
+            return System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(name);
+        }
+
+        ulong key = 0;
+        for (var i = name.Length - 1; i >= 0; i--)
+        {
+            key = (key << 8) | name[i];
+        }
+
+        return key;
+    }
+
+    private int Bucket(ulong key, int length) => (int)(((key ^ (ulong)length) * 0x9E3779B97F4A7C15UL) >> _shift);
 
     private FieldNode? FindDotted(ReadOnlySpan<byte> name)
     {
