@@ -163,7 +163,7 @@ public static class PickleMachine
         }
 
         analysis.OpcodeCount = machine.OpcodeCount;
-        if (analysis.Calls.Count > 0)
+        if (machine.HasGraphModuleCalls)
         {
             GraphModuleCode.Attach(data, analysis);
         }

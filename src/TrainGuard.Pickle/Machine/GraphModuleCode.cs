@@ -49,7 +49,7 @@ internal static class GraphModuleCode
         }
 
         var byOffset = new Dictionary<long, string>();
-        foreach (var o in Objects(result.Root))
+        foreach (var o in PyWalk.Objects(result.Root))
         {
             if (o.CallableName is { } name && Reducers.Contains(name) && Code(o) is { } code)
             {
@@ -90,58 +90,5 @@ internal static class GraphModuleCode
         }
 
         return code is null ? null : imports is null ? code : imports + "\n" + code;
-    }
-
-    private static IEnumerable<PyObject> Objects(PyValue root)
-    {
-        var seen = new HashSet<PyValue>(ReferenceEqualityComparer.Instance);
-        var stack = new Stack<PyValue>();
-        stack.Push(root);
-        var budget = 2_000_000;
-        while (stack.Count > 0 && budget-- > 0)
-        {
-            var value = stack.Pop();
-            if (value is not PyContainer || !seen.Add(value))
-            {
-                continue;
-            }
-
-            if (value is PyObject o)
-            {
-                yield return o;
-                Push(stack, o.Args);
-                Push(stack, o.Kwargs);
-                Push(stack, o.State);
-                foreach (var item in o.Appended)
-                {
-                    Push(stack, item);
-                }
-
-                Push(stack, o.Items);
-            }
-            else if (value is PyDict d)
-            {
-                foreach (var (k, v) in d.Items)
-                {
-                    Push(stack, k);
-                    Push(stack, v);
-                }
-            }
-            else
-            {
-                foreach (var item in value.AsSequence() ?? [])
-                {
-                    Push(stack, item);
-                }
-            }
-        }
-    }
-
-    private static void Push(Stack<PyValue> stack, PyValue? value)
-    {
-        if (value is PyContainer)
-        {
-            stack.Push(value);
-        }
     }
 }

@@ -30,6 +30,9 @@ internal sealed partial class Interpreter
         "joblib.numpy_pickle.NumpyUnpickler",
     };
 
+    /// <summary>Whether a torch.fx GraphModule reduce function was called (its code is then rebuilt from the values).</summary>
+    public bool HasGraphModuleCalls { get; private set; }
+
     private readonly List<string> _globalPaths = [];
     private readonly List<string> _globalRendered = [];
     private readonly List<PickleGlobal[]> _globalArrays = [];
@@ -439,6 +442,9 @@ internal sealed partial class Interpreter
                     info.SemText = key;
                 }
 
+                break;
+            case "torch.fx.graph_module.reduce_graph_module" or "torch.fx.graph_module.reduce_package_graph_module" or "torch.fx.graph_module.reduce_deploy_graph_module":
+                HasGraphModuleCalls = true; // their code is attached once the pickle has been read (GraphModuleCode)
                 break;
             case "copyreg.add_extension":
                 info.Mutates = "copyreg._inverted_registry";

@@ -253,6 +253,10 @@ public sealed partial class PicklePolicy
             if (call.Mutates is { } mutated)
             {
                 ReportMutation(call, at, mutated);
+                if (call.ResolvedGlobal is null)
+                {
+                    return; // SETITEM/BUILD into an import: the mutation is the finding
+                }
             }
 
             if (call.Code is { } code)

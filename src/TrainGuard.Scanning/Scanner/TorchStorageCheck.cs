@@ -197,66 +197,8 @@ internal static class TorchStorageCheck
     private readonly record struct TensorCall(PyValue Storage, IReadOnlyList<PyValue> Args);
 
     /// <summary>Every <c>_rebuild_tensor(_v2/_v3)</c> call reachable from the root (bounded, each node once).</summary>
-    private static IEnumerable<TensorCall> Tensors(PyValue root)
-    {
-        var seen = new HashSet<PyValue>(ReferenceEqualityComparer.Instance);
-        var stack = new Stack<PyValue>();
-        stack.Push(root);
-        var visited = 0;
-        while (stack.Count > 0 && visited++ < MaxNodesVisited)
-        {
-            var value = stack.Pop();
-            if (value is not PyContainer || !seen.Add(value))
-            {
-                continue;
-            }
-
-            switch (value)
-            {
-                case PyObject o:
-                    if (o.CallableName is "torch._utils._rebuild_tensor_v2" or "torch._utils._rebuild_tensor_v3" or "torch._utils._rebuild_tensor" && o.Arguments.Count > 0)
-                    {
-                        yield return new TensorCall(o.Arguments[0], o.Arguments);
-                    }
-
-                    Push(stack, o.Args);
-                    Push(stack, o.Kwargs);
-                    Push(stack, o.State);
-                    foreach (var item in o.Appended)
-                    {
-                        Push(stack, item);
-                    }
-
-                    if (o.Items is { } dict)
-                    {
-                        Push(stack, dict);
-                    }
-
-                    break;
-                case PyDict d:
-                    foreach (var (key, item) in d.Items)
-                    {
-                        Push(stack, key);
-                        Push(stack, item);
-                    }
-
-                    break;
-                default:
-                    foreach (var item in value.AsSequence() ?? [])
-                    {
-                        Push(stack, item);
-                    }
-
-                    break;
-            }
-        }
-    }
-
-    private static void Push(Stack<PyValue> stack, PyValue? value)
-    {
-        if (value is PyContainer)
-        {
-            stack.Push(value);
-        }
-    }
+    private static IEnumerable<TensorCall> Tensors(PyValue root) =>
+        PyWalk.Objects(root, MaxNodesVisited)
+            .Where(o => o.CallableName is "torch._utils._rebuild_tensor_v2" or "torch._utils._rebuild_tensor_v3" or "torch._utils._rebuild_tensor" && o.Arguments.Count > 0)
+            .Select(o => new TensorCall(o.Arguments[0], o.Arguments));
 }

@@ -279,4 +279,19 @@ public class PicklePolicyTests
         var expected = Default.Evaluate(analysis, "a.pkl", null).Select(f => f.Message).ToArray();
         Parallel.For(0, 64, _ => Assert.Equal(expected, Default.Evaluate(analysis, "a.pkl", null).Select(f => f.Message)));
     }
+
+    [Fact]
+    public void Setitem_into_an_import_is_one_global_state_mutation_finding_and_nothing_else()
+    {
+        var analysis = new PickleAnalysis { PickleCount = 1, EndOffset = 0x40 };
+        var registry = new PickleGlobal("copyreg", "_inverted_registry", 0x2, "GLOBAL");
+        analysis.Globals.Add(registry);
+        analysis.Calls.Add(new PickleCall("copyreg._inverted_registry.__setitem__", null, "copyreg._inverted_registry.__setitem__(1000, ('os', 'system'))", "SETITEM", 0x30, [registry]) { Mutates = "copyreg._inverted_registry" });
+
+        var finding = Assert.Single(Default.Evaluate(analysis, "a.pkl", null));
+
+        Assert.Equal(RuleIds.GlobalStateMutation, finding.RuleId);
+        Assert.Equal(Verdict.Malicious, finding.Verdict);
+        Assert.Equal("copyreg._inverted_registry", finding.Evidence!["mutates"]);
+    }
 }
