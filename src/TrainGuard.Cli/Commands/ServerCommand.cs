@@ -207,10 +207,10 @@ public static class ServerCommand
 
     private static Command TokenCommand(TextWriter stdout)
     {
-        var role = new Option<string>("--role") { Description = "agent (appends its host's events; needs --host), signer (records checkpoint-* events for one person, as ckpt sign --server does; needs --user), reader (may read events, entry tiles and metrics), admin (everything).", Required = true };
-        role.AcceptOnlyFromAmong("agent", "signer", "reader", "admin");
+        var role = new Option<string>("--role") { Description = "agent (appends its host's events; needs --host), signer (records checkpoint-* events for one person, as ckpt sign --server does; needs --user), reader (may read events, alerts, timelines, entry tiles and metrics), responder (reads what a reader reads and acknowledges, closes and reopens alerts; --user names the person), admin (everything).", Required = true };
+        role.AcceptOnlyFromAmong("agent", "signer", "reader", "responder", "admin");
         var host = new Option<string?>("--host") { HelpName = "NAME", Description = "The node an agent token is bound to: its events must carry this host.name." };
-        var user = new Option<string?>("--user") { HelpName = "NAME", Description = "The person a signer token is bound to: its events must carry this user.name." };
+        var user = new Option<string?>("--user") { HelpName = "NAME", Description = "The person a signer token is bound to (its events must carry this user.name), or a responder token's person (named in the alert history it writes; optional)." };
         var label = new Option<string?>("--label") { Description = "A note stored with the token's hash (recorded with every event it sends)." };
         var expires = new Option<string?>("--expires") { HelpName = "AGE|DATE", Description = "When the token stops working: an age (30d, 12h, 90m) or an RFC 3339 date-time. Default: never." };
         var data = CommonOptions.DataDirectory();
@@ -225,6 +225,7 @@ public static class ServerCommand
               trainguard server token create --role agent --host gpu-node-17 > gpu-node-17.token
               trainguard server token create --role signer --user alice --expires 90d > alice.token
               trainguard server token create --role reader > reader.token
+              trainguard server token create --role responder --user alice > alice-responder.token
 
             Exit codes: 0 created, 2 error (bad usage, no such database).
             """);
@@ -239,6 +240,7 @@ public static class ServerCommand
                 (Role.Agent, _, _) => throw new CliException("--role agent needs --host NAME (the node whose events it sends), and no --user"),
                 (Role.Signer, null, { } u) => u,
                 (Role.Signer, _, _) => throw new CliException("--role signer needs --user NAME (the person it signs for), and no --host"),
+                (Role.Responder, null, var u) => u,
                 (_, null, null) => null,
                 _ => throw new CliException($"--role {r.ToWireName()} is not bound to a host or person: drop --host/--user"),
             };

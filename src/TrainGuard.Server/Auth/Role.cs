@@ -17,6 +17,9 @@ public enum Role
 
     /// <summary>May only append <c>checkpoint-*</c> events whose actor (<c>user.name</c>) is its own person (<c>ckpt sign --server</c>).</summary>
     Signer = 4,
+
+    /// <summary>May read everything a reader reads and change an alert's status (acknowledge, close, reopen); optionally bound to a person.</summary>
+    Responder = 5,
 }
 
 public static class Roles
@@ -27,6 +30,7 @@ public static class Roles
         Role.Reader => "reader",
         Role.Admin => "admin",
         Role.Signer => "signer",
+        Role.Responder => "responder",
         _ => "unknown",
     };
 
@@ -38,19 +42,24 @@ public static class Roles
             "reader" => Role.Reader,
             "admin" => Role.Admin,
             "signer" => Role.Signer,
+            "responder" => Role.Responder,
             _ => 0,
         };
         return role != 0;
     }
 
-    /// <summary>True when a token of role <paramref name="role"/> may do what <paramref name="needed"/> allows.</summary>
-    public static bool Allows(this Role role, Role needed) => role == Role.Admin || role == needed;
+    /// <summary>
+    /// True when a token of role <paramref name="role"/> may do what <paramref name="needed"/> allows: its own role,
+    /// admin everything, a responder also what a reader may.
+    /// </summary>
+    public static bool Allows(this Role role, Role needed) =>
+        role == Role.Admin || role == needed || (role == Role.Responder && needed == Role.Reader);
 
-    /// <summary>What the identity a token of this role is bound to names: <c>host</c> (agent), <c>user</c> (signer), or null.</summary>
+    /// <summary>What the identity a token of this role is bound to names: <c>host</c> (agent), <c>user</c> (signer, responder), or null.</summary>
     public static string? IdentityKind(this Role role) => role switch
     {
         Role.Agent => "host",
-        Role.Signer => "user",
+        Role.Signer or Role.Responder => "user",
         _ => null,
     };
 }

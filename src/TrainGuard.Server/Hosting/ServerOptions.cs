@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Logging;
 using TrainGuard.Ledger.Notes;
+using TrainGuard.Server.Alerts;
 using TrainGuard.Server.Auth;
 using TrainGuard.Server.Events;
 using TrainGuard.Server.Notifications;
@@ -82,6 +83,9 @@ public sealed record ServerOptions
 
     /// <summary>Webhook delivery: timeouts, retry schedule, parallelism (docs/server.md, "Notifications (webhooks)").</summary>
     public WebhookOptions Webhooks { get; init; } = new();
+
+    /// <summary>Alerts: the detection rules, the agent-silent factor (docs/alerts.md).</summary>
+    public AlertServerOptions Alerts { get; init; } = new();
 
     /// <summary>Witness keys whose <c>cosignature/v1</c> cosignatures the server accepts and serves (<c>--witness-key</c>).</summary>
     public IReadOnlyList<CosignerVerifier> Witnesses { get; init; } = [];

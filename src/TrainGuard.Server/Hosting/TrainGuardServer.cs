@@ -10,6 +10,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
 using TrainGuard.Ledger.Notes;
 using TrainGuard.Ledger.Storage;
+using TrainGuard.Server.Alerts;
 using TrainGuard.Server.Auth;
 using TrainGuard.Server.Http;
 using TrainGuard.Server.Ledger;
@@ -59,6 +60,12 @@ public sealed class TrainGuardServer : IAsyncDisposable
     /// <summary>Witness cosignatures the server holds and serves.</summary>
     public CosignedTreeHeads Cosignatures => _state.Cosignatures;
 
+    /// <summary>The alert tables.</summary>
+    public AlertStore Alerts => _state.Alerts;
+
+    /// <summary>The live alert deriver (null when <see cref="AlertServerOptions.Derive"/> is off).</summary>
+    public AlertDeriver? Deriver => _state.Deriver;
+
     /// <summary>The verifier key clients and witnesses pin (<c>trainguard server key show</c>).</summary>
     public string VerifierKey => _state.Log.Verifier.VerifierKey;
 
@@ -93,6 +100,7 @@ public sealed class TrainGuardServer : IAsyncDisposable
         TreeHeadPublisher? publisher = null;
         WebApplication? app = null;
         WebhookNotifications? webhooks = null;
+        AlertDeriver? deriver = null;
         try
         {
             store = await ServerStores.OpenAsync(options.Database ?? ServerStores.DefaultSpec(options.DataDirectory), cancellationToken);
@@ -100,6 +108,7 @@ public sealed class TrainGuardServer : IAsyncDisposable
             publisher = new TreeHeadPublisher(log, options.TreeHeadInterval);
             await publisher.InitializeAsync(cancellationToken);
             var cosignatures = await CosignedTreeHeads.OpenAsync(store, options.Witnesses, cancellationToken);
+            var alerts = await AlertStore.OpenAsync(store, cancellationToken);
 
             app = Build(options, tls);
             var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("TrainGuard.Server");
@@ -108,8 +117,9 @@ public sealed class TrainGuardServer : IAsyncDisposable
                 tls.Logger = logger;
             }
 
-            var state = new ServerState(store, log, publisher, new TokenAuthenticator(store, options.TokenCacheTime), new TokenRateLimiter(options.RateLimit), new ServerMetrics(), options, logger, TimeProvider.System) { Cosignatures = cosignatures };
+            var state = new ServerState(store, log, publisher, new TokenAuthenticator(store, options.TokenCacheTime), new TokenRateLimiter(options.RateLimit), new ServerMetrics(), options, logger, TimeProvider.System) { Cosignatures = cosignatures, Alerts = alerts };
             webhooks = await WebhookNotifications.StartAsync(store, options.DataDirectory, options.Webhooks, logger, TimeProvider.System, cancellationToken);
+            state.Notifier = webhooks.Notifier;
             Configure(app, state);
             WebhookEndpoints.Map(app, state, webhooks.Store);
             if (PrivateFiles.IsShared(options.DataDirectory))
@@ -119,11 +129,24 @@ public sealed class TrainGuardServer : IAsyncDisposable
 
             await app.StartAsync(cancellationToken);
             var urls = app.Urls.ToList();
+            state.PublicUrl = urls[0];
+            if (options.Alerts.Derive)
+            {
+                deriver = new AlertDeriver(store, alerts, options.Alerts, state.Notifier, logger, TimeProvider.System, id => AlertEndpoints.Link(state, id));
+                state.Deriver = deriver;
+                deriver.Start();
+            }
+
             logger.LogInformation("TrainGuard server listening on {Urls}; store {Store}; log {Origin} at size {TreeSize}; verifier key {VerifierKey}", string.Join(", ", urls), store.Description, log.Origin, log.Size, log.Verifier.VerifierKey);
             return new TrainGuardServer(app, signer, state, tls, webhooks, urls);
         }
         catch
         {
+            if (deriver is not null)
+            {
+                await deriver.DisposeAsync();
+            }
+
             if (app is not null)
             {
                 await app.DisposeAsync();
@@ -182,6 +205,11 @@ public sealed class TrainGuardServer : IAsyncDisposable
         }
         finally
         {
+            if (_state.Deriver is { } deriver)
+            {
+                await deriver.DisposeAsync();
+            }
+
             await _app.DisposeAsync();
             await Webhooks.DisposeAsync();
             _state.TreeHeads.Dispose();
@@ -298,6 +326,10 @@ public sealed class TrainGuardServer : IAsyncDisposable
         app.MapPost("/api/v1/events", Authorization.Require(state, [Role.Agent, Role.Signer], Handle(EventEndpoints.AppendAsync)));
         app.MapGet("/api/v1/events", Authorization.Require(state, Role.Reader, Handle(EventEndpoints.QueryAsync)));
         app.MapGet("/api/v1/events/{id}", Authorization.Require(state, Role.Reader, Handle(EventEndpoints.GetAsync)));
+        app.MapGet("/api/v1/alerts", Authorization.Require(state, Role.Reader, Handle(AlertEndpoints.ListAsync)));
+        app.MapGet("/api/v1/alerts/{id}", Authorization.Require(state, Role.Reader, Handle(AlertEndpoints.GetAsync)));
+        app.MapPost("/api/v1/alerts/{id}/status", Authorization.Require(state, Role.Responder, Handle(AlertEndpoints.StatusAsync)));
+        app.MapGet("/api/v1/timeline", Authorization.Require(state, Role.Reader, Handle(AlertEndpoints.TimelineAsync)));
 
         // The public witness view: signed tree heads and hashes only, nothing of the events themselves.
         app.MapGet("/api/v1/proof/consistency", Handle(LogEndpoints.ConsistencyAsync));

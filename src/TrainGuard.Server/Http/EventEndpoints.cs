@@ -118,6 +118,12 @@ internal static class EventEndpoints
             (_, checkpoint) = await state.TreeHeads.AppendAsync(alerts, CancellationToken.None);
         }
 
+        if (result.AppendedCount > 0 || alerts.Count > 0)
+        {
+            // The alert deriver evaluates what was just committed (docs/alerts.md).
+            state.Deriver?.Wake();
+        }
+
         var duplicates = answers.Count(a => a.Outcome == EventOutcome.Duplicate);
         var refused = answers.Length - result.AppendedCount - duplicates;
         if (refused > 0 && state.Logger.IsEnabled(LogLevel.Information))
