@@ -14,6 +14,43 @@ public sealed class DashboardContext
 
     internal DashboardSessions Sessions { get; private set; } = new(TimeProvider.System);
 
+    private readonly object _auditGate = new();
+
+    /// <summary>The newest ledger audit started from the dashboard, if any.</summary>
+    public LedgerAuditRun? LastAudit { get; private set; }
+
+    /// <summary>Starts a ledger audit in the background unless one is running; returns the run shown.</summary>
+    internal LedgerAuditRun StartAudit(string startedBy)
+    {
+        var state = State;
+        lock (_auditGate)
+        {
+            if (LastAudit is { Running: true } running)
+            {
+                return running;
+            }
+
+            var run = new LedgerAuditRun { Started = state.Time.GetUtcNow(), StartedBy = startedBy };
+            LastAudit = run;
+            _ = Task.Run(async () =>
+            {
+                try
+                {
+                    run.Report = await TrainGuard.Ledger.Storage.LedgerAudit.RunAsync(state.Store.Ledger, [state.Log.Verifier]);
+                }
+                catch (Exception ex)
+                {
+                    run.Error = ex.Message;
+                }
+                finally
+                {
+                    run.Finished = state.Time.GetUtcNow();
+                }
+            });
+            return run;
+        }
+    }
+
     internal void Attach(ServerState state)
     {
         _state = state;

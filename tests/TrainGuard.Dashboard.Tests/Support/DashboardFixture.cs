@@ -6,6 +6,7 @@ using Microsoft.Playwright;
 using TrainGuard.Server.Alerts;
 using TrainGuard.Server.Auth;
 using TrainGuard.Server.Hosting;
+using TrainGuard.Server.Storage;
 
 namespace TrainGuard.Dashboard.Tests.Support;
 

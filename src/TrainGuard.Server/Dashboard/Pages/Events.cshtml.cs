@@ -22,8 +22,8 @@ public sealed class EventsModel : DashboardPageModel
     [BindProperty(SupportsGet = true)]
     public string? Host { get; set; }
 
-    [BindProperty(SupportsGet = true)]
-    public string? User { get; set; }
+    [BindProperty(SupportsGet = true, Name = "user")]
+    public string? Account { get; set; }
 
     [BindProperty(SupportsGet = true)]
     public string? Action { get; set; }
@@ -64,7 +64,7 @@ public sealed class EventsModel : DashboardPageModel
             }
 
             Add("host", Host);
-            Add("user", User);
+            Add("user", Account);
             Add("action", Action);
             Add("id", EventId);
             Add("from", From);
@@ -78,7 +78,7 @@ public sealed class EventsModel : DashboardPageModel
         var state = Dashboard.State;
         LedgerSize = state.Log.Size;
         Host = Clean(Host);
-        User = Clean(User);
+        Account = Clean(Account);
         Action = Clean(Action);
         EventId = Clean(EventId);
         try
@@ -107,7 +107,7 @@ public sealed class EventsModel : DashboardPageModel
                 var query = new EventQuery
                 {
                     Host = Host,
-                    User = User,
+                    User = Account,
                     Action = Action,
                     FromMicros = DashboardQueries.ParseTime(From, "from"),
                     ToMicros = DashboardQueries.ParseTime(To, "to"),

@@ -21,8 +21,8 @@ public sealed class TimelineModel : DashboardPageModel
         Title = "Timeline";
     }
 
-    [BindProperty(SupportsGet = true)]
-    public string? User { get; set; }
+    [BindProperty(SupportsGet = true, Name = "user")]
+    public string? Account { get; set; }
 
     [BindProperty(SupportsGet = true)]
     public string? Host { get; set; }
@@ -45,16 +45,16 @@ public sealed class TimelineModel : DashboardPageModel
 
     public async Task<IActionResult> OnGetAsync()
     {
-        User = string.IsNullOrWhiteSpace(User) ? null : User.Trim();
+        Account = string.IsNullOrWhiteSpace(Account) ? null : Account.Trim();
         Host = string.IsNullOrWhiteSpace(Host) ? null : Host.Trim();
-        if ((User is null) == (Host is null))
+        if ((Account is null) == (Host is null))
         {
             Problem = "Open a timeline from an alert, an account or a host, or give user=NAME_OR_LOGIN_UID or host=NAME.";
             Response.StatusCode = StatusCodes.Status400BadRequest;
             return Page();
         }
 
-        Title = User is not null ? $"Timeline of {User}" : $"Timeline of host {Host}";
+        Title = Account is not null ? $"Timeline of {Account}" : $"Timeline of host {Host}";
         long? since, until;
         try
         {
@@ -68,10 +68,10 @@ public sealed class TimelineModel : DashboardPageModel
             return Page();
         }
 
-        Timeline = await DashboardQueries.TimelineAsync(Dashboard.State, User, Host, since, until, PageSize, HttpContext.RequestAborted);
+        Timeline = await DashboardQueries.TimelineAsync(Dashboard.State, Account, Host, since, until, PageSize, HttpContext.RequestAborted);
         if (Timeline is null)
         {
-            Problem = User is not null ? $"No events for user '{User}'" : $"No events for host '{Host}'";
+            Problem = Account is not null ? $"No events for user '{Account}'" : $"No events for host '{Host}'";
             Problem += since is not null || until is not null ? " in that time range." : ".";
             Response.StatusCode = StatusCodes.Status404NotFound;
             return Page();
