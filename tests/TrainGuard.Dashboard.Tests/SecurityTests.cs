@@ -31,12 +31,16 @@ public sealed class SecurityTests
     {
         var (context, page, console) = await _fixture.OpenAsync(_fixture.ReaderToken);
         await using var _ = context;
-        foreach (var path in new[] { "/dashboard/events?host=lab-7", "/dashboard/timeline?user=mallory", "/dashboard/hosts/lab-7" })
+        foreach (var (path, keyShown) in new[] { ("/dashboard/events?host=lab-7", true), ("/dashboard/hosts/lab-7", true), ("/dashboard/timeline?user=mallory", false) })
         {
             await page.GotoAsync(_fixture.BaseUrl + path);
             var text = await page.InnerTextAsync("main");
             Assert.Contains("<img src=x id=pwned-img", text, StringComparison.Ordinal);
-            Assert.Contains("<b id=pwned-b>bold</b>", text, StringComparison.Ordinal);
+            if (keyShown)
+            {
+                Assert.Contains("<b id=pwned-b>bold</b>", text, StringComparison.Ordinal);
+            }
+
             Assert.Equal(0, await page.Locator("#pwned-img, #pwned-b, main script").CountAsync());
             Assert.NotEqual("pwned", await page.TitleAsync());
         }
@@ -46,7 +50,7 @@ public sealed class SecurityTests
         await page.GotoAsync(_fixture.BaseUrl + "/dashboard/events/" + events[0].Index);
         Assert.Contains(DashboardFixture.HostileProcessName.Replace("\"", "\\\"", StringComparison.Ordinal), await page.InnerTextAsync("#event-json"), StringComparison.Ordinal);
         Assert.Equal(0, await page.Locator("#pwned-img, main script").CountAsync());
-        Assert.Empty(console);
+        Assert.True(console.Count == 0, string.Join("\n", console));
     }
 
     [Fact]
@@ -63,7 +67,7 @@ public sealed class SecurityTests
             Assert.DoesNotContain("unsafe", headers["content-security-policy"], StringComparison.Ordinal);
             Assert.Equal("nosniff", headers["x-content-type-options"]);
             Assert.Equal("DENY", headers["x-frame-options"]);
-            Assert.Equal("no-store", headers["cache-control"]);
+            Assert.Contains("no-store", headers["cache-control"], StringComparison.Ordinal);
 
             // No inline script anywhere: every script element has a src on this origin; no inline style attribute.
             var html = await response.TextAsync();
@@ -78,7 +82,7 @@ public sealed class SecurityTests
             }
         }
 
-        Assert.Empty(console);
+        Assert.True(console.Count == 0, string.Join("\n", console));
     }
 
     [Fact]
@@ -167,7 +171,7 @@ public sealed class SecurityTests
             await page.FillAsync("#token", token);
             await page.ClickAsync("form.login button[type=submit]");
             Assert.Contains(expected, await page.InnerTextAsync(".problem"), StringComparison.Ordinal);
-            Assert.Empty((await context.CookiesAsync()).Where(c => c.Name == DashboardSecurity.CookieName));
+            Assert.DoesNotContain(await context.CookiesAsync(), c => c.Name == DashboardSecurity.CookieName);
         }
 
         // A session ends when its token is revoked.

@@ -39,7 +39,7 @@ public sealed class AlertModel : DashboardPageModel
     {
         if (!await LoadAsync(withEvents: true))
         {
-            return NotFound();
+            return NotFoundPage($"No alert with id '{Id}' is stored.");
         }
 
         return Page();

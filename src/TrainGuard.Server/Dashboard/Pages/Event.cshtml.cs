@@ -28,7 +28,7 @@ public sealed class EventModel : DashboardPageModel
     {
         if (await DashboardQueries.ProveAsync(Dashboard.State, Index, HttpContext.RequestAborted) is not { } proof)
         {
-            return NotFound();
+            return NotFoundPage($"The ledger has no entry {Index} (its size is {Dashboard.State.Log.Size}).");
         }
 
         Proof = proof;
