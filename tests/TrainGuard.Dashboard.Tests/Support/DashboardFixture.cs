@@ -112,6 +112,13 @@ public sealed class DashboardFixture : IAsyncLifetime
         var console = new List<string>();
         page.Console += (_, m) => console.Add(m.Type + ": " + m.Text);
         page.PageError += (_, e) => console.Add("pageerror: " + e);
+        page.Response += (_, r) =>
+        {
+            if (r.Status >= 400)
+            {
+                console.Add($"response: {r.Status} {r.Url}");
+            }
+        };
         if (token is not null)
         {
             await page.GotoAsync(BaseUrl + "/dashboard/login");
