@@ -77,6 +77,11 @@ public sealed class TimelineModel : DashboardPageModel
             return Page();
         }
 
+        if (Account is not null && Timeline.Names.Count > 0)
+        {
+            Title = $"Timeline of {string.Join(", ", Timeline.Names)}" + (Timeline.LoginUids.Count > 0 ? $" (login uid {string.Join(", ", Timeline.LoginUids)})" : string.Empty);
+        }
+
         if (Timeline.Truncated && Timeline.Entries.LastOrDefault(e => e.Kind == "event") is { } last)
         {
             NextSince = Show.Input(AlertStore.Micros(last.At));
