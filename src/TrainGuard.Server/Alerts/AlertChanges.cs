@@ -50,7 +50,7 @@ public sealed class AlertChanges
 }
 
 /// <summary>The account behind one event as the timeline indexes it (after planted-key attribution).</summary>
-public sealed record ActorRow(long Index, long TimestampMicros, string? Host, string? LoginUid, string? Name, string Attribution);
+public sealed record ActorRow(long Index, long TimestampMicros, string? Host, string? LoginUid, string? Name, string Attribution, string? SessionUser = null);
 
 /// <summary>An agent's latest heartbeat: when the server received it, the interval the agent announced, and where it is in the ledger.</summary>
 public sealed record AgentHeartbeat(string Host, DateTimeOffset ReceivedAt, double IntervalSeconds, long LedgerIndex, string EventId);

@@ -214,7 +214,7 @@ public sealed class AlertDerivation
         if (facts.Actor is { } actor && (actor.Name is not null || actor.LoginUid is not null))
         {
             var at = facts.Timestamp ?? facts.Ingested ?? DateTimeOffset.UnixEpoch;
-            changes.Actors[index] = new ActorRow(index, Rfc3339.ToUnixMicroseconds(at), facts.Host, actor.LoginUid, actor.Name, facts.Attribution);
+            changes.Actors[index] = new ActorRow(index, Rfc3339.ToUnixMicroseconds(at), facts.Host, actor.LoginUid, actor.Name, facts.Attribution, facts.SessionUser);
         }
 
         foreach (var hit in _hits)

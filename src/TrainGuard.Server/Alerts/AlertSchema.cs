@@ -63,7 +63,8 @@ internal static class AlertSchema
             host TEXT NULL,
             login_uid TEXT NULL,
             account_name TEXT NULL,
-            attribution TEXT NOT NULL
+            attribution TEXT NOT NULL,
+            logged_in_as TEXT NULL
         );
         CREATE INDEX IF NOT EXISTS actor_event_login_uid ON actor_event (login_uid, ts);
         CREATE INDEX IF NOT EXISTS actor_event_account_name ON actor_event (account_name, ts);
@@ -125,7 +126,8 @@ internal static class AlertSchema
             host text NULL,
             login_uid text NULL,
             account_name text NULL,
-            attribution text NOT NULL
+            attribution text NOT NULL,
+            logged_in_as text NULL
         );
         CREATE INDEX IF NOT EXISTS actor_event_login_uid ON actor_event (login_uid, ts);
         CREATE INDEX IF NOT EXISTS actor_event_account_name ON actor_event (account_name, ts);

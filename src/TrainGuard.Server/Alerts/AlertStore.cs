@@ -196,9 +196,9 @@ public sealed class AlertStore
                 foreach (var row in changes.Actors.Values)
                 {
                     await ExecuteAsync(connection, transaction, cancellationToken,
-                        "INSERT INTO actor_event (idx, ts, host, login_uid, account_name, attribution) VALUES (@idx, @ts, @host, @uid, @name, @attribution) " +
-                        "ON CONFLICT (idx) DO UPDATE SET ts = excluded.ts, host = excluded.host, login_uid = excluded.login_uid, account_name = excluded.account_name, attribution = excluded.attribution",
-                        ("@idx", row.Index), ("@ts", row.TimestampMicros), ("@host", row.Host), ("@uid", row.LoginUid), ("@name", row.Name), ("@attribution", row.Attribution));
+                        "INSERT INTO actor_event (idx, ts, host, login_uid, account_name, attribution, logged_in_as) VALUES (@idx, @ts, @host, @uid, @name, @attribution, @session) " +
+                        "ON CONFLICT (idx) DO UPDATE SET ts = excluded.ts, host = excluded.host, login_uid = excluded.login_uid, account_name = excluded.account_name, attribution = excluded.attribution, logged_in_as = excluded.logged_in_as",
+                        ("@idx", row.Index), ("@ts", row.TimestampMicros), ("@host", row.Host), ("@uid", row.LoginUid), ("@name", row.Name), ("@attribution", row.Attribution), ("@session", row.SessionUser));
                 }
 
                 foreach (var beat in changes.Heartbeats.Values)
@@ -362,7 +362,7 @@ public sealed class AlertStore
         var sql = new StringBuilder();
         if (host is not null)
         {
-            sql.Append("SELECT e.idx, e.ts, e.host, a.login_uid, a.account_name, a.attribution, l.entry FROM event_index e JOIN ledger_entry l ON l.idx = e.idx ")
+            sql.Append("SELECT e.idx, e.ts, e.host, a.login_uid, a.account_name, a.attribution, a.logged_in_as, l.entry FROM event_index e JOIN ledger_entry l ON l.idx = e.idx ")
                 .Append("JOIN ledger_head hd ON hd.id = 1 LEFT JOIN actor_event a ON a.idx = e.idx WHERE e.host = @host AND e.idx < hd.tree_size");
             parameters.Add(("@host", host));
         }
@@ -384,7 +384,7 @@ public sealed class AlertStore
                 return [];
             }
 
-            sql.Append("SELECT a.idx, a.ts, a.host, a.login_uid, a.account_name, a.attribution, l.entry FROM actor_event a JOIN ledger_entry l ON l.idx = a.idx WHERE (")
+            sql.Append("SELECT a.idx, a.ts, a.host, a.login_uid, a.account_name, a.attribution, a.logged_in_as, l.entry FROM actor_event a JOIN ledger_entry l ON l.idx = a.idx WHERE (")
                 .Append(string.Join(" OR ", clauses)).Append(')');
         }
 
@@ -417,7 +417,8 @@ public sealed class AlertStore
                 reader.IsDBNull(3) ? null : reader.GetString(3),
                 reader.IsDBNull(4) ? null : reader.GetString(4),
                 reader.IsDBNull(5) ? AlertAttribution.Direct : reader.GetString(5),
-                (byte[])reader.GetValue(6)));
+                reader.IsDBNull(6) ? null : reader.GetString(6),
+                (byte[])reader.GetValue(7)));
         }
 
         return rows;
@@ -634,5 +635,8 @@ public sealed class AlertStore
     }
 }
 
-/// <summary>One event of a timeline: its ledger index, time, host, the account behind it (after attribution) and its stored JSON.</summary>
-public sealed record TimelineRow(long Index, long TimestampMicros, string? Host, string? LoginUid, string? Name, string Attribution, byte[] Entry);
+/// <summary>
+/// One event of a timeline: its ledger index, time, host, the account behind it (after attribution; for a planted-key
+/// session also the account it was logged in as) and its stored JSON.
+/// </summary>
+public sealed record TimelineRow(long Index, long TimestampMicros, string? Host, string? LoginUid, string? Name, string Attribution, string? SessionUser, byte[] Entry);

@@ -62,6 +62,7 @@ public sealed class AlertTimeline
 
             var actor = row.Name ?? row.LoginUid ?? facts.Actor.Name ?? facts.Actor.LoginUid;
             var planted = row.Attribution == AlertAttribution.PlantedKey;
+            facts = facts with { SessionUser = row.SessionUser };
             timeline.Touch(facts, actor, row.LoginUid ?? facts.LoginUid, planted);
             entries.Add(new TimelineEntry
             {
@@ -98,7 +99,7 @@ public sealed class AlertTimeline
     {
         ArgumentNullException.ThrowIfNull(e);
         var who = Text(actor) ?? "an unknown account";
-        if (planted && e.SessionUser is null && e.UserName is { } sessionUser && sessionUser != actor)
+        if (planted && e.SessionUser is { } sessionUser && sessionUser != actor)
         {
             who += $" (as {Text(sessionUser)})";
         }
@@ -109,7 +110,7 @@ public sealed class AlertTimeline
             "process-signal" => string.Create(CultureInfo.InvariantCulture, $"{who} sent {Text(e.SignalName) ?? "a signal"} to pid {e.TargetPid} ({Text(e.TargetUserName ?? e.TargetLoginUid) ?? "?"}, {Text(e.TargetProcessName) ?? "?"}){failed}"),
             "file-created" or "file-changed" or "file-deleted" or "file-renamed" =>
                 $"{who} {e.Action["file-".Length..]} {Text(e.FilePath) ?? "a file"}{(e.FileTargetPath is { } target ? " -> " + Text(target) : string.Empty)}{failed}",
-            "user-login" => $"{Text(e.UserName) ?? who} logged in{(planted ? $" (put on {who}: a planted key)" : string.Empty)}{(e.LoginPhase is { } phase ? $" ({Text(phase)})" : string.Empty)}{(e.KeyFingerprint is { } key ? " with key " + Text(key) : string.Empty)}{(e.SourceAddress is { } from ? " from " + Text(from) : string.Empty)}{failed}",
+            "user-login" => $"{(planted ? $"{Text(actor)} logged in as {Text(e.SessionUser ?? e.UserName)} with a planted key" : $"{Text(e.UserName) ?? who} logged in")}{(e.LoginPhase is { } phase ? $" ({Text(phase)})" : string.Empty)}{(e.KeyFingerprint is { } key ? " with key " + Text(key) : string.Empty)}{(e.SourceAddress is { } from ? " from " + Text(from) : string.Empty)}{failed}",
             "user-logout" => $"{Text(e.UserName) ?? who} logged out{(e.LoginPhase is { } phase ? $" ({Text(phase)})" : string.Empty)}",
             "loginuid-changed" => $"login uid set by {Text(e.Executable) ?? "a process"} (pid {e.Pid}) in the session of {Text(e.UserName) ?? who}",
             "user-created" or "user-changed" or "user-deleted" =>
@@ -153,7 +154,7 @@ public sealed class AlertTimeline
             VictimRuns.Add(run);
         }
 
-        if (planted && e.UserName is { } sessionUser && sessionUser != actor)
+        if (planted && e.SessionUser is { } sessionUser && sessionUser != actor)
         {
             VictimUsers.Add(Text(sessionUser)!);
             if (e.KeyFingerprint is { } plantedKey)
