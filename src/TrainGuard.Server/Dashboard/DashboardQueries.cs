@@ -23,7 +23,12 @@ internal static class DashboardQueries
         await using var connection = await ledger.OpenConnectionAsync(cancellationToken);
         await using var command = SqlDialect.Command(connection, null,
             "SELECT id, tree_size, root_hash, note, created_at FROM ledger_checkpoint" + (belowSize is null ? string.Empty : " WHERE tree_size < @below") + " ORDER BY id DESC LIMIT @limit",
-            ("@below", belowSize), ("@limit", count));
+            ("@limit", (long)count));
+        if (belowSize is { } below)
+        {
+            SqlDialect.Add(command, "@below", below);
+        }
+
         var result = new List<StoredTreeHead>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
