@@ -12,6 +12,7 @@ using TrainGuard.Ledger.Notes;
 using TrainGuard.Ledger.Storage;
 using TrainGuard.Server.Alerts;
 using TrainGuard.Server.Auth;
+using TrainGuard.Server.Dashboard;
 using TrainGuard.Server.Http;
 using TrainGuard.Server.Ledger;
 using TrainGuard.Server.Notifications;
@@ -122,6 +123,7 @@ public sealed class TrainGuardServer : IAsyncDisposable
             state.Notifier = webhooks.Notifier;
             Configure(app, state);
             WebhookEndpoints.Map(app, state, webhooks.Store);
+            DashboardSetup.Map(app, state);
             if (PrivateFiles.IsShared(options.DataDirectory))
             {
                 logger.LogWarning("the data directory {Directory} is open to its group or others; the server's files in it are 0600, but 'chmod 700' it", options.DataDirectory);
@@ -247,6 +249,7 @@ public sealed class TrainGuardServer : IAsyncDisposable
             }
         });
         builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
+        DashboardSetup.AddServices(builder.Services);
 
         builder.Logging.ClearProviders();
         builder.Logging.SetMinimumLevel(options.LogLevel);
