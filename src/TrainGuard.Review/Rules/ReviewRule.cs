@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics.CodeAnalysis;
 using TrainGuard.Rules;
 
@@ -32,9 +33,31 @@ public sealed class ReviewRule : RuleDefinition
     /// <summary>The files the rule is about (sensitive-file rules).</summary>
     public IReadOnlyList<PathPattern> Paths { get; }
 
-    public bool MatchesCall(string? qualified) => qualified is not null && Calls.Any(c => c.IsMatch(qualified));
+    public bool MatchesCall(string? qualified) => qualified is not null && Cached(_calls, qualified, q => Calls.Any(c => c.IsMatch(q)));
 
-    public bool MatchesName(string? name) => name is not null && NamePatterns.Any(p => p.IsMatch(name));
+    public bool MatchesName(string? name) => name is not null && Cached(_names, name, n => NamePatterns.Any(p => p.IsMatch(n)));
+
+    /// <summary>Answers per name are kept (names repeat in every file); the caches stop growing at <see cref="MaxCached"/> names.</summary>
+    private const int MaxCached = 100_000;
+
+    private readonly ConcurrentDictionary<string, bool> _calls = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, bool> _names = new(StringComparer.Ordinal);
+
+    private static bool Cached(ConcurrentDictionary<string, bool> cache, string key, Func<string, bool> match)
+    {
+        if (cache.TryGetValue(key, out var known))
+        {
+            return known;
+        }
+
+        var result = match(key);
+        if (cache.Count < MaxCached)
+        {
+            cache.TryAdd(key, result);
+        }
+
+        return result;
+    }
 
     public bool MatchesPath(string path) => Paths.Any(p => p.IsMatch(path));
 }
