@@ -124,10 +124,9 @@ public sealed class AlertDerivation
     private void Read(long index, byte[] entry, AlertChanges? changes)
     {
         EventFacts facts;
-        JsonDocument document;
         try
         {
-            document = JsonDocument.Parse(entry, new JsonDocumentOptions { MaxDepth = CanonicalJson.MaxDepth });
+            facts = EventFacts.Read(index, entry);
         }
         catch (JsonException)
         {
@@ -135,19 +134,10 @@ public sealed class AlertDerivation
             return;
         }
 
-        using (document)
+        if (changes is not null && facts.Action == AlertStatusEvent.Action)
         {
-            try
-            {
-                facts = EventFacts.Read(index, document.RootElement);
-            }
-            catch (JsonException)
-            {
-                MalformedEvents++;
-                return;
-            }
-
-            if (changes is not null && facts.Action == AlertStatusEvent.Action && AlertStatusEvent.Read(index, document.RootElement) is { } status)
+            using var document = JsonDocument.Parse(entry, new JsonDocumentOptions { MaxDepth = CanonicalJson.MaxDepth });
+            if (AlertStatusEvent.Read(index, document.RootElement) is { } status)
             {
                 ApplyStatus(status.AlertId, status.Entry, changes);
             }
@@ -184,8 +174,7 @@ public sealed class AlertDerivation
         {
             try
             {
-                using var document = JsonDocument.Parse(entry, new JsonDocumentOptions { MaxDepth = CanonicalJson.MaxDepth });
-                facts = EventFacts.Read(index, document.RootElement);
+                facts = EventFacts.Read(index, entry);
             }
             catch (JsonException)
             {
