@@ -1,0 +1,120 @@
+"""Event construction: the `run-*` events of docs/events.md (ECS field names, UUIDv7 ids)."""
+
+import datetime
+import math
+import os
+import secrets
+import socket
+import sys
+import time
+
+try:
+    import pwd
+except ImportError:  # pragma: no cover - not on Linux
+    pwd = None
+
+
+def uuid7(seconds=None):
+    """A UUIDv7 string: 48-bit millisecond timestamp, version 7, RFC 4122 variant, random bits."""
+    ms = time.time_ns() // 1_000_000 if seconds is None else int(seconds * 1000)
+    rand = int.from_bytes(secrets.token_bytes(10), "big")
+    value = (ms & ((1 << 48) - 1)) << 80
+    value |= 0x7 << 76
+    value |= ((rand >> 68) & 0xFFF) << 64  # rand_a: 12 bits
+    value |= 0b10 << 62
+    value |= rand & ((1 << 62) - 1)  # rand_b: 62 bits
+    h = "%032x" % value
+    return "%s-%s-%s-%s-%s" % (h[:8], h[8:12], h[12:16], h[16:20], h[20:])
+
+
+def timestamp(seconds=None):
+    """RFC 3339 UTC with three fractional digits."""
+    when = datetime.datetime.fromtimestamp(time.time() if seconds is None else seconds, datetime.timezone.utc)
+    return when.strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (when.microsecond // 1000)
+
+
+def finite(value):
+    """The number as a JSON-safe float, or None when it is NaN/Inf (or not a number)."""
+    if value is None:
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _user():
+    uid = os.getuid() if hasattr(os, "getuid") else None
+    name = None
+    if pwd is not None and uid is not None:
+        try:
+            name = pwd.getpwuid(uid).pw_name
+        except KeyError:
+            name = None
+    return name or os.environ.get("USER") or str(uid), uid
+
+
+def run_identity(run_id=None, name=None):
+    """`trainguard.run.{id,name,rank,world_size,local_rank}` from the arguments, torch.distributed or the environment."""
+    rank, world = None, None
+    dist = sys.modules.get("torch.distributed")
+    try:
+        if dist is not None and dist.is_available() and dist.is_initialized():
+            rank, world = dist.get_rank(), dist.get_world_size()
+    except Exception:  # noqa: BLE001 - a broken process group must not stop training
+        rank, world = None, None
+    if rank is None:
+        rank = _int_env("RANK", 0)
+        world = _int_env("WORLD_SIZE", 1)
+    run_id = run_id or os.environ.get("SLURM_JOB_ID") or os.environ.get("TORCHELASTIC_RUN_ID") or uuid7()
+    return {
+        "id": str(run_id),
+        "name": name or str(run_id),
+        "rank": rank,
+        "world_size": world,
+        "local_rank": _int_env("LOCAL_RANK", 0),
+    }
+
+
+def _int_env(name, default):
+    try:
+        return int(os.environ.get(name, default))
+    except ValueError:
+        return default
+
+
+class EventFactory:
+    """Makes the common envelope every `run-*` event carries."""
+
+    def __init__(self, run):
+        self.run = dict(run)
+        self.host = socket.gethostname()
+        self.user_name, self.user_id = _user()
+        self.pid = os.getpid()
+
+    def make(self, action, fields, kind="event", outcome=None, seconds=None):
+        event = {
+            "id": uuid7(seconds),
+            "@timestamp": timestamp(seconds),
+            "event": {"kind": kind, "module": "run", "dataset": "run", "action": action},
+            "host": {"name": self.host},
+            "user": {"name": self.user_name, "id": None if self.user_id is None else str(self.user_id)},
+            "process": {"pid": self.pid},
+            "trainguard": {"run": dict(self.run)},
+        }
+        if outcome is not None:
+            event["event"]["outcome"] = outcome
+        for key, value in fields.items():
+            _merge(event, key.split("."), value)
+        return event
+
+
+def _merge(target, path, value):
+    for part in path[:-1]:
+        target = target.setdefault(part, {})
+    leaf = path[-1]
+    if isinstance(value, dict) and isinstance(target.get(leaf), dict):
+        target[leaf].update(value)
+    else:
+        target[leaf] = value

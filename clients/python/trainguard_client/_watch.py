@@ -1,0 +1,373 @@
+"""The training-side watcher: per-step metrics from an optimizer, periodic attestation, events off the training thread.
+
+Work on the training thread is kept to a few clock reads and appending one tuple to a deque; the event envelope,
+JSON and the conversion of 0-dim tensors to numbers happen on the sender thread. Vector metrics (gradient norm,
+update norm and the cosine between the applied update and the negative gradient) are computed every
+`sample_every` steps on a fixed sample of coordinates chosen with the client's own generator (the training's
+random streams are never drawn from).
+"""
+
+import collections
+import hashlib
+import math
+import os
+import random
+import sys
+import time
+import weakref
+
+from . import _events
+from ._attest import Attester
+from ._transport import FileSink, HttpSink, Outbox
+
+_RUNS = weakref.WeakKeyDictionary()
+
+
+def _build(factory, item):
+    action, seconds, fields, kind, outcome = item
+    if action == "run-step":
+        fields = _step_fields(fields)
+    return factory.make(action, fields, kind=kind, outcome=outcome, seconds=seconds)
+
+
+def _number(value):
+    if value is None:
+        return None
+    if hasattr(value, "item"):
+        value = value.item()
+    return float(value)
+
+
+def _step_fields(raw):
+    step = {"step": raw["step"], "time_ms": _round(raw["time_ms"]), "optimizer_ms": _round(raw["optimizer_ms"])}
+    nonfinite = []
+    for name in ("loss", "grad_norm", "update_norm", "cosine"):
+        if name not in raw:
+            continue
+        number = _number(raw[name])
+        if number is not None and not math.isfinite(number):
+            nonfinite.append(name)
+            number = None
+        step[name] = None if number is None else float("%.6g" % number)
+    step["lr"] = [float("%.6g" % v) for v in raw["lr"]]
+    if raw.get("batch_ids") is not None:
+        step["batch_hash"] = hashlib.sha256(raw["batch_ids"].encode("ascii")).hexdigest()
+    for name in ("rng_hash", "seed"):
+        if raw.get(name) is not None:
+            step[name] = raw[name]
+    if nonfinite:
+        step["nonfinite"] = nonfinite
+    return {"trainguard.step": step}
+
+
+def _round(value):
+    return None if value is None else round(value, 3)
+
+
+def _sink_from(server, token, token_file, events_file):
+    server = server or os.environ.get("TRAINGUARD_SERVER")
+    events_file = events_file or os.environ.get("TRAINGUARD_EVENTS_FILE")
+    if events_file:
+        return FileSink(events_file)
+    if server:
+        token = token or os.environ.get("TRAINGUARD_TOKEN")
+        token_file = token_file or os.environ.get("TRAINGUARD_TOKEN_FILE")
+        if not token and token_file:
+            with open(token_file, encoding="utf-8") as handle:
+                token = handle.read().strip()
+        if not token:
+            raise ValueError("TrainGuard server %s given without a token (token=, TRAINGUARD_TOKEN or TRAINGUARD_TOKEN_FILE)" % server)
+        return HttpSink(server, token)
+    raise ValueError("no destination for the events: give events_file= or server= (or TRAINGUARD_EVENTS_FILE / TRAINGUARD_SERVER)")
+
+
+def _inner_optimizer(optimizer):
+    import torch
+
+    seen = 0
+    while not isinstance(optimizer, torch.optim.Optimizer) and hasattr(optimizer, "optimizer") and seen < 4:
+        optimizer = optimizer.optimizer  # accelerate's AcceleratedOptimizer and similar wrappers
+        seen += 1
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise TypeError("trainguard_client.watch needs a torch.optim.Optimizer, got %s" % type(optimizer).__name__)
+    return optimizer
+
+
+class Run:
+    """One watched optimizer. Made by `trainguard_client.watch`."""
+
+    def __init__(self, optimizer, run_id=None, name=None, manifest=None, server=None, token=None, token_file=None,
+                 events_file=None, sample_every=10, attest_every=500, rng_every=100, sample_size=4096,
+                 batches_per_step=1, spike_factor=5.0, sink=None, queue_size=10_000, buffer_size=50_000,
+                 flush_interval=0.25):
+        import torch
+
+        self.torch = torch
+        self.optimizer = _inner_optimizer(optimizer)
+        self.sample_every = max(1, int(sample_every))
+        self.attest_every = max(0, int(attest_every))
+        self.rng_every = max(0, int(rng_every))
+        self.batches_per_step = max(1, int(batches_per_step))
+        self.spike_factor = spike_factor
+        self.run = _events.run_identity(run_id, name)
+        self.factory = _events.EventFactory(self.run)
+        self.outbox = Outbox(self.factory, _build, sink or _sink_from(server, token, token_file, events_file),
+                              capacity=queue_size, buffer=buffer_size, interval=flush_interval)
+        self.step = 0
+        self.attestation_failed = False
+        self._loss = None
+        self._batches = collections.deque()
+        self._last_end = None
+        self._pre = None
+        self._sampled = None
+        self._opt_times = collections.deque(maxlen=64)
+        self._last_spike_attest = -10 ** 9
+        self._closed = False
+        self._own_wrappers = set()
+        self._own_hooks = set()
+        self._attester = Attester(self._own_wrappers, self._own_hooks)
+        self._sample = _CoordinateSample(self.optimizer, sample_size, torch)
+        self._emit("run-started", {
+            "trainguard.run.torch_version": torch.__version__,
+            "trainguard.run.python_version": "%d.%d.%d" % sys.version_info[:3],
+            "trainguard.run.optimizer": "%s.%s" % (type(self.optimizer).__module__, type(self.optimizer).__qualname__),
+            "trainguard.run.manifest": None if manifest is None else os.fspath(manifest),
+            "trainguard.run.seed": {"initial": str(torch.initial_seed())},
+            "trainguard.run.sample_every": self.sample_every,
+        })
+        self.attest("start")
+        self._install()
+        _RUNS[self.optimizer] = self
+
+    # ---- public API ---------------------------------------------------------------------------------------------
+
+    def record_loss(self, loss):
+        """The loss of the current step (a tensor or number); read on the sender thread, never synchronised here."""
+        self._loss = loss.detach() if hasattr(loss, "detach") else loss
+
+    def record_batch(self, sample_ids):
+        """The sample ids of one batch (the sampler wrapper calls this for you)."""
+        if hasattr(sample_ids, "tolist"):
+            sample_ids = sample_ids.tolist()
+        self._batches.append(",".join(str(int(i)) for i in sample_ids))
+
+    def wrap_batch_sampler(self, batch_sampler):
+        """A batch sampler that records each batch's indices; pass it to DataLoader(batch_sampler=...)."""
+        from ._sampler import RecordingBatchSampler
+
+        return RecordingBatchSampler(batch_sampler, self)
+
+    def attest(self, reason="periodic"):
+        try:
+            checks = self._attester.attest(self.optimizer)
+        except Exception as error:  # noqa: BLE001 - an attestation that cannot run is a failed attestation
+            checks = [{"name": "step-code", "ok": False, "detail": "attestation could not run: %s: %s" % (type(error).__name__, error)}]
+        ok = all(c["ok"] for c in checks)
+        fields = {"trainguard.attest": {"checks": checks, "reason": reason, "step": self.step}}
+        if not ok:
+            self.attestation_failed = True
+            failed = [c for c in checks if not c["ok"]]
+            fields["trainguard.finding"] = {
+                "rule": "TG-RUN-001", "severity": "critical", "verdict": "malicious",
+                "message": "the optimizer step that runs is not the code on disk: " + "; ".join("%s: %s" % (c["name"], c["detail"]) for c in failed)[:2000],
+                "why": "A training job's optimizer was replaced, wrapped, patched on the instance or hooked: the update it applies is not the one its source declares.",
+                "guidance": "Stop the job, keep the process's environment as evidence, run `trainguard env verify`, and find who changed the code (docs/rules/TG-RUN-001.md).",
+            }
+            fields["event.severity"] = 99
+            fields["trainguard.severity"] = "critical"
+        self._emit("run-attestation", fields, kind="event" if ok else "alert", outcome="success" if ok else "failure")
+        return checks
+
+    def flush(self, timeout=5.0):
+        return self.outbox.flush(timeout)
+
+    def close(self, timeout=5.0):
+        if self._closed:
+            return True
+        self._closed = True
+        self._uninstall()
+        return self.outbox.close(timeout)
+
+    @property
+    def dropped(self):
+        return self.outbox.dropped
+
+    # ---- hooks --------------------------------------------------------------------------------------------------
+
+    def _install(self):
+        opt = self.optimizer
+        if hasattr(opt, "register_step_pre_hook") and hasattr(opt, "register_step_post_hook"):
+            pre = lambda optimizer, args, kwargs: self._before()  # noqa: E731
+            post = lambda optimizer, args, kwargs: self._after(None)  # noqa: E731
+            self._own_hooks.update((pre, post))
+            self._handles = [opt.register_step_pre_hook(pre), opt.register_step_post_hook(post)]
+            self._wrapper = None
+            return
+        # torch 1.13: no step hooks. The instance gets a wrapper that calls what `step` resolved to before
+        # (the class's step, looked up at each call, or an instance patch already there, which attestation reports).
+        previous = vars(opt).get("step")
+        run = self
+
+        def step(*args, **kwargs):
+            run._before()
+            try:
+                result = previous(*args, **kwargs) if previous is not None else type(opt).step(opt, *args, **kwargs)
+            except BaseException:
+                run._pre = None
+                raise
+            run._after(result)
+            return result
+
+        step.__wrapped__ = previous if previous is not None else type(opt).step
+        step._trainguard_previous = previous
+        self._own_wrappers.add(step)
+        self._wrapper = step
+        self._handles = []
+        opt.step = step
+
+    def _uninstall(self):
+        for handle in getattr(self, "_handles", []):
+            handle.remove()
+        if getattr(self, "_wrapper", None) is not None and vars(self.optimizer).get("step") is self._wrapper:
+            previous = self._wrapper._trainguard_previous
+            if previous is None:
+                del self.optimizer.step
+            else:
+                self.optimizer.step = previous
+        _RUNS.pop(self.optimizer, None)
+
+    # ---- per step -----------------------------------------------------------------------------------------------
+
+    def _before(self):
+        try:
+            sampled = (self.step + 1) % self.sample_every == 0 or self.sample_every == 1
+            self._sampled = self._sample.before() if sampled else None
+        except Exception:  # noqa: BLE001 - telemetry never breaks a step
+            self._sampled = None
+        self._pre = time.perf_counter()
+
+    def _after(self, result):
+        end = time.perf_counter()
+        try:
+            self._record(end, result)
+        except Exception as error:  # noqa: BLE001
+            self.outbox.last_error = "step: %s: %s" % (type(error).__name__, error)
+
+    def _record(self, end, result):
+        pre = self._pre
+        optimizer_ms = (end - pre) * 1000.0 if pre is not None else None
+        step_ms = (end - self._last_end) * 1000.0 if self._last_end is not None else None
+        self.step += 1
+        fields = {"step": self.step, "time_ms": step_ms, "optimizer_ms": optimizer_ms,
+                  "lr": [group.get("lr", 0.0) for group in self.optimizer.param_groups]}
+        lr = fields["lr"]
+        if any(hasattr(v, "item") for v in lr):
+            fields["lr"] = [float(v) for v in lr]
+        loss = self._loss if self._loss is not None else result
+        if loss is not None:
+            fields["loss"] = loss
+            self._loss = None
+        if self._sampled is not None:
+            fields.update(self._sample.after(self._sampled))
+            self._sampled = None
+        else:
+            fields["cosine"] = None
+        if len(self._batches) >= self.batches_per_step:
+            fields["batch_ids"] = ",".join(self._batches.popleft() for _ in range(self.batches_per_step))
+        if self.rng_every and self.step % self.rng_every == 0:
+            fields["rng_hash"], fields["seed"] = _rng_hash(self.torch), str(self.torch.initial_seed())
+        self.outbox.put(("run-step", time.time(), fields, "event", None))
+        self._pre = None
+        if self.attest_every and self.step % self.attest_every == 0:
+            self.attest("periodic")
+        elif optimizer_ms is not None:
+            self._spike_check(optimizer_ms)
+        self._last_end = time.perf_counter()
+
+    def _spike_check(self, optimizer_ms):
+        times = self._opt_times
+        if len(times) >= 16 and self.step - self._last_spike_attest >= 50:
+            median = sorted(times)[len(times) // 2]
+            if optimizer_ms > self.spike_factor * median and optimizer_ms - median > 5.0:
+                self._last_spike_attest = self.step
+                self.attest("optimizer-time-spike")
+        times.append(optimizer_ms)
+
+    def _emit(self, action, fields, kind="event", outcome=None):
+        self.outbox.put((action, time.time(), fields, kind, outcome))
+
+
+class _CoordinateSample:
+    """A fixed sample of parameter coordinates (the client's own generator), read before and after a step."""
+
+    def __init__(self, optimizer, size, torch):
+        params = [p for group in optimizer.param_groups for p in group["params"]]
+        self.torch = torch
+        self.params = params
+        generator = torch.Generator().manual_seed(0x7467)  # the client's own stream: training RNG untouched
+        total = sum(p.numel() for p in params)
+        chosen = []
+        if total:
+            # Up to 32 tensors, chosen in proportion to their size, keep the cost per sampled step bounded.
+            weights = torch.tensor([float(p.numel()) for p in params])
+            count = min(32, len(params))
+            picks = torch.multinomial(weights, count, replacement=False, generator=generator).tolist()
+            picked_total = sum(params[i].numel() for i in picks)
+            for i in sorted(picks):
+                n = params[i].numel()
+                k = max(1, min(n, round(size * n / picked_total)))
+                idx = torch.randperm(n, generator=generator)[:k] if n <= 1 << 22 else torch.randint(n, (k,), generator=generator)
+                chosen.append((params[i], idx.to(params[i].device)))
+        self.chosen = chosen
+
+    def before(self):
+        torch = self.torch
+        with torch.no_grad():
+            grads, values, norms = [], [], []
+            for p, idx in self.chosen:
+                if p.grad is None:
+                    continue
+                flat_grad = p.grad.detach().reshape(-1)
+                grads.append(flat_grad.index_select(0, idx).float())
+                values.append(p.detach().reshape(-1).index_select(0, idx).float())
+            for p in self.params:
+                if p.grad is not None:
+                    norms.append(p.grad.detach().float().norm())
+            grad_norm = torch.stack(norms).norm() if norms else None
+        return grads, values, grad_norm
+
+    def after(self, state):
+        torch = self.torch
+        grads, values, grad_norm = state
+        with torch.no_grad():
+            if not grads:
+                return {"grad_norm": grad_norm, "cosine": None}
+            after = [p.detach().reshape(-1).index_select(0, idx).float() for p, idx in self.chosen if p.grad is not None]
+            update = torch.cat(after) - torch.cat(values)
+            neg_grad = -torch.cat(grads)
+            update_norm = update.norm()
+            cosine = torch.dot(update, neg_grad) / (update_norm * neg_grad.norm()).clamp_min(1e-30)
+        return {"grad_norm": grad_norm, "update_norm": update_norm, "cosine": cosine}
+
+
+def _rng_hash(torch):
+    """sha256 over torch's CPU generator state, the CUDA ones when initialised, Python's and numpy's global states."""
+    digest = hashlib.sha256()
+    digest.update(_tensor_bytes(torch.get_rng_state()))
+    cuda = getattr(torch, "cuda", None)
+    if cuda is not None and cuda.is_available() and cuda.is_initialized():
+        for state in cuda.get_rng_state_all():
+            digest.update(_tensor_bytes(state))
+    digest.update(repr(random.getstate()).encode("ascii"))
+    numpy = sys.modules.get("numpy")
+    if numpy is not None:
+        kind, keys, pos, gauss, cached = numpy.random.get_state()
+        digest.update(repr((kind, keys.tolist(), pos, gauss, cached)).encode("ascii"))
+    return digest.hexdigest()
+
+
+def _tensor_bytes(tensor):
+    try:
+        return tensor.cpu().numpy().tobytes()
+    except Exception:  # noqa: BLE001 - torch built without numpy
+        return bytes(tensor.tolist())
