@@ -90,6 +90,7 @@ class Attester:
         self._dpkg_info = dpkg_info
         self._dpkg = None
         self._records = {}
+        self._record_results = {}
 
     # ---- public -------------------------------------------------------------------------------------------------
 
@@ -138,8 +139,21 @@ class Attester:
     # ---- package records ----------------------------------------------------------------------------------------
 
     def record_check(self, path):
-        """(ok, detail) for one file against its dist-info RECORD or Debian md5sums."""
+        """(ok, detail) for one file against its dist-info RECORD or Debian md5sums (re-hashed when its stat changes)."""
         real = os.path.realpath(path)
+        try:
+            st = os.stat(real)
+            key = (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino)
+        except OSError as error:
+            return False, "%s: %s" % (real, error)
+        cached = self._record_results.get(real)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        result = self._record_check(real)
+        self._record_results[real] = (key, result)
+        return result
+
+    def _record_check(self, real):
         site = _site_dir(real)
         if site is None:
             return True, "%s: not in a site-packages/dist-packages folder (not checked)" % real
@@ -210,7 +224,12 @@ def _site_dir(real):
 
 
 def _name(function):
-    return "%s.%s" % (getattr(function, "__module__", "?"), getattr(function, "__qualname__", repr(function)))
+    """module.qualname of the code that runs (functools.wraps copies another function's names onto a wrapper)."""
+    code = getattr(function, "__code__", None)
+    if code is None:
+        return "%s.%s" % (getattr(function, "__module__", "?"), getattr(function, "__qualname__", repr(function)))
+    module = getattr(function, "__globals__", {}).get("__name__", "?")
+    return "%s.%s" % (module, getattr(code, "co_qualname", code.co_name))
 
 
 def _package_root(module_name):
@@ -253,7 +272,7 @@ class _State:
         if owner is not None:
             trusted.add(_package_root(owner.__module__))
         self.trusted = {t for t in trusted if t}
-        self._instance(cls)
+        self._instance(cls, owner)
         if owner is None:
             self.fail("step-code", "%s has no step method" % cls.__qualname__)
         else:
@@ -274,21 +293,39 @@ class _State:
                 notes = self.notes[name]
                 self.checks.append({"name": name, "ok": True, "detail": "; ".join(notes[:4]) + (" (+%d more)" % (len(notes) - 4) if len(notes) > 4 else "") if notes else "ok"})
 
-    def _instance(self, cls):
-        own = vars(self.opt).get("step")
+    def _instance(self, cls, owner):
+        """The instance's own `step`, if any, must lead through known wrappers to the class's step."""
         for name, value in vars(self.opt).items():
-            if not callable(value) or name.startswith("__"):
+            if name == "step" or not callable(value) or name.startswith("__"):
                 continue
-            if name == "step" and any(value is w for w in self.a._own_wrappers):
+            if isinstance(inspect.getattr_static(cls, name, None), (types.FunctionType, staticmethod, classmethod)):
+                self.fail("instance-patch", "optimizer.%s is set on the object itself (%s), shadowing %s.%s" % (
+                    name, _describe(value), cls.__qualname__, name))
+        current = vars(self.opt).get("step")
+        class_step = vars(owner)["step"] if owner is not None else None
+        layers = []
+        while current is not None and len(layers) < 16:
+            function = getattr(current, "__func__", current)
+            if function is class_step:
+                break
+            if any(function is own for own in self.a._own_wrappers):
+                layers.append("the client's step wrapper")
+                current = function._trainguard_previous
                 continue
-            if name == "step" or isinstance(inspect.getattr_static(cls, name, None), (types.FunctionType, staticmethod, classmethod)):
-                where = getattr(getattr(value, "__code__", None), "co_filename", type(value).__name__)
-                self.fail("instance-patch", "optimizer.%s is set on the object itself (%s from %s), shadowing %s.%s" % (
-                    name, _name(value), where, cls.__qualname__, name))
-        if own is not None and not any(own is w for w in self.a._own_wrappers):
-            self._function(own, "instance step", require_trusted=False)
+            if isinstance(function, types.FunctionType) and _inside(function.__code__.co_filename, self.torch_root) \
+                    and not self.a.verify_code(function):
+                self._function(function, "instance step wrapper", require_trusted=True)
+                layers.append(getattr(function.__code__, "co_qualname", function.__code__.co_name))
+                current = _next_in_chain(function)
+                continue
+            self.fail("instance-patch", "optimizer.step is set on the object itself: %s, which is not torch's and does not lead to %s.step" % (
+                _describe(function), cls.__qualname__))
+            return
+        if current is not None and getattr(current, "__func__", current) is not class_step:
+            self.fail("instance-patch", "optimizer.step on the object does not lead to %s.step" % cls.__qualname__)
         if not self.failures["instance-patch"]:
-            self.notes["instance-patch"].append("no method set on the optimizer object" + (" (the client's own step wrapper)" if own is not None else ""))
+            self.notes["instance-patch"].append("no foreign method on the optimizer object" + (
+                " (step wrapped by: %s)" % ", ".join(layers) if layers else ""))
 
     def _chain(self, owner):
         function = vars(owner)["step"]

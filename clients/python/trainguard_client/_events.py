@@ -1,6 +1,5 @@
 """Event construction: the `run-*` events of docs/events.md (ECS field names, UUIDv7 ids)."""
 
-import datetime
 import math
 import os
 import secrets
@@ -29,8 +28,8 @@ def uuid7(seconds=None):
 
 def timestamp(seconds=None):
     """RFC 3339 UTC with three fractional digits."""
-    when = datetime.datetime.fromtimestamp(time.time() if seconds is None else seconds, datetime.timezone.utc)
-    return when.strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (when.microsecond // 1000)
+    ms = int((time.time() if seconds is None else seconds) * 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + ".%03dZ" % (ms % 1000)
 
 
 def finite(value):

@@ -14,6 +14,7 @@ import os
 import random
 import sys
 import time
+import types
 import weakref
 
 from . import _events
@@ -39,29 +40,31 @@ def _number(value):
 
 
 def _step_fields(raw):
-    step = {"step": raw["step"], "time_ms": _round(raw["time_ms"]), "optimizer_ms": _round(raw["optimizer_ms"])}
+    end, pre, last = raw["end"], raw["pre"], raw["last"]
+    step = {"step": raw["step"],
+            "time_ms": None if last is None else round((end - last) * 1000.0, 3),
+            "optimizer_ms": None if pre is None else round((end - pre) * 1000.0, 3)}
     nonfinite = []
-    for name in ("loss", "grad_norm", "update_norm", "cosine"):
+    for name in ("loss", "grad_norm", "update_norm", "cosine", "moment_cosine"):
         if name not in raw:
+            if name == "cosine":
+                step[name] = None  # not a sampled step
             continue
         number = _number(raw[name])
         if number is not None and not math.isfinite(number):
             nonfinite.append(name)
             number = None
         step[name] = None if number is None else float("%.6g" % number)
-    step["lr"] = [float("%.6g" % v) for v in raw["lr"]]
+    step["lr"] = [float("%.6g" % float(v)) for v in raw["lr"]]
     if raw.get("batch_ids") is not None:
-        step["batch_hash"] = hashlib.sha256(raw["batch_ids"].encode("ascii")).hexdigest()
+        ids = ",".join(",".join(str(int(i)) for i in batch) for batch in raw["batch_ids"])
+        step["batch_hash"] = hashlib.sha256(ids.encode("ascii")).hexdigest()
     for name in ("rng_hash", "seed"):
         if raw.get(name) is not None:
             step[name] = raw[name]
     if nonfinite:
         step["nonfinite"] = nonfinite
     return {"trainguard.step": step}
-
-
-def _round(value):
-    return None if value is None else round(value, 3)
 
 
 def _sink_from(server, token, token_file, events_file):
@@ -109,6 +112,8 @@ class Run:
         self.rng_every = max(0, int(rng_every))
         self.batches_per_step = max(1, int(batches_per_step))
         self.spike_factor = spike_factor
+        self.spike_min_ms = 20.0  # a spike is also this much above the median: not a scheduler hiccup
+        self.spike_interval = 200  # steps between attestations a spike triggers
         self.run = _events.run_identity(run_id, name)
         self.factory = _events.EventFactory(self.run)
         self.outbox = Outbox(self.factory, _build, sink or _sink_from(server, token, token_file, events_file),
@@ -121,6 +126,7 @@ class Run:
         self._pre = None
         self._sampled = None
         self._opt_times = collections.deque(maxlen=64)
+        self._median_ms = 0.0
         self._last_spike_attest = -10 ** 9
         self._closed = False
         self._own_wrappers = set()
@@ -147,9 +153,7 @@ class Run:
 
     def record_batch(self, sample_ids):
         """The sample ids of one batch (the sampler wrapper calls this for you)."""
-        if hasattr(sample_ids, "tolist"):
-            sample_ids = sample_ids.tolist()
-        self._batches.append(",".join(str(int(i)) for i in sample_ids))
+        self._batches.append(sample_ids.tolist() if hasattr(sample_ids, "tolist") else sample_ids)
 
     def wrap_batch_sampler(self, batch_sampler):
         """A batch sampler that records each batch's indices; pass it to DataLoader(batch_sampler=...)."""
@@ -203,33 +207,36 @@ class Run:
             self._handles = [opt.register_step_pre_hook(pre), opt.register_step_post_hook(post)]
             self._wrapper = None
             return
-        # torch 1.13: no step hooks. The instance gets a wrapper that calls what `step` resolved to before
-        # (the class's step, looked up at each call, or an instance patch already there, which attestation reports).
+        # torch 1.13: no step hooks. The instance gets a bound-method wrapper that calls what `step` resolved to
+        # before: the class's step (looked up at each call), or what is already on the instance (an lr scheduler's
+        # step counter, or a patch, which attestation reports). Schedulers created later wrap it in turn.
         previous = vars(opt).get("step")
         run = self
 
-        def step(*args, **kwargs):
+        def step(optimizer, *args, **kwargs):
             run._before()
             try:
-                result = previous(*args, **kwargs) if previous is not None else type(opt).step(opt, *args, **kwargs)
+                result = previous(*args, **kwargs) if previous is not None else type(optimizer).step(optimizer, *args, **kwargs)
             except BaseException:
                 run._pre = None
                 raise
             run._after(result)
             return result
 
-        step.__wrapped__ = previous if previous is not None else type(opt).step
         step._trainguard_previous = previous
-        self._own_wrappers.add(step)
-        self._wrapper = step
+        if getattr(previous, "_with_counter", False):
+            step._with_counter = True  # the scheduler's counter still runs: it is `previous`
+        bound = types.MethodType(step, opt)
+        self._own_wrappers.update((step, bound))
+        self._wrapper = bound
         self._handles = []
-        opt.step = step
+        opt.step = bound
 
     def _uninstall(self):
         for handle in getattr(self, "_handles", []):
             handle.remove()
         if getattr(self, "_wrapper", None) is not None and vars(self.optimizer).get("step") is self._wrapper:
-            previous = self._wrapper._trainguard_previous
+            previous = self._wrapper.__func__._trainguard_previous
             if previous is None:
                 del self.optimizer.step
             else:
@@ -254,15 +261,12 @@ class Run:
             self.outbox.last_error = "step: %s: %s" % (type(error).__name__, error)
 
     def _record(self, end, result):
+        # The training thread's share of a step: clock reads, a few references, one deque append. Numbers, hashes
+        # and the envelope are made on the sender thread (`_step_fields`).
         pre = self._pre
-        optimizer_ms = (end - pre) * 1000.0 if pre is not None else None
-        step_ms = (end - self._last_end) * 1000.0 if self._last_end is not None else None
-        self.step += 1
-        fields = {"step": self.step, "time_ms": step_ms, "optimizer_ms": optimizer_ms,
-                  "lr": [group.get("lr", 0.0) for group in self.optimizer.param_groups]}
-        lr = fields["lr"]
-        if any(hasattr(v, "item") for v in lr):
-            fields["lr"] = [float(v) for v in lr]
+        self.step = step = self.step + 1
+        fields = {"step": step, "end": end, "pre": pre, "last": self._last_end,
+                  "lr": [group["lr"] for group in self.optimizer.param_groups]}
         loss = self._loss if self._loss is not None else result
         if loss is not None:
             fields["loss"] = loss
@@ -270,84 +274,119 @@ class Run:
         if self._sampled is not None:
             fields.update(self._sample.after(self._sampled))
             self._sampled = None
-        else:
-            fields["cosine"] = None
-        if len(self._batches) >= self.batches_per_step:
-            fields["batch_ids"] = ",".join(self._batches.popleft() for _ in range(self.batches_per_step))
-        if self.rng_every and self.step % self.rng_every == 0:
+        batches = self._batches
+        if len(batches) >= self.batches_per_step:
+            fields["batch_ids"] = [batches.popleft() for _ in range(self.batches_per_step)]
+        if self.rng_every and step % self.rng_every == 0:
             fields["rng_hash"], fields["seed"] = _rng_hash(self.torch), str(self.torch.initial_seed())
         self.outbox.put(("run-step", time.time(), fields, "event", None))
         self._pre = None
-        if self.attest_every and self.step % self.attest_every == 0:
+        if self.attest_every and step % self.attest_every == 0:
             self.attest("periodic")
-        elif optimizer_ms is not None:
-            self._spike_check(optimizer_ms)
+        elif pre is not None:
+            self._spike_check((end - pre) * 1000.0)
         self._last_end = time.perf_counter()
 
     def _spike_check(self, optimizer_ms):
         times = self._opt_times
-        if len(times) >= 16 and self.step - self._last_spike_attest >= 50:
+        times.append(optimizer_ms)
+        if optimizer_ms > self.spike_factor * self._median_ms and self.step - self._last_spike_attest >= self.spike_interval \
+                and len(times) >= 16:
             median = sorted(times)[len(times) // 2]
-            if optimizer_ms > self.spike_factor * median and optimizer_ms - median > 5.0:
+            if optimizer_ms > self.spike_factor * median and optimizer_ms - median > self.spike_min_ms:
                 self._last_spike_attest = self.step
                 self.attest("optimizer-time-spike")
-        times.append(optimizer_ms)
+        if len(times) % 16 == 0:
+            self._median_ms = sorted(times)[len(times) // 2]
 
     def _emit(self, action, fields, kind="event", outcome=None):
         self.outbox.put((action, time.time(), fields, kind, outcome))
 
 
 class _CoordinateSample:
-    """A fixed sample of parameter coordinates (the client's own generator), read before and after a step."""
+    """A fixed sample of parameter coordinates (the client's own generator), read before and after a step.
+
+    Besides the update and the gradient it reads the optimizer's first-moment buffer (`exp_avg` of the Adam family,
+    `momentum_buffer` of SGD) on the same coordinates: `after - beta * before` is the gradient the optimizer folded
+    in, so its cosine with the gradient is +1 when the step used the gradient and -1 when it used it upside down
+    (`maximize` flipped), whatever the momentum carried over.
+    """
+
+    MAX_TENSORS = 4
+    MIN_NUMEL = 1024
 
     def __init__(self, optimizer, size, torch):
-        params = [p for group in optimizer.param_groups for p in group["params"]]
         self.torch = torch
-        self.params = params
+        self.optimizer = optimizer
+        params = [(p, group) for group in optimizer.param_groups for p in group["params"]]
+        self.params = [p for p, _ in params]
         generator = torch.Generator().manual_seed(0x7467)  # the client's own stream: training RNG untouched
-        total = sum(p.numel() for p in params)
+        total = sum(p.numel() for p in self.params)
         chosen = []
         if total:
-            # Up to 32 tensors, chosen in proportion to their size, keep the cost per sampled step bounded.
-            weights = torch.tensor([float(p.numel()) for p in params])
-            count = min(32, len(params))
+            # A few tensors, chosen in proportion to their size among those of at least MIN_NUMEL elements (biases and
+            # norms add a call each for a handful of coordinates), keep the cost of a sampled step small and bounded.
+            large = [float(p.numel()) if p.numel() >= self.MIN_NUMEL else 0.0 for p in self.params]
+            weights = torch.tensor(large if any(large) else [float(p.numel()) for p in self.params])
+            count = min(self.MAX_TENSORS, int((weights > 0).sum()))
             picks = torch.multinomial(weights, count, replacement=False, generator=generator).tolist()
-            picked_total = sum(params[i].numel() for i in picks)
+            picked_total = sum(self.params[i].numel() for i in picks)
             for i in sorted(picks):
-                n = params[i].numel()
+                p, group = params[i]
+                n = p.numel()
                 k = max(1, min(n, round(size * n / picked_total)))
                 idx = torch.randperm(n, generator=generator)[:k] if n <= 1 << 22 else torch.randint(n, (k,), generator=generator)
-                chosen.append((params[i], idx.to(params[i].device)))
+                chosen.append((p, group, idx.to(p.device)))
         self.chosen = chosen
+        self._foreach_norm = getattr(torch, "_foreach_norm", None)
+
+    def _moment(self, p, idx):
+        state = self.optimizer.state.get(p)
+        if not state:
+            return None
+        buffer = state.get("exp_avg")
+        if buffer is None:
+            buffer = state.get("momentum_buffer")
+        return None if buffer is None else buffer.detach().reshape(-1)[idx]
 
     def before(self):
         torch = self.torch
         with torch.no_grad():
-            grads, values, norms = [], [], []
-            for p, idx in self.chosen:
+            grads, values, moments, betas = [], [], [], []
+            for p, group, idx in self.chosen:
                 if p.grad is None:
                     continue
-                flat_grad = p.grad.detach().reshape(-1)
-                grads.append(flat_grad.index_select(0, idx).float())
-                values.append(p.detach().reshape(-1).index_select(0, idx).float())
-            for p in self.params:
-                if p.grad is not None:
-                    norms.append(p.grad.detach().float().norm())
-            grad_norm = torch.stack(norms).norm() if norms else None
-        return grads, values, grad_norm
+                grads.append(p.grad.reshape(-1)[idx])
+                values.append(p.detach().reshape(-1)[idx])
+                moments.append(self._moment(p, idx))
+                betas.append(group["betas"][0] if "betas" in group else group.get("momentum", 0.0))
+            all_grads = [p.grad for p in self.params if p.grad is not None and not p.grad.is_sparse]
+            if not all_grads:
+                grad_norm = None
+            elif self._foreach_norm is not None:
+                grad_norm = torch.stack(self._foreach_norm(all_grads)).float().norm()
+            else:
+                grad_norm = torch.stack([g.float().norm() for g in all_grads]).norm()
+        return grads, values, moments, betas, grad_norm
 
     def after(self, state):
         torch = self.torch
-        grads, values, grad_norm = state
+        grads, values, moments, betas, grad_norm = state
+        if not grads:
+            return {"grad_norm": grad_norm, "cosine": None}
         with torch.no_grad():
-            if not grads:
-                return {"grad_norm": grad_norm, "cosine": None}
-            after = [p.detach().reshape(-1).index_select(0, idx).float() for p, idx in self.chosen if p.grad is not None]
-            update = torch.cat(after) - torch.cat(values)
-            neg_grad = -torch.cat(grads)
+            live = [(p, idx) for p, _, idx in self.chosen if p.grad is not None]
+            update = torch.cat([p.detach().reshape(-1)[idx] for p, idx in live]).float() - torch.cat(values).float()
+            grad = torch.cat(grads).float()
             update_norm = update.norm()
-            cosine = torch.dot(update, neg_grad) / (update_norm * neg_grad.norm()).clamp_min(1e-30)
-        return {"grad_norm": grad_norm, "update_norm": update_norm, "cosine": cosine}
+            grad_sample_norm = grad.norm()
+            fields = {"grad_norm": grad_norm, "update_norm": update_norm,
+                      "cosine": -update.dot(grad) / (update_norm * grad_sample_norm).clamp_min(1e-30)}
+            moments_after = [self._moment(p, idx) for p, idx in live]
+            if all(m is not None for m in moments_after):
+                folded = torch.cat([a if b is None else a - b * beta for a, b, beta in zip(moments_after, moments, betas)]).float()
+                fields["moment_cosine"] = folded.dot(grad) / (folded.norm() * grad_sample_norm).clamp_min(1e-30)
+        return fields
 
 
 def _rng_hash(torch):
