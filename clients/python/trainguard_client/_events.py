@@ -2,6 +2,7 @@
 
 import math
 import os
+import random
 import secrets
 import socket
 import sys
@@ -13,15 +14,15 @@ except ImportError:  # pragma: no cover - not on Linux
     pwd = None
 
 
+_random = random.Random(secrets.randbits(128))  # seeded from the OS once; ids need uniqueness, not secrecy
+_second = [None, ""]
+
+
 def uuid7(seconds=None):
-    """A UUIDv7 string: 48-bit millisecond timestamp, version 7, RFC 4122 variant, random bits."""
+    """A UUIDv7 string: 48-bit millisecond timestamp, version 7, RFC 4122 variant, 74 random bits."""
     ms = time.time_ns() // 1_000_000 if seconds is None else int(seconds * 1000)
-    rand = int.from_bytes(secrets.token_bytes(10), "big")
-    value = (ms & ((1 << 48) - 1)) << 80
-    value |= 0x7 << 76
-    value |= ((rand >> 68) & 0xFFF) << 64  # rand_a: 12 bits
-    value |= 0b10 << 62
-    value |= rand & ((1 << 62) - 1)  # rand_b: 62 bits
+    rand = _random.getrandbits(74)
+    value = (ms & ((1 << 48) - 1)) << 80 | 0x7 << 76 | (rand >> 62) << 64 | 0b10 << 62 | (rand & ((1 << 62) - 1))
     h = "%032x" % value
     return "%s-%s-%s-%s-%s" % (h[:8], h[8:12], h[12:16], h[16:20], h[20:])
 
@@ -29,7 +30,10 @@ def uuid7(seconds=None):
 def timestamp(seconds=None):
     """RFC 3339 UTC with three fractional digits."""
     ms = int((time.time() if seconds is None else seconds) * 1000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + ".%03dZ" % (ms % 1000)
+    whole = ms // 1000
+    if _second[0] != whole:
+        _second[0], _second[1] = whole, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
+    return _second[1] + ".%03dZ" % (ms % 1000)
 
 
 def finite(value):

@@ -180,7 +180,7 @@ def _report_refusal(path, verdict, findings):
             "rule": "TG-RUN-010", "severity": "critical", "verdict": "malicious" if verdict == "malicious" else "suspicious",
             "message": "load refused: trainguard scan found %s %s" % (os.fspath(path), verdict),
             "why": "A checkpoint that does not scan clean can run code when torch.load unpickles it.",
-            "guidance": "Do not load it; quarantine the file and see the scan findings (docs/rules/TG-RUN-010.md).",
+            "guidance": "Do not load it; quarantine the file and see the scan findings (docs/runs.md, TG-RUN-010).",
         },
         "event.severity": 99 if verdict == "malicious" else 75,
         "trainguard.severity": "critical" if verdict == "malicious" else "high",

@@ -15,6 +15,9 @@ import time
 import urllib.request
 
 
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+
+
 class FileSink:
     """Appends one JSON line per event (what `trainguard agent ship` reads)."""
 
@@ -23,7 +26,7 @@ class FileSink:
         self.describe = "file " + self.path
 
     def send(self, events):
-        text = "".join(json.dumps(e, separators=(",", ":"), ensure_ascii=False, allow_nan=False) + "\n" for e in events)
+        text = "".join(_encode(e) + "\n" for e in events)
         with open(self.path, "a", encoding="utf-8") as handle:
             handle.write(text)
 
@@ -41,7 +44,7 @@ class HttpSink:
         self.describe = "server " + base
 
     def send(self, events):
-        body = json.dumps({"events": events}, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
+        body = _encode({"events": events}).encode("utf-8")
         request = urllib.request.Request(self.url, data=body, method="POST", headers={
             "Content-Type": "application/json",
             "Authorization": "Bearer " + self.token,

@@ -57,7 +57,7 @@ def _step_fields(raw):
         step[name] = None if number is None else float("%.6g" % number)
     step["lr"] = [float("%.6g" % float(v)) for v in raw["lr"]]
     if raw.get("batch_ids") is not None:
-        ids = ",".join(",".join(str(int(i)) for i in batch) for batch in raw["batch_ids"])
+        ids = ",".join(",".join(map(str, batch)) for batch in raw["batch_ids"])
         step["batch_hash"] = hashlib.sha256(ids.encode("ascii")).hexdigest()
     for name in ("rng_hash", "seed"):
         if raw.get(name) is not None:
@@ -100,7 +100,7 @@ class Run:
     """One watched optimizer. Made by `trainguard_client.watch`."""
 
     def __init__(self, optimizer, run_id=None, name=None, manifest=None, server=None, token=None, token_file=None,
-                 events_file=None, sample_every=10, attest_every=500, rng_every=100, sample_size=4096,
+                 events_file=None, sample_every=20, attest_every=500, rng_every=100, sample_size=4096,
                  batches_per_step=1, spike_factor=5.0, sink=None, queue_size=10_000, buffer_size=50_000,
                  flush_interval=0.25):
         import torch
@@ -175,7 +175,7 @@ class Run:
                 "rule": "TG-RUN-001", "severity": "critical", "verdict": "malicious",
                 "message": "the optimizer step that runs is not the code on disk: " + "; ".join("%s: %s" % (c["name"], c["detail"]) for c in failed)[:2000],
                 "why": "A training job's optimizer was replaced, wrapped, patched on the instance or hooked: the update it applies is not the one its source declares.",
-                "guidance": "Stop the job, keep the process's environment as evidence, run `trainguard env verify`, and find who changed the code (docs/rules/TG-RUN-001.md).",
+                "guidance": "Stop the job, keep the process's environment as evidence, run `trainguard env verify`, and find who changed the code (docs/runs.md, TG-RUN-001).",
             }
             fields["event.severity"] = 99
             fields["trainguard.severity"] = "critical"
@@ -266,7 +266,7 @@ class Run:
         pre = self._pre
         self.step = step = self.step + 1
         fields = {"step": step, "end": end, "pre": pre, "last": self._last_end,
-                  "lr": [group["lr"] for group in self.optimizer.param_groups]}
+                  "lr": [group.get("lr", 0.0) for group in self.optimizer.param_groups]}
         loss = self._loss if self._loss is not None else result
         if loss is not None:
             fields["loss"] = loss
@@ -350,23 +350,23 @@ class _CoordinateSample:
         return None if buffer is None else buffer.detach().reshape(-1)[idx]
 
     def before(self):
+        # Everything read here is detached (no autograd graph is recorded), so no torch.no_grad() is needed.
         torch = self.torch
-        with torch.no_grad():
-            grads, values, moments, betas = [], [], [], []
-            for p, group, idx in self.chosen:
-                if p.grad is None:
-                    continue
-                grads.append(p.grad.reshape(-1)[idx])
-                values.append(p.detach().reshape(-1)[idx])
-                moments.append(self._moment(p, idx))
-                betas.append(group["betas"][0] if "betas" in group else group.get("momentum", 0.0))
-            all_grads = [p.grad for p in self.params if p.grad is not None and not p.grad.is_sparse]
-            if not all_grads:
-                grad_norm = None
-            elif self._foreach_norm is not None:
-                grad_norm = torch.stack(self._foreach_norm(all_grads)).float().norm()
-            else:
-                grad_norm = torch.stack([g.float().norm() for g in all_grads]).norm()
+        grads, values, moments, betas = [], [], [], []
+        for p, group, idx in self.chosen:
+            if p.grad is None:
+                continue
+            grads.append(p.grad.detach().reshape(-1)[idx])
+            values.append(p.detach().reshape(-1)[idx])
+            moments.append(self._moment(p, idx))
+            betas.append(group["betas"][0] if "betas" in group else group.get("momentum", 0.0))
+        all_grads = [p.grad.detach() for p in self.params if p.grad is not None and not p.grad.is_sparse]
+        if not all_grads:
+            grad_norm = None
+        elif self._foreach_norm is not None:
+            grad_norm = torch.stack(self._foreach_norm(all_grads)).float().norm()
+        else:
+            grad_norm = torch.stack([g.float().norm() for g in all_grads]).norm()
         return grads, values, moments, betas, grad_norm
 
     def after(self, state):
@@ -374,18 +374,17 @@ class _CoordinateSample:
         grads, values, moments, betas, grad_norm = state
         if not grads:
             return {"grad_norm": grad_norm, "cosine": None}
-        with torch.no_grad():
-            live = [(p, idx) for p, _, idx in self.chosen if p.grad is not None]
-            update = torch.cat([p.detach().reshape(-1)[idx] for p, idx in live]).float() - torch.cat(values).float()
-            grad = torch.cat(grads).float()
-            update_norm = update.norm()
-            grad_sample_norm = grad.norm()
-            fields = {"grad_norm": grad_norm, "update_norm": update_norm,
-                      "cosine": -update.dot(grad) / (update_norm * grad_sample_norm).clamp_min(1e-30)}
-            moments_after = [self._moment(p, idx) for p, idx in live]
-            if all(m is not None for m in moments_after):
-                folded = torch.cat([a if b is None else a - b * beta for a, b, beta in zip(moments_after, moments, betas)]).float()
-                fields["moment_cosine"] = folded.dot(grad) / (folded.norm() * grad_sample_norm).clamp_min(1e-30)
+        live = [(p, idx) for p, _, idx in self.chosen if p.grad is not None]
+        update = torch.cat([p.detach().reshape(-1)[idx] for p, idx in live]).float() - torch.cat(values).float()
+        grad = torch.cat(grads).float()
+        update_norm = update.norm()
+        grad_sample_norm = grad.norm()
+        fields = {"grad_norm": grad_norm, "update_norm": update_norm,
+                  "cosine": -update.dot(grad) / (update_norm * grad_sample_norm).clamp_min(1e-30)}
+        moments_after = [self._moment(p, idx) for p, idx in live]
+        if all(m is not None for m in moments_after):
+            folded = torch.cat([a if b is None else a - b * beta for a, b, beta in zip(moments_after, moments, betas)]).float()
+            fields["moment_cosine"] = folded.dot(grad) / (folded.norm() * grad_sample_norm).clamp_min(1e-30)
         return fields
 
 
