@@ -20,7 +20,10 @@ public sealed class PythonClientTests : IDisposable
         var wrapper = Path.Combine(_bin, "trainguard");
         var host = Environment.ProcessPath is { } path && Path.GetFileNameWithoutExtension(path).Equals("dotnet", StringComparison.OrdinalIgnoreCase) ? path : "dotnet";
         await File.WriteAllTextAsync(wrapper, $"#!/bin/sh\nexec \"{host}\" \"{Path.Combine(AppContext.BaseDirectory, "trainguard.dll")}\" \"$@\"\n");
-        File.SetUnixFileMode(wrapper, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(wrapper, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
 
         var start = new ProcessStartInfo(Python) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = CliRunner.Root };
         foreach (var argument in (string[])["-m", "unittest", "discover", "clients/python/tests"])
