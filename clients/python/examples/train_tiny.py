@@ -3,13 +3,14 @@
     /usr/bin/python3 clients/python/examples/train_tiny.py --events run.jsonl
     /usr/bin/python3 clients/python/examples/train_tiny.py --no-client          # the same loop without the client
 
-The model seed (`--seed`, torch.manual_seed as the run manifest declares it) and the data order (`--data-seed`, the
+The seed (`--seed`: Python's, numpy's and torch's generators, as the run manifest declares it) and the data order (`--data-seed`, the
 sampler's own generator) are separate, so a rerun can change one and keep the other. The dataset is made from a
 fixed generator, so every run trains on the same samples.
 """
 
 import argparse
 import os
+import random
 import sys
 import time
 
@@ -36,6 +37,18 @@ def model():
         torch.nn.Linear(HIDDEN, CLASSES))
 
 
+def set_seed(seed):
+    """What the run manifest's `seed` means (transformers.set_seed): Python's, numpy's and torch's generators."""
+    random.seed(seed)
+    try:
+        import numpy
+    except ImportError:
+        numpy = None
+    if numpy is not None:
+        numpy.random.seed(seed)
+    torch.manual_seed(seed)
+
+
 def linear_schedule(warmup, total):
     """transformers' get_linear_schedule_with_warmup, the `linear` schedule of the run manifest."""
     def factor(step):
@@ -49,7 +62,7 @@ class Loop:
     """The example's training loop, runnable a block of steps at a time (the overhead benchmark alternates two)."""
 
     def __init__(self, steps=300, seed=42, data_seed=0, batch_size=128, lr=1e-3, client=True, **watch_options):
-        torch.manual_seed(seed)
+        set_seed(seed)
         self.net = model()
         self.optimizer = torch.optim.AdamW(self.net.parameters(), lr=lr, weight_decay=0.01)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, linear_schedule(10, steps))
@@ -105,7 +118,7 @@ def train(steps=300, seed=42, data_seed=0, events=None, run_id=None, client=True
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=300)
-    parser.add_argument("--seed", type=int, default=42, help="torch.manual_seed (model initialisation)")
+    parser.add_argument("--seed", type=int, default=42, help="random.seed, numpy.random.seed and torch.manual_seed")
     parser.add_argument("--data-seed", type=int, default=0, help="the sampler's generator (data order)")
     parser.add_argument("--events", help="append the run's events here (JSON lines); default $TRAINGUARD_EVENTS_FILE")
     parser.add_argument("--run-id", help="the run id (default: $SLURM_JOB_ID, $TORCHELASTIC_RUN_ID or a new one)")

@@ -81,11 +81,14 @@ class CosineTests(Workdir):
         self.assertEqual("failure", support.attestations(events)[0]["event"]["outcome"])
 
     def test_a_rerun_has_the_same_batches_and_another_data_order_differs_from_the_first_step(self):
-        first = support.steps(self.train("a", steps=20, data_seed=0))
-        again = support.steps(self.train("b", steps=20, data_seed=0))
-        other = support.steps(self.train("c", steps=20, data_seed=1))
-        self.assertEqual([s["batch_hash"] for s in first], [s["batch_hash"] for s in again])
-        self.assertEqual([s["loss"] for s in first], [s["loss"] for s in again])
+        first = support.steps(self.train("a", steps=20, data_seed=0, rng_every=5))
+        again = support.steps(self.train("b", steps=20, data_seed=0, rng_every=5))
+        other = support.steps(self.train("c", steps=20, data_seed=1, rng_every=5))
+        for name in ("batch_hash", "loss", "rng_hash", "cosine"):
+            self.assertEqual([s.get(name) for s in first], [s.get(name) for s in again], name)
+        reseeded = support.steps(self.train("d", steps=5, seed=43, rng_every=5))
+        self.assertNotEqual(first[4]["rng_hash"], reseeded[4]["rng_hash"])
+        self.assertEqual(("42", "43"), (first[4]["seed"], reseeded[4]["seed"]))
         self.assertNotEqual(first[0]["batch_hash"], other[0]["batch_hash"])
 
     def test_the_client_never_draws_from_the_training_random_streams(self):
