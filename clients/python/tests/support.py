@@ -48,4 +48,4 @@ class MemorySink:
         if self.failures > 0:
             self.failures -= 1
             raise ConnectionRefusedError("test sink refuses")
-        self.events.extend(events)
+        self.events.extend(json.loads(e) for e in events)

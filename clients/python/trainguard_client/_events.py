@@ -1,5 +1,6 @@
 """Event construction: the `run-*` events of docs/events.md (ECS field names, UUIDv7 ids)."""
 
+import json
 import math
 import os
 import random
@@ -95,6 +96,19 @@ class EventFactory:
         self.host = socket.gethostname()
         self.user_name, self.user_id = _user()
         self.pid = os.getpid()
+        self._step_prefix = None
+        self._step_suffix = None
+
+    def step_json(self, step, seconds):
+        """The JSON text of a `run-step` event (the envelope encoded once per run; `step` is the trainguard.step object)."""
+        if self._step_prefix is None:
+            envelope = self.make("run-step", {}, seconds=0)
+            envelope["trainguard"]["step"] = None
+            text = _encode(envelope)
+            head, self._step_suffix = text.split('"step":null', 1)
+            self._step_prefix = head.split('"@timestamp":', 1)[1].split(",", 1)[1]
+        return '{"id":"%s","@timestamp":"%s",%s"step":%s%s' % (
+            uuid7(seconds), timestamp(seconds), self._step_prefix, _encode(step), self._step_suffix)
 
     def make(self, action, fields, kind="event", outcome=None, seconds=None):
         event = {
@@ -111,6 +125,14 @@ class EventFactory:
         for key, value in fields.items():
             _merge(event, key.split("."), value)
         return event
+
+
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+
+
+def encode(event):
+    """One event as compact JSON text (NaN refused: the ledger refuses it)."""
+    return _encode(event)
 
 
 def _merge(target, path, value):

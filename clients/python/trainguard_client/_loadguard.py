@@ -195,6 +195,6 @@ def _report_refusal(path, verdict, findings):
             factory = _events.EventFactory(_events.run_identity())
             event = factory.make("run-load-refused", fields, kind="alert", outcome="failure")
             with open(events_file, "a", encoding="utf-8") as handle:
-                handle.write(json.dumps(event, separators=(",", ":"), ensure_ascii=False) + "\n")
+                handle.write(_events.encode(event) + "\n")
     except Exception:  # noqa: BLE001 - the refusal itself stands even when it cannot be reported
         pass

@@ -8,25 +8,21 @@ event tells the server how many once it is reachable again.
 """
 
 import collections
-import json
 import os
 import threading
 import time
 import urllib.request
 
 
-_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
-
-
 class FileSink:
-    """Appends one JSON line per event (what `trainguard agent ship` reads)."""
+    """Appends one JSON line per event (what `trainguard agent ship` reads). Sinks get events as JSON texts."""
 
     def __init__(self, path):
         self.path = os.fspath(path)
         self.describe = "file " + self.path
 
     def send(self, events):
-        text = "".join(_encode(e) + "\n" for e in events)
+        text = "".join(e + "\n" for e in events)
         with open(self.path, "a", encoding="utf-8") as handle:
             handle.write(text)
 
@@ -44,7 +40,7 @@ class HttpSink:
         self.describe = "server " + base
 
     def send(self, events):
-        body = _encode({"events": events}).encode("utf-8")
+        body = ('{"events":[' + ",".join(events) + "]}").encode("utf-8")
         request = urllib.request.Request(self.url, data=body, method="POST", headers={
             "Content-Type": "application/json",
             "Authorization": "Bearer " + self.token,
@@ -128,8 +124,8 @@ class Outbox:
         while self._pending:
             if self.dropped > self._reported:
                 self._reported = self.dropped
-                self._pending.appendleft(self.factory.make("run-telemetry-dropped", {"trainguard.client": {
-                    "dropped": self.dropped, "buffered": len(self._pending), "last_error": self.last_error}}))
+                self._pending.appendleft(self._build(self.factory, ("run-telemetry-dropped", time.time(), {"trainguard.client": {
+                    "dropped": self.dropped, "buffered": len(self._pending), "last_error": self.last_error}}, "event", None)))
             batch = [self._pending[i] for i in range(min(self._batch, len(self._pending)))]
             try:
                 self.sink.send(batch)

@@ -25,10 +25,11 @@ _RUNS = weakref.WeakKeyDictionary()
 
 
 def _build(factory, item):
+    """The JSON text of one queued item (made on the sender thread)."""
     action, seconds, fields, kind, outcome = item
     if action == "run-step":
-        fields = _step_fields(fields)
-    return factory.make(action, fields, kind=kind, outcome=outcome, seconds=seconds)
+        return factory.step_json(_step_fields(fields), seconds)
+    return _events.encode(factory.make(action, fields, kind=kind, outcome=outcome, seconds=seconds))
 
 
 def _number(value):
@@ -64,7 +65,7 @@ def _step_fields(raw):
             step[name] = raw[name]
     if nonfinite:
         step["nonfinite"] = nonfinite
-    return {"trainguard.step": step}
+    return step
 
 
 def _sink_from(server, token, token_file, events_file):
@@ -296,7 +297,7 @@ class Run:
             if optimizer_ms > self.spike_factor * median and optimizer_ms - median > self.spike_min_ms:
                 self._last_spike_attest = self.step
                 self.attest("optimizer-time-spike")
-        if len(times) % 16 == 0:
+        if self.step % 16 == 0:
             self._median_ms = sorted(times)[len(times) // 2]
 
     def _emit(self, action, fields, kind="event", outcome=None):
