@@ -7,6 +7,7 @@ update norm and the cosine between the applied update and the negative gradient)
 random streams are never drawn from).
 """
 
+import atexit
 import collections
 import hashlib
 import math
@@ -66,6 +67,13 @@ def _step_fields(raw):
     if nonfinite:
         step["nonfinite"] = nonfinite
     return step
+
+
+def _close_at_exit(reference, timeout=2.0):
+    """At interpreter exit, what is still queued gets `timeout` seconds to leave (a dead server delays exit that long)."""
+    run = reference()
+    if run is not None and not run._closed:
+        run.close(timeout)
 
 
 def _sink_from(server, token, token_file, events_file):
@@ -145,6 +153,7 @@ class Run:
         self.attest("start")
         self._install()
         _RUNS[self.optimizer] = self
+        atexit.register(_close_at_exit, weakref.ref(self))
 
     # ---- public API ---------------------------------------------------------------------------------------------
 
