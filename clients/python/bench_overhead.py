@@ -36,15 +36,15 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=40)
     parser.add_argument("--block", type=int, default=25, help="steps per block")
-    parser.add_argument("--sample-every", type=int, default=10, help="the client's sample_every (default: the client's default)")
+    parser.add_argument("--sample-every", type=int, default=None, help="the client's sample_every (default: the client's own default)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     options = parser.parse_args()
     torch.set_num_threads(options.threads)
     total = options.rounds * options.block + options.block
     with tempfile.TemporaryDirectory(prefix="tg-bench-") as folder:
         plain = train_tiny.Loop(steps=total, client=False)
-        watched = train_tiny.Loop(steps=total, client=True, run_id="bench", events_file=os.path.join(folder, "events.jsonl"),
-                                  sample_every=options.sample_every)
+        extra = {} if options.sample_every is None else {"sample_every": options.sample_every}
+        watched = train_tiny.Loop(steps=total, client=True, run_id="bench", events_file=os.path.join(folder, "events.jsonl"), **extra)
         run = watched.run
         inside = [0.0]
 
@@ -82,7 +82,7 @@ def main():
     per_step_inside = inside[0] / count
     per_step_sender = sender / count
     print("steps per loop: %d (%d rounds of %d, alternating), torch threads %d, sample_every %d, load average %.2f %.2f %.2f" % (
-        count, options.rounds, options.block, options.threads, options.sample_every, *os.getloadavg()))
+        count, options.rounds, options.block, options.threads, run.sample_every, *os.getloadavg()))
     print("A/B wall clock: median step %.3f ms without the client, %.3f ms with (%+.2f%%)" % (
         median_plain * 1e3, median_watched * 1e3, 100.0 * (median_watched - median_plain) / median_plain))
     print("A/B CPU: %.3f ms per step without, %.3f ms with (+ sender %.1f us) (%+.2f%%)" % (

@@ -52,6 +52,18 @@ class AttestationTests(unittest.TestCase):
         self.assertIn("wrapped-chain", problems)
         self.assertIn("test_attest.py", problems["wrapped-chain"])
 
+    def test_a_patched_base_step_under_a_subclass_that_calls_super_fails(self):
+        class Mine(torch.optim.AdamW):
+            def step(self, closure=None):
+                return super().step(closure)
+
+        optimizer = Mine(self.model.parameters(), lr=0.01)
+        torch.optim.lr_scheduler.StepLR(optimizer, 1)  # torch's counter on the instance closes over Mine.step
+        self.assertEqual({}, failed(self.attester.attest(optimizer)))
+        original = torch.optim.AdamW.step
+        torch.optim.AdamW.step = functools.wraps(original)(lambda self, closure=None: original(self, closure))
+        self.assertIn("wrapped-chain", failed(self.attester.attest(optimizer)))
+
     def test_an_instance_patch_fails(self):
         original = self.optimizer.step
         self.optimizer.step = lambda closure=None: original(closure)

@@ -115,6 +115,25 @@ class RealScanner(unittest.TestCase):
         state = trainguard_client.guarded_load(CLEAN, map_location="cpu")
         self.assertTrue(all(isinstance(v, torch.Tensor) for v in state.values()))
 
+    def test_the_installed_guard_wraps_transformers_load_state_dict_when_it_is_importable(self):
+        import sys
+        import types
+
+        calls = []
+        package = types.ModuleType("transformers")
+        modeling_utils = types.ModuleType("transformers.modeling_utils")
+        modeling_utils.load_state_dict = lambda checkpoint_file, *args, **kwargs: calls.append(checkpoint_file) or {}
+        package.modeling_utils = modeling_utils
+        with mock.patch.dict(sys.modules, {"transformers": package, "transformers.modeling_utils": modeling_utils}):
+            self.assertIn("transformers.modeling_utils.load_state_dict", trainguard_client.install_load_guard())
+            with self.assertRaises(LoadRefused):
+                modeling_utils.load_state_dict(MALICIOUS)
+            self.assertEqual([], calls)
+            self.assertEqual({}, modeling_utils.load_state_dict(CLEAN))
+            self.assertEqual([CLEAN], calls)
+            trainguard_client.uninstall_load_guard()
+            self.assertFalse(hasattr(modeling_utils.load_state_dict, "_trainguard_original"))
+
     def test_the_installed_guard_stands_in_front_of_torch_load_for_paths_and_file_objects(self):
         wrapped = trainguard_client.install_load_guard()
         self.assertIn("torch.load", wrapped)

@@ -1,5 +1,6 @@
 """The watcher on Debian's torch: metrics per step, the cosine of flipped steps, events, transport, HF callback."""
 
+import collections
 import json
 import os
 import re
@@ -159,6 +160,62 @@ class WrapperTests(Workdir):
         run.close()
         with self.assertRaises(TypeError):
             trainguard_client.watch(object(), sink=support.MemorySink())
+
+
+class HookedSGD(torch.optim.SGD):
+    """torch 2.x's step-hook interface on torch 1.13: per-optimizer pre/post hook registries called around step."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._optimizer_step_pre_hooks = collections.OrderedDict()
+        self._optimizer_step_post_hooks = collections.OrderedDict()
+
+    def register_step_pre_hook(self, hook):
+        return _Handle(self._optimizer_step_pre_hooks, hook)
+
+    def register_step_post_hook(self, hook):
+        return _Handle(self._optimizer_step_post_hooks, hook)
+
+    def step(self, closure=None):
+        for hook in list(self._optimizer_step_pre_hooks.values()):
+            hook(self, (), {})
+        result = super().step(closure)
+        for hook in list(self._optimizer_step_post_hooks.values()):
+            hook(self, (), {})
+        return result
+
+
+class _Handle:
+    def __init__(self, registry, hook):
+        self.registry, self.key = registry, len(registry)
+        registry[self.key] = hook
+
+    def remove(self):
+        self.registry.pop(self.key, None)
+
+
+class StepHookTests(Workdir):
+    def test_with_step_hooks_the_client_uses_them_and_attestation_accepts_only_its_own(self):
+        model = torch.nn.Linear(4, 1)
+        optimizer = HookedSGD(model.parameters(), lr=0.1, momentum=0.9)
+        sink = support.MemorySink()
+        run = trainguard_client.watch(optimizer, run_id="hooks", sink=sink, sample_every=1)
+        self.assertNotIn("step", vars(optimizer))
+        self.assertEqual((1, 1), (len(optimizer._optimizer_step_pre_hooks), len(optimizer._optimizer_step_post_hooks)))
+        for _ in range(3):
+            model(torch.ones(2, 4)).sum().backward()
+            optimizer.step()
+            optimizer.zero_grad()
+        self.assertTrue(all(c["ok"] for c in run.attest("test")))
+        optimizer.register_step_post_hook(lambda opt, args, kwargs: None)
+        hooks = {c["name"]: c for c in run.attest("test")}["hooks"]
+        self.assertFalse(hooks["ok"])
+        self.assertIn("_optimizer_step_post_hooks", hooks["detail"])
+        run.close()
+        self.assertEqual((0, 1), (len(optimizer._optimizer_step_pre_hooks), len(optimizer._optimizer_step_post_hooks)))
+        steps = support.steps(sink.events)
+        self.assertEqual([1, 2, 3], [s["step"] for s in steps])
+        self.assertTrue(all(s["moment_cosine"] > 0.999 for s in steps))  # SGD's momentum_buffer
 
 
 class TransportTests(Workdir):

@@ -268,15 +268,16 @@ class _State:
     def run(self):
         cls = type(self.opt)
         owner = next((k for k in cls.__mro__ if "step" in vars(k)), None)
-        trusted = {self.torch_root}
-        if owner is not None:
-            trusted.add(_package_root(owner.__module__))
-        self.trusted = {t for t in trusted if t}
+        # An instance-level wrapper (an lr scheduler's counter) closes over the class's step, wherever that class lives.
+        self.trusted = {self.torch_root} | {_package_root(k.__module__) for k in cls.__mro__ if "step" in vars(k)}
+        self.trusted.discard(None)
         self._instance(cls, owner)
         if owner is None:
             self.fail("step-code", "%s has no step method" % cls.__qualname__)
         else:
-            self._chain(owner)
+            # Every class of the MRO that defines step: a subclass's step may call super().step().
+            for klass in (k for k in cls.__mro__ if "step" in vars(k)):
+                self._chain(klass)
             for name in sorted(self.names):
                 static = inspect.getattr_static(cls, name, None)
                 if isinstance(static, (types.FunctionType, staticmethod, classmethod)):
@@ -328,6 +329,8 @@ class _State:
                 " (step wrapped by: %s)" % ", ".join(layers) if layers else ""))
 
     def _chain(self, owner):
+        # Wrappers of a class's step may come from torch or from that class's own package, not from a subclass's.
+        self.trusted = {self.torch_root, _package_root(owner.__module__)} - {None}
         function = vars(owner)["step"]
         depth = 0
         innermost = None
