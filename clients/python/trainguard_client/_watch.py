@@ -33,6 +33,28 @@ def _build(factory, item):
     return _events.encode(factory.make(action, fields, kind=kind, outcome=outcome, seconds=seconds))
 
 
+def _vector_metrics(sample):
+    """grad_norm, update_norm, cosine and moment_cosine from the sums the training thread left as 0-dim tensors."""
+    grad_norms, uu, ug, gg, ff, fg = sample
+    metrics = {}
+    if grad_norms:
+        metrics["grad_norm"] = math.sqrt(sum(_number(n) ** 2 for n in grad_norms))
+    if uu is not None:
+        uu, ug, gg = _number(uu), _number(ug), _number(gg)
+        metrics["update_norm"] = math.sqrt(uu) if uu >= 0 else float("nan")
+        metrics["cosine"] = _cosine(-ug, uu, gg)
+        if ff is not None:
+            metrics["moment_cosine"] = _cosine(_number(fg), _number(ff), gg)
+    return metrics
+
+
+def _cosine(dot, aa, bb):
+    if not all(math.isfinite(v) for v in (dot, aa, bb)):
+        return float("nan")
+    denominator = math.sqrt(aa * bb)
+    return dot / denominator if denominator > 0 else 0.0
+
+
 def _number(value):
     if value is None:
         return None
@@ -46,6 +68,8 @@ def _step_fields(raw):
     step = {"step": raw["step"],
             "time_ms": None if last is None else round((end - last) * 1000.0, 3),
             "optimizer_ms": None if pre is None else round((end - pre) * 1000.0, 3)}
+    if "sample" in raw:
+        raw.update(_vector_metrics(raw.pop("sample")))
     nonfinite = []
     for name in ("loss", "grad_norm", "update_norm", "cosine", "moment_cosine"):
         if name not in raw:
@@ -350,6 +374,7 @@ class _CoordinateSample:
         self.chosen = chosen
         self._foreach_norm = getattr(torch, "_foreach_norm", None)
 
+
     def _moment(self, p, idx):
         state = self.optimizer.state.get(p)
         if not state:
@@ -357,45 +382,53 @@ class _CoordinateSample:
         buffer = state.get("exp_avg")
         if buffer is None:
             buffer = state.get("momentum_buffer")
-        return None if buffer is None else buffer.detach().reshape(-1)[idx]
+        return None if buffer is None else buffer.detach().take(idx)
 
     def before(self):
-        # Everything read here is detached (no autograd graph is recorded), so no torch.no_grad() is needed.
-        torch = self.torch
-        grads, values, moments, betas = [], [], [], []
-        for p, group, idx in self.chosen:
+        # Everything read here is detached (no autograd graph is recorded), so no torch.no_grad() is needed. As few
+        # torch calls as possible: the sums are reduced to numbers on the sender thread.
+        grads, values, moments = [], [], []
+        for p, _, idx in self.chosen:
             if p.grad is None:
-                continue
-            grads.append(p.grad.detach().reshape(-1)[idx])
-            values.append(p.detach().reshape(-1)[idx])
+                return None
+            grads.append(p.grad.detach().take(idx))
+            values.append(p.detach().take(idx))
             moments.append(self._moment(p, idx))
-            betas.append(group["betas"][0] if "betas" in group else group.get("momentum", 0.0))
         all_grads = [p.grad.detach() for p in self.params if p.grad is not None and not p.grad.is_sparse]
-        if not all_grads:
-            grad_norm = None
-        elif self._foreach_norm is not None:
-            grad_norm = torch.stack(self._foreach_norm(all_grads)).float().norm()
+        if self._foreach_norm is not None and all_grads:
+            grad_norms = self._foreach_norm(all_grads)
         else:
-            grad_norm = torch.stack([g.float().norm() for g in all_grads]).norm()
-        return grads, values, moments, betas, grad_norm
+            grad_norms = [g.float().norm() for g in all_grads]
+        # beta as the step will use it (schedulers such as OneCycleLR move it)
+        betas = [group["betas"][0] if "betas" in group else group.get("momentum", 0.0) for _, group, _ in self.chosen]
+        return grads, values, moments, grad_norms, betas
 
     def after(self, state):
+        if state is None:
+            return {"cosine": None}
         torch = self.torch
-        grads, values, moments, betas, grad_norm = state
-        if not grads:
-            return {"grad_norm": grad_norm, "cosine": None}
-        live = [(p, idx) for p, _, idx in self.chosen if p.grad is not None]
-        update = torch.cat([p.detach().reshape(-1)[idx] for p, idx in live]).float() - torch.cat(values).float()
-        grad = torch.cat(grads).float()
-        update_norm = update.norm()
-        grad_sample_norm = grad.norm()
-        fields = {"grad_norm": grad_norm, "update_norm": update_norm,
-                  "cosine": -update.dot(grad) / (update_norm * grad_sample_norm).clamp_min(1e-30)}
-        moments_after = [self._moment(p, idx) for p, idx in live]
+        grads, values, moments, grad_norms, betas = state
+        cast = self._cast
+        update = cast(torch.cat([p.detach().take(idx) for p, _, idx in self.chosen])) - cast(torch.cat(values))
+        grad = cast(torch.cat(grads))
+        ff = fg = None
+        moments_after = [self._moment(p, idx) for p, _, idx in self.chosen]
         if all(m is not None for m in moments_after):
-            folded = torch.cat([a if b is None else a - b * beta for a, b, beta in zip(moments_after, moments, betas)]).float()
-            fields["moment_cosine"] = folded.dot(grad) / (folded.norm() * grad_sample_norm).clamp_min(1e-30)
-        return fields
+            after = cast(torch.cat(moments_after))
+            if all(m is not None for m in moments):
+                before = cast(torch.cat(moments))
+                if len(set(betas)) == 1:
+                    folded = after.sub(before, alpha=float(betas[0]))
+                else:
+                    folded = after - before * torch.cat([torch.full((idx.numel(),), float(beta), device=idx.device)
+                                                         for (_, _, idx), beta in zip(self.chosen, betas)])
+            else:
+                folded = after  # the first step: the buffer starts from the gradient
+            ff, fg = folded.dot(folded), folded.dot(grad)
+        return {"sample": (grad_norms, update.dot(update), update.dot(grad), grad.dot(grad), ff, fg)}
+
+    def _cast(self, tensor):
+        return tensor if tensor.dtype == self.torch.float32 or tensor.dtype == self.torch.float64 else tensor.float()
 
 
 def _rng_hash(torch):
