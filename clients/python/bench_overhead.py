@@ -1,15 +1,16 @@
 """Overhead of trainguard_client on the bundled example (clients/python/examples/train_tiny.py).
 
-    /usr/bin/python3 clients/python/bench_overhead.py [--rounds 40 --block 25 --sample-every 10]
+    /usr/bin/python3 clients/python/bench_overhead.py [--rounds 40 --block 25 --sample-every N]
 
 Two copies of the example's loop run in one process, one watched by the client (events to a temporary JSON-lines
-file, the default settings unless given) and one not, alternating blocks of steps so that load on the machine hits
-both alike. Reported:
-- the A/B figures: median wall-clock step time and training-thread CPU time per step with the client against
-  without (the CPU figure adds the sender thread's CPU time; wall clock is noisy on a shared machine);
-- the direct figure: CPU time the training thread spends inside the client (its step code and the batch sampler
-  wrapper, measured around them) plus the sender thread's CPU time, per step, as a share of the CPU time of a step
-  without the client.
+file; the client's default settings unless given) and one not, in alternating blocks of steps so that load on the
+machine hits both alike. Reported:
+- A/B: per round, the watched block's time per step over the plain block's (training-thread CPU time, plus the
+  sender thread's CPU time spread over the round's steps; and wall clock), as the median over rounds with the
+  interquartile range: the end-to-end cost, noisy on a shared machine;
+- direct (a second pass): CPU time the training thread spends inside the client (its step code and the batch
+  sampler wrapper, measured around them, the cost of measuring subtracted) plus the sender thread's, per step, as a
+  share of the median CPU time of a plain step.
 """
 
 import argparse
@@ -32,63 +33,102 @@ def thread_cpu_seconds(thread):
         return float("nan")
 
 
+def quartiles(values):
+    q = statistics.quantiles(values, n=4)
+    return q[0], statistics.median(values), q[2]
+
+
+def loops(folder, total, sample_every, name):
+    extra = {} if sample_every is None else {"sample_every": sample_every}
+    plain = train_tiny.Loop(steps=total, client=False)
+    watched = train_tiny.Loop(steps=total, client=True, run_id=name, events_file=os.path.join(folder, name + ".jsonl"), **extra)
+    return plain, watched
+
+
+def ab_pass(options, folder):
+    total = options.rounds * options.block * 2
+    plain, watched = loops(folder, total, options.sample_every, "ab")
+    plain.steps(options.block)  # warm-up: first-call costs, the first attestation
+    watched.steps(options.block)
+    sender = watched.run.outbox._thread
+    cpu_ratios, wall_ratios, plain_cpu = [], [], []
+    for round_number in range(options.rounds):
+        measured = {}
+        order = (plain, watched) if round_number % 2 == 0 else (watched, plain)
+        for loop in order:
+            sender_before = thread_cpu_seconds(sender)
+            cpu, wall = time.thread_time(), time.perf_counter()
+            loop.steps(options.block)
+            cpu, wall = time.thread_time() - cpu, time.perf_counter() - wall
+            extra = thread_cpu_seconds(sender) - sender_before if loop is watched else 0.0
+            measured[loop is watched] = ((cpu + extra) / options.block, wall / options.block)
+        cpu_ratios.append(measured[True][0] / measured[False][0] - 1.0)
+        wall_ratios.append(measured[True][1] / measured[False][1] - 1.0)
+        plain_cpu.append(measured[False][0])
+    sample_every = watched.run.sample_every
+    watched.close()
+    return cpu_ratios, wall_ratios, statistics.median(plain_cpu), sample_every
+
+
+def direct_pass(options, folder):
+    total = options.rounds * options.block * 2
+    plain, watched = loops(folder, total, options.sample_every, "direct")
+    run = watched.run
+    inside = [0.0, 0]
+
+    def timed(function):
+        def measured(*args):
+            started = time.thread_time()
+            try:
+                return function(*args)
+            finally:
+                inside[0] += time.thread_time() - started
+                inside[1] += 1
+        return measured
+
+    empty = timed(lambda: None)
+    started = time.thread_time()
+    for _ in range(20000):
+        empty()
+    cost = (time.thread_time() - started) / 20000  # what one measurement costs, subtracted below
+    run._before, run._after, run.record_batch = timed(run._before), timed(run._after), timed(run.record_batch)
+    watched.steps(options.block)
+    plain.steps(options.block)
+    inside[:] = [0.0, 0]
+    sender_start = thread_cpu_seconds(run.outbox._thread)
+    plain_times = []
+    for _ in range(options.rounds):
+        watched.steps(options.block)
+        started = time.thread_time()
+        plain.steps(options.block)
+        plain_times.append((time.thread_time() - started) / options.block)
+    run.flush(30.0)
+    sender = thread_cpu_seconds(run.outbox._thread) - sender_start
+    steps = options.rounds * options.block
+    watched.close()
+    return (inside[0] - inside[1] * cost) / steps, sender / steps, statistics.median(plain_times)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=40)
     parser.add_argument("--block", type=int, default=25, help="steps per block")
-    parser.add_argument("--sample-every", type=int, default=None, help="the client's sample_every (default: the client's own default)")
+    parser.add_argument("--sample-every", type=int, default=None, help="the client's sample_every (default: its own default)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     options = parser.parse_args()
     torch.set_num_threads(options.threads)
-    total = options.rounds * options.block + options.block
     with tempfile.TemporaryDirectory(prefix="tg-bench-") as folder:
-        plain = train_tiny.Loop(steps=total, client=False)
-        extra = {} if options.sample_every is None else {"sample_every": options.sample_every}
-        watched = train_tiny.Loop(steps=total, client=True, run_id="bench", events_file=os.path.join(folder, "events.jsonl"), **extra)
-        run = watched.run
-        inside = [0.0]
-
-        def timed(function):
-            def measured(*args):
-                started = time.thread_time()
-                try:
-                    return function(*args)
-                finally:
-                    inside[0] += time.thread_time() - started
-            return measured
-
-        run._before, run._after, run.record_batch = timed(run._before), timed(run._after), timed(run.record_batch)
-        plain.steps(options.block)  # warm-up: first-call costs, the first attestation
-        watched.steps(options.block)
-        inside[0] = 0.0
-        sender_start = thread_cpu_seconds(run.outbox._thread)
-        times_plain, times_watched = [], []
-        cpu = {"plain": 0.0, "watched": 0.0}
-        for round_number in range(options.rounds):
-            first, second = (plain, watched) if round_number % 2 == 0 else (watched, plain)
-            for loop in (first, second):
-                name = "plain" if loop is plain else "watched"
-                started = time.thread_time()
-                loop.steps(options.block, times_plain if loop is plain else times_watched)
-                cpu[name] += time.thread_time() - started
-        run.flush(30.0)
-        sender = thread_cpu_seconds(run.outbox._thread) - sender_start
-        watched.close()
-    count = len(times_watched)
-    median_plain = statistics.median(times_plain)
-    median_watched = statistics.median(times_watched)
-    cpu_plain = cpu["plain"] / count
-    cpu_watched = cpu["watched"] / count
-    per_step_inside = inside[0] / count
-    per_step_sender = sender / count
-    print("steps per loop: %d (%d rounds of %d, alternating), torch threads %d, sample_every %d, load average %.2f %.2f %.2f" % (
-        count, options.rounds, options.block, options.threads, run.sample_every, *os.getloadavg()))
-    print("A/B wall clock: median step %.3f ms without the client, %.3f ms with (%+.2f%%)" % (
-        median_plain * 1e3, median_watched * 1e3, 100.0 * (median_watched - median_plain) / median_plain))
-    print("A/B CPU: %.3f ms per step without, %.3f ms with (+ sender %.1f us) (%+.2f%%)" % (
-        cpu_plain * 1e3, cpu_watched * 1e3, per_step_sender * 1e6, 100.0 * (cpu_watched + per_step_sender - cpu_plain) / cpu_plain))
-    print("direct: training thread inside the client %.1f us/step, sender thread %.1f us/step: %.2f%% of a step's CPU time" % (
-        per_step_inside * 1e6, per_step_sender * 1e6, 100.0 * (per_step_inside + per_step_sender) / cpu_plain))
+        cpu_ratios, wall_ratios, plain_cpu, sample_every = ab_pass(options, folder)
+        inside, sender, plain_direct = direct_pass(options, folder)
+    print("%d rounds of %d steps per loop, torch threads %d, sample_every %d, load average %.2f %.2f %.2f" % (
+        options.rounds, options.block, options.threads, sample_every, *os.getloadavg()))
+    q1, median, q3 = quartiles(cpu_ratios)
+    print("A/B CPU (training + sender thread): %+.2f%% median over rounds (IQR %+.2f%% .. %+.2f%%); plain step %.2f ms CPU" % (
+        100 * median, 100 * q1, 100 * q3, plain_cpu * 1e3))
+    q1, median, q3 = quartiles(wall_ratios)
+    print("A/B wall clock: %+.2f%% median over rounds (IQR %+.2f%% .. %+.2f%%)" % (100 * median, 100 * q1, 100 * q3))
+    print("direct: inside the client %.1f us/step + sender thread %.1f us/step = %.2f%% of a plain step's CPU (%.2f ms)" % (
+        inside * 1e6, sender * 1e6, 100.0 * (inside + sender) / plain_direct, plain_direct * 1e3))
 
 
 if __name__ == "__main__":
