@@ -13,6 +13,7 @@ import hashlib
 import math
 import os
 import random
+import struct
 import sys
 import time
 import types
@@ -31,6 +32,18 @@ def _build(factory, item):
     if action == "run-step":
         return factory.step_json(_step_fields(fields), seconds)
     return _events.encode(factory.make(action, fields, kind=kind, outcome=outcome, seconds=seconds))
+
+
+def _ids_hash(batches):
+    """SHA-256 over the step's sample ids as little-endian signed 64-bit integers, in order (ids that are not
+    integers: their decimal or text forms joined by commas)."""
+    digest = hashlib.sha256()
+    try:
+        for batch in batches:
+            digest.update(struct.pack("<%dq" % len(batch), *batch))
+    except (struct.error, TypeError):
+        digest = hashlib.sha256(",".join(",".join(map(str, batch)) for batch in batches).encode("utf-8"))
+    return digest.hexdigest()
 
 
 def _vector_metrics(sample):
@@ -83,8 +96,7 @@ def _step_fields(raw):
         step[name] = None if number is None else float("%.6g" % number)
     step["lr"] = [float("%.6g" % float(v)) for v in raw["lr"]]
     if raw.get("batch_ids") is not None:
-        ids = ",".join(",".join(map(str, batch)) for batch in raw["batch_ids"])
-        step["batch_hash"] = hashlib.sha256(ids.encode("ascii")).hexdigest()
+        step["batch_hash"] = _ids_hash(raw["batch_ids"])
     for name in ("rng_hash", "seed"):
         if raw.get(name) is not None:
             step[name] = raw[name]
@@ -135,7 +147,7 @@ class Run:
     def __init__(self, optimizer, run_id=None, name=None, manifest=None, server=None, token=None, token_file=None,
                  events_file=None, sample_every=20, attest_every=500, rng_every=100, sample_size=4096,
                  batches_per_step=1, spike_factor=5.0, sink=None, queue_size=10_000, buffer_size=50_000,
-                 flush_interval=0.25):
+                 flush_interval=1.0):
         import torch
 
         self.torch = torch
