@@ -284,7 +284,8 @@ class TransportTests(Workdir):
             trainguard_client.watch(optimizer, server="https://tg.example.org", token=None)
         self.assertNotIn("step", vars(optimizer))
 
-    def test_events_post_as_the_server_expects(self):
+    def serve(self, answers):
+        """A loopback HTTP server answering POSTs with (status, body) from `answers` (the last one repeats)."""
         import http.server
         import threading
 
@@ -294,31 +295,55 @@ class TransportTests(Workdir):
             def do_POST(self):  # noqa: N802
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 received.append((self.path, self.headers["Authorization"], json.loads(body)))
-                self.send_response(200)
-                self.send_header("Content-Length", "2")
+                status, answer = answers[min(len(received), len(answers)) - 1]
+                payload = json.dumps(answer).encode()
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
-                self.wfile.write(b"{}")
+                self.wfile.write(payload)
 
             def log_message(self, *args):
                 pass
 
         server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        try:
-            model = torch.nn.Linear(4, 1)
-            optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-            run = trainguard_client.watch(optimizer, run_id="post", server="http://127.0.0.1:%d" % server.server_port, token="secret")
-            model(torch.ones(1, 4)).sum().backward()
-            optimizer.step()
-            self.assertTrue(run.close(timeout=10.0))
-        finally:
-            server.shutdown()
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        self.addCleanup(server.server_close)
+        self.addCleanup(server.shutdown)
+        return "http://127.0.0.1:%d" % server.server_port, received
+
+    def test_events_post_as_the_server_expects(self):
+        url, received = self.serve([(200, {"appended": 3})])
+        model = torch.nn.Linear(4, 1)
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        run = trainguard_client.watch(optimizer, run_id="post", server=url, token="secret")
+        model(torch.ones(1, 4)).sum().backward()
+        optimizer.step()
+        self.assertTrue(run.close(timeout=10.0))
         self.assertTrue(received)
         path, authorization, body = received[0]
         self.assertEqual(("/api/v1/events", "Bearer secret"), (path, authorization))
         actions = [e["event"]["action"] for _, _, b in received for e in b["events"]]
         self.assertEqual(["run-started", "run-attestation", "run-step"], actions)
+
+    def test_a_refused_batch_is_dropped_and_counted_and_sending_goes_on(self):
+        invalid = {"title": "Invalid events", "detail": "1 of the batch's events are invalid; nothing was stored."}
+        partial = {"results": [{"status": "accepted"}, {"status": "refused", "reason": "host.name 'x' is not bound"}]}
+        url, received = self.serve([(400, invalid), (207, partial), (200, {})])
+        model = torch.nn.Linear(4, 1)
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        run = trainguard_client.watch(optimizer, run_id="refused", server=url, token="t", flush_interval=0.01)
+        for _ in range(3):
+            model(torch.ones(1, 4)).sum().backward()
+            optimizer.step()
+            self.assertTrue(run.flush(timeout=10.0))
+        self.assertTrue(run.close(timeout=10.0))
+        self.assertGreaterEqual(len(received), 3)  # the refused batch was not retried forever
+        reports = [e for _, _, b in received for e in b["events"] if e["event"]["action"] == "run-telemetry-dropped"]
+        self.assertTrue(reports)
+        client = reports[-1]["trainguard"]["client"]
+        self.assertEqual(run.outbox.refused, client["refused"])
+        self.assertEqual(len(received[0][2]["events"]) + 1, client["refused"])  # the whole first batch, one of the second
+        self.assertIn("not stored: host.name", run.outbox.last_error)
 
 
 class FakeState:

@@ -8,9 +8,11 @@ event tells the server how many once it is reachable again.
 """
 
 import collections
+import json
 import os
 import threading
 import time
+import urllib.error
 import urllib.request
 
 
@@ -40,13 +42,48 @@ class HttpSink:
         self.describe = "server " + base
 
     def send(self, events):
+        """None when every event was stored; (count, reason) for events the server did not store.
+
+        Raises BatchRefused when the server refused the whole batch for what it holds (a 4xx other than 408/429:
+        sending it again cannot help), any other exception when it should be retried.
+        """
         body = ('{"events":[' + ",".join(events) + "]}").encode("utf-8")
         request = urllib.request.Request(self.url, data=body, method="POST", headers={
             "Content-Type": "application/json",
             "Authorization": "Bearer " + self.token,
         })
-        with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310 - https or loopback only
-            response.read()
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310 - https or loopback only
+                answer = response.read()
+        except urllib.error.HTTPError as error:
+            if 400 <= error.code < 500 and error.code not in (408, 429):
+                raise BatchRefused("HTTP %d: %s" % (error.code, _problem(error.read()))) from None
+            raise
+        return _not_stored(answer)
+
+
+class BatchRefused(Exception):
+    """The server refused a whole batch (invalid events, a token it does not accept): the batch is dropped."""
+
+
+def _problem(body):
+    try:
+        detail = json.loads(body.decode("utf-8"))
+        return str(detail.get("detail") or detail.get("title") or detail)[:500]
+    except (ValueError, UnicodeDecodeError, AttributeError):
+        return body[:200].decode("utf-8", "replace")
+
+
+def _not_stored(body):
+    """(count, first reason) of the events a 200/207 answer says were refused, or None."""
+    try:
+        answer = json.loads(body.decode("utf-8"))
+        refused = [r for r in answer.get("results", []) if r.get("status") == "refused"]
+    except (ValueError, UnicodeDecodeError, AttributeError):
+        return None
+    if not refused:
+        return None
+    return len(refused), "not stored: %s" % str(refused[0].get("reason"))[:500]
 
 
 def _is_local_http(base):
@@ -71,9 +108,11 @@ class Outbox:
         self._retry_max = retry_max
         self._pending = collections.deque()
         self.dropped = 0
+        self.refused = 0  # events the server answered it did not store
         self.sent = 0
         self.last_error = None
         self._reported = 0
+        self._final_report = False
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._busy = threading.Lock()
@@ -105,6 +144,7 @@ class Outbox:
             time.sleep(0.01)
 
     def close(self, timeout=5.0):
+        self._final_report = True  # counts that changed since the last report go out once more
         done = self.flush(timeout)
         self._stop.set()
         self._wake.set()
@@ -121,22 +161,32 @@ class Outbox:
 
     def _send_all(self, backoff):
         self._take()
-        while self._pending:
-            if self.dropped > self._reported:
-                self._reported = self.dropped
+        while True:
+            # A report rides with other events (or goes alone when closing), so a server refusing everything
+            # does not make an endless stream of reports about refused reports.
+            if self.dropped + self.refused > self._reported and (self._pending or self._final_report):
+                self._final_report = False
+                self._reported = self.dropped + self.refused
                 self._pending.appendleft(self._build(self.factory, ("run-telemetry-dropped", time.time(), {"trainguard.client": {
-                    "dropped": self.dropped, "buffered": len(self._pending), "last_error": self.last_error}}, "event", None)))
+                    "dropped": self.dropped, "refused": self.refused, "buffered": len(self._pending),
+                    "last_error": self.last_error}}, "event", None)))
+            if not self._pending:
+                return 0.0
             batch = [self._pending[i] for i in range(min(self._batch, len(self._pending)))]
             try:
-                self.sink.send(batch)
+                not_stored = self.sink.send(batch)
+            except BatchRefused as error:
+                not_stored = (len(batch), "batch refused: %s" % error)
             except Exception as error:  # noqa: BLE001 - a failure only delays telemetry, never training
                 self.last_error = "%s: %s" % (type(error).__name__, error)
                 return min(self._retry_max, max(0.2, backoff * 2))
             for _ in batch:
                 self._pending.popleft()
             self.sent += len(batch)
+            if not_stored:
+                self.refused += not_stored[0]
+                self.last_error = not_stored[1]
             self._take()
-        return 0.0
 
     def _take(self):
         while self._items:
