@@ -1,7 +1,6 @@
 """Event construction: the `run-*` events of docs/events.md (ECS field names, UUIDv7 ids)."""
 
 import json
-import math
 import os
 import random
 import secrets
@@ -35,17 +34,6 @@ def timestamp(seconds=None):
     if _second[0] != whole:
         _second[0], _second[1] = whole, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
     return _second[1] + ".%03dZ" % (ms % 1000)
-
-
-def finite(value):
-    """The number as a JSON-safe float, or None when it is NaN/Inf (or not a number)."""
-    if value is None:
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
 
 
 def _user():
