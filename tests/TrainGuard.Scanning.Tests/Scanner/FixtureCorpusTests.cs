@@ -117,8 +117,8 @@ public class FixtureCorpusTests
 
     private const string CheckpointFixtures = "ckpt";
 
-    /// <summary>Fixture folders of other commands, not in the scan manifest: checkpoints, public test vectors, audit captures, the review command's repository scripts, the dashboard tests' recorded incident.</summary>
-    private static readonly string[] NotScanFixtures = [CheckpointFixtures, "vectors", "audit", "review", "dashboard"];
+    /// <summary>Fixture folders of other commands, not in the scan manifest: checkpoints, public test vectors, audit captures, the review command's repository scripts, the dashboard tests' recorded incident, the recorded training runs.</summary>
+    private static readonly string[] NotScanFixtures = [CheckpointFixtures, "vectors", "audit", "review", "dashboard", "runs"];
 
     private static bool IsInCheckpointFolder(string relativePath) =>
         relativePath.Split('/').SkipLast(1).Any(ScanTargets.IsCheckpointFolder);

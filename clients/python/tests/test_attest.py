@@ -1,0 +1,174 @@
+"""Attestation on Debian's torch: clean optimizers pass; patched, instance-patched, spoofed and hooked ones fail."""
+
+import base64
+import functools
+import hashlib
+import os
+import sys
+import tempfile
+import types
+import unittest
+
+import support  # noqa: F401
+import torch
+import torch.optim.adamw as adamw_module
+
+from trainguard_client._attest import Attester
+
+
+def failed(checks):
+    return {c["name"]: c["detail"] for c in checks if not c["ok"]}
+
+
+class AttestationTests(unittest.TestCase):
+    def setUp(self):
+        self.saved_step = torch.optim.AdamW.step
+        self.saved_single = adamw_module._single_tensor_adamw
+        self.saved_addcdiv = torch.Tensor.addcdiv_
+        self.model = torch.nn.Linear(4, 2)
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=0.01)
+        self.attester = Attester()
+
+    def tearDown(self):
+        torch.optim.AdamW.step = self.saved_step
+        adamw_module._single_tensor_adamw = self.saved_single
+        torch.Tensor.addcdiv_ = self.saved_addcdiv
+
+    def test_torch_optimizers_as_installed_pass_every_check(self):
+        for cls in (torch.optim.AdamW, torch.optim.Adam, torch.optim.SGD, torch.optim.RMSprop):
+            checks = self.attester.attest(cls(self.model.parameters(), lr=0.01))
+            self.assertEqual({}, failed(checks), cls.__name__)
+            self.assertEqual(["step-code", "wrapped-chain", "instance-patch", "hooks", "record-hash", "tensor-ops"], [c["name"] for c in checks])
+
+    def test_a_patched_class_step_fails(self):
+        original = torch.optim.AdamW.step
+
+        @functools.wraps(original)
+        def step(self, closure=None):
+            return original(self, closure)
+
+        torch.optim.AdamW.step = step
+        problems = failed(self.attester.attest(self.optimizer))
+        self.assertIn("wrapped-chain", problems)
+        self.assertIn("test_attest.py", problems["wrapped-chain"])
+
+    def test_a_patched_base_step_under_a_subclass_that_calls_super_fails(self):
+        class Mine(torch.optim.AdamW):
+            def step(self, closure=None):
+                return super().step(closure)
+
+        optimizer = Mine(self.model.parameters(), lr=0.01)
+        torch.optim.lr_scheduler.StepLR(optimizer, 1)  # torch's counter on the instance closes over Mine.step
+        self.assertEqual({}, failed(self.attester.attest(optimizer)))
+        original = torch.optim.AdamW.step
+        torch.optim.AdamW.step = functools.wraps(original)(lambda self, closure=None: original(self, closure))
+        self.assertIn("wrapped-chain", failed(self.attester.attest(optimizer)))
+
+    def test_an_instance_patch_fails(self):
+        original = self.optimizer.step
+        self.optimizer.step = lambda closure=None: original(closure)
+        problems = failed(self.attester.attest(self.optimizer))
+        self.assertIn("instance-patch", problems)
+        self.assertIn("not torch's", problems["instance-patch"])
+
+    def test_a_spoofed_step_compiled_with_torchs_file_name_fails(self):
+        # The attacker's step, compiled under adamw.py's name at AdamW.step's line, with adamw's own globals.
+        real = torch.optim.AdamW.step
+        while hasattr(real, "__wrapped__"):
+            real = real.__wrapped__
+        code = real.__code__
+        source = "\n" * (code.co_firstlineno - 2) + "class AdamW:\n    def step(self, closure=None):\n" \
+            "        for group in self.param_groups:\n            group['maximize'] = not group['maximize']\n        return None\n"
+        namespace = {}
+        exec(compile(source, code.co_filename, "exec"), adamw_module.__dict__, namespace)  # noqa: S102 - the spoof under test
+        spoof = types.FunctionType(namespace["AdamW"].step.__code__, adamw_module.__dict__, "step")
+        spoof.__qualname__ = "AdamW.step"
+        self.assertEqual((code.co_filename, code.co_firstlineno, "AdamW.step"),
+                         (spoof.__code__.co_filename, spoof.__code__.co_firstlineno, spoof.__code__.co_qualname))
+        torch.optim.AdamW.step = spoof
+        problems = failed(self.attester.attest(self.optimizer))
+        self.assertIn("step-code", problems)
+        self.assertIn("is not what %s compiles to" % code.co_filename, problems["step-code"])
+
+    def test_a_spoofed_function_the_step_calls_fails(self):
+        real = adamw_module._single_tensor_adamw
+        code = real.__code__
+        source = "\n" * (code.co_firstlineno - 1) + "def _single_tensor_adamw(*args, **kwargs):\n    return None\n"
+        namespace = {}
+        exec(compile(source, code.co_filename, "exec"), adamw_module.__dict__, namespace)  # noqa: S102
+        adamw_module._single_tensor_adamw = namespace["_single_tensor_adamw"]
+        problems = failed(self.attester.attest(self.optimizer))
+        self.assertIn("step-code", problems)
+        self.assertIn("_single_tensor_adamw", problems["step-code"])
+
+    def test_a_replaced_tensor_operation_fails(self):
+        original = torch.Tensor.addcdiv_
+
+        def addcdiv_(self, *args, **kwargs):
+            return original(self, *args, **kwargs)
+
+        torch.Tensor.addcdiv_ = addcdiv_
+        problems = failed(self.attester.attest(self.optimizer))
+        self.assertIn("tensor-ops", problems)
+        self.assertIn("torch.Tensor.addcdiv_", problems["tensor-ops"])
+        torch.Tensor.addcdiv_ = torch._C._TensorBase.sub_
+        self.assertIn("builtin sub_", failed(Attester().attest(self.optimizer))["tensor-ops"])
+
+    def test_global_module_hooks_step_hooks_and_gradient_hooks_fail(self):
+        handle = torch.nn.modules.module.register_module_forward_hook(lambda module, args, out: out)
+        try:
+            self.assertIn("_global_forward_hooks", failed(self.attester.attest(self.optimizer))["hooks"])
+        finally:
+            handle.remove()
+        parameter = next(self.model.parameters())
+        gradient_hook = parameter.register_hook(lambda grad: -grad)
+        try:
+            self.assertIn("backward_hooks", failed(self.attester.attest(self.optimizer))["hooks"])
+        finally:
+            gradient_hook.remove()
+        self.assertEqual({}, failed(self.attester.attest(self.optimizer)))
+
+    def test_record_check_against_a_wheel_record_and_dpkg_md5sums(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            site = os.path.join(tmp, "lib", "site-packages")
+            os.makedirs(os.path.join(site, "pkg"))
+            os.makedirs(os.path.join(site, "pkg-1.0.dist-info"))
+            module = os.path.join(site, "pkg", "mod.py")
+            with open(module, "w", encoding="utf-8") as handle:
+                handle.write("x = 1\n")
+            digest = base64.urlsafe_b64encode(hashlib.sha256(b"x = 1\n").digest()).rstrip(b"=").decode()
+            with open(os.path.join(site, "pkg-1.0.dist-info", "RECORD"), "w", encoding="utf-8") as handle:
+                handle.write("pkg/mod.py,sha256=%s,6\n" % digest)
+            dpkg = os.path.join(tmp, "dpkg")
+            os.makedirs(dpkg)
+            debian = os.path.join(tmp, "lib", "dist-packages", "deb.py")
+            os.makedirs(os.path.dirname(debian))
+            with open(debian, "w", encoding="utf-8") as handle:
+                handle.write("y = 2\n")
+            with open(os.path.join(dpkg, "python3-deb.md5sums"), "w", encoding="utf-8") as handle:
+                handle.write("%s  %s\n" % (hashlib.md5(b"y = 2\n").hexdigest(), os.path.realpath(debian).lstrip("/")))  # noqa: S324 - dpkg's format
+            self.assertTrue(Attester(dpkg_info=dpkg).record_check(module)[0])
+            self.assertTrue(Attester(dpkg_info=dpkg).record_check(debian)[0])
+            for path, text in ((module, "x = 2\n"), (debian, "y = 3\n")):
+                with open(path, "w", encoding="utf-8") as handle:
+                    handle.write(text)
+            ok, detail = Attester(dpkg_info=dpkg).record_check(module)
+            self.assertFalse(ok)
+            self.assertIn("RECORD records", detail)
+            ok, detail = Attester(dpkg_info=dpkg).record_check(debian)
+            self.assertFalse(ok)
+            self.assertIn("md5sums records", detail)
+            added = os.path.join(site, "pkg", "added.py")
+            open(added, "w", encoding="utf-8").close()
+            self.assertIn("an added file", Attester(dpkg_info=dpkg).record_check(added)[1])
+
+    def test_debian_torch_files_are_checked_against_dpkg(self):
+        if not os.path.isfile("/var/lib/dpkg/info/python3-torch.md5sums") or "dist-packages" not in torch.__file__:
+            self.skipTest("torch is not Debian's python3-torch here")
+        checks = {c["name"]: c for c in self.attester.attest(self.optimizer)}
+        self.assertIn("python3-torch.md5sums", checks["record-hash"]["detail"])
+        self.assertIn(sys.modules["torch.optim.adamw"].__file__, checks["record-hash"]["detail"])
+
+
+if __name__ == "__main__":
+    unittest.main()
