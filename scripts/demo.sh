@@ -4,9 +4,10 @@
 # responder token, ships the recorded attack (samples/incident: the agent's replay of real audit and sshd logs, a
 # poisoned checkpoint found by the checkpoint watcher, an edited PyTorch optimizer found by env verify, a
 # checkpoint whose optimizer was flipped found by ckpt check) as the nodes' agents would, then prints the alerts
-# and the attacker's timeline, and how to look further. Needs only the .NET SDK.
+# and the attacker's timeline, how to look further, and the dashboard's address. Needs only the .NET SDK.
 #
-#   bash scripts/demo.sh          the demo; the server it started is stopped and its data removed at the end
+#   bash scripts/demo.sh          the demo; at a terminal the server stays up for the dashboard until Enter, then it
+#                                 is stopped and its data removed (at once when not run from a terminal)
 #   bash scripts/demo.sh --keep   the same, but the server keeps running so the commands printed at the end work
 #
 # TRAINGUARD=PATH uses that trainguard instead of building one (the tests do).
@@ -127,7 +128,7 @@ echo
 if [ "$keep" = true ]; then
   echo "==> look further: the server keeps running (pid $server_pid, data in $TRAINGUARD_DATA_DIR)"
 else
-  echo "==> look further (the server above is stopped now: 'bash scripts/demo.sh --keep' leaves it running for these)"
+  echo "==> look further (with the server below running: at a terminal until you press Enter, or with --keep)"
 fi
 cat <<EOF
     $tg alerts show $first --server $url --token-file $work/responder.token
@@ -140,6 +141,16 @@ cat <<EOF
     docs/alerts.md: the responder's guide; docs/rules/TG-DET-*.md: what each alert means and what to do
     offline, no server: $tg scan samples/demo/runs; $tg ckpt check tests/fixtures/ckpt/tampered/maximize/checkpoint-6 --run tests/fixtures/ckpt/run.yaml
 EOF
+
+# The end: the dashboard over the same server. At a terminal the server stays up until Enter, so the address works;
+# run by a script (no terminal) the server stops, unless --keep.
+echo
+echo "==> the dashboard: $url/dashboard"
+echo "    log in with the responder token: $(head -n 1 "$work/responder.token")  (in $work/responder.token)"
 if [ "$keep" = true ]; then
-  echo "    stop it: kill $server_pid && rm -rf $work"
+  echo "    the server keeps running; stop it: kill $server_pid && rm -rf $work"
+elif [ -t 0 ] && [ -t 1 ]; then
+  read -r -p "    open it now; press Enter to stop the server and remove its data " _ || true
+else
+  echo "    (the server is stopped now: 'bash scripts/demo.sh --keep' leaves it running)"
 fi

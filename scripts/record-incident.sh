@@ -13,10 +13,10 @@
 #                     optimizer was flipped to maximize (tests/fixtures/ckpt/tampered/maximize) against its
 #                     run manifest, when lena checks it before resuming.
 #
-# The events of the last three carry the time they were recorded; their files sit in a temporary folder that
-# stands for the node's file system (its path is in the events). Run from anywhere; needs only the .NET SDK
-# (it builds out/trainguard like demo.sh when TRAINGUARD does not name a trainguard to use). As root, the
-# poisoned checkpoint is written by uid 2007 (intern7), so the watcher's event names its owner as it would.
+# The events of the last three carry the time they were recorded. Their files sit at the node's paths
+# (/mnt/shared/...) in a private mount namespace, owned by the accounts that wrote them (intern7 is uid 2007), so
+# the events name each file's owner as the node's tools would. Needs root (unshare -m, chown) and the .NET SDK (it
+# builds out/trainguard like demo.sh when TRAINGUARD does not name a trainguard to use).
 #
 #   bash scripts/record-incident.sh            # rewrites samples/incident/*.jsonl
 set -euo pipefail
@@ -40,53 +40,74 @@ trap 'rm -rf "$work"' EXIT
   --passwd "$capture/passwd" --group "$capture/group" --host vm > "$out/vm.jsonl"
 
 # --- gpu-node-2: a training node with the shared checkpoint folder and the cluster's Python environment -------
+# Recorded in a private mount namespace (unshare -m, as root) where the node's file system sits at the node's own
+# paths: a tmpfs on /mnt holds the cluster's shared file system (/mnt/shared), and the node's passwd and group are
+# bound over /etc/passwd and /etc/group. Nothing outside the namespace changes, and the events carry the paths and
+# account names the node's agent, env verify and ckpt check would report there.
+if [ "$(id -u)" -ne 0 ] || ! command -v unshare > /dev/null; then
+  echo "record-incident: recording gpu-node-2 needs root and unshare (a private mount namespace; files owned by intern7)" >&2
+  exit 2
+fi
+case "$(pwd)/" in /mnt/*) echo "record-incident: run from a checkout outside /mnt (the recording mounts a tmpfs there)" >&2; exit 2 ;; esac
+
 node=$work/gpu-node-2
-mkdir -p "$node/etc" "$node/shared/checkpoints/llama-ft-7b" "$node/state" "$node/home/lena/resume"
+mkdir -p "$node/etc" "$node/state"
 # The node's accounts: the cluster's people, before the insider added his uid-0 account on vm.
 grep -v '^sysbackup:' "$capture/passwd" > "$node/etc/passwd"
 cp "$capture/group" "$node/etc/group"
-cat > "$node/agent.yaml" <<EOF
+cat > "$node/agent.yaml" <<EOF2
 host_name: gpu-node-2
 snapshot_root: $node
 auth_log: ~
 checkpoints:
   folders:
-    - $node/shared/checkpoints
+    - /mnt/shared/checkpoints
   settle_seconds: 0
-EOF
+EOF2
 
-# The agent's first pass only learns the node (its snapshot and the empty checkpoint folder); nothing is kept.
-"$tg" agent run --once --config "$node/agent.yaml" --state-dir "$node/state" > /dev/null
+TG="$tg" NODE="$node" OUT="$out" unshare -m --propagation private bash -euo pipefail -c '
+mount -t tmpfs tg-incident /mnt
+mount --bind "$NODE/etc/passwd" /etc/passwd
+mount --bind "$NODE/etc/group" /etc/group
+ckpts=/mnt/shared/checkpoints/llama-ft-7b
+site=/mnt/shared/envs/torch-2.5/lib/python3.11/site-packages
+resume=/mnt/shared/users/lena/llama-ft-7b
+mkdir -p "$ckpts" "$(dirname "$site")" "$resume"
+chown 2001:2001 /mnt/shared/users/lena "$resume"
 
-# The insider writes the poisoned checkpoint into the shared folder; the agent's next pass finds it.
-cp -r samples/demo/runs/poisoned/checkpoint-20 "$node/shared/checkpoints/llama-ft-7b/"
-if [ "$(id -u)" -eq 0 ]; then
-  chown -R 2007:2007 "$node/shared/checkpoints/llama-ft-7b/checkpoint-20"
-fi
+# The agent first learns the node (its snapshot and the checkpoint folder); nothing is kept from that pass.
+"$TG" agent run --once --config "$NODE/agent.yaml" --state-dir "$NODE/state" > /dev/null
+
+# intern7 writes the poisoned checkpoint into the shared folder; the agent next pass finds it.
+cp -r samples/demo/runs/poisoned/checkpoint-20 "$ckpts/"
+chown -R 2007:2007 "$ckpts/checkpoint-20"
 set +e
-"$tg" agent run --once --config "$node/agent.yaml" --state-dir "$node/state" > "$out/gpu-node-2.jsonl"
+"$TG" agent run --once --config "$NODE/agent.yaml" --state-dir "$NODE/state" > "$OUT/gpu-node-2.jsonl"
 code=$?
 set -e
 [ "$code" -eq 1 ] || { echo "record-incident: agent run --once exited $code, expected 1 (the poisoned checkpoint)" >&2; exit 2; }
 
-# The node's Python environment, where torch/optim/adamw.py was edited: the scheduled env verify finds it.
-site=$node/opt/conda/lib/python3.11/site-packages
-mkdir -p "$(dirname "$site")"
+# The cluster Python environment, where intern7 replaced torch/optim/adamw.py: the scheduled env verify finds it.
 cp -r samples/env/edited-site-packages "$site"
+chown 2007:2007 "$site/torch/optim/adamw.py"
 set +e
-"$tg" env verify --site "$site" --package torch --events "$out/gpu-node-2.jsonl" > /dev/null
+"$TG" env verify --site "$site" --package torch --events "$OUT/gpu-node-2.jsonl" > /dev/null
 code=$?
 set -e
 [ "$code" -eq 1 ] || { echo "record-incident: env verify exited $code, expected 1 (the edited adamw.py)" >&2; exit 2; }
 
-# Lena checks the checkpoint she is about to resume from against her run's manifest: its optimizer says maximize.
-cp -r tests/fixtures/ckpt/tampered/maximize/checkpoint-6 "$node/home/lena/resume/"
-cp tests/fixtures/ckpt/run.yaml "$node/home/lena/resume/run.yaml"
+# Lena checks the checkpoint she is about to resume from against her run manifest: its optimizer says maximize
+# (intern7 replaced her optimizer.pt, so the new file is his).
+cp -r tests/fixtures/ckpt/tampered/maximize/checkpoint-6 "$resume/"
+cp tests/fixtures/ckpt/run.yaml "$resume/run.yaml"
+chown -R 2001:2001 "$resume"
+chown 2007:2007 "$resume/checkpoint-6/optimizer.pt"
 set +e
-"$tg" ckpt check "$node/home/lena/resume/checkpoint-6" --run "$node/home/lena/resume/run.yaml" --events "$out/gpu-node-2.jsonl" > /dev/null
+"$TG" ckpt check "$resume/checkpoint-6" --run "$resume/run.yaml" --events "$OUT/gpu-node-2.jsonl" > /dev/null
 code=$?
 set -e
 [ "$code" -eq 1 ] || { echo "record-incident: ckpt check exited $code, expected 1 (maximize=True)" >&2; exit 2; }
+'
 
 for f in "$out"/vm.jsonl "$out"/gpu-node-2.jsonl; do
   echo "$f: $(wc -l < "$f") events" >&2

@@ -376,7 +376,7 @@ public sealed class AuditEventDeriver
         var prefix = isGroup ? "user.target.group" : "user.target";
         var acct = record.GetText("acct");
         long? id = record.TryGetInt64("id", out var parsedId) ? parsedId : null;
-        var name = acct ?? KnownName(record.GetEnriched("ID"));
+        var name = acct ?? CreatedAccountName(record, isGroup, id) ?? KnownName(record.GetEnriched("ID"));
         if (name is null && id is { } lookup)
         {
             name = isGroup ? _options.AccountNames?.GroupName(lookup) : _options.AccountNames?.UserName(lookup);
@@ -394,6 +394,22 @@ public sealed class AuditEventDeriver
 
         SetText(e, "trainguard.audit.op", record.GetText("op"));
         return e;
+    }
+
+    /// <summary>
+    /// The name of an account <c>useradd</c> just created with a uid another account already has (<c>useradd -o -u 0
+    /// sysbackup</c>): auditd's enrichment and getpwuid answer the first account with the uid (root), so the newest
+    /// line of the node's passwd with that uid names the account that was added. Null when nothing better is known.
+    /// </summary>
+    private string? CreatedAccountName(AuditRecord record, bool isGroup, long? id)
+    {
+        if (isGroup || record.Type != "ADD_USER" || id is not { } uid || _options.AccountNames is not { } names)
+        {
+            return null;
+        }
+
+        var newest = names.NewestUserName(uid);
+        return newest is not null && newest != names.UserName(uid) ? newest : null;
     }
 
     private EventRecord Login(AuditEventGroup group, AuditRecord record)

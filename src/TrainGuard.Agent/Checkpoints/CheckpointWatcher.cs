@@ -28,6 +28,12 @@ public sealed record CheckpointWatchOptions
 
     /// <summary>Where the known files are kept between runs (null: in memory only).</summary>
     public string? StatePath { get; init; }
+
+    /// <summary>
+    /// The node's accounts (its <c>/etc/passwd</c> and <c>/etc/group</c>), to name a file's owner and group in
+    /// <c>file.owner</c>/<c>file.group</c>: the server names the owner of a poisoned file when no audit event names its writer.
+    /// </summary>
+    public IAccountNames? AccountNames { get; init; }
 }
 
 /// <summary>
@@ -349,7 +355,7 @@ public sealed class CheckpointWatcher
         }
     }
 
-    private static EventRecord ScannedEvent(DateTimeOffset now, AnalyzedItem item, Entry entry, string change, Known? before, List<string> listed)
+    private EventRecord ScannedEvent(DateTimeOffset now, AnalyzedItem item, Entry entry, string change, Known? before, List<string> listed)
     {
         var e = new EventRecord(now, EventActions.ArtifactScanned, id: UuidV7.FromKey(now, Encoding.UTF8.GetBytes($"scan|{item.Path}|{entry.Identity}|{item.Sha256}")));
         e.Set(EventFields.Category, ["file", "malware"]).Set(EventFields.Type, [change == "new" ? "creation" : "change", "info"]);
@@ -413,7 +419,7 @@ public sealed class CheckpointWatcher
     }
 
     /// <summary>A FIFO, socket, device, directory link, link to a link or dangling link where a checkpoint file is expected.</summary>
-    private static EventRecord UnscannableEvent(DateTimeOffset now, string path, Entry entry, string change, Known? before, List<string> listed)
+    private EventRecord UnscannableEvent(DateTimeOffset now, string path, Entry entry, string change, Known? before, List<string> listed)
     {
         var e = new EventRecord(now, AgentActions.ArtifactUnscannable, id: UuidV7.FromKey(now, Encoding.UTF8.GetBytes($"scan-unscannable|{path}|{entry.Identity}")));
         e.Set(EventFields.Category, ["file", "malware"]).Set(EventFields.Type, [change == "new" ? "creation" : "change", "info"]);
@@ -434,7 +440,7 @@ public sealed class CheckpointWatcher
         return e;
     }
 
-    private static void SetFile(EventRecord e, string path, Entry entry, string change, Known? before)
+    private void SetFile(EventRecord e, string path, Entry entry, string change, Known? before)
     {
         e.Set("file.path", path).Set("file.name", Path.GetFileName(path)).Set("file.directory", Path.GetDirectoryName(path));
         e.Set("file.type", entry.Type);
@@ -455,6 +461,8 @@ public sealed class CheckpointWatcher
             e.Set("file.inode", content.Inode.ToString(CultureInfo.InvariantCulture));
             e.Set("file.uid", content.Uid.ToString(CultureInfo.InvariantCulture));
             e.Set("file.gid", content.Gid.ToString(CultureInfo.InvariantCulture));
+            e.Set("file.owner", _options.AccountNames?.UserName(content.Uid));
+            e.Set("file.group", _options.AccountNames?.GroupName(content.Gid));
             e.Set("file.mode", content.ModeText);
             e.Set("file.mtime", EventRecord.FormatTimestamp(DateTimeOffset.FromUnixTimeMilliseconds(content.MtimeMs)));
             e.Set("file.ctime", EventRecord.FormatTimestamp(DateTimeOffset.FromUnixTimeMilliseconds(content.CtimeNs / 1_000_000)));

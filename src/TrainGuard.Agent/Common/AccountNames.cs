@@ -8,6 +8,12 @@ public interface IAccountNames
 
     /// <summary>The group name for <paramref name="gid"/>, or null when unknown.</summary>
     string? GroupName(long gid);
+
+    /// <summary>
+    /// The account most recently added with <paramref name="uid"/>: the last of several lines with one uid, since
+    /// <c>useradd -o</c> appends, while <see cref="UserName"/> (like getpwuid and auditd's enrichment) answers the first.
+    /// </summary>
+    string? NewestUserName(long uid) => UserName(uid);
 }
 
 /// <summary>One line of <c>/etc/passwd</c>.</summary>
@@ -21,6 +27,7 @@ public sealed record PasswdEntry(string Name, long Uid, long Gid, string Home, s
 public sealed class PasswdFile : IAccountNames
 {
     private readonly Dictionary<long, string> _users = [];
+    private readonly Dictionary<long, string> _newestUsers = [];
     private readonly Dictionary<long, string> _groups = [];
 
     private PasswdFile(List<PasswdEntry> entries, int skipped)
@@ -30,6 +37,7 @@ public sealed class PasswdFile : IAccountNames
         foreach (var entry in entries)
         {
             _users.TryAdd(entry.Uid, entry.Name);
+            _newestUsers[entry.Uid] = entry.Name;
         }
     }
 
@@ -105,4 +113,6 @@ public sealed class PasswdFile : IAccountNames
     public string? UserName(long uid) => _users.GetValueOrDefault(uid);
 
     public string? GroupName(long gid) => _groups.GetValueOrDefault(gid);
+
+    public string? NewestUserName(long uid) => _newestUsers.GetValueOrDefault(uid);
 }

@@ -105,7 +105,7 @@ public sealed class AgentHost : IDisposable
 
         if (_config.EnvSites.Count > 0)
         {
-            var env = new EnvChecks(_config.EnvSites, Path.Combine(_config.StateDirectory, "env-findings.json"));
+            var env = new EnvChecks(_config.EnvSites, Path.Combine(_config.StateDirectory, "env-findings.json"), LoadAccountNames());
             tasks.Add(Every(_config.EnvInterval, "env", async ct => (await env.RunAsync(DateTimeOffset.UtcNow, ct)).ForEach(Submit), stop.Token));
         }
 
@@ -203,6 +203,7 @@ public sealed class AgentHost : IDisposable
         Hash = _config.CheckpointHash,
         Settle = _config.CheckpointSettle,
         StatePath = Path.Combine(_config.StateDirectory, "checkpoints.json"),
+        AccountNames = LoadAccountNames(),
     });
 
     private List<EventRecord> SnapshotPass(DateTimeOffset now)
@@ -389,18 +390,7 @@ public sealed class AgentHost : IDisposable
         }
     }
 
-    private PasswdFile? LoadAccountNames()
-    {
-        try
-        {
-            var root = _config.SnapshotRoot;
-            return PasswdFile.Load(Path.Join(root, "etc/passwd"), Path.Join(root, "etc/group"));
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            return null;
-        }
-    }
+    private PasswdFile? LoadAccountNames() => FileOwnership.NodeAccounts(_config.SnapshotRoot);
 
     private static string LoadAgentId(string stateDirectory)
     {

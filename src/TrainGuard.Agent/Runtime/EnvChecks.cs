@@ -10,9 +10,10 @@ namespace TrainGuard.Agent.Runtime;
 /// <summary>
 /// Scheduled <c>env verify</c> over the configured site-packages folders: each finding becomes an
 /// <c>env-finding</c> event, once (findings already reported by an earlier run are remembered in the
-/// state folder and not repeated while they persist).
+/// state folder and not repeated while they persist). Each names the owner of the file it is about
+/// (<see cref="FileOwnership"/>, accounts from <paramref name="accountNames"/>).
 /// </summary>
-public sealed class EnvChecks(IReadOnlyList<string> sites, string? statePath)
+public sealed class EnvChecks(IReadOnlyList<string> sites, string? statePath, IAccountNames? accountNames = null)
 {
     public const string Module = "env";
 
@@ -39,7 +40,7 @@ public sealed class EnvChecks(IReadOnlyList<string> sites, string? statePath)
                     continue;
                 }
 
-                events.Add(FindingEvent(item, finding, now));
+                events.Add(FindingEvent(item, finding, now, accountNames));
             }
         }
 
@@ -54,9 +55,10 @@ public sealed class EnvChecks(IReadOnlyList<string> sites, string? statePath)
 
     /// <summary>
     /// The <c>env-finding</c> event of one finding of <paramref name="item"/> (a package of an <c>env verify</c> report):
-    /// the finding embedded, <c>package.name</c>/<c>version</c>/<c>type</c>; its id is derived from the finding and the time.
+    /// the finding embedded, <c>package.name</c>/<c>version</c>/<c>type</c>, the owner of the file it names
+    /// (<see cref="FileOwnership"/>); its id is derived from the finding and the time.
     /// </summary>
-    public static EventRecord FindingEvent(AnalyzedItem item, Finding finding, DateTimeOffset now)
+    public static EventRecord FindingEvent(AnalyzedItem item, Finding finding, DateTimeOffset now, IAccountNames? accountNames)
     {
         ArgumentNullException.ThrowIfNull(item);
         ArgumentNullException.ThrowIfNull(finding);
@@ -72,7 +74,7 @@ public sealed class EnvChecks(IReadOnlyList<string> sites, string? statePath)
         }
 
         e.Set("package.type", item.Format);
-        return e;
+        return FileOwnership.Describe(e, FileOwnership.FindingFile(e), accountNames);
     }
 
     private static HashSet<string> Load(string? path)

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using TrainGuard.Agent.Common;
 using TrainGuard.Checkpoints.Contents;
 using TrainGuard.Checkpoints.Rng;
 using TrainGuard.Checkpoints.Runs;
@@ -229,7 +230,8 @@ internal static class CkptContentCommands
         }
 
         var target = InputValidation.WritableFile(file.FullName, "--events");
-        var line = CheckpointJson.InspectedEvent(contents, findings, DateTimeOffset.UtcNow).ToJsonLine();
+        var e = CheckpointJson.InspectedEvent(contents, findings, DateTimeOffset.UtcNow);
+        var line = FileOwnership.Describe(e, FileOwnership.FindingFile(e), FileOwnership.NodeAccounts()).ToJsonLine();
         await File.AppendAllTextAsync(target, line + "\n");
     }
 }

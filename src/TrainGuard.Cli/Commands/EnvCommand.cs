@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text.Json.Nodes;
+using TrainGuard.Agent.Common;
 using TrainGuard.Agent.Runtime;
 using TrainGuard.Cli.Options;
 using TrainGuard.Cli.Output;
@@ -104,7 +105,8 @@ public static class EnvCommand
             if (eventsFile is not null)
             {
                 var now = DateTimeOffset.UtcNow;
-                var lines = report.Items.SelectMany(item => item.Findings.Select(f => EnvChecks.FindingEvent(item, f, now).ToJsonLine() + "\n"));
+                var accounts = FileOwnership.NodeAccounts();
+                var lines = report.Items.SelectMany(item => item.Findings.Select(f => EnvChecks.FindingEvent(item, f, now, accounts).ToJsonLine() + "\n"));
                 await File.AppendAllTextAsync(eventsFile, string.Concat(lines), ct);
             }
 

@@ -167,10 +167,11 @@ internal static class AlertText
         null or "" => string.Empty,
         "direct" => " (attribution direct: its own login session)",
         "planted-key" => " (attribution planted-key: the session was opened with an ssh key this account planted)",
+        "file-owner" => " (attribution file-owner: no event names who wrote the file; this account owns it)",
         _ => $" (attribution {Safe(how, 40)})",
     };
 
-    /// <summary>The account behind an alert: <c>intern7 (login uid 2007)</c>, <c>login uid 2007</c>, or <c>-</c>; <c>, planted key</c> when attributed through one.</summary>
+    /// <summary>The account behind an alert: <c>intern7 (login uid 2007)</c>, <c>login uid 2007</c>, or <c>-</c>; <c>, planted key</c> or <c>, file owner</c> when attributed through one.</summary>
     public static string Account(JsonElement alert, int maxLength, bool withAttribution = true)
     {
         if (Obj(alert, "account") is not { } account)
@@ -187,7 +188,12 @@ internal static class AlertText
             (_, { Length: > 0 }) => $"login uid {Safe(uid, 20)}",
             _ => "-",
         };
-        return withAttribution && Str(alert, "attribution") == "planted-key" && text != "-" ? text + ", planted key" : text;
+        return !withAttribution || text == "-" ? text : Str(alert, "attribution") switch
+        {
+            "planted-key" => text + ", planted key",
+            "file-owner" => text + ", file owner",
+            _ => text,
+        };
     }
 
     /// <summary>The hosts of an alert, at most <paramref name="shown"/> named (<c>gpu01,gpu02 +3</c>).</summary>

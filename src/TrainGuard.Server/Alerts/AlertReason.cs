@@ -89,13 +89,16 @@ public static class AlertReason
         {
             var what = actions.Contains("artifact-scanned") ? "scanned" : actions.Contains("checkpoint-verified") ? "failed verification" : "inspected";
             var verdicts = f.Verdicts.Count > 0 ? $" ({List(f.Verdicts, "finding")})" : string.Empty;
-            var owner = alert.AccountName is null && alert.LoginUid is null ? string.Empty : $" of {actor}";
+            var owner = alert.AccountName is null && alert.LoginUid is null ? string.Empty
+                : alert.Attribution == AlertAttribution.FileOwner ? $" owned by {actor}" : $" of {actor}";
             return $"checkpoint {List(f.Files, "file")}{owner} {what}{verdicts} on {hosts}{within}";
         }
 
         if (actions.Contains("env-finding"))
         {
-            return $"env verify found {List(f.Verdicts, "finding")} on {hosts}{within}";
+            var owner = alert.Attribution == AlertAttribution.FileOwner && alert.AccountName is not null ? $" owned by {actor}" : string.Empty;
+            var files = f.Files.Count > 0 ? $" in {List(f.Files, "file")}{owner}" : string.Empty;
+            return $"env verify found {List(f.Verdicts, "finding")}{files} on {hosts}{within}";
         }
 
         if (actions.Contains("audit-config-changed"))

@@ -116,11 +116,17 @@ public sealed class AlertTimeline
             "user-created" or "user-changed" or "user-deleted" =>
                 $"{who} {e.Action["user-".Length..]} account {Text(e.TargetAccountName) ?? "?"}{(e.TargetAccountId is { } uid ? $" (uid {Text(uid)})" : string.Empty)}{failed}",
             "ssh-key-added" or "ssh-key-removed" => $"key {Text(e.KeyFingerprint) ?? "?"} {(e.Action == "ssh-key-added" ? "added to" : "removed from")} the authorized_keys of {Text(e.TargetAccountName) ?? "?"}",
-            "artifact-scanned" => $"{Text(e.FilePath) ?? "a file"} scanned {Text(e.Verdict) ?? "?"}",
+            "artifact-scanned" => $"{Text(e.FilePath) ?? "a file"} scanned {Text(e.Verdict) ?? "?"}{OwnedBy(e, who)}",
+            "env-finding" => $"env verify found {Text(e.FindingRule) ?? "a finding"} ({Text(e.Verdict) ?? "?"}) in {Text(e.FilePath) ?? "a file"}{OwnedBy(e, who)}",
+            "checkpoint-inspected" or "checkpoint-verified" =>
+                $"checkpoint {Text(e.FilePath) ?? "?"} {(e.Action == "checkpoint-inspected" ? "inspected" : "verified")}: {(e.FindingRule is { } rule ? $"{Text(rule)} ({Text(e.Verdict) ?? "?"})" : Text(e.Verdict) ?? "no finding")}{OwnedBy(e, who)}",
             AlertStatusEvent.Action => Text(e.Message) ?? "alert status changed",
             _ => $"{who}: {Text(e.Action)}{(e.FilePath is { } path ? " " + Text(path) : string.Empty)}{failed}",
         };
     }
+
+    /// <summary>", owned by intern7" when the event is on the timeline because its file is the account's (attribution <c>file-owner</c>).</summary>
+    private static string OwnedBy(EventFacts e, string who) => e.Attribution == AlertAttribution.FileOwner ? $", owned by {who}" : string.Empty;
 
     /// <summary>Adds what one event touched or added to the victims and additions (other accounts only).</summary>
     private void Touch(EventFacts e, string? actor, string? actorUid, bool planted)
@@ -128,7 +134,8 @@ public sealed class AlertTimeline
         bool Other(string? name, string? uid) =>
             (name is not null && name != actor && name != "root") || (name is null && uid is not null && uid != actorUid && uid != "0");
 
-        if (e.Host is { } host && (e.TargetPid is not null || e.Action.StartsWith("file-", StringComparison.Ordinal) || planted))
+        if (e.Host is { } host && (e.TargetPid is not null || e.Action.StartsWith("file-", StringComparison.Ordinal) || planted
+            || (e.Attribution == AlertAttribution.FileOwner && e.Verdict is "malicious" or "suspicious")))
         {
             VictimHosts.Add(Text(host)!);
         }

@@ -101,8 +101,12 @@ public sealed record EventFacts
     /// <summary><c>direct</c>, or <c>planted-key</c> when the actor was found through a planted key.</summary>
     public string Attribution { get; init; } = AlertAttribution.Direct;
 
-    /// <summary>The account behind the event: its login uid and name, else <c>user.name</c>.</summary>
-    public (string? Name, string? LoginUid) Actor => (LoginName ?? (LoginUid is null ? UserName : null), LoginUid);
+    /// <summary>
+    /// The account behind the event: its login uid and name, else <c>user.name</c>, else (attribution
+    /// <c>file-owner</c>) the owner of the file a finding is about.
+    /// </summary>
+    public (string? Name, string? LoginUid) Actor =>
+        Attribution == AlertAttribution.FileOwner ? (FileOwner, null) : (LoginName ?? (LoginUid is null ? UserName : null), LoginUid);
 
     /// <summary>True when the actor acted with uid 0 (through sudo, a setuid program or a root login).</summary>
     public bool AsRoot => UserId == "0";
@@ -125,7 +129,7 @@ public sealed record EventFacts
             loginUid = null;
         }
 
-        return new EventFacts
+        var facts = new EventFacts
         {
             Index = index,
             EventId = Text(e, "id") ?? string.Empty,
@@ -169,6 +173,9 @@ public sealed record EventFacts
             SessionUser = Text(e, "trainguard", "attribution", "session_user"),
             Attribution = Text(e, "trainguard", "attribution", "kind") == AlertAttribution.PlantedKey ? AlertAttribution.PlantedKey : AlertAttribution.Direct,
         };
+        return facts is { LoginUid: null, UserName: null, FileOwner: not null, Attribution: AlertAttribution.Direct } && AlertAttribution.ByFileOwner(facts.Action)
+            ? facts with { Attribution = AlertAttribution.FileOwner }
+            : facts;
     }
 
     /// <summary>The string at a path of nested objects (a number is given in its JSON text), or null.</summary>

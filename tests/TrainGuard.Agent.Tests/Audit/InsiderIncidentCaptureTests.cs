@@ -1,4 +1,5 @@
 using System.Text.Json;
+using TrainGuard.Agent.Audit;
 using TrainGuard.Agent.Tests.Support;
 using TrainGuard.Events;
 
@@ -89,6 +90,21 @@ public sealed class InsiderIncidentCaptureTests
         Assert.Equal("intern7", created.GetString("user.audit.name"));
         Assert.Equal("/usr/sbin/useradd", created.GetString("process.executable"));
         Assert.Equal("success", created.GetString("event.outcome"));
+    }
+
+    [Fact]
+    public void Uid_0_account_is_named_by_the_node_passwd_line_useradd_appended_not_by_root()
+    {
+        // auditd enriches id=0 as "root" (getpwuid answers the first uid-0 line); the node's passwd, read after the
+        // attack, holds the account useradd -o appended.
+        var names = TrainGuard.Agent.Common.PasswdFile.Load(Path.Combine(Samples.InsiderIncident, "passwd"), Path.Combine(Samples.InsiderIncident, "group"));
+        var (events, _) = Collect.AuditFile(Path.Combine(Samples.InsiderIncident, "audit.log"), new AuditCollectorOptions { AccountNames = names });
+        var created = Assert.Single(events, e => e.Action == EventActions.UserCreated);
+
+        Assert.Equal("sysbackup", created.GetString("user.target.name"));
+        Assert.Equal("0", created.GetString("user.target.id"));
+        Assert.Equal("root", names.UserName(0));
+        Assert.Equal("root", Assert.Single(AuditEvents, e => e.Action == EventActions.UserCreated).GetString("user.target.name"));
     }
 
     [Fact]

@@ -44,6 +44,27 @@ public sealed class CheckpointWatcherTests
     }
 
     [Fact]
+    public void The_owner_of_a_scanned_file_is_named_from_the_node_accounts()
+    {
+        using var dir = new TempDir();
+        Copy(dir, "malicious/os-system-p2.pkl", "run1/checkpoint-500/rng_state.pth");
+        Assert.True(TrainGuard.Agent.Common.UnixFile.TryStat(dir.Combine("runs", "run1", "checkpoint-500", "rng_state.pth"), out var status, out var error), error);
+        var names = TrainGuard.Agent.Common.PasswdFile.Parse($"intern7:x:{status.Uid}:{status.Gid}::/home/intern7:/bin/bash\n", $"ml-shared:x:{status.Gid}:\n");
+        var watcher = new CheckpointWatcher(new CheckpointWatchOptions { Folders = [dir.Combine("runs")], Settle = TimeSpan.Zero, AccountNames = names });
+
+        var bad = Assert.Single(watcher.Poll(Later));
+
+        Assert.Equal(status.Uid.ToString(System.Globalization.CultureInfo.InvariantCulture), bad.GetString("file.uid"));
+        Assert.Equal("intern7", bad.GetString("file.owner"));
+        Assert.Equal("ml-shared", bad.GetString("file.group"));
+
+        // Without the node's accounts the uid alone is reported.
+        var unnamed = Assert.Single(Watcher(dir).Poll(Later));
+        Assert.Null(unnamed.GetString("file.owner"));
+        Assert.NotNull(unnamed.GetString("file.uid"));
+    }
+
+    [Fact]
     public void Unchanged_files_are_not_scanned_again_and_a_changed_file_is()
     {
         using var dir = new TempDir();

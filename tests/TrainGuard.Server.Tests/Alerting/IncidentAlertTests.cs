@@ -53,7 +53,7 @@ public sealed class IncidentAlertTests
         Assert.Equal("intern7 (login uid 2007) wrote /home/lena/.ssh/authorized_keys owned by lena on vm", (string?)keys["reason"]);
         Assert.Equal("critical", (string?)keys["severity"]);
         var account = Single(alerts, "TG-DET-006", "direct");
-        Assert.Equal("intern7 (login uid 2007) created account root (uid 0) on vm", (string?)account["reason"]);
+        Assert.Equal("intern7 (login uid 2007) created account sysbackup (uid 0) on vm", (string?)account["reason"]);
 
         // Every contributing event is in the ledger at the index the alert names.
         foreach (var alert in alerts)
@@ -63,6 +63,41 @@ public sealed class IncidentAlertTests
                 Assert.Equal((long?)e!["ledger_index"], events[(string)e["event_id"]!].Index);
             }
         }
+    }
+
+    [Theory]
+    [MemberData(nameof(Backends))]
+    public async Task Findings_on_disk_without_an_actor_are_put_on_the_owner_of_their_file(string backend)
+    {
+        // The training node's recording: the watcher's poisoned checkpoint, env verify's edited adamw.py and ckpt check's
+        // flipped optimizer, every file owned by intern7 and no audit event naming a writer.
+        await using var harness = await ServerHarness.StartAsync(backend);
+        var agent = await harness.NewTokenAsync(Role.Agent, "gpu-node-2");
+        var events = File.ReadAllLines(System.IO.Path.Combine(TestPaths.RepositoryRoot, "tests", "fixtures", "dashboard", "gpu-node-2.jsonl"))
+            .Select(line => JsonNode.Parse(line)!.AsObject())
+            .Select(e => { e["host"] ??= new JsonObject { ["name"] = "gpu-node-2" }; return e; })
+            .ToList();
+        await harness.PostInBatchesAsync(agent, events);
+        await harness.WaitForDerivedAsync();
+
+        var alerts = await harness.AlertsAsync();
+        Assert.Equal(["TG-DET-010 file-owner", "TG-DET-011 file-owner", "TG-DET-015 file-owner"], alerts.Select(a => $"{a["rule"]!["id"]} {a["attribution"]}").Order(StringComparer.Ordinal));
+        Assert.All(alerts, a => Assert.Equal(("intern7", null), ((string?)a["account"]!["name"], (string?)a["account"]!["login_uid"])));
+        Assert.Equal(
+            "env verify found TG-ENV-001, malicious in /mnt/shared/envs/torch-2.5/lib/python3.11/site-packages/torch/optim/adamw.py owned by intern7 on gpu-node-2",
+            (string?)Single(alerts, "TG-DET-010", "file-owner")["reason"]);
+        Assert.StartsWith("checkpoint /mnt/shared/users/lena/llama-ft-7b/checkpoint-6 owned by intern7 inspected (TG-CKP-020", (string?)Single(alerts, "TG-DET-015", "file-owner")["reason"], StringComparison.Ordinal);
+
+        // The same findings with an actor (or no owner) are not put on anyone's file.
+        await using var other = await ServerHarness.StartAsync(backend);
+        var token = await other.NewTokenAsync(Role.Agent, "gpu-node-2");
+        var anonymous = events.Select(e => { var copy = e.DeepClone().AsObject(); copy["file"]!.AsObject().Remove("owner"); return copy; }).ToList();
+        await other.PostInBatchesAsync(token, anonymous);
+        await other.WaitForDerivedAsync();
+        Assert.All(await other.AlertsAsync(), a => Assert.Equal("direct", (string?)a["attribution"]));
+
+        var timeline = await harness.GetJsonAsync("api/v1/timeline?user=intern7");
+        Assert.Contains(timeline["entries"]!.AsArray(), entry => ((string?)entry!["summary"])?.Contains("env verify found TG-ENV-001 (malicious) in", StringComparison.Ordinal) == true);
     }
 
     [Theory]
@@ -158,7 +193,7 @@ public sealed class IncidentAlertTests
         Assert.Equal(["vm"], Strings(victims["hosts"]));
         Assert.Equal(["/home/lena/.ssh/authorized_keys"], Strings(victims["files"]));
         Assert.Equal([Incident.Account("intern7", "planted_key")], Strings(byName["added"]!["keys"]));
-        Assert.Equal(["root (uid 0)"], Strings(byName["added"]!["accounts"]));
+        Assert.Equal(["sysbackup (uid 0)"], Strings(byName["added"]!["accounts"]));
         Assert.False((bool)byName["truncated"]!);
 
         var host = await harness.GetJsonAsync("api/v1/timeline?host=vm&limit=10");
