@@ -96,15 +96,15 @@ public sealed class PagesTests
         async Task<IReadOnlyList<string>> Listed(string id) => await page.Locator($"#{id} li").AllInnerTextsAsync();
 
         Assert.Equal(["lena"], await Listed("victim-users"));
-        Assert.Equal(["vm"], await Listed("victim-hosts"));
+        Assert.Equal(["gpu-node-2", "vm"], await Listed("victim-hosts"));
         Assert.Contains(await Listed("victim-processes"), p => p.Contains("python3 (lena)", StringComparison.Ordinal));
         Assert.Contains("/home/lena/.ssh/authorized_keys", await Listed("victim-files"));
-        Assert.Empty(await Listed("victim-runs"));
+        Assert.Contains("llama-ft-7b", await Listed("victim-runs"));
         Assert.Equal(["SHA256:i+wFshFRZjYOqgRgnLZl/keeDsTBdDpl6KaOP0XzhKg"], await Listed("added-keys"));
-        Assert.Equal(["root (uid 0)"], await Listed("added-accounts"));
+        Assert.Equal(["sysbackup (uid 0)"], await Listed("added-accounts"));
         Assert.Equal(0, await page.Locator("#victims-scope").CountAsync());
 
-        // The runs whose checkpoints were scanned and inspected on gpu-node-2 are its host timeline's victims.
+        // The run whose checkpoints were scanned and inspected on gpu-node-2 is also its host timeline's victim.
         await page.GotoAsync(_fixture.BaseUrl + "/dashboard/timeline?host=gpu-node-2");
         Assert.Contains("llama-ft-7b", await Listed("victim-runs"));
 
