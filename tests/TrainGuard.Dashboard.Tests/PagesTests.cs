@@ -88,6 +88,34 @@ public sealed class PagesTests
     }
 
     [Fact]
+    public async Task TheAttackersTimelineListsItsVictimsAndTheKeysAndAccountsItAdded()
+    {
+        var (context, page, console) = await _fixture.OpenAsync(_fixture.ReaderToken);
+        await using var _ = context;
+        await page.GotoAsync(_fixture.BaseUrl + "/dashboard/timeline?user=intern7");
+        async Task<IReadOnlyList<string>> Listed(string id) => await page.Locator($"#{id} li").AllInnerTextsAsync();
+
+        Assert.Equal(["lena"], await Listed("victim-users"));
+        Assert.Equal(["gpu-node-2", "vm"], await Listed("victim-hosts"));
+        Assert.Contains(await Listed("victim-processes"), p => p.Contains("python3 (lena)", StringComparison.Ordinal));
+        Assert.Contains("/home/lena/.ssh/authorized_keys", await Listed("victim-files"));
+        Assert.Contains("llama-ft-7b", await Listed("victim-runs"));
+        Assert.Equal(["SHA256:i+wFshFRZjYOqgRgnLZl/keeDsTBdDpl6KaOP0XzhKg"], await Listed("added-keys"));
+        Assert.Equal(["sysbackup (uid 0)"], await Listed("added-accounts"));
+        Assert.Equal(0, await page.Locator("#victims-scope").CountAsync());
+
+        // The run whose checkpoints were scanned and inspected on gpu-node-2 is also its host timeline's victim.
+        await page.GotoAsync(_fixture.BaseUrl + "/dashboard/timeline?host=gpu-node-2");
+        Assert.Contains("llama-ft-7b", await Listed("victim-runs"));
+
+        // A page that is not the whole timeline says its victims are its own entries'.
+        await page.GotoAsync(_fixture.BaseUrl + "/dashboard/timeline?user=intern7&until=2026-12-07T01:11:43");
+        Assert.Contains("on this page", await page.InnerTextAsync("#victims-scope"), StringComparison.Ordinal);
+        Assert.DoesNotContain("lena", await Listed("victim-users"));
+        Assert.True(console.Count == 0, string.Join("\n", console));
+    }
+
+    [Fact]
     public async Task AssetsAreVendoredCompressedAndCached()
     {
         using var http = new HttpClient { BaseAddress = _fixture.Server.BaseAddress };
@@ -105,6 +133,22 @@ public sealed class PagesTests
         Assert.Contains("lib/uplot/LICENSE", DashboardAssets.Paths);
         using var missing = await http.GetAsync("/dashboard/assets/lib/nothing.js");
         Assert.Equal(System.Net.HttpStatusCode.NotFound, missing.StatusCode);
+
+        // Sent compressed to a browser that accepts it: assets as stored (gzip), pages compressed as they are made.
+        using var gzipped = new HttpRequestMessage(HttpMethod.Get, DashboardAssets.Url("lib/htmx/htmx.min.js"));
+        gzipped.Headers.AcceptEncoding.ParseAdd("gzip");
+        using var asset = await http.SendAsync(gzipped);
+        Assert.Equal(["gzip"], asset.Content.Headers.ContentEncoding);
+        Assert.Equal(DashboardAssets.SizeOf("lib/htmx/htmx.min.js", gzip: true), (await asset.Content.ReadAsByteArrayAsync()).Length);
+        Assert.True(DashboardAssets.SizeOf("lib/htmx/htmx.min.js", gzip: true) * 2 < DashboardAssets.SizeOf("lib/htmx/htmx.min.js", gzip: false));
+        foreach (var encoding in new[] { "br", "gzip" })
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, "/dashboard/login");
+            request.Headers.AcceptEncoding.ParseAdd(encoding);
+            using var login = await http.SendAsync(request);
+            Assert.Equal([encoding], login.Content.Headers.ContentEncoding);
+            Assert.True(login.Headers.CacheControl!.NoStore);
+        }
     }
 
     private static async Task<List<long>> IndexesAsync(IPage page) =>

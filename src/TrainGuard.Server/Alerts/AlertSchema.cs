@@ -67,7 +67,8 @@ internal static class AlertSchema
             logged_in_as TEXT NULL
         );
         CREATE INDEX IF NOT EXISTS actor_event_login_uid ON actor_event (login_uid, ts);
-        CREATE INDEX IF NOT EXISTS actor_event_account_name ON actor_event (account_name, ts);
+        DROP INDEX IF EXISTS actor_event_account_name;
+        CREATE INDEX IF NOT EXISTS actor_event_name_uid ON actor_event (account_name, login_uid, ts);
         CREATE TABLE IF NOT EXISTS agent_heartbeat (
             host TEXT PRIMARY KEY,
             received_us INTEGER NOT NULL,
@@ -130,7 +131,8 @@ internal static class AlertSchema
             logged_in_as text NULL
         );
         CREATE INDEX IF NOT EXISTS actor_event_login_uid ON actor_event (login_uid, ts);
-        CREATE INDEX IF NOT EXISTS actor_event_account_name ON actor_event (account_name, ts);
+        DROP INDEX IF EXISTS actor_event_account_name;
+        CREATE INDEX IF NOT EXISTS actor_event_name_uid ON actor_event (account_name, login_uid, ts);
         CREATE TABLE IF NOT EXISTS agent_heartbeat (
             host text PRIMARY KEY,
             received_us bigint NOT NULL,

@@ -330,6 +330,13 @@ public sealed class AlertStore
             : SelectAsync($" WHERE {string.Join(" OR ", clauses)} ORDER BY a.first_seen_us, a.id LIMIT 10000", parameters, cancellationToken);
     }
 
+    /// <summary>
+    /// The login uids and names of the actor rows naming a name or login uid: a name through <c>actor_event_name_uid</c>
+    /// (the index holds both columns, so its rows are not read), a login uid through <c>actor_event_login_uid</c>.
+    /// </summary>
+    internal const string ResolveAccountSql =
+        "SELECT login_uid, account_name FROM actor_event WHERE account_name = @user UNION SELECT login_uid, account_name FROM actor_event WHERE login_uid = @user LIMIT 1000";
+
     /// <summary>The login uids and names the actor index knows for a name or login uid.</summary>
     public async Task<(List<string> LoginUids, List<string> Names)> ResolveAccountAsync(string user, CancellationToken cancellationToken = default)
     {
@@ -337,7 +344,7 @@ public sealed class AlertStore
         var names = new SortedSet<string>(StringComparer.Ordinal);
         await using var connection = await _ledger.OpenConnectionAsync(cancellationToken);
         await using var command = SqlDialect.Command(connection, null,
-            "SELECT DISTINCT login_uid, account_name FROM actor_event WHERE login_uid = @user OR account_name = @user LIMIT 1000", ("@user", user));
+            ResolveAccountSql, ("@user", user));
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
@@ -359,54 +366,14 @@ public sealed class AlertStore
     public async Task<List<TimelineRow>> TimelineEventsAsync(IReadOnlyList<string> loginUids, IReadOnlyList<string> names, string? host, long? since, long? until, int limit, CancellationToken cancellationToken = default)
     {
         var parameters = new List<(string, object?)>();
-        var sql = new StringBuilder();
-        if (host is not null)
+        if (TimelineSql(loginUids, names, host, since, until, limit, parameters) is not { } sql)
         {
-            sql.Append("SELECT e.idx, e.ts, e.host, a.login_uid, a.account_name, a.attribution, a.logged_in_as, l.entry FROM event_index e JOIN ledger_entry l ON l.idx = e.idx ")
-                .Append("JOIN ledger_head hd ON hd.id = 1 LEFT JOIN actor_event a ON a.idx = e.idx WHERE e.host = @host AND e.idx < hd.tree_size");
-            parameters.Add(("@host", host));
-        }
-        else
-        {
-            var clauses = new List<string>();
-            if (loginUids.Count > 0)
-            {
-                clauses.Add($"a.login_uid IN ({In("@u", loginUids, parameters)})");
-            }
-
-            if (names.Count > 0)
-            {
-                clauses.Add($"(a.login_uid IS NULL AND a.account_name IN ({In("@n", names, parameters)}))");
-            }
-
-            if (clauses.Count == 0)
-            {
-                return [];
-            }
-
-            sql.Append("SELECT a.idx, a.ts, a.host, a.login_uid, a.account_name, a.attribution, a.logged_in_as, l.entry FROM actor_event a JOIN ledger_entry l ON l.idx = a.idx WHERE (")
-                .Append(string.Join(" OR ", clauses)).Append(')');
+            return [];
         }
 
-        var ts = host is null ? "a.ts" : "e.ts";
-        var idx = host is null ? "a.idx" : "e.idx";
-        if (since is { } from)
-        {
-            sql.Append(CultureInfo.InvariantCulture, $" AND {ts} >= @since");
-            parameters.Add(("@since", from));
-        }
-
-        if (until is { } to)
-        {
-            sql.Append(CultureInfo.InvariantCulture, $" AND {ts} < @until");
-            parameters.Add(("@until", to));
-        }
-
-        sql.Append(CultureInfo.InvariantCulture, $" ORDER BY {ts}, {idx} LIMIT @limit");
-        parameters.Add(("@limit", (long)limit + 1));
         var rows = new List<TimelineRow>();
         await using var connection = await _ledger.OpenConnectionAsync(cancellationToken);
-        await using var command = SqlDialect.Command(connection, null, sql.ToString(), [.. parameters]);
+        await using var command = SqlDialect.Command(connection, null, sql, [.. parameters]);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
@@ -422,6 +389,55 @@ public sealed class AlertStore
         }
 
         return rows;
+    }
+
+    /// <summary>
+    /// The SQL of <see cref="TimelineEventsAsync"/> (null when there is nothing to ask), its parameters added to
+    /// <paramref name="parameters"/>. Every read follows an index in time order, and ledger entries are read for the page's
+    /// rows only: a host's events through <c>event_index_host_ts</c> (the unary plus keeps the committed-size bound from
+    /// choosing <c>event_index_host</c> and sorting every event of the host); an account's as one branch per login uid
+    /// (<c>actor_event_login_uid</c>) and per name of events without a login uid (<c>actor_event_name_uid</c>), merged
+    /// in time order and cut at the limit before anything is joined.
+    /// </summary>
+    internal static string? TimelineSql(IReadOnlyList<string> loginUids, IReadOnlyList<string> names, string? host, long? since, long? until, int limit, List<(string, object?)> parameters)
+    {
+        var range = new StringBuilder();
+        if (since is { } from)
+        {
+            range.Append(" AND ts >= @since");
+            parameters.Add(("@since", from));
+        }
+
+        if (until is { } to)
+        {
+            range.Append(" AND ts < @until");
+            parameters.Add(("@until", to));
+        }
+
+        parameters.Add(("@limit", (long)limit + 1));
+        if (host is not null)
+        {
+            parameters.Add(("@host", host));
+            return "SELECT e.idx, e.ts, e.host, a.login_uid, a.account_name, a.attribution, a.logged_in_as, l.entry FROM event_index e JOIN ledger_entry l ON l.idx = e.idx " +
+                "LEFT JOIN actor_event a ON a.idx = e.idx WHERE e.host = @host AND +e.idx < (SELECT tree_size FROM ledger_head WHERE id = 1)" +
+                range.Replace(" ts ", " e.ts ") + " ORDER BY e.ts, e.idx LIMIT @limit";
+        }
+
+        var branches = new List<string>();
+        foreach (var uid in loginUids.Take(MaxInValues))
+        {
+            branches.Add($"SELECT idx, ts FROM actor_event WHERE login_uid = {Parameter("@u", uid, parameters)}{range}");
+        }
+
+        foreach (var name in names.Take(MaxInValues))
+        {
+            branches.Add($"SELECT idx, ts FROM actor_event WHERE account_name = {Parameter("@n", name, parameters)} AND login_uid IS NULL{range}");
+        }
+
+        return branches.Count == 0
+            ? null
+            : "SELECT a.idx, a.ts, a.host, a.login_uid, a.account_name, a.attribution, a.logged_in_as, l.entry FROM (" + string.Join(" UNION ALL ", branches) +
+                " ORDER BY ts, idx LIMIT @limit) s JOIN actor_event a ON a.idx = s.idx JOIN ledger_entry l ON l.idx = s.idx ORDER BY s.ts, s.idx";
     }
 
     /// <summary>The alerts each of the ledger indexes in [<paramref name="first"/>, <paramref name="last"/>] contributed to.</summary>
@@ -588,17 +604,17 @@ public sealed class AlertStore
         await transaction.CommitAsync(cancellationToken);
     }
 
-    private static string In(string prefix, IReadOnlyList<string> values, List<(string, object?)> parameters)
-    {
-        var names = new List<string>();
-        foreach (var value in values.Take(100))
-        {
-            var name = prefix + parameters.Count.ToString(CultureInfo.InvariantCulture);
-            parameters.Add((name, value));
-            names.Add(name);
-        }
+    /// <summary>Most values one <c>IN</c> list or timeline query carries.</summary>
+    private const int MaxInValues = 100;
 
-        return string.Join(", ", names);
+    private static string In(string prefix, IReadOnlyList<string> values, List<(string, object?)> parameters) =>
+        string.Join(", ", values.Take(MaxInValues).Select(value => Parameter(prefix, value, parameters)));
+
+    private static string Parameter(string prefix, string value, List<(string, object?)> parameters)
+    {
+        var name = prefix + parameters.Count.ToString(CultureInfo.InvariantCulture);
+        parameters.Add((name, value));
+        return name;
     }
 
     private static async Task ExecuteAsync(DbConnection connection, DbTransaction? transaction, CancellationToken cancellationToken, string sql, params (string Name, object? Value)[] parameters)

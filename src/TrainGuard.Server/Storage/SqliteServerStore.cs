@@ -19,6 +19,8 @@ public sealed class SqliteServerStore : SqlServerStore
         );
         CREATE INDEX IF NOT EXISTS event_index_ts ON event_index (ts);
         CREATE INDEX IF NOT EXISTS event_index_host ON event_index (host, idx);
+        CREATE INDEX IF NOT EXISTS event_index_host_ts ON event_index (host, ts);
+        CREATE INDEX IF NOT EXISTS event_index_host_action ON event_index (host, action, idx);
         CREATE INDEX IF NOT EXISTS event_index_user ON event_index (user_name, idx);
         CREATE INDEX IF NOT EXISTS event_index_action ON event_index (action, idx);
         CREATE TABLE IF NOT EXISTS api_token (

@@ -54,8 +54,11 @@ public sealed class HostModel : DashboardPageModel
         }
 
         Silent = Heartbeat is { } beat && Now - beat.ReceivedAt > TimeSpan.FromSeconds(beat.IntervalSeconds * state.Options.Alerts.SilentFactor);
-        var heartbeats = await state.Store.QueryAsync(new Storage.EventQuery { Host = Name, Action = "agent-heartbeat", Descending = true, Limit = 1 }, ct);
-        if (heartbeats.Count == 1 && EventFields.Parse(heartbeats[0].Index, heartbeats[0].Entry) is { } fields)
+
+        // The heartbeat row names its event's ledger index: one primary-key read, where asking the event index for this
+        // host's newest agent-heartbeat walks every event of the host when it sent none.
+        if (Heartbeat is not null && await state.Store.Ledger.GetEntryAsync(Heartbeat.LedgerIndex, ct) is { } entry
+            && EventFields.Parse(Heartbeat.LedgerIndex, entry) is { } fields)
         {
             Agent = fields.Flatten("trainguard.agent");
         }
