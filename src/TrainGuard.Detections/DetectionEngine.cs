@@ -229,8 +229,8 @@ public sealed class DetectionEngine
     private void Update(Feed feed, ReadOnlySpan<char> key, ReadOnlySpan<char> value, WindowEntry entry, List<DetectionHit> hits)
     {
         var state = _states[feed.Correlation];
-        var group = state.Update(key, value, feed.Position, entry, out var onset);
-        if (group is null)
+        var slot = state.Update(key, value, feed.Position, entry, out var onset);
+        if (slot < 0)
         {
             return;
         }
@@ -241,10 +241,10 @@ public sealed class DetectionEngine
             return;
         }
 
-        var values = DecodeKey(group.Key, plan.GroupBy.Length);
+        var values = DecodeKey(state.Key(slot), plan.GroupBy.Length);
         if (plan.Definition is { } definition)
         {
-            var (count, refs, first, last) = state.Describe(group, _maxRefs);
+            var (count, refs, first, last) = state.Describe(slot, _maxRefs);
             hits.Add(new DetectionHit
             {
                 Rule = definition,
@@ -297,15 +297,15 @@ public sealed class DetectionEngine
         return length + text.Length;
     }
 
-    private static string[] DecodeKey(string key, int count)
+    private static string[] DecodeKey(ReadOnlySpan<char> key, int count)
     {
         var values = new string[count];
         var at = 0;
         for (var i = 0; i < count; i++)
         {
-            var colon = key.IndexOf(':', at);
-            var length = int.Parse(key.AsSpan(at, colon - at), NumberStyles.None, CultureInfo.InvariantCulture);
-            values[i] = key.Substring(colon + 1, length);
+            var colon = at + key[at..].IndexOf(':');
+            var length = int.Parse(key[at..colon], NumberStyles.None, CultureInfo.InvariantCulture);
+            values[i] = key.Slice(colon + 1, length).ToString();
             at = colon + 1 + length;
         }
 
