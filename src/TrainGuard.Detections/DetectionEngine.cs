@@ -23,7 +23,10 @@ public sealed class DetectionEngine
     private readonly EventView _view;
     private readonly CorrelationState[] _states;
     private readonly Dictionary<string, int[]>.AlternateLookup<ReadOnlySpan<char>> _byAction;
+    private readonly (int Slot, Dictionary<string, ValueRef[]>.AlternateLookup<ReadOnlySpan<char>> Rules)[] _byValue;
     private readonly ulong[] _selected;
+    private readonly ulong[] _satisfied;
+    private readonly ulong[] _anchored;
     private readonly int[] _candidates;
     private readonly int _maxEventBytes;
     private readonly int _maxRefs;
@@ -44,7 +47,15 @@ public sealed class DetectionEngine
         _view = new EventView(_plan.Fields, _plan.CollectStrings, _plan.CachedMatchers);
         _states = _plan.Correlations.Select(c => new CorrelationState(c, set.Options.MaxGroupsPerCorrelation)).ToArray();
         _byAction = _plan.ByAction.GetAlternateLookup<ReadOnlySpan<char>>();
+        _byValue = [.. _plan.ByValue.Select(v => (v.Slot, v.Rules.GetAlternateLookup<ReadOnlySpan<char>>()))];
         _selected = new ulong[(_plan.Rules.Length + 63) / 64];
+        _satisfied = new ulong[_plan.Required.Length];
+        _anchored = new ulong[_selected.Length];
+        for (var i = 0; i < _plan.Required.Length; i++)
+        {
+            _anchored[i % _selected.Length] |= _plan.Required[i];
+        }
+
         _candidates = new int[_plan.Rules.Length];
         _maxEventBytes = set.Options.MaxEventBytes;
         _maxRefs = Math.Max(1, set.Options.MaxHitEventRefs);
@@ -129,18 +140,34 @@ public sealed class DetectionEngine
     };
 
     /// <summary>
-    /// The rules worth evaluating on the current event, in rule order: those its actions and fields select, and the
-    /// unindexed. A bitmap dedupes and orders them without sorting (and is left cleared for the next event).
+    /// The rules worth evaluating on the current event, in rule order: those whose anchors (actions, exact values of
+    /// other fields) the event satisfies all of, those its fields select, and the unindexed. Bitmaps dedupe and order
+    /// them without sorting (and are left cleared for the next event).
     /// </summary>
     private int Candidates()
     {
         var selected = _selected;
+        var satisfied = _satisfied;
         for (var i = _view.First(_plan.Fields.Action); i >= 0; i = _view.Value(i).Next)
         {
-            ref readonly var value = ref _view.Value(i);
-            if (value.Kind == ValueKind.String && _byAction.TryGetValue(_view.Text(i), out var rules))
+            if (_view.Value(i).IsScalar && _byAction.TryGetValue(_view.Text(i), out var rules))
             {
-                Select(selected, rules);
+                Select(satisfied, rules);
+            }
+        }
+
+        var words = selected.Length;
+        foreach (var (slot, lookup) in _byValue)
+        {
+            for (var i = _view.First(slot); i >= 0; i = _view.Value(i).Next)
+            {
+                if (_view.Value(i).IsScalar && lookup.TryGetValue(_view.Text(i), out var refs))
+                {
+                    foreach (var (rule, anchor) in refs)
+                    {
+                        satisfied[(anchor * words) + (rule >> 6)] |= 1UL << (rule & 63);
+                    }
+                }
             }
         }
 
@@ -153,10 +180,18 @@ public sealed class DetectionEngine
         }
 
         Select(selected, _plan.Always);
+        var required = _plan.Required;
         var count = 0;
-        for (var word = 0; word < selected.Length; word++)
+        for (var word = 0; word < words; word++)
         {
-            var bits = selected[word];
+            var all = _anchored[word];
+            for (var at = word; at < required.Length; at += words)
+            {
+                all &= satisfied[at] | ~required[at];
+                satisfied[at] = 0;
+            }
+
+            var bits = selected[word] | all;
             selected[word] = 0;
             while (bits != 0)
             {
