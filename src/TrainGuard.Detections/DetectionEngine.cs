@@ -23,10 +23,11 @@ public sealed class DetectionEngine
     private readonly EventView _view;
     private readonly CorrelationState[] _states;
     private readonly Dictionary<string, int[]>.AlternateLookup<ReadOnlySpan<char>> _byAction;
-    private readonly (int Slot, Dictionary<string, ValueRef[]>.AlternateLookup<ReadOnlySpan<char>> Rules)[] _byValue;
+    private readonly (int Slot, Dictionary<string, ValueRef[]>.AlternateLookup<ReadOnlySpan<char>> Rules, ulong[] Anchored)[] _byValue;
     private readonly ulong[] _selected;
     private readonly ulong[] _satisfied;
     private readonly ulong[] _anchored;
+    private readonly ulong[] _alive;
     private readonly int[] _candidates;
     private readonly int _maxEventBytes;
     private readonly int _maxRefs;
@@ -47,10 +48,11 @@ public sealed class DetectionEngine
         _view = new EventView(_plan.Fields, _plan.CollectStrings, _plan.CachedMatchers);
         _states = _plan.Correlations.Select(c => new CorrelationState(c, set.Options.MaxGroupsPerCorrelation)).ToArray();
         _byAction = _plan.ByAction.GetAlternateLookup<ReadOnlySpan<char>>();
-        _byValue = [.. _plan.ByValue.Select(v => (v.Slot, v.Rules.GetAlternateLookup<ReadOnlySpan<char>>()))];
+        _byValue = [.. _plan.ByValue.Select(v => (v.Slot, v.Rules.GetAlternateLookup<ReadOnlySpan<char>>(), v.Anchored))];
         _selected = new ulong[(_plan.Rules.Length + 63) / 64];
         _satisfied = new ulong[_plan.Required.Length];
         _anchored = new ulong[_selected.Length];
+        _alive = new ulong[_selected.Length];
         for (var i = 0; i < _plan.Required.Length; i++)
         {
             _anchored[i % _selected.Length] |= _plan.Required[i];
@@ -156,9 +158,21 @@ public sealed class DetectionEngine
             }
         }
 
+        // Rules the event's actions leave in play: a field's values are looked up only when one of them is anchored on it.
         var words = selected.Length;
-        foreach (var (slot, lookup) in _byValue)
+        var required = _plan.Required;
+        for (var word = 0; word < words; word++)
         {
+            _alive[word] = _anchored[word] & (satisfied[word] | ~required[word]);
+        }
+
+        foreach (var (slot, lookup, anchored) in _byValue)
+        {
+            if (!Intersect(_alive, anchored))
+            {
+                continue;
+            }
+
             for (var i = _view.First(slot); i >= 0; i = _view.Value(i).Next)
             {
                 if (_view.Value(i).IsScalar && lookup.TryGetValue(_view.Text(i), out var refs))
@@ -180,7 +194,6 @@ public sealed class DetectionEngine
         }
 
         Select(selected, _plan.Always);
-        var required = _plan.Required;
         var count = 0;
         for (var word = 0; word < words; word++)
         {
@@ -201,6 +214,19 @@ public sealed class DetectionEngine
         }
 
         return count;
+    }
+
+    private static bool Intersect(ulong[] a, ulong[] b)
+    {
+        for (var i = 0; i < a.Length; i++)
+        {
+            if ((a[i] & b[i]) != 0)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private static void Select(ulong[] selected, int[] rules)

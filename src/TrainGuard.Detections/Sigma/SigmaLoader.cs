@@ -10,8 +10,11 @@ namespace TrainGuard.Detections.Sigma;
 /// <summary>A rule that an event value satisfies one anchor of (see <see cref="RuleSetPlan.ByValue"/>).</summary>
 internal readonly record struct ValueRef(int Rule, int Anchor);
 
-/// <summary>The rules an exact value of one field selects, by value (case-insensitive).</summary>
-internal sealed record ValueIndex(int Slot, Dictionary<string, ValueRef[]> Rules);
+/// <summary>
+/// The rules an exact value of one field selects, by value (case-insensitive), and a bitmap of every rule anchored on the
+/// field (the engine skips the lookup when none of them can be a candidate any more).
+/// </summary>
+internal sealed record ValueIndex(int Slot, Dictionary<string, ValueRef[]> Rules, ulong[] Anchored);
 
 /// <summary>Everything the engine needs, compiled once from the rule files.</summary>
 internal sealed class RuleSetPlan
@@ -658,10 +661,21 @@ internal sealed partial class SigmaLoader
 
         return (
             byAction.ToDictionary(p => p.Key, p => p.Value.ToArray(), StringComparer.OrdinalIgnoreCase),
-            byValue.Select(p => new ValueIndex(p.Key, p.Value.ToDictionary(v => v.Key, v => v.Value.ToArray(), StringComparer.OrdinalIgnoreCase))).ToArray(),
+            byValue.Select(p => new ValueIndex(p.Key, p.Value.ToDictionary(v => v.Key, v => v.Value.ToArray(), StringComparer.OrdinalIgnoreCase), Bitmap(words, p.Value.Values.SelectMany(v => v).Select(r => r.Rule)))).ToArray(),
             required,
             byField.Select(p => (p.Key, p.Value.ToArray())).ToArray(),
             [.. always]);
+    }
+
+    private static ulong[] Bitmap(int words, IEnumerable<int> rules)
+    {
+        var bitmap = new ulong[words];
+        foreach (var rule in rules)
+        {
+            bitmap[rule >> 6] |= 1UL << (rule & 63);
+        }
+
+        return bitmap;
     }
 
     /// <summary>An exact, case-insensitive test of strings only (no number, no pattern): what a hash lookup decides alike.</summary>
