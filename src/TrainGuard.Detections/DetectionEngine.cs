@@ -23,7 +23,11 @@ public sealed class DetectionEngine
     private readonly EventView _view;
     private readonly CorrelationState[] _states;
     private readonly Dictionary<string, int[]>.AlternateLookup<ReadOnlySpan<char>> _byAction;
+    private readonly (int Slot, Dictionary<string, ValueRef[]>.AlternateLookup<ReadOnlySpan<char>> Rules, ulong[] Anchored)[] _byValue;
     private readonly ulong[] _selected;
+    private readonly ulong[] _satisfied;
+    private readonly ulong[] _anchored;
+    private readonly ulong[] _alive;
     private readonly int[] _candidates;
     private readonly int _maxEventBytes;
     private readonly int _maxRefs;
@@ -44,7 +48,16 @@ public sealed class DetectionEngine
         _view = new EventView(_plan.Fields, _plan.CollectStrings, _plan.CachedMatchers);
         _states = _plan.Correlations.Select(c => new CorrelationState(c, set.Options.MaxGroupsPerCorrelation)).ToArray();
         _byAction = _plan.ByAction.GetAlternateLookup<ReadOnlySpan<char>>();
+        _byValue = [.. _plan.ByValue.Select(v => (v.Slot, v.Rules.GetAlternateLookup<ReadOnlySpan<char>>(), v.Anchored))];
         _selected = new ulong[(_plan.Rules.Length + 63) / 64];
+        _satisfied = new ulong[_plan.Required.Length];
+        _anchored = new ulong[_selected.Length];
+        _alive = new ulong[_selected.Length];
+        for (var i = 0; i < _plan.Required.Length; i++)
+        {
+            _anchored[i % _selected.Length] |= _plan.Required[i];
+        }
+
         _candidates = new int[_plan.Rules.Length];
         _maxEventBytes = set.Options.MaxEventBytes;
         _maxRefs = Math.Max(1, set.Options.MaxHitEventRefs);
@@ -129,18 +142,46 @@ public sealed class DetectionEngine
     };
 
     /// <summary>
-    /// The rules worth evaluating on the current event, in rule order: those its actions and fields select, and the
-    /// unindexed. A bitmap dedupes and orders them without sorting (and is left cleared for the next event).
+    /// The rules worth evaluating on the current event, in rule order: those whose anchors (actions, exact values of
+    /// other fields) the event satisfies all of, those its fields select, and the unindexed. Bitmaps dedupe and order
+    /// them without sorting (and are left cleared for the next event).
     /// </summary>
     private int Candidates()
     {
         var selected = _selected;
+        var satisfied = _satisfied;
         for (var i = _view.First(_plan.Fields.Action); i >= 0; i = _view.Value(i).Next)
         {
-            ref readonly var value = ref _view.Value(i);
-            if (value.Kind == ValueKind.String && _byAction.TryGetValue(_view.Text(i), out var rules))
+            if (_view.Value(i).IsScalar && _byAction.TryGetValue(_view.Text(i), out var rules))
             {
-                Select(selected, rules);
+                Select(satisfied, rules);
+            }
+        }
+
+        // Rules the event's actions leave in play: a field's values are looked up only when one of them is anchored on it.
+        var words = selected.Length;
+        var required = _plan.Required;
+        for (var word = 0; word < words; word++)
+        {
+            _alive[word] = _anchored[word] & (satisfied[word] | ~required[word]);
+        }
+
+        foreach (var (slot, lookup, anchored) in _byValue)
+        {
+            if (!Intersect(_alive, anchored))
+            {
+                continue;
+            }
+
+            for (var i = _view.First(slot); i >= 0; i = _view.Value(i).Next)
+            {
+                if (_view.Value(i).IsScalar && lookup.TryGetValue(_view.Text(i), out var refs))
+                {
+                    foreach (var (rule, anchor) in refs)
+                    {
+                        satisfied[(anchor * words) + (rule >> 6)] |= 1UL << (rule & 63);
+                    }
+                }
             }
         }
 
@@ -154,9 +195,16 @@ public sealed class DetectionEngine
 
         Select(selected, _plan.Always);
         var count = 0;
-        for (var word = 0; word < selected.Length; word++)
+        for (var word = 0; word < words; word++)
         {
-            var bits = selected[word];
+            var all = _anchored[word];
+            for (var at = word; at < required.Length; at += words)
+            {
+                all &= satisfied[at] | ~required[at];
+                satisfied[at] = 0;
+            }
+
+            var bits = selected[word] | all;
             selected[word] = 0;
             while (bits != 0)
             {
@@ -166,6 +214,19 @@ public sealed class DetectionEngine
         }
 
         return count;
+    }
+
+    private static bool Intersect(ulong[] a, ulong[] b)
+    {
+        for (var i = 0; i < a.Length; i++)
+        {
+            if ((a[i] & b[i]) != 0)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private static void Select(ulong[] selected, int[] rules)
@@ -229,8 +290,8 @@ public sealed class DetectionEngine
     private void Update(Feed feed, ReadOnlySpan<char> key, ReadOnlySpan<char> value, WindowEntry entry, List<DetectionHit> hits)
     {
         var state = _states[feed.Correlation];
-        var group = state.Update(key, value, feed.Position, entry, out var onset);
-        if (group is null)
+        var slot = state.Update(key, value, feed.Position, entry, out var onset);
+        if (slot < 0)
         {
             return;
         }
@@ -241,10 +302,10 @@ public sealed class DetectionEngine
             return;
         }
 
-        var values = DecodeKey(group.Key, plan.GroupBy.Length);
+        var values = DecodeKey(state.Key(slot), plan.GroupBy.Length);
         if (plan.Definition is { } definition)
         {
-            var (count, refs, first, last) = state.Describe(group, _maxRefs);
+            var (count, refs, first, last) = state.Describe(slot, _maxRefs);
             hits.Add(new DetectionHit
             {
                 Rule = definition,
@@ -297,15 +358,15 @@ public sealed class DetectionEngine
         return length + text.Length;
     }
 
-    private static string[] DecodeKey(string key, int count)
+    private static string[] DecodeKey(ReadOnlySpan<char> key, int count)
     {
         var values = new string[count];
         var at = 0;
         for (var i = 0; i < count; i++)
         {
-            var colon = key.IndexOf(':', at);
-            var length = int.Parse(key.AsSpan(at, colon - at), NumberStyles.None, CultureInfo.InvariantCulture);
-            values[i] = key.Substring(colon + 1, length);
+            var colon = at + key[at..].IndexOf(':');
+            var length = int.Parse(key[at..colon], NumberStyles.None, CultureInfo.InvariantCulture);
+            values[i] = key.Slice(colon + 1, length).ToString();
             at = colon + 1 + length;
         }
 

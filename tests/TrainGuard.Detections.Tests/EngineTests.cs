@@ -131,4 +131,37 @@ public sealed class EngineTests
         // event 0: 001 and 003; event 1: 002 and 003; event 2: 001 (once) and 003; event 3: 003.
         Assert.Equal(7, engine.Stats.RuleEvaluations);
     }
+    [Fact]
+    public void Rules_anchored_on_exact_values_of_other_fields_are_evaluated_only_when_every_anchor_holds()
+    {
+        static string Rule(string id, string detection) => $$"""
+            title: Rule {{id}}
+            id: {{id}}
+            taxonomy: ecs
+            logsource: {product: linux}
+            level: low
+            description: d
+            x-trainguard: {guidance: g}
+            detection: {{detection}}
+            """;
+        var set = SigmaTest.Load(string.Join("\n---\n",
+            Rule("TG-DET-001", "{sel: {event.action: user-login, user.name: [Alice, bob], trainguard.ssh.method: password}, condition: sel}"),
+            Rule("TG-DET-002", "{sel: {user.name|cased: Alice, trainguard.forged: 'true'}, condition: sel}"),
+            Rule("TG-DET-003", "{sel: {source.port: '22', user.name: [alice, carol]}, condition: sel}"),
+            Rule("TG-DET-004", "{sel: {user.name: alice}, other: {trainguard.ssh.method: password}, condition: sel or other}")));
+        var engine = set.CreateEngine();
+        var hits = SigmaTest.Run(engine,
+            """{"event":{"action":"user-login"},"user":{"name":["carol","ALICE"]},"trainguard":{"ssh":{"method":"PASSWORD"},"forged":true},"source":{"port":22}}""",
+            """{"event":{"action":"user-login"},"user":{"name":"bob"},"trainguard":{"ssh":{"method":"publickey"}}}""",
+            """{"event":{"action":"user-logout"},"user":{"name":"Alice"},"trainguard":{"ssh":{"method":"password"},"forged":"TRUE"}}""",
+            """{"event":{"action":"other"},"user":{"name":"dave"},"source":{"port":"22"}}""");
+
+        // event 0: 001 (ALICE, PASSWORD), 003 (22 as a number, carol), 004; 002 is cased (ALICE is not Alice).
+        // event 1: nothing (publickey; bob is no anchor of 003 or 004). event 2: 002 (forged TRUE), 004. event 3: nothing.
+        Assert.Equal(["TG-DET-001 event 0", "TG-DET-003 event 0", "TG-DET-004 event 0", "TG-DET-002 event 2", "TG-DET-004 event 2"], hits.Select(h => h.ToString()));
+
+        // Evaluated: 001 on event 0 only (action, method and a name all hold; on event 1 the method does not); 002 on 0 and
+        // 2 (forged holds; its cased test is not indexed); 003 on 0 (port and name); 004 (an 'or') on all four.
+        Assert.Equal(8, engine.Stats.RuleEvaluations);
+    }
 }

@@ -6,7 +6,10 @@ namespace TrainGuard.Detections.Correlation;
 /// timestamp the group has seen, bounds included) and judges the condition. State is bounded: a group keeps at most
 /// the entries its condition needs, groups silent for two timespans are dropped, and beyond
 /// <see cref="DetectionOptions.MaxGroupsPerCorrelation"/> the least recently seen groups are evicted and counted.
-/// Everything depends only on the updates and their order, never on the wall clock.
+/// Everything depends only on the updates and their order, never on the wall clock. Groups are slots in arrays, not
+/// objects: each key interned once (<see cref="GroupKeys"/>), the newest timestamp and condition state in arrays,
+/// the window in the type's <see cref="GroupStore"/> (a million groups take well under 200 MB; see
+/// DetectionCorrelationMemoryBenchmarks).
 /// </summary>
 internal sealed class CorrelationState
 {
@@ -14,8 +17,10 @@ internal sealed class CorrelationState
 
     private readonly CorrelationPlan _plan;
     private readonly int _maxGroups;
-    private readonly Dictionary<string, Group> _groups = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, Group>.AlternateLookup<ReadOnlySpan<char>> _lookup;
+    private readonly GroupKeys _keys = new();
+    private readonly GroupStore _store;
+    private long[] _clocks = [];
+    private bool[] _active = [];
     private long _clock = long.MinValue;
     private long _lastSweepClock = long.MinValue;
     private long _updatesSinceSweep;
@@ -24,12 +29,12 @@ internal sealed class CorrelationState
     {
         _plan = plan;
         _maxGroups = Math.Max(1, maxGroups);
-        _lookup = _groups.GetAlternateLookup<ReadOnlySpan<char>>();
+        _store = GroupStore.Create(plan);
     }
 
     public CorrelationPlan Plan => _plan;
 
-    public int Groups => _groups.Count;
+    public int Groups => _keys.Count;
 
     /// <summary>Live groups dropped to stay within the group limit.</summary>
     public long Evictions { get; private set; }
@@ -42,10 +47,10 @@ internal sealed class CorrelationState
 
     /// <summary>
     /// Adds one entry to the group <paramref name="key"/> at <paramref name="position"/> (the referenced rule's place
-    /// in <c>rules</c>). Returns the group when the condition holds after it, with <paramref name="onset"/> true when it
-    /// did not hold before; null otherwise.
+    /// in <c>rules</c>). Returns the group's slot when the condition holds after it, with <paramref name="onset"/> true
+    /// when it did not hold before; -1 otherwise. The slot's key and description stay readable until the next update.
     /// </summary>
-    public Group? Update(ReadOnlySpan<char> key, ReadOnlySpan<char> value, int position, WindowEntry entry, out bool onset)
+    public int Update(ReadOnlySpan<char> key, ReadOnlySpan<char> value, int position, WindowEntry entry, out bool onset)
     {
         onset = false;
         _clock = Math.Max(_clock, entry.Ticks);
@@ -54,63 +59,59 @@ internal sealed class CorrelationState
             _lastSweepClock = entry.Ticks;
         }
 
-        if (!_lookup.TryGetValue(key, out var group))
+        var slot = _keys.Find(key);
+        if (slot < 0)
         {
-            if (_groups.Count >= _maxGroups)
+            if (_keys.Count >= _maxGroups)
             {
                 MakeRoom();
             }
 
-            group = Create(key.ToString());
-            _groups.Add(group.Key, group);
+            slot = Create(key);
         }
-        else if (entry.Ticks < group.Clock - _plan.SpanTicks)
+        else if (entry.Ticks < _clocks[slot] - _plan.SpanTicks)
         {
             LateEvents++;
-            return null;
+            return -1;
         }
 
-        group.Clock = Math.Max(group.Clock, entry.Ticks);
-        var limit = group.Clock - _plan.SpanTicks;
-        switch (group)
-        {
-            case CountGroup count:
-                count.Add(new TimedRef(entry.Ticks, entry.Ref), _plan.Capacity);
-                break;
-            case ValueGroup values:
-                values.Add(value, entry, _plan.Capacity);
-                break;
-            case TemporalGroup temporal:
-                temporal.Add(position, entry);
-                break;
-            case OrderedGroup ordered:
-                ordered.Add(position, entry, _plan.SpanTicks);
-                break;
-        }
-
-        group.Expire(limit);
-        var satisfied = _plan.Condition.IsSatisfied(group.Count(limit));
-        onset = satisfied && !group.Active;
-        group.Active = satisfied;
+        var clock = _clocks[slot] = Math.Max(_clocks[slot], entry.Ticks);
+        var limit = clock - _plan.SpanTicks;
+        _store.Add(slot, position, value, entry);
+        _store.Expire(slot, limit);
+        var satisfied = _plan.Condition.IsSatisfied(_store.Count(slot, limit));
+        onset = satisfied && !_active[slot];
+        _active[slot] = satisfied;
         MaybeSweep();
-        return satisfied ? group : null;
+        return satisfied ? slot : -1;
     }
+
+    /// <summary>The key of the group in <paramref name="slot"/> (as <see cref="Update"/> was given it).</summary>
+    public ReadOnlySpan<char> Key(int slot) => _keys.Key(slot);
 
     /// <summary>The count, contributing events and first/last timestamps of a group that holds.</summary>
-    public (long Count, long[] Refs, long First, long Last) Describe(Group group, int maxRefs)
+    public (long Count, long[] Refs, long First, long Last) Describe(int slot, int maxRefs)
     {
-        var limit = group.Clock - _plan.SpanTicks;
-        var (refs, first, last) = group.Describe(limit, maxRefs);
-        return (group.Count(limit), refs, first, last);
+        var limit = _clocks[slot] - _plan.SpanTicks;
+        var (refs, first, last) = _store.Describe(slot, limit, maxRefs);
+        return (_store.Count(slot, limit), refs, first, last);
     }
 
-    private Group Create(string key) => _plan.Type switch
+    private int Create(ReadOnlySpan<char> key)
     {
-        CorrelationType.EventCount => new CountGroup(key),
-        CorrelationType.ValueCount => new ValueGroup(key),
-        CorrelationType.Temporal => new TemporalGroup(key, _plan.Sources.Length),
-        _ => new OrderedGroup(key, _plan.Sources.Length),
-    };
+        var slot = _keys.Add(key);
+        if (_keys.Capacity > _clocks.Length)
+        {
+            Array.Resize(ref _clocks, _keys.Capacity);
+            Array.Resize(ref _active, _keys.Capacity);
+            _store.Grow(_keys.Capacity);
+        }
+
+        _clocks[slot] = long.MinValue;
+        _active[slot] = false;
+        _store.Reset(slot);
+        return slot;
+    }
 
     private void MaybeSweep()
     {
@@ -128,49 +129,45 @@ internal sealed class CorrelationState
         _updatesSinceSweep = 0;
         _lastSweepClock = _clock;
         var horizon = _clock - (2 * _plan.SpanTicks);
-        List<string>? dead = null;
-        foreach (var (key, group) in _groups)
+        var expired = 0;
+        for (var slot = 0; slot < _keys.HighWater; slot++)
         {
-            if (group.Clock < horizon)
+            if (_keys.IsLive(slot) && _clocks[slot] < horizon)
             {
-                (dead ??= []).Add(key);
+                _keys.Remove(slot);
+                expired++;
             }
         }
 
-        if (dead is null)
-        {
-            return;
-        }
-
-        foreach (var key in dead)
-        {
-            _groups.Remove(key);
-        }
-
-        Expired += dead.Count;
+        Expired += expired;
     }
 
     /// <summary>At the group limit: drops expired groups, then the least recently seen eighth of the groups (ties by key).</summary>
     private void MakeRoom()
     {
         SweepExpired();
-        if (_groups.Count < _maxGroups)
+        if (_keys.Count < _maxGroups)
         {
             return;
         }
 
         var target = _maxGroups - Math.Max(1, _maxGroups / 8);
-        var victims = _groups.Values
-            .OrderBy(g => g.Clock)
-            .ThenBy(g => g.Key, StringComparer.Ordinal)
-            .Take(_groups.Count - target)
-            .Select(g => g.Key)
-            .ToList();
-        foreach (var key in victims)
+        var live = new List<int>(_keys.Count);
+        for (var slot = 0; slot < _keys.HighWater; slot++)
         {
-            _groups.Remove(key);
+            if (_keys.IsLive(slot))
+            {
+                live.Add(slot);
+            }
         }
 
-        Evictions += victims.Count;
+        live.Sort((a, b) => _clocks[a] != _clocks[b] ? _clocks[a].CompareTo(_clocks[b]) : _keys.Key(a).SequenceCompareTo(_keys.Key(b)));
+        var victims = live.Count - target;
+        for (var i = 0; i < victims; i++)
+        {
+            _keys.Remove(live[i]);
+        }
+
+        Evictions += victims;
     }
 }

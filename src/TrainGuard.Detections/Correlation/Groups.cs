@@ -1,275 +1,347 @@
+using System.Runtime.InteropServices;
+
 namespace TrainGuard.Detections.Correlation;
 
-/// <summary>
-/// The state of one group (one combination of <c>group-by</c> values) of one correlation: the newest timestamp seen
-/// (the group's clock; its window is the timespan before it) and whether the condition held at the last update.
-/// </summary>
-internal abstract class Group(string key)
-{
-    public string Key { get; } = key;
-
-    /// <summary>Newest timestamp (UTC ticks) of the group's events.</summary>
-    public long Clock { get; set; } = long.MinValue;
-
-    /// <summary>The condition held at the last update (a hit is an onset when it did not).</summary>
-    public bool Active { get; set; }
-
-    /// <summary>Drops what is older than <paramref name="limit"/>.</summary>
-    public abstract void Expire(long limit);
-
-    /// <summary>The count the condition is judged on.</summary>
-    public abstract long Count(long limit);
-
-    /// <summary>The contributing events (newest last, at most <paramref name="max"/>) and the oldest and newest timestamps.</summary>
-    public abstract (long[] Refs, long First, long Last) Describe(long limit, int max);
-}
-
 /// <summary>One event of a window: its timestamp, the caller's reference and the engine's sequence number.</summary>
-internal readonly record struct WindowEntry(long Ticks, long Ref, long Seq);
+internal readonly record struct WindowEntry(long Ticks, long Ref, long Seq)
+{
+    /// <summary>No event (a temporal rule not seen in the window).</summary>
+    public static WindowEntry None { get; } = new(long.MinValue, 0, -1);
+}
 
 /// <summary>One event of a count window: its timestamp and the caller's reference.</summary>
 internal readonly record struct TimedRef(long Ticks, long Ref);
 
 /// <summary>
+/// The per-group state of one correlation type, held for every group in arrays indexed by the group's slot
+/// (<see cref="GroupKeys"/>), with no object per group: what the window of a group holds, how it expires, the count
+/// its condition is judged on, and what a hit reports. A slot is reset when a group is created in it.
+/// </summary>
+internal abstract class GroupStore
+{
+    /// <summary>Makes room for slots below <paramref name="capacity"/>.</summary>
+    public abstract void Grow(int capacity);
+
+    /// <summary>Empties a slot for a new group.</summary>
+    public abstract void Reset(int slot);
+
+    /// <summary>Adds one entry (a match of the referenced rule at <paramref name="position"/>) to the group.</summary>
+    public abstract void Add(int slot, int position, ReadOnlySpan<char> value, WindowEntry entry);
+
+    /// <summary>Drops what is older than <paramref name="limit"/>.</summary>
+    public abstract void Expire(int slot, long limit);
+
+    /// <summary>The count the condition is judged on.</summary>
+    public abstract long Count(int slot, long limit);
+
+    /// <summary>The contributing events (newest last, at most <paramref name="max"/>) and the oldest and newest timestamps.</summary>
+    public abstract (long[] Refs, long First, long Last) Describe(int slot, long limit, int max);
+
+    public static GroupStore Create(CorrelationPlan plan) => plan.Type switch
+    {
+        CorrelationType.EventCount => new CountStore(plan.Capacity),
+        CorrelationType.ValueCount => new ValueStore(plan.Capacity),
+        CorrelationType.Temporal => new TemporalStore(plan.Sources.Length),
+        _ => new OrderedStore(plan.Sources.Length, plan.SpanTicks),
+    };
+}
+
+/// <summary>
 /// <c>event_count</c>: the group's events in time order, at most the condition's capacity (the oldest go first). The
 /// first event is held inline, so the common group of one event costs no array.
 /// </summary>
-internal sealed class CountGroup(string key) : Group(key)
+internal sealed class CountStore(long capacity) : GroupStore
 {
-    private TimedRef[]? _entries;
-    private TimedRef _one;
-    private int _start;
-    private int _count;
+    private Slot[] _slots = [];
 
-    public void Add(TimedRef entry, long capacity)
+    public override void Grow(int capacity) => Array.Resize(ref _slots, capacity);
+
+    public override void Reset(int slot) => _slots[slot] = default;
+
+    public override void Add(int slot, int position, ReadOnlySpan<char> value, WindowEntry entry)
     {
-        if (_entries is null)
+        ref var s = ref _slots[slot];
+        var timed = new TimedRef(entry.Ticks, entry.Ref);
+        if (s.Entries is null)
         {
-            if (_count == 0)
+            if (s.Count == 0)
             {
-                _one = entry;
-                _count = 1;
+                s.One = timed;
+                s.Count = 1;
                 return;
             }
 
-            _entries = new TimedRef[(int)Math.Min(4, capacity + 1)];
-            _entries[0] = _one;
+            s.Entries = new TimedRef[(int)Math.Min(4, capacity + 1)];
+            s.Entries[0] = s.One;
         }
 
-        if (_start + _count == _entries.Length)
+        if (s.Start + s.Count == s.Entries.Length)
         {
-            if (_start > 0)
+            if (s.Start > 0)
             {
-                Array.Copy(_entries, _start, _entries, 0, _count);
-                _start = 0;
+                Array.Copy(s.Entries, s.Start, s.Entries, 0, s.Count);
+                s.Start = 0;
             }
             else
             {
-                Array.Resize(ref _entries, (int)Math.Min(_entries.Length * 2L, capacity + 1));
+                Array.Resize(ref s.Entries, (int)Math.Min(s.Entries.Length * 2L, capacity + 1));
             }
         }
 
         // Keep time order: a slightly late event goes before newer ones.
-        var at = _start + _count;
-        while (at > _start && _entries[at - 1].Ticks > entry.Ticks)
+        var at = s.Start + s.Count;
+        while (at > s.Start && s.Entries[at - 1].Ticks > timed.Ticks)
         {
-            _entries[at] = _entries[at - 1];
+            s.Entries[at] = s.Entries[at - 1];
             at--;
         }
 
-        _entries[at] = entry;
-        _count++;
-        while (_count > capacity)
+        s.Entries[at] = timed;
+        s.Count++;
+        while (s.Count > capacity)
         {
-            _start++;
-            _count--;
+            s.Start++;
+            s.Count--;
         }
     }
 
-    public override void Expire(long limit)
+    public override void Expire(int slot, long limit)
     {
-        if (_entries is null)
+        ref var s = ref _slots[slot];
+        if (s.Entries is null)
         {
-            if (_count == 1 && _one.Ticks < limit)
+            if (s.Count == 1 && s.One.Ticks < limit)
             {
-                _count = 0;
+                s.Count = 0;
             }
 
             return;
         }
 
-        while (_count > 0 && _entries[_start].Ticks < limit)
+        while (s.Count > 0 && s.Entries[s.Start].Ticks < limit)
         {
-            _start++;
-            _count--;
+            s.Start++;
+            s.Count--;
         }
 
-        if (_count == 0)
+        if (s.Count == 0)
         {
-            _start = 0;
+            s.Start = 0;
         }
     }
 
-    public override long Count(long limit) => _count;
+    public override long Count(int slot, long limit) => _slots[slot].Count;
 
-    public override (long[] Refs, long First, long Last) Describe(long limit, int max)
+    public override (long[] Refs, long First, long Last) Describe(int slot, long limit, int max)
     {
-        if (_count == 0)
+        ref var s = ref _slots[slot];
+        if (s.Count == 0)
         {
             return ([], 0, 0);
         }
 
-        if (_entries is null)
+        if (s.Entries is null)
         {
-            return ([_one.Ref], _one.Ticks, _one.Ticks);
+            return ([s.One.Ref], s.One.Ticks, s.One.Ticks);
         }
 
-        var take = Math.Min(_count, max);
+        var take = Math.Min(s.Count, max);
         var refs = new long[take];
         for (var i = 0; i < take; i++)
         {
-            refs[i] = _entries[_start + _count - take + i].Ref;
+            refs[i] = s.Entries[s.Start + s.Count - take + i].Ref;
         }
 
-        return (refs, _entries[_start].Ticks, _entries[_start + _count - 1].Ticks);
+        return (refs, s.Entries[s.Start].Ticks, s.Entries[s.Start + s.Count - 1].Ticks);
+    }
+
+    private struct Slot
+    {
+        public TimedRef One;
+        public TimedRef[]? Entries;
+        public int Start;
+        public int Count;
     }
 }
 
 /// <summary>
-/// <c>value_count</c>: the newest event of each distinct value (compared exactly), at most the condition's capacity
-/// values (the value seen longest ago goes first).
+/// <c>value_count</c>: the newest event of each distinct value, at most the condition's capacity values (the value
+/// seen longest ago goes first). Values are kept as keyed 64-bit hashes (<see cref="ValueHash"/>), not as text: two
+/// different values are told apart unless their hashes collide, which a random key per engine makes a 2^-64 chance
+/// per pair that no event stream can steer. The first value is held inline.
 /// </summary>
-internal sealed class ValueGroup(string key) : Group(key)
+internal sealed class ValueStore(long capacity) : GroupStore
 {
-    private const int IndexThreshold = 16;
+    private readonly ValueHash _hash = ValueHash.Random();
+    private Slot[] _slots = [];
 
-    private readonly List<(string Value, WindowEntry Entry)> _values = [];
-    private Dictionary<string, int>? _index;
+    public override void Grow(int capacity) => Array.Resize(ref _slots, capacity);
 
-    public void Add(ReadOnlySpan<char> value, WindowEntry entry, long capacity)
+    public override void Reset(int slot) => _slots[slot] = default;
+
+    public override void Add(int slot, int position, ReadOnlySpan<char> value, WindowEntry entry)
     {
-        var at = Find(value);
+        ref var s = ref _slots[slot];
+        var hash = _hash.Of(value);
+        var hashes = Hashes(ref s);
+        var at = hashes.IndexOf(hash);
         if (at >= 0)
         {
-            if (entry.Ticks >= _values[at].Entry.Ticks)
+            ref var existing = ref Entries(ref s)[at];
+            if (entry.Ticks >= existing.Ticks)
             {
-                _values[at] = (_values[at].Value, entry);
+                existing = entry;
             }
 
             return;
         }
 
-        _values.Add((value.ToString(), entry));
-        _index?.Add(_values[^1].Value, _values.Count - 1);
-        if (_values.Count > capacity)
+        if (s.Count == 0 && s.Hashes is null)
         {
+            s.Hash = hash;
+            s.Entry = entry;
+            s.Count = 1;
+            return;
+        }
+
+        if (s.Hashes is null)
+        {
+            var size = (int)Math.Min(4, capacity + 1);
+            s.Hashes = new ulong[size];
+            s.Entries = new WindowEntry[size];
+            s.Hashes[0] = s.Hash;
+            s.Entries![0] = s.Entry;
+        }
+        else if (s.Count == s.Hashes.Length)
+        {
+            var size = (int)Math.Min(s.Hashes.Length * 2L, capacity + 1);
+            Array.Resize(ref s.Hashes, size);
+            Array.Resize(ref s.Entries, size);
+        }
+
+        s.Hashes[s.Count] = hash;
+        s.Entries![s.Count] = entry;
+        s.Count++;
+        if (s.Count > capacity)
+        {
+            // The value seen longest ago (the first in insertion order among equal timestamps).
+            var entries = Entries(ref s);
             var oldest = 0;
-            for (var i = 1; i < _values.Count; i++)
+            for (var i = 1; i < entries.Length; i++)
             {
-                if (_values[i].Entry.Ticks < _values[oldest].Entry.Ticks)
+                if (entries[i].Ticks < entries[oldest].Ticks)
                 {
                     oldest = i;
                 }
             }
 
-            _values.RemoveAt(oldest);
-            Reindex();
-        }
-        else if (_index is null && _values.Count > IndexThreshold)
-        {
-            Reindex();
+            RemoveAt(ref s, oldest);
         }
     }
 
-    public override void Expire(long limit)
+    public override void Expire(int slot, long limit)
     {
-        if (_values.RemoveAll(v => v.Entry.Ticks < limit) > 0)
+        ref var s = ref _slots[slot];
+        var hashes = Hashes(ref s);
+        var entries = Entries(ref s);
+        var kept = 0;
+        for (var i = 0; i < entries.Length; i++)
         {
-            Reindex();
+            if (entries[i].Ticks >= limit)
+            {
+                hashes[kept] = hashes[i];
+                entries[kept] = entries[i];
+                kept++;
+            }
         }
+
+        s.Count = kept;
     }
 
-    public override long Count(long limit) => _values.Count;
+    public override long Count(int slot, long limit) => _slots[slot].Count;
 
-    public override (long[] Refs, long First, long Last) Describe(long limit, int max)
+    public override (long[] Refs, long First, long Last) Describe(int slot, long limit, int max)
     {
-        var ordered = _values.Select(v => v.Entry).OrderBy(e => e.Ticks).ThenBy(e => e.Seq).ToArray();
+        var ordered = Entries(ref _slots[slot]).ToArray();
+        Array.Sort(ordered, static (a, b) => a.Ticks != b.Ticks ? a.Ticks.CompareTo(b.Ticks) : a.Seq.CompareTo(b.Seq));
         var refs = ordered.Skip(Math.Max(0, ordered.Length - max)).Select(e => e.Ref).ToArray();
         return (refs, ordered.Length == 0 ? 0 : ordered[0].Ticks, ordered.Length == 0 ? 0 : ordered[^1].Ticks);
     }
 
-    private int Find(ReadOnlySpan<char> value)
+    private static Span<ulong> Hashes(ref Slot s) =>
+        s.Hashes is { } hashes ? hashes.AsSpan(0, s.Count) : MemoryMarshal.CreateSpan(ref s.Hash, s.Count);
+
+    private static Span<WindowEntry> Entries(ref Slot s) =>
+        s.Entries is { } entries ? entries.AsSpan(0, s.Count) : MemoryMarshal.CreateSpan(ref s.Entry, s.Count);
+
+    private static void RemoveAt(ref Slot s, int index)
     {
-        if (_index is not null)
-        {
-            return _index.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(value, out var i) ? i : -1;
-        }
-
-        for (var i = 0; i < _values.Count; i++)
-        {
-            if (value.SequenceEqual(_values[i].Value))
-            {
-                return i;
-            }
-        }
-
-        return -1;
+        var count = s.Count;
+        Array.Copy(s.Hashes!, index + 1, s.Hashes!, index, count - index - 1);
+        Array.Copy(s.Entries!, index + 1, s.Entries!, index, count - index - 1);
+        s.Count--;
     }
 
-    private void Reindex()
+    private struct Slot
     {
-        if (_values.Count <= IndexThreshold)
-        {
-            _index = null;
-            return;
-        }
-
-        _index = new Dictionary<string, int>(_values.Count, StringComparer.Ordinal);
-        for (var i = 0; i < _values.Count; i++)
-        {
-            _index[_values[i].Value] = i;
-        }
+        public ulong Hash;
+        public WindowEntry Entry;
+        public ulong[]? Hashes;
+        public WindowEntry[]? Entries;
+        public int Count;
     }
 }
 
-/// <summary><c>temporal</c>: the newest event of each referenced rule.</summary>
-internal sealed class TemporalGroup : Group
+/// <summary><c>temporal</c>: the newest event of each referenced rule, for every group in one flat array.</summary>
+internal sealed class TemporalStore(int rules) : GroupStore
 {
-    private readonly WindowEntry[] _latest;
+    private WindowEntry[] _latest = [];
 
-    public TemporalGroup(string key, int rules)
-        : base(key)
-    {
-        _latest = new WindowEntry[rules];
-        Array.Fill(_latest, new WindowEntry(long.MinValue, 0, -1));
-    }
+    public override void Grow(int capacity) => Array.Resize(ref _latest, checked(capacity * rules));
 
-    public void Add(int position, WindowEntry entry)
+    public override void Reset(int slot) => Latest(slot).Fill(WindowEntry.None);
+
+    public override void Add(int slot, int position, ReadOnlySpan<char> value, WindowEntry entry)
     {
-        if (entry.Ticks >= _latest[position].Ticks)
+        ref var latest = ref _latest[(slot * rules) + position];
+        if (entry.Ticks >= latest.Ticks)
         {
-            _latest[position] = entry;
+            latest = entry;
         }
     }
 
-    public override void Expire(long limit)
+    public override void Expire(int slot, long limit)
     {
-        for (var i = 0; i < _latest.Length; i++)
+        foreach (ref var latest in Latest(slot))
         {
-            if (_latest[i].Seq >= 0 && _latest[i].Ticks < limit)
+            if (latest.Seq >= 0 && latest.Ticks < limit)
             {
-                _latest[i] = new WindowEntry(long.MinValue, 0, -1);
+                latest = WindowEntry.None;
             }
         }
     }
 
-    public override long Count(long limit) => _latest.Count(e => e.Seq >= 0 && e.Ticks >= limit);
-
-    public override (long[] Refs, long First, long Last) Describe(long limit, int max)
+    public override long Count(int slot, long limit)
     {
-        var present = _latest.Where(e => e.Seq >= 0 && e.Ticks >= limit).OrderBy(e => e.Ticks).ThenBy(e => e.Seq).ToArray();
+        var count = 0;
+        foreach (var latest in Latest(slot))
+        {
+            if (latest.Seq >= 0 && latest.Ticks >= limit)
+            {
+                count++;
+            }
+        }
+
+        return count;
+    }
+
+    public override (long[] Refs, long First, long Last) Describe(int slot, long limit, int max)
+    {
+        var present = Latest(slot).ToArray().Where(e => e.Seq >= 0 && e.Ticks >= limit).OrderBy(e => e.Ticks).ThenBy(e => e.Seq).ToArray();
         return (present.TakeLast(max).Select(e => e.Ref).ToArray(), present.Length == 0 ? 0 : present[0].Ticks, present.Length == 0 ? 0 : present[^1].Ticks);
     }
+
+    private Span<WindowEntry> Latest(int slot) => _latest.AsSpan(slot * rules, rules);
 }
 
 /// <summary>
@@ -277,23 +349,17 @@ internal sealed class TemporalGroup : Group
 /// longest). An event of rule k extends the chain of step k-1 only when that chain ended no later than the event (by
 /// timestamp, ties by arrival) and with another event; order is checked at every step, not only the first.
 /// </summary>
-internal sealed class OrderedGroup : Group
+internal sealed class OrderedStore(int rules, long span) : GroupStore
 {
-    private readonly WindowEntry[]?[] _chains;
-    private readonly WindowEntry[]?[] _before;
-    private readonly long[] _changedBy;
+    private Chains?[] _groups = [];
 
-    public OrderedGroup(string key, int rules)
-        : base(key)
-    {
-        _chains = new WindowEntry[]?[rules];
-        _before = new WindowEntry[]?[rules];
-        _changedBy = new long[rules];
-        Array.Fill(_changedBy, -1L);
-    }
+    public override void Grow(int capacity) => Array.Resize(ref _groups, capacity);
 
-    public void Add(int position, WindowEntry entry, long span)
+    public override void Reset(int slot) => _groups[slot] = null;
+
+    public override void Add(int slot, int position, ReadOnlySpan<char> value, WindowEntry entry)
     {
+        var group = _groups[slot] ??= new Chains(rules);
         WindowEntry[] candidate;
         if (position == 0)
         {
@@ -302,7 +368,7 @@ internal sealed class OrderedGroup : Group
         else
         {
             // The previous step as it was before this event: one event that matches two rules fills one step.
-            var previous = _changedBy[position - 1] == entry.Seq ? _before[position - 1] : _chains[position - 1];
+            var previous = group.ChangedBy[position - 1] == entry.Seq ? group.Before[position - 1] : group.Current[position - 1];
             if (previous is null)
             {
                 return;
@@ -317,37 +383,47 @@ internal sealed class OrderedGroup : Group
             candidate = [.. previous, entry];
         }
 
-        var current = _chains[position];
+        var current = group.Current[position];
         if (current is null || candidate[0].Ticks > current[0].Ticks
             || (candidate[0].Ticks == current[0].Ticks && candidate[0].Seq >= current[0].Seq))
         {
-            if (_changedBy[position] != entry.Seq)
+            if (group.ChangedBy[position] != entry.Seq)
             {
-                _before[position] = current;
-                _changedBy[position] = entry.Seq;
+                group.Before[position] = current;
+                group.ChangedBy[position] = entry.Seq;
             }
 
-            _chains[position] = candidate;
+            group.Current[position] = candidate;
         }
     }
 
-    public override void Expire(long limit)
+    public override void Expire(int slot, long limit)
     {
-        for (var i = 0; i < _chains.Length; i++)
+        if (_groups[slot] is not { } group)
         {
-            if (_chains[i] is { } chain && chain[0].Ticks < limit)
+            return;
+        }
+
+        for (var i = 0; i < group.Current.Length; i++)
+        {
+            if (group.Current[i] is { } chain && chain[0].Ticks < limit)
             {
-                _chains[i] = null;
+                group.Current[i] = null;
             }
         }
     }
 
     /// <summary>The number of rules of the longest live chain (the condition is met when it is all of them).</summary>
-    public override long Count(long limit)
+    public override long Count(int slot, long limit)
     {
-        for (var i = _chains.Length - 1; i >= 0; i--)
+        if (_groups[slot] is not { } group)
         {
-            if (_chains[i] is { } chain && chain[0].Ticks >= limit)
+            return 0;
+        }
+
+        for (var i = group.Current.Length - 1; i >= 0; i--)
+        {
+            if (group.Current[i] is { } chain && chain[0].Ticks >= limit)
             {
                 return i + 1;
             }
@@ -356,9 +432,26 @@ internal sealed class OrderedGroup : Group
         return 0;
     }
 
-    public override (long[] Refs, long First, long Last) Describe(long limit, int max)
+    public override (long[] Refs, long First, long Last) Describe(int slot, long limit, int max)
     {
-        var chain = _chains[^1] ?? [];
+        var chain = _groups[slot]?.Current[^1] ?? [];
         return (chain.TakeLast(max).Select(e => e.Ref).ToArray(), chain.Length == 0 ? 0 : chain[0].Ticks, chain.Length == 0 ? 0 : chain[^1].Ticks);
+    }
+
+    private sealed class Chains
+    {
+        public Chains(int rules)
+        {
+            Current = new WindowEntry[]?[rules];
+            Before = new WindowEntry[]?[rules];
+            ChangedBy = new long[rules];
+            Array.Fill(ChangedBy, -1L);
+        }
+
+        public WindowEntry[]?[] Current { get; }
+
+        public WindowEntry[]?[] Before { get; }
+
+        public long[] ChangedBy { get; }
     }
 }

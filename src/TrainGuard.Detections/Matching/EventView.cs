@@ -37,6 +37,9 @@ internal struct EventValue
 
     /// <summary><see cref="Start"/> and <see cref="Length"/> hold the decoded text.</summary>
     public bool Decoded;
+
+    /// <summary>The field's <see cref="InfixPrefilter"/> on this value: 0 not run yet, 1 found a value, 2 found none.</summary>
+    public byte Infix;
     public int RawStart;
     public int RawLength;
     public int Start;
@@ -198,6 +201,18 @@ internal sealed class EventView
             ValueKind.String or ValueKind.Number => Decode(ref value),
             _ => default,
         };
+    }
+
+    /// <summary>False when the value holds none of the <c>contains</c> values of its field's tests (searched once per event).</summary>
+    public bool MayContain(int index, InfixPrefilter prefilter)
+    {
+        ref var value = ref _values[index];
+        if (value.Infix == 0)
+        {
+            value.Infix = prefilter.MayContain(Text(index)) ? (byte)1 : (byte)2;
+        }
+
+        return value.Infix == 1;
     }
 
     /// <summary>The first scalar value of a field, or false.</summary>

@@ -94,6 +94,10 @@ internal sealed class FieldMatcher(int slot, ValueTest test) : Matcher
 /// <summary><c>field|all: [values]</c>: every test is passed by one of the field's values.</summary>
 internal sealed class FieldAllMatcher(int slot, ValueTest[] tests) : Matcher
 {
+    public int Slot => slot;
+
+    public IReadOnlyList<ValueTest> Tests => tests;
+
     public override int Cost => 1 + tests.Sum(t => t.Cost);
 
     public override bool Evaluate(EventView view)
@@ -122,6 +126,10 @@ internal sealed class FieldAllMatcher(int slot, ValueTest[] tests) : Matcher
 /// <summary><c>field|neq: value</c>: the field has a value and none of its values passes the test.</summary>
 internal sealed class FieldNotMatcher(int slot, ValueTest test) : Matcher
 {
+    public int Slot => slot;
+
+    public ValueTest Test => test;
+
     public override int Cost => 1 + test.Cost;
 
     public override bool Evaluate(EventView view)

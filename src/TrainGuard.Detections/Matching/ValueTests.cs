@@ -34,6 +34,7 @@ internal sealed class StringTest : ValueTest
     private readonly string[] _prefixes;
     private readonly string[] _suffixes;
     private readonly SearchValues<string>? _infixSet;
+    private readonly string[] _infixes;
     private readonly Glob[] _globs;
     private readonly double[] _numbers;
 
@@ -46,7 +47,7 @@ internal sealed class StringTest : ValueTest
         _exact = Distinct(list, PatternShape.Exact);
         _prefixes = Distinct(list, PatternShape.Prefix);
         _suffixes = Distinct(list, PatternShape.Suffix);
-        var infixes = Distinct(list, PatternShape.Infix);
+        var infixes = _infixes = Distinct(list, PatternShape.Infix);
         _globs = list.Where(p => p.Shape == PatternShape.Glob).Select(p => p.Glob!).ToArray();
         _numbers = numbers.Distinct().ToArray();
         if (_exact.Length > SetThreshold)
@@ -63,6 +64,15 @@ internal sealed class StringTest : ValueTest
 
     /// <summary>Values are compared exactly (else case-insensitively).</summary>
     public bool Cased => _cased;
+
+    /// <summary>The <c>contains</c> values.</summary>
+    public IReadOnlyList<string> Infixes => _infixes;
+
+    /// <summary>
+    /// The search for every <c>contains</c> value of every test of this test's field, or null: a field value in which it
+    /// finds none cannot contain one of this test's either, so the engine searches once per value for all the rules.
+    /// </summary>
+    public InfixPrefilter? Prefilter { get; set; }
 
     /// <summary>The exact values, when every pattern is exact (the rule index keys rules on them).</summary>
     public IReadOnlyList<string>? ExactOnly =>
@@ -85,10 +95,13 @@ internal sealed class StringTest : ValueTest
 
         var kind = value.Kind;
         var text = view.Text(index);
-        return TestText(text) || (_numbers.Length > 0 && kind == ValueKind.Number && Numbers.TryGet(text, kind, out var number) && TestNumber(number));
+        return TestText(text, Prefilter is not { } prefilter || view.MayContain(index, prefilter)) || (_numbers.Length > 0 && kind == ValueKind.Number && Numbers.TryGet(text, kind, out var number) && TestNumber(number));
     }
 
-    public bool TestText(ReadOnlySpan<char> text)
+    public bool TestText(ReadOnlySpan<char> text) => TestText(text, mayContain: true);
+
+    /// <summary>The test on a text; <paramref name="mayContain"/> false when it is known to hold no <c>contains</c> value.</summary>
+    private bool TestText(ReadOnlySpan<char> text, bool mayContain)
     {
         if (_exactSet is { } set)
         {
@@ -124,7 +137,7 @@ internal sealed class StringTest : ValueTest
             }
         }
 
-        if (_infixSet is not null && text.ContainsAny(_infixSet))
+        if (_infixSet is not null && mayContain && text.ContainsAny(_infixSet))
         {
             return true;
         }
@@ -155,6 +168,17 @@ internal sealed class StringTest : ValueTest
 
     private string[] Distinct(List<(PatternShape Shape, string Text, Glob? Glob)> list, PatternShape shape) =>
         list.Where(p => p.Shape == shape).Select(p => p.Text).Distinct(_cased ? StringComparer.Ordinal : StringComparer.OrdinalIgnoreCase).ToArray();
+}
+
+/// <summary>
+/// Every <c>contains</c> value of the string tests of one field, searched for at once (case-insensitively, so it also
+/// stands for the cased tests): <see cref="EventView.MayContain"/> runs it at most once per value and event.
+/// </summary>
+internal sealed class InfixPrefilter(IEnumerable<string> infixes)
+{
+    private readonly SearchValues<string> _all = SearchValues.Create([.. infixes.Distinct(StringComparer.OrdinalIgnoreCase)], StringComparison.OrdinalIgnoreCase);
+
+    public bool MayContain(ReadOnlySpan<char> text) => text.ContainsAny(_all);
 }
 
 /// <summary>Several tests OR-ed (a list of thresholds).</summary>

@@ -45,6 +45,39 @@ internal sealed class DetectionCompiler(DetectionOptions options, FieldVocabular
         return next;
     }
 
+    /// <summary>
+    /// Gives the string tests of a field that two or more tests search with <c>contains</c> one shared
+    /// <see cref="InfixPrefilter"/>: an event value is then searched once for all of their values, and the tests whose
+    /// values it does not hold (most, on most events) skip their own search.
+    /// </summary>
+    public void AssignPrefilters()
+    {
+        var bySlot = new Dictionary<int, List<StringTest>>();
+        foreach (var (matcher, _) in _fieldTests.Values)
+        {
+            var (slot, tests) = matcher switch
+            {
+                FieldMatcher m => (m.Slot, new[] { m.Test }),
+                FieldNotMatcher m => (m.Slot, new[] { m.Test }),
+                FieldAllMatcher m => (m.Slot, m.Tests.ToArray()),
+                _ => (-1, []),
+            };
+            foreach (var test in tests.OfType<StringTest>().Where(t => t.Infixes.Count > 0))
+            {
+                (bySlot.TryGetValue(slot, out var list) ? list : bySlot[slot] = []).Add(test);
+            }
+        }
+
+        foreach (var tests in bySlot.Values.Where(t => t.Count > 1))
+        {
+            var prefilter = new InfixPrefilter(tests.SelectMany(t => t.Infixes));
+            foreach (var test in tests)
+            {
+                test.Prefilter = prefilter;
+            }
+        }
+    }
+
     /// <summary>Compiles a section whose keys are <c>condition</c> and search identifiers (plus <paramref name="otherKeys"/>, left to the caller).</summary>
     public CompiledDetection Compile(string source, YamlMappingNode section, string where, params string[] otherKeys)
     {

@@ -7,6 +7,15 @@ using YamlDotNet.RepresentationModel;
 
 namespace TrainGuard.Detections.Sigma;
 
+/// <summary>A rule that an event value satisfies one anchor of (see <see cref="RuleSetPlan.ByValue"/>).</summary>
+internal readonly record struct ValueRef(int Rule, int Anchor);
+
+/// <summary>
+/// The rules an exact value of one field selects, by value (case-insensitive), and a bitmap of every rule anchored on the
+/// field (the engine skips the lookup when none of them can be a candidate any more).
+/// </summary>
+internal sealed record ValueIndex(int Slot, Dictionary<string, ValueRef[]> Rules, ulong[] Anchored);
+
 /// <summary>Everything the engine needs, compiled once from the rule files.</summary>
 internal sealed class RuleSetPlan
 {
@@ -21,7 +30,22 @@ internal sealed class RuleSetPlan
     /// <summary>Rules by the <c>event.action</c> values they require (case-insensitive).</summary>
     public required Dictionary<string, int[]> ByAction { get; init; }
 
-    /// <summary>Rules that require a field to be present, by its slot.</summary>
+    /// <summary>
+    /// Rules by the values of other fields they require (<c>user.name: [a, b]</c> in the rule's top-level <c>and</c>):
+    /// per field, each value with the rules and anchor numbers (1 to <see cref="Anchors"/> - 1) it satisfies.
+    /// </summary>
+    public required ValueIndex[] ByValue { get; init; }
+
+    /// <summary>Anchor numbers: 0 is <c>event.action</c>, the others are <see cref="ByValue"/> anchors.</summary>
+    public required int Anchors { get; init; }
+
+    /// <summary>
+    /// For each anchor number, a bitmap of the rules that have that anchor (words of 64 rules, anchor after anchor): a
+    /// rule with anchors is evaluated only on events that satisfy all of them.
+    /// </summary>
+    public required ulong[] Required { get; init; }
+
+    /// <summary>Rules that require a field to be present, by its slot (rules with no action or value anchor).</summary>
     public required (int Slot, int[] Rules)[] ByField { get; init; }
 
     /// <summary>Rules evaluated on every event.</summary>
@@ -42,6 +66,9 @@ internal sealed class RuleSetPlan
 /// </summary>
 internal sealed partial class SigmaLoader
 {
+    /// <summary>Exact tests of fields other than <c>event.action</c> a rule is indexed on, at most.</summary>
+    private const int MaxValueAnchors = 2;
+
     private static readonly string[] CorrelationFields = ["type", "rules", "group-by", "timespan", "condition", "aliases", "generate"];
     private static readonly string[] ConditionFields = ["gt", "gte", "lt", "lte", "eq", "neq", "field"];
 
@@ -134,7 +161,8 @@ internal sealed partial class SigmaLoader
         }
 
         var cachedMatchers = _compiler.AssignCacheIds();
-        var (byAction, byField, always) = Index(rules);
+        _compiler.AssignPrefilters();
+        var (byAction, byValue, required, byField, always) = Index(rules);
         var definitions = rules.Select(r => r.Definition).Concat(plans.Select(p => p.Definition)).OfType<DetectionRule>().ToList();
         return new RuleSetPlan
         {
@@ -143,6 +171,9 @@ internal sealed partial class SigmaLoader
             Rules = [.. rules],
             Correlations = [.. plans],
             ByAction = byAction,
+            ByValue = byValue,
+            Anchors = 1 + MaxValueAnchors,
+            Required = required,
             ByField = byField,
             Always = always,
             CachedMatchers = cachedMatchers,
@@ -565,38 +596,106 @@ internal sealed partial class SigmaLoader
         };
     }
 
-    private (Dictionary<string, int[]> ByAction, (int Slot, int[] Rules)[] ByField, int[] Always) Index(List<RulePlan> rules)
+    /// <summary>
+    /// The rule index: each rule is anchored on the <c>event.action</c> values it requires and on up to
+    /// <see cref="MaxValueAnchors"/> exact tests of other fields in its top-level <c>and</c> (those with the fewest
+    /// values), else on a field it requires to be present, else on nothing (evaluated on every event). What an anchor
+    /// tests is left out of what the engine evaluates, as the index has made that test.
+    /// </summary>
+    private (Dictionary<string, int[]> ByAction, ValueIndex[] ByValue, ulong[] Required, (int Slot, int[] Rules)[] ByField, int[] Always) Index(List<RulePlan> rules)
     {
         var byAction = new Dictionary<string, List<int>>(StringComparer.OrdinalIgnoreCase);
+        var byValue = new SortedDictionary<int, Dictionary<string, List<ValueRef>>>();
         var byField = new SortedDictionary<int, List<int>>();
         var always = new List<int>();
+        var words = (rules.Count + 63) / 64;
+        var required = new ulong[(1 + MaxValueAnchors) * words];
         foreach (var rule in rules)
         {
             var anchor = rule.Matcher.Anchor(_fields.Action);
+            var parts = rule.Matcher is AndMatcher and ? and.Parts : [rule.Matcher];
+            var valueTests = parts.OfType<FieldMatcher>()
+                .Where(f => f.Slot != _fields.Action && IsIndexable(f))
+                .OrderBy(f => ((StringTest)f.Test).ExactOnly!.Count)
+                .Take(MaxValueAnchors)
+                .ToList();
             rule.Evaluated = rule.Matcher;
-            switch (anchor.Kind)
+            if (anchor.Kind == AnchorKind.Actions)
             {
-                case AnchorKind.Actions:
-                    rule.Evaluated = WithoutActionTest(rule.Matcher, anchor);
-                    foreach (var action in anchor.Actions!)
-                    {
-                        (byAction.TryGetValue(action, out var list) ? list : byAction[action] = []).Add(rule.Index);
-                    }
+                rule.Evaluated = WithoutActionTest(rule.Matcher, anchor);
+                required[rule.Index >> 6] |= 1UL << (rule.Index & 63);
+                foreach (var action in anchor.Actions!)
+                {
+                    (byAction.TryGetValue(action, out var list) ? list : byAction[action] = []).Add(rule.Index);
+                }
+            }
 
-                    break;
-                case AnchorKind.Field:
-                    (byField.TryGetValue(anchor.Slot, out var fieldList) ? fieldList : byField[anchor.Slot] = []).Add(rule.Index);
-                    break;
-                default:
-                    always.Add(rule.Index);
-                    break;
+            for (var k = 0; k < valueTests.Count; k++)
+            {
+                var test = valueTests[k];
+                var number = 1 + k;
+                required[(number * words) + (rule.Index >> 6)] |= 1UL << (rule.Index & 63);
+                var values = byValue.TryGetValue(test.Slot, out var known) ? known : byValue[test.Slot] = new(StringComparer.OrdinalIgnoreCase);
+                foreach (var value in ((StringTest)test.Test).ExactOnly!)
+                {
+                    (values.TryGetValue(value, out var list) ? list : values[value] = []).Add(new ValueRef(rule.Index, number));
+                }
+
+                rule.Evaluated = Without(rule.Evaluated, test);
+            }
+
+            if (anchor.Kind == AnchorKind.Actions || valueTests.Count > 0)
+            {
+                continue;
+            }
+
+            if (anchor.Kind == AnchorKind.Field)
+            {
+                (byField.TryGetValue(anchor.Slot, out var fieldList) ? fieldList : byField[anchor.Slot] = []).Add(rule.Index);
+            }
+            else
+            {
+                always.Add(rule.Index);
             }
         }
 
         return (
             byAction.ToDictionary(p => p.Key, p => p.Value.ToArray(), StringComparer.OrdinalIgnoreCase),
+            byValue.Select(p => new ValueIndex(p.Key, p.Value.ToDictionary(v => v.Key, v => v.Value.ToArray(), StringComparer.OrdinalIgnoreCase), Bitmap(words, p.Value.Values.SelectMany(v => v).Select(r => r.Rule)))).ToArray(),
+            required,
             byField.Select(p => (p.Key, p.Value.ToArray())).ToArray(),
             [.. always]);
+    }
+
+    private static ulong[] Bitmap(int words, IEnumerable<int> rules)
+    {
+        var bitmap = new ulong[words];
+        foreach (var rule in rules)
+        {
+            bitmap[rule >> 6] |= 1UL << (rule & 63);
+        }
+
+        return bitmap;
+    }
+
+    /// <summary>An exact, case-insensitive test of strings only (no number, no pattern): what a hash lookup decides alike.</summary>
+    private static bool IsIndexable(FieldMatcher field) => field.Test is StringTest { Cased: false, ExactOnly.Count: > 0 };
+
+    /// <summary><paramref name="matcher"/> less <paramref name="test"/>, when it is the matcher or a part of its <c>and</c>.</summary>
+    private static Matcher Without(Matcher matcher, Matcher test)
+    {
+        if (ReferenceEquals(matcher, test))
+        {
+            return TrueMatcher.Instance;
+        }
+
+        if (matcher is AndMatcher and && and.Parts.Any(p => ReferenceEquals(p, test)))
+        {
+            var rest = and.Parts.Where(p => !ReferenceEquals(p, test)).ToArray();
+            return rest.Length == 1 ? rest[0] : new AndMatcher(rest);
+        }
+
+        return matcher;
     }
 
     /// <summary>
@@ -620,8 +719,7 @@ internal sealed partial class SigmaLoader
 
         if (matcher is AndMatcher and && and.Parts.FirstOrDefault(IsAnchorTest) is { } test)
         {
-            var rest = and.Parts.Where(p => !ReferenceEquals(p, test)).ToArray();
-            return rest.Length == 1 ? rest[0] : new AndMatcher(rest);
+            return Without(matcher, test);
         }
 
         return matcher;
