@@ -1,28 +1,25 @@
-using System.Text.Json;
+using TrainGuard.Checkpoints.Contents;
 using TrainGuard.Parsing;
 using TrainGuard.Runs.Model;
 
 namespace TrainGuard.Runs.Readers;
 
 /// <summary>
-/// A Hugging Face <c>trainer_state.json</c>: each <c>log_history</c> entry with a <c>step</c> and a training value
-/// (<c>loss</c>, <c>learning_rate</c>, <c>grad_norm</c>) becomes a step of rank 0. Python's json writes NaN and
-/// infinities as bare <c>NaN</c>, <c>Infinity</c> and <c>-Infinity</c>, which JSON does not allow; they are read.
+/// A Hugging Face <c>trainer_state.json</c> (read by <see cref="TrainerState"/>, which takes Python's bare
+/// <c>NaN</c>/<c>Infinity</c>/<c>-Infinity</c>): each <c>log_history</c> entry with a <c>step</c> and a training
+/// value (<c>loss</c>, <c>learning_rate</c>, <c>grad_norm</c>) becomes a step of rank 0.
 /// </summary>
 public static class TrainerStateReader
 {
     public const string FileName = "trainer_state.json";
 
-    /// <summary>Largest file read.</summary>
-    public const long MaxBytes = 512L * 1024 * 1024;
-
-    /// <exception cref="MalformedInputException">Not JSON, no <c>log_history</c>, or an entry with a field of the wrong type.</exception>
+    /// <exception cref="MalformedInputException">Not JSON, a field of the wrong type, or no training entry; the message names the file.</exception>
     public static RunLog Read(string path)
     {
         var length = new FileInfo(path).Length;
-        if (length > MaxBytes)
+        if (length > TrainerState.MaxBytes)
         {
-            MalformedInputException.ThrowLimit($"{path}: trainer_state.json size", MaxBytes, 0);
+            MalformedInputException.ThrowLimit($"{path}: trainer_state.json size", TrainerState.MaxBytes, 0);
         }
 
         return Read(File.ReadAllBytes(path), path);
@@ -31,135 +28,40 @@ public static class TrainerStateReader
     /// <inheritdoc cref="Read(string)"/>
     public static RunLog Read(byte[] bytes, string source)
     {
-        JsonDocument document;
+        TrainerState state;
         try
         {
-            document = JsonDocument.Parse(QuoteNonFinite(bytes), new JsonDocumentOptions { MaxDepth = 64 });
+            state = TrainerState.Parse(bytes);
         }
-        catch (JsonException ex)
+        catch (MalformedInputException ex)
         {
-            throw MalformedInputException.CreateAt(InputErrorKind.Syntax, $"not valid JSON: {ex.Message}", source, (int?)(ex.LineNumber + 1), (int?)(ex.BytePositionInLine + 1));
-        }
-
-        using (document)
-        {
-            var root = document.RootElement;
-            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("log_history", out var history) || history.ValueKind != JsonValueKind.Array)
-            {
-                throw MalformedInputException.CreateAt(InputErrorKind.Syntax, "no log_history list (is it a Hugging Face trainer_state.json?)", source, line: null, field: "log_history");
-            }
-
-            var runId = Path.GetFileName(Path.GetDirectoryName(Path.GetFullPath(source))) ?? source;
-            var events = new List<RunEvent>();
-            var index = 0;
-            foreach (var entry in history.EnumerateArray())
-            {
-                var field = $"log_history[{index}]";
-                if (entry.ValueKind != JsonValueKind.Object)
-                {
-                    throw MalformedInputException.CreateAt(InputErrorKind.Syntax, $"{field}: expected an object", source, line: null, field: field);
-                }
-
-                var loss = Value(entry, "loss", field, source);
-                var lr = Value(entry, "learning_rate", field, source);
-                var gradNorm = Value(entry, "grad_norm", field, source);
-                if (loss is null && lr is null && gradNorm is null)
-                {
-                    index++;
-                    continue; // an evaluation or end-of-training entry
-                }
-
-                var step = Value(entry, "step", field, source) is { } s && s >= 0 && s <= long.MaxValue && s == Math.Floor(s)
-                    ? (long)s
-                    : throw MalformedInputException.CreateAt(InputErrorKind.Syntax, $"{field}.step: expected a non-negative integer", source, line: null, field: field + ".step");
-                events.Add(new RunEvent
-                {
-                    Kind = RunEventKind.Step,
-                    RunId = runId,
-                    Position = index,
-                    Step = new RunStep { Step = step, Loss = loss, GradNorm = gradNorm, Lr = lr is { } l ? [l] : null },
-                });
-                index++;
-            }
-
-            if (events.Count == 0)
-            {
-                throw MalformedInputException.CreateAt(InputErrorKind.Syntax, "log_history has no training entry (loss, learning_rate or grad_norm with a step)", source, line: null, field: "log_history");
-            }
-
-            return new RunLog { Source = source, Format = RunFormat.TrainerState, Events = events };
-        }
-    }
-
-    private static double? Value(JsonElement entry, string name, string field, string source)
-    {
-        if (!entry.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
-        {
-            return null;
+            throw MalformedInputException.CreateAt(ex.Kind, ex.Problem, source, ex.Line, ex.Column, ex.Offset, ex.Field, ex);
         }
 
-        return value.ValueKind switch
+        var runId = Path.GetFileName(Path.GetDirectoryName(Path.GetFullPath(source))) ?? source;
+        var events = new List<RunEvent>();
+        for (var i = 0; i < state.LogHistory.Count; i++)
         {
-            JsonValueKind.Number => value.GetDouble(),
-            JsonValueKind.String when value.GetString() is "NaN" => double.NaN,
-            JsonValueKind.String when value.GetString() is "Infinity" => double.PositiveInfinity,
-            JsonValueKind.String when value.GetString() is "-Infinity" => double.NegativeInfinity,
-            _ => throw MalformedInputException.CreateAt(InputErrorKind.Syntax, $"{field}.{name}: expected a number", source, line: null, field: $"{field}.{name}"),
-        };
-    }
+            var entry = state.LogHistory[i];
+            if (entry.Step is not { } step || (entry.Loss is null && entry.LearningRate is null && entry.GradNorm is null))
+            {
+                continue; // an evaluation or end-of-training entry
+            }
 
-    /// <summary>
-    /// Puts quotes around the bare <c>NaN</c>, <c>Infinity</c> and <c>-Infinity</c> tokens outside strings (the rest is
-    /// untouched, so line numbers in errors stay right). <c>"NaN"</c> already in a string stays a string.
-    /// </summary>
-    internal static byte[] QuoteNonFinite(ReadOnlySpan<byte> json)
-    {
-        ReadOnlySpan<byte> nan = "NaN"u8, infinity = "Infinity"u8, negative = "-Infinity"u8;
-        if (json.IndexOf(nan) < 0 && json.IndexOf(infinity) < 0)
-        {
-            return json.ToArray();
+            events.Add(new RunEvent
+            {
+                Kind = RunEventKind.Step,
+                RunId = runId,
+                Position = i,
+                Step = new RunStep { Step = step, Loss = entry.Loss, GradNorm = entry.GradNorm, Lr = entry.LearningRate is { } lr ? [lr] : null },
+            });
         }
 
-        var output = new List<byte>(json.Length + 64);
-        var inString = false;
-        for (var i = 0; i < json.Length; i++)
+        if (events.Count == 0)
         {
-            var b = json[i];
-            if (inString)
-            {
-                output.Add(b);
-                if (b == (byte)'\\' && i + 1 < json.Length)
-                {
-                    output.Add(json[++i]);
-                }
-                else if (b == (byte)'"')
-                {
-                    inString = false;
-                }
-
-                continue;
-            }
-
-            if (b == (byte)'"')
-            {
-                inString = true;
-                output.Add(b);
-                continue;
-            }
-
-            var token = json[i..].StartsWith(negative) ? negative : json[i..].StartsWith(infinity) ? infinity : json[i..].StartsWith(nan) ? nan : default;
-            if (token.Length > 0)
-            {
-                output.Add((byte)'"');
-                output.AddRange(token);
-                output.Add((byte)'"');
-                i += token.Length - 1;
-                continue;
-            }
-
-            output.Add(b);
+            throw MalformedInputException.CreateAt(InputErrorKind.Syntax, "log_history has no training entry (a step with loss, learning_rate or grad_norm)", source, line: null, field: "log_history");
         }
 
-        return [.. output];
+        return new RunLog { Source = source, Format = RunFormat.TrainerState, Events = events };
     }
 }
