@@ -178,7 +178,8 @@ public static class RunsCommand
 
             detectors.Flush(found);
             var anomalies = found.Where(f => !f.Lead).ToList();
-            var leads = found.Where(f => f.Lead).ToList();
+            // A lead that another signal backed later is listed once, with the anomalies.
+            var leads = found.Where(f => f.Lead && !anomalies.Any(a => a.Kind == f.Kind && a.Rank == f.Rank && a.FirstStep == f.FirstStep && a.LastStep == f.LastStep)).ToList();
             var json = new JsonObject
             {
                 ["inputs"] = new JsonArray([.. logs.Select(Describe)]),

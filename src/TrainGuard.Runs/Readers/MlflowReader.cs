@@ -98,4 +98,8 @@ public static class MlflowReader
 
     private static MalformedInputException Error(string file, int line, string problem) =>
         MalformedInputException.CreateAt(InputErrorKind.Syntax, problem, file, line);
+
+    /// <summary>Fuzz target over one metric file's text: only <see cref="MalformedInputException"/> may escape.</summary>
+    public static void Fuzz(ReadOnlySpan<byte> data) =>
+        ReadMetric("fuzz/metrics/loss", "loss", System.Text.Encoding.UTF8.GetString(data).Split('\n'), []);
 }

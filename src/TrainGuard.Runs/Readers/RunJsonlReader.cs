@@ -68,4 +68,11 @@ public static class RunJsonlReader
 
         return new RunLog { Source = source, Format = RunFormat.TrainGuardJsonl, Events = events };
     }
+
+    /// <summary>Fuzz target: only <see cref="MalformedInputException"/> may escape.</summary>
+    public static void Fuzz(ReadOnlySpan<byte> data)
+    {
+        using var stream = new MemoryStream(data.ToArray());
+        Read(stream, "fuzz");
+    }
 }

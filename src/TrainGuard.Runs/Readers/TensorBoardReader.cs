@@ -240,4 +240,7 @@ public static class TensorBoardReader
     private static double BitConverterDouble(ulong bits) => BitConverter.UInt64BitsToDouble(bits);
 
     private static Half BitConverterHalf(ushort bits) => BitConverter.UInt16BitsToHalf(bits);
+
+    /// <summary>Fuzz target: only <see cref="MalformedInputException"/> may escape.</summary>
+    public static void Fuzz(ReadOnlySpan<byte> data) => ReadScalars(data.ToArray(), "fuzz");
 }

@@ -64,4 +64,7 @@ public static class TrainerStateReader
 
         return new RunLog { Source = source, Format = RunFormat.TrainerState, Events = events };
     }
+
+    /// <summary>Fuzz target: only <see cref="MalformedInputException"/> may escape.</summary>
+    public static void Fuzz(ReadOnlySpan<byte> data) => Read(data.ToArray(), "fuzz/trainer_state.json");
 }
