@@ -309,7 +309,7 @@ public static class RunsCommand
         }
 
         text.WriteLine();
-        text.WriteLine(anomalies.Count == 0 ? "no anomaly" : $"{anomalies.Count} {(anomalies.Count == 1 ? "anomaly" : "anomalies")}; the rule pages (docs/rules/TG-RUN-1xx.md) say what each means and what to do");
+        text.WriteLine(anomalies.Count == 0 ? "no anomaly" : $"{anomalies.Count} {(anomalies.Count == 1 ? "anomaly" : "anomalies")}; docs/runs-forensics.md says what each kind means and what to do");
     }
 
     private static void WriteAnomalies(TextWriter text, string title, List<RunAnomaly> list)

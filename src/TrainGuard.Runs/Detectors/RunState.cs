@@ -84,7 +84,7 @@ internal sealed class RunState
 
                 break;
             case RunEventKind.Attestation when !e.AttestationOk:
-                var step = _steps == 0 ? 0 : _lastStep;
+                var step = e.AttestationStep ?? (_steps == 0 ? 0 : _lastStep);
                 var checks = e.FailedChecks.Count == 0 ? "no check named" : string.Join("; ", e.FailedChecks);
                 Signal(e, RunAnomalyKinds.AttestationFailed, Severity.Critical, $"attest:{e.Rank}", e.Rank, $"rank {e.Rank}: the optimizer's code is not the code on disk ({checks})", null, step, step, 1, found);
                 break;

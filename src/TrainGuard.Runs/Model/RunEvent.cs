@@ -51,6 +51,9 @@ public sealed class RunEvent
     /// <summary>For <see cref="RunEventKind.Attestation"/>: <c>event.outcome</c> was success.</summary>
     public bool AttestationOk { get; init; } = true;
 
+    /// <summary>For <see cref="RunEventKind.Attestation"/>: <c>trainguard.attest.step</c>, the step it was made at.</summary>
+    public long? AttestationStep { get; init; }
+
     /// <summary>For <see cref="RunEventKind.Attestation"/>: the names and details of the checks that failed.</summary>
     public IReadOnlyList<string> FailedChecks { get; init; } = [];
 }

@@ -107,6 +107,7 @@ public static class RunEventParser
             Step = step,
             AttestationOk = kind != RunEventKind.Attestation || String(root, "event.outcome", source, line, position) != "failure",
             FailedChecks = kind == RunEventKind.Attestation ? FailedChecks(root) : [],
+            AttestationStep = kind == RunEventKind.Attestation ? Integer(root, "trainguard.attest.step", source, line, position, 0, long.MaxValue) : null,
         };
     }
 
