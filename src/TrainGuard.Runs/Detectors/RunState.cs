@@ -210,6 +210,13 @@ internal sealed class RunState
         {
             _lastDirectionEvent = e;
         }
+
+        // The previous window closes once the current one is a tenth in: ranks lag each other by a few steps, not more.
+        if (_previous is not null && step >= (_current.Index * _options.DirectionWindowSteps) + Math.Max(1, _options.DirectionWindowSteps / 10))
+        {
+            CloseDirection(_previous, found);
+            _previous = null;
+        }
     }
 
     private void CloseDirection(DirectionWindow window, List<RunAnomaly> found)
