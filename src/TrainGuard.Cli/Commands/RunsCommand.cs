@@ -192,8 +192,8 @@ public static class RunsCommand
             var report = new Report
             {
                 Command = "runs inspect",
-                Items = [.. logs.Select(l => new AnalyzedItem { Path = l.Source, Format = RunLog.FormatName(l.Format), Verdict = Verdict.Clean })],
-                ItemsName = "runs",
+                Items = [.. logs.Select(l => new AnalyzedItem { Path = l.Source, Format = RunLog.FormatName(l.Format), Verdict = VerdictOf(l, anomalies) })],
+                ItemsName = "files",
                 StartedAt = started,
                 Elapsed = DateTimeOffset.UtcNow - started,
                 Details = new CommandDetails(json, text => WriteInspection(text, detectors.Runs, anomalies, leads)) { ExitCode = anomalies.Count > 0 ? ExitCodes.Findings : ExitCodes.Clean },
@@ -201,6 +201,14 @@ public static class RunsCommand
             return Task.FromResult(output.Write(parse, report, stdout, stderr));
         });
         return command;
+    }
+
+    /// <summary>The worst anomaly of the runs a file holds: critical is malicious, any other suspicious.</summary>
+    private static Verdict VerdictOf(RunLog log, List<RunAnomaly> anomalies)
+    {
+        var ids = log.Events.Select(e => e.RunId).ToHashSet(StringComparer.Ordinal);
+        var mine = anomalies.Where(a => ids.Contains(a.RunId)).ToList();
+        return mine.Count == 0 ? Verdict.Clean : mine.Any(a => a.Severity == Severity.Critical) ? Verdict.Malicious : Verdict.Suspicious;
     }
 
     private static RunLog Load(string path)
