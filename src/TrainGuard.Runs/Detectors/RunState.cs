@@ -147,7 +147,9 @@ internal sealed class RunState
             _ranks.Add(e.Rank);
         }
 
-        if (s.Cosine is { } cosine)
+        // The moment cosine, where the client sends one, is −1 on exactly the flipped steps (the update's cosine can
+        // stay below 0 for a clean step right after a flip, while momentum carries the flipped gradient).
+        if ((s.MomentCosine ?? s.Cosine) is { } cosine)
         {
             _cosineSamples++;
             Direction(e, s.Step, cosine, found);

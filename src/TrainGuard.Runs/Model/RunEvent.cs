@@ -76,6 +76,12 @@ public sealed class RunStep
     /// <summary>Cosine between the applied update and the negative gradient on the client's coordinate sample.</summary>
     public double? Cosine { get; init; }
 
+    /// <summary>
+    /// <c>trainguard.step.moment_cosine</c>: the gradient the optimizer folded into its first moment against the
+    /// gradient, ≈ −1 exactly on a step that used the gradient upside down (absent for optimizers without a moment).
+    /// </summary>
+    public double? MomentCosine { get; init; }
+
     /// <summary>The learning rate of each parameter group as applied.</summary>
     public IReadOnlyList<double>? Lr { get; init; }
 

@@ -83,6 +83,7 @@ public static class RunEventParser
                 GradNorm = Number(root, "trainguard.step.grad_norm", nonFinite, source, line, position),
                 UpdateNorm = Number(root, "trainguard.step.update_norm", nonFinite, source, line, position),
                 Cosine = Number(root, "trainguard.step.cosine", nonFinite, source, line, position),
+                MomentCosine = Number(root, "trainguard.step.moment_cosine", nonFinite, source, line, position),
                 Lr = Numbers(root, "trainguard.step.lr", source, line, position),
                 BatchHash = String(root, "trainguard.step.batch_hash", source, line, position),
                 RngHash = String(root, "trainguard.step.rng_hash", source, line, position),

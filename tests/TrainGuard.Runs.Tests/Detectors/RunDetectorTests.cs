@@ -62,6 +62,27 @@ public sealed class RunDetectorTests
     }
 
     [Fact]
+    public void The_moment_cosine_decides_when_the_client_sends_one()
+    {
+        var steps = Enumerable.Range(0, 200).Select(i => new RunEvent
+        {
+            Kind = RunEventKind.Step,
+            RunId = "r1",
+            Step = new RunStep
+            {
+                Step = i,
+                // Step 40: flipped, the update's cosine hidden by momentum; step 41: clean, the update still carries step 40.
+                Cosine = i == 41 ? -0.2 : 0.1,
+                MomentCosine = i == 40 ? -1.0 : 1.0,
+            },
+        }).ToList();
+
+        var direction = Assert.Single(Inspect((RunManifest?)null, Log(steps)));
+
+        Assert.Equal((40L, 40L, 1L), (direction.FirstStep, direction.LastStep, direction.Steps));
+    }
+
+    [Fact]
     public void Two_flipped_steps_in_a_hundred_are_critical()
     {
         var steps = Enumerable.Range(0, 100).Select(i => Step(i, rank: 0, worldSize: 1, cosine: i is 10 or 90 ? -0.5 : 0.8)).ToList();
