@@ -47,6 +47,33 @@ public sealed class RunAnomalyTests
         Assert.Equal(size, await harness.Server.Store.Ledger.SizeAsync());
     }
 
+    [Fact]
+    public async Task A_seed_other_than_the_manifest_in_the_run_manifests_folder_is_an_alert()
+    {
+        var manifests = Directory.CreateTempSubdirectory("tg-run-manifests-");
+        try
+        {
+            await File.WriteAllTextAsync(Path.Combine(manifests.FullName, "llama-ft.yaml"), "version: 1\nseed: 42\n");
+            var folder = new TrainGuard.Runs.Detectors.RunManifestFolder(manifests.FullName);
+            await using var harness = await ServerHarness.StartAsync(Support.Backends.Sqlite, o => o with { Alerts = o.Alerts with { Runs = new TrainGuard.Runs.Detectors.RunDetectorOptions { Manifest = folder.Find } } });
+            var start = DateTimeOffset.UtcNow.AddMinutes(-1);
+            var started = Run("run-started", start, 0, null, null, null);
+            started["trainguard"]!["run"]!["seed"] = new JsonObject { ["initial"] = "43" };
+            await harness.PostInBatchesAsync(harness.AgentToken, [started, Run("run-step", start.AddSeconds(1), 1, null, new JsonObject { ["step"] = 1, ["cosine"] = 0.5 }, null)]);
+            await harness.WaitForDerivedAsync();
+            await harness.WaitForDerivedAsync();
+
+            var anomaly = Assert.Single(await Anomalies(harness));
+            Assert.Equal("seed-mismatch", (string?)anomaly["trainguard"]!["anomaly"]!["kind"]);
+            var alert = Assert.Single(await harness.AlertsAsync());
+            Assert.Equal(("TG-DET-018", "lena"), ((string?)alert["rule"]!["id"], (string?)alert["account"]!["name"]));
+        }
+        finally
+        {
+            manifests.Delete(recursive: true);
+        }
+    }
+
     private static async Task<List<JsonObject>> Anomalies(ServerHarness harness)
     {
         var size = await harness.Server.Store.Ledger.SizeAsync();
