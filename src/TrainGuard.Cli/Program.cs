@@ -94,6 +94,7 @@ public static class Program
         root.Subcommands.Add(AlertsCommand.Create(stdout, stderr));
         root.Subcommands.Add(TimelineCommand.Create(stdout, stderr));
         root.Subcommands.Add(ReviewCommand.Create(stdout, stderr));
+        root.Subcommands.Add(RunsCommand.Create(stdout, stderr));
         return root;
     }
 }

@@ -77,6 +77,9 @@ public sealed class ReadmeCommandTests
         ["trainguard alerts ack --rule TG-DET-004 --user intern7 --server http://127.0.0.1:8470 --token-file reader.token"] = 2,
         ["trainguard timeline --user intern7 --server http://127.0.0.1:8470 --token-file reader.token"] = 1,
         ["trainguard timeline --host gpu-node-2 --since 2026-12-07T00:00:00Z --server http://127.0.0.1:8470 --token-file reader.token"] = 1,
+        ["trainguard runs compare samples/runs/clean.jsonl samples/runs/rerun.jsonl"] = 1,
+        ["trainguard runs inspect samples/runs/rerun.jsonl --run samples/runs/run.yaml"] = 1,
+        ["trainguard runs inspect samples/runs/clean.jsonl --run samples/runs/run.yaml -f json"] = 0,
     };
 
     private const string ServerLine = "trainguard server run --urls http://127.0.0.1:8470";

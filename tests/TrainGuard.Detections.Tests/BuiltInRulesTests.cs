@@ -34,6 +34,9 @@ public sealed class BuiltInRulesTests
             ("TG-DET-014", "checkpoint-deleted-by-another-account", Severity.High, null),
             ("TG-DET-015", "checkpoint-optimizer-tampered", Severity.Critical, null),
             ("TG-DET-016", "audit-configuration-changed", Severity.High, null),
+            ("TG-DET-017", "run-sabotage-critical", Severity.Critical, null),
+            ("TG-DET-018", "run-anomaly", Severity.High, null),
+            ("TG-DET-019", "run-attestation-failed", Severity.Critical, null),
         };
         Assert.Equal(expected.Select(e => e.Id), rules.Keys.Order(StringComparer.Ordinal));
         Assert.All(expected, e => Assert.Equal((e.Name, e.Severity, e.Type), (rules[e.Id].Name, rules[e.Id].Severity, rules[e.Id].CorrelationType)));

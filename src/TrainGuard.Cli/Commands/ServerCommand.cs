@@ -105,6 +105,11 @@ public static class ServerCommand
                 r.AddError("--agent-silent-factor must be a number of intervals, at least 1");
             }
         });
+        var runManifests = new Option<DirectoryInfo?>("--run-manifests")
+        {
+            HelpName = "DIR",
+            Description = "Run manifests (run.yaml, as 'ckpt check --run' reads them) by run name: DIR/NAME.yaml is the manifest of the run named NAME (trainguard.run.name); the run detectors check its seed and learning-rate schedule live. See docs/runs-forensics.md.",
+        };
         var logLevel = new Option<string>("--log-level") { Description = "Least severe log level: trace, debug, information, warning, error.", DefaultValueFactory = _ => "information" };
         logLevel.AcceptOnlyFromAmong("trace", "debug", "information", "warning", "error");
         maxEvents.Validators.Add(r =>
@@ -131,7 +136,7 @@ public static class ServerCommand
 
         var command = new Command("server", Description);
         var run = new Command("run", RunDescription);
-        run.AddOptions(urls, tlsCert, tlsKey, clientCa, insecure, data, db, origin, maxEvents, maxBytes, interval, rate, burst, witnessKeys, rules, placeholders, silentFactor, logFormat, logLevel);
+        run.AddOptions(urls, tlsCert, tlsKey, clientCa, insecure, data, db, origin, maxEvents, maxBytes, interval, rate, burst, witnessKeys, rules, placeholders, silentFactor, runManifests, logFormat, logLevel);
         run.SetAction(async (parse, ct) =>
         {
             // The rules are loaded first: one that does not load refuses the start, naming its file and line.
@@ -150,7 +155,7 @@ public static class ServerCommand
                 TreeHeadInterval = TimeSpan.FromMilliseconds(parse.GetValue(interval)),
                 RateLimit = new RateLimit(parse.GetValue(rate), parse.GetValue(burst)),
                 Witnesses = [.. parse.GetValue(witnessKeys)!.Select(WitnessKey)],
-                Alerts = new AlertServerOptions { Rules = ruleSet, SilentFactor = parse.GetValue(silentFactor) },
+                Alerts = new AlertServerOptions { Rules = ruleSet, SilentFactor = parse.GetValue(silentFactor), Runs = RunDetectors(parse.GetValue(runManifests)) },
                 LogFormat = parse.GetValue(logFormat) == "text" ? LogFormat.Text : LogFormat.Json,
                 LogLevel = Enum.Parse<LogLevel>(parse.GetValue(logLevel)!, ignoreCase: true),
             };
@@ -426,5 +431,20 @@ public static class ServerCommand
         var command = new Command("key", "The log's checkpoint-signing key.");
         command.Subcommands.Add(show);
         return command;
+    }
+
+    private static TrainGuard.Runs.Detectors.RunDetectorOptions RunDetectors(DirectoryInfo? manifests)
+    {
+        if (manifests is null)
+        {
+            return new();
+        }
+
+        if (!manifests.Exists)
+        {
+            throw new CliException($"--run-manifests: folder {manifests.FullName} does not exist");
+        }
+
+        return new() { Manifest = new TrainGuard.Runs.Detectors.RunManifestFolder(manifests.FullName).Find };
     }
 }

@@ -1,4 +1,7 @@
 using Microsoft.Extensions.Logging;
+using TrainGuard.Ledger.Storage;
+using TrainGuard.Server.Events;
+using TrainGuard.Server.Runs;
 using TrainGuard.Server.Storage;
 
 namespace TrainGuard.Server.Alerts;
@@ -20,18 +23,22 @@ public sealed class AlertDeriver : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly Func<string, string> _link;
+    private readonly Func<IReadOnlyList<LedgerAppend>, CancellationToken, Task>? _append;
     private readonly SemaphoreSlim _wake = new(0, 1);
     private readonly CancellationTokenSource _stopping = new();
     private readonly DateTimeOffset _started;
     private Task? _loop;
     private AlertDerivation? _derivation;
     private AgentSilence? _silence;
+    private RunAnomalyDerivation? _runs;
     private long _cursor = -1;
     private long _derived;
     private long _failures;
 
-    public AlertDeriver(IServerStore store, AlertStore alerts, AlertServerOptions options, IAlertNotifier notifier, ILogger logger, TimeProvider time, Func<string, string> link)
+    /// <param name="append">Appends the server's own events (the <c>run-anomaly</c> events of the run detectors) to the ledger; null: none are derived.</param>
+    public AlertDeriver(IServerStore store, AlertStore alerts, AlertServerOptions options, IAlertNotifier notifier, ILogger logger, TimeProvider time, Func<string, string> link, Func<IReadOnlyList<LedgerAppend>, CancellationToken, Task>? append = null)
     {
+        _append = append;
         _store = store;
         _alerts = alerts;
         _options = options;
@@ -47,6 +54,9 @@ public sealed class AlertDeriver : IAsyncDisposable
 
     /// <summary>Ledger entries derived by this process.</summary>
     public long Derived => Interlocked.Read(ref _derived);
+
+    /// <summary>The live run detectors (null before the deriver has started, or when they are off).</summary>
+    public RunAnomalyDerivation? Runs => _runs;
 
     /// <summary>Rounds that failed (logged; the deriver starts over from the stored cursor).</summary>
     public long Failures => Interlocked.Read(ref _failures);
@@ -143,6 +153,7 @@ public sealed class AlertDeriver : IAsyncDisposable
     {
         var options = new AlertDerivationOptions { Rules = _options.Rules, FoldWindow = _options.FoldWindow, Time = _time };
         var derivation = new AlertDerivation(options);
+        var runs = _append is not null && _options.Runs is { } runOptions ? new RunAnomalyDerivation(runOptions) : null;
         var cursor = await _alerts.ReadCursorAsync(cancellationToken);
         var folding = await _alerts.LoadFoldingAsync(cancellationToken);
         derivation.Load(folding.Where(a => a.Rule.Id != AgentSilence.RuleId));
@@ -154,6 +165,7 @@ public sealed class AlertDeriver : IAsyncDisposable
             for (var i = 0; i < entries.Count; i++)
             {
                 derivation.Warm(at + i, entries[i]);
+                runs?.Observe(at + i, entries[i], null);
             }
 
             at += count;
@@ -162,6 +174,7 @@ public sealed class AlertDeriver : IAsyncDisposable
         var silence = new AgentSilence(_options.SilentFactor, _started);
         silence.Load(await _alerts.LoadHeartbeatsAsync(cancellationToken), folding);
         _derivation = derivation;
+        _runs = runs;
         _silence = silence;
         Interlocked.Exchange(ref _cursor, cursor);
         if (cursor > start)
@@ -190,9 +203,19 @@ public sealed class AlertDeriver : IAsyncDisposable
             }
 
             var changes = new AlertChanges();
+            var anomalies = new List<EventAppend>();
             for (var i = 0; i < entries.Count; i++)
             {
                 derivation.Process(cursor + i, entries[i], changes);
+                _runs?.Observe(cursor + i, entries[i], anomalies);
+            }
+
+            // The run-anomaly events go into the ledger before the cursor moves past what made them: a stop in between
+            // derives them again with the same ids, which the ledger stores once. The next round derives them.
+            if (anomalies.Count > 0)
+            {
+                await _append!(anomalies, cancellationToken);
+                size = await _store.Ledger.SizeAsync(cancellationToken);
             }
 
             _silence!.Observe(changes.Heartbeats.Values.OrderBy(h => h.LedgerIndex), _time.GetUtcNow(), changes);

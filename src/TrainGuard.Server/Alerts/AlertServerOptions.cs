@@ -1,4 +1,5 @@
 using TrainGuard.Detections;
+using TrainGuard.Runs.Detectors;
 
 namespace TrainGuard.Server.Alerts;
 
@@ -25,4 +26,7 @@ public sealed record AlertServerOptions
 
     /// <summary>False: no alerts are derived (the API still answers from what is stored).</summary>
     public bool Derive { get; init; } = true;
+
+    /// <summary>The run detectors' settings (docs/runs-forensics.md); null: no <c>run-anomaly</c> events are derived.</summary>
+    public RunDetectorOptions? Runs { get; init; } = new();
 }

@@ -134,7 +134,7 @@ public sealed class TrainGuardServer : IAsyncDisposable
             state.PublicUrl = urls[0];
             if (options.Alerts.Derive)
             {
-                deriver = new AlertDeriver(store, alerts, options.Alerts, state.Notifier, logger, TimeProvider.System, id => AlertEndpoints.Link(state, id));
+                deriver = new AlertDeriver(store, alerts, options.Alerts, state.Notifier, logger, TimeProvider.System, id => AlertEndpoints.Link(state, id), async (appends, ct) => await state.TreeHeads.AppendAsync(appends, ct));
                 state.Deriver = deriver;
                 deriver.Start();
             }
