@@ -228,6 +228,48 @@ internal sealed partial class Interpreter
                     reader.ReadNoArgument();
                     reader.Position = Build(data, op, reader.Position);
                     break;
+                // Every other opcode is listed, so the switch covers 0x28..0x98 densely and compiles to one jump
+                // table instead of a tree of comparisons (bytes that are no opcode still go to Rare, which rejects them).
+                case Op.Pop:
+                case Op.PopMark:
+                case Op.Dup:
+                case Op.Float:
+                case Op.Int:
+                case Op.Long:
+                case Op.PersId:
+                case Op.BinPersId:
+                case Op.Reduce:
+                case Op.String:
+                case Op.BinString:
+                case Op.ShortBinString:
+                case Op.Unicode:
+                case Op.Append:
+                case Op.Global:
+                case Op.Dict:
+                case Op.Get:
+                case Op.Inst:
+                case Op.List:
+                case Op.Obj:
+                case Op.Put:
+                case Op.SetItem:
+                case Op.Tuple:
+                case Op.Proto:
+                case Op.NewObj:
+                case Op.Ext1:
+                case Op.Ext2:
+                case Op.Ext4:
+                case Op.Long1:
+                case Op.Long4:
+                case Op.BinBytes:
+                case Op.ShortBinBytes:
+                case Op.BinBytes8:
+                case Op.AddItems:
+                case Op.FrozenSet:
+                case Op.NewObjEx:
+                case Op.StackGlobal:
+                case Op.ByteArray8:
+                case Op.NextBuffer:
+                case Op.ReadOnlyBuffer:
                 default:
                     reader.Position = Rare(data, op);
                     break;

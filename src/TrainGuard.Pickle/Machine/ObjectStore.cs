@@ -227,9 +227,17 @@ internal sealed class ObjectStore
     /// <summary>Children added to a container that left the window: counted, and its imports and calls remembered.</summary>
     private void AddToEvicted(int id, ReadOnlySpan<ulong> children)
     {
+        // A forgotten container (not kept as a survivor) takes only imports and calls: plain children (the
+        // usual case, a long list that left the window) are skipped without looking the container up.
+        var forgotten = id == 0 || _survivors is null || !_survivors.ContainsKey(id);
         foreach (var v in children)
         {
             var interesting = V.Kind(v) >= ValKind.Tuple && IsInteresting(v);
+            if (forgotten && !interesting)
+            {
+                continue;
+            }
+
             ref var n = ref At(id);
             if (Unsafe.AreSame(ref n, ref _scratch))
             {
@@ -240,6 +248,7 @@ internal sealed class ObjectStore
 
                 (_survivors ??= [])[id] = new Node { Meta = ForgottenMeta };
                 n = ref At(id);
+                forgotten = false;
             }
 
             n.Meta |= Node.FlagTruncated;
@@ -465,6 +474,7 @@ internal sealed class Memo
 
     private ulong GetSparse(long index) => _sparse is not null && _sparse.TryGetValue(index, out var v) ? v : 0;
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void Added(int offset)
     {
         if (Count >= _maxEntries)
