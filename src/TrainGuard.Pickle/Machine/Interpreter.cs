@@ -72,11 +72,19 @@ internal sealed partial class Interpreter
         // The loop dispatches on the opcode byte, then reads it with the decoder's read for that opcode's argument
         // (each a small inlined specialisation of PickleOpcodeReader.Read); opcodes outside the hot data path go
         // to Rare, which decodes them with the general Read.
-        var reader = new PickleOpcodeReader(data, start);
+        // The offset of the next opcode is a local carried from one opcode to the next, and each opcode gets a
+        // reader of its own, so the JIT keeps both in registers instead of a reader's field in the stack frame.
+        var pos = start;
         while (true)
         {
-            var op = reader.Position;
-            var code = reader.Peek();
+            var op = pos;
+            if ((uint)op >= (uint)data.Length)
+            {
+                EndOfInput(data, start, op);
+            }
+
+            var reader = new PickleOpcodeReader(data, op);
+            var code = data[op];
             CurrentOpcode = op;
             if (++OpcodeCount >= _nextCheck)
             {
@@ -219,7 +227,7 @@ internal sealed partial class Interpreter
 
                     if (_markCount > 0)
                     {
-                        Fail($"STOP while {_markCount} MARK(s) are still open (a MARK without the opcode that consumes it)", op);
+                        MarksOpenAtStop(_markCount, op);
                     }
 
                     return reader.Position;
@@ -274,7 +282,23 @@ internal sealed partial class Interpreter
                     reader.Position = Rare(data, op);
                     break;
             }
+
+            pos = reader.Position;
         }
+    }
+
+    [DoesNotReturn]
+    private static void MarksOpenAtStop(int marks, int op) =>
+        Fail($"STOP while {marks} MARK(s) are still open (a MARK without the opcode that consumes it)", op);
+
+    /// <summary>Throws the decoder's own error for a pickle that ends before STOP (it names where the pickle started).</summary>
+    [DoesNotReturn]
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void EndOfInput(ReadOnlySpan<byte> data, int start, int pos)
+    {
+        var reader = new PickleOpcodeReader(data, start) { Position = pos };
+        reader.Peek();
+        throw new UnreachableException("the decoder reads past the end of the input");
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -623,27 +647,34 @@ internal sealed partial class Interpreter
         Fail($"stack underflow: {Op.Name(code)} needs {needed} value(s) {where} but finds {Math.Max(available, 0)}", op);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void PushMark(int op)
     {
         if (_markCount == _marks.Length)
         {
-            if (_markCount >= _limits.MaxMarkDepth)
-            {
-                MalformedInputException.ThrowLimit("number of open MARKs", _limits.MaxMarkDepth, op);
-            }
-
-            Array.Resize(ref _marks, Math.Min(_marks.Length * 2, Math.Max(_limits.MaxMarkDepth, 1)));
+            GrowMarks(op);
         }
 
         _marks[_markCount++] = _sp;
         _fence = _sp;
     }
 
+    private void GrowMarks(int op)
+    {
+        if (_markCount >= _limits.MaxMarkDepth)
+        {
+            MalformedInputException.ThrowLimit("number of open MARKs", _limits.MaxMarkDepth, op);
+        }
+
+        Array.Resize(ref _marks, Math.Min(_marks.Length * 2, Math.Max(_limits.MaxMarkDepth, 1)));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private int PopMark(byte code, int op)
     {
         if (_markCount == 0)
         {
-            Fail($"{Op.Name(code)} without a preceding MARK (could not find MARK)", op);
+            NoMark(code, op);
         }
 
         var mark = _marks[--_markCount];
@@ -651,17 +682,23 @@ internal sealed partial class Interpreter
         return mark;
     }
 
+    [DoesNotReturn]
+    private static void NoMark(byte code, int op) => Fail($"{Op.Name(code)} without a preceding MARK (could not find MARK)", op);
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void PushMemo(long index, byte code, int op)
     {
         var v = _memo.Get(index);
         if (v == 0)
         {
-            Fail($"{Op.Name(code)}: memo value not found at index {index}", op);
+            MemoMissing(index, code, op);
         }
 
         Push(v);
     }
+
+    [DoesNotReturn]
+    private static void MemoMissing(long index, byte code, int op) => Fail($"{Op.Name(code)}: memo value not found at index {index}", op);
 
     // ---------------------------------------------------------------- values
 
