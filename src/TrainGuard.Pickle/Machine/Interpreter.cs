@@ -72,11 +72,19 @@ internal sealed partial class Interpreter
         // The loop dispatches on the opcode byte, then reads it with the decoder's read for that opcode's argument
         // (each a small inlined specialisation of PickleOpcodeReader.Read); opcodes outside the hot data path go
         // to Rare, which decodes them with the general Read.
-        var reader = new PickleOpcodeReader(data, start);
+        // The offset of the next opcode is a local carried from one opcode to the next, and each opcode gets a
+        // reader of its own, so the JIT keeps both in registers instead of a reader's field in the stack frame.
+        var pos = start;
         while (true)
         {
-            var op = reader.Position;
-            var code = reader.Peek();
+            var op = pos;
+            if ((uint)op >= (uint)data.Length)
+            {
+                EndOfInput(data, start, op);
+            }
+
+            var reader = new PickleOpcodeReader(data, op);
+            var code = data[op];
             CurrentOpcode = op;
             if (++OpcodeCount >= _nextCheck)
             {
@@ -219,7 +227,7 @@ internal sealed partial class Interpreter
 
                     if (_markCount > 0)
                     {
-                        Fail($"STOP while {_markCount} MARK(s) are still open (a MARK without the opcode that consumes it)", op);
+                        MarksOpenAtStop(_markCount, op);
                     }
 
                     return reader.Position;
@@ -228,11 +236,69 @@ internal sealed partial class Interpreter
                     reader.ReadNoArgument();
                     reader.Position = Build(data, op, reader.Position);
                     break;
+                // Every other opcode is listed, so the switch covers 0x28..0x98 densely and compiles to one jump
+                // table instead of a tree of comparisons (bytes that are no opcode still go to Rare, which rejects them).
+                case Op.Pop:
+                case Op.PopMark:
+                case Op.Dup:
+                case Op.Float:
+                case Op.Int:
+                case Op.Long:
+                case Op.PersId:
+                case Op.BinPersId:
+                case Op.Reduce:
+                case Op.String:
+                case Op.BinString:
+                case Op.ShortBinString:
+                case Op.Unicode:
+                case Op.Append:
+                case Op.Global:
+                case Op.Dict:
+                case Op.Get:
+                case Op.Inst:
+                case Op.List:
+                case Op.Obj:
+                case Op.Put:
+                case Op.SetItem:
+                case Op.Tuple:
+                case Op.Proto:
+                case Op.NewObj:
+                case Op.Ext1:
+                case Op.Ext2:
+                case Op.Ext4:
+                case Op.Long1:
+                case Op.Long4:
+                case Op.BinBytes:
+                case Op.ShortBinBytes:
+                case Op.BinBytes8:
+                case Op.AddItems:
+                case Op.FrozenSet:
+                case Op.NewObjEx:
+                case Op.StackGlobal:
+                case Op.ByteArray8:
+                case Op.NextBuffer:
+                case Op.ReadOnlyBuffer:
                 default:
                     reader.Position = Rare(data, op);
                     break;
             }
+
+            pos = reader.Position;
         }
+    }
+
+    [DoesNotReturn]
+    private static void MarksOpenAtStop(int marks, int op) =>
+        Fail($"STOP while {marks} MARK(s) are still open (a MARK without the opcode that consumes it)", op);
+
+    /// <summary>Throws the decoder's own error for a pickle that ends before STOP (it names where the pickle started).</summary>
+    [DoesNotReturn]
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void EndOfInput(ReadOnlySpan<byte> data, int start, int pos)
+    {
+        var reader = new PickleOpcodeReader(data, start) { Position = pos };
+        reader.Peek();
+        throw new UnreachableException("the decoder reads past the end of the input");
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -581,27 +647,34 @@ internal sealed partial class Interpreter
         Fail($"stack underflow: {Op.Name(code)} needs {needed} value(s) {where} but finds {Math.Max(available, 0)}", op);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void PushMark(int op)
     {
         if (_markCount == _marks.Length)
         {
-            if (_markCount >= _limits.MaxMarkDepth)
-            {
-                MalformedInputException.ThrowLimit("number of open MARKs", _limits.MaxMarkDepth, op);
-            }
-
-            Array.Resize(ref _marks, Math.Min(_marks.Length * 2, Math.Max(_limits.MaxMarkDepth, 1)));
+            GrowMarks(op);
         }
 
         _marks[_markCount++] = _sp;
         _fence = _sp;
     }
 
+    private void GrowMarks(int op)
+    {
+        if (_markCount >= _limits.MaxMarkDepth)
+        {
+            MalformedInputException.ThrowLimit("number of open MARKs", _limits.MaxMarkDepth, op);
+        }
+
+        Array.Resize(ref _marks, Math.Min(_marks.Length * 2, Math.Max(_limits.MaxMarkDepth, 1)));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private int PopMark(byte code, int op)
     {
         if (_markCount == 0)
         {
-            Fail($"{Op.Name(code)} without a preceding MARK (could not find MARK)", op);
+            NoMark(code, op);
         }
 
         var mark = _marks[--_markCount];
@@ -609,17 +682,23 @@ internal sealed partial class Interpreter
         return mark;
     }
 
+    [DoesNotReturn]
+    private static void NoMark(byte code, int op) => Fail($"{Op.Name(code)} without a preceding MARK (could not find MARK)", op);
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void PushMemo(long index, byte code, int op)
     {
         var v = _memo.Get(index);
         if (v == 0)
         {
-            Fail($"{Op.Name(code)}: memo value not found at index {index}", op);
+            MemoMissing(index, code, op);
         }
 
         Push(v);
     }
+
+    [DoesNotReturn]
+    private static void MemoMissing(long index, byte code, int op) => Fail($"{Op.Name(code)}: memo value not found at index {index}", op);
 
     // ---------------------------------------------------------------- values
 

@@ -141,6 +141,10 @@ internal sealed class ObjectStore
     /// <summary>Children kept for rendering (the first ones, in order).</summary>
     public int Kept(int id) => At(id).Kept;
 
+    /// <summary><see cref="IsInteresting"/> with the test that rules out every scalar first.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool IsInterestingChild(ulong v) => V.Kind(v) >= ValKind.Tuple && IsInteresting(v);
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool IsInteresting(ulong v)
     {
@@ -168,21 +172,22 @@ internal sealed class ObjectStore
         if ((meta & Node.FlagTruncated) == 0)
         {
             var kept = (int)(meta & Node.KeptMask);
-            for (; i < children.Length && kept < MaxKept; i++, kept++)
+            var take = Math.Min(children.Length, MaxKept - kept);
+            if (take > 0 && kept == 0)
             {
-                var v = children[i];
-                var interesting = V.Kind(v) >= ValKind.Tuple && IsInteresting(v);
-                if (interesting)
+                var first = children[0];
+                if (IsInterestingChild(first))
                 {
                     meta |= Node.FlagInteresting;
                 }
 
-                if (kept == 0)
-                {
-                    SetC0(ref n, id, v);
-                    continue;
-                }
+                SetC0(ref n, id, first);
+                kept = InlineChildren;
+                i = 1;
+            }
 
+            if (i < take)
+            {
                 if (kept == InlineChildren)
                 {
                     // The second child: take the oldest block of the ring (its owner keeps its first child,
@@ -194,12 +199,21 @@ internal sealed class ObjectStore
                     meta = (meta & Node.LowMask) | Node.FlagBlock | ((uint)block << Node.HighShift);
                 }
 
+                // The rest of what is kept goes to the block in one copy; then only the flags need a look at each.
                 var b = (int)(meta >> Node.HighShift);
-                _ring![(b * BlockChildren) + kept - InlineChildren] = v;
-                if (interesting)
+                var batch = children[i..take];
+                batch.CopyTo(_ring!.AsSpan((b * BlockChildren) + kept - InlineChildren, batch.Length));
+                foreach (var v in batch)
                 {
-                    _ringInteresting![b] = true;
+                    if (IsInterestingChild(v))
+                    {
+                        meta |= Node.FlagInteresting;
+                        _ringInteresting![b] = true;
+                    }
                 }
+
+                kept += batch.Length;
+                i = take;
             }
 
             meta = (meta & ~Node.KeptMask) | (uint)kept;
@@ -216,7 +230,7 @@ internal sealed class ObjectStore
         for (; i < children.Length; i++)
         {
             var v = children[i];
-            if (V.Kind(v) >= ValKind.Tuple && IsInteresting(v))
+            if (IsInterestingChild(v))
             {
                 _window[id & (_window.Length - 1)].Meta |= Node.FlagInteresting;
                 AddExtra(id, v);
@@ -227,9 +241,17 @@ internal sealed class ObjectStore
     /// <summary>Children added to a container that left the window: counted, and its imports and calls remembered.</summary>
     private void AddToEvicted(int id, ReadOnlySpan<ulong> children)
     {
+        // A forgotten container (not kept as a survivor) takes only imports and calls: plain children (the
+        // usual case, a long list that left the window) are skipped without looking the container up.
+        var forgotten = id == 0 || _survivors is null || !_survivors.ContainsKey(id);
         foreach (var v in children)
         {
-            var interesting = V.Kind(v) >= ValKind.Tuple && IsInteresting(v);
+            var interesting = IsInterestingChild(v);
+            if (forgotten && !interesting)
+            {
+                continue;
+            }
+
             ref var n = ref At(id);
             if (Unsafe.AreSame(ref n, ref _scratch))
             {
@@ -240,6 +262,7 @@ internal sealed class ObjectStore
 
                 (_survivors ??= [])[id] = new Node { Meta = ForgottenMeta };
                 n = ref At(id);
+                forgotten = false;
             }
 
             n.Meta |= Node.FlagTruncated;
@@ -465,6 +488,7 @@ internal sealed class Memo
 
     private ulong GetSparse(long index) => _sparse is not null && _sparse.TryGetValue(index, out var v) ? v : 0;
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void Added(int offset)
     {
         if (Count >= _maxEntries)

@@ -46,12 +46,13 @@ internal static class V
     public const long MaxSmallInt = (1L << 58) - 1;
     public const long MinSmallInt = -(1L << 58);
 
-    public static readonly ulong None = Make(ValKind.None, 0);
-    public static readonly ulong True = Make(ValKind.Bool, 1);
-    public static readonly ulong False = Make(ValKind.Bool, 0);
+    // Constants, not static readonly fields: the opcode loop pushes them without a class-initialisation check.
+    public const ulong None = (ulong)ValKind.None << KindShift;
+    public const ulong True = ((ulong)ValKind.Bool << KindShift) | 1;
+    public const ulong False = (ulong)ValKind.Bool << KindShift;
 
     /// <summary>The shared empty tuple (node 0).</summary>
-    public static readonly ulong EmptyTuple = Make(ValKind.Tuple, 0);
+    public const ulong EmptyTuple = (ulong)ValKind.Tuple << KindShift;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static ulong Make(ValKind kind, long payload) => ((ulong)kind << KindShift) | ((ulong)payload & PayloadMask);
