@@ -94,6 +94,7 @@ public static class Program
         root.Subcommands.Add(AlertsCommand.Create(stdout, stderr));
         root.Subcommands.Add(TimelineCommand.Create(stdout, stderr));
         root.Subcommands.Add(ReviewCommand.Create(stdout, stderr));
+        root.Subcommands.Add(AccessCommand.Create(stdout, stderr));
         return root;
     }
 }
