@@ -74,6 +74,21 @@ public sealed class AccessCheckTests : IDisposable
     }
 
     [Fact]
+    public void A_symbolic_link_on_the_path_is_resolved_inside_the_root_and_its_folder_counts()
+    {
+        _root.Write("/opt/envs/torch-2.1/site-packages/torch/optim/adamw.py", "x = 1\n");
+        _root.Mkdir("/opt/links");
+        File.CreateSymbolicLink(_root.Host("/opt/links/torch"), "/opt/envs/torch-2.1");
+        FixtureRoot.Run("chown", "-R", "1001:1500", _root.Host("/opt/envs/torch-2.1"));
+        var writers = Writers("/opt/links/torch/site-packages");
+        Assert.Equal(["mlops"], writers.Accounts);
+        Assert.Equal(["mlops (owner of /opt/envs/torch-2.1) and 4 more path(s)"], writers.Reasons("mlops"));
+
+        _root.Chown("/opt/links", "1002:1002");
+        Assert.Equal(["alice (owner of /opt/links)"], Writers("/opt/links/torch/site-packages").Reasons("alice"));
+    }
+
+    [Fact]
     public void A_world_writable_checkpoint_folder_is_high()
     {
         _root.Write("/data/ckpt/llama-ft-7b/step-100.pt", "weights");

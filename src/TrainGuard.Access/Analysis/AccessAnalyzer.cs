@@ -34,6 +34,9 @@ public sealed class AccessAnalyzer
 
     public long MaxEntries { get; }
 
+    /// <summary>Most symbolic links followed on the way to one asset (the kernel's own limit is 40).</summary>
+    public const int MaxSymlinks = 40;
+
     public AccountDatabase Accounts { get; }
 
     public SudoRules Sudo { get; }
@@ -50,14 +53,96 @@ public sealed class AccessAnalyzer
     {
         var asset = Normalize(path);
         var writers = new AssetWriters(asset);
-        if (!UnixNative.TryLstat(HostPath(asset), out var node))
+        var linkFolders = new List<string>();
+        var real = Resolve(asset, linkFolders);
+        if (!UnixNative.TryLstat(HostPath(real), out var node))
         {
             throw new FileNotFoundException($"{asset}: not found under {_root}");
         }
 
-        // Every folder above: whoever may change its entries can replace the whole asset.
-        var parts = asset.Split('/', StringSplitOptions.RemoveEmptyEntries);
-        for (var depth = 0; depth < parts.Length; depth++)
+        // Every folder above (and every folder holding a symbolic link on the way): whoever may change its entries
+        // can replace the whole asset.
+        AddFolders(real, includeSelf: false, writers);
+        foreach (var folder in linkFolders)
+        {
+            AddFolders(folder, includeSelf: true, writers);
+        }
+
+        if (node.IsDirectory)
+        {
+            WalkTree(real, node, writers, cancellationToken);
+        }
+        else
+        {
+            AddNode(real, node, writers);
+            writers.Entries = 1;
+        }
+
+        AddSudo(writers);
+        AddCapabilities(writers);
+        return writers;
+    }
+
+    /// <summary>
+    /// The path with every symbolic link on it resolved inside the root (an absolute target starts again at the root),
+    /// as the kernel would resolve it on the node; the folders holding the links are added to <paramref name="linkFolders"/>.
+    /// </summary>
+    private string Resolve(string asset, List<string> linkFolders)
+    {
+        var pending = new LinkedList<string>(asset.Split('/', StringSplitOptions.RemoveEmptyEntries));
+        var resolved = new List<string>();
+        var links = 0;
+        while (pending.First is { } first)
+        {
+            pending.RemoveFirst();
+            var part = first.Value;
+            if (part == ".")
+            {
+                continue;
+            }
+
+            if (part == "..")
+            {
+                if (resolved.Count > 0)
+                {
+                    resolved.RemoveAt(resolved.Count - 1);
+                }
+
+                continue;
+            }
+
+            var candidate = "/" + string.Join('/', resolved.Append(part));
+            if (!UnixNative.TryLstat(HostPath(candidate), out var node) || !node.IsSymlink)
+            {
+                resolved.Add(part);
+                continue;
+            }
+
+            if (++links > MaxSymlinks)
+            {
+                throw MalformedInputException.Create(InputErrorKind.OverLimit, $"{asset}: more than {MaxSymlinks} symbolic links on the path");
+            }
+
+            linkFolders.Add("/" + string.Join('/', resolved));
+            var target = new FileInfo(HostPath(candidate)).LinkTarget ?? string.Empty;
+            if (target.StartsWith('/'))
+            {
+                resolved.Clear();
+            }
+
+            foreach (var piece in target.Split('/', StringSplitOptions.RemoveEmptyEntries).Reverse())
+            {
+                pending.AddFirst(piece);
+            }
+        }
+
+        return "/" + string.Join('/', resolved);
+    }
+
+    private void AddFolders(string path, bool includeSelf, AssetWriters writers)
+    {
+        var parts = path.Split('/', StringSplitOptions.RemoveEmptyEntries);
+        for (var depth = 0; depth < parts.Length + (includeSelf ? 1 : 0); depth++)
         {
             var folder = "/" + string.Join('/', parts.Take(depth));
             foreach (var grant in PathGrants(folder))
@@ -65,20 +150,6 @@ public sealed class AccessAnalyzer
                 writers.Add(grant, folder);
             }
         }
-
-        if (node.IsDirectory)
-        {
-            WalkTree(asset, node, writers, cancellationToken);
-        }
-        else
-        {
-            AddNode(asset, node, writers);
-            writers.Entries = 1;
-        }
-
-        AddSudo(writers);
-        AddCapabilities(writers);
-        return writers;
     }
 
     private static string Normalize(string path)
@@ -97,7 +168,7 @@ public sealed class AccessAnalyzer
         if (!_pathGrants.TryGetValue(folder, out var grants))
         {
             var host = HostPath(folder);
-            grants = UnixNative.TryLstat(host, out var node) ? _grants.For(node, Acl(host, node), folder) : [];
+            grants = UnixNative.TryLstat(host, out var node) && !node.IsSymlink ? _grants.For(node, Acl(host, node), folder) : [];
             _pathGrants[folder] = grants;
         }
 
