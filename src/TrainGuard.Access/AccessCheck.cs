@@ -106,15 +106,16 @@ public static class AccessCheck
             var next = new List<string>();
             foreach (var prefix in current)
             {
+                // Symbolic links are resolved inside the root, never by this machine (an absolute target is the node's).
+                var folder = analyzer.HostPath(analyzer.Resolve(prefix.Length == 0 ? "/" : prefix, []));
                 if (part.Contains('*', StringComparison.Ordinal) || part.Contains('?', StringComparison.Ordinal))
                 {
-                    var host = analyzer.HostPath(prefix.Length == 0 ? "/" : prefix);
-                    if (Directory.Exists(host))
+                    if (Directory.Exists(folder))
                     {
-                        next.AddRange(Directory.EnumerateFileSystemEntries(host, part).Select(e => prefix + "/" + Path.GetFileName(e)).Order(StringComparer.Ordinal));
+                        next.AddRange(Directory.EnumerateFileSystemEntries(folder, part).Select(e => prefix + "/" + Path.GetFileName(e)).Order(StringComparer.Ordinal));
                     }
                 }
-                else if (Path.Exists(analyzer.HostPath(prefix + "/" + part)) || new FileInfo(analyzer.HostPath(prefix + "/" + part)).LinkTarget is not null)
+                else if (Path.Exists(Path.Combine(folder, part)) || new FileInfo(Path.Combine(folder, part)).LinkTarget is not null)
                 {
                     next.Add(prefix + "/" + part);
                 }

@@ -160,6 +160,30 @@ public sealed class AccessCheckTests : IDisposable
         Assert.Contains(Findings(report), f => f.Evidence?["account"] == "alice");
     }
 
+    [Theory]
+    [InlineData("ALL ALL=(ALL) NOPASSWD: ALL\n", "*", "any account via sudo (may run ALL as root: etc/sudoers:1)")]
+    [InlineData("#1003 ALL=(#1001) /bin/bash\n", "bob", "bob via sudo (may run /bin/bash as mlops: etc/sudoers:1)")]
+    [InlineData("Runas_Alias OWNERS = mlops\nbob ALL=(OWNERS) NOPASSWD: SETENV: /usr/bin/cp\n", "bob", "bob via sudo (may run /usr/bin/cp as mlops: etc/sudoers:2)")]
+    [InlineData("bob ALL=(root) \\\n    /usr/bin/vim\n", "bob", "bob via sudo (may run /usr/bin/vim as root: etc/sudoers:1)")]
+    public void Sudo_rule_forms_each_give_their_account_with_the_line(string sudoers, string account, string reason)
+    {
+        _root.SharedTorch();
+        _root.Write("/etc/sudoers", sudoers);
+        Assert.Equal([reason], Writers(FixtureRoot.SitePackages).Reasons(account));
+    }
+
+    [Theory]
+    [InlineData("bob host1 = /usr/bin/ls : host2 = /bin/sh\n", "several HOSTS = COMMANDS parts")]
+    [InlineData("bob, &x ALL = /bin/sh\n", "user '&x' not understood")]
+    [InlineData("#include /etc/sudoers.local\n#includedir /etc/other.d\n", "includedir of a folder other than /etc/sudoers.d")]
+    public void Sudoers_forms_not_read_are_reported(string sudoers, string expected)
+    {
+        _root.SharedTorch();
+        _root.Write("/etc/sudoers", sudoers);
+        var finding = Findings(Check(TorchPolicy)).First(f => f.RuleId == "TG-ACC-010");
+        Assert.Contains(expected, finding.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void An_executable_with_cap_dac_override_that_anyone_can_run_makes_anyone_a_writer()
     {

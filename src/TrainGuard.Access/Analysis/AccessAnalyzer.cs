@@ -43,7 +43,10 @@ public sealed class AccessAnalyzer
 
     public IReadOnlyList<CapabilityExecutable> Capabilities { get; }
 
-    /// <summary>The folder on this machine that stands for <paramref name="path"/> (an absolute path on the node).</summary>
+    /// <summary>
+    /// The folder on this machine that stands for <paramref name="path"/> (an absolute path on the node whose symbolic
+    /// links, if any, were resolved with <see cref="Resolve"/>).
+    /// </summary>
     public string HostPath(string path) => Path.Combine(_root, path.TrimStart('/'));
 
     /// <summary>Who can modify the asset at <paramref name="path"/> (absolute, as on the node).</summary>
@@ -87,7 +90,7 @@ public sealed class AccessAnalyzer
     /// The path with every symbolic link on it resolved inside the root (an absolute target starts again at the root),
     /// as the kernel would resolve it on the node; the folders holding the links are added to <paramref name="linkFolders"/>.
     /// </summary>
-    private string Resolve(string asset, List<string> linkFolders)
+    internal string Resolve(string asset, List<string> linkFolders)
     {
         var pending = new LinkedList<string>(asset.Split('/', StringSplitOptions.RemoveEmptyEntries));
         var resolved = new List<string>();

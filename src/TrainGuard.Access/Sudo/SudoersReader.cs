@@ -229,6 +229,12 @@ public sealed class SudoersReader
             return;
         }
 
+        if (SplitTop(line[(equals + 1)..], ':').Skip(1).Any(rest => rest.Split('=') is [var hosts, _, ..] && hosts.Trim().Length > 0 && !hosts.Trim().Contains(' ', StringComparison.Ordinal)))
+        {
+            _problems.Add(new SudoersProblem(source, raw.Trim(), "several HOSTS = COMMANDS parts on one line are not read; write one rule per line"));
+            return;
+        }
+
         var users = ExpandUsers(left[0].Split(',', StringSplitOptions.RemoveEmptyEntries), source, raw, 0).ToList();
         IReadOnlySet<string> runAs = new HashSet<string>(StringComparer.Ordinal) { "root" };
         foreach (var spec in SplitTop(line[(equals + 1)..], ','))
