@@ -110,6 +110,9 @@ public sealed class AccessCheckTests : IDisposable
         var finding = Assert.Single(Findings(Check(TorchPolicy)));
         Assert.Equal($"bob (ACL user:bob:rw- on {adamw})", finding.Evidence!["reason"]);
 
+        _root.Setfacl(adamw, "-m", "u:4242:rw");
+        Assert.Equal([$"uid 4242 (ACL user:4242:rw- on {adamw})"], Writers(FixtureRoot.SitePackages).Reasons("uid 4242"));
+
         _root.Setfacl(adamw, "-m", "m::r");
         Assert.Empty(Findings(Check(TorchPolicy)));
     }

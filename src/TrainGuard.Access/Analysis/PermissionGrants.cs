@@ -61,7 +61,7 @@ internal sealed class PermissionGrants(AccountDatabase accounts)
                 var name = accounts.UserName(entry.Id);
                 if (entry.Id != 0 && name != owner && (acl.Effective(entry) & needed) == needed)
                 {
-                    grants.Add(new Grant(name, string.Empty, $"ACL user:{name}:{Rwx(acl.Effective(entry))} on"));
+                    grants.Add(new Grant(name, string.Empty, $"ACL user:{AclName(name, entry.Id)}:{Rwx(acl.Effective(entry))} on"));
                 }
 
                 decided.Add(name);
@@ -72,7 +72,7 @@ internal sealed class PermissionGrants(AccountDatabase accounts)
                 var gid = entry.Tag == AclTag.GroupObj ? node.Gid : entry.Id;
                 if ((acl.Effective(entry) & needed) == needed)
                 {
-                    var label = entry.Tag == AclTag.GroupObj ? "g+w" : $"group:{accounts.GroupName(gid)}";
+                    var label = entry.Tag == AclTag.GroupObj ? "g+w" : $"group:{AclName(accounts.GroupName(gid), gid)}";
                     AddGroup(grants, decided, gid, $"ACL {label}:{Rwx(acl.Effective(entry))} on");
                 }
             }
@@ -103,6 +103,10 @@ internal sealed class PermissionGrants(AccountDatabase accounts)
             }
         }
     }
+
+    /// <summary>The name as getfacl writes it: the account's name, or the bare number when no etc file names it.</summary>
+    private static string AclName(string name, uint id) =>
+        name.StartsWith("uid ", StringComparison.Ordinal) || name.StartsWith("gid ", StringComparison.Ordinal) ? id.ToString(System.Globalization.CultureInfo.InvariantCulture) : name;
 
     private static string Rwx(int permissions) =>
         string.Concat((permissions & 4) != 0 ? "r" : "-", (permissions & 2) != 0 ? "w" : "-", (permissions & 1) != 0 ? "x" : "-");
