@@ -10,7 +10,7 @@ namespace TrainGuard.Benchmarks;
 /// files, owned by mlops:ml-maintainers, one package group-writable by ml-shared, one file with a named-user ACL)
 /// and a checkpoint folder of 10,000 files (100 runs x 100 shards, one run world-writable), with sudoers rules;
 /// target under 2 s. Peer in the same run: <c>getfacl -R -p</c> over the same trees (it only lists the ACLs, no
-/// analysis; about 4 s here). Measured 285 ms for access check on 2 shared cores at load 5.6. Run: <c>dotnet run -c Release --project bench/TrainGuard.Benchmarks -- --filter *AccessBenchmarks*</c>.
+/// analysis; about 4 s here). Measured 195 ms (getfacl -R 4.0 s) on 2 shared cores at load 4-5.7. Run: <c>dotnet run -c Release --project bench/TrainGuard.Benchmarks -- --filter *AccessBenchmarks*</c>.
 /// </summary>
 [MemoryDiagnoser]
 [WarmupCount(2)]
