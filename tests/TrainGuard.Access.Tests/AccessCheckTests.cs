@@ -188,6 +188,17 @@ public sealed class AccessCheckTests : IDisposable
     }
 
     [Fact]
+    public void A_missing_group_file_and_a_malformed_passwd_line_are_reported()
+    {
+        _root.SharedTorch();
+        File.Delete(_root.Host("/etc/group"));
+        File.AppendAllText(_root.Host("/etc/passwd"), "eve:x:notanumber:1:::\n");
+        var messages = Findings(Check(TorchPolicy)).Where(f => f.RuleId == "TG-ACC-010").Select(f => f.Message).ToList();
+        Assert.Contains("etc/group: missing, so accounts show as uid N and groups have no known members", messages);
+        Assert.Contains("etc/passwd:7: uid or gid is not a number", messages);
+    }
+
+    [Fact]
     public void An_executable_with_cap_dac_override_that_anyone_can_run_makes_anyone_a_writer()
     {
         _root.SharedTorch();

@@ -5,7 +5,7 @@ namespace TrainGuard.Access.Accounts;
 /// <summary>
 /// The node's accounts as <c>&lt;root&gt;/etc/passwd</c> and <c>&lt;root&gt;/etc/group</c> list them: user names by
 /// uid, each user's primary group, and each group's members (the listed ones and those whose primary group it is).
-/// A malformed line is skipped and counted in <see cref="Problems"/>; a missing file is an empty database.
+/// A malformed line is skipped and a missing file read as empty, each recorded in <see cref="Problems"/>.
 /// </summary>
 public sealed class AccountDatabase
 {
@@ -95,6 +95,7 @@ public sealed class AccountDatabase
     {
         if (!File.Exists(path))
         {
+            problems.Add($"{name}: missing, so accounts show as uid N and groups have no known members");
             return;
         }
 
