@@ -95,6 +95,7 @@ public static class Program
         root.Subcommands.Add(TimelineCommand.Create(stdout, stderr));
         root.Subcommands.Add(ReviewCommand.Create(stdout, stderr));
         root.Subcommands.Add(RunsCommand.Create(stdout, stderr));
+        root.Subcommands.Add(AccessCommand.Create(stdout, stderr));
         return root;
     }
 }

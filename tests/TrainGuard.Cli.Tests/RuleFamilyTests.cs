@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using TrainGuard.Access.Rules;
 using TrainGuard.Agent.Detections;
 using TrainGuard.Agent.Spool;
 using TrainGuard.Checkpoints.Contents;
@@ -32,6 +33,7 @@ public sealed partial class RuleFamilyTests
         AgentDetections.Default,
         DetectionRuleSet.Default.Family,
         ReviewRules.Family,
+        AccessRules.Family,
     ];
 
     public static TheoryData<string> RuleIds => new(Families.SelectMany(f => f.Rules).Select(r => r.Id).Order(StringComparer.Ordinal));
