@@ -34,6 +34,7 @@ public sealed partial class RuleFamilyTests
         DetectionRuleSet.Default.Family,
         ReviewRules.Family,
         AccessRules.Family,
+        TrainGuard.Runs.RunRules.Family,
     ];
 
     public static TheoryData<string> RuleIds => new(Families.SelectMany(f => f.Rules).Select(r => r.Id).Order(StringComparer.Ordinal));
