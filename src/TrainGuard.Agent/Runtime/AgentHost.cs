@@ -105,7 +105,7 @@ public sealed class AgentHost : IDisposable
 
         if (_config.EnvSites.Count > 0)
         {
-            var env = new EnvChecks(_config.EnvSites, Path.Combine(_config.StateDirectory, "env-findings.json"), LoadAccountNames());
+            var env = new EnvChecks(_config.EnvSites, Path.Combine(_config.StateDirectory, "env-findings.json"), _config.SnapshotRoot);
             tasks.Add(Every(_config.EnvInterval, "env", async ct => (await env.RunAsync(DateTimeOffset.UtcNow, ct)).ForEach(Submit), stop.Token));
         }
 
@@ -182,7 +182,7 @@ public sealed class AgentHost : IDisposable
 
         if (_config.EnvSites.Count > 0)
         {
-            events.AddRange(await new EnvChecks(_config.EnvSites, null).RunAsync(now, cancellationToken));
+            events.AddRange(await new EnvChecks(_config.EnvSites, null, _config.SnapshotRoot).RunAsync(now, cancellationToken));
         }
 
         foreach (var e in events)

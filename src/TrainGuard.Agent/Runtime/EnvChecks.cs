@@ -11,9 +11,11 @@ namespace TrainGuard.Agent.Runtime;
 /// Scheduled <c>env verify</c> over the configured site-packages folders: each finding becomes an
 /// <c>env-finding</c> event, once (findings already reported by an earlier run are remembered in the
 /// state folder and not repeated while they persist). Each names the owner of the file it is about
-/// (<see cref="FileOwnership"/>, accounts from <paramref name="accountNames"/>).
+/// (<see cref="FileOwnership"/>, named from the passwd and group of the node whose file system is at
+/// <paramref name="nodeRoot"/>, read again on every run so accounts added since the agent started are named; null: owners
+/// by uid only).
 /// </summary>
-public sealed class EnvChecks(IReadOnlyList<string> sites, string? statePath, IAccountNames? accountNames = null)
+public sealed class EnvChecks(IReadOnlyList<string> sites, string? statePath, string? nodeRoot = null)
 {
     public const string Module = "env";
 
@@ -27,6 +29,7 @@ public sealed class EnvChecks(IReadOnlyList<string> sites, string? statePath, IA
             return events;
         }
 
+        var accountNames = nodeRoot is null ? null : FileOwnership.NodeAccounts(nodeRoot);
         var report = await EnvironmentVerifier.VerifyAsync(new EnvVerifyOptions { Sites = sites, MaxDegreeOfParallelism = 1 }, null, cancellationToken);
         var current = new HashSet<string>(StringComparer.Ordinal);
         foreach (var item in report.Items)
