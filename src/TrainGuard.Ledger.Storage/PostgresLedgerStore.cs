@@ -121,6 +121,56 @@ public sealed class PostgresLedgerStore : SqlLedgerStore
         }
     }
 
+    /// <summary>
+    /// One attempt that never waits: true when this instance holds the sequencer lock afterwards. A lock already held
+    /// is checked first on its own session (a session that is gone took the lock with it, and another process may
+    /// hold it now); otherwise the lock is tried once. Servers sharing a database call this to elect their sequencer.
+    /// </summary>
+    public async Task<bool> TryHoldSequencerLockAsync(CancellationToken cancellationToken = default)
+    {
+        await _writeGate.WaitAsync(cancellationToken);
+        try
+        {
+            if (_sequencer is { } held)
+            {
+                try
+                {
+                    await using var ping = new NpgsqlCommand("SELECT 1", held);
+                    await ping.ExecuteScalarAsync(cancellationToken);
+                    return true;
+                }
+                catch (Exception e) when (e is NpgsqlException or IOException or TimeoutException || held.FullState.HasFlag(System.Data.ConnectionState.Broken))
+                {
+                    await ReleaseSequencerAsync();
+                }
+            }
+
+            var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
+            try
+            {
+                await using var command = new NpgsqlCommand("SELECT pg_try_advisory_lock(@key)", connection);
+                command.Parameters.AddWithValue("key", SequencerLockKey);
+                if ((bool)(await command.ExecuteScalarAsync(cancellationToken))!)
+                {
+                    _sequencer = connection;
+                    return true;
+                }
+            }
+            catch
+            {
+                await connection.DisposeAsync();
+                throw;
+            }
+
+            await connection.DisposeAsync();
+            return false;
+        }
+        finally
+        {
+            _writeGate.Release();
+        }
+    }
+
     /// <inheritdoc />
     public override async Task<DbConnection> OpenConnectionAsync(CancellationToken cancellationToken = default) =>
         await _dataSource.OpenConnectionAsync(cancellationToken);

@@ -54,15 +54,25 @@ public sealed class TransparencyLog
         ArgumentNullException.ThrowIfNull(signer);
         ArgumentException.ThrowIfNullOrEmpty(origin);
         var log = new TransparencyLog(store, origin, signer, new MerkleLevels());
-        await log.SyncAsync(cancellationToken);
+        await log.SyncAndCheckAsync(cancellationToken);
+        return log;
+    }
 
-        var latest = await store.GetLatestTreeHeadAsync(cancellationToken);
+    /// <summary>
+    /// Loads leaves appended by another process, then checks the tree against the latest signed tree head in the store,
+    /// as opening does (a server taking over as sequencer starts from the stored state, never from what it held).
+    /// </summary>
+    /// <exception cref="LedgerIntegrityException">The stored leaves no longer reproduce the latest tree head.</exception>
+    public async Task SyncAndCheckAsync(CancellationToken cancellationToken = default)
+    {
+        // The tree head first: it is stored with or after its leaves, so the size read next covers it even while
+        // another process appends.
+        var latest = await _store.GetLatestTreeHeadAsync(cancellationToken);
+        await SyncAsync(cancellationToken);
         if (latest is not null)
         {
-            log.CheckAgainst(latest);
+            CheckAgainst(latest);
         }
-
-        return log;
     }
 
     /// <summary>Appends entries durably, then adds their leaves to the in-memory tree.</summary>

@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json.Nodes;
-using TrainGuard.Ledger.Merkle;
 using TrainGuard.Ledger.Notes;
 using TrainGuard.Server.Tests.Support;
 
@@ -128,27 +127,6 @@ public sealed class CrashRecoveryTests
         }
 
         // Every checkpoint handed out is signed and a prefix of the current tree.
-        foreach (var note in checkpoints.Distinct())
-        {
-            var old = TreeHead.OpenSigned(Encoding.UTF8.GetBytes(note), [verifier]);
-            Assert.True(old.Verification.IsVerified);
-            Assert.True(old.TreeHead.Size <= size, $"a checkpoint of size {old.TreeHead.Size} was handed out but the tree has {size} leaves");
-            if (old.TreeHead.Size == 0)
-            {
-                continue;
-            }
-
-            if (old.TreeHead.Size == size)
-            {
-                Assert.Equal(old.TreeHead.RootHash.ToArray(), current.TreeHead.RootHash.ToArray());
-                continue;
-            }
-
-            var proof = JsonNode.Parse(await http.GetStringAsync($"api/v1/proof/consistency?from={old.TreeHead.Size}&to={size}"))!["proof"]!
-                .AsArray().Select(p => Convert.FromBase64String((string)p!)).ToList();
-            Assert.True(
-                MerkleTree.VerifyConsistency((ulong)old.TreeHead.Size, (ulong)size, proof, old.TreeHead.RootHash, current.TreeHead.RootHash),
-                $"the tree of size {size} does not extend the checkpoint of size {old.TreeHead.Size}");
-        }
+        await TreeHeadChecks.AssertPrefixesAsync(http, verifier, checkpoints, current.TreeHead);
     }
 }

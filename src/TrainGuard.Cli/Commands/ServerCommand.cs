@@ -36,6 +36,11 @@ public static class ServerCommand
         --client-ca also requires a client certificate (bearer tokens are still needed). Plain http on a non-loopback
         address is refused unless --allow-insecure-http (only behind a TLS-terminating proxy). See docs/server.md, TLS.
 
+        Several servers may share one PostgreSQL database (each with the same --log-signing-key): one holds the
+        sequencer role, the others hand their batches to it and answer once they are in the signed log; when the
+        sequencer dies another takes over within seconds. A SQLite database serves one server only. See docs/server.md,
+        "Several servers on PostgreSQL".
+
         Every committed event is evaluated against the detection rules (the built-in TG-DET-* rules and the site's
         --rules folder, placeholders from --placeholder) and folded into alerts (GET /api/v1/alerts, webhooks); an
         agent whose heartbeat is older than its interval times --agent-silent-factor raises agent-silent. See
@@ -63,6 +68,11 @@ public static class ServerCommand
         var data = CommonOptions.DataDirectory();
         var db = CommonOptions.Database();
         var origin = new Option<string?>("--origin") { Description = "Tree head origin line for a new log key (default <host name>/trainguard)." };
+        var signingKey = new Option<string?>("--log-signing-key")
+        {
+            HelpName = "FILE",
+            Description = "The log signing key file (mode 0600) instead of the data directory's; or set TRAINGUARD_LOG_SIGNING_KEY to the key itself. Every server on one PostgreSQL database needs the same key.",
+        };
         var maxEvents = new Option<int>("--max-batch-events") { Description = "Most events in one batch (more: 413).", DefaultValueFactory = _ => new BatchLimits().MaxEvents };
         var maxBytes = new Option<long>("--max-batch-bytes") { Description = "Largest batch body in bytes (more: 413).", DefaultValueFactory = _ => new BatchLimits().MaxBytes };
         var interval = new Option<int>("--tree-head-interval-ms") { Description = "0: sign a tree head after every batch; N: at most one per N ms (batches wait for it).", DefaultValueFactory = _ => 0 };
@@ -136,7 +146,7 @@ public static class ServerCommand
 
         var command = new Command("server", Description);
         var run = new Command("run", RunDescription);
-        run.AddOptions(urls, tlsCert, tlsKey, clientCa, insecure, data, db, origin, maxEvents, maxBytes, interval, rate, burst, witnessKeys, rules, placeholders, silentFactor, runManifests, logFormat, logLevel);
+        run.AddOptions(urls, tlsCert, tlsKey, clientCa, insecure, data, db, origin, signingKey, maxEvents, maxBytes, interval, rate, burst, witnessKeys, rules, placeholders, silentFactor, runManifests, logFormat, logLevel);
         run.SetAction(async (parse, ct) =>
         {
             // The rules are loaded first: one that does not load refuses the start, naming its file and line.
@@ -151,6 +161,7 @@ public static class ServerCommand
                 ClientCaFile = parse.GetValue(clientCa),
                 AllowInsecureHttp = parse.GetValue(insecure),
                 Origin = parse.GetValue(origin),
+                LogSigningKeyFile = parse.GetValue(signingKey),
                 Batch = new BatchLimits { MaxEvents = parse.GetValue(maxEvents), MaxBytes = parse.GetValue(maxBytes) },
                 TreeHeadInterval = TimeSpan.FromMilliseconds(parse.GetValue(interval)),
                 RateLimit = new RateLimit(parse.GetValue(rate), parse.GetValue(burst)),

@@ -62,8 +62,11 @@ public sealed class ServerMetrics
         return text.ToString();
     }
 
-    private static void Metric(StringBuilder text, string name, string type, string help, long value) =>
+    internal static void Metric(StringBuilder text, string name, string type, string help, long value) =>
         text.Append(CultureInfo.InvariantCulture, $"# HELP {name} {help}\n# TYPE {name} {type}\n{name} {value}\n");
+
+    internal static void Metric(StringBuilder text, string name, string type, string help, double value) =>
+        text.Append(CultureInfo.InvariantCulture, $"# HELP {name} {help}\n# TYPE {name} {type}\n{name} {value:0.###}\n");
 
     private static string Escape(string value) => value.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal);
 

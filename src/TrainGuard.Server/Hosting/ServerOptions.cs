@@ -54,6 +54,15 @@ public sealed record ServerOptions
     /// <summary>Tree head origin for a new signing key; null for <c>&lt;host&gt;/trainguard</c>.</summary>
     public string? Origin { get; init; }
 
+    /// <summary>
+    /// The log signing key file (<c>--log-signing-key</c>); null: <c>TRAINGUARD_LOG_SIGNING_KEY</c> when set, else the data
+    /// directory's key. Servers sharing one database must share the key (<see cref="Ledger.LogSigningKey.Resolve"/>).
+    /// </summary>
+    public string? LogSigningKeyFile { get; init; }
+
+    /// <summary>Timings of several servers on one PostgreSQL database (sequencer election, staging).</summary>
+    public TrainGuard.Server.Cluster.ClusterOptions Cluster { get; init; } = new();
+
     public BatchLimits Batch { get; init; } = new();
 
     /// <summary>Zero: a tree head after every batch; otherwise at most one per interval (batches wait for it).</summary>

@@ -12,6 +12,7 @@ using TrainGuard.Ledger.Notes;
 using TrainGuard.Ledger.Storage;
 using TrainGuard.Server.Alerts;
 using TrainGuard.Server.Auth;
+using TrainGuard.Server.Cluster;
 using TrainGuard.Server.Dashboard;
 using TrainGuard.Server.Http;
 using TrainGuard.Server.Ledger;
@@ -31,6 +32,7 @@ public sealed class TrainGuardServer : IAsyncDisposable
     private readonly NoteSigner _signer;
     private readonly ServerState _state;
     private readonly ServerTls? _tls;
+    private SqliteServerLock? _sqliteLock;
     private bool _disposed;
 
     private TrainGuardServer(WebApplication app, NoteSigner signer, ServerState state, ServerTls? tls, WebhookNotifications webhooks, IReadOnlyList<string> urls)
@@ -54,6 +56,9 @@ public sealed class TrainGuardServer : IAsyncDisposable
     public TransparencyLog Log => _state.Log;
 
     public TreeHeadPublisher TreeHeads => _state.TreeHeads;
+
+    /// <summary>This server's part among several on one PostgreSQL database (null on SQLite).</summary>
+    public SequencerCoordinator? Cluster => _state.Cluster;
 
     /// <summary>Webhook targets, outbox and delivery; <see cref="WebhookNotifications.Notifier"/> is what alerts are handed to.</summary>
     public WebhookNotifications Webhooks { get; }
@@ -89,7 +94,7 @@ public sealed class TrainGuardServer : IAsyncDisposable
         try
         {
             PrivateFiles.CreateDirectory(options.DataDirectory);
-            signer = LogSigningKey.LoadOrCreate(options.DataDirectory, options.Origin);
+            signer = LogSigningKey.Resolve(options.DataDirectory, options.LogSigningKeyFile, options.Origin);
         }
         catch
         {
@@ -102,12 +107,20 @@ public sealed class TrainGuardServer : IAsyncDisposable
         WebApplication? app = null;
         WebhookNotifications? webhooks = null;
         AlertDeriver? deriver = null;
+        SqliteServerLock? sqliteLock = null;
+        SequencerCoordinator? cluster = null;
         try
         {
-            store = await ServerStores.OpenAsync(options.Database ?? ServerStores.DefaultSpec(options.DataDirectory), cancellationToken);
+            var spec = options.Database ?? ServerStores.DefaultSpec(options.DataDirectory);
+            sqliteLock = ServerStores.SqlitePath(spec) is { } sqlitePath ? SqliteServerLock.Acquire(sqlitePath) : null;
+            store = await ServerStores.OpenAsync(spec, cancellationToken);
             var log = await TransparencyLog.OpenAsync(store.Ledger, signer.Name, signer, cancellationToken);
             publisher = new TreeHeadPublisher(log, options.TreeHeadInterval);
-            await publisher.InitializeAsync(cancellationToken);
+            if (store.Ledger is not PostgresLedgerStore)
+            {
+                await publisher.InitializeAsync(cancellationToken);
+            }
+
             var cosignatures = await CosignedTreeHeads.OpenAsync(store, options.Witnesses, cancellationToken);
             var alerts = await AlertStore.OpenAsync(store, cancellationToken);
 
@@ -118,7 +131,13 @@ public sealed class TrainGuardServer : IAsyncDisposable
                 tls.Logger = logger;
             }
 
-            var state = new ServerState(store, log, publisher, new TokenAuthenticator(store, options.TokenCacheTime), new TokenRateLimiter(options.RateLimit), new ServerMetrics(), options, logger, TimeProvider.System) { Cosignatures = cosignatures, Alerts = alerts };
+            if (store.Ledger is PostgresLedgerStore postgres)
+            {
+                // Several servers may share the database: one sequences, the others hand their batches to it.
+                cluster = await SequencerCoordinator.StartAsync(postgres, log, publisher, options.Cluster, logger, cancellationToken);
+            }
+
+            var state = new ServerState(store, log, publisher, new TokenAuthenticator(store, options.TokenCacheTime), new TokenRateLimiter(options.RateLimit), new ServerMetrics(), options, logger, TimeProvider.System) { Cosignatures = cosignatures, Alerts = alerts, Cluster = cluster };
             webhooks = await WebhookNotifications.StartAsync(store, options.DataDirectory, options.Webhooks, logger, TimeProvider.System, cancellationToken);
             state.Notifier = webhooks.Notifier;
             Configure(app, state);
@@ -139,11 +158,21 @@ public sealed class TrainGuardServer : IAsyncDisposable
                 deriver.Start();
             }
 
+            if (cluster is not null)
+            {
+                cluster.LogGrew = () => state.Deriver?.Wake();
+            }
+
             logger.LogInformation("TrainGuard server listening on {Urls}; store {Store}; log {Origin} at size {TreeSize}; verifier key {VerifierKey}", string.Join(", ", urls), store.Description, log.Origin, log.Size, log.Verifier.VerifierKey);
-            return new TrainGuardServer(app, signer, state, tls, webhooks, urls);
+            return new TrainGuardServer(app, signer, state, tls, webhooks, urls) { _sqliteLock = sqliteLock };
         }
         catch
         {
+            if (cluster is not null)
+            {
+                await cluster.DisposeAsync();
+            }
+
             if (deriver is not null)
             {
                 await deriver.DisposeAsync();
@@ -167,6 +196,7 @@ public sealed class TrainGuardServer : IAsyncDisposable
 
             signer.Dispose();
             tls?.Dispose();
+            sqliteLock?.Dispose();
             throw;
         }
     }
@@ -214,10 +244,16 @@ public sealed class TrainGuardServer : IAsyncDisposable
 
             await _app.DisposeAsync();
             await Webhooks.DisposeAsync();
+            if (_state.Cluster is { } cluster)
+            {
+                await cluster.DisposeAsync();
+            }
+
             _state.TreeHeads.Dispose();
             await _state.Store.DisposeAsync();
             _signer.Dispose();
             _tls?.Dispose();
+            _sqliteLock?.Dispose();
         }
     }
 
@@ -305,6 +341,12 @@ public sealed class TrainGuardServer : IAsyncDisposable
                     _ => ("bad-request", "Bad request"),
                 };
                 await HttpJson.ProblemAsync(context, ex.StatusCode, kind, title, ex.Message);
+            }
+            catch (SequencerUnavailableException ex) when (!context.Response.HasStarted)
+            {
+                state.Logger.LogWarning("request {Method} {Path}: {Reason}", context.Request.Method, context.Request.Path.Value, ex.Message);
+                context.Response.Headers.RetryAfter = "5";
+                await HttpJson.ProblemAsync(context, StatusCodes.Status503ServiceUnavailable, "no-sequencer", "No sequencer", ex.Message);
             }
             catch (Exception ex) when (!context.Response.HasStarted && !context.RequestAborted.IsCancellationRequested)
             {

@@ -20,6 +20,17 @@ internal static class OpsEndpoints
                 w.WriteStartObject();
                 w.WriteString("status", "ready");
                 w.WriteNumber("tree_size", size);
+                if (state.Cluster is { } cluster)
+                {
+                    // Several servers on one PostgreSQL database: this one's role and how far behind it is.
+                    w.WriteString("role", cluster.IsSequencer ? "sequencer" : "follower");
+                    w.WriteNumber("served_tree_size", state.TreeHeads.Latest.Size);
+                    w.WriteNumber("behind_leaves", Math.Max(0, size - state.Log.Size));
+                    w.WriteNumber("sync_age_seconds", Math.Round(cluster.SinceLastSync.TotalSeconds, 3));
+                    w.WriteNumber("staging_depth", cluster.StagingDepth);
+                    w.WriteNumber("staging_oldest_seconds", Math.Round(cluster.OldestStagedWait.TotalSeconds, 3));
+                }
+
                 w.WriteEndObject();
             });
         }
@@ -32,6 +43,13 @@ internal static class OpsEndpoints
     public static Task MetricsAsync(HttpContext context, ServerState state)
     {
         var text = state.Metrics.Render(state.Log.Size, state.TreeHeads.Latest.Size, state.TreeHeads.PublishedCount);
+        if (state.Cluster is { } cluster)
+        {
+            var more = new StringBuilder(text);
+            cluster.RenderMetrics(more);
+            text = more.ToString();
+        }
+
         return PlainAsync(context, StatusCodes.Status200OK, text, "text/plain; version=0.0.4; charset=utf-8");
     }
 

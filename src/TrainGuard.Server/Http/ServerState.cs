@@ -27,6 +27,9 @@ internal sealed record ServerState(
     /// <summary>The alert tables (<c>/api/v1/alerts</c>, <c>/api/v1/timeline</c>).</summary>
     public required AlertStore Alerts { get; init; }
 
+    /// <summary>This server's part among several on one PostgreSQL database (null on SQLite).</summary>
+    public TrainGuard.Server.Cluster.SequencerCoordinator? Cluster { get; set; }
+
     /// <summary>The live alert deriver, woken after every append (null when derivation is off).</summary>
     public AlertDeriver? Deriver { get; set; }
 

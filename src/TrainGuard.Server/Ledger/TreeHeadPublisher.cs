@@ -34,6 +34,12 @@ public sealed class TreeHeadPublisher : IDisposable
     /// <summary>Tree heads published by this process.</summary>
     public long PublishedCount => Interlocked.Read(ref _published);
 
+    /// <summary>
+    /// Set when several servers share one database: while this process is not the sequencer, <see cref="AppendAsync"/>
+    /// hands the batch to the sequencer through it and returns once the batch is in the committed, signed log.
+    /// </summary>
+    public ILedgerAppendRouter? Router { get; set; }
+
     /// <summary>Loads the latest stored tree head, publishing a new one when the log has grown beyond it.</summary>
     public async Task InitializeAsync(CancellationToken cancellationToken = default)
     {
@@ -52,7 +58,13 @@ public sealed class TreeHeadPublisher : IDisposable
     /// stored in the batch's own transaction (one commit; no batch waits for another's tree head); with one, batches
     /// share the next periodic tree head.
     /// </summary>
-    public async Task<(AppendResult Result, PublishedTreeHead TreeHead)> AppendAsync(IReadOnlyList<LedgerAppend> entries, CancellationToken cancellationToken = default)
+    public async Task<(AppendResult Result, PublishedTreeHead TreeHead)> AppendAsync(IReadOnlyList<LedgerAppend> entries, CancellationToken cancellationToken = default) =>
+        Router is { IsSequencer: false } router
+            ? await router.AppendAsync(entries, cancellationToken)
+            : await AppendHereAsync(entries, cancellationToken);
+
+    /// <summary><see cref="AppendAsync"/> through this process's own store session (the sequencer's), never routed.</summary>
+    public async Task<(AppendResult Result, PublishedTreeHead TreeHead)> AppendHereAsync(IReadOnlyList<LedgerAppend> entries, CancellationToken cancellationToken = default)
     {
         if (_interval > TimeSpan.Zero)
         {
@@ -102,6 +114,12 @@ public sealed class TreeHeadPublisher : IDisposable
         }
     }
 
+    /// <summary>
+    /// Makes a tree head another process stored (the sequencer) the latest, unless a larger one already is; the caller
+    /// has checked it and synced the log to at least its size.
+    /// </summary>
+    public void Adopt(PublishedTreeHead treeHead) => Offer(treeHead, published: false);
+
     public void Dispose() => _gate.Dispose();
 
     private async Task PublishAsync(CancellationToken cancellationToken)
@@ -118,7 +136,7 @@ public sealed class TreeHeadPublisher : IDisposable
     }
 
     /// <summary>Makes a tree head stored by an append the latest, unless a larger one already is.</summary>
-    private void Offer(PublishedTreeHead checkpoint)
+    private void Offer(PublishedTreeHead checkpoint, bool published = true)
     {
         while (true)
         {
@@ -131,7 +149,11 @@ public sealed class TreeHeadPublisher : IDisposable
             if (ReferenceEquals(Interlocked.CompareExchange(ref _latest, checkpoint, current), current))
             {
                 Interlocked.Exchange(ref _lastPublished, _time.GetTimestamp());
-                Interlocked.Increment(ref _published);
+                if (published)
+                {
+                    Interlocked.Increment(ref _published);
+                }
+
                 return;
             }
         }

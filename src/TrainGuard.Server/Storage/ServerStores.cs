@@ -11,6 +11,10 @@ public static class ServerStores
     /// <summary>The <c>--db</c> value used when none is given: the SQLite file in the data directory.</summary>
     public static string DefaultSpec(string dataDirectory) => "sqlite:" + Path.Combine(dataDirectory, DefaultDatabaseFile);
 
+    /// <summary>The SQLite file a <c>--db</c> value names, or null when it names PostgreSQL.</summary>
+    public static string? SqlitePath(string spec) =>
+        spec.StartsWith("sqlite:", StringComparison.OrdinalIgnoreCase) && spec.Length > "sqlite:".Length ? spec["sqlite:".Length..] : null;
+
     public static async Task<IServerStore> OpenAsync(string spec, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(spec);
