@@ -54,7 +54,8 @@ public sealed class SequencerCoordinator : ILedgerAppendRouter, IAsyncDisposable
     }
 
     /// <inheritdoc />
-    public bool IsSequencer => _leading;
+    /// <remarks>False as soon as the store dropped its sequencer session (an append on it failed), before the next election.</remarks>
+    public bool IsSequencer => _leading && _ledger.IsSequencer;
 
     /// <summary>Entries waiting in the staging table (as last read).</summary>
     public long StagingDepth => Interlocked.Read(ref _stagingDepth);
@@ -85,6 +86,9 @@ public sealed class SequencerCoordinator : ILedgerAppendRouter, IAsyncDisposable
         ArgumentNullException.ThrowIfNull(log);
         ArgumentNullException.ThrowIfNull(publisher);
         var staging = await LedgerStaging.OpenAsync(ledger, cancellationToken);
+
+        // An append that finds the lock gone (between elections) fails soon instead of waiting; the client sends it again.
+        ledger.SequencerTimeout = options.ElectionInterval;
         var coordinator = new SequencerCoordinator(ledger, staging, log, publisher, options, logger);
         await coordinator.CheckSignerAsync(cancellationToken);
         await publisher.InitializeAsync(cancellationToken);
@@ -233,6 +237,13 @@ public sealed class SequencerCoordinator : ILedgerAppendRouter, IAsyncDisposable
     /// <summary>One attempt at the sequencer lock (or a check that it is still held), taking over or stepping down as it says.</summary>
     private async Task ElectAsync(CancellationToken cancellationToken)
     {
+        if (_leading && !_ledger.IsSequencer)
+        {
+            // An append found the sequencer session gone: whatever is held again must be taken over afresh.
+            _leading = false;
+            _logger.LogWarning("this server's sequencer session ended; it tries for the lock again");
+        }
+
         var holds = await _ledger.TryHoldSequencerLockAsync(cancellationToken);
         if (holds && !_leading)
         {
