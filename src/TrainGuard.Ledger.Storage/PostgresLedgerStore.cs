@@ -123,7 +123,7 @@ public sealed class PostgresLedgerStore : SqlLedgerStore
 
     /// <summary>
     /// One attempt that never waits: true when this instance holds the sequencer lock afterwards. A lock already held
-    /// is checked first on its own session (a session that is gone took the lock with it, and another process may
+    /// is checked on its own session (a session that is gone took the lock with it: false, and another process may
     /// hold it now); otherwise the lock is tried once. Servers sharing a database call this to elect their sequencer.
     /// </summary>
     public async Task<bool> TryHoldSequencerLockAsync(CancellationToken cancellationToken = default)
@@ -141,7 +141,9 @@ public sealed class PostgresLedgerStore : SqlLedgerStore
                 }
                 catch (Exception e) when (e is NpgsqlException or IOException or TimeoutException || held.FullState.HasFlag(System.Data.ConnectionState.Broken))
                 {
+                    // Lost: the caller learns it now (and must start from the store if it takes the lock again later).
                     await ReleaseSequencerAsync();
+                    return false;
                 }
             }
 

@@ -1,4 +1,3 @@
-using System.Net;
 using System.Text;
 using System.Text.Json.Nodes;
 using TrainGuard.Events;
@@ -31,13 +30,7 @@ public sealed class ClusterTests
         var changed = (JsonObject)original.DeepClone();
         changed["user"] = new JsonObject { ["name"] = "someone-else" };
         using var response = await follower.PostEventsAsync(ServerHarness.Batch([ServerHarness.Event(2), changed]), follower.AgentToken);
-        Assert.Equal(HttpStatusCode.MultiStatus, response.StatusCode);
-        var answer = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
-        var results = answer["results"]!.AsArray();
-        Assert.Equal(["accepted", "conflict"], results.Select(r => (string)r!["status"]!));
-        Assert.Equal(0, (long)results[1]!["conflicts_with"]!);
-        Assert.Null(results[1]!["index"]);
-        Assert.Equal(1, (int)answer["appended"]!);
+        var answer = await ServerHarness.AssertNewAndConflictAsync(response, existing: 0);
         Assert.Equal(3, (long)answer["tree_size"]!);
         var alert = EventRecord.Parse(Encoding.UTF8.GetString((await follower.Server.Store.Ledger.GetEntryAsync(2))!));
         Assert.Equal(ConflictAlertAction, alert.Action);

@@ -86,13 +86,7 @@ public sealed class EventApiTests
         using var response = await h.PostEventsAsync(ServerHarness.Batch([ServerHarness.Event(2), changed]), h.AgentToken);
 
         // The conflicting event is answered on its own (not stored); the other one is stored; an alert follows them.
-        Assert.Equal(HttpStatusCode.MultiStatus, response.StatusCode);
-        var answer = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
-        var results = answer["results"]!.AsArray();
-        Assert.Equal(["accepted", "conflict"], results.Select(r => (string)r!["status"]!));
-        Assert.Equal(0, (long)results[1]!["conflicts_with"]!);
-        Assert.Null(results[1]!["index"]);
-        Assert.Equal(1, (int)answer["appended"]!);
+        var answer = await ServerHarness.AssertNewAndConflictAsync(response, existing: 0);
         Assert.Equal(3, await h.Server.Store.Ledger.SizeAsync());
         Assert.Equal(3, h.Server.Log.Size);
         Assert.Equal(3, (long)answer["tree_size"]!);

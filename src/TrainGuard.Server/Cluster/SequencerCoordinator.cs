@@ -166,7 +166,7 @@ public sealed class SequencerCoordinator : ILedgerAppendRouter, IAsyncDisposable
                     await ElectAsync(cancellationToken);
                 }
 
-                var drained = _leading ? await DrainAsync(cancellationToken) : 0;
+                var drained = IsSequencer ? await DrainAsync(cancellationToken) : 0;
                 if (!_leading)
                 {
                     await SyncAsync(cancellationToken);
@@ -331,7 +331,7 @@ public sealed class SequencerCoordinator : ILedgerAppendRouter, IAsyncDisposable
             }
         }
 
-        if (done.Count > 0 || _leading)
+        if (done.Count > 0)
         {
             await _staging.ForgetResultsAsync(done, _options.UnclaimedResults, cancellationToken);
         }
@@ -344,6 +344,11 @@ public sealed class SequencerCoordinator : ILedgerAppendRouter, IAsyncDisposable
         Interlocked.Exchange(ref _stagingDepth, depth);
         Interlocked.Exchange(ref _oldestStagedMicros, (long)oldest.TotalMicroseconds);
         Interlocked.Exchange(ref _behind, Math.Max(0, stored - _log.Size));
+        if (_leading)
+        {
+            // Results of batches whose server went away before collecting them.
+            await _staging.ForgetResultsAsync([], _options.UnclaimedResults, cancellationToken);
+        }
     }
 
     /// <summary>The answer of a staged batch, as a direct append would give it; conflicts are marked on the events.</summary>

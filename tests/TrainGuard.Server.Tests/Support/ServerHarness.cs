@@ -154,6 +154,19 @@ public sealed class ServerHarness : IAsyncDisposable
         ["file"] = new JsonObject { ["path"] = $"/ckpt/run-{n}/optimizer.pt" },
     };
 
+    /// <summary>The answer (207) to a batch of a new event and an event reusing leaf <paramref name="existing"/>'s id with other content.</summary>
+    public static async Task<JsonNode> AssertNewAndConflictAsync(HttpResponseMessage response, long existing)
+    {
+        Assert.Equal(HttpStatusCode.MultiStatus, response.StatusCode);
+        var answer = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
+        var results = answer["results"]!.AsArray();
+        Assert.Equal(["accepted", "conflict"], results.Select(r => (string)r!["status"]!));
+        Assert.Equal(existing, (long)results[1]!["conflicts_with"]!);
+        Assert.Null(results[1]!["index"]);
+        Assert.Equal(1, (int)answer["appended"]!);
+        return answer;
+    }
+
     public static string EventRecordTime(DateTimeOffset value) => TrainGuard.Events.EventRecord.FormatTimestamp(value);
 
     public async ValueTask DisposeAsync()
