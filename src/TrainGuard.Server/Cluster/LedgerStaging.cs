@@ -79,6 +79,7 @@ public sealed class LedgerStaging
         ArgumentNullException.ThrowIfNull(entries);
         await using var connection = await _ledger.DataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await WithoutWaitingForDiskAsync(connection, transaction, cancellationToken);
         await using (var import = await connection.BeginBinaryImportAsync("COPY ledger_staging (batch, pos, entry, idem_key) FROM STDIN (FORMAT BINARY)", cancellationToken))
         {
             for (var i = 0; i < entries.Count; i++)
@@ -187,9 +188,26 @@ public sealed class LedgerStaging
     public async Task ForgetResultsAsync(IReadOnlyCollection<Guid> batches, TimeSpan unclaimedAfter, CancellationToken cancellationToken)
     {
         await using var connection = await _ledger.DataSource.OpenConnectionAsync(cancellationToken);
-        await using var command = new NpgsqlCommand("DELETE FROM ledger_staging_result WHERE batch = ANY(@batches) OR answered_at < now() - @age", connection);
-        command.Parameters.AddWithValue("batches", batches.ToArray());
-        command.Parameters.AddWithValue("age", unclaimedAfter);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await WithoutWaitingForDiskAsync(connection, transaction, cancellationToken);
+        await using (var command = new NpgsqlCommand("DELETE FROM ledger_staging_result WHERE batch = ANY(@batches) OR answered_at < now() - @age", connection, transaction))
+        {
+            command.Parameters.AddWithValue("batches", batches.ToArray());
+            command.Parameters.AddWithValue("age", unclaimedAfter);
+            await command.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// Staging and forgetting results commit without waiting for the disk (this transaction only): nothing is acknowledged
+    /// on them. An entry is acknowledged after the sequencer's durable commit, and that WAL flush covers the staging
+    /// commit before it; a staged batch lost in a database crash was never acknowledged, and its agent sends it again.
+    /// </summary>
+    private static async Task WithoutWaitingForDiskAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand("SET LOCAL synchronous_commit TO OFF", connection, transaction);
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
