@@ -589,17 +589,8 @@ public sealed class AlertStore
         }
     }
 
-    private async Task InTransactionAsync(Func<DbConnection, DbTransaction, Task> work, CancellationToken cancellationToken)
-    {
-        await using var connection = await _ledger.OpenConnectionAsync(cancellationToken);
-
-        // SQLite: BEGIN IMMEDIATE, so the transaction waits for the write lock instead of failing to upgrade a read.
-        await using var transaction = connection is SqliteConnection sqlite
-            ? sqlite.BeginTransaction(System.Data.IsolationLevel.Serializable, deferred: false)
-            : await connection.BeginTransactionAsync(cancellationToken);
-        await work(connection, transaction);
-        await transaction.CommitAsync(cancellationToken);
-    }
+    private Task InTransactionAsync(Func<DbConnection, DbTransaction, Task> work, CancellationToken cancellationToken) =>
+        _ledger.WriteAsync(work, cancellationToken);
 
     /// <summary>Most values one <c>IN</c> list or timeline query carries.</summary>
     private const int MaxInValues = 100;
