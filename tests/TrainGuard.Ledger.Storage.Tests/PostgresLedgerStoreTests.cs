@@ -86,6 +86,23 @@ public sealed class PostgresLedgerStoreTests : LedgerStoreContract
         Assert.Equal(0, await second.SizeAsync());
     }
 
+    [PostgresFact]
+    public async Task Trying_for_the_sequencer_lock_never_waits_and_reports_a_session_that_died()
+    {
+        var first = (PostgresLedgerStore)await OpenAsync();
+        await using var second = await PostgresLedgerStore.OpenAsync(Target);
+        Assert.True(await first.TryHoldSequencerLockAsync());
+        Assert.False(await second.TryHoldSequencerLockAsync());
+        Assert.True(await first.TryHoldSequencerLockAsync());
+
+        // The holder's session ends (as when its process is killed): it learns so at its next check, the other takes over.
+        await ExecuteSqlAsync($"SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1 AND classid::bigint = {(long)((ulong)first.SequencerLockKey >> 32)} AND objid::bigint = {(long)((ulong)first.SequencerLockKey & 0xffffffff)}");
+        Assert.False(await first.TryHoldSequencerLockAsync());
+        Assert.False(first.IsSequencer);
+        Assert.True(await second.TryHoldSequencerLockAsync());
+        Assert.Equal(0, await second.AppendBatchAsync([Entry("from the new sequencer")]));
+    }
+
     protected override async Task ExecuteSqlAsync(string sql)
     {
         await using var dataSource = NpgsqlDataSource.Create(Target);
