@@ -82,6 +82,24 @@ public sealed class ClusterTests
         Assert.Contains("Several servers on PostgreSQL", error.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Key_show_prints_the_shared_signing_key_the_servers_are_given()
+    {
+        var first = TestPaths.NewTempDirectory();
+        var (exit, key, stderr) = await CliRunner.RunAsync("server", "key", "show", "--data-dir", first);
+        Assert.True(exit == 0, stderr);
+
+        var other = TestPaths.NewTempDirectory();
+        var (sharedExit, shared, _) = await CliRunner.RunAsync("server", "key", "show", "--data-dir", other, "--log-signing-key", LogSigningKey.PathIn(first));
+        Assert.Equal((0, key), (sharedExit, shared));
+        Assert.False(File.Exists(LogSigningKey.PathIn(other)));
+
+        var (missingExit, _, missing) = await CliRunner.RunAsync("server", "key", "show", "--data-dir", other, "--log-signing-key", Path.Combine(other, "nope.key"));
+        Assert.Equal(2, missingExit);
+        Assert.Contains("--log-signing-key: ", missing, StringComparison.Ordinal);
+        Assert.Contains("nope.key does not exist", missing, StringComparison.Ordinal);
+    }
+
     private const string ConflictAlertAction = "event-id-conflict";
 
     private static Task<ServerHarness> StartFollowerAsync(ServerHarness sequencer) =>

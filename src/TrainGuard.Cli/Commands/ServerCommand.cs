@@ -68,11 +68,7 @@ public static class ServerCommand
         var data = CommonOptions.DataDirectory();
         var db = CommonOptions.Database();
         var origin = new Option<string?>("--origin") { Description = "Tree head origin line for a new log key (default <host name>/trainguard)." };
-        var signingKey = new Option<string?>("--log-signing-key")
-        {
-            HelpName = "FILE",
-            Description = "The log signing key file (mode 0600) instead of the data directory's; or set TRAINGUARD_LOG_SIGNING_KEY to the key itself. Every server on one PostgreSQL database needs the same key.",
-        };
+        var signingKey = SigningKeyOption();
         var maxEvents = new Option<int>("--max-batch-events") { Description = "Most events in one batch (more: 413).", DefaultValueFactory = _ => new BatchLimits().MaxEvents };
         var maxBytes = new Option<long>("--max-batch-bytes") { Description = "Largest batch body in bytes (more: 413).", DefaultValueFactory = _ => new BatchLimits().MaxBytes };
         var interval = new Option<int>("--tree-head-interval-ms") { Description = "0: sign a tree head after every batch; N: at most one per N ms (batches wait for it).", DefaultValueFactory = _ => 0 };
@@ -183,6 +179,13 @@ public static class ServerCommand
         command.Subcommands.Add(WebhookCommand.Create(stdout));
         return command;
     }
+
+    /// <summary><c>--log-signing-key FILE</c> (shared by <c>server run</c> and <c>server key show</c>).</summary>
+    private static Option<string?> SigningKeyOption() => new("--log-signing-key")
+    {
+        HelpName = "FILE",
+        Description = "The log signing key file (mode 0600) instead of the data directory's; without it, TRAINGUARD_LOG_SIGNING_KEY holds the key when set. Every server on one PostgreSQL database needs the same key.",
+    };
 
     /// <summary><c>--rules DIR</c>: a site's rule folder, loaded after the built-in rules (shared with <c>rules run</c>).</summary>
     internal static Option<string?> RulesOption() => new("--rules")
@@ -430,12 +433,14 @@ public static class ServerCommand
     {
         var data = CommonOptions.DataDirectory();
         var origin = new Option<string?>("--origin") { Description = "Origin for the key if it does not exist yet." };
+        var keyFile = SigningKeyOption();
         var show = new Command("show", "Print the log's verifier key, the value clients pass as --log-key (creating the signing key in the data directory on first use).\nExit codes: 0 printed, 2 error.");
         show.Options.Add(data);
         show.Options.Add(origin);
+        show.Options.Add(keyFile);
         show.SetAction(async (parse, ct) =>
         {
-            using var signer = await Guard(() => Task.FromResult(LogSigningKey.LoadOrCreate(DataDirectory(parse.GetValue(data)), parse.GetValue(origin))));
+            using var signer = await Guard(() => Task.FromResult(LogSigningKey.Resolve(DataDirectory(parse.GetValue(data)), parse.GetValue(keyFile), parse.GetValue(origin))));
             await stdout.WriteLineAsync(signer.VerifierKey);
             return ExitCodes.Clean;
         });
