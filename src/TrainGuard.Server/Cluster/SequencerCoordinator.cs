@@ -103,6 +103,11 @@ public sealed class SequencerCoordinator : ILedgerAppendRouter, IAsyncDisposable
     public async Task<(AppendResult Result, PublishedTreeHead TreeHead)> AppendAsync(IReadOnlyList<LedgerAppend> entries, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(entries);
+        if (entries.Count == 0)
+        {
+            return (new AppendResult(_log.Size, [], [], 0, _log.Size), await _publisher.EnsureAsync(_log.Size, cancellationToken));
+        }
+
         var batch = Guid.NewGuid();
         var answered = new TaskCompletionSource<List<StagedResult>>(TaskCreationOptions.RunContinuationsAsynchronously);
         _expected[batch] = entries.Count;
@@ -130,7 +135,7 @@ public sealed class SequencerCoordinator : ILedgerAppendRouter, IAsyncDisposable
     public void RenderMetrics(StringBuilder text)
     {
         ArgumentNullException.ThrowIfNull(text);
-        ServerMetrics.Metric(text, "trainguard_sequencer", "gauge", "1 while this server is the ledger sequencer (several servers on PostgreSQL), else 0.", _leading ? 1 : 0);
+        ServerMetrics.Metric(text, "trainguard_sequencer", "gauge", "1 while this server is the ledger sequencer (several servers on PostgreSQL), else 0.", IsSequencer ? 1 : 0);
         ServerMetrics.Metric(text, "trainguard_sequencer_takeovers_total", "counter", "Times this server took the sequencer role.", Takeovers);
         ServerMetrics.Metric(text, "trainguard_staging_depth", "gauge", "Entries staged for the sequencer and not yet appended.", StagingDepth);
         ServerMetrics.Metric(text, "trainguard_staging_oldest_seconds", "gauge", "How long the oldest staged entry has waited for the sequencer.", OldestStagedWait.TotalSeconds);
