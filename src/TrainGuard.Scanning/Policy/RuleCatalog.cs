@@ -172,8 +172,14 @@ public sealed class RuleCatalog
         return false;
     }
 
-    /// <summary>Loads the catalogue embedded in this assembly (use <see cref="Default"/> unless you need a fresh copy).</summary>
-    public static RuleCatalog LoadEmbedded()
+    /// <summary>
+    /// Loads the catalogue embedded in this assembly (use <see cref="Default"/> unless you need a fresh copy): from its
+    /// precomputed snapshot when that matches the embedded files (<see cref="CatalogSnapshot"/>), else from the files.
+    /// </summary>
+    public static RuleCatalog LoadEmbedded() => CatalogSnapshot.TryLoadEmbeddedCatalog(DerivedCallables.Default) ?? LoadEmbeddedFiles();
+
+    /// <summary>Loads the catalogue from the embedded YAML files (and the derived callables from their JSON), never from the snapshot.</summary>
+    internal static RuleCatalog LoadEmbeddedFiles(DerivedCallables? derived = null)
     {
         var assembly = typeof(RuleCatalog).Assembly;
         var names = assembly.GetManifestResourceNames().Where(n => n.EndsWith(".yaml", StringComparison.Ordinal)).Order(StringComparer.Ordinal).ToArray();
@@ -181,7 +187,7 @@ public sealed class RuleCatalog
             .Select(n => (n, RuleYaml.ReadResource(assembly, n))).ToArray();
         var allowlistFiles = names.Where(n => n.StartsWith(AllowlistPrefix, StringComparison.Ordinal))
             .Select(n => (n, RuleYaml.ReadResource(assembly, n))).ToArray();
-        return FromYaml(ruleFiles, allowlistFiles, DerivedCallables.Default);
+        return FromYaml(ruleFiles, allowlistFiles, derived ?? DerivedCallables.Default);
     }
 
     /// <summary>
@@ -255,6 +261,10 @@ public sealed class RuleCatalog
 
         return new RuleCatalog(rules.OrderBy(r => r.Id, StringComparer.Ordinal).ToArray(), allowlists, attributePathModules.Distinct(StringComparer.Ordinal).ToArray(), derived);
     }
+
+    /// <summary>A catalogue from parts already checked by <see cref="FromYaml"/> (the snapshot's): rules in id order, one allowlist per concrete profile.</summary>
+    internal static RuleCatalog FromParts(IReadOnlyList<Rule> rules, IReadOnlyList<Allowlist> allowlists, IReadOnlyList<string> attributePathModules, DerivedCallables derived) =>
+        new(rules, allowlists, attributePathModules, derived);
 
     private static Rule BuildRule(RuleYamlEntry entry)
     {
