@@ -31,7 +31,7 @@ public class CatalogSnapshotTests
         Assert.True(
             expected.AsSpan().SequenceEqual(embedded),
             $"{CatalogSnapshot.RepositoryPath} is stale (a rule, allowlist or derived file changed): scans stay correct but start slower. " +
-            $"Regenerate it with: {UpdateVariable}=1 dotnet test tests/TrainGuard.Scanning.Tests -- --filter-class '*CatalogSnapshotTests'");
+            $"Regenerate it with: {UpdateVariable}=1 dotnet test tests/TrainGuard.Scanning.Tests --filter FullyQualifiedName~CatalogSnapshot (then rebuild)");
         Assert.NotNull(CatalogSnapshot.TryLoadEmbeddedCatalog(DerivedCallables.Default));
         Assert.NotNull(CatalogSnapshot.TryLoadEmbeddedDerived());
     }
