@@ -77,6 +77,26 @@ public sealed class LogEndpointTests
     }
 
     [Fact]
+    public async Task Metrics_say_how_far_alert_derivation_is_behind_the_log()
+    {
+        await using var h = await ServerHarness.StartAsync(Backends.Sqlite);
+        await h.PostEventsOkAsync(Enumerable.Range(0, 5).Select(i => ServerHarness.Event(i)));
+
+        var metrics = string.Empty;
+        for (var waited = 0; waited < 200 && !metrics.Contains("trainguard_alert_deriver_cursor 5\n", StringComparison.Ordinal); waited++)
+        {
+            await Task.Delay(50);
+            using var response = await h.GetAsync("metrics", h.ReaderToken);
+            metrics = await response.Content.ReadAsStringAsync();
+        }
+
+        Assert.Contains("trainguard_alert_deriver_cursor 5\n", metrics, StringComparison.Ordinal);
+        Assert.Contains("trainguard_alert_deriver_lag_entries 0\n", metrics, StringComparison.Ordinal);
+        Assert.Contains("trainguard_alert_deriver_failures_total 0\n", metrics, StringComparison.Ordinal);
+        Assert.Contains("# TYPE trainguard_alert_deriver_lag_entries gauge", metrics, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Checkpoints_are_coalesced_when_an_interval_is_set_and_every_one_served_is_stored()
     {
         await using var h = await ServerHarness.StartAsync(Backends.Sqlite, o => o with { TreeHeadInterval = TimeSpan.FromMilliseconds(200) });

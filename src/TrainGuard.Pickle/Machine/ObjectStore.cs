@@ -99,6 +99,11 @@ internal sealed class ObjectStore
     }
 
     /// <summary>Grows the window while it is small; once full, evicts the oldest container to reuse its slot.</summary>
+    /// <remarks>
+    /// Called for every new container once the window is full, like <see cref="Evict"/> for every reused block: both are
+    /// compiled optimized on first use rather than running their ReadyToRun code until tiering promotes them.
+    /// </remarks>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void MakeRoom(int id)
     {
         if (_window.Length < WindowNodes)
@@ -389,6 +394,7 @@ internal sealed class ObjectStore
     }
 
     /// <summary>Takes a block from its owner (in the window); the owner keeps its inline child, its count and its imports/calls.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Evict(int id, int block)
     {
         var kept = _window[id & (_window.Length - 1)].Kept;

@@ -47,7 +47,10 @@ public sealed class DerivedCallables
     /// <summary>What is derived about a normalised <c>module.name</c>, or null.</summary>
     public DerivedCallable? Find(string normalizedName) => _byName.GetValueOrDefault(normalizedName);
 
-    public static DerivedCallables LoadEmbedded()
+    public static DerivedCallables LoadEmbedded() => CatalogSnapshot.TryLoadEmbeddedDerived() ?? LoadEmbeddedFiles();
+
+    /// <summary>Reads the embedded JSON files, never the precomputed snapshot (<see cref="CatalogSnapshot"/>).</summary>
+    internal static DerivedCallables LoadEmbeddedFiles()
     {
         var assembly = typeof(DerivedCallables).Assembly;
         var files = assembly.GetManifestResourceNames()
@@ -61,6 +64,10 @@ public sealed class DerivedCallables
             });
         return FromJson(files);
     }
+
+    /// <summary>Derived data already merged (the snapshot's): one entry per name.</summary>
+    internal static DerivedCallables FromEntries(IEnumerable<DerivedCallable> callables, IReadOnlyList<string> sources) =>
+        new(callables.ToDictionary(c => c.Name, StringComparer.Ordinal), sources);
 
     /// <summary>Reads derived data files (name, JSON text); a bad file is a configuration error naming it.</summary>
     public static DerivedCallables FromJson(IEnumerable<(string Name, string Json)> files)

@@ -29,14 +29,14 @@ public sealed class RuleCatalog
     private static readonly Lazy<RuleCatalog> LazyDefault = new(LoadEmbedded, LazyThreadSafetyMode.ExecutionAndPublication);
 
     /// <summary>Error kinds as the rule files spell them: <see cref="InputErrorKind.OverLimit"/> is <c>over_limit</c>.</summary>
-    private static readonly (string Name, InputErrorKind Kind)[] ErrorKindNames = Enum.GetValues<InputErrorKind>()
-        .Select(k => (string.Concat(k.ToString().Select((c, i) => i > 0 && char.IsUpper(c) ? "_" + char.ToLowerInvariant(c) : char.ToLowerInvariant(c).ToString())), k))
-        .ToArray();
+    private static readonly (string Name, InputErrorKind Kind)[] ErrorKindNames = SnakeCaseNames();
 
     private readonly Dictionary<string, Rule> _byId;
     private readonly Rule[] _globalRules;
-    private readonly Dictionary<InputErrorKind, Rule> _byErrorKind;
-    private readonly Dictionary<PolicyProfile, Allowlist> _allowlists;
+    // Indexed by the enum's value (arrays rather than dictionaries keyed by an enum: each of those is a generic
+    // instantiation the JIT compiles on every CLI run).
+    private readonly Rule?[] _byErrorKind;
+    private readonly Allowlist?[] _allowlists;
 
     private readonly HashSet<string> _attributePathModules;
 
@@ -48,10 +48,29 @@ public sealed class RuleCatalog
         _attributePathModules = attributePathModules.ToHashSet(StringComparer.Ordinal);
         _byId = rules.ToDictionary(r => r.Id, StringComparer.Ordinal);
         _globalRules = rules.Where(r => r.Kind == RuleKind.Global).ToArray();
-        _byErrorKind = rules.SelectMany(r => r.ErrorKinds.Select(k => (Kind: k, Rule: r))).ToDictionary(x => x.Kind, x => x.Rule);
+        _byErrorKind = new Rule?[ErrorKindNames.Length];
+        foreach (var rule in rules)
+        {
+            foreach (var kind in rule.ErrorKinds)
+            {
+                _byErrorKind[(int)kind] = _byErrorKind[(int)kind] is null ? rule : throw new ArgumentException($"error kind {kind} is mapped twice", nameof(rules));
+            }
+        }
+
         Descriptors = rules.Select(r => r.Descriptor).ToArray();
-        _allowlists = allowlists.ToDictionary(a => a.Profile);
-        _allowlists[PolicyProfile.Default] = Allowlist.Union(PolicyProfile.Default, ProfileNames.Concrete.Select(p => _allowlists[p]).ToArray());
+        _allowlists = new Allowlist?[Enum.GetValues<PolicyProfile>().Length];
+        foreach (var list in allowlists)
+        {
+            _allowlists[(int)list.Profile] = list;
+        }
+
+        var concrete = new Allowlist[ProfileNames.Concrete.Count];
+        for (var i = 0; i < concrete.Length; i++)
+        {
+            concrete[i] = GetAllowlist(ProfileNames.Concrete[i]);
+        }
+
+        _allowlists[(int)PolicyProfile.Default] = Allowlist.Union(PolicyProfile.Default, concrete);
     }
 
     /// <summary>The catalogue embedded in this assembly.</summary>
@@ -79,7 +98,8 @@ public sealed class RuleCatalog
     public bool TryGet(string id, out Rule rule) => _byId.TryGetValue(id, out rule!);
 
     /// <summary>The allowlist of a profile (<see cref="PolicyProfile.Default"/> is the union of the others).</summary>
-    public Allowlist GetAllowlist(PolicyProfile profile) => _allowlists[profile];
+    public Allowlist GetAllowlist(PolicyProfile profile) =>
+        (uint)profile < (uint)_allowlists.Length && _allowlists[(int)profile] is { } list ? list : throw new KeyNotFoundException($"no allowlist for profile {profile}");
 
     /// <summary>
     /// The dangerous-global rule that matches a <c>module.name</c>, or null when none does. When several
@@ -98,7 +118,7 @@ public sealed class RuleCatalog
             return (direct.Rule, direct.Pattern, null);
         }
 
-        if (_allowlists[PolicyProfile.Default].Allows(normalizedFullName))
+        if (GetAllowlist(PolicyProfile.Default).Allows(normalizedFullName))
         {
             return null;
         }
@@ -151,7 +171,8 @@ public sealed class RuleCatalog
     public Rule ClassifyError(MalformedInputException error) => ClassifyError(error.Kind);
 
     /// <inheritdoc cref="ClassifyError(MalformedInputException)"/>
-    public Rule ClassifyError(InputErrorKind kind) => _byErrorKind[kind];
+    public Rule ClassifyError(InputErrorKind kind) =>
+        (uint)kind < (uint)_byErrorKind.Length && _byErrorKind[(int)kind] is { } rule ? rule : throw new KeyNotFoundException($"no rule for error kind {kind}");
 
     /// <summary>The name of an error kind in the rule files (<c>over_limit</c>).</summary>
     public static string ErrorKindName(InputErrorKind kind) => ErrorKindNames.First(n => n.Kind == kind).Name;
@@ -172,8 +193,39 @@ public sealed class RuleCatalog
         return false;
     }
 
-    /// <summary>Loads the catalogue embedded in this assembly (use <see cref="Default"/> unless you need a fresh copy).</summary>
-    public static RuleCatalog LoadEmbedded()
+    /// <summary>The error kinds in snake case, as the rule files spell them (<c>OverLimit</c> is <c>over_limit</c>).</summary>
+    private static (string Name, InputErrorKind Kind)[] SnakeCaseNames()
+    {
+        var kinds = Enum.GetValues<InputErrorKind>();
+        var names = new (string, InputErrorKind)[kinds.Length];
+        var text = new System.Text.StringBuilder();
+        for (var k = 0; k < kinds.Length; k++)
+        {
+            text.Clear();
+            foreach (var c in kinds[k].ToString())
+            {
+                if (text.Length > 0 && char.IsUpper(c))
+                {
+                    text.Append('_');
+                }
+
+                text.Append(char.ToLowerInvariant(c));
+            }
+
+            names[k] = (text.ToString(), kinds[k]);
+        }
+
+        return names;
+    }
+
+    /// <summary>
+    /// Loads the catalogue embedded in this assembly (use <see cref="Default"/> unless you need a fresh copy): from its
+    /// precomputed snapshot when that matches the embedded files (<see cref="CatalogSnapshot"/>), else from the files.
+    /// </summary>
+    public static RuleCatalog LoadEmbedded() => CatalogSnapshot.TryLoadEmbeddedCatalog(DerivedCallables.Default) ?? LoadEmbeddedFiles();
+
+    /// <summary>Loads the catalogue from the embedded YAML files (and the derived callables from their JSON), never from the snapshot.</summary>
+    internal static RuleCatalog LoadEmbeddedFiles(DerivedCallables? derived = null)
     {
         var assembly = typeof(RuleCatalog).Assembly;
         var names = assembly.GetManifestResourceNames().Where(n => n.EndsWith(".yaml", StringComparison.Ordinal)).Order(StringComparer.Ordinal).ToArray();
@@ -181,7 +233,7 @@ public sealed class RuleCatalog
             .Select(n => (n, RuleYaml.ReadResource(assembly, n))).ToArray();
         var allowlistFiles = names.Where(n => n.StartsWith(AllowlistPrefix, StringComparison.Ordinal))
             .Select(n => (n, RuleYaml.ReadResource(assembly, n))).ToArray();
-        return FromYaml(ruleFiles, allowlistFiles, DerivedCallables.Default);
+        return FromYaml(ruleFiles, allowlistFiles, derived ?? DerivedCallables.Default);
     }
 
     /// <summary>
@@ -255,6 +307,10 @@ public sealed class RuleCatalog
 
         return new RuleCatalog(rules.OrderBy(r => r.Id, StringComparer.Ordinal).ToArray(), allowlists, attributePathModules.Distinct(StringComparer.Ordinal).ToArray(), derived);
     }
+
+    /// <summary>A catalogue from parts already checked by <see cref="FromYaml"/> (the snapshot's): rules in id order, one allowlist per concrete profile.</summary>
+    internal static RuleCatalog FromParts(IReadOnlyList<Rule> rules, IReadOnlyList<Allowlist> allowlists, IReadOnlyList<string> attributePathModules, DerivedCallables derived) =>
+        new(rules, allowlists, attributePathModules, derived);
 
     private static Rule BuildRule(RuleYamlEntry entry)
     {
