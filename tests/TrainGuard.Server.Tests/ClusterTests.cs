@@ -1,6 +1,9 @@
+using System.Net;
 using System.Text;
 using System.Text.Json.Nodes;
 using TrainGuard.Events;
+using TrainGuard.Ledger.Storage;
+using TrainGuard.Server.Cluster;
 using TrainGuard.Server.Hosting;
 using TrainGuard.Server.Ledger;
 using TrainGuard.Server.Tests.Support;
@@ -62,17 +65,49 @@ public sealed class ClusterTests
         await follower.PostEventsOkAsync([ServerHarness.Event(1), ServerHarness.Event(2)]);
         await sequencer.DisposeAsync();
 
-        var waited = System.Diagnostics.Stopwatch.StartNew();
-        while (!follower.Server.Cluster!.IsSequencer)
-        {
-            Assert.True(waited.Elapsed < TimeSpan.FromSeconds(10), "the follower did not take the sequencer role");
-            await Task.Delay(50);
-        }
-
+        await TakesOverAsync(follower);
         var answer = await follower.PostEventsOkAsync([ServerHarness.Event(3)]);
         Assert.Equal(2, (long)answer["results"]![0]!["index"]!);
         Assert.Equal(3, (long)answer["tree_size"]!);
-        Assert.Equal(1, follower.Server.Cluster.Takeovers);
+        Assert.Equal(1, follower.Server.Cluster!.Takeovers);
+    }
+
+    [PostgresFact]
+    public async Task Without_a_sequencer_a_batch_is_answered_503_and_stays_staged_until_one_takes_over()
+    {
+        var directory = TestPaths.NewTempDirectory();
+        var database = await Backends.NewDatabaseAsync(Backends.Postgres, directory);
+
+        // Something else holds the sequencer lock (a sequencer that hangs): the server can only follow.
+        var blocker = await PostgresLedgerStore.OpenAsync(database["postgresql:".Length..]);
+        await blocker.AcquireSequencerLockAsync();
+        await using var server = await ServerHarness.StartAtAsync(directory, database, o => o with { Cluster = new ClusterOptions { StagedWait = TimeSpan.FromSeconds(1) } });
+        var stuck = ServerHarness.Event(1);
+        using (var response = await server.PostEventsAsync(ServerHarness.Batch([stuck]), server.AgentToken))
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+            Assert.Equal("5", response.Headers.RetryAfter?.ToString());
+            Assert.Contains("no-sequencer", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        Assert.Equal(0, await server.Server.Store.Ledger.SizeAsync());
+        await blocker.DisposeAsync();
+
+        // The server takes the role and appends what was staged; the batch sent again is answered as duplicates.
+        await TakesOverAsync(server);
+        var again = await server.PostEventsOkAsync([stuck]);
+        Assert.Equal(("duplicate", 0L), ((string)again["results"]![0]!["status"]!, (long)again["results"]![0]!["index"]!));
+        Assert.Equal(1, await server.Server.Store.Ledger.SizeAsync());
+    }
+
+    private static async Task TakesOverAsync(ServerHarness server)
+    {
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (!server.Server.Cluster!.IsSequencer)
+        {
+            Assert.True(waited.Elapsed < TimeSpan.FromSeconds(10), "the server did not take the sequencer role");
+            await Task.Delay(50);
+        }
     }
 
     [Fact]
