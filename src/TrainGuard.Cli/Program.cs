@@ -96,6 +96,7 @@ public static class Program
         root.Subcommands.Add(ReviewCommand.Create(stdout, stderr));
         root.Subcommands.Add(RunsCommand.Create(stdout, stderr));
         root.Subcommands.Add(AccessCommand.Create(stdout, stderr));
+        root.Subcommands.Add(ReportCommand.Create(stdout, stderr));
         return root;
     }
 }
