@@ -26,6 +26,9 @@ public static class ReportHtml
         .figure b { display: block; font-size: 1.5rem; }
         table { border-collapse: collapse; width: 100%; margin: .4rem 0 1rem; }
         th, td { text-align: left; vertical-align: top; padding: .3rem .5rem; border-bottom: 1px solid #d8dee4; }
+        td { overflow-wrap: break-word; }
+        td.wrap, ul.headlines li { overflow-wrap: anywhere; }
+        td.time { white-space: nowrap; overflow-wrap: normal; }
         th { background: #f6f8fa; font-weight: 600; }
         td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
         code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: .92em; word-break: break-all; }
@@ -110,9 +113,9 @@ public static class ReportHtml
         foreach (var o in a.StillOpen)
         {
             h.Append("<tr><td>").Append(Severity(o.Severity)).Append("</td><td><code>").Append(Enc(o.RuleId)).Append("</code><br><span class=\"muted\">").Append(Enc(o.Title))
-                .Append("</span></td><td>").Append(Enc(o.Account ?? "-")).Append("</td><td>").Append(Enc(string.Join(", ", o.Hosts)))
-                .Append("</td><td>").Append(Enc(Time(o.OpenSince))).Append("</td><td>").Append(Enc(o.Status)).Append("</td><td class=\"num\">").Append(Num(o.Count))
-                .Append("</td><td>").Append(Enc(o.Reason)).Append("<br><code class=\"muted\">").Append(Enc(o.Id)).Append("</code></td></tr>\n");
+                .Append("</span></td><td class=\"wrap\">").Append(Enc(o.Account ?? "-")).Append("</td><td class=\"wrap\">").Append(Enc(string.Join(", ", o.Hosts)))
+                .Append("</td><td class=\"time\">").Append(Enc(Time(o.OpenSince))).Append("</td><td>").Append(Enc(o.Status)).Append("</td><td class=\"num\">").Append(Num(o.Count))
+                .Append("</td><td class=\"wrap\">").Append(Enc(o.Reason)).Append("<br><code class=\"muted\">").Append(Enc(o.Id)).Append("</code></td></tr>\n");
         }
 
         h.Append("</table>\n</section>\n");
@@ -135,8 +138,8 @@ public static class ReportHtml
             var access = n.AccessFindings + n.AccessWritersAdded == 0
                 ? "<span class=\"muted\">no finding</span>"
                 : $"<span class=\"bad\">{Num(n.AccessFindings)} finding(s), {Num(n.AccessWritersAdded)} new writer(s)</span>{(n.AccessAccounts.Count > 0 ? ": " + Enc(string.Join(", ", n.AccessAccounts)) : string.Empty)}";
-            h.Append("<tr><td><code>").Append(Enc(n.Host)).Append("</code></td><td>").Append(agent).Append("</td><td>")
-                .Append(n.LastHeartbeat is { } beat ? Enc(Time(beat)) : "<span class=\"muted\">never</span>").Append("</td><td>").Append(env).Append("</td><td>").Append(access)
+            h.Append("<tr><td><code>").Append(Enc(n.Host)).Append("</code></td><td>").Append(agent).Append("</td><td class=\"time\">")
+                .Append(n.LastHeartbeat is { } beat ? Enc(Time(beat)) : "<span class=\"muted\">never</span>").Append("</td><td>").Append(env).Append("</td><td class=\"wrap\">").Append(access)
                 .Append("</td><td class=\"num\">").Append(Num(n.Alerts)).Append("</td></tr>\n");
         }
 
@@ -160,7 +163,7 @@ public static class ReportHtml
         h.Append("<table><tr><th>time</th><th>node</th><th>what</th><th>checkpoint</th><th>verdict</th><th>owner</th><th class=\"num\">ledger</th></tr>\n");
         foreach (var p in c.Problems)
         {
-            h.Append("<tr><td>").Append(Enc(Time(p.At))).Append("</td><td>").Append(Enc(p.Host ?? "-")).Append("</td><td>").Append(Enc(p.Action))
+            h.Append("<tr><td class=\"time\">").Append(Enc(Time(p.At))).Append("</td><td>").Append(Enc(p.Host ?? "-")).Append("</td><td>").Append(Enc(p.Action))
                 .Append("</td><td class=\"mono\">").Append(Enc(p.Path ?? "-")).Append("</td><td>").Append(Enc(p.Verdict ?? "-")).Append(p.Rule is { } rule ? $" <code>{Enc(rule)}</code>" : string.Empty)
                 .Append("</td><td>").Append(Enc(p.Owner ?? "-")).Append("</td><td class=\"num\">").Append(Num(p.LedgerIndex)).Append("</td></tr>\n");
         }
