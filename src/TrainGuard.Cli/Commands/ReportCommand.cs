@@ -108,6 +108,15 @@ public static class ReportCommand
         {
             var file = InputValidation.ExistingFile(parse.GetValue(path), "FILE")!;
             var bytes = await File.ReadAllBytesAsync(file, ct);
+            try
+            {
+                SignedReport.Open(bytes, file); // not a signed report at all: an error before anything else is read
+            }
+            catch (MalformedInputException ex)
+            {
+                throw new CliException(ex.Message, ex);
+            }
+
             var verifier = parse.GetValue(logKey) is { } k ? InputValidation.LogKey(k) : VerifierFromDataDirectory(parse.GetValue(data));
             await using var store = await ServerCommand.OpenStoreAsync(parse.GetValue(db), parse.GetValue(data), mustExist: true, ct);
             ReportVerification result;

@@ -17,7 +17,7 @@ public sealed record ReportSeal(string Id, string Format, string Sha256, string 
 /// key whose text names the report, its format, the SHA-256 of its content and the index of the <c>report-issued</c>
 /// ledger entry that recorded that digest:
 /// <code>
-/// trainguard report v1
+/// trainguard-report/v1
 /// id rpt_...
 /// format html
 /// sha256 &lt;hex&gt;
@@ -36,7 +36,7 @@ public static class SignedReport
 
     public const string HtmlMarker = "<!-- trainguard-report-signature\n";
 
-    private const string Header = "trainguard report v1";
+    private const string Header = "trainguard-report/v1";
 
     /// <summary>The content a signature covers for <paramref name="report"/> in <paramref name="format"/>.</summary>
     public static byte[] Content(AuditReport report, string format) => format == Html
