@@ -94,16 +94,23 @@ public static class ReportCommand
         var logKey = CommonOptions.LogKey(required: false, "The ledger's verifier key (the key string or a file holding it). Default: the public half of the signing key in the data directory.");
         var data = CommonOptions.DataDirectory();
         var db = CommonOptions.Database();
+        var server = new ServerClientOptions(required: false, "Read the ledger entry from this server (a reader token) instead of its database; needs --log-key.");
         var command = new Command("verify", """
             Prove a report is the one the server issued: its signature verifies with the ledger's key, its content's
             SHA-256 is the one signed, and the ledger entry the signature names (report-issued) records that report
-            and digest. Name the server's store as 'ledger audit' does (--data-dir or --db).
+            and digest. Read the entry from the server's store as 'ledger audit' does (--data-dir or --db), or from a
+            running server (--server with a reader token, and the ledger's key pinned with --log-key).
+
+            Examples:
+              trainguard report verify week-49.html --data-dir /var/lib/trainguard
+              trainguard report verify week-49.json --server https://ledger.example.org:8443 --token-file reader.token --log-key log.vkey
 
             Exit codes: 0 verified; 1 the report was edited, signed by another key, or is not recorded in the ledger
             (the message says which); 2 error (not a signed report, no such database, no key).
             """);
         command.Arguments.Add(path);
         command.AddOptions(logKey, data, db);
+        server.AddTo(command);
         command.SetAction(async (parse, ct) =>
         {
             var file = InputValidation.ExistingFile(parse.GetValue(path), "FILE")!;
@@ -117,12 +124,18 @@ public static class ReportCommand
                 throw new CliException(ex.Message, ex);
             }
 
+            using var client = server.CreateClient(parse);
+            if (client is not null && parse.GetValue(logKey) is null)
+            {
+                throw new CliException("--server needs --log-key: the key a report must be signed with is pinned, never taken from the server that issued it");
+            }
+
             var verifier = parse.GetValue(logKey) is { } k ? InputValidation.LogKey(k) : VerifierFromDataDirectory(parse.GetValue(data));
-            await using var store = await ServerCommand.OpenStoreAsync(parse.GetValue(db), parse.GetValue(data), mustExist: true, ct);
+            await using var store = client is null ? await ServerCommand.OpenStoreAsync(parse.GetValue(db), parse.GetValue(data), mustExist: true, ct) : null;
             ReportVerification result;
             try
             {
-                result = await ReportVerifier.VerifyAsync(bytes, file, verifier, (index, token) => store.Ledger.GetEntryAsync(index, token), ct);
+                result = await ReportVerifier.VerifyAsync(bytes, file, verifier, (index, token) => store is not null ? store.Ledger.GetEntryAsync(index, token) : EntryFromServerAsync(client!, index, token), ct);
             }
             catch (MalformedInputException ex)
             {
@@ -133,6 +146,22 @@ public static class ReportCommand
             return result.Valid ? ExitCodes.Clean : ExitCodes.Findings;
         });
         return command;
+    }
+
+    /// <summary>The <c>report-issued</c> event at leaf <paramref name="index"/>, read through the event API (the first of that action after index - 1), or null.</summary>
+    private static async Task<byte[]?> EntryFromServerAsync(Ledger.Client.TrainGuardApiClient client, long index, CancellationToken cancellationToken)
+    {
+        var after = index > 0 ? $"&after={(index - 1).ToString(System.Globalization.CultureInfo.InvariantCulture)}" : string.Empty;
+        var answer = await ApiCalls.GetAsync(client, $"api/v1/events?action={ReportIssuedEvent.Action}&limit=1{after}", ApiCalls.ReaderToken, "the server has no events endpoint", cancellationToken);
+        foreach (var e in answer.GetProperty("events").EnumerateArray())
+        {
+            if (e.GetProperty("index").GetInt64() == index)
+            {
+                return System.Text.Encoding.UTF8.GetBytes(e.GetProperty("event").GetRawText());
+            }
+        }
+
+        return null;
     }
 
     private static async Task<long> AppendAsync(TransparencyLog log, LedgerAppend entry, CancellationToken cancellationToken)

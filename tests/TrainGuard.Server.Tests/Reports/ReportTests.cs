@@ -87,6 +87,18 @@ public sealed class ReportTests
         (code, var stdout, stderr) = await CliRunner.RunAsync("report", "verify", json, "--db", harness.Database, "--data-dir", harness.Directory);
         Assert.True(code == 0, stdout + stderr);
         Assert.Contains("signature by test.trainguard/ledger verified, content unchanged", stdout, StringComparison.Ordinal);
+        var vkey = Path.Combine(dir, "log.vkey");
+        File.WriteAllText(vkey, harness.Server.VerifierKey + "\n");
+        (code, stdout, stderr) = await CliRunner.RunAsync("report", "verify", json, "--server", harness.Server.BaseAddress.ToString(), "--token", harness.ReaderToken, "--log-key", vkey);
+        Assert.True(code == 0, stdout + stderr);
+        (code, _, stderr) = await CliRunner.RunAsync("report", "verify", json, "--server", harness.Server.BaseAddress.ToString(), "--token", harness.ReaderToken);
+        Assert.Equal(2, code);
+        Assert.Contains("--server needs --log-key", stderr, StringComparison.Ordinal);
+
+        // The server keeps appending after the command line's entry, and the ledger stays whole.
+        await harness.PostEventsAsAsync(await harness.NewTokenAsync(Role.Agent, Incident.Host), Heartbeat(Incident.Host));
+        (code, stdout, _) = await CliRunner.RunAsync("ledger", "audit", "--db", harness.Database, "--log-key", vkey);
+        Assert.True(code == 0, stdout);
 
         File.WriteAllText(json, File.ReadAllText(json).Replace("\"total\": " + alerts.Count, "\"total\": 0", StringComparison.Ordinal));
         (code, stdout, _) = await CliRunner.RunAsync("report", "verify", json, "--db", harness.Database, "--data-dir", harness.Directory);
