@@ -67,6 +67,31 @@ public sealed class AccessChecksTests
     }
 
     [Fact]
+    public async Task Agent_run_once_runs_the_configured_access_check()
+    {
+        using var dir = new TempDir();
+        var node = Node(dir, "ml-shared:x:2000:intern7");
+        var config = new AgentConfig
+        {
+            StateDirectory = dir.Combine("state"),
+            SpoolDirectory = dir.Combine("spool"),
+            SnapshotRoot = node,
+            AuditLog = null,
+            AuthLog = null,
+            HostName = "gpu-node-2",
+            AccessPolicy = dir.Write("policy.yaml", Policy),
+        };
+        using var host = new AgentHost(config, TextWriter.Null);
+        var output = new StringWriter();
+
+        var events = await host.RunOnceAsync(output, CancellationToken.None);
+
+        var finding = Assert.Single(events, e => e.Action == EventActions.AccessFinding);
+        Assert.Equal(("intern7", "gpu-node-2"), (finding.GetString("user.name"), finding.GetString("host.name")));
+        Assert.Contains("\"action\":\"access-finding\"", output.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void The_agent_configuration_reads_the_access_policy_and_interval()
     {
         var config = AgentConfig.Parse("access:\n  policy: /etc/trainguard/access-policy.yaml\nintervals:\n  access_seconds: 900\n");
