@@ -7,14 +7,15 @@ namespace TrainGuard.Benchmarks;
 /// Events as the agent writes them (<see cref="EventRecord.ToJsonLine"/>: members in the order set, id first),
 /// each kind split around its id so batches get fresh ids cheaply. By default the kill is of another user's process and
 /// the scanned checkpoint malicious (every event of those kinds raises a detection); <c>benign</c> makes them an
-/// account stopping its own process and a clean scan, as most of a cluster's traffic is.
+/// account stopping its own process and a clean scan, as most of a cluster's traffic is. With <c>host</c> every event
+/// comes from that node (as one host-bound agent token may send).
 /// </summary>
 internal sealed class AgentEvents
 {
     private const string IdMark = "00000000-0000-7000-8000-000000000000";
     private readonly (byte[] Before, byte[] After)[] _kinds;
 
-    public AgentEvents(bool benign = false)
+    public AgentEvents(bool benign = false, string? host = null)
     {
         var at = new DateTimeOffset(2026, 11, 23, 10, 12, 4, 551, TimeSpan.Zero);
         EventRecord[] kinds =
@@ -41,7 +42,7 @@ internal sealed class AgentEvents
                 .Set("trainguard.finding.rule", "TG-PKL-001").Set("trainguard.finding.message", "pickle global os.system reached through a memoized STACK_GLOBAL; loading this file runs a command")
                 .Set("trainguard.finding.location", "data.pkl offset 1311").Set("trainguard.verdict", benign ? "clean" : "malicious"),
         ];
-        _kinds = [.. kinds.Select(Split)];
+        _kinds = [.. kinds.Select(k => Split(host is null ? k : k.Set(EventFields.HostName, host)))];
     }
 
     /// <summary>A body <c>{"events":[...]}</c> of <paramref name="count"/> events, kinds in turn, fresh UUIDv7 ids.</summary>

@@ -133,6 +133,24 @@ public abstract class SqlLedgerStore : ILedgerStore
         }
     }
 
+    /// <summary>
+    /// Runs <paramref name="work"/> in a write transaction and commits it: for tables kept beside the ledger (alerts,
+    /// the account timeline). On SQLite it runs on the store's one writer connection behind the same in-process gate
+    /// as appends, so writers queue in order instead of sleeping in SQLite's busy handler while another holds the lock.
+    /// </summary>
+    public Task WriteAsync(Func<DbConnection, DbTransaction, Task> work, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(work);
+        return InWriteTransactionAsync(
+            async (connection, transaction) =>
+            {
+                await work(connection, transaction);
+                await transaction.CommitAsync(cancellationToken);
+                return true;
+            },
+            cancellationToken);
+    }
+
     public abstract ValueTask DisposeAsync();
 
     /// <summary>

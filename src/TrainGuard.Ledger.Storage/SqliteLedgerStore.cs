@@ -37,6 +37,7 @@ public sealed class SqliteLedgerStore : SqlLedgerStore
     private readonly SqliteConnection _writer;
     private readonly SemaphoreSlim _writeGate = new(1, 1);
     private WriterStatements? _statements;
+    private readonly Dictionary<string, SqlitePreparedStatement> _prepared = new(StringComparer.Ordinal);
 
     private SqliteLedgerStore(string connectionString, SqliteConnection writer)
         : base(SqlDialect.Sqlite)
@@ -92,9 +93,31 @@ public sealed class SqliteLedgerStore : SqlLedgerStore
         }
     }
 
+    /// <summary>
+    /// A statement prepared once on the writer connection and kept until the store is closed: for the hot per-row
+    /// statements of writes run through <see cref="SqlLedgerStore.WriteAsync"/> on tables beside the ledger. Call it only
+    /// inside such a write (it holds the writer).
+    /// </summary>
+    public SqlitePreparedStatement WriterStatement(string sql)
+    {
+        if (!_prepared.TryGetValue(sql, out var statement))
+        {
+            statement = new SqlitePreparedStatement(_writer, sql);
+            _prepared.Add(sql, statement);
+        }
+
+        return statement;
+    }
+
     public override async ValueTask DisposeAsync()
     {
         _statements?.Dispose();
+        foreach (var statement in _prepared.Values)
+        {
+            statement.Dispose();
+        }
+
+        _prepared.Clear();
         await _writer.DisposeAsync();
         _writeGate.Dispose();
     }

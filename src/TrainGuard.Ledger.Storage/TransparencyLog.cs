@@ -9,16 +9,24 @@ namespace TrainGuard.Ledger.Storage;
 /// The tamper-evident log as a server uses it: a durable <see cref="ILedgerStore"/>, the tree's nodes held in
 /// memory for microsecond proofs, and the log's Ed25519 key for signing tree heads. Opening rebuilds the
 /// tree from the stored leaf hashes and refuses to continue (fail closed) if it no longer reproduces the
-/// latest tree head the log signed. Appends are serialised; reads may run concurrently.
+/// latest tree head the log signed. Appends are serialised and grouped: appends that arrive while one is being
+/// committed are committed together in the next transaction (one durable sync, one tree head), each caller getting
+/// its own share of the result. Reads may run concurrently.
 /// </summary>
 public sealed class TransparencyLog
 {
     private const int LoadPage = 1 << 16;
 
+    /// <summary>Most entries one group commit carries (appends queued beyond it wait for the next).</summary>
+    private const int MaxGroupEntries = 20_000;
+
     private readonly ILedgerStore _store;
     private readonly NoteSigner _signer;
     private readonly MerkleLevels _levels;
     private readonly SemaphoreSlim _appendGate = new(1, 1);
+    private readonly Lock _queueLock = new();
+    private readonly List<PendingAppend> _queue = [];
+    private bool _draining;
 
     private TransparencyLog(ILedgerStore store, string origin, NoteSigner signer, MerkleLevels levels)
     {
@@ -149,7 +157,155 @@ public sealed class TransparencyLog
         return new TreeHeadDraft(appended.TreeSize, root, new TreeHead(Origin, appended.TreeSize, root).Sign(_signer));
     }
 
-    private async Task<AppendResult> AppendCoreAsync(IReadOnlyList<LedgerAppend> entries, bool withTreeHead, CancellationToken cancellationToken)
+    private Task<AppendResult> AppendCoreAsync(IReadOnlyList<LedgerAppend> entries, bool withTreeHead, CancellationToken cancellationToken)
+    {
+        var pending = new PendingAppend(entries, withTreeHead, cancellationToken);
+        bool lead;
+        lock (_queueLock)
+        {
+            _queue.Add(pending);
+            lead = !_draining;
+            _draining = true;
+        }
+
+        return lead ? LeadAsync(pending) : pending.Done.Task;
+    }
+
+    /// <summary>
+    /// Group commit: the append that finds no commit under way leads. It commits everything queued so far in one
+    /// transaction (one durable sync and one tree head for all of them), then, while appends queued meanwhile are
+    /// waiting, commits them too until its own is done; the rest are handed to a background drain so no caller
+    /// serves others for long.
+    /// </summary>
+    private async Task<AppendResult> LeadAsync(PendingAppend own)
+    {
+        await DrainAsync(own);
+        return await own.Done.Task;
+    }
+
+    private async Task DrainAsync(PendingAppend? own)
+    {
+        while (true)
+        {
+            List<PendingAppend> group;
+            lock (_queueLock)
+            {
+                if (_queue.Count == 0 || own?.Done.Task.IsCompleted == true)
+                {
+                    if (_queue.Count == 0)
+                    {
+                        _draining = false;
+                    }
+                    else
+                    {
+                        _ = Task.Run(() => DrainAsync(null));
+                    }
+
+                    return;
+                }
+
+                group = TakeGroup();
+            }
+
+            await CommitGroupAsync(group);
+        }
+    }
+
+    /// <summary>The queued appends, oldest first, up to <see cref="MaxGroupEntries"/> entries (at least one append).</summary>
+    private List<PendingAppend> TakeGroup()
+    {
+        var group = new List<PendingAppend>();
+        var entries = 0;
+        var taken = 0;
+        while (taken < _queue.Count && (group.Count == 0 || entries + _queue[taken].Entries.Count <= MaxGroupEntries))
+        {
+            entries += _queue[taken].Entries.Count;
+            group.Add(_queue[taken++]);
+        }
+
+        _queue.RemoveRange(0, taken);
+        return group;
+    }
+
+    /// <summary>Commits a group as one append; when that fails, each of its appends alone, so one bad append fails only itself.</summary>
+    private async Task CommitGroupAsync(List<PendingAppend> group)
+    {
+        group.RemoveAll(p => p.Cancellation.IsCancellationRequested && p.Done.TrySetCanceled(p.Cancellation));
+        if (group.Count == 0)
+        {
+            return;
+        }
+
+        if (group.Count == 1)
+        {
+            await CommitAloneAsync(group[0]);
+            return;
+        }
+
+        var combined = new List<LedgerAppend>(group.Sum(p => p.Entries.Count));
+        foreach (var pending in group)
+        {
+            combined.AddRange(pending.Entries);
+        }
+
+        AppendResult result;
+        try
+        {
+            result = await AppendLockedAsync(combined, group.Any(p => p.WithTreeHead), CancellationToken.None);
+        }
+        catch (Exception)
+        {
+            foreach (var pending in group)
+            {
+                await CommitAloneAsync(pending);
+            }
+
+            return;
+        }
+
+        var offset = 0;
+        var appendedBefore = 0;
+        foreach (var pending in group)
+        {
+            var slice = Slice(result, offset, pending.Entries.Count, appendedBefore, pending.WithTreeHead);
+            offset += pending.Entries.Count;
+            appendedBefore += slice.AppendedCount;
+            pending.Done.TrySetResult(slice);
+        }
+    }
+
+    private async Task CommitAloneAsync(PendingAppend pending)
+    {
+        try
+        {
+            pending.Done.TrySetResult(await AppendLockedAsync(pending.Entries, pending.WithTreeHead, pending.Cancellation));
+        }
+        catch (OperationCanceledException) when (pending.Cancellation.IsCancellationRequested)
+        {
+            pending.Done.TrySetCanceled(pending.Cancellation);
+        }
+        catch (Exception ex)
+        {
+            pending.Done.TrySetException(ex);
+        }
+    }
+
+    /// <summary>One caller's share of a group's <paramref name="result"/>: its inputs from <paramref name="offset"/>, its new leaves after the <paramref name="appendedBefore"/> of the appends before it.</summary>
+    private static AppendResult Slice(AppendResult result, int offset, int count, int appendedBefore, bool withTreeHead)
+    {
+        var duplicates = result.Duplicates.AsSpan(offset, count).ToArray();
+        var appended = duplicates.Count(d => !d);
+        var leafHashes = result.LeafHashes.Length == result.AppendedCount * MerkleHash.Size
+            ? result.LeafHashes.Slice(appendedBefore * MerkleHash.Size, appended * MerkleHash.Size)
+            : ReadOnlyMemory<byte>.Empty;
+        return new AppendResult(result.FirstIndex + appendedBefore, result.Indices.AsSpan(offset, count).ToArray(), duplicates, appended, result.TreeSize)
+        {
+            LeafHashes = leafHashes,
+            TreeHead = withTreeHead ? result.TreeHead : null,
+        };
+    }
+
+    private async Task<AppendResult> AppendLockedAsync(IReadOnlyList<LedgerAppend> entries, bool withTreeHead, CancellationToken cancellationToken)
     {
         await _appendGate.WaitAsync(cancellationToken);
         try
@@ -220,5 +376,17 @@ public sealed class TransparencyLog
         {
             throw new LedgerIntegrityException($"the stored leaves no longer reproduce the checkpoint at size {claimed.Size}: history was rewritten; run the ledger audit");
         }
+    }
+
+    /// <summary>An append waiting for its group commit.</summary>
+    private sealed class PendingAppend(IReadOnlyList<LedgerAppend> entries, bool withTreeHead, CancellationToken cancellation)
+    {
+        public IReadOnlyList<LedgerAppend> Entries { get; } = entries;
+
+        public bool WithTreeHead { get; } = withTreeHead;
+
+        public CancellationToken Cancellation { get; } = cancellation;
+
+        public TaskCompletionSource<AppendResult> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 }

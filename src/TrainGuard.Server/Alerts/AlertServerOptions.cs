@@ -21,8 +21,11 @@ public sealed record AlertServerOptions
     /// <summary>How far after an open alert's last event a match still folds into it (event time).</summary>
     public TimeSpan FoldWindow { get; init; } = AlertDerivationOptions.DefaultFoldWindow;
 
-    /// <summary>Most ledger entries derived and stored in one transaction.</summary>
-    public int BatchSize { get; init; } = 1000;
+    /// <summary>
+    /// Most ledger entries derived and stored in one transaction. Large, so that under heavy ingest the deriver stores
+    /// what a whole group commit appended in one turn at the writer instead of falling behind one small batch per turn.
+    /// </summary>
+    public int BatchSize { get; init; } = 20_000;
 
     /// <summary>False: no alerts are derived (the API still answers from what is stored).</summary>
     public bool Derive { get; init; } = true;

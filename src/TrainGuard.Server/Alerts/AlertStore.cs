@@ -193,9 +193,16 @@ public sealed class AlertStore
                     }
                 }
 
-                foreach (var chunk in changes.Actors.Values.Chunk(ActorRowsPerStatement))
+                if (_ledger is SqliteLedgerStore sqlite)
                 {
-                    await InsertActorRowsAsync(connection, transaction, chunk, cancellationToken);
+                    InsertActorRows(sqlite, changes.Actors.Values, cancellationToken);
+                }
+                else
+                {
+                    foreach (var chunk in changes.Actors.Values.Chunk(ActorRowsPerStatement))
+                    {
+                        await InsertActorRowsAsync(connection, transaction, chunk, cancellationToken);
+                    }
                 }
 
                 foreach (var beat in changes.Heartbeats.Values)
@@ -589,17 +596,8 @@ public sealed class AlertStore
         }
     }
 
-    private async Task InTransactionAsync(Func<DbConnection, DbTransaction, Task> work, CancellationToken cancellationToken)
-    {
-        await using var connection = await _ledger.OpenConnectionAsync(cancellationToken);
-
-        // SQLite: BEGIN IMMEDIATE, so the transaction waits for the write lock instead of failing to upgrade a read.
-        await using var transaction = connection is SqliteConnection sqlite
-            ? sqlite.BeginTransaction(System.Data.IsolationLevel.Serializable, deferred: false)
-            : await connection.BeginTransactionAsync(cancellationToken);
-        await work(connection, transaction);
-        await transaction.CommitAsync(cancellationToken);
-    }
+    private Task InTransactionAsync(Func<DbConnection, DbTransaction, Task> work, CancellationToken cancellationToken) =>
+        _ledger.WriteAsync(work, cancellationToken);
 
     /// <summary>Most values one <c>IN</c> list or timeline query carries.</summary>
     private const int MaxInValues = 100;
@@ -615,10 +613,32 @@ public sealed class AlertStore
     }
 
     /// <summary>
-    /// Actor rows written by one statement: the deriver writes one row per event that names an account (most of them),
-    /// and one multi-row statement parsed once costs a fraction of a statement per row.
+    /// Actor rows written by one statement on PostgreSQL: the deriver writes one row per event that names an account (most
+    /// of them), and one multi-row statement parsed once costs a fraction of a statement per row. SQLite reuses one
+    /// prepared single-row statement instead (<see cref="InsertActorRows"/>).
     /// </summary>
     private const int ActorRowsPerStatement = 128;
+
+    /// <summary>SQLite: one row at a time through a statement prepared once on the writer (a few microseconds a row).</summary>
+    private static void InsertActorRows(SqliteLedgerStore sqlite, IEnumerable<ActorRow> rows, CancellationToken cancellationToken)
+    {
+        var insert = sqlite.WriterStatement(
+            "INSERT INTO actor_event (idx, ts, host, login_uid, account_name, attribution, logged_in_as) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) " + ActorUpsert);
+        foreach (var row in rows)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            insert.Bind(1, row.Index);
+            insert.Bind(2, row.TimestampMicros);
+            insert.Bind(3, row.Host);
+            insert.Bind(4, row.LoginUid);
+            insert.Bind(5, row.Name);
+            insert.Bind(6, row.Attribution);
+            insert.Bind(7, row.SessionUser);
+            insert.Execute();
+        }
+    }
+
+    private const string ActorUpsert = "ON CONFLICT (idx) DO UPDATE SET ts = excluded.ts, host = excluded.host, login_uid = excluded.login_uid, account_name = excluded.account_name, attribution = excluded.attribution, logged_in_as = excluded.logged_in_as";
 
     private static Task InsertActorRowsAsync(DbConnection connection, DbTransaction? transaction, ActorRow[] rows, CancellationToken cancellationToken)
     {
@@ -637,7 +657,7 @@ public sealed class AlertStore
             parameters[(i * 7) + 6] = ($"@s{i}", row.SessionUser);
         }
 
-        sql.Append(" ON CONFLICT (idx) DO UPDATE SET ts = excluded.ts, host = excluded.host, login_uid = excluded.login_uid, account_name = excluded.account_name, attribution = excluded.attribution, logged_in_as = excluded.logged_in_as");
+        sql.Append(' ').Append(ActorUpsert);
         return ExecuteAsync(connection, transaction, cancellationToken, sql.ToString(), parameters);
     }
 

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 using Microsoft.AspNetCore.Http;
 
@@ -31,8 +32,31 @@ internal static class OpsEndpoints
 
     public static Task MetricsAsync(HttpContext context, ServerState state)
     {
-        var text = state.Metrics.Render(state.Log.Size, state.TreeHeads.Latest.Size, state.TreeHeads.PublishedCount);
+        var text = state.Metrics.Render(state.Log.Size, state.TreeHeads.Latest.Size, state.TreeHeads.PublishedCount) + DeriverMetrics(state);
         return PlainAsync(context, StatusCodes.Status200OK, text, "text/plain; version=0.0.4; charset=utf-8");
+    }
+
+    /// <summary>How far live alert derivation is behind the log (docs/alerts.md, "Latency").</summary>
+    private static string DeriverMetrics(ServerState state)
+    {
+        if (state.Deriver is not { Cursor: >= 0 } deriver)
+        {
+            return string.Empty;
+        }
+
+        var cursor = deriver.Cursor;
+        return string.Create(CultureInfo.InvariantCulture, $"""
+            # HELP trainguard_alert_deriver_cursor The next ledger index live alert derivation will evaluate.
+            # TYPE trainguard_alert_deriver_cursor gauge
+            trainguard_alert_deriver_cursor {cursor}
+            # HELP trainguard_alert_deriver_lag_entries Ledger entries committed but not yet evaluated by the detections.
+            # TYPE trainguard_alert_deriver_lag_entries gauge
+            trainguard_alert_deriver_lag_entries {Math.Max(0, state.Log.Size - cursor)}
+            # HELP trainguard_alert_deriver_failures_total Derivation rounds that failed and started over from the stored cursor.
+            # TYPE trainguard_alert_deriver_failures_total counter
+            trainguard_alert_deriver_failures_total {deriver.Failures}
+
+            """);
     }
 
     private static async Task PlainAsync(HttpContext context, int status, string text, string contentType = "text/plain; charset=utf-8")

@@ -1,0 +1,477 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+using TrainGuard.Events;
+
+namespace TrainGuard.Benchmarks;
+
+/// <summary>
+/// <c>ingest-load</c>: the shipped server measured from outside its process, as a site sees it (issues #12 and #17).
+/// Starts <c>trainguard server run</c> (the built CLI, its own process, SQLite in a fresh data directory or the
+/// PostgreSQL database given), makes one agent token per simulated agent with <c>trainguard server token create</c>,
+/// and lets N agents post batches of realistic benign events: as fast as each batch is acknowledged, or at a fixed
+/// total rate (<c>--rate</c>). A probe posts one alert-raising event a second (a uid-0 account created, TG-DET-006) and
+/// polls <c>GET /api/v1/alerts</c> until its alert is listed: the alert latency a responder sees. Prints acknowledged
+/// events/s, request latency, alert latency and the server's CPU time per event; the server is stopped at the end.
+/// </summary>
+internal static class IngestLoad
+{
+    private const string Usage = """
+        usage: ingest-load --cli PATH [--agents N] [--batch N] [--seconds S] [--warmup S] [--rate EVENTS_PER_S]
+                           [--db SPEC [--servers N]] [--keep-data] [--json FILE]
+          --cli PATH     the built trainguard executable (src/TrainGuard.Cli/bin/Release/net10.0/trainguard)
+          --agents N     simulated agents, one token and one host each (default 100)
+          --batch N      events per POST (default 500, the agent's default)
+          --seconds S    measured period (default 30); --warmup S before it (default 5)
+          --rate R       total events/s the agents offer together (default: each posts again once acknowledged)
+          --db SPEC      the server's --db (default: SQLite in a fresh data directory)
+          --servers N    with a PostgreSQL --db: N server processes on it sharing one log signing key, the agents
+                         spread round robin over them (default 1)
+        """;
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        if (args.Contains("--help") || args.Contains("-h"))
+        {
+            Console.WriteLine(Usage);
+            return 0;
+        }
+
+        LoadOptions options;
+        try
+        {
+            options = LoadOptions.Parse(args);
+        }
+        catch (ArgumentException ex)
+        {
+            Console.Error.WriteLine($"ingest-load: {ex.Message}");
+            Console.Error.WriteLine(Usage);
+            return 2;
+        }
+
+        var dataDir = Path.Combine(Path.GetTempPath(), "trainguard-ingest-load-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(dataDir);
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(dataDir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+        var port = FreePort();
+        var servers = new List<Process>();
+        try
+        {
+            Console.WriteLine($"// creating {options.Agents} agent tokens and a reader token in {dataDir}");
+            var tokens = new string[options.Agents];
+            for (var i = 0; i < options.Agents; i++)
+            {
+                tokens[i] = await CliAsync(options, dataDir, "server", "token", "create", "--role", "agent", "--host", Host(i));
+            }
+
+            var reader = await CliAsync(options, dataDir, "server", "token", "create", "--role", "reader");
+            // One after another: the first creates the log signing key in the data directory, the others read it.
+            var addresses = new List<Uri>();
+            for (var i = 0; i < options.Servers; i++)
+            {
+                var serverPort = i == 0 ? port : FreePort();
+                var server = StartServer(options, dataDir, serverPort);
+                servers.Add(server);
+                await WaitListeningAsync(server);
+                addresses.Add(new Uri($"http://127.0.0.1:{serverPort}/"));
+            }
+
+            var result = await MeasureAsync(options, addresses, tokens, reader, servers);
+            result.Print();
+            if (options.JsonFile is { } json)
+            {
+                await File.WriteAllTextAsync(json, JsonSerializer.Serialize(result, new JsonSerializerOptions { WriteIndented = true }));
+            }
+
+            return 0;
+        }
+        finally
+        {
+            foreach (var server in servers)
+            {
+                if (!server.HasExited)
+                {
+                    server.Kill(entireProcessTree: true);
+                    await server.WaitForExitAsync();
+                }
+
+                server.Dispose();
+            }
+
+            if (!options.KeepData)
+            {
+                Directory.Delete(dataDir, recursive: true);
+            }
+        }
+    }
+
+    private static string Host(int agent) => "gpu-node-" + agent.ToString("D4", CultureInfo.InvariantCulture);
+
+    private static async Task<LoadResult> MeasureAsync(LoadOptions options, List<Uri> addresses, string[] tokens, string reader, List<Process> servers)
+    {
+        using var handler = new SocketsHttpHandler { MaxConnectionsPerServer = options.Agents + 4, PooledConnectionLifetime = Timeout.InfiniteTimeSpan };
+        var clients = addresses.Select(a => new HttpClient(handler, disposeHandler: false) { BaseAddress = a, Timeout = TimeSpan.FromSeconds(120) }).ToList();
+        var http = clients[0];
+        using var stop = new CancellationTokenSource();
+        var stats = new LoadStats();
+        var started = Stopwatch.GetTimestamp();
+        var agents = Enumerable.Range(0, options.Agents)
+            .Select(i => Task.Run(() => AgentAsync(clients[i % clients.Count], tokens[i], Host(i), options, stats, started, stop.Token)))
+            .ToArray();
+        var probeLatencies = new List<double>();
+        var probeTask = Task.Run(() => ProbeAsync(http, tokens[0], reader, Host(0), options, probeLatencies, stats, stop.Token));
+
+        await Task.Delay(TimeSpan.FromSeconds(options.WarmupSeconds));
+        var (events0, cpu0, at0) = (Interlocked.Read(ref stats.Events), servers.Sum(CpuSeconds), Stopwatch.GetTimestamp());
+        stats.Measuring = true;
+        var reportEvery = Math.Max(5, options.Seconds / 6);
+        for (var elapsed = 0; elapsed < options.Seconds; elapsed += reportEvery)
+        {
+            await Task.Delay(TimeSpan.FromSeconds(Math.Min(reportEvery, options.Seconds - elapsed)));
+            var seconds = Stopwatch.GetElapsedTime(at0).TotalSeconds;
+            Console.WriteLine($"// {seconds,5:N0} s: {(Interlocked.Read(ref stats.Events) - events0) / seconds,8:N0} events/s acknowledged, {stats.Failures} failed requests, {probeLatencies.Count} alert probes, deriver {await DeriverLagAsync(http, reader)} entries behind");
+        }
+
+        var (events1, cpu1, at1) = (Interlocked.Read(ref stats.Events), servers.Sum(CpuSeconds), Stopwatch.GetTimestamp());
+        stats.Measuring = false;
+        await stop.CancelAsync();
+        await Task.WhenAll(agents.Append(probeTask).Select(t => t.ContinueWith(_ => { }, TaskScheduler.Default)));
+        clients.ForEach(c => c.Dispose());
+
+        var wall = Stopwatch.GetElapsedTime(at0, at1).TotalSeconds;
+        var appended = events1 - events0;
+        double[] requests;
+        lock (stats.RequestMillis)
+        {
+            requests = [.. stats.RequestMillis.Order()];
+        }
+
+        double[] probes, afterAck;
+        lock (probeLatencies)
+        {
+            probes = [.. probeLatencies.Order()];
+            afterAck = [.. stats.AfterAckMillis.Order()];
+        }
+
+        return new LoadResult(
+            options.Servers, options.Agents, options.Batch, options.Rate, wall, appended / wall, Interlocked.Read(ref stats.Failures),
+            Percentile(requests, 0.5), Percentile(requests, 0.99),
+            probes.Length, stats.ProbesMissed, Percentile(probes, 0.5), Percentile(probes, 0.95), probes.Length == 0 ? double.NaN : probes[^1],
+            Percentile(afterAck, 0.5), Percentile(afterAck, 0.95), afterAck.Length == 0 ? double.NaN : afterAck[^1],
+            appended == 0 ? double.NaN : (cpu1 - cpu0) / appended * 1e6, (cpu1 - cpu0) / wall);
+    }
+
+    /// <summary>One agent: a batch, then the next as soon as it is acknowledged, or on its schedule under <c>--rate</c>.</summary>
+    private static async Task AgentAsync(HttpClient http, string token, string host, LoadOptions options, LoadStats stats, long started, CancellationToken cancellationToken)
+    {
+        var events = new AgentEvents(benign: true, host: host);
+        var period = options.Rate is { } rate ? TimeSpan.FromSeconds((double)options.Agents * options.Batch / rate) : TimeSpan.Zero;
+
+        // Spread the agents' first posts over one period, as real agents are not synchronised.
+        var offset = period * Random.Shared.NextDouble();
+        for (var n = 0L; !cancellationToken.IsCancellationRequested; n++)
+        {
+            if (period > TimeSpan.Zero)
+            {
+                var due = offset + (period * n) - Stopwatch.GetElapsedTime(started);
+                if (due > TimeSpan.Zero)
+                {
+                    try
+                    {
+                        await Task.Delay(due, cancellationToken);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        return;
+                    }
+                }
+            }
+
+            var body = events.Body(options.Batch);
+            var at = Stopwatch.GetTimestamp();
+            try
+            {
+                using var request = Post(token, body);
+                using var response = await http.SendAsync(request, cancellationToken);
+                if (response.StatusCode != HttpStatusCode.OK)
+                {
+                    Interlocked.Increment(ref stats.Failures);
+                    await Task.Delay(100, cancellationToken);
+                    continue;
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            catch (HttpRequestException)
+            {
+                Interlocked.Increment(ref stats.Failures);
+                continue;
+            }
+
+            Interlocked.Add(ref stats.Events, options.Batch);
+            if (stats.Measuring)
+            {
+                lock (stats.RequestMillis)
+                {
+                    stats.RequestMillis.Add(Stopwatch.GetElapsedTime(at).TotalMilliseconds);
+                }
+            }
+        }
+    }
+
+    /// <summary>Once a second: one alert-raising event, then <c>GET /api/v1/alerts</c> until its alert is listed.</summary>
+    private static async Task ProbeAsync(HttpClient http, string token, string reader, string host, LoadOptions options, List<double> latencies, LoadStats stats, CancellationToken cancellationToken)
+    {
+        var uid = 70_000;
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(1000, cancellationToken);
+                var measuring = stats.Measuring;
+                uid++;
+                var at = Stopwatch.GetTimestamp();
+                using (var request = Post(token, Encoding.UTF8.GetBytes("{\"events\":[" + UidZeroAccount(host, uid) + "]}")))
+                using (var response = await http.SendAsync(request, cancellationToken))
+                {
+                    if (response.StatusCode != HttpStatusCode.OK)
+                    {
+                        continue;
+                    }
+                }
+
+                var acknowledged = Stopwatch.GetTimestamp();
+
+                while (true)
+                {
+                    if (Stopwatch.GetElapsedTime(at) > TimeSpan.FromSeconds(60))
+                    {
+                        Interlocked.Increment(ref stats.ProbesMissed);
+                        break;
+                    }
+
+                    using var query = new HttpRequestMessage(HttpMethod.Get, $"api/v1/alerts?rule=TG-DET-006&user={uid}&limit=1");
+                    query.Headers.Authorization = new AuthenticationHeaderValue("Bearer", reader);
+                    using var answer = await http.SendAsync(query, cancellationToken);
+                    if (answer.IsSuccessStatusCode)
+                    {
+                        using var document = JsonDocument.Parse(await answer.Content.ReadAsByteArrayAsync(cancellationToken));
+                        if (document.RootElement.GetProperty("alerts").GetArrayLength() > 0)
+                        {
+                            if (measuring && stats.Measuring)
+                            {
+                                lock (latencies)
+                                {
+                                    latencies.Add(Stopwatch.GetElapsedTime(at).TotalMilliseconds);
+                                    stats.AfterAckMillis.Add(Stopwatch.GetElapsedTime(acknowledged).TotalMilliseconds);
+                                }
+                            }
+
+                            break;
+                        }
+                    }
+
+                    await Task.Delay(10, cancellationToken);
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            catch (HttpRequestException)
+            {
+            }
+        }
+    }
+
+    /// <summary>The server's <c>trainguard_alert_deriver_lag_entries</c> metric ("?" when it cannot be read).</summary>
+    private static async Task<string> DeriverLagAsync(HttpClient http, string reader)
+    {
+        try
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, "metrics");
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", reader);
+            using var response = await http.SendAsync(request);
+            var text = await response.Content.ReadAsStringAsync();
+            var line = text.Split('\n').FirstOrDefault(l => l.StartsWith("trainguard_alert_deriver_lag_entries ", StringComparison.Ordinal));
+            return line is null ? "?" : long.Parse(line.AsSpan(line.IndexOf(' ') + 1), CultureInfo.InvariantCulture).ToString("N0", CultureInfo.InvariantCulture);
+        }
+        catch (HttpRequestException)
+        {
+            return "?";
+        }
+    }
+
+    private static HttpRequestMessage Post(string token, byte[] body)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, "api/v1/events") { Content = new ByteArrayContent(body) };
+        request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        return request;
+    }
+
+    /// <summary><c>useradd -o -u 0</c> by login uid <paramref name="uid"/> on <paramref name="host"/>, as the audit collector reports it.</summary>
+    private static string UidZeroAccount(string host, int uid)
+    {
+        var id = uid.ToString(CultureInfo.InvariantCulture);
+        return new EventRecord(DateTimeOffset.UtcNow, EventActions.UserCreated)
+            .Set(EventFields.Outcome, "success").Set(EventFields.Module, "auditd").Set(EventFields.HostName, host)
+            .Set("user.audit.id", id).Set("user.audit.name", "probe" + id).Set("user.id", "0").Set("process.executable", "/usr/sbin/useradd")
+            .Set("user.target.id", "0").Set("user.target.name", "sysbackup" + id)
+            .ToJsonLine();
+    }
+
+    private static double Percentile(double[] sorted, double p) =>
+        sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p * sorted.Length) - 1)];
+
+    /// <summary>User + system CPU seconds of the process, from /proc.</summary>
+    private static double CpuSeconds(Process process)
+    {
+        process.Refresh();
+        return process.TotalProcessorTime.TotalSeconds;
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private static Process StartServer(LoadOptions options, string dataDir, int port)
+    {
+        var start = new ProcessStartInfo(options.Cli) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var arg in (string[])["server", "run", "--data-dir", dataDir, "--urls", $"http://127.0.0.1:{port}", "--log-level", "warning", "--rate-limit", "0"])
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        if (options.Db is { } db)
+        {
+            start.ArgumentList.Add("--db");
+            start.ArgumentList.Add(db);
+        }
+
+        var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {options.Cli}");
+        process.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is { } line)
+            {
+                Console.Error.WriteLine("server: " + line);
+            }
+        };
+        process.BeginErrorReadLine();
+        return process;
+    }
+
+    private static async Task WaitListeningAsync(Process server)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        while (await server.StandardOutput.ReadLineAsync(timeout.Token) is { } line)
+        {
+            if (line.StartsWith("trainguard server listening on", StringComparison.Ordinal))
+            {
+                Console.WriteLine("// " + line);
+                _ = server.StandardOutput.ReadToEndAsync(CancellationToken.None);
+                return;
+            }
+        }
+
+        throw new InvalidOperationException($"the server exited (code {server.ExitCode}) before it listened");
+    }
+
+    private static async Task<string> CliAsync(LoadOptions options, string dataDir, params string[] args)
+    {
+        var start = new ProcessStartInfo(options.Cli) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var arg in args.Concat(["--data-dir", dataDir]).Concat(options.Db is { } db ? ["--db", db] : Array.Empty<string>()))
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        using var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {options.Cli}");
+        var output = await process.StandardOutput.ReadToEndAsync();
+        var error = await process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        return process.ExitCode == 0
+            ? output.Trim()
+            : throw new InvalidOperationException($"trainguard {string.Join(' ', args)} failed ({process.ExitCode}): {error.Trim()}");
+    }
+
+    private sealed class LoadStats
+    {
+        public long Events;
+        public long Failures;
+        public long ProbesMissed;
+        public volatile bool Measuring;
+        public readonly List<double> RequestMillis = [];
+        public readonly List<double> AfterAckMillis = [];
+    }
+
+    private sealed record LoadOptions(string Cli, int Servers, int Agents, int Batch, int Seconds, int WarmupSeconds, double? Rate, string? Db, bool KeepData, string? JsonFile)
+    {
+        public static LoadOptions Parse(string[] args)
+        {
+            string? cli = null, db = null, json = null;
+            int agents = 100, batch = 500, seconds = 30, warmup = 5, servers = 1;
+            double? rate = null;
+            var keep = false;
+            for (var i = 0; i < args.Length; i++)
+            {
+                string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
+                int Count(int min) => int.TryParse(Value(), NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n >= min
+                    ? n : throw new ArgumentException($"{args[i - 1]} takes a whole number of at least {min}, not '{args[i]}'");
+                switch (args[i])
+                {
+                    case "--cli": cli = Value(); break;
+                    case "--agents": agents = Count(1); break;
+                    case "--servers": servers = Count(1); break;
+                    case "--batch": batch = Count(1); break;
+                    case "--seconds": seconds = Count(1); break;
+                    case "--warmup": warmup = Count(0); break;
+                    case "--rate": rate = Count(1); break;
+                    case "--db": db = Value(); break;
+                    case "--json": json = Value(); break;
+                    case "--keep-data": keep = true; break;
+                    default: throw new ArgumentException($"unknown option '{args[i]}'");
+                }
+            }
+
+            if (cli is null || !File.Exists(cli))
+            {
+                throw new ArgumentException(cli is null ? "--cli PATH is required" : $"--cli: no file at {cli} (build it: dotnet build -c Release src/TrainGuard.Cli)");
+            }
+
+            if (servers > 1 && (db is null || db.StartsWith("sqlite:", StringComparison.OrdinalIgnoreCase)))
+            {
+                throw new ArgumentException("--servers N needs a PostgreSQL --db (one SQLite file has one server)");
+            }
+
+            return new LoadOptions(Path.GetFullPath(cli), servers, agents, batch, seconds, warmup, rate, db, keep, json);
+        }
+    }
+
+    private sealed record LoadResult(
+        int Servers, int Agents, int Batch, double? OfferedRate, double Seconds, double EventsPerSecond, long FailedRequests,
+        double RequestP50Ms, double RequestP99Ms,
+        int AlertProbes, long AlertProbesMissed, double AlertP50Ms, double AlertP95Ms, double AlertMaxMs,
+        double AfterAckP50Ms, double AfterAckP95Ms, double AfterAckMaxMs,
+        double ServerCpuMicrosPerEvent, double ServerCpuCores)
+    {
+        public void Print()
+        {
+            Console.WriteLine($"{Servers} server(s), agents {Agents} x {Batch}-event batches{(OfferedRate is { } r ? $", offered {r:N0} events/s" : ", closed loop")}, {Seconds:N0} s measured");
+            Console.WriteLine($"acknowledged: {EventsPerSecond:N0} events/s ({FailedRequests} failed requests); request p50 {RequestP50Ms:N0} ms, p99 {RequestP99Ms:N0} ms");
+            Console.WriteLine($"alert latency, acknowledged POST to listed alert: p50 {AfterAckP50Ms:N0} ms, p95 {AfterAckP95Ms:N0} ms, max {AfterAckMaxMs:N0} ms over {AlertProbes} probes ({AlertProbesMissed} not listed within 60 s)");
+            Console.WriteLine($"alert latency, POST sent to listed alert: p50 {AlertP50Ms:N0} ms, p95 {AlertP95Ms:N0} ms, max {AlertMaxMs:N0} ms");
+            Console.WriteLine($"server CPU (all servers): {ServerCpuMicrosPerEvent:N1} µs per event, {ServerCpuCores:N2} cores");
+        }
+    }
+}
