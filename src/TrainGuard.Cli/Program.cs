@@ -99,6 +99,7 @@ public static class Program
         ("review", ReviewCommand.Create),
         ("runs", RunsCommand.Create),
         ("access", AccessCommand.Create),
+        ("report", ReportCommand.Create),
     ];
 
     public static RootCommand BuildRoot(TextWriter stdout, TextWriter stderr) => BuildRoot(stdout, stderr, verb: null);

@@ -87,6 +87,14 @@ public sealed class CliVocabularyTests : IDisposable
     {
         var command = Find(verb);
         var format = command.Options.SingleOrDefault(o => o.Name == "--format");
+        if (verb == "report")
+        {
+            // A signed document, not a findings report: html or json, written whole (no quiet form).
+            Assert.Contains(command.Options, o => o.Name == "--output");
+            Assert.Contains(Root.Parse(["report", "--format", "text"]).Errors, e => e.Message.Contains("text", StringComparison.Ordinal));
+            return;
+        }
+
         if (format is null)
         {
             Assert.DoesNotContain(command.Options, o => o.Name is "--output" or "--quiet");

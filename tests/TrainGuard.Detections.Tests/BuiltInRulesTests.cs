@@ -37,6 +37,7 @@ public sealed class BuiltInRulesTests
             ("TG-DET-017", "run-sabotage-critical", Severity.Critical, null),
             ("TG-DET-018", "run-anomaly", Severity.High, null),
             ("TG-DET-019", "run-attestation-failed", Severity.Critical, null),
+            ("TG-DET-020", "new-writer-to-shared-asset", Severity.High, null),
         };
         Assert.Equal(expected.Select(e => e.Id), rules.Keys.Order(StringComparer.Ordinal));
         Assert.All(expected, e => Assert.Equal((e.Name, e.Severity, e.Type), (rules[e.Id].Name, rules[e.Id].Severity, rules[e.Id].CorrelationType)));

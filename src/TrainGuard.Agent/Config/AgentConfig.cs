@@ -57,6 +57,11 @@ public sealed record AgentConfig
 
     public TimeSpan EnvInterval { get; init; } = TimeSpan.FromHours(6);
 
+    public TimeSpan AccessInterval { get; init; } = TimeSpan.FromHours(1);
+
+    /// <summary>The access policy (<c>access.policy</c>, docs/access.md) checked on <see cref="AccessInterval"/>; null: no access checks.</summary>
+    public string? AccessPolicy { get; init; }
+
     /// <summary>How often the audit and auth logs are checked for new lines.</summary>
     public TimeSpan LogPollInterval { get; init; } = TimeSpan.FromSeconds(1);
 
@@ -195,8 +200,9 @@ public sealed record AgentConfig
                     "heartbeat_seconds" => c with { HeartbeatInterval = reader.Seconds(v, "intervals." + k, 1) },
                     "checkpoints_seconds" => c with { CheckpointInterval = reader.Seconds(v, "intervals." + k, 1) },
                     "env_seconds" => c with { EnvInterval = reader.Seconds(v, "intervals." + k, 60) },
+                    "access_seconds" => c with { AccessInterval = reader.Seconds(v, "intervals." + k, 60) },
                     "log_poll_seconds" => c with { LogPollInterval = reader.Seconds(v, "intervals." + k, 0.1) },
-                    _ => throw reader.Unknown(k, v, "snapshot_seconds, heartbeat_seconds, checkpoints_seconds, env_seconds, log_poll_seconds"),
+                    _ => throw reader.Unknown(k, v, "snapshot_seconds, heartbeat_seconds, checkpoints_seconds, env_seconds, access_seconds, log_poll_seconds"),
                 }),
                 "audit" => reader.Section(value, key, config, (c, k, v) => k switch
                 {
@@ -216,7 +222,12 @@ public sealed record AgentConfig
                     "sites" => c with { EnvSites = reader.Strings(v, "env.sites") },
                     _ => throw reader.Unknown(k, v, "sites"),
                 }),
-                _ => throw reader.Unknown(key, value, "server, host_name, spool_dir, state_dir, snapshot_root, intervals, audit, auth_log, auth_journal, auth_journal_command, checkpoints, env"),
+                "access" => reader.Section(value, key, config, (c, k, v) => k switch
+                {
+                    "policy" => c with { AccessPolicy = reader.NullableString(v, "access.policy") },
+                    _ => throw reader.Unknown(k, v, "policy"),
+                }),
+                _ => throw reader.Unknown(key, value, "server, host_name, spool_dir, state_dir, snapshot_root, intervals, audit, auth_log, auth_journal, auth_journal_command, checkpoints, env, access"),
             };
         }
 

@@ -17,7 +17,7 @@ namespace TrainGuard.Agent.Runtime;
 /// <summary>
 /// <c>trainguard agent run</c>: every collector on its schedule, every event into the spool first and
 /// from there to the server. Loops: spool writer, shipper, heartbeat, node snapshots, checkpoint
-/// folders, environment checks, audit log (file followed across rotation, or stdin as an audisp
+/// folders, environment checks, access checks, audit log (file followed across rotation, or stdin as an audisp
 /// plugin), sshd log. A failing collector is logged and retried on its next tick; it never stops the others.
 /// </summary>
 public sealed class AgentHost : IDisposable
@@ -109,6 +109,12 @@ public sealed class AgentHost : IDisposable
             tasks.Add(Every(_config.EnvInterval, "env", async ct => (await env.RunAsync(DateTimeOffset.UtcNow, ct)).ForEach(Submit), stop.Token));
         }
 
+        if (_config.AccessPolicy is not null)
+        {
+            var access = new AccessChecks(_config.AccessPolicy, Path.Combine(_config.StateDirectory, "access-writers.json"), _config.SnapshotRoot);
+            tasks.Add(Every(_config.AccessInterval, "access", async ct => (await access.RunAsync(DateTimeOffset.UtcNow, ct)).ForEach(Submit), stop.Token));
+        }
+
         _audit = new AuditCollector(new AuditCollectorOptions { HostName = _config.HostName, AgentId = _agentId, SourcePath = _config.AuditStdin ? null : _config.AuditLog, AccountNames = LoadAccountNames() }, OnAuditEvent);
         if (_config.AuditStdin)
         {
@@ -183,6 +189,11 @@ public sealed class AgentHost : IDisposable
         if (_config.EnvSites.Count > 0)
         {
             events.AddRange(await new EnvChecks(_config.EnvSites, null, _config.SnapshotRoot).RunAsync(now, cancellationToken));
+        }
+
+        if (_config.AccessPolicy is not null)
+        {
+            events.AddRange(await new AccessChecks(_config.AccessPolicy, null, _config.SnapshotRoot).RunAsync(now, cancellationToken));
         }
 
         foreach (var e in events)

@@ -166,7 +166,7 @@ public static class RulesCommand
         return buffer.WrittenSpan.ToArray();
     }
 
-    private static DateTimeOffset Time(string text, string option)
+    internal static DateTimeOffset Time(string text, string option)
     {
         try
         {

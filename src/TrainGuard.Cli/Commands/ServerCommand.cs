@@ -116,6 +116,11 @@ public static class ServerCommand
             HelpName = "DIR",
             Description = "Run manifests (run.yaml, as 'ckpt check --run' reads them) by run name: DIR/NAME.yaml is the manifest of the run named NAME (trainguard.run.name); the run detectors check its seed and learning-rate schedule live. See docs/runs-forensics.md.",
         };
+        var reportEvery = new Option<string?>("--report-every")
+        {
+            HelpName = "AGE",
+            Description = "Issue the signed audit report (docs/report.md) every AGE (7d, 24h, 90m), covering the time since the last one: HTML and JSON in DATA_DIR/reports, a report.issued webhook to every enabled target. Default: no scheduled report.",
+        };
         var logLevel = new Option<string>("--log-level") { Description = "Least severe log level: trace, debug, information, warning, error.", DefaultValueFactory = _ => "information" };
         logLevel.AcceptOnlyFromAmong("trace", "debug", "information", "warning", "error");
         maxEvents.Validators.Add(r =>
@@ -142,7 +147,7 @@ public static class ServerCommand
 
         var command = new Command("server", Description);
         var run = new Command("run", RunDescription);
-        run.AddOptions(urls, tlsCert, tlsKey, clientCa, insecure, data, db, origin, signingKey, maxEvents, maxBytes, interval, rate, burst, witnessKeys, rules, placeholders, silentFactor, runManifests, logFormat, logLevel);
+        run.AddOptions(urls, tlsCert, tlsKey, clientCa, insecure, data, db, origin, signingKey, maxEvents, maxBytes, interval, rate, burst, witnessKeys, rules, placeholders, silentFactor, runManifests, reportEvery, logFormat, logLevel);
         run.SetAction(async (parse, ct) =>
         {
             // The rules are loaded first: one that does not load refuses the start, naming its file and line.
@@ -163,6 +168,12 @@ public static class ServerCommand
                 RateLimit = new RateLimit(parse.GetValue(rate), parse.GetValue(burst)),
                 Witnesses = [.. parse.GetValue(witnessKeys)!.Select(WitnessKey)],
                 Alerts = new AlertServerOptions { Rules = ruleSet, SilentFactor = parse.GetValue(silentFactor), Runs = RunDetectors(parse.GetValue(runManifests)) },
+                Reports = new Server.Reports.ReportServerOptions
+                {
+                    Every = parse.GetValue(reportEvery) is { } every
+                        ? ParseAge(every) ?? throw new CliException($"--report-every '{TextSanitizer.Escape(every, 40)}': give an age (7d, 24h, 90m)")
+                        : null,
+                },
                 LogFormat = parse.GetValue(logFormat) == "text" ? LogFormat.Text : LogFormat.Json,
                 LogLevel = Enum.Parse<LogLevel>(parse.GetValue(logLevel)!, ignoreCase: true),
             };
@@ -406,19 +417,9 @@ public static class ServerCommand
     internal static DateTimeOffset ParseExpiry(string text, DateTimeOffset now)
     {
         var trimmed = text.Trim();
-        if (trimmed.Length >= 2 && int.TryParse(trimmed.AsSpan(0, trimmed.Length - 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n) && n > 0)
+        if (ParseAge(trimmed) is { } span)
         {
-            TimeSpan? age = trimmed[^1] switch
-            {
-                'd' => TimeSpan.FromDays(n),
-                'h' => TimeSpan.FromHours(n),
-                'm' => TimeSpan.FromMinutes(n),
-                _ => null,
-            };
-            if (age is { } span)
-            {
-                return now + span;
-            }
+            return now + span;
         }
 
         if (Rfc3339.TryParse(trimmed, out var at))
@@ -427,6 +428,24 @@ public static class ServerCommand
         }
 
         throw new CliException($"--expires '{TextSanitizer.Escape(trimmed, 40)}': give an age (30d, 12h, 90m) or an RFC 3339 date-time (2027-01-31T00:00:00Z)");
+    }
+
+    /// <summary>An age: a positive whole number of days, hours or minutes (<c>30d</c>, <c>12h</c>, <c>90m</c>); null otherwise.</summary>
+    internal static TimeSpan? ParseAge(string text)
+    {
+        var trimmed = text.Trim();
+        if (trimmed.Length < 2 || !int.TryParse(trimmed.AsSpan(0, trimmed.Length - 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n) || n <= 0)
+        {
+            return null;
+        }
+
+        return trimmed[^1] switch
+        {
+            'd' => TimeSpan.FromDays(n),
+            'h' => TimeSpan.FromHours(n),
+            'm' => TimeSpan.FromMinutes(n),
+            _ => null,
+        };
     }
 
     private static Command KeyCommand(TextWriter stdout)

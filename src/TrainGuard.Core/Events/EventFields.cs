@@ -59,6 +59,9 @@ public static class EventActions
     public const string SocketClosed = "socket-closed";
     public const string ArtifactScanned = "artifact-scanned";
     public const string EnvFinding = "env-finding";
+    public const string AccessFinding = "access-finding";
+    public const string AccessWriterAdded = "access-writer-added";
+    public const string AccessWriterRemoved = "access-writer-removed";
     public const string CheckpointVerified = "checkpoint-verified";
     public const string CheckpointInspected = "checkpoint-inspected";
     public const string AgentHeartbeat = "agent-heartbeat";

@@ -101,6 +101,11 @@ public static class AlertReason
             return $"env verify found {List(f.Verdicts, "finding")}{files} on {hosts}{within}";
         }
 
+        if (actions.Contains("access-writer-added"))
+        {
+            return $"{actor} can now modify {List(f.Files, "asset")} on {hosts}{within}";
+        }
+
         if (actions.Contains("audit-config-changed"))
         {
             return $"{actor} changed the audit configuration with {List(f.Executables, "program")} on {hosts}{within}";

@@ -36,12 +36,8 @@ public static class AlertStatusEvent
         ArgumentNullException.ThrowIfNull(alert);
         ArgumentNullException.ThrowIfNull(change);
         ArgumentNullException.ThrowIfNull(submitter);
-        var id = UuidV7.NewId(now);
         var by = By(submitter);
-        var record = new EventRecord(now, Action, EventKinds.Event, id)
-            .Set(EventFields.Module, "server")
-            .Set(EventFields.Dataset, "server")
-            .Set(EventFields.Ingested, EventRecord.FormatTimestamp(now))
+        var record = ConflictAlert.ServerEvent(now, Action)
             .Set("message", $"{by} changed alert {alert.Id} ({alert.Rule.Id}) from {alert.Status} to {change.Status}")
             .Set("trainguard.alert.id", alert.Id)
             .Set("trainguard.alert.rule_id", alert.Rule.Id)
@@ -56,9 +52,7 @@ public static class AlertStatusEvent
             .Set("trainguard.submitter.identity", submitter.Identity)
             .Set("trainguard.submitter.label", submitter.Label)
             .Set("user.name", submitter.Identity);
-        var entry = record.ToCanonicalJson();
-        var row = EventIndexRow.FromEntry(0, entry) ?? throw new InvalidOperationException("the status change is not a well-formed event");
-        return new EventAppend(entry, ConflictAlert.ServerScope + "/" + id, row);
+        return ConflictAlert.ServerAppend(record, "the status change");
     }
 
     /// <summary>The change an <c>alert-status-changed</c> event records, or null when <paramref name="e"/> is not one.</summary>

@@ -39,6 +39,38 @@ public sealed class AlertTimeline
 
     public bool Truncated { get; set; }
 
+    /// <summary>
+    /// The timeline of an account (name or login uid) or a host, from the alert store's actor index: the same
+    /// sequence of store calls as <c>GET /api/v1/timeline</c>. Null when no event matches.
+    /// </summary>
+    public static async Task<AlertTimeline?> LoadAsync(AlertStore store, string? user, string? host, long? since, long? until, int limit, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        List<string> uids = [], names = [];
+        if (user is not null)
+        {
+            (uids, names) = await store.ResolveAccountAsync(user, cancellationToken);
+        }
+
+        var rows = await store.TimelineEventsAsync(uids, names, host, since, until, limit, cancellationToken);
+        if (rows.Count == 0)
+        {
+            return null;
+        }
+
+        var truncated = rows.Count > limit;
+        if (truncated)
+        {
+            rows.RemoveRange(limit, rows.Count - limit);
+        }
+
+        var alertIds = await store.AlertIdsByEventAsync(rows.Min(r => r.Index), rows.Max(r => r.Index), cancellationToken);
+        var alerts = (await store.AlertsOfAsync(uids, names, host, cancellationToken))
+            .Where(a => (since is null || AlertStore.Micros(a.LastSeen) >= since) && (until is null || AlertStore.Micros(a.FirstSeen) < until))
+            .ToList();
+        return Build(user is not null ? "user" : "host", user ?? host!, uids, names, rows, truncated, alertIds, alerts);
+    }
+
     /// <summary>Builds the timeline from its events (in time order, at most the limit) and the alerts about it.</summary>
     public static AlertTimeline Build(string kind, string value, IReadOnlyList<string> loginUids, IReadOnlyList<string> names, IReadOnlyList<TimelineRow> rows, bool truncated, IReadOnlyDictionary<long, List<string>> alertIds, IReadOnlyList<Alert> alerts)
     {
@@ -120,6 +152,8 @@ public sealed class AlertTimeline
             "env-finding" => $"env verify found {Text(e.FindingRule) ?? "a finding"} ({Text(e.Verdict) ?? "?"}) in {Text(e.FilePath) ?? "a file"}{OwnedBy(e, who)}",
             "checkpoint-inspected" or "checkpoint-verified" =>
                 $"checkpoint {Text(e.FilePath) ?? "?"} {(e.Action == "checkpoint-inspected" ? "inspected" : "verified")}: {(e.FindingRule is { } rule ? $"{Text(rule)} ({Text(e.Verdict) ?? "?"})" : Text(e.Verdict) ?? "no finding")}{OwnedBy(e, who)}",
+            "access-writer-added" or "access-writer-removed" or "access-finding" =>
+                $"{who} {(e.Action == "access-writer-added" ? "can now" : e.Action == "access-finding" ? "can" : "can no longer")} modify {Text(e.FilePath) ?? "an asset"}{(e.FindingRule is { } accessRule ? $" ({Text(accessRule)})" : string.Empty)}",
             AlertStatusEvent.Action => Text(e.Message) ?? "alert status changed",
             _ => $"{who}: {Text(e.Action)}{(e.FilePath is { } path ? " " + Text(path) : string.Empty)}{failed}",
         };

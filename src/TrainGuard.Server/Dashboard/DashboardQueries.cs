@@ -133,32 +133,8 @@ internal static class DashboardQueries
     /// The timeline of an account (name or login uid) or a host, from the alert store's actor index: the same
     /// sequence of store calls as <c>GET /api/v1/timeline</c>. Null when no event matches.
     /// </summary>
-    public static async Task<AlertTimeline?> TimelineAsync(ServerState state, string? user, string? host, long? since, long? until, int limit, CancellationToken cancellationToken)
-    {
-        List<string> uids = [], names = [];
-        if (user is not null)
-        {
-            (uids, names) = await state.Alerts.ResolveAccountAsync(user, cancellationToken);
-        }
-
-        var rows = await state.Alerts.TimelineEventsAsync(uids, names, host, since, until, limit, cancellationToken);
-        if (rows.Count == 0)
-        {
-            return null;
-        }
-
-        var truncated = rows.Count > limit;
-        if (truncated)
-        {
-            rows.RemoveRange(limit, rows.Count - limit);
-        }
-
-        var alertIds = await state.Alerts.AlertIdsByEventAsync(rows.Min(r => r.Index), rows.Max(r => r.Index), cancellationToken);
-        var alerts = (await state.Alerts.AlertsOfAsync(uids, names, host, cancellationToken))
-            .Where(a => (since is null || AlertStore.Micros(a.LastSeen) >= since) && (until is null || AlertStore.Micros(a.FirstSeen) < until))
-            .ToList();
-        return AlertTimeline.Build(user is not null ? "user" : "host", user ?? host!, uids, names, rows, truncated, alertIds, alerts);
-    }
+    public static Task<AlertTimeline?> TimelineAsync(ServerState state, string? user, string? host, long? since, long? until, int limit, CancellationToken cancellationToken) =>
+        AlertTimeline.LoadAsync(state.Alerts, user, host, since, until, limit, cancellationToken);
 
     /// <summary>
     /// Changes an alert's status as <c>POST /api/v1/alerts/{id}/status</c> does: checked by the alert lifecycle,

@@ -21,6 +21,23 @@ public static class ConflictAlert
     /// <summary>The scope the server's own events are keyed in (no token can write it).</summary>
     public const string ServerScope = "server";
 
+    /// <summary>A new event of the server's own (module and dataset <c>server</c>, ingested now) with a new id.</summary>
+    public static EventRecord ServerEvent(DateTimeOffset now, string action) =>
+        new EventRecord(now, action, EventKinds.Event, UuidV7.NewId(now))
+            .Set(EventFields.Module, "server")
+            .Set(EventFields.Dataset, "server")
+            .Set(EventFields.Ingested, EventRecord.FormatTimestamp(now));
+
+    /// <summary>The ledger entry of one of the server's own events, keyed by its id in the <see cref="ServerScope"/>.</summary>
+    /// <param name="what">Names the event in the exception thrown when it is not a well-formed event.</param>
+    public static EventAppend ServerAppend(EventRecord record, string what)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        var entry = record.ToCanonicalJson();
+        var row = EventIndexRow.FromEntry(0, entry) ?? throw new InvalidOperationException($"{what} is not a well-formed event");
+        return new EventAppend(entry, ServerScope + "/" + record.Id, row);
+    }
+
     /// <summary>The alert for <paramref name="attempted"/>, refused because leaf <paramref name="existingIndex"/> holds <paramref name="existingEntry"/> under its key.</summary>
     public static EventAppend Create(EventAppend attempted, long existingIndex, byte[]? existingEntry, Submitter submitter, DateTimeOffset now)
     {
@@ -53,9 +70,7 @@ public static class ConflictAlert
             .Set("trainguard.submitter.role", ServerScope)
             .Set(EventFields.HostName, attempted.Row.Host)
             .Set("user.name", attempted.Row.User);
-        var entry = record.ToCanonicalJson();
-        var row = EventIndexRow.FromEntry(0, entry) ?? throw new InvalidOperationException("the conflict alert is not a well-formed event");
-        return new EventAppend(entry, ServerScope + "/" + id, row);
+        return ServerAppend(record, "the conflict alert");
     }
 
     /// <summary>

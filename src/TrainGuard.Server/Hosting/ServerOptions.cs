@@ -96,6 +96,9 @@ public sealed record ServerOptions
     /// <summary>Alerts: the detection rules, the agent-silent factor (docs/alerts.md).</summary>
     public AlertServerOptions Alerts { get; init; } = new();
 
+    /// <summary>The scheduled audit report (docs/report.md); none unless <see cref="Reports.ReportServerOptions.Every"/> is set.</summary>
+    public Reports.ReportServerOptions Reports { get; init; } = new();
+
     /// <summary>Witness keys whose <c>cosignature/v1</c> cosignatures the server accepts and serves (<c>--witness-key</c>).</summary>
     public IReadOnlyList<CosignerVerifier> Witnesses { get; init; } = [];
 }

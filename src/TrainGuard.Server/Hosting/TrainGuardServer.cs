@@ -33,6 +33,7 @@ public sealed class TrainGuardServer : IAsyncDisposable
     private readonly ServerState _state;
     private readonly ServerTls? _tls;
     private SqliteServerLock? _sqliteLock;
+    private Reports.ReportScheduler? _reports;
     private bool _disposed;
 
     private TrainGuardServer(WebApplication app, NoteSigner signer, ServerState state, ServerTls? tls, WebhookNotifications webhooks, IReadOnlyList<string> urls)
@@ -142,6 +143,7 @@ public sealed class TrainGuardServer : IAsyncDisposable
             state.Notifier = webhooks.Notifier;
             Configure(app, state);
             WebhookEndpoints.Map(app, state, webhooks.Store);
+            Reports.ReportEndpoints.Map(app, state, signer);
             DashboardSetup.Map(app, state);
             if (PrivateFiles.IsShared(options.DataDirectory))
             {
@@ -164,7 +166,14 @@ public sealed class TrainGuardServer : IAsyncDisposable
             }
 
             logger.LogInformation("TrainGuard server listening on {Urls}; store {Store}; log {Origin} at size {TreeSize}; verifier key {VerifierKey}", string.Join(", ", urls), store.Description, log.Origin, log.Size, log.Verifier.VerifierKey);
-            return new TrainGuardServer(app, signer, state, tls, webhooks, urls) { _sqliteLock = sqliteLock };
+            var server = new TrainGuardServer(app, signer, state, tls, webhooks, urls) { _sqliteLock = sqliteLock };
+            if (options.Reports.Every is not null)
+            {
+                server._reports = new Reports.ReportScheduler(state, signer, webhooks, options.Reports);
+                server._reports.Start();
+            }
+
+            return server;
         }
         catch
         {
@@ -237,6 +246,11 @@ public sealed class TrainGuardServer : IAsyncDisposable
         }
         finally
         {
+            if (_reports is not null)
+            {
+                await _reports.DisposeAsync();
+            }
+
             if (_state.Deriver is { } deriver)
             {
                 await deriver.DisposeAsync();

@@ -167,32 +167,14 @@ internal static class AlertEndpoints
             return;
         }
 
-        var ct = context.RequestAborted;
-        List<string> uids = [], names = [];
-        if (user is not null)
-        {
-            (uids, names) = await state.Alerts.ResolveAccountAsync(user, ct);
-        }
-
-        var rows = await state.Alerts.TimelineEventsAsync(uids, names, host, since, until, limit, ct);
-        if (rows.Count == 0)
+        var timeline = await AlertTimeline.LoadAsync(state.Alerts, user, host, since, until, limit, context.RequestAborted);
+        if (timeline is null)
         {
             var what = user is not null ? $"user '{Findings.TextSanitizer.Escape(user, 128)}'" : $"host '{Findings.TextSanitizer.Escape(host, 128)}'";
             await HttpJson.ProblemAsync(context, StatusCodes.Status404NotFound, "not-found", "No events", $"no events for {what}" + (since is not null || until is not null ? " in that time range" : string.Empty));
             return;
         }
 
-        var truncated = rows.Count > limit;
-        if (truncated)
-        {
-            rows.RemoveRange(limit, rows.Count - limit);
-        }
-
-        var alertIds = await state.Alerts.AlertIdsByEventAsync(rows.Min(r => r.Index), rows.Max(r => r.Index), ct);
-        var alerts = (await state.Alerts.AlertsOfAsync(uids, names, host, ct))
-            .Where(a => (since is null || AlertStore.Micros(a.LastSeen) >= since) && (until is null || AlertStore.Micros(a.FirstSeen) < until))
-            .ToList();
-        var timeline = AlertTimeline.Build(user is not null ? "user" : "host", user ?? host!, uids, names, rows, truncated, alertIds, alerts);
         await HttpJson.WriteAsync(context, StatusCodes.Status200OK, timeline.Write);
     }
 

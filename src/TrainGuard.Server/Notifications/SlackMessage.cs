@@ -27,6 +27,22 @@ public static class SlackMessage
         return text.Replace("&", "&amp;", StringComparison.Ordinal).Replace("<", "&lt;", StringComparison.Ordinal).Replace(">", "&gt;", StringComparison.Ordinal);
     }
 
+    /// <summary>A scheduled report was issued: its period, the figures and the HTML file's digest, as plain text.</summary>
+    public static byte[] Report(Reports.IssuedReport html)
+    {
+        ArgumentNullException.ThrowIfNull(html);
+        var r = html.Report;
+        var text = $"TrainGuard audit report {r.Id} for {WebhookPayloads.Timestamp(r.Since)} to {WebhookPayloads.Timestamp(r.Until)}: {r.Alerts.Total} alerts, {r.Alerts.StillOpen.Count} still open; {r.Nodes.Count(n => n.AgentHealth != "reporting")} of {r.Nodes.Count} nodes not reporting; ledger audit {r.Ledger.AuditVerdict}. HTML sha256 {html.Sha256} (ledger entry {html.LedgerIndex}).";
+        return WebhookPayloads.Json(w =>
+        {
+            w.WriteStartObject();
+            w.WriteString("text", Escape(text));
+            w.WriteBoolean("unfurl_links", false);
+            w.WriteBoolean("unfurl_media", false);
+            w.WriteEndObject();
+        });
+    }
+
     public static byte[] Alert(AlertNotification alert)
     {
         ArgumentNullException.ThrowIfNull(alert);

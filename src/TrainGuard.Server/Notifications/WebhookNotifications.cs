@@ -34,5 +34,17 @@ public sealed class WebhookNotifications : IAsyncDisposable
         return new WebhookNotifications(webhooks, dispatcher, new WebhookNotifier(webhooks, () => dispatcher?.Wake(), logger, time));
     }
 
+    /// <summary>Queues a <c>report.issued</c> message (the summary and both digests) for every enabled target; its webhook id, or null when there is no target.</summary>
+    public async Task<string?> ReportIssuedAsync(Reports.IssuedReport html, Reports.IssuedReport json, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var id = await WebhookNotifier.QueueAsync(Store, WebhookPayloads.ReportIssued, null, t => WebhookPayloads.Report(t.Mode, html, json, now), now, cancellationToken);
+        if (id is not null)
+        {
+            _dispatcher?.Wake();
+        }
+
+        return id;
+    }
+
     public ValueTask DisposeAsync() => _dispatcher?.DisposeAsync() ?? ValueTask.CompletedTask;
 }

@@ -16,6 +16,7 @@ public static class WebhookPayloads
     public const string AlertUpdated = "alert.updated";
     public const string AlertStatusChanged = "alert.status_changed";
     public const string Test = "webhook.test";
+    public const string ReportIssued = "report.issued";
 
     /// <summary>The contributing events a payload lists at most (<c>count</c> keeps the total): bodies stay well under 20 KB.</summary>
     public const int MaxEvents = 50;
@@ -47,6 +48,54 @@ public static class WebhookPayloads
             w.WriteString("message", "A test message from TrainGuard: this target receives alert notifications.");
             w.WriteEndObject();
         });
+
+    /// <summary>
+    /// The body telling that a scheduled report was issued: its id, period, the summary figures, and for each file
+    /// (HTML, JSON) its SHA-256 and the ledger entry recording it, so a receiver can check the file it fetches.
+    /// </summary>
+    public static byte[] Report(WebhookMode mode, Reports.IssuedReport html, Reports.IssuedReport json, DateTimeOffset timestamp)
+    {
+        ArgumentNullException.ThrowIfNull(html);
+        ArgumentNullException.ThrowIfNull(json);
+        var r = html.Report;
+        return mode == WebhookMode.Slack
+            ? SlackMessage.Report(html)
+            : Standard(ReportIssued, timestamp, w =>
+            {
+                w.WriteStartObject();
+                w.WriteString("id", r.Id);
+                w.WriteString("since", Timestamp(r.Since));
+                w.WriteString("until", Timestamp(r.Until));
+                w.WriteStartObject("summary");
+                w.WriteNumber("alerts", r.Alerts.Total);
+                w.WriteNumber("still_open", r.Alerts.StillOpen.Count);
+                w.WriteStartObject("by_severity");
+                foreach (var (severity, count) in r.Alerts.BySeverity)
+                {
+                    w.WriteNumber(severity, count);
+                }
+
+                w.WriteEndObject();
+                w.WriteNumber("nodes", r.Nodes.Count);
+                w.WriteNumber("nodes_not_reporting", r.Nodes.Count(n => n.AgentHealth != "reporting"));
+                w.WriteNumber("checkpoints_failed", r.Checkpoints.Problems.Count);
+                w.WriteNumber("ledger_size", r.Ledger.TreeSize);
+                w.WriteString("ledger_audit", r.Ledger.AuditVerdict);
+                w.WriteEndObject();
+                w.WriteStartArray("files");
+                foreach (var file in new[] { html, json })
+                {
+                    w.WriteStartObject();
+                    w.WriteString("format", file.Format);
+                    w.WriteString("sha256", file.Sha256);
+                    w.WriteNumber("ledger_index", file.LedgerIndex);
+                    w.WriteEndObject();
+                }
+
+                w.WriteEndArray();
+                w.WriteEndObject();
+            });
+    }
 
     /// <summary>RFC 3339 UTC with microseconds, as in the Standard Webhooks examples.</summary>
     public static string Timestamp(DateTimeOffset value) => value.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", CultureInfo.InvariantCulture);

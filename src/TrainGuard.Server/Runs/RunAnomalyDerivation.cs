@@ -79,8 +79,6 @@ public sealed class RunAnomalyDerivation
     public static EventAppend ToAppend(RunAnomaly anomaly)
     {
         var record = RunAnomalyEvents.ToEvent(anomaly, DateTimeOffset.UnixEpoch).Set("trainguard.submitter.role", ConflictAlert.ServerScope);
-        var entry = record.ToCanonicalJson();
-        var row = EventIndexRow.FromEntry(0, entry) ?? throw new InvalidOperationException("the run-anomaly event is not a well-formed event");
-        return new EventAppend(entry, ConflictAlert.ServerScope + "/" + record.Id, row);
+        return ConflictAlert.ServerAppend(record, "the run-anomaly event");
     }
 }
