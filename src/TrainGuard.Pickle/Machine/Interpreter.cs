@@ -705,9 +705,17 @@ internal sealed partial class Interpreter
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private ulong NewContainer(ValKind kind, int from, int to, int op)
     {
-        if (kind == ValKind.Tuple && from == to)
+        if (kind == ValKind.Tuple)
         {
-            return V.EmptyTuple;
+            if (from == to)
+            {
+                return V.EmptyTuple;
+            }
+
+            if ((uint)(to - from - ObjectStore.InlineChildren - 1) < ObjectStore.SmallChildren)
+            {
+                return V.Make(kind, _store.NewSmallTuple(_stack.AsSpan(from, to - from), op));
+            }
         }
 
         var id = _store.NewNode(op);
