@@ -69,7 +69,7 @@ internal sealed class ObjectStore
             MalformedInputException.ThrowLimit("number of containers", _maxObjects, offset);
         }
 
-        if (id >= _window.Length)
+        if (id >= _window.Length && (_window.Length < WindowNodes || MustEvict(_window[id & (_window.Length - 1)])))
         {
             MakeRoom(id);
         }
@@ -78,6 +78,14 @@ internal sealed class ObjectStore
         _count = id + 1;
         return id;
     }
+
+    /// <summary>
+    /// Whether the container leaving the window (the one whose slot a new container takes) needs
+    /// <see cref="MakeRoom"/>: it owns a block, is kept as a survivor, or has a wide first child in the side table.
+    /// The usual plain container (a plain small tuple too: its slot beside the window is simply reused) is overwritten.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool MustEvict(in Node n) => (n.Meta & (Node.FlagBlock | Node.FlagInteresting)) != 0 || n.C0 == Packed.Wide;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool InWindow(int id) => (uint)(_count - 1 - id) < (uint)_window.Length && id != 0;
@@ -111,8 +119,9 @@ internal sealed class ObjectStore
 
     /// <summary>Grows the window while it is small; once full, evicts the oldest container to reuse its slot.</summary>
     /// <remarks>
-    /// Called for every new container once the window is full, like <see cref="Evict"/> for every reused block: both are
-    /// compiled optimized on first use rather than running their ReadyToRun code until tiering promotes them.
+    /// Called for many new containers once the window is full (see <see cref="MustEvict"/>), like <see cref="Evict"/> for
+    /// every reused block: both are compiled optimized on first use rather than running their ReadyToRun code until
+    /// tiering promotes them.
     /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void MakeRoom(int id)
