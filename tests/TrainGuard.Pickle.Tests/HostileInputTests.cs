@@ -232,7 +232,8 @@ public class HostileInputTests
             .EmptyList().Memoize().Mark().Int(1).Global("os", "system").Int(2).Appends().Pop();
         for (var i = 0; i < 40_000; i++)
         {
-            b.Int(i).Int(i).Tuple2().Pop();
+            // Lists of two, each taking a block of the ring (a tuple of two keeps its children beside the window).
+            b.Mark().Int(i).Int(i).List().Pop();
         }
 
         var data = b.BinGet(0).Int(3).Append().Tuple1().Reduce().Stop().ToArray();
@@ -243,6 +244,45 @@ public class HostileInputTests
         var call = Assert.Single(a.Calls);
         Assert.Contains(call.Globals, g => g.FullName == "os.system");
         Assert.Equal("t.f([1, …])", call.Rendered);
+    }
+
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void Imports_inside_a_small_tuple_survive_it_leaving_the_window(int size)
+    {
+        var b = PickleBuilder.Create(4).Global("t", "f").Int(1);
+        for (var i = 1; i < size; i++)
+        {
+            b.Global("os", "system");
+        }
+
+        b = (size == 2 ? b.Tuple2() : b.Tuple3()).Memoize().Pop();
+        for (var i = 0; i < 300_000; i++)
+        {
+            b.EmptyList().Pop();
+        }
+
+        var data = b.BinGet(0).Tuple1().Reduce().Stop().ToArray();
+
+        var a = PickleMachine.Analyze(data);
+
+        Assert.Null(a.Error);
+        var call = Assert.Single(a.Calls);
+        Assert.Contains(call.Globals, g => g.FullName == "os.system");
+        Assert.Equal("t.f((1, …))", call.Rendered);
+    }
+
+    [Fact]
+    public void A_small_tuple_in_the_window_keeps_all_its_children()
+    {
+        var data = PickleBuilder.Create(4).Global("t", "f").Int(1).Global("os", "system").Int(2).Tuple3()
+            .Int(3).Int(4).Tuple2().Tuple2().Tuple1().Reduce().Stop().ToArray();
+
+        var a = PickleMachine.Analyze(data);
+
+        Assert.Null(a.Error);
+        Assert.Equal("t.f(((1, os.system, 2), (3, 4)))", Assert.Single(a.Calls).Rendered);
     }
 
     [Fact]

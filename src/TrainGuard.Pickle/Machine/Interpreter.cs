@@ -127,11 +127,19 @@ internal sealed partial class Interpreter
                     MemoPut(reader.ReadUInt4(), code, op);
                     break;
                 case Op.BinGet:
-                    PushMemo(reader.ReadUInt1(), code, op);
-                    break;
+                    {
+                        var index = (int)reader.ReadUInt1();
+                        PushMemo(_memo.GetFirstPage(index), index, code, op);
+                        break;
+                    }
+
                 case Op.LongBinGet:
-                    PushMemo(reader.ReadUInt4(), code, op);
-                    break;
+                    {
+                        var index = reader.ReadUInt4();
+                        PushMemo(_memo.Get(index), index, code, op);
+                        break;
+                    }
+
                 case Op.Mark:
                     reader.ReadNoArgument();
                     PushMark(op);
@@ -598,7 +606,7 @@ internal sealed partial class Interpreter
                 MemoPut(ins.Value, code, op);
                 break;
             case Op.Get:
-                PushMemo(ins.Value, code, op);
+                PushMemo(_memo.Get(ins.Value), ins.Value, code, op);
                 break;
             default:
                 throw new UnreachableException($"opcode {Op.Name(code)} decoded but not handled");
@@ -686,9 +694,8 @@ internal sealed partial class Interpreter
     private static void NoMark(byte code, int op) => Fail($"{Op.Name(code)} without a preceding MARK (could not find MARK)", op);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void PushMemo(long index, byte code, int op)
+    private void PushMemo(ulong v, long index, byte code, int op)
     {
-        var v = _memo.Get(index);
         if (v == 0)
         {
             MemoMissing(index, code, op);
@@ -705,9 +712,17 @@ internal sealed partial class Interpreter
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private ulong NewContainer(ValKind kind, int from, int to, int op)
     {
-        if (kind == ValKind.Tuple && from == to)
+        if (kind == ValKind.Tuple)
         {
-            return V.EmptyTuple;
+            if (from == to)
+            {
+                return V.EmptyTuple;
+            }
+
+            if ((uint)(to - from - ObjectStore.InlineChildren - 1) < ObjectStore.SmallChildren)
+            {
+                return V.Make(kind, _store.NewSmallTuple(_stack.AsSpan(from, to - from), op));
+            }
         }
 
         var id = _store.NewNode(op);

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using TrainGuard.Parsing;
@@ -8,7 +9,9 @@ namespace TrainGuard.Pickle.Machine;
 /// The containers of one analysis (8 bytes each), with memory bounded whatever the pickle builds:
 /// <list type="bullet">
 /// <item>a container keeps its first child inline and up to <see cref="BlockChildren"/> more in a block of a
-/// recycled ring, so only the most recent containers keep all their children;</item>
+/// recycled ring, so only the most recent containers keep all their children; a tuple of 2 or 3 (the pairs and
+/// triples data pickles are full of) keeps its other children in a slot of its own beside the window instead,
+/// until it leaves the window;</item>
 /// <item>only the last <see cref="WindowNodes"/> containers are kept at all; an older one is forgotten unless it
 /// holds an import or call (then it survives, with its first child, count and imports and calls), so a
 /// 50 MB pickle of millions of plain dicts costs a few MB here. A forgotten container renders as
@@ -24,6 +27,9 @@ internal sealed class ObjectStore
     public const int RingBlocks = 1 << 14;
     public const int MaxExtras = 256;
 
+    /// <summary>Children a small tuple keeps beside the window, after its inline first child.</summary>
+    public const int SmallChildren = 2;
+
     /// <summary>Containers kept whatever they hold (a power of two): the most recent ones.</summary>
     public const int WindowNodes = 1 << 18;
 
@@ -32,6 +38,11 @@ internal sealed class ObjectStore
 
     private readonly int _maxObjects;
     private Node[] _window = new Node[64];
+
+    // Children 2 and 3 of a small tuple, SmallChildren per window slot. A container keeps them here when it has
+    // more than InlineChildren kept children and no block (FlagBlock unset): nothing else is in that state.
+    // Allocated with the first small tuple, as long as the window.
+    private ulong[]? _small;
     private int _count = 1; // node 0: the shared empty tuple
     private Dictionary<int, Node>? _survivors;
     private Node _scratch;
@@ -58,7 +69,7 @@ internal sealed class ObjectStore
             MalformedInputException.ThrowLimit("number of containers", _maxObjects, offset);
         }
 
-        if (id >= _window.Length)
+        if (id >= _window.Length && (_window.Length < WindowNodes || MustEvict(_window[id & (_window.Length - 1)])))
         {
             MakeRoom(id);
         }
@@ -67,6 +78,14 @@ internal sealed class ObjectStore
         _count = id + 1;
         return id;
     }
+
+    /// <summary>
+    /// Whether the container leaving the window (the one whose slot a new container takes) needs
+    /// <see cref="MakeRoom"/>: it owns a block, is kept as a survivor, or has a wide first child in the side table.
+    /// The usual plain container (a plain small tuple too: its slot beside the window is simply reused) is overwritten.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool MustEvict(in Node n) => (n.Meta & (Node.FlagBlock | Node.FlagInteresting)) != 0 || n.C0 == Packed.Wide;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool InWindow(int id) => (uint)(_count - 1 - id) < (uint)_window.Length && id != 0;
@@ -100,8 +119,9 @@ internal sealed class ObjectStore
 
     /// <summary>Grows the window while it is small; once full, evicts the oldest container to reuse its slot.</summary>
     /// <remarks>
-    /// Called for every new container once the window is full, like <see cref="Evict"/> for every reused block: both are
-    /// compiled optimized on first use rather than running their ReadyToRun code until tiering promotes them.
+    /// Called for many new containers once the window is full (see <see cref="MustEvict"/>), like <see cref="Evict"/> for
+    /// every reused block: both are compiled optimized on first use rather than running their ReadyToRun code until
+    /// tiering promotes them.
     /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void MakeRoom(int id)
@@ -109,6 +129,11 @@ internal sealed class ObjectStore
         if (_window.Length < WindowNodes)
         {
             Array.Resize(ref _window, _window.Length * 2);
+            if (_small is not null)
+            {
+                Array.Resize(ref _small, _window.Length * SmallChildren);
+            }
+
             return;
         }
 
@@ -125,6 +150,10 @@ internal sealed class ObjectStore
             Evict(old, block);
             _ringOwner![block] = 0;
         }
+        else if (n.Kept > InlineChildren)
+        {
+            EvictSmall(old);
+        }
 
         if (n.Interesting)
         {
@@ -134,6 +163,54 @@ internal sealed class ObjectStore
         {
             _wideC0!.Remove(old);
         }
+    }
+
+    /// <summary>
+    /// A new tuple of 2 or 3 children: the first inline, the others in the tuple's slot beside the window, so
+    /// the pairs and triples of a data pickle do not each take (and recycle) a block of the ring.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public int NewSmallTuple(ReadOnlySpan<ulong> children, int offset)
+    {
+        Debug.Assert(children.Length is > InlineChildren and <= InlineChildren + SmallChildren, "a small tuple has 2 or 3 children");
+        var id = NewNode(offset);
+        var slot = id & (_window.Length - 1);
+        var meta = ((uint)children.Length << Node.HighShift) | (uint)children.Length;
+        foreach (var v in children)
+        {
+            if (IsInterestingChild(v))
+            {
+                meta |= Node.FlagInteresting;
+            }
+        }
+
+        ref var n = ref _window[slot];
+        SetC0(ref n, id, children[0]);
+        var small = (_small ??= new ulong[_window.Length * SmallChildren]).AsSpan(slot * SmallChildren, SmallChildren);
+        small[0] = children[1];
+        small[1] = children.Length > 2 ? children[2] : 0;
+        n.Meta = meta;
+        return id;
+    }
+
+    /// <summary>A small tuple leaving the window keeps its inline child, its count and its imports/calls.</summary>
+    private void EvictSmall(int id)
+    {
+        var slot = id & (_window.Length - 1);
+        ref var n = ref _window[slot];
+        if (n.Interesting)
+        {
+            for (var i = InlineChildren; i < n.Kept; i++)
+            {
+                var v = _small![(slot * SmallChildren) + i - InlineChildren];
+                if (IsInteresting(v))
+                {
+                    AddExtra(id, v);
+                }
+            }
+        }
+
+        n.Meta = (n.Meta & ~Node.KeptMask) | Node.FlagTruncated | InlineChildren;
     }
 
     /// <summary>How many children a container was given (saturating at <see cref="Node.MaxCount"/>; that too when forgotten).</summary>
@@ -171,6 +248,7 @@ internal sealed class ObjectStore
         }
 
         ref var n = ref _window[id & (_window.Length - 1)];
+        Debug.Assert(n.Kept <= InlineChildren || (n.Meta & Node.FlagBlock) != 0, "a small tuple is never added to");
         AddCount(ref n, children.Length);
         var meta = n.Meta;
         var i = 0;
@@ -325,6 +403,18 @@ internal sealed class ObjectStore
             dest[0] = GetC0(id);
         }
 
+        if (kept > InlineChildren && (meta & Node.FlagBlock) == 0)
+        {
+            // A small tuple (in the window: one that left it keeps only its inline child).
+            var slot = id & (_window.Length - 1);
+            for (var i = InlineChildren; i < kept; i++)
+            {
+                dest[i] = _small![(slot * SmallChildren) + i - InlineChildren];
+            }
+
+            return kept;
+        }
+
         var block = (int)(meta >> Node.HighShift);
         for (var i = InlineChildren; i < kept; i++)
         {
@@ -425,6 +515,9 @@ internal sealed class Memo
 
     private readonly int _maxEntries;
     private uint[]?[] _pages = new uint[]?[16];
+
+    // _pages[0] once allocated, held apart so BINGET (whose index always falls in it) reads it in one step.
+    private uint[] _firstPage = [];
     private Dictionary<long, ulong>? _wide;
     private Dictionary<long, ulong>? _sparse;
 
@@ -492,6 +585,19 @@ internal sealed class Memo
         PutSlow(index, value, offset);
     }
 
+    /// <summary><see cref="Get"/> for an index below <see cref="PageSize"/> (BINGET's one-byte index), with one load fewer.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public ulong GetFirstPage(int index)
+    {
+        var p = _firstPage;
+        if ((uint)index < (uint)p.Length && p[index] is var packed && packed != Packed.Wide)
+        {
+            return Packed.Unpack(packed);
+        }
+
+        return Get(index);
+    }
+
     private ulong GetSparse(long index) => _sparse is not null && _sparse.TryGetValue(index, out var v) ? v : 0;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -523,6 +629,7 @@ internal sealed class Memo
             var grown = _pages[0];
             Array.Resize(ref grown, Math.Min(size, PageSize));
             _pages[0] = grown;
+            _firstPage = grown;
             Put(index, value, offset);
             return;
         }
