@@ -128,6 +128,48 @@ class AttestationTests(unittest.TestCase):
             gradient_hook.remove()
         self.assertEqual({}, failed(self.attester.attest(self.optimizer)))
 
+    def test_a_hook_allowed_by_name_passes_only_as_that_installed_function(self):
+        # A legitimate global hook, named by the site: torch's own function from the installed (dpkg-recorded) file.
+        legitimate = torch.nn.init.calculate_gain
+        handle = torch.nn.modules.module.register_module_forward_hook(legitimate)
+        try:
+            self.assertIn("_global_forward_hooks", failed(self.attester.attest(self.optimizer))["hooks"])
+            allowed = Attester(allow_hooks=["torch.nn.init.calculate_gain"])
+            checks = allowed.attest(self.optimizer)
+            self.assertEqual({}, failed(checks))
+            hooks = next(c for c in checks if c["name"] == "hooks")
+            self.assertIn("allowed hook torch.nn.init.calculate_gain", hooks["detail"])
+        finally:
+            handle.remove()
+
+        # A look-alike given the allowed name (module and qualified name set by hand) is not that function.
+        def calculate_gain(nonlinearity, param=None):
+            return -1.0
+        calculate_gain.__module__ = "torch.nn.init"
+        calculate_gain.__qualname__ = "calculate_gain"
+        handle = torch.nn.modules.module.register_module_forward_hook(calculate_gain)
+        try:
+            problems = failed(Attester(allow_hooks=["torch.nn.init.calculate_gain"]).attest(self.optimizer))
+            self.assertIn("is not torch.nn.init.calculate_gain itself", problems["hooks"])
+        finally:
+            handle.remove()
+
+        # The allowed name swapped in the module for a look-alike: the module resolves to it, but its code is not the file's.
+        exec_globals = torch.nn.init.__dict__
+        module_code = compile("def calculate_gain(nonlinearity, param=None):\n    return -1.0\n", torch.nn.init.__file__, "exec")
+        code = next(c for c in module_code.co_consts if isinstance(c, types.CodeType))
+        spoof = types.FunctionType(code, exec_globals, "calculate_gain")
+        spoof.__qualname__ = "calculate_gain"
+        torch.nn.init.calculate_gain = spoof
+        handle = torch.nn.modules.module.register_module_forward_hook(spoof)
+        try:
+            problems = failed(Attester(allow_hooks=["torch.nn.init.calculate_gain"]).attest(self.optimizer))
+            self.assertIn("its code is not its file's", problems["hooks"])
+        finally:
+            handle.remove()
+            torch.nn.init.calculate_gain = legitimate
+        self.assertEqual({}, failed(self.attester.attest(self.optimizer)))
+
     def test_record_check_against_a_wheel_record_and_dpkg_md5sums(self):
         with tempfile.TemporaryDirectory() as tmp:
             site = os.path.join(tmp, "lib", "site-packages")

@@ -147,7 +147,7 @@ class Run:
     def __init__(self, optimizer, run_id=None, name=None, manifest=None, server=None, token=None, token_file=None,
                  events_file=None, sample_every=20, attest_every=500, rng_every=100, sample_size=4096,
                  batches_per_step=1, spike_factor=5.0, sink=None, queue_size=10_000, buffer_size=50_000,
-                 flush_interval=1.0):
+                 flush_interval=1.0, allow_hooks=()):
         import torch
 
         self.torch = torch
@@ -176,7 +176,7 @@ class Run:
         self._closed = False
         self._own_wrappers = set()
         self._own_hooks = set()
-        self._attester = Attester(self._own_wrappers, self._own_hooks)
+        self._attester = Attester(self._own_wrappers, self._own_hooks, allow_hooks=allow_hooks)
         self._sample = _CoordinateSample(self.optimizer, sample_size, torch)
         self._emit("run-started", {
             "trainguard.run.torch_version": torch.__version__,
