@@ -271,8 +271,17 @@ public sealed class MultiServerTests(ITestOutputHelper output)
             var page = JsonNode.Parse(await http.GetStringAsync($"api/v1/events?limit=1000{(after is null ? string.Empty : "&after=" + after)}"))!;
             foreach (var e in page["events"]!.AsArray())
             {
+                // A batch whose agent gave up (cancelled at the end of the test) after a follower staged it is still
+                // appended, after the tree head taken as final: it was never acknowledged, so it is no loss, and it
+                // lies beyond the final tree.
+                var index = (long)e!["index"]!;
+                if (index >= final.Size)
+                {
+                    continue;
+                }
+
                 rows++;
-                Assert.True(stored.TryAdd((string)e!["event"]!["id"]!, (long)e["index"]!), $"event {(string)e["event"]!["id"]!} is stored twice");
+                Assert.True(stored.TryAdd((string)e["event"]!["id"]!, index), $"event {(string)e["event"]!["id"]!} is stored twice");
             }
 
             after = (string?)page["next"];
