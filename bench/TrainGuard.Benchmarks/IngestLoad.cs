@@ -348,18 +348,7 @@ internal static class IngestLoad
 
     private static Process StartServer(LoadOptions options, string dataDir, int port)
     {
-        var start = new ProcessStartInfo(options.Cli) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var arg in (string[])["server", "run", "--data-dir", dataDir, "--urls", $"http://127.0.0.1:{port}", "--log-level", "warning", "--rate-limit", "0"])
-        {
-            start.ArgumentList.Add(arg);
-        }
-
-        if (options.Db is { } db)
-        {
-            start.ArgumentList.Add("--db");
-            start.ArgumentList.Add(db);
-        }
-
+        var start = StartInfo(options, dataDir, ["server", "run", "--urls", $"http://127.0.0.1:{port}", "--log-level", "warning", "--rate-limit", "0"]);
         var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {options.Cli}");
         process.ErrorDataReceived += (_, e) =>
         {
@@ -390,12 +379,7 @@ internal static class IngestLoad
 
     private static async Task<string> CliAsync(LoadOptions options, string dataDir, params string[] args)
     {
-        var start = new ProcessStartInfo(options.Cli) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var arg in args.Concat(["--data-dir", dataDir]).Concat(options.Db is { } db ? ["--db", db] : Array.Empty<string>()))
-        {
-            start.ArgumentList.Add(arg);
-        }
-
+        var start = StartInfo(options, dataDir, args);
         using var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {options.Cli}");
         var output = await process.StandardOutput.ReadToEndAsync();
         var error = await process.StandardError.ReadToEndAsync();
@@ -403,6 +387,18 @@ internal static class IngestLoad
         return process.ExitCode == 0
             ? output.Trim()
             : throw new InvalidOperationException($"trainguard {string.Join(' ', args)} failed ({process.ExitCode}): {error.Trim()}");
+    }
+
+    /// <summary>The CLI with <paramref name="args"/>, then the data directory and the store every command of a run shares.</summary>
+    private static ProcessStartInfo StartInfo(LoadOptions options, string dataDir, string[] args)
+    {
+        var start = new ProcessStartInfo(options.Cli) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var arg in args.Concat(["--data-dir", dataDir]).Concat(options.Db is { } db ? ["--db", db] : Array.Empty<string>()))
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        return start;
     }
 
     private sealed class LoadStats

@@ -622,8 +622,7 @@ public sealed class AlertStore
     /// <summary>SQLite: one row at a time through a statement prepared once on the writer (a few microseconds a row).</summary>
     private static void InsertActorRows(SqliteLedgerStore sqlite, IEnumerable<ActorRow> rows, CancellationToken cancellationToken)
     {
-        var insert = sqlite.WriterStatement(
-            "INSERT INTO actor_event (idx, ts, host, login_uid, account_name, attribution, logged_in_as) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) " + ActorUpsert);
+        var insert = sqlite.WriterStatement(ActorInsert + "(?1, ?2, ?3, ?4, ?5, ?6, ?7) " + ActorUpsert);
         foreach (var row in rows)
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -638,11 +637,13 @@ public sealed class AlertStore
         }
     }
 
+    private const string ActorInsert = "INSERT INTO actor_event (idx, ts, host, login_uid, account_name, attribution, logged_in_as) VALUES ";
+
     private const string ActorUpsert = "ON CONFLICT (idx) DO UPDATE SET ts = excluded.ts, host = excluded.host, login_uid = excluded.login_uid, account_name = excluded.account_name, attribution = excluded.attribution, logged_in_as = excluded.logged_in_as";
 
     private static Task InsertActorRowsAsync(DbConnection connection, DbTransaction? transaction, ActorRow[] rows, CancellationToken cancellationToken)
     {
-        var sql = new System.Text.StringBuilder("INSERT INTO actor_event (idx, ts, host, login_uid, account_name, attribution, logged_in_as) VALUES ");
+        var sql = new System.Text.StringBuilder(ActorInsert);
         var parameters = new (string Name, object? Value)[rows.Length * 7];
         for (var i = 0; i < rows.Length; i++)
         {

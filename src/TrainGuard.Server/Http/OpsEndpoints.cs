@@ -1,6 +1,6 @@
-using System.Globalization;
 using System.Text;
 using Microsoft.AspNetCore.Http;
+using TrainGuard.Server.Hosting;
 
 namespace TrainGuard.Server.Http;
 
@@ -43,38 +43,24 @@ internal static class OpsEndpoints
 
     public static Task MetricsAsync(HttpContext context, ServerState state)
     {
-        var text = state.Metrics.Render(state.Log.Size, state.TreeHeads.Latest.Size, state.TreeHeads.PublishedCount) + DeriverMetrics(state);
-        if (state.Cluster is { } cluster)
-        {
-            var more = new StringBuilder(text);
-            cluster.RenderMetrics(more);
-            text = more.ToString();
-        }
-
-        return PlainAsync(context, StatusCodes.Status200OK, text, "text/plain; version=0.0.4; charset=utf-8");
+        var text = new StringBuilder(state.Metrics.Render(state.Log.Size, state.TreeHeads.Latest.Size, state.TreeHeads.PublishedCount));
+        RenderDeriverMetrics(text, state);
+        state.Cluster?.RenderMetrics(text);
+        return PlainAsync(context, StatusCodes.Status200OK, text.ToString(), "text/plain; version=0.0.4; charset=utf-8");
     }
 
-    /// <summary>How far live alert derivation is behind the log (docs/alerts.md, "Latency").</summary>
-    private static string DeriverMetrics(ServerState state)
+    /// <summary>How far live alert derivation is behind the log (docs/alerts.md, "Live derivation and re-derivation on start").</summary>
+    private static void RenderDeriverMetrics(StringBuilder text, ServerState state)
     {
         if (state.Deriver is not { Cursor: >= 0 } deriver)
         {
-            return string.Empty;
+            return;
         }
 
         var cursor = deriver.Cursor;
-        return string.Create(CultureInfo.InvariantCulture, $"""
-            # HELP trainguard_alert_deriver_cursor The next ledger index live alert derivation will evaluate.
-            # TYPE trainguard_alert_deriver_cursor gauge
-            trainguard_alert_deriver_cursor {cursor}
-            # HELP trainguard_alert_deriver_lag_entries Ledger entries committed but not yet evaluated by the detections.
-            # TYPE trainguard_alert_deriver_lag_entries gauge
-            trainguard_alert_deriver_lag_entries {Math.Max(0, state.Log.Size - cursor)}
-            # HELP trainguard_alert_deriver_failures_total Derivation rounds that failed and started over from the stored cursor.
-            # TYPE trainguard_alert_deriver_failures_total counter
-            trainguard_alert_deriver_failures_total {deriver.Failures}
-
-            """);
+        ServerMetrics.Metric(text, "trainguard_alert_deriver_cursor", "gauge", "The next ledger index live alert derivation will evaluate.", cursor);
+        ServerMetrics.Metric(text, "trainguard_alert_deriver_lag_entries", "gauge", "Ledger entries committed but not yet evaluated by the detections.", Math.Max(0, state.Log.Size - cursor));
+        ServerMetrics.Metric(text, "trainguard_alert_deriver_failures_total", "counter", "Derivation rounds that failed and started over from the stored cursor.", deriver.Failures);
     }
 
     private static async Task PlainAsync(HttpContext context, int status, string text, string contentType = "text/plain; charset=utf-8")
