@@ -22,6 +22,32 @@ def trainguard_bin():
     return built if os.path.isfile(built) and os.access(built, os.X_OK) else None
 
 
+def per_tensor_function():
+    """(module, name) of the function AdamW's step hands each tensor to: `adamw._single_tensor_adamw` on torch 1.13,
+    `adam._single_tensor_adam` on torch 2.x (where AdamW is Adam with decoupled weight decay)."""
+    import torch.optim.adamw as adamw_module
+
+    if hasattr(adamw_module, "_single_tensor_adamw"):
+        return adamw_module, "_single_tensor_adamw"
+    import torch.optim.adam as adam_module
+
+    return adam_module, "_single_tensor_adam"
+
+
+class SavedSteps:
+    """The `step` each class defines itself, restored as it was (torch 2.x wraps an optimizer class's step on first use)."""
+
+    def __init__(self, *classes):
+        self.saved = [(cls, vars(cls).get("step")) for cls in classes]
+
+    def restore(self):
+        for cls, step in self.saved:
+            if step is not None:
+                cls.step = step
+            elif "step" in vars(cls):
+                delattr(cls, "step")
+
+
 def read_events(path):
     with open(path, encoding="utf-8") as handle:
         return [json.loads(line) for line in handle if line.strip()]

@@ -9,9 +9,8 @@ import tempfile
 import types
 import unittest
 
-import support  # noqa: F401
+import support
 import torch
-import torch.optim.adamw as adamw_module
 
 from trainguard_client._attest import Attester
 
@@ -22,16 +21,17 @@ def failed(checks):
 
 class AttestationTests(unittest.TestCase):
     def setUp(self):
-        self.saved_step = torch.optim.AdamW.step
-        self.saved_single = adamw_module._single_tensor_adamw
+        self.saved_steps = support.SavedSteps(torch.optim.AdamW, torch.optim.Adam)
+        self.per_tensor_module, self.per_tensor_name = support.per_tensor_function()
+        self.saved_single = getattr(self.per_tensor_module, self.per_tensor_name)
         self.saved_addcdiv = torch.Tensor.addcdiv_
         self.model = torch.nn.Linear(4, 2)
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=0.01)
         self.attester = Attester()
 
     def tearDown(self):
-        torch.optim.AdamW.step = self.saved_step
-        adamw_module._single_tensor_adamw = self.saved_single
+        self.saved_steps.restore()
+        setattr(self.per_tensor_module, self.per_tensor_name, self.saved_single)
         torch.Tensor.addcdiv_ = self.saved_addcdiv
 
     def test_torch_optimizers_as_installed_pass_every_check(self):
@@ -72,18 +72,21 @@ class AttestationTests(unittest.TestCase):
         self.assertIn("not torch's", problems["instance-patch"])
 
     def test_a_spoofed_step_compiled_with_torchs_file_name_fails(self):
-        # The attacker's step, compiled under adamw.py's name at AdamW.step's line, with adamw's own globals.
+        # The attacker's step, compiled under the real step's file name at its line (adamw.py's AdamW.step on torch
+        # 1.13, adam.py's Adam.step on 2.x), with that module's own globals.
         real = torch.optim.AdamW.step
         while hasattr(real, "__wrapped__"):
             real = real.__wrapped__
         code = real.__code__
-        source = "\n" * (code.co_firstlineno - 2) + "class AdamW:\n    def step(self, closure=None):\n" \
-            "        for group in self.param_groups:\n            group['maximize'] = not group['maximize']\n        return None\n"
+        owner = code.co_qualname.split(".")[0]
+        module = sys.modules[real.__module__]
+        source = "\n" * (code.co_firstlineno - 2) + "class %s:\n    def step(self, closure=None):\n" \
+            "        for group in self.param_groups:\n            group['maximize'] = not group['maximize']\n        return None\n" % owner
         namespace = {}
-        exec(compile(source, code.co_filename, "exec"), adamw_module.__dict__, namespace)  # noqa: S102 - the spoof under test
-        spoof = types.FunctionType(namespace["AdamW"].step.__code__, adamw_module.__dict__, "step")
-        spoof.__qualname__ = "AdamW.step"
-        self.assertEqual((code.co_filename, code.co_firstlineno, "AdamW.step"),
+        exec(compile(source, code.co_filename, "exec"), module.__dict__, namespace)  # noqa: S102 - the spoof under test
+        spoof = types.FunctionType(namespace[owner].step.__code__, module.__dict__, "step")
+        spoof.__qualname__ = owner + ".step"
+        self.assertEqual((code.co_filename, code.co_firstlineno, owner + ".step"),
                          (spoof.__code__.co_filename, spoof.__code__.co_firstlineno, spoof.__code__.co_qualname))
         torch.optim.AdamW.step = spoof
         problems = failed(self.attester.attest(self.optimizer))
@@ -91,15 +94,15 @@ class AttestationTests(unittest.TestCase):
         self.assertIn("is not what %s compiles to" % code.co_filename, problems["step-code"])
 
     def test_a_spoofed_function_the_step_calls_fails(self):
-        real = adamw_module._single_tensor_adamw
-        code = real.__code__
-        source = "\n" * (code.co_firstlineno - 1) + "def _single_tensor_adamw(*args, **kwargs):\n    return None\n"
+        module, name = self.per_tensor_module, self.per_tensor_name
+        code = getattr(module, name).__code__
+        source = "\n" * (code.co_firstlineno - 1) + "def %s(*args, **kwargs):\n    return None\n" % name
         namespace = {}
-        exec(compile(source, code.co_filename, "exec"), adamw_module.__dict__, namespace)  # noqa: S102
-        adamw_module._single_tensor_adamw = namespace["_single_tensor_adamw"]
+        exec(compile(source, code.co_filename, "exec"), module.__dict__, namespace)  # noqa: S102
+        setattr(module, name, namespace[name])
         problems = failed(self.attester.attest(self.optimizer))
         self.assertIn("step-code", problems)
-        self.assertIn("_single_tensor_adamw", problems["step-code"])
+        self.assertIn(name, problems["step-code"])
 
     def test_a_replaced_tensor_operation_fails(self):
         original = torch.Tensor.addcdiv_
@@ -208,8 +211,14 @@ class AttestationTests(unittest.TestCase):
         if not os.path.isfile("/var/lib/dpkg/info/python3-torch.md5sums") or "dist-packages" not in torch.__file__:
             self.skipTest("torch is not Debian's python3-torch here")
         checks = {c["name"]: c for c in self.attester.attest(self.optimizer)}
+        self.assertTrue(checks["record-hash"]["ok"], checks["record-hash"]["detail"])
         self.assertIn("python3-torch.md5sums", checks["record-hash"]["detail"])
-        self.assertIn(sys.modules["torch.optim.adamw"].__file__, checks["record-hash"]["detail"])
+        real = torch.optim.AdamW.step
+        while hasattr(real, "__wrapped__"):
+            real = real.__wrapped__
+        ok, detail = self.attester.record_check(real.__code__.co_filename)  # adamw.py on torch 1.13, adam.py on 2.x
+        self.assertTrue(ok, detail)
+        self.assertIn("md5 matches /var/lib/dpkg/info/python3-torch.md5sums", detail)
 
 
 if __name__ == "__main__":

@@ -26,10 +26,10 @@ class Workdir(unittest.TestCase):
     def setUp(self):
         self._tmp = tempfile.TemporaryDirectory(prefix="tg-client-test-")
         self.tmp = self._tmp.name
-        self._saved_step = torch.optim.AdamW.step
+        self._saved_steps = support.SavedSteps(torch.optim.AdamW, torch.optim.Adam)
 
     def tearDown(self):
-        torch.optim.AdamW.step = self._saved_step
+        self._saved_steps.restore()
         self._tmp.cleanup()
 
     def train(self, name, **options):
@@ -103,6 +103,24 @@ class CosineTests(Workdir):
         run.close()
         self.assertTrue(torch.equal(state, torch.get_rng_state()))
 
+    def test_sampled_steps_are_drawn_at_random_one_in_sample_every_on_average(self):
+        chosen = []
+        for _ in range(2):
+            model = torch.nn.Linear(4, 1)
+            optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+            sink = support.MemorySink()
+            run = trainguard_client.watch(optimizer, run_id="sampling", sink=sink, sample_every=4, attest_every=0)
+            for _ in range(400):
+                model(torch.ones(1, 4)).sum().backward()
+                optimizer.step()
+                optimizer.zero_grad()
+            self.assertTrue(run.close())
+            chosen.append({s["step"] for s in support.steps(sink.events) if s["cosine"] is not None})
+        for steps in chosen:
+            self.assertTrue(60 <= len(steps) <= 140, len(steps))  # 100 expected; outside is under one in a million
+            self.assertNotEqual({s for s in range(1, 401) if s % 4 == 0}, steps)
+        self.assertNotEqual(chosen[0], chosen[1])  # a fresh draw per run: no schedule to learn
+
     def test_non_finite_loss_is_sent_as_null_and_named(self):
         model = torch.nn.Linear(4, 1)
         optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
@@ -151,8 +169,9 @@ class WrapperTests(Workdir):
         model = torch.nn.Linear(4, 1)
         inner = torch.optim.SGD(model.parameters(), lr=0.1)
 
-        class AcceleratedOptimizer:
-            def __init__(self, optimizer):
+        class AcceleratedOptimizer(torch.optim.Optimizer):
+            # as accelerate's: a torch Optimizer subclass that never runs Optimizer.__init__ and delegates to .optimizer
+            def __init__(self, optimizer):  # noqa: super-init-not-called
                 self.optimizer = optimizer
 
         run = trainguard_client.watch(AcceleratedOptimizer(inner), run_id="acc", sink=support.MemorySink())
@@ -197,7 +216,9 @@ class _Handle:
 class StepHookTests(Workdir):
     def test_with_step_hooks_the_client_uses_them_and_attestation_accepts_only_its_own(self):
         model = torch.nn.Linear(4, 1)
-        optimizer = HookedSGD(model.parameters(), lr=0.1, momentum=0.9)
+        # torch 2.x has step hooks of its own; on torch 1.13 an imitation of that interface stands in.
+        native = hasattr(torch.optim.SGD, "register_step_post_hook")
+        optimizer = (torch.optim.SGD if native else HookedSGD)(model.parameters(), lr=0.1, momentum=0.9)
         sink = support.MemorySink()
         run = trainguard_client.watch(optimizer, run_id="hooks", sink=sink, sample_every=1)
         self.assertNotIn("step", vars(optimizer))

@@ -21,7 +21,7 @@ def watch(optimizer, run_id=None, manifest=None, **options):
 
     Events go to `events_file=` / `$TRAINGUARD_EVENTS_FILE` (JSON lines) or `server=` / `$TRAINGUARD_SERVER` with
     `token=`, `token_file=`, `$TRAINGUARD_TOKEN` or `$TRAINGUARD_TOKEN_FILE`. Options: `sample_every` (vector
-    metrics every N steps, default 20), `attest_every` (default 500), `rng_every` (default 100), `sample_size`
+    metrics on one step in N on average, the steps drawn at random; default 20), `attest_every` (default 500), `rng_every` (default 100), `sample_size`
     (coordinates for the cosine, default 4096), `batches_per_step`.
     """
     return Run(optimizer, run_id=run_id, manifest=manifest, **options)

@@ -347,13 +347,16 @@ class _State:
             innermost = function
             function = _next_in_chain(function)
             depth += 1
-        expected_file = getattr(sys.modules.get(owner.__module__), "__file__", None)
         code = innermost.__code__
         qualname = getattr(code, "co_qualname", None)
+        # The innermost step is the owner's own, or, where torch wrapped an inherited step onto the class (torch 2.x
+        # wraps `type(optimizer).step` on first use, and its AdamW inherits Adam's step), a base class's own step.
+        definer = next((k for k in owner.__mro__ if qualname == k.__qualname__ + ".step" and "step" in vars(k)), owner)
+        expected_file = getattr(sys.modules.get(definer.__module__), "__file__", None)
         if expected_file and os.path.realpath(code.co_filename) != os.path.realpath(expected_file):
             self.fail("step-code", "%s.step runs %s from %s, not from %s where %s is defined" % (
-                owner.__qualname__, _name(innermost), code.co_filename, expected_file, owner.__qualname__))
-        elif code.co_name != "step" or (qualname is not None and qualname != owner.__qualname__ + ".step"):
+                owner.__qualname__, _name(innermost), code.co_filename, expected_file, definer.__qualname__))
+        elif code.co_name != "step" or (qualname is not None and qualname != definer.__qualname__ + ".step"):
             self.fail("step-code", "%s.step runs %s (%s), not %s.step" % (owner.__qualname__, qualname or code.co_name, code.co_filename, owner.__qualname__))
         if not self.failures["step-code"]:
             self.notes["step-code"].append("%s.step: %d wrapper(s) and %d function(s) match their source" % (owner.__qualname__, depth - 1, len(self.seen)))

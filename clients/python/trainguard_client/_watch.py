@@ -2,9 +2,10 @@
 
 Work on the training thread is kept to a few clock reads and appending one tuple to a deque; the event envelope,
 JSON and the conversion of 0-dim tensors to numbers happen on the sender thread. Vector metrics (gradient norm,
-update norm and the cosine between the applied update and the negative gradient) are computed every
-`sample_every` steps on a fixed sample of coordinates chosen with the client's own generator (the training's
-random streams are never drawn from).
+update norm and the cosine between the applied update and the negative gradient) are computed on one step in
+`sample_every` on average, the steps drawn at random (an attacker who knows `sample_every` cannot keep to the steps
+between samples), on a fixed sample of coordinates; both with the client's own generators (the training's random
+streams are never drawn from).
 """
 
 import atexit
@@ -132,10 +133,13 @@ def _sink_from(server, token, token_file, events_file):
 def _inner_optimizer(optimizer):
     import torch
 
-    seen = 0
-    while not isinstance(optimizer, torch.optim.Optimizer) and hasattr(optimizer, "optimizer") and seen < 4:
-        optimizer = optimizer.optimizer  # accelerate's AcceleratedOptimizer and similar wrappers
-        seen += 1
+    # accelerate's AcceleratedOptimizer (the Trainer's) subclasses torch's Optimizer without being one: it delegates
+    # to `.optimizer`, which is the optimizer that steps. Other wrappers hold it the same way.
+    for _ in range(4):
+        inner = getattr(optimizer, "optimizer", None)
+        if inner is None or inner is optimizer or not isinstance(inner, torch.optim.Optimizer):
+            break
+        optimizer = inner
     if not isinstance(optimizer, torch.optim.Optimizer):
         raise TypeError("trainguard_client.watch needs a torch.optim.Optimizer, got %s" % type(optimizer).__name__)
     return optimizer
@@ -153,6 +157,7 @@ class Run:
         self.torch = torch
         self.optimizer = _inner_optimizer(optimizer)
         self.sample_every = max(1, int(sample_every))
+        self._chooser = random.Random(int.from_bytes(os.urandom(16), "little"))  # which steps are sampled
         self.attest_every = max(0, int(attest_every))
         self.rng_every = max(0, int(rng_every))
         self.batches_per_step = max(1, int(batches_per_step))
@@ -166,6 +171,8 @@ class Run:
         self.step = 0
         self.attestation_failed = False
         self._loss = None
+        self._held = None  # a step waiting for a loss reported after it (the Hugging Face callback's on_log)
+        self.loss_after_step = False
         self._batches = collections.deque()
         self._last_end = None
         self._pre = None
@@ -193,9 +200,19 @@ class Run:
 
     # ---- public API ---------------------------------------------------------------------------------------------
 
-    def record_loss(self, loss):
-        """The loss of the current step (a tensor or number); read on the sender thread, never synchronised here."""
-        self._loss = loss.detach() if hasattr(loss, "detach") else loss
+    def record_loss(self, loss, step=None):
+        """The loss of the current step (a tensor or number); read on the sender thread, never synchronised here.
+
+        With `loss_after_step` set (the Hugging Face callback sets it: the Trainer logs a step's loss after the step),
+        the last step is held until its loss arrives, or the next step, and `step` names the step the loss is of.
+        """
+        loss = loss.detach() if hasattr(loss, "detach") else loss
+        held = self._held
+        if held is not None and (step is None or step == held["step"]):
+            held["loss"] = loss
+            self._release()
+            return
+        self._loss = loss
 
     def record_batch(self, sample_ids):
         """The sample ids of one batch (the sampler wrapper calls this for you)."""
@@ -229,6 +246,7 @@ class Run:
         return checks
 
     def flush(self, timeout=5.0):
+        self._release()
         return self.outbox.flush(timeout)
 
     def close(self, timeout=5.0):
@@ -236,7 +254,13 @@ class Run:
             return True
         self._closed = True
         self._uninstall()
+        self._release()
         return self.outbox.close(timeout)
+
+    def _release(self):
+        held, self._held = self._held, None
+        if held is not None:
+            self.outbox.put(("run-step", held.pop("_time"), held, "event", None))
 
     @property
     def dropped(self):
@@ -293,7 +317,7 @@ class Run:
 
     def _before(self):
         try:
-            sampled = (self.step + 1) % self.sample_every == 0 or self.sample_every == 1
+            sampled = self.sample_every == 1 or self._chooser.random() * self.sample_every < 1.0
             self._sampled = self._sample.before() if sampled else None
         except Exception:  # noqa: BLE001 - telemetry never breaks a step
             self._sampled = None
@@ -325,7 +349,12 @@ class Run:
             fields["batch_ids"] = [batches.popleft() for _ in range(self.batches_per_step)]
         if self.rng_every and step % self.rng_every == 0:
             fields["rng_hash"], fields["seed"] = _rng_hash(self.torch), str(self.torch.initial_seed())
-        self.outbox.put(("run-step", time.time(), fields, "event", None))
+        if self.loss_after_step:
+            self._release()
+            fields["_time"] = time.time()
+            self._held = fields
+        else:
+            self.outbox.put(("run-step", time.time(), fields, "event", None))
         self._pre = None
         if self.attest_every and step % self.attest_every == 0:
             self.attest("periodic")

@@ -27,12 +27,13 @@ class TrainGuardCallback:
         try:
             self.run = Run(optimizer, **options)
             self.run.hf_seed = seed
+            self.run.loss_after_step = True  # the Trainer logs a step's loss after the step
         except Exception as error:  # noqa: BLE001 - a callback never stops training
             self.error = error
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         if self.run is not None and logs and "loss" in logs:
-            self.run.record_loss(logs["loss"])
+            self.run.record_loss(logs["loss"], step=getattr(state, "global_step", None))
 
     def on_step_end(self, args, state, control, **kwargs):
         # The optimizer hooks counted the step; keep the run's step in line with the Trainer's global step.

@@ -472,7 +472,7 @@ public static class ServerCommand
     {
         if (manifests is null)
         {
-            return new();
+            return new() { LiveDirection = true };
         }
 
         if (!manifests.Exists)
@@ -480,6 +480,6 @@ public static class ServerCommand
             throw new CliException($"--run-manifests: folder {manifests.FullName} does not exist");
         }
 
-        return new() { Manifest = new TrainGuard.Runs.Detectors.RunManifestFolder(manifests.FullName).Find };
+        return new() { LiveDirection = true, Manifest = new TrainGuard.Runs.Detectors.RunManifestFolder(manifests.FullName).Find };
     }
 }

@@ -20,6 +20,12 @@ internal sealed class DirectionWindow(long index)
 
     public DateTimeOffset? LastTime { get; private set; }
 
+    /// <summary>Live: negatives already reported before the window closed (0 when none was).</summary>
+    public long ReportedNegatives { get; set; }
+
+    /// <summary>Live: the window was reported critical before it closed.</summary>
+    public bool ReportedCritical { get; set; }
+
     public void Add(long step, int rank, double cosine, DateTimeOffset? time)
     {
         Samples++;

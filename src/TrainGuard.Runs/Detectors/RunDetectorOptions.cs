@@ -12,6 +12,14 @@ public sealed record RunDetectorOptions
     /// <summary>Direction: a window where more than this share of the sampled steps has cos &lt; 0 is critical (any is an alert).</summary>
     public double DirectionCriticalFraction { get; init; } = 0.01;
 
+    /// <summary>
+    /// Direction, live (the server): the first sampled step against the gradient in a window is reported when it
+    /// arrives (high), and the window as critical as soon as its negatives exceed <see cref="DirectionCriticalFraction"/>
+    /// of the most samples the window can hold (steps × ranks ÷ the client's <c>sample_every</c>); the window's close
+    /// reports only what was not said yet. Off (<c>runs inspect</c>, which has the whole run): one report per window.
+    /// </summary>
+    public bool LiveDirection { get; init; }
+
     /// <summary>Slowness: the window the rank medians are taken over.</summary>
     public TimeSpan SlownessWindow { get; init; } = TimeSpan.FromMinutes(1);
 

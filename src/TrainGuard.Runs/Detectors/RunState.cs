@@ -26,6 +26,7 @@ internal sealed class RunState
     private long _firstStep = long.MaxValue;
     private long _lastStep = long.MinValue;
     private long _cosineSamples;
+    private long _sampleEvery = 1;
 
     public RunState(RunEvent first, RunDetectorOptions options)
     {
@@ -77,6 +78,7 @@ internal sealed class RunState
         {
             case RunEventKind.Started:
                 InitialSeed ??= e.InitialSeed;
+                _sampleEvery = e.SampleEvery ?? _sampleEvery;
                 if (_declaredSeed is not null && e.InitialSeed is { } initial && initial != _declaredSeed)
                 {
                     Signal(e, RunAnomalyKinds.SeedMismatch, Severity.High, "seed", e.Rank, $"rank {e.Rank} started with seed {initial}; {Declared("seed")} declares {_declaredSeed}", null, 0, 0, 1, found);
@@ -211,6 +213,10 @@ internal sealed class RunState
         if (window is not null)
         {
             _lastDirectionEvent = e;
+            if (_options.LiveDirection && cosine < 0)
+            {
+                DirectionNow(window, e, step, cosine, found);
+            }
         }
 
         // The previous window closes once the current one is a tenth in: ranks lag each other by a few steps, not more.
@@ -221,6 +227,34 @@ internal sealed class RunState
         }
     }
 
+    /// <summary>
+    /// Live: the first negative of a window is reported at once, and the window as critical as soon as its negatives
+    /// exceed the critical share of the most samples it can hold, so an alert never waits for the window to end.
+    /// </summary>
+    private void DirectionNow(DirectionWindow window, RunEvent e, long step, double cosine, List<RunAnomaly> found)
+    {
+        var capacity = Math.Max(1.0, (double)_options.DirectionWindowSteps * Math.Max(WorldSize, _ranks.Count) / _sampleEvery);
+        var share = window.Negatives / capacity;
+        if (!window.ReportedCritical && share > _options.DirectionCriticalFraction)
+        {
+            window.ReportedCritical = true;
+            window.ReportedNegatives = window.Negatives;
+            var rank = window.Rank >= 0 ? window.Rank : (int?)null;
+            var detail = $"{window.Negatives} sampled steps in steps {WindowSteps(window)} have already moved against the gradient (cos < 0, lowest {RunDetectors.F(window.Lowest)}) on {(rank is { } r ? $"rank {r}" : "several ranks")}, first at step {window.FirstNegative}: more than {RunDetectors.F(_options.DirectionCriticalFraction * 100)}% of the {RunDetectors.F(capacity)} samples the window can hold, before it ends";
+            found.Add(Anomaly(e, RunAnomalyKinds.Direction, Severity.Critical, lead: false, rank, detail, window.Lowest, window.FirstNegative, window.LastNegative, window.Negatives, share));
+            Backed(RunAnomalyKinds.Direction, found);
+        }
+        else if (window.ReportedNegatives == 0)
+        {
+            window.ReportedNegatives = window.Negatives;
+            var detail = $"rank {e.Rank} at step {step} moved against the gradient (cos {RunDetectors.F(cosine)} < 0), the first such step in steps {WindowSteps(window)}; the window's share follows when it ends";
+            found.Add(Anomaly(e, RunAnomalyKinds.Direction, Severity.High, lead: false, e.Rank, detail, cosine, step, step, 1));
+            Backed(RunAnomalyKinds.Direction, found);
+        }
+    }
+
+    private string WindowSteps(DirectionWindow window) => $"{window.Index * _options.DirectionWindowSteps}..{((window.Index + 1) * _options.DirectionWindowSteps) - 1}";
+
     private void CloseDirection(DirectionWindow window, List<RunAnomaly> found)
     {
         if (window.Negatives == 0)
@@ -230,9 +264,14 @@ internal sealed class RunState
 
         var fraction = (double)window.Negatives / window.Samples;
         var critical = fraction > _options.DirectionCriticalFraction;
+        // Live: what was reported while the window was open is not said again, unless the close adds to it.
+        if (window.ReportedCritical || (window.ReportedNegatives >= window.Negatives && !critical))
+        {
+            return;
+        }
         var rank = window.Rank >= 0 ? window.Rank : (int?)null;
         var where = rank is { } r ? $"rank {r}" : "several ranks";
-        var detail = $"{window.Negatives} of {window.Samples} sampled steps ({RunDetectors.F(fraction * 100)}%) in steps {window.Index * _options.DirectionWindowSteps}..{((window.Index + 1) * _options.DirectionWindowSteps) - 1} moved against the gradient (cos < 0, lowest {RunDetectors.F(window.Lowest)}) on {where}, first at step {window.FirstNegative}"
+        var detail = $"{window.Negatives} of {window.Samples} sampled steps ({RunDetectors.F(fraction * 100)}%) in steps {WindowSteps(window)} moved against the gradient (cos < 0, lowest {RunDetectors.F(window.Lowest)}) on {where}, first at step {window.FirstNegative}"
             + (critical ? $"; more than {RunDetectors.F(_options.DirectionCriticalFraction * 100)}% of the window" : string.Empty);
         var at = _lastDirectionEvent ?? LastEvent!;
         found.Add(Anomaly(at, RunAnomalyKinds.Direction, critical ? Severity.Critical : Severity.High, lead: false, rank, detail, window.Lowest, window.FirstNegative, window.LastNegative, window.Negatives, fraction));

@@ -42,6 +42,9 @@ public sealed class RunEvent
     /// <summary>For <see cref="RunEventKind.Started"/>: <c>trainguard.run.seed.initial</c> (decimal; torch seeds are unsigned 64-bit).</summary>
     public string? InitialSeed { get; init; }
 
+    /// <summary>For <see cref="RunEventKind.Started"/>: <c>trainguard.run.sample_every</c>, the mean interval between the steps whose vector metrics (the cosines) the client samples.</summary>
+    public long? SampleEvery { get; init; }
+
     /// <summary>For <see cref="RunEventKind.Started"/>: the optimizer class.</summary>
     public string? Optimizer { get; init; }
 

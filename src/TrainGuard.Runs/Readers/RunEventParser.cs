@@ -105,6 +105,7 @@ public static class RunEventParser
             Position = line ?? position,
             InitialSeed = kind == RunEventKind.Started ? Seed(root, "trainguard.run.seed.initial", source, line, position) : null,
             Optimizer = kind == RunEventKind.Started ? String(root, "trainguard.run.optimizer", source, line, position) : null,
+            SampleEvery = kind == RunEventKind.Started ? Integer(root, "trainguard.run.sample_every", source, line, position, 1, int.MaxValue) : null,
             Step = step,
             AttestationOk = kind != RunEventKind.Attestation || String(root, "event.outcome", source, line, position) != "failure",
             FailedChecks = kind == RunEventKind.Attestation ? FailedChecks(root) : [],

@@ -31,5 +31,5 @@ public sealed record AlertServerOptions
     public bool Derive { get; init; } = true;
 
     /// <summary>The run detectors' settings (docs/runs-forensics.md); null: no <c>run-anomaly</c> events are derived.</summary>
-    public RunDetectorOptions? Runs { get; init; } = new();
+    public RunDetectorOptions? Runs { get; init; } = new() { LiveDirection = true };
 }

@@ -62,6 +62,61 @@ public sealed class RunDetectorTests
     }
 
     [Fact]
+    public void Live_a_flipped_step_is_reported_when_it_arrives_and_not_again_when_its_window_ends()
+    {
+        var detectors = new RunDetectors(new RunDetectorOptions { LiveDirection = true });
+        var found = new List<RunAnomaly>();
+        for (var i = 0; i < 123; i++)
+        {
+            detectors.Observe(Step(i, rank: 0, worldSize: 1, cosine: 0.8), found);
+        }
+
+        Assert.Empty(found);
+        detectors.Observe(Step(123, rank: 0, worldSize: 1, cosine: -0.5), found);
+        var now = Assert.Single(found);
+        Assert.Equal((RunAnomalyKinds.Direction, Severity.High, 123L, 123L, 0), (now.Kind, now.Severity, now.FirstStep, now.LastStep, now.Rank ?? -1));
+        Assert.Contains("rank 0 at step 123 moved against the gradient (cos -0.5 < 0)", now.Detail, StringComparison.Ordinal);
+
+        for (var i = 124; i < 260; i++)
+        {
+            detectors.Observe(Step(i, rank: 0, worldSize: 1, cosine: 0.8), found);
+        }
+
+        detectors.Flush(found);
+        Assert.Single(found);
+    }
+
+    [Theory]
+    [InlineData(1, 4, 5)] // every step sampled on 4 ranks: a 100-step window holds 400 samples, so the 5th negative is over 1%
+    [InlineData(20, 4, 1)] // every 20th step on average: 20 samples, so the first negative is already 5%
+    public void Live_a_window_is_critical_as_soon_as_its_negatives_exceed_the_share_it_can_hold(int sampleEvery, int worldSize, int criticalAt)
+    {
+        var detectors = new RunDetectors(new RunDetectorOptions { LiveDirection = true });
+        var found = new List<RunAnomaly>();
+        for (var rank = 0; rank < worldSize; rank++)
+        {
+            detectors.Observe(new RunEvent { Kind = RunEventKind.Started, RunId = "r1", Rank = rank, WorldSize = worldSize, SampleEvery = sampleEvery }, found);
+        }
+
+        var negatives = 0;
+        for (var step = 200; step < 300 && !found.Any(a => a.Severity == Severity.Critical); step++)
+        {
+            for (var rank = 0; rank < worldSize; rank++)
+            {
+                var flipped = step >= 210 && rank == 1;
+                negatives += flipped ? 1 : 0;
+                detectors.Observe(Step(step, rank, worldSize, flipped ? -0.9 : 0.7), found);
+            }
+        }
+
+        var critical = Assert.Single(found, a => a.Severity == Severity.Critical);
+        Assert.Equal(criticalAt, negatives);
+        Assert.Equal((210L, 209L + criticalAt, (long)criticalAt, 1), (critical.FirstStep, critical.LastStep, critical.Steps, critical.Rank ?? -1));
+        Assert.Contains("before it ends", critical.Detail, StringComparison.Ordinal);
+        Assert.Equal(criticalAt == 1 ? 0 : 1, found.Count(a => a.Severity == Severity.High));
+    }
+
+    [Fact]
     public void The_moment_cosine_decides_when_the_client_sends_one()
     {
         var steps = Enumerable.Range(0, 200).Select(i => new RunEvent

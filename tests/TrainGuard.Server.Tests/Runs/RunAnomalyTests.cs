@@ -28,15 +28,17 @@ public sealed class RunAnomalyTests
         await harness.WaitForDerivedAsync();
         await harness.WaitForDerivedAsync(); // the anomalies appended by the first round are derived by the next
 
+        // Live: the first flipped step is reported when it arrives (high), the window as critical at the second (2 of
+        // the 100 samples the window can hold), and nothing more when the window ends.
         var anomalies = await Anomalies(harness);
-        Assert.Equal(["attestation-failed", "direction"], anomalies.Select(a => (string?)a["trainguard"]!["anomaly"]!["kind"]).Order(StringComparer.Ordinal));
-        var direction = anomalies.Single(a => (string?)a["trainguard"]!["anomaly"]!["kind"] == "direction");
-        Assert.Equal(150, (long?)direction["trainguard"]!["anomaly"]!["first_step"]);
-        Assert.Equal(("lena", "vm"), ((string?)direction["user"]!["name"], (string?)direction["host"]!["name"]));
+        Assert.Equal(["attestation-failed", "direction", "direction"], anomalies.Select(a => (string?)a["trainguard"]!["anomaly"]!["kind"]).Order(StringComparer.Ordinal));
+        var direction = anomalies.Where(a => (string?)a["trainguard"]!["anomaly"]!["kind"] == "direction").ToList();
+        Assert.Equal([(150L, 150L, "high"), (150L, 151L, "critical")], direction.Select(a => ((long)a["trainguard"]!["anomaly"]!["first_step"]!, (long)a["trainguard"]!["anomaly"]!["last_step"]!, (string)a["trainguard"]!["severity"]!)).Order());
+        Assert.All(direction, a => Assert.Equal(("lena", "vm"), ((string?)a["user"]!["name"], (string?)a["host"]!["name"])));
 
         var alerts = await harness.AlertsAsync();
         var rules = alerts.Select(a => (string?)a["rule"]!["id"]).Order(StringComparer.Ordinal).ToList();
-        Assert.Equal(["TG-DET-017", "TG-DET-019"], rules);
+        Assert.Equal(["TG-DET-017", "TG-DET-018", "TG-DET-019"], rules);
         Assert.All(alerts, a => Assert.Equal("lena", (string?)a["account"]!["name"]));
         Assert.All(alerts, a => Assert.Contains("vm", a["hosts"]!.AsArray().Select(h => (string?)h)));
 
