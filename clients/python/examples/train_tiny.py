@@ -112,7 +112,7 @@ def train(steps=300, seed=42, data_seed=0, events=None, run_id=None, client=True
     loop = Loop(steps=steps, seed=seed, data_seed=data_seed, client=client, **options)
     loop.steps(steps)
     loop.close()
-    return float(loop.loss)
+    return float(loop.loss.detach()) if hasattr(loop.loss, "detach") else float(loop.loss)
 
 
 def main(argv=None):
