@@ -7,13 +7,16 @@ package a failure instead of a skip.
 
 import json
 import os
+import shutil
 import tempfile
 import unittest
+from unittest import mock
 
 import support
 import torch
 
 import sabotage
+import trainguard_client
 from trainguard_client.hf import TrainGuardCallback
 
 try:
@@ -62,15 +65,16 @@ class TrainerCallbackTests(unittest.TestCase):
         self.saved.restore()
         self._tmp.cleanup()
 
-    def train(self, steps, **arguments):
+    def train(self, steps, resume=None, **arguments):
         events = os.path.join(self.tmp, "events.jsonl")
+        arguments.setdefault("save_strategy", "no")
         args = transformers.TrainingArguments(
             output_dir=os.path.join(self.tmp, "out"), max_steps=steps, per_device_train_batch_size=8,
-            learning_rate=1e-3, logging_steps=1, save_strategy="no", report_to=[], seed=42, run_name="hf-run",
+            learning_rate=1e-3, logging_steps=1, report_to=[], seed=42, run_name="hf-run",
             use_cpu=True, disable_tqdm=True, **arguments)
         callback = TrainGuardCallback(events_file=events, sample_every=1)
         trainer = transformers.Trainer(model=Tiny(), args=args, train_dataset=Data(), callbacks=[callback])
-        trainer.train()
+        trainer.train(resume_from_checkpoint=resume)
         self.assertIsNone(callback.error)
         return trainer, support.read_events(events)
 
@@ -109,6 +113,35 @@ class TrainerCallbackTests(unittest.TestCase):
         self.assertIn("sabotage.py", failures[0]["trainguard"]["finding"]["message"])
         steps = support.steps(events)
         self.assertEqual(sorted(flipped), sorted(s["step"] for s in steps if s["moment_cosine"] < 0))
+
+
+    def test_resuming_from_a_poisoned_checkpoint_is_refused_by_the_load_guard_before_anything_is_unpickled(self):
+        binary = support.trainguard_bin()
+        if binary is None:
+            self.skipTest("no trainguard CLI: set TRAINGUARD_BIN or dotnet build src/TrainGuard.Cli -o out/trainguard")
+        self.train(10, save_strategy="steps", save_steps=10)
+        checkpoint = os.path.join(self.tmp, "out", "checkpoint-10")
+        self.assertTrue(os.path.isfile(os.path.join(checkpoint, "optimizer.pt")), os.listdir(checkpoint))
+        # The insider's move: a colleague's checkpoint, its optimizer state swapped for a pickle that runs a command.
+        shutil.copyfile(os.path.join(support.FIXTURES, "malicious", "torch-zip-injected-keeps-object.pt"),
+                        os.path.join(checkpoint, "optimizer.pt"))
+        real_load = torch.load
+        unpickled = []
+
+        def load(f, *args, **kwargs):
+            unpickled.append(str(f))
+            return real_load(f, *args, **kwargs)
+
+        with mock.patch.dict(os.environ, {"TRAINGUARD_BIN": binary}), mock.patch.object(torch, "load", load):
+            self.assertIn("torch.load", trainguard_client.install_load_guard())
+            try:
+                with self.assertRaises(trainguard_client.LoadRefused) as refused:
+                    self.train(20, resume=checkpoint, save_strategy="no")
+            finally:
+                trainguard_client.uninstall_load_guard()
+        self.assertIn("optimizer.pt", str(refused.exception))
+        self.assertIn("malicious", refused.exception.verdict)
+        self.assertFalse([f for f in unpickled if f.endswith("optimizer.pt")], unpickled)
 
 
 if __name__ == "__main__":
