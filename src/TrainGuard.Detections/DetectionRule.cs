@@ -32,5 +32,8 @@ public sealed class DetectionRule : RuleDefinition
     /// <summary>The Sigma <c>tags</c> (e.g. <c>attack.t1098.004</c>).</summary>
     public IReadOnlyList<string> Tags { get; init; } = [];
 
+    /// <summary><c>x-trainguard.account: first-event</c>: the alert names the account of the correlation's first event.</summary>
+    public bool AccountOfFirstEvent { get; init; }
+
     public bool IsCorrelation => CorrelationType is not null;
 }

@@ -38,11 +38,15 @@ public sealed class BuiltInRulesTests
             ("TG-DET-018", "run-anomaly", Severity.High, null),
             ("TG-DET-019", "run-attestation-failed", Severity.Critical, null),
             ("TG-DET-020", "new-writer-to-shared-asset", Severity.High, null),
+            ("TG-DET-021", "run-went-wrong-after-site-packages-change", Severity.Critical, CorrelationType.TemporalOrdered),
         };
         Assert.Equal(expected.Select(e => e.Id), rules.Keys.Order(StringComparer.Ordinal));
         Assert.All(expected, e => Assert.Equal((e.Name, e.Severity, e.Type), (rules[e.Id].Name, rules[e.Id].Severity, rules[e.Id].CorrelationType)));
         Assert.Equal((TimeSpan.FromMinutes(15), TimeSpan.FromDays(7)), (rules["TG-DET-002"].Timespan, rules["TG-DET-005"].Timespan));
         Assert.Equal(["host.name", "trainguard.ssh.key_fingerprint"], rules["TG-DET-005"].GroupBy);
+        Assert.Equal(["host.name"], rules["TG-DET-021"].GroupBy);
+        Assert.Equal((TimeSpan.FromHours(1), true), (rules["TG-DET-021"].Timespan, rules["TG-DET-021"].AccountOfFirstEvent));
+        Assert.DoesNotContain(rules.Values, r => r.AccountOfFirstEvent && r.Id != "TG-DET-021");
     }
 
     [Theory]

@@ -132,6 +132,8 @@ public sealed class LoadErrorTests
     [InlineData(Header + "id: TG-DET-001\nlevel: high\ndescription: d\nx-trainguard: {guidance: g, samples: []}\ndetection: {sel: {event.action: x}, condition: sel}\n", "unknown field 'samples' in x-trainguard")]
     [InlineData(Header + "id: TG-DET-001\nlevel: high\ndescription: d\nx-trainguard: {guidance: g, must_match: [{event.acton: x}]}\ndetection: {sel: {event.action: x}, condition: sel}\n", "sample field 'event.acton' is not a field")]
     [InlineData(Header + "id: TG-DET-001\nlevel: high\ndescription: d\nx-trainguard: {guidance: g, must_match: [x]}\ndetection: {sel: {event.action: x}, condition: sel}\n", "must be an event (a mapping)")]
+    [InlineData(Header + "id: TG-DET-001\nlevel: high\ndescription: d\nx-trainguard: {guidance: g, account: first-event}\ndetection: {sel: {event.action: x}, condition: sel}\n", "'x-trainguard.account: first-event' is for a correlation")]
+    [InlineData(Header + "id: TG-DET-001\nlevel: high\ndescription: d\nx-trainguard: {guidance: g, account: last}\ndetection: {sel: {event.action: x}, condition: sel}\n", "'x-trainguard.account' is 'last'; the one value it takes is 'first-event'")]
     [InlineData("title: t\ntaxonomy: ecs\nlogsource: {product: Linux}\ndetection: {sel: {event.action: x}, condition: sel}\n", "must be lowercase")]
     [InlineData("title: t\ntaxonomy: ecs\nlogsource: {os: linux}\ndetection: {sel: {event.action: x}, condition: sel}\n", "unknown field 'os' in logsource")]
     [InlineData("- a\n- b\n", "a Sigma document must be a mapping")]

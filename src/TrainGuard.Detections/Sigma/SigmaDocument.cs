@@ -36,7 +36,7 @@ internal sealed partial class SigmaDocument
     /// <summary>TrainGuard's own section of a Sigma document (Sigma allows custom attributes).</summary>
     public const string ExtensionKey = "x-trainguard";
 
-    private static readonly string[] ExtensionFields = ["guidance", "must_match", "must_not_match"];
+    private static readonly string[] ExtensionFields = ["guidance", "must_match", "must_not_match", "account"];
 
     private static readonly string[] LogSourceFields = ["category", "product", "service", "definition"];
 
@@ -66,6 +66,9 @@ internal sealed partial class SigmaDocument
     public IReadOnlyList<string> Tags { get; init; } = [];
 
     public string? Guidance { get; init; }
+
+    /// <summary><c>x-trainguard.account: first-event</c>: a correlation's alert names the account of its first event.</summary>
+    public bool AccountOfFirstEvent { get; init; }
 
     public IReadOnlyList<string> MustMatch { get; init; } = [];
 
@@ -146,6 +149,7 @@ internal sealed partial class SigmaDocument
             Tags = SigmaYaml.OptionalTexts(source, fields, "tags")?.Select(t => t.Text).ToArray() ?? [],
             Generate = ReadGenerate(source, fields, kind),
             Guidance = ReadExtension(source, fields, vocabulary, out var mustMatch, out var mustNotMatch),
+            AccountOfFirstEvent = ReadAccount(source, fields, kind),
             MustMatch = mustMatch,
             MustNotMatch = mustNotMatch,
         };
@@ -246,6 +250,35 @@ internal sealed partial class SigmaDocument
         mustNotMatch = Samples(source, extension, "must_not_match", vocabulary);
         var guidance = SigmaYaml.OptionalText(source, extension, "guidance");
         return string.IsNullOrWhiteSpace(guidance) ? null : guidance.Trim();
+    }
+
+    /// <summary>
+    /// <c>x-trainguard.account</c>: absent (the alert names the account of the event that completed it, or the
+    /// correlation's account group-by value), or <c>first-event</c> on a correlation: the account of the first event of
+    /// the chain (the account that changed site-packages, not the owner of the run that then went wrong).
+    /// </summary>
+    private static bool ReadAccount(string source, IReadOnlyDictionary<string, YamlEntry> fields, DocumentKind kind)
+    {
+        if (!fields.TryGetValue(ExtensionKey, out var entry) || entry.Value is not YamlMappingNode mapping)
+        {
+            return false;
+        }
+
+        var extension = SigmaYaml.Fields(source, mapping);
+        if (!extension.TryGetValue("account", out var account))
+        {
+            return false;
+        }
+
+        var value = SigmaYaml.OptionalText(source, extension, "account");
+        if (value != "first-event")
+        {
+            throw DetectionErrors.Rule(source, account.Value, $"'{ExtensionKey}.account' is '{value}'; the one value it takes is 'first-event'");
+        }
+
+        return kind == DocumentKind.Correlation
+            ? true
+            : throw DetectionErrors.Rule(source, account.Value, $"'{ExtensionKey}.account: first-event' is for a correlation (a detection rule has one event)");
     }
 
     /// <summary>

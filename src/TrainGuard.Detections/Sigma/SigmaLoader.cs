@@ -228,6 +228,7 @@ internal sealed partial class SigmaLoader
             CorrelationType = correlation?.Type,
             GroupBy = correlation?.GroupBy.Select(g => g.Name).ToArray() ?? [],
             Timespan = correlation is null ? null : TimeSpan.FromTicks(correlation.SpanTicks),
+            AccountOfFirstEvent = d.AccountOfFirstEvent,
         };
     }
 

@@ -21,6 +21,9 @@ public sealed class AlertDerivation
 {
     private const int FactsCacheSize = 50_000;
 
+    /// <summary>Facts kept of events that matched a rule (rare), for correlations that name their first event's account.</summary>
+    private const int HitFactsCacheSize = 20_000;
+
     private readonly DetectionEngine _engine;
     private readonly PlantedKeyAttribution _attribution = new();
     private readonly AlertDerivationOptions _options;
@@ -28,6 +31,8 @@ public sealed class AlertDerivation
     private readonly Dictionary<string, Alert> _folds = new(StringComparer.Ordinal);
     private readonly Dictionary<long, EventFacts> _facts = [];
     private readonly Queue<long> _factsOrder = new();
+    private readonly Dictionary<long, EventFacts> _hitFacts = [];
+    private readonly Queue<long> _hitFactsOrder = new();
     private readonly List<DetectionHit> _hits = [];
     private readonly List<(long Index, byte[] Entry, Planter Planter)> _refeed = [];
 
@@ -195,6 +200,15 @@ public sealed class AlertDerivation
             return;
         }
 
+        if (_hits.Count > 0 && _hitFacts.TryAdd(facts.Index, facts))
+        {
+            _hitFactsOrder.Enqueue(facts.Index);
+            if (_hitFactsOrder.Count > HitFactsCacheSize)
+            {
+                _hitFacts.Remove(_hitFactsOrder.Dequeue());
+            }
+        }
+
         if (changes is null)
         {
             return;
@@ -264,7 +278,7 @@ public sealed class AlertDerivation
         else
         {
             var first = hit.FirstSeen ?? at;
-            var (name, uid) = Account(hit, facts);
+            var (name, uid) = Account(hit, rule.AccountOfFirstEvent ? FirstEventFacts(hit) ?? facts : facts);
             alert = new Alert
             {
                 Id = AlertIds.Create(key, facts.Index, facts.EventId, first),
@@ -398,6 +412,12 @@ public sealed class AlertDerivation
     }
 
     /// <summary>The account behind a hit: a correlation grouped by login uid names it; otherwise the event's actor.</summary>
+    /// <summary>The facts of a correlation's earliest contributing event, when they are still held.</summary>
+    private EventFacts? FirstEventFacts(DetectionHit hit) =>
+        hit.EventRefs.Select(r => _hitFacts.GetValueOrDefault(r) ?? _facts.GetValueOrDefault(r))
+            .OfType<EventFacts>()
+            .MinBy(f => (f.Timestamp ?? f.Ingested ?? DateTimeOffset.MaxValue, f.Index));
+
     private static (string? Name, string? LoginUid) Account(DetectionHit hit, EventFacts facts)
     {
         var (name, uid) = facts.Actor;

@@ -76,6 +76,47 @@ public sealed class RunAnomalyTests
         }
     }
 
+    [Fact]
+    public async Task A_run_going_wrong_after_an_account_edited_site_packages_on_its_node_is_one_incident_naming_the_editor()
+    {
+        await using var harness = await ServerHarness.StartAsync(Support.Backends.Sqlite);
+        var start = DateTimeOffset.UtcNow.AddMinutes(-50);
+        // intern7 (login uid 2007) edits the node's AdamW with vim as root; 40 minutes later lena's run flips.
+        var edit = new JsonObject
+        {
+            ["id"] = Guid.CreateVersion7(start).ToString(),
+            ["@timestamp"] = ServerHarness.EventRecordTime(start),
+            ["event"] = new JsonObject { ["kind"] = "event", ["action"] = "file-changed", ["outcome"] = "success", ["module"] = "auditd" },
+            ["host"] = new JsonObject { ["name"] = "vm" },
+            ["user"] = new JsonObject { ["id"] = "0", ["name"] = "root", ["audit"] = new JsonObject { ["id"] = "2007", ["name"] = "intern7" } },
+            ["process"] = new JsonObject { ["pid"] = 3131, ["executable"] = "/usr/bin/vim.basic" },
+            ["file"] = new JsonObject { ["path"] = "/usr/lib/python3/dist-packages/torch/optim/adamw.py" },
+            ["trainguard"] = new JsonObject { ["audit"] = new JsonObject { ["key"] = "tg-pyenv" } },
+        };
+        var events = new List<JsonObject> { edit };
+        var flipped = start.AddMinutes(40);
+        for (var step = 0; step < 20; step++)
+        {
+            events.Add(Run("run-step", flipped.AddSeconds(step), step, null, new JsonObject { ["step"] = step, ["cosine"] = step == 12 ? -0.9 : 0.8 }, null));
+        }
+
+        await harness.PostInBatchesAsync(harness.AgentToken, events, batch: 100);
+        await harness.WaitForDerivedAsync();
+        await harness.WaitForDerivedAsync();
+
+        var alerts = await harness.AlertsAsync();
+        var incident = Assert.Single(alerts, a => (string?)a["rule"]!["id"] == "TG-DET-021");
+        Assert.Equal("critical", (string?)incident["severity"]);
+        Assert.Equal(("intern7", "2007"), ((string?)incident["account"]!["name"], (string?)incident["account"]!["login_uid"]));
+        Assert.Equal(2, (int)incident["count"]!);
+        // The run's own alert still names its owner; the edit's own alert (TG-DET-009) names the editor.
+        Assert.Equal("lena", (string?)alerts.Single(a => (string?)a["rule"]!["id"] == "TG-DET-018" || (string?)a["rule"]!["id"] == "TG-DET-017")["account"]!["name"]);
+        Assert.Equal("intern7", (string?)alerts.Single(a => (string?)a["rule"]!["id"] == "TG-DET-009")["account"]!["name"]);
+
+        var timeline = await harness.GetJsonAsync("api/v1/timeline?user=intern7", harness.ReaderToken);
+        Assert.Contains(timeline["entries"]!.AsArray(), e => (string?)e!["kind"] == "alert" && (string?)e["rule_id"] == "TG-DET-021");
+    }
+
     private static async Task<List<JsonObject>> Anomalies(ServerHarness harness)
     {
         var size = await harness.Server.Store.Ledger.SizeAsync();
