@@ -16,8 +16,8 @@ namespace TrainGuard.Runs.Detectors;
 /// </summary>
 internal sealed class DataOrder
 {
-    /// <summary>Draws a random sampler's stream is moved at most to reach an epoch (about a second); past it the step is not checked.</summary>
-    public const long MaxReplayDraws = 1L << 30;
+    /// <summary>Draws a random sampler's stream is moved at most to reach an epoch (about two seconds); past it the step is not checked.</summary>
+    public const long MaxReplayDraws = 1L << 28;
 
     private const int IdsPerChunk = 512;
 
@@ -34,7 +34,6 @@ internal sealed class DataOrder
     public DataOrder(DataSpec spec, int worldSize)
     {
         _spec = spec;
-        WorldSize = worldSize;
         _replicas = spec.Sampler == DataSampler.Distributed ? Math.Max(1, worldSize) : 1;
         var n = spec.DatasetSize;
         _perRank = spec.Sampler != DataSampler.Distributed ? n
@@ -43,8 +42,6 @@ internal sealed class DataOrder
         _batchesPerEpoch = spec.DropLast ? _perRank / spec.BatchSize : (_perRank + spec.BatchSize - 1) / spec.BatchSize;
         _stepsPerEpoch = _batchesPerEpoch / spec.BatchesPerStep;
     }
-
-    public int WorldSize { get; }
 
     /// <summary>What the declared order gives <paramref name="rank"/> at <paramref name="step"/>.</summary>
     public ExpectedBatch Expected(int rank, long step)
@@ -176,8 +173,8 @@ internal sealed class DataOrder
 internal readonly record struct ExpectedBatch(string? Hash, string? Missing);
 
 /// <summary>
-/// A run's declared data order, checked step by step: the order of the world size in force (the manifest's
-/// <c>world_size</c>, else the run's from its events).
+/// A run's declared data order, checked step by step, for the manifest's <c>world_size</c>, else the world size of the
+/// run's first step with a batch hash.
 /// </summary>
 internal sealed class DeclaredDataOrder(RunManifest manifest, DataSpec data)
 {
@@ -189,12 +186,7 @@ internal sealed class DeclaredDataOrder(RunManifest manifest, DataSpec data)
     /// <summary>What the declared order gives instead of <paramref name="batchHash"/>, or null when it agrees (or the step is not checked).</summary>
     public ExpectedBatch? Mismatch(int rank, int eventWorldSize, long step, string batchHash)
     {
-        var worldSize = data.Sampler == DataSampler.Distributed ? manifest.WorldSize ?? eventWorldSize : 1;
-        if (_order is null || _order.WorldSize != worldSize)
-        {
-            _order = new DataOrder(data, worldSize);
-        }
-
+        _order ??= new DataOrder(data, manifest.WorldSize ?? eventWorldSize);
         var expected = _order.Expected(rank, step);
         return expected.Missing is not null || (expected.Hash is not null && !string.Equals(expected.Hash, batchHash, StringComparison.OrdinalIgnoreCase)) ? expected : null;
     }

@@ -88,4 +88,11 @@ public sealed class RunManifestDataTests
             Assert.Equal(plain, RunChecker.Check(contents, manifest).Select(f => f.Message));
         }
     }
+
+    [Fact]
+    public void Fuzzing_a_data_section_throws_only_malformed_input()
+    {
+        var seed = "version: 1\nseed: 42\ndata:\n  sampler: distributed\n  seed: -7\n  dataset_size: 100\n  batch_size: 4\n  drop_last: true\n  shuffle: false\n  batches_per_step: 2\n"u8.ToArray();
+        FuzzHarness.Run(RunManifestParser.Fuzz, [seed], 600, 104, "{}[]:,-&*!|>'\"#\n 0123456789e.~"u8.ToArray(), 1024);
+    }
 }
