@@ -93,27 +93,34 @@ public sealed class DataOrderDetectorTests
         Assert.EndsWith("gives no step: 10 samples per rank and epoch make 0 batch(es) of 11, fewer than batches_per_step 2", order.Detail, StringComparison.Ordinal);
     }
 
-    [Fact]
-    public void The_recorded_clean_run_follows_its_manifest()
+    [Theory]
+    [InlineData(".")]
+    [InlineData("torch2")]
+    public void The_recorded_clean_run_follows_its_manifest(string set)
     {
-        var found = InspectRecorded("clean.jsonl");
+        var found = InspectRecorded(set, "clean.jsonl");
 
         Assert.DoesNotContain(found, a => !a.Lead);
     }
 
     [Theory]
-    [InlineData("seed-changed.jsonl")]
-    [InlineData("clean-rerun.jsonl")]
-    [InlineData("sabotaged.jsonl")]
-    public void Recorded_runs_with_the_declared_data_order_raise_no_data_order_mismatch(string file)
+    [InlineData(".", "seed-changed.jsonl")]
+    [InlineData(".", "clean-rerun.jsonl")]
+    [InlineData(".", "sabotaged.jsonl")]
+    [InlineData("torch2", "seed-changed.jsonl")]
+    [InlineData("torch2", "clean-rerun.jsonl")]
+    [InlineData("torch2", "sabotaged.jsonl")]
+    public void Recorded_runs_with_the_declared_data_order_raise_no_data_order_mismatch(string set, string file)
     {
-        Assert.DoesNotContain(InspectRecorded(file), a => a.Kind == RunAnomalyKinds.DataOrderMismatch);
+        Assert.DoesNotContain(InspectRecorded(set, file), a => a.Kind == RunAnomalyKinds.DataOrderMismatch);
     }
 
-    [Fact]
-    public void The_recorded_run_with_another_data_seed_is_caught_by_the_manifest_alone()
+    [Theory]
+    [InlineData(".")]
+    [InlineData("torch2")]
+    public void The_recorded_run_with_another_data_seed_is_caught_by_the_manifest_alone(string set)
     {
-        var order = Assert.Single(InspectRecorded("data-order-changed.jsonl"), a => a.Kind == RunAnomalyKinds.DataOrderMismatch);
+        var order = Assert.Single(InspectRecorded(set, "data-order-changed.jsonl"), a => a.Kind == RunAnomalyKinds.DataOrderMismatch);
 
         Assert.Equal((0, 1L), (order.Rank, order.FirstStep));
         Assert.Contains("the declared data order (", order.Detail, StringComparison.Ordinal);
@@ -146,10 +153,10 @@ public sealed class DataOrderDetectorTests
         }
     }
 
-    private static List<RunAnomaly> InspectRecorded(string file)
+    private static List<RunAnomaly> InspectRecorded(string set, string file)
     {
         var manifest = RunManifestParser.Load(Fixtures.Path_("run.yaml"));
-        var log = RunFile.Load(Fixtures.Path_(file));
+        var log = RunFile.Load(Fixtures.Path_(Path.Combine(set, file)));
         return Inspect(manifest, log.Events);
     }
 
