@@ -4,7 +4,7 @@ namespace TrainGuard.Checkpoints.Runs;
 
 /// <summary>
 /// What a training run must be (docs/ckpt.md "Run manifest"): its seed, world size, optimizer and
-/// hyperparameters, schedule and the checkpoint files it writes. A field left out is not checked.
+/// hyperparameters, schedule, data order and the checkpoint files it writes. A field left out is not checked.
 /// </summary>
 public sealed record RunManifest
 {
@@ -27,6 +27,9 @@ public sealed record RunManifest
     public OptimizerSpec? Optimizer { get; init; }
 
     public SchedulerSpec? Scheduler { get; init; }
+
+    /// <summary>The order the run's data loader hands out its samples (checked against each step's <c>batch_hash</c>).</summary>
+    public DataSpec? Data { get; init; }
 
     /// <summary>Files every checkpoint of the run must contain (besides the ones the other fields imply).</summary>
     public IReadOnlyList<string> Files { get; init; } = [];
@@ -82,4 +85,55 @@ public sealed record SchedulerSpec
     public string? Schedule { get; init; }
 
     public long? WarmupSteps { get; init; }
+}
+
+/// <summary>The torch sampler a run's data loader draws sample ids from.</summary>
+public enum DataSampler
+{
+    /// <summary><c>torch.utils.data.DistributedSampler</c>: one permutation per epoch (seed + epoch), padded or cut, sliced by rank.</summary>
+    Distributed,
+
+    /// <summary><c>RandomSampler(dataset, generator=torch.Generator().manual_seed(seed))</c>: one generator stream across epochs.</summary>
+    Random,
+
+    /// <summary><c>SequentialSampler</c>: 0, 1, 2, ... every epoch.</summary>
+    Sequential,
+}
+
+/// <summary>
+/// The data order a run declares (the <c>data</c> section of run.yaml): its sampler and seed, the dataset and batch
+/// sizes, and how many batches an optimizer step takes. Together they fix every step's sample ids on every rank.
+/// </summary>
+public sealed record DataSpec
+{
+    /// <summary>
+    /// Largest dataset_size read: a permutation of it is held in memory (4 bytes a sample), and torch 2.x draws
+    /// <c>randperm</c> differently from 2^32/20 samples on (torch 1.13 does not).
+    /// </summary>
+    public const long MaxDatasetSize = 1L << 27;
+
+    public required DataSampler Sampler { get; init; }
+
+    /// <summary>The seed given to the sampler's generator as torch takes it (modulo 2^64); 0 for <see cref="DataSampler.Sequential"/>.</summary>
+    public ulong Seed { get; init; }
+
+    public required long DatasetSize { get; init; }
+
+    /// <summary>Samples per batch on each rank (<c>BatchSampler</c>'s batch_size).</summary>
+    public required long BatchSize { get; init; }
+
+    /// <summary><c>BatchSampler</c>'s drop_last: a last batch smaller than <see cref="BatchSize"/> is not made.</summary>
+    public bool DropLast { get; init; }
+
+    /// <summary>Distributed: the sampler permutes (else each epoch is 0, 1, 2, ... before padding and slicing).</summary>
+    public bool Shuffle { get; init; } = true;
+
+    /// <summary>Distributed: <c>DistributedSampler</c>'s drop_last (cut the tail to an even split instead of padding it).</summary>
+    public bool SamplerDropLast { get; init; }
+
+    /// <summary>Batches one optimizer step consumes (gradient accumulation).</summary>
+    public int BatchesPerStep { get; init; } = 1;
+
+    /// <summary>Distributed: the training calls <c>sampler.set_epoch(epoch)</c> every epoch (so epoch e permutes with seed + e).</summary>
+    public bool SetEpoch { get; init; } = true;
 }

@@ -20,9 +20,16 @@ public static class RunManifestParser
     /// <summary>Schedules <c>scheduler.schedule</c> accepts (Hugging Face <c>get_scheduler</c> names).</summary>
     public static IReadOnlyList<string> Schedules { get; } = ["linear", "cosine", "constant", "constant_with_warmup"];
 
-    private static readonly string[] TopKeys = ["version", "name", "seed", "world_size", "max_steps", "optimizer", "scheduler", "files"];
+    /// <summary>Samplers <c>data.sampler</c> accepts.</summary>
+    public static IReadOnlyList<string> Samplers { get; } = ["distributed", "random", "sequential"];
+
+    private static readonly string[] TopKeys = ["version", "name", "seed", "world_size", "max_steps", "optimizer", "scheduler", "data", "files"];
     private static readonly string[] OptimizerKeys = ["name", "lr", "betas", "eps", "weight_decay", "amsgrad", "maximize", "momentum", "dampening", "nesterov", "foreach", "fused", "capturable", "differentiable"];
     private static readonly string[] SchedulerKeys = ["name", "schedule", "warmup_steps"];
+    private static readonly string[] DataKeys = ["sampler", "seed", "dataset_size", "batch_size", "drop_last", "shuffle", "sampler_drop_last", "batches_per_step", "set_epoch"];
+    private static readonly string[] DistributedOnlyKeys = ["shuffle", "sampler_drop_last", "set_epoch"];
+    private static readonly BigInteger MinTorchSeed = -(BigInteger.One << 63);
+    private static readonly BigInteger MaxTorchSeed = (BigInteger.One << 64) - 1;
 
     /// <exception cref="MalformedInputException">The file is too large or the manifest is invalid.</exception>
     public static RunManifest Load(string path)
@@ -119,16 +126,18 @@ public static class RunManifestParser
             };
         }
 
+        BigInteger? seed = top.TryGetValue("seed", out var seedNode) ? reader.BigInt(seedNode, "seed") : null;
         return new RunManifest
         {
             Source = source,
             Version = (int)version,
             Name = reader.OptionalString(top, null, "name"),
-            Seed = top.TryGetValue("seed", out var seed) ? reader.BigInt(seed, "seed") : null,
+            Seed = seed,
             WorldSize = top.TryGetValue("world_size", out var world) ? (int)reader.Int(world, "world_size", 1, 1_000_000) : null,
             MaxSteps = top.TryGetValue("max_steps", out var maxSteps) ? reader.Int(maxSteps, "max_steps", 0, long.MaxValue) : null,
             Optimizer = optimizer,
             Scheduler = scheduler,
+            Data = top.TryGetValue("data", out var data) ? ReadData(reader, source, data, seed) : null,
             Files = top.TryGetValue("files", out var files) ? reader.FileList(files) : [],
             Lines = reader.Lines,
         };
@@ -144,6 +153,76 @@ public static class RunManifestParser
         catch (MalformedInputException)
         {
         }
+    }
+
+    private static DataSpec ReadData(Reader reader, string source, YamlNode node, BigInteger? topSeed)
+    {
+        var d = reader.Mapping(node, "data", DataKeys);
+        var name = reader.OptionalString(d, "data", "sampler") ?? throw Error(source, node.Start, "data.sampler", $"required; one of: {string.Join(", ", Samplers)}");
+        var sampler = name switch
+        {
+            "distributed" => DataSampler.Distributed,
+            "random" => DataSampler.Random,
+            "sequential" => DataSampler.Sequential,
+            _ => throw Error(source, d["sampler"].Start, "data.sampler", $"'{TextSanitizer.Escape(name, 60)}' is not one of: {string.Join(", ", Samplers)}"),
+        };
+        foreach (var key in DistributedOnlyKeys)
+        {
+            if (sampler != DataSampler.Distributed && d.TryGetValue(key, out var only))
+            {
+                throw Error(source, only.Start, "data." + key, $"only for sampler distributed (DistributedSampler), not {name}");
+            }
+        }
+
+        var size = Required(d, "dataset_size", "the number of samples, len(dataset)");
+        var datasetSize = reader.BigInt(size, "data.dataset_size");
+        if (datasetSize < (sampler == DataSampler.Random ? 1 : 0) || datasetSize > DataSpec.MaxDatasetSize)
+        {
+            throw Error(source, size.Start, "data.dataset_size", datasetSize > DataSpec.MaxDatasetSize
+                ? $"{datasetSize} samples is more than the {DataSpec.MaxDatasetSize} (2^27) TrainGuard models (it holds a permutation of the dataset in memory)"
+                : sampler == DataSampler.Random ? $"must be at least 1 (RandomSampler refuses an empty dataset), got {datasetSize}" : $"must be at least 0, got {datasetSize}");
+        }
+
+        ulong dataSeed = 0;
+        if (d.TryGetValue("seed", out var seedNode))
+        {
+            if (sampler == DataSampler.Sequential)
+            {
+                throw Error(source, seedNode.Start, "data.seed", "a sequential sampler has no seed");
+            }
+
+            var value = reader.BigInt(seedNode, "data.seed");
+            if (value < MinTorchSeed || value > MaxTorchSeed)
+            {
+                throw Error(source, seedNode.Start, "data.seed", $"torch.Generator.manual_seed takes -2^63..2^64-1, got {value}");
+            }
+
+            dataSeed = RunChecker.TorchSeed(value);
+        }
+        else if (topSeed is { } top)
+        {
+            dataSeed = RunChecker.TorchSeed(top);
+        }
+        else if (sampler == DataSampler.Random)
+        {
+            throw Error(source, node.Start, "data.seed", "required for sampler random (the seed of its generator) when the manifest has no seed");
+        }
+
+        return new DataSpec
+        {
+            Sampler = sampler,
+            Seed = dataSeed,
+            DatasetSize = (long)datasetSize,
+            BatchSize = reader.Int(Required(d, "batch_size", "samples per batch on each rank"), "data.batch_size", 1, int.MaxValue),
+            DropLast = reader.OptionalBool(d, "data", "drop_last") ?? false,
+            Shuffle = reader.OptionalBool(d, "data", "shuffle") ?? true,
+            SamplerDropLast = reader.OptionalBool(d, "data", "sampler_drop_last") ?? false,
+            BatchesPerStep = d.TryGetValue("batches_per_step", out var perStep) ? (int)reader.Int(perStep, "data.batches_per_step", 1, 1_000_000) : 1,
+            SetEpoch = reader.OptionalBool(d, "data", "set_epoch") ?? true,
+        };
+
+        YamlNode Required(Dictionary<string, YamlNode> map, string key, string what) =>
+            map.TryGetValue(key, out var value) ? value : throw Error(source, node.Start, "data." + key, $"required ({what})");
     }
 
     private static MalformedInputException Error(string source, Mark mark, string? field, string problem) =>

@@ -13,6 +13,7 @@ internal sealed class RunState
     private readonly RunDetectorOptions _options;
     private readonly RunManifest? _manifest;
     private readonly string? _declaredSeed;
+    private readonly DeclaredDataOrder? _declaredOrder;
     private readonly HashSet<int> _ranks = [];
     private readonly HashSet<string> _reported = new(StringComparer.Ordinal);
     private readonly List<RunAnomaly> _pendingLeads = [];
@@ -34,6 +35,7 @@ internal sealed class RunState
         RunId = first.RunId;
         _manifest = options.Manifest?.Invoke(first);
         _declaredSeed = _manifest?.Seed is { } seed ? RunDetectors.TorchSeed(seed).ToString(CultureInfo.InvariantCulture) : null;
+        _declaredOrder = _manifest?.Data is { } data ? new DeclaredDataOrder(_manifest, data) : null;
         _slowness = new Slowness(options);
         _lead = MakeLead;
     }
@@ -184,6 +186,12 @@ internal sealed class RunState
         if (referenceBatches is not null && s.BatchHash is { } batch && referenceBatches.TryGetValue((e.Rank, s.Step), out var reference) && reference != batch)
         {
             Signal(e, RunAnomalyKinds.DataOrderMismatch, Severity.High, "data-order", e.Rank, $"rank {e.Rank} at step {s.Step} trained on batch {Short(batch)}, the reference run on {Short(reference)}: the data order differs", null, s.Step, s.Step, 1, found);
+        }
+
+        if (_declaredOrder is not null && s.BatchHash is { } hash && !_reported.Contains("data-order") && _declaredOrder.Mismatch(e.Rank, e.WorldSize, s.Step, hash) is { } declared)
+        {
+            var gives = declared.Hash is { } declaredHash ? $"gives batch {Short(declaredHash)}" : declared.Missing;
+            Signal(e, RunAnomalyKinds.DataOrderMismatch, Severity.High, "data-order", e.Rank, $"rank {e.Rank} at step {s.Step} trained on batch {Short(hash)}; the declared data order ({_declaredOrder.Declaration}) {gives}", null, s.Step, s.Step, 1, found);
         }
 
         _slowness.Observe(e, s, _lead, found);
