@@ -110,7 +110,7 @@ public sealed record DataSpec
     /// Largest dataset_size read: a permutation of it is held in memory (4 bytes a sample), and torch 2.x draws
     /// <c>randperm</c> differently from 2^32/20 samples on (torch 1.13 does not).
     /// </summary>
-    public const long MaxDatasetSize = 1L << 27;
+    public const long MaxDatasetSize = 1L << 24;
 
     public required DataSampler Sampler { get; init; }
 

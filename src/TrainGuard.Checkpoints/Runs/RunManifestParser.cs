@@ -179,7 +179,7 @@ public static class RunManifestParser
         if (datasetSize < (sampler == DataSampler.Random ? 1 : 0) || datasetSize > DataSpec.MaxDatasetSize)
         {
             throw Error(source, size.Start, "data.dataset_size", datasetSize > DataSpec.MaxDatasetSize
-                ? $"{datasetSize} samples is more than the {DataSpec.MaxDatasetSize} (2^27) TrainGuard models (it holds a permutation of the dataset in memory)"
+                ? $"{datasetSize} samples is more than the {DataSpec.MaxDatasetSize} (2^24) TrainGuard models (it holds a permutation of the dataset in memory)"
                 : sampler == DataSampler.Random ? $"must be at least 1 (RandomSampler refuses an empty dataset), got {datasetSize}" : $"must be at least 0, got {datasetSize}");
         }
 

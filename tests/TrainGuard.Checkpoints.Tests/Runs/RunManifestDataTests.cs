@@ -53,7 +53,7 @@ public sealed class RunManifestDataTests
     [InlineData("  sampler: random\n  seed: 1\n  dataset_size: 10\n  batch_size: 8\n  shuffle: false\n", "run.yaml:8: data.shuffle: only for sampler distributed (DistributedSampler), not random")]
     [InlineData("  sampler: sequential\n  seed: 1\n  dataset_size: 10\n  batch_size: 8\n", "run.yaml:5: data.seed: a sequential sampler has no seed")]
     [InlineData("  sampler: random\n  seed: 1\n  dataset_size: 0\n  batch_size: 8\n", "run.yaml:6: data.dataset_size: must be at least 1 (RandomSampler refuses an empty dataset), got 0")]
-    [InlineData("  sampler: distributed\n  dataset_size: 134217729\n  batch_size: 8\n", "run.yaml:5: data.dataset_size: 134217729 samples is more than the 134217728 (2^27) TrainGuard models")]
+    [InlineData("  sampler: distributed\n  dataset_size: 16777217\n  batch_size: 8\n", "run.yaml:5: data.dataset_size: 16777217 samples is more than the 16777216 (2^24) TrainGuard models")]
     [InlineData("  sampler: distributed\n  dataset_size: -1\n  batch_size: 8\n", "run.yaml:5: data.dataset_size: must be at least 0, got -1")]
     [InlineData("  sampler: distributed\n  seed: 18446744073709551616\n  dataset_size: 10\n  batch_size: 8\n", "run.yaml:5: data.seed: torch.Generator.manual_seed takes -2^63..2^64-1")]
     [InlineData("  sampler: distributed\n  dataset_size: 10\n  batch_size: 8\n  batches_per_step: 0\n", "run.yaml:7: data.batches_per_step: must be between 1 and 1000000, got 0")]
