@@ -38,7 +38,7 @@ public sealed class RulesCommandTests : IDisposable
         using var doc = JsonDocument.Parse(stdout);
         var root = doc.RootElement;
         Assert.Equal(("1", "rules test", 0), (root.GetProperty("schema_version").GetString(), root.GetProperty("command").GetString(), root.GetProperty("exit_code").GetInt32()));
-        Assert.Equal(20, root.GetProperty("rules_tested").GetInt32());
+        Assert.Equal(21, root.GetProperty("rules_tested").GetInt32());
         Assert.Equal(0, root.GetProperty("rules_failed").GetInt32());
         Assert.True(root.GetProperty("samples").GetInt32() >= 32);
         Assert.All(root.GetProperty("rules").EnumerateArray(), r => Assert.Equal(0, r.GetProperty("failures").GetArrayLength()));
@@ -155,7 +155,7 @@ public sealed class RulesCommandTests : IDisposable
         (code, var stdout, stderr) = await CliRunner.RunAsync("rules", "test", CliRunner.Repo("samples", "rules"), "--builtin", "-f", "json");
         Assert.True(code == 0, stderr + stdout);
         using var doc = JsonDocument.Parse(stdout);
-        Assert.Equal(21, doc.RootElement.GetProperty("rules_tested").GetInt32());
+        Assert.Equal(22, doc.RootElement.GetProperty("rules_tested").GetInt32());
 
         // A filter that drops what a built-in rule must report fails that rule's sample.
         var loose = Path.Combine(_dir, "loose.yaml");
