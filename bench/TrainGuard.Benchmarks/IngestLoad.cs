@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
@@ -71,13 +72,11 @@ internal static class IngestLoad
             var workload = IngestWorkloads.Create(options.Workload, options.Agents, options.Batch);
             var hosts = Enumerable.Range(0, options.Agents).Select(workload.Host).Distinct().ToList();
             Console.WriteLine($"// {workload.Name}: creating {hosts.Count} agent tokens and a reader token in {dataDir}");
-            var tokens = new Dictionary<string, string>();
-            foreach (var host in hosts)
-            {
-                tokens[host] = await CliAsync(options, dataDir, "server", "token", "create", "--role", "agent", "--host", host);
-            }
-
+            // The reader's token first creates the database; then one CLI process per core (a process start is most of the work).
             var reader = await CliAsync(options, dataDir, "server", "token", "create", "--role", "reader");
+            var tokens = new ConcurrentDictionary<string, string>();
+            await Parallel.ForEachAsync(hosts, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, async (host, _) =>
+                tokens[host] = await CliAsync(options, dataDir, "server", "token", "create", "--role", "agent", "--host", host));
             // One after another: the first creates the log signing key in the data directory, the others read it.
             var addresses = new List<Uri>();
             for (var i = 0; i < options.Servers; i++)
@@ -118,7 +117,7 @@ internal static class IngestLoad
         }
     }
 
-    private static async Task<LoadResult> MeasureAsync(LoadOptions options, IIngestWorkload workload, List<Uri> addresses, Dictionary<string, string> tokens, string reader, List<Process> servers)
+    private static async Task<LoadResult> MeasureAsync(LoadOptions options, IIngestWorkload workload, List<Uri> addresses, ConcurrentDictionary<string, string> tokens, string reader, List<Process> servers)
     {
         using var handler = new SocketsHttpHandler { MaxConnectionsPerServer = options.Agents + 4, PooledConnectionLifetime = Timeout.InfiniteTimeSpan };
         var clients = addresses.Select(a => new HttpClient(handler, disposeHandler: false) { BaseAddress = a, Timeout = TimeSpan.FromSeconds(120) }).ToList();
