@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Ingest throughput and alert latency of the shipped server, measured from outside its process (issues #12, #17):
 # builds the CLI and the benchmark tool in Release, then `ingest-load` starts `trainguard server run` on loopback
-# (SQLite in a fresh data directory unless --db is given), one agent token per simulated agent, and N agents
+# (SQLite in a fresh data directory unless --db is given), one agent token per node the agents post as, and N agents
 # posting batches (agent events, or --workload run-steps: a training job's per-rank steps), plus a probe measuring
 # post-to-listed alert latency. The server is stopped at the end.
 #   scripts/bench-ingest.sh                         # 100 agents x 500-event batches, as fast as acknowledged
