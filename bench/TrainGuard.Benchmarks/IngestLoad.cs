@@ -132,17 +132,34 @@ internal static class IngestLoad
         var probeTask = Task.Run(() => ProbeAsync(http, tokens[workload.Host(0)], reader, workload, probeLatencies, stats, stop.Token));
 
         await Task.Delay(TimeSpan.FromSeconds(options.WarmupSeconds));
-        var (events0, cpu0, at0) = (Interlocked.Read(ref stats.Events), servers.Sum(CpuSeconds), Stopwatch.GetTimestamp());
+        using var self = Process.GetCurrentProcess();
+        var (events0, cpu0, ownCpu0, at0) = (Interlocked.Read(ref stats.Events), servers.Sum(CpuSeconds), CpuSeconds(self), Stopwatch.GetTimestamp());
         stats.Measuring = true;
+        // The deriver's lag is read once a second; every few seconds a progress line.
         var reportEvery = Math.Max(5, options.Seconds / 6);
-        for (var elapsed = 0; elapsed < options.Seconds; elapsed += reportEvery)
+        var lags = new List<long>();
+        for (var elapsed = 1; elapsed <= options.Seconds; elapsed++)
         {
-            await Task.Delay(TimeSpan.FromSeconds(Math.Min(reportEvery, options.Seconds - elapsed)));
-            var seconds = Stopwatch.GetElapsedTime(at0).TotalSeconds;
-            Console.WriteLine($"// {seconds,5:N0} s: {(Interlocked.Read(ref stats.Events) - events0) / seconds,8:N0} events/s acknowledged, {stats.Failures} failed requests, {probeLatencies.Count} alert probes, deriver {await DeriverLagAsync(http, reader)} entries behind");
+            var due = TimeSpan.FromSeconds(elapsed) - Stopwatch.GetElapsedTime(at0);
+            if (due > TimeSpan.Zero)
+            {
+                await Task.Delay(due);
+            }
+
+            var lag = await DeriverLagAsync(http, reader);
+            if (lag is { } entries)
+            {
+                lags.Add(entries);
+            }
+
+            if (elapsed % reportEvery == 0 || elapsed == options.Seconds)
+            {
+                var seconds = Stopwatch.GetElapsedTime(at0).TotalSeconds;
+                Console.WriteLine($"// {seconds,5:N0} s: {(Interlocked.Read(ref stats.Events) - events0) / seconds,8:N0} events/s acknowledged, {stats.Failures} failed requests, {probeLatencies.Count} alert probes, deriver {Entries(lag)} entries behind");
+            }
         }
 
-        var (events1, cpu1, at1) = (Interlocked.Read(ref stats.Events), servers.Sum(CpuSeconds), Stopwatch.GetTimestamp());
+        var (events1, cpu1, ownCpu1, at1) = (Interlocked.Read(ref stats.Events), servers.Sum(CpuSeconds), CpuSeconds(self), Stopwatch.GetTimestamp());
         stats.Measuring = false;
         await stop.CancelAsync();
         await Task.WhenAll(agents.Append(probeTask).Select(t => t.ContinueWith(_ => { }, TaskScheduler.Default)));
@@ -168,7 +185,8 @@ internal static class IngestLoad
             Percentile(requests, 0.5), Percentile(requests, 0.99),
             probes.Length, stats.ProbesMissed, Percentile(probes, 0.5), Percentile(probes, 0.95), probes.Length == 0 ? double.NaN : probes[^1],
             Percentile(afterAck, 0.5), Percentile(afterAck, 0.95), afterAck.Length == 0 ? double.NaN : afterAck[^1],
-            appended == 0 ? double.NaN : (cpu1 - cpu0) / appended * 1e6, (cpu1 - cpu0) / wall);
+            lags.Count == 0 ? null : lags.Max(), lags.Count == 0 ? null : lags[^1],
+            appended == 0 ? double.NaN : (cpu1 - cpu0) / appended * 1e6, (cpu1 - cpu0) / wall, (ownCpu1 - ownCpu0) / wall);
     }
 
     /// <summary>One agent: a batch, then the next as soon as it is acknowledged, or on its schedule under <c>--rate</c>.</summary>
@@ -295,8 +313,8 @@ internal static class IngestLoad
         }
     }
 
-    /// <summary>The server's <c>trainguard_alert_deriver_lag_entries</c> metric ("?" when it cannot be read).</summary>
-    private static async Task<string> DeriverLagAsync(HttpClient http, string reader)
+    /// <summary>The server's <c>trainguard_alert_deriver_lag_entries</c> metric (null when it cannot be read).</summary>
+    private static async Task<long?> DeriverLagAsync(HttpClient http, string reader)
     {
         try
         {
@@ -305,13 +323,15 @@ internal static class IngestLoad
             using var response = await http.SendAsync(request);
             var text = await response.Content.ReadAsStringAsync();
             var line = text.Split('\n').FirstOrDefault(l => l.StartsWith("trainguard_alert_deriver_lag_entries ", StringComparison.Ordinal));
-            return line is null ? "?" : long.Parse(line.AsSpan(line.IndexOf(' ') + 1), CultureInfo.InvariantCulture).ToString("N0", CultureInfo.InvariantCulture);
+            return line is null ? null : long.Parse(line.AsSpan(line.IndexOf(' ') + 1), CultureInfo.InvariantCulture);
         }
         catch (HttpRequestException)
         {
-            return "?";
+            return null;
         }
     }
+
+    private static string Entries(long? lag) => lag?.ToString("N0", CultureInfo.InvariantCulture) ?? "?";
 
     private static HttpRequestMessage Post(string token, byte[] body)
     {
@@ -454,7 +474,8 @@ internal static class IngestLoad
         double RequestP50Ms, double RequestP99Ms,
         int AlertProbes, long AlertProbesMissed, double AlertP50Ms, double AlertP95Ms, double AlertMaxMs,
         double AfterAckP50Ms, double AfterAckP95Ms, double AfterAckMaxMs,
-        double ServerCpuMicrosPerEvent, double ServerCpuCores)
+        long? DeriverLagMaxEntries, long? DeriverLagEndEntries,
+        double ServerCpuMicrosPerEvent, double ServerCpuCores, double LoadGeneratorCpuCores)
     {
         public void Print()
         {
@@ -462,7 +483,8 @@ internal static class IngestLoad
             Console.WriteLine($"acknowledged: {EventsPerSecond:N0} events/s ({FailedRequests} failed requests); request p50 {RequestP50Ms:N0} ms, p99 {RequestP99Ms:N0} ms");
             Console.WriteLine($"alert latency, acknowledged POST to listed alert: p50 {AfterAckP50Ms:N0} ms, p95 {AfterAckP95Ms:N0} ms, max {AfterAckMaxMs:N0} ms over {AlertProbes} probes ({AlertProbesMissed} not listed within 60 s)");
             Console.WriteLine($"alert latency, POST sent to listed alert: p50 {AlertP50Ms:N0} ms, p95 {AlertP95Ms:N0} ms, max {AlertMaxMs:N0} ms");
-            Console.WriteLine($"server CPU (all servers): {ServerCpuMicrosPerEvent:N1} µs per event, {ServerCpuCores:N2} cores");
+            Console.WriteLine($"deriver lag, read each second: max {Entries(DeriverLagMaxEntries)} entries, {Entries(DeriverLagEndEntries)} at the end");
+            Console.WriteLine($"server CPU (all servers): {ServerCpuMicrosPerEvent:N1} µs per event, {ServerCpuCores:N2} cores; this load generator {LoadGeneratorCpuCores:N2} cores");
         }
     }
 }
