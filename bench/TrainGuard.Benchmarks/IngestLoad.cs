@@ -218,8 +218,9 @@ internal static class IngestLoad
             var at = Stopwatch.GetTimestamp();
             try
             {
+                // A request in flight finishes at the stop: cut off mid-body, the server would log it as refused.
                 using var request = Post(token, body);
-                using var response = await http.SendAsync(request, cancellationToken);
+                using var response = await http.SendAsync(request, CancellationToken.None);
                 if (response.StatusCode != HttpStatusCode.OK)
                 {
                     Interlocked.Increment(ref stats.Failures);
