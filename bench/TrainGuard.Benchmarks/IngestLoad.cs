@@ -1,11 +1,10 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Sockets;
-using System.Text;
 using System.Text.Json;
-using TrainGuard.Events;
 
 namespace TrainGuard.Benchmarks;
 
@@ -13,19 +12,26 @@ namespace TrainGuard.Benchmarks;
 /// <c>ingest-load</c>: the shipped server measured from outside its process, as a site sees it (issues #12 and #17).
 /// Starts <c>trainguard server run</c> (the built CLI, its own process, SQLite in a fresh data directory or the
 /// PostgreSQL database given), makes one agent token per simulated agent with <c>trainguard server token create</c>,
-/// and lets N agents post batches of realistic benign events: as fast as each batch is acknowledged, or at a fixed
-/// total rate (<c>--rate</c>). A probe posts one alert-raising event a second (a uid-0 account created, TG-DET-006) and
-/// polls <c>GET /api/v1/alerts</c> until its alert is listed: the alert latency a responder sees. Prints acknowledged
-/// events/s, request latency, alert latency and the server's CPU time per event; the server is stopped at the end.
+/// and lets N agents post batches of realistic events: as fast as each batch is acknowledged, or at a fixed total rate
+/// (<c>--rate</c>). A probe posts one alert-raising event a second and polls <c>GET /api/v1/alerts</c> until its alert
+/// is listed: the alert latency a responder sees. What the agents post and what the probe raises is the workload
+/// (<see cref="IIngestWorkload"/>): benign agent events and a uid-0 account (TG-DET-006), or the training client's
+/// per-rank steps of one job and a flipped step (TG-DET-018). Prints acknowledged events/s, request latency, alert
+/// latency and the server's CPU time per event; the server is stopped at the end.
 /// </summary>
 internal static class IngestLoad
 {
     private const string Usage = """
-        usage: ingest-load --cli PATH [--agents N] [--batch N] [--seconds S] [--warmup S] [--rate EVENTS_PER_S]
-                           [--db SPEC [--servers N]] [--keep-data] [--json FILE]
+        usage: ingest-load --cli PATH [--workload agent-events|run-steps] [--agents N] [--batch N] [--seconds S]
+                           [--warmup S] [--rate EVENTS_PER_S] [--db SPEC [--servers N]] [--keep-data] [--json FILE]
           --cli PATH     the built trainguard executable (src/TrainGuard.Cli/bin/Release/net10.0/trainguard)
-          --agents N     simulated agents, one token and one host each (default 100)
-          --batch N      events per POST (default 500, the agent's default)
+          --workload W   agent-events (default): benign agent events, the probe a uid-0 account (TG-DET-006);
+                         run-steps: one training job, each agent posting one run-step per rank of its batch each
+                         period (world size = agents x batch, 8 ranks a node), the probe a fresh run whose first
+                         step goes against the gradient (TG-DET-018). 4,096 ranks at one step a second:
+                         --workload run-steps --agents 512 --batch 8 --rate 4096
+          --agents N     simulated agents (default 100), one token per node they post as
+          --batch N      events per POST (default 500, the agent's default; run-steps: 8, the ranks of one node)
           --seconds S    measured period (default 30); --warmup S before it (default 5)
           --rate R       total events/s the agents offer together (default: each posts again once acknowledged)
           --db SPEC      the server's --db (default: SQLite in a fresh data directory)
@@ -63,14 +69,14 @@ internal static class IngestLoad
         var servers = new List<Process>();
         try
         {
-            Console.WriteLine($"// creating {options.Agents} agent tokens and a reader token in {dataDir}");
-            var tokens = new string[options.Agents];
-            for (var i = 0; i < options.Agents; i++)
-            {
-                tokens[i] = await CliAsync(options, dataDir, "server", "token", "create", "--role", "agent", "--host", Host(i));
-            }
-
+            var workload = IngestWorkloads.Create(options.Workload, options.Agents, options.Batch);
+            var hosts = Enumerable.Range(0, options.Agents).Select(workload.Host).Distinct().ToList();
+            Console.WriteLine($"// {workload.Name}: creating {hosts.Count} agent tokens and a reader token in {dataDir}");
+            // The reader's token first creates the database; then one CLI process per core (a process start is most of the work).
             var reader = await CliAsync(options, dataDir, "server", "token", "create", "--role", "reader");
+            var tokens = new ConcurrentDictionary<string, string>();
+            await Parallel.ForEachAsync(hosts, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, async (host, _) =>
+                tokens[host] = await CliAsync(options, dataDir, "server", "token", "create", "--role", "agent", "--host", host));
             // One after another: the first creates the log signing key in the data directory, the others read it.
             var addresses = new List<Uri>();
             for (var i = 0; i < options.Servers; i++)
@@ -82,7 +88,7 @@ internal static class IngestLoad
                 addresses.Add(new Uri($"http://127.0.0.1:{serverPort}/"));
             }
 
-            var result = await MeasureAsync(options, addresses, tokens, reader, servers);
+            var result = await MeasureAsync(options, workload, addresses, tokens, reader, servers);
             result.Print();
             if (options.JsonFile is { } json)
             {
@@ -111,9 +117,7 @@ internal static class IngestLoad
         }
     }
 
-    private static string Host(int agent) => "gpu-node-" + agent.ToString("D4", CultureInfo.InvariantCulture);
-
-    private static async Task<LoadResult> MeasureAsync(LoadOptions options, List<Uri> addresses, string[] tokens, string reader, List<Process> servers)
+    private static async Task<LoadResult> MeasureAsync(LoadOptions options, IIngestWorkload workload, List<Uri> addresses, ConcurrentDictionary<string, string> tokens, string reader, List<Process> servers)
     {
         using var handler = new SocketsHttpHandler { MaxConnectionsPerServer = options.Agents + 4, PooledConnectionLifetime = Timeout.InfiniteTimeSpan };
         var clients = addresses.Select(a => new HttpClient(handler, disposeHandler: false) { BaseAddress = a, Timeout = TimeSpan.FromSeconds(120) }).ToList();
@@ -122,23 +126,40 @@ internal static class IngestLoad
         var stats = new LoadStats();
         var started = Stopwatch.GetTimestamp();
         var agents = Enumerable.Range(0, options.Agents)
-            .Select(i => Task.Run(() => AgentAsync(clients[i % clients.Count], tokens[i], Host(i), options, stats, started, stop.Token)))
+            .Select(i => Task.Run(() => AgentAsync(clients[i % clients.Count], tokens[workload.Host(i)], workload.Batches(i), options, stats, started, stop.Token)))
             .ToArray();
         var probeLatencies = new List<double>();
-        var probeTask = Task.Run(() => ProbeAsync(http, tokens[0], reader, Host(0), options, probeLatencies, stats, stop.Token));
+        var probeTask = Task.Run(() => ProbeAsync(http, tokens[workload.Host(0)], reader, workload, probeLatencies, stats, stop.Token));
 
         await Task.Delay(TimeSpan.FromSeconds(options.WarmupSeconds));
-        var (events0, cpu0, at0) = (Interlocked.Read(ref stats.Events), servers.Sum(CpuSeconds), Stopwatch.GetTimestamp());
+        using var self = Process.GetCurrentProcess();
+        var (events0, cpu0, ownCpu0, at0) = (Interlocked.Read(ref stats.Events), servers.Sum(CpuSeconds), CpuSeconds(self), Stopwatch.GetTimestamp());
         stats.Measuring = true;
+        // The deriver's lag is read once a second; every few seconds a progress line.
         var reportEvery = Math.Max(5, options.Seconds / 6);
-        for (var elapsed = 0; elapsed < options.Seconds; elapsed += reportEvery)
+        var lags = new List<long>();
+        for (var elapsed = 1; elapsed <= options.Seconds; elapsed++)
         {
-            await Task.Delay(TimeSpan.FromSeconds(Math.Min(reportEvery, options.Seconds - elapsed)));
-            var seconds = Stopwatch.GetElapsedTime(at0).TotalSeconds;
-            Console.WriteLine($"// {seconds,5:N0} s: {(Interlocked.Read(ref stats.Events) - events0) / seconds,8:N0} events/s acknowledged, {stats.Failures} failed requests, {probeLatencies.Count} alert probes, deriver {await DeriverLagAsync(http, reader)} entries behind");
+            var due = TimeSpan.FromSeconds(elapsed) - Stopwatch.GetElapsedTime(at0);
+            if (due > TimeSpan.Zero)
+            {
+                await Task.Delay(due);
+            }
+
+            var lag = await DeriverLagAsync(http, reader);
+            if (lag is { } entries)
+            {
+                lags.Add(entries);
+            }
+
+            if (elapsed % reportEvery == 0 || elapsed == options.Seconds)
+            {
+                var seconds = Stopwatch.GetElapsedTime(at0).TotalSeconds;
+                Console.WriteLine($"// {seconds,5:N0} s: {(Interlocked.Read(ref stats.Events) - events0) / seconds,8:N0} events/s acknowledged, {stats.Failures} failed requests, {probeLatencies.Count} alert probes, deriver {Entries(lag)} entries behind");
+            }
         }
 
-        var (events1, cpu1, at1) = (Interlocked.Read(ref stats.Events), servers.Sum(CpuSeconds), Stopwatch.GetTimestamp());
+        var (events1, cpu1, ownCpu1, at1) = (Interlocked.Read(ref stats.Events), servers.Sum(CpuSeconds), CpuSeconds(self), Stopwatch.GetTimestamp());
         stats.Measuring = false;
         await stop.CancelAsync();
         await Task.WhenAll(agents.Append(probeTask).Select(t => t.ContinueWith(_ => { }, TaskScheduler.Default)));
@@ -160,17 +181,17 @@ internal static class IngestLoad
         }
 
         return new LoadResult(
-            options.Servers, options.Agents, options.Batch, options.Rate, wall, appended / wall, Interlocked.Read(ref stats.Failures),
+            options.Workload, options.Servers, options.Agents, options.Batch, options.Rate, wall, appended / wall, Interlocked.Read(ref stats.Failures),
             Percentile(requests, 0.5), Percentile(requests, 0.99),
             probes.Length, stats.ProbesMissed, Percentile(probes, 0.5), Percentile(probes, 0.95), probes.Length == 0 ? double.NaN : probes[^1],
             Percentile(afterAck, 0.5), Percentile(afterAck, 0.95), afterAck.Length == 0 ? double.NaN : afterAck[^1],
-            appended == 0 ? double.NaN : (cpu1 - cpu0) / appended * 1e6, (cpu1 - cpu0) / wall);
+            lags.Count == 0 ? null : lags.Max(), lags.Count == 0 ? null : lags[^1],
+            appended == 0 ? double.NaN : (cpu1 - cpu0) / appended * 1e6, (cpu1 - cpu0) / wall, (ownCpu1 - ownCpu0) / wall);
     }
 
     /// <summary>One agent: a batch, then the next as soon as it is acknowledged, or on its schedule under <c>--rate</c>.</summary>
-    private static async Task AgentAsync(HttpClient http, string token, string host, LoadOptions options, LoadStats stats, long started, CancellationToken cancellationToken)
+    private static async Task AgentAsync(HttpClient http, string token, Func<byte[]> batches, LoadOptions options, LoadStats stats, long started, CancellationToken cancellationToken)
     {
-        var events = new AgentEvents(benign: true, host: host);
         var period = options.Rate is { } rate ? TimeSpan.FromSeconds((double)options.Agents * options.Batch / rate) : TimeSpan.Zero;
 
         // Spread the agents' first posts over one period, as real agents are not synchronised.
@@ -193,12 +214,13 @@ internal static class IngestLoad
                 }
             }
 
-            var body = events.Body(options.Batch);
+            var body = batches();
             var at = Stopwatch.GetTimestamp();
             try
             {
+                // A request in flight finishes at the stop: cut off mid-body, the server would log it as refused.
                 using var request = Post(token, body);
-                using var response = await http.SendAsync(request, cancellationToken);
+                using var response = await http.SendAsync(request, CancellationToken.None);
                 if (response.StatusCode != HttpStatusCode.OK)
                 {
                     Interlocked.Increment(ref stats.Failures);
@@ -227,19 +249,19 @@ internal static class IngestLoad
         }
     }
 
-    /// <summary>Once a second: one alert-raising event, then <c>GET /api/v1/alerts</c> until its alert is listed.</summary>
-    private static async Task ProbeAsync(HttpClient http, string token, string reader, string host, LoadOptions options, List<double> latencies, LoadStats stats, CancellationToken cancellationToken)
+    /// <summary>Once a second: the workload's alert-raising events, then <c>GET /api/v1/alerts</c> until their alert is listed.</summary>
+    private static async Task ProbeAsync(HttpClient http, string token, string reader, IIngestWorkload workload, List<double> latencies, LoadStats stats, CancellationToken cancellationToken)
     {
-        var uid = 70_000;
+        var n = 0;
         while (!cancellationToken.IsCancellationRequested)
         {
             try
             {
                 await Task.Delay(1000, cancellationToken);
                 var measuring = stats.Measuring;
-                uid++;
+                var (body, alertsQuery) = workload.Probe(++n);
                 var at = Stopwatch.GetTimestamp();
-                using (var request = Post(token, Encoding.UTF8.GetBytes("{\"events\":[" + UidZeroAccount(host, uid) + "]}")))
+                using (var request = Post(token, body))
                 using (var response = await http.SendAsync(request, cancellationToken))
                 {
                     if (response.StatusCode != HttpStatusCode.OK)
@@ -258,7 +280,7 @@ internal static class IngestLoad
                         break;
                     }
 
-                    using var query = new HttpRequestMessage(HttpMethod.Get, $"api/v1/alerts?rule=TG-DET-006&user={uid}&limit=1");
+                    using var query = new HttpRequestMessage(HttpMethod.Get, "api/v1/alerts?" + alertsQuery);
                     query.Headers.Authorization = new AuthenticationHeaderValue("Bearer", reader);
                     using var answer = await http.SendAsync(query, cancellationToken);
                     if (answer.IsSuccessStatusCode)
@@ -292,8 +314,8 @@ internal static class IngestLoad
         }
     }
 
-    /// <summary>The server's <c>trainguard_alert_deriver_lag_entries</c> metric ("?" when it cannot be read).</summary>
-    private static async Task<string> DeriverLagAsync(HttpClient http, string reader)
+    /// <summary>The server's <c>trainguard_alert_deriver_lag_entries</c> metric (null when it cannot be read).</summary>
+    private static async Task<long?> DeriverLagAsync(HttpClient http, string reader)
     {
         try
         {
@@ -302,13 +324,15 @@ internal static class IngestLoad
             using var response = await http.SendAsync(request);
             var text = await response.Content.ReadAsStringAsync();
             var line = text.Split('\n').FirstOrDefault(l => l.StartsWith("trainguard_alert_deriver_lag_entries ", StringComparison.Ordinal));
-            return line is null ? "?" : long.Parse(line.AsSpan(line.IndexOf(' ') + 1), CultureInfo.InvariantCulture).ToString("N0", CultureInfo.InvariantCulture);
+            return line is null ? null : long.Parse(line.AsSpan(line.IndexOf(' ') + 1), CultureInfo.InvariantCulture);
         }
         catch (HttpRequestException)
         {
-            return "?";
+            return null;
         }
     }
+
+    private static string Entries(long? lag) => lag?.ToString("N0", CultureInfo.InvariantCulture) ?? "?";
 
     private static HttpRequestMessage Post(string token, byte[] body)
     {
@@ -316,17 +340,6 @@ internal static class IngestLoad
         request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
         return request;
-    }
-
-    /// <summary><c>useradd -o -u 0</c> by login uid <paramref name="uid"/> on <paramref name="host"/>, as the audit collector reports it.</summary>
-    private static string UidZeroAccount(string host, int uid)
-    {
-        var id = uid.ToString(CultureInfo.InvariantCulture);
-        return new EventRecord(DateTimeOffset.UtcNow, EventActions.UserCreated)
-            .Set(EventFields.Outcome, "success").Set(EventFields.Module, "auditd").Set(EventFields.HostName, host)
-            .Set("user.audit.id", id).Set("user.audit.name", "probe" + id).Set("user.id", "0").Set("process.executable", "/usr/sbin/useradd")
-            .Set("user.target.id", "0").Set("user.target.name", "sysbackup" + id)
-            .ToJsonLine();
     }
 
     private static double Percentile(double[] sorted, double p) =>
@@ -411,12 +424,14 @@ internal static class IngestLoad
         public readonly List<double> AfterAckMillis = [];
     }
 
-    private sealed record LoadOptions(string Cli, int Servers, int Agents, int Batch, int Seconds, int WarmupSeconds, double? Rate, string? Db, bool KeepData, string? JsonFile)
+    private sealed record LoadOptions(string Cli, string Workload, int Servers, int Agents, int Batch, int Seconds, int WarmupSeconds, double? Rate, string? Db, bool KeepData, string? JsonFile)
     {
         public static LoadOptions Parse(string[] args)
         {
             string? cli = null, db = null, json = null;
-            int agents = 100, batch = 500, seconds = 30, warmup = 5, servers = 1;
+            var workload = IngestWorkloads.AgentEventsName;
+            int agents = 100, seconds = 30, warmup = 5, servers = 1;
+            int? batch = null;
             double? rate = null;
             var keep = false;
             for (var i = 0; i < args.Length; i++)
@@ -427,6 +442,7 @@ internal static class IngestLoad
                 switch (args[i])
                 {
                     case "--cli": cli = Value(); break;
+                    case "--workload": workload = Value() is IngestWorkloads.AgentEventsName or IngestWorkloads.RunStepsName ? args[i] : throw new ArgumentException($"--workload takes {IngestWorkloads.AgentEventsName} or {IngestWorkloads.RunStepsName}, not '{args[i]}'"); break;
                     case "--agents": agents = Count(1); break;
                     case "--servers": servers = Count(1); break;
                     case "--batch": batch = Count(1); break;
@@ -450,24 +466,26 @@ internal static class IngestLoad
                 throw new ArgumentException("--servers N needs a PostgreSQL --db (one SQLite file has one server)");
             }
 
-            return new LoadOptions(Path.GetFullPath(cli), servers, agents, batch, seconds, warmup, rate, db, keep, json);
+            return new LoadOptions(Path.GetFullPath(cli), workload, servers, agents, batch ?? IngestWorkloads.DefaultBatch(workload), seconds, warmup, rate, db, keep, json);
         }
     }
 
     private sealed record LoadResult(
-        int Servers, int Agents, int Batch, double? OfferedRate, double Seconds, double EventsPerSecond, long FailedRequests,
+        string Workload, int Servers, int Agents, int Batch, double? OfferedRate, double Seconds, double EventsPerSecond, long FailedRequests,
         double RequestP50Ms, double RequestP99Ms,
         int AlertProbes, long AlertProbesMissed, double AlertP50Ms, double AlertP95Ms, double AlertMaxMs,
         double AfterAckP50Ms, double AfterAckP95Ms, double AfterAckMaxMs,
-        double ServerCpuMicrosPerEvent, double ServerCpuCores)
+        long? DeriverLagMaxEntries, long? DeriverLagEndEntries,
+        double ServerCpuMicrosPerEvent, double ServerCpuCores, double LoadGeneratorCpuCores)
     {
         public void Print()
         {
-            Console.WriteLine($"{Servers} server(s), agents {Agents} x {Batch}-event batches{(OfferedRate is { } r ? $", offered {r:N0} events/s" : ", closed loop")}, {Seconds:N0} s measured");
+            Console.WriteLine($"{Servers} server(s), {Workload}: agents {Agents} x {Batch}-event batches{(OfferedRate is { } r ? $", offered {r:N0} events/s" : ", closed loop")}, {Seconds:N0} s measured");
             Console.WriteLine($"acknowledged: {EventsPerSecond:N0} events/s ({FailedRequests} failed requests); request p50 {RequestP50Ms:N0} ms, p99 {RequestP99Ms:N0} ms");
             Console.WriteLine($"alert latency, acknowledged POST to listed alert: p50 {AfterAckP50Ms:N0} ms, p95 {AfterAckP95Ms:N0} ms, max {AfterAckMaxMs:N0} ms over {AlertProbes} probes ({AlertProbesMissed} not listed within 60 s)");
             Console.WriteLine($"alert latency, POST sent to listed alert: p50 {AlertP50Ms:N0} ms, p95 {AlertP95Ms:N0} ms, max {AlertMaxMs:N0} ms");
-            Console.WriteLine($"server CPU (all servers): {ServerCpuMicrosPerEvent:N1} µs per event, {ServerCpuCores:N2} cores");
+            Console.WriteLine($"deriver lag, read each second: max {Entries(DeriverLagMaxEntries)} entries, {Entries(DeriverLagEndEntries)} at the end");
+            Console.WriteLine($"server CPU (all servers): {ServerCpuMicrosPerEvent:N1} µs per event, {ServerCpuCores:N2} cores; this load generator {LoadGeneratorCpuCores:N2} cores");
         }
     }
 }
