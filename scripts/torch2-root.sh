@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # A Debian testing root with Debian's python3-torch 2.x, python3-transformers and python3-accelerate (the Trainer
-# needs it), for the Python training client's
-# tests on torch 2.x (the machine's own Debian 12 has torch 1.13 only, and PyPI is not reachable).
+# needs it), for the Python training client's tests on torch 2.x (the machine's own Debian 12 has torch 1.13 only,
+# and PyPI is not reachable).
 #
-#   scripts/torch2-root.sh build            make the root (once; about 3 minutes and 1.4 GB from the Debian mirror)
+#   scripts/torch2-root.sh build            make the root (once; 3 to 6 minutes and 1.4 GB from the Debian mirror)
 #   scripts/torch2-root.sh path             print where the root is
 #   scripts/torch2-root.sh check            exit 0 when the root is complete, else say what is missing (exit 1)
 #   scripts/torch2-root.sh run [--bind DIR]... -- COMMAND [ARGS...]
