@@ -12,7 +12,16 @@ import unittest
 import support
 import torch
 
-from trainguard_client._attest import Attester
+from trainguard_client._attest import Attester, _same_constant, same_code
+
+
+def _colliding_pair():
+    """Two strings a set of which iterates in the order they were added (they share a slot in this process)."""
+    for i in range(10_000):
+        a, b = "k%d" % i, "k%d" % (i + 1)
+        if repr(frozenset([a, b])) != repr(frozenset([b, a])):
+            return a, b
+    raise AssertionError("no two strings share a slot")
 
 
 def failed(checks):
@@ -56,6 +65,31 @@ class AttestationTests(unittest.TestCase):
             checks = self.attester.attest(optimizer)
             self.assertEqual({}, failed(checks), name)
             self.assertEqual(["step-code", "wrapped-chain", "instance-patch", "hooks", "record-hash", "tensor-ops"], [c["name"] for c in checks])
+
+    def test_a_set_constant_built_in_another_order_is_the_same_code(self):
+        # `x in {"cuda", "xpu"}` (torch 2.x's optimizer.py) compiles to a frozenset. Loaded from a .pyc it is rebuilt in
+        # the order the compiling process iterated it; when two elements share a hash slot, that order shows in repr.
+        a, b = _colliding_pair()
+        one, other = frozenset([a, b]), frozenset([b, a])
+        self.assertNotEqual(repr(one), repr(other))  # the order differs: what a repr comparison tripped on
+        code = compile("def f(x):\n    return x in {%r, %r}\n" % (a, b), "f.py", "exec").co_consts[0]
+        index = next(i for i, c in enumerate(code.co_consts) if isinstance(c, frozenset))
+        consts = list(code.co_consts)
+        consts[index] = other if repr(code.co_consts[index]) == repr(one) else one
+        rebuilt = code.replace(co_consts=tuple(consts))
+        if sys.version_info < (3, 14):  # 3.14 may swap an equal constant for its own canonical copy
+            self.assertNotEqual(repr(code.co_consts[index]), repr(rebuilt.co_consts[index]))
+        self.assertIsNone(same_code(code, rebuilt))
+        consts[index] = frozenset([a, "other"])
+        self.assertIn("co_consts[%d] differs" % index, same_code(code, code.replace(co_consts=tuple(consts))))
+
+    def test_constants_compare_by_value_and_type_not_by_the_order_of_a_set(self):
+        self.assertTrue(_same_constant(frozenset(["a", "b", "c"]), frozenset(["c", "b", "a"])))
+        self.assertTrue(_same_constant(("x", frozenset([1, 2])), ("x", frozenset([2, 1]))))
+        self.assertFalse(_same_constant(frozenset(["a", "b"]), frozenset(["a", "c"])))
+        self.assertFalse(_same_constant(frozenset([1]), frozenset([True])))
+        self.assertFalse(_same_constant((1,), (True,)))
+        self.assertFalse(_same_constant(0.0, -0.0))
 
     def test_a_patched_class_step_fails(self):
         original = torch.optim.AdamW.step

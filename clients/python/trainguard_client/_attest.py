@@ -53,9 +53,21 @@ def same_code(a, b, path="code"):
             nested = same_code(x, y, "%s/%s" % (path, x.co_name))
             if nested:
                 return nested
-        elif type(x) is not type(y) or repr(x) != repr(y):
+        elif not _same_constant(x, y):
             return "%s.co_consts[%d] differs" % (path, index)
     return None
+
+
+def _same_constant(x, y):
+    """Constants compared by type and text; a frozenset (`x in {"a", "b"}`) by its elements' texts, since its order
+    depends on how it was built and on the process's string hash seed, not on the source."""
+    if type(x) is not type(y):
+        return False
+    if isinstance(x, tuple):
+        return len(x) == len(y) and all(_same_constant(a, b) for a, b in zip(x, y))
+    if isinstance(x, frozenset):
+        return sorted(map(repr, x)) == sorted(map(repr, y))
+    return repr(x) == repr(y)
 
 
 class _Compiled:

@@ -26,15 +26,24 @@ public sealed class FakeEventServer : IDisposable
     private HttpListener? _listener;
     private Task? _loop;
 
+    private bool _started;
+
     public FakeEventServer()
+    {
+        Port = FreePort();
+    }
+
+    private static int FreePort()
     {
         using var probe = new TcpListener(IPAddress.Loopback, 0);
         probe.Start();
-        Port = ((IPEndPoint)probe.LocalEndpoint).Port;
+        var port = ((IPEndPoint)probe.LocalEndpoint).Port;
         probe.Stop();
+        return port;
     }
 
-    public int Port { get; }
+    /// <summary>The port; fixed once the server has started (a restart listens on it again).</summary>
+    public int Port { get; private set; }
 
     public Uri Url => new($"http://127.0.0.1:{Port}/");
 
@@ -119,9 +128,25 @@ public sealed class FakeEventServer : IDisposable
 
     public void Start()
     {
-        var l = new HttpListener();
-        l.Prefixes.Add(Url.ToString());
-        l.Start();
+        HttpListener l;
+        for (var attempt = 1; ; attempt++)
+        {
+            l = new HttpListener();
+            l.Prefixes.Add(Url.ToString());
+            try
+            {
+                l.Start();
+                break;
+            }
+            catch (HttpListenerException) when (!_started && attempt < 5)
+            {
+                // Another test assembly took the free port between the probe and this listener: take another.
+                ((IDisposable)l).Dispose();
+                Port = FreePort();
+            }
+        }
+
+        _started = true;
         _listener = l;
         _loop = Task.Run(() => Serve(l));
     }
