@@ -425,40 +425,31 @@ class _State:
                 self._function(value, "closure of %s" % _name(function), require_trusted)
 
     def _hooks(self):
-        torch = self.torch
         found = []
         allowed = 0
+
+        def judge(registry, prefix, own=()):
+            nonlocal allowed
+            for hook in _values(registry):
+                if any(hook is mine for mine in own):
+                    continue
+                if self._allowed_hook(hook):
+                    allowed += 1
+                else:
+                    found.append(prefix + _describe(hook))
+
         optim_module = sys.modules.get("torch.optim.optimizer")
         for name in ("_global_optimizer_pre_hooks", "_global_optimizer_post_hooks"):
-            for hook in _values(getattr(optim_module, name, None)):
-                if self._allowed_hook(hook):
-                    allowed += 1
-                    continue
-                found.append("torch.optim.optimizer.%s holds %s" % (name, _describe(hook)))
+            judge(getattr(optim_module, name, None), "torch.optim.optimizer.%s holds " % name)
         for name in ("_optimizer_step_pre_hooks", "_optimizer_step_post_hooks"):
-            for hook in _values(getattr(self.opt, name, None)):
-                if any(hook is own for own in self.a._own_hooks):
-                    continue
-                if self._allowed_hook(hook):
-                    allowed += 1
-                    continue
-                found.append("optimizer.%s holds %s" % (name, _describe(hook)))
+            judge(getattr(self.opt, name, None), "optimizer.%s holds " % name, own=self.a._own_hooks)
         module_module = sys.modules.get("torch.nn.modules.module")
         for name in sorted(n for n in vars(module_module or types.ModuleType("x")) if n.startswith("_global_") and n.endswith("hooks")):
-            for hook in _values(getattr(module_module, name)):
-                if self._allowed_hook(hook):
-                    allowed += 1
-                    continue
-                found.append("torch.nn.modules.module.%s holds %s" % (name, _describe(hook)))
+            judge(getattr(module_module, name), "torch.nn.modules.module.%s holds " % name)
         for group in getattr(self.opt, "param_groups", []):
             for param in group.get("params", []):
                 for name in ("_backward_hooks", "_post_accumulate_grad_hooks"):
-                    for hook in _values(getattr(param, name, None)):
-                        if self._allowed_hook(hook):
-                            allowed += 1
-                            continue
-                        found.append("a parameter of shape %s has %s %s" % (tuple(param.shape), name.strip("_"), _describe(hook)))
-        del torch
+                    judge(getattr(param, name, None), "a parameter of shape %s has %s " % (tuple(param.shape), name.strip("_")))
         for item in found:
             self.fail("hooks", item)
         if not found and not allowed and not self.failures["hooks"]:

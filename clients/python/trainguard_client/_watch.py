@@ -208,8 +208,8 @@ class Run:
         """
         loss = loss.detach() if hasattr(loss, "detach") else loss
         held = self._held
-        if held is not None and (step is None or step == held["step"]):
-            held["loss"] = loss
+        if held is not None and (step is None or step == held[2]["step"]):
+            held[2]["loss"] = loss
             self._release()
             return
         self._loss = loss
@@ -260,7 +260,7 @@ class Run:
     def _release(self):
         held, self._held = self._held, None
         if held is not None:
-            self.outbox.put(("run-step", held.pop("_time"), held, "event", None))
+            self.outbox.put(held)
 
     @property
     def dropped(self):
@@ -349,12 +349,12 @@ class Run:
             fields["batch_ids"] = [batches.popleft() for _ in range(self.batches_per_step)]
         if self.rng_every and step % self.rng_every == 0:
             fields["rng_hash"], fields["seed"] = _rng_hash(self.torch), str(self.torch.initial_seed())
+        item = ("run-step", time.time(), fields, "event", None)
         if self.loss_after_step:
             self._release()
-            fields["_time"] = time.time()
-            self._held = fields
+            self._held = item  # the queued item, whose fields get the loss when it arrives
         else:
-            self.outbox.put(("run-step", time.time(), fields, "event", None))
+            self.outbox.put(item)
         self._pre = None
         if self.attest_every and step % self.attest_every == 0:
             self.attest("periodic")

@@ -133,6 +133,7 @@ internal sealed partial class SigmaDocument
         }
 
         var level = ReadLevel(source, fields);
+        var extension = ReadExtension(source, fields, vocabulary, kind);
         return new SigmaDocument
         {
             Source = source,
@@ -148,10 +149,10 @@ internal sealed partial class SigmaDocument
             LogSource = kind == DocumentKind.Correlation ? null : ReadLogSource(source, root, fields),
             Tags = SigmaYaml.OptionalTexts(source, fields, "tags")?.Select(t => t.Text).ToArray() ?? [],
             Generate = ReadGenerate(source, fields, kind),
-            Guidance = ReadExtension(source, fields, vocabulary, out var mustMatch, out var mustNotMatch),
-            AccountOfFirstEvent = ReadAccount(source, fields, kind),
-            MustMatch = mustMatch,
-            MustNotMatch = mustNotMatch,
+            Guidance = extension.Guidance,
+            AccountOfFirstEvent = extension.AccountOfFirstEvent,
+            MustMatch = extension.MustMatch,
+            MustNotMatch = extension.MustNotMatch,
         };
     }
 
@@ -230,13 +231,14 @@ internal sealed partial class SigmaDocument
             : throw DetectionErrors.Rule(source, entry.Value, "'generate' must be true or false");
     }
 
-    private static string? ReadExtension(string source, IReadOnlyDictionary<string, YamlEntry> fields, FieldVocabulary vocabulary, out string[] mustMatch, out string[] mustNotMatch)
+    /// <summary>What a document's <c>x-trainguard</c> section says.</summary>
+    private sealed record Extension(string? Guidance, string[] MustMatch, string[] MustNotMatch, bool AccountOfFirstEvent);
+
+    private static Extension ReadExtension(string source, IReadOnlyDictionary<string, YamlEntry> fields, FieldVocabulary vocabulary, DocumentKind kind)
     {
-        mustMatch = [];
-        mustNotMatch = [];
         if (!fields.TryGetValue(ExtensionKey, out var entry))
         {
-            return null;
+            return new Extension(null, [], [], false);
         }
 
         if (entry.Value is not YamlMappingNode mapping)
@@ -246,10 +248,10 @@ internal sealed partial class SigmaDocument
 
         var extension = SigmaYaml.Fields(source, mapping);
         SigmaYaml.CheckKnown(source, extension, ExtensionKey, ExtensionFields);
-        mustMatch = Samples(source, extension, "must_match", vocabulary);
-        mustNotMatch = Samples(source, extension, "must_not_match", vocabulary);
+        var mustMatch = Samples(source, extension, "must_match", vocabulary);
+        var mustNotMatch = Samples(source, extension, "must_not_match", vocabulary);
         var guidance = SigmaYaml.OptionalText(source, extension, "guidance");
-        return string.IsNullOrWhiteSpace(guidance) ? null : guidance.Trim();
+        return new Extension(string.IsNullOrWhiteSpace(guidance) ? null : guidance.Trim(), mustMatch, mustNotMatch, ReadAccount(source, extension, kind));
     }
 
     /// <summary>
@@ -257,14 +259,8 @@ internal sealed partial class SigmaDocument
     /// correlation's account group-by value), or <c>first-event</c> on a correlation: the account of the first event of
     /// the chain (the account that changed site-packages, not the owner of the run that then went wrong).
     /// </summary>
-    private static bool ReadAccount(string source, IReadOnlyDictionary<string, YamlEntry> fields, DocumentKind kind)
+    private static bool ReadAccount(string source, IReadOnlyDictionary<string, YamlEntry> extension, DocumentKind kind)
     {
-        if (!fields.TryGetValue(ExtensionKey, out var entry) || entry.Value is not YamlMappingNode mapping)
-        {
-            return false;
-        }
-
-        var extension = SigmaYaml.Fields(source, mapping);
         if (!extension.TryGetValue("account", out var account))
         {
             return false;
@@ -276,9 +272,12 @@ internal sealed partial class SigmaDocument
             throw DetectionErrors.Rule(source, account.Value, $"'{ExtensionKey}.account' is '{value}'; the one value it takes is 'first-event'");
         }
 
-        return kind == DocumentKind.Correlation
-            ? true
-            : throw DetectionErrors.Rule(source, account.Value, $"'{ExtensionKey}.account: first-event' is for a correlation (a detection rule has one event)");
+        if (kind != DocumentKind.Correlation)
+        {
+            throw DetectionErrors.Rule(source, account.Value, $"'{ExtensionKey}.account: first-event' is for a correlation (a detection rule has one event)");
+        }
+
+        return true;
     }
 
     /// <summary>

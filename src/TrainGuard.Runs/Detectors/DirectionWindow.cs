@@ -20,6 +20,12 @@ internal sealed class DirectionWindow(long index)
 
     public DateTimeOffset? LastTime { get; private set; }
 
+    /// <summary>The one rank all negatives came from, or null.</summary>
+    public int? OnlyRank => Rank >= 0 ? Rank : null;
+
+    /// <summary>Where the negatives came from, for messages: "rank N" or "several ranks".</summary>
+    public string Where => OnlyRank is { } rank ? $"rank {rank}" : "several ranks";
+
     /// <summary>Live: negatives already reported before the window closed (0 when none was).</summary>
     public long ReportedNegatives { get; set; }
 

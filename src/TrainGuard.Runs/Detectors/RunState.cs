@@ -247,9 +247,8 @@ internal sealed class RunState
         {
             window.ReportedCritical = true;
             window.ReportedNegatives = window.Negatives;
-            var rank = window.Rank >= 0 ? window.Rank : (int?)null;
-            var detail = $"{window.Negatives} sampled steps in steps {WindowSteps(window)} have already moved against the gradient (cos < 0, lowest {RunDetectors.F(window.Lowest)}) on {(rank is { } r ? $"rank {r}" : "several ranks")}, first at step {window.FirstNegative}: more than {RunDetectors.F(_options.DirectionCriticalFraction * 100)}% of the {RunDetectors.F(capacity)} samples the window can hold, before it ends";
-            found.Add(Anomaly(e, RunAnomalyKinds.Direction, Severity.Critical, lead: false, rank, detail, window.Lowest, window.FirstNegative, window.LastNegative, window.Negatives, share));
+            var detail = $"{window.Negatives} sampled steps in steps {WindowSteps(window)} have already moved against the gradient (cos < 0, lowest {RunDetectors.F(window.Lowest)}) on {window.Where}, first at step {window.FirstNegative}: more than {RunDetectors.F(_options.DirectionCriticalFraction * 100)}% of the {RunDetectors.F(capacity)} samples the window can hold, before it ends";
+            found.Add(Anomaly(e, RunAnomalyKinds.Direction, Severity.Critical, lead: false, window.OnlyRank, detail, window.Lowest, window.FirstNegative, window.LastNegative, window.Negatives, share));
             Backed(RunAnomalyKinds.Direction, found);
         }
         else if (window.ReportedNegatives == 0)
@@ -277,12 +276,10 @@ internal sealed class RunState
         {
             return;
         }
-        var rank = window.Rank >= 0 ? window.Rank : (int?)null;
-        var where = rank is { } r ? $"rank {r}" : "several ranks";
-        var detail = $"{window.Negatives} of {window.Samples} sampled steps ({RunDetectors.F(fraction * 100)}%) in steps {WindowSteps(window)} moved against the gradient (cos < 0, lowest {RunDetectors.F(window.Lowest)}) on {where}, first at step {window.FirstNegative}"
+        var detail = $"{window.Negatives} of {window.Samples} sampled steps ({RunDetectors.F(fraction * 100)}%) in steps {WindowSteps(window)} moved against the gradient (cos < 0, lowest {RunDetectors.F(window.Lowest)}) on {window.Where}, first at step {window.FirstNegative}"
             + (critical ? $"; more than {RunDetectors.F(_options.DirectionCriticalFraction * 100)}% of the window" : string.Empty);
         var at = _lastDirectionEvent ?? LastEvent!;
-        found.Add(Anomaly(at, RunAnomalyKinds.Direction, critical ? Severity.Critical : Severity.High, lead: false, rank, detail, window.Lowest, window.FirstNegative, window.LastNegative, window.Negatives, fraction));
+        found.Add(Anomaly(at, RunAnomalyKinds.Direction, critical ? Severity.Critical : Severity.High, lead: false, window.OnlyRank, detail, window.Lowest, window.FirstNegative, window.LastNegative, window.Negatives, fraction));
         Backed(RunAnomalyKinds.Direction, found);
     }
 

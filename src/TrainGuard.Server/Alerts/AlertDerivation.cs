@@ -200,13 +200,9 @@ public sealed class AlertDerivation
             return;
         }
 
-        if (_hits.Count > 0 && _hitFacts.TryAdd(facts.Index, facts))
+        if (_hits.Count > 0)
         {
-            _hitFactsOrder.Enqueue(facts.Index);
-            if (_hitFactsOrder.Count > HitFactsCacheSize)
-            {
-                _hitFacts.Remove(_hitFactsOrder.Dequeue());
-            }
+            Keep(_hitFacts, _hitFactsOrder, HitFactsCacheSize, facts);
         }
 
         if (changes is null)
@@ -248,19 +244,22 @@ public sealed class AlertDerivation
         return Encoding.UTF8.GetBytes(record.ToJsonLine());
     }
 
-    private void Remember(EventFacts facts)
+    private void Remember(EventFacts facts) => Keep(_facts, _factsOrder, FactsCacheSize, facts);
+
+    /// <summary>Keeps an event's facts in a cache of the newest <paramref name="capacity"/> (facts read again replace the earlier ones).</summary>
+    private static void Keep(Dictionary<long, EventFacts> cache, Queue<long> order, int capacity, EventFacts facts)
     {
-        if (_facts.TryAdd(facts.Index, facts))
+        if (cache.TryAdd(facts.Index, facts))
         {
-            _factsOrder.Enqueue(facts.Index);
-            if (_factsOrder.Count > FactsCacheSize)
+            order.Enqueue(facts.Index);
+            if (order.Count > capacity)
             {
-                _facts.Remove(_factsOrder.Dequeue());
+                cache.Remove(order.Dequeue());
             }
         }
         else
         {
-            _facts[facts.Index] = facts;
+            cache[facts.Index] = facts;
         }
     }
 
@@ -411,13 +410,13 @@ public sealed class AlertDerivation
             builder.Append(CultureInfo.InvariantCulture, $"{value?.Length ?? -1}:").Append(value).Append(';');
     }
 
-    /// <summary>The account behind a hit: a correlation grouped by login uid names it; otherwise the event's actor.</summary>
     /// <summary>The facts of a correlation's earliest contributing event, when they are still held.</summary>
     private EventFacts? FirstEventFacts(DetectionHit hit) =>
         hit.EventRefs.Select(r => _hitFacts.GetValueOrDefault(r) ?? _facts.GetValueOrDefault(r))
             .OfType<EventFacts>()
             .MinBy(f => (f.Timestamp ?? f.Ingested ?? DateTimeOffset.MaxValue, f.Index));
 
+    /// <summary>The account behind a hit: a correlation grouped by login uid names it; otherwise the event's actor.</summary>
     private static (string? Name, string? LoginUid) Account(DetectionHit hit, EventFacts facts)
     {
         var (name, uid) = facts.Actor;
